@@ -1,0 +1,163 @@
+//! Audit events: `NewEvent` is what a domain operation records, `Event` is what the store keeps
+//! once it has a place in the chain.
+
+use carepost_types::{AccountId, AuditSeq, UnixMillis};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The action names written to the trail. Dotted, `area.verb`, stable once shipped: compliance
+/// reports filter on them.
+pub mod action {
+    pub const DEPARTMENT_CREATE: &str = "department.create";
+    pub const ACCOUNT_CREATE: &str = "account.create";
+    pub const ACCOUNT_UPDATE: &str = "account.update";
+    pub const ACCOUNT_RENAME: &str = "account.rename";
+    pub const ACCOUNT_DISABLE: &str = "account.disable";
+    pub const ACCOUNT_ENABLE: &str = "account.enable";
+    pub const ACCOUNT_DEPROVISION: &str = "account.deprovision";
+    pub const ALIAS_ADD: &str = "alias.add";
+    pub const ALIAS_REMOVE: &str = "alias.remove";
+    pub const IMPORT_RUN: &str = "import.run";
+    pub const ADMIN_BOOTSTRAP: &str = "admin.bootstrap";
+    pub const AUTHZ_DENIED: &str = "authz.denied";
+}
+
+/// Who performed an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Actor {
+    /// A signed-in account, named by its address at the time.
+    Account { id: AccountId, address: String },
+    /// carepost itself (first start, scheduled jobs).
+    System,
+    /// The `carepost` command line, run by this operating-system user.
+    LocalCli { os_user: String },
+}
+
+impl Actor {
+    /// The text stored in the `actor` column and matched by `audit export --actor`.
+    pub fn label(&self) -> String {
+        match self {
+            Actor::Account { address, .. } => address.clone(),
+            Actor::System => "system".to_string(),
+            Actor::LocalCli { os_user } => format!("local-cli:{os_user}"),
+        }
+    }
+
+    pub fn account_id(&self) -> Option<AccountId> {
+        match self {
+            Actor::Account { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure,
+    Denied,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Denied => "denied",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        match s {
+            "success" => Some(Outcome::Success),
+            "failure" => Some(Outcome::Failure),
+            "denied" => Some(Outcome::Denied),
+            _ => None,
+        }
+    }
+}
+
+/// An event a domain operation wants recorded; the store gives it its place in the chain.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub at: UnixMillis,
+    pub actor: Actor,
+    pub action: &'static str,
+    /// `kind:name`, e.g. `account:john.smith@kaiser.org` or `department:Cardiology`.
+    pub target: String,
+    /// Network source address, when the action came over the network.
+    pub source: Option<String>,
+    pub outcome: Outcome,
+    pub details: serde_json::Value,
+}
+
+impl NewEvent {
+    /// A successful action with no details yet.
+    pub fn success(at: UnixMillis, actor: &Actor, action: &'static str, target: String) -> Self {
+        NewEvent {
+            at,
+            actor: actor.clone(),
+            action,
+            target,
+            source: None,
+            outcome: Outcome::Success,
+            details: serde_json::Value::Null,
+        }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    pub fn with_outcome(mut self, outcome: Outcome) -> Self {
+        self.outcome = outcome;
+        self
+    }
+}
+
+/// An event as stored: with its sequence number, its predecessor's hash and its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: AuditSeq,
+    pub at: UnixMillis,
+    pub actor: String,
+    pub actor_id: Option<AccountId>,
+    pub action: String,
+    pub target: String,
+    pub source: Option<String>,
+    pub outcome: String,
+    /// Canonical JSON text, hashed exactly as stored.
+    pub details: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl Event {
+    /// Gives `new` the place after an event whose hash is `prev_hash`.
+    pub fn seal(new: &NewEvent, seq: AuditSeq, prev_hash: &str) -> Event {
+        let mut event = Event {
+            seq,
+            at: new.at,
+            actor: new.actor.label(),
+            actor_id: new.actor.account_id(),
+            action: new.action.to_string(),
+            target: new.target.clone(),
+            source: new.source.clone(),
+            outcome: new.outcome.as_str().to_string(),
+            details: new.details.to_string(),
+            prev_hash: prev_hash.to_string(),
+            hash: String::new(),
+        };
+        event.hash = crate::event_hash(&event);
+        event
+    }
+}

@@ -1,0 +1,152 @@
+//! The text of a configuration file: commented, every key present, secrets filled in. Written
+//! by `carepost init` for production and by `serve --dev` for the development data directory.
+
+use carepost_types::Domain;
+use std::path::Path;
+
+/// What `carepost init` asks for.
+#[derive(Debug, Clone)]
+pub struct InitOptions<'a> {
+    /// The directory that will hold the config, the store and the certificate; absolute.
+    pub dir: &'a Path,
+    pub domain: &'a Domain,
+    pub org: &'a str,
+    /// 32 random bytes, base64.
+    pub master_key: &'a str,
+    /// `None` for the embedded SQLite store in `dir`.
+    pub store_url: Option<&'a str>,
+}
+
+/// Standard ports, in the order https, http, smtp, submission, submissions, imap, imaps.
+pub(crate) const STANDARD_PORTS: [u16; 7] = [443, 80, 25, 587, 465, 143, 993];
+
+pub fn render_production_config(o: &InitOptions<'_>) -> String {
+    let listeners = STANDARD_PORTS.map(|p| format!("0.0.0.0:{p}"));
+    render(o, false, &listeners)
+}
+
+/// Renders either kind; `listeners` follows `STANDARD_PORTS`' order.
+pub(crate) fn render(o: &InitOptions<'_>, dev: bool, listeners: &[String; 7]) -> String {
+    let dir = o.dir.display();
+    let store_url = o
+        .store_url
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("sqlite://{dir}/carepost.db"));
+    let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let [https, http, smtp, submission, submissions, imap, imaps] = listeners;
+    let http_line = if dev {
+        format!("http = {}", quote(http))
+    } else {
+        "# http: plain HTTP is refused outside development mode.".to_string()
+    };
+    format!(
+        r#"# carepost configuration.
+# `carepost serve --config THIS_FILE` validates all of it first and reports every error at once.
+# Durations are written like 30s, 15m, 24h, 365d.
+
+# Development mode: plain HTTP, generated certificate. Never in production.
+dev = {dev}
+
+[organization]
+name = {org}
+# The domain staff addresses are made in.
+domain = {domain}
+# Further domains carepost accepts mail for (aliases may use them).
+extra_domains = []
+
+[store]
+# The embedded SQLite file, or postgres://USER:PASSWORD@HOST/DATABASE to let several
+# carepost nodes share one store.
+url = {store_url}
+# Message bodies and other blobs, content-addressed.
+blob_dir = {blob_dir}
+
+[tls]
+# PEM certificate chain and private key for every TLS listener. `carepost init` wrote a
+# self-signed pair here; replace it with your organization's certificate.
+cert = {cert}
+key = {key}
+# Make a self-signed pair at these paths when they are missing.
+generate_if_missing = {dev}
+
+[listeners]
+# ADDRESS:PORT, or "" to turn a listener off. Listeners of capabilities this version does not
+# have yet (SMTP, IMAP) are accepted and stay closed.
+https = {https}
+{http_line}
+smtp = {smtp}
+submission = {submission}
+submissions = {submissions}
+imap = {imap}
+imaps = {imaps}
+
+[address]
+# How an address is made from a name: {{first}}, {{f}} (first initial), {{last}}, {{l}}, joined by
+# '.', '-' or '_'. Examples: "{{first}}.{{last}}" (john.smith), "{{f}}{{last}}" (jsmith),
+# "{{first}}{{l}}" (johns), "{{first}}_{{last}}", "{{last}}.{{first}}".
+template = "{{first}}.{{last}}"
+# Which first name the template uses: "legal" or "preferred".
+name = "legal"
+# Local parts never handed out, on top of the built-in list (postmaster, abuse, hostmaster,
+# webmaster, root, admin, administrator, noreply, no-reply, security, mailer-daemon, helpdesk).
+reserved = []
+# How long an address of a departed or renamed colleague is held back before anyone else may
+# receive it.
+quarantine = "365d"
+
+[directory]
+# Role categories on top of clinician, nurse, administrative, support, contractor, service.
+categories = []
+
+[log]
+# "text" or "json".
+format = "text"
+# A tracing filter: "info", "debug", "carepost_store=debug,info", ...
+level = "info"
+
+[secrets]
+# 32 random bytes, base64, protecting secrets at rest. Keep a copy with your backups: without
+# it, encrypted data cannot be read.
+master_key = {master_key}
+"#,
+        org = quote(o.org),
+        domain = quote(o.domain.as_str()),
+        store_url = quote(&store_url),
+        blob_dir = quote(&format!("{dir}/blobs")),
+        cert = quote(&format!("{dir}/tls/cert.pem")),
+        key = quote(&format!("{dir}/tls/key.pem")),
+        https = quote(https),
+        smtp = quote(smtp),
+        submission = quote(submission),
+        submissions = quote(submissions),
+        imap = quote(imap),
+        imaps = quote(imaps),
+        master_key = quote(o.master_key),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+
+    #[test]
+    fn the_production_config_validates_as_written() {
+        let domain = Domain::parse("kaiser.org").unwrap();
+        let text = render_production_config(&InitOptions {
+            dir: Path::new("/srv/carepost"),
+            domain: &domain,
+            org: "Kaiser \"Permanente\"",
+            master_key: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            store_url: None,
+        });
+        let c = Config::from_toml(&text, Path::new("/srv/carepost")).unwrap();
+        assert!(!c.dev);
+        assert_eq!(c.organization.name, "Kaiser \"Permanente\"");
+        assert_eq!(c.store.url, "sqlite:///srv/carepost/carepost.db");
+        assert_eq!(c.listeners.https.unwrap().port(), 443);
+        assert_eq!(c.listeners.imaps.unwrap().port(), 993);
+        assert!(c.listeners.http.is_none());
+        assert!(!c.tls.generate_if_missing);
+    }
+}

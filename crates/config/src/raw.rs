@@ -1,0 +1,92 @@
+//! The config file exactly as written: every section optional, every key spelled as in the
+//! file, unknown keys refused. Values stay text here; `validate` gives them meaning.
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub dev: Option<bool>,
+    #[serde(default)]
+    pub organization: RawOrganization,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub tls: RawTls,
+    #[serde(default)]
+    pub listeners: RawListeners,
+    #[serde(default)]
+    pub address: RawAddress,
+    #[serde(default)]
+    pub directory: RawDirectory,
+    #[serde(default)]
+    pub log: RawLog,
+    #[serde(default)]
+    pub secrets: RawSecrets,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrganization {
+    pub name: Option<String>,
+    pub domain: Option<String>,
+    #[serde(default)]
+    pub extra_domains: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub url: Option<String>,
+    pub blob_dir: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    pub generate_if_missing: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListeners {
+    pub https: Option<String>,
+    pub http: Option<String>,
+    pub smtp: Option<String>,
+    pub submission: Option<String>,
+    pub submissions: Option<String>,
+    pub imap: Option<String>,
+    pub imaps: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAddress {
+    pub template: Option<String>,
+    #[serde(default)]
+    pub reserved: Vec<String>,
+    pub quarantine: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDirectory {
+    #[serde(default)]
+    pub categories: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<String>,
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecrets {
+    pub master_key: Option<String>,
+}

@@ -1,0 +1,130 @@
+//! The address template: `{first}.{last}` and its relatives, parsed once when the config is
+//! validated so that a typo is a config error, not a surprise at the first account creation.
+
+use std::fmt;
+
+/// One piece of a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Token {
+    Literal(String),
+    /// `{first}`: the whole first name.
+    First,
+    /// `{f}`: its initial.
+    FirstInitial,
+    /// `{last}`: the whole last name.
+    Last,
+    /// `{l}`: its initial.
+    LastInitial,
+}
+
+/// A parsed local-part template such as `{first}.{last}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressTemplate {
+    text: String,
+    tokens: Vec<Token>,
+}
+
+impl AddressTemplate {
+    /// Parses a template. `@{domain}` at the end is accepted and ignored: the domain is the
+    /// organization's.
+    pub fn parse(text: &str) -> Result<AddressTemplate, String> {
+        let body = text.trim().trim_end_matches("@{domain}");
+        let mut tokens = Vec::new();
+        let mut rest = body;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix('{') {
+                let end = after
+                    .find('}')
+                    .ok_or_else(|| format!("'{text}': a '{{' is not closed"))?;
+                tokens.push(match &after[..end] {
+                    "first" => Token::First,
+                    "f" => Token::FirstInitial,
+                    "last" => Token::Last,
+                    "l" => Token::LastInitial,
+                    other => {
+                        return Err(format!(
+                            "'{text}': unknown placeholder {{{other}}}; use {{first}}, {{f}}, {{last}}, {{l}}"
+                        ));
+                    }
+                });
+                rest = &after[end + 1..];
+            } else {
+                let end = rest.find('{').unwrap_or(rest.len());
+                let lit = &rest[..end];
+                if !lit.chars().all(|c| matches!(c, '.' | '-' | '_')) {
+                    return Err(format!(
+                        "'{text}': between placeholders only '.', '-' and '_' may appear, not '{lit}'"
+                    ));
+                }
+                tokens.push(Token::Literal(lit.to_string()));
+                rest = &rest[end..];
+            }
+        }
+        let has = |a: &Token, b: &Token| tokens.iter().any(|t| t == a || t == b);
+        if !has(&Token::First, &Token::FirstInitial) || !has(&Token::Last, &Token::LastInitial) {
+            return Err(format!(
+                "'{text}': a template needs the first name ({{first}} or {{f}}) and the last name ({{last}} or {{l}})"
+            ));
+        }
+        Ok(AddressTemplate {
+            text: text.trim().to_string(),
+            tokens,
+        })
+    }
+
+    pub fn tokens(&self) -> &[Token] {
+        &self.tokens
+    }
+}
+
+impl Default for AddressTemplate {
+    fn default() -> Self {
+        AddressTemplate {
+            text: "{first}.{last}".to_string(),
+            tokens: vec![Token::First, Token::Literal(".".into()), Token::Last],
+        }
+    }
+}
+
+impl fmt::Display for AddressTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_templates_parse() {
+        for t in [
+            "{first}.{last}",
+            "{f}{last}",
+            "{first}{l}",
+            "{first}_{last}",
+            "{last}.{first}",
+            "{first}.{last}@{domain}",
+        ] {
+            AddressTemplate::parse(t).unwrap_or_else(|e| panic!("{t}: {e}"));
+        }
+        assert_eq!(
+            AddressTemplate::parse("{first}.{last}").unwrap(),
+            AddressTemplate::default()
+        );
+    }
+
+    #[test]
+    fn bad_templates_say_why() {
+        for (t, want) in [
+            ("{first}.{nick}", "unknown placeholder {nick}"),
+            ("{first}", "needs the first name"),
+            ("{first}+{last}", "only '.', '-' and '_'"),
+            ("{first.{last}", "unknown placeholder"),
+            ("{first}.{last", "not closed"),
+        ] {
+            let e = AddressTemplate::parse(t).unwrap_err();
+            assert!(e.contains(want), "{t}: {e}");
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! Turns a `RawConfig` into a `Config`, collecting every problem instead of stopping at the
+//! first, each prefixed with the key it concerns.
+
+use crate::raw::{RawConfig, RawListeners};
+use crate::{
+    AddressConfig, AddressTemplate, BUILTIN_CATEGORIES, BUILTIN_RESERVED, Config, Listeners,
+    LogConfig, LogFormat, NameSource, Organization, StoreConfig, TlsConfig, parse_duration,
+};
+use base64::Engine;
+use carepost_types::{Domain, LocalPart};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Collects errors while values are checked one by one.
+#[derive(Default)]
+struct Errors(Vec<String>);
+
+impl Errors {
+    fn check<T>(&mut self, key: &str, r: Result<T, String>) -> Option<T> {
+        r.map_err(|e| self.0.push(format!("{key}: {e}"))).ok()
+    }
+
+    fn required<T>(&mut self, key: &str, v: Option<T>) -> Option<T> {
+        if v.is_none() {
+            self.0.push(format!("{key}: missing"));
+        }
+        v
+    }
+}
+
+pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
+    let mut errs = Errors::default();
+    let dev = raw.dev.unwrap_or(false);
+
+    let org_name = errs.required("organization.name", raw.organization.name);
+    let domain = errs
+        .required("organization.domain", raw.organization.domain)
+        .and_then(|d| errs.check("organization.domain", parse_domain(&d)));
+    let extra_domains: Vec<Domain> = raw
+        .organization
+        .extra_domains
+        .iter()
+        .filter_map(|d| errs.check("organization.extra_domains", parse_domain(d)))
+        .collect();
+
+    let url = errs
+        .required("store.url", raw.store.url)
+        .and_then(|u| errs.check("store.url", check_store_url(&u, base)));
+    let blob_dir = errs
+        .required("store.blob_dir", raw.store.blob_dir)
+        .map(|p| resolve(base, &p));
+
+    let cert = errs
+        .required("tls.cert", raw.tls.cert)
+        .map(|p| resolve(base, &p));
+    let key = errs
+        .required("tls.key", raw.tls.key)
+        .map(|p| resolve(base, &p));
+
+    let listeners = listeners(&mut errs, raw.listeners, dev);
+
+    let template = raw
+        .address
+        .template
+        .map(|t| errs.check("address.template", AddressTemplate::parse(&t)))
+        .unwrap_or_else(|| Some(AddressTemplate::default()));
+    let mut reserved: Vec<String> = BUILTIN_RESERVED.iter().map(|s| s.to_string()).collect();
+    for r in &raw.address.reserved {
+        let checked = LocalPart::parse(r).map_err(|e| e.to_string());
+        if let Some(l) = errs.check("address.reserved", checked) {
+            reserved.push(l.as_str().to_string());
+        }
+    }
+    let quarantine = raw
+        .address
+        .quarantine
+        .map(|q| errs.check("address.quarantine", parse_duration(&q)))
+        .unwrap_or(Some(Duration::from_secs(365 * 86_400)));
+    let name_source = match raw.address.name.as_deref() {
+        None | Some("legal") => Some(NameSource::Legal),
+        Some("preferred") => Some(NameSource::Preferred),
+        Some(other) => errs.check(
+            "address.name",
+            Err(format!("'{other}': use \"legal\" or \"preferred\"")),
+        ),
+    };
+
+    let mut categories: Vec<String> = BUILTIN_CATEGORIES.iter().map(|s| s.to_string()).collect();
+    for c in raw.directory.categories {
+        let c = c.trim().to_ascii_lowercase();
+        let ok = !c.is_empty()
+            && c.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            errs.0.push(format!(
+                "directory.categories: '{c}' must be lower-case letters, digits and '-'"
+            ));
+        } else if !categories.contains(&c) {
+            categories.push(c);
+        }
+    }
+
+    let format = match raw.log.format.as_deref() {
+        None | Some("text") => Some(LogFormat::Text),
+        Some("json") => Some(LogFormat::Json),
+        Some(other) => errs.check(
+            "log.format",
+            Err(format!("'{other}': use \"text\" or \"json\"")),
+        ),
+    };
+    let master_key = errs
+        .required("secrets.master_key", raw.secrets.master_key)
+        .and_then(|k| errs.check("secrets.master_key", decode_key(&k)));
+
+    match (
+        org_name,
+        domain,
+        url,
+        blob_dir,
+        cert,
+        key,
+        template,
+        quarantine,
+        name_source,
+        format,
+        master_key,
+    ) {
+        (
+            Some(name),
+            Some(domain),
+            Some(url),
+            Some(blob_dir),
+            Some(cert),
+            Some(key),
+            Some(template),
+            Some(quarantine),
+            Some(name_source),
+            Some(format),
+            Some(master_key),
+        ) if errs.0.is_empty() => Ok(Config {
+            dev,
+            organization: Organization {
+                name,
+                domain,
+                extra_domains,
+            },
+            store: StoreConfig { url, blob_dir },
+            tls: TlsConfig {
+                cert,
+                key,
+                generate_if_missing: raw.tls.generate_if_missing.unwrap_or(dev),
+            },
+            listeners: listeners.unwrap_or_default(),
+            address: AddressConfig {
+                template,
+                reserved,
+                quarantine,
+                name_source,
+            },
+            categories,
+            log: LogConfig {
+                format,
+                level: raw.log.level.unwrap_or_else(|| "info".to_string()),
+            },
+            master_key,
+        }),
+        _ => Err(errs.0),
+    }
+}
+
+fn parse_domain(d: &str) -> Result<Domain, String> {
+    Domain::parse(d).map_err(|e| e.to_string())
+}
+
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// Accepts `sqlite:PATH` / `sqlite://PATH` (relative paths taken from the config's
+/// directory) and `postgres://` / `postgresql://` URLs.
+fn check_store_url(url: &str, base: &Path) -> Result<String, String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(url.to_string());
+    }
+    let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
+        return Err(format!(
+            "'{url}': use sqlite://PATH or postgres://USER@HOST/DATABASE"
+        ));
+    };
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() {
+        return Err("the sqlite URL names no file".to_string());
+    }
+    let path = resolve(base, path);
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    Ok(format!("sqlite://{}{query}", path.display()))
+}
+
+fn listeners(errs: &mut Errors, raw: RawListeners, dev: bool) -> Option<Listeners> {
+    let mut one = |key: &str, v: Option<String>| -> Option<SocketAddr> {
+        let v = v.filter(|s| !s.trim().is_empty())?;
+        errs.check(
+            &format!("listeners.{key}"),
+            v.trim()
+                .parse::<SocketAddr>()
+                .map_err(|_| format!("'{v}' is not an address:port such as 0.0.0.0:443")),
+        )
+    };
+    let l = Listeners {
+        https: one("https", raw.https),
+        http: one("http", raw.http),
+        smtp: one("smtp", raw.smtp),
+        submission: one("submission", raw.submission),
+        submissions: one("submissions", raw.submissions),
+        imap: one("imap", raw.imap),
+        imaps: one("imaps", raw.imaps),
+    };
+    if l.http.is_some() && !dev {
+        errs.0.push(
+            "listeners.http: plain HTTP is only for development mode (dev = true); use https"
+                .to_string(),
+        );
+    }
+    let all = [
+        l.https,
+        l.http,
+        l.smtp,
+        l.submission,
+        l.submissions,
+        l.imap,
+        l.imaps,
+    ];
+    let bound: Vec<SocketAddr> = all.iter().flatten().copied().collect();
+    for (i, a) in bound.iter().enumerate() {
+        if a.port() != 0 && bound[..i].contains(a) {
+            errs.0
+                .push(format!("listeners: {a} is given to two listeners"));
+        }
+    }
+    Some(l)
+}
+
+fn decode_key(k: &str) -> Result<[u8; 32], String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(k.trim())
+        .map_err(|_| "not base64".to_string())?;
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| format!("must be 32 bytes, found {}", bytes.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+    use std::path::Path;
+
+    const GOOD: &str = r#"
+        [organization]
+        name = "Kaiser"
+        domain = "Kaiser.org"
+        [store]
+        url = "sqlite:data/carepost.db"
+        blob_dir = "blobs"
+        [tls]
+        cert = "tls/cert.pem"
+        key = "tls/key.pem"
+        [listeners]
+        https = "0.0.0.0:443"
+        smtp = "0.0.0.0:25"
+        [address]
+        template = "{f}{last}"
+        reserved = ["pharmacy"]
+        quarantine = "30d"
+        [secrets]
+        master_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    "#;
+
+    #[test]
+    fn a_good_config_resolves_paths_from_its_directory() {
+        let c = Config::from_toml(GOOD, Path::new("/etc/carepost")).unwrap();
+        assert_eq!(c.organization.domain.as_str(), "kaiser.org");
+        assert_eq!(c.store.url, "sqlite:///etc/carepost/data/carepost.db");
+        assert_eq!(c.tls.cert, Path::new("/etc/carepost/tls/cert.pem"));
+        assert!(c.address.reserved.contains(&"pharmacy".to_string()));
+        assert!(c.address.reserved.contains(&"postmaster".to_string()));
+        assert_eq!(c.address.quarantine.as_secs(), 30 * 86_400);
+        assert_eq!(c.listeners.smtp.unwrap().port(), 25);
+        assert!(c.listeners.imap.is_none());
+        assert!(!c.dev);
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once() {
+        let text = r#"
+            [organization]
+            domain = "not a domain"
+            [store]
+            url = "mysql://x"
+            [listeners]
+            https = "everywhere"
+            http = "127.0.0.1:80"
+            [address]
+            template = "{first}.{nick}"
+            quarantine = "forever"
+            [log]
+            format = "xml"
+            [secrets]
+            master_key = "c2hvcnQ="
+        "#;
+        let e = Config::from_toml(text, Path::new("/")).unwrap_err();
+        let all = e.errors.join("\n");
+        for key in [
+            "organization.name: missing",
+            "organization.domain:",
+            "store.url:",
+            "store.blob_dir: missing",
+            "tls.cert: missing",
+            "listeners.https:",
+            "listeners.http: plain HTTP",
+            "address.template:",
+            "address.quarantine:",
+            "log.format:",
+            "secrets.master_key: must be 32 bytes",
+        ] {
+            assert!(all.contains(key), "missing {key} in:\n{all}");
+        }
+        assert_eq!(e.errors.len(), 12, "{all}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name() {
+        let e = Config::from_toml("[store]\nurll = \"x\"\n", Path::new("/")).unwrap_err();
+        assert!(e.to_string().contains("urll"), "{e}");
+    }
+
+    #[test]
+    fn the_same_address_on_two_listeners_is_an_error() {
+        let text = GOOD.replace("0.0.0.0:25", "0.0.0.0:443");
+        let e = Config::from_toml(&text, Path::new("/")).unwrap_err();
+        assert!(e.errors[0].contains("two listeners"), "{e}");
+    }
+}

@@ -1,1 +1,26 @@
-//! placeholder
+//! The staff directory and who may change it: departments, accounts and their addresses made
+//! by the organization's policy, bulk import from HR, the first administrator, and the one
+//! authorization check every operation passes through. Every change is written together with
+//! its audit event, in one store transaction.
+//!
+//! This crate knows nothing of HTTP, sockets or protocols; callers hand it an `Actor`.
+
+pub mod address;
+mod actor;
+mod aliases;
+mod authz;
+mod bootstrap;
+mod directory;
+mod error;
+mod import;
+mod model;
+mod password;
+
+pub use actor::{Actor, Role};
+pub use authz::Permission;
+pub use bootstrap::FirstAdmin;
+pub use directory::{Directory, ListFilter};
+pub use error::IdentityError;
+pub use import::{ImportLineError, ImportSummary};
+pub use model::{Account, AccountStatus, Department, NewAccount, PersonName, Rename};
+pub use password::{hash_password, verify_password};

@@ -1,1 +1,125 @@
-//! placeholder
+//! The only crate with SQL. It keeps the directory, credentials and the audit chain in SQLite
+//! (embedded default) or PostgreSQL (several nodes), behind small repository traits named in
+//! domain words, and message bodies in a content-addressed blob store.
+//!
+//! Both engines run the same SQL through sqlx's `Any` driver: the statements here keep to the
+//! dialect SQLite and PostgreSQL share (`$n` placeholders, `RETURNING`, `ON CONFLICT`,
+//! `WITH RECURSIVE`, `CAST`). What differs between the engines (connection settings,
+//! migrations, how a write transaction takes the audit lock) lives in `backend`, chosen once
+//! when the store opens. This crate knows rows, not policy: it never decides who may do what.
+
+mod audit;
+mod backend;
+mod blob;
+mod credentials;
+mod directory;
+mod error;
+mod migrate;
+mod rows;
+
+pub use audit::{AuditFilter, AuditRepo};
+pub use backend::Backend;
+pub use blob::{BlobId, BlobStore, FsBlobStore};
+pub use credentials::CredentialRepo;
+pub use directory::{AccountFilter, DirectoryRepo};
+pub use error::StoreError;
+pub use migrate::{MIGRATIONS, schema_version};
+pub use rows::{AccountRow, AddressRow, DepartmentRow, NewAccountRow, PasswordRow};
+
+use sqlx::AnyConnection;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyPool, Transaction};
+use std::ops::{Deref, DerefMut};
+
+/// An open store: a connection pool and the engine behind it.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects, creating an SQLite file if needed, and brings the schema up to date. Refuses
+    /// a schema newer than this build knows.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(backend.max_connections())
+            .after_connect(move |conn, _| Box::pin(backend.prepare_connection(conn)))
+            .connect(&backend.connect_url(url))
+            .await?;
+        backend.prepare_database(&pool).await?;
+        migrate::run(&pool, backend).await?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A transaction for a change that is audited. It holds the audit chain's lock from the
+    /// start, so audited changes are ordered the same in the chain and in the data.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let head = audit::lock_head(&mut tx, self.backend).await?;
+        Ok(Tx {
+            inner: tx,
+            head: Some(head),
+            head_dirty: false,
+        })
+    }
+
+    /// A transaction for reading: one consistent view, no locks held.
+    pub async fn read(&self) -> Result<Tx, StoreError> {
+        Ok(Tx {
+            inner: self.pool.begin().await?,
+            head: None,
+            head_dirty: false,
+        })
+    }
+
+    /// Checks that the store answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A transaction. Dropping it without `commit` rolls it back.
+#[derive(Debug)]
+pub struct Tx {
+    inner: Transaction<'static, Any>,
+    /// The chain head, when this transaction holds the audit lock.
+    head: Option<audit::Head>,
+    head_dirty: bool,
+}
+
+impl Tx {
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        if self.head_dirty {
+            if let Some(head) = self.head.take() {
+                audit::store_head(&mut self.inner, &head).await?;
+            }
+        }
+        self.inner.commit().await?;
+        Ok(())
+    }
+}
+
+impl Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+}

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// RFC 5321 section 4.5.3.1.1.
-pub const MAX_LOCAL_PART: usize = 64;
+pub const MAX_LOCAL_PART_LEN: usize = 64;
 /// RFC 5321 section 4.5.3.1.2.
-pub const MAX_DOMAIN: usize = 255;
+pub const MAX_DOMAIN_LEN: usize = 255;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
@@ -41,7 +41,7 @@ impl Domain {
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         };
-        if d.is_empty() || d.len() > MAX_DOMAIN || !d.contains('.') || !d.split('.').all(label_ok)
+        if d.is_empty() || d.len() > MAX_DOMAIN_LEN || !d.contains('.') || !d.split('.').all(label_ok)
         {
             return Err(AddressError::Domain(text.to_string()));
         }
@@ -80,7 +80,7 @@ pub struct LocalPart(String);
 impl LocalPart {
     pub fn parse(text: &str) -> Result<LocalPart, AddressError> {
         let l = text.trim().to_ascii_lowercase();
-        if l.is_empty() || l.len() > MAX_LOCAL_PART {
+        if l.is_empty() || l.len() > MAX_LOCAL_PART_LEN {
             return Err(AddressError::LocalLength(text.to_string()));
         }
         let chars_ok = l

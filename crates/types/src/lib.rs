@@ -6,7 +6,7 @@
 //! random source inside `SystemClock` and `OsRng`.
 
 mod clock;
-mod email;
+pub mod email;
 mod ids;
 mod rng;
 

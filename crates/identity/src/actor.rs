@@ -1,0 +1,76 @@
+//! Who is asking: the identity recorded in the audit trail, the roles that decide what they
+//! may do, and where the request came from.
+
+use serde::Serialize;
+use std::fmt;
+
+/// Administrative roles. Department supervisors carry the department they may manage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    ItAdmin,
+    Helpdesk,
+    Supervisor,
+    SecurityOfficer,
+    Communications,
+}
+
+impl Role {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::ItAdmin => "it-admin",
+            Role::Helpdesk => "helpdesk",
+            Role::Supervisor => "supervisor",
+            Role::SecurityOfficer => "security-officer",
+            Role::Communications => "communications",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "it-admin" => Some(Role::ItAdmin),
+            "helpdesk" => Some(Role::Helpdesk),
+            "supervisor" => Some(Role::Supervisor),
+            "security-officer" => Some(Role::SecurityOfficer),
+            "communications" => Some(Role::Communications),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The authenticated party behind a directory operation.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub who: carepost_audit::Actor,
+    pub roles: Vec<Role>,
+    pub source: Option<String>,
+}
+
+impl Actor {
+    /// The local command line. Whoever can run it can read the store and its config already,
+    /// so it holds every permission; it is still named in the audit trail by OS user.
+    pub fn local_cli(os_user: &str) -> Actor {
+        Actor {
+            who: carepost_audit::Actor::LocalCli {
+                os_user: os_user.to_string(),
+            },
+            roles: vec![Role::ItAdmin],
+            source: None,
+        }
+    }
+
+    /// carepost itself.
+    pub fn system() -> Actor {
+        Actor {
+            who: carepost_audit::Actor::System,
+            roles: vec![Role::ItAdmin],
+            source: None,
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Errors of directory operations, worded for the person who asked.
+
+use carepost_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for IdentityError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => IdentityError::Conflict(m),
+            other => IdentityError::Store(other),
+        }
+    }
+}
+
+impl From<crate::address::NameError> for IdentityError {
+    fn from(e: crate::address::NameError) -> Self {
+        IdentityError::Invalid(e.to_string())
+    }
+}

@@ -1,0 +1,84 @@
+//! What differs between SQLite and PostgreSQL, decided once from the store URL.
+
+use crate::StoreError;
+use sqlx::AnyConnection;
+use sqlx::{AnyPool, Executor};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Backend, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::Url(format!(
+                "unsupported store URL '{url}': use sqlite://PATH or postgres://..."
+            )))
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    pub(crate) fn max_connections(self) -> u32 {
+        match self {
+            // One writer at a time anyway; a few readers beside it in WAL mode.
+            Backend::Sqlite => 6,
+            Backend::Postgres => 16,
+        }
+    }
+
+    /// The URL to connect with: an SQLite file is created when missing.
+    pub(crate) fn connect_url(self, url: &str) -> String {
+        match self {
+            Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+            _ => url.to_string(),
+        }
+    }
+
+    /// Per-connection settings. SQLite: foreign keys on, wait up to 30 s for the writer lock,
+    /// and `synchronous = FULL` so a commit is on disk when it returns (WAL mode).
+    pub(crate) async fn prepare_connection(self, conn: &mut AnyConnection) -> sqlx::Result<()> {
+        if self == Backend::Sqlite {
+            conn.execute("PRAGMA foreign_keys = ON").await?;
+            conn.execute("PRAGMA busy_timeout = 30000").await?;
+            conn.execute("PRAGMA synchronous = FULL").await?;
+        }
+        Ok(())
+    }
+
+    /// Database-wide settings, once per open. WAL lets readers go on while one writer works.
+    pub(crate) async fn prepare_database(self, pool: &AnyPool) -> sqlx::Result<()> {
+        if self == Backend::Sqlite {
+            pool.execute("PRAGMA journal_mode = WAL").await?;
+        }
+        Ok(())
+    }
+
+    /// How a write transaction starts. SQLite takes the write lock at once (`IMMEDIATE`) so
+    /// that a transaction never has to upgrade a read lock and fail with SQLITE_BUSY.
+    pub(crate) fn begin_write(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
+
+    /// Reads the audit chain head and locks it until the transaction ends.
+    pub(crate) fn lock_head_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+            Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+        }
+    }
+}

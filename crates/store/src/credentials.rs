@@ -1,0 +1,123 @@
+//! Password hashes and role grants. Hashes only: this crate never sees a password.
+
+use crate::{PasswordRow, StoreError, Tx};
+use carepost_types::{AccountId, DepartmentId, UnixMillis};
+use sqlx::Row;
+
+#[allow(async_fn_in_trait)] // Used through the concrete `Tx`, whose futures are `Send`.
+pub trait CredentialRepo {
+    async fn upsert_password(
+        &mut self,
+        account: AccountId,
+        hash: &str,
+        must_change: bool,
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+    async fn find_password(&mut self, account: AccountId)
+    -> Result<Option<PasswordRow>, StoreError>;
+    async fn grant_role(
+        &mut self,
+        account: AccountId,
+        role: &str,
+        scope: Option<DepartmentId>,
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+    async fn list_roles(
+        &mut self,
+        account: AccountId,
+    ) -> Result<Vec<(String, Option<DepartmentId>)>, StoreError>;
+    async fn count_role_holders(&mut self, role: &str) -> Result<i64, StoreError>;
+}
+
+impl CredentialRepo for Tx {
+    async fn upsert_password(
+        &mut self,
+        account: AccountId,
+        hash: &str,
+        must_change: bool,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO credentials (account_id, password_hash, must_change, changed_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (account_id) DO UPDATE SET \
+             password_hash = excluded.password_hash, must_change = excluded.must_change, \
+             changed_at = excluded.changed_at",
+        )
+        .bind(account.0)
+        .bind(hash)
+        .bind(i64::from(must_change))
+        .bind(now.0)
+        .execute(&mut **self)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_password(
+        &mut self,
+        account: AccountId,
+    ) -> Result<Option<PasswordRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT password_hash, must_change, changed_at FROM credentials WHERE account_id = $1",
+        )
+        .bind(account.0)
+        .fetch_optional(&mut **self)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(PasswordRow {
+            account_id: account,
+            password_hash: r.try_get("password_hash")?,
+            must_change: r.try_get::<i64, _>("must_change")? != 0,
+            changed_at: UnixMillis(r.try_get("changed_at")?),
+        }))
+    }
+
+    async fn grant_role(
+        &mut self,
+        account: AccountId,
+        role: &str,
+        scope: Option<DepartmentId>,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO account_roles (account_id, role, scope_department_id, granted_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, role) DO UPDATE SET \
+             scope_department_id = excluded.scope_department_id",
+        )
+        .bind(account.0)
+        .bind(role)
+        .bind(scope.map(|d| d.0))
+        .bind(now.0)
+        .execute(&mut **self)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_roles(
+        &mut self,
+        account: AccountId,
+    ) -> Result<Vec<(String, Option<DepartmentId>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT role, scope_department_id FROM account_roles WHERE account_id = $1 ORDER BY role",
+        )
+        .bind(account.0)
+        .fetch_all(&mut **self)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("role")?,
+                    r.try_get::<Option<i64>, _>("scope_department_id")?
+                        .map(DepartmentId),
+                ))
+            })
+            .collect()
+    }
+
+    async fn count_role_holders(&mut self, role: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM account_roles WHERE role = $1")
+            .bind(role)
+            .fetch_one(&mut **self)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+}

@@ -1,0 +1,393 @@
+//! The directory's rows: departments (a tree), accounts, and every address ever assigned.
+
+use crate::rows::{ACCOUNT_COLUMNS, ACCOUNT_JOINS};
+use crate::{AccountRow, AddressRow, DepartmentRow, NewAccountRow, StoreError, Tx};
+use carepost_types::{AccountId, DepartmentId, UnixMillis};
+use sqlx::{AssertSqlSafe, Row};
+
+/// Which accounts `list_accounts` returns.
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter {
+    /// This department and every department below it.
+    pub department: Option<DepartmentId>,
+    pub status: Option<String>,
+    /// Lower-case text contained in a name, an address or the employee id.
+    pub query: Option<String>,
+    /// Only accounts whose primary address sorts after this one (paging).
+    pub after: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Directory storage, in domain words.
+#[allow(async_fn_in_trait)] // Used through the concrete `Tx`, whose futures are `Send`.
+pub trait DirectoryRepo {
+    async fn insert_department(
+        &mut self,
+        name: &str,
+        parent: Option<DepartmentId>,
+        now: UnixMillis,
+    ) -> Result<DepartmentId, StoreError>;
+    async fn find_department_by_name(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<DepartmentRow>, StoreError>;
+    async fn list_departments(&mut self) -> Result<Vec<DepartmentRow>, StoreError>;
+
+    async fn insert_account(
+        &mut self,
+        a: &NewAccountRow,
+        now: UnixMillis,
+    ) -> Result<AccountId, StoreError>;
+    async fn update_account(
+        &mut self,
+        id: AccountId,
+        a: &NewAccountRow,
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+    async fn update_account_status(
+        &mut self,
+        id: AccountId,
+        status: &str,
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+    async fn find_account(&mut self, id: AccountId) -> Result<Option<AccountRow>, StoreError>;
+    /// The account an address belongs to now, whether primary or alias, active or not.
+    async fn find_account_by_address(
+        &mut self,
+        address: &str,
+    ) -> Result<Option<AccountRow>, StoreError>;
+    async fn find_account_by_employee_id(
+        &mut self,
+        employee_id: &str,
+    ) -> Result<Option<AccountRow>, StoreError>;
+    async fn list_accounts(&mut self, f: &AccountFilter) -> Result<Vec<AccountRow>, StoreError>;
+    async fn count_accounts(&mut self) -> Result<i64, StoreError>;
+
+    /// Gives `address` to `account` if nobody holds it: it was never assigned, its quarantine
+    /// ended before `now`, or it already belongs to `account`. Returns whether it did. This
+    /// single statement is what keeps two concurrent creations apart.
+    async fn claim_address(
+        &mut self,
+        address: &str,
+        account: AccountId,
+        kind: &str,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError>;
+    async fn find_address(&mut self, address: &str) -> Result<Option<AddressRow>, StoreError>;
+    async fn list_account_addresses(
+        &mut self,
+        account: AccountId,
+    ) -> Result<Vec<AddressRow>, StoreError>;
+    /// Makes `address` the account's primary and its previous primary an alias.
+    async fn set_primary_address(
+        &mut self,
+        account: AccountId,
+        address: &str,
+    ) -> Result<(), StoreError>;
+    /// Stops an alias receiving mail and holds it back until `reusable_after`.
+    async fn release_address(
+        &mut self,
+        address: &str,
+        reusable_after: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// Sets when all of an account's addresses may be reassigned (`None`: held again).
+    async fn set_account_addresses_reusable(
+        &mut self,
+        account: AccountId,
+        reusable_after: Option<UnixMillis>,
+    ) -> Result<(), StoreError>;
+}
+
+fn account_sql(tail: &'static str) -> AssertSqlSafe<String> {
+    AssertSqlSafe(format!("SELECT {ACCOUNT_COLUMNS} {ACCOUNT_JOINS} {tail}"))
+}
+
+impl DirectoryRepo for Tx {
+    async fn insert_department(
+        &mut self,
+        name: &str,
+        parent: Option<DepartmentId>,
+        now: UnixMillis,
+    ) -> Result<DepartmentId, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO departments (name, name_key, parent_id, created_at) \
+             VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(name)
+        .bind(name.to_lowercase())
+        .bind(parent.map(|p| p.0))
+        .bind(now.0)
+        .fetch_one(&mut **self)
+        .await?;
+        Ok(DepartmentId(row.try_get("id")?))
+    }
+
+    async fn find_department_by_name(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<DepartmentRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, parent_id, created_at FROM departments WHERE name_key = $1",
+        )
+        .bind(name.trim().to_lowercase())
+        .fetch_optional(&mut **self)
+        .await?;
+        Ok(row.as_ref().map(DepartmentRow::from_row).transpose()?)
+    }
+
+    async fn list_departments(&mut self) -> Result<Vec<DepartmentRow>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, name, parent_id, created_at FROM departments ORDER BY name_key")
+                .fetch_all(&mut **self)
+                .await?;
+        Ok(rows
+            .iter()
+            .map(DepartmentRow::from_row)
+            .collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn insert_account(
+        &mut self,
+        a: &NewAccountRow,
+        now: UnixMillis,
+    ) -> Result<AccountId, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO accounts (first_name, middle_name, last_name, preferred_name, \
+             employee_id, category, department_id, supervisor_id, status, primary_address, \
+             search_text, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+        )
+        .bind(&a.first_name)
+        .bind(&a.middle_name)
+        .bind(&a.last_name)
+        .bind(&a.preferred_name)
+        .bind(&a.employee_id)
+        .bind(&a.category)
+        .bind(a.department_id.0)
+        .bind(a.supervisor_id.map(|s| s.0))
+        .bind(&a.status)
+        .bind(&a.primary_address)
+        .bind(&a.search_text)
+        .bind(now.0)
+        .fetch_one(&mut **self)
+        .await?;
+        Ok(AccountId(row.try_get("id")?))
+    }
+
+    async fn update_account(
+        &mut self,
+        id: AccountId,
+        a: &NewAccountRow,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE accounts SET first_name = $1, middle_name = $2, last_name = $3, \
+             preferred_name = $4, employee_id = $5, category = $6, department_id = $7, \
+             supervisor_id = $8, status = $9, primary_address = $10, search_text = $11, \
+             updated_at = $12 WHERE id = $13",
+        )
+        .bind(&a.first_name)
+        .bind(&a.middle_name)
+        .bind(&a.last_name)
+        .bind(&a.preferred_name)
+        .bind(&a.employee_id)
+        .bind(&a.category)
+        .bind(a.department_id.0)
+        .bind(a.supervisor_id.map(|s| s.0))
+        .bind(&a.status)
+        .bind(&a.primary_address)
+        .bind(&a.search_text)
+        .bind(now.0)
+        .bind(id.0)
+        .execute(&mut **self)
+        .await?;
+        Ok(())
+    }
+
+    async fn update_account_status(
+        &mut self,
+        id: AccountId,
+        status: &str,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(status)
+            .bind(now.0)
+            .bind(id.0)
+            .execute(&mut **self)
+            .await?;
+        Ok(())
+    }
+
+    async fn find_account(&mut self, id: AccountId) -> Result<Option<AccountRow>, StoreError> {
+        let row = sqlx::query(account_sql("WHERE a.id = $1"))
+            .bind(id.0)
+            .fetch_optional(&mut **self)
+            .await?;
+        Ok(row.as_ref().map(AccountRow::from_row).transpose()?)
+    }
+
+    async fn find_account_by_address(
+        &mut self,
+        address: &str,
+    ) -> Result<Option<AccountRow>, StoreError> {
+        let row = sqlx::query(account_sql(
+            "JOIN addresses x ON x.account_id = a.id WHERE x.address = $1",
+        ))
+        .bind(address)
+        .fetch_optional(&mut **self)
+        .await?;
+        Ok(row.as_ref().map(AccountRow::from_row).transpose()?)
+    }
+
+    async fn find_account_by_employee_id(
+        &mut self,
+        employee_id: &str,
+    ) -> Result<Option<AccountRow>, StoreError> {
+        let row = sqlx::query(account_sql("WHERE a.employee_id = $1"))
+            .bind(employee_id)
+            .fetch_optional(&mut **self)
+            .await?;
+        Ok(row.as_ref().map(AccountRow::from_row).transpose()?)
+    }
+
+    async fn list_accounts(&mut self, f: &AccountFilter) -> Result<Vec<AccountRow>, StoreError> {
+        let sql = AssertSqlSafe(format!(
+            "WITH RECURSIVE sub(id) AS ( \
+               SELECT id FROM departments WHERE id = CAST($1 AS BIGINT) \
+               UNION ALL SELECT c.id FROM departments c JOIN sub ON c.parent_id = sub.id) \
+             SELECT {ACCOUNT_COLUMNS} {ACCOUNT_JOINS} \
+             WHERE (CAST($1 AS BIGINT) IS NULL OR a.department_id IN (SELECT id FROM sub)) \
+               AND (CAST($2 AS TEXT) IS NULL OR a.status = $2) \
+               AND (CAST($3 AS TEXT) IS NULL OR a.search_text LIKE $3 ESCAPE '\\') \
+               AND (CAST($4 AS TEXT) IS NULL OR a.primary_address > $4) \
+             ORDER BY a.primary_address LIMIT $5"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(f.department.map(|d| d.0))
+            .bind(&f.status)
+            .bind(f.query.as_ref().map(|q| format!("%{}%", escape_like(q))))
+            .bind(&f.after)
+            .bind(f.limit.unwrap_or(i64::MAX))
+            .fetch_all(&mut **self)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(AccountRow::from_row)
+            .collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn count_accounts(&mut self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM accounts")
+            .fetch_one(&mut **self)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    async fn claim_address(
+        &mut self,
+        address: &str,
+        account: AccountId,
+        kind: &str,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO addresses (address, account_id, kind, active, reusable_after, created_at) \
+             VALUES ($1, $2, $3, 1, NULL, $4) \
+             ON CONFLICT (address) DO UPDATE SET account_id = excluded.account_id, \
+               kind = excluded.kind, active = 1, reusable_after = NULL, \
+               created_at = excluded.created_at \
+             WHERE addresses.account_id = excluded.account_id \
+                OR (addresses.reusable_after IS NOT NULL AND addresses.reusable_after <= $4)",
+        )
+        .bind(address)
+        .bind(account.0)
+        .bind(kind)
+        .bind(now.0)
+        .execute(&mut **self)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn find_address(&mut self, address: &str) -> Result<Option<AddressRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT address, account_id, kind, active, reusable_after, created_at \
+             FROM addresses WHERE address = $1",
+        )
+        .bind(address)
+        .fetch_optional(&mut **self)
+        .await?;
+        Ok(row.as_ref().map(AddressRow::from_row).transpose()?)
+    }
+
+    async fn list_account_addresses(
+        &mut self,
+        account: AccountId,
+    ) -> Result<Vec<AddressRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT address, account_id, kind, active, reusable_after, created_at \
+             FROM addresses WHERE account_id = $1 ORDER BY kind DESC, address",
+        )
+        .bind(account.0)
+        .fetch_all(&mut **self)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(AddressRow::from_row)
+            .collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn set_primary_address(
+        &mut self,
+        account: AccountId,
+        address: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE addresses SET kind = CASE WHEN address = $2 THEN 'primary' ELSE 'alias' END \
+             WHERE account_id = $1 AND (kind = 'primary' OR address = $2)",
+        )
+        .bind(account.0)
+        .bind(address)
+        .execute(&mut **self)
+        .await?;
+        Ok(())
+    }
+
+    async fn release_address(
+        &mut self,
+        address: &str,
+        reusable_after: UnixMillis,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE addresses SET active = 0, reusable_after = $2 WHERE address = $1")
+            .bind(address)
+            .bind(reusable_after.0)
+            .execute(&mut **self)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_account_addresses_reusable(
+        &mut self,
+        account: AccountId,
+        reusable_after: Option<UnixMillis>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE addresses SET reusable_after = $2 WHERE account_id = $1 AND active = 1")
+            .bind(account.0)
+            .bind(reusable_after.map(|t| t.0))
+            .execute(&mut **self)
+            .await?;
+        Ok(())
+    }
+}
+
+/// `LIKE` treats `%` and `_` as wildcards; a search for "john_smith" means those characters.
+fn escape_like(q: &str) -> String {
+    let mut out = String::with_capacity(q.len());
+    for c in q.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

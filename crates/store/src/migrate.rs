@@ -1,0 +1,79 @@
+//! Schema migrations: forward only, one list with the SQLite and PostgreSQL text of each step
+//! side by side so they cannot drift apart (a test also compares the two folders).
+
+use crate::{Backend, StoreError};
+use sqlx::{AnyPool, SqlSafeStr};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use std::borrow::Cow;
+
+/// (version, description, SQLite text, PostgreSQL text).
+pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "directory_and_audit",
+    include_str!("../../../migrations/sqlite/0001_directory_and_audit.sql"),
+    include_str!("../../../migrations/postgres/0001_directory_and_audit.sql"),
+)];
+
+/// The newest schema version this build knows.
+pub fn schema_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.0)
+}
+
+fn migrator(backend: Backend) -> Migrator {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|(version, description, sqlite, postgres)| {
+            let sql = match backend {
+                Backend::Sqlite => *sqlite,
+                Backend::Postgres => *postgres,
+            };
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
+        })
+        .collect::<Vec<_>>();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
+
+pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
+    match migrator(backend).run(pool).await {
+        Ok(()) => Ok(()),
+        Err(sqlx::migrate::MigrateError::VersionMissing(found)) => Err(StoreError::SchemaTooNew {
+            found,
+            known: schema_version(),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &str) -> Vec<String> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let mut v: Vec<String> = std::fs::read_dir(path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn both_migration_trees_hold_the_same_steps() {
+        let sqlite = names("../../migrations/sqlite");
+        assert_eq!(sqlite, names("../../migrations/postgres"));
+        assert_eq!(sqlite.len(), MIGRATIONS.len());
+        for ((version, description, _, _), file) in MIGRATIONS.iter().zip(&sqlite) {
+            assert_eq!(file, &format!("{version:04}_{description}.sql"));
+        }
+    }
+}

@@ -8,6 +8,7 @@
 pub mod address;
 mod actor;
 mod aliases;
+mod audit_trail;
 mod authz;
 mod bootstrap;
 mod directory;

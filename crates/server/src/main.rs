@@ -1,1 +1,5 @@
-fn main() {}
+//! `carepost`: see `carepost --help`.
+
+fn main() -> std::process::ExitCode {
+    carepost_server::cli::main()
+}

@@ -1,0 +1,221 @@
+//! `carepost account ...`, `carepost alias ...` and `carepost address preview`.
+
+use super::{Global, cli_actor, output};
+use carepost_identity::{AccountStatus, ListFilter, NewAccount, PersonName, Rename};
+use clap::{Args, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account; its address is assigned by the policy and printed.
+    Create(CreateArgs),
+    /// List accounts, in address order.
+    List(ListArgs),
+    /// Show one account, found by any of its addresses.
+    Show { address: String },
+    /// Refuse sign-in until enabled again; mail keeps arriving.
+    Disable { address: String },
+    /// Allow sign-in again (also undoes a deprovisioning while the address is still held).
+    Enable { address: String },
+    /// Change names; if the policy then makes another address, it becomes primary and the old
+    /// one stays as an alias that keeps receiving.
+    Rename(RenameArgs),
+    /// A colleague has left: sign-in refused, mail kept, addresses quarantined before reuse.
+    Deprovision { address: String },
+}
+
+#[derive(Debug, Args)]
+pub struct NameArgs {
+    /// Legal first name.
+    #[arg(long)]
+    first: String,
+    /// Legal middle name(s).
+    #[arg(long)]
+    middle: Option<String>,
+    /// Legal last name.
+    #[arg(long)]
+    last: String,
+    /// Preferred first name.
+    #[arg(long)]
+    preferred: Option<String>,
+}
+
+impl NameArgs {
+    fn name(&self) -> anyhow::Result<PersonName> {
+        Ok(PersonName::new(
+            &self.first,
+            self.middle.as_deref(),
+            &self.last,
+            self.preferred.as_deref(),
+        )?)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    name: NameArgs,
+    #[arg(long)]
+    employee_id: String,
+    /// Role category: clinician, nurse, administrative, support, contractor, service, or one
+    /// added in the config.
+    #[arg(long)]
+    category: String,
+    #[arg(long)]
+    department: String,
+    /// The supervisor's address.
+    #[arg(long)]
+    supervisor: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this department and the departments below it.
+    #[arg(long)]
+    department: Option<String>,
+    /// active, locked, disabled or deprovisioned.
+    #[arg(long)]
+    status: Option<String>,
+    /// Text contained in a name, an address or the employee id.
+    #[arg(long)]
+    query: Option<String>,
+    /// At most this many accounts.
+    #[arg(long)]
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    address: String,
+    #[arg(long)]
+    first: Option<String>,
+    /// An empty value removes the middle name.
+    #[arg(long)]
+    middle: Option<String>,
+    #[arg(long)]
+    last: Option<String>,
+    /// An empty value removes the preferred name.
+    #[arg(long)]
+    preferred: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AliasCommand {
+    /// Give an account a further address in one of the organization's domains.
+    Add {
+        address: String,
+        alias: String,
+        /// Allow a reserved name such as postmaster.
+        #[arg(long)]
+        allow_reserved: bool,
+    },
+    /// Remove an alias; it stops receiving and is quarantined before any reuse.
+    Remove { address: String, alias: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AddressCommand {
+    /// Show the address the policy would assign now, without creating anything.
+    Preview(NameArgs),
+}
+
+pub(crate) async fn run(c: AccountCommand, g: &Global) -> anyhow::Result<ExitCode> {
+    let ctx = g.open().await?;
+    let dir = &ctx.directory;
+    let actor = cli_actor();
+    let account = match c {
+        AccountCommand::Create(a) => {
+            let new = NewAccount {
+                name: a.name.name()?,
+                employee_id: a.employee_id,
+                category: a.category,
+                department: a.department,
+                supervisor: a.supervisor,
+            };
+            let account = dir.create_account(&actor, &new).await?;
+            if g.json {
+                output::json(&account)?;
+            } else {
+                println!("{}", account.address);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        AccountCommand::List(a) => {
+            let filter = ListFilter {
+                department: a.department,
+                status: a.status.as_deref().map(AccountStatus::parse).transpose()?,
+                query: a.query,
+                limit: a.limit,
+            };
+            let accounts = dir.list_accounts(&actor, &filter).await?;
+            if g.json {
+                output::json(&accounts)?;
+            } else {
+                output::account_table(&accounts);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        AccountCommand::Show { address } => dir.find_account(&actor, &address).await?,
+        AccountCommand::Disable { address } => {
+            dir.set_status(&actor, &address, AccountStatus::Disabled).await?
+        }
+        AccountCommand::Enable { address } => {
+            dir.set_status(&actor, &address, AccountStatus::Active).await?
+        }
+        AccountCommand::Deprovision { address } => {
+            dir.set_status(&actor, &address, AccountStatus::Deprovisioned).await?
+        }
+        AccountCommand::Rename(a) => {
+            let change = Rename {
+                first: a.first,
+                middle: a.middle,
+                last: a.last,
+                preferred: a.preferred,
+            };
+            dir.rename(&actor, &a.address, &change).await?
+        }
+    };
+    if g.json {
+        output::json(&account)?;
+    } else {
+        output::account_details(&account);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn run_alias(c: AliasCommand, g: &Global) -> anyhow::Result<ExitCode> {
+    let ctx = g.open().await?;
+    let actor = cli_actor();
+    let account = match c {
+        AliasCommand::Add {
+            address,
+            alias,
+            allow_reserved,
+        } => {
+            ctx.directory
+                .add_alias(&actor, &address, &alias, allow_reserved)
+                .await?
+        }
+        AliasCommand::Remove { address, alias } => {
+            ctx.directory.remove_alias(&actor, &address, &alias).await?
+        }
+    };
+    if g.json {
+        output::json(&account)?;
+    } else {
+        output::account_details(&account);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn run_address(c: AddressCommand, g: &Global) -> anyhow::Result<ExitCode> {
+    let AddressCommand::Preview(name) = c;
+    let ctx = g.open().await?;
+    let address = ctx.directory.preview_address(&name.name()?).await?;
+    if g.json {
+        output::json(&serde_json::json!({ "address": address.to_string() }))?;
+    } else {
+        println!("{address}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,161 @@
+//! The command line. Every admin command works on the store of `--config FILE` or of the
+//! development data directory `--data DIR` (default `./carepost-data`), prints for people or,
+//! with `--json`, for programs, and exits 0 on success or non-zero after a one-line message.
+
+mod account;
+mod audit;
+mod department;
+mod import;
+mod output;
+mod setup;
+
+use crate::context::Context;
+use carepost_config::{Config, LogFormat};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub const DEFAULT_DOMAIN: &str = "kaiser.org";
+pub const DEFAULT_PORT_BASE: u16 = 10000;
+pub const DEFAULT_DATA_DIR: &str = "carepost-data";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "carepost",
+    version,
+    about = "Mail and identity server for healthcare organizations",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Development data directory whose store the command uses [default: ./carepost-data].
+    #[arg(long, global = true, env = "CAREPOST_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Production config file (from `carepost init`) whose store the command uses.
+    #[arg(long, global = true, env = "CAREPOST_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Log format, overriding the config's `log.format`.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: `--dev` for the embedded development setup, or `--config FILE`.
+    Serve(setup::ServeArgs),
+    /// Write a production configuration (with generated secrets and a self-signed certificate).
+    Init(setup::InitArgs),
+    /// Departments: a tree of names.
+    #[command(subcommand)]
+    Department(department::DepartmentCommand),
+    /// Staff accounts.
+    #[command(subcommand)]
+    Account(account::AccountCommand),
+    /// Further addresses of an account.
+    #[command(subcommand)]
+    Alias(account::AliasCommand),
+    /// The address policy.
+    #[command(subcommand)]
+    Address(account::AddressCommand),
+    /// Create and update accounts from an HR export (CSV with a header row; `-` reads stdin).
+    Import(import::ImportArgs),
+    /// The hash-chained audit trail.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+}
+
+/// Options every command shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Global {
+    data: Option<PathBuf>,
+    config: Option<PathBuf>,
+    json: bool,
+    log_format: Option<LogFormat>,
+}
+
+impl Global {
+    /// The config of `--config FILE`, else of the data directory.
+    pub(crate) fn resolve_config(&self) -> anyhow::Result<Config> {
+        match (&self.config, &self.data) {
+            (Some(_), Some(_)) => anyhow::bail!("give either --config or --data, not both"),
+            (Some(file), None) => Config::load(file).map_err(|e| anyhow::anyhow!("{e}")),
+            (None, data) => {
+                let dir = data.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+                crate::dev::data_dir_config(&dir)
+            }
+        }
+    }
+
+    /// Opens the store for an admin command.
+    pub(crate) async fn open(&self) -> anyhow::Result<Context> {
+        let config = self.resolve_config()?;
+        Context::open(Arc::new(config)).await
+    }
+}
+
+/// The operating-system user, named in the audit trail as `local-cli:USER`.
+pub(crate) fn os_user() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+pub(crate) fn cli_actor() -> carepost_identity::Actor {
+    carepost_identity::Actor::local_cli(&os_user())
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let global = Global {
+        data: cli.data,
+        config: cli.config,
+        json: cli.json,
+        log_format: cli.log_format.map(|f| match f {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("carepost: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, global)) {
+        Ok(code) => code,
+        Err(e) => {
+            let message = format!("{e:#}").replace('\n', " ");
+            eprintln!("carepost: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, g: Global) -> anyhow::Result<ExitCode> {
+    if !matches!(command, Command::Serve(_)) {
+        crate::telemetry::init_logs(g.log_format.unwrap_or(LogFormat::Text), "warn");
+    }
+    match command {
+        Command::Serve(a) => setup::serve(a, &g).await,
+        Command::Init(a) => setup::init(a, &g).await,
+        Command::Department(c) => department::run(c, &g).await,
+        Command::Account(c) => account::run(c, &g).await,
+        Command::Alias(c) => account::run_alias(c, &g).await,
+        Command::Address(c) => account::run_address(c, &g).await,
+        Command::Import(a) => import::run(a, &g).await,
+        Command::Audit(c) => audit::run(c, &g).await,
+    }
+}

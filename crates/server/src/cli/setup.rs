@@ -1,0 +1,162 @@
+//! `carepost init` and `carepost serve`.
+
+use super::{DEFAULT_DATA_DIR, DEFAULT_DOMAIN, DEFAULT_PORT_BASE, Global};
+use crate::context::Context;
+use crate::dev::{make_private_dir, new_master_key, prepare_dev, write_secret_file};
+use crate::{serve, telemetry, tls};
+use anyhow::Context as _;
+use carepost_config::{Config, InitOptions, render_production_config};
+use carepost_types::Domain;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Development mode: SQLite and blobs in the data directory, a generated certificate,
+    /// every listener on 127.0.0.1 at --port-base plus the standard port.
+    #[arg(long)]
+    dev: bool,
+    /// Organization domain (development mode).
+    #[arg(long, default_value = DEFAULT_DOMAIN, requires = "dev")]
+    domain: String,
+    /// Added to each standard port (development mode): 10000 gives HTTPS on 10443.
+    #[arg(long, default_value_t = DEFAULT_PORT_BASE, requires = "dev")]
+    port_base: u16,
+    /// Use this store instead of SQLite in the data directory (development mode), e.g.
+    /// postgres://postgres@127.0.0.1/carepost.
+    #[arg(long, requires = "dev")]
+    store_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory for the config, the SQLite store, blobs and the certificate.
+    #[arg(long)]
+    dir: PathBuf,
+    /// The organization's mail domain.
+    #[arg(long)]
+    domain: String,
+    /// The organization's name.
+    #[arg(long)]
+    org: String,
+    /// PostgreSQL instead of the embedded SQLite store.
+    #[arg(long)]
+    store_url: Option<String>,
+}
+
+pub(crate) async fn init(a: InitArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let domain = Domain::parse(&a.domain)?;
+    let path = a.dir.join("carepost.toml");
+    if path.exists() {
+        anyhow::bail!("{} exists already; init never overwrites a config", path.display());
+    }
+    let dir = make_private_dir(&a.dir)?;
+    let path = dir.join("carepost.toml");
+    let master_key = new_master_key();
+    let text = render_production_config(&InitOptions {
+        dir: &dir,
+        domain: &domain,
+        org: &a.org,
+        master_key: &master_key,
+        store_url: a.store_url.as_deref(),
+    });
+    let config = Config::from_toml(&text, &dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    write_secret_file(&path, text.as_bytes())?;
+    if !config.tls.cert.exists() {
+        tls::generate_self_signed(&config.tls.cert, &config.tls.key, domain.as_str())?;
+    }
+    if g.json {
+        super::output::json(&serde_json::json!({
+            "config": path, "domain": domain.as_str(), "store": config.store.url,
+        }))?;
+    } else {
+        println!("wrote {}", path.display());
+        println!("  store        {}", config.store.url);
+        println!("  certificate  {} (self-signed: replace it)", config.tls.cert.display());
+        println!("start it with: carepost serve --config {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn serve(a: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let config = if a.dev {
+        if g.config.is_some() {
+            anyhow::bail!("--dev makes its own config; give --data DIR, not --config");
+        }
+        let data = g.data.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let domain = Domain::parse(&a.domain)?;
+        prepare_dev(&data, &domain, a.port_base, a.store_url, true)?
+    } else {
+        let Some(file) = &g.config else {
+            anyhow::bail!(
+                "give --config FILE (written by `carepost init`), or --dev for a development server"
+            );
+        };
+        Config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?
+    };
+    telemetry::init_logs(g.log_format.unwrap_or(config.log.format), &config.log.level);
+    let context = Context::open(Arc::new(config)).await?;
+    let running = serve::start(context).await?;
+    print_banner(&running);
+    wait_for_signal().await?;
+    tracing::info!("stopping");
+    running.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_banner(r: &serve::Running) {
+    let c = &r.context.config;
+    let mode = if c.dev { " (development mode)" } else { "" };
+    println!(
+        "carepost {} serving {} for {}{mode}",
+        env!("CARGO_PKG_VERSION"),
+        c.organization.domain,
+        c.organization.name
+    );
+    println!("  store   {}", c.store.url);
+    if let Some(a) = r.https {
+        println!("  https   https://{a}/  (/healthz, /readyz, /metrics)");
+    }
+    if let Some(a) = r.http {
+        println!("  http    http://{a}/  (development only)");
+    }
+    if let Some(admin) = &r.first_admin {
+        println!();
+        println!("First administrator: {}", admin.address);
+        println!("  one-time password: {}", admin.one_time_password);
+        println!("  It is shown only now and must be changed at the first sign-in.");
+        println!("  Until the web console arrives, administer with the CLI on this machine:");
+        println!("  carepost account list{}", data_flag(c));
+    }
+    println!();
+    println!("Ctrl-C stops the server.");
+}
+
+fn data_flag(c: &Config) -> String {
+    match c.dev {
+        true => c
+            .store
+            .blob_dir
+            .parent()
+            .map(|d| format!(" --data {}", d.display()))
+            .unwrap_or_default(),
+        false => String::new(),
+    }
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot listen for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("cannot listen for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")?;
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! `carepost serve`: opens the store, makes sure a first administrator exists, binds every
+//! listener that this version has, and runs until told to stop.
+
+use crate::{Context, http, telemetry, tls};
+use anyhow::Context as _;
+use carepost_identity::FirstAdmin;
+use carepost_web::{WebState, router};
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+/// A started server.
+#[derive(Debug)]
+pub struct Running {
+    pub context: Context,
+    pub https: Option<SocketAddr>,
+    pub http: Option<SocketAddr>,
+    /// Set on the first start of an empty store.
+    pub first_admin: Option<FirstAdmin>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Stops accepting, lets open connections finish, and closes the store.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        self.context.store.close().await;
+    }
+}
+
+/// Starts every listener of `context.config`.
+pub async fn start(context: Context) -> anyhow::Result<Running> {
+    telemetry::install_crypto_provider();
+    let config = context.config.clone();
+    let first_admin = context
+        .directory
+        .ensure_first_admin()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the first administrator: {e}"))?;
+    let state = WebState {
+        store: context.store.clone(),
+        metrics: telemetry::metrics_handle(),
+    };
+    let app = router(state);
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let mut https = None;
+    if let Some(addr) = config.listeners.https {
+        let acceptor = TlsAcceptor::from(tls::server_config(&config)?);
+        let listener = bind(addr, "https").await?;
+        https = Some(listener.local_addr()?);
+        tasks.spawn(http::serve(listener, Some(acceptor), app.clone(), stopped.clone()));
+    }
+    let mut plain = None;
+    if let (Some(addr), true) = (config.listeners.http, config.dev) {
+        let listener = bind(addr, "http").await?;
+        plain = Some(listener.local_addr()?);
+        tasks.spawn(http::serve(listener, None, app.clone(), stopped.clone()));
+    }
+    Ok(Running {
+        context,
+        https,
+        http: plain,
+        first_admin,
+        stop,
+        tasks,
+    })
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for {what} on {addr}"))
+}

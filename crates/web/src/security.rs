@@ -1,0 +1,34 @@
+//! Headers every response carries, and request counting for `/metrics`.
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+
+pub async fn headers_and_metrics(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().to_string();
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    let status = res.status().as_u16().to_string();
+    metrics::counter!("carepost_http_requests_total", "route" => route, "method" => method, "status" => status)
+        .increment(1);
+    res
+}

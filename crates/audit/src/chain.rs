@@ -45,7 +45,11 @@ pub struct ChainBreak {
 
 impl fmt::Display for ChainBreak {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "audit chain broken at event {}: {}", self.seq, self.reason)
+        write!(
+            f,
+            "audit chain broken at event {}: {}",
+            self.seq, self.reason
+        )
     }
 }
 
@@ -95,7 +99,9 @@ impl Verifier {
             ));
         }
         if event_hash(e) != e.hash {
-            return Err(at("altered: its content no longer matches its hash".to_string()));
+            return Err(at(
+                "altered: its content no longer matches its hash".to_string()
+            ));
         }
         self.expected_seq += 1;
         self.prev_hash = e.hash.clone();

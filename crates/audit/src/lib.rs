@@ -9,5 +9,5 @@
 mod chain;
 mod event;
 
-pub use chain::{ChainBreak, GENESIS_HASH, VerifyReport, Verifier, event_hash};
+pub use chain::{ChainBreak, GENESIS_HASH, Verifier, VerifyReport, event_hash};
 pub use event::{Actor, Event, NewEvent, Outcome, action};

@@ -21,9 +21,15 @@ mod tests {
 
     #[test]
     fn friendly_durations_parse() {
-        assert_eq!(parse_duration("365d").unwrap(), Duration::from_secs(365 * 86400));
+        assert_eq!(
+            parse_duration("365d").unwrap(),
+            Duration::from_secs(365 * 86400)
+        );
         assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
-        assert_eq!(parse_duration("1w").unwrap(), Duration::from_secs(7 * 86400));
+        assert_eq!(
+            parse_duration("1w").unwrap(),
+            Duration::from_secs(7 * 86400)
+        );
         assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
     }
 

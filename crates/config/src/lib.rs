@@ -141,7 +141,12 @@ impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.errors.len();
         let noun = if n == 1 { "error" } else { "errors" };
-        write!(f, "{n} {noun} in {}: {}", self.source, self.errors.join("; "))
+        write!(
+            f,
+            "{n} {noun} in {}: {}",
+            self.source,
+            self.errors.join("; ")
+        )
     }
 }
 

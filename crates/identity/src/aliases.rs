@@ -18,7 +18,14 @@ impl Directory {
         allow_reserved: bool,
     ) -> Result<Account, IdentityError> {
         let target = format!("account:{address}");
-        require(&self.store, &*self.clock, actor, Permission::ManageAccounts, &target).await?;
+        require(
+            &self.store,
+            &*self.clock,
+            actor,
+            Permission::ManageAccounts,
+            &target,
+        )
+        .await?;
         let alias = Address::parse(alias).map_err(|e| IdentityError::Invalid(e.to_string()))?;
         if !self.config.domains().any(|d| d == alias.domain()) {
             return Err(IdentityError::Invalid(format!(
@@ -34,14 +41,20 @@ impl Directory {
         let mut tx = self.store.begin().await?;
         let row = account_by_address(&mut tx, address).await?;
         let existing = tx.find_address(&alias.to_string()).await?;
-        if existing.as_ref().is_some_and(|a| a.account_id == Some(row.id) && a.active) {
+        if existing
+            .as_ref()
+            .is_some_and(|a| a.account_id == Some(row.id) && a.active)
+        {
             return Err(IdentityError::Conflict(format!(
                 "{alias} already belongs to {}",
                 row.primary_address
             )));
         }
         let now = self.clock.now();
-        if !tx.claim_address(&alias.to_string(), row.id, "alias", now).await? {
+        if !tx
+            .claim_address(&alias.to_string(), row.id, "alias", now)
+            .await?
+        {
             let until = existing
                 .and_then(|a| a.reusable_after)
                 .map(|t| format!(" (quarantined until {t})"))
@@ -49,7 +62,11 @@ impl Directory {
             return Err(IdentityError::Conflict(format!("{alias} is taken{until}")));
         }
         let event = self
-            .audit(actor, action::ALIAS_ADD, format!("account:{}", row.primary_address))
+            .audit(
+                actor,
+                action::ALIAS_ADD,
+                format!("account:{}", row.primary_address),
+            )
             .with_details(json!({ "alias": alias.to_string() }));
         tx.append_audit(&event).await?;
         let account = account_with_aliases(&mut tx, row).await?;
@@ -64,7 +81,14 @@ impl Directory {
         alias: &str,
     ) -> Result<Account, IdentityError> {
         let target = format!("account:{address}");
-        require(&self.store, &*self.clock, actor, Permission::ManageAccounts, &target).await?;
+        require(
+            &self.store,
+            &*self.clock,
+            actor,
+            Permission::ManageAccounts,
+            &target,
+        )
+        .await?;
         let alias = Address::parse(alias).map_err(|e| IdentityError::Invalid(e.to_string()))?;
         let mut tx = self.store.begin().await?;
         let row = account_by_address(&mut tx, address).await?;
@@ -86,8 +110,14 @@ impl Directory {
         let until = self.clock.now().plus(self.config.address.quarantine);
         tx.release_address(&alias.to_string(), until).await?;
         let event = self
-            .audit(actor, action::ALIAS_REMOVE, format!("account:{}", row.primary_address))
-            .with_details(json!({ "alias": alias.to_string(), "quarantined_until": until.to_rfc3339() }));
+            .audit(
+                actor,
+                action::ALIAS_REMOVE,
+                format!("account:{}", row.primary_address),
+            )
+            .with_details(
+                json!({ "alias": alias.to_string(), "quarantined_until": until.to_rfc3339() }),
+            );
         tx.append_audit(&event).await?;
         let account = account_with_aliases(&mut tx, row).await?;
         tx.commit().await?;

@@ -15,39 +15,84 @@ impl Directory {
         actor: &Actor,
         filter: &AuditFilter,
     ) -> Result<Vec<Event>, IdentityError> {
-        require(&self.store, &*self.clock, actor, Permission::ReadAudit, "audit").await?;
+        require(
+            &self.store,
+            &*self.clock,
+            actor,
+            Permission::ReadAudit,
+            "audit",
+        )
+        .await?;
         Ok(self.store.read().await?.list_audit(filter).await?)
     }
 
-    /// Walks the whole chain in sequence, in constant memory, up to the head recorded when
-    /// the walk began (events appended meanwhile are left for the next run).
+    /// Walks the whole chain in sequence, in constant memory, then compares its end with the
+    /// recorded head. Events committed while the walk runs are walked too.
     pub async fn verify_audit(
         &self,
         actor: &Actor,
     ) -> Result<Result<VerifyReport, ChainBreak>, IdentityError> {
-        require(&self.store, &*self.clock, actor, Permission::ReadAudit, "audit").await?;
-        let (head_seq, head_hash) = self.store.read().await?.audit_head().await?;
+        require(
+            &self.store,
+            &*self.clock,
+            actor,
+            Permission::ReadAudit,
+            "audit",
+        )
+        .await?;
         let mut verifier = Verifier::default();
         let mut after = AuditSeq(0);
         loop {
+            let walked = self.walk_from(&mut verifier, &mut after).await?;
+            if let Err(b) = walked {
+                return Ok(Err(b));
+            }
+            let (head_seq, head_hash) = self.store.read().await?.audit_head().await?;
+            // A head past the walk means events committed meanwhile, unless there are none to
+            // read: then they were removed.
+            if head_seq > after && self.has_events_after(after).await? {
+                continue;
+            }
+            return Ok(verifier.finish(head_seq, &head_hash));
+        }
+    }
+
+    async fn walk_from(
+        &self,
+        verifier: &mut Verifier,
+        after: &mut AuditSeq,
+    ) -> Result<Result<(), ChainBreak>, IdentityError> {
+        loop {
             let filter = AuditFilter {
-                after_seq: Some(after),
+                after_seq: Some(*after),
                 limit: Some(PAGE),
                 ..AuditFilter::default()
             };
-            let page = self.store.read().await?.list_audit(&filter).await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for e in page.iter().take_while(|e| e.seq <= head_seq) {
+            let page: Vec<Event> = self.store.read().await?.list_audit(&filter).await?;
+            let Some(last) = page.last() else {
+                return Ok(Ok(()));
+            };
+            *after = last.seq;
+            for e in &page {
                 if let Err(b) = verifier.feed(e) {
                     return Ok(Err(b));
                 }
             }
-            if after >= head_seq {
-                // Anything stored beyond the head at the start: appended since, or inserted.
-                break;
-            }
         }
-        Ok(verifier.finish(head_seq, &head_hash))
+    }
+
+    async fn has_events_after(&self, after: AuditSeq) -> Result<bool, IdentityError> {
+        let filter = AuditFilter {
+            after_seq: Some(after),
+            limit: Some(1),
+            ..AuditFilter::default()
+        };
+        Ok(!self
+            .store
+            .read()
+            .await?
+            .list_audit(&filter)
+            .await?
+            .is_empty())
     }
 }

@@ -25,12 +25,15 @@ impl Permission {
     }
 
     fn granted_to(self, role: &Role) -> bool {
-        match (role, self) {
-            (Role::ItAdmin, _) => true,
-            (Role::Helpdesk | Role::Supervisor, Permission::ReadDirectory) => true,
-            (Role::SecurityOfficer, Permission::ReadAudit | Permission::ReadDirectory) => true,
-            _ => false,
-        }
+        matches!(
+            (role, self),
+            (Role::ItAdmin, _)
+                | (Role::Helpdesk | Role::Supervisor, Permission::ReadDirectory)
+                | (
+                    Role::SecurityOfficer,
+                    Permission::ReadAudit | Permission::ReadDirectory
+                )
+        )
     }
 }
 

@@ -2,8 +2,9 @@
 //! account, `administrator@DOMAIN`, with the IT administrator role and a one-time password
 //! that must be changed at first sign-in. The password is shown once and stored only hashed.
 
+use crate::directory::Placement;
 use crate::password::{hash_password, one_time_password};
-use crate::{AccountStatus, Actor, Directory, IdentityError, NewAccount, PersonName, Role};
+use crate::{Actor, Directory, IdentityError, NewAccount, PersonName, Role};
 use carepost_audit::action;
 use carepost_store::{AuditRepo, CredentialRepo, DirectoryRepo, Tx};
 use carepost_types::{Address, LocalPart};
@@ -31,7 +32,10 @@ impl Directory {
         }
         let department = match tx.find_department_by_name(ADMIN_DEPARTMENT).await? {
             Some(d) => d.id,
-            None => self.insert_department(&mut tx, &actor, ADMIN_DEPARTMENT, None).await?,
+            None => {
+                self.insert_department(&mut tx, &actor, ADMIN_DEPARTMENT, None)
+                    .await?
+            }
         };
         let address = self.admin_address(&mut tx).await?;
         let new = NewAccount {
@@ -42,7 +46,15 @@ impl Directory {
             supervisor: None,
         };
         let id = self
-            .insert_account(&mut tx, &actor, &new, department, None, AccountStatus::Active, Some(&address))
+            .insert_account(
+                &mut tx,
+                &actor,
+                &new,
+                Placement {
+                    address: Some(&address),
+                    ..Placement::active(department, None)
+                },
+            )
             .await?;
         let password = one_time_password(&*self.rng);
         let hash = hash_password(&*self.rng, &password)?;
@@ -50,7 +62,11 @@ impl Directory {
         tx.upsert_password(id, &hash, true, now).await?;
         tx.grant_role(id, Role::ItAdmin.as_str(), None, now).await?;
         let event = self
-            .audit(&actor, action::ADMIN_BOOTSTRAP, format!("account:{address}"))
+            .audit(
+                &actor,
+                action::ADMIN_BOOTSTRAP,
+                format!("account:{address}"),
+            )
             .with_details(json!({ "role": Role::ItAdmin.as_str(), "must_change_password": true }));
         tx.append_audit(&event).await?;
         tx.commit().await?;
@@ -68,12 +84,15 @@ impl Directory {
             } else {
                 format!("administrator{n}")
             };
-            let local = LocalPart::parse(&local).map_err(|e| IdentityError::Invalid(e.to_string()))?;
+            let local =
+                LocalPart::parse(&local).map_err(|e| IdentityError::Invalid(e.to_string()))?;
             let address = self.policy.address(local);
             if tx.find_address(&address.to_string()).await?.is_none() {
                 return Ok(address);
             }
         }
-        Err(IdentityError::Conflict("no free administrator address".into()))
+        Err(IdentityError::Conflict(
+            "no free administrator address".into(),
+        ))
     }
 }

@@ -25,6 +25,27 @@ pub struct Directory {
     pub(crate) rng: Arc<dyn Rng>,
 }
 
+/// Where a new account goes: department, supervisor, status, and a fixed address for service
+/// accounts (else the policy assigns one).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Placement<'a> {
+    pub department: DepartmentId,
+    pub supervisor: Option<AccountId>,
+    pub status: AccountStatus,
+    pub address: Option<&'a Address>,
+}
+
+impl Placement<'_> {
+    pub fn active(department: DepartmentId, supervisor: Option<AccountId>) -> Self {
+        Placement {
+            department,
+            supervisor,
+            status: AccountStatus::Active,
+            address: None,
+        }
+    }
+}
+
 /// Filters for `Directory::list_accounts`.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
@@ -35,7 +56,12 @@ pub struct ListFilter {
 }
 
 impl Directory {
-    pub fn new(store: Store, config: Arc<Config>, clock: Arc<dyn Clock>, rng: Arc<dyn Rng>) -> Self {
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Rng>,
+    ) -> Self {
         Directory {
             policy: AddressPolicy::from_config(&config),
             store,
@@ -72,7 +98,14 @@ impl Directory {
         parent: Option<&str>,
     ) -> Result<Department, IdentityError> {
         let target = format!("department:{}", name.trim());
-        require(&self.store, &*self.clock, actor, Permission::ManageDepartments, &target).await?;
+        require(
+            &self.store,
+            &*self.clock,
+            actor,
+            Permission::ManageDepartments,
+            &target,
+        )
+        .await?;
         let mut tx = self.store.begin().await?;
         let id = self.insert_department(&mut tx, actor, name, parent).await?;
         tx.commit().await?;
@@ -105,18 +138,34 @@ impl Directory {
             Some(p) => Some(department_id(tx, p).await?),
             None => None,
         };
-        let id = tx.insert_department(name, parent_id, self.clock.now()).await?;
+        let id = tx
+            .insert_department(name, parent_id, self.clock.now())
+            .await?;
         let event = self
-            .audit(actor, action::DEPARTMENT_CREATE, format!("department:{name}"))
+            .audit(
+                actor,
+                action::DEPARTMENT_CREATE,
+                format!("department:{name}"),
+            )
             .with_details(json!({ "parent": parent }));
         tx.append_audit(&event).await?;
         Ok(id)
     }
 
     pub async fn list_departments(&self, actor: &Actor) -> Result<Vec<Department>, IdentityError> {
-        require(&self.store, &*self.clock, actor, Permission::ReadDirectory, "directory").await?;
+        require(
+            &self.store,
+            &*self.clock,
+            actor,
+            Permission::ReadDirectory,
+            "directory",
+        )
+        .await?;
         let rows = self.store.read().await?.list_departments().await?;
-        Ok(rows.iter().map(|r| Department::from_rows(r, &rows)).collect())
+        Ok(rows
+            .iter()
+            .map(|r| Department::from_rows(r, &rows))
+            .collect())
     }
 
     // ----- accounts -----
@@ -142,7 +191,14 @@ impl Directory {
         new: &NewAccount,
     ) -> Result<Account, IdentityError> {
         let target = format!("employee:{}", new.employee_id.trim());
-        require(&self.store, &*self.clock, actor, Permission::ManageAccounts, &target).await?;
+        require(
+            &self.store,
+            &*self.clock,
+            actor,
+            Permission::ManageAccounts,
+            &target,
+        )
+        .await?;
         let mut tx = self.store.begin().await?;
         let department = department_id(&mut tx, &new.department).await?;
         let supervisor = match &new.supervisor {
@@ -150,7 +206,12 @@ impl Directory {
             None => None,
         };
         let id = self
-            .insert_account(&mut tx, actor, new, department, supervisor, AccountStatus::Active, None)
+            .insert_account(
+                &mut tx,
+                actor,
+                new,
+                Placement::active(department, supervisor),
+            )
             .await?;
         tx.commit().await?;
         self.account_by_id(id).await
@@ -162,14 +223,15 @@ impl Directory {
         tx: &mut Tx,
         actor: &Actor,
         new: &NewAccount,
-        department: DepartmentId,
-        supervisor: Option<AccountId>,
-        status: AccountStatus,
-        fixed_address: Option<&Address>,
+        place: Placement<'_>,
     ) -> Result<AccountId, IdentityError> {
         let employee_id = check_employee_id(&new.employee_id)?;
         let category = self.check_category(&new.category)?;
-        if tx.find_account_by_employee_id(&employee_id).await?.is_some() {
+        if tx
+            .find_account_by_employee_id(&employee_id)
+            .await?
+            .is_some()
+        {
             return Err(IdentityError::Conflict(format!(
                 "employee id {employee_id} already has an account"
             )));
@@ -182,22 +244,23 @@ impl Directory {
             preferred_name: new.name.preferred.clone(),
             employee_id,
             category,
-            department_id: department,
-            supervisor_id: supervisor,
-            status: status.as_str().to_string(),
+            department_id: place.department,
+            supervisor_id: place.supervisor,
+            status: place.status.as_str().to_string(),
             primary_address: String::new(),
             search_text: String::new(),
         };
         let id = tx.insert_account(&row, now).await?;
-        let address = match fixed_address {
+        let address = match place.address {
             Some(a) => self.claim_fixed(tx, id, a, now).await?,
             None => self.claim_first_free(tx, id, &new.name, now).await?,
         };
         row.primary_address = address.to_string();
         row.search_text = search_text(&new.name, &row.employee_id, &row.primary_address);
         tx.update_account(id, &row, now).await?;
-        if status == AccountStatus::Deprovisioned {
-            tx.set_account_addresses_reusable(id, Some(self.quarantine_end(now))).await?;
+        if place.status == AccountStatus::Deprovisioned {
+            tx.set_account_addresses_reusable(id, Some(self.quarantine_end(now)))
+                .await?;
         }
         let event = self
             .audit(actor, action::ACCOUNT_CREATE, format!("account:{address}"))
@@ -205,7 +268,7 @@ impl Directory {
                 "account_id": id.0,
                 "employee_id": row.employee_id,
                 "category": row.category,
-                "department_id": department.0,
+                "department_id": place.department.0,
                 "status": row.status,
             }));
         tx.append_audit(&event).await?;
@@ -222,7 +285,10 @@ impl Directory {
     ) -> Result<Address, IdentityError> {
         for local in self.policy.candidates(name)? {
             let address = self.policy.address(local);
-            if tx.claim_address(&address.to_string(), id, "alias", now).await? {
+            if tx
+                .claim_address(&address.to_string(), id, "alias", now)
+                .await?
+            {
                 tx.set_primary_address(id, &address.to_string()).await?;
                 return Ok(address);
             }
@@ -238,7 +304,10 @@ impl Directory {
         address: &Address,
         now: UnixMillis,
     ) -> Result<Address, IdentityError> {
-        if !tx.claim_address(&address.to_string(), id, "primary", now).await? {
+        if !tx
+            .claim_address(&address.to_string(), id, "primary", now)
+            .await?
+        {
             return Err(IdentityError::Conflict(format!("{address} is taken")));
         }
         Ok(address.clone())
@@ -256,8 +325,19 @@ impl Directory {
         }
     }
 
-    pub async fn find_account(&self, actor: &Actor, address: &str) -> Result<Account, IdentityError> {
-        require(&self.store, &*self.clock, actor, Permission::ReadDirectory, "directory").await?;
+    pub async fn find_account(
+        &self,
+        actor: &Actor,
+        address: &str,
+    ) -> Result<Account, IdentityError> {
+        require(
+            &self.store,
+            &*self.clock,
+            actor,
+            Permission::ReadDirectory,
+            "directory",
+        )
+        .await?;
         let mut tx = self.store.read().await?;
         let row = account_by_address(&mut tx, address).await?;
         account_with_aliases(&mut tx, row).await
@@ -278,7 +358,14 @@ impl Directory {
         actor: &Actor,
         f: &ListFilter,
     ) -> Result<Vec<Account>, IdentityError> {
-        require(&self.store, &*self.clock, actor, Permission::ReadDirectory, "directory").await?;
+        require(
+            &self.store,
+            &*self.clock,
+            actor,
+            Permission::ReadDirectory,
+            "directory",
+        )
+        .await?;
         let mut tx = self.store.read().await?;
         let department = match &f.department {
             Some(d) => Some(department_id(&mut tx, d).await?),
@@ -292,7 +379,10 @@ impl Directory {
             limit: f.limit,
         };
         let rows = tx.list_accounts(&filter).await?;
-        Ok(rows.into_iter().map(|r| Account::from_row(r, Vec::new())).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| Account::from_row(r, Vec::new()))
+            .collect())
     }
 
     /// Disables, enables or deprovisions an account.
@@ -302,7 +392,14 @@ impl Directory {
         address: &str,
         to: AccountStatus,
     ) -> Result<Account, IdentityError> {
-        require(&self.store, &*self.clock, actor, Permission::ManageAccounts, &format!("account:{address}")).await?;
+        require(
+            &self.store,
+            &*self.clock,
+            actor,
+            Permission::ManageAccounts,
+            &format!("account:{address}"),
+        )
+        .await?;
         let mut tx = self.store.begin().await?;
         let row = account_by_address(&mut tx, address).await?;
         self.change_status(&mut tx, actor, &row, to).await?;
@@ -328,12 +425,14 @@ impl Directory {
             }
             (_, AccountStatus::Locked) => {
                 return Err(IdentityError::Invalid(
-                    "accounts are locked by failed sign-ins, not by hand; disable it instead".into(),
+                    "accounts are locked by failed sign-ins, not by hand; disable it instead"
+                        .into(),
                 ));
             }
             (_, AccountStatus::Disabled) => action::ACCOUNT_DISABLE,
             (_, AccountStatus::Deprovisioned) => {
-                tx.set_account_addresses_reusable(row.id, Some(self.quarantine_end(now))).await?;
+                tx.set_account_addresses_reusable(row.id, Some(self.quarantine_end(now)))
+                    .await?;
                 action::ACCOUNT_DEPROVISION
             }
             (_, AccountStatus::Active) => {
@@ -379,14 +478,20 @@ pub(crate) async fn department_id(tx: &mut Tx, name: &str) -> Result<DepartmentI
         })
 }
 
-pub(crate) async fn account_by_address(tx: &mut Tx, address: &str) -> Result<AccountRow, IdentityError> {
+pub(crate) async fn account_by_address(
+    tx: &mut Tx,
+    address: &str,
+) -> Result<AccountRow, IdentityError> {
     let parsed = Address::parse(address).map_err(|e| IdentityError::Invalid(e.to_string()))?;
     tx.find_account_by_address(&parsed.to_string())
         .await?
         .ok_or_else(|| IdentityError::NotFound(format!("no account has the address {parsed}")))
 }
 
-pub(crate) async fn account_with_aliases(tx: &mut Tx, row: AccountRow) -> Result<Account, IdentityError> {
+pub(crate) async fn account_with_aliases(
+    tx: &mut Tx,
+    row: AccountRow,
+) -> Result<Account, IdentityError> {
     let aliases = tx
         .list_account_addresses(row.id)
         .await?
@@ -399,9 +504,7 @@ pub(crate) async fn account_with_aliases(tx: &mut Tx, row: AccountRow) -> Result
 
 pub(crate) fn check_employee_id(id: &str) -> Result<String, IdentityError> {
     let id = id.trim();
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_graphic());
+    let ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic());
     if ok {
         Ok(id.to_string())
     } else {
@@ -443,7 +546,14 @@ impl Directory {
         address: &str,
         change: &Rename,
     ) -> Result<Account, IdentityError> {
-        require(&self.store, &*self.clock, actor, Permission::ManageAccounts, &format!("account:{address}")).await?;
+        require(
+            &self.store,
+            &*self.clock,
+            actor,
+            Permission::ManageAccounts,
+            &format!("account:{address}"),
+        )
+        .await?;
         let mut tx = self.store.begin().await?;
         let row = account_by_address(&mut tx, address).await?;
         let name = renamed(&row, change)?;
@@ -466,7 +576,9 @@ impl Directory {
         let moves = self.policy.preferred_local_part(&old_name)?
             != self.policy.preferred_local_part(name)?;
         let address = if moves {
-            self.claim_first_free(tx, row.id, name, now).await?.to_string()
+            self.claim_first_free(tx, row.id, name, now)
+                .await?
+                .to_string()
         } else {
             row.primary_address.clone()
         };

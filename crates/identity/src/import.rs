@@ -5,7 +5,7 @@
 //! second pass, so a supervisor may appear anywhere in the file.
 
 use crate::authz::{Permission, require};
-use crate::directory::{check_employee_id, name_of, row_fields};
+use crate::directory::{Placement, check_employee_id, name_of, row_fields};
 use crate::{AccountStatus, Actor, Directory, IdentityError, NewAccount, PersonName};
 use carepost_audit::action;
 use carepost_store::{AccountRow, AuditRepo, DirectoryRepo, Tx};
@@ -72,12 +72,21 @@ impl Columns {
                 index.insert(*name, i);
             }
         }
-        let missing: Vec<&str> = REQUIRED.iter().filter(|c| !index.contains_key(*c)).copied().collect();
+        let missing: Vec<&str> = REQUIRED
+            .iter()
+            .filter(|c| !index.contains_key(*c))
+            .copied()
+            .collect();
         if !missing.is_empty() {
             return Err(IdentityError::Invalid(format!(
                 "the header row lacks the column(s) {}; expected {}",
                 missing.join(", "),
-                REQUIRED.iter().chain(&OPTIONAL).copied().collect::<Vec<_>>().join(",")
+                REQUIRED
+                    .iter()
+                    .chain(&OPTIONAL)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(",")
             )));
         }
         Ok(Columns { index })
@@ -95,7 +104,14 @@ impl Directory {
         actor: &Actor,
         input: impl std::io::Read,
     ) -> Result<ImportSummary, IdentityError> {
-        require(&self.store, &*self.clock, actor, Permission::ManageAccounts, "import").await?;
+        require(
+            &self.store,
+            &*self.clock,
+            actor,
+            Permission::ManageAccounts,
+            "import",
+        )
+        .await?;
         let mut summary = ImportSummary::default();
         let rows = self.read_rows(input, &mut summary)?;
         let mut departments = HashMap::new();
@@ -103,17 +119,26 @@ impl Directory {
         for batch in rows.chunks(BATCH) {
             let mut tx = self.store.begin().await?;
             for row in batch {
-                match self.apply_row(&mut tx, actor, row, &mut departments, &mut summary).await {
+                match self
+                    .apply_row(&mut tx, actor, row, &mut departments, &mut summary)
+                    .await
+                {
                     Ok((id, outcome)) => {
                         accounts.insert(row.employee_id.clone(), (id, outcome));
                     }
                     Err(IdentityError::Store(e)) => return Err(IdentityError::Store(e)),
-                    Err(e) => fail(&mut summary, row.line, Some(&row.employee_id), e.to_string()),
+                    Err(e) => fail(
+                        &mut summary,
+                        row.line,
+                        Some(&row.employee_id),
+                        e.to_string(),
+                    ),
                 }
             }
             tx.commit().await?;
         }
-        self.link_supervisors(actor, &rows, &mut accounts, &mut summary).await?;
+        self.link_supervisors(actor, &rows, &mut accounts, &mut summary)
+            .await?;
         for (_, outcome) in accounts.values() {
             count(&mut summary, *outcome);
         }
@@ -161,7 +186,10 @@ impl Directory {
                         summary,
                         line,
                         employee_id.as_deref(),
-                        format!("employee id {} already appeared on line {first}", row.employee_id),
+                        format!(
+                            "employee id {} already appeared on line {first}",
+                            row.employee_id
+                        ),
                     ),
                     None => rows.push(row),
                 },
@@ -171,7 +199,12 @@ impl Directory {
         Ok(rows)
     }
 
-    fn parse_row(&self, c: &Columns, r: &csv::StringRecord, line: u64) -> Result<Row, IdentityError> {
+    fn parse_row(
+        &self,
+        c: &Columns,
+        r: &csv::StringRecord,
+        line: u64,
+    ) -> Result<Row, IdentityError> {
         let employee_id = check_employee_id(c.get(r, "employee_id").unwrap_or(""))?;
         let name = PersonName::new(
             c.get(r, "first").unwrap_or(""),
@@ -191,7 +224,8 @@ impl Directory {
             Some(s) => match AccountStatus::parse(s)? {
                 AccountStatus::Locked => {
                     return Err(IdentityError::Invalid(
-                        "status 'locked' cannot be imported: use active, disabled or deprovisioned".into(),
+                        "status 'locked' cannot be imported: use active, disabled or deprovisioned"
+                            .into(),
                     ));
                 }
                 s => s,
@@ -216,7 +250,9 @@ impl Directory {
         departments: &mut HashMap<String, DepartmentId>,
         summary: &mut ImportSummary,
     ) -> Result<(AccountId, Outcome), IdentityError> {
-        let department = self.department_on_demand(tx, actor, &row.department, departments, summary).await?;
+        let department = self
+            .department_on_demand(tx, actor, &row.department, departments, summary)
+            .await?;
         let Some(existing) = tx.find_account_by_employee_id(&row.employee_id).await? else {
             let new = NewAccount {
                 name: row.name.clone(),
@@ -226,7 +262,15 @@ impl Directory {
                 supervisor: None,
             };
             let id = self
-                .insert_account(tx, actor, &new, department, None, row.status, None)
+                .insert_account(
+                    tx,
+                    actor,
+                    &new,
+                    Placement {
+                        status: row.status,
+                        ..Placement::active(department, None)
+                    },
+                )
                 .await?;
             return Ok((id, Outcome::Created));
         };
@@ -240,9 +284,15 @@ impl Directory {
             let mut fields = row_fields(&current);
             fields.category = row.category.clone();
             fields.department_id = department;
-            self.update_fields(tx, actor, &current, fields, json!({
-                "category": row.category, "department": row.department,
-            }))
+            self.update_fields(
+                tx,
+                actor,
+                &current,
+                fields,
+                json!({
+                    "category": row.category, "department": row.department,
+                }),
+            )
             .await?;
             outcome = outcome.max_with(Outcome::Updated);
         }
@@ -284,9 +334,14 @@ impl Directory {
         fields: carepost_store::NewAccountRow,
         details: serde_json::Value,
     ) -> Result<(), IdentityError> {
-        tx.update_account(current.id, &fields, self.clock.now()).await?;
+        tx.update_account(current.id, &fields, self.clock.now())
+            .await?;
         let event = self
-            .audit(actor, action::ACCOUNT_UPDATE, format!("account:{}", current.primary_address))
+            .audit(
+                actor,
+                action::ACCOUNT_UPDATE,
+                format!("account:{}", current.primary_address),
+            )
             .with_details(details);
         tx.append_audit(&event).await?;
         Ok(())
@@ -300,7 +355,10 @@ impl Directory {
         accounts: &mut HashMap<String, (AccountId, Outcome)>,
         summary: &mut ImportSummary,
     ) -> Result<(), IdentityError> {
-        let linked: Vec<&Row> = rows.iter().filter(|r| accounts.contains_key(&r.employee_id)).collect();
+        let linked: Vec<&Row> = rows
+            .iter()
+            .filter(|r| accounts.contains_key(&r.employee_id))
+            .collect();
         for batch in linked.chunks(BATCH) {
             let mut tx = self.store.begin().await?;
             for row in batch {
@@ -313,13 +371,23 @@ impl Directory {
                 let supervisor = match &row.supervisor {
                     None => None,
                     Some(s) if *s == row.employee_id => {
-                        fail(summary, row.line, Some(&row.employee_id), "an account cannot supervise itself".into());
+                        fail(
+                            summary,
+                            row.line,
+                            Some(&row.employee_id),
+                            "an account cannot supervise itself".into(),
+                        );
                         continue;
                     }
                     Some(s) => match tx.find_account_by_employee_id(s).await? {
                         Some(sup) => Some(sup),
                         None => {
-                            fail(summary, row.line, Some(&row.employee_id), format!("supervisor {s} has no account"));
+                            fail(
+                                summary,
+                                row.line,
+                                Some(&row.employee_id),
+                                format!("supervisor {s} has no account"),
+                            );
                             continue;
                         }
                     },
@@ -329,8 +397,10 @@ impl Directory {
                 }
                 let mut fields = row_fields(&current);
                 fields.supervisor_id = supervisor.as_ref().map(|s| s.id);
-                let details = json!({ "supervisor": supervisor.as_ref().map(|s| &s.primary_address) });
-                self.update_fields(&mut tx, actor, &current, fields, details).await?;
+                let details =
+                    json!({ "supervisor": supervisor.as_ref().map(|s| &s.primary_address) });
+                self.update_fields(&mut tx, actor, &current, fields, details)
+                    .await?;
                 *outcome = outcome.max_with(Outcome::Updated);
             }
             tx.commit().await?;

@@ -5,8 +5,8 @@
 //!
 //! This crate knows nothing of HTTP, sockets or protocols; callers hand it an `Actor`.
 
-pub mod address;
 mod actor;
+pub mod address;
 mod aliases;
 mod audit_trail;
 mod authz;

@@ -28,7 +28,9 @@ impl PersonName {
         let required = |what: &str, v: &str| -> Result<String, IdentityError> {
             let v = v.trim();
             if v.is_empty() {
-                return Err(IdentityError::Invalid(format!("the {what} name is required")));
+                return Err(IdentityError::Invalid(format!(
+                    "the {what} name is required"
+                )));
             }
             if v.chars().count() > MAX_NAME || v.chars().any(char::is_control) {
                 return Err(IdentityError::Invalid(format!(

@@ -41,7 +41,13 @@ pub fn data_dir_config(data_dir: &Path) -> anyhow::Result<Config> {
         return Config::load(&recorded).map_err(|e| anyhow::anyhow!("{e}"));
     }
     let domain = Domain::parse(crate::cli::DEFAULT_DOMAIN)?;
-    prepare_dev(data_dir, &domain, crate::cli::DEFAULT_PORT_BASE, None, false)
+    prepare_dev(
+        data_dir,
+        &domain,
+        crate::cli::DEFAULT_PORT_BASE,
+        None,
+        false,
+    )
 }
 
 pub fn make_private_dir(dir: &Path) -> anyhow::Result<PathBuf> {

@@ -53,7 +53,12 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         let acceptor = TlsAcceptor::from(tls::server_config(&config)?);
         let listener = bind(addr, "https").await?;
         https = Some(listener.local_addr()?);
-        tasks.spawn(http::serve(listener, Some(acceptor), app.clone(), stopped.clone()));
+        tasks.spawn(http::serve(
+            listener,
+            Some(acceptor),
+            app.clone(),
+            stopped.clone(),
+        ));
     }
     let mut plain = None;
     if let (Some(addr), true) = (config.listeners.http, config.dev) {

@@ -23,11 +23,13 @@ pub fn generate_self_signed(cert: &Path, key: &Path, domain: &str) -> anyhow::Re
     let pair = rcgen::generate_simple_self_signed(names).context("cannot make a certificate")?;
     for p in [cert, key] {
         if let Some(dir) = p.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
     }
     write_secret_file(key, pair.signing_key.serialize_pem().as_bytes())?;
-    std::fs::write(cert, pair.cert.pem()).with_context(|| format!("cannot write {}", cert.display()))?;
+    std::fs::write(cert, pair.cert.pem())
+        .with_context(|| format!("cannot write {}", cert.display()))?;
     Ok(())
 }
 

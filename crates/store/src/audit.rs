@@ -107,7 +107,10 @@ impl AuditRepo for Tx {
         .bind(f.limit.unwrap_or(i64::MAX))
         .fetch_all(&mut *self.inner)
         .await?;
-        Ok(rows.iter().map(event_from_row).collect::<sqlx::Result<_>>()?)
+        Ok(rows
+            .iter()
+            .map(event_from_row)
+            .collect::<sqlx::Result<_>>()?)
     }
 
     async fn audit_head(&mut self) -> Result<(AuditSeq, String), StoreError> {

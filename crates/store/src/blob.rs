@@ -20,7 +20,9 @@ impl BlobId {
 
     /// Accepts only 64 lower-case hex digits, so an id can never name a path outside the store.
     pub fn parse(s: &str) -> Option<BlobId> {
-        let ok = s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let ok = s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         ok.then(|| BlobId(s.to_string()))
     }
 

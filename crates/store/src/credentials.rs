@@ -13,8 +13,10 @@ pub trait CredentialRepo {
         must_change: bool,
         now: UnixMillis,
     ) -> Result<(), StoreError>;
-    async fn find_password(&mut self, account: AccountId)
-    -> Result<Option<PasswordRow>, StoreError>;
+    async fn find_password(
+        &mut self,
+        account: AccountId,
+    ) -> Result<Option<PasswordRow>, StoreError>;
     async fn grant_role(
         &mut self,
         account: AccountId,

@@ -136,10 +136,11 @@ impl DirectoryRepo for Tx {
     }
 
     async fn list_departments(&mut self) -> Result<Vec<DepartmentRow>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, name, parent_id, created_at FROM departments ORDER BY name_key")
-                .fetch_all(&mut **self)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT id, name, parent_id, created_at FROM departments ORDER BY name_key",
+        )
+        .fetch_all(&mut **self)
+        .await?;
         Ok(rows
             .iter()
             .map(DepartmentRow::from_row)
@@ -371,11 +372,13 @@ impl DirectoryRepo for Tx {
         account: AccountId,
         reusable_after: Option<UnixMillis>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE addresses SET reusable_after = $2 WHERE account_id = $1 AND active = 1")
-            .bind(account.0)
-            .bind(reusable_after.map(|t| t.0))
-            .execute(&mut **self)
-            .await?;
+        sqlx::query(
+            "UPDATE addresses SET reusable_after = $2 WHERE account_id = $1 AND active = 1",
+        )
+        .bind(account.0)
+        .bind(reusable_after.map(|t| t.0))
+        .execute(&mut **self)
+        .await?;
         Ok(())
     }
 }

@@ -101,10 +101,10 @@ pub struct Tx {
 
 impl Tx {
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        if self.head_dirty {
-            if let Some(head) = self.head.take() {
-                audit::store_head(&mut self.inner, &head).await?;
-            }
+        if self.head_dirty
+            && let Some(head) = self.head.take()
+        {
+            audit::store_head(&mut self.inner, &head).await?;
         }
         self.inner.commit().await?;
         Ok(())

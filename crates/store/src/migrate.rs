@@ -2,8 +2,8 @@
 //! side by side so they cannot drift apart (a test also compares the two folders).
 
 use crate::{Backend, StoreError};
-use sqlx::{AnyPool, SqlSafeStr};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, SqlSafeStr};
 use std::borrow::Cow;
 
 /// (version, description, SQLite text, PostgreSQL text).

@@ -1,1 +1,14 @@
-//! placeholder
+//! Test support: a fresh store per test on SQLite and, when `CAREPOST_TEST_POSTGRES_URL` is
+//! set, on PostgreSQL (a database created for the test and dropped after it); an in-process
+//! server on port 0; a small HTTPS client that trusts the server's own certificate.
+//!
+//! Used only by tests; panics here are test failures.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod db;
+mod https;
+mod server;
+
+pub use db::{TestDb, backends, postgres_url};
+pub use https::https_get;
+pub use server::{TestServer, test_config};

@@ -34,10 +34,10 @@ impl UnixMillis {
         if let Ok(ts) = text.parse::<jiff::Timestamp>() {
             return Ok(UnixMillis(ts.as_millisecond()));
         }
-        if let Ok(date) = text.parse::<jiff::civil::Date>() {
-            if let Ok(zoned) = date.to_zoned(jiff::tz::TimeZone::UTC) {
-                return Ok(UnixMillis(zoned.timestamp().as_millisecond()));
-            }
+        if let Ok(date) = text.parse::<jiff::civil::Date>()
+            && let Ok(zoned) = date.to_zoned(jiff::tz::TimeZone::UTC)
+        {
+            return Ok(UnixMillis(zoned.timestamp().as_millisecond()));
         }
         Err(format!(
             "'{text}' is not a time: use RFC 3339 (2026-11-25T10:00:00Z) or a date (2026-11-25)"

@@ -41,7 +41,10 @@ impl Domain {
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         };
-        if d.is_empty() || d.len() > MAX_DOMAIN_LEN || !d.contains('.') || !d.split('.').all(label_ok)
+        if d.is_empty()
+            || d.len() > MAX_DOMAIN_LEN
+            || !d.contains('.')
+            || !d.split('.').all(label_ok)
         {
             return Err(AddressError::Domain(text.to_string()));
         }

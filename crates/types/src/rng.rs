@@ -25,6 +25,8 @@ impl Rng for OsRng {
         // The OS random source failing means the machine cannot make secrets at all; carrying
         // on with predictable bytes would be worse than stopping.
         #[allow(clippy::expect_used)]
+        #[allow(clippy::disallowed_methods)]
+        // The one place that reads the OS random source.
         getrandom::fill(buf).expect("the operating system's random source failed");
     }
 }

@@ -28,7 +28,10 @@ pub async fn readyz(State(state): State<WebState>) -> Response {
 
 pub async fn metrics(State(state): State<WebState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()

@@ -26,7 +26,10 @@ pub async fn headers_and_metrics(req: Request, next: Next) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     let status = res.status().as_u16().to_string();
     metrics::counter!("carepost_http_requests_total", "route" => route, "method" => method, "status" => status)
         .increment(1);

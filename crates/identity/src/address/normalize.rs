@@ -79,7 +79,11 @@ mod tests {
             ("St. John", "st-john"),
             ("Smith (Jr.)", "smith-jr"),
         ] {
-            assert_eq!(normalize_name_part("first", input).unwrap(), want, "{input}");
+            assert_eq!(
+                normalize_name_part("first", input).unwrap(),
+                want,
+                "{input}"
+            );
         }
     }
 

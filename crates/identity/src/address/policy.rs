@@ -55,7 +55,9 @@ impl AddressPolicy {
             _ => normalize_name_part("first", &name.first)?,
         };
         let middle_initial = match &name.middle {
-            Some(m) => normalize_name_part("middle", m)?.get(..1).map(str::to_string),
+            Some(m) => normalize_name_part("middle", m)?
+                .get(..1)
+                .map(str::to_string),
             None => None,
         };
         Ok(Parts {
@@ -140,7 +142,11 @@ impl AddressPolicy {
 /// not end in a separator.
 fn fit(base: &str, suffix: &str) -> String {
     let room = MAX_LOCAL - suffix.len();
-    let cut = if base.len() > room { &base[..room] } else { base };
+    let cut = if base.len() > room {
+        &base[..room]
+    } else {
+        base
+    };
     let cut = cut.trim_end_matches(['.', '-', '_']);
     format!("{cut}{suffix}")
 }
@@ -182,11 +188,20 @@ mod tests {
     fn templates_render_as_documented() {
         let john = name("John", Some("Allen"), "Smith");
         for (template, want) in [
-            ("{first}.{last}", ["john.smith", "john.a.smith", "john.smith2"]),
+            (
+                "{first}.{last}",
+                ["john.smith", "john.a.smith", "john.smith2"],
+            ),
             ("{f}{last}", ["jsmith", "jasmith", "jsmith2"]),
             ("{first}{l}", ["johns", "johnas", "johns2"]),
-            ("{first}_{last}", ["john_smith", "john_a_smith", "john_smith2"]),
-            ("{last}.{first}", ["smith.john", "smith.john.a", "smith.john2"]),
+            (
+                "{first}_{last}",
+                ["john_smith", "john_a_smith", "john_smith2"],
+            ),
+            (
+                "{last}.{first}",
+                ["smith.john", "smith.john.a", "smith.john2"],
+            ),
         ] {
             let p = policy(template, NameSource::Legal);
             assert_eq!(first_n(&p, &john, 3), want, "{template}");
@@ -234,10 +249,7 @@ mod tests {
         let got = first_n(&p, &name("Admi", None, "N"), 2);
         assert_eq!(got, ["admin2", "admin3"]);
         let p = policy("{f}{last}", NameSource::Legal);
-        assert_eq!(
-            first_n(&p, &name("Robert", None, "Oot"), 1),
-            ["root2"]
-        );
+        assert_eq!(first_n(&p, &name("Robert", None, "Oot"), 1), ["root2"]);
     }
 
     #[test]

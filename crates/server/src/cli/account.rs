@@ -157,13 +157,16 @@ pub(crate) async fn run(c: AccountCommand, g: &Global) -> anyhow::Result<ExitCod
         }
         AccountCommand::Show { address } => dir.find_account(&actor, &address).await?,
         AccountCommand::Disable { address } => {
-            dir.set_status(&actor, &address, AccountStatus::Disabled).await?
+            dir.set_status(&actor, &address, AccountStatus::Disabled)
+                .await?
         }
         AccountCommand::Enable { address } => {
-            dir.set_status(&actor, &address, AccountStatus::Active).await?
+            dir.set_status(&actor, &address, AccountStatus::Active)
+                .await?
         }
         AccountCommand::Deprovision { address } => {
-            dir.set_status(&actor, &address, AccountStatus::Deprovisioned).await?
+            dir.set_status(&actor, &address, AccountStatus::Deprovisioned)
+                .await?
         }
         AccountCommand::Rename(a) => {
             let change = Rename {

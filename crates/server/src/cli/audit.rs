@@ -94,16 +94,14 @@ pub(crate) async fn run(c: AuditCommand, g: &Global) -> anyhow::Result<ExitCode>
                 return Ok(ExitCode::SUCCESS);
             }
             for e in events {
-                let details = if e.details == "null" { String::new() } else { e.details.clone() };
+                let details = if e.details == "null" {
+                    String::new()
+                } else {
+                    e.details.clone()
+                };
                 println!(
                     "{:>6}  {}  {:<8}  {:<22}  {:<20}  {}  {}",
-                    e.seq.0,
-                    e.at,
-                    e.outcome,
-                    e.actor,
-                    e.action,
-                    e.target,
-                    details
+                    e.seq.0, e.at, e.outcome, e.actor, e.action, e.target, details
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -31,12 +31,19 @@ pub(crate) async fn run(a: ImportArgs, g: &Global) -> anyhow::Result<ExitCode> {
             s.rows, s.created, s.renamed, s.updated, s.unchanged, s.failed, s.departments_created
         );
         for e in &s.errors {
-            let who = e.employee_id.as_deref().map(|id| format!(" ({id})")).unwrap_or_default();
+            let who = e
+                .employee_id
+                .as_deref()
+                .map(|id| format!(" ({id})"))
+                .unwrap_or_default();
             println!("line {}{who}: {}", e.line, e.reason);
         }
     }
     if s.failed > 0 {
-        eprintln!("carepost: {} of {} rows failed (listed above)", s.failed, s.rows);
+        eprintln!(
+            "carepost: {} of {} rows failed (listed above)",
+            s.failed, s.rows
+        );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

@@ -91,7 +91,9 @@ impl Global {
             (Some(_), Some(_)) => anyhow::bail!("give either --config or --data, not both"),
             (Some(file), None) => Config::load(file).map_err(|e| anyhow::anyhow!("{e}")),
             (None, data) => {
-                let dir = data.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+                let dir = data
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
                 crate::dev::data_dir_config(&dir)
             }
         }
@@ -104,12 +106,32 @@ impl Global {
     }
 }
 
-/// The operating-system user, named in the audit trail as `local-cli:USER`.
+/// The operating-system user, named in the audit trail as `local-cli:USER`: from the
+/// environment, else the name of the process's user id in /etc/passwd, else `uid:N`.
 pub(crate) fn os_user() -> String {
-    ["USER", "LOGNAME", "USERNAME"]
+    ["USER", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .or_else(user_of_process)
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+#[cfg(unix)]
+fn user_of_process() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)? == uid.to_string()).then(|| name.to_string())
+    });
+    Some(name.unwrap_or_else(|| format!("uid:{uid}")))
+}
+
+#[cfg(not(unix))]
+fn user_of_process() -> Option<String> {
+    None
 }
 
 pub(crate) fn cli_actor() -> carepost_identity::Actor {
@@ -127,7 +149,10 @@ pub fn main() -> ExitCode {
             LogFormatArg::Json => LogFormat::Json,
         }),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("carepost: cannot start the async runtime: {e}");

@@ -26,7 +26,14 @@ pub(crate) fn account_details(a: &Account) {
         ("category", a.category.clone()),
         ("department", a.department.clone()),
         ("supervisor", a.supervisor.clone().unwrap_or_else(dash)),
-        ("aliases", if a.aliases.is_empty() { dash() } else { a.aliases.join(", ") }),
+        (
+            "aliases",
+            if a.aliases.is_empty() {
+                dash()
+            } else {
+                a.aliases.join(", ")
+            },
+        ),
         ("created", a.created_at.clone()),
         ("updated", a.updated_at.clone()),
     ];
@@ -37,7 +44,12 @@ pub(crate) fn account_details(a: &Account) {
 }
 
 pub(crate) fn account_table(accounts: &[Account]) {
-    let width = accounts.iter().map(|a| a.address.len()).max().unwrap_or(7).max(7);
+    let width = accounts
+        .iter()
+        .map(|a| a.address.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
     println!(
         "{:<width$}  {:<13}  {:<12}  {:<14}  {:<20}  NAME",
         "ADDRESS", "STATUS", "EMPLOYEE ID", "CATEGORY", "DEPARTMENT"

@@ -50,7 +50,10 @@ pub(crate) async fn init(a: InitArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let domain = Domain::parse(&a.domain)?;
     let path = a.dir.join("carepost.toml");
     if path.exists() {
-        anyhow::bail!("{} exists already; init never overwrites a config", path.display());
+        anyhow::bail!(
+            "{} exists already; init never overwrites a config",
+            path.display()
+        );
     }
     let dir = make_private_dir(&a.dir)?;
     let path = dir.join("carepost.toml");
@@ -74,7 +77,10 @@ pub(crate) async fn init(a: InitArgs, g: &Global) -> anyhow::Result<ExitCode> {
     } else {
         println!("wrote {}", path.display());
         println!("  store        {}", config.store.url);
-        println!("  certificate  {} (self-signed: replace it)", config.tls.cert.display());
+        println!(
+            "  certificate  {} (self-signed: replace it)",
+            config.tls.cert.display()
+        );
         println!("start it with: carepost serve --config {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
@@ -85,7 +91,10 @@ pub(crate) async fn serve(a: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> 
         if g.config.is_some() {
             anyhow::bail!("--dev makes its own config; give --data DIR, not --config");
         }
-        let data = g.data.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let data = g
+            .data
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let domain = Domain::parse(&a.domain)?;
         prepare_dev(&data, &domain, a.port_base, a.store_url, true)?
     } else {
@@ -157,6 +166,8 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         }
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot listen for Ctrl-C")?;
     Ok(())
 }

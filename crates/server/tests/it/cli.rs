@@ -1,0 +1,475 @@
+//! The real `carepost` binary, end to end: as an administrator would type it.
+
+use carepost_testkit::{TestDb, https_get};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+fn carepost(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_carepost"))
+        .args(args)
+        .env_remove("CAREPOST_DATA")
+        .env_remove("CAREPOST_CONFIG")
+        .env("USER", "ops")
+        .output()
+        .unwrap()
+}
+
+/// Runs a command that must succeed; returns its standard output.
+fn ok(args: &[&str]) -> String {
+    let out = carepost(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "carepost {args:?} failed: {stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a command that must fail; returns its one-line message.
+fn fails(args: &[&str]) -> String {
+    let out = carepost(args);
+    assert!(!out.status.success(), "carepost {args:?} should fail");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("carepost: "), "{stderr}");
+    stderr
+}
+
+fn json(args: &[&str]) -> Value {
+    serde_json::from_str(&ok(args)).unwrap()
+}
+
+#[test]
+fn the_directory_commands_work_end_to_end() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let data = data.to_str().unwrap();
+    let with = |args: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["--data".into(), data.into()];
+        v.extend(args.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |args: &[&str]| ok(&with(args).iter().map(String::as_str).collect::<Vec<_>>());
+    let runj = |args: &[&str]| -> Value {
+        serde_json::from_str(&run(&[&["--json"], args].concat())).unwrap()
+    };
+    let fail = |args: &[&str]| fails(&with(args).iter().map(String::as_str).collect::<Vec<_>>());
+
+    run(&["department", "create", "Medicine"]);
+    run(&["department", "create", "Cardiology", "--parent", "Medicine"]);
+    let created = runj(&[
+        "account",
+        "create",
+        "--first",
+        "John",
+        "--last",
+        "Smith",
+        "--middle",
+        "Allen",
+        "--preferred",
+        "Jack",
+        "--employee-id",
+        "E123",
+        "--category",
+        "clinician",
+        "--department",
+        "Cardiology",
+    ]);
+    assert_eq!(created["address"], "john.smith@kaiser.org");
+    assert_eq!(created["status"], "active");
+    assert!(created["id"].as_i64().unwrap() > 0);
+    let second = run(&[
+        "account",
+        "create",
+        "--first",
+        "John",
+        "--last",
+        "Smith",
+        "--middle",
+        "Allen",
+        "--employee-id",
+        "E124",
+        "--category",
+        "nurse",
+        "--department",
+        "Cardiology",
+        "--supervisor",
+        "john.smith@kaiser.org",
+    ]);
+    assert_eq!(second.trim(), "john.a.smith@kaiser.org");
+    assert_eq!(
+        run(&["address", "preview", "--first", "José", "--last", "Núñez"]).trim(),
+        "jose.nunez@kaiser.org"
+    );
+    assert_eq!(
+        run(&["address", "preview", "--first", "John", "--last", "Smith"]).trim(),
+        "john.smith2@kaiser.org"
+    );
+    let listed = runj(&["account", "list", "--department", "Medicine"]);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let table = run(&["account", "list", "--query", "jack"]);
+    assert!(
+        table.contains("john.smith@kaiser.org") && !table.contains("john.a.smith"),
+        "{table}"
+    );
+
+    let renamed = runj(&[
+        "account",
+        "rename",
+        "john.smith@kaiser.org",
+        "--last",
+        "Smythe",
+    ]);
+    assert_eq!(renamed["address"], "john.smythe@kaiser.org");
+    assert_eq!(renamed["aliases"][0], "john.smith@kaiser.org");
+    let shown = run(&["account", "show", "john.smith@kaiser.org"]);
+    assert!(shown.starts_with("john.smythe@kaiser.org"), "{shown}");
+    runj(&["alias", "add", "john.smythe@kaiser.org", "jack@kaiser.org"]);
+    let removed = runj(&[
+        "alias",
+        "remove",
+        "john.smythe@kaiser.org",
+        "jack@kaiser.org",
+    ]);
+    assert_eq!(removed["aliases"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        runj(&["account", "disable", "john.a.smith@kaiser.org"])["status"],
+        "disabled"
+    );
+    assert_eq!(
+        runj(&["account", "enable", "john.a.smith@kaiser.org"])["status"],
+        "active"
+    );
+    assert_eq!(
+        runj(&["account", "deprovision", "john.a.smith@kaiser.org"])["status"],
+        "deprovisioned"
+    );
+    assert_eq!(
+        runj(&["account", "list", "--status", "deprovisioned"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    assert!(fail(&["account", "show", "nobody@kaiser.org"]).contains("no account has the address"));
+    assert!(
+        fail(&[
+            "account",
+            "create",
+            "--first",
+            "A",
+            "--last",
+            "B",
+            "--employee-id",
+            "E9",
+            "--category",
+            "clinician",
+            "--department",
+            "Nowhere"
+        ])
+        .contains("no department named 'Nowhere'")
+    );
+    assert!(fail(&["account", "list", "--status", "sleeping"]).contains("not a status"));
+
+    let verify = runj(&["audit", "verify"]);
+    assert_eq!(verify["ok"], true);
+    let export = run(&[
+        "audit",
+        "export",
+        "--actor",
+        "local-cli:ops",
+        "--target",
+        "john.smythe@kaiser.org",
+    ]);
+    let actions: Vec<String> = export
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(actions, ["account.rename", "alias.add", "alias.remove"]);
+    let listed = run(&["audit", "list", "--since", "2000-01-01"]);
+    assert!(
+        listed.contains("department.create") && listed.contains("local-cli:ops"),
+        "{listed}"
+    );
+}
+
+#[test]
+fn usage_errors_and_bad_input_exit_non_zero() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().to_str().unwrap();
+    let out = carepost(&["account", "frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = fails(&[
+        "--data", data, "address", "preview", "--first", "!!", "--last", "Smith",
+    ]);
+    assert!(e.contains("first name '!!'"), "{e}");
+    let e = fails(&["--data", data, "audit", "list", "--since", "last tuesday"]);
+    assert!(e.contains("RFC 3339"), "{e}");
+    let e = fails(&["serve"]);
+    assert!(e.contains("--config FILE"), "{e}");
+}
+
+#[test]
+fn import_reports_bad_rows_and_exits_non_zero() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let csv = d.path().join("hr.csv");
+    std::fs::write(
+        &csv,
+        "employee_id,first,middle,last,preferred,category,department,supervisor_employee_id,status\n\
+         E1,Ann,,Lee,,clinician,Cardiology,,\n\
+         E2,Bo,,Ray,,wizard,Cardiology,,\n",
+    )
+    .unwrap();
+    let out = carepost(&[
+        "--data",
+        data.to_str().unwrap(),
+        "import",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("2 rows: 1 created"), "{stdout}");
+    assert!(
+        stdout.contains("line 3 (E2): 'wizard' is not a role category"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("1 of 2 rows failed"), "{stderr}");
+}
+
+#[tokio::test]
+async fn audit_verify_through_the_binary_names_the_tampered_event() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let data = data.to_str().unwrap();
+    ok(&["--data", data, "department", "create", "Cardiology"]);
+    ok(&["--data", data, "department", "create", "Oncology"]);
+    let url = format!("sqlite://{data}/carepost.db");
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE audit_events SET actor = 'someone-else' WHERE seq = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let e = fails(&["--data", data, "audit", "verify"]);
+    assert!(e.contains("audit chain broken at event #1: altered"), "{e}");
+}
+
+/// Writes an init config whose listeners are on free loopback ports (port 0).
+fn init_config(dir: &Path, store_url: Option<&str>) -> String {
+    let mut args = vec![
+        "init",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--domain",
+        "stmarys.org",
+        "--org",
+        "St Mary's",
+    ];
+    if let Some(u) = store_url {
+        args.extend(["--store-url", u]);
+    }
+    let out = ok(&args);
+    assert!(out.contains("carepost serve --config"), "{out}");
+    let path = dir.join("carepost.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("master_key = \""), "secrets are generated");
+    let text = text
+        .replace("\"0.0.0.0:443\"", "\"127.0.0.1:0\"")
+        .lines()
+        .map(|l| {
+            if l.contains("= \"0.0.0.0:") {
+                format!("{} = \"\"", l.split(" =").next().unwrap())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Starts `carepost serve`, waits for its banner and returns the HTTPS address.
+fn start_server(args: &[&str]) -> (Child, std::net::SocketAddr, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carepost"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut https = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        if let Some(rest) = line.trim().strip_prefix("https   https://") {
+            https = rest.split('/').next().map(|a| a.parse().unwrap());
+        }
+        if line.starts_with("Ctrl-C") {
+            break;
+        }
+    }
+    (child, https.expect(&banner), banner)
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .args(["-s", sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+async fn init_serve_and_stop(store_url: Option<&str>) {
+    let d = tempfile::tempdir().unwrap();
+    let config = init_config(d.path(), store_url);
+    let e = fails(&[
+        "init",
+        "--dir",
+        d.path().to_str().unwrap(),
+        "--domain",
+        "x.org",
+        "--org",
+        "X",
+    ]);
+    assert!(e.contains("exists already"), "{e}");
+    let (mut child, https, banner) = start_server(&["serve", "--config", &config]);
+    assert!(
+        banner.contains("First administrator: administrator@stmarys.org"),
+        "{banner}"
+    );
+    let (status, _) = https_get(https, "/readyz", &d.path().join("tls/cert.pem")).await;
+    assert_eq!(status, 200);
+    // Admin commands work on the same store while the server runs.
+    ok(&["--config", &config, "department", "create", "Cardiology"]);
+    let a = json(&[
+        "--config",
+        &config,
+        "--json",
+        "account",
+        "create",
+        "--first",
+        "Ann",
+        "--last",
+        "Lee",
+        "--employee-id",
+        "E1",
+        "--category",
+        "nurse",
+        "--department",
+        "Cardiology",
+    ]);
+    assert_eq!(a["address"], "ann.lee@stmarys.org");
+    signal(&child, "TERM");
+    assert!(child.wait().unwrap().success(), "SIGTERM stops cleanly");
+    // A second start finds the administrator and prints no password.
+    let (mut child, _, banner) = start_server(&["serve", "--config", &config]);
+    assert!(!banner.contains("one-time password"), "{banner}");
+    signal(&child, "KILL");
+    let _ = child.wait();
+    let listed = json(&["--config", &config, "--json", "account", "list"]);
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        2,
+        "nothing lost to kill -9"
+    );
+}
+
+#[tokio::test]
+async fn init_then_serve_on_sqlite() {
+    init_serve_and_stop(None).await;
+}
+
+#[tokio::test]
+async fn init_then_serve_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    init_serve_and_stop(Some(&db.url)).await;
+}
+
+#[test]
+fn serve_reports_every_config_error_at_once() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[organization]\ndomain = \"not a domain\"\n[store]\nurl = \"mysql://x\"\n\
+         [listeners]\nhttps = \"everywhere\"\n[address]\ntemplate = \"{first}.{nick}\"\n",
+    )
+    .unwrap();
+    let e = fails(&["serve", "--config", path.to_str().unwrap()]);
+    for key in [
+        "organization.name",
+        "organization.domain",
+        "store.url",
+        "listeners.https",
+        "address.template",
+        "secrets.master_key",
+    ] {
+        assert!(e.contains(key), "{key} missing from: {e}");
+    }
+}
+
+#[tokio::test]
+async fn serve_dev_runs_on_postgres_with_store_url() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let base = free_port_base();
+    let (mut child, https, banner) = start_server(&[
+        "serve",
+        "--dev",
+        "--data",
+        data.to_str().unwrap(),
+        "--port-base",
+        &base.to_string(),
+        "--store-url",
+        &db.url,
+    ]);
+    assert!(banner.contains("postgres://"), "{banner}");
+    assert_eq!(https.port(), base + 443);
+    let (status, _) = https_get(https, "/healthz", &data.join("tls/cert.pem")).await;
+    assert_eq!(status, 200);
+    // Admin commands given the same --data find the same PostgreSQL store.
+    let listed = json(&[
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+        "account",
+        "list",
+    ]);
+    assert_eq!(listed[0]["address"], "administrator@kaiser.org");
+    signal(&child, "INT");
+    assert!(child.wait().unwrap().success(), "Ctrl-C stops cleanly");
+}
+
+/// A port base whose HTTPS and HTTP ports are free now.
+fn free_port_base() -> u16 {
+    loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = l.local_addr().unwrap().port();
+        if !(1000..=64000).contains(&p) {
+            continue;
+        }
+        let base = p - 443;
+        drop(l);
+        if std::net::TcpListener::bind(("127.0.0.1", base + 80)).is_ok()
+            && std::net::TcpListener::bind(("127.0.0.1", base + 443)).is_ok()
+        {
+            return base;
+        }
+    }
+}

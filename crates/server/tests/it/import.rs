@@ -1,0 +1,130 @@
+//! Bulk provisioning from CSV, on every backend.
+
+use crate::support::{admin, on_each_backend};
+use carepost_identity::AccountStatus;
+
+const HEADER: &str =
+    "employee_id,first,middle,last,preferred,category,department,supervisor_employee_id,status\n";
+
+#[tokio::test]
+async fn an_hr_export_creates_accounts_departments_and_supervisors() {
+    on_each_backend(async |env| {
+        let csv = format!(
+            "{HEADER}E1,John,,Smith,,clinician,Cardiology,E2,\n\
+             E2,Maria,Luisa,García,Malu,clinician,Cardiology,,active\n\
+             E3,John,,Smith,,nurse,Pharmacy,E2,\n"
+        );
+        let s = env.dir.import_csv(&admin(), csv.as_bytes()).await.unwrap();
+        assert_eq!(
+            (s.rows, s.created, s.failed, s.departments_created),
+            (3, 3, 0, 2),
+            "{s:?}"
+        );
+        let john = env
+            .dir
+            .find_account(&admin(), "john.smith@kaiser.org")
+            .await
+            .unwrap();
+        assert_eq!(john.employee_id, "E1");
+        assert_eq!(john.supervisor.as_deref(), Some("maria.garcia@kaiser.org"));
+        let john2 = env
+            .dir
+            .find_account(&admin(), "john.smith2@kaiser.org")
+            .await
+            .unwrap();
+        assert_eq!(john2.department, "Pharmacy");
+        // A second run of the same file changes nothing.
+        let again = env.dir.import_csv(&admin(), csv.as_bytes()).await.unwrap();
+        assert_eq!(
+            (again.unchanged, again.created, again.updated),
+            (3, 0, 0),
+            "{again:?}"
+        );
+        assert!(env.dir.verify_audit(&admin()).await.unwrap().is_ok());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn changed_rows_update_rename_and_deprovision() {
+    on_each_backend(async |env| {
+        let before = format!("{HEADER}E1,Mary,,Jones,,nurse,Cardiology,,\nE2,Bob,,Ray,,nurse,Cardiology,,\nE3,Cy,,Lo,,nurse,Cardiology,,\n");
+        env.dir.import_csv(&admin(), before.as_bytes()).await.unwrap();
+        let after = format!(
+            "{HEADER}E1,Mary,,Smith,,nurse,Cardiology,,\n\
+             E2,Bob,,Ray,,clinician,Oncology,E1,\n\
+             E3,Cy,,Lo,,nurse,Cardiology,,deprovisioned\n"
+        );
+        let s = env.dir.import_csv(&admin(), after.as_bytes()).await.unwrap();
+        assert_eq!((s.renamed, s.updated, s.unchanged, s.failed), (1, 2, 0, 0), "{s:?}");
+        let mary = env.dir.find_account(&admin(), "mary.jones@kaiser.org").await.unwrap();
+        assert_eq!(mary.address, "mary.smith@kaiser.org");
+        assert_eq!(mary.aliases, vec!["mary.jones@kaiser.org".to_string()]);
+        let bob = env.dir.find_account(&admin(), "bob.ray@kaiser.org").await.unwrap();
+        assert_eq!((bob.category.as_str(), bob.department.as_str()), ("clinician", "Oncology"));
+        assert_eq!(bob.supervisor.as_deref(), Some("mary.smith@kaiser.org"));
+        let cy = env.dir.find_account(&admin(), "cy.lo@kaiser.org").await.unwrap();
+        assert_eq!(cy.status, AccountStatus::Deprovisioned);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_rows_are_reported_by_line_and_do_not_stop_the_others() {
+    on_each_backend(async |env| {
+        let csv = format!(
+            "{HEADER}E1,Ann,,Lee,,clinician,Cardiology,,\n\
+             E2,,,Lee,,clinician,Cardiology,,\n\
+             E3,Bo,,Ray,,wizard,Cardiology,,\n\
+             E1,Ann,,Lee,,clinician,Cardiology,,\n\
+             E5,!!,,Ray,,nurse,Cardiology,,\n\
+             E6,Di,,Ray,,nurse,Cardiology,E404,\n\
+             E7,Ed,,Ray,,nurse,Cardiology,,retired\n\
+             E8,Flo,,Ray,,nurse,Cardiology,,\n"
+        );
+        let s = env.dir.import_csv(&admin(), csv.as_bytes()).await.unwrap();
+        let lines: Vec<(u64, &str)> = s
+            .errors
+            .iter()
+            .map(|e| (e.line, e.reason.as_str()))
+            .collect();
+        let want = [
+            (3, "the first name is required"),
+            (4, "'wizard' is not a role category"),
+            (5, "employee id E1 already appeared on line 2"),
+            (6, "the first name '!!' has no letters"),
+            (8, "'retired' is not a status"),
+            (7, "supervisor E404 has no account"),
+        ];
+        assert_eq!(lines.len(), want.len(), "{lines:?}");
+        for ((line, reason), (wline, wreason)) in lines.iter().zip(want) {
+            assert_eq!(*line, wline, "{reason}");
+            assert!(reason.contains(wreason), "line {line}: {reason}");
+        }
+        assert_eq!(s.created, 3, "E1, E6 and E8 are created: {s:?}");
+        assert!(
+            env.dir
+                .find_account(&admin(), "flo.ray@kaiser.org")
+                .await
+                .is_ok()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_header_without_the_required_columns_is_refused() {
+    on_each_backend(async |env| {
+        let e = env
+            .dir
+            .import_csv(&admin(), "id,name\n1,Ann\n".as_bytes())
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("lacks the column(s) employee_id, first, last"),
+            "{e}"
+        );
+    })
+    .await;
+}

@@ -1,0 +1,10 @@
+//! The one integration-test binary: real stores (SQLite, and PostgreSQL when
+//! `CAREPOST_TEST_POSTGRES_URL` is set), the real server on port 0, the real `carepost` binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod directory;
+mod import;
+mod server;
+mod store;
+mod support;

@@ -1,0 +1,50 @@
+//! The in-process server on port 0, over its real HTTPS listener.
+
+use carepost_testkit::{TestDb, TestServer, https_get};
+
+#[tokio::test]
+async fn probes_and_metrics_answer_over_https() {
+    for db in carepost_testkit::backends().await {
+        let s = TestServer::start(db).await;
+        let addr = s.running.https.unwrap();
+        let (status, body) = https_get(addr, "/healthz", &s.cert).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains(r#"{"status":"ok"}"#));
+        let (status, body) = https_get(addr, "/readyz", &s.cert).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body.to_lowercase().contains("strict-transport-security"),
+            "{body}"
+        );
+        let (status, body) = https_get(addr, "/metrics", &s.cert).await;
+        assert_eq!(status, 200);
+        assert!(body.contains("carepost_http_requests_total"), "{body}");
+        let (status, body) = https_get(addr, "/no/such/page", &s.cert).await;
+        assert_eq!(status, 404);
+        assert!(body.contains(r#""error":"not_found""#), "{body}");
+        s.running.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_store_is_gone() {
+    let s = TestServer::start(TestDb::sqlite()).await;
+    s.running.context.store.close().await;
+    let (status, body) = https_get(s.running.https.unwrap(), "/readyz", &s.cert).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("store_unavailable"), "{body}");
+}
+
+#[tokio::test]
+async fn the_first_start_creates_the_administrator_and_later_starts_do_not() {
+    let s = TestServer::start(TestDb::sqlite()).await;
+    let admin = s.running.first_admin.clone().unwrap();
+    assert_eq!(admin.address.to_string(), "administrator@kaiser.org");
+    let db = {
+        let TestServer { running, db, .. } = s;
+        running.shutdown().await;
+        db
+    };
+    let again = TestServer::start(db).await;
+    assert!(again.running.first_admin.is_none());
+}

@@ -1,0 +1,203 @@
+//! The store's conformance suite, run on every backend.
+
+use crate::support::{Env, admin, on_each_backend};
+use carepost_store::{AuditRepo, DirectoryRepo, Store, StoreError, schema_version};
+use carepost_types::{AccountId, AuditSeq, UnixMillis};
+
+#[tokio::test]
+async fn migrations_run_once_and_a_reopened_store_keeps_its_data() {
+    on_each_backend(async |env| {
+        env.department("Medicine", None).await;
+        env.store.close().await;
+        let again = Store::open(&env.config.store.url).await.unwrap();
+        let mut tx = again.read().await.unwrap();
+        assert!(
+            tx.find_department_by_name("medicine")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let (seq, _) = tx.audit_head().await.unwrap();
+        assert_eq!(seq, AuditSeq(1));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_this_build_is_refused() {
+    on_each_backend(async |env| {
+        env.store.close().await;
+        let pool = sqlx::AnyPool::connect(&env.config.store.url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from the future', TRUE, $1, 0)",
+        )
+        .bind(vec![0u8])
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        match Store::open(&env.config.store.url).await {
+            Err(StoreError::SchemaTooNew { found, known }) => {
+                assert_eq!(found, 9999);
+                assert_eq!(known, schema_version());
+            }
+            other => panic!("expected SchemaTooNew, got {other:?}"),
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_is_claimed_by_one_account_and_freed_only_after_quarantine() {
+    on_each_backend(async |env| {
+        env.department("Cardiology", None).await;
+        env.create("Ann", None, "Lee", "E1").await;
+        env.create("Bob", None, "Lee", "E2").await;
+        let now = UnixMillis(1_790_000_000_000);
+        let mut tx = env.store.begin().await.unwrap();
+        let ann = tx
+            .find_account_by_employee_id("E1")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let bob = tx
+            .find_account_by_employee_id("E2")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        assert!(
+            tx.claim_address("x@kaiser.org", ann, "alias", now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !tx.claim_address("x@kaiser.org", bob, "alias", now)
+                .await
+                .unwrap()
+        );
+        // Claiming one's own address again is allowed.
+        assert!(
+            tx.claim_address("x@kaiser.org", ann, "alias", now)
+                .await
+                .unwrap()
+        );
+        tx.release_address("x@kaiser.org", UnixMillis(now.0 + 1000))
+            .await
+            .unwrap();
+        assert!(
+            !tx.claim_address("x@kaiser.org", bob, "alias", UnixMillis(now.0 + 999))
+                .await
+                .unwrap()
+        );
+        assert!(
+            tx.claim_address("x@kaiser.org", bob, "alias", UnixMillis(now.0 + 1000))
+                .await
+                .unwrap()
+        );
+        let row = tx.find_address("x@kaiser.org").await.unwrap().unwrap();
+        assert_eq!(row.account_id, Some(bob));
+        assert!(row.active);
+        assert_eq!(row.reusable_after, None);
+        assert_ne!(ann, AccountId(0));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_transaction_dropped_without_commit_leaves_nothing() {
+    on_each_backend(async |env| {
+        {
+            let mut tx = env.store.begin().await.unwrap();
+            tx.insert_department("Ghost", None, UnixMillis(1))
+                .await
+                .unwrap();
+        }
+        let mut tx = env.store.read().await.unwrap();
+        assert!(tx.find_department_by_name("Ghost").await.unwrap().is_none());
+        assert_eq!(tx.audit_head().await.unwrap().0, AuditSeq(0));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn audit_events_need_the_audit_lock() {
+    on_each_backend(async |env| {
+        let mut tx = env.store.read().await.unwrap();
+        let e = carepost_audit::NewEvent::success(
+            UnixMillis(1),
+            &admin().who,
+            carepost_audit::action::ACCOUNT_CREATE,
+            "account:x".into(),
+        );
+        assert!(matches!(
+            tx.append_audit(&e).await,
+            Err(StoreError::NotAudited)
+        ));
+    })
+    .await;
+}
+
+async fn tampered(env: &Env, sql: &'static str) -> carepost_audit::ChainBreak {
+    let pool = sqlx::AnyPool::connect(&env.config.store.url).await.unwrap();
+    sqlx::query(sql).execute(&pool).await.unwrap();
+    pool.close().await;
+    env.dir.verify_audit(&admin()).await.unwrap().unwrap_err()
+}
+
+#[tokio::test]
+async fn audit_verification_finds_altered_removed_and_inserted_events() {
+    on_each_backend(async |env| {
+        env.department("Cardiology", None).await;
+        for (i, first) in ["Ann", "Bob", "Cy", "Di"].iter().enumerate() {
+            env.create(first, None, "Lee", &format!("E{i}")).await;
+        }
+        let ok = env.dir.verify_audit(&admin()).await.unwrap().unwrap();
+        assert_eq!(ok.events, 5);
+
+        let b = tampered(
+            env,
+            "UPDATE audit_events SET target = 'account:someone@kaiser.org' WHERE seq = 3",
+        )
+        .await;
+        assert_eq!(b.seq, AuditSeq(3));
+        assert!(b.reason.starts_with("altered"), "{b}");
+    })
+    .await;
+    on_each_backend(async |env| {
+        env.department("Cardiology", None).await;
+        env.create("Ann", None, "Lee", "E1").await;
+        env.create("Bob", None, "Lee", "E2").await;
+        let b = tampered(env, "DELETE FROM audit_events WHERE seq = 2").await;
+        assert_eq!(b.seq, AuditSeq(2));
+        assert!(b.reason.starts_with("removed"), "{b}");
+    })
+    .await;
+    on_each_backend(async |env| {
+        env.department("Cardiology", None).await;
+        env.create("Ann", None, "Lee", "E1").await;
+        let b = tampered(
+            env,
+            "INSERT INTO audit_events (seq, at, actor, actor_id, action, target, source, outcome, details, prev_hash, hash) \
+             SELECT 3, at, actor, actor_id, action, target, source, outcome, details, prev_hash, hash \
+             FROM audit_events WHERE seq = 2",
+        )
+        .await;
+        assert_eq!(b.seq, AuditSeq(3));
+        assert!(b.reason.starts_with("inserted"), "{b}");
+    })
+    .await;
+    on_each_backend(async |env| {
+        env.department("Cardiology", None).await;
+        env.create("Ann", None, "Lee", "E1").await;
+        let b = tampered(env, "DELETE FROM audit_events WHERE seq = 2").await;
+        assert_eq!(
+            b.seq,
+            AuditSeq(2),
+            "the removed last event is found through the head"
+        );
+    })
+    .await;
+}

@@ -1,0 +1,106 @@
+//! Helpers shared by the integration tests.
+
+use carepost_config::Config;
+use carepost_identity::{Actor, Directory, NewAccount, PersonName};
+use carepost_store::Store;
+use carepost_testkit::{TestDb, test_config};
+use carepost_types::{Clock, ManualClock, SeededRng, UnixMillis};
+use std::sync::Arc;
+
+pub const DAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+pub fn admin() -> Actor {
+    Actor::local_cli("tester")
+}
+
+pub struct Env {
+    /// Held so the database lives as long as the test.
+    #[allow(dead_code)]
+    pub db: TestDb,
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub clock: Arc<ManualClock>,
+    pub dir: Directory,
+}
+
+impl Env {
+    pub async fn new(db: TestDb) -> Env {
+        let config = Arc::new(test_config(&db));
+        let store = Store::open(&config.store.url).await.unwrap();
+        let clock = Arc::new(ManualClock::new(UnixMillis(1_790_000_000_000)));
+        let dir = Directory::new(
+            store.clone(),
+            config.clone(),
+            clock.clone() as Arc<dyn Clock>,
+            Arc::new(SeededRng::new(7)),
+        );
+        Env {
+            db,
+            config,
+            store,
+            clock,
+            dir,
+        }
+    }
+
+    /// Another `Directory` on its own connection pool: what a second process would have.
+    pub async fn second_process(&self) -> Directory {
+        let store = Store::open(&self.config.store.url).await.unwrap();
+        Directory::new(
+            store,
+            self.config.clone(),
+            self.clock.clone() as Arc<dyn Clock>,
+            Arc::new(SeededRng::new(8)),
+        )
+    }
+
+    pub async fn department(&self, name: &str, parent: Option<&str>) {
+        self.dir
+            .create_department(&admin(), name, parent)
+            .await
+            .unwrap();
+    }
+
+    pub async fn create(&self, first: &str, middle: Option<&str>, last: &str, id: &str) -> String {
+        self.try_create(first, middle, last, id).await.unwrap()
+    }
+
+    pub async fn try_create(
+        &self,
+        first: &str,
+        middle: Option<&str>,
+        last: &str,
+        id: &str,
+    ) -> Result<String, carepost_identity::IdentityError> {
+        let new = new_account(first, middle, last, id, "Cardiology");
+        self.dir
+            .create_account(&admin(), &new)
+            .await
+            .map(|a| a.address)
+    }
+}
+
+pub fn new_account(
+    first: &str,
+    middle: Option<&str>,
+    last: &str,
+    id: &str,
+    department: &str,
+) -> NewAccount {
+    NewAccount {
+        name: PersonName::new(first, middle, last, None).unwrap(),
+        employee_id: id.to_string(),
+        category: "clinician".to_string(),
+        department: department.to_string(),
+        supervisor: None,
+    }
+}
+
+/// Runs `f` once per configured backend.
+pub async fn on_each_backend(f: impl AsyncFn(&Env)) {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        let env = Env::new(db).await;
+        f(&env).await;
+    }
+}

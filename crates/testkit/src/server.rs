@@ -1,0 +1,71 @@
+//! An in-process carepost on port 0 with its own store.
+
+use crate::TestDb;
+use carepost_config::Config;
+use carepost_server::{Context, Running};
+use carepost_types::{Clock, ManualClock, SeededRng, UnixMillis};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A development config for tests: every listener on 127.0.0.1:0, the store of `db`, TLS
+/// files generated in the test's directory.
+pub fn test_config(db: &TestDb) -> Config {
+    let dir = db.dir.path();
+    let text = format!(
+        r#"
+        dev = true
+        [organization]
+        name = "Test Hospital"
+        domain = "kaiser.org"
+        [store]
+        url = "{url}"
+        blob_dir = "{dir}/blobs"
+        [tls]
+        cert = "{dir}/tls/cert.pem"
+        key = "{dir}/tls/key.pem"
+        generate_if_missing = true
+        [listeners]
+        https = "127.0.0.1:0"
+        http = "127.0.0.1:0"
+        [address]
+        quarantine = "365d"
+        [secrets]
+        master_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+        "#,
+        url = db.url,
+        dir = dir.display()
+    );
+    Config::from_toml(&text, dir).unwrap()
+}
+
+/// A started server with a clock the test moves.
+#[derive(Debug)]
+pub struct TestServer {
+    pub running: Running,
+    pub clock: Arc<ManualClock>,
+    pub cert: PathBuf,
+    pub db: TestDb,
+}
+
+impl TestServer {
+    pub async fn start(db: TestDb) -> TestServer {
+        carepost_server::install_crypto_provider();
+        let config = test_config(&db);
+        let cert = config.tls.cert.clone();
+        let clock = Arc::new(ManualClock::new(UnixMillis(1_790_000_000_000)));
+        let context = Context::open_with(
+            Arc::new(config),
+            clock.clone() as Arc<dyn Clock>,
+            Arc::new(SeededRng::new(42)),
+        )
+        .await
+        .unwrap();
+        let running = carepost_server::start(context).await.unwrap();
+        TestServer {
+            running,
+            clock,
+            cert,
+            db,
+        }
+    }
+}

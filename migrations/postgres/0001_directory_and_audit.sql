@@ -76,10 +76,12 @@ CREATE INDEX audit_events_actor ON audit_events(actor);
 CREATE INDEX audit_events_target ON audit_events(target);
 
 -- The end of the chain; its row is locked by every audited transaction, which orders them.
+-- seal is an HMAC of (seq, hash) under a key derived from the master key.
 CREATE TABLE audit_head (
     id BIGINT PRIMARY KEY CHECK (id = 1),
     seq BIGINT NOT NULL,
-    hash TEXT NOT NULL
+    hash TEXT NOT NULL,
+    seal TEXT NOT NULL
 );
-INSERT INTO audit_head (id, seq, hash)
-VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+INSERT INTO audit_head (id, seq, hash, seal)
+VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000', '');

@@ -2,11 +2,14 @@
 //! field and the previous event's hash, so no field can be changed, and no event removed,
 //! inserted or reordered, without breaking the chain from that event on.
 //!
-//! The chain is unkeyed: someone who can rewrite the whole store can recompute every hash from
-//! the altered event onwards. Exported copies of the head hash (kept elsewhere) catch that.
+//! The chain itself is unkeyed, so anyone can verify it. Its head (last number and hash) is
+//! also sealed with an HMAC under a key derived from the installation's master key, so that
+//! someone with write access to the database but not to the configuration cannot cut events
+//! off the end, or rewrite the chain from some event on, without `verify` noticing.
 
 use crate::Event;
 use carepost_types::AuditSeq;
+use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -26,14 +29,42 @@ pub fn event_hash(e: &Event) -> String {
     field(&e.seq.0.to_be_bytes());
     field(&e.at.0.to_be_bytes());
     field(e.actor.as_bytes());
-    field(&e.actor_id.map_or(-1, |id| id.0).to_be_bytes());
+    // Optional fields carry a presence byte, so that "absent" never hashes like a value.
+    match e.actor_id {
+        Some(id) => field(&[&[1u8][..], &id.0.to_be_bytes()].concat()),
+        None => field(&[0u8]),
+    }
     field(e.action.as_bytes());
     field(e.target.as_bytes());
-    field(e.source.as_deref().unwrap_or("").as_bytes());
+    match &e.source {
+        Some(s) => field(&[&[1u8][..], s.as_bytes()].concat()),
+        None => field(&[0u8]),
+    }
     field(e.outcome.as_bytes());
     field(e.details.as_bytes());
     field(e.prev_hash.as_bytes());
     hex::encode(h.finalize())
+}
+
+type HmacSha256 = hmac::Hmac<Sha256>;
+
+/// The key that seals the chain head, derived from the installation's master key so that the
+/// master key itself never touches the audit trail.
+pub fn seal_key(master_key: &[u8; 32]) -> [u8; 32] {
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(master_key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(b"carepost audit head seal v1");
+    mac.finalize().into_bytes().into()
+}
+
+/// The seal of a chain head: HMAC-SHA256 over its sequence number and hash.
+pub fn head_seal(key: &[u8; 32], seq: AuditSeq, hash: &str) -> String {
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(DOMAIN_TAG);
+    mac.update(&seq.0.to_be_bytes());
+    mac.update(hash.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Where and how the chain is broken.
@@ -50,6 +81,25 @@ impl fmt::Display for ChainBreak {
             "audit chain broken at event {}: {}",
             self.seq, self.reason
         )
+    }
+}
+
+/// The end of the chain as the store records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub seq: AuditSeq,
+    pub hash: String,
+    /// `head_seal` of the two; empty for the genesis head.
+    pub seal: String,
+}
+
+impl Head {
+    pub fn genesis() -> Head {
+        Head {
+            seq: AuditSeq(0),
+            hash: GENESIS_HASH.to_string(),
+            seal: String::new(),
+        }
     }
 }
 
@@ -109,9 +159,21 @@ impl Verifier {
         Ok(())
     }
 
-    /// Compares the end of the walk with the chain head the store recorded.
-    pub fn finish(self, head_seq: AuditSeq, head_hash: &str) -> Result<VerifyReport, ChainBreak> {
+    /// Compares the end of the walk with the chain head the store recorded, and the head with
+    /// its seal.
+    pub fn finish(self, head: &Head, key: &[u8; 32]) -> Result<VerifyReport, ChainBreak> {
+        let (head_seq, head_hash) = (head.seq, head.hash.as_str());
         let last = self.expected_seq - 1;
+        let genesis = head_seq.0 == 0 && head.seal.is_empty();
+        if !genesis && head.seal != head_seal(key, head_seq, head_hash) {
+            return Err(ChainBreak {
+                seq: AuditSeq(head_seq.0.min(last) + 1),
+                reason: format!(
+                    "the seal of the chain head (#{}) does not match: the end of the chain was rewritten by someone without the key",
+                    head_seq.0
+                ),
+            });
+        }
         if head_seq.0 > last {
             return Err(ChainBreak {
                 seq: AuditSeq(last + 1),
@@ -166,12 +228,44 @@ mod tests {
             .collect()
     }
 
+    const KEY: [u8; 32] = [7; 32];
+
     fn verify(events: &[Event], head: (i64, &str)) -> Result<VerifyReport, ChainBreak> {
         let mut v = Verifier::default();
         for e in events {
             v.feed(e)?;
         }
-        v.finish(AuditSeq(head.0), head.1)
+        let head = Head {
+            seq: AuditSeq(head.0),
+            hash: head.1.to_string(),
+            seal: head_seal(&KEY, AuditSeq(head.0), head.1),
+        };
+        v.finish(&head, &KEY)
+    }
+
+    #[test]
+    fn a_head_rewritten_without_the_key_is_found() {
+        let c = chain(5);
+        let mut v = Verifier::default();
+        for e in &c[..3] {
+            v.feed(e).unwrap();
+        }
+        // The end cut off and the head moved back, but sealed with a guessed key.
+        let head = Head {
+            seq: AuditSeq(3),
+            hash: c[2].hash.clone(),
+            seal: head_seal(&[0; 32], AuditSeq(3), &c[2].hash),
+        };
+        let b = v.finish(&head, &KEY).unwrap_err();
+        assert!(b.reason.contains("seal"), "{b}");
+    }
+
+    #[test]
+    fn an_absent_optional_field_does_not_hash_like_a_value() {
+        let mut c = chain(1);
+        let before = event_hash(&c[0]);
+        c[0].source = Some(String::new());
+        assert_ne!(event_hash(&c[0]), before);
     }
 
     #[test]
@@ -179,7 +273,8 @@ mod tests {
         let c = chain(5);
         let r = verify(&c, (5, &c[4].hash)).unwrap();
         assert_eq!(r.events, 5);
-        assert!(verify(&[], (0, GENESIS_HASH)).is_ok());
+        let empty = Verifier::default().finish(&Head::genesis(), &KEY);
+        assert_eq!(empty.unwrap().events, 0);
     }
 
     #[test]

@@ -9,5 +9,7 @@
 mod chain;
 mod event;
 
-pub use chain::{ChainBreak, GENESIS_HASH, Verifier, VerifyReport, event_hash};
+pub use chain::{
+    ChainBreak, GENESIS_HASH, Head, Verifier, VerifyReport, event_hash, head_seal, seal_key,
+};
 pub use event::{Actor, Event, NewEvent, Outcome, action};

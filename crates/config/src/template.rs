@@ -60,6 +60,18 @@ impl AddressTemplate {
                 rest = &rest[end..];
             }
         }
+        let literal_at = |t: Option<&Token>| matches!(t, Some(Token::Literal(_)));
+        if literal_at(tokens.first()) || literal_at(tokens.last()) {
+            return Err(format!(
+                "'{text}': a template must start and end with a placeholder, not a separator"
+            ));
+        }
+        if tokens
+            .iter()
+            .any(|t| matches!(t, Token::Literal(l) if l.contains("..")))
+        {
+            return Err(format!("'{text}': '..' is not allowed in an address"));
+        }
         let has = |a: &Token, b: &Token| tokens.iter().any(|t| t == a || t == b);
         if !has(&Token::First, &Token::FirstInitial) || !has(&Token::Last, &Token::LastInitial) {
             return Err(format!(
@@ -122,6 +134,9 @@ mod tests {
             ("{first}+{last}", "only '.', '-' and '_'"),
             ("{first.{last}", "unknown placeholder"),
             ("{first}.{last", "not closed"),
+            (".{first}.{last}", "start and end with a placeholder"),
+            ("{first}.{last}_", "start and end with a placeholder"),
+            ("{first}..{last}", "'..' is not allowed"),
         ] {
             let e = AddressTemplate::parse(t).unwrap_err();
             assert!(e.contains(want), "{t}: {e}");

@@ -109,6 +109,16 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
             Err(format!("'{other}': use \"text\" or \"json\"")),
         ),
     };
+    let level = raw.log.level.unwrap_or_else(|| "info".to_string());
+    let level_ok = !level.trim().is_empty()
+        && level
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_=,:.-".contains(c));
+    if !level_ok {
+        errs.0.push(format!(
+            "log.level: '{level}' is not a log filter; write e.g. \"info\" or \"carepost_store=debug,info\""
+        ));
+    }
     let master_key = errs
         .required("secrets.master_key", raw.secrets.master_key)
         .and_then(|k| errs.check("secrets.master_key", decode_key(&k)));
@@ -159,10 +169,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
                 name_source,
             },
             categories,
-            log: LogConfig {
-                format,
-                level: raw.log.level.unwrap_or_else(|| "info".to_string()),
-            },
+            log: LogConfig { format, level },
             master_key,
         }),
         _ => Err(errs.0),
@@ -316,6 +323,7 @@ mod tests {
             quarantine = "forever"
             [log]
             format = "xml"
+            level = "info; rm -rf"
             [secrets]
             master_key = "c2hvcnQ="
         "#;
@@ -332,11 +340,12 @@ mod tests {
             "address.template:",
             "address.quarantine:",
             "log.format:",
+            "log.level:",
             "secrets.master_key: must be 32 bytes",
         ] {
             assert!(all.contains(key), "missing {key} in:\n{all}");
         }
-        assert_eq!(e.errors.len(), 12, "{all}");
+        assert_eq!(e.errors.len(), 13, "{all}");
     }
 
     #[test]

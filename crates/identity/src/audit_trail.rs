@@ -47,13 +47,14 @@ impl Directory {
             if let Err(b) = walked {
                 return Ok(Err(b));
             }
-            let (head_seq, head_hash) = self.store.read().await?.audit_head().await?;
+            let head = self.store.read().await?.audit_head().await?;
             // A head past the walk means events committed meanwhile, unless there are none to
             // read: then they were removed.
-            if head_seq > after && self.has_events_after(after).await? {
+            if head.seq > after && self.has_events_after(after).await? {
                 continue;
             }
-            return Ok(verifier.finish(head_seq, &head_hash));
+            let key = carepost_audit::seal_key(&self.config.master_key);
+            return Ok(verifier.finish(&head, &key));
         }
     }
 

@@ -2,7 +2,7 @@
 //! account, `administrator@DOMAIN`, with the IT administrator role and a one-time password
 //! that must be changed at first sign-in. The password is shown once and stored only hashed.
 
-use crate::directory::Placement;
+use crate::directory::{AddressChoice, Placement};
 use crate::password::{hash_password, one_time_password};
 use crate::{Actor, Directory, IdentityError, NewAccount, PersonName, Role};
 use carepost_audit::action;
@@ -45,13 +45,13 @@ impl Directory {
             department: ADMIN_DEPARTMENT.to_string(),
             supervisor: None,
         };
-        let id = self
+        let (id, _) = self
             .insert_account(
                 &mut tx,
                 &actor,
                 &new,
                 Placement {
-                    address: Some(&address),
+                    address: AddressChoice::Fixed(&address),
                     ..Placement::active(department, None)
                 },
             )

@@ -3,14 +3,10 @@
 
 use crate::address::AddressPolicy;
 use crate::authz::{Permission, require};
-use crate::{
-    Account, AccountStatus, Actor, Department, IdentityError, NewAccount, PersonName, Rename,
-};
+use crate::{Account, AccountStatus, Actor, Department, IdentityError, PersonName};
 use carepost_audit::{NewEvent, action};
 use carepost_config::Config;
-use carepost_store::{
-    AccountFilter, AccountRow, AuditRepo, DirectoryRepo, NewAccountRow, Store, Tx,
-};
+use carepost_store::{AccountRow, AuditRepo, DirectoryRepo, NewAccountRow, Store, Tx};
 use carepost_types::{AccountId, Address, Clock, DepartmentId, Rng, UnixMillis};
 use serde_json::json;
 use std::sync::Arc;
@@ -25,14 +21,26 @@ pub struct Directory {
     pub(crate) rng: Arc<dyn Rng>,
 }
 
-/// Where a new account goes: department, supervisor, status, and a fixed address for service
-/// accounts (else the policy assigns one).
-#[derive(Debug, Clone, Copy)]
+/// How a new account gets its address.
+#[derive(Debug, Clone)]
+pub(crate) enum AddressChoice<'a> {
+    /// The first free candidate of the policy.
+    Policy,
+    /// This one or none (a service account's fixed address).
+    Fixed(&'a Address),
+    /// This one, chosen from a view of the taken addresses; the policy if it went stale.
+    Likely(Address),
+}
+
+/// Where a new account goes: department, supervisor, status, and how its address is chosen.
+#[derive(Debug, Clone)]
 pub(crate) struct Placement<'a> {
     pub department: DepartmentId,
     pub supervisor: Option<AccountId>,
     pub status: AccountStatus,
-    pub address: Option<&'a Address>,
+    pub address: AddressChoice<'a>,
+    /// The caller has already made sure no account has this employee id.
+    pub employee_id_is_new: bool,
 }
 
 impl Placement<'_> {
@@ -41,7 +49,8 @@ impl Placement<'_> {
             department,
             supervisor,
             status: AccountStatus::Active,
-            address: None,
+            address: AddressChoice::Policy,
+            employee_id_is_new: false,
         }
     }
 }
@@ -85,7 +94,7 @@ impl Directory {
         e
     }
 
-    fn quarantine_end(&self, now: UnixMillis) -> UnixMillis {
+    pub(crate) fn quarantine_end(&self, now: UnixMillis) -> UnixMillis {
         now.plus(self.config.address.quarantine)
     }
 
@@ -167,302 +176,6 @@ impl Directory {
             .map(|r| Department::from_rows(r, &rows))
             .collect())
     }
-
-    // ----- accounts -----
-
-    /// What the policy would assign to `name` now, without creating anything.
-    pub async fn preview_address(&self, name: &PersonName) -> Result<Address, IdentityError> {
-        let mut tx = self.store.read().await?;
-        let now = self.clock.now();
-        for local in self.policy.candidates(name)? {
-            let address = self.policy.address(local);
-            match tx.find_address(&address.to_string()).await? {
-                None => return Ok(address),
-                Some(row) if row.reusable_after.is_some_and(|t| t <= now) => return Ok(address),
-                Some(_) => {}
-            }
-        }
-        Err(no_free_address(name))
-    }
-
-    pub async fn create_account(
-        &self,
-        actor: &Actor,
-        new: &NewAccount,
-    ) -> Result<Account, IdentityError> {
-        let target = format!("employee:{}", new.employee_id.trim());
-        require(
-            &self.store,
-            &*self.clock,
-            actor,
-            Permission::ManageAccounts,
-            &target,
-        )
-        .await?;
-        let mut tx = self.store.begin().await?;
-        let department = department_id(&mut tx, &new.department).await?;
-        let supervisor = match &new.supervisor {
-            Some(s) => Some(account_by_address(&mut tx, s).await?.id),
-            None => None,
-        };
-        let id = self
-            .insert_account(
-                &mut tx,
-                actor,
-                new,
-                Placement::active(department, supervisor),
-            )
-            .await?;
-        tx.commit().await?;
-        self.account_by_id(id).await
-    }
-
-    /// Inserts an account, gives it the first free address of the policy, and audits it.
-    pub(crate) async fn insert_account(
-        &self,
-        tx: &mut Tx,
-        actor: &Actor,
-        new: &NewAccount,
-        place: Placement<'_>,
-    ) -> Result<AccountId, IdentityError> {
-        let employee_id = check_employee_id(&new.employee_id)?;
-        let category = self.check_category(&new.category)?;
-        if tx
-            .find_account_by_employee_id(&employee_id)
-            .await?
-            .is_some()
-        {
-            return Err(IdentityError::Conflict(format!(
-                "employee id {employee_id} already has an account"
-            )));
-        }
-        let now = self.clock.now();
-        let mut row = NewAccountRow {
-            first_name: new.name.first.clone(),
-            middle_name: new.name.middle.clone(),
-            last_name: new.name.last.clone(),
-            preferred_name: new.name.preferred.clone(),
-            employee_id,
-            category,
-            department_id: place.department,
-            supervisor_id: place.supervisor,
-            status: place.status.as_str().to_string(),
-            primary_address: String::new(),
-            search_text: String::new(),
-        };
-        let id = tx.insert_account(&row, now).await?;
-        let address = match place.address {
-            Some(a) => self.claim_fixed(tx, id, a, now).await?,
-            None => self.claim_first_free(tx, id, &new.name, now).await?,
-        };
-        row.primary_address = address.to_string();
-        row.search_text = search_text(&new.name, &row.employee_id, &row.primary_address);
-        tx.update_account(id, &row, now).await?;
-        if place.status == AccountStatus::Deprovisioned {
-            tx.set_account_addresses_reusable(id, Some(self.quarantine_end(now)))
-                .await?;
-        }
-        let event = self
-            .audit(actor, action::ACCOUNT_CREATE, format!("account:{address}"))
-            .with_details(json!({
-                "account_id": id.0,
-                "employee_id": row.employee_id,
-                "category": row.category,
-                "department_id": place.department.0,
-                "status": row.status,
-            }));
-        tx.append_audit(&event).await?;
-        Ok(id)
-    }
-
-    /// Claims, in policy order, the first candidate address the store lets this account have.
-    async fn claim_first_free(
-        &self,
-        tx: &mut Tx,
-        id: AccountId,
-        name: &PersonName,
-        now: UnixMillis,
-    ) -> Result<Address, IdentityError> {
-        for local in self.policy.candidates(name)? {
-            let address = self.policy.address(local);
-            if tx
-                .claim_address(&address.to_string(), id, "alias", now)
-                .await?
-            {
-                tx.set_primary_address(id, &address.to_string()).await?;
-                return Ok(address);
-            }
-        }
-        Err(no_free_address(name))
-    }
-
-    /// Claims one given address (a service account's), or fails if it is held.
-    async fn claim_fixed(
-        &self,
-        tx: &mut Tx,
-        id: AccountId,
-        address: &Address,
-        now: UnixMillis,
-    ) -> Result<Address, IdentityError> {
-        if !tx
-            .claim_address(&address.to_string(), id, "primary", now)
-            .await?
-        {
-            return Err(IdentityError::Conflict(format!("{address} is taken")));
-        }
-        Ok(address.clone())
-    }
-
-    pub(crate) fn check_category(&self, category: &str) -> Result<String, IdentityError> {
-        let c = category.trim().to_ascii_lowercase();
-        if self.config.categories.contains(&c) {
-            Ok(c)
-        } else {
-            Err(IdentityError::Invalid(format!(
-                "'{category}' is not a role category: use one of {}",
-                self.config.categories.join(", ")
-            )))
-        }
-    }
-
-    pub async fn find_account(
-        &self,
-        actor: &Actor,
-        address: &str,
-    ) -> Result<Account, IdentityError> {
-        require(
-            &self.store,
-            &*self.clock,
-            actor,
-            Permission::ReadDirectory,
-            "directory",
-        )
-        .await?;
-        let mut tx = self.store.read().await?;
-        let row = account_by_address(&mut tx, address).await?;
-        account_with_aliases(&mut tx, row).await
-    }
-
-    pub(crate) async fn account_by_id(&self, id: AccountId) -> Result<Account, IdentityError> {
-        let mut tx = self.store.read().await?;
-        let row = tx
-            .find_account(id)
-            .await?
-            .ok_or_else(|| IdentityError::NotFound(format!("no account {id}")))?;
-        account_with_aliases(&mut tx, row).await
-    }
-
-    /// Accounts in address order; aliases are not filled in (`Account::aliases` is empty).
-    pub async fn list_accounts(
-        &self,
-        actor: &Actor,
-        f: &ListFilter,
-    ) -> Result<Vec<Account>, IdentityError> {
-        require(
-            &self.store,
-            &*self.clock,
-            actor,
-            Permission::ReadDirectory,
-            "directory",
-        )
-        .await?;
-        let mut tx = self.store.read().await?;
-        let department = match &f.department {
-            Some(d) => Some(department_id(&mut tx, d).await?),
-            None => None,
-        };
-        let filter = AccountFilter {
-            department,
-            status: f.status.map(|s| s.as_str().to_string()),
-            query: f.query.as_ref().map(|q| q.trim().to_lowercase()),
-            after: None,
-            limit: f.limit,
-        };
-        let rows = tx.list_accounts(&filter).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Account::from_row(r, Vec::new()))
-            .collect())
-    }
-
-    /// Disables, enables or deprovisions an account.
-    pub async fn set_status(
-        &self,
-        actor: &Actor,
-        address: &str,
-        to: AccountStatus,
-    ) -> Result<Account, IdentityError> {
-        require(
-            &self.store,
-            &*self.clock,
-            actor,
-            Permission::ManageAccounts,
-            &format!("account:{address}"),
-        )
-        .await?;
-        let mut tx = self.store.begin().await?;
-        let row = account_by_address(&mut tx, address).await?;
-        self.change_status(&mut tx, actor, &row, to).await?;
-        tx.commit().await?;
-        self.account_by_id(row.id).await
-    }
-
-    pub(crate) async fn change_status(
-        &self,
-        tx: &mut Tx,
-        actor: &Actor,
-        row: &AccountRow,
-        to: AccountStatus,
-    ) -> Result<(), IdentityError> {
-        let from = AccountStatus::parse(&row.status)?;
-        let now = self.clock.now();
-        let act = match (from, to) {
-            (f, t) if f == t => {
-                return Err(IdentityError::Conflict(format!(
-                    "{} is already {t}",
-                    row.primary_address
-                )));
-            }
-            (_, AccountStatus::Locked) => {
-                return Err(IdentityError::Invalid(
-                    "accounts are locked by failed sign-ins, not by hand; disable it instead"
-                        .into(),
-                ));
-            }
-            (_, AccountStatus::Disabled) => action::ACCOUNT_DISABLE,
-            (_, AccountStatus::Deprovisioned) => {
-                tx.set_account_addresses_reusable(row.id, Some(self.quarantine_end(now)))
-                    .await?;
-                action::ACCOUNT_DEPROVISION
-            }
-            (_, AccountStatus::Active) => {
-                if from == AccountStatus::Deprovisioned {
-                    self.restore_addresses(tx, row).await?;
-                }
-                action::ACCOUNT_ENABLE
-            }
-        };
-        tx.update_account_status(row.id, to.as_str(), now).await?;
-        let event = self
-            .audit(actor, act, format!("account:{}", row.primary_address))
-            .with_details(json!({ "from": from.as_str(), "to": to.as_str() }));
-        tx.append_audit(&event).await?;
-        Ok(())
-    }
-
-    /// Takes a deprovisioned account's addresses out of quarantine, if it still holds its
-    /// primary address.
-    async fn restore_addresses(&self, tx: &mut Tx, row: &AccountRow) -> Result<(), IdentityError> {
-        let owner = tx.find_address(&row.primary_address).await?;
-        if owner.and_then(|a| a.account_id) != Some(row.id) {
-            return Err(IdentityError::Conflict(format!(
-                "{} has been given to someone else since this account was deprovisioned; create a new account",
-                row.primary_address
-            )));
-        }
-        tx.set_account_addresses_reusable(row.id, None).await?;
-        Ok(())
-    }
 }
 
 /// `name` as the store keeps it for a department lookup, or a clear error.
@@ -530,77 +243,11 @@ pub(crate) fn search_text(name: &PersonName, employee_id: &str, address: &str) -
     .to_lowercase()
 }
 
-fn no_free_address(name: &PersonName) -> IdentityError {
+pub(crate) fn no_free_address(name: &PersonName) -> IdentityError {
     IdentityError::Conflict(format!(
         "no free address for {} {} within the policy",
         name.first, name.last
     ))
-}
-
-impl Directory {
-    /// Applies a name change; when it changes the address the policy makes, the account gets
-    /// the new address as primary and keeps the old one as an alias that still receives mail.
-    pub async fn rename(
-        &self,
-        actor: &Actor,
-        address: &str,
-        change: &Rename,
-    ) -> Result<Account, IdentityError> {
-        require(
-            &self.store,
-            &*self.clock,
-            actor,
-            Permission::ManageAccounts,
-            &format!("account:{address}"),
-        )
-        .await?;
-        let mut tx = self.store.begin().await?;
-        let row = account_by_address(&mut tx, address).await?;
-        let name = renamed(&row, change)?;
-        self.rename_in(&mut tx, actor, &row, &name).await?;
-        tx.commit().await?;
-        self.account_by_id(row.id).await
-    }
-
-    pub(crate) async fn rename_in(
-        &self,
-        tx: &mut Tx,
-        actor: &Actor,
-        row: &AccountRow,
-        name: &PersonName,
-    ) -> Result<(), IdentityError> {
-        let old_name = name_of(row);
-        let now = self.clock.now();
-        // Only a change in what the template renders moves the address: a new middle name
-        // alone does not shuffle a colleague to a new address.
-        let moves = self.policy.preferred_local_part(&old_name)?
-            != self.policy.preferred_local_part(name)?;
-        let address = if moves {
-            self.claim_first_free(tx, row.id, name, now)
-                .await?
-                .to_string()
-        } else {
-            row.primary_address.clone()
-        };
-        let mut new_row = row_fields(row);
-        new_row.first_name = name.first.clone();
-        new_row.middle_name = name.middle.clone();
-        new_row.last_name = name.last.clone();
-        new_row.preferred_name = name.preferred.clone();
-        new_row.primary_address = address.clone();
-        new_row.search_text = search_text(name, &row.employee_id, &address);
-        tx.update_account(row.id, &new_row, now).await?;
-        let event = self
-            .audit(actor, action::ACCOUNT_RENAME, format!("account:{address}"))
-            .with_details(json!({
-                "account_id": row.id.0,
-                "old_address": row.primary_address,
-                "old_name": old_name,
-                "new_name": name,
-            }));
-        tx.append_audit(&event).await?;
-        Ok(())
-    }
 }
 
 pub(crate) fn name_of(row: &AccountRow) -> PersonName {
@@ -626,24 +273,4 @@ pub(crate) fn row_fields(row: &AccountRow) -> NewAccountRow {
         primary_address: row.primary_address.clone(),
         search_text: search_text(&name_of(row), &row.employee_id, &row.primary_address),
     }
-}
-
-fn renamed(row: &AccountRow, change: &Rename) -> Result<PersonName, IdentityError> {
-    let pick = |new: &Option<String>, old: &Option<String>| match new {
-        Some(v) if v.trim().is_empty() => None,
-        Some(v) => Some(v.clone()),
-        None => old.clone(),
-    };
-    let name = PersonName::new(
-        change.first.as_deref().unwrap_or(&row.first_name),
-        pick(&change.middle, &row.middle_name).as_deref(),
-        change.last.as_deref().unwrap_or(&row.last_name),
-        pick(&change.preferred, &row.preferred_name).as_deref(),
-    )?;
-    if name == name_of(row) {
-        return Err(IdentityError::Invalid(
-            "nothing to change: give --first, --middle, --last or --preferred".into(),
-        ));
-    }
-    Ok(name)
 }

@@ -14,6 +14,10 @@ pub enum IdentityError {
     Forbidden(String),
     #[error(transparent)]
     Store(StoreError),
+    #[error(
+        "import stopped at line {line}: {source}; the rows before it were saved, and running the import again continues"
+    )]
+    ImportStopped { line: u64, source: StoreError },
 }
 
 impl From<StoreError> for IdentityError {

@@ -1,15 +1,23 @@
 //! Bulk provisioning from an HR export (CSV with a header row). Idempotent by employee id: a new
 //! id creates an account, a changed row updates it (a name change renames it, the old address
 //! kept as an alias), an unchanged row changes nothing. Bad rows are reported with their line
-//! and do not stop the others. Departments are created on demand; supervisors are linked in a
-//! second pass, so a supervisor may appear anywhere in the file.
+//! and do not stop the others. Departments are created on demand; a supervisor may appear
+//! anywhere in the file (later ones are linked in a second pass).
+//!
+//! The status column follows employment, not security: `deprovisioned` deprovisions, `disabled`
+//! disables, and `active` brings back a deprovisioned colleague (a rehire) but never re-enables
+//! an account that IT disabled or that a lockout holds.
+//!
+//! For speed the import reads the directory once and decides in memory; every write still
+//! goes through the store, which has the last word on addresses (a stale guess falls back to
+//! the policy's claim loop).
 
 use crate::authz::{Permission, require};
-use crate::directory::{Placement, check_employee_id, name_of, row_fields};
+use crate::directory::{AddressChoice, Placement, check_employee_id, name_of, row_fields};
 use crate::{AccountStatus, Actor, Directory, IdentityError, NewAccount, PersonName};
 use carepost_audit::action;
-use carepost_store::{AccountRow, AuditRepo, DirectoryRepo, Tx};
-use carepost_types::{AccountId, DepartmentId};
+use carepost_store::{AccountFilter, AccountRow, AddressRow, AuditRepo, DirectoryRepo, Tx};
+use carepost_types::{AccountId, Address, DepartmentId, UnixMillis};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -54,6 +62,18 @@ enum Outcome {
     Renamed,
     Updated,
     Unchanged,
+}
+
+/// The directory as the import sees it: read once, kept current as rows are applied.
+struct Known {
+    /// Accounts that existed before this run, by employee id.
+    accounts: HashMap<String, AccountRow>,
+    /// Every account id by employee id, including those created in this run.
+    ids: HashMap<String, AccountId>,
+    addresses: HashMap<String, AddressRow>,
+    departments: HashMap<String, DepartmentId>,
+    /// Employee id -> (account, what this run did to it).
+    outcomes: HashMap<String, (AccountId, Outcome)>,
 }
 
 /// Column positions from the header row.
@@ -114,19 +134,23 @@ impl Directory {
         .await?;
         let mut summary = ImportSummary::default();
         let rows = self.read_rows(input, &mut summary)?;
-        let mut departments = HashMap::new();
-        let mut accounts: HashMap<String, (AccountId, Outcome)> = HashMap::new();
+        let mut known = self.load_known().await?;
+        let mut deferred = Vec::new();
         for batch in rows.chunks(BATCH) {
             let mut tx = self.store.begin().await?;
             for row in batch {
                 match self
-                    .apply_row(&mut tx, actor, row, &mut departments, &mut summary)
+                    .apply_row(&mut tx, actor, row, &mut known, &mut summary)
                     .await
                 {
-                    Ok((id, outcome)) => {
-                        accounts.insert(row.employee_id.clone(), (id, outcome));
+                    Ok(true) => {}
+                    Ok(false) => deferred.push(row),
+                    Err(IdentityError::Store(source)) => {
+                        return Err(IdentityError::ImportStopped {
+                            line: row.line,
+                            source,
+                        });
                     }
-                    Err(IdentityError::Store(e)) => return Err(IdentityError::Store(e)),
                     Err(e) => fail(
                         &mut summary,
                         row.line,
@@ -137,9 +161,9 @@ impl Directory {
             }
             tx.commit().await?;
         }
-        self.link_supervisors(actor, &rows, &mut accounts, &mut summary)
+        self.link_deferred(actor, &deferred, &mut known, &mut summary)
             .await?;
-        for (_, outcome) in accounts.values() {
+        for (_, outcome) in known.outcomes.values() {
             count(&mut summary, *outcome);
         }
         let mut tx = self.store.begin().await?;
@@ -153,6 +177,32 @@ impl Directory {
         tx.append_audit(&event).await?;
         tx.commit().await?;
         Ok(summary)
+    }
+
+    async fn load_known(&self) -> Result<Known, IdentityError> {
+        let mut tx = self.store.read().await?;
+        let accounts = tx.list_accounts(&AccountFilter::default()).await?;
+        let addresses = tx.list_addresses().await?;
+        let departments = tx.list_departments().await?;
+        Ok(Known {
+            ids: accounts
+                .iter()
+                .map(|a| (a.employee_id.clone(), a.id))
+                .collect(),
+            accounts: accounts
+                .into_iter()
+                .map(|a| (a.employee_id.clone(), a))
+                .collect(),
+            addresses: addresses
+                .into_iter()
+                .map(|a| (a.address.clone(), a))
+                .collect(),
+            departments: departments
+                .into_iter()
+                .map(|d| (d.name.to_lowercase(), d.id))
+                .collect(),
+            outcomes: HashMap::new(),
+        })
     }
 
     /// Parses and validates every row; bad ones go into `summary` at once.
@@ -242,65 +292,187 @@ impl Directory {
         })
     }
 
+    /// Applies one row; `Ok(false)` when its supervisor is further down the file.
     async fn apply_row(
         &self,
         tx: &mut Tx,
         actor: &Actor,
         row: &Row,
-        departments: &mut HashMap<String, DepartmentId>,
+        known: &mut Known,
         summary: &mut ImportSummary,
-    ) -> Result<(AccountId, Outcome), IdentityError> {
+    ) -> Result<bool, IdentityError> {
         let department = self
-            .department_on_demand(tx, actor, &row.department, departments, summary)
+            .department_on_demand(tx, actor, &row.department, known, summary)
             .await?;
-        let Some(existing) = tx.find_account_by_employee_id(&row.employee_id).await? else {
-            let new = NewAccount {
-                name: row.name.clone(),
-                employee_id: row.employee_id.clone(),
-                category: row.category.clone(),
-                department: row.department.clone(),
-                supervisor: None,
-            };
-            let id = self
-                .insert_account(
-                    tx,
-                    actor,
-                    &new,
-                    Placement {
-                        status: row.status,
-                        ..Placement::active(department, None)
-                    },
-                )
-                .await?;
-            return Ok((id, Outcome::Created));
+        let supervisor = match &row.supervisor {
+            Some(s) if *s == row.employee_id => {
+                return Err(IdentityError::Invalid(
+                    "an account cannot supervise itself".into(),
+                ));
+            }
+            Some(s) => known.ids.get(s).copied(),
+            None => None,
         };
-        let mut outcome = Outcome::Unchanged;
-        if name_of(&existing) != row.name {
-            self.rename_in(tx, actor, &existing, &row.name).await?;
-            outcome = Outcome::Renamed;
+        let resolved = row.supervisor.is_none() || supervisor.is_some();
+        match known.accounts.get(&row.employee_id).cloned() {
+            None => {
+                self.create_row(tx, actor, row, department, supervisor, known)
+                    .await?;
+            }
+            Some(existing) => {
+                let outcome = self
+                    .update_row(tx, actor, row, existing.clone(), department, known)
+                    .await?;
+                if resolved && existing.supervisor_id != supervisor {
+                    self.set_supervisor(tx, actor, &existing, supervisor)
+                        .await?;
+                    known.outcomes.insert(
+                        row.employee_id.clone(),
+                        (existing.id, outcome.max_with(Outcome::Updated)),
+                    );
+                } else {
+                    known
+                        .outcomes
+                        .insert(row.employee_id.clone(), (existing.id, outcome));
+                }
+            }
         }
-        let current = tx.find_account(existing.id).await?.unwrap_or(existing);
+        Ok(resolved)
+    }
+
+    async fn create_row(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        row: &Row,
+        department: DepartmentId,
+        supervisor: Option<AccountId>,
+        known: &mut Known,
+    ) -> Result<AccountId, IdentityError> {
+        let new = NewAccount {
+            name: row.name.clone(),
+            employee_id: row.employee_id.clone(),
+            category: row.category.clone(),
+            department: row.department.clone(),
+            supervisor: None,
+        };
+        let address = match self.likely_address(&row.name, known, self.clock.now())? {
+            Some(a) => AddressChoice::Likely(a),
+            None => AddressChoice::Policy,
+        };
+        let place = Placement {
+            status: row.status,
+            address,
+            employee_id_is_new: true,
+            ..Placement::active(department, supervisor)
+        };
+        let (id, address) = self.insert_account(tx, actor, &new, place).await?;
+        known
+            .outcomes
+            .insert(row.employee_id.clone(), (id, Outcome::Created));
+        known.ids.insert(row.employee_id.clone(), id);
+        let now = self.clock.now();
+        let quarantined = row.status == AccountStatus::Deprovisioned;
+        known.addresses.insert(
+            address.to_string(),
+            AddressRow {
+                address: address.to_string(),
+                account_id: Some(id),
+                kind: "primary".into(),
+                active: true,
+                reusable_after: quarantined.then(|| self.quarantine_end(now)),
+                created_at: now,
+            },
+        );
+        Ok(id)
+    }
+
+    /// The first candidate that the import's view of the directory says is free.
+    fn likely_address(
+        &self,
+        name: &PersonName,
+        known: &Known,
+        now: UnixMillis,
+    ) -> Result<Option<Address>, IdentityError> {
+        for local in self.policy.candidates(name)? {
+            let address = self.policy.address(local);
+            match known.addresses.get(&address.to_string()) {
+                None => return Ok(Some(address)),
+                Some(r) if r.reusable_after.is_some_and(|t| t <= now) => return Ok(Some(address)),
+                Some(_) => {}
+            }
+        }
+        Ok(None)
+    }
+
+    async fn update_row(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        row: &Row,
+        existing: AccountRow,
+        department: DepartmentId,
+        known: &mut Known,
+    ) -> Result<Outcome, IdentityError> {
+        let mut outcome = Outcome::Unchanged;
+        let mut current = existing;
+        if name_of(&current) != row.name {
+            self.rename_in(tx, actor, &current, &row.name).await?;
+            outcome = Outcome::Renamed;
+            current = self.refresh(tx, current.id, known).await?;
+        }
         if current.category != row.category || current.department_id != department {
             let mut fields = row_fields(&current);
             fields.category = row.category.clone();
             fields.department_id = department;
-            self.update_fields(
-                tx,
-                actor,
-                &current,
-                fields,
-                json!({
-                    "category": row.category, "department": row.department,
-                }),
-            )
+            let details = json!({ "category": row.category, "department": row.department });
+            self.update_fields(tx, actor, &current, fields, details)
+                .await?;
+            outcome = outcome.max_with(Outcome::Updated);
+        }
+        if let Some(to) = hr_transition(&current.status, row.status) {
+            self.change_status(tx, actor, &current, to).await?;
+            outcome = outcome.max_with(Outcome::Updated);
+        }
+        Ok(outcome)
+    }
+
+    /// Re-reads an account after a change and records it and its addresses in `known`.
+    async fn refresh(
+        &self,
+        tx: &mut Tx,
+        id: AccountId,
+        known: &mut Known,
+    ) -> Result<AccountRow, IdentityError> {
+        let row = tx
+            .find_account(id)
+            .await?
+            .ok_or_else(|| IdentityError::NotFound(format!("no account {id}")))?;
+        for a in tx.list_account_addresses(id).await? {
+            known.addresses.insert(a.address.clone(), a);
+        }
+        known.accounts.insert(row.employee_id.clone(), row.clone());
+        Ok(row)
+    }
+
+    async fn set_supervisor(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        current: &AccountRow,
+        supervisor: Option<AccountId>,
+    ) -> Result<(), IdentityError> {
+        tx.update_account_supervisor(current.id, supervisor, self.clock.now())
             .await?;
-            outcome = outcome.max_with(Outcome::Updated);
-        }
-        if current.status != row.status.as_str() {
-            self.change_status(tx, actor, &current, row.status).await?;
-            outcome = outcome.max_with(Outcome::Updated);
-        }
-        Ok((current.id, outcome))
+        let event = self
+            .audit(
+                actor,
+                action::ACCOUNT_UPDATE,
+                format!("account:{}", current.primary_address),
+            )
+            .with_details(json!({ "supervisor_id": supervisor.map(|s| s.0) }));
+        tx.append_audit(&event).await?;
+        Ok(())
     }
 
     async fn department_on_demand(
@@ -308,21 +480,16 @@ impl Directory {
         tx: &mut Tx,
         actor: &Actor,
         name: &str,
-        cache: &mut HashMap<String, DepartmentId>,
+        known: &mut Known,
         summary: &mut ImportSummary,
     ) -> Result<DepartmentId, IdentityError> {
         let key = name.to_lowercase();
-        if let Some(id) = cache.get(&key) {
+        if let Some(id) = known.departments.get(&key) {
             return Ok(*id);
         }
-        let id = match tx.find_department_by_name(name).await? {
-            Some(d) => d.id,
-            None => {
-                summary.departments_created += 1;
-                self.insert_department(tx, actor, name, None).await?
-            }
-        };
-        cache.insert(key, id);
+        let id = self.insert_department(tx, actor, name, None).await?;
+        summary.departments_created += 1;
+        known.departments.insert(key, id);
         Ok(id)
     }
 
@@ -347,65 +514,57 @@ impl Directory {
         Ok(())
     }
 
-    /// Second pass: points each imported account at its supervisor.
-    async fn link_supervisors(
+    /// Second pass: links the accounts whose supervisor came later in the file.
+    async fn link_deferred(
         &self,
         actor: &Actor,
-        rows: &[Row],
-        accounts: &mut HashMap<String, (AccountId, Outcome)>,
+        rows: &[&Row],
+        known: &mut Known,
         summary: &mut ImportSummary,
     ) -> Result<(), IdentityError> {
-        let linked: Vec<&Row> = rows
-            .iter()
-            .filter(|r| accounts.contains_key(&r.employee_id))
-            .collect();
-        for batch in linked.chunks(BATCH) {
+        for batch in rows.chunks(BATCH) {
             let mut tx = self.store.begin().await?;
             for row in batch {
-                let Some((id, outcome)) = accounts.get_mut(&row.employee_id) else {
+                let (Some(sup_id), Some(id)) =
+                    (&row.supervisor, known.ids.get(&row.employee_id).copied())
+                else {
                     continue;
                 };
-                let Some(current) = tx.find_account(*id).await? else {
+                let Some(current) = tx.find_account(id).await? else {
                     continue;
                 };
-                let supervisor = match &row.supervisor {
-                    None => None,
-                    Some(s) if *s == row.employee_id => {
-                        fail(
-                            summary,
-                            row.line,
-                            Some(&row.employee_id),
-                            "an account cannot supervise itself".into(),
-                        );
-                        continue;
-                    }
-                    Some(s) => match tx.find_account_by_employee_id(s).await? {
-                        Some(sup) => Some(sup),
-                        None => {
-                            fail(
-                                summary,
-                                row.line,
-                                Some(&row.employee_id),
-                                format!("supervisor {s} has no account"),
-                            );
-                            continue;
-                        }
-                    },
+                let Some(sup) = known.ids.get(sup_id).copied() else {
+                    fail(
+                        summary,
+                        row.line,
+                        Some(&row.employee_id),
+                        format!("supervisor {sup_id} has no account"),
+                    );
+                    continue;
                 };
-                if current.supervisor_id == supervisor.as_ref().map(|s| s.id) {
+                if current.supervisor_id == Some(sup) {
                     continue;
                 }
-                let mut fields = row_fields(&current);
-                fields.supervisor_id = supervisor.as_ref().map(|s| s.id);
-                let details =
-                    json!({ "supervisor": supervisor.as_ref().map(|s| &s.primary_address) });
-                self.update_fields(&mut tx, actor, &current, fields, details)
+                self.set_supervisor(&mut tx, actor, &current, Some(sup))
                     .await?;
-                *outcome = outcome.max_with(Outcome::Updated);
+                if let Some((_, outcome)) = known.outcomes.get_mut(&row.employee_id) {
+                    *outcome = outcome.max_with(Outcome::Updated);
+                }
             }
             tx.commit().await?;
         }
         Ok(())
+    }
+}
+
+/// The status change an HR row asks for, if any (see the module doc).
+fn hr_transition(current: &str, hr: AccountStatus) -> Option<AccountStatus> {
+    let current = AccountStatus::parse(current).ok()?;
+    match (current, hr) {
+        (c, h) if c == h => None,
+        (AccountStatus::Deprovisioned, AccountStatus::Active) => Some(AccountStatus::Active),
+        (_, AccountStatus::Active | AccountStatus::Locked) => None,
+        (_, h) => Some(h),
     }
 }
 

@@ -5,6 +5,7 @@
 //!
 //! This crate knows nothing of HTTP, sockets or protocols; callers hand it an `Actor`.
 
+mod accounts;
 mod actor;
 pub mod address;
 mod aliases;
@@ -16,6 +17,8 @@ mod error;
 mod import;
 mod model;
 mod password;
+mod rename;
+mod status;
 
 pub use actor::{Actor, Role};
 pub use authz::Permission;

@@ -15,18 +15,68 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const FIRST: &[&str] = &[
-    "John", "Mary", "José", "Zoë", "Łukasz", "Anne", "Peter", "Li", "Fatima", "Olga", "Ahmed",
-    "Sara", "Kim", "Noah", "Emma", "Siobhan", "Mary-Jane", "Raj", "Chen", "Ana",
+    "John",
+    "Mary",
+    "José",
+    "Zoë",
+    "Łukasz",
+    "Anne",
+    "Peter",
+    "Li",
+    "Fatima",
+    "Olga",
+    "Ahmed",
+    "Sara",
+    "Kim",
+    "Noah",
+    "Emma",
+    "Siobhan",
+    "Mary-Jane",
+    "Raj",
+    "Chen",
+    "Ana",
 ];
 const LAST: &[&str] = &[
-    "Smith", "Núñez", "O'Connor", "de la Cruz", "Ångström", "Lee", "Khan", "García", "Müller",
-    "Nguyen", "Brown", "Wilson", "Żółć", "Patel", "Kowalski", "Okafor", "Johansson", "Rossi",
+    "Smith",
+    "Núñez",
+    "O'Connor",
+    "de la Cruz",
+    "Ångström",
+    "Lee",
+    "Khan",
+    "García",
+    "Müller",
+    "Nguyen",
+    "Brown",
+    "Wilson",
+    "Żółć",
+    "Patel",
+    "Kowalski",
+    "Okafor",
+    "Johansson",
+    "Rossi",
 ];
 const DEPARTMENTS: &[&str] = &[
-    "Cardiology", "Oncology", "Pharmacy", "Radiology", "Emergency", "Pediatrics", "Surgery",
-    "Nursing", "IT", "Facilities", "Laboratory", "Human Resources",
+    "Cardiology",
+    "Oncology",
+    "Pharmacy",
+    "Radiology",
+    "Emergency",
+    "Pediatrics",
+    "Surgery",
+    "Nursing",
+    "IT",
+    "Facilities",
+    "Laboratory",
+    "Human Resources",
 ];
-const CATEGORIES: &[&str] = &["clinician", "nurse", "administrative", "support", "contractor"];
+const CATEGORIES: &[&str] = &[
+    "clinician",
+    "nurse",
+    "administrative",
+    "support",
+    "contractor",
+];
 
 /// A deterministic HR export: common names collide often, as in a real hospital.
 fn hr_export(rows: usize) -> String {
@@ -46,7 +96,11 @@ fn hr_export(rows: usize) -> String {
         // Most names are made distinct by a number, as real ones are by their variety.
         let tag = next(4000);
         let middle = if next(3) == 0 { "Alex" } else { "" };
-        let supervisor = if i >= 100 { format!("E{}", next(100)) } else { String::new() };
+        let supervisor = if i >= 100 {
+            format!("E{}", next(100))
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
             "E{i},{first},{middle},{last}{tag},,{},{},{supervisor},\n",
             CATEGORIES[next(CATEGORIES.len())],
@@ -57,11 +111,14 @@ fn hr_export(rows: usize) -> String {
 }
 
 async fn baseline(db: &TestDb, csv: &str) -> Duration {
-    let store = Store::open(&db.url).await.unwrap();
+    let store = Store::open(&db.url, [0; 32]).await.unwrap();
     store.close().await;
     let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
     if db.backend == "sqlite" {
-        sqlx::query("PRAGMA synchronous = FULL").execute(&pool).await.unwrap();
+        sqlx::query("PRAGMA synchronous = FULL")
+            .execute(&pool)
+            .await
+            .unwrap();
     }
     sqlx::query("CREATE TABLE bench_rows (employee_id TEXT PRIMARY KEY, first_name TEXT, middle_name TEXT, last_name TEXT, category TEXT, department TEXT, supervisor TEXT)")
         .execute(&pool)
@@ -94,7 +151,8 @@ async fn baseline(db: &TestDb, csv: &str) -> Duration {
 
 async fn carepost_import(db: &TestDb, csv: &str) -> (Duration, Duration) {
     let config = Arc::new(test_config(db));
-    let store = Store::open(&config.store.url).await.unwrap();
+    let key = carepost_audit::seal_key(&config.master_key);
+    let store = Store::open(&config.store.url, key).await.unwrap();
     let dir = Directory::new(store, config, Arc::new(SystemClock), Arc::new(OsRng));
     let actor = Actor::local_cli("bench");
     let start = Instant::now();

@@ -25,14 +25,56 @@ impl Context {
         clock: Arc<dyn Clock>,
         rng: Arc<dyn Rng>,
     ) -> anyhow::Result<Context> {
-        let store = Store::open(&config.store.url)
+        let seal_key = carepost_audit::seal_key(&config.master_key);
+        let store = Store::open(&config.store.url, seal_key)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open the store {}: {e}",
+                    redact_url(&config.store.url)
+                )
+            })?;
         let directory = Directory::new(store.clone(), config.clone(), clock, rng);
         Ok(Context {
             config,
             store,
             directory,
         })
+    }
+}
+
+/// A store URL fit for printing: any password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end..];
+    let Some(at) = rest.find('@') else {
+        return url.to_string();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end], &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_in_store_urls_are_not_printed() {
+        assert_eq!(
+            redact_url("postgres://carepost:s3cret@db:5432/carepost"),
+            "postgres://carepost:***@db:5432/carepost"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@db/x"),
+            "postgres://postgres@db/x"
+        );
+        assert_eq!(
+            redact_url("sqlite:///srv/carepost.db"),
+            "sqlite:///srv/carepost.db"
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! The development data directory: created on demand (mode 0700), holding a generated master
-//! key and the effective development config, which admin commands given `--data DIR` read.
+//! The development data directory: created by `serve --dev` (mode 0700), holding a generated
+//! master key and the effective development config, which admin commands given `--data DIR`
+//! read.
 
 use anyhow::Context as _;
 use base64::Engine;
@@ -27,36 +28,39 @@ pub fn prepare_dev(
     };
     let (text, config) = dev_config(&options).map_err(|e| anyhow::anyhow!("{e}"))?;
     if record {
-        let path = dev_config_path(&data_dir);
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        replace_secret_file(&dev_config_path(&data_dir), text.as_bytes())?;
     }
     Ok(config)
 }
 
-/// The config of a data directory for admin commands: the one `serve --dev` recorded, or the
-/// defaults.
+/// The config of a data directory for admin commands: the one `serve --dev` recorded there.
+/// A directory without one is refused rather than filled with a new, empty store: a typo in
+/// `--data` must not look like an empty organization.
 pub fn data_dir_config(data_dir: &Path) -> anyhow::Result<Config> {
     let recorded = dev_config_path(data_dir);
-    if recorded.exists() {
-        return Config::load(&recorded).map_err(|e| anyhow::anyhow!("{e}"));
+    if !recorded.exists() {
+        anyhow::bail!(
+            "{} is not a carepost data directory (it has no carepost-dev.toml); start `carepost serve --dev --data {}` once to make it, or give --config FILE",
+            data_dir.display(),
+            data_dir.display()
+        );
     }
-    let domain = Domain::parse(crate::cli::DEFAULT_DOMAIN)?;
-    prepare_dev(
-        data_dir,
-        &domain,
-        crate::cli::DEFAULT_PORT_BASE,
-        None,
-        false,
-    )
+    Config::load(&recorded).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// Creates `dir` readable only by its owner, or takes it as it is if it exists.
 pub fn make_private_dir(dir: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot restrict {}", dir.display()))?;
+    if !dir.exists() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     dir.canonicalize()
         .with_context(|| format!("cannot resolve {}", dir.display()))
@@ -77,6 +81,16 @@ pub fn write_secret_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", path.display()))?;
     f.write_all(contents)?;
     f.sync_all()?;
+    Ok(())
+}
+
+/// Replaces `path` with `contents`, readable only by its owner, through a temporary file and a
+/// rename so that a crash never leaves half a file.
+pub fn replace_secret_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    write_secret_file(&tmp, contents)?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 

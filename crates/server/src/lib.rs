@@ -10,7 +10,7 @@ mod serve;
 mod telemetry;
 mod tls;
 
-pub use context::Context;
+pub use context::{Context, redact_url};
 pub use dev::prepare_dev;
 pub use serve::{Running, start};
 pub use telemetry::install_crypto_provider;

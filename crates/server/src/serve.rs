@@ -36,6 +36,19 @@ impl Running {
 pub async fn start(context: Context) -> anyhow::Result<Running> {
     telemetry::install_crypto_provider();
     let config = context.config.clone();
+    // Everything that can fail at start-up comes before the first administrator is made, so
+    // that its one-time password is never created by a start that does not get to print it.
+    let https_listener = match config.listeners.https {
+        Some(addr) => Some((
+            TlsAcceptor::from(tls::server_config(&config)?),
+            bind(addr, "https").await?,
+        )),
+        None => None,
+    };
+    let http_listener = match (config.listeners.http, config.dev) {
+        (Some(addr), true) => Some(bind(addr, "http").await?),
+        _ => None,
+    };
     let first_admin = context
         .directory
         .ensure_first_admin()
@@ -49,20 +62,13 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let mut https = None;
-    if let Some(addr) = config.listeners.https {
-        let acceptor = TlsAcceptor::from(tls::server_config(&config)?);
-        let listener = bind(addr, "https").await?;
+    if let Some((acceptor, listener)) = https_listener {
         https = Some(listener.local_addr()?);
-        tasks.spawn(http::serve(
-            listener,
-            Some(acceptor),
-            app.clone(),
-            stopped.clone(),
-        ));
+        let serving = http::serve(listener, Some(acceptor), app.clone(), stopped.clone());
+        tasks.spawn(serving);
     }
     let mut plain = None;
-    if let (Some(addr), true) = (config.listeners.http, config.dev) {
-        let listener = bind(addr, "http").await?;
+    if let Some(listener) = http_listener {
         plain = Some(listener.local_addr()?);
         tasks.spawn(http::serve(listener, None, app.clone(), stopped.clone()));
     }

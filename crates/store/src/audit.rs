@@ -3,17 +3,10 @@
 //! verification.
 
 use crate::{Backend, StoreError, Tx};
-use carepost_audit::{Event, NewEvent};
+use carepost_audit::{Event, Head, NewEvent, head_seal};
 use carepost_types::{AccountId, AuditSeq, UnixMillis};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row, Transaction};
-
-/// The end of the chain: the last event's number and hash.
-#[derive(Debug, Clone)]
-pub(crate) struct Head {
-    pub seq: AuditSeq,
-    pub hash: String,
-}
 
 pub(crate) async fn lock_head(
     tx: &mut Transaction<'static, Any>,
@@ -22,16 +15,27 @@ pub(crate) async fn lock_head(
     let row = sqlx::query(backend.lock_head_sql())
         .fetch_one(&mut **tx)
         .await?;
+    head_from_row(&row)
+}
+
+fn head_from_row(row: &AnyRow) -> Result<Head, StoreError> {
     Ok(Head {
         seq: AuditSeq(row.try_get("seq")?),
         hash: row.try_get("hash")?,
+        seal: row.try_get("seal")?,
     })
 }
 
-pub(crate) async fn store_head(conn: &mut AnyConnection, head: &Head) -> Result<(), StoreError> {
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+/// Records the new end of the chain, sealed.
+pub(crate) async fn store_head(
+    conn: &mut AnyConnection,
+    head: &Head,
+    key: &[u8; 32],
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2, seal = $3 WHERE id = 1")
         .bind(head.seq.0)
         .bind(&head.hash)
+        .bind(head_seal(key, head.seq, &head.hash))
         .execute(conn)
         .await?;
     Ok(())
@@ -55,8 +59,8 @@ pub trait AuditRepo {
     /// Appends an event to the chain; only in a transaction from `Store::begin`.
     async fn append_audit(&mut self, e: &NewEvent) -> Result<Event, StoreError>;
     async fn list_audit(&mut self, f: &AuditFilter) -> Result<Vec<Event>, StoreError>;
-    /// The recorded chain head: last sequence number and hash.
-    async fn audit_head(&mut self) -> Result<(AuditSeq, String), StoreError>;
+    /// The recorded chain head: last sequence number, hash and seal.
+    async fn audit_head(&mut self) -> Result<Head, StoreError>;
 }
 
 impl AuditRepo for Tx {
@@ -105,7 +109,7 @@ impl AuditRepo for Tx {
         .bind(f.target.as_ref().map(|t| target_by_name(t)))
         .bind(f.after_seq.map(|s| s.0))
         .bind(f.limit.unwrap_or(i64::MAX))
-        .fetch_all(&mut *self.inner)
+        .fetch_all(self.conn())
         .await?;
         Ok(rows
             .iter()
@@ -113,11 +117,11 @@ impl AuditRepo for Tx {
             .collect::<sqlx::Result<_>>()?)
     }
 
-    async fn audit_head(&mut self) -> Result<(AuditSeq, String), StoreError> {
-        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&mut *self.inner)
+    async fn audit_head(&mut self) -> Result<Head, StoreError> {
+        let row = sqlx::query("SELECT seq, hash, seal FROM audit_head WHERE id = 1")
+            .fetch_one(self.conn())
             .await?;
-        Ok((AuditSeq(row.try_get("seq")?), row.try_get("hash")?))
+        head_from_row(&row)
     }
 }
 

@@ -77,8 +77,8 @@ impl Backend {
     /// Reads the audit chain head and locks it until the transaction ends.
     pub(crate) fn lock_head_sql(self) -> &'static str {
         match self {
-            Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
-            Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+            Backend::Sqlite => "SELECT seq, hash, seal FROM audit_head WHERE id = 1",
+            Backend::Postgres => "SELECT seq, hash, seal FROM audit_head WHERE id = 1 FOR UPDATE",
         }
     }
 }

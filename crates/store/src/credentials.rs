@@ -49,7 +49,7 @@ impl CredentialRepo for Tx {
         .bind(hash)
         .bind(i64::from(must_change))
         .bind(now.0)
-        .execute(&mut **self)
+        .execute(self.write()?)
         .await?;
         Ok(())
     }
@@ -62,7 +62,7 @@ impl CredentialRepo for Tx {
             "SELECT password_hash, must_change, changed_at FROM credentials WHERE account_id = $1",
         )
         .bind(account.0)
-        .fetch_optional(&mut **self)
+        .fetch_optional(self.conn())
         .await?;
         let Some(r) = row else { return Ok(None) };
         Ok(Some(PasswordRow {
@@ -89,7 +89,7 @@ impl CredentialRepo for Tx {
         .bind(role)
         .bind(scope.map(|d| d.0))
         .bind(now.0)
-        .execute(&mut **self)
+        .execute(self.write()?)
         .await?;
         Ok(())
     }
@@ -102,7 +102,7 @@ impl CredentialRepo for Tx {
             "SELECT role, scope_department_id FROM account_roles WHERE account_id = $1 ORDER BY role",
         )
         .bind(account.0)
-        .fetch_all(&mut **self)
+        .fetch_all(self.conn())
         .await?;
         rows.iter()
             .map(|r| {
@@ -118,7 +118,7 @@ impl CredentialRepo for Tx {
     async fn count_role_holders(&mut self, role: &str) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM account_roles WHERE role = $1")
             .bind(role)
-            .fetch_one(&mut **self)
+            .fetch_one(self.conn())
             .await?;
         Ok(row.try_get("n")?)
     }

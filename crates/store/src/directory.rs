@@ -74,6 +74,14 @@ pub trait DirectoryRepo {
         now: UnixMillis,
     ) -> Result<bool, StoreError>;
     async fn find_address(&mut self, address: &str) -> Result<Option<AddressRow>, StoreError>;
+    /// Every address row, for bulk work that decides many addresses at once.
+    async fn list_addresses(&mut self) -> Result<Vec<AddressRow>, StoreError>;
+    async fn update_account_supervisor(
+        &mut self,
+        id: AccountId,
+        supervisor: Option<AccountId>,
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
     async fn list_account_addresses(
         &mut self,
         account: AccountId,
@@ -117,7 +125,7 @@ impl DirectoryRepo for Tx {
         .bind(name.to_lowercase())
         .bind(parent.map(|p| p.0))
         .bind(now.0)
-        .fetch_one(&mut **self)
+        .fetch_one(self.write()?)
         .await?;
         Ok(DepartmentId(row.try_get("id")?))
     }
@@ -130,7 +138,7 @@ impl DirectoryRepo for Tx {
             "SELECT id, name, parent_id, created_at FROM departments WHERE name_key = $1",
         )
         .bind(name.trim().to_lowercase())
-        .fetch_optional(&mut **self)
+        .fetch_optional(self.conn())
         .await?;
         Ok(row.as_ref().map(DepartmentRow::from_row).transpose()?)
     }
@@ -139,7 +147,7 @@ impl DirectoryRepo for Tx {
         let rows = sqlx::query(
             "SELECT id, name, parent_id, created_at FROM departments ORDER BY name_key",
         )
-        .fetch_all(&mut **self)
+        .fetch_all(self.conn())
         .await?;
         Ok(rows
             .iter()
@@ -170,7 +178,7 @@ impl DirectoryRepo for Tx {
         .bind(&a.primary_address)
         .bind(&a.search_text)
         .bind(now.0)
-        .fetch_one(&mut **self)
+        .fetch_one(self.write()?)
         .await?;
         Ok(AccountId(row.try_get("id")?))
     }
@@ -200,7 +208,7 @@ impl DirectoryRepo for Tx {
         .bind(&a.search_text)
         .bind(now.0)
         .bind(id.0)
-        .execute(&mut **self)
+        .execute(self.write()?)
         .await?;
         Ok(())
     }
@@ -215,7 +223,7 @@ impl DirectoryRepo for Tx {
             .bind(status)
             .bind(now.0)
             .bind(id.0)
-            .execute(&mut **self)
+            .execute(self.write()?)
             .await?;
         Ok(())
     }
@@ -223,7 +231,7 @@ impl DirectoryRepo for Tx {
     async fn find_account(&mut self, id: AccountId) -> Result<Option<AccountRow>, StoreError> {
         let row = sqlx::query(account_sql("WHERE a.id = $1"))
             .bind(id.0)
-            .fetch_optional(&mut **self)
+            .fetch_optional(self.conn())
             .await?;
         Ok(row.as_ref().map(AccountRow::from_row).transpose()?)
     }
@@ -236,7 +244,7 @@ impl DirectoryRepo for Tx {
             "JOIN addresses x ON x.account_id = a.id WHERE x.address = $1",
         ))
         .bind(address)
-        .fetch_optional(&mut **self)
+        .fetch_optional(self.conn())
         .await?;
         Ok(row.as_ref().map(AccountRow::from_row).transpose()?)
     }
@@ -247,7 +255,7 @@ impl DirectoryRepo for Tx {
     ) -> Result<Option<AccountRow>, StoreError> {
         let row = sqlx::query(account_sql("WHERE a.employee_id = $1"))
             .bind(employee_id)
-            .fetch_optional(&mut **self)
+            .fetch_optional(self.conn())
             .await?;
         Ok(row.as_ref().map(AccountRow::from_row).transpose()?)
     }
@@ -270,7 +278,7 @@ impl DirectoryRepo for Tx {
             .bind(f.query.as_ref().map(|q| format!("%{}%", escape_like(q))))
             .bind(&f.after)
             .bind(f.limit.unwrap_or(i64::MAX))
-            .fetch_all(&mut **self)
+            .fetch_all(self.conn())
             .await?;
         Ok(rows
             .iter()
@@ -280,7 +288,7 @@ impl DirectoryRepo for Tx {
 
     async fn count_accounts(&mut self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM accounts")
-            .fetch_one(&mut **self)
+            .fetch_one(self.conn())
             .await?;
         Ok(row.try_get("n")?)
     }
@@ -305,7 +313,7 @@ impl DirectoryRepo for Tx {
         .bind(account.0)
         .bind(kind)
         .bind(now.0)
-        .execute(&mut **self)
+        .execute(self.write()?)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -316,9 +324,36 @@ impl DirectoryRepo for Tx {
              FROM addresses WHERE address = $1",
         )
         .bind(address)
-        .fetch_optional(&mut **self)
+        .fetch_optional(self.conn())
         .await?;
         Ok(row.as_ref().map(AddressRow::from_row).transpose()?)
+    }
+
+    async fn list_addresses(&mut self) -> Result<Vec<AddressRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT address, account_id, kind, active, reusable_after, created_at FROM addresses",
+        )
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(AddressRow::from_row)
+            .collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn update_account_supervisor(
+        &mut self,
+        id: AccountId,
+        supervisor: Option<AccountId>,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET supervisor_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(supervisor.map(|s| s.0))
+            .bind(now.0)
+            .bind(id.0)
+            .execute(self.write()?)
+            .await?;
+        Ok(())
     }
 
     async fn list_account_addresses(
@@ -330,7 +365,7 @@ impl DirectoryRepo for Tx {
              FROM addresses WHERE account_id = $1 ORDER BY kind DESC, address",
         )
         .bind(account.0)
-        .fetch_all(&mut **self)
+        .fetch_all(self.conn())
         .await?;
         Ok(rows
             .iter()
@@ -349,7 +384,7 @@ impl DirectoryRepo for Tx {
         )
         .bind(account.0)
         .bind(address)
-        .execute(&mut **self)
+        .execute(self.write()?)
         .await?;
         Ok(())
     }
@@ -362,7 +397,7 @@ impl DirectoryRepo for Tx {
         sqlx::query("UPDATE addresses SET active = 0, reusable_after = $2 WHERE address = $1")
             .bind(address)
             .bind(reusable_after.0)
-            .execute(&mut **self)
+            .execute(self.write()?)
             .await?;
         Ok(())
     }
@@ -377,7 +412,7 @@ impl DirectoryRepo for Tx {
         )
         .bind(account.0)
         .bind(reusable_after.map(|t| t.0))
-        .execute(&mut **self)
+        .execute(self.write()?)
         .await?;
         Ok(())
     }

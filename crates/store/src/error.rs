@@ -17,6 +17,8 @@ pub enum StoreError {
     Blob(#[from] std::io::Error),
     #[error("this transaction does not hold the audit lock; open it with Store::begin")]
     NotAudited,
+    #[error("a change was about to be committed without an audit event")]
+    Unaudited,
     #[error("store: {0}")]
     Sql(sqlx::Error),
 }

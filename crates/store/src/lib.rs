@@ -29,19 +29,20 @@ pub use rows::{AccountRow, AddressRow, DepartmentRow, NewAccountRow, PasswordRow
 use sqlx::AnyConnection;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Transaction};
-use std::ops::{Deref, DerefMut};
 
 /// An open store: a connection pool and the engine behind it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Seals the audit chain's head (see `carepost_audit::seal_key`).
+    seal_key: [u8; 32],
 }
 
 impl Store {
     /// Connects, creating an SQLite file if needed, and brings the schema up to date. Refuses
-    /// a schema newer than this build knows.
-    pub async fn open(url: &str) -> Result<Store, StoreError> {
+    /// a schema newer than this build knows. `seal_key` seals the audit chain's head.
+    pub async fn open(url: &str, seal_key: [u8; 32]) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let pool = AnyPoolOptions::new()
@@ -51,7 +52,11 @@ impl Store {
             .await?;
         backend.prepare_database(&pool).await?;
         migrate::run(&pool, backend).await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            seal_key,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -65,8 +70,10 @@ impl Store {
         let head = audit::lock_head(&mut tx, self.backend).await?;
         Ok(Tx {
             inner: tx,
+            seal_key: self.seal_key,
             head: Some(head),
             head_dirty: false,
+            wrote: false,
         })
     }
 
@@ -74,8 +81,10 @@ impl Store {
     pub async fn read(&self) -> Result<Tx, StoreError> {
         Ok(Tx {
             inner: self.pool.begin().await?,
+            seal_key: self.seal_key,
             head: None,
             head_dirty: false,
+            wrote: false,
         })
     }
 
@@ -90,36 +99,61 @@ impl Store {
     }
 }
 
+// The seal key stays out of debug output.
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx")
+            .field("audited", &self.head.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// A transaction. Dropping it without `commit` rolls it back.
-#[derive(Debug)]
+///
+/// Only a transaction from `Store::begin` may write, and it may only commit a write together
+/// with at least one audit event: a change cannot reach the store unrecorded.
 pub struct Tx {
     inner: Transaction<'static, Any>,
+    seal_key: [u8; 32],
     /// The chain head, when this transaction holds the audit lock.
-    head: Option<audit::Head>,
+    head: Option<carepost_audit::Head>,
     head_dirty: bool,
+    wrote: bool,
 }
 
 impl Tx {
+    /// The connection, for reading.
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+
+    /// The connection, for writing: refused outside an audited transaction.
+    pub(crate) fn write(&mut self) -> Result<&mut AnyConnection, StoreError> {
+        if self.head.is_none() {
+            return Err(StoreError::NotAudited);
+        }
+        self.wrote = true;
+        Ok(&mut self.inner)
+    }
+
     pub async fn commit(mut self) -> Result<(), StoreError> {
+        if self.wrote && !self.head_dirty {
+            return Err(StoreError::Unaudited);
+        }
         if self.head_dirty
             && let Some(head) = self.head.take()
         {
-            audit::store_head(&mut self.inner, &head).await?;
+            audit::store_head(&mut self.inner, &head, &self.seal_key).await?;
         }
         self.inner.commit().await?;
         Ok(())
-    }
-}
-
-impl Deref for Tx {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
-        &self.inner
-    }
-}
-
-impl DerefMut for Tx {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.inner
     }
 }

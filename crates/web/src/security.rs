@@ -1,8 +1,8 @@
 //! Headers every response carries, and request counting for `/metrics`.
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::HeaderValue;
 use axum::http::header;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -11,7 +11,17 @@ pub async fn headers_and_metrics(req: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = req.method().to_string();
+    // Only known methods become label values: a client must not be able to mint series.
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert(

@@ -80,7 +80,7 @@ pub struct ListArgs {
     #[arg(long)]
     query: Option<String>,
     /// At most this many accounts.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
     limit: Option<i64>,
 }
 
@@ -136,7 +136,7 @@ pub(crate) async fn run(c: AccountCommand, g: &Global) -> anyhow::Result<ExitCod
             if g.json {
                 output::json(&account)?;
             } else {
-                println!("{}", account.address);
+                say!("{}", account.address);
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -151,7 +151,7 @@ pub(crate) async fn run(c: AccountCommand, g: &Global) -> anyhow::Result<ExitCod
             if g.json {
                 output::json(&accounts)?;
             } else {
-                output::account_table(&accounts);
+                output::account_table(&accounts)?;
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -181,7 +181,7 @@ pub(crate) async fn run(c: AccountCommand, g: &Global) -> anyhow::Result<ExitCod
     if g.json {
         output::json(&account)?;
     } else {
-        output::account_details(&account);
+        output::account_details(&account)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -206,7 +206,7 @@ pub(crate) async fn run_alias(c: AliasCommand, g: &Global) -> anyhow::Result<Exi
     if g.json {
         output::json(&account)?;
     } else {
-        output::account_details(&account);
+        output::account_details(&account)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -218,7 +218,7 @@ pub(crate) async fn run_address(c: AddressCommand, g: &Global) -> anyhow::Result
     if g.json {
         output::json(&serde_json::json!({ "address": address.to_string() }))?;
     } else {
-        println!("{address}");
+        say!("{address}");
     }
     Ok(ExitCode::SUCCESS)
 }

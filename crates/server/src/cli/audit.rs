@@ -31,7 +31,7 @@ pub struct FilterArgs {
     #[arg(long)]
     target: Option<String>,
     /// At most this many events (the oldest first).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
     limit: Option<i64>,
 }
 
@@ -65,9 +65,10 @@ pub(crate) async fn run(c: AuditCommand, g: &Global) -> anyhow::Result<ExitCode>
                         "ok": true, "events": report.events, "head": report.head_hash,
                     }))?;
                 } else {
-                    println!(
+                    say!(
                         "audit chain intact: {} events, head {}",
-                        report.events, report.head_hash
+                        report.events,
+                        report.head_hash
                     );
                 }
                 Ok(ExitCode::SUCCESS)
@@ -83,7 +84,7 @@ pub(crate) async fn run(c: AuditCommand, g: &Global) -> anyhow::Result<ExitCode>
         },
         AuditCommand::Export(f) => {
             for e in ctx.directory.audit_events(&actor, &f.filter()?).await? {
-                println!("{}", serde_json::to_string(&e)?);
+                say!("{}", serde_json::to_string(&e)?);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -99,9 +100,15 @@ pub(crate) async fn run(c: AuditCommand, g: &Global) -> anyhow::Result<ExitCode>
                 } else {
                     e.details.clone()
                 };
-                println!(
+                say!(
                     "{:>6}  {}  {:<8}  {:<22}  {:<20}  {}  {}",
-                    e.seq.0, e.at, e.outcome, e.actor, e.action, e.target, details
+                    e.seq.0,
+                    e.at,
+                    e.outcome,
+                    e.actor,
+                    e.action,
+                    e.target,
+                    details
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -29,7 +29,7 @@ pub(crate) async fn run(c: DepartmentCommand, g: &Global) -> anyhow::Result<Exit
             if g.json {
                 output::json(&d)?;
             } else {
-                println!("{}", d.name);
+                say!("{}", d.name);
             }
         }
         DepartmentCommand::List => {
@@ -37,9 +37,9 @@ pub(crate) async fn run(c: DepartmentCommand, g: &Global) -> anyhow::Result<Exit
             if g.json {
                 output::json(&all)?;
             } else {
-                println!("{:<30}  PARENT", "DEPARTMENT");
+                say!("{:<30}  PARENT", "DEPARTMENT");
                 for d in all {
-                    println!("{:<30}  {}", d.name, d.parent.as_deref().unwrap_or("-"));
+                    say!("{:<30}  {}", d.name, d.parent.as_deref().unwrap_or("-"));
                 }
             }
         }

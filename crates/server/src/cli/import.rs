@@ -26,9 +26,15 @@ pub(crate) async fn run(a: ImportArgs, g: &Global) -> anyhow::Result<ExitCode> {
     if g.json {
         output::json(&s)?;
     } else {
-        println!(
+        say!(
             "{} rows: {} created, {} renamed, {} updated, {} unchanged, {} failed; {} departments created",
-            s.rows, s.created, s.renamed, s.updated, s.unchanged, s.failed, s.departments_created
+            s.rows,
+            s.created,
+            s.renamed,
+            s.updated,
+            s.unchanged,
+            s.failed,
+            s.departments_created
         );
         for e in &s.errors {
             let who = e
@@ -36,7 +42,7 @@ pub(crate) async fn run(a: ImportArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 .as_deref()
                 .map(|id| format!(" ({id})"))
                 .unwrap_or_default();
-            println!("line {}{who}: {}", e.line, e.reason);
+            say!("line {}{who}: {}", e.line, e.reason);
         }
     }
     if s.failed > 0 {

@@ -2,6 +2,18 @@
 //! development data directory `--data DIR` (default `./carepost-data`), prints for people or,
 //! with `--json`, for programs, and exits 0 on success or non-zero after a one-line message.
 
+/// `println!` that returns the write error instead of panicking on a closed pipe.
+macro_rules! say {
+    () => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock())?
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 mod account;
 mod audit;
 mod department;
@@ -106,14 +118,10 @@ impl Global {
     }
 }
 
-/// The operating-system user, named in the audit trail as `local-cli:USER`: from the
-/// environment, else the name of the process's user id in /etc/passwd, else `uid:N`.
+/// The operating-system user, named in the audit trail as `local-cli:USER`: the name of the
+/// process's real user id (not `$USER`, which anyone can set), or `uid:N`.
 pub(crate) fn os_user() -> String {
-    ["USER", "LOGNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
-        .or_else(user_of_process)
-        .unwrap_or_else(|| "unknown".to_string())
+    user_of_process().unwrap_or_else(|| "unknown".to_string())
 }
 
 #[cfg(unix)]
@@ -139,7 +147,10 @@ pub(crate) fn cli_actor() -> carepost_identity::Actor {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let global = Global {
         data: cli.data,
         config: cli.config,
@@ -161,12 +172,46 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command, global)) {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let message = format!("{e:#}").replace('\n', " ");
             eprintln!("carepost: {message}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// clap's own messages: help and version as clap prints them; a usage error as one line.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let text = e.to_string();
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid command line")
+        .trim_start_matches("error: ");
+    eprintln!("carepost: {first} (see carepost --help)");
+    ExitCode::from(2)
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 async fn run(command: Command, g: Global) -> anyhow::Result<ExitCode> {

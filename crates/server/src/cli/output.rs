@@ -1,14 +1,16 @@
-//! Printing results: JSON for `--json`, aligned text for people.
+//! Printing results: JSON for `--json`, aligned text for people. Output goes through `say!`,
+//! which returns write errors instead of panicking, so `carepost audit export | head` ends
+//! quietly when the reader goes away.
 
 use carepost_identity::Account;
 use serde::Serialize;
 
 pub(crate) fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    say!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
-pub(crate) fn account_details(a: &Account) {
+pub(crate) fn account_details(a: &Account) -> anyhow::Result<()> {
     let n = &a.name;
     let mut name = match &n.middle {
         Some(m) => format!("{} {m} {}", n.first, n.last),
@@ -37,25 +39,30 @@ pub(crate) fn account_details(a: &Account) {
         ("created", a.created_at.clone()),
         ("updated", a.updated_at.clone()),
     ];
-    println!("{}", a.address);
+    say!("{}", a.address);
     for (k, v) in rows {
-        println!("  {k:<12} {v}");
+        say!("  {k:<12} {v}");
     }
+    Ok(())
 }
 
-pub(crate) fn account_table(accounts: &[Account]) {
+pub(crate) fn account_table(accounts: &[Account]) -> anyhow::Result<()> {
     let width = accounts
         .iter()
         .map(|a| a.address.len())
         .max()
         .unwrap_or(7)
         .max(7);
-    println!(
+    say!(
         "{:<width$}  {:<13}  {:<12}  {:<14}  {:<20}  NAME",
-        "ADDRESS", "STATUS", "EMPLOYEE ID", "CATEGORY", "DEPARTMENT"
+        "ADDRESS",
+        "STATUS",
+        "EMPLOYEE ID",
+        "CATEGORY",
+        "DEPARTMENT"
     );
     for a in accounts {
-        println!(
+        say!(
             "{:<width$}  {:<13}  {:<12}  {:<14}  {:<20}  {}",
             a.address,
             a.status.as_str(),
@@ -65,4 +72,5 @@ pub(crate) fn account_table(accounts: &[Account]) {
             a.name.display()
         );
     }
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! `carepost init` and `carepost serve`.
 
 use super::{DEFAULT_DATA_DIR, DEFAULT_DOMAIN, DEFAULT_PORT_BASE, Global};
-use crate::context::Context;
+use crate::context::{Context, redact_url};
 use crate::dev::{make_private_dir, new_master_key, prepare_dev, write_secret_file};
 use crate::{serve, telemetry, tls};
 use anyhow::Context as _;
@@ -72,16 +72,16 @@ pub(crate) async fn init(a: InitArgs, g: &Global) -> anyhow::Result<ExitCode> {
     }
     if g.json {
         super::output::json(&serde_json::json!({
-            "config": path, "domain": domain.as_str(), "store": config.store.url,
+            "config": path, "domain": domain.as_str(), "store": redact_url(&config.store.url),
         }))?;
     } else {
-        println!("wrote {}", path.display());
-        println!("  store        {}", config.store.url);
-        println!(
+        say!("wrote {}", path.display());
+        say!("  store        {}", redact_url(&config.store.url));
+        say!(
             "  certificate  {} (self-signed: replace it)",
             config.tls.cert.display()
         );
-        println!("start it with: carepost serve --config {}", path.display());
+        say!("start it with: carepost serve --config {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -106,41 +106,44 @@ pub(crate) async fn serve(a: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> 
         Config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?
     };
     telemetry::init_logs(g.log_format.unwrap_or(config.log.format), &config.log.level);
+    // The certificate is checked (or made) before the store is touched.
+    tls::server_config(&config)?;
     let context = Context::open(Arc::new(config)).await?;
     let running = serve::start(context).await?;
-    print_banner(&running);
+    print_banner(&running)?;
     wait_for_signal().await?;
     tracing::info!("stopping");
     running.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_banner(r: &serve::Running) {
+fn print_banner(r: &serve::Running) -> anyhow::Result<()> {
     let c = &r.context.config;
     let mode = if c.dev { " (development mode)" } else { "" };
-    println!(
+    say!(
         "carepost {} serving {} for {}{mode}",
         env!("CARGO_PKG_VERSION"),
         c.organization.domain,
         c.organization.name
     );
-    println!("  store   {}", c.store.url);
+    say!("  store   {}", redact_url(&c.store.url));
     if let Some(a) = r.https {
-        println!("  https   https://{a}/  (/healthz, /readyz, /metrics)");
+        say!("  https   https://{a}/  (/healthz, /readyz, /metrics)");
     }
     if let Some(a) = r.http {
-        println!("  http    http://{a}/  (development only)");
+        say!("  http    http://{a}/  (development only)");
     }
     if let Some(admin) = &r.first_admin {
-        println!();
-        println!("First administrator: {}", admin.address);
-        println!("  one-time password: {}", admin.one_time_password);
-        println!("  It is shown only now and must be changed at the first sign-in.");
-        println!("  Until the web console arrives, administer with the CLI on this machine:");
-        println!("  carepost account list{}", data_flag(c));
+        say!();
+        say!("First administrator: {}", admin.address);
+        say!("  one-time password: {}", admin.one_time_password);
+        say!("  It is shown only now and must be changed at the first sign-in.");
+        say!("  Until the web console arrives, administer with the CLI on this machine:");
+        say!("  carepost account list{}", data_flag(c));
     }
-    println!();
-    println!("Ctrl-C stops the server.");
+    say!();
+    say!("Ctrl-C stops the server.");
+    Ok(())
 }
 
 fn data_flag(c: &Config) -> String {

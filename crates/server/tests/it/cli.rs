@@ -11,9 +11,26 @@ fn carepost(args: &[&str]) -> Output {
         .args(args)
         .env_remove("CAREPOST_DATA")
         .env_remove("CAREPOST_CONFIG")
-        .env("USER", "ops")
+        .env("USER", "someone-else")
         .output()
         .unwrap()
+}
+
+/// A development data directory as `serve --dev` leaves it, without starting a server.
+fn dev_data(parent: &Path) -> String {
+    let data = parent.join("data");
+    let domain = carepost_types::Domain::parse("kaiser.org").unwrap();
+    carepost_server::prepare_dev(&data, &domain, 10000, None, true).unwrap();
+    data.to_str().unwrap().to_string()
+}
+
+/// The audit label of whoever runs the tests: the real user, whatever `$USER` says.
+fn me() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    format!(
+        "local-cli:{}",
+        String::from_utf8(out.stdout).unwrap().trim()
+    )
 }
 
 /// Runs a command that must succeed; returns its standard output.
@@ -41,8 +58,8 @@ fn json(args: &[&str]) -> Value {
 #[test]
 fn the_directory_commands_work_end_to_end() {
     let d = tempfile::tempdir().unwrap();
-    let data = d.path().join("data");
-    let data = data.to_str().unwrap();
+    let data = dev_data(d.path());
+    let data = data.as_str();
     let with = |args: &[&str]| -> Vec<String> {
         let mut v: Vec<String> = vec!["--data".into(), data.into()];
         v.extend(args.iter().map(|s| s.to_string()));
@@ -171,13 +188,14 @@ fn the_directory_commands_work_end_to_end() {
     );
     assert!(fail(&["account", "list", "--status", "sleeping"]).contains("not a status"));
 
+    let me = me();
     let verify = runj(&["audit", "verify"]);
     assert_eq!(verify["ok"], true);
     let export = run(&[
         "audit",
         "export",
         "--actor",
-        "local-cli:ops",
+        &me,
         "--target",
         "john.smythe@kaiser.org",
     ]);
@@ -193,17 +211,38 @@ fn the_directory_commands_work_end_to_end() {
     assert_eq!(actions, ["account.rename", "alias.add", "alias.remove"]);
     let listed = run(&["audit", "list", "--since", "2000-01-01"]);
     assert!(
-        listed.contains("department.create") && listed.contains("local-cli:ops"),
+        listed.contains("department.create") && listed.contains(&me),
         "{listed}"
+    );
+    assert!(
+        !listed.contains("someone-else"),
+        "$USER does not decide the audit actor"
     );
 }
 
 #[test]
 fn usage_errors_and_bad_input_exit_non_zero() {
     let d = tempfile::tempdir().unwrap();
-    let data = d.path().to_str().unwrap();
+    let data = dev_data(d.path());
+    let data = data.as_str();
     let out = carepost(&["account", "frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("frobnicate") && stderr.contains("--help"),
+        "{stderr}"
+    );
+    let out = carepost(&["--data", data, "account", "list", "--limit", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = fails(&[
+        "--data",
+        d.path().join("typo").to_str().unwrap(),
+        "account",
+        "list",
+    ]);
+    assert!(e.contains("not a carepost data directory"), "{e}");
+    assert!(!d.path().join("typo").exists(), "a typo creates nothing");
     let e = fails(&[
         "--data", data, "address", "preview", "--first", "!!", "--last", "Smith",
     ]);
@@ -217,7 +256,7 @@ fn usage_errors_and_bad_input_exit_non_zero() {
 #[test]
 fn import_reports_bad_rows_and_exits_non_zero() {
     let d = tempfile::tempdir().unwrap();
-    let data = d.path().join("data");
+    let data = std::path::PathBuf::from(dev_data(d.path()));
     let csv = d.path().join("hr.csv");
     std::fs::write(
         &csv,
@@ -246,8 +285,8 @@ fn import_reports_bad_rows_and_exits_non_zero() {
 #[tokio::test]
 async fn audit_verify_through_the_binary_names_the_tampered_event() {
     let d = tempfile::tempdir().unwrap();
-    let data = d.path().join("data");
-    let data = data.to_str().unwrap();
+    let data = dev_data(d.path());
+    let data = data.as_str();
     ok(&["--data", data, "department", "create", "Cardiology"]);
     ok(&["--data", data, "department", "create", "Oncology"]);
     let url = format!("sqlite://{data}/carepost.db");
@@ -472,4 +511,133 @@ fn free_port_base() -> u16 {
             return base;
         }
     }
+}
+
+#[tokio::test]
+async fn serve_dev_on_sqlite_answers_and_stops_on_ctrl_c() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("carepost-data");
+    let base = free_port_base();
+    let (child, https, banner) = start_server(&[
+        "serve",
+        "--dev",
+        "--data",
+        data.to_str().unwrap(),
+        "--port-base",
+        &base.to_string(),
+        "--log-format",
+        "json",
+    ]);
+    assert!(banner.contains("(development mode)"), "{banner}");
+    assert!(banner.contains("one-time password"), "{banner}");
+    assert!(
+        banner.contains(&format!("http    http://127.0.0.1:{}/", base + 80)),
+        "{banner}"
+    );
+    let (status, _) = https_get(https, "/readyz", &data.join("tls/cert.pem")).await;
+    assert_eq!(status, 200);
+    let listed = json(&[
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+        "account",
+        "list",
+    ]);
+    assert_eq!(listed[0]["address"], "administrator@kaiser.org");
+    signal(&child, "INT");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "Ctrl-C stops cleanly");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for secret in ["master.key", "carepost-dev.toml", "tls/key.pem"] {
+            let mode = std::fs::metadata(data.join(secret))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{secret} is readable by others: {mode:o}");
+        }
+    }
+}
+
+#[test]
+fn logs_are_json_lines_with_log_format_json() {
+    let d = tempfile::tempdir().unwrap();
+    let config = init_config(d.path(), None);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("level = \"info\"", "level = \"debug\"");
+    std::fs::write(&config, text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carepost"))
+        .args(["serve", "--config", &config, "--log-format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    for line in stdout.lines() {
+        if line.unwrap().starts_with("Ctrl-C") {
+            break;
+        }
+    }
+    signal(&child, "TERM");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "no logs at debug level");
+    for l in lines {
+        let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+        assert!(v.get("level").is_some(), "{l}");
+    }
+}
+
+#[test]
+fn a_start_that_cannot_listen_creates_no_administrator() {
+    let d = tempfile::tempdir().unwrap();
+    let config = init_config(d.path(), None);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "https = \"127.0.0.1:0\"",
+        &format!("https = \"127.0.0.1:{port}\""),
+    );
+    std::fs::write(&config, text).unwrap();
+    let e = fails(&["serve", "--config", &config]);
+    assert!(e.contains("cannot listen for https"), "{e}");
+    drop(taken);
+    let listed = json(&["--config", &config, "--json", "account", "list"]);
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        0,
+        "the password would have been lost"
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    let d = tempfile::tempdir().unwrap();
+    let data = dev_data(d.path());
+    for i in 0..50 {
+        ok(&[
+            "--data",
+            &data,
+            "department",
+            "create",
+            &format!("Dept {i}"),
+        ]);
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carepost"))
+        .args(["--data", &data, "audit", "export"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -245,6 +245,28 @@ async fn disable_enable_and_undo_a_deprovisioning() {
 }
 
 #[tokio::test]
+async fn an_account_back_in_service_holds_its_address_whatever_its_new_status() {
+    on_each_backend(async |env| {
+        env.department("Cardiology", None).await;
+        let addr = env.create("Ann", None, "Lee", "E1").await;
+        env.dir
+            .set_status(&admin(), &addr, AccountStatus::Deprovisioned)
+            .await
+            .unwrap();
+        env.dir
+            .set_status(&admin(), &addr, AccountStatus::Disabled)
+            .await
+            .unwrap();
+        env.clock.advance(400 * DAY);
+        assert_eq!(
+            env.create("Ann", None, "Lee", "E2").await,
+            "ann.lee2@kaiser.org"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn aliases_are_added_removed_and_quarantined() {
     on_each_backend(async |env| {
         env.department("Cardiology", None).await;

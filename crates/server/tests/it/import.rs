@@ -128,3 +128,60 @@ async fn a_header_without_the_required_columns_is_refused() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn hr_status_follows_employment_and_never_undoes_a_security_decision() {
+    on_each_backend(async |env| {
+        let csv = format!("{HEADER}E1,Ann,,Lee,,nurse,Cardiology,,\nE2,Bob,,Ray,,nurse,Cardiology,,deprovisioned\n");
+        env.dir.import_csv(&admin(), csv.as_bytes()).await.unwrap();
+        // IT disables Ann; HR still says active: she stays disabled.
+        env.dir.set_status(&admin(), "ann.lee@kaiser.org", AccountStatus::Disabled).await.unwrap();
+        // Bob is rehired.
+        let csv = format!("{HEADER}E1,Ann,,Lee,,nurse,Cardiology,,active\nE2,Bob,,Ray,,nurse,Cardiology,,active\n");
+        let s = env.dir.import_csv(&admin(), csv.as_bytes()).await.unwrap();
+        assert_eq!((s.unchanged, s.updated), (1, 1), "{s:?}");
+        let ann = env.dir.find_account(&admin(), "ann.lee@kaiser.org").await.unwrap();
+        assert_eq!(ann.status, AccountStatus::Disabled);
+        let bob = env.dir.find_account(&admin(), "bob.ray@kaiser.org").await.unwrap();
+        assert_eq!(bob.status, AccountStatus::Active);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_address_taken_by_another_process_during_an_import_is_not_shared() {
+    on_each_backend(async |env| {
+        // The import decides addresses from what it read at its start; a second process
+        // creating the same name meanwhile must still end with two addresses.
+        env.department("Cardiology", None).await;
+        let other = env.second_process().await;
+        let rows: String = (0..600)
+            .map(|i| format!("P{i},Pat,,Kim{i},,nurse,Cardiology,,\n"))
+            .collect();
+        let csv = format!("{HEADER}{rows}E1,John,,Smith,,nurse,Cardiology,,\n");
+        let actor = admin();
+        let import = env.dir.import_csv(&actor, csv.as_bytes());
+        let create = async {
+            let new = crate::support::new_account("John", None, "Smith", "X1", "Cardiology");
+            other.create_account(&admin(), &new).await.unwrap().address
+        };
+        let (summary, created) = tokio::join!(import, create);
+        assert_eq!(summary.unwrap().failed, 0);
+        let imported = env
+            .dir
+            .list_accounts(
+                &admin(),
+                &carepost_identity::ListFilter {
+                    query: Some("john".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let addresses: std::collections::HashSet<_> =
+            imported.iter().map(|a| a.address.clone()).collect();
+        assert_eq!(addresses.len(), 2, "{addresses:?}");
+        assert!(addresses.contains(&created));
+    })
+    .await;
+}

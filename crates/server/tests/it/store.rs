@@ -1,6 +1,6 @@
 //! The store's conformance suite, run on every backend.
 
-use crate::support::{Env, admin, on_each_backend};
+use crate::support::{Env, admin, on_each_backend, open_store};
 use carepost_store::{AuditRepo, DirectoryRepo, Store, StoreError, schema_version};
 use carepost_types::{AccountId, AuditSeq, UnixMillis};
 
@@ -9,7 +9,7 @@ async fn migrations_run_once_and_a_reopened_store_keeps_its_data() {
     on_each_backend(async |env| {
         env.department("Medicine", None).await;
         env.store.close().await;
-        let again = Store::open(&env.config.store.url).await.unwrap();
+        let again = open_store(&env.config).await;
         let mut tx = again.read().await.unwrap();
         assert!(
             tx.find_department_by_name("medicine")
@@ -17,8 +17,7 @@ async fn migrations_run_once_and_a_reopened_store_keeps_its_data() {
                 .unwrap()
                 .is_some()
         );
-        let (seq, _) = tx.audit_head().await.unwrap();
-        assert_eq!(seq, AuditSeq(1));
+        assert_eq!(tx.audit_head().await.unwrap().seq, AuditSeq(1));
     })
     .await;
 }
@@ -37,7 +36,7 @@ async fn a_schema_newer_than_this_build_is_refused() {
         .await
         .unwrap();
         pool.close().await;
-        match Store::open(&env.config.store.url).await {
+        match Store::open(&env.config.store.url, [0; 32]).await {
             Err(StoreError::SchemaTooNew { found, known }) => {
                 assert_eq!(found, 9999);
                 assert_eq!(known, schema_version());
@@ -117,7 +116,28 @@ async fn a_transaction_dropped_without_commit_leaves_nothing() {
         }
         let mut tx = env.store.read().await.unwrap();
         assert!(tx.find_department_by_name("Ghost").await.unwrap().is_none());
-        assert_eq!(tx.audit_head().await.unwrap().0, AuditSeq(0));
+        assert_eq!(tx.audit_head().await.unwrap().seq, AuditSeq(0));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_change_cannot_be_written_without_the_audit_lock_or_committed_without_an_event() {
+    on_each_backend(async |env| {
+        let mut read = env.store.read().await.unwrap();
+        let e = read
+            .insert_department("Ghost", None, UnixMillis(1))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::NotAudited), "{e}");
+        drop(read);
+        let mut tx = env.store.begin().await.unwrap();
+        tx.insert_department("Ghost", None, UnixMillis(1))
+            .await
+            .unwrap();
+        assert!(matches!(tx.commit().await, Err(StoreError::Unaudited)));
+        let mut tx = env.store.read().await.unwrap();
+        assert!(tx.find_department_by_name("Ghost").await.unwrap().is_none());
     })
     .await;
 }

@@ -26,7 +26,7 @@ pub struct Env {
 impl Env {
     pub async fn new(db: TestDb) -> Env {
         let config = Arc::new(test_config(&db));
-        let store = Store::open(&config.store.url).await.unwrap();
+        let store = open_store(&config).await;
         let clock = Arc::new(ManualClock::new(UnixMillis(1_790_000_000_000)));
         let dir = Directory::new(
             store.clone(),
@@ -45,7 +45,7 @@ impl Env {
 
     /// Another `Directory` on its own connection pool: what a second process would have.
     pub async fn second_process(&self) -> Directory {
-        let store = Store::open(&self.config.store.url).await.unwrap();
+        let store = open_store(&self.config).await;
         Directory::new(
             store,
             self.config.clone(),
@@ -78,6 +78,11 @@ impl Env {
             .await
             .map(|a| a.address)
     }
+}
+
+pub async fn open_store(config: &Config) -> Store {
+    let key = carepost_audit::seal_key(&config.master_key);
+    Store::open(&config.store.url, key).await.unwrap()
 }
 
 pub fn new_account(

@@ -1,0 +1,87 @@
+//! Account status: disable, enable, deprovision, and what each does to the addresses.
+
+use crate::authz::{Permission, require};
+use crate::directory::account_by_address;
+use crate::{Account, AccountStatus, Actor, Directory, IdentityError};
+use carepost_audit::action;
+use carepost_store::{AccountRow, AuditRepo, DirectoryRepo, Tx};
+use serde_json::json;
+
+impl Directory {
+    /// Disables, enables or deprovisions an account.
+    pub async fn set_status(
+        &self,
+        actor: &Actor,
+        address: &str,
+        to: AccountStatus,
+    ) -> Result<Account, IdentityError> {
+        require(
+            &self.store,
+            &*self.clock,
+            actor,
+            Permission::ManageAccounts,
+            &format!("account:{address}"),
+        )
+        .await?;
+        let mut tx = self.store.begin().await?;
+        let row = account_by_address(&mut tx, address).await?;
+        self.change_status(&mut tx, actor, &row, to).await?;
+        tx.commit().await?;
+        self.account_by_id(row.id).await
+    }
+
+    pub(crate) async fn change_status(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        row: &AccountRow,
+        to: AccountStatus,
+    ) -> Result<(), IdentityError> {
+        let from = AccountStatus::parse(&row.status)?;
+        let now = self.clock.now();
+        if from == to {
+            return Err(IdentityError::Conflict(format!(
+                "{} is already {to}",
+                row.primary_address
+            )));
+        }
+        let act = match to {
+            AccountStatus::Locked => {
+                return Err(IdentityError::Invalid(
+                    "accounts are locked by failed sign-ins, not by hand; disable it instead"
+                        .into(),
+                ));
+            }
+            AccountStatus::Disabled => action::ACCOUNT_DISABLE,
+            AccountStatus::Active => action::ACCOUNT_ENABLE,
+            AccountStatus::Deprovisioned => action::ACCOUNT_DEPROVISION,
+        };
+        if to == AccountStatus::Deprovisioned {
+            tx.set_account_addresses_reusable(row.id, Some(self.quarantine_end(now)))
+                .await?;
+        } else if from == AccountStatus::Deprovisioned {
+            // Back in service in any form: the addresses are held again.
+            self.restore_addresses(tx, row).await?;
+        }
+        tx.update_account_status(row.id, to.as_str(), now).await?;
+        let event = self
+            .audit(actor, act, format!("account:{}", row.primary_address))
+            .with_details(json!({ "from": from.as_str(), "to": to.as_str() }));
+        tx.append_audit(&event).await?;
+        Ok(())
+    }
+
+    /// Takes a deprovisioned account's addresses out of quarantine, if it still holds its
+    /// primary address.
+    async fn restore_addresses(&self, tx: &mut Tx, row: &AccountRow) -> Result<(), IdentityError> {
+        let owner = tx.find_address(&row.primary_address).await?;
+        if owner.and_then(|a| a.account_id) != Some(row.id) {
+            return Err(IdentityError::Conflict(format!(
+                "{} has been given to someone else since this account was deprovisioned; create a new account",
+                row.primary_address
+            )));
+        }
+        tx.set_account_addresses_reusable(row.id, None).await?;
+        Ok(())
+    }
+}

@@ -1,7 +1,7 @@
 //! Turns a `RawConfig` into a `Config`, collecting every problem instead of stopping at the
 //! first, each prefixed with the key it concerns.
 
-use crate::raw::{RawConfig, RawListeners};
+use crate::raw::{RawAddress, RawConfig, RawListeners, RawLog, RawOrganization, RawStore, RawTls};
 use crate::{
     AddressConfig, AddressTemplate, BUILTIN_CATEGORIES, BUILTIN_RESERVED, Config, Listeners,
     LogConfig, LogFormat, NameSource, Organization, StoreConfig, TlsConfig, parse_duration,
@@ -32,52 +32,98 @@ impl Errors {
 pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
     let mut errs = Errors::default();
     let dev = raw.dev.unwrap_or(false);
+    let organization = organization(&mut errs, raw.organization);
+    let store = store(&mut errs, raw.store, base);
+    let tls = tls(&mut errs, raw.tls, base, dev);
+    let listeners = listeners(&mut errs, raw.listeners, dev);
+    let address = address(&mut errs, raw.address);
+    let categories = categories(&mut errs, raw.directory.categories);
+    let log = log(&mut errs, raw.log);
+    let master_key = errs
+        .required("secrets.master_key", raw.secrets.master_key)
+        .and_then(|k| errs.check("secrets.master_key", decode_key(&k)));
+    match (organization, store, tls, address, log, master_key) {
+        (
+            Some(organization),
+            Some(store),
+            Some(tls),
+            Some(address),
+            Some(log),
+            Some(master_key),
+        ) if errs.0.is_empty() => Ok(Config {
+            dev,
+            organization,
+            store,
+            tls,
+            listeners,
+            address,
+            categories,
+            log,
+            master_key,
+        }),
+        _ => Err(errs.0),
+    }
+}
 
-    let org_name = errs.required("organization.name", raw.organization.name);
+fn organization(errs: &mut Errors, raw: RawOrganization) -> Option<Organization> {
+    let name = errs.required("organization.name", raw.name);
     let domain = errs
-        .required("organization.domain", raw.organization.domain)
+        .required("organization.domain", raw.domain)
         .and_then(|d| errs.check("organization.domain", parse_domain(&d)));
-    let extra_domains: Vec<Domain> = raw
-        .organization
+    let extra_domains = raw
         .extra_domains
         .iter()
         .filter_map(|d| errs.check("organization.extra_domains", parse_domain(d)))
         .collect();
+    Some(Organization {
+        name: name?,
+        domain: domain?,
+        extra_domains,
+    })
+}
 
+fn store(errs: &mut Errors, raw: RawStore, base: &Path) -> Option<StoreConfig> {
     let url = errs
-        .required("store.url", raw.store.url)
+        .required("store.url", raw.url)
         .and_then(|u| errs.check("store.url", check_store_url(&u, base)));
     let blob_dir = errs
-        .required("store.blob_dir", raw.store.blob_dir)
+        .required("store.blob_dir", raw.blob_dir)
         .map(|p| resolve(base, &p));
+    Some(StoreConfig {
+        url: url?,
+        blob_dir: blob_dir?,
+    })
+}
 
+fn tls(errs: &mut Errors, raw: RawTls, base: &Path, dev: bool) -> Option<TlsConfig> {
     let cert = errs
-        .required("tls.cert", raw.tls.cert)
+        .required("tls.cert", raw.cert)
         .map(|p| resolve(base, &p));
-    let key = errs
-        .required("tls.key", raw.tls.key)
-        .map(|p| resolve(base, &p));
+    let key = errs.required("tls.key", raw.key).map(|p| resolve(base, &p));
+    Some(TlsConfig {
+        cert: cert?,
+        key: key?,
+        generate_if_missing: raw.generate_if_missing.unwrap_or(dev),
+    })
+}
 
-    let listeners = listeners(&mut errs, raw.listeners, dev);
-
-    let template = raw
-        .address
-        .template
-        .map(|t| errs.check("address.template", AddressTemplate::parse(&t)))
-        .unwrap_or_else(|| Some(AddressTemplate::default()));
+fn address(errs: &mut Errors, raw: RawAddress) -> Option<AddressConfig> {
+    let template = match raw.template {
+        Some(t) => errs.check("address.template", AddressTemplate::parse(&t)),
+        None => Some(AddressTemplate::default()),
+    };
     let mut reserved: Vec<String> = BUILTIN_RESERVED.iter().map(|s| s.to_string()).collect();
-    for r in &raw.address.reserved {
+    for r in &raw.reserved {
         let checked = LocalPart::parse(r).map_err(|e| e.to_string());
         if let Some(l) = errs.check("address.reserved", checked) {
             reserved.push(l.as_str().to_string());
         }
     }
-    let quarantine = raw
-        .address
-        .quarantine
-        .map(|q| errs.check("address.quarantine", parse_duration(&q)))
-        .unwrap_or(Some(Duration::from_secs(365 * 86_400)));
-    let name_source = match raw.address.name.as_deref() {
+    let quarantine = match raw.quarantine {
+        Some(q) => errs.check("address.quarantine", parse_duration(&q)),
+        None => Some(Duration::from_secs(365 * 86_400)),
+    };
+    let name_source = match raw.name.as_deref() {
         None | Some("legal") => Some(NameSource::Legal),
         Some("preferred") => Some(NameSource::Preferred),
         Some(other) => errs.check(
@@ -85,9 +131,17 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
             Err(format!("'{other}': use \"legal\" or \"preferred\"")),
         ),
     };
+    Some(AddressConfig {
+        template: template?,
+        reserved,
+        quarantine: quarantine?,
+        name_source: name_source?,
+    })
+}
 
+fn categories(errs: &mut Errors, raw: Vec<String>) -> Vec<String> {
     let mut categories: Vec<String> = BUILTIN_CATEGORIES.iter().map(|s| s.to_string()).collect();
-    for c in raw.directory.categories {
+    for c in raw {
         let c = c.trim().to_ascii_lowercase();
         let ok = !c.is_empty()
             && c.bytes()
@@ -100,8 +154,11 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
             categories.push(c);
         }
     }
+    categories
+}
 
-    let format = match raw.log.format.as_deref() {
+fn log(errs: &mut Errors, raw: RawLog) -> Option<LogConfig> {
+    let format = match raw.format.as_deref() {
         None | Some("text") => Some(LogFormat::Text),
         Some("json") => Some(LogFormat::Json),
         Some(other) => errs.check(
@@ -109,7 +166,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
             Err(format!("'{other}': use \"text\" or \"json\"")),
         ),
     };
-    let level = raw.log.level.unwrap_or_else(|| "info".to_string());
+    let level = raw.level.unwrap_or_else(|| "info".to_string());
     let level_ok = !level.trim().is_empty()
         && level
             .chars()
@@ -119,61 +176,10 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
             "log.level: '{level}' is not a log filter; write e.g. \"info\" or \"carepost_store=debug,info\""
         ));
     }
-    let master_key = errs
-        .required("secrets.master_key", raw.secrets.master_key)
-        .and_then(|k| errs.check("secrets.master_key", decode_key(&k)));
-
-    match (
-        org_name,
-        domain,
-        url,
-        blob_dir,
-        cert,
-        key,
-        template,
-        quarantine,
-        name_source,
-        format,
-        master_key,
-    ) {
-        (
-            Some(name),
-            Some(domain),
-            Some(url),
-            Some(blob_dir),
-            Some(cert),
-            Some(key),
-            Some(template),
-            Some(quarantine),
-            Some(name_source),
-            Some(format),
-            Some(master_key),
-        ) if errs.0.is_empty() => Ok(Config {
-            dev,
-            organization: Organization {
-                name,
-                domain,
-                extra_domains,
-            },
-            store: StoreConfig { url, blob_dir },
-            tls: TlsConfig {
-                cert,
-                key,
-                generate_if_missing: raw.tls.generate_if_missing.unwrap_or(dev),
-            },
-            listeners: listeners.unwrap_or_default(),
-            address: AddressConfig {
-                template,
-                reserved,
-                quarantine,
-                name_source,
-            },
-            categories,
-            log: LogConfig { format, level },
-            master_key,
-        }),
-        _ => Err(errs.0),
-    }
+    Some(LogConfig {
+        format: format?,
+        level,
+    })
 }
 
 fn parse_domain(d: &str) -> Result<Domain, String> {
@@ -216,7 +222,7 @@ fn check_store_url(url: &str, base: &Path) -> Result<String, String> {
     Ok(format!("sqlite://{}{query}", path.display()))
 }
 
-fn listeners(errs: &mut Errors, raw: RawListeners, dev: bool) -> Option<Listeners> {
+fn listeners(errs: &mut Errors, raw: RawListeners, dev: bool) -> Listeners {
     let mut one = |key: &str, v: Option<String>| -> Option<SocketAddr> {
         let v = v.filter(|s| !s.trim().is_empty())?;
         errs.check(
@@ -257,7 +263,7 @@ fn listeners(errs: &mut Errors, raw: RawListeners, dev: bool) -> Option<Listener
                 .push(format!("listeners: {a} is given to two listeners"));
         }
     }
-    Some(l)
+    l
 }
 
 fn decode_key(k: &str) -> Result<[u8; 32], String> {

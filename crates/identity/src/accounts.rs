@@ -1,6 +1,6 @@
 //! Accounts: creation with an address from the policy, lookup and listing.
 
-use crate::authz::{Permission, require};
+use crate::authz::Permission;
 use crate::directory::{
     AddressChoice, ListFilter, Placement, account_by_address, account_with_aliases,
     check_employee_id, department_id, no_free_address, search_text,
@@ -33,14 +33,8 @@ impl Directory {
         new: &NewAccount,
     ) -> Result<Account, IdentityError> {
         let target = format!("employee:{}", new.employee_id.trim());
-        require(
-            &self.store,
-            &*self.clock,
-            actor,
-            Permission::ManageAccounts,
-            &target,
-        )
-        .await?;
+        self.require(actor, Permission::ManageAccounts, &target)
+            .await?;
         let mut tx = self.store.begin().await?;
         let department = department_id(&mut tx, &new.department).await?;
         let supervisor = match &new.supervisor {
@@ -181,14 +175,8 @@ impl Directory {
         actor: &Actor,
         address: &str,
     ) -> Result<Account, IdentityError> {
-        require(
-            &self.store,
-            &*self.clock,
-            actor,
-            Permission::ReadDirectory,
-            "directory",
-        )
-        .await?;
+        self.require(actor, Permission::ReadDirectory, "directory")
+            .await?;
         let mut tx = self.store.read().await?;
         let row = account_by_address(&mut tx, address).await?;
         account_with_aliases(&mut tx, row).await
@@ -209,14 +197,8 @@ impl Directory {
         actor: &Actor,
         f: &ListFilter,
     ) -> Result<Vec<Account>, IdentityError> {
-        require(
-            &self.store,
-            &*self.clock,
-            actor,
-            Permission::ReadDirectory,
-            "directory",
-        )
-        .await?;
+        self.require(actor, Permission::ReadDirectory, "directory")
+            .await?;
         let mut tx = self.store.read().await?;
         let department = match &f.department {
             Some(d) => Some(department_id(&mut tx, d).await?),

@@ -1,7 +1,7 @@
 //! Aliases: further addresses of an account in one of the organization's domains. A removed
 //! alias stops receiving mail and is quarantined like any address of a departed colleague.
 
-use crate::authz::{Permission, require};
+use crate::authz::Permission;
 use crate::directory::{account_by_address, account_with_aliases};
 use crate::{Account, Actor, Directory, IdentityError};
 use carepost_audit::action;
@@ -18,14 +18,8 @@ impl Directory {
         allow_reserved: bool,
     ) -> Result<Account, IdentityError> {
         let target = format!("account:{address}");
-        require(
-            &self.store,
-            &*self.clock,
-            actor,
-            Permission::ManageAccounts,
-            &target,
-        )
-        .await?;
+        self.require(actor, Permission::ManageAccounts, &target)
+            .await?;
         let alias = Address::parse(alias).map_err(|e| IdentityError::Invalid(e.to_string()))?;
         if !self.config.domains().any(|d| d == alias.domain()) {
             return Err(IdentityError::Invalid(format!(
@@ -81,14 +75,8 @@ impl Directory {
         alias: &str,
     ) -> Result<Account, IdentityError> {
         let target = format!("account:{address}");
-        require(
-            &self.store,
-            &*self.clock,
-            actor,
-            Permission::ManageAccounts,
-            &target,
-        )
-        .await?;
+        self.require(actor, Permission::ManageAccounts, &target)
+            .await?;
         let alias = Address::parse(alias).map_err(|e| IdentityError::Invalid(e.to_string()))?;
         let mut tx = self.store.begin().await?;
         let row = account_by_address(&mut tx, address).await?;

@@ -1,6 +1,6 @@
 //! Reading and verifying the audit trail, for security officers and administrators.
 
-use crate::authz::{Permission, require};
+use crate::authz::Permission;
 use crate::{Actor, Directory, IdentityError};
 use carepost_audit::{ChainBreak, Event, Verifier, VerifyReport};
 use carepost_store::{AuditFilter, AuditRepo};
@@ -15,14 +15,7 @@ impl Directory {
         actor: &Actor,
         filter: &AuditFilter,
     ) -> Result<Vec<Event>, IdentityError> {
-        require(
-            &self.store,
-            &*self.clock,
-            actor,
-            Permission::ReadAudit,
-            "audit",
-        )
-        .await?;
+        self.require(actor, Permission::ReadAudit, "audit").await?;
         Ok(self.store.read().await?.list_audit(filter).await?)
     }
 
@@ -32,14 +25,7 @@ impl Directory {
         &self,
         actor: &Actor,
     ) -> Result<Result<VerifyReport, ChainBreak>, IdentityError> {
-        require(
-            &self.store,
-            &*self.clock,
-            actor,
-            Permission::ReadAudit,
-            "audit",
-        )
-        .await?;
+        self.require(actor, Permission::ReadAudit, "audit").await?;
         let mut verifier = Verifier::default();
         let mut after = AuditSeq(0);
         loop {

@@ -1,7 +1,7 @@
 //! The one authorization check. Every directory operation names the permission it needs; a
 //! refusal is written to the audit trail before the caller hears of it.
 
-use crate::{Actor, IdentityError, Role};
+use crate::{Actor, Directory, IdentityError, Role};
 use carepost_audit::{NewEvent, Outcome, action};
 use carepost_store::{AuditRepo, Store};
 use carepost_types::Clock;
@@ -37,8 +37,19 @@ impl Permission {
     }
 }
 
-/// Allows or refuses `actor` the permission; refusals are audited.
-pub(crate) async fn require(
+impl Directory {
+    /// Allows or refuses `actor` the permission; refusals are audited.
+    pub(crate) async fn require(
+        &self,
+        actor: &Actor,
+        p: Permission,
+        target: &str,
+    ) -> Result<(), IdentityError> {
+        require(&self.store, &*self.clock, actor, p, target).await
+    }
+}
+
+async fn require(
     store: &Store,
     clock: &dyn Clock,
     actor: &Actor,

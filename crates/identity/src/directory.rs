@@ -2,7 +2,7 @@
 //! permission, then makes its change and appends its audit event in one transaction.
 
 use crate::address::AddressPolicy;
-use crate::authz::{Permission, require};
+use crate::authz::Permission;
 use crate::{Account, AccountStatus, Actor, Department, IdentityError, PersonName};
 use carepost_audit::{NewEvent, action};
 use carepost_config::Config;
@@ -107,14 +107,8 @@ impl Directory {
         parent: Option<&str>,
     ) -> Result<Department, IdentityError> {
         let target = format!("department:{}", name.trim());
-        require(
-            &self.store,
-            &*self.clock,
-            actor,
-            Permission::ManageDepartments,
-            &target,
-        )
-        .await?;
+        self.require(actor, Permission::ManageDepartments, &target)
+            .await?;
         let mut tx = self.store.begin().await?;
         let id = self.insert_department(&mut tx, actor, name, parent).await?;
         tx.commit().await?;
@@ -162,14 +156,8 @@ impl Directory {
     }
 
     pub async fn list_departments(&self, actor: &Actor) -> Result<Vec<Department>, IdentityError> {
-        require(
-            &self.store,
-            &*self.clock,
-            actor,
-            Permission::ReadDirectory,
-            "directory",
-        )
-        .await?;
+        self.require(actor, Permission::ReadDirectory, "directory")
+            .await?;
         let rows = self.store.read().await?.list_departments().await?;
         Ok(rows
             .iter()

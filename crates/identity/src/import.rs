@@ -12,7 +12,7 @@
 //! goes through the store, which has the last word on addresses (a stale guess falls back to
 //! the policy's claim loop).
 
-use crate::authz::{Permission, require};
+use crate::authz::Permission;
 use crate::directory::{AddressChoice, Placement, check_employee_id, name_of, row_fields};
 use crate::{AccountStatus, Actor, Directory, IdentityError, NewAccount, PersonName};
 use carepost_audit::action;
@@ -124,14 +124,8 @@ impl Directory {
         actor: &Actor,
         input: impl std::io::Read,
     ) -> Result<ImportSummary, IdentityError> {
-        require(
-            &self.store,
-            &*self.clock,
-            actor,
-            Permission::ManageAccounts,
-            "import",
-        )
-        .await?;
+        self.require(actor, Permission::ManageAccounts, "import")
+            .await?;
         let mut summary = ImportSummary::default();
         let rows = self.read_rows(input, &mut summary)?;
         let mut known = self.load_known().await?;

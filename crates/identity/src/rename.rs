@@ -1,6 +1,6 @@
 //! Name changes, and the address move they may bring.
 
-use crate::authz::{Permission, require};
+use crate::authz::Permission;
 use crate::directory::{account_by_address, name_of, row_fields, search_text};
 use crate::{Account, Actor, Directory, IdentityError, PersonName, Rename};
 use carepost_audit::action;
@@ -16,9 +16,7 @@ impl Directory {
         address: &str,
         change: &Rename,
     ) -> Result<Account, IdentityError> {
-        require(
-            &self.store,
-            &*self.clock,
+        self.require(
             actor,
             Permission::ManageAccounts,
             &format!("account:{address}"),

@@ -1,6 +1,6 @@
 //! Account status: disable, enable, deprovision, and what each does to the addresses.
 
-use crate::authz::{Permission, require};
+use crate::authz::Permission;
 use crate::directory::account_by_address;
 use crate::{Account, AccountStatus, Actor, Directory, IdentityError};
 use carepost_audit::action;
@@ -15,9 +15,7 @@ impl Directory {
         address: &str,
         to: AccountStatus,
     ) -> Result<Account, IdentityError> {
-        require(
-            &self.store,
-            &*self.clock,
+        self.require(
             actor,
             Permission::ManageAccounts,
             &format!("account:{address}"),

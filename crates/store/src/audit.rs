@@ -2,6 +2,7 @@
 //! record, the chain head kept in one locked row, and reads for listing, export and
 //! verification.
 
+use crate::rows::all;
 use crate::{Backend, StoreError, Tx};
 use carepost_audit::{Event, Head, NewEvent, head_seal};
 use carepost_types::{AccountId, AuditSeq, UnixMillis};
@@ -111,10 +112,7 @@ impl AuditRepo for Tx {
         .bind(f.limit.unwrap_or(i64::MAX))
         .fetch_all(self.conn())
         .await?;
-        Ok(rows
-            .iter()
-            .map(event_from_row)
-            .collect::<sqlx::Result<_>>()?)
+        all(&rows, event_from_row)
     }
 
     async fn audit_head(&mut self) -> Result<Head, StoreError> {

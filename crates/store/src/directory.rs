@@ -1,5 +1,6 @@
 //! The directory's rows: departments (a tree), accounts, and every address ever assigned.
 
+use crate::rows::all;
 use crate::rows::{ACCOUNT_COLUMNS, ACCOUNT_JOINS};
 use crate::{AccountRow, AddressRow, DepartmentRow, NewAccountRow, StoreError, Tx};
 use carepost_types::{AccountId, DepartmentId, UnixMillis};
@@ -149,10 +150,7 @@ impl DirectoryRepo for Tx {
         )
         .fetch_all(self.conn())
         .await?;
-        Ok(rows
-            .iter()
-            .map(DepartmentRow::from_row)
-            .collect::<sqlx::Result<_>>()?)
+        all(&rows, DepartmentRow::from_row)
     }
 
     async fn insert_account(
@@ -280,10 +278,7 @@ impl DirectoryRepo for Tx {
             .bind(f.limit.unwrap_or(i64::MAX))
             .fetch_all(self.conn())
             .await?;
-        Ok(rows
-            .iter()
-            .map(AccountRow::from_row)
-            .collect::<sqlx::Result<_>>()?)
+        all(&rows, AccountRow::from_row)
     }
 
     async fn count_accounts(&mut self) -> Result<i64, StoreError> {
@@ -335,10 +330,7 @@ impl DirectoryRepo for Tx {
         )
         .fetch_all(self.conn())
         .await?;
-        Ok(rows
-            .iter()
-            .map(AddressRow::from_row)
-            .collect::<sqlx::Result<_>>()?)
+        all(&rows, AddressRow::from_row)
     }
 
     async fn update_account_supervisor(
@@ -367,10 +359,7 @@ impl DirectoryRepo for Tx {
         .bind(account.0)
         .fetch_all(self.conn())
         .await?;
-        Ok(rows
-            .iter()
-            .map(AddressRow::from_row)
-            .collect::<sqlx::Result<_>>()?)
+        all(&rows, AddressRow::from_row)
     }
 
     async fn set_primary_address(

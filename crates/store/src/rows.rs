@@ -4,6 +4,14 @@ use carepost_types::{AccountId, DepartmentId, UnixMillis};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+/// Every row turned into a record, or the first row that does not fit.
+pub(crate) fn all<T>(
+    rows: &[AnyRow],
+    read: impl Fn(&AnyRow) -> sqlx::Result<T>,
+) -> Result<Vec<T>, crate::StoreError> {
+    Ok(rows.iter().map(read).collect::<sqlx::Result<_>>()?)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DepartmentRow {
     pub id: DepartmentId,

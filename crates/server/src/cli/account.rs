@@ -1,6 +1,7 @@
 //! `carepost account ...`, `carepost alias ...` and `carepost address preview`.
 
 use super::{Global, cli_actor, output};
+use crate::Context;
 use carepost_identity::{AccountStatus, ListFilter, NewAccount, PersonName, Rename};
 use clap::{Args, Subcommand};
 use std::process::ExitCode;
@@ -124,37 +125,8 @@ pub(crate) async fn run(c: AccountCommand, g: &Global) -> anyhow::Result<ExitCod
     let dir = &ctx.directory;
     let actor = cli_actor();
     let account = match c {
-        AccountCommand::Create(a) => {
-            let new = NewAccount {
-                name: a.name.name()?,
-                employee_id: a.employee_id,
-                category: a.category,
-                department: a.department,
-                supervisor: a.supervisor,
-            };
-            let account = dir.create_account(&actor, &new).await?;
-            if g.json {
-                output::json(&account)?;
-            } else {
-                say!("{}", account.address);
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        AccountCommand::List(a) => {
-            let filter = ListFilter {
-                department: a.department,
-                status: a.status.as_deref().map(AccountStatus::parse).transpose()?,
-                query: a.query,
-                limit: a.limit,
-            };
-            let accounts = dir.list_accounts(&actor, &filter).await?;
-            if g.json {
-                output::json(&accounts)?;
-            } else {
-                output::account_table(&accounts)?;
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
+        AccountCommand::Create(a) => return create(&ctx, g, a).await,
+        AccountCommand::List(a) => return list(&ctx, g, a).await,
         AccountCommand::Show { address } => dir.find_account(&actor, &address).await?,
         AccountCommand::Disable { address } => {
             dir.set_status(&actor, &address, AccountStatus::Disabled)
@@ -182,6 +154,39 @@ pub(crate) async fn run(c: AccountCommand, g: &Global) -> anyhow::Result<ExitCod
         output::json(&account)?;
     } else {
         output::account_details(&account)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn create(ctx: &Context, g: &Global, a: CreateArgs) -> anyhow::Result<ExitCode> {
+    let new = NewAccount {
+        name: a.name.name()?,
+        employee_id: a.employee_id,
+        category: a.category,
+        department: a.department,
+        supervisor: a.supervisor,
+    };
+    let account = ctx.directory.create_account(&cli_actor(), &new).await?;
+    if g.json {
+        output::json(&account)?;
+    } else {
+        say!("{}", account.address);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(ctx: &Context, g: &Global, a: ListArgs) -> anyhow::Result<ExitCode> {
+    let filter = ListFilter {
+        department: a.department,
+        status: a.status.as_deref().map(AccountStatus::parse).transpose()?,
+        query: a.query,
+        limit: a.limit,
+    };
+    let accounts = ctx.directory.list_accounts(&cli_actor(), &filter).await?;
+    if g.json {
+        output::json(&accounts)?;
+    } else {
+        output::account_table(&accounts)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -47,30 +47,41 @@ pub(crate) fn account_details(a: &Account) -> anyhow::Result<()> {
 }
 
 pub(crate) fn account_table(accounts: &[Account]) -> anyhow::Result<()> {
-    let width = accounts
+    let rows: Vec<[String; 6]> = accounts
         .iter()
-        .map(|a| a.address.len())
-        .max()
-        .unwrap_or(7)
-        .max(7);
-    say!(
-        "{:<width$}  {:<13}  {:<12}  {:<14}  {:<20}  NAME",
+        .map(|a| {
+            [
+                a.address.clone(),
+                a.status.to_string(),
+                a.employee_id.clone(),
+                a.category.clone(),
+                a.department.clone(),
+                a.name.display(),
+            ]
+        })
+        .collect();
+    let header = [
         "ADDRESS",
         "STATUS",
         "EMPLOYEE ID",
         "CATEGORY",
-        "DEPARTMENT"
-    );
-    for a in accounts {
-        say!(
-            "{:<width$}  {:<13}  {:<12}  {:<14}  {:<20}  {}",
-            a.address,
-            a.status.as_str(),
-            a.employee_id,
-            a.category,
-            a.department,
-            a.name.display()
-        );
+        "DEPARTMENT",
+        "NAME",
+    ]
+    .map(String::from);
+    let mut width = header.clone().map(|h| h.chars().count());
+    for r in &rows {
+        for (w, cell) in width.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for r in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = r
+            .iter()
+            .zip(width)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        say!("{}", line.join("  ").trim_end());
     }
     Ok(())
 }

@@ -641,3 +641,55 @@ fn a_closed_pipe_ends_output_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn separate_processes_creating_john_smith_at_once_get_separate_addresses() {
+    let d = tempfile::tempdir().unwrap();
+    let data = dev_data(d.path());
+    ok(&["--data", &data, "department", "create", "Cardiology"]);
+    let children: Vec<Child> = (0..6)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_carepost"))
+                .args([
+                    "--data",
+                    &data,
+                    "account",
+                    "create",
+                    "--first",
+                    "John",
+                    "--last",
+                    "Smith",
+                    "--employee-id",
+                    &format!("P{i}"),
+                    "--category",
+                    "nurse",
+                    "--department",
+                    "Cardiology",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut got: Vec<String> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        })
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = std::iter::once("john.smith@kaiser.org".to_string())
+        .chain((2..=6).map(|n| format!("john.smith{n}@kaiser.org")))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    let verify = json(&["--data", &data, "--json", "audit", "verify"]);
+    assert_eq!(verify["ok"], true);
+}

@@ -74,6 +74,15 @@ impl Backend {
         }
     }
 
+    /// How a read transaction starts: one consistent snapshot for all its statements.
+    /// (SQLite's deferred transaction takes its snapshot at the first read and keeps it.)
+    pub(crate) fn begin_read(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BEGIN",
+            Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        }
+    }
+
     /// Reads the audit chain head and locks it until the transaction ends.
     pub(crate) fn lock_head_sql(self) -> &'static str {
         match self {

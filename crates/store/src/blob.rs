@@ -71,7 +71,14 @@ fn write_durably(root: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> 
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
-    std::fs::File::open(dir)?.sync_all()
+    // The file's directory, and the two fan-out directories above it that may be new.
+    let mut d = Some(dir);
+    for _ in 0..3 {
+        let Some(here) = d else { break };
+        std::fs::File::open(here)?.sync_all()?;
+        d = here.parent().filter(|p| p.starts_with(root));
+    }
+    Ok(())
 }
 
 impl BlobStore for FsBlobStore {

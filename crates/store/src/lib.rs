@@ -80,7 +80,7 @@ impl Store {
     /// A transaction for reading: one consistent view, no locks held.
     pub async fn read(&self) -> Result<Tx, StoreError> {
         Ok(Tx {
-            inner: self.pool.begin().await?,
+            inner: self.pool.begin_with(self.backend.begin_read()).await?,
             seal_key: self.seal_key,
             head: None,
             head_dirty: false,

@@ -9,12 +9,14 @@ mod dev;
 mod duration;
 mod init;
 mod raw;
+mod security;
 mod template;
 mod validate;
 
 pub use dev::{DevOptions, dev_config, dev_config_path};
 pub use duration::parse_duration;
 pub use init::{InitOptions, render_production_config};
+pub use security::{LockoutPolicy, MfaPolicy, PasswordPolicy, SessionPolicy};
 pub use template::{AddressTemplate, Token};
 
 use carepost_types::Domain;
@@ -64,6 +66,10 @@ pub struct Config {
     pub log: LogConfig,
     /// 32 bytes that protect secrets at rest.
     pub master_key: [u8; 32],
+    pub password: PasswordPolicy,
+    pub lockout: LockoutPolicy,
+    pub mfa: MfaPolicy,
+    pub sessions: SessionPolicy,
 }
 
 #[derive(Debug, Clone)]

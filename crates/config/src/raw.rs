@@ -23,6 +23,14 @@ pub struct RawConfig {
     pub log: RawLog,
     #[serde(default)]
     pub secrets: RawSecrets,
+    #[serde(default)]
+    pub password: RawPassword,
+    #[serde(default)]
+    pub lockout: RawLockout,
+    #[serde(default)]
+    pub mfa: RawMfa,
+    #[serde(default)]
+    pub sessions: RawSessions,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -89,4 +97,46 @@ pub struct RawLog {
 #[serde(deny_unknown_fields)]
 pub struct RawSecrets {
     pub master_key: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPassword {
+    pub min_length: Option<usize>,
+    pub max_length: Option<usize>,
+    pub min_strength: Option<u8>,
+    pub history: Option<usize>,
+    pub max_age: Option<String>,
+    pub warn_before: Option<String>,
+    pub min_age: Option<String>,
+    pub argon2_memory_kib: Option<u32>,
+    pub argon2_iterations: Option<u32>,
+    pub argon2_parallelism: Option<u32>,
+    pub max_concurrent_hashes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLockout {
+    pub threshold: Option<u32>,
+    pub duration: Option<String>,
+    pub max_duration: Option<String>,
+    pub source_threshold: Option<u32>,
+    pub source_window: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMfa {
+    pub required_roles: Option<Vec<String>>,
+    pub required_categories: Option<Vec<String>>,
+    pub required_departments: Option<Vec<String>>,
+    pub grace: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessions {
+    pub idle_timeout: Option<String>,
+    pub absolute_timeout: Option<String>,
 }

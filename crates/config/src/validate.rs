@@ -2,6 +2,7 @@
 //! first, each prefixed with the key it concerns.
 
 use crate::raw::{RawAddress, RawConfig, RawListeners, RawLog, RawOrganization, RawStore, RawTls};
+use crate::security;
 use crate::{
     AddressConfig, AddressTemplate, BUILTIN_CATEGORIES, BUILTIN_RESERVED, Config, Listeners,
     LogConfig, LogFormat, NameSource, Organization, StoreConfig, TlsConfig, parse_duration,
@@ -14,10 +15,14 @@ use std::time::Duration;
 
 /// Collects errors while values are checked one by one.
 #[derive(Default)]
-struct Errors(Vec<String>);
+pub(crate) struct Errors(Vec<String>);
 
 impl Errors {
-    fn check<T>(&mut self, key: &str, r: Result<T, String>) -> Option<T> {
+    pub(crate) fn push(&mut self, e: &str) {
+        self.0.push(e.to_string());
+    }
+
+    pub(crate) fn check<T>(&mut self, key: &str, r: Result<T, String>) -> Option<T> {
         r.map_err(|e| self.0.push(format!("{key}: {e}"))).ok()
     }
 
@@ -39,6 +44,10 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
     let address = address(&mut errs, raw.address);
     let categories = categories(&mut errs, raw.directory.categories);
     let log = log(&mut errs, raw.log);
+    let password = security::password(&mut errs, raw.password);
+    let lockout = security::lockout(&mut errs, raw.lockout);
+    let mfa = security::mfa(&mut errs, raw.mfa, &categories);
+    let sessions = security::sessions(&mut errs, raw.sessions);
     let master_key = errs
         .required("secrets.master_key", raw.secrets.master_key)
         .and_then(|k| errs.check("secrets.master_key", decode_key(&k)));
@@ -60,6 +69,10 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
             categories,
             log,
             master_key,
+            password,
+            lockout,
+            mfa,
+            sessions,
         }),
         _ => Err(errs.0),
     }

@@ -27,4 +27,7 @@ pub use directory::{Directory, ListFilter};
 pub use error::IdentityError;
 pub use import::{ImportLineError, ImportSummary};
 pub use model::{Account, AccountStatus, Department, NewAccount, PersonName, Rename};
-pub use password::{hash_password, verify_password};
+pub use password::{
+    Hasher, PasswordContext, PolicyViolation, check_new_password, hash_password, is_common_password,
+    verify_password,
+};

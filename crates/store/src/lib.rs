@@ -9,6 +9,7 @@
 //! when the store opens. This crate knows rows, not policy: it never decides who may do what.
 
 mod audit;
+mod auth;
 mod backend;
 mod blob;
 mod credentials;
@@ -18,12 +19,13 @@ mod migrate;
 mod rows;
 
 pub use audit::{AuditFilter, AuditRepo};
+pub use auth::{AppPasswordRow, AuthRepo, LockoutRow, TotpRow};
 pub use backend::Backend;
 pub use blob::{BlobId, BlobStore, FsBlobStore};
 pub use credentials::CredentialRepo;
 pub use directory::{AccountFilter, DirectoryRepo};
 pub use error::StoreError;
-pub use migrate::{MIGRATIONS, schema_version};
+pub use migrate::{MIGRATIONS, create_at_version, schema_version};
 pub use rows::{AccountRow, AddressRow, DepartmentRow, NewAccountRow, PasswordRow};
 
 use sqlx::AnyConnection;

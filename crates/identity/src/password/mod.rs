@@ -1,0 +1,11 @@
+//! Passwords: argon2id hashing with bounded concurrency, the policy a new password must meet,
+//! and the bundled list of common and breached passwords.
+
+mod common;
+mod hashing;
+mod policy;
+
+pub use common::is_common_password;
+pub use hashing::{Hasher, hash_password, verify_password};
+pub(crate) use hashing::one_time_password;
+pub use policy::{PasswordContext, PolicyViolation, check_new_password};

@@ -1,9 +1,6 @@
 -- Authentication: password history, lockout state, familiar sources, second factors, app
 -- passwords, web sessions. Kept in step with ../sqlite/0002_authentication.sql.
 
--- When the account first had to use a second factor (for the enrollment grace period).
-ALTER TABLE accounts ADD COLUMN mfa_required_since BIGINT;
-
 CREATE TABLE password_history (
     account_id BIGINT NOT NULL REFERENCES accounts(id),
     password_hash TEXT NOT NULL,

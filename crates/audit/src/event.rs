@@ -20,6 +20,20 @@ pub mod action {
     pub const IMPORT_RUN: &str = "import.run";
     pub const ADMIN_BOOTSTRAP: &str = "admin.bootstrap";
     pub const AUTHZ_DENIED: &str = "authz.denied";
+    pub const PASSWORD_SET: &str = "password.set";
+    pub const PASSWORD_RESET: &str = "password.reset";
+    pub const PASSWORD_CHANGE: &str = "password.change";
+    pub const SIGNIN_SUCCESS: &str = "signin.success";
+    pub const SIGNIN_FAILURE: &str = "signin.failure";
+    pub const ACCOUNT_LOCK: &str = "account.lock";
+    pub const ACCOUNT_UNLOCK: &str = "account.unlock";
+    pub const MFA_RESET: &str = "mfa.reset";
+    pub const TOTP_ENROLL: &str = "mfa.totp.enroll";
+    pub const TOTP_CONFIRM: &str = "mfa.totp.confirm";
+    pub const RECOVERY_CODES_GENERATE: &str = "mfa.recovery_codes.generate";
+    pub const RECOVERY_CODE_USE: &str = "mfa.recovery_code.use";
+    pub const APP_PASSWORD_CREATE: &str = "app_password.create";
+    pub const APP_PASSWORD_REVOKE: &str = "app_password.revoke";
 }
 
 /// Who performed an action.

@@ -119,7 +119,12 @@ fn duration(errs: &mut Errors, key: &str, v: Option<String>, default: Duration) 
 
 pub(crate) fn password(errs: &mut Errors, raw: RawPassword) -> PasswordPolicy {
     let d = PasswordPolicy::default();
-    let max_age = duration(errs, "password.max_age", raw.max_age, Duration::from_secs(365 * DAY));
+    let max_age = duration(
+        errs,
+        "password.max_age",
+        raw.max_age,
+        Duration::from_secs(365 * DAY),
+    );
     let p = PasswordPolicy {
         min_length: raw.min_length.unwrap_or(d.min_length),
         max_length: raw.max_length.unwrap_or(d.max_length),
@@ -156,9 +161,19 @@ pub(crate) fn lockout(errs: &mut Errors, raw: RawLockout) -> LockoutPolicy {
     let p = LockoutPolicy {
         threshold: raw.threshold.unwrap_or(d.threshold),
         duration: duration(errs, "lockout.duration", raw.duration, d.duration),
-        max_duration: duration(errs, "lockout.max_duration", raw.max_duration, d.max_duration),
+        max_duration: duration(
+            errs,
+            "lockout.max_duration",
+            raw.max_duration,
+            d.max_duration,
+        ),
         source_threshold: raw.source_threshold.unwrap_or(d.source_threshold),
-        source_window: duration(errs, "lockout.source_window", raw.source_window, d.source_window),
+        source_window: duration(
+            errs,
+            "lockout.source_window",
+            raw.source_window,
+            d.source_window,
+        ),
     };
     if p.threshold == 0 || p.source_threshold == 0 {
         errs.push("lockout.threshold and lockout.source_threshold: at least 1");
@@ -173,8 +188,14 @@ pub(crate) fn mfa(errs: &mut Errors, raw: RawMfa, categories: &[String]) -> MfaP
     let d = MfaPolicy::default();
     let roles = raw.required_roles.unwrap_or(d.required_roles);
     for r in &roles {
-        if !["it-admin", "helpdesk", "supervisor", "security-officer", "communications"]
-            .contains(&r.as_str())
+        if ![
+            "it-admin",
+            "helpdesk",
+            "supervisor",
+            "security-officer",
+            "communications",
+        ]
+        .contains(&r.as_str())
         {
             errs.push(&format!(
                 "mfa.required_roles: '{r}' is not a role (it-admin, helpdesk, supervisor, security-officer, communications)"
@@ -184,7 +205,9 @@ pub(crate) fn mfa(errs: &mut Errors, raw: RawMfa, categories: &[String]) -> MfaP
     let required_categories = raw.required_categories.unwrap_or(d.required_categories);
     for c in &required_categories {
         if !categories.contains(c) && !BUILTIN_CATEGORIES.contains(&c.as_str()) {
-            errs.push(&format!("mfa.required_categories: '{c}' is not a role category"));
+            errs.push(&format!(
+                "mfa.required_categories: '{c}' is not a role category"
+            ));
         }
     }
     MfaPolicy {
@@ -198,7 +221,12 @@ pub(crate) fn mfa(errs: &mut Errors, raw: RawMfa, categories: &[String]) -> MfaP
 pub(crate) fn sessions(errs: &mut Errors, raw: RawSessions) -> SessionPolicy {
     let d = SessionPolicy::default();
     let p = SessionPolicy {
-        idle_timeout: duration(errs, "sessions.idle_timeout", raw.idle_timeout, d.idle_timeout),
+        idle_timeout: duration(
+            errs,
+            "sessions.idle_timeout",
+            raw.idle_timeout,
+            d.idle_timeout,
+        ),
         absolute_timeout: duration(
             errs,
             "sessions.absolute_timeout",

@@ -65,6 +65,18 @@ impl Actor {
         }
     }
 
+    /// An account acting for itself (self-service), with no administrative role.
+    pub fn account(id: carepost_types::AccountId, address: &str) -> Actor {
+        Actor {
+            who: carepost_audit::Actor::Account {
+                id,
+                address: address.to_string(),
+            },
+            roles: Vec::new(),
+            source: None,
+        }
+    }
+
     /// carepost itself.
     pub fn system() -> Actor {
         Actor {

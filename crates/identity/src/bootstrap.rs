@@ -3,7 +3,7 @@
 //! that must be changed at first sign-in. The password is shown once and stored only hashed.
 
 use crate::directory::{AddressChoice, Placement};
-use crate::password::{hash_password, one_time_password};
+use crate::password::one_time_password;
 use crate::{Actor, Directory, IdentityError, NewAccount, PersonName, Role};
 use carepost_audit::action;
 use carepost_store::{AuditRepo, CredentialRepo, DirectoryRepo, Tx};
@@ -57,7 +57,7 @@ impl Directory {
             )
             .await?;
         let password = one_time_password(&*self.rng);
-        let hash = hash_password(&*self.rng, &password)?;
+        let hash = self.hasher.hash(&*self.rng, &password).await?;
         let now = self.clock.now();
         tx.upsert_password(id, &hash, true, now).await?;
         tx.grant_role(id, Role::ItAdmin.as_str(), None, now).await?;

@@ -1,6 +1,7 @@
 //! The directory service: departments, accounts, addresses. Each operation checks the actor's
 //! permission, then makes its change and appends its audit event in one transaction.
 
+use crate::Hasher;
 use crate::address::AddressPolicy;
 use crate::authz::Permission;
 use crate::{Account, AccountStatus, Actor, Department, IdentityError, PersonName};
@@ -19,6 +20,7 @@ pub struct Directory {
     pub(crate) policy: AddressPolicy,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) rng: Arc<dyn Rng>,
+    pub(crate) hasher: Hasher,
 }
 
 /// How a new account gets its address.
@@ -70,14 +72,15 @@ impl Directory {
         config: Arc<Config>,
         clock: Arc<dyn Clock>,
         rng: Arc<dyn Rng>,
-    ) -> Self {
-        Directory {
+    ) -> Result<Self, IdentityError> {
+        Ok(Directory {
             policy: AddressPolicy::from_config(&config),
+            hasher: Hasher::new(&config.password, &*rng)?,
             store,
             config,
             clock,
             rng,
-        }
+        })
     }
 
     pub fn policy(&self) -> &AddressPolicy {

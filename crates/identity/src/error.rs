@@ -12,6 +12,8 @@ pub enum IdentityError {
     Conflict(String),
     #[error("not allowed: {0}")]
     Forbidden(String),
+    #[error("the password was refused: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    PasswordRejected(Vec<crate::PolicyViolation>),
     #[error(transparent)]
     Store(StoreError),
     #[error(

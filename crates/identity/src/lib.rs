@@ -10,24 +10,32 @@ mod actor;
 pub mod address;
 mod aliases;
 mod audit_trail;
+mod authn;
 mod authz;
 mod bootstrap;
+mod credentials;
 mod directory;
 mod error;
 mod import;
+mod lockout;
+mod mfa;
 mod model;
 mod password;
 mod rename;
+mod secrets;
 mod status;
 
 pub use actor::{Actor, Role};
+pub use authn::{Credential, Protocol, Refusal, SecondFactor, SignIn, SignInResult, SignedIn};
 pub use authz::Permission;
 pub use bootstrap::FirstAdmin;
+pub use credentials::PasswordState;
 pub use directory::{Directory, ListFilter};
 pub use error::IdentityError;
 pub use import::{ImportLineError, ImportSummary};
+pub use mfa::{AppPasswordInfo, MfaSummary, TotpEnrollment};
 pub use model::{Account, AccountStatus, Department, NewAccount, PersonName, Rename};
 pub use password::{
-    Hasher, PasswordContext, PolicyViolation, check_new_password, hash_password, is_common_password,
-    verify_password,
+    Hasher, PasswordContext, PolicyViolation, check_new_password, hash_password,
+    is_common_password, verify_password,
 };

@@ -153,7 +153,7 @@ async fn carepost_import(db: &TestDb, csv: &str) -> (Duration, Duration) {
     let config = Arc::new(test_config(db));
     let key = carepost_audit::seal_key(&config.master_key);
     let store = Store::open(&config.store.url, key).await.unwrap();
-    let dir = Directory::new(store, config, Arc::new(SystemClock), Arc::new(OsRng));
+    let dir = Directory::new(store, config, Arc::new(SystemClock), Arc::new(OsRng)).unwrap();
     let actor = Actor::local_cli("bench");
     let start = Instant::now();
     let first = dir.import_csv(&actor, csv.as_bytes()).await.unwrap();

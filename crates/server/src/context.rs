@@ -34,7 +34,7 @@ impl Context {
                     redact_url(&config.store.url)
                 )
             })?;
-        let directory = Directory::new(store.clone(), config.clone(), clock, rng);
+        let directory = Directory::new(store.clone(), config.clone(), clock, rng)?;
         Ok(Context {
             config,
             store,

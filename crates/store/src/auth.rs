@@ -78,8 +78,11 @@ pub trait AuthRepo {
         n: usize,
     ) -> Result<Vec<String>, StoreError>;
 
-    async fn find_lockout(&mut self, account: AccountId, kind: &str)
-    -> Result<LockoutRow, StoreError>;
+    async fn find_lockout(
+        &mut self,
+        account: AccountId,
+        kind: &str,
+    ) -> Result<LockoutRow, StoreError>;
     async fn save_lockout(
         &mut self,
         account: AccountId,
@@ -119,8 +122,7 @@ pub trait AuthRepo {
         sealed: &str,
         at: UnixMillis,
     ) -> Result<(), StoreError>;
-    async fn confirm_totp(&mut self, account: AccountId, at: UnixMillis)
-    -> Result<(), StoreError>;
+    async fn confirm_totp(&mut self, account: AccountId, at: UnixMillis) -> Result<(), StoreError>;
     /// Records time step `step` as used if it is later than any used before; false if not,
     /// which is a replay.
     async fn use_totp_step(&mut self, account: AccountId, step: i64) -> Result<bool, StoreError>;
@@ -139,8 +141,7 @@ pub trait AuthRepo {
         hash: &str,
         at: UnixMillis,
     ) -> Result<bool, StoreError>;
-    async fn count_unused_recovery_codes(&mut self, account: AccountId)
-    -> Result<i64, StoreError>;
+    async fn count_unused_recovery_codes(&mut self, account: AccountId) -> Result<i64, StoreError>;
 
     async fn insert_app_password(
         &mut self,
@@ -172,15 +173,6 @@ pub trait AuthRepo {
         id: Option<i64>,
         at: UnixMillis,
     ) -> Result<u64, StoreError>;
-    async fn set_mfa_required_since(
-        &mut self,
-        account: AccountId,
-        since: Option<UnixMillis>,
-    ) -> Result<(), StoreError>;
-    async fn find_mfa_required_since(
-        &mut self,
-        account: AccountId,
-    ) -> Result<Option<UnixMillis>, StoreError>;
 }
 
 impl AuthRepo for Tx {
@@ -309,12 +301,18 @@ impl AuthRepo for Tx {
         &mut self,
         network: &str,
     ) -> Result<Option<(i64, UnixMillis)>, StoreError> {
-        let row = sqlx::query("SELECT failures, window_start FROM source_failures WHERE network = $1")
-            .bind(network)
-            .fetch_optional(self.conn())
-            .await?;
-        row.map(|r| Ok((r.try_get("failures")?, UnixMillis(r.try_get("window_start")?))))
-            .transpose()
+        let row =
+            sqlx::query("SELECT failures, window_start FROM source_failures WHERE network = $1")
+                .bind(network)
+                .fetch_optional(self.conn())
+                .await?;
+        row.map(|r| {
+            Ok((
+                r.try_get("failures")?,
+                UnixMillis(r.try_get("window_start")?),
+            ))
+        })
+        .transpose()
     }
 
     async fn save_source_failures(
@@ -443,10 +441,7 @@ impl AuthRepo for Tx {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn count_unused_recovery_codes(
-        &mut self,
-        account: AccountId,
-    ) -> Result<i64, StoreError> {
+    async fn count_unused_recovery_codes(&mut self, account: AccountId) -> Result<i64, StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL",
         )
@@ -539,32 +534,5 @@ impl AuthRepo for Tx {
         .execute(self.write()?)
         .await?;
         Ok(done.rows_affected())
-    }
-
-    async fn set_mfa_required_since(
-        &mut self,
-        account: AccountId,
-        since: Option<UnixMillis>,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE accounts SET mfa_required_since = $2 WHERE id = $1")
-            .bind(account.0)
-            .bind(since.map(|t| t.0))
-            .execute(self.write()?)
-            .await?;
-        Ok(())
-    }
-
-    async fn find_mfa_required_since(
-        &mut self,
-        account: AccountId,
-    ) -> Result<Option<UnixMillis>, StoreError> {
-        let row = sqlx::query("SELECT mfa_required_since FROM accounts WHERE id = $1")
-            .bind(account.0)
-            .fetch_optional(self.conn())
-            .await?;
-        Ok(match row {
-            Some(r) => millis(&r, "mfa_required_since")?,
-            None => None,
-        })
     }
 }

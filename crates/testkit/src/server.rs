@@ -31,6 +31,10 @@ pub fn test_config(db: &TestDb) -> Config {
         quarantine = "365d"
         [secrets]
         master_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+        # Cheap hashes keep the tests fast; the algorithm and code paths are the real ones.
+        [password]
+        argon2_memory_kib = 64
+        argon2_iterations = 1
         "#,
         url = db.url,
         dir = dir.display()

@@ -35,7 +35,14 @@ mod tests {
     #[test]
     fn the_list_holds_100000_real_passwords() {
         assert_eq!(list().len(), 100_000);
-        for p in ["password", "12345678", "iloveyou", "Password1", "qwertyuiop", "trustno1"] {
+        for p in [
+            "password",
+            "12345678",
+            "iloveyou",
+            "Password1",
+            "qwertyuiop",
+            "trustno1",
+        ] {
             assert!(is_common_password(p), "{p}");
         }
         assert!(!is_common_password("glacier-violin-tundra-57"));

@@ -80,7 +80,10 @@ impl Hasher {
         let (password, hash) = (password.to_string(), hash.to_string());
         tokio::task::spawn_blocking(move || {
             let Ok(parsed) = PasswordHash::new(&hash) else {
-                return Verified { ok: false, needs_rehash: false };
+                return Verified {
+                    ok: false,
+                    needs_rehash: false,
+                };
             };
             let ok = argon.verify_password(password.as_bytes(), &parsed).is_ok();
             let current = Params::try_from(&parsed).ok();
@@ -166,10 +169,22 @@ mod tests {
         let hasher = Hasher::new(&fast(), &rng).unwrap();
         let old = hash_password(&rng, "s3cret-passphrase").unwrap();
         let v = hasher.verify("s3cret-passphrase", &old).await.unwrap();
-        assert_eq!(v, Verified { ok: true, needs_rehash: true });
+        assert_eq!(
+            v,
+            Verified {
+                ok: true,
+                needs_rehash: true
+            }
+        );
         let new = hasher.hash(&rng, "s3cret-passphrase").await.unwrap();
         let v = hasher.verify("s3cret-passphrase", &new).await.unwrap();
-        assert_eq!(v, Verified { ok: true, needs_rehash: false });
+        assert_eq!(
+            v,
+            Verified {
+                ok: true,
+                needs_rehash: false
+            }
+        );
         let v = hasher.verify("wrong", &new).await.unwrap();
         assert!(!v.ok);
         assert!(!hasher.verify("x", "not a hash").await.unwrap().ok);

@@ -6,6 +6,6 @@ mod hashing;
 mod policy;
 
 pub use common::is_common_password;
-pub use hashing::{Hasher, hash_password, verify_password};
 pub(crate) use hashing::one_time_password;
+pub use hashing::{Hasher, Verified, hash_password, verify_password};
 pub use policy::{PasswordContext, PolicyViolation, check_new_password};

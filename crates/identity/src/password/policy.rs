@@ -85,10 +85,14 @@ pub fn check_new_password(
     let mut v = Vec::new();
     let len = password.chars().count();
     if len < policy.min_length {
-        v.push(PolicyViolation::TooShort { min: policy.min_length });
+        v.push(PolicyViolation::TooShort {
+            min: policy.min_length,
+        });
     }
     if len > policy.max_length {
-        v.push(PolicyViolation::TooLong { max: policy.max_length });
+        v.push(PolicyViolation::TooLong {
+            max: policy.max_length,
+        });
         return v;
     }
     if let Some(what) = personal_info(password, ctx) {
@@ -131,11 +135,20 @@ fn personal_info(password: &str, ctx: &PasswordContext) -> Option<&'static str> 
         let part = fold(part);
         part.chars().count() >= 3 && folded.contains(&part)
     };
-    if ctx.names.iter().flat_map(|n| n.split([' ', '-'])).any(contains) {
+    if ctx
+        .names
+        .iter()
+        .flat_map(|n| n.split([' ', '-']))
+        .any(contains)
+    {
         return Some("name");
     }
     let local = &ctx.address_local_part;
-    if contains(local) || local.split(['.', '-', '_']).any(|p| p.len() >= 4 && contains(p)) {
+    if contains(local)
+        || local
+            .split(['.', '-', '_'])
+            .any(|p| p.len() >= 4 && contains(p))
+    {
         return Some("address");
     }
     if contains(&ctx.employee_id) {
@@ -187,6 +200,9 @@ mod tests {
         let v = check_new_password(&PasswordPolicy::default(), "password1234", &ctx());
         let text: Vec<String> = v.iter().map(ToString::to_string).collect();
         assert!(text.iter().any(|t| t.contains("breached")), "{text:?}");
-        assert!(text.iter().any(|t| t.contains("too easy to guess")), "{text:?}");
+        assert!(
+            text.iter().any(|t| t.contains("too easy to guess")),
+            "{text:?}"
+        );
     }
 }

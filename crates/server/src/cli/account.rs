@@ -23,6 +23,33 @@ pub enum AccountCommand {
     Rename(RenameArgs),
     /// A colleague has left: sign-in refused, mail kept, addresses quarantined before reuse.
     Deprovision { address: String },
+    /// Set a password read from standard input (the whole policy applies).
+    SetPassword {
+        address: String,
+        /// Read the password from standard input (required: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Replace the password with a one-time temporary one, shown once; it must be changed at
+    /// the next sign-in.
+    ResetPassword { address: String },
+    /// Clear the account's sign-in lockout.
+    Unlock { address: String },
+    /// Second factors and app passwords of an account.
+    #[command(subcommand)]
+    Mfa(MfaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// Show the account's second factors and app passwords.
+    Show { address: String },
+    /// Remove TOTP and recovery codes so the owner enrolls again; the reason is audited.
+    Reset {
+        address: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +153,45 @@ pub(crate) async fn run(c: AccountCommand, g: &Global) -> anyhow::Result<ExitCod
     let actor = cli_actor();
     let account = match c {
         AccountCommand::Create(a) => return create(&ctx, g, a).await,
+        AccountCommand::SetPassword { address, .. } => {
+            let password = read_password_stdin()?;
+            dir.set_password(&actor, &address, &password).await?;
+            return done(g, &format!("password set for {address}"));
+        }
+        AccountCommand::ResetPassword { address } => {
+            let temporary = dir.reset_password(&actor, &address).await?;
+            if g.json {
+                output::json(
+                    &serde_json::json!({ "address": address, "temporary_password": temporary, "must_change": true }),
+                )?;
+            } else {
+                say!("temporary password for {address}: {temporary}");
+                say!("It is shown only now and must be changed at the next sign-in.");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        AccountCommand::Unlock { address } => {
+            dir.unlock(&actor, &address).await?;
+            return done(g, &format!("{address} unlocked"));
+        }
+        AccountCommand::Mfa(MfaCommand::Show { address }) => {
+            let m = dir.mfa_summary(&actor, &address).await?;
+            if g.json {
+                output::json(&m)?;
+            } else {
+                output::mfa(&address, &m)?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        AccountCommand::Mfa(MfaCommand::Reset { address, reason }) => {
+            dir.mfa_reset(&actor, &address, &reason).await?;
+            return done(
+                g,
+                &format!(
+                    "second factors of {address} removed; they enroll again at the next sign-in"
+                ),
+            );
+        }
         AccountCommand::List(a) => return list(&ctx, g, a).await,
         AccountCommand::Show { address } => dir.find_account(&actor, &address).await?,
         AccountCommand::Disable { address } => {
@@ -154,6 +220,26 @@ pub(crate) async fn run(c: AccountCommand, g: &Global) -> anyhow::Result<ExitCod
         output::json(&account)?;
     } else {
         output::account_details(&account)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A password from standard input: the first line, without its line end.
+fn read_password_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        anyhow::bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+fn done(g: &Global, message: &str) -> anyhow::Result<ExitCode> {
+    if g.json {
+        output::json(&serde_json::json!({ "ok": true, "message": message }))?;
+    } else {
+        say!("{message}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -19,6 +19,7 @@ mod audit;
 mod department;
 mod import;
 mod output;
+mod policy;
 mod setup;
 
 use crate::context::Context;
@@ -85,6 +86,9 @@ enum Command {
     /// The hash-chained audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The security policies in force.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 /// Options every command shares.
@@ -227,5 +231,6 @@ async fn run(command: Command, g: Global) -> anyhow::Result<ExitCode> {
         Command::Address(c) => account::run_address(c, &g).await,
         Command::Import(a) => import::run(a, &g).await,
         Command::Audit(c) => audit::run(c, &g).await,
+        Command::Policy(c) => policy::run(c, &g).await,
     }
 }

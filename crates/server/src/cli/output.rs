@@ -2,7 +2,7 @@
 //! which returns write errors instead of panicking, so `carepost audit export | head` ends
 //! quietly when the reader goes away.
 
-use carepost_identity::Account;
+use carepost_identity::{Account, MfaSummary};
 use serde::Serialize;
 
 pub(crate) fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -82,6 +82,28 @@ pub(crate) fn account_table(accounts: &[Account]) -> anyhow::Result<()> {
             .map(|(cell, w)| format!("{cell:<w$}"))
             .collect();
         say!("{}", line.join("  ").trim_end());
+    }
+    Ok(())
+}
+
+pub(crate) fn mfa(address: &str, m: &MfaSummary) -> anyhow::Result<()> {
+    say!("{address}");
+    say!(
+        "  {:<16} {}",
+        "required",
+        if m.required { "yes" } else { "no" }
+    );
+    say!("  {:<16} {}", "totp", if m.totp { "enrolled" } else { "-" });
+    say!("  {:<16} {} left", "recovery codes", m.recovery_codes_left);
+    for a in &m.app_passwords {
+        let state = if a.revoked { "revoked" } else { "active" };
+        let used = a.last_used_at.as_deref().unwrap_or("never used");
+        say!(
+            "  app password #{} {:?} ({}) {state}, {used}",
+            a.id,
+            a.label,
+            a.scopes.join(",")
+        );
     }
     Ok(())
 }

@@ -33,7 +33,8 @@ impl Env {
             config.clone(),
             clock.clone() as Arc<dyn Clock>,
             Arc::new(SeededRng::new(7)),
-        );
+        )
+        .unwrap();
         Env {
             db,
             config,
@@ -52,6 +53,7 @@ impl Env {
             self.clock.clone() as Arc<dyn Clock>,
             Arc::new(SeededRng::new(8)),
         )
+        .unwrap()
     }
 
     pub async fn department(&self, name: &str, parent: Option<&str>) {

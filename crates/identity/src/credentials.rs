@@ -1,0 +1,244 @@
+//! Passwords of accounts: set by an administrator, reset to a one-time temporary password, or
+//! changed by their owner; each checked against the policy and the account's history, and each
+//! change audited. A password's state (age, expiry, forced change) for the sign-in flows.
+
+use crate::check_new_password;
+use crate::directory::{account_by_address, name_of};
+use crate::password::one_time_password;
+use crate::{Actor, Directory, IdentityError, PasswordContext, Permission, PolicyViolation};
+use carepost_audit::action;
+use carepost_store::{
+    AccountRow, AuditRepo, AuthRepo, CredentialRepo, DirectoryRepo, PasswordRow, Tx,
+};
+use carepost_types::{AccountId, UnixMillis};
+use serde::Serialize;
+use serde_json::json;
+
+/// Where an account's password stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PasswordState {
+    pub has_password: bool,
+    pub changed_at: Option<String>,
+    /// A temporary or expired password: it must be changed at the next sign-in.
+    pub must_change: bool,
+    pub expires_at: Option<String>,
+    pub expired: bool,
+    /// Within the warning period before expiry.
+    pub expires_soon: bool,
+}
+
+impl Directory {
+    /// An administrator sets a password. The whole policy applies except the minimum age.
+    pub async fn set_password(
+        &self,
+        actor: &Actor,
+        address: &str,
+        password: &str,
+    ) -> Result<(), IdentityError> {
+        self.require(
+            actor,
+            Permission::ManageAccounts,
+            &format!("account:{address}"),
+        )
+        .await?;
+        let row = account_by_address(&mut self.store.read().await?, address).await?;
+        self.check_password(&row, password).await?;
+        let hash = self.hasher.hash(&*self.rng, password).await?;
+        let mut tx = self.store.begin().await?;
+        self.store_password(&mut tx, row.id, &hash, false).await?;
+        let event = self.audit(
+            actor,
+            action::PASSWORD_SET,
+            format!("account:{}", row.primary_address),
+        );
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces the password by a one-time temporary one that must be changed at the next
+    /// sign-in, and returns it (it is stored only hashed).
+    pub async fn reset_password(
+        &self,
+        actor: &Actor,
+        address: &str,
+    ) -> Result<String, IdentityError> {
+        self.require(
+            actor,
+            Permission::ManageAccounts,
+            &format!("account:{address}"),
+        )
+        .await?;
+        let row = account_by_address(&mut self.store.read().await?, address).await?;
+        let temporary = one_time_password(&*self.rng);
+        let hash = self.hasher.hash(&*self.rng, &temporary).await?;
+        let mut tx = self.store.begin().await?;
+        self.store_password(&mut tx, row.id, &hash, true).await?;
+        let event = self
+            .audit(
+                actor,
+                action::PASSWORD_RESET,
+                format!("account:{}", row.primary_address),
+            )
+            .with_details(json!({ "must_change": true }));
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(temporary)
+    }
+
+    /// The owner changes their password, proving the current one. The minimum age applies
+    /// unless the current password must be changed anyway.
+    pub async fn change_own_password(
+        &self,
+        account: AccountId,
+        current: &str,
+        new: &str,
+        source: Option<String>,
+    ) -> Result<(), IdentityError> {
+        let mut read = self.store.read().await?;
+        let row = read
+            .find_account(account)
+            .await?
+            .ok_or_else(|| IdentityError::NotFound(format!("no account {account}")))?;
+        let stored = read.find_password(account).await?;
+        drop(read);
+        let refused = || IdentityError::Invalid("the current password is not right".into());
+        let Some(stored) = stored else {
+            return Err(refused());
+        };
+        if !self.hasher.verify(current, &stored.password_hash).await?.ok {
+            return Err(refused());
+        }
+        let now = self.clock.now();
+        let earliest = stored.changed_at.plus(self.config.password.min_age);
+        if !stored.must_change && now < earliest {
+            return Err(IdentityError::PasswordRejected(vec![
+                PolicyViolation::TooSoon {
+                    until: earliest.to_rfc3339(),
+                },
+            ]));
+        }
+        self.check_password(&row, new).await?;
+        let hash = self.hasher.hash(&*self.rng, new).await?;
+        let mut tx = self.store.begin().await?;
+        self.store_password(&mut tx, row.id, &hash, false).await?;
+        let mut event = self.audit(
+            &Actor::account(row.id, &row.primary_address),
+            action::PASSWORD_CHANGE,
+            format!("account:{}", row.primary_address),
+        );
+        event.source = source;
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The policy, then the history: the current password and the last `history` ones.
+    async fn check_password(&self, row: &AccountRow, password: &str) -> Result<(), IdentityError> {
+        let name = name_of(row);
+        let ctx = PasswordContext {
+            names: [
+                Some(name.first),
+                name.middle,
+                Some(name.last),
+                name.preferred,
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            address_local_part: row
+                .primary_address
+                .split('@')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            employee_id: row.employee_id.clone(),
+        };
+        let mut violations = check_new_password(&self.config.password, password, &ctx);
+        if violations.is_empty() && self.config.password.history > 0 {
+            let mut read = self.store.read().await?;
+            let mut earlier = read
+                .recent_password_hashes(row.id, self.config.password.history.saturating_sub(1))
+                .await?;
+            if let Some(current) = read.find_password(row.id).await? {
+                earlier.insert(0, current.password_hash);
+            }
+            drop(read);
+            for hash in earlier {
+                if self.hasher.verify(password, &hash).await?.ok {
+                    violations.push(PolicyViolation::Reused {
+                        history: self.config.password.history,
+                    });
+                    break;
+                }
+            }
+        }
+        match violations.is_empty() {
+            true => Ok(()),
+            false => Err(IdentityError::PasswordRejected(violations)),
+        }
+    }
+
+    /// Writes a new password hash, keeping the old one in the history.
+    async fn store_password(
+        &self,
+        tx: &mut Tx,
+        account: AccountId,
+        hash: &str,
+        must_change: bool,
+    ) -> Result<(), IdentityError> {
+        let now = self.clock.now();
+        if let Some(old) = tx.find_password(account).await? {
+            tx.push_password_history(account, &old.password_hash, old.changed_at)
+                .await?;
+        }
+        tx.upsert_password(account, hash, must_change, now).await?;
+        Ok(())
+    }
+
+    /// Where a password stands now.
+    pub(crate) fn password_state(&self, row: Option<&PasswordRow>) -> PasswordState {
+        let now = self.clock.now();
+        let Some(p) = row else {
+            return PasswordState {
+                has_password: false,
+                changed_at: None,
+                must_change: false,
+                expires_at: None,
+                expired: false,
+                expires_soon: false,
+            };
+        };
+        let expires_at = self.config.password.max_age.map(|a| p.changed_at.plus(a));
+        let expired = expires_at.is_some_and(|t| t <= now);
+        let warn_from: Option<UnixMillis> = expires_at.map(|t| {
+            UnixMillis(t.0.saturating_sub(self.config.password.warn_before.as_millis() as i64))
+        });
+        PasswordState {
+            has_password: true,
+            changed_at: Some(p.changed_at.to_rfc3339()),
+            must_change: p.must_change || expired,
+            expires_at: expires_at.map(UnixMillis::to_rfc3339),
+            expired,
+            expires_soon: !expired && warn_from.is_some_and(|t| t <= now),
+        }
+    }
+
+    /// The password state of an account, for administrators.
+    pub async fn password_status(
+        &self,
+        actor: &Actor,
+        address: &str,
+    ) -> Result<PasswordState, IdentityError> {
+        self.require(
+            actor,
+            Permission::ReadDirectory,
+            &format!("account:{address}"),
+        )
+        .await?;
+        let mut tx = self.store.read().await?;
+        let row = account_by_address(&mut tx, address).await?;
+        let pw = tx.find_password(row.id).await?;
+        Ok(self.password_state(pw.as_ref()))
+    }
+}

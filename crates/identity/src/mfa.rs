@@ -1,0 +1,454 @@
+//! Second factors and app passwords: TOTP (RFC 6238: SHA-1, 6 digits, 30 s steps, one step of
+//! skew, each step accepted once), ten single-use recovery codes, the MFA policy with its
+//! enrollment grace period, and app passwords for mail clients. Seeds are sealed with a key
+//! derived from the master key; codes and app passwords are stored only as keyed hashes.
+
+use crate::authn::SecondFactor;
+use crate::directory::account_by_address;
+use crate::secrets::{derive_key, keyed_hash, open, seal};
+use crate::{Actor, Directory, IdentityError, Permission};
+use carepost_audit::{Outcome, action};
+use carepost_store::{
+    AccountRow, AppPasswordRow, AuditRepo, AuthRepo, CredentialRepo, DirectoryRepo,
+};
+use carepost_types::{AccountId, UnixMillis};
+use serde::Serialize;
+use serde_json::json;
+use totp_rs::{Algorithm, Builder, Totp};
+
+/// Recovery codes handed out at a time.
+const RECOVERY_CODES: usize = 10;
+/// Alphabet of generated secrets: no look-alikes (0/O, 1/l/I).
+const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+/// What a new TOTP enrollment shows the user (once).
+#[derive(Debug, Clone, Serialize)]
+pub struct TotpEnrollment {
+    /// `otpauth://totp/...`, for a QR code.
+    pub otpauth_url: String,
+    /// The same seed in base32, to type in by hand.
+    pub secret: String,
+}
+
+/// An account's second factors, for its owner and administrators.
+#[derive(Debug, Clone, Serialize)]
+pub struct MfaSummary {
+    pub totp: bool,
+    pub recovery_codes_left: i64,
+    pub required: bool,
+    pub app_passwords: Vec<AppPasswordInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AppPasswordInfo {
+    pub id: i64,
+    pub label: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub last_used_source: Option<String>,
+    pub revoked: bool,
+}
+
+impl From<AppPasswordRow> for AppPasswordInfo {
+    fn from(r: AppPasswordRow) -> Self {
+        AppPasswordInfo {
+            id: r.id,
+            label: r.label,
+            scopes: r.scopes.split(',').map(str::to_string).collect(),
+            created_at: r.created_at.to_rfc3339(),
+            expires_at: r.expires_at.map(UnixMillis::to_rfc3339),
+            last_used_at: r.last_used_at.map(UnixMillis::to_rfc3339),
+            last_used_source: r.last_used_source,
+            revoked: r.revoked_at.is_some(),
+        }
+    }
+}
+
+/// `n` random characters from `ALPHABET` in groups of `group`.
+fn random_code(rng: &dyn carepost_types::Rng, n: usize, group: usize) -> String {
+    let mut out = String::new();
+    for (i, b) in rng.bytes(n).iter().enumerate() {
+        if i > 0 && i % group == 0 {
+            out.push('-');
+        }
+        out.push(char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]));
+    }
+    out
+}
+
+/// A code as typed: case, spaces and dashes do not matter.
+fn normalize_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+impl Directory {
+    fn totp_key(&self) -> [u8; 32] {
+        derive_key(&self.config.master_key, "totp seeds")
+    }
+
+    fn recovery_key(&self) -> [u8; 32] {
+        derive_key(&self.config.master_key, "recovery codes")
+    }
+
+    fn totp(&self, seed: Vec<u8>, address: &str) -> Result<Totp, IdentityError> {
+        Builder::new()
+            .with_algorithm(Algorithm::SHA1)
+            .with_digits(6)
+            .with_skew(1)
+            .with_step_duration(30)
+            .with_secret(seed)
+            .with_account_name(address)
+            .with_issuer(Some(self.config.organization.name.clone()))
+            .build()
+            .map_err(|e| IdentityError::Invalid(format!("TOTP: {e}")))
+    }
+
+    /// Whether the MFA policy applies to this account.
+    async fn mfa_required(&self, account: &AccountRow) -> Result<bool, IdentityError> {
+        let p = &self.config.mfa;
+        if p.required_categories.contains(&account.category)
+            || p.required_departments
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(&account.department_name))
+        {
+            return Ok(true);
+        }
+        let roles = self.store.read().await?.list_roles(account.id).await?;
+        Ok(roles.iter().any(|(r, _)| p.required_roles.contains(r)))
+    }
+
+    /// The second-factor step a password sign-in leads to.
+    pub(crate) async fn second_factor(
+        &self,
+        account: &AccountRow,
+        now: UnixMillis,
+    ) -> Result<SecondFactor, IdentityError> {
+        let mut read = self.store.read().await?;
+        let totp = read
+            .find_totp(account.id)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some());
+        let codes = read.count_unused_recovery_codes(account.id).await?;
+        drop(read);
+        if totp {
+            return Ok(SecondFactor::Required {
+                totp,
+                recovery_codes: codes,
+            });
+        }
+        if !self.mfa_required(account).await? {
+            return Ok(SecondFactor::NotRequired);
+        }
+        // The grace runs from the account's creation.
+        let grace_until = account.created_at.plus(self.config.mfa.grace);
+        Ok(SecondFactor::EnrollmentRequired {
+            grace_until,
+            overdue: grace_until <= now,
+        })
+    }
+
+    /// Starts (or restarts) TOTP enrollment: a new seed, sealed, unconfirmed until a code from
+    /// it is presented.
+    pub async fn begin_totp(&self, account: AccountId) -> Result<TotpEnrollment, IdentityError> {
+        let row = self.account_row(account).await?;
+        let seed = self.rng.bytes(20);
+        let totp = self.totp(seed.clone(), &row.primary_address)?;
+        let sealed = seal(&self.totp_key(), &*self.rng, &account.to_string(), &seed)?;
+        let mut tx = self.store.begin().await?;
+        tx.put_totp(account, &sealed, self.clock.now()).await?;
+        let event = self.self_event(&row, action::TOTP_ENROLL);
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(TotpEnrollment {
+            otpauth_url: totp
+                .to_url()
+                .map_err(|e| IdentityError::Invalid(format!("TOTP: {e}")))?,
+            secret: totp_rs::Secret::from(seed).to_base32(),
+        })
+    }
+
+    /// Confirms an enrollment with a code from the app. Returns fresh recovery codes (shown
+    /// once) when the account had none.
+    pub async fn confirm_totp(
+        &self,
+        account: AccountId,
+        code: &str,
+    ) -> Result<Option<Vec<String>>, IdentityError> {
+        let row = self.account_row(account).await?;
+        if !self.check_totp(&row, code).await? {
+            return Err(IdentityError::Invalid(
+                "that code does not match: check the time on your phone and type the current code"
+                    .into(),
+            ));
+        }
+        let mut tx = self.store.begin().await?;
+        tx.confirm_totp(account, self.clock.now()).await?;
+        tx.append_audit(&self.self_event(&row, action::TOTP_CONFIRM))
+            .await?;
+        tx.commit().await?;
+        if self
+            .store
+            .read()
+            .await?
+            .count_unused_recovery_codes(account)
+            .await?
+            == 0
+        {
+            return self.regenerate_recovery_codes(account).await.map(Some);
+        }
+        Ok(None)
+    }
+
+    /// Checks a TOTP code and spends its time step, so that it is never accepted twice.
+    async fn check_totp(&self, row: &AccountRow, code: &str) -> Result<bool, IdentityError> {
+        let Some(stored) = self.store.read().await?.find_totp(row.id).await? else {
+            return Ok(false);
+        };
+        let seed = open(&self.totp_key(), &row.id.to_string(), &stored.secret_sealed)?;
+        let totp = self.totp(seed, &row.primary_address)?;
+        let now = u64::try_from(self.clock.now().0 / 1000).unwrap_or(0);
+        let code: String = code.chars().filter(char::is_ascii_digit).collect();
+        if code.len() != 6 {
+            return Ok(false);
+        }
+        let Some(step) = totp.check(&code, now) else {
+            return Ok(false);
+        };
+        let mut tx = self.store.begin().await?;
+        let fresh = tx
+            .use_totp_step(row.id, i64::try_from(step).unwrap_or(i64::MAX))
+            .await?;
+        let event = self
+            .self_event(row, action::SIGNIN_SUCCESS)
+            .with_details(json!({ "factor": "totp", "step": step, "replay": !fresh }))
+            .with_outcome(if fresh {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            });
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(fresh)
+    }
+
+    /// The second step of a web sign-in: a TOTP code or a recovery code. A wrong code counts
+    /// toward the lockout like a wrong password.
+    pub async fn verify_second_factor(
+        &self,
+        account: AccountId,
+        code: &str,
+        attempt: &crate::SignIn<'_>,
+    ) -> Result<bool, IdentityError> {
+        let row = self.account_row(account).await?;
+        let digits = code.chars().filter(char::is_ascii_alphanumeric).count();
+        let ok = if digits == 6 && code.trim().chars().all(|c| c.is_ascii_digit() || c == ' ') {
+            self.check_totp(&row, code).await?
+        } else {
+            self.use_recovery_code(&row, code).await?
+        };
+        if !ok {
+            self.second_factor_failed(attempt, &row).await?;
+        }
+        Ok(ok)
+    }
+
+    async fn use_recovery_code(&self, row: &AccountRow, code: &str) -> Result<bool, IdentityError> {
+        let hash = keyed_hash(&self.recovery_key(), &normalize_code(code));
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        if !tx.use_recovery_code(row.id, &hash, now).await? {
+            return Ok(false);
+        }
+        let left = tx.count_unused_recovery_codes(row.id).await?;
+        let event = self
+            .self_event(row, action::RECOVERY_CODE_USE)
+            .with_details(json!({ "left": left }));
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Replaces all recovery codes with ten new ones, returned once.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        account: AccountId,
+    ) -> Result<Vec<String>, IdentityError> {
+        let row = self.account_row(account).await?;
+        // 16 characters of a 31-letter alphabet: about 79 bits each.
+        let codes: Vec<String> = (0..RECOVERY_CODES)
+            .map(|_| random_code(&*self.rng, 16, 4))
+            .collect();
+        let hashes: Vec<String> = codes
+            .iter()
+            .map(|c| keyed_hash(&self.recovery_key(), &normalize_code(c)))
+            .collect();
+        let mut tx = self.store.begin().await?;
+        tx.replace_recovery_codes(account, &hashes, self.clock.now())
+            .await?;
+        tx.append_audit(&self.self_event(&row, action::RECOVERY_CODES_GENERATE))
+            .await?;
+        tx.commit().await?;
+        Ok(codes)
+    }
+
+    /// A new app password for mail clients: returned once, stored as a keyed hash.
+    pub async fn create_app_password(
+        &self,
+        account: AccountId,
+        label: &str,
+        scopes: &[crate::Protocol],
+        expires_at: Option<UnixMillis>,
+    ) -> Result<(i64, String), IdentityError> {
+        let row = self.account_row(account).await?;
+        let label = label.trim();
+        if label.is_empty() || label.chars().count() > 100 {
+            return Err(IdentityError::Invalid(
+                "an app password needs a label of 1 to 100 characters, such as \"iPhone Mail\""
+                    .into(),
+            ));
+        }
+        if scopes.is_empty() || scopes.iter().any(|s| !s.is_mail_client()) {
+            return Err(IdentityError::Invalid(
+                "app passwords are for imap, smtp and caldav".into(),
+            ));
+        }
+        // 20 characters of a 31-letter alphabet: about 99 bits, typed into a phone once.
+        let secret = random_code(&*self.rng, 20, 5);
+        let hash = keyed_hash(&self.app_password_key(), &secret);
+        let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+        let mut tx = self.store.begin().await?;
+        let id = tx
+            .insert_app_password(
+                account,
+                label,
+                &hash,
+                &scopes.join(","),
+                expires_at,
+                self.clock.now(),
+            )
+            .await?;
+        let event = self
+            .self_event(&row, action::APP_PASSWORD_CREATE)
+            .with_details(json!({ "id": id, "label": label, "scopes": scopes }));
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok((id, secret))
+    }
+
+    pub async fn list_app_passwords(
+        &self,
+        account: AccountId,
+    ) -> Result<Vec<AppPasswordInfo>, IdentityError> {
+        let rows = self.store.read().await?.list_app_passwords(account).await?;
+        Ok(rows.into_iter().map(AppPasswordInfo::from).collect())
+    }
+
+    /// Revokes one app password, or all of them.
+    pub async fn revoke_app_passwords(
+        &self,
+        account: AccountId,
+        id: Option<i64>,
+    ) -> Result<u64, IdentityError> {
+        let row = self.account_row(account).await?;
+        let mut tx = self.store.begin().await?;
+        let n = tx
+            .revoke_app_passwords(account, id, self.clock.now())
+            .await?;
+        let event = self
+            .self_event(&row, action::APP_PASSWORD_REVOKE)
+            .with_details(json!({ "id": id, "revoked": n }));
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// An account's second factors, for administrators.
+    pub async fn mfa_summary(
+        &self,
+        actor: &Actor,
+        address: &str,
+    ) -> Result<MfaSummary, IdentityError> {
+        self.require(
+            actor,
+            Permission::ReadDirectory,
+            &format!("account:{address}"),
+        )
+        .await?;
+        let mut tx = self.store.read().await?;
+        let row = account_by_address(&mut tx, address).await?;
+        let totp = tx
+            .find_totp(row.id)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some());
+        let recovery_codes_left = tx.count_unused_recovery_codes(row.id).await?;
+        let app_passwords = tx.list_app_passwords(row.id).await?;
+        drop(tx);
+        Ok(MfaSummary {
+            totp,
+            recovery_codes_left,
+            required: self.mfa_required(&row).await?,
+            app_passwords: app_passwords
+                .into_iter()
+                .map(AppPasswordInfo::from)
+                .collect(),
+        })
+    }
+
+    /// Removes TOTP and recovery codes (the owner must enroll again). Needs a reason.
+    pub async fn mfa_reset(
+        &self,
+        actor: &Actor,
+        address: &str,
+        reason: &str,
+    ) -> Result<(), IdentityError> {
+        self.require(
+            actor,
+            Permission::ManageAccounts,
+            &format!("account:{address}"),
+        )
+        .await?;
+        let reason = reason.trim();
+        if reason.len() < 5 {
+            return Err(IdentityError::Invalid(
+                "a reset needs a reason (--reason), such as the ticket number and how the person was verified".into(),
+            ));
+        }
+        let mut tx = self.store.begin().await?;
+        let row = account_by_address(&mut tx, address).await?;
+        tx.delete_totp(row.id).await?;
+        tx.replace_recovery_codes(row.id, &[], self.clock.now())
+            .await?;
+        let event = self
+            .audit(
+                actor,
+                action::MFA_RESET,
+                format!("account:{}", row.primary_address),
+            )
+            .with_details(json!({ "reason": reason }));
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn account_row(&self, account: AccountId) -> Result<AccountRow, IdentityError> {
+        self.store
+            .read()
+            .await?
+            .find_account(account)
+            .await?
+            .ok_or_else(|| IdentityError::NotFound(format!("no account {account}")))
+    }
+
+    fn self_event(&self, row: &AccountRow, action: &'static str) -> carepost_audit::NewEvent {
+        self.audit(
+            &Actor::account(row.id, &row.primary_address),
+            action,
+            format!("account:{}", row.primary_address),
+        )
+    }
+}

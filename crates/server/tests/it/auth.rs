@@ -1,0 +1,604 @@
+//! Authentication on every backend, with an injected clock: password policy, history and ages,
+//! expiry, lockout and its backoff, smart lockout under a spray, TOTP, recovery codes, app
+//! passwords and the MFA policy.
+
+use crate::support::{DAY, Env, admin, on_each_backend};
+use carepost_identity::{
+    IdentityError, Protocol, Refusal, SecondFactor, SignIn, SignInResult, SignedIn,
+};
+use carepost_store::AuditFilter;
+use std::net::IpAddr;
+use std::time::Duration;
+
+const GOOD: &str = "glacier violin tundra 57 orbit";
+const GOOD2: &str = "harbor cactus meteor 93 quilt";
+const GOOD3: &str = "velvet lantern oyster 18 prism";
+const WORKSTATION: &str = "10.20.30.40";
+
+fn ip(s: &str) -> Option<IpAddr> {
+    Some(s.parse().unwrap())
+}
+
+impl Env {
+    /// A nurse (no MFA required by default) with a password, signed in once from the ward.
+    async fn nurse(&self) -> String {
+        self.department("Cardiology", None).await;
+        let mut new = crate::support::new_account("Ann", None, "Lee", "E1", "Cardiology");
+        new.category = "nurse".into();
+        let a = self
+            .dir
+            .create_account(&admin(), &new)
+            .await
+            .unwrap()
+            .address;
+        self.dir.set_password(&admin(), &a, GOOD).await.unwrap();
+        assert!(
+            self.try_sign_in(&a, GOOD, Protocol::Web, WORKSTATION)
+                .await
+                .is_ok()
+        );
+        a
+    }
+
+    async fn try_sign_in(
+        &self,
+        login: &str,
+        secret: &str,
+        p: Protocol,
+        from: &str,
+    ) -> SignInResult {
+        let attempt = SignIn {
+            login,
+            secret,
+            protocol: p,
+            source: ip(from),
+        };
+        self.dir.sign_in(&attempt).await.unwrap()
+    }
+
+    async fn sign_in_ok(&self, login: &str, secret: &str, p: Protocol, from: &str) -> SignedIn {
+        self.try_sign_in(login, secret, p, from).await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn passwords_are_checked_against_the_policy_with_reasons() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        for (pw, rule) in [
+            ("short", "shorter than 12"),
+            ("ann.lee glacier violin", "contains your"),
+            ("password1234", "common and breached"),
+            ("aaaaaaaaaaaaaaaa", "too easy to guess"),
+        ] {
+            let e = env.dir.set_password(&admin(), &a, pw).await.unwrap_err();
+            assert!(matches!(e, IdentityError::PasswordRejected(_)), "{e}");
+            assert!(e.to_string().contains(rule), "{pw}: {e}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn history_and_minimum_age_stop_cycling_back_to_an_old_password() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let id = env.dir.find_account(&admin(), &a).await.unwrap().id;
+        let e = env
+            .dir
+            .change_own_password(id, GOOD, GOOD2, None)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("changed too recently"), "{e}");
+        env.clock.advance(DAY);
+        env.dir
+            .change_own_password(id, GOOD, GOOD2, None)
+            .await
+            .unwrap();
+        env.clock.advance(DAY);
+        let e = env
+            .dir
+            .change_own_password(id, GOOD2, GOOD, None)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("one of your last 12 passwords"),
+            "{e}"
+        );
+        let e = env
+            .dir
+            .change_own_password(id, "wrong", GOOD3, None)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("current password is not right"),
+            "{e}"
+        );
+        env.dir
+            .change_own_password(id, GOOD2, GOOD3, None)
+            .await
+            .unwrap();
+        assert!(
+            env.try_sign_in(&a, GOOD3, Protocol::Imap, WORKSTATION)
+                .await
+                .is_ok()
+        );
+        assert_eq!(
+            env.try_sign_in(&a, GOOD2, Protocol::Imap, WORKSTATION)
+                .await,
+            Err(Refusal::Invalid)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_expiring_password_warns_then_must_be_changed() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        env.clock.advance(350 * DAY);
+        let s = env.sign_in_ok(&a, GOOD, Protocol::Web, WORKSTATION).await;
+        assert!(!s.password_expires_soon && !s.must_change_password);
+        env.clock.advance(2 * DAY);
+        let s = env.sign_in_ok(&a, GOOD, Protocol::Web, WORKSTATION).await;
+        assert!(s.password_expires_soon, "within 14 days of expiry");
+        env.clock.advance(14 * DAY);
+        let s = env.sign_in_ok(&a, GOOD, Protocol::Web, WORKSTATION).await;
+        assert!(s.must_change_password, "the portal forces a change");
+        let r = env.try_sign_in(&a, GOOD, Protocol::Imap, WORKSTATION).await;
+        assert_eq!(r, Err(Refusal::PasswordExpired));
+        assert!(Refusal::PasswordExpired.message().contains("portal"));
+        // A wrong password to an expired account says nothing of the expiry.
+        let r = env
+            .try_sign_in(&a, "not it at all 9", Protocol::Imap, WORKSTATION)
+            .await;
+        assert_eq!(r, Err(Refusal::Invalid));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_reset_gives_a_temporary_password_that_must_be_changed() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let temporary = env.dir.reset_password(&admin(), &a).await.unwrap();
+        assert_eq!(
+            env.try_sign_in(&a, GOOD, Protocol::Web, WORKSTATION).await,
+            Err(Refusal::Invalid)
+        );
+        let s = env
+            .sign_in_ok(&a, &temporary, Protocol::Web, WORKSTATION)
+            .await;
+        assert!(s.must_change_password);
+        let r = env
+            .try_sign_in(&a, &temporary, Protocol::Smtp, WORKSTATION)
+            .await;
+        assert_eq!(r, Err(Refusal::PasswordExpired));
+        // The minimum age does not hold back replacing a temporary password.
+        env.dir
+            .change_own_password(s.account, &temporary, GOOD2, None)
+            .await
+            .unwrap();
+        assert!(
+            env.try_sign_in(&a, GOOD2, Protocol::Smtp, WORKSTATION)
+                .await
+                .is_ok()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn five_failures_lock_then_locks_double_and_success_resets() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let attacker = "203.0.113.9";
+        for _ in 0..5 {
+            assert_eq!(
+                env.try_sign_in(&a, "guess", Protocol::Imap, attacker).await,
+                Err(Refusal::Invalid)
+            );
+        }
+        // Locked: even the right password gets the same answer as a wrong one.
+        assert_eq!(
+            env.try_sign_in(&a, GOOD, Protocol::Imap, attacker).await,
+            Err(Refusal::Invalid)
+        );
+        env.clock.advance(Duration::from_secs(15 * 60 + 1));
+        for _ in 0..5 {
+            env.try_sign_in(&a, "guess", Protocol::Web, attacker)
+                .await
+                .unwrap_err();
+        }
+        env.clock.advance(Duration::from_secs(16 * 60));
+        assert_eq!(
+            env.try_sign_in(&a, GOOD, Protocol::Imap, attacker).await,
+            Err(Refusal::Invalid),
+            "the second lock lasts 30 minutes"
+        );
+        env.clock.advance(Duration::from_secs(15 * 60));
+        assert!(
+            env.try_sign_in(&a, GOOD, Protocol::Imap, attacker)
+                .await
+                .is_ok()
+        );
+        let locks = env
+            .dir
+            .audit_events(
+                &admin(),
+                &AuditFilter {
+                    target: Some(a.clone()),
+                    ..AuditFilter::default()
+                },
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "account.lock")
+            .count();
+        assert_eq!(locks, 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_spray_from_fifty_addresses_locks_the_attacker_out_not_the_clinician() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        for i in 0..50 {
+            let from = format!("198.51.{i}.7");
+            for _ in 0..3 {
+                env.try_sign_in(&a, "Winter2026!", Protocol::Imap, &from)
+                    .await
+                    .unwrap_err();
+            }
+        }
+        let state = env.dir.lock_state(&admin(), &a).await.unwrap();
+        assert!(
+            state
+                .iter()
+                .any(|(k, until, _)| k == "unfamiliar" && until.is_some()),
+            "{state:?}"
+        );
+        // From the ward, the clinician still signs in; from anywhere new, nobody does.
+        assert!(
+            env.try_sign_in(&a, GOOD, Protocol::Imap, WORKSTATION)
+                .await
+                .is_ok()
+        );
+        assert!(
+            env.try_sign_in(&a, GOOD, Protocol::Imap, "10.20.30.99")
+                .await
+                .is_ok(),
+            "same /24"
+        );
+        assert_eq!(
+            env.try_sign_in(&a, GOOD, Protocol::Imap, "192.0.2.1").await,
+            Err(Refusal::Invalid)
+        );
+        env.dir.unlock(&admin(), &a).await.unwrap();
+        assert!(
+            env.try_sign_in(&a, GOOD, Protocol::Imap, "192.0.2.1")
+                .await
+                .is_ok()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_source_trying_many_accounts_is_slowed_down_but_not_the_ward() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let attacker = "203.0.113.50";
+        for i in 0..20 {
+            let login = format!("someone{i}@kaiser.org");
+            assert_eq!(
+                env.try_sign_in(&login, "guess", Protocol::Smtp, attacker)
+                    .await,
+                Err(Refusal::Invalid)
+            );
+        }
+        // Now even a right password from that network is refused for accounts that do not know it...
+        assert_eq!(
+            env.try_sign_in(&a, GOOD, Protocol::Smtp, attacker).await,
+            Err(Refusal::Invalid)
+        );
+        // ...while the account's own network is unaffected, and the window ends.
+        assert!(
+            env.try_sign_in(&a, GOOD, Protocol::Smtp, WORKSTATION)
+                .await
+                .is_ok()
+        );
+        env.clock.advance(Duration::from_secs(16 * 60));
+        assert!(
+            env.try_sign_in(&a, GOOD, Protocol::Smtp, attacker)
+                .await
+                .is_ok()
+        );
+        let unknown = env
+            .dir
+            .audit_events(
+                &admin(),
+                &AuditFilter {
+                    target: Some("login:someone3@kaiser.org".into()),
+                    ..AuditFilter::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(unknown[0].outcome, "failure");
+    })
+    .await;
+}
+
+fn totp_code(secret: &str, unix: u64) -> String {
+    let seed = totp_rs::Secret::try_from_base32(secret).unwrap();
+    let totp = totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_step_duration(30)
+        .with_secret(seed)
+        .with_account_name("x")
+        .build()
+        .unwrap();
+    totp.generate(unix).to_string()
+}
+
+fn unix(env: &Env) -> u64 {
+    use carepost_types::Clock;
+    (env.clock.now().0 / 1000) as u64
+}
+
+#[tokio::test]
+async fn totp_accepts_each_code_once_with_one_step_of_skew() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let id = env.dir.find_account(&admin(), &a).await.unwrap().id;
+        let enrollment = env.dir.begin_totp(id).await.unwrap();
+        assert!(
+            enrollment.otpauth_url.starts_with("otpauth://totp/"),
+            "{}",
+            enrollment.otpauth_url
+        );
+        let e = env.dir.confirm_totp(id, "000000").await.unwrap_err();
+        assert!(e.to_string().contains("does not match"), "{e}");
+        let code = totp_code(&enrollment.secret, unix(env));
+        let codes = env.dir.confirm_totp(id, &code).await.unwrap().unwrap();
+        assert_eq!(codes.len(), 10);
+        // A password sign-in now needs the second step; mail clients need an app password.
+        let s = env.sign_in_ok(&a, GOOD, Protocol::Web, WORKSTATION).await;
+        assert_eq!(
+            s.second_factor,
+            SecondFactor::Required {
+                totp: true,
+                recovery_codes: 10
+            }
+        );
+        assert_eq!(
+            env.try_sign_in(&a, GOOD, Protocol::Imap, WORKSTATION).await,
+            Err(Refusal::AppPasswordRequired)
+        );
+        let attempt = SignIn {
+            login: &a,
+            secret: "",
+            protocol: Protocol::Web,
+            source: ip(WORKSTATION),
+        };
+        env.clock.advance(Duration::from_secs(60));
+        let code = totp_code(&enrollment.secret, unix(env));
+        assert!(
+            env.dir
+                .verify_second_factor(id, &code, &attempt)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !env.dir
+                .verify_second_factor(id, &code, &attempt)
+                .await
+                .unwrap(),
+            "replay"
+        );
+        env.clock.advance(Duration::from_secs(60));
+        let late = totp_code(&enrollment.secret, unix(env) - 30);
+        assert!(
+            env.dir
+                .verify_second_factor(id, &late, &attempt)
+                .await
+                .unwrap(),
+            "one step behind"
+        );
+        let stale = totp_code(&enrollment.secret, unix(env) - 90);
+        assert!(
+            !env.dir
+                .verify_second_factor(id, &stale, &attempt)
+                .await
+                .unwrap(),
+            "three steps behind"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn recovery_codes_work_once_each_and_are_counted() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let id = env.dir.find_account(&admin(), &a).await.unwrap().id;
+        let codes = env.dir.regenerate_recovery_codes(id).await.unwrap();
+        assert_eq!(codes.len(), 10);
+        let attempt = SignIn {
+            login: &a,
+            secret: "",
+            protocol: Protocol::Web,
+            source: ip(WORKSTATION),
+        };
+        assert!(
+            env.dir
+                .verify_second_factor(id, &codes[3].to_uppercase(), &attempt)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !env.dir
+                .verify_second_factor(id, &codes[3], &attempt)
+                .await
+                .unwrap(),
+            "single use"
+        );
+        let m = env.dir.mfa_summary(&admin(), &a).await.unwrap();
+        assert_eq!(m.recovery_codes_left, 9);
+        let again = env.dir.regenerate_recovery_codes(id).await.unwrap();
+        assert!(
+            !env.dir
+                .verify_second_factor(id, &codes[4], &attempt)
+                .await
+                .unwrap(),
+            "old codes are gone"
+        );
+        assert!(
+            env.dir
+                .verify_second_factor(id, &again[0], &attempt)
+                .await
+                .unwrap()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn app_passwords_sign_mail_clients_in_within_their_scope() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let id = env.dir.find_account(&admin(), &a).await.unwrap().id;
+        let (ap_id, secret) = env
+            .dir
+            .create_app_password(id, "iPhone Mail", &[Protocol::Imap], None)
+            .await
+            .unwrap();
+        let s = env
+            .sign_in_ok(&a, &secret, Protocol::Imap, "172.16.0.5")
+            .await;
+        assert_eq!(
+            s.credential,
+            carepost_identity::Credential::AppPassword(ap_id)
+        );
+        assert_eq!(
+            env.try_sign_in(&a, &secret, Protocol::Smtp, WORKSTATION)
+                .await,
+            Err(Refusal::Invalid),
+            "out of scope"
+        );
+        assert_eq!(
+            env.try_sign_in(&a, &secret, Protocol::Web, WORKSTATION)
+                .await,
+            Err(Refusal::Invalid),
+            "never for the web"
+        );
+        let listed = env.dir.list_app_passwords(id).await.unwrap();
+        assert_eq!(listed[0].last_used_source.as_deref(), Some("172.16.0.5"));
+        env.dir.revoke_app_passwords(id, Some(ap_id)).await.unwrap();
+        assert_eq!(
+            env.try_sign_in(&a, &secret, Protocol::Imap, WORKSTATION)
+                .await,
+            Err(Refusal::Invalid)
+        );
+        let soon = {
+            use carepost_types::Clock;
+            env.clock.now().plus(DAY)
+        };
+        let (_, short_lived) = env
+            .dir
+            .create_app_password(id, "laptop", &[Protocol::Smtp], Some(soon))
+            .await
+            .unwrap();
+        assert!(
+            env.try_sign_in(&a, &short_lived, Protocol::Smtp, WORKSTATION)
+                .await
+                .is_ok()
+        );
+        env.clock.advance(2 * DAY);
+        assert_eq!(
+            env.try_sign_in(&a, &short_lived, Protocol::Smtp, WORKSTATION)
+                .await,
+            Err(Refusal::Invalid),
+            "expired"
+        );
+        let e = env
+            .dir
+            .create_app_password(id, "x", &[Protocol::Web], None)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("imap, smtp and caldav"), "{e}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn clinicians_must_enroll_mfa_within_the_grace_period() {
+    on_each_backend(async |env| {
+        env.department("Cardiology", None).await;
+        let a = env.create("Cy", None, "Ray", "C1").await;
+        env.dir.set_password(&admin(), &a, GOOD).await.unwrap();
+        let s = env.sign_in_ok(&a, GOOD, Protocol::Web, WORKSTATION).await;
+        assert!(
+            matches!(
+                s.second_factor,
+                SecondFactor::EnrollmentRequired { overdue: false, .. }
+            ),
+            "{:?}",
+            s.second_factor
+        );
+        assert!(
+            env.try_sign_in(&a, GOOD, Protocol::Imap, WORKSTATION)
+                .await
+                .is_ok(),
+            "mail works during the grace"
+        );
+        env.clock.advance(8 * DAY);
+        let s = env.sign_in_ok(&a, GOOD, Protocol::Web, WORKSTATION).await;
+        assert!(matches!(
+            s.second_factor,
+            SecondFactor::EnrollmentRequired { overdue: true, .. }
+        ));
+        assert_eq!(
+            env.try_sign_in(&a, GOOD, Protocol::Imap, WORKSTATION).await,
+            Err(Refusal::AppPasswordRequired)
+        );
+        let e = env.dir.mfa_reset(&admin(), &a, "").await.unwrap_err();
+        assert!(e.to_string().contains("needs a reason"), "{e}");
+        env.dir
+            .mfa_reset(&admin(), &a, "ticket 4711, verified by badge")
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_disabled_and_wrong_all_get_the_same_answer() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let unknown = env
+            .try_sign_in("nobody@kaiser.org", GOOD, Protocol::Imap, WORKSTATION)
+            .await;
+        let garbage = env
+            .try_sign_in("not an address", GOOD, Protocol::Imap, WORKSTATION)
+            .await;
+        let wrong = env
+            .try_sign_in(&a, "nope", Protocol::Imap, WORKSTATION)
+            .await;
+        env.dir
+            .set_status(&admin(), &a, carepost_identity::AccountStatus::Disabled)
+            .await
+            .unwrap();
+        let disabled = env.try_sign_in(&a, GOOD, Protocol::Imap, WORKSTATION).await;
+        for r in [unknown, garbage, wrong, disabled] {
+            assert_eq!(r, Err(Refusal::Invalid));
+        }
+        assert!(env.dir.verify_audit(&admin()).await.unwrap().is_ok());
+    })
+    .await;
+}

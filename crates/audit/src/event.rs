@@ -34,6 +34,8 @@ pub mod action {
     pub const RECOVERY_CODE_USE: &str = "mfa.recovery_code.use";
     pub const APP_PASSWORD_CREATE: &str = "app_password.create";
     pub const APP_PASSWORD_REVOKE: &str = "app_password.revoke";
+    pub const SESSION_START: &str = "session.start";
+    pub const SESSION_END: &str = "session.end";
 }
 
 /// Who performed an action.

@@ -113,6 +113,7 @@ pub struct RawPassword {
     pub argon2_iterations: Option<u32>,
     pub argon2_parallelism: Option<u32>,
     pub max_concurrent_hashes: Option<usize>,
+    pub revoke_app_passwords_on_change: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

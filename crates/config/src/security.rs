@@ -26,6 +26,9 @@ pub struct PasswordPolicy {
     pub argon2_parallelism: u32,
     /// Password hashes computed at once; more wait their turn.
     pub max_concurrent_hashes: usize,
+    /// A new password also revokes the account's app passwords (the mail apps must be set up
+    /// again), as a stolen password may have been used to make them.
+    pub revoke_app_passwords_on_change: bool,
 }
 
 impl Default for PasswordPolicy {
@@ -43,6 +46,7 @@ impl Default for PasswordPolicy {
             argon2_iterations: 2,
             argon2_parallelism: 1,
             max_concurrent_hashes: 0,
+            revoke_app_passwords_on_change: true,
         }
     }
 }
@@ -137,6 +141,9 @@ pub(crate) fn password(errs: &mut Errors, raw: RawPassword) -> PasswordPolicy {
         argon2_iterations: raw.argon2_iterations.unwrap_or(d.argon2_iterations),
         argon2_parallelism: raw.argon2_parallelism.unwrap_or(d.argon2_parallelism),
         max_concurrent_hashes: raw.max_concurrent_hashes.unwrap_or(d.max_concurrent_hashes),
+        revoke_app_passwords_on_change: raw
+            .revoke_app_passwords_on_change
+            .unwrap_or(d.revoke_app_passwords_on_change),
     };
     if p.min_length < 8 {
         errs.push("password.min_length: at least 8 (NIST SP 800-63B)");

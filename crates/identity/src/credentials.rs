@@ -46,11 +46,16 @@ impl Directory {
         let hash = self.hasher.hash(&*self.rng, password).await?;
         let mut tx = self.store.begin().await?;
         self.store_password(&mut tx, row.id, &hash, false).await?;
-        let event = self.audit(
-            actor,
-            action::PASSWORD_SET,
-            format!("account:{}", row.primary_address),
-        );
+        let (sessions, app_passwords) = self.after_password_change(&mut tx, row.id, None).await?;
+        let event = self
+            .audit(
+                actor,
+                action::PASSWORD_SET,
+                format!("account:{}", row.primary_address),
+            )
+            .with_details(
+                json!({ "sessions_ended": sessions, "app_passwords_revoked": app_passwords }),
+            );
         tx.append_audit(&event).await?;
         tx.commit().await?;
         Ok(())
@@ -74,13 +79,18 @@ impl Directory {
         let hash = self.hasher.hash(&*self.rng, &temporary).await?;
         let mut tx = self.store.begin().await?;
         self.store_password(&mut tx, row.id, &hash, true).await?;
+        let (sessions, app_passwords) = self.after_password_change(&mut tx, row.id, None).await?;
         let event = self
             .audit(
                 actor,
                 action::PASSWORD_RESET,
                 format!("account:{}", row.primary_address),
             )
-            .with_details(json!({ "must_change": true }));
+            .with_details(json!({
+                "must_change": true,
+                "sessions_ended": sessions,
+                "app_passwords_revoked": app_passwords,
+            }));
         tx.append_audit(&event).await?;
         tx.commit().await?;
         Ok(temporary)
@@ -94,6 +104,7 @@ impl Directory {
         current: &str,
         new: &str,
         source: Option<String>,
+        keep_session: Option<i64>,
     ) -> Result<(), IdentityError> {
         let mut read = self.store.read().await?;
         let row = read
@@ -122,11 +133,18 @@ impl Directory {
         let hash = self.hasher.hash(&*self.rng, new).await?;
         let mut tx = self.store.begin().await?;
         self.store_password(&mut tx, row.id, &hash, false).await?;
-        let mut event = self.audit(
-            &Actor::account(row.id, &row.primary_address),
-            action::PASSWORD_CHANGE,
-            format!("account:{}", row.primary_address),
-        );
+        let (sessions, app_passwords) = self
+            .after_password_change(&mut tx, row.id, keep_session)
+            .await?;
+        let mut event = self
+            .audit(
+                &Actor::account(row.id, &row.primary_address),
+                action::PASSWORD_CHANGE,
+                format!("account:{}", row.primary_address),
+            )
+            .with_details(
+                json!({ "sessions_ended": sessions, "app_passwords_revoked": app_passwords }),
+            );
         event.source = source;
         tx.append_audit(&event).await?;
         tx.commit().await?;

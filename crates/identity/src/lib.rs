@@ -23,6 +23,7 @@ mod model;
 mod password;
 mod rename;
 mod secrets;
+mod sessions;
 mod status;
 
 pub use actor::{Actor, Role};
@@ -39,3 +40,4 @@ pub use password::{
     Hasher, PasswordContext, PolicyViolation, check_new_password, hash_password,
     is_common_password, verify_password,
 };
+pub use sessions::{Session, SessionInfo};

@@ -4,7 +4,7 @@ use crate::authz::Permission;
 use crate::directory::account_by_address;
 use crate::{Account, AccountStatus, Actor, Directory, IdentityError};
 use carepost_audit::action;
-use carepost_store::{AccountRow, AuditRepo, DirectoryRepo, Tx};
+use carepost_store::{AccountRow, AuditRepo, AuthRepo, DirectoryRepo, SessionRepo, Tx};
 use serde_json::json;
 
 impl Directory {
@@ -57,6 +57,11 @@ impl Directory {
         if to == AccountStatus::Deprovisioned {
             tx.set_account_addresses_reusable(row.id, Some(self.quarantine_end(now)))
                 .await?;
+        }
+        if matches!(to, AccountStatus::Deprovisioned | AccountStatus::Disabled) {
+            // Whoever leaves, leaves everywhere: browsers and mail apps alike.
+            tx.revoke_sessions(row.id, None, None, now).await?;
+            tx.revoke_app_passwords(row.id, None, now).await?;
         } else if from == AccountStatus::Deprovisioned {
             // Back in service in any form: the addresses are held again.
             self.restore_addresses(tx, row).await?;

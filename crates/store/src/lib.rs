@@ -17,6 +17,7 @@ mod directory;
 mod error;
 mod migrate;
 mod rows;
+mod sessions;
 
 pub use audit::{AuditFilter, AuditRepo};
 pub use auth::{AppPasswordRow, AuthRepo, LockoutRow, TotpRow};
@@ -27,6 +28,7 @@ pub use directory::{AccountFilter, DirectoryRepo};
 pub use error::StoreError;
 pub use migrate::{MIGRATIONS, create_at_version, schema_version};
 pub use rows::{AccountRow, AddressRow, DepartmentRow, NewAccountRow, PasswordRow};
+pub use sessions::{NewSession, SessionRepo, SessionRow};
 
 use sqlx::AnyConnection;
 use sqlx::any::AnyPoolOptions;
@@ -76,6 +78,20 @@ impl Store {
             head: Some(head),
             head_dirty: false,
             wrote: false,
+            bookkeeping: false,
+        })
+    }
+
+    /// A transaction for bookkeeping that records no change of security meaning (a session's
+    /// last activity): it may write without an audit event, and cannot append one.
+    pub async fn begin_bookkeeping(&self) -> Result<Tx, StoreError> {
+        Ok(Tx {
+            inner: self.pool.begin_with(self.backend.begin_write()).await?,
+            seal_key: self.seal_key,
+            head: None,
+            head_dirty: false,
+            wrote: false,
+            bookkeeping: true,
         })
     }
 
@@ -87,6 +103,7 @@ impl Store {
             head: None,
             head_dirty: false,
             wrote: false,
+            bookkeeping: false,
         })
     }
 
@@ -129,6 +146,7 @@ pub struct Tx {
     head: Option<carepost_audit::Head>,
     head_dirty: bool,
     wrote: bool,
+    bookkeeping: bool,
 }
 
 impl Tx {
@@ -139,7 +157,7 @@ impl Tx {
 
     /// The connection, for writing: refused outside an audited transaction.
     pub(crate) fn write(&mut self) -> Result<&mut AnyConnection, StoreError> {
-        if self.head.is_none() {
+        if self.head.is_none() && !self.bookkeeping {
             return Err(StoreError::NotAudited);
         }
         self.wrote = true;
@@ -147,7 +165,7 @@ impl Tx {
     }
 
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        if self.wrote && !self.head_dirty {
+        if self.wrote && !self.head_dirty && !self.bookkeeping {
             return Err(StoreError::Unaudited);
         }
         if self.head_dirty

@@ -201,12 +201,16 @@ fn usage_error(e: clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         };
     }
+    // The first paragraph of clap's message, on one line: the error and the items it lists.
     let text = e.to_string();
-    let first = text
+    let first: Vec<&str> = text
         .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid command line")
-        .trim_start_matches("error: ");
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let first = first.join(" ");
+    let first = first.trim_start_matches("error: ");
     eprintln!("carepost: {first} (see carepost --help)");
     ExitCode::from(2)
 }

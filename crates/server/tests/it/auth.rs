@@ -86,19 +86,19 @@ async fn history_and_minimum_age_stop_cycling_back_to_an_old_password() {
         let id = env.dir.find_account(&admin(), &a).await.unwrap().id;
         let e = env
             .dir
-            .change_own_password(id, GOOD, GOOD2, None)
+            .change_own_password(id, GOOD, GOOD2, None, None)
             .await
             .unwrap_err();
         assert!(e.to_string().contains("changed too recently"), "{e}");
         env.clock.advance(DAY);
         env.dir
-            .change_own_password(id, GOOD, GOOD2, None)
+            .change_own_password(id, GOOD, GOOD2, None, None)
             .await
             .unwrap();
         env.clock.advance(DAY);
         let e = env
             .dir
-            .change_own_password(id, GOOD2, GOOD, None)
+            .change_own_password(id, GOOD2, GOOD, None, None)
             .await
             .unwrap_err();
         assert!(
@@ -107,7 +107,7 @@ async fn history_and_minimum_age_stop_cycling_back_to_an_old_password() {
         );
         let e = env
             .dir
-            .change_own_password(id, "wrong", GOOD3, None)
+            .change_own_password(id, "wrong", GOOD3, None, None)
             .await
             .unwrap_err();
         assert!(
@@ -115,7 +115,7 @@ async fn history_and_minimum_age_stop_cycling_back_to_an_old_password() {
             "{e}"
         );
         env.dir
-            .change_own_password(id, GOOD2, GOOD3, None)
+            .change_own_password(id, GOOD2, GOOD3, None, None)
             .await
             .unwrap();
         assert!(
@@ -176,7 +176,7 @@ async fn a_reset_gives_a_temporary_password_that_must_be_changed() {
         assert_eq!(r, Err(Refusal::PasswordExpired));
         // The minimum age does not hold back replacing a temporary password.
         env.dir
-            .change_own_password(s.account, &temporary, GOOD2, None)
+            .change_own_password(s.account, &temporary, GOOD2, None, None)
             .await
             .unwrap();
         assert!(
@@ -599,6 +599,144 @@ async fn unknown_disabled_and_wrong_all_get_the_same_answer() {
             assert_eq!(r, Err(Refusal::Invalid));
         }
         assert!(env.dir.verify_audit(&admin()).await.unwrap().is_ok());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle_at_their_absolute_limit_or_when_revoked() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let s = env.sign_in_ok(&a, GOOD, Protocol::Web, WORKSTATION).await;
+        let (token, session) = env
+            .dir
+            .start_session(&s, &["pwd"], "Firefox on ward PC", ip(WORKSTATION))
+            .await
+            .unwrap();
+        assert_eq!(session.amr, ["pwd"]);
+        // Active use keeps it alive past the idle timeout...
+        for _ in 0..6 {
+            env.clock.advance(Duration::from_secs(10 * 60));
+            assert!(env.dir.resume_session(&token).await.unwrap().is_some());
+        }
+        // ...but 15 idle minutes end it.
+        env.clock.advance(Duration::from_secs(15 * 60));
+        assert!(env.dir.resume_session(&token).await.unwrap().is_none());
+        // The absolute limit ends even a busy session.
+        let (token, _) = env
+            .dir
+            .start_session(&s, &["pwd"], "tablet", None)
+            .await
+            .unwrap();
+        for _ in 0..(12 * 6) {
+            env.clock.advance(Duration::from_secs(10 * 60));
+            env.dir.resume_session(&token).await.unwrap();
+        }
+        assert!(
+            env.dir.resume_session(&token).await.unwrap().is_none(),
+            "12 hours at most"
+        );
+        let (token, _) = env
+            .dir
+            .start_session(&s, &["pwd"], "phone", None)
+            .await
+            .unwrap();
+        assert_eq!(env.dir.list_sessions(s.account).await.unwrap().len(), 1);
+        env.dir.end_all_sessions(&admin(), &a).await.unwrap();
+        assert!(env.dir.resume_session(&token).await.unwrap().is_none());
+        assert!(
+            env.dir
+                .resume_session("forged-token")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_new_password_ends_other_sessions_and_revokes_app_passwords() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        env.clock.advance(2 * DAY);
+        let s = env.sign_in_ok(&a, GOOD, Protocol::Web, WORKSTATION).await;
+        let (this, this_session) = env
+            .dir
+            .start_session(&s, &["pwd"], "here", None)
+            .await
+            .unwrap();
+        let (other, _) = env
+            .dir
+            .start_session(&s, &["pwd"], "elsewhere", None)
+            .await
+            .unwrap();
+        let (_, app) = env
+            .dir
+            .create_app_password(s.account, "phone", &[Protocol::Imap], None)
+            .await
+            .unwrap();
+        env.dir
+            .change_own_password(s.account, GOOD, GOOD2, None, Some(this_session.id))
+            .await
+            .unwrap();
+        assert!(env.dir.resume_session(&this).await.unwrap().is_some());
+        assert!(env.dir.resume_session(&other).await.unwrap().is_none());
+        assert_eq!(
+            env.try_sign_in(&a, &app, Protocol::Imap, WORKSTATION).await,
+            Err(Refusal::Invalid)
+        );
+        // Leaving ends everything.
+        let (_, app) = env
+            .dir
+            .create_app_password(s.account, "phone", &[Protocol::Imap], None)
+            .await
+            .unwrap();
+        env.dir
+            .set_status(
+                &admin(),
+                &a,
+                carepost_identity::AccountStatus::Deprovisioned,
+            )
+            .await
+            .unwrap();
+        assert!(env.dir.resume_session(&this).await.unwrap().is_none());
+        env.dir
+            .set_status(&admin(), &a, carepost_identity::AccountStatus::Active)
+            .await
+            .unwrap();
+        assert_eq!(
+            env.try_sign_in(&a, &app, Protocol::Imap, WORKSTATION).await,
+            Err(Refusal::Invalid)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sasl_plain_from_a_mail_client_reaches_the_same_authentication_service() {
+    use base64::Engine;
+    use carepost_proto_sasl::{Credentials, Exchange, Mechanism, Step};
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let initial = base64::engine::general_purpose::STANDARD.encode(format!("\0{a}\0{GOOD}"));
+        let (_, step) = Exchange::start(Mechanism::Plain, Some(&initial));
+        let Step::Done(Credentials::Password {
+            authzid,
+            authcid,
+            password,
+        }) = step
+        else {
+            panic!("{step:?}")
+        };
+        assert!(authzid.is_none());
+        let attempt = SignIn {
+            login: &authcid,
+            secret: &password,
+            protocol: Protocol::Imap,
+            source: ip(WORKSTATION),
+        };
+        assert!(env.dir.sign_in(&attempt).await.unwrap().is_ok());
     })
     .await;
 }

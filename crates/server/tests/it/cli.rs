@@ -693,3 +693,161 @@ fn separate_processes_creating_john_smith_at_once_get_separate_addresses() {
     let verify = json(&["--data", &data, "--json", "audit", "verify"]);
     assert_eq!(verify["ok"], true);
 }
+
+fn with_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carepost"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn password_and_mfa_commands_work_end_to_end() {
+    let d = tempfile::tempdir().unwrap();
+    let data = dev_data(d.path());
+    let data = data.as_str();
+    ok(&["--data", data, "department", "create", "Cardiology"]);
+    ok(&[
+        "--data",
+        data,
+        "account",
+        "create",
+        "--first",
+        "Ann",
+        "--last",
+        "Lee",
+        "--employee-id",
+        "E1",
+        "--category",
+        "nurse",
+        "--department",
+        "Cardiology",
+    ]);
+    let out = with_stdin(
+        &[
+            "--data",
+            data,
+            "account",
+            "set-password",
+            "ann.lee@kaiser.org",
+            "--password-stdin",
+        ],
+        "password1234\n",
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("common and breached"), "{stderr}");
+    let out = with_stdin(
+        &[
+            "--data",
+            data,
+            "account",
+            "set-password",
+            "ann.lee@kaiser.org",
+            "--password-stdin",
+        ],
+        "glacier violin tundra 57 orbit\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e = fails(&[
+        "--data",
+        data,
+        "account",
+        "set-password",
+        "ann.lee@kaiser.org",
+    ]);
+    assert!(e.contains("--password-stdin"), "{e}");
+    let reset = json(&[
+        "--data",
+        data,
+        "--json",
+        "account",
+        "reset-password",
+        "ann.lee@kaiser.org",
+    ]);
+    assert_eq!(reset["temporary_password"].as_str().unwrap().len(), 23);
+    ok(&["--data", data, "account", "unlock", "ann.lee@kaiser.org"]);
+    let mfa = json(&[
+        "--data",
+        data,
+        "--json",
+        "account",
+        "mfa",
+        "show",
+        "ann.lee@kaiser.org",
+    ]);
+    assert_eq!(mfa["totp"], false);
+    assert_eq!(
+        mfa["required"], false,
+        "nurses are not in the default MFA policy"
+    );
+    let e = fails(&[
+        "--data",
+        data,
+        "account",
+        "mfa",
+        "reset",
+        "ann.lee@kaiser.org",
+        "--reason",
+        "",
+    ]);
+    assert!(e.contains("needs a reason"), "{e}");
+    ok(&[
+        "--data",
+        data,
+        "account",
+        "mfa",
+        "reset",
+        "ann.lee@kaiser.org",
+        "--reason",
+        "ticket 12, verified in person",
+    ]);
+    let policy = ok(&["--data", data, "policy", "show"]);
+    assert!(policy.contains("100,000 common and breached"), "{policy}");
+    let policy = json(&["--data", data, "--json", "policy", "show"]);
+    assert_eq!(policy["lockout"]["threshold"], 5);
+    assert_eq!(policy["sessions"]["idle_timeout"], "15m");
+    let actions: Vec<String> = ok(&[
+        "--data",
+        data,
+        "audit",
+        "export",
+        "--target",
+        "ann.lee@kaiser.org",
+    ])
+    .lines()
+    .map(|l| {
+        serde_json::from_str::<Value>(l).unwrap()["action"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    })
+    .collect();
+    for a in [
+        "password.set",
+        "password.reset",
+        "account.unlock",
+        "mfa.reset",
+    ] {
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} missing from {actions:?}"
+        );
+    }
+}

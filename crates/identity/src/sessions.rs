@@ -1,0 +1,221 @@
+//! Web sessions: a random token in the browser, its hash in the store; an idle timeout (15
+//! minutes by default, for shared clinical workstations) and an absolute one (12 hours).
+//! Sessions end when the owner or an administrator ends them, when the password changes
+//! (all but the one that changed it), and when the account is disabled or deprovisioned.
+
+use crate::directory::account_by_address;
+use crate::{Actor, Directory, IdentityError, Permission, SignedIn};
+use carepost_audit::action;
+use carepost_store::{AuditRepo, AuthRepo, DirectoryRepo, NewSession, SessionRepo, SessionRow, Tx};
+use carepost_types::{AccountId, UnixMillis};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+
+/// A live session, as a request sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: i64,
+    pub account: AccountId,
+    pub address: String,
+    /// RFC 8176 method names: `pwd`, `otp`, ...
+    pub amr: Vec<String>,
+}
+
+/// A session as listed for its owner or an administrator.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    pub id: i64,
+    pub device: String,
+    pub source: Option<String>,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub expires_at: String,
+}
+
+impl From<SessionRow> for SessionInfo {
+    fn from(r: SessionRow) -> Self {
+        SessionInfo {
+            id: r.id,
+            device: r.device,
+            source: r.source,
+            created_at: r.created_at.to_rfc3339(),
+            last_seen_at: r.last_seen_at.to_rfc3339(),
+            expires_at: r.expires_at.to_rfc3339(),
+        }
+    }
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl Directory {
+    /// Opens a session after a complete sign-in; returns the token for the browser (once).
+    pub async fn start_session(
+        &self,
+        signed_in: &SignedIn,
+        amr: &[&str],
+        device: &str,
+        source: Option<IpAddr>,
+    ) -> Result<(String, Session), IdentityError> {
+        use base64::Engine;
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.rng.bytes(32));
+        let now = self.clock.now();
+        let device: String = device
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect();
+        let source = source.map(|ip| ip.to_string());
+        let amr_text = amr.join(",");
+        let mut tx = self.store.begin().await?;
+        let id = tx
+            .insert_session(&NewSession {
+                token_hash: &token_hash(&token),
+                account: signed_in.account,
+                now,
+                expires_at: now.plus(self.config.sessions.absolute_timeout),
+                device: &device,
+                source: source.as_deref(),
+                amr: &amr_text,
+            })
+            .await?;
+        let mut event = self
+            .audit(
+                &Actor::account(signed_in.account, &signed_in.address),
+                action::SESSION_START,
+                format!("account:{}", signed_in.address),
+            )
+            .with_details(json!({ "session": id, "amr": amr, "device": device }));
+        event.source = source;
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        let session = Session {
+            id,
+            account: signed_in.account,
+            address: signed_in.address.clone(),
+            amr: amr.iter().map(|s| s.to_string()).collect(),
+        };
+        Ok((token, session))
+    }
+
+    /// The session a token opens, if it is still alive; counts as activity.
+    pub async fn resume_session(&self, token: &str) -> Result<Option<Session>, IdentityError> {
+        let now = self.clock.now();
+        let mut read = self.store.read().await?;
+        let Some(row) = read.find_session(&token_hash(token)).await? else {
+            return Ok(None);
+        };
+        let idle_end = row.last_seen_at.plus(self.config.sessions.idle_timeout);
+        if row.revoked_at.is_some() || now >= row.expires_at || now >= idle_end {
+            return Ok(None);
+        }
+        let Some(account) = read.find_account(row.account_id).await? else {
+            return Ok(None);
+        };
+        drop(read);
+        if account.status != crate::AccountStatus::Active.as_str() {
+            return Ok(None);
+        }
+        let mut tx = self.store.begin_bookkeeping().await?;
+        tx.touch_session(row.id, now).await?;
+        tx.commit().await?;
+        Ok(Some(Session {
+            id: row.id,
+            account: row.account_id,
+            address: account.primary_address,
+            amr: row.amr.split(',').map(str::to_string).collect(),
+        }))
+    }
+
+    pub async fn list_sessions(
+        &self,
+        account: AccountId,
+    ) -> Result<Vec<SessionInfo>, IdentityError> {
+        let rows = self
+            .store
+            .read()
+            .await?
+            .list_sessions(account, self.clock.now())
+            .await?;
+        Ok(rows.into_iter().map(SessionInfo::from).collect())
+    }
+
+    /// The owner ends one of their sessions, or all (`None`).
+    pub async fn end_sessions(
+        &self,
+        account: AccountId,
+        only: Option<i64>,
+    ) -> Result<u64, IdentityError> {
+        let row = self
+            .store
+            .read()
+            .await?
+            .find_account(account)
+            .await?
+            .ok_or_else(|| IdentityError::NotFound(format!("no account {account}")))?;
+        let mut tx = self.store.begin().await?;
+        let n = tx
+            .revoke_sessions(account, only, None, self.clock.now())
+            .await?;
+        let event = self
+            .audit(
+                &Actor::account(row.id, &row.primary_address),
+                action::SESSION_END,
+                format!("account:{}", row.primary_address),
+            )
+            .with_details(json!({ "session": only, "ended": n }));
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// An administrator ends every session of an account (someone left, a device was lost).
+    pub async fn end_all_sessions(
+        &self,
+        actor: &Actor,
+        address: &str,
+    ) -> Result<u64, IdentityError> {
+        self.require(
+            actor,
+            Permission::ManageAccounts,
+            &format!("account:{address}"),
+        )
+        .await?;
+        let mut tx = self.store.begin().await?;
+        let row = account_by_address(&mut tx, address).await?;
+        let n = tx
+            .revoke_sessions(row.id, None, None, self.clock.now())
+            .await?;
+        let event = self
+            .audit(
+                actor,
+                action::SESSION_END,
+                format!("account:{}", row.primary_address),
+            )
+            .with_details(json!({ "ended": n }));
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// After a password change: other sessions end, and app passwords are revoked if the
+    /// policy says so. Runs inside the change's transaction.
+    pub(crate) async fn after_password_change(
+        &self,
+        tx: &mut Tx,
+        account: AccountId,
+        keep_session: Option<i64>,
+    ) -> Result<(u64, u64), IdentityError> {
+        let now: UnixMillis = self.clock.now();
+        let sessions = tx.revoke_sessions(account, None, keep_session, now).await?;
+        let app_passwords = if self.config.password.revoke_app_passwords_on_change {
+            tx.revoke_app_passwords(account, None, now).await?
+        } else {
+            0
+        };
+        Ok((sessions, app_passwords))
+    }
+}

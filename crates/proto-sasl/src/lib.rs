@@ -1,0 +1,325 @@
+//! Sans-IO SASL for IMAP AUTHENTICATE (RFC 9051 section 6.2.2) and SMTP AUTH (RFC 4954):
+//! the PLAIN (RFC 4616) and LOGIN (draft-murchison-sasl-login) mechanisms. Lines in, challenges
+//! and credentials out; the caller verifies the credentials with the authentication service.
+//!
+//! Both protocols carry SASL messages the same way: base64 lines, `*` to cancel, `=` for an
+//! empty initial response (RFC 4954 section 4, RFC 9051 section 6.2.2), so that framing lives
+//! here too. Bearer-token mechanisms (OAUTHBEARER, XOAUTH2) will add a `Credentials` variant.
+//! This crate performs no I/O and knows nothing of accounts.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use std::fmt;
+
+/// Longest authorization identity, authentication identity or password (RFC 4616 section 2
+/// allows 255 octets for each; a little more room for long addresses does no harm).
+const MAX_FIELD: usize = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    Plain,
+    Login,
+}
+
+impl Mechanism {
+    /// The mechanism named by a client, case-insensitively (RFC 4422 section 3.1).
+    pub fn parse(name: &str) -> Option<Mechanism> {
+        match name.to_ascii_uppercase().as_str() {
+            "PLAIN" => Some(Mechanism::Plain),
+            "LOGIN" => Some(Mechanism::Login),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::Plain => "PLAIN",
+            Mechanism::Login => "LOGIN",
+        }
+    }
+}
+
+/// What the client proved itself with.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Credentials {
+    Password {
+        /// Who to act as; `None` means the same as `authcid`.
+        authzid: Option<String>,
+        authcid: String,
+        password: String,
+    },
+}
+
+// The password never reaches a log through `{:?}`.
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Password {
+                authzid, authcid, ..
+            } => f
+                .debug_struct("Password")
+                .field("authzid", authzid)
+                .field("authcid", authcid)
+                .field("password", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SaslError {
+    #[error("authentication cancelled")]
+    Cancelled,
+    #[error("the response is not valid base64")]
+    Base64,
+    #[error("malformed {0} response: {1}")]
+    Malformed(&'static str, &'static str),
+    #[error("the exchange is already finished")]
+    Finished,
+}
+
+/// The next thing to do in an exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Send this challenge (already base64) and feed the client's next line.
+    Challenge(String),
+    /// The client has given its credentials.
+    Done(Credentials),
+    /// The exchange failed; answer with the protocol's error.
+    Failed(SaslError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    AwaitPlain,
+    AwaitUsername,
+    AwaitPassword(String),
+    Finished,
+}
+
+/// One SASL exchange.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    mechanism: Mechanism,
+    state: State,
+}
+
+impl Exchange {
+    /// Starts an exchange, with the initial response if the client sent one (SASL-IR).
+    pub fn start(mechanism: Mechanism, initial: Option<&str>) -> (Exchange, Step) {
+        let mut x = Exchange {
+            mechanism,
+            state: match mechanism {
+                Mechanism::Plain => State::AwaitPlain,
+                Mechanism::Login => State::AwaitUsername,
+            },
+        };
+        let step = match initial {
+            Some(line) => x.feed(line),
+            None => x.challenge(),
+        };
+        (x, step)
+    }
+
+    fn challenge(&self) -> Step {
+        let text: &[u8] = match self.state {
+            State::AwaitUsername => b"Username:",
+            State::AwaitPassword(_) => b"Password:",
+            _ => b"",
+        };
+        Step::Challenge(STANDARD.encode(text))
+    }
+
+    /// Feeds one client line (base64, `=` for empty, `*` to cancel).
+    pub fn feed(&mut self, line: &str) -> Step {
+        let line = line.trim_end_matches(['\r', '\n']);
+        if self.state == State::Finished {
+            return Step::Failed(SaslError::Finished);
+        }
+        if line == "*" {
+            self.state = State::Finished;
+            return Step::Failed(SaslError::Cancelled);
+        }
+        let bytes = match line {
+            "=" | "" => Vec::new(),
+            b64 => match STANDARD.decode(b64) {
+                Ok(b) => b,
+                Err(_) => {
+                    self.state = State::Finished;
+                    return Step::Failed(SaslError::Base64);
+                }
+            },
+        };
+        let step = match std::mem::replace(&mut self.state, State::Finished) {
+            State::AwaitPlain if bytes.is_empty() => {
+                // An empty initial response asks for the (empty) challenge first.
+                self.state = State::AwaitPlain;
+                return self.challenge();
+            }
+            State::AwaitPlain => parse_plain(&bytes),
+            State::AwaitUsername => match field(&bytes, "LOGIN") {
+                Ok(user) => {
+                    self.state = State::AwaitPassword(user);
+                    return self.challenge();
+                }
+                Err(e) => Err(e),
+            },
+            State::AwaitPassword(user) => {
+                field(&bytes, "LOGIN").map(|password| Credentials::Password {
+                    authzid: None,
+                    authcid: user,
+                    password,
+                })
+            }
+            State::Finished => Err(SaslError::Finished),
+        };
+        match step {
+            Ok(c) => Step::Done(c),
+            Err(e) => Step::Failed(e),
+        }
+    }
+
+    pub fn mechanism(&self) -> Mechanism {
+        self.mechanism
+    }
+}
+
+fn field(bytes: &[u8], mech: &'static str) -> Result<String, SaslError> {
+    if bytes.is_empty() || bytes.len() > MAX_FIELD {
+        return Err(SaslError::Malformed(mech, "empty or too long"));
+    }
+    let s = std::str::from_utf8(bytes).map_err(|_| SaslError::Malformed(mech, "not UTF-8"))?;
+    if s.contains('\0') {
+        return Err(SaslError::Malformed(mech, "contains NUL"));
+    }
+    Ok(s.to_string())
+}
+
+/// RFC 4616 section 2: `[authzid] NUL authcid NUL passwd`.
+fn parse_plain(bytes: &[u8]) -> Result<Credentials, SaslError> {
+    let mut parts = bytes.split(|b| *b == 0);
+    let (Some(authzid), Some(authcid), Some(password), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(SaslError::Malformed(
+            "PLAIN",
+            "expected authzid NUL authcid NUL password",
+        ));
+    };
+    let authzid = match authzid {
+        [] => None,
+        z => Some(field(z, "PLAIN")?),
+    };
+    Ok(Credentials::Password {
+        authzid,
+        authcid: field(authcid, "PLAIN")?,
+        password: field(password, "PLAIN")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &[u8]) -> String {
+        STANDARD.encode(s)
+    }
+
+    fn pw(authzid: Option<&str>, authcid: &str, password: &str) -> Step {
+        Step::Done(Credentials::Password {
+            authzid: authzid.map(str::to_string),
+            authcid: authcid.into(),
+            password: password.into(),
+        })
+    }
+
+    #[test]
+    fn rfc4616_plain_with_and_without_authzid() {
+        let (_, s) = Exchange::start(
+            Mechanism::Plain,
+            Some(&b64(b"\0ann@kaiser.org\0s3cret pass")),
+        );
+        assert_eq!(s, pw(None, "ann@kaiser.org", "s3cret pass"));
+        let (_, s) = Exchange::start(
+            Mechanism::Plain,
+            Some(&b64(b"ann@kaiser.org\0ann@kaiser.org\0pw")),
+        );
+        assert_eq!(s, pw(Some("ann@kaiser.org"), "ann@kaiser.org", "pw"));
+    }
+
+    #[test]
+    fn plain_without_initial_response_gets_an_empty_challenge() {
+        let (mut x, s) = Exchange::start(Mechanism::Plain, None);
+        assert_eq!(s, Step::Challenge(String::new()));
+        assert_eq!(x.feed(&b64(b"\0u\0p")), pw(None, "u", "p"));
+        assert_eq!(x.feed("x"), Step::Failed(SaslError::Finished));
+        let (mut x, s) = Exchange::start(Mechanism::Plain, Some("="));
+        assert_eq!(s, Step::Challenge(String::new()));
+        assert_eq!(x.feed(&b64(b"\0u\0p")), pw(None, "u", "p"));
+    }
+
+    #[test]
+    fn login_asks_for_username_then_password() {
+        let (mut x, s) = Exchange::start(Mechanism::Login, None);
+        assert_eq!(s, Step::Challenge(b64(b"Username:")));
+        assert_eq!(
+            x.feed(&b64(b"ann@kaiser.org")),
+            Step::Challenge(b64(b"Password:"))
+        );
+        assert_eq!(x.feed(&b64(b"pw")), pw(None, "ann@kaiser.org", "pw"));
+        // With the user name as initial response (RFC 4954 clients do this).
+        let (mut x, s) = Exchange::start(Mechanism::Login, Some(&b64(b"ann")));
+        assert_eq!(s, Step::Challenge(b64(b"Password:")));
+        assert_eq!(x.feed(&b64(b"pw")), pw(None, "ann", "pw"));
+    }
+
+    #[test]
+    fn bad_input_fails_cleanly() {
+        for (mech, line, want) in [
+            (Mechanism::Plain, "*", SaslError::Cancelled),
+            (Mechanism::Plain, "!!notbase64", SaslError::Base64),
+            (
+                Mechanism::Plain,
+                b64(b"only-one-part").leak() as &str,
+                SaslError::Malformed("PLAIN", "expected authzid NUL authcid NUL password"),
+            ),
+            (
+                Mechanism::Plain,
+                b64(b"\0\0pw").leak(),
+                SaslError::Malformed("PLAIN", "empty or too long"),
+            ),
+            (
+                Mechanism::Plain,
+                b64(b"\0u\0p\0extra").leak(),
+                SaslError::Malformed("PLAIN", "expected authzid NUL authcid NUL password"),
+            ),
+            (
+                Mechanism::Plain,
+                b64(b"\0u\0\xff\xfe").leak(),
+                SaslError::Malformed("PLAIN", "not UTF-8"),
+            ),
+            (
+                Mechanism::Login,
+                b64(&[b'a'; 2000]).leak(),
+                SaslError::Malformed("LOGIN", "empty or too long"),
+            ),
+        ] {
+            let (_, s) = Exchange::start(mech, Some(line));
+            assert_eq!(s, Step::Failed(want), "{line}");
+        }
+    }
+
+    #[test]
+    fn mechanism_names_are_case_insensitive() {
+        assert_eq!(Mechanism::parse("plain"), Some(Mechanism::Plain));
+        assert_eq!(Mechanism::parse("LOGIN"), Some(Mechanism::Login));
+        assert_eq!(Mechanism::parse("CRAM-MD5"), None);
+    }
+
+    #[test]
+    fn passwords_stay_out_of_debug_output() {
+        let (_, s) = Exchange::start(Mechanism::Plain, Some(&b64(b"\0u\0hunter2")));
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -57,14 +57,14 @@ impl Directory {
         if to == AccountStatus::Deprovisioned {
             tx.set_account_addresses_reusable(row.id, Some(self.quarantine_end(now)))
                 .await?;
+        } else if from == AccountStatus::Deprovisioned {
+            // Back in service in any form: the addresses are held again.
+            self.restore_addresses(tx, row).await?;
         }
         if matches!(to, AccountStatus::Deprovisioned | AccountStatus::Disabled) {
             // Whoever leaves, leaves everywhere: browsers and mail apps alike.
             tx.revoke_sessions(row.id, None, None, now).await?;
             tx.revoke_app_passwords(row.id, None, now).await?;
-        } else if from == AccountStatus::Deprovisioned {
-            // Back in service in any form: the addresses are held again.
-            self.restore_addresses(tx, row).await?;
         }
         tx.update_account_status(row.id, to.as_str(), now).await?;
         let event = self

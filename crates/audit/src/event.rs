@@ -25,6 +25,9 @@ pub mod action {
     pub const PASSWORD_CHANGE: &str = "password.change";
     pub const SIGNIN_SUCCESS: &str = "signin.success";
     pub const SIGNIN_FAILURE: &str = "signin.failure";
+    pub const SIGNIN_FIRST_FACTOR: &str = "signin.first_factor";
+    pub const PASSWORD_REHASH: &str = "password.rehash";
+    pub const MFA_VERIFY: &str = "mfa.verify";
     pub const ACCOUNT_LOCK: &str = "account.lock";
     pub const ACCOUNT_UNLOCK: &str = "account.unlock";
     pub const MFA_RESET: &str = "mfa.reset";

@@ -13,6 +13,9 @@ use carepost_types::{AccountId, Address, UnixMillis};
 use serde_json::json;
 use std::net::IpAddr;
 
+/// How long a network stays familiar after the last successful sign-in from it.
+const FAMILIAR_FOR: std::time::Duration = std::time::Duration::from_secs(90 * 86_400);
+
 /// The protocol a sign-in arrives over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -43,12 +46,23 @@ impl Protocol {
 }
 
 /// One sign-in attempt.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SignIn<'a> {
     pub login: &'a str,
     pub secret: &'a str,
     pub protocol: Protocol,
     pub source: Option<IpAddr>,
+}
+
+// The secret never reaches a log through `{:?}`.
+impl std::fmt::Debug for SignIn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn")
+            .field("login", &self.login)
+            .field("protocol", &self.protocol)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How the account proved itself.
@@ -76,6 +90,9 @@ pub enum SecondFactor {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedIn {
+    /// False while a second factor is still to be presented (`verify_second_factor`): the
+    /// sign-in is not complete and opens nothing yet.
+    pub complete: bool,
     pub account: AccountId,
     pub address: String,
     pub credential: Credential,
@@ -122,6 +139,7 @@ enum Why {
     Inactive,
     Throttled,
     WrongScope,
+    WrongSecondFactor,
 }
 
 impl Why {
@@ -133,12 +151,16 @@ impl Why {
             Why::Inactive => "inactive",
             Why::Throttled => "source-throttled",
             Why::WrongScope => "app-password-scope",
+            Why::WrongSecondFactor => "wrong-second-factor",
         }
     }
 
     /// Failures that count toward the account's lockout.
     fn counts(self) -> bool {
-        matches!(self, Why::WrongSecret | Why::WrongScope)
+        matches!(
+            self,
+            Why::WrongSecret | Why::WrongScope | Why::WrongSecondFactor
+        )
     }
 }
 
@@ -164,10 +186,7 @@ impl Directory {
                 .await?;
             return Ok(Err(Refusal::Invalid));
         };
-        let kind = match read.is_familiar_source(account.id, &network).await? {
-            true => SourceKind::Familiar,
-            false => SourceKind::Unfamiliar,
-        };
+        let kind = self.source_kind(&mut read, account.id, &network).await?;
         let lock = read.find_lockout(account.id, kind.as_str()).await?;
         let stored = read.find_password(account.id).await?;
         drop(read);
@@ -186,6 +205,7 @@ impl Directory {
                 .await?;
             return Ok(Err(Refusal::Invalid));
         }
+        let password = crate::password::normalize(attempt.secret);
         if attempt.protocol.is_mail_client()
             && let Some(result) = self
                 .try_app_password(attempt, &account, kind, &network)
@@ -194,7 +214,7 @@ impl Directory {
             return Ok(result);
         }
         let verified = match &stored {
-            Some(p) => self.hasher.verify(attempt.secret, &p.password_hash).await?,
+            Some(p) => self.hasher.verify(&password, &p.password_hash).await?,
             None => {
                 self.hasher.verify_nothing(attempt.secret).await?;
                 crate::password::Verified {
@@ -227,12 +247,26 @@ impl Directory {
                 return Ok(Err(r));
             }
         }
-        if verified.needs_rehash {
-            self.rehash(account.id, attempt.secret).await?;
+        if verified.needs_rehash
+            && let Some(p) = &stored
+        {
+            self.rehash(account.id, &p.password_hash, &password).await?;
         }
-        self.record_success(attempt, &account, kind, &network, Credential::Password)
-            .await?;
+        // With a second factor to come, nothing is reset or remembered yet: a password alone
+        // must not clear the lockout that guards the second factor.
+        let complete = !matches!(second_factor, SecondFactor::Required { .. });
+        if complete {
+            if !self
+                .record_success(attempt, &account, kind, &network, Credential::Password)
+                .await?
+            {
+                return Ok(Err(Refusal::Invalid));
+            }
+        } else {
+            self.record_first_factor(attempt, &account).await?;
+        }
         Ok(Ok(SignedIn {
+            complete,
             account: account.id,
             address: account.primary_address.clone(),
             credential: Credential::Password,
@@ -259,6 +293,7 @@ impl Directory {
             && app.revoked_at.is_none()
             && app.expires_at.is_none_or(|t| t > now);
         if !usable {
+            self.hasher.verify_nothing(attempt.secret).await?;
             self.record_failure(attempt, Some((account, kind)), network, Why::WrongSecret)
                 .await?;
             return Ok(Some(Err(Refusal::Invalid)));
@@ -273,9 +308,14 @@ impl Directory {
             return Ok(Some(Err(Refusal::Invalid)));
         }
         let credential = Credential::AppPassword(app.id);
-        self.record_success(attempt, account, kind, network, credential)
-            .await?;
+        if !self
+            .record_success(attempt, account, kind, network, credential)
+            .await?
+        {
+            return Ok(Some(Err(Refusal::Invalid)));
+        }
         Ok(Some(Ok(SignedIn {
+            complete: true,
             account: account.id,
             address: account.primary_address.clone(),
             credential,
@@ -289,18 +329,22 @@ impl Directory {
         derive_key(&self.config.master_key, "app passwords")
     }
 
-    async fn rehash(&self, account: AccountId, password: &str) -> Result<(), IdentityError> {
+    /// Re-hashes with the configured parameters, unless the password changed meanwhile.
+    async fn rehash(
+        &self,
+        account: AccountId,
+        old: &str,
+        password: &str,
+    ) -> Result<(), IdentityError> {
         let hash = self.hasher.hash(&*self.rng, password).await?;
         let mut tx = self.store.begin().await?;
-        let Some(current) = tx.find_password(account).await? else {
+        if !tx.replace_password_hash(account, old, &hash).await? {
             return Ok(());
-        };
-        tx.upsert_password(account, &hash, current.must_change, current.changed_at)
-            .await?;
+        }
         let event = NewEvent::success(
             self.clock.now(),
             &Actor::system().who,
-            action::PASSWORD_SET,
+            action::PASSWORD_REHASH,
             format!("account-id:{}", account.0),
         )
         .with_details(json!({ "reason": "rehash with the configured argon2 parameters" }));
@@ -320,10 +364,11 @@ impl Directory {
                 Actor::account(a.id, &a.primary_address).who,
                 format!("account:{}", a.primary_address),
             ),
-            None => (
-                Actor::system().who,
-                format!("login:{}", printable(attempt.login)),
-            ),
+            // A password typed into the login field must not land in the trail.
+            None => match Address::parse(attempt.login) {
+                Ok(a) => (Actor::system().who, format!("login:{a}")),
+                Err(_) => (Actor::system().who, "login:(not an address)".to_string()),
+            },
         };
         let mut e = NewEvent::success(self.clock.now(), &who, action, target);
         e.source = attempt.source.map(|ip| ip.to_string());
@@ -371,6 +416,67 @@ impl Directory {
         Ok(())
     }
 
+    /// Whether a second factor may be tried now: not while the account is locked for this
+    /// kind of source, or not active. A refusal is audited.
+    pub(crate) async fn may_try_second_factor(
+        &self,
+        attempt: &SignIn<'_>,
+        account: &AccountRow,
+    ) -> Result<bool, IdentityError> {
+        let network = network_of(attempt.source);
+        let mut read = self.store.read().await?;
+        let kind = self.source_kind(&mut read, account.id, &network).await?;
+        let lock = read.find_lockout(account.id, kind.as_str()).await?;
+        let current = read.find_account(account.id).await?;
+        drop(read);
+        let why = if is_locked(&lock, self.clock.now()) {
+            Why::Locked
+        } else if current.is_none_or(|a| a.status != AccountStatus::Active.as_str()) {
+            Why::Inactive
+        } else {
+            return Ok(true);
+        };
+        self.record_failure(attempt, Some((account, kind)), &network, why)
+            .await?;
+        Ok(false)
+    }
+
+    /// A right second factor completes the sign-in: the lockout resets, the network becomes
+    /// familiar. False if a lock set meanwhile holds.
+    pub(crate) async fn second_factor_passed(
+        &self,
+        attempt: &SignIn<'_>,
+        account: &AccountRow,
+    ) -> Result<bool, IdentityError> {
+        let network = network_of(attempt.source);
+        let kind = self
+            .source_kind(&mut self.store.read().await?, account.id, &network)
+            .await?;
+        self.record_success(attempt, account, kind, &network, Credential::Password)
+            .await
+    }
+
+    /// A wrong current password when changing it: counted like a failed sign-in, so that an
+    /// unattended signed-in workstation cannot be used to guess it.
+    pub(crate) async fn wrong_current_password(
+        &self,
+        account: &AccountRow,
+        source: Option<IpAddr>,
+    ) -> Result<(), IdentityError> {
+        let attempt = SignIn {
+            login: &account.primary_address,
+            secret: "",
+            protocol: Protocol::Web,
+            source,
+        };
+        let network = network_of(source);
+        let kind = self
+            .source_kind(&mut self.store.read().await?, account.id, &network)
+            .await?;
+        self.record_failure(&attempt, Some((account, kind)), &network, Why::WrongSecret)
+            .await
+    }
+
     /// A wrong second factor: counted like a wrong password.
     pub(crate) async fn second_factor_failed(
         &self,
@@ -378,19 +484,16 @@ impl Directory {
         account: &AccountRow,
     ) -> Result<(), IdentityError> {
         let network = network_of(attempt.source);
-        let familiar = self
-            .store
-            .read()
-            .await?
-            .is_familiar_source(account.id, &network)
+        let kind = self
+            .source_kind(&mut self.store.read().await?, account.id, &network)
             .await?;
-        let kind = if familiar {
-            SourceKind::Familiar
-        } else {
-            SourceKind::Unfamiliar
-        };
-        self.record_failure(attempt, Some((account, kind)), &network, Why::WrongSecret)
-            .await
+        self.record_failure(
+            attempt,
+            Some((account, kind)),
+            &network,
+            Why::WrongSecondFactor,
+        )
+        .await
     }
 
     async fn record_refusal(
@@ -426,9 +529,17 @@ impl Directory {
         kind: SourceKind,
         network: &str,
         credential: Credential,
-    ) -> Result<(), IdentityError> {
+    ) -> Result<bool, IdentityError> {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
+        // Parallel guesses all passed the check before hashing; under the audit lock, the lock
+        // their failures set is final.
+        if is_locked(&tx.find_lockout(account.id, kind.as_str()).await?, now) {
+            drop(tx);
+            self.record_failure(attempt, Some((account, kind)), network, Why::Locked)
+                .await?;
+            return Ok(false);
+        }
         tx.save_lockout(
             account.id,
             kind.as_str(),
@@ -453,7 +564,42 @@ impl Directory {
             }));
         tx.append_audit(&event).await?;
         tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A right password with a second factor still to come: audited, nothing else.
+    async fn record_first_factor(
+        &self,
+        attempt: &SignIn<'_>,
+        account: &AccountRow,
+    ) -> Result<(), IdentityError> {
+        let mut tx = self.store.begin().await?;
+        let event = self
+            .attempt_event(attempt, Some(account), action::SIGNIN_FIRST_FACTOR)
+            .with_details(json!({ "protocol": attempt.protocol.as_str() }));
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Familiar: a network the account signed in from within the last 90 days. Sign-ins
+    /// without a network source are never familiar.
+    pub(crate) async fn source_kind(
+        &self,
+        read: &mut carepost_store::Tx,
+        account: AccountId,
+        network: &str,
+    ) -> Result<SourceKind, IdentityError> {
+        if network == "local" {
+            return Ok(SourceKind::Unfamiliar);
+        }
+        let since = UnixMillis(self.clock.now().0 - FAMILIAR_FOR.as_millis() as i64);
+        Ok(
+            match read.is_familiar_source(account, network, since).await? {
+                true => SourceKind::Familiar,
+                false => SourceKind::Unfamiliar,
+            },
+        )
     }
 
     /// Clears every lock and failure count of an account.
@@ -503,13 +649,4 @@ impl Directory {
         }
         Ok(out)
     }
-}
-
-/// An attacker-supplied login as it may appear in the audit trail: printable, bounded.
-fn printable(login: &str) -> String {
-    login
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(100)
-        .collect()
 }

@@ -11,10 +11,19 @@ use carepost_types::{Address, LocalPart};
 use serde_json::json;
 
 /// The first administrator, as created.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FirstAdmin {
     pub address: Address,
     pub one_time_password: String,
+}
+
+// The one-time password stays out of debug output.
+impl std::fmt::Debug for FirstAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FirstAdmin")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
 }
 
 const ADMIN_DEPARTMENT: &str = "IT";

@@ -103,7 +103,7 @@ impl Directory {
         account: AccountId,
         current: &str,
         new: &str,
-        source: Option<String>,
+        source: Option<std::net::IpAddr>,
         keep_session: Option<i64>,
     ) -> Result<(), IdentityError> {
         let mut read = self.store.read().await?;
@@ -118,6 +118,7 @@ impl Directory {
             return Err(refused());
         };
         if !self.hasher.verify(current, &stored.password_hash).await?.ok {
+            self.wrong_current_password(&row, source).await?;
             return Err(refused());
         }
         let now = self.clock.now();
@@ -145,7 +146,7 @@ impl Directory {
             .with_details(
                 json!({ "sessions_ended": sessions, "app_passwords_revoked": app_passwords }),
             );
-        event.source = source;
+        event.source = source.map(|ip| ip.to_string());
         tx.append_audit(&event).await?;
         tx.commit().await?;
         Ok(())

@@ -16,6 +16,8 @@ pub enum IdentityError {
     PasswordRejected(Vec<crate::PolicyViolation>),
     #[error(transparent)]
     Store(StoreError),
+    #[error("too many sign-ins at once; try again in a moment")]
+    Busy,
     #[error(
         "import stopped at line {line}: {source}; the rows before it were saved, and running the import again continues"
     )]

@@ -22,12 +22,19 @@ const RECOVERY_CODES: usize = 10;
 const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
 /// What a new TOTP enrollment shows the user (once).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct TotpEnrollment {
     /// `otpauth://totp/...`, for a QR code.
     pub otpauth_url: String,
     /// The same seed in base32, to type in by hand.
     pub secret: String,
+}
+
+// The seed stays out of debug output.
+impl std::fmt::Debug for TotpEnrollment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpEnrollment").finish_non_exhaustive()
+    }
 }
 
 /// An account's second factors, for its owner and administrators.
@@ -156,6 +163,13 @@ impl Directory {
     /// it is presented.
     pub async fn begin_totp(&self, account: AccountId) -> Result<TotpEnrollment, IdentityError> {
         let row = self.account_row(account).await?;
+        let enrolled = self.store.read().await?.find_totp(account).await?;
+        if enrolled.is_some_and(|t| t.confirmed_at.is_some()) {
+            // Replacing a confirmed seed would switch MFA off until the new one is confirmed.
+            return Err(IdentityError::Conflict(
+                "an authenticator is already enrolled: remove it first (with its current code, or by a helpdesk reset)".into(),
+            ));
+        }
         let seed = self.rng.bytes(20);
         let totp = self.totp(seed.clone(), &row.primary_address)?;
         let sealed = seal(&self.totp_key(), &*self.rng, &account.to_string(), &seed)?;
@@ -224,7 +238,7 @@ impl Directory {
             .use_totp_step(row.id, i64::try_from(step).unwrap_or(i64::MAX))
             .await?;
         let event = self
-            .self_event(row, action::SIGNIN_SUCCESS)
+            .self_event(row, action::MFA_VERIFY)
             .with_details(json!({ "factor": "totp", "step": step, "replay": !fresh }))
             .with_outcome(if fresh {
                 Outcome::Success
@@ -245,6 +259,11 @@ impl Directory {
         attempt: &crate::SignIn<'_>,
     ) -> Result<bool, IdentityError> {
         let row = self.account_row(account).await?;
+        // The lock and the account's state are checked first, so a locked account cannot go
+        // on guessing codes.
+        if !self.may_try_second_factor(attempt, &row).await? {
+            return Ok(false);
+        }
         let digits = code.chars().filter(char::is_ascii_alphanumeric).count();
         let ok = if digits == 6 && code.trim().chars().all(|c| c.is_ascii_digit() || c == ' ') {
             self.check_totp(&row, code).await?
@@ -253,8 +272,9 @@ impl Directory {
         };
         if !ok {
             self.second_factor_failed(attempt, &row).await?;
+            return Ok(false);
         }
-        Ok(ok)
+        self.second_factor_passed(attempt, &row).await
     }
 
     async fn use_recovery_code(&self, row: &AccountRow, code: &str) -> Result<bool, IdentityError> {

@@ -134,13 +134,14 @@ impl Directory {
         &self,
         account: AccountId,
     ) -> Result<Vec<SessionInfo>, IdentityError> {
-        let rows = self
-            .store
-            .read()
-            .await?
-            .list_sessions(account, self.clock.now())
-            .await?;
-        Ok(rows.into_iter().map(SessionInfo::from).collect())
+        let now = self.clock.now();
+        let rows = self.store.read().await?.list_sessions(account, now).await?;
+        let idle = self.config.sessions.idle_timeout;
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.last_seen_at.plus(idle) > now)
+            .map(SessionInfo::from)
+            .collect())
     }
 
     /// The owner ends one of their sessions, or all (`None`).

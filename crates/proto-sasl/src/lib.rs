@@ -67,6 +67,21 @@ impl fmt::Debug for Credentials {
     }
 }
 
+impl Credentials {
+    /// The identity to sign in as. Acting as someone else (an authorization identity other
+    /// than the authentication one, RFC 4616 section 2) is not offered, and refused here.
+    pub fn login(&self) -> Result<&str, SaslError> {
+        match self {
+            Credentials::Password {
+                authzid, authcid, ..
+            } => match authzid {
+                Some(z) if !z.eq_ignore_ascii_case(authcid) => Err(SaslError::Authzid),
+                _ => Ok(authcid),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SaslError {
     #[error("authentication cancelled")]
@@ -77,6 +92,8 @@ pub enum SaslError {
     Malformed(&'static str, &'static str),
     #[error("the exchange is already finished")]
     Finished,
+    #[error("signing in as another user is not allowed")]
+    Authzid,
 }
 
 /// The next thing to do in an exchange.
@@ -92,7 +109,10 @@ pub enum Step {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
-    AwaitPlain,
+    /// Before the PLAIN response; after one empty line, the second must carry it.
+    AwaitPlain {
+        empty_seen: bool,
+    },
     AwaitUsername,
     AwaitPassword(String),
     Finished,
@@ -111,7 +131,7 @@ impl Exchange {
         let mut x = Exchange {
             mechanism,
             state: match mechanism {
-                Mechanism::Plain => State::AwaitPlain,
+                Mechanism::Plain => State::AwaitPlain { empty_seen: false },
                 Mechanism::Login => State::AwaitUsername,
             },
         };
@@ -152,12 +172,12 @@ impl Exchange {
             },
         };
         let step = match std::mem::replace(&mut self.state, State::Finished) {
-            State::AwaitPlain if bytes.is_empty() => {
+            State::AwaitPlain { empty_seen: false } if bytes.is_empty() => {
                 // An empty initial response asks for the (empty) challenge first.
-                self.state = State::AwaitPlain;
+                self.state = State::AwaitPlain { empty_seen: true };
                 return self.challenge();
             }
-            State::AwaitPlain => parse_plain(&bytes),
+            State::AwaitPlain { .. } => parse_plain(&bytes),
             State::AwaitUsername => match field(&bytes, "LOGIN") {
                 Ok(user) => {
                     self.state = State::AwaitPassword(user);
@@ -308,6 +328,31 @@ mod tests {
             let (_, s) = Exchange::start(mech, Some(line));
             assert_eq!(s, Step::Failed(want), "{line}");
         }
+    }
+
+    #[test]
+    fn acting_as_someone_else_is_refused() {
+        let (_, s) = Exchange::start(
+            Mechanism::Plain,
+            Some(&b64(b"boss@kaiser.org\0ann@kaiser.org\0pw")),
+        );
+        let Step::Done(c) = s else { panic!("{s:?}") };
+        assert_eq!(c.login(), Err(SaslError::Authzid));
+        let (_, s) = Exchange::start(
+            Mechanism::Plain,
+            Some(&b64(b"Ann@kaiser.org\0ann@kaiser.org\0pw")),
+        );
+        let Step::Done(c) = s else { panic!("{s:?}") };
+        assert_eq!(c.login(), Ok("ann@kaiser.org"));
+    }
+
+    #[test]
+    fn empty_responses_do_not_loop() {
+        let (mut x, _) = Exchange::start(Mechanism::Plain, Some("="));
+        assert!(matches!(
+            x.feed("="),
+            Step::Failed(SaslError::Malformed(..))
+        ));
     }
 
     #[test]

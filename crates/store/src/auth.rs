@@ -91,10 +91,12 @@ pub trait AuthRepo {
     ) -> Result<(), StoreError>;
     /// Forgets all failures and locks of an account.
     async fn clear_lockouts(&mut self, account: AccountId) -> Result<(), StoreError>;
+    /// Whether the account signed in successfully from `network` since `since`.
     async fn is_familiar_source(
         &mut self,
         account: AccountId,
         network: &str,
+        since: UnixMillis,
     ) -> Result<bool, StoreError>;
     async fn remember_source(
         &mut self,
@@ -268,12 +270,15 @@ impl AuthRepo for Tx {
         &mut self,
         account: AccountId,
         network: &str,
+        since: UnixMillis,
     ) -> Result<bool, StoreError> {
         let row = sqlx::query(
-            "SELECT 1 AS known FROM familiar_sources WHERE account_id = $1 AND network = $2",
+            "SELECT 1 AS known FROM familiar_sources \
+             WHERE account_id = $1 AND network = $2 AND last_success_at >= $3",
         )
         .bind(account.0)
         .bind(network)
+        .bind(since.0)
         .fetch_optional(self.conn())
         .await?;
         Ok(row.is_some())

@@ -17,6 +17,13 @@ pub trait CredentialRepo {
         &mut self,
         account: AccountId,
     ) -> Result<Option<PasswordRow>, StoreError>;
+    /// Swaps the stored hash for `new` only if it is still `old`; returns whether it did.
+    async fn replace_password_hash(
+        &mut self,
+        account: AccountId,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError>;
     async fn grant_role(
         &mut self,
         account: AccountId,
@@ -71,6 +78,23 @@ impl CredentialRepo for Tx {
             must_change: r.try_get::<i64, _>("must_change")? != 0,
             changed_at: UnixMillis(r.try_get("changed_at")?),
         }))
+    }
+
+    async fn replace_password_hash(
+        &mut self,
+        account: AccountId,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE credentials SET password_hash = $3 WHERE account_id = $1 AND password_hash = $2",
+        )
+        .bind(account.0)
+        .bind(old)
+        .bind(new)
+        .execute(self.write()?)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn grant_role(

@@ -18,6 +18,9 @@ use carepost_types::Rng;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
+/// How long a sign-in may wait for a hashing slot before it is answered as busy.
+const QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Hashes and verifies passwords with the configured parameters, a bounded number at a time.
 #[derive(Debug, Clone)]
 pub struct Hasher {
@@ -156,10 +159,16 @@ impl Hasher {
         &self,
         f: impl FnOnce(&Params, &mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, IdentityError> {
-        let _permit = self.permits.acquire().await.map_err(|_| closed())?;
+        // A bounded wait: past it, the attempt is answered as busy instead of queueing forever.
+        let permit = tokio::time::timeout(QUEUE_WAIT, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| IdentityError::Busy)?
+            .map_err(|_| closed())?;
         let buffers = self.buffers.clone();
         let params = self.params.clone();
         tokio::task::spawn_blocking(move || {
+            // The permit lives as long as the hash runs, even if the caller went away.
+            let _permit = permit;
             let mut memory = buffers
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -178,14 +187,14 @@ impl Hasher {
 
     pub async fn hash(&self, rng: &dyn Rng, password: &str) -> Result<String, IdentityError> {
         let salt = rng.bytes(16);
-        let password = password.as_bytes().to_vec();
+        let password = super::normalize(password).into_bytes();
         self.with_memory(move |params, memory| hash_in(params, &password, &salt, memory))
             .await?
     }
 
     /// Checks `password` against `hash`; a malformed hash is simply a mismatch.
     pub async fn verify(&self, password: &str, hash: &str) -> Result<Verified, IdentityError> {
-        let (password, hash) = (password.as_bytes().to_vec(), hash.to_string());
+        let (password, hash) = (super::normalize(password).into_bytes(), hash.to_string());
         self.with_memory(move |params, memory| verify_in(params, &password, &hash, memory))
             .await
     }

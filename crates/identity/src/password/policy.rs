@@ -82,6 +82,8 @@ pub fn check_new_password(
     password: &str,
     ctx: &PasswordContext,
 ) -> Vec<PolicyViolation> {
+    let normalized = super::normalize(password);
+    let password = normalized.as_str();
     let mut v = Vec::new();
     let len = password.chars().count();
     if len < policy.min_length {

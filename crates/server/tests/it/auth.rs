@@ -721,22 +721,131 @@ async fn sasl_plain_from_a_mail_client_reaches_the_same_authentication_service()
         let a = env.nurse().await;
         let initial = base64::engine::general_purpose::STANDARD.encode(format!("\0{a}\0{GOOD}"));
         let (_, step) = Exchange::start(Mechanism::Plain, Some(&initial));
-        let Step::Done(Credentials::Password {
-            authzid,
-            authcid,
-            password,
-        }) = step
-        else {
+        let Step::Done(credentials) = step else {
             panic!("{step:?}")
         };
-        assert!(authzid.is_none());
+        let login = credentials.login().unwrap().to_string();
+        let Credentials::Password { password, .. } = credentials else {
+            unreachable!()
+        };
         let attempt = SignIn {
-            login: &authcid,
+            login: &login,
             secret: &password,
             protocol: Protocol::Imap,
             source: ip(WORKSTATION),
         };
         assert!(env.dir.sign_in(&attempt).await.unwrap().is_ok());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stolen_password_cannot_be_used_to_guess_the_second_factor_forever() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let id = env.dir.find_account(&admin(), &a).await.unwrap().id;
+        let enrollment = env.dir.begin_totp(id).await.unwrap();
+        let code = totp_code(&enrollment.secret, unix(env));
+        env.dir.confirm_totp(id, &code).await.unwrap();
+        let e = env.dir.begin_totp(id).await.unwrap_err();
+        assert!(
+            e.to_string().contains("already enrolled"),
+            "re-enrolling would switch MFA off: {e}"
+        );
+        let thief = "203.0.113.77";
+        let attempt = SignIn {
+            login: &a,
+            secret: "",
+            protocol: Protocol::Web,
+            source: ip(thief),
+        };
+        for round in 0..3 {
+            // The right password again and again does not reset the count of wrong codes.
+            let s = env.sign_in_ok(&a, GOOD, Protocol::Web, thief).await;
+            assert!(!s.complete, "round {round}: a second factor is still due");
+            for guess in ["111111", "222222"] {
+                assert!(
+                    !env.dir
+                        .verify_second_factor(id, guess, &attempt)
+                        .await
+                        .unwrap()
+                );
+            }
+        }
+        // Five wrong codes locked the account for that kind of source: even the right code fails.
+        env.clock.advance(Duration::from_secs(60));
+        let right = totp_code(&enrollment.secret, unix(env));
+        assert!(
+            !env.dir
+                .verify_second_factor(id, &right, &attempt)
+                .await
+                .unwrap()
+        );
+        // From the ward, the owner is not locked out.
+        let ward = SignIn {
+            login: &a,
+            secret: "",
+            protocol: Protocol::Web,
+            source: ip(WORKSTATION),
+        };
+        assert!(
+            env.dir
+                .verify_second_factor(id, &right, &ward)
+                .await
+                .unwrap()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn guessing_the_current_password_on_a_signed_in_workstation_counts_toward_lockout() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let id = env.dir.find_account(&admin(), &a).await.unwrap().id;
+        env.clock.advance(2 * DAY);
+        for _ in 0..5 {
+            env.dir
+                .change_own_password(id, "guess", GOOD2, ip(WORKSTATION), None)
+                .await
+                .unwrap_err();
+        }
+        assert_eq!(
+            env.try_sign_in(&a, GOOD, Protocol::Web, WORKSTATION).await,
+            Err(Refusal::Invalid),
+            "locked"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn passwords_compare_after_unicode_normalization_and_stay_out_of_the_trail() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        // "é" typed as one code point on one keyboard and as e + combining accent on another.
+        let composed = "caf\u{e9} violin tundra 57 orbit";
+        let decomposed = "cafe\u{301} violin tundra 57 orbit";
+        env.dir
+            .set_password(&admin(), &a, decomposed)
+            .await
+            .unwrap();
+        assert!(
+            env.try_sign_in(&a, composed, Protocol::Imap, WORKSTATION)
+                .await
+                .is_ok()
+        );
+        // A password typed into the login field is not written to the audit trail.
+        env.try_sign_in("hunter2 secret!", "x", Protocol::Imap, WORKSTATION)
+            .await
+            .unwrap_err();
+        let events = env
+            .dir
+            .audit_events(&admin(), &AuditFilter::default())
+            .await
+            .unwrap();
+        assert!(events.iter().all(|e| !e.target.contains("hunter2")));
+        assert!(events.iter().any(|e| e.target == "login:(not an address)"));
     })
     .await;
 }

@@ -98,6 +98,50 @@ quarantine = "365d"
 # Role categories on top of clinician, nurse, administrative, support, contractor, service.
 categories = []
 
+[password]
+# The policy a new password must meet, and how passwords are hashed (argon2id).
+min_length = 12
+max_length = 128
+# zxcvbn's strength estimate, 0 to 4.
+min_strength = 3
+# Earlier passwords that may not be used again.
+history = 12
+# "0s" for passwords that never expire.
+max_age = "365d"
+warn_before = "14d"
+min_age = "1d"
+argon2_memory_kib = 19456
+argon2_iterations = 2
+argon2_parallelism = 1
+# Hashes computed at once (0: one per CPU); more sign-ins wait their turn.
+max_concurrent_hashes = 0
+# A new password also revokes the account's app passwords.
+revoke_app_passwords_on_change = true
+
+[lockout]
+# Consecutive failures that lock an account, counted apart for familiar networks (where the
+# account signed in before) and all others, so a spray locks out the attacker, not the nurse.
+threshold = 5
+# The first lock; each further one doubles, up to max_duration.
+duration = "15m"
+max_duration = "24h"
+# A source network failing this often within the window is refused for accounts that do not
+# know it.
+source_threshold = 20
+source_window = "15m"
+
+[mfa]
+# Who must use a second factor, and how long they have to enroll.
+required_roles = ["it-admin", "helpdesk"]
+required_categories = ["clinician"]
+required_departments = []
+grace = "7d"
+
+[sessions]
+# Web sessions: idle timeout (shared clinical workstations) and absolute limit.
+idle_timeout = "15m"
+absolute_timeout = "12h"
+
 [log]
 # "text" or "json".
 format = "text"
@@ -148,5 +192,10 @@ mod tests {
         assert_eq!(c.listeners.imaps.unwrap().port(), 993);
         assert!(c.listeners.http.is_none());
         assert!(!c.tls.generate_if_missing);
+        // The file spells out exactly the built-in defaults.
+        assert_eq!(c.password, crate::PasswordPolicy::default());
+        assert_eq!(c.lockout, crate::LockoutPolicy::default());
+        assert_eq!(c.mfa, crate::MfaPolicy::default());
+        assert_eq!(c.sessions, crate::SessionPolicy::default());
     }
 }

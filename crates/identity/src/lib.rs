@@ -9,6 +9,7 @@ mod accounts;
 mod actor;
 pub mod address;
 mod aliases;
+mod attempts;
 mod audit_trail;
 mod authn;
 mod authz;

@@ -1,12 +1,12 @@
 //! The real `carepost` binary, end to end: as an administrator would type it.
 
-use carepost_testkit::{TestDb, https_get};
+use carepost_testkit::https_get;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
-fn carepost(args: &[&str]) -> Output {
+pub(crate) fn carepost(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_carepost"))
         .args(args)
         .env_remove("CAREPOST_DATA")
@@ -17,7 +17,7 @@ fn carepost(args: &[&str]) -> Output {
 }
 
 /// A development data directory as `serve --dev` leaves it, without starting a server.
-fn dev_data(parent: &Path) -> String {
+pub(crate) fn dev_data(parent: &Path) -> String {
     let data = parent.join("data");
     let domain = carepost_types::Domain::parse("kaiser.org").unwrap();
     carepost_server::prepare_dev(&data, &domain, 10000, None, true).unwrap();
@@ -25,7 +25,7 @@ fn dev_data(parent: &Path) -> String {
 }
 
 /// The audit label of whoever runs the tests: the real user, whatever `$USER` says.
-fn me() -> String {
+pub(crate) fn me() -> String {
     let out = Command::new("id").arg("-un").output().unwrap();
     format!(
         "local-cli:{}",
@@ -34,7 +34,7 @@ fn me() -> String {
 }
 
 /// Runs a command that must succeed; returns its standard output.
-fn ok(args: &[&str]) -> String {
+pub(crate) fn ok(args: &[&str]) -> String {
     let out = carepost(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "carepost {args:?} failed: {stderr}");
@@ -42,7 +42,7 @@ fn ok(args: &[&str]) -> String {
 }
 
 /// Runs a command that must fail; returns its one-line message.
-fn fails(args: &[&str]) -> String {
+pub(crate) fn fails(args: &[&str]) -> String {
     let out = carepost(args);
     assert!(!out.status.success(), "carepost {args:?} should fail");
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -51,7 +51,7 @@ fn fails(args: &[&str]) -> String {
     stderr
 }
 
-fn json(args: &[&str]) -> Value {
+pub(crate) fn json(args: &[&str]) -> Value {
     serde_json::from_str(&ok(args)).unwrap()
 }
 
@@ -302,7 +302,7 @@ async fn audit_verify_through_the_binary_names_the_tampered_event() {
 }
 
 /// Writes an init config whose listeners are on free loopback ports (port 0).
-fn init_config(dir: &Path, store_url: Option<&str>) -> String {
+pub(crate) fn init_config(dir: &Path, store_url: Option<&str>) -> String {
     let mut args = vec![
         "init",
         "--dir",
@@ -337,7 +337,7 @@ fn init_config(dir: &Path, store_url: Option<&str>) -> String {
 }
 
 /// Starts `carepost serve`, waits for its banner and returns the HTTPS address.
-fn start_server(args: &[&str]) -> (Child, std::net::SocketAddr, String) {
+pub(crate) fn start_server(args: &[&str]) -> (Child, std::net::SocketAddr, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_carepost"))
         .args(args)
         .stdout(Stdio::piped())
@@ -361,7 +361,7 @@ fn start_server(args: &[&str]) -> (Child, std::net::SocketAddr, String) {
     (child, https.expect(&banner), banner)
 }
 
-fn signal(child: &Child, sig: &str) {
+pub(crate) fn signal(child: &Child, sig: &str) {
     let status = Command::new("kill")
         .args(["-s", sig, &child.id().to_string()])
         .status()
@@ -369,7 +369,7 @@ fn signal(child: &Child, sig: &str) {
     assert!(status.success());
 }
 
-async fn init_serve_and_stop(store_url: Option<&str>) {
+pub(crate) async fn init_serve_and_stop(store_url: Option<&str>) {
     let d = tempfile::tempdir().unwrap();
     let config = init_config(d.path(), store_url);
     let e = fails(&[
@@ -424,79 +424,8 @@ async fn init_serve_and_stop(store_url: Option<&str>) {
     );
 }
 
-#[tokio::test]
-async fn init_then_serve_on_sqlite() {
-    init_serve_and_stop(None).await;
-}
-
-#[tokio::test]
-async fn init_then_serve_on_postgres() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
-    init_serve_and_stop(Some(&db.url)).await;
-}
-
-#[test]
-fn serve_reports_every_config_error_at_once() {
-    let d = tempfile::tempdir().unwrap();
-    let path = d.path().join("bad.toml");
-    std::fs::write(
-        &path,
-        "[organization]\ndomain = \"not a domain\"\n[store]\nurl = \"mysql://x\"\n\
-         [listeners]\nhttps = \"everywhere\"\n[address]\ntemplate = \"{first}.{nick}\"\n",
-    )
-    .unwrap();
-    let e = fails(&["serve", "--config", path.to_str().unwrap()]);
-    for key in [
-        "organization.name",
-        "organization.domain",
-        "store.url",
-        "listeners.https",
-        "address.template",
-        "secrets.master_key",
-    ] {
-        assert!(e.contains(key), "{key} missing from: {e}");
-    }
-}
-
-#[tokio::test]
-async fn serve_dev_runs_on_postgres_with_store_url() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
-    let d = tempfile::tempdir().unwrap();
-    let data = d.path().join("data");
-    let base = free_port_base();
-    let (mut child, https, banner) = start_server(&[
-        "serve",
-        "--dev",
-        "--data",
-        data.to_str().unwrap(),
-        "--port-base",
-        &base.to_string(),
-        "--store-url",
-        &db.url,
-    ]);
-    assert!(banner.contains("postgres://"), "{banner}");
-    assert_eq!(https.port(), base + 443);
-    let (status, _) = https_get(https, "/healthz", &data.join("tls/cert.pem")).await;
-    assert_eq!(status, 200);
-    // Admin commands given the same --data find the same PostgreSQL store.
-    let listed = json(&[
-        "--data",
-        data.to_str().unwrap(),
-        "--json",
-        "account",
-        "list",
-    ]);
-    assert_eq!(listed[0]["address"], "administrator@kaiser.org");
-    signal(&child, "INT");
-    assert!(child.wait().unwrap().success(), "Ctrl-C stops cleanly");
-}
-
 /// A port base whose HTTPS and HTTP ports are free now.
-fn free_port_base() -> u16 {
+pub(crate) fn free_port_base() -> u16 {
     loop {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let p = l.local_addr().unwrap().port();
@@ -511,106 +440,6 @@ fn free_port_base() -> u16 {
             return base;
         }
     }
-}
-
-#[tokio::test]
-async fn serve_dev_on_sqlite_answers_and_stops_on_ctrl_c() {
-    let d = tempfile::tempdir().unwrap();
-    let data = d.path().join("carepost-data");
-    let base = free_port_base();
-    let (child, https, banner) = start_server(&[
-        "serve",
-        "--dev",
-        "--data",
-        data.to_str().unwrap(),
-        "--port-base",
-        &base.to_string(),
-        "--log-format",
-        "json",
-    ]);
-    assert!(banner.contains("(development mode)"), "{banner}");
-    assert!(banner.contains("one-time password"), "{banner}");
-    assert!(
-        banner.contains(&format!("http    http://127.0.0.1:{}/", base + 80)),
-        "{banner}"
-    );
-    let (status, _) = https_get(https, "/readyz", &data.join("tls/cert.pem")).await;
-    assert_eq!(status, 200);
-    let listed = json(&[
-        "--data",
-        data.to_str().unwrap(),
-        "--json",
-        "account",
-        "list",
-    ]);
-    assert_eq!(listed[0]["address"], "administrator@kaiser.org");
-    signal(&child, "INT");
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "Ctrl-C stops cleanly");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        for secret in ["master.key", "carepost-dev.toml", "tls/key.pem"] {
-            let mode = std::fs::metadata(data.join(secret))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o077, 0, "{secret} is readable by others: {mode:o}");
-        }
-    }
-}
-
-#[test]
-fn logs_are_json_lines_with_log_format_json() {
-    let d = tempfile::tempdir().unwrap();
-    let config = init_config(d.path(), None);
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("level = \"info\"", "level = \"debug\"");
-    std::fs::write(&config, text).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_carepost"))
-        .args(["serve", "--config", &config, "--log-format", "json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    for line in stdout.lines() {
-        if line.unwrap().starts_with("Ctrl-C") {
-            break;
-        }
-    }
-    signal(&child, "TERM");
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert!(!lines.is_empty(), "no logs at debug level");
-    for l in lines {
-        let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
-        assert!(v.get("level").is_some(), "{l}");
-    }
-}
-
-#[test]
-fn a_start_that_cannot_listen_creates_no_administrator() {
-    let d = tempfile::tempdir().unwrap();
-    let config = init_config(d.path(), None);
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = taken.local_addr().unwrap().port();
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "https = \"127.0.0.1:0\"",
-        &format!("https = \"127.0.0.1:{port}\""),
-    );
-    std::fs::write(&config, text).unwrap();
-    let e = fails(&["serve", "--config", &config]);
-    assert!(e.contains("cannot listen for https"), "{e}");
-    drop(taken);
-    let listed = json(&["--config", &config, "--json", "account", "list"]);
-    assert_eq!(
-        listed.as_array().unwrap().len(),
-        0,
-        "the password would have been lost"
-    );
 }
 
 #[test]

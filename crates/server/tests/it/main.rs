@@ -4,8 +4,10 @@
 
 mod auth;
 mod cli;
+mod cli_serve;
 mod directory;
 mod import;
+mod mfa;
 mod server;
 mod store;
 mod support;

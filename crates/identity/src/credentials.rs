@@ -261,3 +261,44 @@ impl Directory {
         Ok(self.password_state(pw.as_ref()))
     }
 }
+
+impl Directory {
+    /// The owner proves their password again before a sensitive change (new app password,
+    /// authenticator, recovery codes). A wrong one counts like a failed sign-in.
+    pub async fn confirm_password(
+        &self,
+        account: AccountId,
+        password: &str,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<bool, IdentityError> {
+        let mut read = self.store.read().await?;
+        let row = read
+            .find_account(account)
+            .await?
+            .ok_or_else(|| IdentityError::NotFound(format!("no account {account}")))?;
+        let stored = read.find_password(account).await?;
+        drop(read);
+        let ok = match stored {
+            Some(p) => self.hasher.verify(password, &p.password_hash).await?.ok,
+            None => false,
+        };
+        if !ok {
+            self.wrong_current_password(&row, source).await?;
+        }
+        Ok(ok)
+    }
+
+    /// Where the owner's own password stands.
+    pub async fn own_password_state(
+        &self,
+        account: AccountId,
+    ) -> Result<PasswordState, IdentityError> {
+        let pw = self.store.read().await?.find_password(account).await?;
+        Ok(self.password_state(pw.as_ref()))
+    }
+
+    /// The owner's own account, as the portal shows it.
+    pub async fn own_account(&self, account: AccountId) -> Result<crate::Account, IdentityError> {
+        self.account_by_id(account).await
+    }
+}

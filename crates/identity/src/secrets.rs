@@ -29,6 +29,17 @@ pub(crate) fn keyed_hash(key: &[u8; 32], secret: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// Whether `hex_mac` is `keyed_hash(key, secret)`, compared in constant time.
+pub(crate) fn verify_keyed_hash(key: &[u8; 32], secret: &str, hex_mac: &str) -> bool {
+    let Ok(mac_bytes) = hex::decode(hex_mac) else {
+        return false;
+    };
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(secret.as_bytes());
+    mac.verify_slice(&mac_bytes).is_ok()
+}
+
 fn aead(key: &[u8; 32]) -> Result<LessSafeKey, IdentityError> {
     let unbound = UnboundKey::new(&AES_256_GCM, key)
         .map_err(|_| IdentityError::Invalid("cannot use the sealing key".into()))?;

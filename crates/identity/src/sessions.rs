@@ -220,3 +220,38 @@ impl Directory {
         Ok((sessions, app_passwords))
     }
 }
+
+/// How long a sign-in may wait between the password and the second factor.
+const PENDING_FOR: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+impl Directory {
+    fn pending_key(&self) -> [u8; 32] {
+        crate::secrets::derive_key(&self.config.master_key, "pending second factor")
+    }
+
+    /// A short-lived token saying "this account gave its password; the second factor is due",
+    /// for the browser to hold between the two steps. Signed, so it needs no server state.
+    pub fn pending_second_factor(&self, account: AccountId) -> String {
+        let until = self.clock.now().plus(PENDING_FOR).0;
+        let body = format!("{}.{until}", account.0);
+        let mac = crate::secrets::keyed_hash(&self.pending_key(), &format!("pending|{body}"));
+        format!("{body}.{mac}")
+    }
+
+    /// The account a pending token names, if it is genuine and not expired.
+    pub fn check_pending_second_factor(&self, token: &str) -> Option<AccountId> {
+        let mut parts = token.split('.');
+        let (Some(id), Some(until), Some(mac), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let same = crate::secrets::verify_keyed_hash(
+            &self.pending_key(),
+            &format!("pending|{id}.{until}"),
+            mac,
+        );
+        let until: i64 = until.parse().ok()?;
+        (same && self.clock.now().0 < until).then_some(AccountId(id.parse().ok()?))
+    }
+}

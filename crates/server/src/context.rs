@@ -12,6 +12,7 @@ pub struct Context {
     pub config: Arc<Config>,
     pub store: Store,
     pub directory: Directory,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Context {
@@ -34,11 +35,12 @@ impl Context {
                     redact_url(&config.store.url)
                 )
             })?;
-        let directory = Directory::new(store.clone(), config.clone(), clock, rng)?;
+        let directory = Directory::new(store.clone(), config.clone(), clock.clone(), rng)?;
         Ok(Context {
             config,
             store,
             directory,
+            clock,
         })
     }
 }

@@ -79,7 +79,9 @@ struct Connection {
 impl Connection {
     async fn run(self) {
         let peer = self.peer;
-        let service = TowerToHyperService::new(self.app);
+        // Handlers see the connection's peer address (sign-ins record and throttle by it).
+        let app = self.app.layer(axum::Extension(carepost_web::Peer(peer)));
+        let service = TowerToHyperService::new(app);
         let mut builder = Builder::new(TokioExecutor::new());
         builder
             .http1()

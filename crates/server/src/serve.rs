@@ -57,6 +57,10 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
     let state = WebState {
         store: context.store.clone(),
         metrics: telemetry::metrics_handle(),
+        directory: context.directory.clone(),
+        clock: context.clock.clone(),
+        session_absolute_secs: i64::try_from(config.sessions.absolute_timeout.as_secs())
+            .unwrap_or(i64::MAX),
     };
     let app = router(state);
     let (stop, stopped) = watch::channel(false);

@@ -10,5 +10,5 @@ mod https;
 mod server;
 
 pub use db::{TestDb, backends, postgres_url};
-pub use https::https_get;
+pub use https::{HttpResponse, https_get, https_request};
 pub use server::{TestServer, test_config};

@@ -4,20 +4,39 @@
 //!
 //! This crate builds an axum `Router`; sockets and TLS belong to the server crate.
 
+pub mod api;
 mod probes;
 mod security;
 
 use axum::Router;
 use axum::routing::get;
+use carepost_identity::Directory;
 use carepost_store::Store;
+use carepost_types::Clock;
 use metrics_exporter_prometheus::PrometheusHandle;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
 pub struct WebState {
     pub store: Store,
     pub metrics: PrometheusHandle,
+    pub directory: Directory,
+    pub clock: Arc<dyn Clock>,
+    /// How long the session cookie may live (the sessions' absolute timeout).
+    pub session_absolute_secs: i64,
 }
+
+impl WebState {
+    pub fn now_millis(&self) -> i64 {
+        self.clock.now().0
+    }
+}
+
+/// The peer address of the connection a request came in on; the server adds it.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
 
 /// Every route carepost serves over HTTP(S).
 pub fn router(state: WebState) -> Router {
@@ -25,6 +44,7 @@ pub fn router(state: WebState) -> Router {
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(probes::metrics))
+        .nest("/api/v1", api::routes())
         .fallback(probes::not_found)
         .layer(axum::middleware::from_fn(security::headers_and_metrics))
         .with_state(state)

@@ -2,6 +2,7 @@
 //! `CAREPOST_TEST_POSTGRES_URL` is set), the real server on port 0, the real `carepost` binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api;
 mod auth;
 mod cli;
 mod cli_serve;

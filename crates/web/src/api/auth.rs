@@ -1,0 +1,163 @@
+//! Signing in and out: the password step, the second-factor step, and sign-out. A sign-in
+//! that needs a second factor gets a short-lived signed cookie instead of a session.
+
+use super::ApiError;
+use super::session::{MFA_COOKIE, SESSION_COOKIE, Source, User, cookie_value, set_cookie};
+use crate::WebState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use carepost_identity::{Protocol, Refusal, SecondFactor, SignIn, SignedIn};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordStep {
+    login: String,
+    password: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CodeStep {
+    code: String,
+}
+
+fn device(headers: &HeaderMap) -> String {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown browser")
+        .to_string()
+}
+
+/// Opens the session and answers with what the account must still do.
+async fn signed_in(
+    state: &WebState,
+    s: &SignedIn,
+    amr: &[&str],
+    headers: &HeaderMap,
+    source: Source,
+) -> Result<Response, ApiError> {
+    let (token, _) = state
+        .directory
+        .start_session(s, amr, &device(headers), source.0)
+        .await?;
+    let max_age = state.session_absolute_secs;
+    let enrollment = match &s.second_factor {
+        SecondFactor::EnrollmentRequired {
+            grace_until,
+            overdue,
+        } => {
+            json!({ "required": true, "overdue": overdue, "grace_until": grace_until.to_rfc3339() })
+        }
+        _ => json!({ "required": false }),
+    };
+    let body = json!({
+        "status": "signed_in",
+        "address": s.address,
+        "must_change_password": s.must_change_password,
+        "password_expires_soon": s.password_expires_soon,
+        "mfa_enrollment": enrollment,
+    });
+    let mut res = Json(body).into_response();
+    let h = res.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, Some(&token), max_age),
+    );
+    h.append(header::SET_COOKIE, set_cookie(MFA_COOKIE, None, 0));
+    Ok(res)
+}
+
+pub async fn sign_in(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    Json(step): Json<PasswordStep>,
+) -> Result<Response, ApiError> {
+    let attempt = SignIn {
+        login: &step.login,
+        secret: &step.password,
+        protocol: Protocol::Web,
+        source: source.0,
+    };
+    let s = match state.directory.sign_in(&attempt).await? {
+        Ok(s) => s,
+        Err(Refusal::Invalid) => {
+            return Err(ApiError::unauthorized(
+                "invalid_credentials",
+                Refusal::Invalid.message(),
+            ));
+        }
+        Err(r) => return Err(ApiError::unauthorized("refused", r.message())),
+    };
+    if s.complete {
+        return signed_in(&state, &s, &["pwd"], &headers, source).await;
+    }
+    let pending = state.directory.pending_second_factor(s.account);
+    let mut res = Json(json!({ "status": "second_factor_required" })).into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(MFA_COOKIE, Some(&pending), 300),
+    );
+    Ok(res)
+}
+
+pub async fn second_factor(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    Json(step): Json<CodeStep>,
+) -> Result<Response, ApiError> {
+    let expired = || ApiError::unauthorized("sign_in_expired", "sign in with your password again");
+    let pending = cookie_value(&headers, MFA_COOKIE).ok_or_else(expired)?;
+    let account = state
+        .directory
+        .check_pending_second_factor(&pending)
+        .ok_or_else(expired)?;
+    let me = state.directory.own_account(account).await?;
+    let attempt = SignIn {
+        login: &me.address,
+        secret: "",
+        protocol: Protocol::Web,
+        source: source.0,
+    };
+    if !state
+        .directory
+        .verify_second_factor(account, &step.code, &attempt)
+        .await?
+    {
+        return Err(ApiError::unauthorized(
+            "invalid_code",
+            "that code is not right, or was used already",
+        ));
+    }
+    let password = state.directory.own_password_state(account).await?;
+    let s = SignedIn {
+        complete: true,
+        account,
+        address: me.address.clone(),
+        credential: carepost_identity::Credential::Password,
+        must_change_password: password.must_change,
+        password_expires_soon: password.expires_soon,
+        second_factor: SecondFactor::NotRequired,
+    };
+    signed_in(&state, &s, &["pwd", "otp", "mfa"], &headers, source).await
+}
+
+pub async fn sign_out(
+    State(state): State<WebState>,
+    user: Option<User>,
+) -> Result<Response, ApiError> {
+    if let Some(u) = user {
+        state
+            .directory
+            .end_sessions(u.session.account, Some(u.session.id))
+            .await?;
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut()
+        .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, None, 0));
+    Ok(res)
+}

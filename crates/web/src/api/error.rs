@@ -1,0 +1,89 @@
+//! API errors: the status, a stable code for programs and a sentence for people. Store and
+//! internal failures are logged in full and answered with a generic message.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use carepost_identity::IdentityError;
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": self.code, "message": self.message });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        match &e {
+            IdentityError::Invalid(m) => ApiError::bad_request("invalid", m.clone()),
+            IdentityError::PasswordRejected(v) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "password_rejected",
+                e.to_string(),
+            )
+            .with_rules(v),
+            IdentityError::NotFound(m) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", m.clone())
+            }
+            IdentityError::Conflict(m) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", m.clone())
+            }
+            IdentityError::Forbidden(m) => ApiError::forbidden("forbidden", m.clone()),
+            IdentityError::Busy => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
+            }
+            IdentityError::Store(_) | IdentityError::ImportStopped { .. } => {
+                tracing::error!(error = %e, "request failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "something went wrong on the server; it has been logged",
+                )
+            }
+        }
+    }
+}
+
+impl ApiError {
+    /// Adds the failed password rules to the message, one per line.
+    fn with_rules(mut self, rules: &[carepost_identity::PolicyViolation]) -> Self {
+        let names: Vec<&str> = rules.iter().map(|r| r.rule()).collect();
+        self.message = format!("{} [rules: {}]", self.message, names.join(", "));
+        self
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
+}

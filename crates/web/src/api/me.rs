@@ -1,0 +1,225 @@
+//! Self-service for the signed-in account: profile, password, sessions, app passwords, TOTP and
+//! recovery codes. While the password must be changed (temporary or expired), only the password
+//! change and sign-out are open. Creating secrets asks for the password again.
+
+use super::ApiError;
+use super::session::User;
+use crate::WebState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use carepost_identity::Protocol;
+use carepost_types::UnixMillis;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The account behind `user`, refused while its password must be changed.
+async fn usable(state: &WebState, user: &User) -> Result<(), ApiError> {
+    let pw = state
+        .directory
+        .own_password_state(user.session.account)
+        .await?;
+    if pw.must_change {
+        return Err(ApiError::forbidden(
+            "password_change_required",
+            "your password is temporary or expired: change it first (POST /api/v1/me/password)",
+        ));
+    }
+    Ok(())
+}
+
+async fn confirm(state: &WebState, user: &User, password: &str) -> Result<(), ApiError> {
+    if !state
+        .directory
+        .confirm_password(user.session.account, password, user.source)
+        .await?
+    {
+        return Err(ApiError::unauthorized(
+            "invalid_credentials",
+            "the password is not right",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn show(State(state): State<WebState>, user: User) -> Result<Json<Value>, ApiError> {
+    let id = user.session.account;
+    let account = state.directory.own_account(id).await?;
+    let password = state.directory.own_password_state(id).await?;
+    let mfa = state.directory.own_mfa(id).await?;
+    Ok(Json(json!({
+        "account": account,
+        "password": password,
+        "mfa": mfa,
+        "session": { "id": user.session.id, "amr": user.session.amr },
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordChange {
+    current: String,
+    new: String,
+}
+
+pub async fn change_password(
+    State(state): State<WebState>,
+    user: User,
+    Json(body): Json<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .directory
+        .change_own_password(
+            user.session.account,
+            &body.current,
+            &body.new,
+            user.source,
+            Some(user.session.id),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn sessions(State(state): State<WebState>, user: User) -> Result<Json<Value>, ApiError> {
+    usable(&state, &user).await?;
+    let list = state.directory.list_sessions(user.session.account).await?;
+    Ok(Json(
+        json!({ "current": user.session.id, "sessions": list }),
+    ))
+}
+
+pub async fn end_session(
+    State(state): State<WebState>,
+    user: User,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    usable(&state, &user).await?;
+    state
+        .directory
+        .end_sessions(user.session.account, Some(id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn app_passwords(
+    State(state): State<WebState>,
+    user: User,
+) -> Result<Json<Value>, ApiError> {
+    usable(&state, &user).await?;
+    let list = state
+        .directory
+        .list_app_passwords(user.session.account)
+        .await?;
+    Ok(Json(json!({ "app_passwords": list })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewAppPassword {
+    label: String,
+    scopes: Vec<String>,
+    expires_in_days: Option<u32>,
+    password: String,
+}
+
+pub async fn create_app_password(
+    State(state): State<WebState>,
+    user: User,
+    Json(body): Json<NewAppPassword>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    usable(&state, &user).await?;
+    confirm(&state, &user, &body.password).await?;
+    let mut scopes = Vec::new();
+    for s in &body.scopes {
+        scopes.push(match s.as_str() {
+            "imap" => Protocol::Imap,
+            "smtp" => Protocol::Smtp,
+            "caldav" => Protocol::CalDav,
+            other => {
+                return Err(ApiError::bad_request(
+                    "invalid",
+                    format!("'{other}' is not a scope: use imap, smtp or caldav"),
+                ));
+            }
+        });
+    }
+    let expires = body.expires_in_days.map(|d| {
+        UnixMillis(state.now_millis()).plus(std::time::Duration::from_secs(u64::from(d) * 86_400))
+    });
+    let (id, secret) = state
+        .directory
+        .create_app_password(user.session.account, &body.label, &scopes, expires)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "password": secret, "shown_once": true })),
+    ))
+}
+
+pub async fn revoke_app_password(
+    State(state): State<WebState>,
+    user: User,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    usable(&state, &user).await?;
+    let n = state
+        .directory
+        .revoke_app_passwords(user.session.account, Some(id))
+        .await?;
+    if n == 0 {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such app password",
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Confirm {
+    password: String,
+}
+
+pub async fn begin_totp(
+    State(state): State<WebState>,
+    user: User,
+    Json(body): Json<Confirm>,
+) -> Result<Json<Value>, ApiError> {
+    usable(&state, &user).await?;
+    confirm(&state, &user, &body.password).await?;
+    let e = state.directory.begin_totp(user.session.account).await?;
+    Ok(Json(
+        json!({ "otpauth_url": e.otpauth_url, "secret": e.secret }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Code {
+    code: String,
+}
+
+pub async fn confirm_totp(
+    State(state): State<WebState>,
+    user: User,
+    Json(body): Json<Code>,
+) -> Result<Json<Value>, ApiError> {
+    usable(&state, &user).await?;
+    let codes = state
+        .directory
+        .confirm_totp(user.session.account, &body.code)
+        .await?;
+    Ok(Json(json!({ "enrolled": true, "recovery_codes": codes })))
+}
+
+pub async fn recovery_codes(
+    State(state): State<WebState>,
+    user: User,
+    Json(body): Json<Confirm>,
+) -> Result<Json<Value>, ApiError> {
+    usable(&state, &user).await?;
+    confirm(&state, &user, &body.password).await?;
+    let codes = state
+        .directory
+        .regenerate_recovery_codes(user.session.account)
+        .await?;
+    Ok(Json(json!({ "recovery_codes": codes, "shown_once": true })))
+}

@@ -1,0 +1,98 @@
+//! The browser's side of a session: cookies (`__Host-` prefixed, Secure, HttpOnly,
+//! SameSite=Strict), the extractor that turns the session cookie into the signed-in account,
+//! and the peer address the server records for each connection.
+
+use super::ApiError;
+use crate::{Peer, WebState};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use carepost_identity::Session;
+use cookie::{Cookie, SameSite};
+use std::net::IpAddr;
+
+pub const SESSION_COOKIE: &str = "__Host-carepost-session";
+pub const MFA_COOKIE: &str = "__Host-carepost-mfa";
+
+/// The value of cookie `name` in the request.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| Cookie::split_parse(v.to_string()))
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_string())
+}
+
+/// A `Set-Cookie` value; `None` clears the cookie.
+pub fn set_cookie(name: &'static str, value: Option<&str>, max_age_secs: i64) -> HeaderValue {
+    let mut c = Cookie::new(name, value.unwrap_or("").to_string());
+    c.set_path("/");
+    c.set_secure(true);
+    c.set_http_only(true);
+    c.set_same_site(SameSite::Strict);
+    c.set_max_age(cookie::time::Duration::seconds(if value.is_some() {
+        max_age_secs
+    } else {
+        0
+    }));
+    HeaderValue::from_str(&c.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Where the request came from, as the server recorded it for the connection.
+pub fn source(parts: &Parts) -> Option<IpAddr> {
+    parts.extensions.get::<Peer>().map(|p| p.0.ip())
+}
+
+/// The signed-in account behind the session cookie.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub session: Session,
+    pub source: Option<IpAddr>,
+}
+
+impl FromRequestParts<WebState> for User {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, ApiError> {
+        let not_signed_in = || ApiError::unauthorized("not_signed_in", "sign in first");
+        let token = cookie_value(&parts.headers, SESSION_COOKIE).ok_or_else(not_signed_in)?;
+        let session = state
+            .directory
+            .resume_session(&token)
+            .await?
+            .ok_or_else(not_signed_in)?;
+        Ok(User {
+            session,
+            source: source(parts),
+        })
+    }
+}
+
+/// The connection's source address, for handlers that do not need a session.
+#[derive(Debug, Clone, Copy)]
+pub struct Source(pub Option<IpAddr>);
+
+impl FromRequestParts<WebState> for Source {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &WebState) -> Result<Self, ApiError> {
+        Ok(Source(source(parts)))
+    }
+}
+
+impl OptionalFromRequestParts<WebState> for User {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &WebState,
+    ) -> Result<Option<Self>, ApiError> {
+        match <User as FromRequestParts<WebState>>::from_request_parts(parts, state).await {
+            Ok(u) => Ok(Some(u)),
+            Err(_) => Ok(None),
+        }
+    }
+}

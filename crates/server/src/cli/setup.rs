@@ -137,9 +137,14 @@ fn print_banner(r: &serve::Running) -> anyhow::Result<()> {
         say!();
         say!("First administrator: {}", admin.address);
         say!("  one-time password: {}", admin.one_time_password);
-        say!("  It is shown only now and must be changed at the first sign-in.");
-        say!("  Until the web console arrives, administer with the CLI on this machine:");
-        say!("  carepost account list{}", data_flag(c));
+        say!("  It is shown only now and must be changed at the first sign-in:");
+        if let Some(a) = r.https {
+            say!("  POST https://{a}/api/v1/auth/sign-in, then POST /api/v1/me/password");
+        }
+        say!(
+            "  Administer with the CLI on this machine: carepost account list{}",
+            data_flag(c)
+        );
     }
     say!();
     say!("Ctrl-C stops the server.");

@@ -38,6 +38,8 @@ pub mod action {
     pub const APP_PASSWORD_CREATE: &str = "app_password.create";
     pub const APP_PASSWORD_REVOKE: &str = "app_password.revoke";
     pub const SESSION_START: &str = "session.start";
+    pub const ROLE_GRANT: &str = "role.grant";
+    pub const ROLE_REVOKE: &str = "role.revoke";
     pub const SESSION_END: &str = "session.end";
 }
 

@@ -268,7 +268,7 @@ impl Directory {
     pub async fn unlock(&self, actor: &Actor, address: &str) -> Result<(), IdentityError> {
         self.require(
             actor,
-            crate::Permission::ManageAccounts,
+            crate::Permission::UnlockAccounts,
             &format!("account:{address}"),
         )
         .await?;

@@ -3,7 +3,7 @@
 
 use crate::{Actor, Directory, IdentityError, Role};
 use carepost_audit::{NewEvent, Outcome, action};
-use carepost_store::{AuditRepo, Store};
+use carepost_store::{AuditRepo, CredentialRepo, Store};
 use carepost_types::Clock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +11,10 @@ pub enum Permission {
     ReadDirectory,
     ManageDepartments,
     ManageAccounts,
+    /// Clear a lockout (helpdesk and IT).
+    UnlockAccounts,
+    /// Grant and revoke administrative roles.
+    ManageRoles,
     ReadAudit,
 }
 
@@ -20,6 +24,8 @@ impl Permission {
             Permission::ReadDirectory => "read-directory",
             Permission::ManageDepartments => "manage-departments",
             Permission::ManageAccounts => "manage-accounts",
+            Permission::UnlockAccounts => "unlock-accounts",
+            Permission::ManageRoles => "manage-roles",
             Permission::ReadAudit => "read-audit",
         }
     }
@@ -29,6 +35,7 @@ impl Permission {
             (role, self),
             (Role::ItAdmin, _)
                 | (Role::Helpdesk | Role::Supervisor, Permission::ReadDirectory)
+                | (Role::Helpdesk, Permission::UnlockAccounts)
                 | (
                     Role::SecurityOfficer,
                     Permission::ReadAudit | Permission::ReadDirectory
@@ -38,6 +45,20 @@ impl Permission {
 }
 
 impl Directory {
+    /// The actor for a signed-in account: its roles from the store, its network source.
+    pub async fn actor_for(
+        &self,
+        account: carepost_types::AccountId,
+        address: &str,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<Actor, IdentityError> {
+        let roles = self.store.read().await?.list_roles(account).await?;
+        let mut actor = Actor::account(account, address);
+        actor.roles = roles.iter().filter_map(|(r, _)| Role::parse(r)).collect();
+        actor.source = source.map(|ip| ip.to_string());
+        Ok(actor)
+    }
+
     /// Allows or refuses `actor` the permission; refusals are audited.
     pub(crate) async fn require(
         &self,

@@ -23,6 +23,7 @@ mod mfa;
 mod model;
 mod password;
 mod rename;
+mod roles;
 mod secrets;
 mod sessions;
 mod status;

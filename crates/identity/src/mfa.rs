@@ -419,6 +419,15 @@ impl Directory {
         })
     }
 
+    /// Where the account stands with second factors now (for the portal's gate).
+    pub async fn second_factor_state(
+        &self,
+        account: AccountId,
+    ) -> Result<SecondFactor, IdentityError> {
+        let row = self.account_row(account).await?;
+        self.second_factor(&row, self.clock.now()).await
+    }
+
     /// The owner's own second factors and app passwords.
     pub async fn own_mfa(&self, account: AccountId) -> Result<MfaSummary, IdentityError> {
         let row = self.account_row(account).await?;

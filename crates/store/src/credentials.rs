@@ -36,6 +36,8 @@ pub trait CredentialRepo {
         account: AccountId,
     ) -> Result<Vec<(String, Option<DepartmentId>)>, StoreError>;
     async fn count_role_holders(&mut self, role: &str) -> Result<i64, StoreError>;
+    /// Removes a role; returns whether the account had it.
+    async fn revoke_role(&mut self, account: AccountId, role: &str) -> Result<bool, StoreError>;
 }
 
 impl CredentialRepo for Tx {
@@ -137,6 +139,15 @@ impl CredentialRepo for Tx {
                 ))
             })
             .collect()
+    }
+
+    async fn revoke_role(&mut self, account: AccountId, role: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM account_roles WHERE account_id = $1 AND role = $2")
+            .bind(account.0)
+            .bind(role)
+            .execute(self.write()?)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn count_role_holders(&mut self, role: &str) -> Result<i64, StoreError> {

@@ -45,10 +45,10 @@ pub fn test_config(db: &TestDb) -> Config {
 /// A started server with a clock the test moves.
 #[derive(Debug)]
 pub struct TestServer {
-    pub running: Running,
+    pub running: Arc<Running>,
     pub clock: Arc<ManualClock>,
     pub cert: PathBuf,
-    pub db: TestDb,
+    pub db: Arc<TestDb>,
 }
 
 impl TestServer {
@@ -66,10 +66,20 @@ impl TestServer {
         .unwrap();
         let running = carepost_server::start(context).await.unwrap();
         TestServer {
-            running,
+            running: Arc::new(running),
             clock,
             cert,
-            db,
+            db: Arc::new(db),
+        }
+    }
+
+    /// Another handle on the same server (a second browser).
+    pub fn start_shared(other: &TestServer) -> TestServer {
+        TestServer {
+            running: other.running.clone(),
+            clock: other.clock.clone(),
+            cert: other.cert.clone(),
+            db: other.db.clone(),
         }
     }
 }

@@ -38,6 +38,30 @@ pub enum AccountCommand {
     /// Second factors and app passwords of an account.
     #[command(subcommand)]
     Mfa(MfaCommand),
+    /// Administrative roles: it-admin, helpdesk, supervisor, security-officer, communications.
+    #[command(subcommand)]
+    Role(RoleCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// Give a role; a supervisor names the department (and its subtree) they look after.
+    Grant {
+        address: String,
+        role: String,
+        #[arg(long)]
+        department: Option<String>,
+    },
+    /// Take a role away.
+    Revoke { address: String, role: String },
+}
+
+fn parse_role(r: &str) -> anyhow::Result<carepost_identity::Role> {
+    carepost_identity::Role::parse(r).ok_or_else(|| {
+        anyhow::anyhow!(
+            "'{r}' is not a role: use it-admin, helpdesk, supervisor, security-officer or communications"
+        )
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -182,6 +206,21 @@ pub(crate) async fn run(c: AccountCommand, g: &Global) -> anyhow::Result<ExitCod
                 output::mfa(&address, &m)?;
             }
             return Ok(ExitCode::SUCCESS);
+        }
+        AccountCommand::Role(RoleCommand::Grant {
+            address,
+            role,
+            department,
+        }) => {
+            let role = parse_role(&role)?;
+            dir.grant_role(&actor, &address, &role, department.as_deref())
+                .await?;
+            return done(g, &format!("{address} is now {role}"));
+        }
+        AccountCommand::Role(RoleCommand::Revoke { address, role }) => {
+            let role = parse_role(&role)?;
+            dir.revoke_role(&actor, &address, &role).await?;
+            return done(g, &format!("{address} is no longer {role}"));
         }
         AccountCommand::Mfa(MfaCommand::Reset { address, reason }) => {
             dir.mfa_reset(&actor, &address, &reason).await?;

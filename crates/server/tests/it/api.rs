@@ -304,3 +304,157 @@ async fn app_passwords_made_in_the_portal_sign_mail_clients_in() {
         "idle sessions end"
     );
 }
+
+/// A second account with `role`, signed in through the API.
+async fn staff(c: &Client, first: &str, id: &str, role: Option<&str>) -> Client {
+    let dir = &c.s.running.context.directory;
+    let mut new = new_account(first, None, "Staff", id, "Cardiology");
+    new.category = "administrative".into();
+    let a = dir.create_account(&admin(), &new).await.unwrap().address;
+    dir.set_password(&admin(), &a, GOOD).await.unwrap();
+    if let Some(r) = role {
+        let role = carepost_identity::Role::parse(r).unwrap();
+        dir.grant_role(&admin(), &a, &role, None).await.unwrap();
+    }
+    let mut other = Client {
+        s: TestServer::start_shared(&c.s),
+        cookies: Vec::new(),
+    };
+    let r = other
+        .call(
+            "POST",
+            "/api/v1/auth/sign-in",
+            Some(&format!(r#"{{"login":"{a}","password":"{GOOD}"}}"#)),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    other
+}
+
+#[tokio::test]
+async fn helpdesk_unlocks_and_reads_but_cannot_create_or_read_the_audit_trail() {
+    let (c, nurse) = with_nurse().await;
+    let dir = c.s.running.context.directory.clone();
+    for _ in 0..5 {
+        let attempt = carepost_identity::SignIn {
+            login: &nurse,
+            secret: "wrong",
+            protocol: carepost_identity::Protocol::Imap,
+            source: Some("203.0.113.1".parse().unwrap()),
+        };
+        dir.sign_in(&attempt).await.unwrap().unwrap_err();
+    }
+    let mut helpdesk = staff(&c, "Hal", "H1", Some("helpdesk")).await;
+    let shown = helpdesk
+        .call("GET", &format!("/api/v1/accounts/{nurse}"), None)
+        .await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert!(shown.body.contains("locked_until\":\"20"), "{}", shown.body);
+    let r = helpdesk
+        .call("POST", &format!("/api/v1/accounts/{nurse}/unlock"), None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let body = r#"{"first":"New","last":"Person","employee_id":"X9","category":"nurse","department":"Cardiology"}"#;
+    let r = helpdesk.call("POST", "/api/v1/accounts", Some(body)).await;
+    assert_eq!(r.status, 403);
+    let r = helpdesk.call("GET", "/api/v1/audit", None).await;
+    assert_eq!(r.status, 403);
+    let mut officer = staff(&c, "Sue", "S1", Some("security-officer")).await;
+    let r = officer.call("GET", "/api/v1/audit?limit=1000", None).await;
+    assert_eq!(r.status, 200);
+    let events = r.json()["events"].as_array().unwrap().clone();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "authz.denied" && e["actor"] == "hal.staff@kaiser.org"),
+        "refusals are audited"
+    );
+    assert!(events.iter().any(|e| e["action"] == "account.unlock"));
+    let mut nobody = staff(&c, "Ned", "N1", None).await;
+    assert_eq!(
+        nobody.call("GET", "/api/v1/accounts", None).await.status,
+        403
+    );
+}
+
+#[tokio::test]
+async fn an_it_administrator_manages_accounts_through_the_api() {
+    let (c, nurse) = with_nurse().await;
+    let mut it = staff(&c, "Ida", "I1", Some("it-admin")).await;
+    let body = r#"{"first":"José","last":"Núñez","employee_id":"X1","category":"clinician","department":"Cardiology"}"#;
+    let r = it.call("POST", "/api/v1/accounts", Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["address"], "jose.nunez@kaiser.org");
+    let r = it.call("GET", "/api/v1/accounts?query=nunez", None).await;
+    assert_eq!(r.json()["accounts"].as_array().unwrap().len(), 1);
+    let r = it
+        .call(
+            "POST",
+            &format!("/api/v1/accounts/{nurse}/reset-password"),
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["temporary_password"].as_str().unwrap().len(), 23);
+    let r = it
+        .call(
+            "POST",
+            &format!("/api/v1/accounts/{nurse}/status"),
+            Some(r#"{"status":"disabled"}"#),
+        )
+        .await;
+    assert_eq!(r.json()["status"], "disabled");
+    let r = it
+        .call(
+            "POST",
+            &format!("/api/v1/accounts/{nurse}/reset-mfa"),
+            Some(r#"{"reason":""}"#),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = it
+        .call("POST", "/api/v1/accounts/nobody@kaiser.org/unlock", None)
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"], "not_found");
+}
+
+#[tokio::test]
+async fn an_overdue_account_can_only_enroll_a_second_factor() {
+    let (c, _) = with_nurse().await;
+    let mut doc = {
+        let dir = &c.s.running.context.directory;
+        let a = dir
+            .create_account(
+                &admin(),
+                &new_account("Dee", None, "Doc", "D1", "Cardiology"),
+            )
+            .await
+            .unwrap()
+            .address;
+        dir.set_password(&admin(), &a, GOOD).await.unwrap();
+        c.s.clock.advance(8 * DAY);
+        let mut doc = Client {
+            s: TestServer::start_shared(&c.s),
+            cookies: Vec::new(),
+        };
+        let r = doc
+            .call(
+                "POST",
+                "/api/v1/auth/sign-in",
+                Some(&format!(r#"{{"login":"{a}","password":"{GOOD}"}}"#)),
+            )
+            .await;
+        assert_eq!(r.json()["mfa_enrollment"]["overdue"], true, "{}", r.body);
+        doc
+    };
+    let r = doc.call("GET", "/api/v1/me/sessions", None).await;
+    assert_eq!(r.json()["error"], "mfa_enrollment_required");
+    let r = doc
+        .call(
+            "POST",
+            "/api/v1/me/totp",
+            Some(&format!(r#"{{"password":"{GOOD}"}}"#)),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}

@@ -500,3 +500,50 @@ impl Env {
         self.clock.now()
     }
 }
+
+#[tokio::test]
+async fn roles_are_granted_and_the_last_it_administrator_stays() {
+    on_each_backend(async |env| {
+        env.department("Cardiology", None).await;
+        let first = env
+            .dir
+            .ensure_first_admin()
+            .await
+            .unwrap()
+            .unwrap()
+            .address
+            .to_string();
+        let ann = env.create("Ann", None, "Lee", "E1").await;
+        let e = env
+            .dir
+            .revoke_role(&admin(), &first, &Role::ItAdmin)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("last IT administrator"), "{e}");
+        env.dir
+            .grant_role(&admin(), &ann, &Role::ItAdmin, None)
+            .await
+            .unwrap();
+        env.dir
+            .revoke_role(&admin(), &first, &Role::ItAdmin)
+            .await
+            .unwrap();
+        let e = env
+            .dir
+            .grant_role(&admin(), &ann, &Role::Supervisor, None)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("needs the department"), "{e}");
+        env.dir
+            .grant_role(&admin(), &ann, &Role::Supervisor, Some("Cardiology"))
+            .await
+            .unwrap();
+        let e = env
+            .dir
+            .revoke_role(&admin(), &ann, &Role::Helpdesk)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("does not have the role"), "{e}");
+    })
+    .await;
+}

@@ -22,7 +22,10 @@ async fn probes_and_metrics_answer_over_https() {
         let (status, body) = https_get(addr, "/no/such/page", &s.cert).await;
         assert_eq!(status, 404);
         assert!(body.contains(r#""error":"not_found""#), "{body}");
-        s.running.shutdown().await;
+        std::sync::Arc::try_unwrap(s.running)
+            .unwrap()
+            .shutdown()
+            .await;
     }
 }
 
@@ -42,8 +45,11 @@ async fn the_first_start_creates_the_administrator_and_later_starts_do_not() {
     assert_eq!(admin.address.to_string(), "administrator@kaiser.org");
     let db = {
         let TestServer { running, db, .. } = s;
-        running.shutdown().await;
-        db
+        std::sync::Arc::try_unwrap(running)
+            .unwrap()
+            .shutdown()
+            .await;
+        std::sync::Arc::try_unwrap(db).unwrap()
     };
     let again = TestServer::start(db).await;
     assert!(again.running.first_admin.is_none());

@@ -8,24 +8,36 @@ use crate::WebState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use carepost_identity::Protocol;
+use carepost_identity::{Protocol, SecondFactor};
 use carepost_types::UnixMillis;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// The account behind `user`, refused while its password must be changed.
-async fn usable(state: &WebState, user: &User) -> Result<(), ApiError> {
-    let pw = state
-        .directory
-        .own_password_state(user.session.account)
-        .await?;
-    if pw.must_change {
+/// Refuses `user` while the password must be changed, or while a required second factor is
+/// overdue (then only enrollment is open: `enrolling`).
+pub(crate) async fn gate(state: &WebState, user: &User, enrolling: bool) -> Result<(), ApiError> {
+    let id = user.session.account;
+    if state.directory.own_password_state(id).await?.must_change {
         return Err(ApiError::forbidden(
             "password_change_required",
             "your password is temporary or expired: change it first (POST /api/v1/me/password)",
         ));
     }
+    let overdue = matches!(
+        state.directory.second_factor_state(id).await?,
+        SecondFactor::EnrollmentRequired { overdue: true, .. }
+    );
+    if overdue && !enrolling {
+        return Err(ApiError::forbidden(
+            "mfa_enrollment_required",
+            "your account must use two-factor sign-in: enroll an authenticator first (POST /api/v1/me/totp)",
+        ));
+    }
     Ok(())
+}
+
+async fn usable(state: &WebState, user: &User) -> Result<(), ApiError> {
+    gate(state, user, false).await
 }
 
 async fn confirm(state: &WebState, user: &User, password: &str) -> Result<(), ApiError> {
@@ -184,7 +196,7 @@ pub async fn begin_totp(
     user: User,
     Json(body): Json<Confirm>,
 ) -> Result<Json<Value>, ApiError> {
-    usable(&state, &user).await?;
+    gate(&state, &user, true).await?;
     confirm(&state, &user, &body.password).await?;
     let e = state.directory.begin_totp(user.session.account).await?;
     Ok(Json(
@@ -202,7 +214,7 @@ pub async fn confirm_totp(
     user: User,
     Json(body): Json<Code>,
 ) -> Result<Json<Value>, ApiError> {
-    usable(&state, &user).await?;
+    gate(&state, &user, true).await?;
     let codes = state
         .directory
         .confirm_totp(user.session.account, &body.code)

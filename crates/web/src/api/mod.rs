@@ -3,6 +3,7 @@
 //! `X-Carepost-Request: 1`: a page on another site cannot add it without a CORS preflight,
 //! which carepost never grants, so the session cookie cannot be ridden (CSRF).
 
+mod admin;
 mod auth;
 mod error;
 mod me;
@@ -36,6 +37,23 @@ pub fn routes() -> Router<WebState> {
         .route("/me/totp", post(me::begin_totp))
         .route("/me/totp/confirm", post(me::confirm_totp))
         .route("/me/recovery-codes", post(me::recovery_codes))
+        .route(
+            "/accounts",
+            get(admin::list_accounts).post(admin::create_account),
+        )
+        .route("/accounts/{address}", get(admin::show_account))
+        .route("/accounts/{address}/unlock", post(admin::unlock))
+        .route("/accounts/{address}/status", post(admin::set_status))
+        .route(
+            "/accounts/{address}/reset-password",
+            post(admin::reset_password),
+        )
+        .route("/accounts/{address}/reset-mfa", post(admin::reset_mfa))
+        .route(
+            "/accounts/{address}/end-sessions",
+            post(admin::end_sessions),
+        )
+        .route("/audit", get(admin::audit))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(require_request_header))
 }

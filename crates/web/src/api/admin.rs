@@ -1,0 +1,199 @@
+//! Administration through the API, for signed-in staff with a role: IT administrators,
+//! helpdesk agents (account status and unlock), security officers (the audit trail). Every
+//! check is the domain's one authorization module, and every refusal is audited there.
+
+use super::ApiError;
+use super::me::gate;
+use super::session::User;
+use crate::WebState;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use carepost_identity::{AccountStatus, Actor, ListFilter, NewAccount, PersonName};
+use carepost_store::AuditFilter;
+use carepost_types::UnixMillis;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The signed-in account as an actor with its roles, once the portal's gates are passed.
+async fn actor(state: &WebState, user: &User) -> Result<Actor, ApiError> {
+    gate(state, user, false).await?;
+    Ok(state
+        .directory
+        .actor_for(user.session.account, &user.session.address, user.source)
+        .await?)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    department: Option<String>,
+    status: Option<String>,
+    query: Option<String>,
+    limit: Option<i64>,
+}
+
+pub async fn list_accounts(
+    State(state): State<WebState>,
+    user: User,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&state, &user).await?;
+    let filter = ListFilter {
+        department: q.department,
+        status: q.status.as_deref().map(AccountStatus::parse).transpose()?,
+        query: q.query,
+        limit: Some(q.limit.unwrap_or(100).clamp(1, 1000)),
+    };
+    let accounts = state.directory.list_accounts(&actor, &filter).await?;
+    Ok(Json(json!({ "accounts": accounts })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateAccount {
+    first: String,
+    middle: Option<String>,
+    last: String,
+    preferred: Option<String>,
+    employee_id: String,
+    category: String,
+    department: String,
+    supervisor: Option<String>,
+}
+
+pub async fn create_account(
+    State(state): State<WebState>,
+    user: User,
+    Json(b): Json<CreateAccount>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let actor = actor(&state, &user).await?;
+    let new = NewAccount {
+        name: PersonName::new(
+            &b.first,
+            b.middle.as_deref(),
+            &b.last,
+            b.preferred.as_deref(),
+        )?,
+        employee_id: b.employee_id,
+        category: b.category,
+        department: b.department,
+        supervisor: b.supervisor,
+    };
+    let account = state.directory.create_account(&actor, &new).await?;
+    Ok((StatusCode::CREATED, Json(json!(account))))
+}
+
+pub async fn show_account(
+    State(state): State<WebState>,
+    user: User,
+    Path(address): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&state, &user).await?;
+    let account = state.directory.find_account(&actor, &address).await?;
+    let locks = state.directory.lock_state(&actor, &address).await?;
+    let locks: Vec<Value> = locks
+        .into_iter()
+        .map(|(kind, until, failures)| json!({ "sources": kind, "locked_until": until, "failures": failures }))
+        .collect();
+    Ok(Json(json!({ "account": account, "lockout": locks })))
+}
+
+pub async fn unlock(
+    State(state): State<WebState>,
+    user: User,
+    Path(address): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let actor = actor(&state, &user).await?;
+    state.directory.unlock(&actor, &address).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatusChange {
+    status: String,
+}
+
+pub async fn set_status(
+    State(state): State<WebState>,
+    user: User,
+    Path(address): Path<String>,
+    Json(b): Json<StatusChange>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&state, &user).await?;
+    let to = AccountStatus::parse(&b.status)?;
+    let account = state.directory.set_status(&actor, &address, to).await?;
+    Ok(Json(json!(account)))
+}
+
+pub async fn reset_password(
+    State(state): State<WebState>,
+    user: User,
+    Path(address): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&state, &user).await?;
+    let temporary = state.directory.reset_password(&actor, &address).await?;
+    Ok(Json(
+        json!({ "temporary_password": temporary, "must_change": true, "shown_once": true }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Reason {
+    reason: String,
+}
+
+pub async fn reset_mfa(
+    State(state): State<WebState>,
+    user: User,
+    Path(address): Path<String>,
+    Json(b): Json<Reason>,
+) -> Result<StatusCode, ApiError> {
+    let actor = actor(&state, &user).await?;
+    state
+        .directory
+        .mfa_reset(&actor, &address, &b.reason)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn end_sessions(
+    State(state): State<WebState>,
+    user: User,
+    Path(address): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&state, &user).await?;
+    let n = state.directory.end_all_sessions(&actor, &address).await?;
+    Ok(Json(json!({ "ended": n })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    since: Option<String>,
+    until: Option<String>,
+    actor: Option<String>,
+    target: Option<String>,
+    limit: Option<i64>,
+}
+
+pub async fn audit(
+    State(state): State<WebState>,
+    user: User,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&state, &user).await?;
+    let time = |t: &Option<String>| -> Result<Option<UnixMillis>, ApiError> {
+        t.as_deref()
+            .map(UnixMillis::parse)
+            .transpose()
+            .map_err(|e| ApiError::bad_request("invalid", e))
+    };
+    let filter = AuditFilter {
+        since: time(&q.since)?,
+        until: time(&q.until)?,
+        actor: q.actor,
+        target: q.target,
+        after_seq: None,
+        limit: Some(q.limit.unwrap_or(100).clamp(1, 1000)),
+    };
+    let events = state.directory.audit_events(&actor, &filter).await?;
+    Ok(Json(json!({ "events": events })))
+}

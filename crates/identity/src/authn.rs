@@ -11,6 +11,9 @@ use carepost_types::{AccountId, Address, UnixMillis};
 use serde_json::json;
 use std::net::IpAddr;
 
+/// Longest secret that is hashed at all, in bytes.
+const MAX_SECRET: usize = 4096;
+
 /// The protocol a sign-in arrives over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -197,6 +200,12 @@ impl Directory {
         if let Some(why) = early {
             self.hasher.verify_nothing(attempt.secret).await?;
             self.record_failure(attempt, Some((&account, kind)), &network, why)
+                .await?;
+            return Ok(Err(Refusal::Invalid));
+        }
+        if attempt.secret.len() > MAX_SECRET {
+            // Longer than any password the policy allows: refused without hashing megabytes.
+            self.record_failure(attempt, Some((&account, kind)), &network, Why::WrongSecret)
                 .await?;
             return Ok(Err(Refusal::Invalid));
         }

@@ -36,6 +36,7 @@ pub use credentials::PasswordState;
 pub use directory::{Directory, ListFilter};
 pub use error::IdentityError;
 pub use import::{ImportLineError, ImportSummary};
+pub use lockout::network_of;
 pub use mfa::{AppPasswordInfo, MfaSummary, TotpEnrollment};
 pub use model::{Account, AccountStatus, Department, NewAccount, PersonName, Rename};
 pub use password::{

@@ -399,8 +399,12 @@ impl Directory {
             &format!("account:{address}"),
         )
         .await?;
+        let row = account_by_address(&mut self.store.read().await?, address).await?;
+        self.summary_of(&row).await
+    }
+
+    async fn summary_of(&self, row: &AccountRow) -> Result<MfaSummary, IdentityError> {
         let mut tx = self.store.read().await?;
-        let row = account_by_address(&mut tx, address).await?;
         let totp = tx
             .find_totp(row.id)
             .await?
@@ -411,7 +415,7 @@ impl Directory {
         Ok(MfaSummary {
             totp,
             recovery_codes_left,
-            required: self.mfa_required(&row).await?,
+            required: self.mfa_required(row).await?,
             app_passwords: app_passwords
                 .into_iter()
                 .map(AppPasswordInfo::from)
@@ -431,23 +435,7 @@ impl Directory {
     /// The owner's own second factors and app passwords.
     pub async fn own_mfa(&self, account: AccountId) -> Result<MfaSummary, IdentityError> {
         let row = self.account_row(account).await?;
-        let mut tx = self.store.read().await?;
-        let totp = tx
-            .find_totp(account)
-            .await?
-            .is_some_and(|t| t.confirmed_at.is_some());
-        let recovery_codes_left = tx.count_unused_recovery_codes(account).await?;
-        let app_passwords = tx.list_app_passwords(account).await?;
-        drop(tx);
-        Ok(MfaSummary {
-            totp,
-            recovery_codes_left,
-            required: self.mfa_required(&row).await?,
-            app_passwords: app_passwords
-                .into_iter()
-                .map(AppPasswordInfo::from)
-                .collect(),
-        })
+        self.summary_of(&row).await
     }
 
     /// Removes TOTP and recovery codes (the owner must enroll again). Needs a reason.

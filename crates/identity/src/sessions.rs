@@ -229,29 +229,57 @@ impl Directory {
         crate::secrets::derive_key(&self.config.master_key, "pending second factor")
     }
 
-    /// A short-lived token saying "this account gave its password; the second factor is due",
-    /// for the browser to hold between the two steps. Signed, so it needs no server state.
-    pub fn pending_second_factor(&self, account: AccountId) -> String {
-        let until = self.clock.now().plus(PENDING_FOR).0;
-        let body = format!("{}.{until}", account.0);
-        let mac = crate::secrets::keyed_hash(&self.pending_key(), &format!("pending|{body}"));
-        format!("{body}.{mac}")
+    /// The password's last change, bound into pending tokens: a reset during the pending
+    /// window voids them.
+    async fn password_stamp(&self, account: AccountId) -> Result<i64, IdentityError> {
+        use carepost_store::CredentialRepo;
+        let pw = self.store.read().await?.find_password(account).await?;
+        Ok(pw.map_or(0, |p| p.changed_at.0))
     }
 
-    /// The account a pending token names, if it is genuine and not expired.
-    pub fn check_pending_second_factor(&self, token: &str) -> Option<AccountId> {
-        let mut parts = token.split('.');
-        let (Some(id), Some(until), Some(mac), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return None;
+    /// A short-lived token saying "this account gave its password; the second factor is due",
+    /// for the browser to hold between the two steps. Signed, so it needs no server state.
+    pub async fn pending_second_factor(&self, account: AccountId) -> Result<String, IdentityError> {
+        let until = self.clock.now().plus(PENDING_FOR).0;
+        let stamp = self.password_stamp(account).await?;
+        let body = format!("{}.{until}", account.0);
+        let mac =
+            crate::secrets::keyed_hash(&self.pending_key(), &format!("pending|{body}|{stamp}"));
+        Ok(format!("{body}.{mac}"))
+    }
+
+    /// The account a pending token names, if it is genuine, not expired, and its password has
+    /// not changed since.
+    pub async fn check_pending_second_factor(
+        &self,
+        token: &str,
+    ) -> Result<Option<AccountId>, IdentityError> {
+        let Some((account, until_ok)) = self.parse_pending(token) else {
+            return Ok(None);
         };
-        let same = crate::secrets::verify_keyed_hash(
+        let stamp = self.password_stamp(account).await?;
+        let Some((id, until, mac)) = split_pending(token) else {
+            return Ok(None);
+        };
+        let genuine = crate::secrets::verify_keyed_hash(
             &self.pending_key(),
-            &format!("pending|{id}.{until}"),
+            &format!("pending|{id}.{until}|{stamp}"),
             mac,
         );
+        Ok((genuine && until_ok).then_some(account))
+    }
+
+    fn parse_pending(&self, token: &str) -> Option<(AccountId, bool)> {
+        let (id, until, _) = split_pending(token)?;
         let until: i64 = until.parse().ok()?;
-        (same && self.clock.now().0 < until).then_some(AccountId(id.parse().ok()?))
+        Some((AccountId(id.parse().ok()?), self.clock.now().0 < until))
+    }
+}
+
+fn split_pending(token: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = token.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(id), Some(until), Some(mac), None) => Some((id, until, mac)),
+        _ => None,
     }
 }

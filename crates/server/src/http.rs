@@ -87,6 +87,13 @@ impl Connection {
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_TIMEOUT);
+        // HTTP/2 has no header timeout: idle connections are pinged and dropped instead.
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(Some(HEADER_TIMEOUT))
+            .keep_alive_timeout(Duration::from_secs(20))
+            .max_concurrent_streams(100);
         let result = match self.tls {
             Some(acceptor) => {
                 let stream = match tokio::time::timeout(

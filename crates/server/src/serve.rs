@@ -61,6 +61,7 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         clock: context.clock.clone(),
         session_absolute_secs: i64::try_from(config.sessions.absolute_timeout.as_secs())
             .unwrap_or(i64::MAX),
+        sign_in_limiter: std::sync::Arc::new(carepost_web::api::sign_in_limiter()),
     };
     let app = router(state);
     let (stop, stopped) = watch::channel(false);

@@ -26,6 +26,8 @@ pub struct WebState {
     pub clock: Arc<dyn Clock>,
     /// How long the session cookie may live (the sessions' absolute timeout).
     pub session_absolute_secs: i64,
+    /// Sign-in requests per source network, checked before any password is hashed.
+    pub sign_in_limiter: Arc<api::SignInLimiter>,
 }
 
 impl WebState {
@@ -44,7 +46,7 @@ pub fn router(state: WebState) -> Router {
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(probes::metrics))
-        .nest("/api/v1", api::routes())
+        .nest("/api/v1", api::routes(state.clone()))
         .fallback(probes::not_found)
         .layer(axum::middleware::from_fn(security::headers_and_metrics))
         .with_state(state)

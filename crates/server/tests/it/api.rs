@@ -458,3 +458,90 @@ async fn an_overdue_account_can_only_enroll_a_second_factor() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+#[tokio::test]
+async fn the_api_answers_in_json_without_caching_and_limits_sign_in_floods() {
+    let (mut c, a) = with_nurse().await;
+    let r = c
+        .call("POST", "/api/v1/auth/sign-in", Some("{not json"))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "invalid_request");
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let huge = format!(r#"{{"login":"{a}","password":"{}"}}"#, "x".repeat(20_000));
+    assert_eq!(
+        c.call("POST", "/api/v1/auth/sign-in", Some(&huge))
+            .await
+            .status,
+        413
+    );
+    let mut limited = false;
+    for _ in 0..80 {
+        let r = c
+            .call(
+                "POST",
+                "/api/v1/auth/sign-in",
+                Some(r#"{"login":"x@kaiser.org","password":"y"}"#),
+            )
+            .await;
+        if r.status == 429 {
+            assert_eq!(r.json()["error"], "too_many_requests");
+            limited = true;
+            break;
+        }
+    }
+    assert!(
+        limited,
+        "a flood from one network is cut off before hashing"
+    );
+}
+
+#[tokio::test]
+async fn a_password_reset_voids_a_pending_second_factor_and_restricted_sessions_see_only_me() {
+    let (mut c, a) = with_nurse().await;
+    let dir = c.s.running.context.directory.clone();
+    let id = dir.find_account(&admin(), &a).await.unwrap().id;
+    let e = dir.begin_totp(id).await.unwrap();
+    let now = (c.s.clock.now().0 / 1000) as u64;
+    dir.confirm_totp(id, &totp_code(&e.secret, now))
+        .await
+        .unwrap();
+    let r = c
+        .call(
+            "POST",
+            "/api/v1/auth/sign-in",
+            Some(&format!(r#"{{"login":"{a}","password":"{GOOD}"}}"#)),
+        )
+        .await;
+    assert_eq!(r.json()["status"], "second_factor_required");
+    c.s.clock.advance(std::time::Duration::from_secs(1));
+    dir.reset_password(&admin(), &a).await.unwrap();
+    c.s.clock.advance(std::time::Duration::from_secs(59));
+    let now = (c.s.clock.now().0 / 1000) as u64;
+    let r = c
+        .call(
+            "POST",
+            "/api/v1/auth/second-factor",
+            Some(&format!(r#"{{"code":"{}"}}"#, totp_code(&e.secret, now))),
+        )
+        .await;
+    assert_eq!(r.json()["error"], "sign_in_expired", "{}", r.body);
+    // A temporary-password session may read its own account, and nothing else.
+    let temporary = dir.reset_password(&admin(), &a).await.unwrap();
+    dir.mfa_reset(&admin(), &a, "lost phone, verified in person")
+        .await
+        .unwrap();
+    let r = c
+        .call(
+            "POST",
+            "/api/v1/auth/sign-in",
+            Some(&format!(r#"{{"login":"{a}","password":"{temporary}"}}"#)),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(c.call("GET", "/api/v1/me", None).await.status, 200);
+    assert_eq!(
+        c.call("GET", "/api/v1/me/app-passwords", None).await.status,
+        403
+    );
+}

@@ -2,7 +2,9 @@
 //! that needs a second factor gets a short-lived signed cookie instead of a session.
 
 use super::ApiError;
-use super::session::{MFA_COOKIE, SESSION_COOKIE, Source, User, cookie_value, set_cookie};
+use super::session::{
+    ApiJson, MFA_COOKIE, RestrictedUser, SESSION_COOKIE, Source, cookie_value, set_cookie,
+};
 use crate::WebState;
 use axum::Json;
 use axum::extract::State;
@@ -12,13 +14,13 @@ use carepost_identity::{Protocol, Refusal, SecondFactor, SignIn, SignedIn};
 use serde::Deserialize;
 use serde_json::json;
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct PasswordStep {
     login: String,
     password: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct CodeStep {
     code: String,
 }
@@ -74,7 +76,7 @@ pub async fn sign_in(
     State(state): State<WebState>,
     source: Source,
     headers: HeaderMap,
-    Json(step): Json<PasswordStep>,
+    ApiJson(step): ApiJson<PasswordStep>,
 ) -> Result<Response, ApiError> {
     let attempt = SignIn {
         login: &step.login,
@@ -95,7 +97,7 @@ pub async fn sign_in(
     if s.complete {
         return signed_in(&state, &s, &["pwd"], &headers, source).await;
     }
-    let pending = state.directory.pending_second_factor(s.account);
+    let pending = state.directory.pending_second_factor(s.account).await?;
     let mut res = Json(json!({ "status": "second_factor_required" })).into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
@@ -108,14 +110,20 @@ pub async fn second_factor(
     State(state): State<WebState>,
     source: Source,
     headers: HeaderMap,
-    Json(step): Json<CodeStep>,
+    ApiJson(step): ApiJson<CodeStep>,
 ) -> Result<Response, ApiError> {
     let expired = || ApiError::unauthorized("sign_in_expired", "sign in with your password again");
     let pending = cookie_value(&headers, MFA_COOKIE).ok_or_else(expired)?;
-    let account = state
+    let Some(account) = state
         .directory
         .check_pending_second_factor(&pending)
-        .ok_or_else(expired)?;
+        .await?
+    else {
+        let mut res = expired().into_response();
+        res.headers_mut()
+            .append(header::SET_COOKIE, set_cookie(MFA_COOKIE, None, 0));
+        return Ok(res);
+    };
     let me = state.directory.own_account(account).await?;
     let attempt = SignIn {
         login: &me.address,
@@ -148,16 +156,17 @@ pub async fn second_factor(
 
 pub async fn sign_out(
     State(state): State<WebState>,
-    user: Option<User>,
+    user: Option<RestrictedUser>,
 ) -> Result<Response, ApiError> {
-    if let Some(u) = user {
+    if let Some(RestrictedUser(u)) = user {
         state
             .directory
             .end_sessions(u.session.account, Some(u.session.id))
             .await?;
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
-    res.headers_mut()
-        .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, None, 0));
+    let h = res.headers_mut();
+    h.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, None, 0));
+    h.append(header::SET_COOKIE, set_cookie(MFA_COOKIE, None, 0));
     Ok(res)
 }

@@ -1,44 +1,18 @@
 //! Self-service for the signed-in account: profile, password, sessions, app passwords, TOTP and
-//! recovery codes. While the password must be changed (temporary or expired), only the password
-//! change and sign-out are open. Creating secrets asks for the password again.
+//! recovery codes. While the password must be changed (temporary or expired), or a required
+//! second factor is overdue, only what resolves it is open (`RestrictedUser`); everything else
+//! takes `User`, which refuses such sessions. Creating secrets asks for the password again.
 
 use super::ApiError;
-use super::session::User;
+use super::session::{ApiJson, RestrictedUser, User};
 use crate::WebState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use carepost_identity::{Protocol, SecondFactor};
+use carepost_identity::Protocol;
 use carepost_types::UnixMillis;
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-/// Refuses `user` while the password must be changed, or while a required second factor is
-/// overdue (then only enrollment is open: `enrolling`).
-pub(crate) async fn gate(state: &WebState, user: &User, enrolling: bool) -> Result<(), ApiError> {
-    let id = user.session.account;
-    if state.directory.own_password_state(id).await?.must_change {
-        return Err(ApiError::forbidden(
-            "password_change_required",
-            "your password is temporary or expired: change it first (POST /api/v1/me/password)",
-        ));
-    }
-    let overdue = matches!(
-        state.directory.second_factor_state(id).await?,
-        SecondFactor::EnrollmentRequired { overdue: true, .. }
-    );
-    if overdue && !enrolling {
-        return Err(ApiError::forbidden(
-            "mfa_enrollment_required",
-            "your account must use two-factor sign-in: enroll an authenticator first (POST /api/v1/me/totp)",
-        ));
-    }
-    Ok(())
-}
-
-async fn usable(state: &WebState, user: &User) -> Result<(), ApiError> {
-    gate(state, user, false).await
-}
 
 async fn confirm(state: &WebState, user: &User, password: &str) -> Result<(), ApiError> {
     if !state
@@ -54,7 +28,10 @@ async fn confirm(state: &WebState, user: &User, password: &str) -> Result<(), Ap
     Ok(())
 }
 
-pub async fn show(State(state): State<WebState>, user: User) -> Result<Json<Value>, ApiError> {
+pub async fn show(
+    State(state): State<WebState>,
+    RestrictedUser(user): RestrictedUser,
+) -> Result<Json<Value>, ApiError> {
     let id = user.session.account;
     let account = state.directory.own_account(id).await?;
     let password = state.directory.own_password_state(id).await?;
@@ -67,7 +44,7 @@ pub async fn show(State(state): State<WebState>, user: User) -> Result<Json<Valu
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct PasswordChange {
     current: String,
     new: String,
@@ -75,8 +52,8 @@ pub struct PasswordChange {
 
 pub async fn change_password(
     State(state): State<WebState>,
-    user: User,
-    Json(body): Json<PasswordChange>,
+    RestrictedUser(user): RestrictedUser,
+    ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
     state
         .directory
@@ -92,7 +69,6 @@ pub async fn change_password(
 }
 
 pub async fn sessions(State(state): State<WebState>, user: User) -> Result<Json<Value>, ApiError> {
-    usable(&state, &user).await?;
     let list = state.directory.list_sessions(user.session.account).await?;
     Ok(Json(
         json!({ "current": user.session.id, "sessions": list }),
@@ -104,7 +80,6 @@ pub async fn end_session(
     user: User,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    usable(&state, &user).await?;
     state
         .directory
         .end_sessions(user.session.account, Some(id))
@@ -116,7 +91,6 @@ pub async fn app_passwords(
     State(state): State<WebState>,
     user: User,
 ) -> Result<Json<Value>, ApiError> {
-    usable(&state, &user).await?;
     let list = state
         .directory
         .list_app_passwords(user.session.account)
@@ -124,7 +98,7 @@ pub async fn app_passwords(
     Ok(Json(json!({ "app_passwords": list })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct NewAppPassword {
     label: String,
     scopes: Vec<String>,
@@ -135,9 +109,8 @@ pub struct NewAppPassword {
 pub async fn create_app_password(
     State(state): State<WebState>,
     user: User,
-    Json(body): Json<NewAppPassword>,
+    ApiJson(body): ApiJson<NewAppPassword>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    usable(&state, &user).await?;
     confirm(&state, &user, &body.password).await?;
     let mut scopes = Vec::new();
     for s in &body.scopes {
@@ -171,7 +144,6 @@ pub async fn revoke_app_password(
     user: User,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    usable(&state, &user).await?;
     let n = state
         .directory
         .revoke_app_passwords(user.session.account, Some(id))
@@ -186,17 +158,16 @@ pub async fn revoke_app_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct Confirm {
     password: String,
 }
 
 pub async fn begin_totp(
     State(state): State<WebState>,
-    user: User,
-    Json(body): Json<Confirm>,
+    RestrictedUser(user): RestrictedUser,
+    ApiJson(body): ApiJson<Confirm>,
 ) -> Result<Json<Value>, ApiError> {
-    gate(&state, &user, true).await?;
     confirm(&state, &user, &body.password).await?;
     let e = state.directory.begin_totp(user.session.account).await?;
     Ok(Json(
@@ -204,17 +175,16 @@ pub async fn begin_totp(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct Code {
     code: String,
 }
 
 pub async fn confirm_totp(
     State(state): State<WebState>,
-    user: User,
-    Json(body): Json<Code>,
+    RestrictedUser(user): RestrictedUser,
+    ApiJson(body): ApiJson<Code>,
 ) -> Result<Json<Value>, ApiError> {
-    gate(&state, &user, true).await?;
     let codes = state
         .directory
         .confirm_totp(user.session.account, &body.code)
@@ -225,9 +195,8 @@ pub async fn confirm_totp(
 pub async fn recovery_codes(
     State(state): State<WebState>,
     user: User,
-    Json(body): Json<Confirm>,
+    ApiJson(body): ApiJson<Confirm>,
 ) -> Result<Json<Value>, ApiError> {
-    usable(&state, &user).await?;
     confirm(&state, &user, &body.password).await?;
     let codes = state
         .directory

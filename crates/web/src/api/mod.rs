@@ -20,11 +20,32 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 
-pub fn routes() -> Router<WebState> {
-    Router::new()
+/// Requests per source network to the sign-in endpoints: a sustained 5 per second with bursts
+/// of 50 (a shift change behind one NAT), far below what would queue every sign-in of the
+/// organization behind one client's argon2 work.
+pub type SignInLimiter = governor::RateLimiter<
+    String,
+    governor::state::keyed::HashMapStateStore<String>,
+    governor::clock::DefaultClock,
+>;
+
+pub fn sign_in_limiter() -> SignInLimiter {
+    let quota = governor::Quota::per_second(std::num::NonZeroU32::MIN.saturating_add(4))
+        .allow_burst(std::num::NonZeroU32::MIN.saturating_add(49));
+    governor::RateLimiter::hashmap(quota)
+}
+
+/// Largest request body the API reads: sign-ins and self-service bodies are tiny.
+const MAX_BODY: usize = 16 * 1024;
+
+pub fn routes(state: WebState) -> Router<WebState> {
+    let auth = Router::new()
         .route("/auth/sign-in", post(auth::sign_in))
         .route("/auth/second-factor", post(auth::second_factor))
         .route("/auth/sign-out", post(auth::sign_out))
+        .layer(axum::middleware::from_fn_with_state(state, limit_sign_ins));
+    Router::new()
+        .merge(auth)
         .route("/me", get(me::show))
         .route("/me/password", post(me::change_password))
         .route("/me/sessions", get(me::sessions))
@@ -56,6 +77,29 @@ pub fn routes() -> Router<WebState> {
         .route("/audit", get(admin::audit))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(require_request_header))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+}
+
+/// Answers 429 to a network that signs in too fast, before any work is done for it.
+async fn limit_sign_ins(
+    axum::extract::State(state): axum::extract::State<WebState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let ip = req.extensions().get::<crate::Peer>().map(|p| p.0.ip());
+    let key = carepost_identity::network_of(ip);
+    if state.sign_in_limiter.check_key(&key).is_err() {
+        return ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "too many sign-in attempts from your network; wait a moment",
+        )
+        .into_response();
+    }
+    if state.sign_in_limiter.len() > 100_000 {
+        state.sign_in_limiter.retain_recent();
+    }
+    next.run(req).await
 }
 
 /// Refuses state-changing requests without `X-Carepost-Request` (see the module doc).

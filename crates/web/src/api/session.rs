@@ -46,14 +46,20 @@ pub fn source(parts: &Parts) -> Option<IpAddr> {
     parts.extensions.get::<Peer>().map(|p| p.0.ip())
 }
 
-/// The signed-in account behind the session cookie.
+/// The signed-in account behind the session cookie, with nothing left to do: its password
+/// need not be changed and no required second factor is overdue. Handlers take this by
+/// default; only the few that resolve a restriction take `RestrictedUser`.
 #[derive(Debug, Clone)]
 pub struct User {
     pub session: Session,
     pub source: Option<IpAddr>,
 }
 
-impl FromRequestParts<WebState> for User {
+/// A signed-in account that may still owe a password change or an MFA enrollment.
+#[derive(Debug, Clone)]
+pub struct RestrictedUser(pub User);
+
+impl FromRequestParts<WebState> for RestrictedUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, ApiError> {
@@ -64,10 +70,37 @@ impl FromRequestParts<WebState> for User {
             .resume_session(&token)
             .await?
             .ok_or_else(not_signed_in)?;
-        Ok(User {
+        Ok(RestrictedUser(User {
             session,
             source: source(parts),
-        })
+        }))
+    }
+}
+
+impl FromRequestParts<WebState> for User {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, ApiError> {
+        let RestrictedUser(user) =
+            <RestrictedUser as FromRequestParts<WebState>>::from_request_parts(parts, state)
+                .await?;
+        let id = user.session.account;
+        if state.directory.own_password_state(id).await?.must_change {
+            return Err(ApiError::forbidden(
+                "password_change_required",
+                "your password is temporary or expired: change it first (POST /api/v1/me/password)",
+            ));
+        }
+        if matches!(
+            state.directory.second_factor_state(id).await?,
+            carepost_identity::SecondFactor::EnrollmentRequired { overdue: true, .. }
+        ) {
+            return Err(ApiError::forbidden(
+                "mfa_enrollment_required",
+                "your account must use two-factor sign-in: enroll an authenticator first (POST /api/v1/me/totp)",
+            ));
+        }
+        Ok(user)
     }
 }
 
@@ -83,16 +116,37 @@ impl FromRequestParts<WebState> for Source {
     }
 }
 
-impl OptionalFromRequestParts<WebState> for User {
+impl OptionalFromRequestParts<WebState> for RestrictedUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &WebState,
     ) -> Result<Option<Self>, ApiError> {
-        match <User as FromRequestParts<WebState>>::from_request_parts(parts, state).await {
+        match <RestrictedUser as FromRequestParts<WebState>>::from_request_parts(parts, state).await
+        {
             Ok(u) => Ok(Some(u)),
             Err(_) => Ok(None),
+        }
+    }
+}
+
+/// `Json` whose rejections (bad JSON, wrong fields, wrong content type) answer in the API's
+/// own error format.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(e) => Err(ApiError::new(e.status(), "invalid_request", e.body_text())),
         }
     }
 }

@@ -175,10 +175,10 @@ impl Directory {
         actor: &Actor,
         address: &str,
     ) -> Result<Account, IdentityError> {
-        self.require(actor, Permission::ReadDirectory, "directory")
-            .await?;
         let mut tx = self.store.read().await?;
         let row = account_by_address(&mut tx, address).await?;
+        self.require_account(actor, Permission::ReadDirectory, &row)
+            .await?;
         account_with_aliases(&mut tx, row).await
     }
 
@@ -197,13 +197,30 @@ impl Directory {
         actor: &Actor,
         f: &ListFilter,
     ) -> Result<Vec<Account>, IdentityError> {
-        self.require(actor, Permission::ReadDirectory, "directory")
-            .await?;
         let mut tx = self.store.read().await?;
-        let department = match &f.department {
+        let mut department = match &f.department {
             Some(d) => Some(department_id(&mut tx, d).await?),
             None => None,
         };
+        let global = actor
+            .roles
+            .iter()
+            .any(|r| Permission::ReadDirectory.granted_to(r));
+        if !global {
+            // A supervisor lists the department they supervise (the only one, or the one asked
+            // for); anyone else is refused, with the refusal audited.
+            if department.is_none() && actor.supervises.len() == 1 {
+                department = actor.supervises.first().copied();
+            }
+            let allowed = match department {
+                Some(d) => self.supervises(actor, Permission::ReadDirectory, d).await?,
+                None => false,
+            };
+            if !allowed {
+                self.require(actor, Permission::ReadDirectory, "directory")
+                    .await?;
+            }
+        }
         let filter = AccountFilter {
             department,
             status: f.status.map(|s| s.as_str().to_string()),

@@ -49,6 +49,8 @@ impl fmt::Display for Role {
 pub struct Actor {
     pub who: carepost_audit::Actor,
     pub roles: Vec<Role>,
+    /// Departments (each with its subtree) this actor supervises.
+    pub supervises: Vec<carepost_types::DepartmentId>,
     pub source: Option<String>,
 }
 
@@ -61,6 +63,7 @@ impl Actor {
                 os_user: os_user.to_string(),
             },
             roles: vec![Role::ItAdmin],
+            supervises: Vec::new(),
             source: None,
         }
     }
@@ -73,6 +76,7 @@ impl Actor {
                 address: address.to_string(),
             },
             roles: Vec::new(),
+            supervises: Vec::new(),
             source: None,
         }
     }
@@ -82,6 +86,7 @@ impl Actor {
         Actor {
             who: carepost_audit::Actor::System,
             roles: vec![Role::ItAdmin],
+            supervises: Vec::new(),
             source: None,
         }
     }

@@ -291,14 +291,10 @@ impl Directory {
         actor: &Actor,
         address: &str,
     ) -> Result<Vec<(String, Option<String>, i64)>, IdentityError> {
-        self.require(
-            actor,
-            crate::Permission::ReadDirectory,
-            &format!("account:{address}"),
-        )
-        .await?;
         let mut tx = self.store.read().await?;
         let row = crate::directory::account_by_address(&mut tx, address).await?;
+        self.require_account(actor, crate::Permission::ReadDirectory, &row)
+            .await?;
         let now = self.clock.now();
         let mut out = Vec::new();
         for kind in [SourceKind::Familiar, SourceKind::Unfamiliar] {

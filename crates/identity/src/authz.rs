@@ -3,7 +3,7 @@
 
 use crate::{Actor, Directory, IdentityError, Role};
 use carepost_audit::{NewEvent, Outcome, action};
-use carepost_store::{AuditRepo, CredentialRepo, Store};
+use carepost_store::{AuditRepo, CredentialRepo, DirectoryRepo, Store};
 use carepost_types::Clock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +13,8 @@ pub enum Permission {
     ManageAccounts,
     /// Clear a lockout (helpdesk and IT).
     UnlockAccounts,
+    /// Disable an account (IT; a supervisor for a leaver of their department).
+    DisableAccounts,
     /// Grant and revoke administrative roles.
     ManageRoles,
     ReadAudit,
@@ -25,16 +27,25 @@ impl Permission {
             Permission::ManageDepartments => "manage-departments",
             Permission::ManageAccounts => "manage-accounts",
             Permission::UnlockAccounts => "unlock-accounts",
+            Permission::DisableAccounts => "disable-accounts",
             Permission::ManageRoles => "manage-roles",
             Permission::ReadAudit => "read-audit",
         }
     }
 
-    fn granted_to(self, role: &Role) -> bool {
+    /// What a supervisor may do, within the departments they supervise.
+    fn supervisor_may(self) -> bool {
+        matches!(
+            self,
+            Permission::ReadDirectory | Permission::DisableAccounts
+        )
+    }
+
+    pub(crate) fn granted_to(self, role: &Role) -> bool {
         matches!(
             (role, self),
             (Role::ItAdmin, _)
-                | (Role::Helpdesk | Role::Supervisor, Permission::ReadDirectory)
+                | (Role::Helpdesk, Permission::ReadDirectory)
                 | (Role::Helpdesk, Permission::UnlockAccounts)
                 | (
                     Role::SecurityOfficer,
@@ -55,6 +66,11 @@ impl Directory {
         let roles = self.store.read().await?.list_roles(account).await?;
         let mut actor = Actor::account(account, address);
         actor.roles = roles.iter().filter_map(|(r, _)| Role::parse(r)).collect();
+        actor.supervises = roles
+            .iter()
+            .filter(|(r, _)| r == Role::Supervisor.as_str())
+            .filter_map(|(_, scope)| *scope)
+            .collect();
         actor.source = source.map(|ip| ip.to_string());
         Ok(actor)
     }
@@ -67,6 +83,42 @@ impl Directory {
         target: &str,
     ) -> Result<(), IdentityError> {
         require(&self.store, &*self.clock, actor, p, target).await
+    }
+
+    /// Like `require`, for an action on one account: supervisors are allowed what they may do
+    /// within the departments they supervise.
+    pub(crate) async fn require_account(
+        &self,
+        actor: &Actor,
+        p: Permission,
+        row: &carepost_store::AccountRow,
+    ) -> Result<(), IdentityError> {
+        if actor.roles.iter().any(|r| p.granted_to(r))
+            || self.supervises(actor, p, row.department_id).await?
+        {
+            return Ok(());
+        }
+        let target = format!("account:{}", row.primary_address);
+        require(&self.store, &*self.clock, actor, p, &target).await
+    }
+
+    /// Whether `actor` may do `p` as supervisor of `department`.
+    pub(crate) async fn supervises(
+        &self,
+        actor: &Actor,
+        p: Permission,
+        department: carepost_types::DepartmentId,
+    ) -> Result<bool, IdentityError> {
+        if !p.supervisor_may() || !actor.roles.contains(&Role::Supervisor) {
+            return Ok(false);
+        }
+        let mut read = self.store.read().await?;
+        for root in &actor.supervises {
+            if read.department_within(department, *root).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 

@@ -393,13 +393,9 @@ impl Directory {
         actor: &Actor,
         address: &str,
     ) -> Result<MfaSummary, IdentityError> {
-        self.require(
-            actor,
-            Permission::ReadDirectory,
-            &format!("account:{address}"),
-        )
-        .await?;
         let row = account_by_address(&mut self.store.read().await?, address).await?;
+        self.require_account(actor, Permission::ReadDirectory, &row)
+            .await?;
         self.summary_of(&row).await
     }
 

@@ -15,12 +15,12 @@ impl Directory {
         address: &str,
         to: AccountStatus,
     ) -> Result<Account, IdentityError> {
-        self.require(
-            actor,
-            Permission::ManageAccounts,
-            &format!("account:{address}"),
-        )
-        .await?;
+        let row = account_by_address(&mut self.store.read().await?, address).await?;
+        let needed = match to {
+            AccountStatus::Disabled => Permission::DisableAccounts,
+            _ => Permission::ManageAccounts,
+        };
+        self.require_account(actor, needed, &row).await?;
         let mut tx = self.store.begin().await?;
         let row = account_by_address(&mut tx, address).await?;
         self.change_status(&mut tx, actor, &row, to).await?;

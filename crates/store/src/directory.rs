@@ -33,6 +33,12 @@ pub trait DirectoryRepo {
         name: &str,
     ) -> Result<Option<DepartmentRow>, StoreError>;
     async fn list_departments(&mut self) -> Result<Vec<DepartmentRow>, StoreError>;
+    /// Whether `department` is `root` or lies below it.
+    async fn department_within(
+        &mut self,
+        department: DepartmentId,
+        root: DepartmentId,
+    ) -> Result<bool, StoreError>;
 
     async fn insert_account(
         &mut self,
@@ -151,6 +157,24 @@ impl DirectoryRepo for Tx {
         .fetch_all(self.conn())
         .await?;
         all(&rows, DepartmentRow::from_row)
+    }
+
+    async fn department_within(
+        &mut self,
+        department: DepartmentId,
+        root: DepartmentId,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "WITH RECURSIVE sub(id) AS ( \
+               SELECT id FROM departments WHERE id = $2 \
+               UNION ALL SELECT c.id FROM departments c JOIN sub ON c.parent_id = sub.id) \
+             SELECT COUNT(*) AS n FROM sub WHERE id = $1",
+        )
+        .bind(department.0)
+        .bind(root.0)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
     async fn insert_account(

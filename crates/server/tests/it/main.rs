@@ -4,6 +4,7 @@
 
 mod api;
 mod auth;
+mod authz;
 mod cli;
 mod cli_serve;
 mod directory;

@@ -1,0 +1,158 @@
+//! The authorization matrix: every administrative operation against every role, including a
+//! supervisor of another department, allowed or refused as designed; refusals are audited.
+
+use crate::support::{Env, admin, new_account, on_each_backend};
+use carepost_identity::{AccountStatus, Actor, IdentityError, ListFilter, Role};
+use carepost_store::AuditFilter;
+
+const OPS: [&str; 10] = [
+    "find",
+    "list",
+    "disable",
+    "deprovision",
+    "unlock",
+    "reset-password",
+    "create",
+    "audit",
+    "grant-role",
+    "mfa-summary",
+];
+
+/// Who may do what: it-admin, helpdesk, supervisor of Medicine (the target's parent
+/// department), supervisor of Pharmacy, security officer, communications, no role.
+const MATRIX: [(&str, [bool; 7]); 10] = [
+    ("find", [true, true, true, false, true, false, false]),
+    ("list", [true, true, true, false, true, false, false]),
+    ("disable", [true, false, true, false, false, false, false]),
+    (
+        "deprovision",
+        [true, false, false, false, false, false, false],
+    ),
+    ("unlock", [true, true, false, false, false, false, false]),
+    (
+        "reset-password",
+        [true, false, false, false, false, false, false],
+    ),
+    ("create", [true, false, false, false, false, false, false]),
+    ("audit", [true, false, false, false, true, false, false]),
+    (
+        "grant-role",
+        [true, false, false, false, false, false, false],
+    ),
+    ("mfa-summary", [true, true, true, false, true, false, false]),
+];
+
+async fn actor(env: &Env, first: &str, id: &str, role: Option<(Role, Option<&str>)>) -> Actor {
+    let a = env
+        .dir
+        .create_account(&admin(), &new_account(first, None, "Staff", id, "Pharmacy"))
+        .await
+        .unwrap();
+    if let Some((role, dept)) = role {
+        env.dir
+            .grant_role(&admin(), &a.address, &role, dept)
+            .await
+            .unwrap();
+    }
+    env.dir.actor_for(a.id, &a.address, None).await.unwrap()
+}
+
+async fn run(
+    env: &Env,
+    who: &Actor,
+    op: &str,
+    target: &str,
+    n: usize,
+) -> Result<(), IdentityError> {
+    let d = &env.dir;
+    match op {
+        "find" => d.find_account(who, target).await.map(drop),
+        "list" => {
+            let f = ListFilter {
+                department: Some("Medicine".into()),
+                ..ListFilter::default()
+            };
+            d.list_accounts(who, &f).await.map(drop)
+        }
+        "disable" => {
+            d.set_status(who, target, AccountStatus::Disabled).await?;
+            d.set_status(&admin(), target, AccountStatus::Active)
+                .await
+                .map(drop)
+        }
+        "deprovision" => {
+            d.set_status(who, target, AccountStatus::Deprovisioned)
+                .await?;
+            d.set_status(&admin(), target, AccountStatus::Active)
+                .await
+                .map(drop)
+        }
+        "unlock" => d.unlock(who, target).await,
+        "reset-password" => d.reset_password(who, target).await.map(drop),
+        "create" => {
+            let new = new_account("New", None, "Hire", &format!("NEW{n}"), "Cardiology");
+            d.create_account(who, &new).await.map(drop)
+        }
+        "audit" => d.audit_events(who, &AuditFilter::default()).await.map(drop),
+        "grant-role" => {
+            d.grant_role(who, target, &Role::Communications, None)
+                .await?;
+            d.revoke_role(&admin(), target, &Role::Communications).await
+        }
+        "mfa-summary" => d.mfa_summary(who, target).await.map(drop),
+        other => panic!("unknown operation {other}"),
+    }
+}
+
+#[tokio::test]
+async fn every_operation_against_every_role() {
+    on_each_backend(async |env| {
+        env.department("Medicine", None).await;
+        env.department("Cardiology", Some("Medicine")).await;
+        env.department("Pharmacy", None).await;
+        let target = env.create("Ann", None, "Lee", "T1").await;
+        let actors = [
+            actor(env, "Ida", "A1", Some((Role::ItAdmin, None))).await,
+            actor(env, "Hal", "A2", Some((Role::Helpdesk, None))).await,
+            actor(env, "Meg", "A3", Some((Role::Supervisor, Some("Medicine")))).await,
+            actor(
+                env,
+                "Phil",
+                "A4",
+                Some((Role::Supervisor, Some("Pharmacy"))),
+            )
+            .await,
+            actor(env, "Sue", "A5", Some((Role::SecurityOfficer, None))).await,
+            actor(env, "Cam", "A6", Some((Role::Communications, None))).await,
+            actor(env, "Ned", "A7", None).await,
+        ];
+        assert_eq!(OPS.len(), MATRIX.len());
+        let mut n = 0;
+        let mut wrong = Vec::new();
+        for (op, allowed) in MATRIX {
+            for (who, want) in actors.iter().zip(allowed) {
+                n += 1;
+                let got = run(env, who, op, &target, n).await;
+                let refused = matches!(got, Err(IdentityError::Forbidden(_)));
+                if let Err(e) = &got {
+                    assert!(refused, "{op} by {}: unexpected error {e}", who.who);
+                }
+                if refused == want {
+                    wrong.push(format!("{op} by {}: allowed={}", who.who, !refused));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+        let denials = env
+            .dir
+            .audit_events(&admin(), &AuditFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "authz.denied")
+            .count();
+        let expected = MATRIX.iter().flat_map(|(_, a)| a).filter(|a| !**a).count();
+        assert_eq!(denials, expected, "every refusal is audited");
+    })
+    .await;
+}

@@ -39,6 +39,8 @@ pub mod action {
     pub const APP_PASSWORD_REVOKE: &str = "app_password.revoke";
     pub const SESSION_START: &str = "session.start";
     pub const ROLE_GRANT: &str = "role.grant";
+    pub const RESET_REQUEST: &str = "password.reset_request";
+    pub const RESET_APPROVE: &str = "password.reset_approve";
     pub const ROLE_REVOKE: &str = "role.revoke";
     pub const SESSION_END: &str = "session.end";
 }

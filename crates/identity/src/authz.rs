@@ -17,6 +17,10 @@ pub enum Permission {
     DisableAccounts,
     /// Grant and revoke administrative roles.
     ManageRoles,
+    /// Start a verified password reset (helpdesk).
+    StartReset,
+    /// Approve a helpdesk's reset request (a supervisor of the person's department).
+    ApproveReset,
     ReadAudit,
 }
 
@@ -29,6 +33,8 @@ impl Permission {
             Permission::UnlockAccounts => "unlock-accounts",
             Permission::DisableAccounts => "disable-accounts",
             Permission::ManageRoles => "manage-roles",
+            Permission::StartReset => "start-reset",
+            Permission::ApproveReset => "approve-reset",
             Permission::ReadAudit => "read-audit",
         }
     }
@@ -37,7 +43,7 @@ impl Permission {
     fn supervisor_may(self) -> bool {
         matches!(
             self,
-            Permission::ReadDirectory | Permission::DisableAccounts
+            Permission::ReadDirectory | Permission::DisableAccounts | Permission::ApproveReset
         )
     }
 
@@ -46,7 +52,10 @@ impl Permission {
             (role, self),
             (Role::ItAdmin, _)
                 | (Role::Helpdesk, Permission::ReadDirectory)
-                | (Role::Helpdesk, Permission::UnlockAccounts)
+                | (
+                    Role::Helpdesk,
+                    Permission::UnlockAccounts | Permission::StartReset
+                )
                 | (
                     Role::SecurityOfficer,
                     Permission::ReadAudit | Permission::ReadDirectory

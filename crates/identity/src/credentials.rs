@@ -75,6 +75,18 @@ impl Directory {
         )
         .await?;
         let row = account_by_address(&mut self.store.read().await?, address).await?;
+        self.reset_to_temporary(actor, &row, json!({ "by": "administrator" }))
+            .await
+    }
+
+    /// Replaces the password with a one-time temporary one (change forced at the next
+    /// sign-in), ends sessions, revokes app passwords per policy; audited with `how`.
+    pub(crate) async fn reset_to_temporary(
+        &self,
+        actor: &Actor,
+        row: &AccountRow,
+        how: serde_json::Value,
+    ) -> Result<String, IdentityError> {
         let temporary = one_time_password(&*self.rng);
         let hash = self.hasher.hash(&*self.rng, &temporary).await?;
         let mut tx = self.store.begin().await?;
@@ -90,6 +102,7 @@ impl Directory {
                 "must_change": true,
                 "sessions_ended": sessions,
                 "app_passwords_revoked": app_passwords,
+                "how": how,
             }));
         tx.append_audit(&event).await?;
         tx.commit().await?;

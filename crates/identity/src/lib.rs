@@ -17,6 +17,7 @@ mod bootstrap;
 mod credentials;
 mod directory;
 mod error;
+mod helpdesk;
 mod import;
 mod lockout;
 mod mfa;

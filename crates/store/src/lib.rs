@@ -16,6 +16,7 @@ mod credentials;
 mod directory;
 mod error;
 mod migrate;
+mod resets;
 mod rows;
 mod sessions;
 
@@ -27,6 +28,7 @@ pub use credentials::CredentialRepo;
 pub use directory::{AccountFilter, DirectoryRepo};
 pub use error::StoreError;
 pub use migrate::{MIGRATIONS, create_at_version, schema_version};
+pub use resets::{ResetRepo, ResetRequestRow};
 pub use rows::{AccountRow, AddressRow, DepartmentRow, NewAccountRow, PasswordRow};
 pub use sessions::{NewSession, SessionRepo, SessionRow};
 

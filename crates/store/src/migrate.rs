@@ -20,6 +20,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0002_authentication.sql"),
         include_str!("../../../migrations/postgres/0002_authentication.sql"),
     ),
+    (
+        3,
+        "reset_requests",
+        include_str!("../../../migrations/sqlite/0003_reset_requests.sql"),
+        include_str!("../../../migrations/postgres/0003_reset_requests.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -545,3 +545,35 @@ async fn a_password_reset_voids_a_pending_second_factor_and_restricted_sessions_
         403
     );
 }
+
+#[tokio::test]
+async fn a_helpdesk_reset_through_the_api() {
+    let (c, nurse) = with_nurse().await;
+    let mut helpdesk = staff(&c, "Hal", "H1", Some("helpdesk")).await;
+    let r = helpdesk
+        .call(
+            "POST",
+            &format!("/api/v1/accounts/{nurse}/helpdesk-reset"),
+            Some("{}"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "no second factor on the account: {}", r.body);
+    assert_eq!(r.json()["must_change"], true);
+    let r = helpdesk
+        .call(
+            "POST",
+            &format!("/api/v1/accounts/{nurse}/reset-requests"),
+            Some(r#"{"reason":"ticket 5: caller lost phone"}"#),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["request"].as_i64().unwrap();
+    let r = helpdesk
+        .call(
+            "POST",
+            &format!("/api/v1/reset-requests/{id}/approve"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403, "helpdesk cannot approve");
+}

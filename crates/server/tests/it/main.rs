@@ -8,6 +8,7 @@ mod authz;
 mod cli;
 mod cli_serve;
 mod directory;
+mod helpdesk;
 mod import;
 mod mfa;
 mod server;

@@ -195,3 +195,51 @@ pub async fn audit(
     let events = state.directory.audit_events(&actor, &filter).await?;
     Ok(Json(json!({ "events": events })))
 }
+
+#[derive(Debug, Deserialize)]
+pub struct HelpdeskReset {
+    /// The code the person reads from their authenticator, when the account has one.
+    user_code: Option<String>,
+}
+
+pub async fn helpdesk_reset(
+    State(state): State<WebState>,
+    user: User,
+    Path(address): Path<String>,
+    ApiJson(b): ApiJson<HelpdeskReset>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&state, &user).await?;
+    let temporary = state
+        .directory
+        .helpdesk_reset(&actor, &address, b.user_code.as_deref())
+        .await?;
+    Ok(Json(
+        json!({ "temporary_password": temporary, "must_change": true, "shown_once": true }),
+    ))
+}
+
+pub async fn request_reset(
+    State(state): State<WebState>,
+    user: User,
+    Path(address): Path<String>,
+    ApiJson(b): ApiJson<Reason>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let actor = actor(&state, &user).await?;
+    let id = state
+        .directory
+        .request_reset(&actor, &address, &b.reason)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "request": id }))))
+}
+
+pub async fn approve_reset(
+    State(state): State<WebState>,
+    user: User,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&state, &user).await?;
+    let temporary = state.directory.approve_reset(&actor, id).await?;
+    Ok(Json(
+        json!({ "temporary_password": temporary, "must_change": true, "shown_once": true }),
+    ))
+}

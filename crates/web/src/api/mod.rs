@@ -75,6 +75,15 @@ pub fn routes(state: WebState) -> Router<WebState> {
             post(admin::end_sessions),
         )
         .route("/audit", get(admin::audit))
+        .route(
+            "/accounts/{address}/helpdesk-reset",
+            post(admin::helpdesk_reset),
+        )
+        .route(
+            "/accounts/{address}/reset-requests",
+            post(admin::request_reset),
+        )
+        .route("/reset-requests/{id}/approve", post(admin::approve_reset))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(require_request_header))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

@@ -1,0 +1,152 @@
+//! Helpdesk password resets that resist social engineering. A caller who says "I am Dr. Smith
+//! and I forgot my password" is not enough: for an account with a second factor, the reset
+//! needs either the person's proof (the current code from their authenticator, or a recovery
+//! code, read out to the agent) or the approval, in carepost, of a supervisor of the person's
+//! department who is not the agent who asked (four eyes). Every path is audited. Accounts
+//! without a second factor may be reset by the agent directly, also audited.
+
+use crate::directory::account_by_address;
+use crate::{Actor, Directory, IdentityError, Permission, Protocol, SignIn};
+use carepost_audit::action;
+use carepost_store::{AuditRepo, AuthRepo, ResetRepo, ResetRequestRow};
+use serde_json::json;
+
+/// How long a reset request waits for a supervisor.
+const REQUEST_VALID_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+impl Directory {
+    /// A helpdesk reset. `user_code` is the code the person read from their authenticator (or
+    /// a recovery code); required when the account has a second factor. Returns the one-time
+    /// temporary password.
+    pub async fn helpdesk_reset(
+        &self,
+        actor: &Actor,
+        address: &str,
+        user_code: Option<&str>,
+    ) -> Result<String, IdentityError> {
+        let row = account_by_address(&mut self.store.read().await?, address).await?;
+        self.require_account(actor, Permission::StartReset, &row)
+            .await?;
+        let mut read = self.store.read().await?;
+        let has_mfa = read
+            .find_totp(row.id)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some())
+            || read.count_unused_recovery_codes(row.id).await? > 0;
+        drop(read);
+        let how = match (has_mfa, user_code) {
+            (false, _) => "helpdesk, no second factor on the account",
+            (true, Some(code)) => {
+                let attempt = SignIn {
+                    login: &row.primary_address,
+                    secret: "",
+                    protocol: Protocol::Web,
+                    source: None,
+                };
+                if !self.verify_second_factor(row.id, code, &attempt).await? {
+                    return Err(IdentityError::Forbidden(
+                        "the code the person gave is not right; ask again, or request a supervisor's approval".into(),
+                    ));
+                }
+                "helpdesk, with the person's second-factor code"
+            }
+            (true, None) => {
+                return Err(IdentityError::Forbidden(
+                    "this account uses a second factor: give the code the person reads from their authenticator, or request a supervisor's approval".into(),
+                ));
+            }
+        };
+        self.reset_to_temporary(actor, &row, json!({ "path": how }))
+            .await
+    }
+
+    /// Asks a supervisor of the person's department to approve a reset; returns the request.
+    pub async fn request_reset(
+        &self,
+        actor: &Actor,
+        address: &str,
+        reason: &str,
+    ) -> Result<i64, IdentityError> {
+        let row = account_by_address(&mut self.store.read().await?, address).await?;
+        self.require_account(actor, Permission::StartReset, &row)
+            .await?;
+        let reason = reason.trim();
+        if reason.len() < 5 {
+            return Err(IdentityError::Invalid(
+                "a reset request needs a reason, such as the ticket and what the caller said"
+                    .into(),
+            ));
+        }
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let id = tx
+            .insert_reset_request(&ResetRequestRow {
+                id: 0,
+                account_id: row.id,
+                requested_by: actor.who.label(),
+                requested_by_id: actor.who.account_id(),
+                reason: reason.to_string(),
+                created_at: now,
+                expires_at: now.plus(REQUEST_VALID_FOR),
+                decided_by: None,
+            })
+            .await?;
+        let event = self
+            .audit(
+                actor,
+                action::RESET_REQUEST,
+                format!("account:{}", row.primary_address),
+            )
+            .with_details(json!({ "request": id, "reason": reason }));
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// A supervisor of the person's department (or IT) approves a request made by someone
+    /// else; returns the one-time temporary password, to hand over in person.
+    pub async fn approve_reset(
+        &self,
+        actor: &Actor,
+        request: i64,
+    ) -> Result<String, IdentityError> {
+        let not_found = || IdentityError::NotFound(format!("no open reset request {request}"));
+        let mut read = self.store.read().await?;
+        let r = read
+            .find_reset_request(request)
+            .await?
+            .ok_or_else(not_found)?;
+        let row = carepost_store::DirectoryRepo::find_account(&mut read, r.account_id)
+            .await?
+            .ok_or_else(not_found)?;
+        drop(read);
+        self.require_account(actor, Permission::ApproveReset, &row)
+            .await?;
+        if r.decided_by.is_some() || self.clock.now() >= r.expires_at {
+            return Err(not_found());
+        }
+        if actor.who.label() == r.requested_by {
+            return Err(IdentityError::Forbidden(
+                "the agent who asked for a reset cannot approve it too".into(),
+            ));
+        }
+        let mut tx = self.store.begin().await?;
+        if !tx
+            .decide_reset_request(request, &actor.who.label(), self.clock.now())
+            .await?
+        {
+            return Err(not_found());
+        }
+        let event = self
+            .audit(
+                actor,
+                action::RESET_APPROVE,
+                format!("account:{}", row.primary_address),
+            )
+            .with_details(json!({ "request": request, "requested_by": r.requested_by }));
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        let how = json!({ "path": "supervisor approval", "request": request, "requested_by": r.requested_by });
+        self.reset_to_temporary(actor, &row, how).await
+    }
+}

@@ -83,6 +83,18 @@ impl Backend {
         }
     }
 
+    /// The condition "the account's search text contains `$n`" (a LIKE pattern), in the form
+    /// each engine answers from its trigram index.
+    pub(crate) fn search_condition(self, n: usize) -> String {
+        match self {
+            // FTS5's LIKE takes no ESCAPE clause; patterns are built without escapes there.
+            Backend::Sqlite => {
+                format!("a.id IN (SELECT rowid FROM accounts_search WHERE search_text LIKE ${n})")
+            }
+            Backend::Postgres => format!("a.search_text LIKE ${n} ESCAPE '\\'"),
+        }
+    }
+
     /// Reads the audit chain head and locks it until the transaction ends.
     pub(crate) fn lock_head_sql(self) -> &'static str {
         match self {

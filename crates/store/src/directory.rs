@@ -283,25 +283,56 @@ impl DirectoryRepo for Tx {
     }
 
     async fn list_accounts(&mut self, f: &AccountFilter) -> Result<Vec<AccountRow>, StoreError> {
+        // Only the conditions asked for go into the statement, so that each can use its index
+        // (a catch-all `$n IS NULL OR ...` form defeats the planners).
+        let mut conditions: Vec<String> = Vec::new();
+        let mut args: Vec<Arg> = Vec::new();
+        if let Some(d) = f.department {
+            args.push(Arg::Int(d.0));
+            conditions.push(format!(
+                "a.department_id IN (WITH RECURSIVE sub(id) AS ( \
+                   SELECT id FROM departments WHERE id = ${n} \
+                   UNION ALL SELECT c.id FROM departments c JOIN sub ON c.parent_id = sub.id) \
+                 SELECT id FROM sub)",
+                n = args.len()
+            ));
+        }
+        if let Some(status) = &f.status {
+            args.push(Arg::Text(status.clone()));
+            conditions.push(format!("a.status = ${}", args.len()));
+        }
+        if let Some(q) = &f.query {
+            if q.contains(['%', '_', '\\']) {
+                // Wildcard characters taken literally: an escaped scan, rare and still correct.
+                args.push(Arg::Text(format!("%{}%", escape_like(q))));
+                conditions.push(format!("a.search_text LIKE ${} ESCAPE '\\'", args.len()));
+            } else {
+                args.push(Arg::Text(format!("%{q}%")));
+                conditions.push(self.backend().search_condition(args.len()));
+            }
+        }
+        if let Some(after) = &f.after {
+            args.push(Arg::Text(after.clone()));
+            conditions.push(format!("a.primary_address > ${}", args.len()));
+        }
+        args.push(Arg::Int(f.limit.unwrap_or(i64::MAX)));
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
         let sql = AssertSqlSafe(format!(
-            "WITH RECURSIVE sub(id) AS ( \
-               SELECT id FROM departments WHERE id = CAST($1 AS BIGINT) \
-               UNION ALL SELECT c.id FROM departments c JOIN sub ON c.parent_id = sub.id) \
-             SELECT {ACCOUNT_COLUMNS} {ACCOUNT_JOINS} \
-             WHERE (CAST($1 AS BIGINT) IS NULL OR a.department_id IN (SELECT id FROM sub)) \
-               AND (CAST($2 AS TEXT) IS NULL OR a.status = $2) \
-               AND (CAST($3 AS TEXT) IS NULL OR a.search_text LIKE $3 ESCAPE '\\') \
-               AND (CAST($4 AS TEXT) IS NULL OR a.primary_address > $4) \
-             ORDER BY a.primary_address LIMIT $5"
+            "SELECT {ACCOUNT_COLUMNS} {ACCOUNT_JOINS} {filter} ORDER BY a.primary_address LIMIT ${}",
+            args.len()
         ));
-        let rows = sqlx::query(sql)
-            .bind(f.department.map(|d| d.0))
-            .bind(&f.status)
-            .bind(f.query.as_ref().map(|q| format!("%{}%", escape_like(q))))
-            .bind(&f.after)
-            .bind(f.limit.unwrap_or(i64::MAX))
-            .fetch_all(self.conn())
-            .await?;
+        let mut query = sqlx::query(sql);
+        for a in args {
+            query = match a {
+                Arg::Int(v) => query.bind(v),
+                Arg::Text(v) => query.bind(v),
+            };
+        }
+        let rows = query.fetch_all(self.conn()).await?;
         all(&rows, AccountRow::from_row)
     }
 
@@ -429,6 +460,12 @@ impl DirectoryRepo for Tx {
         .await?;
         Ok(())
     }
+}
+
+/// A value bound to a composed statement.
+enum Arg {
+    Int(i64),
+    Text(String),
 }
 
 /// `LIKE` treats `%` and `_` as wildcards; a search for "john_smith" means those characters.

@@ -76,6 +76,7 @@ impl Store {
         let head = audit::lock_head(&mut tx, self.backend).await?;
         Ok(Tx {
             inner: tx,
+            backend: self.backend,
             seal_key: self.seal_key,
             head: Some(head),
             head_dirty: false,
@@ -89,6 +90,7 @@ impl Store {
     pub async fn begin_bookkeeping(&self) -> Result<Tx, StoreError> {
         Ok(Tx {
             inner: self.pool.begin_with(self.backend.begin_write()).await?,
+            backend: self.backend,
             seal_key: self.seal_key,
             head: None,
             head_dirty: false,
@@ -101,6 +103,7 @@ impl Store {
     pub async fn read(&self) -> Result<Tx, StoreError> {
         Ok(Tx {
             inner: self.pool.begin_with(self.backend.begin_read()).await?,
+            backend: self.backend,
             seal_key: self.seal_key,
             head: None,
             head_dirty: false,
@@ -143,6 +146,7 @@ impl std::fmt::Debug for Tx {
 /// with at least one audit event: a change cannot reach the store unrecorded.
 pub struct Tx {
     inner: Transaction<'static, Any>,
+    backend: Backend,
     seal_key: [u8; 32],
     /// The chain head, when this transaction holds the audit lock.
     head: Option<carepost_audit::Head>,
@@ -152,6 +156,10 @@ pub struct Tx {
 }
 
 impl Tx {
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
+    }
+
     /// The connection, for reading.
     pub(crate) fn conn(&mut self) -> &mut AnyConnection {
         &mut self.inner

@@ -26,6 +26,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0003_reset_requests.sql"),
         include_str!("../../../migrations/postgres/0003_reset_requests.sql"),
     ),
+    (
+        4,
+        "account_search",
+        include_str!("../../../migrations/sqlite/0004_account_search.sql"),
+        include_str!("../../../migrations/postgres/0004_account_search.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

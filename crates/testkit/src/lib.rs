@@ -6,9 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod db;
+mod hr;
 mod https;
 mod server;
 
 pub use db::{TestDb, backends, postgres_url};
+pub use hr::hr_export;
 pub use https::{HttpResponse, https_get, https_request};
 pub use server::{TestServer, test_config};

@@ -21,6 +21,8 @@ pub enum Permission {
     StartReset,
     /// Approve a helpdesk's reset request (a supervisor of the person's department).
     ApproveReset,
+    /// Reset or disable an account that holds an administrative role (IT only).
+    ManagePrivileged,
     ReadAudit,
 }
 
@@ -35,6 +37,7 @@ impl Permission {
             Permission::ManageRoles => "manage-roles",
             Permission::StartReset => "start-reset",
             Permission::ApproveReset => "approve-reset",
+            Permission::ManagePrivileged => "manage-privileged-accounts",
             Permission::ReadAudit => "read-audit",
         }
     }
@@ -102,12 +105,37 @@ impl Directory {
         p: Permission,
         row: &carepost_store::AccountRow,
     ) -> Result<(), IdentityError> {
-        if actor.roles.iter().any(|r| p.granted_to(r))
-            || self.supervises(actor, p, row.department_id).await?
-        {
+        let target = format!("account:{}", row.primary_address);
+        if actor.roles.iter().any(|r| p.granted_to(r)) {
             return Ok(());
         }
-        let target = format!("account:{}", row.primary_address);
+        // Helpdesk resets and supervisors' disables and approvals stop at accounts that hold a
+        // role: taking over an administrator is for IT alone.
+        let acting_on_people = matches!(
+            p,
+            Permission::StartReset | Permission::DisableAccounts | Permission::ApproveReset
+        );
+        if acting_on_people
+            && !self
+                .store
+                .read()
+                .await?
+                .list_roles(row.id)
+                .await?
+                .is_empty()
+        {
+            return require(
+                &self.store,
+                &*self.clock,
+                actor,
+                Permission::ManagePrivileged,
+                &target,
+            )
+            .await;
+        }
+        if self.supervises(actor, p, row.department_id).await? {
+            return Ok(());
+        }
         require(&self.store, &*self.clock, actor, p, &target).await
     }
 
@@ -128,6 +156,31 @@ impl Directory {
             }
         }
         Ok(false)
+    }
+}
+
+impl Directory {
+    /// Records a refusal that is not a missing permission (a missing proof, the four-eyes
+    /// rule) the same way as one, and returns the error to answer with.
+    pub(crate) async fn refuse(
+        &self,
+        actor: &Actor,
+        target: &str,
+        reason: &str,
+    ) -> Result<IdentityError, IdentityError> {
+        let mut tx = self.store.begin().await?;
+        let mut event = NewEvent::success(
+            self.clock.now(),
+            &actor.who,
+            action::AUTHZ_DENIED,
+            target.into(),
+        )
+        .with_outcome(Outcome::Denied)
+        .with_details(serde_json::json!({ "reason": reason }));
+        event.source = actor.source.clone();
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(IdentityError::Forbidden(reason.to_string()))
     }
 }
 

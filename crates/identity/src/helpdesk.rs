@@ -34,6 +34,10 @@ impl Directory {
             .is_some_and(|t| t.confirmed_at.is_some())
             || read.count_unused_recovery_codes(row.id).await? > 0;
         drop(read);
+        // An account that must use a second factor but has none yet is treated as having one:
+        // without a code to give, only a supervisor's approval resets it.
+        let has_mfa = has_mfa || self.mfa_required(&row).await?;
+        let target = format!("account:{}", row.primary_address);
         let how = match (has_mfa, user_code) {
             (false, _) => "helpdesk, no second factor on the account",
             (true, Some(code)) => {
@@ -44,16 +48,14 @@ impl Directory {
                     source: None,
                 };
                 if !self.verify_second_factor(row.id, code, &attempt).await? {
-                    return Err(IdentityError::Forbidden(
-                        "the code the person gave is not right; ask again, or request a supervisor's approval".into(),
-                    ));
+                    let reason = "the code the person gave is not right; ask again, or request a supervisor's approval";
+                    return Err(self.refuse(actor, &target, reason).await?);
                 }
                 "helpdesk, with the person's second-factor code"
             }
             (true, None) => {
-                return Err(IdentityError::Forbidden(
-                    "this account uses a second factor: give the code the person reads from their authenticator, or request a supervisor's approval".into(),
-                ));
+                let reason = "this account uses a second factor: give the code the person reads from their authenticator, or request a supervisor's approval";
+                return Err(self.refuse(actor, &target, reason).await?);
             }
         };
         self.reset_to_temporary(actor, &row, json!({ "path": how }))
@@ -125,10 +127,13 @@ impl Directory {
         if r.decided_by.is_some() || self.clock.now() >= r.expires_at {
             return Err(not_found());
         }
-        if actor.who.label() == r.requested_by {
-            return Err(IdentityError::Forbidden(
-                "the agent who asked for a reset cannot approve it too".into(),
-            ));
+        // Four eyes, by account and not by name: whoever asked, or whoever the reset is for,
+        // cannot approve; nor can an approver without an account (the command line).
+        let approver = actor.who.account_id();
+        if approver.is_none() || approver == r.requested_by_id || approver == Some(row.id) {
+            let reason = "the agent who asked for a reset (or its subject) cannot approve it too";
+            let target = format!("account:{}", row.primary_address);
+            return Err(self.refuse(actor, &target, reason).await?);
         }
         let mut tx = self.store.begin().await?;
         if !tx

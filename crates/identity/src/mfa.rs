@@ -116,7 +116,7 @@ impl Directory {
     }
 
     /// Whether the MFA policy applies to this account.
-    async fn mfa_required(&self, account: &AccountRow) -> Result<bool, IdentityError> {
+    pub(crate) async fn mfa_required(&self, account: &AccountRow) -> Result<bool, IdentityError> {
         let p = &self.config.mfa;
         if p.required_categories.contains(&account.category)
             || p.required_departments
@@ -194,7 +194,7 @@ impl Directory {
         code: &str,
     ) -> Result<Option<Vec<String>>, IdentityError> {
         let row = self.account_row(account).await?;
-        if !self.check_totp(&row, code).await? {
+        if !self.check_totp(&row, code, true).await? {
             return Err(IdentityError::Invalid(
                 "that code does not match: check the time on your phone and type the current code"
                     .into(),
@@ -219,10 +219,20 @@ impl Directory {
     }
 
     /// Checks a TOTP code and spends its time step, so that it is never accepted twice.
-    async fn check_totp(&self, row: &AccountRow, code: &str) -> Result<bool, IdentityError> {
+    /// `enrolling`: the seed may still be unconfirmed (the confirmation itself); otherwise only
+    /// a confirmed seed counts.
+    async fn check_totp(
+        &self,
+        row: &AccountRow,
+        code: &str,
+        enrolling: bool,
+    ) -> Result<bool, IdentityError> {
         let Some(stored) = self.store.read().await?.find_totp(row.id).await? else {
             return Ok(false);
         };
+        if !enrolling && stored.confirmed_at.is_none() {
+            return Ok(false);
+        }
         let seed = open(&self.totp_key(), &row.id.to_string(), &stored.secret_sealed)?;
         let totp = self.totp(seed, &row.primary_address)?;
         let now = u64::try_from(self.clock.now().0 / 1000).unwrap_or(0);
@@ -266,7 +276,7 @@ impl Directory {
         }
         let digits = code.chars().filter(char::is_ascii_alphanumeric).count();
         let ok = if digits == 6 && code.trim().chars().all(|c| c.is_ascii_digit() || c == ' ') {
-            self.check_totp(&row, code).await?
+            self.check_totp(&row, code, false).await?
         } else {
             self.use_recovery_code(&row, code).await?
         };

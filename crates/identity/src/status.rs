@@ -4,7 +4,9 @@ use crate::authz::Permission;
 use crate::directory::account_by_address;
 use crate::{Account, AccountStatus, Actor, Directory, IdentityError};
 use carepost_audit::action;
-use carepost_store::{AccountRow, AuditRepo, AuthRepo, DirectoryRepo, SessionRepo, Tx};
+use carepost_store::{
+    AccountRow, AuditRepo, AuthRepo, CredentialRepo, DirectoryRepo, SessionRepo, Tx,
+};
 use serde_json::json;
 
 impl Directory {
@@ -54,6 +56,13 @@ impl Directory {
             AccountStatus::Active => action::ACCOUNT_ENABLE,
             AccountStatus::Deprovisioned => action::ACCOUNT_DEPROVISION,
         };
+        let leaving = matches!(to, AccountStatus::Disabled | AccountStatus::Deprovisioned);
+        if leaving && self.is_last_active_admin(tx, row).await? {
+            return Err(IdentityError::Conflict(
+                "this is the last active IT administrator; give the role to someone else first"
+                    .into(),
+            ));
+        }
         if to == AccountStatus::Deprovisioned {
             tx.set_account_addresses_reusable(row.id, Some(self.quarantine_end(now)))
                 .await?;
@@ -72,6 +81,24 @@ impl Directory {
             .with_details(json!({ "from": from.as_str(), "to": to.as_str() }));
         tx.append_audit(&event).await?;
         Ok(())
+    }
+
+    async fn is_last_active_admin(
+        &self,
+        tx: &mut Tx,
+        row: &AccountRow,
+    ) -> Result<bool, IdentityError> {
+        let roles = tx.list_roles(row.id).await?;
+        if !roles
+            .iter()
+            .any(|(r, _)| r == crate::Role::ItAdmin.as_str())
+        {
+            return Ok(false);
+        }
+        let active = tx
+            .count_active_role_holders(crate::Role::ItAdmin.as_str())
+            .await?;
+        Ok(active <= 1 && row.status == AccountStatus::Active.as_str())
     }
 
     /// Takes a deprovisioned account's addresses out of quarantine, if it still holds its

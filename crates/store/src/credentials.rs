@@ -36,6 +36,8 @@ pub trait CredentialRepo {
         account: AccountId,
     ) -> Result<Vec<(String, Option<DepartmentId>)>, StoreError>;
     async fn count_role_holders(&mut self, role: &str) -> Result<i64, StoreError>;
+    /// Holders of `role` whose accounts are active.
+    async fn count_active_role_holders(&mut self, role: &str) -> Result<i64, StoreError>;
     /// Removes a role; returns whether the account had it.
     async fn revoke_role(&mut self, account: AccountId, role: &str) -> Result<bool, StoreError>;
 }
@@ -148,6 +150,17 @@ impl CredentialRepo for Tx {
             .execute(self.write()?)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn count_active_role_holders(&mut self, role: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM account_roles r JOIN accounts a ON a.id = r.account_id \
+             WHERE r.role = $1 AND a.status = 'active'",
+        )
+        .bind(role)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(row.try_get("n")?)
     }
 
     async fn count_role_holders(&mut self, role: &str) -> Result<i64, StoreError> {

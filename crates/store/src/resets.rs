@@ -78,7 +78,7 @@ impl ResetRepo for Tx {
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE reset_requests SET decided_by = $2, decided_at = $3 \
-             WHERE id = $1 AND decided_by IS NULL",
+             WHERE id = $1 AND decided_by IS NULL AND expires_at > $3",
         )
         .bind(id)
         .bind(by)

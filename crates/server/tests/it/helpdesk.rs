@@ -163,3 +163,80 @@ async fn a_supervisor_of_the_department_approves_a_reset_someone_else_asked_for(
     })
     .await;
 }
+
+#[tokio::test]
+async fn administrators_and_unenrolled_clinicians_are_out_of_the_helpdesks_reach() {
+    on_each_backend(async |env| {
+        env.department("Medicine", None).await;
+        env.department("Cardiology", Some("Medicine")).await;
+        env.department("Pharmacy", None).await;
+        let agent = staff(env, "Hal", "H1", Role::Helpdesk, None).await;
+        let boss = staff(env, "Meg", "S1", Role::Supervisor, Some("Medicine")).await;
+        // An IT administrator sitting in Cardiology.
+        let it = env.create("Ida", None, "Admin", "I1").await;
+        env.dir
+            .grant_role(&admin(), &it, &Role::ItAdmin, None)
+            .await
+            .unwrap();
+        let e = env.dir.helpdesk_reset(&agent, &it, None).await.unwrap_err();
+        assert!(matches!(e, IdentityError::Forbidden(_)), "{e}");
+        let e = env
+            .dir
+            .set_status(&boss, &it, carepost_identity::AccountStatus::Disabled)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, IdentityError::Forbidden(_)),
+            "a supervisor cannot disable an administrator: {e}"
+        );
+        // A clinician must use MFA: without a code to give, only an approval resets them.
+        let doc = env.create("Dee", None, "Doc", "D1").await;
+        let e = env
+            .dir
+            .helpdesk_reset(&agent, &doc, None)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("second factor"), "{e}");
+        let request = env
+            .dir
+            .request_reset(&agent, &doc, "ticket 80: new phone, no codes")
+            .await
+            .unwrap();
+        env.dir.approve_reset(&boss, request).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_last_active_it_administrator_cannot_be_disabled() {
+    on_each_backend(async |env| {
+        env.department("Cardiology", None).await;
+        let first = env
+            .dir
+            .ensure_first_admin()
+            .await
+            .unwrap()
+            .unwrap()
+            .address
+            .to_string();
+        let e = env
+            .dir
+            .set_status(&admin(), &first, carepost_identity::AccountStatus::Disabled)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("last active IT administrator"),
+            "{e}"
+        );
+        let ann = env.create("Ann", None, "Lee", "E1").await;
+        env.dir
+            .grant_role(&admin(), &ann, &Role::ItAdmin, None)
+            .await
+            .unwrap();
+        env.dir
+            .set_status(&admin(), &first, carepost_identity::AccountStatus::Disabled)
+            .await
+            .unwrap();
+    })
+    .await;
+}

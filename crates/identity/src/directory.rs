@@ -87,6 +87,10 @@ impl Directory {
         &self.policy
     }
 
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

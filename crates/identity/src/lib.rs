@@ -23,6 +23,7 @@ mod lockout;
 mod mfa;
 mod model;
 mod password;
+mod policy_doc;
 mod rename;
 mod roles;
 mod secrets;
@@ -44,4 +45,5 @@ pub use password::{
     Hasher, PasswordContext, PolicyViolation, check_new_password, hash_password,
     is_common_password, verify_password,
 };
+pub use policy_doc::{human_duration, policy_document};
 pub use sessions::{Session, SessionInfo};

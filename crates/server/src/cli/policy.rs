@@ -2,24 +2,12 @@
 
 use super::{Global, output};
 use clap::Subcommand;
-use serde_json::json;
 use std::process::ExitCode;
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// Print the password, lockout, MFA and session policies in force.
     Show,
-}
-
-fn human(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0 => "never".to_string(),
-        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
 }
 
 pub(crate) async fn run(c: PolicyCommand, g: &Global) -> anyhow::Result<ExitCode> {
@@ -31,27 +19,9 @@ pub(crate) async fn run(c: PolicyCommand, g: &Global) -> anyhow::Result<ExitCode
         &config.mfa,
         &config.sessions,
     );
+    let human = carepost_identity::human_duration;
     let max_age = p.max_age.map_or("never".to_string(), human);
-    let doc = json!({
-        "password": {
-            "min_length": p.min_length, "max_length": p.max_length,
-            "min_strength": p.min_strength, "history": p.history,
-            "max_age": max_age, "warn_before": human(p.warn_before), "min_age": human(p.min_age),
-            "common_password_list": "100,000 entries",
-            "argon2id": { "memory_kib": p.argon2_memory_kib, "iterations": p.argon2_iterations,
-                          "parallelism": p.argon2_parallelism },
-        },
-        "lockout": {
-            "threshold": l.threshold, "duration": human(l.duration),
-            "max_duration": human(l.max_duration),
-            "source_threshold": l.source_threshold, "source_window": human(l.source_window),
-        },
-        "mfa": {
-            "required_roles": m.required_roles, "required_categories": m.required_categories,
-            "required_departments": m.required_departments, "grace": human(m.grace),
-        },
-        "sessions": { "idle_timeout": human(s.idle_timeout), "absolute_timeout": human(s.absolute_timeout) },
-    });
+    let doc = carepost_identity::policy_document(&config);
     if g.json {
         output::json(&doc)?;
         return Ok(ExitCode::SUCCESS);

@@ -577,3 +577,57 @@ async fn a_helpdesk_reset_through_the_api() {
         .await;
     assert_eq!(r.status, 403, "helpdesk cannot approve");
 }
+
+#[tokio::test]
+async fn departments_import_and_policy_through_the_api() {
+    let (mut c, _) = with_nurse().await;
+    let r = c.call("GET", "/api/v1/policy", None).await;
+    assert_eq!(r.status, 401, "signed in only");
+    let mut it = staff(&c, "Ida", "I1", Some("it-admin")).await;
+    let r = it
+        .call(
+            "POST",
+            "/api/v1/departments",
+            Some(r#"{"name":"Oncology","parent":"Cardiology"}"#),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = it.call("GET", "/api/v1/departments", None).await;
+    assert!(r.body.contains("Oncology"), "{}", r.body);
+    let mut csv = String::from(
+        "employee_id,first,middle,last,preferred,category,department,supervisor_employee_id,status\n",
+    );
+    for i in 0..400 {
+        csv.push_str(&format!(
+            "B{i},Bulk,Middle-Named,Person-With-A-Long-Name{i},,nurse,Oncology,,\n"
+        ));
+    }
+    csv.push_str("B999,,,Nameless,,nurse,Oncology,,\n");
+    assert!(csv.len() > 16 * 1024, "larger than the ordinary body limit");
+    let r = it.call("POST", "/api/v1/import", Some(&csv)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let s = r.json();
+    assert_eq!(
+        (s["created"].as_u64(), s["failed"].as_u64()),
+        (Some(400), Some(1)),
+        "{s}"
+    );
+    assert_eq!(s["errors"][0]["line"], 402);
+    let p = it.call("GET", "/api/v1/policy", None).await.json();
+    assert_eq!(p["password"]["min_length"], 12);
+    let r = c
+        .call(
+            "POST",
+            "/api/v1/auth/sign-in",
+            Some(&format!(
+                r#"{{"login":"ann.lee@kaiser.org","password":"{GOOD}"}}"#
+            )),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        c.call("POST", "/api/v1/import", Some("x")).await.status,
+        403,
+        "a nurse cannot import"
+    );
+}

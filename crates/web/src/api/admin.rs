@@ -243,3 +243,51 @@ pub async fn approve_reset(
         json!({ "temporary_password": temporary, "must_change": true, "shown_once": true }),
     ))
 }
+
+pub async fn departments(
+    State(state): State<WebState>,
+    user: User,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&state, &user).await?;
+    let all = state.directory.list_departments(&actor).await?;
+    Ok(Json(json!({ "departments": all })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewDepartment {
+    name: String,
+    parent: Option<String>,
+}
+
+pub async fn create_department(
+    State(state): State<WebState>,
+    user: User,
+    ApiJson(b): ApiJson<NewDepartment>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let actor = actor(&state, &user).await?;
+    let d = state
+        .directory
+        .create_department(&actor, &b.name, b.parent.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!(d))))
+}
+
+/// `POST /api/v1/import` with the HR export as the body (`text/csv`): the summary with the
+/// per-row report.
+pub async fn import(
+    State(state): State<WebState>,
+    user: User,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let actor = actor(&state, &user).await?;
+    let summary = state.directory.import_csv(&actor, &body[..]).await?;
+    Ok(Json(json!(summary)))
+}
+
+/// The policies in force, for anyone signed in (the portal shows the password rules).
+pub async fn policy(
+    State(state): State<WebState>,
+    _user: super::session::RestrictedUser,
+) -> Json<Value> {
+    Json(carepost_identity::policy_document(state.directory.config()))
+}

@@ -37,6 +37,8 @@ pub fn sign_in_limiter() -> SignInLimiter {
 
 /// Largest request body the API reads: sign-ins and self-service bodies are tiny.
 const MAX_BODY: usize = 16 * 1024;
+/// Largest HR export accepted by `/import` (200,000 rows are about 15 MiB).
+const MAX_IMPORT: usize = 64 * 1024 * 1024;
 
 pub fn routes(state: WebState) -> Router<WebState> {
     let auth = Router::new()
@@ -84,6 +86,15 @@ pub fn routes(state: WebState) -> Router<WebState> {
             post(admin::request_reset),
         )
         .route("/reset-requests/{id}/approve", post(admin::approve_reset))
+        .route(
+            "/departments",
+            get(admin::departments).post(admin::create_department),
+        )
+        .route("/policy", get(admin::policy))
+        .route(
+            "/import",
+            post(admin::import).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT)),
+        )
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(require_request_header))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

@@ -23,6 +23,7 @@ pub mod action {
     pub const PASSWORD_SET: &str = "password.set";
     pub const PASSWORD_RESET: &str = "password.reset";
     pub const PASSWORD_CHANGE: &str = "password.change";
+    pub const PASSWORD_RECOVER: &str = "password.recover";
     pub const SIGNIN_SUCCESS: &str = "signin.success";
     pub const SIGNIN_FAILURE: &str = "signin.failure";
     pub const SIGNIN_FIRST_FACTOR: &str = "signin.first_factor";

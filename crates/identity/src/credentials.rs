@@ -167,25 +167,7 @@ impl Directory {
 
     /// The policy, then the history: the current password and the last `history` ones.
     async fn check_password(&self, row: &AccountRow, password: &str) -> Result<(), IdentityError> {
-        let name = name_of(row);
-        let ctx = PasswordContext {
-            names: [
-                Some(name.first),
-                name.middle,
-                Some(name.last),
-                name.preferred,
-            ]
-            .into_iter()
-            .flatten()
-            .collect(),
-            address_local_part: row
-                .primary_address
-                .split('@')
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-            employee_id: row.employee_id.clone(),
-        };
+        let ctx = context_of(row);
         let mut violations = check_new_password(&self.config.password, password, &ctx);
         if violations.is_empty() && self.config.password.history > 0 {
             let mut read = self.store.read().await?;
@@ -313,5 +295,56 @@ impl Directory {
     /// The owner's own account, as the portal shows it.
     pub async fn own_account(&self, account: AccountId) -> Result<crate::Account, IdentityError> {
         self.account_by_id(account).await
+    }
+
+    /// A new password after a recovery proof: the policy and history apply, the minimum age
+    /// does not (the person forgot the old one).
+    pub(crate) async fn set_recovered_password(
+        &self,
+        row: &AccountRow,
+        password: &str,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<(), IdentityError> {
+        self.check_password(row, password).await?;
+        let hash = self.hasher.hash(&*self.rng, password).await?;
+        let mut tx = self.store.begin().await?;
+        self.store_password(&mut tx, row.id, &hash, false).await?;
+        let (sessions, app_passwords) = self.after_password_change(&mut tx, row.id, None).await?;
+        let mut event = self
+            .audit(
+                &Actor::account(row.id, &row.primary_address),
+                action::PASSWORD_RECOVER,
+                format!("account:{}", row.primary_address),
+            )
+            .with_details(
+                json!({ "sessions_ended": sessions, "app_passwords_revoked": app_passwords }),
+            );
+        event.source = source.map(|ip| ip.to_string());
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// What a password may not contain, for this account.
+fn context_of(row: &AccountRow) -> PasswordContext {
+    let name = name_of(row);
+    PasswordContext {
+        names: [
+            Some(name.first),
+            name.middle,
+            Some(name.last),
+            name.preferred,
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        address_local_part: row
+            .primary_address
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        employee_id: row.employee_id.clone(),
     }
 }

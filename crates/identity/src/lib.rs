@@ -24,6 +24,7 @@ mod mfa;
 mod model;
 mod password;
 mod policy_doc;
+mod recovery;
 mod rename;
 mod roles;
 mod secrets;

@@ -287,6 +287,24 @@ impl Directory {
         self.second_factor_passed(attempt, &row).await
     }
 
+    /// A code from the account's confirmed authenticator, spent (never accepted twice).
+    pub(crate) async fn check_confirmed_totp(
+        &self,
+        row: &AccountRow,
+        code: &str,
+    ) -> Result<bool, IdentityError> {
+        self.check_totp(row, code, false).await
+    }
+
+    /// An unused recovery code, spent.
+    pub(crate) async fn spend_recovery_code(
+        &self,
+        row: &AccountRow,
+        code: &str,
+    ) -> Result<bool, IdentityError> {
+        self.use_recovery_code(row, code).await
+    }
+
     async fn use_recovery_code(&self, row: &AccountRow, code: &str) -> Result<bool, IdentityError> {
         let hash = keyed_hash(&self.recovery_key(), &normalize_code(code));
         let now = self.clock.now();

@@ -631,3 +631,84 @@ async fn departments_import_and_policy_through_the_api() {
         "a nurse cannot import"
     );
 }
+
+#[tokio::test]
+async fn forgot_password_and_self_unlock_need_a_recovery_code_or_the_authenticator() {
+    let (mut c, a) = with_nurse().await;
+    let dir = c.s.running.context.directory.clone();
+    let id = dir.find_account(&admin(), &a).await.unwrap().id;
+    let recover = |code: &str, new: Option<&str>| {
+        let new = new
+            .map(|n| format!(r#","new_password":"{n}""#))
+            .unwrap_or_default();
+        format!(r#"{{"login":"{a}","code":"{code}"{new}}}"#)
+    };
+    // No second factor: no self-service path, and the same answer as a wrong code.
+    let r = c
+        .call(
+            "POST",
+            "/api/v1/auth/recover",
+            Some(&recover("aaaa-bbbb-cccc-dddd", None)),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let unknown = c
+        .call(
+            "POST",
+            "/api/v1/auth/recover",
+            Some(r#"{"login":"nobody@kaiser.org","code":"123456"}"#),
+        )
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.json()["error"].clone()),
+        (401, r.json()["error"].clone())
+    );
+    let codes = dir.regenerate_recovery_codes(id).await.unwrap();
+    let weak = c
+        .call(
+            "POST",
+            "/api/v1/auth/recover",
+            Some(&recover(&codes[0], Some("password1234"))),
+        )
+        .await;
+    assert_eq!(
+        weak.status, 422,
+        "refused before the code is spent: {}",
+        weak.body
+    );
+    // Locked out by a spray from the ward's own network...
+    for _ in 0..5 {
+        let attempt = carepost_identity::SignIn {
+            login: &a,
+            secret: "wrong",
+            protocol: carepost_identity::Protocol::Web,
+            source: Some("127.0.0.1".parse().unwrap()),
+        };
+        dir.sign_in(&attempt).await.unwrap().unwrap_err();
+    }
+    // ...a recovery code sets a new password and unlocks.
+    let r = c
+        .call(
+            "POST",
+            "/api/v1/auth/recover",
+            Some(&recover(&codes[0], Some(GOOD2))),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = c
+        .call(
+            "POST",
+            "/api/v1/auth/sign-in",
+            Some(&format!(r#"{{"login":"{a}","password":"{GOOD2}"}}"#)),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = c
+        .call(
+            "POST",
+            "/api/v1/auth/recover",
+            Some(&recover(&codes[0], None)),
+        )
+        .await;
+    assert_eq!(r.status, 401, "a recovery code works once");
+}

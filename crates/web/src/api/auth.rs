@@ -170,3 +170,31 @@ pub async fn sign_out(
     h.append(header::SET_COOKIE, set_cookie(MFA_COOKIE, None, 0));
     Ok(res)
 }
+
+#[derive(Deserialize)]
+pub struct Recover {
+    login: String,
+    /// A recovery code, or the authenticator's code while the account is not locked.
+    code: String,
+    /// Omitted: unlock only.
+    new_password: Option<String>,
+}
+
+/// Forgot password and self-unlock. Every failure to prove gets the same answer.
+pub async fn recover(
+    State(state): State<WebState>,
+    source: Source,
+    ApiJson(b): ApiJson<Recover>,
+) -> Result<StatusCode, ApiError> {
+    let proven = state
+        .directory
+        .recover_account(&b.login, &b.code, b.new_password.as_deref(), source.0)
+        .await?;
+    if !proven {
+        return Err(ApiError::unauthorized(
+            "invalid_credentials",
+            "that did not work; if you have no recovery code or authenticator, call the helpdesk",
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

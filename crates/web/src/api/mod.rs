@@ -45,6 +45,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/auth/sign-in", post(auth::sign_in))
         .route("/auth/second-factor", post(auth::second_factor))
         .route("/auth/sign-out", post(auth::sign_out))
+        .route("/auth/recover", post(auth::recover))
         .layer(axum::middleware::from_fn_with_state(state, limit_sign_ins));
     Router::new()
         .merge(auth)

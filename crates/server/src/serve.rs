@@ -59,8 +59,6 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         metrics: telemetry::metrics_handle(),
         directory: context.directory.clone(),
         clock: context.clock.clone(),
-        session_absolute_secs: i64::try_from(config.sessions.absolute_timeout.as_secs())
-            .unwrap_or(i64::MAX),
         sign_in_limiter: std::sync::Arc::new(carepost_web::api::sign_in_limiter()),
     };
     let app = router(state);

@@ -24,8 +24,6 @@ pub struct WebState {
     pub metrics: PrometheusHandle,
     pub directory: Directory,
     pub clock: Arc<dyn Clock>,
-    /// How long the session cookie may live (the sessions' absolute timeout).
-    pub session_absolute_secs: i64,
     /// Sign-in requests per source network, checked before any password is hashed.
     pub sign_in_limiter: Arc<api::SignInLimiter>,
 }

@@ -45,7 +45,6 @@ async fn signed_in(
         .directory
         .start_session(s, amr, &device(headers), source.0)
         .await?;
-    let max_age = state.session_absolute_secs;
     let enrollment = match &s.second_factor {
         SecondFactor::EnrollmentRequired {
             grace_until,
@@ -66,9 +65,9 @@ async fn signed_in(
     let h = res.headers_mut();
     h.append(
         header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, Some(&token), max_age),
+        set_cookie(SESSION_COOKIE, Some(&token), None),
     );
-    h.append(header::SET_COOKIE, set_cookie(MFA_COOKIE, None, 0));
+    h.append(header::SET_COOKIE, set_cookie(MFA_COOKIE, None, None));
     Ok(res)
 }
 
@@ -101,7 +100,7 @@ pub async fn sign_in(
     let mut res = Json(json!({ "status": "second_factor_required" })).into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(MFA_COOKIE, Some(&pending), 300),
+        set_cookie(MFA_COOKIE, Some(&pending), Some(300)),
     );
     Ok(res)
 }
@@ -121,7 +120,7 @@ pub async fn second_factor(
     else {
         let mut res = expired().into_response();
         res.headers_mut()
-            .append(header::SET_COOKIE, set_cookie(MFA_COOKIE, None, 0));
+            .append(header::SET_COOKIE, set_cookie(MFA_COOKIE, None, None));
         return Ok(res);
     };
     let me = state.directory.own_account(account).await?;
@@ -166,8 +165,8 @@ pub async fn sign_out(
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
     let h = res.headers_mut();
-    h.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, None, 0));
-    h.append(header::SET_COOKIE, set_cookie(MFA_COOKIE, None, 0));
+    h.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, None, None));
+    h.append(header::SET_COOKIE, set_cookie(MFA_COOKIE, None, None));
     Ok(res)
 }
 

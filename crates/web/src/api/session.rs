@@ -26,18 +26,24 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|c| c.value().to_string())
 }
 
-/// A `Set-Cookie` value; `None` clears the cookie.
-pub fn set_cookie(name: &'static str, value: Option<&str>, max_age_secs: i64) -> HeaderValue {
+/// A `Set-Cookie` value: `Some(value)` with a lifetime in seconds, or `None` (a cookie that
+/// ends with the browser, as the session cookie does on a shared workstation), or a value of
+/// `None` to clear the cookie.
+pub fn set_cookie(
+    name: &'static str,
+    value: Option<&str>,
+    max_age_secs: Option<i64>,
+) -> HeaderValue {
     let mut c = Cookie::new(name, value.unwrap_or("").to_string());
     c.set_path("/");
     c.set_secure(true);
     c.set_http_only(true);
     c.set_same_site(SameSite::Strict);
-    c.set_max_age(cookie::time::Duration::seconds(if value.is_some() {
-        max_age_secs
-    } else {
-        0
-    }));
+    match (value, max_age_secs) {
+        (None, _) => c.set_max_age(cookie::time::Duration::ZERO),
+        (Some(_), Some(secs)) => c.set_max_age(cookie::time::Duration::seconds(secs)),
+        (Some(_), None) => {}
+    }
     HeaderValue::from_str(&c.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 

@@ -166,7 +166,11 @@ impl Directory {
     }
 
     /// The policy, then the history: the current password and the last `history` ones.
-    async fn check_password(&self, row: &AccountRow, password: &str) -> Result<(), IdentityError> {
+    pub(crate) async fn check_password(
+        &self,
+        row: &AccountRow,
+        password: &str,
+    ) -> Result<(), IdentityError> {
         let ctx = context_of(row);
         let mut violations = check_new_password(&self.config.password, password, &ctx);
         if violations.is_empty() && self.config.password.history > 0 {
@@ -305,7 +309,6 @@ impl Directory {
         password: &str,
         source: Option<std::net::IpAddr>,
     ) -> Result<(), IdentityError> {
-        self.check_password(row, password).await?;
         let hash = self.hasher.hash(&*self.rng, password).await?;
         let mut tx = self.store.begin().await?;
         self.store_password(&mut tx, row.id, &hash, false).await?;

@@ -296,6 +296,21 @@ impl Directory {
         self.check_totp(row, code, false).await
     }
 
+    /// Whether `code` is one of the account's unused recovery codes, without spending it.
+    pub(crate) async fn recovery_code_unused(
+        &self,
+        row: &AccountRow,
+        code: &str,
+    ) -> Result<bool, IdentityError> {
+        let hash = keyed_hash(&self.recovery_key(), &normalize_code(code));
+        Ok(self
+            .store
+            .read()
+            .await?
+            .has_unused_recovery_code(row.id, &hash)
+            .await?)
+    }
+
     /// An unused recovery code, spent.
     pub(crate) async fn spend_recovery_code(
         &self,

@@ -1,20 +1,22 @@
-//! Forgot password and self-unlock, without the helpdesk: the person proves who they are with a
-//! recovery code, or with their authenticator's code while their account is not locked, and may
-//! then set a new password; either way the lockout is cleared. Never by a secret question. An
-//! account without a second factor has no self-service path (the helpdesk verifies instead),
-//! and every refusal looks the same from outside.
+//! Forgot password and self-unlock, without the helpdesk. A recovery code (about 79 bits)
+//! proves the person and lets them set a new password; the authenticator's code only unlocks,
+//! and only while the account is not locked for that kind of source (six digits must not face
+//! more guesses than the lockout allows). Never by a secret question. An account without a
+//! second factor has no self-service path (the helpdesk verifies instead). Every failure gets
+//! the same answer and is recorded like a failed sign-in.
 
-use crate::lockout::{is_locked, network_of};
+use crate::authn::Why;
+use crate::lockout::{is_locked, network_of, source_throttled};
 use crate::{AccountStatus, Actor, Directory, IdentityError, Protocol, SignIn};
 use carepost_audit::action;
-use carepost_store::{AuditRepo, AuthRepo, DirectoryRepo};
+use carepost_store::{AccountRow, AuditRepo, AuthRepo, DirectoryRepo};
 use carepost_types::Address;
 use serde_json::json;
 use std::net::IpAddr;
 
 impl Directory {
-    /// Proves the person by `code` and, if given, sets `new_password`; clears the lockout.
-    /// `Ok(false)`: not proven (unknown login, wrong code, no second factor, inactive).
+    /// Proves the person by `code`; with a recovery code, `new_password` (if given) replaces
+    /// the password. Clears the lockout. `Ok(false)`: not proven.
     pub async fn recover_account(
         &self,
         login: &str,
@@ -24,8 +26,7 @@ impl Directory {
     ) -> Result<bool, IdentityError> {
         if let Some(p) = new_password {
             // The rules that do not depend on the person are checked first, for every login
-            // alike (so the answer says nothing about which logins exist), and before a
-            // recovery code is spent on a password that would be refused anyway.
+            // alike, so the answer says nothing about which logins exist.
             let general = crate::check_new_password(
                 &self.config.password,
                 p,
@@ -35,44 +36,40 @@ impl Directory {
                 return Err(IdentityError::PasswordRejected(general));
             }
         }
-        let Ok(address) = Address::parse(login) else {
-            return Ok(false);
-        };
-        let mut read = self.store.read().await?;
-        let Some(row) = read.find_account_by_address(&address.to_string()).await? else {
-            return Ok(false);
-        };
-        if row.status != AccountStatus::Active.as_str() {
-            return Ok(false);
-        }
-        let network = network_of(source);
-        let kind = self.source_kind(&mut read, row.id, &network).await?;
-        let locked = is_locked(
-            &read.find_lockout(row.id, kind.as_str()).await?,
-            self.clock.now(),
-        );
-        drop(read);
         let attempt = SignIn {
-            login: &row.primary_address,
+            login,
             secret: "",
             protocol: Protocol::Web,
             source,
         };
-        let digits = code.chars().filter(char::is_ascii_alphanumeric).count();
-        let totp = digits == 6 && code.trim().chars().all(|c| c.is_ascii_digit() || c == ' ');
-        // A six-digit code could be guessed if locks did not hold: while locked, only a
-        // recovery code (about 79 bits) proves the person.
-        let proven = match (totp, locked) {
-            (true, true) => false,
-            (true, false) => self.check_confirmed_totp(&row, code).await?,
-            (false, _) => self.spend_recovery_code(&row, code).await?,
+        let network = network_of(source);
+        let row = match Address::parse(login) {
+            Ok(a) => {
+                self.store
+                    .read()
+                    .await?
+                    .find_account_by_address(&a.to_string())
+                    .await?
+            }
+            Err(_) => None,
+        };
+        let Some(row) = row.filter(|r| r.status == AccountStatus::Active.as_str()) else {
+            self.record_failure(&attempt, None, &network, Why::UnknownAccount)
+                .await?;
+            return Ok(false);
+        };
+        let totp =
+            code.trim().len() <= 7 && code.trim().chars().all(|c| c.is_ascii_digit() || c == ' ');
+        let proven = match (totp, new_password) {
+            (true, Some(_)) => false, // a new password needs a recovery code
+            (true, None) => {
+                self.unlock_with_totp(&attempt, &row, code, &network)
+                    .await?
+            }
+            (false, new) => self.recover_with_code(&attempt, &row, code, new).await?,
         };
         if !proven {
-            self.second_factor_failed(&attempt, &row).await?;
             return Ok(false);
-        }
-        if let Some(p) = new_password {
-            self.set_recovered_password(&row, p, source).await?;
         }
         let mut tx = self.store.begin().await?;
         tx.clear_lockouts(row.id).await?;
@@ -82,10 +79,79 @@ impl Directory {
                 action::ACCOUNT_UNLOCK,
                 format!("account:{}", row.primary_address),
             )
-            .with_details(json!({ "by": "self, after proof", "factor": if totp { "totp" } else { "recovery code" } }));
+            .with_details(json!({
+                "by": "self, after proof",
+                "factor": if totp { "totp" } else { "recovery code" },
+            }));
         event.source = source.map(|ip| ip.to_string());
         tx.append_audit(&event).await?;
         tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The authenticator's code, accepted only while this kind of source is neither locked nor
+    /// throttled; the lock is read again after the check, so parallel guesses gain nothing.
+    async fn unlock_with_totp(
+        &self,
+        attempt: &SignIn<'_>,
+        row: &AccountRow,
+        code: &str,
+        network: &str,
+    ) -> Result<bool, IdentityError> {
+        let mut read = self.store.read().await?;
+        let kind = self.source_kind(&mut read, row.id, network).await?;
+        let now = self.clock.now();
+        let locked = is_locked(&read.find_lockout(row.id, kind.as_str()).await?, now);
+        let throttled = source_throttled(
+            &self.config.lockout,
+            read.find_source_failures(network).await?,
+            now,
+        ) && kind == crate::lockout::SourceKind::Unfamiliar;
+        drop(read);
+        if locked || throttled {
+            let why = if locked { Why::Locked } else { Why::Throttled };
+            self.record_failure(attempt, Some((row, kind)), network, why)
+                .await?;
+            return Ok(false);
+        }
+        if !self.check_confirmed_totp(row, code).await? {
+            self.second_factor_failed(attempt, row).await?;
+            return Ok(false);
+        }
+        let still_unlocked = !is_locked(
+            &self
+                .store
+                .read()
+                .await?
+                .find_lockout(row.id, kind.as_str())
+                .await?,
+            self.clock.now(),
+        );
+        Ok(still_unlocked)
+    }
+
+    /// A recovery code: checked, then the new password checked against every rule, and only
+    /// then the code spent (so a refused password costs no code).
+    async fn recover_with_code(
+        &self,
+        attempt: &SignIn<'_>,
+        row: &AccountRow,
+        code: &str,
+        new_password: Option<&str>,
+    ) -> Result<bool, IdentityError> {
+        if !self.recovery_code_unused(row, code).await? {
+            self.second_factor_failed(attempt, row).await?;
+            return Ok(false);
+        }
+        if let Some(p) = new_password {
+            self.check_password(row, p).await?;
+        }
+        if !self.spend_recovery_code(row, code).await? {
+            return Ok(false);
+        }
+        if let Some(p) = new_password {
+            self.set_recovered_password(row, p, attempt.source).await?;
+        }
         Ok(true)
     }
 }

@@ -144,6 +144,12 @@ pub trait AuthRepo {
         at: UnixMillis,
     ) -> Result<bool, StoreError>;
     async fn count_unused_recovery_codes(&mut self, account: AccountId) -> Result<i64, StoreError>;
+    /// Whether an unused code with this hash exists (without spending it).
+    async fn has_unused_recovery_code(
+        &mut self,
+        account: AccountId,
+        hash: &str,
+    ) -> Result<bool, StoreError>;
 
     async fn insert_app_password(
         &mut self,
@@ -454,6 +460,22 @@ impl AuthRepo for Tx {
         .fetch_one(self.conn())
         .await?;
         Ok(row.try_get("n")?)
+    }
+
+    async fn has_unused_recovery_code(
+        &mut self,
+        account: AccountId,
+        hash: &str,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 AS found FROM recovery_codes \
+             WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(account.0)
+        .bind(hash)
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(row.is_some())
     }
 
     async fn insert_app_password(

@@ -712,3 +712,49 @@ async fn forgot_password_and_self_unlock_need_a_recovery_code_or_the_authenticat
         .await;
     assert_eq!(r.status, 401, "a recovery code works once");
 }
+
+#[tokio::test]
+async fn the_authenticator_alone_unlocks_but_never_sets_a_password() {
+    let (mut c, a) = with_nurse().await;
+    let dir = c.s.running.context.directory.clone();
+    let id = dir.find_account(&admin(), &a).await.unwrap().id;
+    let e = dir.begin_totp(id).await.unwrap();
+    let now = (c.s.clock.now().0 / 1000) as u64;
+    dir.confirm_totp(id, &totp_code(&e.secret, now))
+        .await
+        .unwrap();
+    c.s.clock.advance(std::time::Duration::from_secs(60));
+    let now = (c.s.clock.now().0 / 1000) as u64;
+    let code = totp_code(&e.secret, now);
+    let with_password = format!(r#"{{"login":"{a}","code":"{code}","new_password":"{GOOD2}"}}"#);
+    assert_eq!(
+        c.call("POST", "/api/v1/auth/recover", Some(&with_password))
+            .await
+            .status,
+        401
+    );
+    c.s.clock.advance(std::time::Duration::from_secs(60));
+    let now = (c.s.clock.now().0 / 1000) as u64;
+    let unlock = format!(
+        r#"{{"login":"{a}","code":"{}"}}"#,
+        totp_code(&e.secret, now)
+    );
+    assert_eq!(
+        c.call("POST", "/api/v1/auth/recover", Some(&unlock))
+            .await
+            .status,
+        204
+    );
+    let r = c
+        .call(
+            "POST",
+            "/api/v1/auth/sign-in",
+            Some(&format!(r#"{{"login":"{a}","password":"{GOOD}"}}"#)),
+        )
+        .await;
+    assert_eq!(
+        r.json()["status"],
+        "second_factor_required",
+        "the password did not change"
+    );
+}

@@ -221,3 +221,35 @@ async fn audit_verification_finds_altered_removed_and_inserted_events() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_older_schema_is_migrated_forward_keeping_its_data() {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        carepost_store::create_at_version(&db.url, 1).await.unwrap();
+        // Data written by the older version.
+        let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        sqlx::query("INSERT INTO departments (name, name_key, parent_id, created_at) VALUES ('Old', 'old', NULL, 1)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let applied: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(applied, 1);
+        pool.close().await;
+        let store = Store::open(&db.url, [0; 32]).await.unwrap();
+        let mut tx = store.read().await.unwrap();
+        assert!(tx.find_department_by_name("old").await.unwrap().is_some());
+        drop(tx);
+        store.close().await;
+        let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        let applied: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(applied, schema_version());
+        pool.close().await;
+    }
+}

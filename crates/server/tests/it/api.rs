@@ -758,3 +758,36 @@ async fn the_authenticator_alone_unlocks_but_never_sets_a_password() {
         "the password did not change"
     );
 }
+
+#[tokio::test]
+async fn a_recovery_code_at_sign_in_is_named_as_such_in_amr() {
+    let (mut c, a) = with_nurse().await;
+    let dir = c.s.running.context.directory.clone();
+    let id = dir.find_account(&admin(), &a).await.unwrap().id;
+    let e = dir.begin_totp(id).await.unwrap();
+    let now = (c.s.clock.now().0 / 1000) as u64;
+    let codes = dir
+        .confirm_totp(id, &totp_code(&e.secret, now))
+        .await
+        .unwrap()
+        .unwrap();
+    let r = c
+        .call(
+            "POST",
+            "/api/v1/auth/sign-in",
+            Some(&format!(r#"{{"login":"{a}","password":"{GOOD}"}}"#)),
+        )
+        .await;
+    assert_eq!(r.json()["status"], "second_factor_required");
+    let r = c
+        .call(
+            "POST",
+            "/api/v1/auth/second-factor",
+            Some(&format!(r#"{{"code":"{}"}}"#, codes[0])),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let me = c.call("GET", "/api/v1/me", None).await.json();
+    assert_eq!(me["session"]["amr"], serde_json::json!(["pwd", "mfa"]));
+    assert_eq!(me["mfa"]["recovery_codes_left"], 9);
+}

@@ -150,7 +150,19 @@ pub async fn second_factor(
         password_expires_soon: password.expires_soon,
         second_factor: SecondFactor::NotRequired,
     };
-    signed_in(&state, &s, &["pwd", "otp", "mfa"], &headers, source).await
+    // RFC 8176: `otp` for the authenticator's code; a recovery code is a second factor but no
+    // one-time-password device, so it is `mfa` alone.
+    let totp = step
+        .code
+        .trim()
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == ' ');
+    let amr: &[&str] = if totp {
+        &["pwd", "otp", "mfa"]
+    } else {
+        &["pwd", "mfa"]
+    };
+    signed_in(&state, &s, amr, &headers, source).await
 }
 
 pub async fn sign_out(

@@ -145,15 +145,29 @@ impl Directory {
         }
         self.check_password(&row, new).await?;
         let hash = self.hasher.hash(&*self.rng, new).await?;
+        self.replace_own_password(&row, &hash, keep_session, source, action::PASSWORD_CHANGE)
+            .await
+    }
+
+    /// Stores the owner's new password hash, ends the other sessions and (per policy) the app
+    /// passwords, and audits `act`, in one transaction.
+    async fn replace_own_password(
+        &self,
+        row: &AccountRow,
+        hash: &str,
+        keep_session: Option<i64>,
+        source: Option<std::net::IpAddr>,
+        act: &'static str,
+    ) -> Result<(), IdentityError> {
         let mut tx = self.store.begin().await?;
-        self.store_password(&mut tx, row.id, &hash, false).await?;
+        self.store_password(&mut tx, row.id, hash, false).await?;
         let (sessions, app_passwords) = self
             .after_password_change(&mut tx, row.id, keep_session)
             .await?;
         let mut event = self
             .audit(
                 &Actor::account(row.id, &row.primary_address),
-                action::PASSWORD_CHANGE,
+                act,
                 format!("account:{}", row.primary_address),
             )
             .with_details(
@@ -310,22 +324,8 @@ impl Directory {
         source: Option<std::net::IpAddr>,
     ) -> Result<(), IdentityError> {
         let hash = self.hasher.hash(&*self.rng, password).await?;
-        let mut tx = self.store.begin().await?;
-        self.store_password(&mut tx, row.id, &hash, false).await?;
-        let (sessions, app_passwords) = self.after_password_change(&mut tx, row.id, None).await?;
-        let mut event = self
-            .audit(
-                &Actor::account(row.id, &row.primary_address),
-                action::PASSWORD_RECOVER,
-                format!("account:{}", row.primary_address),
-            )
-            .with_details(
-                json!({ "sessions_ended": sessions, "app_passwords_revoked": app_passwords }),
-            );
-        event.source = source.map(|ip| ip.to_string());
-        tx.append_audit(&event).await?;
-        tx.commit().await?;
-        Ok(())
+        self.replace_own_password(row, &hash, None, source, action::PASSWORD_RECOVER)
+            .await
     }
 }
 

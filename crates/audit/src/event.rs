@@ -39,6 +39,8 @@ pub mod action {
     pub const APP_PASSWORD_CREATE: &str = "app_password.create";
     pub const APP_PASSWORD_REVOKE: &str = "app_password.revoke";
     pub const SESSION_START: &str = "session.start";
+    pub const TOKEN_CREATE: &str = "api_token.create";
+    pub const TOKEN_REVOKE: &str = "api_token.revoke";
     pub const ROLE_GRANT: &str = "role.grant";
     pub const RESET_REQUEST: &str = "password.reset_request";
     pub const RESET_APPROVE: &str = "password.reset_approve";
@@ -56,6 +58,8 @@ pub enum Actor {
     System,
     /// The `carepost` command line, run by this operating-system user.
     LocalCli { os_user: String },
+    /// An API token made for automation.
+    ApiToken { id: i64, name: String },
 }
 
 impl Actor {
@@ -65,6 +69,7 @@ impl Actor {
             Actor::Account { address, .. } => address.clone(),
             Actor::System => "system".to_string(),
             Actor::LocalCli { os_user } => format!("local-cli:{os_user}"),
+            Actor::ApiToken { id, name } => format!("token:{name}#{id}"),
         }
     }
 

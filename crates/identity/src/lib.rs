@@ -30,6 +30,7 @@ mod roles;
 mod secrets;
 mod sessions;
 mod status;
+mod tokens;
 
 pub use actor::{Actor, Role};
 pub use authn::{Credential, Protocol, Refusal, SecondFactor, SignIn, SignInResult, SignedIn};
@@ -48,3 +49,4 @@ pub use password::{
 };
 pub use policy_doc::{human_duration, policy_document};
 pub use sessions::{Session, SessionInfo};
+pub use tokens::ApiTokenInfo;

@@ -19,6 +19,7 @@ mod migrate;
 mod resets;
 mod rows;
 mod sessions;
+mod tokens;
 
 pub use audit::{AuditFilter, AuditRepo};
 pub use auth::{AppPasswordRow, AuthRepo, LockoutRow, TotpRow};
@@ -31,6 +32,7 @@ pub use migrate::{MIGRATIONS, create_at_version, schema_version};
 pub use resets::{ResetRepo, ResetRequestRow};
 pub use rows::{AccountRow, AddressRow, DepartmentRow, NewAccountRow, PasswordRow};
 pub use sessions::{NewSession, SessionRepo, SessionRow};
+pub use tokens::{ApiTokenRepo, ApiTokenRow};
 
 use sqlx::AnyConnection;
 use sqlx::any::AnyPoolOptions;

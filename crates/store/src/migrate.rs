@@ -32,6 +32,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0004_account_search.sql"),
         include_str!("../../../migrations/postgres/0004_account_search.sql"),
     ),
+    (
+        5,
+        "api_tokens",
+        include_str!("../../../migrations/sqlite/0005_api_tokens.sql"),
+        include_str!("../../../migrations/postgres/0005_api_tokens.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

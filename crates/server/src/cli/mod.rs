@@ -21,6 +21,7 @@ mod import;
 mod output;
 mod policy;
 mod setup;
+mod token;
 
 use crate::context::Context;
 use carepost_config::{Config, LogFormat};
@@ -89,6 +90,9 @@ enum Command {
     /// The security policies in force.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// API tokens for automation.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 /// Options every command shares.
@@ -236,5 +240,6 @@ async fn run(command: Command, g: Global) -> anyhow::Result<ExitCode> {
         Command::Import(a) => import::run(a, &g).await,
         Command::Audit(c) => audit::run(c, &g).await,
         Command::Policy(c) => policy::run(c, &g).await,
+        Command::Token(c) => token::run(c, &g).await,
     }
 }

@@ -791,3 +791,91 @@ async fn a_recovery_code_at_sign_in_is_named_as_such_in_amr() {
     assert_eq!(me["session"]["amr"], serde_json::json!(["pwd", "mfa"]));
     assert_eq!(me["mfa"]["recovery_codes_left"], 9);
 }
+
+#[tokio::test]
+async fn api_tokens_act_with_their_roles_until_revoked_or_expired() {
+    let (c, nurse) = with_nurse().await;
+    let dir = c.s.running.context.directory.clone();
+    let day = std::time::Duration::from_secs(86_400);
+    let (id, token) = dir
+        .create_api_token(
+            &admin(),
+            "hr-feed",
+            &[carepost_identity::Role::Helpdesk],
+            30 * day,
+        )
+        .await
+        .unwrap();
+    assert!(token.starts_with("cpt_"));
+    let addr = c.s.running.https.unwrap();
+    let bearer = format!("Bearer {token}");
+    let call = |method: &'static str, path: String, body: Option<&'static str>| {
+        let bearer = bearer.clone();
+        let cert = c.s.cert.clone();
+        async move {
+            https_request(
+                addr,
+                &cert,
+                method,
+                &path,
+                &[("Authorization", &bearer)],
+                body,
+            )
+            .await
+        }
+    };
+    // No CSRF header needed: a browser never attaches a bearer token by itself.
+    let r = call("POST", format!("/api/v1/accounts/{nurse}/unlock"), None).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = call("GET", "/api/v1/accounts?limit=5".into(), None).await;
+    assert_eq!(r.status, 200);
+    let r = call("POST", "/api/v1/accounts".into(), Some(r#"{"first":"A","last":"B","employee_id":"Z1","category":"nurse","department":"Cardiology"}"#)).await;
+    assert_eq!(r.status, 403, "a helpdesk token cannot create accounts");
+    let trail = dir
+        .audit_events(&admin(), &carepost_store::AuditFilter::default())
+        .await
+        .unwrap();
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.action == "account.unlock" && e.actor == format!("token:hr-feed#{id}"))
+    );
+    let listed = dir.list_api_tokens(&admin()).await.unwrap();
+    assert!(listed[0].last_used_at.is_some());
+    dir.revoke_api_token(&admin(), id).await.unwrap();
+    let r = call("GET", "/api/v1/accounts".into(), None).await;
+    assert_eq!(
+        (r.status, r.json()["error"].clone()),
+        (401, serde_json::json!("invalid_token"))
+    );
+    let (_, short) = dir
+        .create_api_token(
+            &admin(),
+            "probe",
+            &[carepost_identity::Role::SecurityOfficer],
+            day,
+        )
+        .await
+        .unwrap();
+    c.s.clock.advance(2 * day);
+    let r = https_request(
+        addr,
+        &c.s.cert,
+        "GET",
+        "/api/v1/audit",
+        &[("Authorization", &format!("Bearer {short}"))],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 401, "expired");
+    let e = dir
+        .create_api_token(
+            &admin(),
+            "forever",
+            &[carepost_identity::Role::ItAdmin],
+            400 * day,
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("365 days"), "{e}");
+}

@@ -680,3 +680,37 @@ fn password_and_mfa_commands_work_end_to_end() {
         );
     }
 }
+
+#[test]
+fn api_tokens_are_made_listed_and_revoked_from_the_command_line() {
+    let d = tempfile::tempdir().unwrap();
+    let data = dev_data(d.path());
+    let made = json(&[
+        "--data",
+        &data,
+        "--json",
+        "token",
+        "create",
+        "--name",
+        "monitoring",
+        "--role",
+        "security-officer",
+        "--days",
+        "30",
+    ]);
+    assert!(made["token"].as_str().unwrap().starts_with("cpt_"));
+    let id = made["id"].as_i64().unwrap().to_string();
+    let listed = json(&["--data", &data, "--json", "token", "list"]);
+    assert_eq!(listed[0]["name"], "monitoring");
+    assert!(
+        listed[0].get("token").is_none(),
+        "the secret is never listed"
+    );
+    ok(&["--data", &data, "token", "revoke", &id]);
+    let e = fails(&["--data", &data, "token", "revoke", &id]);
+    assert!(e.contains("no live API token"), "{e}");
+    let e = fails(&[
+        "--data", &data, "token", "create", "--name", "x", "--role", "wizard",
+    ]);
+    assert!(e.contains("not a role"), "{e}");
+}

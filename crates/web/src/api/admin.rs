@@ -3,24 +3,16 @@
 //! check is the domain's one authorization module, and every refusal is audited there.
 
 use super::ApiError;
-use super::session::{ApiJson, User};
+use super::session::{ApiJson, Caller};
 use crate::WebState;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use carepost_identity::{AccountStatus, Actor, ListFilter, NewAccount, PersonName};
+use carepost_identity::{AccountStatus, ListFilter, NewAccount, PersonName};
 use carepost_store::AuditFilter;
 use carepost_types::UnixMillis;
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-/// The signed-in account as an actor with its roles.
-async fn actor(state: &WebState, user: &User) -> Result<Actor, ApiError> {
-    Ok(state
-        .directory
-        .actor_for(user.session.account, &user.session.address, user.source)
-        .await?)
-}
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -32,10 +24,9 @@ pub struct ListQuery {
 
 pub async fn list_accounts(
     State(state): State<WebState>,
-    user: User,
+    Caller(actor): Caller,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &user).await?;
     let filter = ListFilter {
         department: q.department,
         status: q.status.as_deref().map(AccountStatus::parse).transpose()?,
@@ -60,10 +51,9 @@ pub struct CreateAccount {
 
 pub async fn create_account(
     State(state): State<WebState>,
-    user: User,
+    Caller(actor): Caller,
     ApiJson(b): ApiJson<CreateAccount>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let actor = actor(&state, &user).await?;
     let new = NewAccount {
         name: PersonName::new(
             &b.first,
@@ -82,10 +72,9 @@ pub async fn create_account(
 
 pub async fn show_account(
     State(state): State<WebState>,
-    user: User,
+    Caller(actor): Caller,
     Path(address): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &user).await?;
     let account = state.directory.find_account(&actor, &address).await?;
     let locks = state.directory.lock_state(&actor, &address).await?;
     let locks: Vec<Value> = locks
@@ -97,10 +86,9 @@ pub async fn show_account(
 
 pub async fn unlock(
     State(state): State<WebState>,
-    user: User,
+    Caller(actor): Caller,
     Path(address): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let actor = actor(&state, &user).await?;
     state.directory.unlock(&actor, &address).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -112,11 +100,10 @@ pub struct StatusChange {
 
 pub async fn set_status(
     State(state): State<WebState>,
-    user: User,
+    Caller(actor): Caller,
     Path(address): Path<String>,
     ApiJson(b): ApiJson<StatusChange>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &user).await?;
     let to = AccountStatus::parse(&b.status)?;
     let account = state.directory.set_status(&actor, &address, to).await?;
     Ok(Json(json!(account)))
@@ -124,10 +111,9 @@ pub async fn set_status(
 
 pub async fn reset_password(
     State(state): State<WebState>,
-    user: User,
+    Caller(actor): Caller,
     Path(address): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &user).await?;
     let temporary = state.directory.reset_password(&actor, &address).await?;
     Ok(Json(
         json!({ "temporary_password": temporary, "must_change": true, "shown_once": true }),
@@ -141,11 +127,10 @@ pub struct Reason {
 
 pub async fn reset_mfa(
     State(state): State<WebState>,
-    user: User,
+    Caller(actor): Caller,
     Path(address): Path<String>,
     ApiJson(b): ApiJson<Reason>,
 ) -> Result<StatusCode, ApiError> {
-    let actor = actor(&state, &user).await?;
     state
         .directory
         .mfa_reset(&actor, &address, &b.reason)
@@ -155,10 +140,9 @@ pub async fn reset_mfa(
 
 pub async fn end_sessions(
     State(state): State<WebState>,
-    user: User,
+    Caller(actor): Caller,
     Path(address): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &user).await?;
     let n = state.directory.end_all_sessions(&actor, &address).await?;
     Ok(Json(json!({ "ended": n })))
 }
@@ -174,10 +158,9 @@ pub struct AuditQuery {
 
 pub async fn audit(
     State(state): State<WebState>,
-    user: User,
+    Caller(actor): Caller,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &user).await?;
     let time = |t: &Option<String>| -> Result<Option<UnixMillis>, ApiError> {
         t.as_deref()
             .map(UnixMillis::parse)
@@ -204,11 +187,10 @@ pub struct HelpdeskReset {
 
 pub async fn helpdesk_reset(
     State(state): State<WebState>,
-    user: User,
+    Caller(actor): Caller,
     Path(address): Path<String>,
     ApiJson(b): ApiJson<HelpdeskReset>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &user).await?;
     let temporary = state
         .directory
         .helpdesk_reset(&actor, &address, b.user_code.as_deref())
@@ -220,11 +202,10 @@ pub async fn helpdesk_reset(
 
 pub async fn request_reset(
     State(state): State<WebState>,
-    user: User,
+    Caller(actor): Caller,
     Path(address): Path<String>,
     ApiJson(b): ApiJson<Reason>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let actor = actor(&state, &user).await?;
     let id = state
         .directory
         .request_reset(&actor, &address, &b.reason)
@@ -234,10 +215,9 @@ pub async fn request_reset(
 
 pub async fn approve_reset(
     State(state): State<WebState>,
-    user: User,
+    Caller(actor): Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &user).await?;
     let temporary = state.directory.approve_reset(&actor, id).await?;
     Ok(Json(
         json!({ "temporary_password": temporary, "must_change": true, "shown_once": true }),
@@ -246,9 +226,8 @@ pub async fn approve_reset(
 
 pub async fn departments(
     State(state): State<WebState>,
-    user: User,
+    Caller(actor): Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &user).await?;
     let all = state.directory.list_departments(&actor).await?;
     Ok(Json(json!({ "departments": all })))
 }
@@ -261,10 +240,9 @@ pub struct NewDepartment {
 
 pub async fn create_department(
     State(state): State<WebState>,
-    user: User,
+    Caller(actor): Caller,
     ApiJson(b): ApiJson<NewDepartment>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let actor = actor(&state, &user).await?;
     let d = state
         .directory
         .create_department(&actor, &b.name, b.parent.as_deref())
@@ -276,10 +254,9 @@ pub async fn create_department(
 /// per-row report.
 pub async fn import(
     State(state): State<WebState>,
-    user: User,
+    Caller(actor): Caller,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = actor(&state, &user).await?;
     let summary = state.directory.import_csv(&actor, &body[..]).await?;
     Ok(Json(json!(summary)))
 }
@@ -290,4 +267,51 @@ pub async fn policy(
     _user: super::session::RestrictedUser,
 ) -> Json<Value> {
     Json(carepost_identity::policy_document(state.directory.config()))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewToken {
+    name: String,
+    roles: Vec<String>,
+    days: u32,
+}
+
+pub async fn create_token(
+    State(state): State<WebState>,
+    Caller(actor): Caller,
+    ApiJson(b): ApiJson<NewToken>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let mut roles = Vec::new();
+    for r in &b.roles {
+        roles.push(
+            carepost_identity::Role::parse(r)
+                .ok_or_else(|| ApiError::bad_request("invalid", format!("'{r}' is not a role")))?,
+        );
+    }
+    let lifetime = std::time::Duration::from_secs(u64::from(b.days) * 86_400);
+    let (id, token) = state
+        .directory
+        .create_api_token(&actor, &b.name, &roles, lifetime)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "token": token, "shown_once": true })),
+    ))
+}
+
+pub async fn tokens(
+    State(state): State<WebState>,
+    Caller(actor): Caller,
+) -> Result<Json<Value>, ApiError> {
+    let list = state.directory.list_api_tokens(&actor).await?;
+    Ok(Json(json!({ "tokens": list })))
+}
+
+pub async fn revoke_token(
+    State(state): State<WebState>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.directory.revoke_api_token(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -156,3 +156,43 @@ where
         }
     }
 }
+
+/// Who an administrative request acts as: an API token (`Authorization: Bearer cpt_...`) or
+/// the signed-in account with its roles.
+#[derive(Debug, Clone)]
+pub struct Caller(pub carepost_identity::Actor);
+
+/// The bearer token of a request, if it carries one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+impl FromRequestParts<WebState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, ApiError> {
+        if let Some(token) = bearer(&parts.headers) {
+            let actor = state
+                .directory
+                .actor_for_token(token, source(parts))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::unauthorized(
+                        "invalid_token",
+                        "the API token is unknown, revoked or expired",
+                    )
+                })?;
+            return Ok(Caller(actor));
+        }
+        let user = <User as FromRequestParts<WebState>>::from_request_parts(parts, state).await?;
+        let actor = state
+            .directory
+            .actor_for(user.session.account, &user.session.address, user.source)
+            .await?;
+        Ok(Caller(actor))
+    }
+}

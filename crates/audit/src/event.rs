@@ -41,6 +41,7 @@ pub mod action {
     pub const SESSION_START: &str = "session.start";
     pub const TOKEN_CREATE: &str = "api_token.create";
     pub const TOKEN_REVOKE: &str = "api_token.revoke";
+    pub const TOKEN_DENIED: &str = "api_token.denied";
     pub const ROLE_GRANT: &str = "role.grant";
     pub const RESET_REQUEST: &str = "password.reset_request";
     pub const RESET_APPROVE: &str = "password.reset_approve";

@@ -72,6 +72,13 @@ impl Directory {
         let row = account_by_address(&mut self.store.read().await?, address).await?;
         self.require_account(actor, Permission::StartReset, &row)
             .await?;
+        if actor.who.account_id().is_none() {
+            // The four-eyes rule compares accounts: a request must come from a person.
+            let target = format!("account:{}", row.primary_address);
+            let why =
+                "reset requests are made by a person signed in, not by a token or the command line";
+            return Err(self.refuse(actor, &target, why).await?);
+        }
         let reason = reason.trim();
         if reason.len() < 5 {
             return Err(IdentityError::Invalid(

@@ -51,6 +51,16 @@ impl From<ApiTokenRow> for ApiTokenInfo {
 }
 
 impl Directory {
+    /// Tokens are managed by people only: a leaked token must not be able to mint others.
+    async fn require_person(&self, actor: &Actor) -> Result<(), IdentityError> {
+        if matches!(actor.who, carepost_audit::Actor::ApiToken { .. }) {
+            return Err(self
+                .refuse(actor, "api-tokens", "API tokens cannot manage API tokens")
+                .await?);
+        }
+        Ok(())
+    }
+
     fn token_key(&self) -> [u8; 32] {
         derive_key(&self.config.master_key, "api tokens")
     }
@@ -63,17 +73,31 @@ impl Directory {
         roles: &[Role],
         lifetime: Duration,
     ) -> Result<(i64, String), IdentityError> {
+        self.require_person(actor).await?;
         self.require(actor, Permission::ManageRoles, "api-tokens")
             .await?;
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        let name_ok = !name.is_empty()
+            && name.len() <= 100
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._ -".contains(c));
+        if !name_ok {
             return Err(IdentityError::Invalid(
-                "a token needs a name of 1 to 100 characters".into(),
+                "a token's name is 1 to 100 letters, digits, '.', '_', '-' or spaces".into(),
             ));
         }
         if roles.is_empty() {
             return Err(IdentityError::Invalid(
                 "a token needs at least one role (--role)".into(),
+            ));
+        }
+        if roles
+            .iter()
+            .any(|r| matches!(r, Role::Supervisor | Role::Communications))
+        {
+            return Err(IdentityError::Invalid(
+                "tokens may carry it-admin, helpdesk or security-officer (a supervisor's scope belongs to a person)".into(),
             ));
         }
         if lifetime.is_zero() || lifetime > MAX_LIFETIME {
@@ -129,11 +153,29 @@ impl Directory {
         };
         let now = self.clock.now();
         if row.revoked_at.is_some() || row.expires_at <= now {
+            // The use of a revoked or expired token is the clearest sign of a leak.
+            let mut tx = self.store.begin().await?;
+            let mut event = carepost_audit::NewEvent::success(
+                now,
+                &carepost_audit::Actor::ApiToken {
+                    id: row.id,
+                    name: row.name.clone(),
+                },
+                action::TOKEN_DENIED,
+                format!("api-token:{}#{}", row.name, row.id),
+            )
+            .with_outcome(carepost_audit::Outcome::Denied);
+            event.source = source.map(|ip| ip.to_string());
+            tx.append_audit(&event).await?;
+            tx.commit().await?;
             return Ok(None);
         }
-        let mut tx = self.store.begin_bookkeeping().await?;
-        tx.touch_api_token(row.id, now).await?;
-        tx.commit().await?;
+        // Last use is kept to the minute, so busy automation does not write on every call.
+        if row.last_used_at.is_none_or(|t| now.0 - t.0 >= 60_000) {
+            let mut tx = self.store.begin_bookkeeping().await?;
+            tx.touch_api_token(row.id, now).await?;
+            tx.commit().await?;
+        }
         Ok(Some(Actor {
             who: carepost_audit::Actor::ApiToken {
                 id: row.id,
@@ -146,6 +188,7 @@ impl Directory {
     }
 
     pub async fn list_api_tokens(&self, actor: &Actor) -> Result<Vec<ApiTokenInfo>, IdentityError> {
+        self.require_person(actor).await?;
         self.require(actor, Permission::ManageRoles, "api-tokens")
             .await?;
         let rows = self.store.read().await?.list_api_tokens().await?;
@@ -153,6 +196,7 @@ impl Directory {
     }
 
     pub async fn revoke_api_token(&self, actor: &Actor, id: i64) -> Result<(), IdentityError> {
+        self.require_person(actor).await?;
         self.require(actor, Permission::ManageRoles, "api-tokens")
             .await?;
         let mut tx = self.store.begin().await?;

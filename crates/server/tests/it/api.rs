@@ -878,4 +878,27 @@ async fn api_tokens_act_with_their_roles_until_revoked_or_expired() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("365 days"), "{e}");
+    let denied = dir
+        .audit_events(&admin(), &carepost_store::AuditFilter::default())
+        .await
+        .unwrap();
+    assert!(
+        denied.iter().any(|e| e.action == "api_token.denied"),
+        "use of a revoked token is audited"
+    );
+    // A leaked administrator token cannot mint more tokens.
+    let (_, admin_token) = dir
+        .create_api_token(&admin(), "ops", &[carepost_identity::Role::ItAdmin], day)
+        .await
+        .unwrap();
+    let r = https_request(
+        addr,
+        &c.s.cert,
+        "POST",
+        "/api/v1/tokens",
+        &[("Authorization", &format!("Bearer {admin_token}"))],
+        Some(r#"{"name":"more","roles":["it-admin"],"days":365}"#),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
 }

@@ -70,13 +70,25 @@ impl Directory {
             .collect();
         let source = source.map(|ip| ip.to_string());
         let amr_text = amr.join(",");
+        // A session that owes a password change or an overdue enrollment is only for that:
+        // it lives no longer than one idle period.
+        let restricted = signed_in.must_change_password
+            || matches!(
+                signed_in.second_factor,
+                crate::SecondFactor::EnrollmentRequired { overdue: true, .. }
+            );
+        let lifetime = if restricted {
+            self.config.sessions.idle_timeout
+        } else {
+            self.config.sessions.absolute_timeout
+        };
         let mut tx = self.store.begin().await?;
         let id = tx
             .insert_session(&NewSession {
                 token_hash: &token_hash(&token),
                 account: signed_in.account,
                 now,
-                expires_at: now.plus(self.config.sessions.absolute_timeout),
+                expires_at: now.plus(lifetime),
                 device: &device,
                 source: source.as_deref(),
                 amr: &amr_text,

@@ -399,3 +399,30 @@ async fn a_stolen_password_cannot_be_used_to_guess_the_second_factor_forever() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_session_that_owes_a_password_change_lives_one_idle_period_at_most() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let temporary = env.dir.reset_password(&admin(), &a).await.unwrap();
+        let s = env
+            .sign_in_ok(&a, &temporary, Protocol::Web, WORKSTATION)
+            .await;
+        assert!(s.must_change_password);
+        let (token, _) = env
+            .dir
+            .start_session(&s, &["pwd"], "kiosk", None)
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            env.clock.advance(Duration::from_secs(7 * 60));
+            assert!(env.dir.resume_session(&token).await.unwrap().is_some());
+        }
+        env.clock.advance(Duration::from_secs(2 * 60));
+        assert!(
+            env.dir.resume_session(&token).await.unwrap().is_none(),
+            "ended at 15 minutes despite activity"
+        );
+    })
+    .await;
+}

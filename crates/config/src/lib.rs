@@ -8,6 +8,7 @@
 mod dev;
 mod duration;
 mod init;
+mod mail;
 mod raw;
 mod security;
 mod template;
@@ -16,6 +17,7 @@ mod validate;
 pub use dev::{DevOptions, dev_config, dev_config_path};
 pub use duration::parse_duration;
 pub use init::{InitOptions, render_production_config};
+pub use mail::{InactiveDelivery, MailPolicy, parse_size};
 pub use security::{LockoutPolicy, MfaPolicy, PasswordPolicy, SessionPolicy};
 pub use template::{AddressTemplate, Token};
 
@@ -70,6 +72,7 @@ pub struct Config {
     pub lockout: LockoutPolicy,
     pub mfa: MfaPolicy,
     pub sessions: SessionPolicy,
+    pub mail: MailPolicy,
 }
 
 #[derive(Debug, Clone)]

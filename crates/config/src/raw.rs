@@ -31,6 +31,8 @@ pub struct RawConfig {
     pub mfa: RawMfa,
     #[serde(default)]
     pub sessions: RawSessions,
+    #[serde(default)]
+    pub mail: RawMail,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,4 +142,18 @@ pub struct RawMfa {
 pub struct RawSessions {
     pub idle_timeout: Option<String>,
     pub absolute_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMail {
+    pub hostname: Option<String>,
+    pub quota: Option<String>,
+    pub max_message_size: Option<String>,
+    pub max_recipients: Option<usize>,
+    pub submissions_per_hour: Option<u32>,
+    pub disabled_accounts: Option<String>,
+    pub deprovisioned_accounts: Option<String>,
+    pub external_subject_prefix: Option<String>,
+    pub save_sent: Option<bool>,
 }

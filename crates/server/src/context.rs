@@ -3,6 +3,7 @@
 
 use carepost_config::Config;
 use carepost_identity::Directory;
+use carepost_mail::MailStore;
 use carepost_store::Store;
 use carepost_types::{Clock, OsRng, Rng, SystemClock};
 use std::sync::Arc;
@@ -12,7 +13,9 @@ pub struct Context {
     pub config: Arc<Config>,
     pub store: Store,
     pub directory: Directory,
+    pub mail: MailStore,
     pub clock: Arc<dyn Clock>,
+    pub rng: Arc<dyn Rng>,
 }
 
 impl Context {
@@ -35,12 +38,15 @@ impl Context {
                     redact_url(&config.store.url)
                 )
             })?;
-        let directory = Directory::new(store.clone(), config.clone(), clock.clone(), rng)?;
+        let directory = Directory::new(store.clone(), config.clone(), clock.clone(), rng.clone())?;
+        let mail = MailStore::open(store.clone(), config.clone(), clock.clone(), rng.clone());
         Ok(Context {
             config,
             store,
             directory,
+            mail,
             clock,
+            rng,
         })
     }
 }

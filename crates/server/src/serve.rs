@@ -4,6 +4,7 @@
 use crate::{Context, http, telemetry, tls};
 use anyhow::Context as _;
 use carepost_identity::FirstAdmin;
+use carepost_smtp::{Listener, SmtpService};
 use carepost_web::{WebState, router};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
@@ -17,6 +18,9 @@ pub struct Running {
     pub context: Context,
     pub https: Option<SocketAddr>,
     pub http: Option<SocketAddr>,
+    pub smtp: Option<SocketAddr>,
+    pub submission: Option<SocketAddr>,
+    pub submissions: Option<SocketAddr>,
     /// Set on the first start of an empty store.
     pub first_admin: Option<FirstAdmin>,
     stop: watch::Sender<bool>,
@@ -49,6 +53,28 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         (Some(addr), true) => Some(bind(addr, "http").await?),
         _ => None,
     };
+    let mut smtp_listeners = Vec::new();
+    for (addr, kind) in [
+        (config.listeners.smtp, Listener::Mx),
+        (config.listeners.submission, Listener::Submission),
+        (config.listeners.submissions, Listener::Submissions),
+    ] {
+        if let Some(addr) = addr {
+            smtp_listeners.push((kind, bind(addr, kind.name()).await?));
+        }
+    }
+    let smtp_service = if smtp_listeners.is_empty() {
+        None
+    } else {
+        Some(SmtpService::new(
+            config.clone(),
+            context.directory.clone(),
+            context.mail.clone(),
+            context.clock.clone(),
+            context.rng.clone(),
+            TlsAcceptor::from(tls::server_config(&config)?),
+        ))
+    };
     let first_admin = context
         .directory
         .ensure_first_admin()
@@ -75,10 +101,25 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         plain = Some(listener.local_addr()?);
         tasks.spawn(http::serve(listener, None, app.clone(), stopped.clone()));
     }
+    let (mut smtp, mut submission, mut submissions) = (None, None, None);
+    for (kind, listener) in smtp_listeners {
+        let addr = Some(listener.local_addr()?);
+        match kind {
+            Listener::Mx => smtp = addr,
+            Listener::Submission => submission = addr,
+            Listener::Submissions => submissions = addr,
+        }
+        if let Some(svc) = &smtp_service {
+            tasks.spawn(svc.clone().serve(listener, kind, stopped.clone()));
+        }
+    }
     Ok(Running {
         context,
         https,
         http: plain,
+        smtp,
+        submission,
+        submissions,
         first_admin,
         stop,
         tasks,

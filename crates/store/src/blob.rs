@@ -1,4 +1,5 @@
-//! Content-addressed blobs: a body is stored once under the SHA-256 of its bytes, however many
+//! Content-addressed blobs: a body is stored once under an id derived from its content (the
+//! mail crate uses a keyed hash of the plain text, and stores the text encrypted), however many
 //! mailboxes hold it. The filesystem store writes to a temporary file, fsyncs it, renames it
 //! into place and fsyncs the directory, so a blob that `put` returned survives a crash. (This
 //! is written here rather than with object_store's local backend because that one does not
@@ -39,9 +40,11 @@ impl fmt::Display for BlobId {
 
 #[allow(async_fn_in_trait)] // Used through concrete stores, whose futures are `Send`.
 pub trait BlobStore {
-    /// Stores `bytes` durably and returns their id; storing the same bytes again is free.
-    async fn put(&self, bytes: &[u8]) -> Result<BlobId, std::io::Error>;
+    /// Stores `bytes` durably under `id`; when `id` is already stored this does nothing, since
+    /// the id names the content.
+    async fn put(&self, id: &BlobId, bytes: &[u8]) -> Result<(), std::io::Error>;
     async fn get(&self, id: &BlobId) -> Result<Option<Vec<u8>>, std::io::Error>;
+    async fn exists(&self, id: &BlobId) -> Result<bool, std::io::Error>;
     async fn delete(&self, id: &BlobId) -> Result<(), std::io::Error>;
 }
 
@@ -82,18 +85,17 @@ fn write_durably(root: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> 
 }
 
 impl BlobStore for FsBlobStore {
-    async fn put(&self, bytes: &[u8]) -> Result<BlobId, std::io::Error> {
-        let id = BlobId::of(bytes);
-        let path = self.path(&id);
+    async fn put(&self, id: &BlobId, bytes: &[u8]) -> Result<(), std::io::Error> {
+        let path = self.path(id);
         if tokio::fs::try_exists(&path).await? {
-            return Ok(id);
+            return Ok(());
         }
         let root = self.root.clone();
         let bytes = bytes.to_vec();
         tokio::task::spawn_blocking(move || write_durably(&root, &path, &bytes))
             .await
             .map_err(std::io::Error::other)??;
-        Ok(id)
+        Ok(())
     }
 
     async fn get(&self, id: &BlobId) -> Result<Option<Vec<u8>>, std::io::Error> {
@@ -102,6 +104,10 @@ impl BlobStore for FsBlobStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    async fn exists(&self, id: &BlobId) -> Result<bool, std::io::Error> {
+        tokio::fs::try_exists(self.path(id)).await
     }
 
     async fn delete(&self, id: &BlobId) -> Result<(), std::io::Error> {
@@ -120,9 +126,9 @@ mod tests {
     async fn blobs_are_stored_once_by_content() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsBlobStore::new(dir.path());
-        let a = store.put(b"hello").await.unwrap();
-        let b = store.put(b"hello").await.unwrap();
-        assert_eq!(a, b);
+        let a = BlobId::of(b"hello");
+        store.put(&a, b"hello").await.unwrap();
+        store.put(&a, b"hello").await.unwrap();
         assert_eq!(
             a.as_str(),
             "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"

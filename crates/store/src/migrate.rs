@@ -38,6 +38,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0005_api_tokens.sql"),
         include_str!("../../../migrations/postgres/0005_api_tokens.sql"),
     ),
+    (
+        6,
+        "mail_store",
+        include_str!("../../../migrations/sqlite/0006_mail_store.sql"),
+        include_str!("../../../migrations/postgres/0006_mail_store.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

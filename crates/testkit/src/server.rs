@@ -27,6 +27,9 @@ pub fn test_config(db: &TestDb) -> Config {
         [listeners]
         https = "127.0.0.1:0"
         http = "127.0.0.1:0"
+        smtp = "127.0.0.1:0"
+        submission = "127.0.0.1:0"
+        submissions = "127.0.0.1:0"
         [address]
         quarantine = "365d"
         [secrets]

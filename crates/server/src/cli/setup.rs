@@ -133,6 +133,15 @@ fn print_banner(r: &serve::Running) -> anyhow::Result<()> {
     if let Some(a) = r.http {
         say!("  http    http://{a}/  (development only)");
     }
+    if let Some(a) = r.smtp {
+        say!("  smtp    {a}  (MX: mail for the organization, STARTTLS offered)");
+    }
+    if let Some(a) = r.submission {
+        say!("  submit  {a}  (submission: STARTTLS, then AUTH)");
+    }
+    if let Some(a) = r.submissions {
+        say!("  submits {a}  (submission over implicit TLS)");
+    }
     if let Some(admin) = &r.first_admin {
         say!();
         say!("First administrator: {}", admin.address);

@@ -10,6 +10,7 @@ mod cli_serve;
 mod directory;
 mod helpdesk;
 mod import;
+mod mail;
 mod mfa;
 mod server;
 mod store;

@@ -1,0 +1,165 @@
+//! `[mail]`: how the mail store and the SMTP services behave. Sizes are written like `10GiB`,
+//! `50MB` or a plain number of bytes.
+
+use crate::raw::RawMail;
+use crate::validate::Errors;
+
+/// What happens to mail for an account that is not active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InactiveDelivery {
+    /// Delivered as usual (the mailbox keeps filling for a supervisor or a returning employee).
+    Receive,
+    /// Refused at RCPT with 550 5.1.1.
+    Reject,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailPolicy {
+    /// The name this server gives in greetings and `Received:` headers.
+    pub hostname: String,
+    /// Storage per account in bytes; a mailbox at or over it refuses new mail.
+    pub quota: u64,
+    /// The largest message accepted, in bytes (SMTP SIZE).
+    pub max_message_size: u64,
+    /// Recipients per message.
+    pub max_recipients: usize,
+    /// Messages one account may submit per hour.
+    pub submissions_per_hour: u32,
+    pub disabled_accounts: InactiveDelivery,
+    pub deprovisioned_accounts: InactiveDelivery,
+    /// Put at the front of the subject of mail from outside the organization ("" for none).
+    pub external_subject_prefix: String,
+    /// Keep a copy of submitted mail in the sender's Sent mailbox.
+    pub save_sent: bool,
+}
+
+impl Default for MailPolicy {
+    fn default() -> Self {
+        MailPolicy {
+            hostname: "localhost".to_string(),
+            quota: 10 << 30,
+            max_message_size: 50 << 20,
+            max_recipients: 500,
+            submissions_per_hour: 1000,
+            disabled_accounts: InactiveDelivery::Receive,
+            deprovisioned_accounts: InactiveDelivery::Reject,
+            external_subject_prefix: "[EXTERNAL]".to_string(),
+            save_sent: true,
+        }
+    }
+}
+
+/// `10GiB`, `512MiB`, `50MB`, `4096`: a size in bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size: write a number and a unit, like 10GiB"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" | "k" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" | "m" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" | "g" => 1 << 30,
+        "tb" => 1_000_000_000_000,
+        "tib" | "t" => 1 << 40,
+        other => {
+            return Err(format!(
+                "unknown size unit '{other}': use B, KiB, MiB, GiB or TiB"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{s}' is too large"))
+}
+
+fn inactive(
+    errs: &mut Errors,
+    key: &str,
+    v: Option<String>,
+    d: InactiveDelivery,
+) -> InactiveDelivery {
+    match v.as_deref() {
+        None => d,
+        Some("receive") => InactiveDelivery::Receive,
+        Some("reject") => InactiveDelivery::Reject,
+        Some(other) => {
+            errs.push(&format!("{key}: '{other}' is not 'receive' or 'reject'"));
+            d
+        }
+    }
+}
+
+fn size(errs: &mut Errors, key: &str, v: Option<String>, d: u64) -> u64 {
+    match v {
+        Some(t) => errs.check(key, parse_size(&t)).unwrap_or(d),
+        None => d,
+    }
+}
+
+pub(crate) fn mail(errs: &mut Errors, raw: RawMail, org_domain: Option<&str>) -> MailPolicy {
+    let d = MailPolicy::default();
+    let hostname = raw
+        .hostname
+        .or_else(|| org_domain.map(|dom| format!("mail.{dom}")))
+        .unwrap_or(d.hostname);
+    if hostname.is_empty() || hostname.contains(char::is_whitespace) {
+        errs.push("mail.hostname: must be a host name without spaces");
+    }
+    let max_message_size = size(
+        errs,
+        "mail.max_message_size",
+        raw.max_message_size,
+        d.max_message_size,
+    );
+    if max_message_size < 1024 {
+        errs.push("mail.max_message_size: at least 1KiB");
+    }
+    let max_recipients = raw.max_recipients.unwrap_or(d.max_recipients);
+    if max_recipients == 0 {
+        errs.push("mail.max_recipients: at least 1");
+    }
+    MailPolicy {
+        hostname,
+        quota: size(errs, "mail.quota", raw.quota, d.quota),
+        max_message_size,
+        max_recipients,
+        submissions_per_hour: raw.submissions_per_hour.unwrap_or(d.submissions_per_hour),
+        disabled_accounts: inactive(
+            errs,
+            "mail.disabled_accounts",
+            raw.disabled_accounts,
+            d.disabled_accounts,
+        ),
+        deprovisioned_accounts: inactive(
+            errs,
+            "mail.deprovisioned_accounts",
+            raw.deprovisioned_accounts,
+            d.deprovisioned_accounts,
+        ),
+        external_subject_prefix: raw
+            .external_subject_prefix
+            .unwrap_or(d.external_subject_prefix),
+        save_sent: raw.save_sent.unwrap_or(d.save_sent),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_with_their_units() {
+        assert_eq!(parse_size("10GiB"), Ok(10 << 30));
+        assert_eq!(parse_size("50MB"), Ok(50_000_000));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("1 MiB"), Ok(1 << 20));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+        assert!(parse_size("99999999999TiB").is_err());
+    }
+}

@@ -1,0 +1,201 @@
+//! Delivery into mailboxes with group commit. A delivery's body is written and fsynced first
+//! (by the caller's task, in parallel with others); its rows then go to one committer task that
+//! takes every delivery waiting at that moment into a single transaction, so that under load
+//! one fsync of the database covers many messages. Each delivery is acknowledged only after
+//! that commit returned: an SMTP 250 means the message is on disk.
+//!
+//! If a batch fails, its deliveries are tried again one by one, so one bad delivery cannot
+//! fail the others.
+
+use crate::mailboxes::{self, Folder};
+use crate::{Change, MailError};
+use carepost_audit::NewEvent;
+use carepost_store::{AuditRepo, BlobId, BlobStore, FsBlobStore, MailRepo, MessageRow, Store};
+use carepost_types::{AccountId, Clock, UnixMillis};
+use std::sync::Arc;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Deliveries taken into one transaction at most.
+const MAX_BATCH: usize = 128;
+
+/// Where one copy of a message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub account: AccountId,
+    pub folder: Folder,
+    /// Space-separated IMAP flags, e.g. `\Seen` for the sender's copy in Sent.
+    pub flags: String,
+}
+
+impl Target {
+    pub fn inbox(account: AccountId) -> Target {
+        Target {
+            account,
+            folder: Folder::Inbox,
+            flags: String::new(),
+        }
+    }
+}
+
+/// Where a copy went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placed {
+    pub account: AccountId,
+    pub mailbox_id: i64,
+    pub uid: i64,
+}
+
+/// A delivery whose body is stored, ready for its rows.
+#[derive(Debug)]
+pub struct Prepared {
+    pub(crate) blob_id: BlobId,
+    pub(crate) size: i64,
+    pub(crate) summary: String,
+    pub(crate) targets: Vec<Target>,
+    pub(crate) event: NewEvent,
+}
+
+pub(crate) struct Job {
+    pub prepared: Prepared,
+    pub reply: oneshot::Sender<Result<Vec<Placed>, MailError>>,
+}
+
+/// Starts the committer; it ends when every sender is gone.
+pub(crate) fn spawn_committer(
+    store: Store,
+    blobs: FsBlobStore,
+    clock: Arc<dyn Clock>,
+    changes: broadcast::Sender<Change>,
+) -> mpsc::Sender<Job> {
+    let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+    tokio::spawn(run(store, blobs, clock, changes, rx));
+    tx
+}
+
+async fn run(
+    store: Store,
+    blobs: FsBlobStore,
+    clock: Arc<dyn Clock>,
+    changes: broadcast::Sender<Change>,
+    mut rx: mpsc::Receiver<Job>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let jobs = std::mem::take(&mut batch);
+        let preps: Vec<&Prepared> = jobs.iter().map(|j| &j.prepared).collect();
+        match commit(&store, &blobs, clock.now(), &preps).await {
+            Ok(placed) => {
+                for (job, placed) in jobs.into_iter().zip(placed) {
+                    finish(&changes, job, placed);
+                }
+            }
+            Err(e) if jobs.len() == 1 => {
+                if let Some(job) = jobs.into_iter().next() {
+                    fail(job, e);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = ?e, n = jobs.len(), "a delivery batch failed; retrying one by one");
+                for job in jobs {
+                    match commit(&store, &blobs, clock.now(), &[&job.prepared]).await {
+                        Ok(mut placed) => finish(&changes, job, placed.remove(0)),
+                        Err(e) => fail(job, e),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn finish(changes: &broadcast::Sender<Change>, job: Job, placed: Vec<Placed>) {
+    for p in &placed {
+        // Nobody listening is fine: no IMAP session is open for that account.
+        let _ = changes.send(Change {
+            account: p.account,
+            mailbox_id: p.mailbox_id,
+        });
+    }
+    let _ = job.reply.send(Ok(placed));
+}
+
+/// Answers a failed delivery; one whose body went missing gets its delivery back.
+fn fail(job: Job, e: Failure) {
+    let r = match e {
+        Failure::BodyMissing => Err(MailError::BodyMissing(Box::new(job.prepared))),
+        Failure::Mail(e) => Err(e),
+    };
+    let _ = job.reply.send(r);
+}
+
+/// Why a commit failed.
+#[derive(Debug)]
+enum Failure {
+    /// A delivery's body is not on disk (collected after it was written).
+    BodyMissing,
+    Mail(MailError),
+}
+
+impl From<MailError> for Failure {
+    fn from(e: MailError) -> Self {
+        Failure::Mail(e)
+    }
+}
+
+impl From<carepost_store::StoreError> for Failure {
+    fn from(e: carepost_store::StoreError) -> Self {
+        Failure::Mail(e.into())
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Mail(e.into())
+    }
+}
+
+/// One transaction for every delivery in `preps`; the places of each, in order.
+async fn commit(
+    store: &Store,
+    blobs: &FsBlobStore,
+    now: UnixMillis,
+    preps: &[&Prepared],
+) -> Result<Vec<Vec<Placed>>, Failure> {
+    let mut tx = store.begin().await?;
+    let mut all = Vec::with_capacity(preps.len());
+    for p in preps {
+        // Under the write lock, which the collector also holds while it deletes.
+        if !blobs.exists(&p.blob_id).await? {
+            return Err(Failure::BodyMissing);
+        }
+        // The body's record first: messages refer to it.
+        let refs = i64::try_from(p.targets.len()).unwrap_or(i64::MAX);
+        tx.add_blob_refs(p.blob_id.as_str(), p.size, &p.summary, refs, now)
+            .await?;
+        let mut placed = Vec::with_capacity(p.targets.len());
+        for t in &p.targets {
+            let boxes = mailboxes::ensure_standard(&mut tx, t.account, now).await?;
+            let mailbox = mailboxes::pick(&boxes, t.folder)?;
+            let (uid, modseq) = tx.allocate_uid(mailbox.id).await?;
+            tx.insert_message(&MessageRow {
+                mailbox_id: mailbox.id,
+                uid,
+                modseq,
+                blob_id: p.blob_id.as_str().to_string(),
+                size: p.size,
+                flags: t.flags.clone(),
+                internal_date: now,
+            })
+            .await?;
+            tx.add_usage(t.account, p.size, 1).await?;
+            placed.push(Placed {
+                account: t.account,
+                mailbox_id: mailbox.id,
+                uid,
+            });
+        }
+        tx.append_audit(&p.event).await?;
+        all.push(placed);
+    }
+    tx.commit().await?;
+    Ok(all)
+}

@@ -1,0 +1,249 @@
+//! The mail store every protocol shares: per-account mailboxes with IMAP semantics, message
+//! bodies stored once and encrypted at rest, delivery with group commit, quotas, and change
+//! notices for sessions waiting in IDLE.
+//!
+//! This crate decides where mail goes and keeps it; it knows no sockets and no protocol. SQL
+//! stays in `carepost_store`; who may send as whom is decided by the SMTP service with the
+//! identity crate, before anything reaches `deliver`.
+
+mod crypt;
+mod deliver;
+mod error;
+mod mailboxes;
+mod message;
+mod recipients;
+mod summary;
+
+pub use deliver::{Placed, Target};
+pub use error::MailError;
+pub use mailboxes::Folder;
+pub use message::{add_missing_headers, prefix_subject, prepend_header, rfc5322_date};
+pub use recipients::Recipient;
+pub use summary::{PartSummary, Summary, summarize};
+
+use carepost_audit::NewEvent;
+use carepost_config::Config;
+use carepost_store::{
+    AuditRepo, BlobId, BlobStore, FsBlobStore, MailRepo, MailboxRow, MessageRow, Store,
+};
+use carepost_types::{AccountId, Clock, Rng};
+use crypt::BodyKeys;
+use deliver::{Job, Prepared};
+use std::sync::Arc;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Something changed in a mailbox (a delivery, an expunge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub account: AccountId,
+    pub mailbox_id: i64,
+}
+
+/// One message to deliver: its bytes, where its copies go, and the audit event that records
+/// it (who sent what to whom, never the body).
+#[derive(Debug)]
+pub struct Delivery {
+    pub raw: Vec<u8>,
+    pub targets: Vec<Target>,
+    pub event: NewEvent,
+}
+
+/// The mail store. Cheap to clone; every clone shares one committer.
+#[derive(Debug, Clone)]
+pub struct MailStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    config: Arc<Config>,
+    blobs: FsBlobStore,
+    keys: BodyKeys,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn Rng>,
+    jobs: mpsc::Sender<Job>,
+    changes: broadcast::Sender<Change>,
+}
+
+impl MailStore {
+    /// Opens the mail store over `store`; starts its committer on the current tokio runtime.
+    pub fn open(
+        store: Store,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Rng>,
+    ) -> MailStore {
+        let (changes, _) = broadcast::channel(1024);
+        let blobs = FsBlobStore::new(&config.store.blob_dir);
+        let jobs =
+            deliver::spawn_committer(store.clone(), blobs.clone(), clock.clone(), changes.clone());
+        MailStore {
+            inner: Arc::new(Inner {
+                blobs,
+                clock,
+                keys: BodyKeys::derive(&config.master_key),
+                store,
+                config,
+                rng,
+                jobs,
+                changes,
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Notices of every change from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.inner.changes.subscribe()
+    }
+
+    /// Stores the body (fsynced), then its copies and audit event (committed); returns only
+    /// when all of it is on disk.
+    pub async fn deliver(&self, d: Delivery) -> Result<Vec<Placed>, MailError> {
+        if d.targets.is_empty() {
+            return Err(MailError::Invalid(
+                "a delivery needs at least one recipient".into(),
+            ));
+        }
+        let summary = summarize(&d.raw)
+            .ok_or_else(|| MailError::Invalid("the message has no header".into()))?;
+        let summary = serde_json::to_string(&summary)
+            .map_err(|e| MailError::Invalid(format!("cannot record the summary: {e}")))?;
+        let id = self.inner.keys.id_of(&d.raw);
+        let sealed = self.inner.keys.seal(self.inner.rng.as_ref(), &id, &d.raw)?;
+        let mut prepared = Prepared {
+            blob_id: id.clone(),
+            size: i64::try_from(d.raw.len()).unwrap_or(i64::MAX),
+            summary,
+            targets: d.targets,
+            event: d.event,
+        };
+        // The second round only if the collector removed an identical body between our write
+        // (which found it present) and our commit.
+        for _ in 0..2 {
+            self.inner.blobs.put(&id, &sealed).await?;
+            let (reply, answer) = oneshot::channel();
+            self.inner
+                .jobs
+                .send(Job { prepared, reply })
+                .await
+                .map_err(|_| MailError::Stopped)?;
+            match answer.await.map_err(|_| MailError::Stopped)? {
+                Err(MailError::BodyMissing(back)) => prepared = *back,
+                other => return other,
+            }
+        }
+        Err(MailError::Invalid(
+            "the message body keeps disappearing".into(),
+        ))
+    }
+
+    /// The account's mailboxes, made on first use.
+    pub async fn mailboxes(&self, account: AccountId) -> Result<Vec<MailboxRow>, MailError> {
+        let mut tx = self.inner.store.read().await?;
+        Ok(tx.list_mailboxes(account).await?)
+    }
+
+    /// The messages of one of the account's mailboxes, by name.
+    pub async fn messages(
+        &self,
+        account: AccountId,
+        mailbox: &str,
+    ) -> Result<Vec<MessageRow>, MailError> {
+        let mut tx = self.inner.store.read().await?;
+        let boxes = tx.list_mailboxes(account).await?;
+        let Some(m) = boxes.iter().find(|m| m.name == mailbox) else {
+            return Err(MailError::NoMailbox(mailbox.to_string()));
+        };
+        Ok(tx.list_messages(m.id).await?)
+    }
+
+    /// A stored body, decrypted.
+    pub async fn read_body(&self, blob_id: &str) -> Result<Vec<u8>, MailError> {
+        let id = BlobId::parse(blob_id).ok_or_else(|| MailError::Corrupt(blob_id.to_string()))?;
+        let sealed = self
+            .inner
+            .blobs
+            .get(&id)
+            .await?
+            .ok_or_else(|| MailError::Corrupt(format!("{blob_id} is missing")))?;
+        self.inner.keys.open(&id, sealed)
+    }
+
+    /// The cached summary of a stored body.
+    pub async fn summary(&self, blob_id: &str) -> Result<Summary, MailError> {
+        let mut tx = self.inner.store.read().await?;
+        let row = tx
+            .find_blob(blob_id)
+            .await?
+            .ok_or_else(|| MailError::Corrupt(format!("{blob_id} has no record")))?;
+        serde_json::from_str(&row.summary).map_err(|e| MailError::Corrupt(e.to_string()))
+    }
+
+    /// `(bytes, messages)` the account's mail occupies.
+    pub async fn usage(&self, account: AccountId) -> Result<(u64, u64), MailError> {
+        let mut tx = self.inner.store.read().await?;
+        let (b, m) = tx.find_usage(account).await?;
+        Ok((b.max(0) as u64, m.max(0) as u64))
+    }
+
+    /// Removes messages for good; returns how many. Their bodies go at the next `collect`.
+    pub async fn expunge(
+        &self,
+        account: AccountId,
+        mailbox_id: i64,
+        uids: &[i64],
+        event: NewEvent,
+    ) -> Result<i64, MailError> {
+        let mut tx = self.inner.store.begin().await?;
+        let boxes = tx.list_mailboxes(account).await?;
+        if !boxes.iter().any(|m| m.id == mailbox_id) {
+            return Err(MailError::NoMailbox(mailbox_id.to_string()));
+        }
+        let removed = tx.expunge_messages(mailbox_id, account, uids).await?;
+        tx.append_audit(&event.with_details(serde_json::json!({ "messages": removed })))
+            .await?;
+        tx.commit().await?;
+        let _ = self.inner.changes.send(Change {
+            account,
+            mailbox_id,
+        });
+        Ok(removed)
+    }
+
+    /// Deletes the bodies no message holds any more; returns how many. Runs under the store's
+    /// write lock, which every delivery's commit also takes, and a delivery checks inside it
+    /// that its body is still on disk: a body cannot be collected under a delivery that is
+    /// about to reuse it.
+    pub async fn collect(&self, actor: &carepost_audit::Actor) -> Result<usize, MailError> {
+        let mut tx = self.inner.store.begin().await?;
+        let ids = tx.list_unreferenced_blobs().await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        for id in &ids {
+            if let Some(b) = BlobId::parse(id) {
+                self.inner.blobs.delete(&b).await?;
+            }
+            tx.delete_blob(id).await?;
+        }
+        let event = NewEvent::success(
+            self.inner.clock.now(),
+            actor,
+            carepost_audit::action::MAIL_COLLECT,
+            "mail:bodies".to_string(),
+        )
+        .with_details(serde_json::json!({ "bodies": ids.len() }));
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(ids.len())
+    }
+}

@@ -1,0 +1,113 @@
+//! Small rewrites of a message's top-level header that the transport makes: trace and
+//! authentication headers in front, the external-sender subject tag, and the Message-ID and
+//! Date a submitting client left out (RFC 6409 section 8). Header positions come from
+//! mail-parser; the body is never touched.
+
+use carepost_types::{Rng, UnixMillis};
+use mail_parser::{HeaderName, MessageParser};
+
+/// `raw` with `Name: value` as its first header line.
+pub fn prepend_header(raw: &[u8], name: &str, value: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + name.len() + value.len() + 4);
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(raw);
+    out
+}
+
+/// `raw` with `prefix` in front of its subject, unless the subject already starts with it
+/// (a reply to a tagged message); a message without a subject gets one.
+pub fn prefix_subject(raw: &[u8], prefix: &str) -> Vec<u8> {
+    if prefix.is_empty() {
+        return raw.to_vec();
+    }
+    let parsed = MessageParser::new().parse_headers(raw);
+    let subject = parsed.as_ref().and_then(|m| {
+        m.root_part()
+            .headers
+            .iter()
+            .find(|h| h.name == HeaderName::Subject)
+            .map(|h| (h.offset_start as usize, h.offset_end as usize))
+    });
+    let Some((start, end)) = subject else {
+        return prepend_header(raw, "Subject", prefix);
+    };
+    let value = raw.get(start..end).unwrap_or_default();
+    let skip = value
+        .iter()
+        .take_while(|b| **b == b' ' || **b == b'\t')
+        .count();
+    if value[skip..].starts_with(prefix.as_bytes()) {
+        return raw.to_vec();
+    }
+    let at = start + skip;
+    let mut out = Vec::with_capacity(raw.len() + prefix.len() + 1);
+    out.extend_from_slice(&raw[..at]);
+    out.extend_from_slice(prefix.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(&raw[at..]);
+    out
+}
+
+/// `raw` with a Message-ID and a Date header added where it has none.
+pub fn add_missing_headers(raw: &[u8], now: UnixMillis, hostname: &str, rng: &dyn Rng) -> Vec<u8> {
+    let parsed = MessageParser::new().parse_headers(raw);
+    let has = |name: HeaderName<'static>| {
+        parsed
+            .as_ref()
+            .is_some_and(|m| m.root_part().headers.iter().any(|h| h.name == name))
+    };
+    let mut out = raw.to_vec();
+    if !has(HeaderName::Date) {
+        out = prepend_header(&out, "Date", &rfc5322_date(now));
+    }
+    if !has(HeaderName::MessageId) {
+        let id = format!("<{}@{hostname}>", hex::encode(rng.bytes(16)));
+        out = prepend_header(&out, "Message-ID", &id);
+    }
+    out
+}
+
+/// `Wed, 25 Nov 2026 10:00:00 +0000`.
+pub fn rfc5322_date(now: UnixMillis) -> String {
+    match jiff::Timestamp::from_millisecond(now.0) {
+        Ok(ts) => ts.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string(),
+        Err(_) => "Thu, 01 Jan 1970 00:00:00 +0000".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use carepost_types::SeededRng;
+
+    #[test]
+    fn the_external_tag_goes_in_front_of_the_subject_once() {
+        let raw = b"From: a@example.org\r\nSubject: Lab results\r\n\r\nSubject: not a header\r\n";
+        let tagged = prefix_subject(raw, "[EXTERNAL]");
+        assert_eq!(
+            tagged,
+            b"From: a@example.org\r\nSubject: [EXTERNAL] Lab results\r\n\r\nSubject: not a header\r\n"
+        );
+        assert_eq!(prefix_subject(&tagged, "[EXTERNAL]"), tagged);
+        let none = prefix_subject(b"From: a@example.org\r\n\r\nhi\r\n", "[EXTERNAL]");
+        assert!(none.starts_with(b"Subject: [EXTERNAL]\r\nFrom:"));
+    }
+
+    #[test]
+    fn message_id_and_date_are_added_only_when_missing() {
+        let rng = SeededRng::new(3);
+        let now = UnixMillis(1_795_600_800_000);
+        let out = add_missing_headers(b"Subject: x\r\n\r\nbody\r\n", now, "mail.kaiser.org", &rng);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("@mail.kaiser.org>\r\n"), "{text}");
+        let full = b"Date: Tue, 1 Dec 2026 08:00:00 +0100\r\nMessage-ID: <a@b>\r\n\r\nx\r\n";
+        assert_eq!(add_missing_headers(full, now, "h", &rng), full);
+    }
+}

@@ -1,0 +1,341 @@
+//! The mail store on every backend: copies placed with IMAP counters, one encrypted body for
+//! many recipients, quotas, status policies, expunge and collection of bodies.
+
+use crate::support::{Env, admin, on_each_backend};
+use carepost_audit::{Actor, NewEvent, action};
+use carepost_config::InactiveDelivery;
+use carepost_identity::AccountStatus;
+use carepost_mail::{Delivery, Folder, MailStore, Recipient, Target};
+use carepost_types::{AccountId, Clock, SeededRng};
+use std::sync::Arc;
+
+impl Env {
+    pub(crate) fn mail(&self) -> MailStore {
+        MailStore::open(
+            self.store.clone(),
+            self.config.clone(),
+            self.clock.clone() as Arc<dyn Clock>,
+            Arc::new(SeededRng::new(9)),
+        )
+    }
+
+    /// Three staff in Cardiology; their addresses.
+    pub(crate) async fn staff(&self) -> Vec<String> {
+        self.department("Cardiology", None).await;
+        let mut out = Vec::new();
+        for (first, last, id) in [
+            ("Ann", "Lee", "E1"),
+            ("Bob", "Stone", "E2"),
+            ("Cy", "Hart", "E3"),
+        ] {
+            out.push(self.create(first, None, last, id).await);
+        }
+        out
+    }
+}
+
+async fn account(mail: &MailStore, address: &str) -> AccountId {
+    match mail.resolve(address).await.unwrap() {
+        Recipient::Local { account, .. } => account,
+        other => panic!("{address}: {other:?}"),
+    }
+}
+
+async fn inbox(mail: &MailStore, id: AccountId) -> carepost_store::MailboxRow {
+    let boxes = mail.mailboxes(id).await.unwrap();
+    boxes.into_iter().find(|m| m.name == "INBOX").unwrap()
+}
+
+fn event(env: &Env) -> NewEvent {
+    NewEvent::success(
+        env.clock.now(),
+        &Actor::System,
+        action::MAIL_RECEIVE,
+        "message:test".into(),
+    )
+}
+
+const MSG: &[u8] = b"From: ann@example.org\r\nSubject: Rounds\r\nMessage-ID: <r1@example.org>\r\n\r\nWard 4 at 9.\r\n";
+
+fn blob_files(env: &Env) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![env.config.store.blob_dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n != "tmp") {
+                    stack.push(p);
+                }
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn one_body_serves_every_recipient_and_is_encrypted_at_rest() {
+    on_each_backend(async |env: &Env| {
+        let staff = env.staff().await;
+        let mail = env.mail();
+        let mut targets = Vec::new();
+        for a in &staff {
+            targets.push(Target::inbox(account(&mail, a).await));
+        }
+        let placed = mail
+            .deliver(Delivery {
+                raw: MSG.to_vec(),
+                targets,
+                event: event(env),
+            })
+            .await
+            .unwrap();
+        assert_eq!(placed.len(), 3);
+        assert!(placed.iter().all(|p| p.uid == 1));
+        let files = blob_files(env);
+        assert_eq!(files.len(), 1, "one body for three copies: {files:?}");
+        let on_disk = std::fs::read(&files[0]).unwrap();
+        assert!(
+            !on_disk.windows(6).any(|w| w == b"Rounds"),
+            "the file is not plain text"
+        );
+
+        let ann = account(&mail, &staff[0]).await;
+        let boxes = mail.mailboxes(ann).await.unwrap();
+        let names: Vec<_> = boxes
+            .iter()
+            .map(|m| (m.name.as_str(), m.special_use.as_deref()))
+            .collect();
+        for want in [
+            ("INBOX", None),
+            ("Sent", Some("\\Sent")),
+            ("Drafts", Some("\\Drafts")),
+            ("Trash", Some("\\Trash")),
+            ("Junk", Some("\\Junk")),
+            ("Archive", Some("\\Archive")),
+        ] {
+            assert!(names.contains(&want), "{want:?} in {names:?}");
+        }
+        let inbox = boxes.iter().find(|m| m.name == "INBOX").unwrap();
+        assert_eq!((inbox.uid_next, inbox.highest_modseq), (2, 2));
+        assert!(inbox.uid_validity > 0);
+        let msgs = mail.messages(ann, "INBOX").await.unwrap();
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(mail.read_body(&msgs[0].blob_id).await.unwrap(), MSG);
+        let summary = mail.summary(&msgs[0].blob_id).await.unwrap();
+        assert_eq!(summary.subject.as_deref(), Some("Rounds"));
+        assert_eq!(mail.usage(ann).await.unwrap(), (MSG.len() as u64, 1));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn uids_grow_and_copies_go_to_the_chosen_folder() {
+    on_each_backend(async |env: &Env| {
+        let staff = env.staff().await;
+        let mail = env.mail();
+        let ann = account(&mail, &staff[0]).await;
+        for i in 0..3 {
+            let raw = format!("Subject: {i}\r\n\r\nbody {i}\r\n").into_bytes();
+            let sent = Target {
+                account: ann,
+                folder: Folder::Sent,
+                flags: "\\Seen".into(),
+            };
+            mail.deliver(Delivery {
+                raw,
+                targets: vec![Target::inbox(ann), sent],
+                event: event(env),
+            })
+            .await
+            .unwrap();
+        }
+        let uids: Vec<i64> = mail
+            .messages(ann, "INBOX")
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.uid)
+            .collect();
+        assert_eq!(uids, vec![1, 2, 3]);
+        let sent = mail.messages(ann, "Sent").await.unwrap();
+        assert_eq!(sent.len(), 3);
+        assert_eq!(sent[0].flags, "\\Seen");
+        assert!(sent.windows(2).all(|w| w[0].modseq < w[1].modseq));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_are_all_kept_with_distinct_uids() {
+    on_each_backend(async |env: &Env| {
+        let staff = env.staff().await;
+        let mail = env.mail();
+        let ann = account(&mail, &staff[0]).await;
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..60 {
+            let mail = mail.clone();
+            let e = event(env);
+            tasks.spawn(async move {
+                let raw = format!("Subject: n{i}\r\n\r\n{i}\r\n").into_bytes();
+                mail.deliver(Delivery {
+                    raw,
+                    targets: vec![Target::inbox(ann)],
+                    event: e,
+                })
+                .await
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.unwrap().unwrap();
+        }
+        let mut uids: Vec<i64> = mail
+            .messages(ann, "INBOX")
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.uid)
+            .collect();
+        uids.sort();
+        assert_eq!(uids, (1..=60).collect::<Vec<_>>());
+        assert_eq!(mail.usage(ann).await.unwrap().1, 60);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn expunged_messages_free_their_body_once_nothing_holds_it() {
+    on_each_backend(async |env: &Env| {
+        let staff = env.staff().await;
+        let mail = env.mail();
+        let ann = account(&mail, &staff[0]).await;
+        let bob = account(&mail, &staff[1]).await;
+        mail.deliver(Delivery {
+            raw: MSG.to_vec(),
+            targets: vec![Target::inbox(ann), Target::inbox(bob)],
+            event: event(env),
+        })
+        .await
+        .unwrap();
+        let mut changes = mail.subscribe();
+
+        let ann_inbox = inbox(&mail, ann).await;
+        let removed = mail
+            .expunge(ann, ann_inbox.id, &[1], event(env))
+            .await
+            .unwrap();
+        assert_eq!(removed, 1);
+        assert_eq!(changes.recv().await.unwrap().mailbox_id, ann_inbox.id);
+        assert_eq!(
+            mail.collect(&Actor::System).await.unwrap(),
+            0,
+            "Bob still holds it"
+        );
+        assert_eq!(blob_files(env).len(), 1);
+        let bob_inbox = inbox(&mail, bob).await;
+        mail.expunge(bob, bob_inbox.id, &[1], event(env))
+            .await
+            .unwrap();
+        assert_eq!(mail.collect(&Actor::System).await.unwrap(), 1);
+        assert!(blob_files(env).is_empty());
+        assert_eq!(mail.usage(bob).await.unwrap(), (0, 0));
+        assert!(inbox(&mail, bob).await.highest_modseq > bob_inbox.highest_modseq);
+        // The same body again after collection is stored again.
+        mail.deliver(Delivery {
+            raw: MSG.to_vec(),
+            targets: vec![Target::inbox(ann)],
+            event: event(env),
+        })
+        .await
+        .unwrap();
+        let m = mail.messages(ann, "INBOX").await.unwrap();
+        assert_eq!(mail.read_body(&m[0].blob_id).await.unwrap(), MSG);
+        assert_eq!(m[0].uid, 2, "UIDs are never reused");
+        assert!(
+            mail.expunge(ann, bob_inbox.id, &[1], event(env))
+                .await
+                .is_err(),
+            "not Ann's mailbox"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn recipients_follow_domains_status_policy_and_quota() {
+    on_each_backend(async |env: &Env| {
+        let staff = env.staff().await;
+        let mail = env.mail();
+        assert_eq!(
+            mail.resolve("someone@example.org").await.unwrap(),
+            Recipient::Remote
+        );
+        assert_eq!(
+            mail.resolve("nobody@kaiser.org").await.unwrap(),
+            Recipient::Unknown
+        );
+        let upper = staff[0].to_uppercase();
+        assert!(matches!(
+            mail.resolve(&upper).await.unwrap(),
+            Recipient::Local { .. }
+        ));
+        env.dir
+            .set_status(&admin(), &staff[1], AccountStatus::Disabled)
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                mail.resolve(&staff[1]).await.unwrap(),
+                Recipient::Local { .. }
+            ),
+            "disabled accounts keep receiving by default"
+        );
+        env.dir
+            .set_status(&admin(), &staff[2], AccountStatus::Deprovisioned)
+            .await
+            .unwrap();
+        assert_eq!(mail.resolve(&staff[2]).await.unwrap(), Recipient::Refused);
+        let mut config = (*env.config).clone();
+        config.mail.disabled_accounts = InactiveDelivery::Reject;
+        config.mail.deprovisioned_accounts = InactiveDelivery::Receive;
+        let other = MailStore::open(
+            env.store.clone(),
+            Arc::new(config),
+            env.clock.clone() as Arc<dyn Clock>,
+            Arc::new(SeededRng::new(1)),
+        );
+        assert_eq!(other.resolve(&staff[1]).await.unwrap(), Recipient::Refused);
+        assert!(matches!(
+            other.resolve(&staff[2]).await.unwrap(),
+            Recipient::Local { .. }
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_full_mailbox_refuses_new_mail() {
+    on_each_backend(async |env: &Env| {
+        let staff = env.staff().await;
+        let mut config = (*env.config).clone();
+        config.mail.quota = 100;
+        let mail = MailStore::open(
+            env.store.clone(),
+            Arc::new(config),
+            env.clock.clone() as Arc<dyn Clock>,
+            Arc::new(SeededRng::new(1)),
+        );
+        let ann = account(&mail, &staff[0]).await;
+        mail.deliver(Delivery {
+            raw: [MSG, &[b'x'; 100]].concat(),
+            targets: vec![Target::inbox(ann)],
+            event: event(env),
+        })
+        .await
+        .unwrap();
+        assert_eq!(mail.resolve(&staff[0]).await.unwrap(), Recipient::OverQuota);
+    })
+    .await;
+}

@@ -1,0 +1,181 @@
+//! The end of DATA or of the last BDAT chunk: the message is checked, given its trace headers
+//! and delivered, and only then acknowledged. Mail from outside is marked external (a header
+//! and the configured subject tag) and may not claim an organization address in From:;
+//! submitted mail must carry the sender's own address in From:, and gets the Message-ID and
+//! Date a client left out and a copy in the sender's Sent mailbox.
+
+use crate::conn::Conn;
+use crate::envelope::Envelope;
+use carepost_audit::{Actor, NewEvent, action};
+use carepost_mail::{
+    Delivery, Folder, MailError, Summary, Target, add_missing_headers, prefix_subject,
+    prepend_header, rfc5322_date, summarize,
+};
+use carepost_proto_smtp::{Mode, Reply, replies};
+use serde_json::json;
+
+impl Conn {
+    pub(crate) async fn message(&mut self, body: Vec<u8>) {
+        if let Some(refusal) = self.bdat_refusal.take() {
+            self.end_transaction();
+            self.reply(refusal);
+            return;
+        }
+        let Some(envelope) = self.envelope.take() else {
+            self.end_transaction();
+            self.reply(replies::bad_sequence("No transaction"));
+            return;
+        };
+        let reply = match summarize(&body) {
+            None => Reply::new(554, (5, 6, 0), "The message has no header"),
+            Some(summary) => match self.session.mode {
+                Mode::Mx => self.receive(envelope, body, &summary).await,
+                Mode::Submission => self.submit(envelope, body, &summary).await,
+            },
+        };
+        self.end_transaction();
+        self.reply(reply);
+    }
+
+    /// RFC 5321 section 4.4 trace header, with RFC 3848's protocol names.
+    fn received(&self, envelope: &Envelope) -> String {
+        let helo = self.session.helo.as_deref().unwrap_or("unknown");
+        let helo = carepost_proto_smtp::ehlo::sanitize(helo);
+        let with = match (self.session.tls, self.principal.is_some()) {
+            (true, true) => "ESMTPSA",
+            (true, false) => "ESMTPS",
+            (false, true) => "ESMTPA",
+            (false, false) => "ESMTP",
+        };
+        let for_ = match envelope.rcpts.as_slice() {
+            [(one, _)] => format!("\r\n\tfor <{one}>"),
+            _ => String::new(),
+        };
+        format!(
+            "from {helo} ({ip}) by {host} with {with}{for_};\r\n\t{date}",
+            ip = self.peer.ip(),
+            host = self.hostname(),
+            date = rfc5322_date(self.svc.clock.now()),
+        )
+    }
+
+    async fn receive(&mut self, envelope: Envelope, body: Vec<u8>, summary: &Summary) -> Reply {
+        if summary.from.iter().any(|a| self.is_ours(a)) {
+            return Reply::new(
+                550,
+                (5, 7, 1),
+                "Mail from outside may not claim to be from this organization",
+            );
+        }
+        let mut raw = prefix_subject(&body, &self.svc.config.mail.external_subject_prefix);
+        raw = prepend_header(&raw, "X-Carepost-External", "yes");
+        raw = prepend_header(&raw, "Received", &self.received(&envelope));
+        raw = prepend_header(&raw, "Return-Path", &format!("<{}>", envelope.from));
+        let targets = inbox_targets(&envelope);
+        self.deliver(
+            envelope,
+            raw,
+            summary,
+            targets,
+            Actor::System,
+            action::MAIL_RECEIVE,
+        )
+        .await
+    }
+
+    async fn submit(&mut self, envelope: Envelope, body: Vec<u8>, summary: &Summary) -> Reply {
+        let Some(p) = self.principal.clone() else {
+            return replies::auth_required();
+        };
+        if summary.from.is_empty()
+            || summary
+                .from
+                .iter()
+                .any(|a| !p.addresses.contains(&a.to_lowercase()))
+        {
+            return Reply::new(
+                550,
+                (5, 7, 1),
+                "The From: header must be your own address or one of your aliases",
+            );
+        }
+        let now = self.svc.clock.now();
+        let mut raw = add_missing_headers(&body, now, self.hostname(), self.svc.rng.as_ref());
+        raw = prepend_header(&raw, "Received", &self.received(&envelope));
+        let mut targets = inbox_targets(&envelope);
+        if self.svc.config.mail.save_sent {
+            targets.push(Target {
+                account: p.signed_in.account,
+                folder: Folder::Sent,
+                flags: "\\Seen".to_string(),
+            });
+        }
+        let actor = Actor::Account {
+            id: p.signed_in.account,
+            address: p.signed_in.address.clone(),
+        };
+        self.deliver(envelope, raw, summary, targets, actor, action::MAIL_SUBMIT)
+            .await
+    }
+
+    async fn deliver(
+        &mut self,
+        envelope: Envelope,
+        raw: Vec<u8>,
+        summary: &Summary,
+        targets: Vec<Target>,
+        actor: Actor,
+        what: &'static str,
+    ) -> Reply {
+        let message_id = summary.message_id.clone().unwrap_or_default();
+        let to: Vec<&str> = envelope.rcpts.iter().map(|(a, _)| a.as_str()).collect();
+        let mut event = NewEvent::success(
+            self.svc.clock.now(),
+            &actor,
+            what,
+            format!("message:{message_id}"),
+        )
+        .with_details(json!({
+            "from": envelope.from,
+            "to": to,
+            "size": raw.len(),
+            "tls": self.session.tls,
+        }));
+        event.source = Some(self.peer.ip().to_string());
+        let result = self
+            .svc
+            .mail
+            .deliver(Delivery {
+                raw,
+                targets,
+                event,
+            })
+            .await;
+        let outcome = if result.is_ok() {
+            "delivered"
+        } else {
+            "failed"
+        };
+        metrics::counter!("carepost_smtp_messages_total", "listener" => self.kind.name(), "outcome" => outcome)
+            .increment(1);
+        match result {
+            Ok(_) => Reply::new(250, (2, 0, 0), "Message accepted"),
+            Err(MailError::Invalid(why)) => Reply::new(554, (5, 6, 0), why),
+            Err(e) => {
+                tracing::warn!(error = %e, "delivery failed");
+                replies::try_later()
+            }
+        }
+    }
+}
+
+/// One INBOX copy per account, however many of its addresses were named.
+fn inbox_targets(envelope: &Envelope) -> Vec<Target> {
+    let mut targets: Vec<Target> = Vec::with_capacity(envelope.rcpts.len());
+    for (_, account) in &envelope.rcpts {
+        if !targets.iter().any(|t| t.account == *account) {
+            targets.push(Target::inbox(*account));
+        }
+    }
+    targets
+}

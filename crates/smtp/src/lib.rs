@@ -1,0 +1,167 @@
+//! carepost's SMTP services: the MX listener (mail from other servers to the organization) and
+//! the submission listeners (587 with STARTTLS, 465 with implicit TLS) for staff mail clients.
+//!
+//! The accept loop only accepts and spawns; each connection runs in its own task under
+//! timeouts and limits (`conn`), drives the sans-IO session of `carepost_proto_smtp`, and calls
+//! the domain crates: the identity crate to authenticate (one lockout state across every
+//! protocol) and to know an account's addresses, the mail crate to resolve recipients and to
+//! deliver. Before AUTH succeeds a connection holds no account.
+
+mod conn;
+mod envelope;
+mod finish;
+mod sasl;
+
+use carepost_config::Config;
+use carepost_identity::Directory;
+use carepost_mail::MailStore;
+use carepost_proto_smtp::Mode;
+use carepost_types::{AccountId, Clock, Rng};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
+
+/// Open connections per listener; past it, new ones wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 1024;
+
+/// How a listener starts its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// Port 25: plain, STARTTLS offered.
+    Mx,
+    /// Port 587: plain, STARTTLS required before AUTH.
+    Submission,
+    /// Port 465: TLS from the first byte (RFC 8314).
+    Submissions,
+}
+
+impl Listener {
+    fn mode(self) -> Mode {
+        match self {
+            Listener::Mx => Mode::Mx,
+            Listener::Submission | Listener::Submissions => Mode::Submission,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Listener::Mx => "smtp",
+            Listener::Submission => "submission",
+            Listener::Submissions => "submissions",
+        }
+    }
+}
+
+type SubmitLimiter = governor::RateLimiter<
+    AccountId,
+    governor::state::keyed::HashMapStateStore<AccountId>,
+    governor::clock::DefaultClock,
+>;
+
+/// What every SMTP connection shares.
+#[derive(Clone)]
+pub struct SmtpService {
+    config: Arc<Config>,
+    directory: Directory,
+    mail: MailStore,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn Rng>,
+    tls: TlsAcceptor,
+    submissions: Arc<SubmitLimiter>,
+    timeouts: Timeouts,
+}
+
+impl std::fmt::Debug for SmtpService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpService").finish_non_exhaustive()
+    }
+}
+
+/// How long a client may be silent.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Waiting for a command (RFC 5321 section 4.5.3.2.7: at least 5 minutes).
+    pub command: Duration,
+    /// The TLS handshake.
+    pub handshake: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            command: Duration::from_secs(300),
+            handshake: Duration::from_secs(30),
+        }
+    }
+}
+
+impl SmtpService {
+    pub fn new(
+        config: Arc<Config>,
+        directory: Directory,
+        mail: MailStore,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Rng>,
+        tls: TlsAcceptor,
+    ) -> SmtpService {
+        let per_hour = NonZeroU32::new(config.mail.submissions_per_hour).unwrap_or(NonZeroU32::MAX);
+        let submissions = Arc::new(governor::RateLimiter::hashmap(governor::Quota::per_hour(
+            per_hour,
+        )));
+        SmtpService {
+            config,
+            directory,
+            mail,
+            clock,
+            rng,
+            tls,
+            submissions,
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    pub fn with_timeouts(mut self, t: Timeouts) -> SmtpService {
+        self.timeouts = t;
+        self
+    }
+
+    /// Serves `listener` until `shutdown` turns true; open connections are told 421 at their
+    /// next command wait and closed.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        kind: Listener,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            let permit = tokio::select! {
+                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                _ = shutdown.changed() => break,
+            };
+            let (tcp, peer) = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, listener = kind.name(), "accept failed");
+                        continue;
+                    }
+                },
+                _ = shutdown.changed() => break,
+            };
+            let svc = self.clone();
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                conn::run(svc, tcp, peer, kind, stop).await;
+                drop(permit);
+            });
+            while tasks.try_join_next().is_some() {}
+        }
+        drop(listener);
+        while tasks.join_next().await.is_some() {}
+    }
+}

@@ -1,0 +1,125 @@
+//! SMTP AUTH (RFC 4954) on submission: the SASL exchange of `carepost_proto_sasl`, verified by
+//! the one authentication service (lockout, app passwords for accounts with a second factor,
+//! audit). Failures answer 535 5.7.8 with the service's words, which never tell an unknown
+//! account from a wrong password.
+
+use crate::conn::{Conn, Next, Principal};
+use carepost_identity::{Protocol, SignIn};
+use carepost_proto_sasl::{Credentials, Exchange, Mechanism, SaslError, Step};
+use carepost_proto_smtp::{AUTH_LOGIN, AUTH_PLAIN, Reply};
+
+impl Conn {
+    pub(crate) async fn auth_start(&mut self, mechanism: u64, initial: &str) {
+        let mech = match mechanism {
+            AUTH_PLAIN => Mechanism::Plain,
+            AUTH_LOGIN => Mechanism::Login,
+            _ => {
+                self.reply(Reply::new(
+                    504,
+                    (5, 5, 4),
+                    "Unrecognized authentication type",
+                ));
+                return;
+            }
+        };
+        let initial = (!initial.is_empty()).then_some(initial);
+        let (exchange, step) = Exchange::start(mech, initial);
+        self.sasl = Some(exchange);
+        self.sasl_next(step).await;
+    }
+
+    pub(crate) async fn sasl_step(&mut self, line: &str) -> Next {
+        let step = match self.sasl.as_mut() {
+            Some(x) => x.feed(line),
+            None => return Next::Continue,
+        };
+        self.sasl_next(step).await;
+        Next::Continue
+    }
+
+    async fn sasl_next(&mut self, step: Step) {
+        match step {
+            Step::Challenge(c) => self
+                .out
+                .extend_from_slice(format!("334 {c}\r\n").as_bytes()),
+            Step::Failed(e) => {
+                self.sasl = None;
+                let r = match e {
+                    SaslError::Cancelled => Reply::new(501, (5, 0, 0), "Authentication cancelled"),
+                    other => Reply::new(501, (5, 5, 2), other.to_string()),
+                };
+                self.reply(r);
+            }
+            Step::Done(creds) => {
+                self.sasl = None;
+                self.verify(creds).await;
+            }
+        }
+    }
+
+    async fn verify(&mut self, creds: Credentials) {
+        let Credentials::Password { password, .. } = &creds else {
+            self.reply(Reply::new(
+                504,
+                (5, 5, 4),
+                "Unrecognized authentication type",
+            ));
+            return;
+        };
+        let login = match creds.login() {
+            Ok(l) => l.to_string(),
+            Err(e) => {
+                self.reply(Reply::new(535, (5, 7, 8), e.to_string()));
+                return;
+            }
+        };
+        let attempt = SignIn {
+            login: &login,
+            secret: password,
+            protocol: Protocol::Smtp,
+            source: Some(self.peer.ip()),
+        };
+        let signed_in = match self.svc.directory.sign_in(&attempt).await {
+            Ok(Ok(s)) if s.complete => s,
+            Ok(Ok(_)) => {
+                // A mail protocol never stops half-way; refuse rather than guess.
+                self.reply(Reply::new(535, (5, 7, 8), "Invalid credentials"));
+                return;
+            }
+            Ok(Err(refusal)) => {
+                self.reply(Reply::new(535, (5, 7, 8), refusal.message()));
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "SMTP AUTH could not be checked");
+                self.reply(Reply::new(
+                    454,
+                    (4, 7, 0),
+                    "Temporary authentication failure",
+                ));
+                return;
+            }
+        };
+        let addresses = match self.svc.directory.own_account(signed_in.account).await {
+            Ok(a) => std::iter::once(a.address)
+                .chain(a.aliases)
+                .map(|x| x.to_lowercase())
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "SMTP AUTH: account addresses unavailable");
+                self.reply(Reply::new(
+                    454,
+                    (4, 7, 0),
+                    "Temporary authentication failure",
+                ));
+                return;
+            }
+        };
+        self.principal = Some(Principal {
+            signed_in,
+            addresses,
+        });
+        self.session.on_authenticated();
+        self.reply(Reply::new(235, (2, 7, 0), "Authentication successful"));
+    }
+}

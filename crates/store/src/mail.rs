@@ -1,0 +1,358 @@
+//! Rows of the mail store: mailboxes with IMAP's counters (UIDVALIDITY, UIDNEXT,
+//! HIGHESTMODSEQ), one row per message copy, shared bodies with a reference count, expunge
+//! records and per-account usage. This module knows rows; quotas, flags and who may deliver
+//! where are the mail crate's business.
+
+use crate::rows::all;
+use crate::{StoreError, Tx};
+use carepost_types::{AccountId, UnixMillis};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// An address that can receive mail, with its account's status (the directory's word).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientRow {
+    pub account_id: AccountId,
+    pub status: String,
+    pub primary_address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxRow {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub name: String,
+    pub special_use: Option<String>,
+    pub uid_validity: i64,
+    pub uid_next: i64,
+    pub highest_modseq: i64,
+    pub subscribed: bool,
+}
+
+impl MailboxRow {
+    fn from_row(r: &AnyRow) -> sqlx::Result<MailboxRow> {
+        Ok(MailboxRow {
+            id: r.try_get("id")?,
+            account_id: AccountId(r.try_get("account_id")?),
+            name: r.try_get("name")?,
+            special_use: r.try_get("special_use")?,
+            uid_validity: r.try_get("uid_validity")?,
+            uid_next: r.try_get("uid_next")?,
+            highest_modseq: r.try_get("highest_modseq")?,
+            subscribed: r.try_get::<i64, _>("subscribed")? != 0,
+        })
+    }
+}
+
+const MAILBOX_COLUMNS: &str = "SELECT id, account_id, name, special_use, uid_validity, uid_next, \
+    highest_modseq, subscribed FROM mailboxes";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRow {
+    pub mailbox_id: i64,
+    pub uid: i64,
+    pub modseq: i64,
+    pub blob_id: String,
+    pub size: i64,
+    /// Space-separated flags and keywords.
+    pub flags: String,
+    pub internal_date: UnixMillis,
+}
+
+impl MessageRow {
+    fn from_row(r: &AnyRow) -> sqlx::Result<MessageRow> {
+        Ok(MessageRow {
+            mailbox_id: r.try_get("mailbox_id")?,
+            uid: r.try_get("uid")?,
+            modseq: r.try_get("modseq")?,
+            blob_id: r.try_get("blob_id")?,
+            size: r.try_get("size")?,
+            flags: r.try_get("flags")?,
+            internal_date: UnixMillis(r.try_get("internal_date")?),
+        })
+    }
+}
+
+/// A body's record: its size, how many messages hold it, and the cached summary (JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobRow {
+    pub id: String,
+    pub size: i64,
+    pub refs: i64,
+    pub summary: String,
+}
+
+#[allow(async_fn_in_trait)] // Used through the concrete `Tx`, whose futures are `Send`.
+pub trait MailRepo {
+    /// The account an active address (primary or alias) delivers to.
+    async fn find_recipient(&mut self, address: &str) -> Result<Option<RecipientRow>, StoreError>;
+    async fn list_mailboxes(&mut self, account: AccountId) -> Result<Vec<MailboxRow>, StoreError>;
+    /// Creates a mailbox unless one of that name exists; returns the mailbox either way.
+    async fn ensure_mailbox(
+        &mut self,
+        account: AccountId,
+        name: &str,
+        special_use: Option<&str>,
+        uid_validity: i64,
+        at: UnixMillis,
+    ) -> Result<MailboxRow, StoreError>;
+    /// Takes the mailbox's next UID and a new modseq for one message: `(uid, modseq)`.
+    async fn allocate_uid(&mut self, mailbox_id: i64) -> Result<(i64, i64), StoreError>;
+    async fn insert_message(&mut self, row: &MessageRow) -> Result<(), StoreError>;
+    async fn list_messages(&mut self, mailbox_id: i64) -> Result<Vec<MessageRow>, StoreError>;
+    /// Records a body, or adds `refs` references to the record that exists.
+    async fn add_blob_refs(
+        &mut self,
+        id: &str,
+        size: i64,
+        summary: &str,
+        refs: i64,
+        at: UnixMillis,
+    ) -> Result<(), StoreError>;
+    async fn find_blob(&mut self, id: &str) -> Result<Option<BlobRow>, StoreError>;
+    /// Removes messages by UID under one new modseq, records them as expunged, drops their
+    /// bodies' references and the account's usage. Returns how many were removed. A body
+    /// left with no reference keeps its record (at zero) until `delete_blob` collects it.
+    async fn expunge_messages(
+        &mut self,
+        mailbox_id: i64,
+        account: AccountId,
+        uids: &[i64],
+    ) -> Result<i64, StoreError>;
+    /// Bodies no message holds.
+    async fn list_unreferenced_blobs(&mut self) -> Result<Vec<String>, StoreError>;
+    async fn delete_blob(&mut self, id: &str) -> Result<(), StoreError>;
+    /// `(bytes, messages)` held by the account.
+    async fn find_usage(&mut self, account: AccountId) -> Result<(i64, i64), StoreError>;
+    async fn add_usage(
+        &mut self,
+        account: AccountId,
+        bytes: i64,
+        messages: i64,
+    ) -> Result<(), StoreError>;
+}
+
+impl MailRepo for Tx {
+    async fn find_recipient(&mut self, address: &str) -> Result<Option<RecipientRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT a.id, a.status, a.primary_address FROM addresses x \
+             JOIN accounts a ON a.id = x.account_id WHERE x.address = $1 AND x.active = 1",
+        )
+        .bind(address)
+        .fetch_optional(self.conn())
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(RecipientRow {
+            account_id: AccountId(r.try_get("id")?),
+            status: r.try_get("status")?,
+            primary_address: r.try_get("primary_address")?,
+        }))
+    }
+
+    async fn list_mailboxes(&mut self, account: AccountId) -> Result<Vec<MailboxRow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{MAILBOX_COLUMNS} WHERE account_id = $1 ORDER BY name"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(account.0)
+            .fetch_all(self.conn())
+            .await?;
+        all(&rows, MailboxRow::from_row)
+    }
+
+    async fn ensure_mailbox(
+        &mut self,
+        account: AccountId,
+        name: &str,
+        special_use: Option<&str>,
+        uid_validity: i64,
+        at: UnixMillis,
+    ) -> Result<MailboxRow, StoreError> {
+        sqlx::query(
+            "INSERT INTO mailboxes (account_id, name, special_use, uid_validity, uid_next, \
+             highest_modseq, subscribed, created_at) VALUES ($1, $2, $3, $4, 1, 1, 1, $5) \
+             ON CONFLICT (account_id, name) DO NOTHING",
+        )
+        .bind(account.0)
+        .bind(name)
+        .bind(special_use)
+        .bind(uid_validity)
+        .bind(at.0)
+        .execute(self.write()?)
+        .await?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{MAILBOX_COLUMNS} WHERE account_id = $1 AND name = $2"
+        ));
+        let row = sqlx::query(sql)
+            .bind(account.0)
+            .bind(name)
+            .fetch_one(self.conn())
+            .await?;
+        Ok(MailboxRow::from_row(&row)?)
+    }
+
+    async fn allocate_uid(&mut self, mailbox_id: i64) -> Result<(i64, i64), StoreError> {
+        let r = sqlx::query(
+            "UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1 \
+             WHERE id = $1 RETURNING uid_next - 1 AS uid, highest_modseq",
+        )
+        .bind(mailbox_id)
+        .fetch_one(self.write()?)
+        .await?;
+        Ok((r.try_get("uid")?, r.try_get("highest_modseq")?))
+    }
+
+    async fn insert_message(&mut self, m: &MessageRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO messages (mailbox_id, uid, modseq, blob_id, size, flags, internal_date) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(m.mailbox_id)
+        .bind(m.uid)
+        .bind(m.modseq)
+        .bind(&m.blob_id)
+        .bind(m.size)
+        .bind(&m.flags)
+        .bind(m.internal_date.0)
+        .execute(self.write()?)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_messages(&mut self, mailbox_id: i64) -> Result<Vec<MessageRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT mailbox_id, uid, modseq, blob_id, size, flags, internal_date FROM messages \
+             WHERE mailbox_id = $1 ORDER BY uid",
+        )
+        .bind(mailbox_id)
+        .fetch_all(self.conn())
+        .await?;
+        all(&rows, MessageRow::from_row)
+    }
+
+    async fn add_blob_refs(
+        &mut self,
+        id: &str,
+        size: i64,
+        summary: &str,
+        refs: i64,
+        at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO blobs (id, size, refs, summary, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO UPDATE SET refs = blobs.refs + $3",
+        )
+        .bind(id)
+        .bind(size)
+        .bind(refs)
+        .bind(summary)
+        .bind(at.0)
+        .execute(self.write()?)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_blob(&mut self, id: &str) -> Result<Option<BlobRow>, StoreError> {
+        let row = sqlx::query("SELECT id, size, refs, summary FROM blobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(BlobRow {
+            id: r.try_get("id")?,
+            size: r.try_get("size")?,
+            refs: r.try_get("refs")?,
+            summary: r.try_get("summary")?,
+        }))
+    }
+
+    async fn expunge_messages(
+        &mut self,
+        mailbox_id: i64,
+        account: AccountId,
+        uids: &[i64],
+    ) -> Result<i64, StoreError> {
+        if uids.is_empty() {
+            return Ok(0);
+        }
+        let r = sqlx::query(
+            "UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = $1 \
+             RETURNING highest_modseq",
+        )
+        .bind(mailbox_id)
+        .fetch_one(self.write()?)
+        .await?;
+        let modseq: i64 = r.try_get("highest_modseq")?;
+        let (mut bytes, mut count) = (0i64, 0i64);
+        for uid in uids {
+            let gone = sqlx::query(
+                "DELETE FROM messages WHERE mailbox_id = $1 AND uid = $2 RETURNING blob_id, size",
+            )
+            .bind(mailbox_id)
+            .bind(uid)
+            .fetch_optional(self.write()?)
+            .await?;
+            let Some(gone) = gone else { continue };
+            let blob: String = gone.try_get("blob_id")?;
+            bytes += gone.try_get::<i64, _>("size")?;
+            count += 1;
+            sqlx::query("INSERT INTO expunged (mailbox_id, uid, modseq) VALUES ($1, $2, $3)")
+                .bind(mailbox_id)
+                .bind(uid)
+                .bind(modseq)
+                .execute(self.write()?)
+                .await?;
+            sqlx::query("UPDATE blobs SET refs = refs - 1 WHERE id = $1")
+                .bind(&blob)
+                .execute(self.write()?)
+                .await?;
+        }
+        self.add_usage(account, -bytes, -count).await?;
+        Ok(count)
+    }
+
+    async fn list_unreferenced_blobs(&mut self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM blobs WHERE refs <= 0")
+            .fetch_all(self.conn())
+            .await?;
+        all(&rows, |r| r.try_get("id"))
+    }
+
+    async fn delete_blob(&mut self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM blobs WHERE id = $1 AND refs <= 0")
+            .bind(id)
+            .execute(self.write()?)
+            .await?;
+        Ok(())
+    }
+
+    async fn find_usage(&mut self, account: AccountId) -> Result<(i64, i64), StoreError> {
+        let row = sqlx::query("SELECT bytes, messages FROM mail_usage WHERE account_id = $1")
+            .bind(account.0)
+            .fetch_optional(self.conn())
+            .await?;
+        match row {
+            Some(r) => Ok((r.try_get("bytes")?, r.try_get("messages")?)),
+            None => Ok((0, 0)),
+        }
+    }
+
+    async fn add_usage(
+        &mut self,
+        account: AccountId,
+        bytes: i64,
+        messages: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO mail_usage (account_id, bytes, messages) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id) DO UPDATE SET bytes = mail_usage.bytes + $2, \
+             messages = mail_usage.messages + $3",
+        )
+        .bind(account.0)
+        .bind(bytes)
+        .bind(messages)
+        .execute(self.write()?)
+        .await?;
+        Ok(())
+    }
+}

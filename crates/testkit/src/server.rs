@@ -56,8 +56,14 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(db: TestDb) -> TestServer {
+        TestServer::start_with(db, |_| {}).await
+    }
+
+    /// Starts with the test config changed by `edit` first.
+    pub async fn start_with(db: TestDb, edit: impl FnOnce(&mut Config)) -> TestServer {
         carepost_server::install_crypto_provider();
-        let config = test_config(&db);
+        let mut config = test_config(&db);
+        edit(&mut config);
         let cert = config.tls.cert.clone();
         let clock = Arc::new(ManualClock::new(UnixMillis(1_790_000_000_000)));
         let context = Context::open_with(

@@ -13,5 +13,6 @@ mod import;
 mod mail;
 mod mfa;
 mod server;
+mod smtp;
 mod store;
 mod support;

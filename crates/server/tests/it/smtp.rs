@@ -1,0 +1,394 @@
+//! The SMTP listeners driven by real clients: python3's smtplib and swaks, and a raw socket
+//! where a client library would hide what is tested (pipelining, BDAT, bad input).
+
+use crate::auth::GOOD;
+use carepost_identity::{Actor, Protocol, Refusal, SignIn};
+use carepost_mail::MailStore;
+use carepost_testkit::{TestDb, TestServer};
+use carepost_types::AccountId;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+fn admin() -> Actor {
+    Actor::local_cli("tester")
+}
+
+/// A server with two staff members who have passwords: (server, ann, bob).
+async fn server_with_staff(db: TestDb) -> (TestServer, String, String) {
+    let s = TestServer::start(db).await;
+    let dir = &s.running.context.directory;
+    dir.create_department(&admin(), "Cardiology", None)
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for (first, last, id) in [("Ann", "Lee", "E1"), ("Bob", "Stone", "E2")] {
+        let new = crate::support::new_account(first, None, last, id, "Cardiology");
+        let a = dir.create_account(&admin(), &new).await.unwrap().address;
+        dir.set_password(&admin(), &a, GOOD).await.unwrap();
+        out.push(a);
+    }
+    let bob = out.pop().unwrap();
+    let ann = out.pop().unwrap();
+    (s, ann, bob)
+}
+
+fn mail(s: &TestServer) -> &MailStore {
+    &s.running.context.mail
+}
+
+async fn account_of(s: &TestServer, address: &str) -> AccountId {
+    match mail(s).resolve(address).await.unwrap() {
+        carepost_mail::Recipient::Local { account, .. } => account,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The bodies in one of the account's mailboxes, oldest first.
+async fn bodies(s: &TestServer, address: &str, mailbox: &str) -> Vec<String> {
+    let account = account_of(s, address).await;
+    let mut out = Vec::new();
+    for m in mail(s).messages(account, mailbox).await.unwrap_or_default() {
+        let raw = mail(s).read_body(&m.blob_id).await.unwrap();
+        out.push(String::from_utf8(raw).unwrap());
+    }
+    out
+}
+
+/// Runs a python3 script with arguments; its stdout, or a panic with its stderr. (Async: the
+/// server under test runs on this test's runtime.)
+async fn python(script: &str, args: &[&str]) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .await
+        .expect("python3 is installed by scripts/install-test-deps");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "python failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+const SUBMIT: &str = r#"
+import smtplib, ssl, sys
+port, user, password, to = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP('127.0.0.1', port)
+s.ehlo('laptop')
+print('auth-before-tls', s.has_extn('auth'))
+print('mail-before-auth', s.docmd('MAIL FROM:<' + user + '>')[0])
+s.starttls(context=ctx)
+s.ehlo('laptop')
+print('auth-after-tls', s.has_extn('auth'))
+try:
+    s.login(user, 'wrong password here')
+except smtplib.SMTPAuthenticationError as e:
+    print('bad-login', e.smtp_code)
+s.login(user, password)
+msg = 'From: ' + user + '\r\nTo: ' + to + '\r\nSubject: Handover\r\n\r\nBed 12 needs a review.\r\n'
+print('sent', s.sendmail(user, [to], msg.encode()))
+for env_from, hdr_from in [('ceo@kaiser.org', user), (user, 'ceo@kaiser.org')]:
+    try:
+        s.sendmail(env_from, [to], ('From: ' + hdr_from + '\r\nSubject: x\r\n\r\nx\r\n').encode())
+        print('spoof accepted')
+    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as e:
+        print('spoof', e.smtp_code, e.smtp_error.decode())
+try:
+    s.sendmail(user, ['someone@elsewhere.example'], ('From: ' + user + '\r\n\r\nx\r\n').encode())
+except smtplib.SMTPRecipientsRefused as e:
+    print('remote', list(e.recipients.values())[0][0])
+s.quit()
+"#;
+
+#[tokio::test]
+async fn rfc6409_submission_needs_tls_and_auth_then_delivers_with_a_sent_copy() {
+    for db in carepost_testkit::backends().await {
+        let (s, ann, bob) = server_with_staff(db).await;
+        let port = s.running.submission.unwrap().port().to_string();
+        let out = python(SUBMIT, &[&port, &ann, GOOD, &bob]).await;
+        assert!(out.contains("auth-before-tls False"), "{out}");
+        assert!(out.contains("mail-before-auth 530"), "{out}");
+        assert!(out.contains("auth-after-tls True"), "{out}");
+        assert!(out.contains("bad-login 535"), "{out}");
+        assert!(out.contains("sent {}"), "{out}");
+        assert!(
+            out.contains("spoof 550 5.7.1 You may only send as your own address"),
+            "{out}"
+        );
+        assert!(
+            out.contains("spoof 550 5.7.1 The From: header must be your own address"),
+            "{out}"
+        );
+        assert!(out.contains("remote 550"), "{out}");
+        let inbox = bodies(&s, &bob, "INBOX").await;
+        assert_eq!(inbox.len(), 1, "{inbox:?}");
+        let m = &inbox[0];
+        assert!(m.contains("Bed 12 needs a review."), "{m}");
+        assert!(
+            m.contains("\r\nMessage-ID: <") || m.starts_with("Received:"),
+            "{m}"
+        );
+        assert!(
+            m.contains("Message-ID: <") && m.contains("@mail.kaiser.org>"),
+            "added: {m}"
+        );
+        assert!(m.contains("\r\nDate: "), "added: {m}");
+        assert!(m.contains("with ESMTPSA"), "{m}");
+        assert!(
+            !m.contains("[EXTERNAL]"),
+            "internal mail is not tagged: {m}"
+        );
+        let sent = bodies(&s, &ann, "Sent").await;
+        assert_eq!(sent.len(), 1);
+        let ann_id = account_of(&s, &ann).await;
+        let sent_rows = mail(&s).messages(ann_id, "Sent").await.unwrap();
+        assert_eq!(sent_rows[0].flags, "\\Seen");
+        assert_eq!(
+            sent_rows[0].blob_id,
+            mail(&s)
+                .messages(account_of(&s, &bob).await, "INBOX")
+                .await
+                .unwrap()[0]
+                .blob_id,
+            "one body for both copies"
+        );
+    }
+}
+
+const MX: &str = r#"
+import smtplib, sys
+port, to = int(sys.argv[1]), sys.argv[2]
+s = smtplib.SMTP('127.0.0.1', port)
+s.ehlo('mx.example.org')
+print('size', s.esmtp_features.get('size'))
+print('auth', s.has_extn('auth'))
+msg = b'From: Lab <lab@example.org>\r\nTo: ' + to.encode() + b'\r\nSubject: Results ready\r\nMessage-ID: <lab1@example.org>\r\n\r\nSee the portal.\r\n'
+print('sent', s.sendmail('lab@example.org', [to], msg))
+for rcpt in ['nobody@kaiser.org', 'someone@gmail.com']:
+    try:
+        s.sendmail('lab@example.org', [rcpt], b'Subject: x\r\n\r\nx\r\n')
+    except smtplib.SMTPRecipientsRefused as e:
+        code, text = list(e.recipients.values())[0]
+        print('refused', rcpt, code, text.decode())
+code, text = s.docmd('MAIL FROM:<lab@example.org> SIZE=999999999')
+print('declared-size', code, text.decode())
+s.rset()
+s.mail('lab@example.org')
+s.rcpt(to)
+print('oversize', s.data(b'Subject: big\r\n\r\n' + b'x' * 5000 + b'\r\n')[0])
+print('vrfy', s.docmd('VRFY ' + to)[0], 'expn', s.docmd('EXPN all')[0])
+s.quit()
+"#;
+
+#[tokio::test]
+async fn the_mx_takes_mail_for_the_organization_only_and_marks_it_external() {
+    for db in carepost_testkit::backends().await {
+        let s = TestServer::start_with(db, |c| c.mail.max_message_size = 4096).await;
+        let dir = &s.running.context.directory;
+        dir.create_department(&admin(), "Lab", None).await.unwrap();
+        let new = crate::support::new_account("Ann", None, "Lee", "E1", "Lab");
+        let ann = dir.create_account(&admin(), &new).await.unwrap().address;
+        let port = s.running.smtp.unwrap().port().to_string();
+        let out = python(MX, &[&port, &ann]).await;
+        assert!(out.contains("size 4096"), "{out}");
+        assert!(out.contains("auth False"), "{out}");
+        assert!(out.contains("sent {}"), "{out}");
+        assert!(out.contains("refused nobody@kaiser.org 550 5.1.1"), "{out}");
+        assert!(
+            out.contains("refused someone@gmail.com 550 5.7.1 Relaying denied"),
+            "{out}"
+        );
+        assert!(out.contains("declared-size 552 5.3.4"), "{out}");
+        assert!(out.contains("oversize 552"), "{out}");
+        assert!(out.contains("vrfy 252 expn 550"), "{out}");
+        let inbox = bodies(&s, &ann, "INBOX").await;
+        assert_eq!(inbox.len(), 1);
+        let m = &inbox[0];
+        assert!(m.starts_with("Return-Path: <lab@example.org>\r\nReceived: from mx.example.org (127.0.0.1) by mail.kaiser.org with ESMTP"), "{m}");
+        assert!(m.contains("X-Carepost-External: yes\r\n"), "{m}");
+        assert!(m.contains("Subject: [EXTERNAL] Results ready\r\n"), "{m}");
+    }
+}
+
+#[tokio::test]
+async fn swaks_submits_over_implicit_tls_and_starttls() {
+    let (s, ann, bob) = server_with_staff(TestDb::sqlite()).await;
+    for (port, tls) in [
+        (s.running.submissions.unwrap().port(), "--tls-on-connect"),
+        (s.running.submission.unwrap().port(), "--tls"),
+    ] {
+        let out = Command::new("swaks")
+            .args(["--server", "127.0.0.1", "--port", &port.to_string(), tls])
+            .args([
+                "--auth",
+                "PLAIN",
+                "--auth-user",
+                &ann,
+                "--auth-password",
+                GOOD,
+            ])
+            .args([
+                "--from",
+                &ann,
+                "--to",
+                &bob,
+                "--header",
+                &format!("From: {ann}"),
+            ])
+            .args(["--body", "Sent with swaks", "--helo", "ward-pc"])
+            .output()
+            .await
+            .expect("swaks is installed by scripts/install-test-deps");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("235 2.7.0"), "{text}");
+        assert!(text.contains("250 2.0.0 Message accepted"), "{text}");
+    }
+    assert_eq!(bodies(&s, &bob, "INBOX").await.len(), 2);
+}
+
+#[tokio::test]
+async fn swaks_pipelines_to_the_mx() {
+    let (s, ann, bob) = server_with_staff(TestDb::sqlite()).await;
+    let port = s.running.smtp.unwrap().port().to_string();
+    let out = Command::new("swaks")
+        .args(["--server", "127.0.0.1", "--port", &port, "--pipeline"])
+        .args([
+            "--from",
+            "nurse@partner.example",
+            "--to",
+            &format!("{ann},{bob}"),
+        ])
+        .args(["--helo", "partner.example"])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(bodies(&s, &ann, "INBOX").await.len(), 1);
+    assert_eq!(bodies(&s, &bob, "INBOX").await.len(), 1);
+}
+
+/// Sends `input` at once and reads until the reply to QUIT.
+async fn raw_session(addr: std::net::SocketAddr, input: &[u8]) -> String {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(input).await.unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tcp.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.windows(4).any(|w| w == b"221 ") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+#[tokio::test]
+async fn rfc3030_bdat_chunks_and_bad_input_get_protocol_answers() {
+    let (s, ann, _) = server_with_staff(TestDb::sqlite()).await;
+    let addr = s.running.smtp.unwrap();
+    let chunk1 = "Subject: chunked\r\n\r\nfirst ";
+    let chunk2 = "second\r\n";
+    let input = format!(
+        "EHLO peer.example\r\nMAIL FROM:<x@peer.example> BODY=8BITMIME\r\nRCPT TO:<{ann}>\r\nBDAT {} \r\n{chunk1}BDAT {} LAST\r\n{chunk2}\
+         FOO\r\nMAIL FROM:<<>\r\nRCPT TO:<{ann}>\r\nDATA\r\n{}\r\nQUIT\r\n",
+        chunk1.len(),
+        chunk2.len(),
+        "N".repeat(5000),
+    );
+    let out = raw_session(addr, input.as_bytes()).await;
+    assert!(out.contains("250 2.0.0 Chunk received"), "{out}");
+    assert!(out.contains("250 2.0.0 Message accepted"), "{out}");
+    assert!(out.contains("500 5.5.1 Unknown command"), "{out}");
+    assert!(out.contains("501 5.1.7"), "{out}");
+    assert!(out.contains("503 5.5.1 Need MAIL before RCPT"), "{out}");
+    assert!(
+        out.contains("503 5.5.1 Need MAIL and RCPT before DATA"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("\r\n500 ").count(),
+        2,
+        "the 5000-byte line too: {out}"
+    );
+    assert!(out.contains("221 2.0.0"), "{out}");
+    let inbox = bodies(&s, &ann, "INBOX").await;
+    assert_eq!(inbox.len(), 1);
+    assert!(
+        inbox[0].ends_with("Subject: [EXTERNAL] chunked\r\n\r\nfirst second\r\n"),
+        "{}",
+        inbox[0]
+    );
+}
+
+#[tokio::test]
+async fn rfc3207_commands_pipelined_after_starttls_are_dropped() {
+    let (s, _, _) = server_with_staff(TestDb::sqlite()).await;
+    let addr = s.running.submission.unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"EHLO x\r\nSTARTTLS\r\nRSET\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("220 2.0.0") {
+        let n = tcp.read(&mut buf).await.unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&buf[..n]);
+    }
+    // No reply to the injected RSET may arrive in the clear.
+    let extra =
+        tokio::time::timeout(std::time::Duration::from_millis(300), tcp.read(&mut buf)).await;
+    assert!(
+        !matches!(extra, Ok(Ok(n)) if n > 0),
+        "plaintext after STARTTLS: {:?}",
+        extra
+    );
+}
+
+#[tokio::test]
+async fn smtp_auth_failures_lock_the_account_everywhere() {
+    let (s, ann, _) = server_with_staff(TestDb::sqlite()).await;
+    let port = s.running.submissions.unwrap().port().to_string();
+    let script = r#"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+for i in range(6):
+    s = smtplib.SMTP_SSL('127.0.0.1', int(sys.argv[1]), context=ctx)
+    try:
+        s.login(sys.argv[2], 'not the password %d' % i)
+    except smtplib.SMTPAuthenticationError as e:
+        print(e.smtp_code, e.smtp_error.decode())
+    s.quit()
+s = smtplib.SMTP_SSL('127.0.0.1', int(sys.argv[1]), context=ctx)
+try:
+    s.login(sys.argv[2], sys.argv[3])
+    print('signed in')
+except smtplib.SMTPAuthenticationError as e:
+    print('locked', e.smtp_code, e.smtp_error.decode())
+"#;
+    let out = python(script, &[&port, &ann, GOOD]).await;
+    assert!(out.contains("535 5.7.8 Invalid credentials"), "{out}");
+    assert!(
+        out.contains("locked 535 5.7.8 Invalid credentials"),
+        "the same answer: {out}"
+    );
+    // The same lockout state answers the web sign-in from that source.
+    let attempt = SignIn {
+        login: &ann,
+        secret: GOOD,
+        protocol: Protocol::Web,
+        source: Some("127.0.0.1".parse().unwrap()),
+    };
+    let web = s.running.context.directory.sign_in(&attempt).await.unwrap();
+    assert_eq!(web, Err(Refusal::Invalid));
+}

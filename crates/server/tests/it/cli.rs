@@ -434,9 +434,11 @@ pub(crate) fn free_port_base() -> u16 {
         }
         let base = p - 443;
         drop(l);
-        if std::net::TcpListener::bind(("127.0.0.1", base + 80)).is_ok()
-            && std::net::TcpListener::bind(("127.0.0.1", base + 443)).is_ok()
-        {
+        // Every port `serve --dev` takes must be free.
+        let free = [80, 443, 25, 587, 465, 143, 993]
+            .iter()
+            .all(|p| std::net::TcpListener::bind(("127.0.0.1", base + p)).is_ok());
+        if free {
             return base;
         }
     }

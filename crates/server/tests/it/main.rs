@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod cli;
 mod cli_serve;
+mod crash;
 mod directory;
 mod helpdesk;
 mod import;

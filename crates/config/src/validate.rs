@@ -37,7 +37,6 @@ impl Errors {
 pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
     let mut errs = Errors::default();
     let dev = raw.dev.unwrap_or(false);
-    let org_domain = raw.organization.domain.clone();
     let organization = organization(&mut errs, raw.organization);
     let store = store(&mut errs, raw.store, base);
     let tls = tls(&mut errs, raw.tls, base, dev);
@@ -49,6 +48,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
     let lockout = security::lockout(&mut errs, raw.lockout);
     let mfa = security::mfa(&mut errs, raw.mfa, &categories);
     let sessions = security::sessions(&mut errs, raw.sessions);
+    let org_domain = organization.as_ref().map(|o| o.domain.as_str().to_string());
     let mail = crate::mail::mail(&mut errs, raw.mail, org_domain.as_deref());
     let master_key = errs
         .required("secrets.master_key", raw.secrets.master_key)

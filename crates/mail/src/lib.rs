@@ -8,17 +8,23 @@
 
 mod crypt;
 mod deliver;
+mod dkim;
 mod error;
 mod mailboxes;
 mod message;
 mod recipients;
+mod sender_auth;
 mod summary;
 
 pub use deliver::{Placed, Target};
+pub use dkim::{DkimKey, generate_key_file};
 pub use error::MailError;
 pub use mailboxes::Folder;
-pub use message::{add_missing_headers, prefix_subject, prepend_header, rfc5322_date};
+pub use message::{
+    add_missing_headers, prefix_subject, prepend_header, remove_headers, rfc5322_date,
+};
 pub use recipients::Recipient;
+pub use sender_auth::{Disposition, DnsCache, Origin, SenderAuth, Verdict};
 pub use summary::{PartSummary, Summary, summarize};
 
 use carepost_audit::NewEvent;

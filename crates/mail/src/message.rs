@@ -17,6 +17,54 @@ pub fn prepend_header(raw: &[u8], name: &str, value: &str) -> Vec<u8> {
     out
 }
 
+/// `raw` without the top-level header fields named `name` whose value starts with `prefix`
+/// (RFC 8601 section 5: an `Authentication-Results` field carrying our own server's name that
+/// arrives from outside is a forgery and is removed).
+pub fn remove_headers(raw: &[u8], name: &str, prefix: &str) -> Vec<u8> {
+    let Some(parsed) = MessageParser::new().parse_headers(raw) else {
+        return raw.to_vec();
+    };
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    for h in &parsed.root_part().headers {
+        if !h.name.as_str().eq_ignore_ascii_case(name) {
+            continue;
+        }
+        let (start, value_end) = (h.offset_field as usize, h.offset_end as usize);
+        let value = raw
+            .get(h.offset_start as usize..value_end)
+            .unwrap_or_default();
+        let value = String::from_utf8_lossy(value);
+        if !value
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with(&prefix.to_ascii_lowercase())
+        {
+            continue;
+        }
+        // Through the end of the field's last line (mail-parser's end may or may not
+        // include the line break).
+        let value_end = value_end.min(raw.len());
+        let end = match value_end > 0 && raw[value_end - 1] == b'\n' {
+            true => value_end,
+            false => raw[value_end..]
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(raw.len(), |p| value_end + p + 1),
+        };
+        cuts.push((start, end));
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut at = 0;
+    for (start, end) in cuts {
+        if start >= at {
+            out.extend_from_slice(&raw[at..start]);
+            at = end;
+        }
+    }
+    out.extend_from_slice(&raw[at.min(raw.len())..]);
+    out
+}
+
 /// `raw` with `prefix` in front of its subject, unless the subject already starts with it
 /// (a reply to a tagged message); a message without a subject gets one.
 pub fn prefix_subject(raw: &[u8], prefix: &str) -> Vec<u8> {
@@ -94,6 +142,16 @@ mod tests {
         assert_eq!(prefix_subject(&tagged, "[EXTERNAL]"), tagged);
         let none = prefix_subject(b"From: a@example.org\r\n\r\nhi\r\n", "[EXTERNAL]");
         assert!(none.starts_with(b"Subject: [EXTERNAL]\r\nFrom:"));
+    }
+
+    #[test]
+    fn forged_authentication_results_are_removed() {
+        let raw = b"Authentication-Results: mail.kaiser.org;\r\n\tdkim=pass\r\nAuthentication-Results: mx.other.org; spf=fail\r\nSubject: x\r\n\r\nAuthentication-Results: mail.kaiser.org\r\n";
+        let out = remove_headers(raw, "Authentication-Results", "mail.kaiser.org");
+        assert_eq!(
+            out,
+            b"Authentication-Results: mx.other.org; spf=fail\r\nSubject: x\r\n\r\nAuthentication-Results: mail.kaiser.org\r\n"
+        );
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub struct Running {
     pub smtp: Option<SocketAddr>,
     pub submission: Option<SocketAddr>,
     pub submissions: Option<SocketAddr>,
+    /// The SMTP service, when any SMTP listener is on.
+    pub smtp_service: Option<SmtpService>,
     /// Set on the first start of an empty store.
     pub first_admin: Option<FirstAdmin>,
     stop: watch::Sender<bool>,
@@ -120,6 +122,7 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         smtp,
         submission,
         submissions,
+        smtp_service,
         first_admin,
         stop,
         tasks,

@@ -1,6 +1,5 @@
-//! MAIL FROM and RCPT TO. On the MX: mail for the organization's addresses only, never relayed,
-//! and never claiming to come from the organization itself (its own mail comes through
-//! submission). On submission: the envelope sender must be the signed-in account's address or
+//! MAIL FROM and RCPT TO. On the MX: mail for the organization's addresses only, never
+//! relayed. On submission: the envelope sender must be the signed-in account's address or
 //! one of its aliases, and each account submits a bounded number of messages per hour.
 
 use crate::conn::Conn;
@@ -35,14 +34,7 @@ impl Conn {
             return;
         }
         match self.session.mode {
-            Mode::Mx if self.is_ours(&address) => {
-                self.reply(Reply::new(
-                    550,
-                    (5, 7, 1),
-                    "Mail from this organization's domains must be sent through authenticated submission",
-                ));
-                return;
-            }
+            // Whether a sender in an own domain is genuine is known only after DATA (DKIM).
             Mode::Mx => {}
             Mode::Submission => {
                 let Some(p) = &self.principal else {

@@ -8,8 +8,8 @@ use crate::conn::Conn;
 use crate::envelope::Envelope;
 use carepost_audit::{Actor, NewEvent, action};
 use carepost_mail::{
-    Delivery, Folder, MailError, Summary, Target, add_missing_headers, prefix_subject,
-    prepend_header, rfc5322_date, summarize,
+    Delivery, Disposition, Folder, MailError, Origin, Summary, Target, Verdict,
+    add_missing_headers, prefix_subject, prepend_header, remove_headers, rfc5322_date, summarize,
 };
 use carepost_proto_smtp::{Mode, Reply, replies};
 use serde_json::json;
@@ -59,19 +59,49 @@ impl Conn {
         )
     }
 
+    /// What SPF, DKIM, DMARC and ARC say; without a verifier, any claim to an own domain is
+    /// refused outright.
+    async fn verify_sender(&self, envelope: &Envelope, body: &[u8], summary: &Summary) -> Verdict {
+        let Some(auth) = &self.svc.sender_auth else {
+            let claims_own =
+                self.is_ours(&envelope.from) || summary.from.iter().any(|a| self.is_ours(a));
+            return Verdict {
+                results: format!("{}; none", self.hostname()),
+                disposition: match claims_own {
+                    true => Disposition::Reject(
+                        "Mail from outside may not claim to be from this organization".into(),
+                    ),
+                    false => Disposition::Accept,
+                },
+            };
+        };
+        let helo = self.session.helo.clone().unwrap_or_default();
+        let origin = Origin {
+            ip: self.peer.ip(),
+            helo: &helo,
+            mail_from: &envelope.from,
+        };
+        auth.verify(body, origin).await
+    }
+
     async fn receive(&mut self, envelope: Envelope, body: Vec<u8>, summary: &Summary) -> Reply {
-        if summary.from.iter().any(|a| self.is_ours(a)) {
-            return Reply::new(
-                550,
-                (5, 7, 1),
-                "Mail from outside may not claim to be from this organization",
-            );
-        }
-        let mut raw = prefix_subject(&body, &self.svc.config.mail.external_subject_prefix);
+        let verdict = self.verify_sender(&envelope, &body, summary).await;
+        let folder = match verdict.disposition {
+            Disposition::Reject(why) => return Reply::new(550, (5, 7, 1), why),
+            Disposition::Junk => Folder::Junk,
+            Disposition::Accept => Folder::Inbox,
+        };
+        let mut raw = remove_headers(&body, "Authentication-Results", self.hostname());
+        raw = remove_headers(&raw, "X-Carepost-External", "");
+        raw = prefix_subject(&raw, &self.svc.config.mail.external_subject_prefix);
         raw = prepend_header(&raw, "X-Carepost-External", "yes");
+        raw = prepend_header(&raw, "Authentication-Results", &verdict.results);
         raw = prepend_header(&raw, "Received", &self.received(&envelope));
         raw = prepend_header(&raw, "Return-Path", &format!("<{}>", envelope.from));
-        let targets = inbox_targets(&envelope);
+        let mut targets = inbox_targets(&envelope);
+        for t in &mut targets {
+            t.folder = folder;
+        }
         self.deliver(
             envelope,
             raw,

@@ -14,7 +14,7 @@ mod sasl;
 
 use carepost_config::Config;
 use carepost_identity::Directory;
-use carepost_mail::MailStore;
+use carepost_mail::{MailStore, SenderAuth};
 use carepost_proto_smtp::Mode;
 use carepost_types::{AccountId, Clock, Rng};
 use std::num::NonZeroU32;
@@ -72,6 +72,8 @@ pub struct SmtpService {
     tls: TlsAcceptor,
     submissions: Arc<SubmitLimiter>,
     timeouts: Timeouts,
+    /// SPF/DKIM/DMARC/ARC for the MX; `None` when the system has no DNS configuration.
+    sender_auth: Option<Arc<SenderAuth>>,
 }
 
 impl std::fmt::Debug for SmtpService {
@@ -111,6 +113,14 @@ impl SmtpService {
         let submissions = Arc::new(governor::RateLimiter::hashmap(governor::Quota::per_hour(
             per_hour,
         )));
+        let domains = config.domains().map(|d| d.as_str().to_string()).collect();
+        let sender_auth = match SenderAuth::from_system(&config.mail.hostname, domains) {
+            Ok(a) => Some(Arc::new(a)),
+            Err(e) => {
+                tracing::warn!(error = %e, "sender authentication (SPF, DKIM, DMARC) is off");
+                None
+            }
+        };
         SmtpService {
             config,
             directory,
@@ -120,7 +130,13 @@ impl SmtpService {
             tls,
             submissions,
             timeouts: Timeouts::default(),
+            sender_auth,
         }
+    }
+
+    /// The MX's verifier, to preload DNS records into (tests, sites without public DNS).
+    pub fn sender_auth(&self) -> Option<&SenderAuth> {
+        self.sender_auth.as_deref()
     }
 
     pub fn with_timeouts(mut self, t: Timeouts) -> SmtpService {

@@ -392,3 +392,149 @@ except smtplib.SMTPAuthenticationError as e:
     let web = s.running.context.directory.sign_in(&attempt).await.unwrap();
     assert_eq!(web, Err(Refusal::Invalid));
 }
+
+/// A partner organization that signs its mail: its DKIM key and DNS records.
+struct Partner {
+    signer:
+        mail_auth::dkim::DkimSigner<mail_auth::common::crypto::Ed25519Key, mail_auth::dkim::Done>,
+    public: String,
+}
+
+impl Partner {
+    fn new(domain: &str) -> Partner {
+        use base64::Engine;
+        use mail_auth::common::crypto::Ed25519Key;
+        let pkcs8 = Ed25519Key::generate_pkcs8().unwrap();
+        let key = Ed25519Key::from_pkcs8_der(&pkcs8).unwrap();
+        let public = base64::engine::general_purpose::STANDARD.encode(key.public_key());
+        let signer = mail_auth::dkim::DkimSigner::from_key(key)
+            .domain(domain)
+            .selector("s1")
+            .headers(["From", "To", "Subject"]);
+        Partner { signer, public }
+    }
+
+    fn sign(&self, msg: &str) -> String {
+        use mail_auth::common::headers::HeaderWriter;
+        format!(
+            "{}{msg}",
+            self.signer.sign(msg.as_bytes()).unwrap().to_header()
+        )
+    }
+}
+
+const PARTNER_SEND: &str = r#"
+import smtplib, sys
+port, rcpt = int(sys.argv[1]), sys.argv[2]
+for env_from, path in zip(sys.argv[3::2], sys.argv[4::2]):
+    s = smtplib.SMTP('127.0.0.1', port)
+    s.ehlo('mx.partner.example')
+    try:
+        s.sendmail(env_from, [rcpt], open(path, 'rb').read())
+        print('accepted', path)
+    except smtplib.SMTPDataError as e:
+        print('refused', path, e.smtp_code, e.smtp_error.decode())
+    s.quit()
+"#;
+
+#[tokio::test]
+async fn spf_dkim_and_dmarc_decide_what_the_mx_does_with_outside_mail() {
+    let s = TestServer::start(TestDb::sqlite()).await;
+    let dir = &s.running.context.directory;
+    dir.create_department(&admin(), "Lab", None).await.unwrap();
+    let new = crate::support::new_account("Ann", None, "Lee", "E1", "Lab");
+    let ann = dir.create_account(&admin(), &new).await.unwrap().address;
+    let partner = Partner::new("partner.example");
+    let ours = Partner::new("kaiser.org");
+    let auth = s
+        .running
+        .smtp_service
+        .as_ref()
+        .unwrap()
+        .sender_auth()
+        .unwrap();
+    let dkim = |p: &Partner| format!("v=DKIM1; k=ed25519; p={}", p.public);
+    auth.preload_txt("s1._domainkey.partner.example", &dkim(&partner))
+        .unwrap();
+    auth.preload_txt("partner.example", "v=spf1 ip4:127.0.0.1 -all")
+        .unwrap();
+    auth.preload_txt("_dmarc.partner.example", "v=DMARC1; p=reject")
+        .unwrap();
+    auth.preload_txt("spoofer.example", "v=spf1 -all").unwrap();
+    auth.preload_txt("_dmarc.spoofer.example", "v=DMARC1; p=reject")
+        .unwrap();
+    auth.preload_txt("careless.example", "v=spf1 -all").unwrap();
+    auth.preload_txt("_dmarc.careless.example", "v=DMARC1; p=quarantine")
+        .unwrap();
+    auth.preload_txt("s1._domainkey.kaiser.org", &dkim(&ours))
+        .unwrap();
+    auth.preload_txt("kaiser.org", "v=spf1 -all").unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |name: &str, content: String| {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let text = |from: &str, subject: &str| {
+        format!("From: {from}\r\nTo: {ann}\r\nSubject: {subject}\r\n\r\nbody\r\n")
+    };
+    let good = write("good", partner.sign(&text("lab@partner.example", "good")));
+    let forged = write("forged", text("lab@spoofer.example", "forged"));
+    let careless = write("careless", text("news@careless.example", "careless"));
+    let fake_ceo = write("fake-ceo", text("ceo@kaiser.org", "pay this invoice"));
+    let real_ours = write("real-ours", ours.sign(&text("ceo@kaiser.org", "real-ours")));
+    let port = s.running.smtp.unwrap().port().to_string();
+    let out = python(
+        PARTNER_SEND,
+        &[
+            &port,
+            &ann,
+            "lab@partner.example",
+            &good,
+            "lab@spoofer.example",
+            &forged,
+            "news@careless.example",
+            &careless,
+            "ceo@kaiser.org",
+            &fake_ceo,
+            "bounce@partner.example",
+            &real_ours,
+        ],
+    )
+    .await;
+    assert!(out.contains(&format!("accepted {good}")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "refused {forged} 550 5.7.1 Rejected by the DMARC policy of spoofer.example"
+        )),
+        "{out}"
+    );
+    assert!(out.contains(&format!("accepted {careless}")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "refused {fake_ceo} 550 5.7.1 Mail from outside may not claim"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("accepted {real_ours}")),
+        "signed with the organization's key: {out}"
+    );
+
+    let inbox = bodies(&s, &ann, "INBOX").await;
+    assert_eq!(inbox.len(), 2, "{inbox:?}");
+    let good_msg = inbox
+        .iter()
+        .find(|m| m.contains("Subject: [EXTERNAL] good"))
+        .unwrap();
+    assert!(
+        good_msg.contains("Authentication-Results: mail.kaiser.org;\r\n\tdkim=pass"),
+        "{good_msg}"
+    );
+    assert!(good_msg.contains("spf=pass"), "{good_msg}");
+    assert!(good_msg.contains("dmarc=pass"), "{good_msg}");
+    let junk = bodies(&s, &ann, "Junk").await;
+    assert_eq!(junk.len(), 1, "DMARC quarantine goes to Junk");
+    assert!(junk[0].contains("dmarc=fail"), "{}", junk[0]);
+}

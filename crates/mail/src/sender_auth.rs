@@ -1,0 +1,247 @@
+//! Who really sent a message from outside: SPF (RFC 7208), DKIM (RFC 6376), DMARC (RFC 7489)
+//! and ARC (RFC 8617), verified with mail-auth, summed up in an `Authentication-Results`
+//! header (RFC 8601) and a verdict the MX acts on: DMARC `reject` refuses, `quarantine` goes
+//! to Junk, and mail that claims one of the organization's own domains must authenticate as
+//! it or is refused.
+//!
+//! DNS answers are cached in memory (`DnsCache`, bounded, honouring each record's lifetime);
+//! `preload_txt` puts records in that cache by hand, which is how the tests (and a site without
+//! public DNS) give the verifier the records it needs.
+
+use mail_auth::common::parse::TxtRecordParser;
+use mail_auth::common::verify::DomainKey;
+use mail_auth::dmarc::{Dmarc, Policy};
+use mail_auth::spf::Spf;
+use mail_auth::{
+    AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, MX, MessageAuthenticator,
+    Parameters, RecordSet, ResolverCache, SpfResult, Txt, dmarc::verify::DmarcParameters,
+    spf::verify::SpfParameters,
+};
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Entries per cache; past it the cache starts over (a crude bound, enough against growth).
+const CACHE_ENTRIES: usize = 50_000;
+
+/// A bounded in-memory DNS cache for mail-auth.
+pub struct DnsCache<K, V>(Mutex<HashMap<K, (V, Instant)>>);
+
+impl<K, V> std::fmt::Debug for DnsCache<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DnsCache(..)")
+    }
+}
+
+impl<K, V> Default for DnsCache<K, V> {
+    fn default() -> Self {
+        DnsCache(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K: Hash + Eq, V: Clone> ResolverCache<K, V> for DnsCache<K, V> {
+    // mail-auth gives record lifetimes as monotonic `Instant`s (the resolver's TTLs); they
+    // are compared with the monotonic clock, not with the domain's `Clock`.
+    #[allow(clippy::disallowed_methods)]
+    fn get<Q>(&self, name: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(name)
+            .filter(|(_, until)| *until > Instant::now())
+            .map(|(v, _)| v.clone())
+    }
+
+    fn remove<Q>(&self, name: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(name).map(|(v, _)| v)
+    }
+
+    fn insert(&self, key: K, value: V, valid_until: Instant) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= CACHE_ENTRIES {
+            map.clear();
+        }
+        map.insert(key, (value, valid_until));
+    }
+}
+
+/// mail-auth's parameters with every cache of ours attached.
+type CachedParams<'x, P> = Parameters<
+    'x,
+    P,
+    DnsCache<Box<str>, Txt>,
+    DnsCache<Box<str>, RecordSet<MX>>,
+    DnsCache<Box<str>, RecordSet<Ipv4Addr>>,
+    DnsCache<Box<str>, RecordSet<Ipv6Addr>>,
+    DnsCache<IpAddr, RecordSet<Box<str>>>,
+>;
+
+#[derive(Default)]
+struct Caches {
+    txt: DnsCache<Box<str>, Txt>,
+    mx: DnsCache<Box<str>, RecordSet<MX>>,
+    ipv4: DnsCache<Box<str>, RecordSet<Ipv4Addr>>,
+    ipv6: DnsCache<Box<str>, RecordSet<Ipv6Addr>>,
+    ptr: DnsCache<IpAddr, RecordSet<Box<str>>>,
+}
+
+/// What the MX does with a message after verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    Accept,
+    /// DMARC `quarantine` failed: deliver to Junk.
+    Junk,
+    /// Refuse with this text (DMARC `reject` failed, or an own domain did not authenticate).
+    Reject(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The value of the `Authentication-Results` header to add.
+    pub results: String,
+    pub disposition: Disposition,
+}
+
+/// The facts of one SMTP transaction that verification needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub ip: IpAddr,
+    pub helo: &'a str,
+    /// The envelope sender; empty for bounces.
+    pub mail_from: &'a str,
+}
+
+pub struct SenderAuth {
+    authenticator: MessageAuthenticator,
+    caches: Caches,
+    hostname: String,
+    own_domains: Vec<String>,
+}
+
+impl std::fmt::Debug for SenderAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SenderAuth")
+            .field("hostname", &self.hostname)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SenderAuth {
+    /// A verifier using the system's DNS resolvers (`/etc/resolv.conf`).
+    pub fn from_system(hostname: &str, own_domains: Vec<String>) -> Result<SenderAuth, String> {
+        let authenticator = MessageAuthenticator::new_system_conf()
+            .map_err(|e| format!("cannot read the system DNS configuration: {e}"))?;
+        Ok(SenderAuth {
+            authenticator,
+            caches: Caches::default(),
+            hostname: hostname.to_string(),
+            own_domains: own_domains.into_iter().map(|d| d.to_lowercase()).collect(),
+        })
+    }
+
+    /// Puts a TXT record in the cache for a day, as if DNS had answered it. `name` is the full
+    /// record name (`example.org`, `sel._domainkey.example.org`, `_dmarc.example.org`).
+    #[allow(clippy::disallowed_methods)] // A monotonic lifetime, as mail-auth's cache wants.
+    pub fn preload_txt(&self, name: &str, record: &str) -> Result<(), String> {
+        let bytes = record.as_bytes();
+        let txt: Txt = if name.starts_with("_dmarc.") {
+            Dmarc::parse(bytes).map_err(|e| e.to_string())?.into()
+        } else if name.contains("._domainkey.") {
+            DomainKey::parse(bytes).map_err(|e| e.to_string())?.into()
+        } else {
+            Spf::parse(bytes).map_err(|e| e.to_string())?.into()
+        };
+        let fqdn = format!("{}.", name.trim_end_matches('.').to_lowercase());
+        let until = Instant::now() + Duration::from_secs(86_400);
+        self.caches.txt.insert(fqdn.into_boxed_str(), txt, until);
+        Ok(())
+    }
+
+    fn params<P>(&self, p: P) -> CachedParams<'_, P> {
+        Parameters::new(p)
+            .with_txt_cache(&self.caches.txt)
+            .with_mx_cache(&self.caches.mx)
+            .with_ipv4_cache(&self.caches.ipv4)
+            .with_ipv6_cache(&self.caches.ipv6)
+            .with_ptr_cache(&self.caches.ptr)
+    }
+
+    fn is_own(&self, domain: &str) -> bool {
+        let d = domain.to_lowercase();
+        self.own_domains.contains(&d)
+    }
+
+    /// Verifies a message that arrived at the MX.
+    pub async fn verify(&self, raw: &[u8], origin: Origin<'_>) -> Verdict {
+        let Some(msg) = AuthenticatedMessage::parse(raw) else {
+            return Verdict {
+                results: format!("{}; none", self.hostname),
+                disposition: Disposition::Reject("The message cannot be parsed".into()),
+            };
+        };
+        let dkim = self.authenticator.verify_dkim(self.params(&msg)).await;
+        let arc = self.authenticator.verify_arc(self.params(&msg)).await;
+        let spf = self
+            .authenticator
+            .verify_spf(self.params(SpfParameters::verify_mail_from(
+                origin.ip,
+                origin.helo,
+                &self.hostname,
+                origin.mail_from,
+            )))
+            .await;
+        let mail_from_domain = match origin.mail_from.rsplit_once('@') {
+            Some((_, d)) => d,
+            None => origin.helo,
+        };
+        let dmarc = self
+            .authenticator
+            .verify_dmarc(self.params(DmarcParameters::new(&msg, &dkim, mail_from_domain, &spf)))
+            .await;
+        let header_from = msg.from();
+        let results = AuthenticationResults::new(&self.hostname)
+            .with_dkim_results(&dkim, header_from)
+            .with_spf_mailfrom_result(&spf, origin.ip, origin.mail_from, origin.helo)
+            .with_arc_result(&arc, origin.ip)
+            .with_dmarc_result(&dmarc)
+            .to_string();
+        let dmarc_pass =
+            *dmarc.dkim_result() == DmarcResult::Pass || *dmarc.spf_result() == DmarcResult::Pass;
+        let from_domain = header_from.rsplit_once('@').map_or("", |(_, d)| d);
+        let claims_own = self.is_own(from_domain) || self.is_own(mail_from_domain);
+        let own_authenticated = dkim.iter().any(|d| {
+            *d.result() == DkimResult::Pass && d.signature().is_some_and(|s| self.is_own(&s.d))
+        }) || (self.is_own(mail_from_domain)
+            && spf.result() == SpfResult::Pass);
+        let disposition = if claims_own && !own_authenticated {
+            Disposition::Reject(
+                "Mail from outside may not claim to be from this organization".into(),
+            )
+        } else if dmarc_pass {
+            Disposition::Accept
+        } else {
+            match dmarc.policy() {
+                Policy::Reject => Disposition::Reject(format!(
+                    "Rejected by the DMARC policy of {}",
+                    dmarc.domain()
+                )),
+                Policy::Quarantine => Disposition::Junk,
+                _ => Disposition::Accept,
+            }
+        };
+        Verdict {
+            results,
+            disposition,
+        }
+    }
+}

@@ -51,6 +51,10 @@ pub mod action {
     pub const MAIL_SUBMIT: &str = "mail.submit";
     pub const MAIL_EXPUNGE: &str = "mail.expunge";
     pub const MAIL_COLLECT: &str = "mail.collect";
+    pub const MAIL_RELAY: &str = "mail.relay";
+    pub const MAIL_BOUNCE: &str = "mail.bounce";
+    pub const QUEUE_RETRY: &str = "queue.retry";
+    pub const QUEUE_REMOVE: &str = "queue.remove";
 }
 
 /// Who performed an action.

@@ -142,6 +142,31 @@ grace = "7d"
 idle_timeout = "15m"
 absolute_timeout = "12h"
 
+[mail]
+# The name in greetings and Received: headers.
+hostname = {hostname}
+# Storage per account; a full mailbox refuses new mail (452 4.2.2) until it has room.
+quota = "10GiB"
+max_message_size = "50MiB"
+max_recipients = 500
+# Messages one account may submit per hour.
+submissions_per_hour = 1000
+# Mail for disabled and deprovisioned accounts: "receive" or "reject" (550 5.1.1).
+disabled_accounts = "receive"
+deprovisioned_accounts = "reject"
+# Put in front of the subject of mail from outside ("" for none).
+external_subject_prefix = "[EXTERNAL]"
+save_sent = true
+# How long outbound mail is retried before it is returned to its sender.
+queue_lifetime = "5d"
+# HOST or HOST:PORT to send all outbound mail through; "" to deliver to each domain's MX.
+relay_host = ""
+# Recipient domains whose servers must offer STARTTLS.
+require_tls_domains = []
+# The DKIM key signing mail that leaves (`carepost dkim show` prints its DNS record).
+dkim_key = {dkim_key}
+dkim_selector = "carepost"
+
 [log]
 # "text" or "json".
 format = "text"
@@ -159,6 +184,8 @@ master_key = {master_key}
         blob_dir = quote(&format!("{dir}/blobs")),
         cert = quote(&format!("{dir}/tls/cert.pem")),
         key = quote(&format!("{dir}/tls/key.pem")),
+        hostname = quote(&format!("mail.{}", o.domain.as_str())),
+        dkim_key = quote(&format!("{dir}/dkim.pem")),
         https = quote(https),
         smtp = quote(smtp),
         submission = quote(submission),

@@ -3,6 +3,8 @@
 
 use crate::raw::RawMail;
 use crate::validate::Errors;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// What happens to mail for an account that is not active.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +33,15 @@ pub struct MailPolicy {
     pub external_subject_prefix: String,
     /// Keep a copy of submitted mail in the sender's Sent mailbox.
     pub save_sent: bool,
+    /// How long the outbound queue keeps trying before it gives up and returns the message.
+    pub queue_lifetime: Duration,
+    /// Send all outbound mail through this host instead of the recipients' MX hosts.
+    pub relay_host: Option<(String, u16)>,
+    /// Recipient domains whose servers must offer STARTTLS; elsewhere TLS is used when offered.
+    pub require_tls_domains: Vec<String>,
+    /// The DKIM private key (PKCS#8 PEM) that signs mail leaving the organization.
+    pub dkim_key: Option<PathBuf>,
+    pub dkim_selector: String,
 }
 
 impl Default for MailPolicy {
@@ -45,6 +56,11 @@ impl Default for MailPolicy {
             deprovisioned_accounts: InactiveDelivery::Reject,
             external_subject_prefix: "[EXTERNAL]".to_string(),
             save_sent: true,
+            queue_lifetime: Duration::from_secs(5 * 86_400),
+            relay_host: None,
+            require_tls_domains: Vec::new(),
+            dkim_key: None,
+            dkim_selector: "carepost".to_string(),
         }
     }
 }
@@ -101,7 +117,25 @@ fn size(errs: &mut Errors, key: &str, v: Option<String>, d: u64) -> u64 {
     }
 }
 
-pub(crate) fn mail(errs: &mut Errors, raw: RawMail, org_domain: Option<&str>) -> MailPolicy {
+fn relay(errs: &mut Errors, v: Option<String>) -> Option<(String, u16)> {
+    let v = v.filter(|v| !v.is_empty())?;
+    let parsed = match v.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() => port.parse().ok().map(|p| (host.to_string(), p)),
+        None => Some((v.clone(), 25)),
+        _ => None,
+    };
+    if parsed.is_none() {
+        errs.push(&format!("mail.relay_host: '{v}' is not HOST or HOST:PORT"));
+    }
+    parsed
+}
+
+pub(crate) fn mail(
+    errs: &mut Errors,
+    raw: RawMail,
+    org_domain: Option<&str>,
+    base: &Path,
+) -> MailPolicy {
     let d = MailPolicy::default();
     let hostname = raw
         .hostname
@@ -145,6 +179,23 @@ pub(crate) fn mail(errs: &mut Errors, raw: RawMail, org_domain: Option<&str>) ->
             .external_subject_prefix
             .unwrap_or(d.external_subject_prefix),
         save_sent: raw.save_sent.unwrap_or(d.save_sent),
+        queue_lifetime: match raw.queue_lifetime {
+            Some(t) => errs
+                .check("mail.queue_lifetime", crate::parse_duration(&t))
+                .unwrap_or(d.queue_lifetime),
+            None => d.queue_lifetime,
+        },
+        relay_host: relay(errs, raw.relay_host),
+        require_tls_domains: raw
+            .require_tls_domains
+            .iter()
+            .map(|d| d.trim().to_lowercase())
+            .collect(),
+        dkim_key: raw
+            .dkim_key
+            .filter(|p| !p.is_empty())
+            .map(|p| crate::validate::resolve(base, &p)),
+        dkim_selector: raw.dkim_selector.unwrap_or(d.dkim_selector),
     }
 }
 

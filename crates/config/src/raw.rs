@@ -156,4 +156,10 @@ pub struct RawMail {
     pub deprovisioned_accounts: Option<String>,
     pub external_subject_prefix: Option<String>,
     pub save_sent: Option<bool>,
+    pub queue_lifetime: Option<String>,
+    pub relay_host: Option<String>,
+    #[serde(default)]
+    pub require_tls_domains: Vec<String>,
+    pub dkim_key: Option<String>,
+    pub dkim_selector: Option<String>,
 }

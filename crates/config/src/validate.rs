@@ -49,7 +49,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
     let mfa = security::mfa(&mut errs, raw.mfa, &categories);
     let sessions = security::sessions(&mut errs, raw.sessions);
     let org_domain = organization.as_ref().map(|o| o.domain.as_str().to_string());
-    let mail = crate::mail::mail(&mut errs, raw.mail, org_domain.as_deref());
+    let mail = crate::mail::mail(&mut errs, raw.mail, org_domain.as_deref(), base);
     let master_key = errs
         .required("secrets.master_key", raw.secrets.master_key)
         .and_then(|k| errs.check("secrets.master_key", decode_key(&k)));
@@ -202,7 +202,7 @@ fn parse_domain(d: &str) -> Result<Domain, String> {
     Domain::parse(d).map_err(|e| e.to_string())
 }
 
-fn resolve(base: &Path, p: &str) -> PathBuf {
+pub(crate) fn resolve(base: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
     if p.is_absolute() {
         p.to_path_buf()

@@ -10,7 +10,10 @@
 use crate::mailboxes::{self, Folder};
 use crate::{Change, MailError};
 use carepost_audit::NewEvent;
-use carepost_store::{AuditRepo, BlobId, BlobStore, FsBlobStore, MailRepo, MessageRow, Store};
+use carepost_store::{
+    AuditRepo, BlobId, BlobStore, FsBlobStore, MailRepo, MessageRow, QueueMessageRow, QueueRepo,
+    Store,
+};
 use carepost_types::{AccountId, Clock, UnixMillis};
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -52,6 +55,9 @@ pub struct Prepared {
     pub(crate) size: i64,
     pub(crate) summary: String,
     pub(crate) targets: Vec<Target>,
+    pub(crate) outbound: Option<crate::Outbound>,
+    /// A queued message this delivery (its bounce) ends: deleted in the same commit.
+    pub(crate) finishes_queued: Option<i64>,
     pub(crate) event: NewEvent,
 }
 
@@ -167,8 +173,9 @@ async fn commit(
         if !blobs.exists(&p.blob_id).await? {
             return Err(Failure::BodyMissing);
         }
-        // The body's record first: messages refer to it.
-        let refs = i64::try_from(p.targets.len()).unwrap_or(i64::MAX);
+        // The body's record first: messages and the queue refer to it.
+        let refs =
+            i64::try_from(p.targets.len() + usize::from(p.outbound.is_some())).unwrap_or(i64::MAX);
         tx.add_blob_refs(p.blob_id.as_str(), p.size, &p.summary, refs, now)
             .await?;
         let mut placed = Vec::with_capacity(p.targets.len());
@@ -192,6 +199,20 @@ async fn commit(
                 mailbox_id: mailbox.id,
                 uid,
             });
+        }
+        if let Some(out) = &p.outbound {
+            let row = QueueMessageRow {
+                id: 0,
+                blob_id: p.blob_id.as_str().to_string(),
+                mail_from: out.mail_from.clone(),
+                sender_account_id: out.sender,
+                created_at: now,
+                expires_at: now.plus(out.lifetime),
+            };
+            tx.insert_queue_message(&row, &out.recipients).await?;
+        }
+        if let Some(id) = p.finishes_queued {
+            tx.delete_queue_message(id).await?;
         }
         tx.append_audit(&p.event).await?;
         all.push(placed);

@@ -11,6 +11,8 @@ pub enum MailError {
     Blob(#[from] std::io::Error),
     #[error("a message body does not decrypt: wrong master key or altered file ({0})")]
     Corrupt(String),
+    #[error("no queued message {0}")]
+    NotQueued(i64),
     #[error("no such mailbox: {0}")]
     NoMailbox(String),
     #[error("the delivery service has stopped")]

@@ -12,6 +12,7 @@ mod dkim;
 mod error;
 mod mailboxes;
 mod message;
+mod queue;
 mod recipients;
 mod sender_auth;
 mod summary;
@@ -23,6 +24,7 @@ pub use mailboxes::Folder;
 pub use message::{
     add_missing_headers, prefix_subject, prepend_header, remove_headers, rfc5322_date,
 };
+pub use queue::{Attempt, DueDelivery, Outbound, QueuedMessage};
 pub use recipients::Recipient;
 pub use sender_auth::{Disposition, DnsCache, Origin, SenderAuth, Verdict};
 pub use summary::{PartSummary, Summary, summarize};
@@ -51,6 +53,8 @@ pub struct Change {
 pub struct Delivery {
     pub raw: Vec<u8>,
     pub targets: Vec<Target>,
+    /// Recipients outside the organization, queued in the same commit.
+    pub outbound: Option<Outbound>,
     pub event: NewEvent,
 }
 
@@ -70,6 +74,7 @@ struct Inner {
     rng: Arc<dyn Rng>,
     jobs: mpsc::Sender<Job>,
     changes: broadcast::Sender<Change>,
+    queue_wake: tokio::sync::Notify,
 }
 
 impl MailStore {
@@ -94,6 +99,7 @@ impl MailStore {
                 rng,
                 jobs,
                 changes,
+                queue_wake: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -111,10 +117,27 @@ impl MailStore {
         self.inner.changes.subscribe()
     }
 
-    /// Stores the body (fsynced), then its copies and audit event (committed); returns only
-    /// when all of it is on disk.
+    /// Stores the body (fsynced), then its copies, its queue entry and its audit event
+    /// (committed); returns only when all of it is on disk.
     pub async fn deliver(&self, d: Delivery) -> Result<Vec<Placed>, MailError> {
-        if d.targets.is_empty() {
+        self.deliver_with(d, None).await
+    }
+
+    /// A delivery that also ends queued message `queue_id` in its commit (a bounce).
+    pub(crate) async fn deliver_finishing(
+        &self,
+        d: Delivery,
+        queue_id: i64,
+    ) -> Result<Vec<Placed>, MailError> {
+        self.deliver_with(d, Some(queue_id)).await
+    }
+
+    async fn deliver_with(
+        &self,
+        d: Delivery,
+        finishes_queued: Option<i64>,
+    ) -> Result<Vec<Placed>, MailError> {
+        if d.targets.is_empty() && d.outbound.is_none() {
             return Err(MailError::Invalid(
                 "a delivery needs at least one recipient".into(),
             ));
@@ -125,11 +148,14 @@ impl MailStore {
             .map_err(|e| MailError::Invalid(format!("cannot record the summary: {e}")))?;
         let id = self.inner.keys.id_of(&d.raw);
         let sealed = self.inner.keys.seal(self.inner.rng.as_ref(), &id, &d.raw)?;
+        let queued = d.outbound.is_some();
         let mut prepared = Prepared {
             blob_id: id.clone(),
             size: i64::try_from(d.raw.len()).unwrap_or(i64::MAX),
             summary,
             targets: d.targets,
+            outbound: d.outbound,
+            finishes_queued,
             event: d.event,
         };
         // The second round only if the collector removed an identical body between our write
@@ -144,12 +170,32 @@ impl MailStore {
                 .map_err(|_| MailError::Stopped)?;
             match answer.await.map_err(|_| MailError::Stopped)? {
                 Err(MailError::BodyMissing(back)) => prepared = *back,
-                other => return other,
+                Ok(placed) => {
+                    if queued {
+                        self.wake_queue();
+                    }
+                    return Ok(placed);
+                }
+                Err(e) => return Err(e),
             }
         }
         Err(MailError::Invalid(
             "the message body keeps disappearing".into(),
         ))
+    }
+
+    /// Wakes the outbound worker: something is due.
+    pub fn wake_queue(&self) {
+        self.inner.queue_wake.notify_one();
+    }
+
+    /// Resolves when `wake_queue` is called (or was, since the last wait).
+    pub async fn queue_woken(&self) {
+        self.inner.queue_wake.notified().await;
+    }
+
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
     }
 
     /// The account's mailboxes, made on first use.

@@ -176,6 +176,36 @@ impl SenderAuth {
             .with_ptr_cache(&self.caches.ptr)
     }
 
+    /// The hosts that take mail for `domain`, best first (RFC 5321 section 5.1: without MX
+    /// records, the domain itself). For the outbound queue; shares the resolver and its cache.
+    pub async fn mx_hosts(&self, domain: &str) -> Result<Vec<String>, String> {
+        match self
+            .authenticator
+            .mx_lookup(domain, Some(&self.caches.mx))
+            .await
+        {
+            Ok(set) => {
+                let mut mxs: Vec<&MX> = set.rrset.iter().collect();
+                mxs.sort_by_key(|m| m.preference);
+                let hosts: Vec<String> = mxs
+                    .iter()
+                    .flat_map(|m| m.exchanges.iter())
+                    .map(|h| h.trim_end_matches('.').to_string())
+                    .filter(|h| !h.is_empty())
+                    .collect();
+                Ok(if hosts.is_empty() {
+                    vec![domain.to_string()]
+                } else {
+                    hosts
+                })
+            }
+            Err(mail_auth::Error::Dns(mail_auth::DnsError::RecordNotFound(_))) => {
+                Ok(vec![domain.to_string()])
+            }
+            Err(e) => Err(format!("MX lookup for {domain} failed: {e}")),
+        }
+    }
+
     fn is_own(&self, domain: &str) -> bool {
         let d = domain.to_lowercase();
         self.own_domains.contains(&d)

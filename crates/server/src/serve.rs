@@ -115,6 +115,9 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
             tasks.spawn(svc.clone().serve(listener, kind, stopped.clone()));
         }
     }
+    if let Some(svc) = &smtp_service {
+        tasks.spawn(svc.clone().run_queue(stopped.clone()));
+    }
     Ok(Running {
         context,
         https,

@@ -14,6 +14,8 @@ pub(crate) struct Envelope {
     pub from: String,
     /// Accepted recipients: the address given and its account.
     pub rcpts: Vec<(String, AccountId)>,
+    /// Accepted recipients outside the organization (submission only), for the queue.
+    pub remote: Vec<String>,
 }
 
 impl Conn {
@@ -63,6 +65,7 @@ impl Conn {
         self.envelope = Some(Envelope {
             from: address,
             rcpts: Vec::new(),
+            remote: Vec::new(),
         });
         self.session.on_mail();
         self.reply(Reply::new(250, (2, 1, 0), "Sender OK"));
@@ -70,7 +73,10 @@ impl Conn {
 
     pub(crate) async fn rcpt_to(&mut self, to: RcptTo<String>) {
         let address = to.address.trim().to_lowercase();
-        let count = self.envelope.as_ref().map_or(0, |e| e.rcpts.len());
+        let count = self
+            .envelope
+            .as_ref()
+            .map_or(0, |e| e.rcpts.len() + e.remote.len());
         if count >= self.svc.config.mail.max_recipients {
             self.reply(Reply::new(452, (4, 5, 3), "Too many recipients"));
             return;
@@ -86,12 +92,15 @@ impl Conn {
             Ok(Recipient::Remote) if self.session.mode == Mode::Mx => {
                 Reply::new(550, (5, 7, 1), "Relaying denied")
             }
-            // TODO(#6): the outbound queue; until then mail leaves only by another route.
-            Ok(Recipient::Remote) => Reply::new(
-                550,
-                (5, 7, 1),
-                "Delivery outside the organization is not available on this server yet",
-            ),
+            Ok(Recipient::Remote) => {
+                if let Some(e) = self.envelope.as_mut()
+                    && !e.remote.contains(&address)
+                {
+                    e.remote.push(address);
+                }
+                self.session.on_rcpt();
+                Reply::new(250, (2, 1, 5), "Recipient OK, will be relayed")
+            }
             Ok(Recipient::Unknown | Recipient::Refused) => {
                 Reply::new(550, (5, 1, 1), "No such recipient here")
             }

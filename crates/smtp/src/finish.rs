@@ -8,7 +8,7 @@ use crate::conn::Conn;
 use crate::envelope::Envelope;
 use carepost_audit::{Actor, NewEvent, action};
 use carepost_mail::{
-    Delivery, Disposition, Folder, MailError, Origin, Summary, Target, Verdict,
+    Delivery, Disposition, Folder, MailError, Origin, Outbound, Summary, Target, Verdict,
     add_missing_headers, prefix_subject, prepend_header, remove_headers, rfc5322_date, summarize,
 };
 use carepost_proto_smtp::{Mode, Reply, replies};
@@ -102,11 +102,12 @@ impl Conn {
         for t in &mut targets {
             t.folder = folder;
         }
+        let what = (targets, None);
         self.deliver(
             envelope,
             raw,
             summary,
-            targets,
+            what,
             Actor::System,
             action::MAIL_RECEIVE,
         )
@@ -132,6 +133,19 @@ impl Conn {
         let now = self.svc.clock.now();
         let mut raw = add_missing_headers(&body, now, self.hostname(), self.svc.rng.as_ref());
         raw = prepend_header(&raw, "Received", &self.received(&envelope));
+        if let Some(key) = &self.svc.dkim {
+            // Every copy carries the signature: one body for the queue and the mailboxes.
+            match key.sign(&raw) {
+                Ok(header) => raw = [header.as_bytes(), &raw].concat(),
+                Err(e) => tracing::warn!(error = %e, "DKIM signing failed; sending unsigned"),
+            }
+        }
+        let outbound = (!envelope.remote.is_empty()).then(|| Outbound {
+            mail_from: envelope.from.clone(),
+            sender: Some(p.signed_in.account),
+            recipients: envelope.remote.clone(),
+            lifetime: self.svc.config.mail.queue_lifetime,
+        });
         let mut targets = inbox_targets(&envelope);
         if self.svc.config.mail.save_sent {
             targets.push(Target {
@@ -144,8 +158,15 @@ impl Conn {
             id: p.signed_in.account,
             address: p.signed_in.address.clone(),
         };
-        self.deliver(envelope, raw, summary, targets, actor, action::MAIL_SUBMIT)
-            .await
+        self.deliver(
+            envelope,
+            raw,
+            summary,
+            (targets, outbound),
+            actor,
+            action::MAIL_SUBMIT,
+        )
+        .await
     }
 
     async fn deliver(
@@ -153,12 +174,17 @@ impl Conn {
         envelope: Envelope,
         raw: Vec<u8>,
         summary: &Summary,
-        targets: Vec<Target>,
+        (targets, outbound): (Vec<Target>, Option<Outbound>),
         actor: Actor,
         what: &'static str,
     ) -> Reply {
         let message_id = summary.message_id.clone().unwrap_or_default();
-        let to: Vec<&str> = envelope.rcpts.iter().map(|(a, _)| a.as_str()).collect();
+        let to: Vec<&str> = envelope
+            .rcpts
+            .iter()
+            .map(|(a, _)| a.as_str())
+            .chain(envelope.remote.iter().map(String::as_str))
+            .collect();
         let mut event = NewEvent::success(
             self.svc.clock.now(),
             &actor,
@@ -172,15 +198,13 @@ impl Conn {
             "tls": self.session.tls,
         }));
         event.source = Some(self.peer.ip().to_string());
-        let result = self
-            .svc
-            .mail
-            .deliver(Delivery {
-                raw,
-                targets,
-                event,
-            })
-            .await;
+        let delivery = Delivery {
+            raw,
+            targets,
+            outbound,
+            event,
+        };
+        let result = self.svc.mail.deliver(delivery).await;
         let outcome = if result.is_ok() {
             "delivered"
         } else {

@@ -44,6 +44,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0006_mail_store.sql"),
         include_str!("../../../migrations/postgres/0006_mail_store.sql"),
     ),
+    (
+        7,
+        "outbound_queue",
+        include_str!("../../../migrations/sqlite/0007_outbound_queue.sql"),
+        include_str!("../../../migrations/postgres/0007_outbound_queue.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

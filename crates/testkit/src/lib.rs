@@ -9,8 +9,10 @@ mod db;
 mod hr;
 mod https;
 mod server;
+mod sink;
 
 pub use db::{TestDb, backends, postgres_url};
 pub use hr::hr_export;
 pub use https::{HttpResponse, https_get, https_request};
 pub use server::{TestServer, test_config};
+pub use sink::{SinkMode, SmtpSink, SunkMessage};

@@ -18,6 +18,7 @@ mod account;
 mod audit;
 mod department;
 mod import;
+mod mail;
 mod output;
 mod policy;
 mod setup;
@@ -93,6 +94,15 @@ enum Command {
     /// API tokens for automation.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// The DKIM key that signs outgoing mail.
+    #[command(subcommand)]
+    Dkim(mail::DkimCommand),
+    /// Mail waiting to leave the organization.
+    #[command(subcommand)]
+    Queue(mail::QueueCommand),
+    /// Mailboxes: storage and quota.
+    #[command(subcommand)]
+    Mailbox(mail::MailboxCommand),
 }
 
 /// Options every command shares.
@@ -241,5 +251,8 @@ async fn run(command: Command, g: Global) -> anyhow::Result<ExitCode> {
         Command::Audit(c) => audit::run(c, &g).await,
         Command::Policy(c) => policy::run(c, &g).await,
         Command::Token(c) => token::run(c, &g).await,
+        Command::Dkim(c) => mail::run_dkim(c, &g).await,
+        Command::Queue(c) => mail::run_queue(c, &g).await,
+        Command::Mailbox(c) => mail::run_mailbox(c, &g).await,
     }
 }

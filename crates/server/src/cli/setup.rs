@@ -70,6 +70,9 @@ pub(crate) async fn init(a: InitArgs, g: &Global) -> anyhow::Result<ExitCode> {
     if !config.tls.cert.exists() {
         tls::generate_self_signed(&config.tls.cert, &config.tls.key, domain.as_str())?;
     }
+    if let Some(dkim) = &config.mail.dkim_key {
+        carepost_mail::generate_key_file(dkim)?;
+    }
     if g.json {
         super::output::json(&serde_json::json!({
             "config": path, "domain": domain.as_str(), "store": redact_url(&config.store.url),
@@ -80,6 +83,10 @@ pub(crate) async fn init(a: InitArgs, g: &Global) -> anyhow::Result<ExitCode> {
         say!(
             "  certificate  {} (self-signed: replace it)",
             config.tls.cert.display()
+        );
+        say!(
+            "  dkim key     publish its DNS record: carepost --config {} dkim show",
+            path.display()
         );
         say!("start it with: carepost serve --config {}", path.display());
     }
@@ -108,6 +115,9 @@ pub(crate) async fn serve(a: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> 
     telemetry::init_logs(g.log_format.unwrap_or(config.log.format), &config.log.level);
     // The certificate is checked (or made) before the store is touched.
     tls::server_config(&config)?;
+    if let (true, Some(dkim)) = (config.tls.generate_if_missing, &config.mail.dkim_key) {
+        carepost_mail::generate_key_file(dkim)?;
+    }
     let context = Context::open(Arc::new(config)).await?;
     let running = serve::start(context).await?;
     print_banner(&running)?;

@@ -86,6 +86,7 @@ async fn one_body_serves_every_recipient_and_is_encrypted_at_rest() {
         }
         let placed = mail
             .deliver(Delivery {
+                outbound: None,
                 raw: MSG.to_vec(),
                 targets,
                 event: event(env),
@@ -145,6 +146,7 @@ async fn uids_grow_and_copies_go_to_the_chosen_folder() {
                 flags: "\\Seen".into(),
             };
             mail.deliver(Delivery {
+                outbound: None,
                 raw,
                 targets: vec![Target::inbox(ann), sent],
                 event: event(env),
@@ -181,6 +183,7 @@ async fn concurrent_deliveries_are_all_kept_with_distinct_uids() {
             tasks.spawn(async move {
                 let raw = format!("Subject: n{i}\r\n\r\n{i}\r\n").into_bytes();
                 mail.deliver(Delivery {
+                    outbound: None,
                     raw,
                     targets: vec![Target::inbox(ann)],
                     event: e,
@@ -213,6 +216,7 @@ async fn expunged_messages_free_their_body_once_nothing_holds_it() {
         let ann = account(&mail, &staff[0]).await;
         let bob = account(&mail, &staff[1]).await;
         mail.deliver(Delivery {
+            outbound: None,
             raw: MSG.to_vec(),
             targets: vec![Target::inbox(ann), Target::inbox(bob)],
             event: event(env),
@@ -244,6 +248,7 @@ async fn expunged_messages_free_their_body_once_nothing_holds_it() {
         assert!(inbox(&mail, bob).await.highest_modseq > bob_inbox.highest_modseq);
         // The same body again after collection is stored again.
         mail.deliver(Delivery {
+            outbound: None,
             raw: MSG.to_vec(),
             targets: vec![Target::inbox(ann)],
             event: event(env),
@@ -329,6 +334,7 @@ async fn a_full_mailbox_refuses_new_mail() {
         );
         let ann = account(&mail, &staff[0]).await;
         mail.deliver(Delivery {
+            outbound: None,
             raw: [MSG, &[b'x'; 100]].concat(),
             targets: vec![Target::inbox(ann)],
             event: event(env),

@@ -13,6 +13,7 @@ mod helpdesk;
 mod import;
 mod mail;
 mod mfa;
+mod outbound;
 mod server;
 mod smtp;
 mod store;

@@ -1,0 +1,228 @@
+//! Mail leaving the organization: queued in the same commit as the local copies, DKIM-signed,
+//! delivered to the next hop (a local sink standing in for the other organization), retried
+//! after a deferral, returned to the sender with a delivery status notification when refused
+//! or when the queue gives up.
+
+use crate::auth::GOOD;
+use carepost_identity::Actor;
+use carepost_mail::{MailStore, Origin, SenderAuth};
+use carepost_testkit::{SinkMode, SmtpSink, TestDb, TestServer};
+use std::time::Duration;
+use tokio::process::Command;
+
+const SEND: &str = r#"
+import smtplib, ssl, sys
+port, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP_SSL('127.0.0.1', port, context=ctx)
+s.login(user, password)
+to = sys.argv[4:]
+msg = 'From: ' + user + '\r\nTo: ' + ', '.join(to) + '\r\nSubject: Referral\r\n\r\nPlease see the attached referral.\r\n'
+print(s.sendmail(user, to, msg.encode()))
+s.quit()
+"#;
+
+async fn start(db: TestDb, sink: &SmtpSink) -> (TestServer, String, tempfile::TempDir) {
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("dkim.pem");
+    carepost_mail::generate_key_file(&key).unwrap();
+    let relay = ("127.0.0.1".to_string(), sink.addr.port());
+    let s = TestServer::start_with(db, |c| {
+        c.mail.relay_host = Some(relay);
+        c.mail.dkim_key = Some(key);
+    })
+    .await;
+    let dir = &s.running.context.directory;
+    let admin = Actor::local_cli("tester");
+    dir.create_department(&admin, "Cardiology", None)
+        .await
+        .unwrap();
+    let new = crate::support::new_account("Ann", None, "Lee", "E1", "Cardiology");
+    let ann = dir.create_account(&admin, &new).await.unwrap().address;
+    dir.set_password(&admin, &ann, GOOD).await.unwrap();
+    (s, ann, keys)
+}
+
+async fn send(s: &TestServer, from: &str, to: &[&str]) {
+    let port = s.running.submissions.unwrap().port().to_string();
+    let out = Command::new("python3")
+        .args(["-c", SEND, &port, from, GOOD])
+        .args(to)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn mail(s: &TestServer) -> &MailStore {
+    &s.running.context.mail
+}
+
+/// Waits (bounded) until the queue worker has settled every recipient or `until` holds.
+async fn settle(s: &TestServer, until: impl Fn(&[carepost_mail::QueuedMessage]) -> bool) {
+    let wait = async {
+        loop {
+            let q = mail(s).queue().await.unwrap();
+            if until(&q) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait)
+        .await
+        .expect("the queue settles");
+}
+
+async fn inbox_of(s: &TestServer, address: &str) -> Vec<String> {
+    let account = match mail(s).resolve(address).await.unwrap() {
+        carepost_mail::Recipient::Local { account, .. } => account,
+        other => panic!("{other:?}"),
+    };
+    let mut out = Vec::new();
+    for m in mail(s).messages(account, "INBOX").await.unwrap_or_default() {
+        out.push(String::from_utf8(mail(s).read_body(&m.blob_id).await.unwrap()).unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn submitted_mail_leaves_dkim_signed_and_verifies_on_the_way_back_in() {
+    for db in carepost_testkit::backends().await {
+        let sink = SmtpSink::start().await;
+        let (s, ann, keys) = start(db, &sink).await;
+        send(&s, &ann, &["dr.who@clinic.example", "nurse@clinic.example"]).await;
+        settle(&s, |q| q.is_empty()).await;
+        let got = sink.messages();
+        assert_eq!(
+            got.len(),
+            1,
+            "one transaction for both recipients of the domain"
+        );
+        assert_eq!(got[0].from, ann);
+        assert_eq!(got[0].to.len(), 2);
+        let raw = &got[0].data;
+        let text = String::from_utf8_lossy(raw);
+        assert!(text.starts_with("DKIM-Signature: "), "{text}");
+        assert!(
+            text.contains("d=kaiser.org") && text.contains("s=carepost"),
+            "{text}"
+        );
+
+        // The record `carepost dkim show` prints lets an independent verifier check it.
+        let key =
+            carepost_mail::DkimKey::load(&keys.path().join("dkim.pem"), "kaiser.org", "carepost")
+                .unwrap();
+        let verifier =
+            SenderAuth::from_system("mx.clinic.example", vec!["clinic.example".into()]).unwrap();
+        verifier
+            .preload_txt(&key.dns_name(), &key.dns_record())
+            .unwrap();
+        verifier
+            .preload_txt("kaiser.org", "v=spf1 ip4:127.0.0.1 -all")
+            .unwrap();
+        verifier
+            .preload_txt("_dmarc.kaiser.org", "v=DMARC1; p=reject")
+            .unwrap();
+        let origin = Origin {
+            ip: "127.0.0.1".parse().unwrap(),
+            helo: "mail.kaiser.org",
+            mail_from: &ann,
+        };
+        let verdict = verifier.verify(raw, origin).await;
+        assert!(verdict.results.contains("dkim=pass"), "{}", verdict.results);
+        assert!(
+            verdict.results.contains("dmarc=pass"),
+            "{}",
+            verdict.results
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_deferred_recipient_is_retried_and_a_refused_one_comes_back_as_a_dsn() {
+    for db in carepost_testkit::backends().await {
+        let sink = SmtpSink::start().await;
+        let (s, ann, _keys) = start(db, &sink).await;
+        sink.set_mode(SinkMode::Defer);
+        send(&s, &ann, &["later@clinic.example"]).await;
+        settle(&s, |q| {
+            q.first().is_some_and(|m| {
+                m.recipients[0].attempts >= 1 && m.recipients[0].last_error.is_some()
+            })
+        })
+        .await;
+        let q = mail(&s).queue().await.unwrap();
+        assert_eq!(q[0].recipients[0].status, "pending");
+        assert!(
+            q[0].recipients[0]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("451"),
+            "{q:?}"
+        );
+        assert!(sink.messages().is_empty());
+
+        sink.set_mode(SinkMode::Accept);
+        mail(&s)
+            .retry_queued(&carepost_audit::Actor::System, None)
+            .await
+            .unwrap();
+        settle(&s, |q| q.is_empty()).await;
+        assert_eq!(sink.messages().len(), 1, "delivered on retry");
+
+        sink.set_mode(SinkMode::Refuse);
+        send(&s, &ann, &["nobody@clinic.example"]).await;
+        settle(&s, |q| q.is_empty()).await;
+        let inbox = inbox_of(&s, &ann).await;
+        assert_eq!(inbox.len(), 1, "the notice is in the sender's INBOX");
+        let dsn = &inbox[0];
+        assert!(dsn.contains("multipart/report"), "{dsn}");
+        assert!(
+            dsn.contains("report-type=\"delivery-status\"")
+                || dsn.contains("report-type=delivery-status"),
+            "{dsn}"
+        );
+        assert!(
+            dsn.contains("Final-Recipient: rfc822; nobody@clinic.example"),
+            "{dsn}"
+        );
+        assert!(
+            dsn.contains("Status: 5.1.1"),
+            "the receiver's own code: {dsn}"
+        );
+        assert!(dsn.contains("550 5.1.1 no such user here"), "{dsn}");
+        assert!(
+            dsn.contains("Subject: Referral"),
+            "the original header comes back: {dsn}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_queue_gives_up_after_its_lifetime_and_says_so() {
+    let sink = SmtpSink::start().await;
+    let (s, ann, _keys) = start(TestDb::sqlite(), &sink).await;
+    sink.set_mode(SinkMode::Defer);
+    send(&s, &ann, &["slow@clinic.example"]).await;
+    settle(&s, |q| {
+        q.first()
+            .is_some_and(|m| m.recipients[0].last_error.is_some())
+    })
+    .await;
+    s.clock.advance(Duration::from_secs(6 * 86_400));
+    mail(&s)
+        .retry_queued(&carepost_audit::Actor::System, None)
+        .await
+        .unwrap();
+    settle(&s, |q| q.is_empty()).await;
+    let inbox = inbox_of(&s, &ann).await;
+    assert_eq!(inbox.len(), 1);
+    assert!(inbox[0].contains("Status: 4.4.7"), "{}", inbox[0]);
+    assert!(inbox[0].contains("gave up after"), "{}", inbox[0]);
+}

@@ -211,8 +211,11 @@ async fn commit(
             };
             tx.insert_queue_message(&row, &out.recipients).await?;
         }
-        if let Some(id) = p.finishes_queued {
-            tx.delete_queue_message(id).await?;
+        // Two workers may settle the same message at once; only one notice goes out.
+        if let Some(id) = p.finishes_queued
+            && tx.delete_queue_message(id).await?.is_none()
+        {
+            return Err(Failure::Mail(MailError::NotQueued(id)));
         }
         tx.append_audit(&p.event).await?;
         all.push(placed);

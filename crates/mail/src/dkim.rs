@@ -16,17 +16,25 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::path::Path;
 
-/// Header fields signed: those a reader sees and trusts (RFC 6376 section 5.4.1).
-const SIGNED_HEADERS: [&str; 9] = [
+/// Header fields signed: those a reader sees and trusts (RFC 6376 section 5.4.1). The ones a
+/// replayer would add are named twice (RFC 6376 section 8.15, "oversigning"): the signature
+/// then also covers their absence, and a copy with an added Reply-To or second From fails.
+const SIGNED_HEADERS: [&str; 15] = [
+    "From",
     "From",
     "To",
+    "To",
+    "Cc",
     "Cc",
     "Subject",
+    "Subject",
+    "Reply-To",
+    "Reply-To",
+    "Sender",
+    "Sender",
     "Date",
     "Message-ID",
-    "Reply-To",
     "MIME-Version",
-    "Content-Type",
 ];
 
 pub struct DkimKey {

@@ -22,7 +22,8 @@ pub use dkim::{DkimKey, generate_key_file};
 pub use error::MailError;
 pub use mailboxes::Folder;
 pub use message::{
-    add_missing_headers, prefix_subject, prepend_header, remove_headers, rfc5322_date,
+    add_missing_headers, header_problem, normalize_domain, prefix_subject, prepend_header,
+    remove_headers, rfc5322_date,
 };
 pub use queue::{Attempt, DueDelivery, Outbound, QueuedMessage};
 pub use recipients::Recipient;
@@ -245,6 +246,13 @@ impl MailStore {
         let mut tx = self.inner.store.read().await?;
         let (b, m) = tx.find_usage(account).await?;
         Ok((b.max(0) as u64, m.max(0) as u64))
+    }
+
+    /// Records an event that goes with no change (a refused attempt worth keeping).
+    pub async fn record(&self, event: &NewEvent) -> Result<(), MailError> {
+        let mut tx = self.inner.store.begin().await?;
+        tx.append_audit(event).await?;
+        Ok(tx.commit().await?)
     }
 
     /// Removes messages for good; returns how many. Their bodies go at the next `collect`.

@@ -6,6 +6,54 @@
 use carepost_types::{Rng, UnixMillis};
 use mail_parser::{HeaderName, MessageParser};
 
+/// A domain as compared with the organization's: Unicode compatibility forms folded (a
+/// full-width `ｋ` is `k`), lower case, without the root's trailing dot.
+pub fn normalize_domain(domain: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    domain
+        .nfkc()
+        .collect::<String>()
+        .to_lowercase()
+        .trim_end_matches('.')
+        .to_string()
+}
+
+/// Why a message's top-level header is unacceptable, if it is: RFC 5322 section 3.6 allows one
+/// From (here with exactly one address), at most one Sender, Reply-To and Subject. Duplicates
+/// are how a message shows one sender to a filter and another to the reader.
+pub fn header_problem(raw: &[u8]) -> Option<&'static str> {
+    let parsed = MessageParser::new().parse_headers(raw)?;
+    let headers = &parsed.root_part().headers;
+    let count = |name: HeaderName<'static>| headers.iter().filter(|h| h.name == name).count();
+    if count(HeaderName::From) != 1 {
+        return Some("a message needs exactly one From: header");
+    }
+    let from_addresses = match parsed.from() {
+        Some(mail_parser::Address::List(list)) => list.len(),
+        Some(mail_parser::Address::Group(groups)) => {
+            groups.iter().map(|g| g.addresses.len()).sum::<usize>() + 1
+        }
+        None => 0,
+    };
+    if from_addresses != 1 {
+        return Some("the From: header must name exactly one address");
+    }
+    for (name, what) in [
+        (HeaderName::Sender, "Sender:"),
+        (HeaderName::ReplyTo, "Reply-To:"),
+        (HeaderName::Subject, "Subject:"),
+    ] {
+        if count(name) > 1 {
+            return Some(match what {
+                "Sender:" => "a message may have only one Sender: header",
+                "Reply-To:" => "a message may have only one Reply-To: header",
+                _ => "a message may have only one Subject: header",
+            });
+        }
+    }
+    None
+}
+
 /// `raw` with `Name: value` as its first header line.
 pub fn prepend_header(raw: &[u8], name: &str, value: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + name.len() + value.len() + 4);
@@ -142,6 +190,19 @@ mod tests {
         assert_eq!(prefix_subject(&tagged, "[EXTERNAL]"), tagged);
         let none = prefix_subject(b"From: a@example.org\r\n\r\nhi\r\n", "[EXTERNAL]");
         assert!(none.starts_with(b"Subject: [EXTERNAL]\r\nFrom:"));
+    }
+
+    #[test]
+    fn rfc5322_3_6_one_from_with_one_address_and_no_duplicate_subject() {
+        assert_eq!(
+            header_problem(b"From: a@x.org\r\nSubject: s\r\n\r\nb"),
+            None
+        );
+        assert!(header_problem(b"From: a@x.org\r\nFrom: ceo@kaiser.org\r\n\r\nb").is_some());
+        assert!(header_problem(b"From: a@x.org, ceo@kaiser.org\r\n\r\nb").is_some());
+        assert!(header_problem(b"Subject: s\r\n\r\nb").is_some());
+        assert!(header_problem(b"From: a@x.org\r\nSubject: a\r\nSubject: b\r\n\r\nb").is_some());
+        assert_eq!(normalize_domain("ＫAISER.org."), "kaiser.org");
     }
 
     #[test]

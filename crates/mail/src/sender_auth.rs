@@ -14,7 +14,7 @@ use mail_auth::dmarc::{Dmarc, Policy};
 use mail_auth::spf::Spf;
 use mail_auth::{
     AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, MX, MessageAuthenticator,
-    Parameters, RecordSet, ResolverCache, SpfResult, Txt, dmarc::verify::DmarcParameters,
+    Parameters, RecordSet, ResolverCache, Txt, dmarc::verify::DmarcParameters,
     spf::verify::SpfParameters,
 };
 use std::borrow::Borrow;
@@ -139,13 +139,25 @@ impl std::fmt::Debug for SenderAuth {
 impl SenderAuth {
     /// A verifier using the system's DNS resolvers (`/etc/resolv.conf`).
     pub fn from_system(hostname: &str, own_domains: Vec<String>) -> Result<SenderAuth, String> {
-        let authenticator = MessageAuthenticator::new_system_conf()
+        let (config, mut opts) = mail_auth::hickory_resolver::system_conf::read_system_conf()
             .map_err(|e| format!("cannot read the system DNS configuration: {e}"))?;
+        // A lost UDP answer costs `timeout`; ask again soon rather than stall a delivery.
+        opts.timeout = Duration::from_secs(1);
+        opts.attempts = 3;
+        // Most senders publish no DMARC record, and many no SPF: remember those answers too,
+        // also when the server gives no SOA to say for how long.
+        opts.cache_size = 8192;
+        opts.negative_min_ttl = Some(Duration::from_secs(300));
+        let authenticator = MessageAuthenticator::new(config, opts)
+            .map_err(|e| format!("cannot start the DNS resolver: {e}"))?;
         Ok(SenderAuth {
             authenticator,
             caches: Caches::default(),
             hostname: hostname.to_string(),
-            own_domains: own_domains.into_iter().map(|d| d.to_lowercase()).collect(),
+            own_domains: own_domains
+                .iter()
+                .map(|d| crate::normalize_domain(d))
+                .collect(),
         })
     }
 
@@ -207,8 +219,7 @@ impl SenderAuth {
     }
 
     fn is_own(&self, domain: &str) -> bool {
-        let d = domain.to_lowercase();
-        self.own_domains.contains(&d)
+        self.own_domains.contains(&crate::normalize_domain(domain))
     }
 
     /// Verifies a message that arrived at the MX.
@@ -249,10 +260,11 @@ impl SenderAuth {
             *dmarc.dkim_result() == DmarcResult::Pass || *dmarc.spf_result() == DmarcResult::Pass;
         let from_domain = header_from.rsplit_once('@').map_or("", |(_, d)| d);
         let claims_own = self.is_own(from_domain) || self.is_own(mail_from_domain);
+        // Only the organization's own signature proves a claim to its domain: an SPF pass may
+        // come from a provider the domain shares with others.
         let own_authenticated = dkim.iter().any(|d| {
             *d.result() == DkimResult::Pass && d.signature().is_some_and(|s| self.is_own(&s.d))
-        }) || (self.is_own(mail_from_domain)
-            && spf.result() == SpfResult::Pass);
+        });
         let disposition = if claims_own && !own_authenticated {
             Disposition::Reject(
                 "Mail from outside may not claim to be from this organization".into(),

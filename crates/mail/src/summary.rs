@@ -18,6 +18,8 @@ pub struct Summary {
     pub from: Vec<String>,
     pub to: Vec<String>,
     pub cc: Vec<String>,
+    #[serde(default)]
+    pub sender: Vec<String>,
     pub message_id: Option<String>,
     /// The MIME parts in mail-parser's order; part 0 is the message itself.
     pub parts: Vec<PartSummary>,
@@ -94,6 +96,7 @@ pub fn summarize(raw: &[u8]) -> Option<Summary> {
         from: addresses(msg.from()),
         to: addresses(msg.to()),
         cc: addresses(msg.cc()),
+        sender: addresses(msg.sender()),
         message_id: msg.message_id().map(str::to_string),
         parts,
     })

@@ -78,6 +78,12 @@ impl Receiver {
         }
     }
 
+    /// The next `size` bytes are a BDAT chunk that was refused: read and dropped, whatever
+    /// the limit, so the session stays in step without holding them.
+    pub fn discard_bdat(&mut self, size: usize, last: bool) {
+        self.body = Some(Body::Discard(DummyDataReceiver::new_bdat(size), Some(last)));
+    }
+
     /// Forgets a message received in part (RSET, or a refused BDAT).
     pub fn reset_message(&mut self) {
         self.message = Vec::new();

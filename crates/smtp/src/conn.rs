@@ -89,6 +89,18 @@ pub(crate) async fn run(
     let _ = c.serve(tls, &mut stop, greet).await;
 }
 
+/// Tells a client with too many connections open to come back later (plain text: before any
+/// TLS, as a greeting would be).
+pub(crate) async fn refuse_busy(mut tcp: TcpStream) {
+    let r = Reply::new(
+        421,
+        (4, 7, 0),
+        "Too many connections from your address, try again later",
+    );
+    let _ = tcp.write_all(&r.to_bytes()).await;
+    let _ = tcp.shutdown().await;
+}
+
 impl Conn {
     fn new(svc: SmtpService, peer: SocketAddr, kind: Listener) -> Conn {
         let max = usize::try_from(svc.config.mail.max_message_size).unwrap_or(usize::MAX);
@@ -244,8 +256,8 @@ impl Conn {
                 is_last,
             } = req
             {
-                // The chunk's bytes follow regardless; read them and answer after.
-                self.rx.start_bdat(chunk_size, is_last);
+                // The chunk's bytes follow regardless; drop them and answer after.
+                self.rx.discard_bdat(chunk_size, is_last);
                 self.bdat_refusal = Some(refusal);
                 return Next::Continue;
             }
@@ -263,7 +275,7 @@ impl Conn {
                 mechanism,
                 initial_response,
             } => self.auth_start(mechanism, &initial_response).await,
-            Request::Mail { from } => self.mail_from(from),
+            Request::Mail { from } => self.mail_from(from).await,
             Request::Rcpt { to } => self.rcpt_to(to).await,
             Request::Data => {
                 self.rx.start_data();

@@ -3,7 +3,8 @@
 //! one of its aliases, and each account submits a bounded number of messages per hour.
 
 use crate::conn::Conn;
-use carepost_mail::Recipient;
+use carepost_audit::{Actor, NewEvent, Outcome, action};
+use carepost_mail::{Recipient, normalize_domain};
 use carepost_proto_smtp::{MailFrom, Mode, RcptTo, Reply};
 use carepost_types::AccountId;
 
@@ -21,14 +22,12 @@ pub(crate) struct Envelope {
 impl Conn {
     pub(crate) fn is_ours(&self, address: &str) -> bool {
         address.rsplit_once('@').is_some_and(|(_, d)| {
-            self.svc
-                .config
-                .domains()
-                .any(|o| o.as_str().eq_ignore_ascii_case(d))
+            let d = normalize_domain(d);
+            self.svc.config.domains().any(|o| o.as_str() == d)
         })
     }
 
-    pub(crate) fn mail_from(&mut self, from: MailFrom<String>) {
+    pub(crate) async fn mail_from(&mut self, from: MailFrom<String>) {
         let address = from.address.trim().to_lowercase();
         let max = self.svc.config.mail.max_message_size;
         if u64::try_from(from.size).unwrap_or(u64::MAX) > max {
@@ -44,11 +43,8 @@ impl Conn {
                     return;
                 };
                 if !p.addresses.contains(&address) {
-                    self.reply(Reply::new(
-                        550,
-                        (5, 7, 1),
-                        "You may only send as your own address or one of your aliases",
-                    ));
+                    self.record_spoofing(&address, "envelope").await;
+                    self.reply(spoofing_reply("envelope"));
                     return;
                 }
                 let account = p.signed_in.account;
@@ -79,6 +75,10 @@ impl Conn {
             .map_or(0, |e| e.rcpts.len() + e.remote.len());
         if count >= self.svc.config.mail.max_recipients {
             self.reply(Reply::new(452, (4, 5, 3), "Too many recipients"));
+            return;
+        }
+        if let Some(why) = unsafe_address(&address) {
+            self.reply(Reply::new(553, (5, 1, 3), why));
             return;
         }
         let reply = match self.svc.mail.resolve(&address).await {
@@ -115,5 +115,86 @@ impl Conn {
             }
         };
         self.reply(reply);
+    }
+}
+
+/// Why a recipient address cannot be sent on, if it cannot: characters that would change the
+/// meaning of a command line to the next server, or a destination inside the network (an
+/// address literal, `localhost`, a name without a dot) that a client must not make carepost
+/// connect to.
+fn unsafe_address(address: &str) -> Option<&'static str> {
+    let (local, domain) = address.rsplit_once('@')?;
+    if local.is_empty()
+        || address
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\\'))
+    {
+        return Some("Bad recipient address syntax");
+    }
+    let domain = normalize_domain(domain);
+    if domain.starts_with('[') || !domain.contains('.') || domain.ends_with(".localhost") {
+        return Some("Recipient domain not accepted");
+    }
+    if domain
+        .split('.')
+        .all(|p| p.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Some("Recipient domain not accepted");
+    }
+    None
+}
+
+impl Conn {
+    /// Records an attempt to send as someone else: an insider doing that is what the security
+    /// team wants to know about.
+    pub(crate) async fn record_spoofing(&self, claimed: &str, field: &str) {
+        let Some(p) = &self.principal else { return };
+        let actor = Actor::Account {
+            id: p.signed_in.account,
+            address: p.signed_in.address.clone(),
+        };
+        let mut event = NewEvent::success(
+            self.svc.clock.now(),
+            &actor,
+            action::MAIL_SUBMIT,
+            format!("account:{}", p.signed_in.address),
+        )
+        .with_outcome(Outcome::Denied)
+        .with_details(serde_json::json!({ "claimed_sender": claimed, "field": field }));
+        event.source = Some(self.peer.ip().to_string());
+        if let Err(e) = self.svc.mail.record(&event).await {
+            tracing::warn!(error = %e, "cannot record a refused sender");
+        }
+    }
+}
+
+pub(crate) fn spoofing_reply(field: &str) -> Reply {
+    match field {
+        "envelope" => Reply::new(
+            550,
+            (5, 7, 1),
+            "You may only send as your own address or one of your aliases",
+        ),
+        _ => Reply::new(
+            550,
+            (5, 7, 1),
+            "The From: and Sender: headers must be your own address or one of your aliases",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unsafe_address;
+
+    #[test]
+    fn recipients_that_could_steer_the_outbound_queue_are_refused() {
+        assert!(unsafe_address("dr.who@clinic.example").is_none());
+        assert!(unsafe_address("x@localhost").is_some());
+        assert!(unsafe_address("x@[10.0.0.5]").is_some());
+        assert!(unsafe_address("x@10.0.0.5").is_some());
+        assert!(unsafe_address("a> NOTIFY=NEVER@evil.com").is_some());
+        assert!(unsafe_address("\"a b\"@evil.com").is_some());
+        assert!(unsafe_address("x@intranet").is_some());
     }
 }

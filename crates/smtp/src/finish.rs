@@ -5,11 +5,12 @@
 //! Date a client left out and a copy in the sender's Sent mailbox.
 
 use crate::conn::Conn;
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, spoofing_reply};
 use carepost_audit::{Actor, NewEvent, action};
 use carepost_mail::{
     Delivery, Disposition, Folder, MailError, Origin, Outbound, Summary, Target, Verdict,
-    add_missing_headers, prefix_subject, prepend_header, remove_headers, rfc5322_date, summarize,
+    add_missing_headers, header_problem, prefix_subject, prepend_header, remove_headers,
+    rfc5322_date, summarize,
 };
 use carepost_proto_smtp::{Mode, Reply, replies};
 use serde_json::json;
@@ -26,9 +27,10 @@ impl Conn {
             self.reply(replies::bad_sequence("No transaction"));
             return;
         };
-        let reply = match summarize(&body) {
-            None => Reply::new(554, (5, 6, 0), "The message has no header"),
-            Some(summary) => match self.session.mode {
+        let reply = match (summarize(&body), header_problem(&body)) {
+            (None, _) => Reply::new(554, (5, 6, 0), "The message has no header"),
+            (_, Some(why)) => Reply::new(554, (5, 6, 0), why),
+            (Some(summary), None) => match self.session.mode {
                 Mode::Mx => self.receive(envelope, body, &summary).await,
                 Mode::Submission => self.submit(envelope, body, &summary).await,
             },
@@ -91,7 +93,9 @@ impl Conn {
             Disposition::Junk => Folder::Junk,
             Disposition::Accept => Folder::Inbox,
         };
-        let mut raw = remove_headers(&body, "Authentication-Results", self.hostname());
+        // Every Authentication-Results from outside goes: a comment or a look-alike name
+        // could otherwise pass one off as this server's (RFC 8601 section 5).
+        let mut raw = remove_headers(&body, "Authentication-Results", "");
         raw = remove_headers(&raw, "X-Carepost-External", "");
         raw = prefix_subject(&raw, &self.svc.config.mail.external_subject_prefix);
         raw = prepend_header(&raw, "X-Carepost-External", "yes");
@@ -118,19 +122,17 @@ impl Conn {
         let Some(p) = self.principal.clone() else {
             return replies::auth_required();
         };
-        if summary.from.is_empty()
-            || summary
-                .from
-                .iter()
-                .any(|a| !p.addresses.contains(&a.to_lowercase()))
+        let claimed = summary.from.iter().chain(&summary.sender);
+        if let Some(other) = claimed
+            .map(|a| a.to_lowercase())
+            .find(|a| !p.addresses.contains(a))
         {
-            return Reply::new(
-                550,
-                (5, 7, 1),
-                "The From: header must be your own address or one of your aliases",
-            );
+            self.record_spoofing(&other, "header").await;
+            return spoofing_reply("header");
         }
         let now = self.svc.clock.now();
+        // Bcc: is for the envelope only (RFC 5322 section 3.6.3); no recipient sees it.
+        let body = remove_headers(&body, "Bcc", "");
         let mut raw = add_missing_headers(&body, now, self.hostname(), self.svc.rng.as_ref());
         raw = prepend_header(&raw, "Received", &self.received(&envelope));
         if let Some(key) = &self.svc.dkim {

@@ -104,12 +104,16 @@ impl SmtpService {
         require_tls: bool,
         d: &DueDelivery,
     ) -> Result<Vec<(String, Attempt)>, String> {
-        let builder = SmtpClientBuilder::new(host.to_string(), port)
+        let mut builder = SmtpClientBuilder::new(host.to_string(), port)
             .map_err(|e| e.to_string())?
             .helo_host(self.config.mail.hostname.clone())
             .timeout(SMTP_TIMEOUT)
-            .implicit_tls(false)
-            .allow_invalid_certs();
+            .implicit_tls(false);
+        if !require_tls {
+            // Opportunistic TLS (RFC 7435): encrypt whenever offered, whatever the certificate.
+            // Where TLS is required, the certificate must verify against the system's roots.
+            builder = builder.allow_invalid_certs();
+        }
         match builder.connect().await {
             Ok(client) => Ok(transact(client, d).await),
             Err(mail_send::Error::MissingStartTls) if !require_tls => {

@@ -145,7 +145,8 @@ impl QueueRepo for Tx {
     ) -> Result<Vec<QueueRecipientRow>, StoreError> {
         let rows = sqlx::query(
             "UPDATE queue_recipients SET next_attempt = $2, attempts = attempts + 1 \
-             WHERE (queue_id, recipient) IN (SELECT queue_id, recipient FROM queue_recipients \
+             WHERE status = 'pending' AND next_attempt <= $1 \
+             AND (queue_id, recipient) IN (SELECT queue_id, recipient FROM queue_recipients \
              WHERE status = 'pending' AND next_attempt <= $1 ORDER BY next_attempt LIMIT $3) \
              RETURNING queue_id, recipient, domain, status, attempts, next_attempt, last_error",
         )

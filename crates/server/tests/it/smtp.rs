@@ -117,7 +117,7 @@ async fn rfc6409_submission_needs_tls_and_auth_then_delivers_with_a_sent_copy() 
             "{out}"
         );
         assert!(
-            out.contains("spoof 550 5.7.1 The From: header must be your own address"),
+            out.contains("spoof 550 5.7.1 The From: and Sender: headers must be your own"),
             "{out}"
         );
         assert!(out.contains("remote {}"), "queued for the outside: {out}");
@@ -298,7 +298,7 @@ async fn raw_session(addr: std::net::SocketAddr, input: &[u8]) -> String {
 async fn rfc3030_bdat_chunks_and_bad_input_get_protocol_answers() {
     let (s, ann, _) = server_with_staff(TestDb::sqlite()).await;
     let addr = s.running.smtp.unwrap();
-    let chunk1 = "Subject: chunked\r\n\r\nfirst ";
+    let chunk1 = "From: x@peer.example\r\nSubject: chunked\r\n\r\nfirst ";
     let chunk2 = "second\r\n";
     let input = format!(
         "EHLO peer.example\r\nMAIL FROM:<x@peer.example> BODY=8BITMIME\r\nRCPT TO:<{ann}>\r\nBDAT {} \r\n{chunk1}BDAT {} LAST\r\n{chunk2}\
@@ -539,4 +539,76 @@ async fn spf_dkim_and_dmarc_decide_what_the_mx_does_with_outside_mail() {
     let junk = bodies(&s, &ann, "Junk").await;
     assert_eq!(junk.len(), 1, "DMARC quarantine goes to Junk");
     assert!(junk[0].contains("dmarc=fail"), "{}", junk[0]);
+}
+
+const TRICKS: &str = r#"
+import smtplib, ssl, sys
+port, user, password, colleague = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP_SSL('127.0.0.1', port, context=ctx)
+s.login(user, password)
+cases = {
+    'two-froms': 'From: ' + colleague + '\r\nFrom: ' + user + '\r\nSubject: x\r\n\r\nx\r\n',
+    'two-addresses': 'From: ' + user + ', ' + colleague + '\r\nSubject: x\r\n\r\nx\r\n',
+    'sender': 'From: ' + user + '\r\nSender: ' + colleague + '\r\nSubject: x\r\n\r\nx\r\n',
+    'two-subjects': 'From: ' + user + '\r\nSubject: a\r\nSubject: b\r\n\r\nx\r\n',
+}
+for name, msg in cases.items():
+    try:
+        s.sendmail(user, [colleague], msg.encode())
+        print(name, 'accepted')
+    except smtplib.SMTPDataError as e:
+        print(name, e.smtp_code, e.smtp_error.decode())
+for rcpt in ['x@localhost', 'x@[10.0.0.5]', 'x@10.0.0.5', 'intranet-host@printer']:
+    try:
+        s.sendmail(user, [rcpt], ('From: ' + user + '\r\n\r\nx\r\n').encode())
+        print(rcpt, 'accepted')
+    except smtplib.SMTPRecipientsRefused as e:
+        print(rcpt, list(e.recipients.values())[0][0])
+msg = 'From: ' + user + '\r\nBcc: secret@kaiser.org\r\nSubject: bcc\r\n\r\nx\r\n'
+print('bcc', s.sendmail(user, [colleague], msg.encode()))
+s.quit()
+"#;
+
+#[tokio::test]
+async fn rfc5322_duplicate_senders_and_unsafe_recipients_are_refused_and_bcc_removed() {
+    let (s, ann, bob) = server_with_staff(TestDb::sqlite()).await;
+    let port = s.running.submissions.unwrap().port().to_string();
+    let out = python(TRICKS, &[&port, &ann, GOOD, &bob]).await;
+    assert!(
+        out.contains("two-froms 554 5.6.0 a message needs exactly one From: header"),
+        "{out}"
+    );
+    assert!(out.contains("two-addresses 554 5.6.0"), "{out}");
+    assert!(
+        out.contains("sender 550 5.7.1 The From: and Sender: headers"),
+        "{out}"
+    );
+    assert!(out.contains("two-subjects 554 5.6.0"), "{out}");
+    for rcpt in ["x@localhost", "x@10.0.0.5", "intranet-host@printer"] {
+        assert!(out.contains(&format!("{rcpt} 553")), "{out}");
+    }
+    assert!(
+        out.contains("x@[10.0.0.5] 501"),
+        "the parser refuses literals: {out}"
+    );
+    assert!(out.contains("bcc {}"), "{out}");
+    let inbox = bodies(&s, &bob, "INBOX").await;
+    assert_eq!(inbox.len(), 1, "only the Bcc test arrived");
+    assert!(!inbox[0].contains("secret@kaiser.org"), "{}", inbox[0]);
+    use carepost_store::AuditRepo;
+    let denied = s
+        .running
+        .context
+        .store
+        .read()
+        .await
+        .unwrap()
+        .list_audit(&carepost_store::AuditFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "mail.submit" && e.outcome == "denied")
+        .count();
+    assert_eq!(denied, 1, "the Sender: attempt is on record");
 }

@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 N=${N:-5000}; S=${S:-10}; L=${L:-4096}; STAFF=${STAFF:-10000}; PEERS=${PEERS:-1}
 BASE=${BASE:-31000}
 WORK=$(mktemp -d /tmp/carepost-bench.XXXXXX)
+chmod 755 "$WORK"   # the peers run as their own users
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done
@@ -44,8 +45,28 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/car
 cargo build --release -q -p carepost-server
 BIN="$CARGO_TARGET_DIR/release/carepost"
 
-# CPU seconds (user + system) used so far by a process and its reaped children.
-cpu() { awk '{ printf "%.2f", ($14 + $15 + $16 + $17) / 100 }' "/proc/$1/stat"; }
+# CPU seconds (user + system) used so far by a process and all its descendants, living or
+# reaped (Dovecot and Postfix work in child processes).
+cpu() {
+  python3 - "$1" <<'PY'
+import os, sys
+root = int(sys.argv[1]); stats = {}
+for p in os.listdir("/proc"):
+    if p.isdigit():
+        try:
+            f = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            stats[int(p)] = (int(f[1]), sum(int(x) for x in f[11:15]))
+        except OSError:
+            pass
+tree, total, changed = {root}, 0, True
+while changed:
+    changed = False
+    for pid, (ppid, _) in stats.items():
+        if ppid in tree and pid not in tree:
+            tree.add(pid); changed = True
+print("%.2f" % (sum(stats[p][1] for p in tree if p in stats) / os.sysconf("SC_CLK_TCK")))
+PY
+}
 now() { date +%s.%N; }
 rate() { echo "scale=1; $1 / ($2)" | bc; }
 
@@ -65,7 +86,13 @@ t1=$(now); c1=$(cpu "$CP")
 stored=$(cpost --json mailbox usage "$TARGET" | sed -n 's/.*"messages": \([0-9]*\).*/\1/p')
 CP_RATE=$(rate "$stored" "$t1 - $t0")
 CP_CPU=$(echo "scale=2; ($c1 - $c0) * 1000 / $stored" | bc)
-echo "carepost MX, local delivery: $stored/$N stored, $CP_RATE messages/s, $CP_CPU ms CPU per message"
+echo "carepost MX, local delivery, new connection per message: $stored/$N stored, $CP_RATE messages/s, $CP_CPU ms CPU per message"
+c0=$(cpu "$CP"); t0=$(now)
+smtp-source -d -s "$S" -m "$N" -l "$L" -f bench@peer.test -t "$TARGET" -M client.peer.test "127.0.0.1:$((BASE + 25))"
+t1=$(now); c1=$(cpu "$CP")
+stored2=$(cpost --json mailbox usage "$TARGET" | sed -n 's/.*"messages": \([0-9]*\).*/\1/p')
+CPD_RATE=$(rate "$((stored2 - stored))" "$t1 - $t0")
+echo "carepost MX, connections reused (-d): $((stored2 - stored))/$N stored, $CPD_RATE messages/s, $(echo "scale=2; ($c1 - $c0) * 1000 / ($stored2 - $stored)" | bc) ms CPU per message"
 
 # --- peers ----------------------------------------------------------------------------------
 if [ "$PEERS" = 1 ]; then
@@ -156,7 +183,7 @@ CONF
   echo "Postfix -> LMTP -> Dovecot: $PF_N/$N delivered, $PF_RATE messages/s, $PF_CPU ms CPU per message (both)"
   echo
   echo "carepost / Postfix+Dovecot: $(echo "scale=2; $CP_RATE / $PF_RATE" | bc)x the messages per second"
-  echo "carepost / Dovecot LMTP:    $(echo "scale=2; $CP_RATE / $DL_RATE" | bc)x the messages per second"
+  echo "carepost (-d) / Dovecot LMTP (-d): $(echo "scale=2; $CPD_RATE / $DL_RATE" | bc)x the messages per second"
 fi
 
 # --- all staff: one message to STAFF accounts -------------------------------------------------

@@ -15,6 +15,7 @@ use carepost_store::{
     Store,
 };
 use carepost_types::{AccountId, Clock, UnixMillis};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -78,6 +79,11 @@ pub(crate) fn spawn_committer(
     tx
 }
 
+/// Mailbox ids by account and folder, so a delivery need not list an account's mailboxes
+/// every time. An id that no longer exists is noticed by `allocate_uid` and looked up again.
+type MailboxCache = HashMap<(AccountId, Folder), i64>;
+const MAILBOX_CACHE_ENTRIES: usize = 100_000;
+
 async fn run(
     store: Store,
     blobs: FsBlobStore,
@@ -85,27 +91,37 @@ async fn run(
     changes: broadcast::Sender<Change>,
     mut rx: mpsc::Receiver<Job>,
 ) {
+    let mut cache = MailboxCache::new();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let jobs = std::mem::take(&mut batch);
         let preps: Vec<&Prepared> = jobs.iter().map(|j| &j.prepared).collect();
-        match commit(&store, &blobs, clock.now(), &preps).await {
+        if cache.len() > MAILBOX_CACHE_ENTRIES {
+            cache.clear();
+        }
+        match commit(&store, &blobs, &mut cache, clock.now(), &preps).await {
             Ok(placed) => {
                 for (job, placed) in jobs.into_iter().zip(placed) {
                     finish(&changes, job, placed);
                 }
             }
+            // Ids learnt inside a transaction that rolled back may not exist.
             Err(e) if jobs.len() == 1 => {
+                cache.clear();
                 if let Some(job) = jobs.into_iter().next() {
                     fail(job, e);
                 }
             }
             Err(e) => {
+                cache.clear();
                 tracing::warn!(error = ?e, n = jobs.len(), "a delivery batch failed; retrying one by one");
                 for job in jobs {
-                    match commit(&store, &blobs, clock.now(), &[&job.prepared]).await {
+                    match commit(&store, &blobs, &mut cache, clock.now(), &[&job.prepared]).await {
                         Ok(mut placed) => finish(&changes, job, placed.remove(0)),
-                        Err(e) => fail(job, e),
+                        Err(e) => {
+                            cache.clear();
+                            fail(job, e);
+                        }
                     }
                 }
             }
@@ -163,6 +179,7 @@ impl From<std::io::Error> for Failure {
 async fn commit(
     store: &Store,
     blobs: &FsBlobStore,
+    cache: &mut MailboxCache,
     now: UnixMillis,
     preps: &[&Prepared],
 ) -> Result<Vec<Vec<Placed>>, Failure> {
@@ -180,11 +197,9 @@ async fn commit(
             .await?;
         let mut placed = Vec::with_capacity(p.targets.len());
         for t in &p.targets {
-            let boxes = mailboxes::ensure_standard(&mut tx, t.account, now).await?;
-            let mailbox = mailboxes::pick(&boxes, t.folder)?;
-            let (uid, modseq) = tx.allocate_uid(mailbox.id).await?;
+            let (mailbox_id, uid, modseq) = place(&mut tx, cache, t, now).await?;
             tx.insert_message(&MessageRow {
-                mailbox_id: mailbox.id,
+                mailbox_id,
                 uid,
                 modseq,
                 blob_id: p.blob_id.as_str().to_string(),
@@ -196,7 +211,7 @@ async fn commit(
             tx.add_usage(t.account, p.size, 1).await?;
             placed.push(Placed {
                 account: t.account,
-                mailbox_id: mailbox.id,
+                mailbox_id,
                 uid,
             });
         }
@@ -222,4 +237,29 @@ async fn commit(
     }
     tx.commit().await?;
     Ok(all)
+}
+
+/// The mailbox of `t` and a new UID in it: from the cache when it knows the mailbox, else
+/// from the store (making the standard set if the account has none yet).
+async fn place(
+    tx: &mut carepost_store::Tx,
+    cache: &mut MailboxCache,
+    t: &Target,
+    now: UnixMillis,
+) -> Result<(i64, i64, i64), Failure> {
+    let key = (t.account, t.folder);
+    if let Some(id) = cache.get(&key).copied() {
+        if let Some((uid, modseq)) = tx.allocate_uid(id, t.account).await? {
+            return Ok((id, uid, modseq));
+        }
+        cache.remove(&key);
+    }
+    let boxes = mailboxes::ensure_standard(tx, t.account, now).await?;
+    let mailbox = mailboxes::pick(&boxes, t.folder)?;
+    let (uid, modseq) = tx
+        .allocate_uid(mailbox.id, t.account)
+        .await?
+        .ok_or_else(|| MailError::NoMailbox(mailbox.name.clone()))?;
+    cache.insert(key, mailbox.id);
+    Ok((mailbox.id, uid, modseq))
 }

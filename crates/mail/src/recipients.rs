@@ -3,7 +3,6 @@
 
 use crate::{MailError, MailStore};
 use carepost_config::InactiveDelivery;
-use carepost_store::MailRepo;
 use carepost_types::AccountId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +30,7 @@ impl MailStore {
         if !config.domains().any(|d| d.as_str() == domain) {
             return Ok(Recipient::Remote);
         }
-        let mut tx = self.store().read().await?;
-        let Some(row) = tx.find_recipient(&address).await? else {
+        let Some(row) = self.store().find_recipient(&address).await? else {
             return Ok(Recipient::Unknown);
         };
         let policy = match row.status.as_str() {
@@ -43,8 +41,7 @@ impl MailStore {
         if policy == InactiveDelivery::Reject {
             return Ok(Recipient::Refused);
         }
-        let (bytes, _) = tx.find_usage(row.account_id).await?;
-        if u64::try_from(bytes).unwrap_or(0) >= config.mail.quota {
+        if u64::try_from(row.used_bytes).unwrap_or(0) >= config.mail.quota {
             return Ok(Recipient::OverQuota);
         }
         Ok(Recipient::Local {

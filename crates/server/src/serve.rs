@@ -118,6 +118,7 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
     if let Some(svc) = &smtp_service {
         tasks.spawn(svc.clone().run_queue(stopped.clone()));
     }
+    tasks.spawn(collect_bodies(context.mail.clone(), stopped.clone()));
     Ok(Running {
         context,
         https,
@@ -136,4 +137,21 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen for {what} on {addr}"))
+}
+
+/// How often message bodies that nothing holds any more are deleted.
+const COLLECT_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+async fn collect_bodies(mail: carepost_mail::MailStore, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(COLLECT_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+        match mail.collect(&carepost_audit::Actor::System).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(bodies = n, "deleted message bodies nothing holds any more"),
+            Err(e) => tracing::warn!(error = %e, "collecting message bodies failed"),
+        }
+    }
 }

@@ -15,6 +15,7 @@ pub struct RecipientRow {
     pub account_id: AccountId,
     pub status: String,
     pub primary_address: String,
+    pub used_bytes: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,10 +83,31 @@ pub struct BlobRow {
     pub summary: String,
 }
 
+impl crate::Store {
+    /// The account an active address (primary or alias) delivers to, with the bytes its mail
+    /// takes. One statement outside any transaction: it runs for every RCPT.
+    pub async fn find_recipient(&self, address: &str) -> Result<Option<RecipientRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT a.id, a.status, a.primary_address, COALESCE(u.bytes, 0) AS used_bytes \
+             FROM addresses x JOIN accounts a ON a.id = x.account_id \
+             LEFT JOIN mail_usage u ON u.account_id = a.id \
+             WHERE x.address = $1 AND x.active = 1",
+        )
+        .bind(address)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(RecipientRow {
+            account_id: AccountId(r.try_get("id")?),
+            status: r.try_get("status")?,
+            primary_address: r.try_get("primary_address")?,
+            used_bytes: r.try_get("used_bytes")?,
+        }))
+    }
+}
+
 #[allow(async_fn_in_trait)] // Used through the concrete `Tx`, whose futures are `Send`.
 pub trait MailRepo {
-    /// The account an active address (primary or alias) delivers to.
-    async fn find_recipient(&mut self, address: &str) -> Result<Option<RecipientRow>, StoreError>;
     async fn list_mailboxes(&mut self, account: AccountId) -> Result<Vec<MailboxRow>, StoreError>;
     /// Creates a mailbox unless one of that name exists; returns the mailbox either way.
     async fn ensure_mailbox(
@@ -96,8 +118,13 @@ pub trait MailRepo {
         uid_validity: i64,
         at: UnixMillis,
     ) -> Result<MailboxRow, StoreError>;
-    /// Takes the mailbox's next UID and a new modseq for one message: `(uid, modseq)`.
-    async fn allocate_uid(&mut self, mailbox_id: i64) -> Result<(i64, i64), StoreError>;
+    /// Takes the mailbox's next UID and a new modseq for one message: `(uid, modseq)`, or
+    /// `None` when the account has no mailbox of that id (any more).
+    async fn allocate_uid(
+        &mut self,
+        mailbox_id: i64,
+        account: AccountId,
+    ) -> Result<Option<(i64, i64)>, StoreError>;
     async fn insert_message(&mut self, row: &MessageRow) -> Result<(), StoreError>;
     async fn list_messages(&mut self, mailbox_id: i64) -> Result<Vec<MessageRow>, StoreError>;
     /// Records a body, or adds `refs` references to the record that exists.
@@ -133,22 +160,6 @@ pub trait MailRepo {
 }
 
 impl MailRepo for Tx {
-    async fn find_recipient(&mut self, address: &str) -> Result<Option<RecipientRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT a.id, a.status, a.primary_address FROM addresses x \
-             JOIN accounts a ON a.id = x.account_id WHERE x.address = $1 AND x.active = 1",
-        )
-        .bind(address)
-        .fetch_optional(self.conn())
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        Ok(Some(RecipientRow {
-            account_id: AccountId(r.try_get("id")?),
-            status: r.try_get("status")?,
-            primary_address: r.try_get("primary_address")?,
-        }))
-    }
-
     async fn list_mailboxes(&mut self, account: AccountId) -> Result<Vec<MailboxRow>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!(
             "{MAILBOX_COLUMNS} WHERE account_id = $1 ORDER BY name"
@@ -191,15 +202,23 @@ impl MailRepo for Tx {
         Ok(MailboxRow::from_row(&row)?)
     }
 
-    async fn allocate_uid(&mut self, mailbox_id: i64) -> Result<(i64, i64), StoreError> {
+    async fn allocate_uid(
+        &mut self,
+        mailbox_id: i64,
+        account: AccountId,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
         let r = sqlx::query(
             "UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1 \
-             WHERE id = $1 RETURNING uid_next - 1 AS uid, highest_modseq",
+             WHERE id = $1 AND account_id = $2 RETURNING uid_next - 1 AS uid, highest_modseq",
         )
         .bind(mailbox_id)
-        .fetch_one(self.write()?)
+        .bind(account.0)
+        .fetch_optional(self.write()?)
         .await?;
-        Ok((r.try_get("uid")?, r.try_get("highest_modseq")?))
+        match r {
+            Some(r) => Ok(Some((r.try_get("uid")?, r.try_get("highest_modseq")?))),
+            None => Ok(None),
+        }
     }
 
     async fn insert_message(&mut self, m: &MessageRow) -> Result<(), StoreError> {

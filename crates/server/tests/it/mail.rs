@@ -281,6 +281,16 @@ async fn recipients_follow_domains_status_policy_and_quota() {
             mail.resolve("nobody@kaiser.org").await.unwrap(),
             Recipient::Unknown
         );
+        env.dir
+            .add_alias(&admin(), &staff[0], "rounds@kaiser.org", false)
+            .await
+            .unwrap();
+        let by_alias = mail.resolve("rounds@kaiser.org").await.unwrap();
+        let by_address = mail.resolve(&staff[0]).await.unwrap();
+        assert!(
+            matches!((&by_alias, &by_address), (Recipient::Local { account: a, .. }, Recipient::Local { account: b, .. }) if a == b),
+            "an alias delivers to its account: {by_alias:?}"
+        );
         let upper = staff[0].to_uppercase();
         assert!(matches!(
             mail.resolve(&upper).await.unwrap(),

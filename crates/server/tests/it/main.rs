@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod authz;
 mod cli;
+mod cli_mail;
 mod cli_serve;
 mod crash;
 mod directory;

@@ -69,13 +69,14 @@ pub(crate) struct Job {
 
 /// Starts the committer; it ends when every sender is gone.
 pub(crate) fn spawn_committer(
+    node: String,
     store: Store,
     blobs: FsBlobStore,
     clock: Arc<dyn Clock>,
     changes: broadcast::Sender<Change>,
 ) -> mpsc::Sender<Job> {
     let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
-    tokio::spawn(run(store, blobs, clock, changes, rx));
+    tokio::spawn(run(node, store, blobs, clock, changes, rx));
     tx
 }
 
@@ -85,6 +86,7 @@ type MailboxCache = HashMap<(AccountId, Folder), i64>;
 const MAILBOX_CACHE_ENTRIES: usize = 100_000;
 
 async fn run(
+    node: String,
     store: Store,
     blobs: FsBlobStore,
     clock: Arc<dyn Clock>,
@@ -99,7 +101,7 @@ async fn run(
         if cache.len() > MAILBOX_CACHE_ENTRIES {
             cache.clear();
         }
-        match commit(&store, &blobs, &mut cache, clock.now(), &preps).await {
+        match commit(&node, &store, &blobs, &mut cache, clock.now(), &preps).await {
             Ok(placed) => {
                 for (job, placed) in jobs.into_iter().zip(placed) {
                     finish(&changes, job, placed);
@@ -116,7 +118,16 @@ async fn run(
                 cache.clear();
                 tracing::warn!(error = ?e, n = jobs.len(), "a delivery batch failed; retrying one by one");
                 for job in jobs {
-                    match commit(&store, &blobs, &mut cache, clock.now(), &[&job.prepared]).await {
+                    match commit(
+                        &node,
+                        &store,
+                        &blobs,
+                        &mut cache,
+                        clock.now(),
+                        &[&job.prepared],
+                    )
+                    .await
+                    {
                         Ok(mut placed) => finish(&changes, job, placed.remove(0)),
                         Err(e) => {
                             cache.clear();
@@ -177,6 +188,7 @@ impl From<std::io::Error> for Failure {
 
 /// One transaction for every delivery in `preps`; the places of each, in order.
 async fn commit(
+    node: &str,
     store: &Store,
     blobs: &FsBlobStore,
     cache: &mut MailboxCache,
@@ -209,6 +221,8 @@ async fn commit(
             })
             .await?;
             tx.add_usage(t.account, p.size, 1).await?;
+            tx.notify_mail_change(&notice(node, t.account, mailbox_id))
+                .await?;
             placed.push(Placed {
                 account: t.account,
                 mailbox_id,
@@ -262,4 +276,52 @@ async fn place(
         .ok_or_else(|| MailError::NoMailbox(mailbox.name.clone()))?;
     cache.insert(key, mailbox.id);
     Ok((mailbox.id, uid, modseq))
+}
+
+/// The payload of a change notice to other nodes: `node:account:mailbox`.
+pub(crate) fn notice(node: &str, account: AccountId, mailbox_id: i64) -> String {
+    format!("{node}:{}:{mailbox_id}", account.0)
+}
+
+/// Forwards other nodes' change notices to this node's subscribers (PostgreSQL only).
+pub(crate) async fn relay_notices(
+    node: String,
+    store: Store,
+    changes: broadcast::WeakSender<Change>,
+) {
+    let mut listener = match store.listen_mail_changes().await {
+        Ok(Some(l)) => l,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for other nodes' mail changes");
+            return;
+        }
+    };
+    loop {
+        let payload = match listener.recv().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "lost the mail change listener; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let Some(changes) = changes.upgrade() else {
+            return;
+        };
+        let mut parts = payload.splitn(3, ':');
+        let (Some(from), Some(account), Some(mailbox)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        if from == node {
+            continue;
+        }
+        if let (Ok(account), Ok(mailbox_id)) = (account.parse(), mailbox.parse()) {
+            let _ = changes.send(Change {
+                account: AccountId(account),
+                mailbox_id,
+            });
+        }
+    }
 }

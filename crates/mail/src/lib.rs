@@ -76,6 +76,7 @@ struct Inner {
     jobs: mpsc::Sender<Job>,
     changes: broadcast::Sender<Change>,
     queue_wake: tokio::sync::Notify,
+    node: String,
 }
 
 impl MailStore {
@@ -88,8 +89,20 @@ impl MailStore {
     ) -> MailStore {
         let (changes, _) = broadcast::channel(1024);
         let blobs = FsBlobStore::new(&config.store.blob_dir);
-        let jobs =
-            deliver::spawn_committer(store.clone(), blobs.clone(), clock.clone(), changes.clone());
+        // This node's name in change notices, so it can tell its own from the others'.
+        let node = hex::encode(rng.bytes(8));
+        tokio::spawn(deliver::relay_notices(
+            node.clone(),
+            store.clone(),
+            changes.downgrade(),
+        ));
+        let jobs = deliver::spawn_committer(
+            node.clone(),
+            store.clone(),
+            blobs.clone(),
+            clock.clone(),
+            changes.clone(),
+        );
         MailStore {
             inner: Arc::new(Inner {
                 blobs,
@@ -101,6 +114,7 @@ impl MailStore {
                 jobs,
                 changes,
                 queue_wake: tokio::sync::Notify::new(),
+                node,
             }),
         }
     }
@@ -269,6 +283,8 @@ impl MailStore {
             return Err(MailError::NoMailbox(mailbox_id.to_string()));
         }
         let removed = tx.expunge_messages(mailbox_id, account, uids).await?;
+        tx.notify_mail_change(&deliver::notice(&self.inner.node, account, mailbox_id))
+            .await?;
         tx.append_audit(&event.with_details(serde_json::json!({ "messages": removed })))
             .await?;
         tx.commit().await?;

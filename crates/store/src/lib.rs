@@ -17,6 +17,7 @@ mod directory;
 mod error;
 mod mail;
 mod migrate;
+mod notify;
 mod queue;
 mod resets;
 mod rows;
@@ -32,6 +33,7 @@ pub use directory::{AccountFilter, DirectoryRepo};
 pub use error::StoreError;
 pub use mail::{BlobRow, MailRepo, MailboxRow, MessageRow, RecipientRow};
 pub use migrate::{MIGRATIONS, create_at_version, schema_version};
+pub use notify::ChangeListener;
 pub use queue::{QueueMessageRow, QueueRecipientRow, QueueRepo};
 pub use resets::{ResetRepo, ResetRequestRow};
 pub use rows::{AccountRow, AddressRow, DepartmentRow, NewAccountRow, PasswordRow};
@@ -47,6 +49,8 @@ use sqlx::{Any, AnyPool, Transaction};
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The URL the store was opened with (a listener connects to it on its own).
+    url: String,
     /// Seals the audit chain's head (see `carepost_audit::seal_key`).
     seal_key: [u8; 32],
 }
@@ -67,6 +71,7 @@ impl Store {
         Ok(Store {
             pool,
             backend,
+            url: url.to_string(),
             seal_key,
         })
     }

@@ -355,3 +355,46 @@ async fn a_full_mailbox_refuses_new_mail() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_delivery_on_one_node_wakes_subscribers_on_another() {
+    let Some(db) = carepost_testkit::TestDb::postgres().await else {
+        eprintln!("SKIPPED on PostgreSQL: set CAREPOST_TEST_POSTGRES_URL");
+        return;
+    };
+    let env = Env::new(db).await;
+    let staff = env.staff().await;
+    let node_a = env.mail();
+    let node_b = MailStore::open(
+        crate::support::open_store(&env.config).await,
+        env.config.clone(),
+        env.clock.clone() as Arc<dyn Clock>,
+        Arc::new(SeededRng::new(77)),
+    );
+    let ann = account(&node_a, &staff[0]).await;
+    let mut on_b = node_b.subscribe();
+    // The listener on node B connects in the background; deliver until it hears one.
+    let heard = async {
+        loop {
+            node_a
+                .deliver(Delivery {
+                    outbound: None,
+                    raw: MSG.to_vec(),
+                    targets: vec![Target::inbox(ann)],
+                    event: event(&env),
+                })
+                .await
+                .unwrap();
+            if let Ok(Ok(change)) =
+                tokio::time::timeout(std::time::Duration::from_millis(200), on_b.recv()).await
+            {
+                return change;
+            }
+        }
+    };
+    let change = tokio::time::timeout(std::time::Duration::from_secs(20), heard)
+        .await
+        .expect("node B hears node A's delivery");
+    assert_eq!(change.account, ann);
+    assert_eq!(change.mailbox_id, inbox(&node_b, ann).await.id);
+}

@@ -166,6 +166,9 @@ require_tls_domains = []
 # The DKIM key signing mail that leaves (`carepost dkim show` prints its DNS record).
 dkim_key = {dkim_key}
 dkim_selector = "carepost"
+# Who receives mail for postmaster@ and abuse@ (RFC 5321 requires postmaster); "" for the
+# first administrator.
+postmaster = ""
 
 [log]
 # "text" or "json".

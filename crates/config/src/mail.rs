@@ -42,6 +42,9 @@ pub struct MailPolicy {
     /// The DKIM private key (PKCS#8 PEM) that signs mail leaving the organization.
     pub dkim_key: Option<PathBuf>,
     pub dkim_selector: String,
+    /// Who receives mail for postmaster@ and abuse@ of every own domain (RFC 5321 section
+    /// 4.5.1, RFC 2142); `None` means the first administrator, administrator@ the domain.
+    pub postmaster: Option<String>,
 }
 
 impl Default for MailPolicy {
@@ -61,6 +64,7 @@ impl Default for MailPolicy {
             require_tls_domains: Vec::new(),
             dkim_key: None,
             dkim_selector: "carepost".to_string(),
+            postmaster: None,
         }
     }
 }
@@ -196,6 +200,10 @@ pub(crate) fn mail(
             .filter(|p| !p.is_empty())
             .map(|p| crate::validate::resolve(base, &p)),
         dkim_selector: raw.dkim_selector.unwrap_or(d.dkim_selector),
+        postmaster: raw
+            .postmaster
+            .map(|p| p.trim().to_lowercase())
+            .filter(|p| !p.is_empty()),
     }
 }
 

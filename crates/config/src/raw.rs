@@ -162,4 +162,5 @@ pub struct RawMail {
     pub require_tls_domains: Vec<String>,
     pub dkim_key: Option<String>,
     pub dkim_selector: Option<String>,
+    pub postmaster: Option<String>,
 }

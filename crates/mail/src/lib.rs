@@ -295,6 +295,39 @@ impl MailStore {
         Ok(removed)
     }
 
+    /// Deletes body files that no record names and that were written more than an hour ago:
+    /// what a crash between a body's write and its delivery's commit leaves. Under the write
+    /// lock, like `collect`; returns how many.
+    pub async fn sweep_orphans(&self, actor: &carepost_audit::Actor) -> Result<usize, MailError> {
+        let now = self.inner.clock.now();
+        let candidates = self
+            .inner
+            .blobs
+            .list_written_before(now.0 - 3_600_000)
+            .await?;
+        let mut tx = self.inner.store.begin().await?;
+        let mut removed = 0;
+        for id in candidates {
+            if tx.find_blob(id.as_str()).await?.is_none() {
+                self.inner.blobs.delete(&id).await?;
+                removed += 1;
+            }
+        }
+        if removed == 0 {
+            return Ok(0);
+        }
+        let event = NewEvent::success(
+            now,
+            actor,
+            carepost_audit::action::MAIL_COLLECT,
+            "mail:orphans".to_string(),
+        )
+        .with_details(serde_json::json!({ "orphan_bodies": removed }));
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
     /// Deletes the bodies no message holds any more; returns how many. Runs under the store's
     /// write lock, which every delivery's commit also takes, and a delivery checks inside it
     /// that its body is still on disk: a body cannot be collected under a delivery that is

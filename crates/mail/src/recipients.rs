@@ -19,7 +19,30 @@ pub enum Recipient {
     OverQuota,
 }
 
+/// Local parts every mail domain must answer (RFC 5321 section 4.5.1, RFC 2142).
+const ROLE_ADDRESSES: [&str; 2] = ["postmaster", "abuse"];
+
 impl MailStore {
+    /// The account behind postmaster@ or abuse@ when no account holds that address itself.
+    async fn role_address(
+        &self,
+        address: &str,
+    ) -> Result<Option<carepost_store::RecipientRow>, MailError> {
+        let local = address.rsplit_once('@').map_or("", |(l, _)| l);
+        if !ROLE_ADDRESSES.contains(&local) {
+            return Ok(None);
+        }
+        let config = self.config();
+        let target = match &config.mail.postmaster {
+            Some(t) => t.clone(),
+            None => format!("administrator@{}", config.organization.domain.as_str()),
+        };
+        if target == address {
+            return Ok(None);
+        }
+        Ok(self.store().find_recipient(&target).await?)
+    }
+
     /// What to do with mail for `address` (already syntax-checked by the SMTP layer).
     pub async fn resolve(&self, address: &str) -> Result<Recipient, MailError> {
         let address = address.trim().to_lowercase();
@@ -30,8 +53,12 @@ impl MailStore {
         if !config.domains().any(|d| d.as_str() == domain) {
             return Ok(Recipient::Remote);
         }
-        let Some(row) = self.store().find_recipient(&address).await? else {
-            return Ok(Recipient::Unknown);
+        let row = match self.store().find_recipient(&address).await? {
+            Some(row) => row,
+            None => match self.role_address(&address).await? {
+                Some(row) => row,
+                None => return Ok(Recipient::Unknown),
+            },
         };
         let policy = match row.status.as_str() {
             "disabled" => config.mail.disabled_accounts,

@@ -153,5 +153,10 @@ async fn collect_bodies(mail: carepost_mail::MailStore, mut stop: watch::Receive
             Ok(n) => tracing::info!(bodies = n, "deleted message bodies nothing holds any more"),
             Err(e) => tracing::warn!(error = %e, "collecting message bodies failed"),
         }
+        match mail.sweep_orphans(&carepost_audit::Actor::System).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(bodies = n, "deleted body files no record names"),
+            Err(e) => tracing::warn!(error = %e, "sweeping orphan body files failed"),
+        }
     }
 }

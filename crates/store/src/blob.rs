@@ -59,10 +59,61 @@ impl FsBlobStore {
         FsBlobStore { root: root.into() }
     }
 
+    /// Every stored blob last written before `before` (milliseconds since the epoch).
+    pub async fn list_written_before(&self, before: i64) -> Result<Vec<BlobId>, std::io::Error> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for a in read_dirs(&root)? {
+                for b in read_dirs(&a)? {
+                    for f in std::fs::read_dir(&b)? {
+                        let f = f?;
+                        let written = f
+                            .metadata()?
+                            .modified()?
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                        let name = f.file_name();
+                        if let (true, Some(id)) =
+                            (written < before, name.to_str().and_then(BlobId::parse))
+                        {
+                            out.push(id);
+                        }
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
     fn path(&self, id: &BlobId) -> PathBuf {
         let s = id.as_str();
         self.root.join(&s[0..2]).join(&s[2..4]).join(s)
     }
+}
+
+/// The fan-out directories in `dir` (two hex digits each); none when `dir` does not exist.
+fn read_dirs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e?;
+        let name = e.file_name();
+        let fan_out = name.len() == 2
+            && name
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_hexdigit()));
+        if fan_out && e.file_type()?.is_dir() {
+            out.push(e.path());
+        }
+    }
+    Ok(out)
 }
 
 fn write_durably(root: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {

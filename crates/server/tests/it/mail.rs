@@ -277,6 +277,19 @@ async fn recipients_follow_domains_status_policy_and_quota() {
             mail.resolve("someone@example.org").await.unwrap(),
             Recipient::Remote
         );
+        // RFC 5321 section 4.5.1: postmaster (and abuse) reach a person, by default the first
+        // administrator; with none here, nobody, until the config names one.
+        assert_eq!(mail.resolve("postmaster@kaiser.org").await.unwrap(), Recipient::Unknown);
+        let mut routed = (*env.config).clone();
+        routed.mail.postmaster = Some(staff[1].clone());
+        let routed = MailStore::open(env.store.clone(), Arc::new(routed), env.clock.clone() as Arc<dyn Clock>, Arc::new(SeededRng::new(2)));
+        let bob = account(&routed, &staff[1]).await;
+        for role in ["postmaster@kaiser.org", "ABUSE@kaiser.org"] {
+            assert!(
+                matches!(routed.resolve(role).await.unwrap(), Recipient::Local { account, .. } if account == bob),
+                "{role}"
+            );
+        }
         assert_eq!(
             mail.resolve("nobody@kaiser.org").await.unwrap(),
             Recipient::Unknown
@@ -397,4 +410,55 @@ async fn a_delivery_on_one_node_wakes_subscribers_on_another() {
         .expect("node B hears node A's delivery");
     assert_eq!(change.account, ann);
     assert_eq!(change.mailbox_id, inbox(&node_b, ann).await.id);
+}
+
+#[tokio::test]
+async fn a_body_left_by_a_crash_before_its_commit_is_swept_after_an_hour() {
+    on_each_backend(async |env: &Env| {
+        let staff = env.staff().await;
+        let mail = env.mail();
+        let ann = account(&mail, &staff[0]).await;
+        mail.deliver(Delivery {
+            outbound: None,
+            raw: MSG.to_vec(),
+            targets: vec![Target::inbox(ann)],
+            event: event(env),
+        })
+        .await
+        .unwrap();
+        // What a crash leaves: a body file that no record names.
+        let orphan = env
+            .config
+            .store
+            .blob_dir
+            .join("ab")
+            .join("cd")
+            .join("abcd".repeat(16));
+        std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+        std::fs::write(&orphan, b"sealed bytes").unwrap();
+        // Written "now" by the test's clock, which is not the machine's.
+        let written =
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(env.clock.now().0 as u64);
+        std::fs::File::options()
+            .write(true)
+            .open(&orphan)
+            .unwrap()
+            .set_modified(written)
+            .unwrap();
+        assert_eq!(
+            mail.sweep_orphans(&Actor::System).await.unwrap(),
+            0,
+            "too young to judge"
+        );
+        env.clock.advance(std::time::Duration::from_secs(2 * 3600));
+        assert_eq!(mail.sweep_orphans(&Actor::System).await.unwrap(), 1);
+        assert!(!orphan.exists());
+        let kept = mail.messages(ann, "INBOX").await.unwrap();
+        assert_eq!(
+            mail.read_body(&kept[0].blob_id).await.unwrap(),
+            MSG,
+            "a held body stays"
+        );
+    })
+    .await;
 }

@@ -86,6 +86,18 @@ impl DkimKey {
         let pem = std::fs::read_to_string(path).map_err(|e| {
             MailError::Invalid(format!("cannot read the DKIM key {}: {e}", path.display()))
         })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(m) = std::fs::metadata(path)
+                && m.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(
+                    path = %path.display(),
+                    "the DKIM private key is readable by other users: chmod 600 it"
+                );
+            }
+        }
         let bad =
             |what: &str| MailError::Invalid(format!("the DKIM key {} {what}", path.display()));
         let der = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes())

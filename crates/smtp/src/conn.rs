@@ -144,9 +144,16 @@ impl Conn {
             }
         }
         let mut buf = vec![0u8; 64 * 1024];
+        let limit = tokio::time::sleep(self.svc.timeouts.session);
+        tokio::pin!(limit);
         loop {
             let read = tokio::select! {
                 r = tokio::time::timeout(self.svc.timeouts.command, stream.read(&mut buf)) => r,
+                _ = &mut limit => {
+                    let bye = Reply::new(421, (4, 4, 2), "Session time limit reached, closing connection");
+                    let _ = stream.write_all(&bye.to_bytes()).await;
+                    return Outcome::Closed;
+                }
                 _ = stop.changed() => {
                     let bye = replies::shutting_down(self.hostname());
                     let _ = stream.write_all(&bye.to_bytes()).await;

@@ -126,6 +126,9 @@ pub struct Timeouts {
     pub command: Duration,
     /// The TLS handshake.
     pub handshake: Duration,
+    /// A whole session, however busy: a client trickling bytes to hold a slot is cut off
+    /// here (with 421, so a real server reconnects and goes on).
+    pub session: Duration,
 }
 
 impl Default for Timeouts {
@@ -133,6 +136,7 @@ impl Default for Timeouts {
         Timeouts {
             command: Duration::from_secs(300),
             handshake: Duration::from_secs(30),
+            session: Duration::from_secs(3600),
         }
     }
 }

@@ -612,3 +612,45 @@ async fn rfc5322_duplicate_senders_and_unsafe_recipients_are_refused_and_bcc_rem
         .count();
     assert_eq!(denied, 1, "the Sender: attempt is on record");
 }
+
+#[tokio::test]
+async fn a_session_past_its_time_limit_is_closed_with_421() {
+    let s = TestServer::start(TestDb::sqlite()).await;
+    let svc = s
+        .running
+        .smtp_service
+        .clone()
+        .unwrap()
+        .with_timeouts(carepost_smtp::Timeouts {
+            command: std::time::Duration::from_secs(300),
+            handshake: std::time::Duration::from_secs(30),
+            session: std::time::Duration::from_millis(300),
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(svc.serve(listener, carepost_smtp::Listener::Mx, stopped));
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // A client that keeps talking, slowly, never finishing anything.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let _ = tcp.write_all(b"NOOP\r\n").await;
+            match tokio::time::timeout(std::time::Duration::from_millis(100), tcp.read(&mut buf))
+                .await
+            {
+                Ok(Ok(0)) | Ok(Err(_)) => return,
+                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the session ended");
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.contains("421 4.4.2 Session time limit reached"),
+        "{text}"
+    );
+}

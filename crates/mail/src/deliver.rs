@@ -53,6 +53,8 @@ pub struct Placed {
 #[derive(Debug)]
 pub struct Prepared {
     pub(crate) blob_id: BlobId,
+    /// The sealed body, when it is small enough to be kept in the database (then no file).
+    pub(crate) inline: Option<Vec<u8>>,
     pub(crate) size: i64,
     pub(crate) summary: String,
     pub(crate) targets: Vec<Target>,
@@ -198,15 +200,23 @@ async fn commit(
     let mut tx = store.begin().await?;
     let mut all = Vec::with_capacity(preps.len());
     for p in preps {
-        // Under the write lock, which the collector also holds while it deletes.
-        if !blobs.exists(&p.blob_id).await? {
+        // Under the write lock, which the collector also holds while it deletes. A body kept
+        // in the database arrives with its record and needs no file.
+        if p.inline.is_none() && !blobs.exists(&p.blob_id).await? {
             return Err(Failure::BodyMissing);
         }
         // The body's record first: messages and the queue refer to it.
         let refs =
             i64::try_from(p.targets.len() + usize::from(p.outbound.is_some())).unwrap_or(i64::MAX);
-        tx.add_blob_refs(p.blob_id.as_str(), p.size, &p.summary, refs, now)
-            .await?;
+        tx.add_blob_refs(
+            p.blob_id.as_str(),
+            p.size,
+            &p.summary,
+            refs,
+            now,
+            p.inline.as_deref(),
+        )
+        .await?;
         let mut placed = Vec::with_capacity(p.targets.len());
         for t in &p.targets {
             let (mailbox_id, uid, modseq) = place(&mut tx, cache, t, now).await?;

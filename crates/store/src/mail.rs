@@ -74,13 +74,15 @@ impl MessageRow {
     }
 }
 
-/// A body's record: its size, how many messages hold it, and the cached summary (JSON).
+/// A body's record: its size, how many messages hold it, the cached summary (JSON), and the
+/// sealed bytes themselves when the body is small enough to live in the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobRow {
     pub id: String,
     pub size: i64,
     pub refs: i64,
     pub summary: String,
+    pub data: Option<Vec<u8>>,
 }
 
 impl crate::Store {
@@ -127,7 +129,8 @@ pub trait MailRepo {
     ) -> Result<Option<(i64, i64)>, StoreError>;
     async fn insert_message(&mut self, row: &MessageRow) -> Result<(), StoreError>;
     async fn list_messages(&mut self, mailbox_id: i64) -> Result<Vec<MessageRow>, StoreError>;
-    /// Records a body, or adds `refs` references to the record that exists.
+    /// Records a body (with its sealed bytes when `data` is given), or adds `refs` references
+    /// to the record that exists, giving it `data` if it had none.
     async fn add_blob_refs(
         &mut self,
         id: &str,
@@ -135,6 +138,7 @@ pub trait MailRepo {
         summary: &str,
         refs: i64,
         at: UnixMillis,
+        data: Option<&[u8]>,
     ) -> Result<(), StoreError>;
     async fn find_blob(&mut self, id: &str) -> Result<Option<BlobRow>, StoreError>;
     /// Removes messages by UID under one new modseq, records them as expunged, drops their
@@ -256,23 +260,27 @@ impl MailRepo for Tx {
         summary: &str,
         refs: i64,
         at: UnixMillis,
+        data: Option<&[u8]>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO blobs (id, size, refs, summary, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (id) DO UPDATE SET refs = blobs.refs + $3",
+            "INSERT INTO blobs (id, size, refs, summary, created_at, data) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (id) DO UPDATE SET refs = blobs.refs + $3, \
+             data = COALESCE(blobs.data, $6)",
         )
         .bind(id)
         .bind(size)
         .bind(refs)
         .bind(summary)
         .bind(at.0)
+        .bind(data)
         .execute(self.write()?)
         .await?;
         Ok(())
     }
 
     async fn find_blob(&mut self, id: &str) -> Result<Option<BlobRow>, StoreError> {
-        let row = sqlx::query("SELECT id, size, refs, summary FROM blobs WHERE id = $1")
+        let row = sqlx::query("SELECT id, size, refs, summary, data FROM blobs WHERE id = $1")
             .bind(id)
             .fetch_optional(self.conn())
             .await?;
@@ -282,6 +290,7 @@ impl MailRepo for Tx {
             size: r.try_get("size")?,
             refs: r.try_get("refs")?,
             summary: r.try_get("summary")?,
+            data: r.try_get("data")?,
         }))
     }
 

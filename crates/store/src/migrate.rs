@@ -50,6 +50,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0007_outbound_queue.sql"),
         include_str!("../../../migrations/postgres/0007_outbound_queue.sql"),
     ),
+    (
+        8,
+        "inline_bodies",
+        include_str!("../../../migrations/sqlite/0008_inline_bodies.sql"),
+        include_str!("../../../migrations/postgres/0008_inline_bodies.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

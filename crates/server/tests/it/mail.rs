@@ -6,6 +6,7 @@ use carepost_audit::{Actor, NewEvent, action};
 use carepost_config::InactiveDelivery;
 use carepost_identity::AccountStatus;
 use carepost_mail::{Delivery, Folder, MailStore, Recipient, Target};
+use carepost_store::MailRepo;
 use carepost_types::{AccountId, Clock, SeededRng};
 use std::sync::Arc;
 
@@ -57,6 +58,13 @@ fn event(env: &Env) -> NewEvent {
 
 const MSG: &[u8] = b"From: ann@example.org\r\nSubject: Rounds\r\nMessage-ID: <r1@example.org>\r\n\r\nWard 4 at 9.\r\n";
 
+/// A message too large to be kept in the database (its body goes to a file).
+fn big_message() -> Vec<u8> {
+    let mut m = b"From: lab@example.org\r\nSubject: Big scan\r\n\r\n".to_vec();
+    m.extend(std::iter::repeat_n(b"0123456789abcdef\r\n".as_slice(), 6000).flatten());
+    m
+}
+
 fn blob_files(env: &Env) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![env.config.store.blob_dir.clone()];
@@ -95,13 +103,48 @@ async fn one_body_serves_every_recipient_and_is_encrypted_at_rest() {
             .unwrap();
         assert_eq!(placed.len(), 3);
         assert!(placed.iter().all(|p| p.uid == 1));
+        // A small body lives, sealed, in its record: no file.
+        assert!(blob_files(env).is_empty());
+        let ann0 = account(&mail, &staff[0]).await;
+        let row = mail.messages(ann0, "INBOX").await.unwrap().remove(0);
+        let record = env
+            .store
+            .read()
+            .await
+            .unwrap()
+            .find_blob(&row.blob_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let sealed = record.data.expect("kept in the database");
+        assert!(
+            !sealed.windows(6).any(|w| w == b"Rounds"),
+            "the record is not plain text"
+        );
+        assert_eq!(record.refs, 3, "one body for three copies");
+        // A large one goes to a file, once however many copies, sealed too.
+        let big = big_message();
+        let mut targets = Vec::new();
+        for a in &staff {
+            targets.push(Target::inbox(account(&mail, a).await));
+        }
+        mail.deliver(Delivery {
+            outbound: None,
+            raw: big.clone(),
+            targets,
+            event: event(env),
+        })
+        .await
+        .unwrap();
         let files = blob_files(env);
-        assert_eq!(files.len(), 1, "one body for three copies: {files:?}");
+        assert_eq!(files.len(), 1, "one file for three copies: {files:?}");
         let on_disk = std::fs::read(&files[0]).unwrap();
         assert!(
-            !on_disk.windows(6).any(|w| w == b"Rounds"),
+            !on_disk.windows(8).any(|w| w == b"Big scan"),
             "the file is not plain text"
         );
+        let big_row = mail.messages(ann0, "INBOX").await.unwrap().remove(1);
+        assert_eq!(mail.read_body(&big_row.blob_id).await.unwrap(), big);
 
         let ann = account(&mail, &staff[0]).await;
         let boxes = mail.mailboxes(ann).await.unwrap();
@@ -120,14 +163,17 @@ async fn one_body_serves_every_recipient_and_is_encrypted_at_rest() {
             assert!(names.contains(&want), "{want:?} in {names:?}");
         }
         let inbox = boxes.iter().find(|m| m.name == "INBOX").unwrap();
-        assert_eq!((inbox.uid_next, inbox.highest_modseq), (2, 2));
+        assert_eq!((inbox.uid_next, inbox.highest_modseq), (3, 3));
         assert!(inbox.uid_validity > 0);
         let msgs = mail.messages(ann, "INBOX").await.unwrap();
-        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs.len(), 2);
         assert_eq!(mail.read_body(&msgs[0].blob_id).await.unwrap(), MSG);
         let summary = mail.summary(&msgs[0].blob_id).await.unwrap();
         assert_eq!(summary.subject.as_deref(), Some("Rounds"));
-        assert_eq!(mail.usage(ann).await.unwrap(), (MSG.len() as u64, 1));
+        assert_eq!(
+            mail.usage(ann).await.unwrap(),
+            ((MSG.len() + big.len()) as u64, 2)
+        );
     })
     .await;
 }
@@ -217,7 +263,7 @@ async fn expunged_messages_free_their_body_once_nothing_holds_it() {
         let bob = account(&mail, &staff[1]).await;
         mail.deliver(Delivery {
             outbound: None,
-            raw: MSG.to_vec(),
+            raw: big_message(),
             targets: vec![Target::inbox(ann), Target::inbox(bob)],
             event: event(env),
         })

@@ -201,7 +201,8 @@ import sys
 for i in range(int(sys.argv[1])):
     print(f"staff.member{i}@kaiser.org")
 PY
-disk() { du -sb "$DATA/blobs" "$DATA"/carepost.db* 2>/dev/null | awk '{ s += $1 } END { print s }'; }
+# Bytes of the store: the database (with its WAL) and the body files, whichever exist.
+disk() { { du -sb "$DATA/blobs" "$DATA"/carepost.db* 2>/dev/null || true; } | awk '{ s += $1 } END { print s + 0 }'; }
 b0=$(disk); t0=$(now)
 python3 - "$((BASE + 25))" "$WORK/rcpts" <<'PY'
 import smtplib, sys

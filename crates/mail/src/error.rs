@@ -17,6 +17,9 @@ pub enum MailError {
     NoMailbox(String),
     #[error("the delivery service has stopped")]
     Stopped,
+    /// A passing condition (a race with the collector): try again.
+    #[error("{0}")]
+    Busy(String),
     #[error("{0}")]
     Invalid(String),
     /// The body was collected before the delivery committed; the delivery comes back to be
@@ -30,7 +33,7 @@ impl MailError {
     pub fn is_temporary(&self) -> bool {
         matches!(
             self,
-            MailError::Store(_) | MailError::Blob(_) | MailError::Stopped
+            MailError::Store(_) | MailError::Blob(_) | MailError::Stopped | MailError::Busy(_)
         )
     }
 }

@@ -204,8 +204,8 @@ impl MailStore {
                 Err(e) => return Err(e),
             }
         }
-        Err(MailError::Invalid(
-            "the message body keeps disappearing".into(),
+        Err(MailError::Busy(
+            "the message body keeps disappearing; try again".into(),
         ))
     }
 
@@ -321,10 +321,22 @@ impl MailStore {
             .blobs
             .list_written_before(now.0 - 3_600_000)
             .await?;
+        // Narrowed outside the write lock (most files belong to a record), confirmed under it.
+        let mut orphans = Vec::new();
+        let mut read = self.inner.store.read().await?;
+        for id in candidates {
+            if !read.blob_exists(id.as_str()).await? {
+                orphans.push(id);
+            }
+        }
+        drop(read);
+        if orphans.is_empty() {
+            return Ok(0);
+        }
         let mut tx = self.inner.store.begin().await?;
         let mut removed = 0;
-        for id in candidates {
-            if tx.find_blob(id.as_str()).await?.is_none() {
+        for id in orphans {
+            if !tx.blob_exists(id.as_str()).await? {
                 self.inner.blobs.delete(&id).await?;
                 removed += 1;
             }

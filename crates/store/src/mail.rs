@@ -141,6 +141,8 @@ pub trait MailRepo {
         data: Option<&[u8]>,
     ) -> Result<(), StoreError>;
     async fn find_blob(&mut self, id: &str) -> Result<Option<BlobRow>, StoreError>;
+    /// Whether a body has a record (without reading it).
+    async fn blob_exists(&mut self, id: &str) -> Result<bool, StoreError>;
     /// Removes messages by UID under one new modseq, records them as expunged, drops their
     /// bodies' references and the account's usage. Returns how many were removed. A body
     /// left with no reference keeps its record (at zero) until `delete_blob` collects it.
@@ -292,6 +294,14 @@ impl MailRepo for Tx {
             summary: r.try_get("summary")?,
             data: r.try_get("data")?,
         }))
+    }
+
+    async fn blob_exists(&mut self, id: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 AS one FROM blobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(row.is_some())
     }
 
     async fn expunge_messages(

@@ -508,3 +508,42 @@ async fn a_body_left_by_a_crash_before_its_commit_is_swept_after_an_hour() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_body_kept_in_the_database_is_collected_with_its_last_message() {
+    on_each_backend(async |env: &Env| {
+        let staff = env.staff().await;
+        let mail = env.mail();
+        let ann = account(&mail, &staff[0]).await;
+        mail.deliver(Delivery {
+            outbound: None,
+            raw: MSG.to_vec(),
+            targets: vec![Target::inbox(ann)],
+            event: event(env),
+        })
+        .await
+        .unwrap();
+        let id = mail.messages(ann, "INBOX").await.unwrap()[0]
+            .blob_id
+            .clone();
+        let exists = |id: String| async move {
+            env.store
+                .read()
+                .await
+                .unwrap()
+                .blob_exists(&id)
+                .await
+                .unwrap()
+        };
+        assert!(exists(id.clone()).await);
+        let inbox = inbox(&mail, ann).await;
+        mail.expunge(ann, inbox.id, &[1], event(env)).await.unwrap();
+        assert_eq!(mail.collect(&Actor::System).await.unwrap(), 1);
+        assert!(
+            !exists(id).await,
+            "the record and its sealed bytes are gone"
+        );
+        assert!(blob_files(env).is_empty());
+    })
+    .await;
+}

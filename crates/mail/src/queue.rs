@@ -5,7 +5,7 @@
 
 use crate::{Delivery, MailError, MailStore, Target};
 use carepost_audit::{Actor, NewEvent, Outcome, action};
-use carepost_store::{AuditRepo, MailRepo, QueueMessageRow, QueueRecipientRow, QueueRepo};
+use carepost_store::{AuditRepo, QueueMessageRow, QueueRecipientRow, QueueRepo};
 use carepost_types::{AccountId, UnixMillis};
 use mail_builder::MessageBuilder;
 use mail_builder::headers::content_type::ContentType;
@@ -134,73 +134,64 @@ impl MailStore {
         attempts: &[(String, Attempt)],
     ) -> Result<(), MailError> {
         let now = self.clock().now();
-        let mut tx = self.store().begin().await?;
-        let Some(msg) = tx.find_queue_message(queue_id).await? else {
+        let mut read = self.store().read().await?;
+        let Some(msg) = read.find_queue_message(queue_id).await? else {
             return Ok(());
         };
-        let rows = tx.list_queue_recipients(queue_id).await?;
-        let mut audited = false;
-        for (rcpt, attempt) in attempts {
-            let tries = rows
-                .iter()
-                .find(|r| &r.recipient == rcpt)
-                .map_or(1, |r| r.attempts);
-            let (status, next, error) = match attempt {
-                Attempt::Delivered => ("delivered", now, None),
-                Attempt::Permanent(e) => ("failed", now, Some(e.clone())),
-                Attempt::Temporary(e) if now >= msg.expires_at => (
-                    "failed",
-                    now,
-                    Some(format!("gave up after {tries} attempts: {e}")),
-                ),
-                Attempt::Temporary(e) => ("pending", next_attempt(now, tries), Some(e.clone())),
-            };
-            tx.update_queue_recipient(queue_id, rcpt, status, next, error.as_deref())
-                .await?;
-            if status != "pending" {
-                let outcome = if status == "delivered" {
-                    Outcome::Success
-                } else {
-                    Outcome::Failure
+        let rows = read.list_queue_recipients(queue_id).await?;
+        drop(read);
+        // What each attempt means for its recipient: (recipient, status, next attempt, error,
+        // attempts so far).
+        let decided: Vec<_> = attempts
+            .iter()
+            .map(|(rcpt, attempt)| {
+                let tries = rows
+                    .iter()
+                    .find(|r| &r.recipient == rcpt)
+                    .map_or(1, |r| r.attempts);
+                let (status, next, error) = match attempt {
+                    Attempt::Delivered => ("delivered", now, None),
+                    Attempt::Permanent(e) => ("failed", now, Some(e.clone())),
+                    Attempt::Temporary(e) if now >= msg.expires_at => (
+                        "failed",
+                        now,
+                        Some(format!("gave up after {tries} attempts: {e}")),
+                    ),
+                    Attempt::Temporary(e) => ("pending", next_attempt(now, tries), Some(e.clone())),
                 };
-                let event = NewEvent::success(
-                    now,
-                    &Actor::System,
-                    action::MAIL_RELAY,
-                    format!("queue:{queue_id}"),
-                )
-                .with_outcome(outcome)
-                .with_details(
-                    json!({ "from": msg.mail_from, "to": rcpt, "attempts": tries, "error": error }),
-                );
-                tx.append_audit(&event).await?;
-                audited = true;
+                (rcpt, status, next, error, tries)
+            })
+            .collect();
+        // A settled recipient is recorded in the audit trail; a new schedule alone is
+        // bookkeeping with nothing of security meaning.
+        let settles = decided.iter().any(|d| d.1 != "pending");
+        let mut tx = match settles {
+            true => self.store().begin().await?,
+            false => self.store().begin_bookkeeping().await?,
+        };
+        for (rcpt, status, next, error, tries) in &decided {
+            tx.update_queue_recipient(queue_id, rcpt, status, *next, error.as_deref())
+                .await?;
+            if *status == "pending" {
+                continue;
             }
+            let outcome = match *status {
+                "delivered" => Outcome::Success,
+                _ => Outcome::Failure,
+            };
+            let event = NewEvent::success(
+                now,
+                &Actor::System,
+                action::MAIL_RELAY,
+                format!("queue:{queue_id}"),
+            )
+            .with_outcome(outcome)
+            .with_details(
+                json!({ "from": msg.mail_from, "to": rcpt, "attempts": tries, "error": error }),
+            );
+            tx.append_audit(&event).await?;
         }
-        if audited {
-            tx.commit().await?;
-        } else {
-            // Only schedules changed: nothing of security meaning to record.
-            drop(tx);
-            let mut tx = self.store().begin_bookkeeping().await?;
-            for (rcpt, attempt) in attempts {
-                if let Attempt::Temporary(e) = attempt {
-                    let tries = rows
-                        .iter()
-                        .find(|r| &r.recipient == rcpt)
-                        .map_or(1, |r| r.attempts);
-                    tx.update_queue_recipient(
-                        queue_id,
-                        rcpt,
-                        "pending",
-                        next_attempt(now, tries),
-                        Some(e),
-                    )
-                    .await?;
-                }
-            }
-            tx.commit().await?;
-        }
+        tx.commit().await?;
         self.finish_if_settled(queue_id).await
     }
 
@@ -351,11 +342,5 @@ impl MailStore {
         let event = NewEvent::success(now, actor, action::QUEUE_REMOVE, format!("queue:{id}"));
         tx.append_audit(&event).await?;
         Ok(tx.commit().await?)
-    }
-
-    /// Whether the account exists to receive a notice (for tests and the CLI).
-    pub async fn has_mailboxes(&self, account: AccountId) -> Result<bool, MailError> {
-        let mut tx = self.store().read().await?;
-        Ok(!tx.list_mailboxes(account).await?.is_empty())
     }
 }

@@ -43,8 +43,8 @@ impl Conn {
                     return;
                 };
                 if !p.addresses.contains(&address) {
-                    self.record_spoofing(&address, "envelope").await;
-                    self.reply(spoofing_reply("envelope"));
+                    let refusal = self.refuse_spoofing(&address, Claim::Envelope).await;
+                    self.reply(refusal);
                     return;
                 }
                 let account = p.signed_in.account;
@@ -144,42 +144,48 @@ fn unsafe_address(address: &str) -> Option<&'static str> {
     None
 }
 
-impl Conn {
-    /// Records an attempt to send as someone else: an insider doing that is what the security
-    /// team wants to know about.
-    pub(crate) async fn record_spoofing(&self, claimed: &str, field: &str) {
-        let Some(p) = &self.principal else { return };
-        let actor = Actor::Account {
-            id: p.signed_in.account,
-            address: p.signed_in.address.clone(),
-        };
-        let mut event = NewEvent::success(
-            self.svc.clock.now(),
-            &actor,
-            action::MAIL_SUBMIT,
-            format!("account:{}", p.signed_in.address),
-        )
-        .with_outcome(Outcome::Denied)
-        .with_details(serde_json::json!({ "claimed_sender": claimed, "field": field }));
-        event.source = Some(self.peer.ip().to_string());
-        if let Err(e) = self.svc.mail.record(&event).await {
-            tracing::warn!(error = %e, "cannot record a refused sender");
-        }
-    }
+/// Where a submitted message named a sender the account does not own.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Claim {
+    /// MAIL FROM.
+    Envelope,
+    /// From: or Sender:.
+    Header,
 }
 
-pub(crate) fn spoofing_reply(field: &str) -> Reply {
-    match field {
-        "envelope" => Reply::new(
-            550,
-            (5, 7, 1),
-            "You may only send as your own address or one of your aliases",
-        ),
-        _ => Reply::new(
-            550,
-            (5, 7, 1),
-            "The From: and Sender: headers must be your own address or one of your aliases",
-        ),
+impl Conn {
+    /// Refuses a sender the account does not own, and records the attempt: an insider sending
+    /// as someone else is what the security team wants to know about.
+    pub(crate) async fn refuse_spoofing(&self, claimed: &str, claim: Claim) -> Reply {
+        let (field, text) = match claim {
+            Claim::Envelope => (
+                "envelope",
+                "You may only send as your own address or one of your aliases",
+            ),
+            Claim::Header => (
+                "header",
+                "The From: and Sender: headers must be your own address or one of your aliases",
+            ),
+        };
+        if let Some(p) = &self.principal {
+            let actor = Actor::Account {
+                id: p.signed_in.account,
+                address: p.signed_in.address.clone(),
+            };
+            let mut event = NewEvent::success(
+                self.svc.clock.now(),
+                &actor,
+                action::MAIL_SUBMIT,
+                format!("account:{}", p.signed_in.address),
+            )
+            .with_outcome(Outcome::Denied)
+            .with_details(serde_json::json!({ "claimed_sender": claimed, "field": field }));
+            event.source = Some(self.peer.ip().to_string());
+            if let Err(e) = self.svc.mail.record(&event).await {
+                tracing::warn!(error = %e, "cannot record a refused sender");
+            }
+        }
+        Reply::new(550, (5, 7, 1), text)
     }
 }
 

@@ -5,7 +5,7 @@
 //! Date a client left out and a copy in the sender's Sent mailbox.
 
 use crate::conn::Conn;
-use crate::envelope::{Envelope, spoofing_reply};
+use crate::envelope::{Claim, Envelope};
 use carepost_audit::{Actor, NewEvent, action};
 use carepost_mail::{
     Delivery, Disposition, Folder, MailError, Origin, Outbound, Summary, Target, Verdict,
@@ -127,8 +127,7 @@ impl Conn {
             .map(|a| a.to_lowercase())
             .find(|a| !p.addresses.contains(a))
         {
-            self.record_spoofing(&other, "header").await;
-            return spoofing_reply("header");
+            return self.refuse_spoofing(&other, Claim::Header).await;
         }
         let now = self.svc.clock.now();
         // Bcc: is for the envelope only (RFC 5322 section 3.6.3); no recipient sees it.

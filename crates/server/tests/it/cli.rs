@@ -51,6 +51,26 @@ pub(crate) fn fails(args: &[&str]) -> String {
     stderr
 }
 
+/// Makes the nurse Ann Lee (ann.lee@kaiser.org) in `department` of the data directory.
+pub(crate) fn create_nurse(data: &str, department: &str) {
+    ok(&[
+        "--data",
+        data,
+        "account",
+        "create",
+        "--first",
+        "Ann",
+        "--last",
+        "Lee",
+        "--employee-id",
+        "E1",
+        "--category",
+        "nurse",
+        "--department",
+        department,
+    ]);
+}
+
 pub(crate) fn json(args: &[&str]) -> Value {
     serde_json::from_str(&ok(args)).unwrap()
 }
@@ -549,22 +569,7 @@ fn password_and_mfa_commands_work_end_to_end() {
     let data = dev_data(d.path());
     let data = data.as_str();
     ok(&["--data", data, "department", "create", "Cardiology"]);
-    ok(&[
-        "--data",
-        data,
-        "account",
-        "create",
-        "--first",
-        "Ann",
-        "--last",
-        "Lee",
-        "--employee-id",
-        "E1",
-        "--category",
-        "nurse",
-        "--department",
-        "Cardiology",
-    ]);
+    create_nurse(data, "Cardiology");
     let out = with_stdin(
         &[
             "--data",

@@ -1,6 +1,6 @@
 //! The mail commands of the CLI: `dkim show`, `queue list|retry|remove`, `mailbox usage`.
 
-use crate::cli::{dev_data, fails, init_config, json, ok};
+use crate::cli::{create_nurse, dev_data, fails, init_config, json, ok};
 
 #[test]
 fn init_makes_a_dkim_key_and_dkim_show_prints_its_dns_record() {
@@ -43,22 +43,7 @@ fn queue_and_mailbox_commands_answer_with_clear_words() {
     let e = fails(&["--data", data, "queue", "remove", "7"]);
     assert!(e.contains("no queued message 7"), "{e}");
     ok(&["--data", data, "department", "create", "Lab"]);
-    ok(&[
-        "--data",
-        data,
-        "account",
-        "create",
-        "--first",
-        "Ann",
-        "--last",
-        "Lee",
-        "--employee-id",
-        "E1",
-        "--category",
-        "nurse",
-        "--department",
-        "Lab",
-    ]);
+    create_nurse(data, "Lab");
     let out = ok(&["--data", data, "mailbox", "usage", "ann.lee@kaiser.org"]);
     assert!(
         out.contains("ann.lee@kaiser.org: 0 messages, 0 bytes of 10737418240"),

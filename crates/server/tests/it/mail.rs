@@ -35,7 +35,7 @@ impl Env {
     }
 }
 
-async fn account(mail: &MailStore, address: &str) -> AccountId {
+pub(crate) async fn account(mail: &MailStore, address: &str) -> AccountId {
     match mail.resolve(address).await.unwrap() {
         Recipient::Local { account, .. } => account,
         other => panic!("{address}: {other:?}"),
@@ -45,6 +45,16 @@ async fn account(mail: &MailStore, address: &str) -> AccountId {
 async fn inbox(mail: &MailStore, id: AccountId) -> carepost_store::MailboxRow {
     let boxes = mail.mailboxes(id).await.unwrap();
     boxes.into_iter().find(|m| m.name == "INBOX").unwrap()
+}
+
+/// A delivery of `raw` to `targets`, recorded as received from outside.
+fn delivery(env: &Env, raw: impl Into<Vec<u8>>, targets: Vec<Target>) -> Delivery {
+    Delivery {
+        raw: raw.into(),
+        targets,
+        outbound: None,
+        event: event(env),
+    }
 }
 
 fn event(env: &Env) -> NewEvent {
@@ -93,12 +103,7 @@ async fn one_body_serves_every_recipient_and_is_encrypted_at_rest() {
             targets.push(Target::inbox(account(&mail, a).await));
         }
         let placed = mail
-            .deliver(Delivery {
-                outbound: None,
-                raw: MSG.to_vec(),
-                targets,
-                event: event(env),
-            })
+            .deliver(delivery(env, MSG.to_vec(), targets))
             .await
             .unwrap();
         assert_eq!(placed.len(), 3);
@@ -128,14 +133,9 @@ async fn one_body_serves_every_recipient_and_is_encrypted_at_rest() {
         for a in &staff {
             targets.push(Target::inbox(account(&mail, a).await));
         }
-        mail.deliver(Delivery {
-            outbound: None,
-            raw: big.clone(),
-            targets,
-            event: event(env),
-        })
-        .await
-        .unwrap();
+        mail.deliver(delivery(env, big.clone(), targets))
+            .await
+            .unwrap();
         let files = blob_files(env);
         assert_eq!(files.len(), 1, "one file for three copies: {files:?}");
         let on_disk = std::fs::read(&files[0]).unwrap();
@@ -191,14 +191,9 @@ async fn uids_grow_and_copies_go_to_the_chosen_folder() {
                 folder: Folder::Sent,
                 flags: "\\Seen".into(),
             };
-            mail.deliver(Delivery {
-                outbound: None,
-                raw,
-                targets: vec![Target::inbox(ann), sent],
-                event: event(env),
-            })
-            .await
-            .unwrap();
+            mail.deliver(delivery(env, raw, vec![Target::inbox(ann), sent]))
+                .await
+                .unwrap();
         }
         let uids: Vec<i64> = mail
             .messages(ann, "INBOX")
@@ -261,12 +256,11 @@ async fn expunged_messages_free_their_body_once_nothing_holds_it() {
         let mail = env.mail();
         let ann = account(&mail, &staff[0]).await;
         let bob = account(&mail, &staff[1]).await;
-        mail.deliver(Delivery {
-            outbound: None,
-            raw: big_message(),
-            targets: vec![Target::inbox(ann), Target::inbox(bob)],
-            event: event(env),
-        })
+        mail.deliver(delivery(
+            env,
+            big_message(),
+            vec![Target::inbox(ann), Target::inbox(bob)],
+        ))
         .await
         .unwrap();
         let mut changes = mail.subscribe();
@@ -293,14 +287,9 @@ async fn expunged_messages_free_their_body_once_nothing_holds_it() {
         assert_eq!(mail.usage(bob).await.unwrap(), (0, 0));
         assert!(inbox(&mail, bob).await.highest_modseq > bob_inbox.highest_modseq);
         // The same body again after collection is stored again.
-        mail.deliver(Delivery {
-            outbound: None,
-            raw: MSG.to_vec(),
-            targets: vec![Target::inbox(ann)],
-            event: event(env),
-        })
-        .await
-        .unwrap();
+        mail.deliver(delivery(env, MSG.to_vec(), vec![Target::inbox(ann)]))
+            .await
+            .unwrap();
         let m = mail.messages(ann, "INBOX").await.unwrap();
         assert_eq!(mail.read_body(&m[0].blob_id).await.unwrap(), MSG);
         assert_eq!(m[0].uid, 2, "UIDs are never reused");
@@ -402,12 +391,11 @@ async fn a_full_mailbox_refuses_new_mail() {
             Arc::new(SeededRng::new(1)),
         );
         let ann = account(&mail, &staff[0]).await;
-        mail.deliver(Delivery {
-            outbound: None,
-            raw: [MSG, &[b'x'; 100]].concat(),
-            targets: vec![Target::inbox(ann)],
-            event: event(env),
-        })
+        mail.deliver(delivery(
+            env,
+            [MSG, &[b'x'; 100]].concat(),
+            vec![Target::inbox(ann)],
+        ))
         .await
         .unwrap();
         assert_eq!(mail.resolve(&staff[0]).await.unwrap(), Recipient::OverQuota);
@@ -436,12 +424,7 @@ async fn a_delivery_on_one_node_wakes_subscribers_on_another() {
     let heard = async {
         loop {
             node_a
-                .deliver(Delivery {
-                    outbound: None,
-                    raw: MSG.to_vec(),
-                    targets: vec![Target::inbox(ann)],
-                    event: event(&env),
-                })
+                .deliver(delivery(&env, MSG.to_vec(), vec![Target::inbox(ann)]))
                 .await
                 .unwrap();
             if let Ok(Ok(change)) =
@@ -464,14 +447,9 @@ async fn a_body_left_by_a_crash_before_its_commit_is_swept_after_an_hour() {
         let staff = env.staff().await;
         let mail = env.mail();
         let ann = account(&mail, &staff[0]).await;
-        mail.deliver(Delivery {
-            outbound: None,
-            raw: MSG.to_vec(),
-            targets: vec![Target::inbox(ann)],
-            event: event(env),
-        })
-        .await
-        .unwrap();
+        mail.deliver(delivery(env, MSG.to_vec(), vec![Target::inbox(ann)]))
+            .await
+            .unwrap();
         // What a crash leaves: a body file that no record names.
         let orphan = env
             .config
@@ -515,14 +493,9 @@ async fn a_body_kept_in_the_database_is_collected_with_its_last_message() {
         let staff = env.staff().await;
         let mail = env.mail();
         let ann = account(&mail, &staff[0]).await;
-        mail.deliver(Delivery {
-            outbound: None,
-            raw: MSG.to_vec(),
-            targets: vec![Target::inbox(ann)],
-            event: event(env),
-        })
-        .await
-        .unwrap();
+        mail.deliver(delivery(env, MSG.to_vec(), vec![Target::inbox(ann)]))
+            .await
+            .unwrap();
         let id = mail.messages(ann, "INBOX").await.unwrap()[0]
             .blob_id
             .clone();

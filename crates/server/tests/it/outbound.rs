@@ -79,15 +79,7 @@ async fn settle(s: &TestServer, until: impl Fn(&[carepost_mail::QueuedMessage]) 
 }
 
 async fn inbox_of(s: &TestServer, address: &str) -> Vec<String> {
-    let account = match mail(s).resolve(address).await.unwrap() {
-        carepost_mail::Recipient::Local { account, .. } => account,
-        other => panic!("{other:?}"),
-    };
-    let mut out = Vec::new();
-    for m in mail(s).messages(account, "INBOX").await.unwrap_or_default() {
-        out.push(String::from_utf8(mail(s).read_body(&m.blob_id).await.unwrap()).unwrap());
-    }
-    out
+    crate::smtp::bodies(s, address, "INBOX").await
 }
 
 #[tokio::test]

@@ -37,14 +37,11 @@ fn mail(s: &TestServer) -> &MailStore {
 }
 
 async fn account_of(s: &TestServer, address: &str) -> AccountId {
-    match mail(s).resolve(address).await.unwrap() {
-        carepost_mail::Recipient::Local { account, .. } => account,
-        other => panic!("{other:?}"),
-    }
+    crate::mail::account(mail(s), address).await
 }
 
 /// The bodies in one of the account's mailboxes, oldest first.
-async fn bodies(s: &TestServer, address: &str, mailbox: &str) -> Vec<String> {
+pub(crate) async fn bodies(s: &TestServer, address: &str, mailbox: &str) -> Vec<String> {
     let account = account_of(s, address).await;
     let mut out = Vec::new();
     for m in mail(s).messages(account, mailbox).await.unwrap_or_default() {

@@ -51,6 +51,11 @@ pub mod action {
     pub const MAIL_SUBMIT: &str = "mail.submit";
     pub const MAIL_EXPUNGE: &str = "mail.expunge";
     pub const MAIL_COLLECT: &str = "mail.collect";
+    pub const MAIL_APPEND: &str = "mail.append";
+    pub const MAIL_MOVE: &str = "mail.move";
+    pub const MAILBOX_CREATE: &str = "mailbox.create";
+    pub const MAILBOX_DELETE: &str = "mailbox.delete";
+    pub const MAILBOX_RENAME: &str = "mailbox.rename";
     pub const MAIL_RELAY: &str = "mail.relay";
     pub const MAIL_BOUNCE: &str = "mail.bounce";
     pub const QUEUE_RETRY: &str = "queue.retry";

@@ -29,6 +29,10 @@ pub struct Target {
     pub folder: Folder,
     /// Space-separated IMAP flags, e.g. `\Seen` for the sender's copy in Sent.
     pub flags: String,
+    /// A mailbox chosen by id (IMAP APPEND) instead of by folder.
+    pub mailbox: Option<i64>,
+    /// The internal date when the client gives one (APPEND); else the time of delivery.
+    pub internal_date: Option<UnixMillis>,
 }
 
 impl Target {
@@ -37,6 +41,8 @@ impl Target {
             account,
             folder: Folder::Inbox,
             flags: String::new(),
+            mailbox: None,
+            internal_date: None,
         }
     }
 }
@@ -227,7 +233,7 @@ async fn commit(
                 blob_id: p.blob_id.as_str().to_string(),
                 size: p.size,
                 flags: t.flags.clone(),
-                internal_date: now,
+                internal_date: t.internal_date.unwrap_or(now),
             })
             .await?;
             tx.add_usage(t.account, p.size, 1).await?;
@@ -271,6 +277,13 @@ async fn place(
     t: &Target,
     now: UnixMillis,
 ) -> Result<(i64, i64, i64), Failure> {
+    if let Some(id) = t.mailbox {
+        let (uid, modseq) = tx
+            .allocate_uid(id, t.account)
+            .await?
+            .ok_or_else(|| MailError::NoMailbox(id.to_string()))?;
+        return Ok((id, uid, modseq));
+    }
     let key = (t.account, t.folder);
     if let Some(id) = cache.get(&key).copied() {
         if let Some((uid, modseq)) = tx.allocate_uid(id, t.account).await? {

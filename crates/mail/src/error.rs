@@ -15,6 +15,8 @@ pub enum MailError {
     NotQueued(i64),
     #[error("no such mailbox: {0}")]
     NoMailbox(String),
+    #[error("a mailbox named {0} exists already")]
+    Exists(String),
     #[error("the delivery service has stopped")]
     Stopped,
     /// A passing condition (a race with the collector): try again.

@@ -10,6 +10,7 @@ mod crypt;
 mod deliver;
 mod dkim;
 mod error;
+mod folders;
 mod mailboxes;
 mod message;
 mod queue;
@@ -20,6 +21,7 @@ mod summary;
 pub use deliver::{Placed, Target};
 pub use dkim::{DkimKey, generate_key_file};
 pub use error::MailError;
+pub use folders::{Changes, SEPARATOR};
 pub use mailboxes::Folder;
 pub use message::{
     add_missing_headers, header_problem, normalize_domain, prefix_subject, prepend_header,

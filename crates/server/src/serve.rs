@@ -4,6 +4,7 @@
 use crate::{Context, http, telemetry, tls};
 use anyhow::Context as _;
 use carepost_identity::FirstAdmin;
+use carepost_imap::ImapService;
 use carepost_smtp::{Listener, SmtpService};
 use carepost_web::{WebState, router};
 use std::net::SocketAddr;
@@ -21,6 +22,8 @@ pub struct Running {
     pub smtp: Option<SocketAddr>,
     pub submission: Option<SocketAddr>,
     pub submissions: Option<SocketAddr>,
+    pub imap: Option<SocketAddr>,
+    pub imaps: Option<SocketAddr>,
     /// The SMTP service, when any SMTP listener is on.
     pub smtp_service: Option<SmtpService>,
     /// Set on the first start of an empty store.
@@ -77,6 +80,26 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
             TlsAcceptor::from(tls::server_config(&config)?),
         ))
     };
+    let mut imap_listeners = Vec::new();
+    for (addr, kind) in [
+        (config.listeners.imap, carepost_imap::Listener::Imap),
+        (config.listeners.imaps, carepost_imap::Listener::Imaps),
+    ] {
+        if let Some(addr) = addr {
+            imap_listeners.push((kind, bind(addr, kind.name()).await?));
+        }
+    }
+    let imap_service = if imap_listeners.is_empty() {
+        None
+    } else {
+        Some(ImapService::new(
+            config.clone(),
+            context.directory.clone(),
+            context.mail.clone(),
+            context.clock.clone(),
+            TlsAcceptor::from(tls::server_config(&config)?),
+        ))
+    };
     let first_admin = context
         .directory
         .ensure_first_admin()
@@ -118,6 +141,17 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
     if let Some(svc) = &smtp_service {
         tasks.spawn(svc.clone().run_queue(stopped.clone()));
     }
+    let (mut imap, mut imaps) = (None, None);
+    for (kind, listener) in imap_listeners {
+        let addr = Some(listener.local_addr()?);
+        match kind {
+            carepost_imap::Listener::Imap => imap = addr,
+            carepost_imap::Listener::Imaps => imaps = addr,
+        }
+        if let Some(svc) = &imap_service {
+            tasks.spawn(svc.clone().serve(listener, kind, stopped.clone()));
+        }
+    }
     tasks.spawn(collect_bodies(context.mail.clone(), stopped.clone()));
     Ok(Running {
         context,
@@ -126,6 +160,8 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         smtp,
         submission,
         submissions,
+        imap,
+        imaps,
         smtp_service,
         first_admin,
         stop,

@@ -153,6 +153,7 @@ impl Conn {
                 account: p.signed_in.account,
                 folder: Folder::Sent,
                 flags: "\\Seen".to_string(),
+                ..Target::inbox(p.signed_in.account)
             });
         }
         let actor = Actor::Account {

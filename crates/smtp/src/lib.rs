@@ -17,7 +17,7 @@ use carepost_config::Config;
 use carepost_identity::Directory;
 use carepost_mail::{DkimKey, MailStore, SenderAuth};
 use carepost_proto_smtp::Mode;
-use carepost_types::{AccountId, Clock, Rng};
+use carepost_types::{AccountId, Clock, Counted, Rng};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,37 +30,6 @@ const MAX_CONNECTIONS: usize = 1024;
 /// Open connections from one address per listener; past it, 421 and close, so that one host
 /// cannot take every slot.
 const MAX_PER_SOURCE: usize = 20;
-
-/// Connections open per source address.
-#[derive(Debug, Default)]
-struct Sources(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
-
-/// A counted connection; uncounted when dropped.
-struct SourceSlot(Arc<Sources>, std::net::IpAddr);
-
-impl Sources {
-    fn enter(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<SourceSlot> {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let n = map.entry(ip).or_default();
-        if *n >= MAX_PER_SOURCE {
-            return None;
-        }
-        *n += 1;
-        Some(SourceSlot(self.clone(), ip))
-    }
-}
-
-impl Drop for SourceSlot {
-    fn drop(&mut self) {
-        let mut map = self.0.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = map.get_mut(&self.1) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&self.1);
-            }
-        }
-    }
-}
 
 /// How a listener starts its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,7 +181,7 @@ impl SmtpService {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-        let sources = Arc::new(Sources::default());
+        let sources = Counted::new(MAX_PER_SOURCE);
         let mut tasks = tokio::task::JoinSet::new();
         loop {
             let permit = tokio::select! {

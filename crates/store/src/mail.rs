@@ -128,6 +128,47 @@ pub trait MailRepo {
         account: AccountId,
     ) -> Result<Option<(i64, i64)>, StoreError>;
     async fn insert_message(&mut self, row: &MessageRow) -> Result<(), StoreError>;
+    /// Creates a mailbox; `None` when the account has one of that name already.
+    async fn create_mailbox(
+        &mut self,
+        account: AccountId,
+        name: &str,
+        special_use: Option<&str>,
+        uid_validity: i64,
+        at: UnixMillis,
+    ) -> Result<Option<MailboxRow>, StoreError>;
+    async fn find_mailbox(&mut self, mailbox_id: i64) -> Result<Option<MailboxRow>, StoreError>;
+    /// Removes an empty mailbox (expunge its messages first) and its expunge records.
+    async fn delete_mailbox(&mut self, mailbox_id: i64) -> Result<(), StoreError>;
+    async fn rename_mailbox(&mut self, mailbox_id: i64, name: &str) -> Result<(), StoreError>;
+    async fn set_subscribed(&mut self, mailbox_id: i64, on: bool) -> Result<(), StoreError>;
+    /// Sets the flags of messages by UID under one new modseq, which it returns.
+    async fn update_flags(
+        &mut self,
+        mailbox_id: i64,
+        changes: &[(i64, String)],
+    ) -> Result<i64, StoreError>;
+    /// Messages whose modseq is above `modseq` (new or changed), by UID.
+    async fn list_messages_since(
+        &mut self,
+        mailbox_id: i64,
+        modseq: i64,
+    ) -> Result<Vec<MessageRow>, StoreError>;
+    /// UIDs expunged with a modseq above `modseq`, ascending.
+    async fn list_expunged_since(
+        &mut self,
+        mailbox_id: i64,
+        modseq: i64,
+    ) -> Result<Vec<i64>, StoreError>;
+    /// Messages with a UID in `low..=high`.
+    async fn list_messages_between(
+        &mut self,
+        mailbox_id: i64,
+        low: i64,
+        high: i64,
+    ) -> Result<Vec<MessageRow>, StoreError>;
+    /// Adds one more reference to a body that has a record (a copy of a message).
+    async fn add_blob_ref(&mut self, id: &str) -> Result<(), StoreError>;
     async fn list_messages(&mut self, mailbox_id: i64) -> Result<Vec<MessageRow>, StoreError>;
     /// Records a body (with its sealed bytes when `data` is given), or adds `refs` references
     /// to the record that exists, giving it `data` if it had none.
@@ -241,6 +282,159 @@ impl MailRepo for Tx {
         .bind(m.internal_date.0)
         .execute(self.write()?)
         .await?;
+        Ok(())
+    }
+
+    async fn create_mailbox(
+        &mut self,
+        account: AccountId,
+        name: &str,
+        special_use: Option<&str>,
+        uid_validity: i64,
+        at: UnixMillis,
+    ) -> Result<Option<MailboxRow>, StoreError> {
+        let made = sqlx::query(
+            "INSERT INTO mailboxes (account_id, name, special_use, uid_validity, uid_next, \
+             highest_modseq, subscribed, created_at) VALUES ($1, $2, $3, $4, 1, 1, 0, $5) \
+             ON CONFLICT (account_id, name) DO NOTHING RETURNING id",
+        )
+        .bind(account.0)
+        .bind(name)
+        .bind(special_use)
+        .bind(uid_validity)
+        .bind(at.0)
+        .fetch_optional(self.write()?)
+        .await?;
+        match made {
+            Some(r) => self.find_mailbox(r.try_get("id")?).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn find_mailbox(&mut self, mailbox_id: i64) -> Result<Option<MailboxRow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!("{MAILBOX_COLUMNS} WHERE id = $1"));
+        let row = sqlx::query(sql)
+            .bind(mailbox_id)
+            .fetch_optional(self.conn())
+            .await?;
+        row.as_ref()
+            .map(MailboxRow::from_row)
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    async fn delete_mailbox(&mut self, mailbox_id: i64) -> Result<(), StoreError> {
+        for sql in [
+            "DELETE FROM expunged WHERE mailbox_id = $1",
+            "DELETE FROM mailboxes WHERE id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(mailbox_id)
+                .execute(self.write()?)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn rename_mailbox(&mut self, mailbox_id: i64, name: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE mailboxes SET name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(mailbox_id)
+            .execute(self.write()?)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_subscribed(&mut self, mailbox_id: i64, on: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE mailboxes SET subscribed = $1 WHERE id = $2")
+            .bind(i64::from(on))
+            .bind(mailbox_id)
+            .execute(self.write()?)
+            .await?;
+        Ok(())
+    }
+
+    async fn update_flags(
+        &mut self,
+        mailbox_id: i64,
+        changes: &[(i64, String)],
+    ) -> Result<i64, StoreError> {
+        let r = sqlx::query(
+            "UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = $1 \
+             RETURNING highest_modseq",
+        )
+        .bind(mailbox_id)
+        .fetch_one(self.write()?)
+        .await?;
+        let modseq: i64 = r.try_get("highest_modseq")?;
+        for (uid, flags) in changes {
+            sqlx::query(
+                "UPDATE messages SET flags = $1, modseq = $2 WHERE mailbox_id = $3 AND uid = $4",
+            )
+            .bind(flags)
+            .bind(modseq)
+            .bind(mailbox_id)
+            .bind(uid)
+            .execute(self.write()?)
+            .await?;
+        }
+        Ok(modseq)
+    }
+
+    async fn list_messages_since(
+        &mut self,
+        mailbox_id: i64,
+        modseq: i64,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT mailbox_id, uid, modseq, blob_id, size, flags, internal_date FROM messages \
+             WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
+        )
+        .bind(mailbox_id)
+        .bind(modseq)
+        .fetch_all(self.conn())
+        .await?;
+        all(&rows, MessageRow::from_row)
+    }
+
+    async fn list_expunged_since(
+        &mut self,
+        mailbox_id: i64,
+        modseq: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
+        )
+        .bind(mailbox_id)
+        .bind(modseq)
+        .fetch_all(self.conn())
+        .await?;
+        all(&rows, |r| r.try_get("uid"))
+    }
+
+    async fn list_messages_between(
+        &mut self,
+        mailbox_id: i64,
+        low: i64,
+        high: i64,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT mailbox_id, uid, modseq, blob_id, size, flags, internal_date FROM messages \
+             WHERE mailbox_id = $1 AND uid >= $2 AND uid <= $3 ORDER BY uid",
+        )
+        .bind(mailbox_id)
+        .bind(low)
+        .bind(high)
+        .fetch_all(self.conn())
+        .await?;
+        all(&rows, MessageRow::from_row)
+    }
+
+    async fn add_blob_ref(&mut self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE blobs SET refs = refs + 1 WHERE id = $1")
+            .bind(id)
+            .execute(self.write()?)
+            .await?;
         Ok(())
     }
 

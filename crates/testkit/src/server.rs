@@ -30,6 +30,8 @@ pub fn test_config(db: &TestDb) -> Config {
         smtp = "127.0.0.1:0"
         submission = "127.0.0.1:0"
         submissions = "127.0.0.1:0"
+        imap = "127.0.0.1:0"
+        imaps = "127.0.0.1:0"
         [address]
         quarantine = "365d"
         [secrets]

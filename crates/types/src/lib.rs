@@ -6,11 +6,13 @@
 //! random source inside `SystemClock` and `OsRng`.
 
 mod clock;
+mod counted;
 pub mod email;
 mod ids;
 mod rng;
 
 pub use clock::{Clock, ManualClock, SystemClock, UnixMillis};
+pub use counted::{Counted, Slot};
 pub use email::{Address, AddressError, Domain, LocalPart};
 pub use ids::{AccountId, AuditSeq, DepartmentId};
 pub use rng::{OsRng, Rng, SeededRng};

@@ -190,6 +190,7 @@ async fn uids_grow_and_copies_go_to_the_chosen_folder() {
                 account: ann,
                 folder: Folder::Sent,
                 flags: "\\Seen".into(),
+                ..Target::inbox(ann)
             };
             mail.deliver(delivery(env, raw, vec![Target::inbox(ann), sent]))
                 .await

@@ -11,6 +11,7 @@ mod cli_serve;
 mod crash;
 mod directory;
 mod helpdesk;
+mod imap;
 mod import;
 mod mail;
 mod mfa;

@@ -14,7 +14,7 @@ fn admin() -> Actor {
 }
 
 /// A server with two staff members who have passwords: (server, ann, bob).
-async fn server_with_staff(db: TestDb) -> (TestServer, String, String) {
+pub(crate) async fn server_with_staff(db: TestDb) -> (TestServer, String, String) {
     let s = TestServer::start(db).await;
     let dir = &s.running.context.directory;
     dir.create_department(&admin(), "Cardiology", None)
@@ -53,7 +53,7 @@ pub(crate) async fn bodies(s: &TestServer, address: &str, mailbox: &str) -> Vec<
 
 /// Runs a python3 script with arguments; its stdout, or a panic with its stderr. (Async: the
 /// server under test runs on this test's runtime.)
-async fn python(script: &str, args: &[&str]) -> String {
+pub(crate) async fn python(script: &str, args: &[&str]) -> String {
     let out = Command::new("python3")
         .arg("-c")
         .arg(script)

@@ -1,0 +1,335 @@
+//! CREATE (with CREATE-SPECIAL-USE, RFC 6154), DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST
+//! (LIST-EXTENDED, RFC 5258; LIST-STATUS, RFC 5819; CHILDREN, RFC 3348), LSUB and STATUS
+//! (STATUS=SIZE, RFC 8438; HIGHESTMODSEQ, RFC 7162).
+
+use super::store_failure;
+use crate::session::Session;
+use carepost_audit::{NewEvent, action};
+use carepost_mail::SEPARATOR;
+use carepost_proto_imap::response::push_string;
+use carepost_proto_imap::{ListOptions, StatusItem};
+use carepost_store::MailboxRow;
+use std::collections::BTreeMap;
+
+const SPECIAL_USES: [&str; 7] = [
+    "\\All",
+    "\\Archive",
+    "\\Drafts",
+    "\\Flagged",
+    "\\Junk",
+    "\\Sent",
+    "\\Trash",
+];
+
+fn event(s: &Session, what: &'static str, target: String) -> Option<NewEvent> {
+    let p = s.principal()?;
+    Some(NewEvent::success(s.svc.clock.now(), &p.actor, what, target))
+}
+
+pub(super) async fn create(s: &mut Session, tag: &str, name: &str, uses: &[String]) {
+    let name = name.trim_end_matches(SEPARATOR);
+    let Some(account) = s.principal().map(|p| p.account) else {
+        return;
+    };
+    let special = match uses {
+        [] => None,
+        [one] if SPECIAL_USES.iter().any(|u| u.eq_ignore_ascii_case(one)) => Some(one.as_str()),
+        _ => {
+            s.no(tag, Some("USEATTR"), "Unsupported special-use attribute");
+            return;
+        }
+    };
+    if name.eq_ignore_ascii_case("INBOX") {
+        s.no(tag, Some("ALREADYEXISTS"), "INBOX exists already");
+        return;
+    }
+    let Some(ev) = event(s, action::MAILBOX_CREATE, format!("mailbox:{name}")) else {
+        return;
+    };
+    match s.svc.mail.create_mailbox(account, name, special, ev).await {
+        Ok(_) => s.ok(tag, None, "CREATE completed"),
+        Err(e) => store_failure(s, tag, e),
+    }
+}
+
+pub(super) async fn delete(s: &mut Session, tag: &str, name: &str) {
+    let Some(account) = s.principal().map(|p| p.account) else {
+        return;
+    };
+    if s.view_mut().is_some_and(|v| v.mailbox.name == name) {
+        s.no(tag, Some("INUSE"), "Unselect the mailbox before deleting it");
+        return;
+    }
+    let Some(ev) = event(s, action::MAILBOX_DELETE, format!("mailbox:{name}")) else {
+        return;
+    };
+    match s.svc.mail.delete_mailbox(account, name, ev).await {
+        Ok(()) => s.ok(tag, None, "DELETE completed"),
+        Err(e) => store_failure(s, tag, e),
+    }
+}
+
+pub(super) async fn rename(s: &mut Session, tag: &str, from: &str, to: &str) {
+    let Some(account) = s.principal().map(|p| p.account) else {
+        return;
+    };
+    let Some(ev) = event(s, action::MAILBOX_RENAME, format!("mailbox:{from}"))
+        .map(|e| e.with_details(serde_json::json!({ "to": to })))
+    else {
+        return;
+    };
+    match s.svc.mail.rename_mailbox(account, from, to, ev).await {
+        Ok(()) => {
+            if let Some(v) = s.view_mut()
+                && v.mailbox.name == from
+                && from != "INBOX"
+            {
+                v.mailbox.name = to.to_string();
+            }
+            s.ok(tag, None, "RENAME completed")
+        }
+        Err(e) => store_failure(s, tag, e),
+    }
+}
+
+pub(super) async fn subscribe(s: &mut Session, tag: &str, name: &str, on: bool) {
+    let Some(account) = s.principal().map(|p| p.account) else {
+        return;
+    };
+    match s.svc.mail.set_subscribed(account, name, on).await {
+        Ok(()) => s.ok(tag, None, if on { "SUBSCRIBE completed" } else { "UNSUBSCRIBE completed" }),
+        Err(e) => store_failure(s, tag, e),
+    }
+}
+
+/// Whether `name` matches an IMAP pattern: `*` matches anything, `%` anything but the
+/// separator (RFC 9051 section 6.3.9).
+fn matches(pattern: &[u8], name: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|i| matches(rest, &name[i..])),
+        Some((b'%', rest)) => {
+            let stop = name
+                .iter()
+                .position(|b| *b == SEPARATOR as u8)
+                .unwrap_or(name.len());
+            (0..=stop).any(|i| matches(rest, &name[i..]))
+        }
+        Some((c, rest)) => name.first() == Some(c) && matches(rest, &name[1..]),
+    }
+}
+
+fn pattern_matches(reference: &str, pattern: &str, name: &str) -> bool {
+    let full = format!("{reference}{pattern}");
+    // INBOX is case-insensitive, in patterns too.
+    if name == "INBOX" && full.len() >= 5 && full[..5].eq_ignore_ascii_case("INBOX") {
+        return matches(format!("INBOX{}", &full[5..]).as_bytes(), b"INBOX");
+    }
+    matches(full.as_bytes(), name.as_bytes())
+}
+
+/// A name in the listing: a mailbox, or a parent that exists only in the names below it.
+struct Listed<'a> {
+    mailbox: Option<&'a MailboxRow>,
+    children: bool,
+    subscribed_child: bool,
+}
+
+fn tree(boxes: &[MailboxRow]) -> BTreeMap<String, Listed<'_>> {
+    let mut out: BTreeMap<String, Listed<'_>> = BTreeMap::new();
+    for m in boxes {
+        out.entry(m.name.clone())
+            .or_insert(Listed {
+                mailbox: None,
+                children: false,
+                subscribed_child: false,
+            })
+            .mailbox = Some(m);
+        let mut name = m.name.as_str();
+        while let Some((parent, _)) = name.rsplit_once(SEPARATOR) {
+            let e = out.entry(parent.to_string()).or_insert(Listed {
+                mailbox: None,
+                children: false,
+                subscribed_child: false,
+            });
+            e.children = true;
+            e.subscribed_child |= m.subscribed;
+            name = parent;
+        }
+    }
+    out
+}
+
+fn attributes(l: &Listed<'_>, o: &ListOptions, lsub: bool) -> Vec<&'static str> {
+    let mut a = Vec::new();
+    match l.mailbox {
+        None if o.extended => a.push("\\NonExistent"),
+        None => a.push("\\Noselect"),
+        Some(_) => {}
+    }
+    if !lsub {
+        a.push(if l.children {
+            "\\HasChildren"
+        } else {
+            "\\HasNoChildren"
+        });
+    }
+    if let Some(m) = l.mailbox {
+        if (o.return_subscribed || o.subscribed) && m.subscribed {
+            a.push("\\Subscribed");
+        }
+        if let Some(u) = m.special_use.as_deref() {
+            a.push(SPECIAL_USES.iter().find(|x| **x == u).copied().unwrap_or(""));
+        }
+    }
+    a.retain(|x| !x.is_empty());
+    a
+}
+
+pub(super) async fn list(
+    s: &mut Session,
+    tag: &str,
+    reference: &str,
+    patterns: &[String],
+    o: &ListOptions,
+) {
+    let Some(account) = s.principal().map(|p| p.account) else {
+        return;
+    };
+    if patterns.len() == 1 && patterns[0].is_empty() && !o.extended {
+        s.untagged(&format!("LIST (\\Noselect) \"{SEPARATOR}\" \"\""));
+        s.ok(tag, None, "LIST completed");
+        return;
+    }
+    let boxes = match s.svc.mail.client_mailboxes(account).await {
+        Ok(b) => b,
+        Err(e) => return store_failure(s, tag, e),
+    };
+    let utf8 = s.utf8();
+    let all = tree(&boxes);
+    let mut status_of = Vec::new();
+    for (name, l) in &all {
+        if !patterns.iter().any(|p| pattern_matches(reference, p, name)) {
+            continue;
+        }
+        let subscribed = l.mailbox.is_some_and(|m| m.subscribed);
+        let special = l.mailbox.is_some_and(|m| m.special_use.is_some());
+        let mut child_info = false;
+        if o.subscribed && !subscribed {
+            if o.recursive_match && l.subscribed_child {
+                child_info = true;
+            } else {
+                continue;
+            }
+        }
+        if o.special_use && !special {
+            continue;
+        }
+        if l.mailbox.is_none() && !l.children {
+            continue;
+        }
+        let mut line = format!("* LIST ({}) \"{SEPARATOR}\" ", attributes(l, o, false).join(" "))
+            .into_bytes();
+        push_string(&mut line, name.as_bytes(), utf8);
+        if child_info {
+            line.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+        }
+        line.extend_from_slice(b"\r\n");
+        s.out.extend_from_slice(&line);
+        if let (Some(items), Some(m)) = (&o.return_status, l.mailbox) {
+            status_of.push((m.clone(), items.clone()));
+            write_status(s, m, items).await;
+        }
+    }
+    s.ok(tag, None, "LIST completed");
+}
+
+pub(super) async fn lsub(s: &mut Session, tag: &str, reference: &str, pattern: &str) {
+    let Some(account) = s.principal().map(|p| p.account) else {
+        return;
+    };
+    let boxes = match s.svc.mail.client_mailboxes(account).await {
+        Ok(b) => b,
+        Err(e) => return store_failure(s, tag, e),
+    };
+    let utf8 = s.utf8();
+    let all = tree(&boxes);
+    let o = ListOptions::default();
+    for (name, l) in &all {
+        if !l.mailbox.is_some_and(|m| m.subscribed) || !pattern_matches(reference, pattern, name) {
+            continue;
+        }
+        let mut line =
+            format!("* LSUB ({}) \"{SEPARATOR}\" ", attributes(l, &o, true).join(" ")).into_bytes();
+        push_string(&mut line, name.as_bytes(), utf8);
+        line.extend_from_slice(b"\r\n");
+        s.out.extend_from_slice(&line);
+    }
+    s.ok(tag, None, "LSUB completed");
+}
+
+/// Writes `* STATUS name (...)` for a mailbox; false when the store failed.
+async fn write_status(s: &mut Session, m: &MailboxRow, items: &[StatusItem]) -> bool {
+    let Some(account) = s.principal().map(|p| p.account) else {
+        return false;
+    };
+    let (mailbox, rows) = match s.svc.mail.mailbox_messages(account, m.id).await {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::warn!(error = %e, "IMAP STATUS failed");
+            return false;
+        }
+    };
+    let has = |r: &carepost_store::MessageRow, f: &str| r.flags.split_whitespace().any(|x| x == f);
+    let mut parts = Vec::new();
+    for item in items {
+        let value: i64 = match item {
+            StatusItem::Messages => rows.len() as i64,
+            StatusItem::UidNext => mailbox.uid_next,
+            StatusItem::UidValidity => mailbox.uid_validity,
+            StatusItem::Unseen => rows.iter().filter(|r| !has(r, "\\Seen")).count() as i64,
+            StatusItem::Deleted => rows.iter().filter(|r| has(r, "\\Deleted")).count() as i64,
+            StatusItem::Size => rows.iter().map(|r| r.size).sum(),
+            StatusItem::Recent => 0,
+            StatusItem::HighestModSeq => mailbox.highest_modseq,
+        };
+        parts.push(format!("{} {value}", item.name()));
+    }
+    let mut line = b"* STATUS ".to_vec();
+    push_string(&mut line, mailbox.name.as_bytes(), s.utf8());
+    line.extend_from_slice(format!(" ({})\r\n", parts.join(" ")).as_bytes());
+    s.out.extend_from_slice(&line);
+    true
+}
+
+pub(super) async fn status(s: &mut Session, tag: &str, name: &str, items: &[StatusItem]) {
+    let Some(account) = s.principal().map(|p| p.account) else {
+        return;
+    };
+    let m = match s.svc.mail.find_mailbox(account, name).await {
+        Ok(m) => m,
+        Err(e) => return store_failure(s, tag, e),
+    };
+    if write_status(s, &m, items).await {
+        s.ok(tag, None, "STATUS completed");
+    } else {
+        s.no(tag, Some("UNAVAILABLE"), "Temporary failure, try again");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc9051_6_3_9_wildcards() {
+        assert!(matches(b"*", b"a/b/c"));
+        assert!(matches(b"%", b"abc"));
+        assert!(!matches(b"%", b"a/b"));
+        assert!(matches(b"a/%", b"a/b"));
+        assert!(!matches(b"a/%", b"a/b/c"));
+        assert!(matches(b"a*c", b"a/b/c"));
+        assert!(pattern_matches("", "inbox", "INBOX"));
+        assert!(pattern_matches("Work/", "%", "Work/x"));
+    }
+}

@@ -1,0 +1,354 @@
+//! What a mail client does to an account's mailboxes and messages besides delivery: create,
+//! delete, rename and subscribe (RFC 9051 sections 6.3.4-6.3.7), flag changes under a new
+//! modseq (RFC 7162), copy and move (RFC 6851), and the changes a session has not seen. Every
+//! operation is scoped to one account: a mailbox id of another account is "no such mailbox".
+//! Changes are announced like deliveries, to this node and (PostgreSQL) to the others.
+
+use crate::mailboxes::ensure_standard;
+use crate::{Change, MailError, MailStore, deliver};
+use carepost_audit::NewEvent;
+use carepost_store::{AuditRepo, MailRepo, MailboxRow, MessageRow, Tx};
+use carepost_types::AccountId;
+
+/// The hierarchy separator of mailbox names.
+pub const SEPARATOR: char = '/';
+
+/// What a session has not seen of a mailbox since a modseq.
+#[derive(Debug, Clone)]
+pub struct Changes {
+    pub mailbox: MailboxRow,
+    /// New and changed messages, by UID.
+    pub changed: Vec<MessageRow>,
+    /// Expunged UIDs, ascending.
+    pub expunged: Vec<i64>,
+}
+
+async fn owned(tx: &mut Tx, account: AccountId, mailbox_id: i64) -> Result<MailboxRow, MailError> {
+    match tx.find_mailbox(mailbox_id).await? {
+        Some(m) if m.account_id == account => Ok(m),
+        _ => Err(MailError::NoMailbox(mailbox_id.to_string())),
+    }
+}
+
+fn valid_name(name: &str) -> Result<(), MailError> {
+    let bad = name.is_empty()
+        || name.len() > 255
+        || name.starts_with(SEPARATOR)
+        || name.ends_with(SEPARATOR)
+        || name.contains("//")
+        || name.chars().any(|c| c.is_control() || c == '*' || c == '%');
+    if bad {
+        return Err(MailError::Invalid(format!(
+            "{name:?} is not a valid mailbox name"
+        )));
+    }
+    Ok(())
+}
+
+impl MailStore {
+    fn announce(&self, account: AccountId, mailbox_id: i64) {
+        let _ = self.inner.changes.send(Change {
+            account,
+            mailbox_id,
+        });
+    }
+
+    async fn notify(&self, tx: &mut Tx, account: AccountId, mailbox_id: i64) -> Result<(), MailError> {
+        tx.notify_mail_change(&deliver::notice(&self.inner.node, account, mailbox_id))
+            .await?;
+        Ok(())
+    }
+
+    /// The account's mailboxes for a mail client, making the standard set on first use.
+    pub async fn client_mailboxes(&self, account: AccountId) -> Result<Vec<MailboxRow>, MailError> {
+        let mut read = self.store().read().await?;
+        let boxes = read.list_mailboxes(account).await?;
+        drop(read);
+        if boxes.iter().any(|m| m.name == "INBOX") {
+            return Ok(boxes);
+        }
+        // Making the standard set is bookkeeping, not a change anyone asked for.
+        let mut tx = self.store().begin_bookkeeping().await?;
+        let boxes = ensure_standard(&mut tx, account, self.clock().now()).await?;
+        tx.commit().await?;
+        Ok(boxes)
+    }
+
+    /// One of the account's mailboxes by name.
+    pub async fn find_mailbox(
+        &self,
+        account: AccountId,
+        name: &str,
+    ) -> Result<MailboxRow, MailError> {
+        self.client_mailboxes(account)
+            .await?
+            .into_iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| MailError::NoMailbox(name.to_string()))
+    }
+
+    /// One of the account's mailboxes by id, as it is now.
+    pub async fn mailbox(&self, account: AccountId, mailbox_id: i64) -> Result<MailboxRow, MailError> {
+        let mut read = self.store().read().await?;
+        owned(&mut read, account, mailbox_id).await
+    }
+
+    pub async fn create_mailbox(
+        &self,
+        account: AccountId,
+        name: &str,
+        special_use: Option<&str>,
+        event: NewEvent,
+    ) -> Result<MailboxRow, MailError> {
+        valid_name(name)?;
+        let mut tx = self.store().begin().await?;
+        ensure_standard(&mut tx, account, self.clock().now()).await?;
+        // UIDVALIDITY in seconds, kept above every mailbox this account had: a mailbox made
+        // again under an old name must not look like the old one to a client's cache.
+        let now = self.clock().now();
+        let highest = tx
+            .list_mailboxes(account)
+            .await?
+            .iter()
+            .map(|m| m.uid_validity)
+            .max()
+            .unwrap_or(0);
+        let uid_validity = (now.0 / 1000).max(highest + 1);
+        let made = tx
+            .create_mailbox(account, name, special_use, uid_validity, now)
+            .await?
+            .ok_or_else(|| MailError::Exists(name.to_string()))?;
+        // The superiors the name implies are made too (RFC 9051 section 6.3.4).
+        let mut parent = name;
+        while let Some((p, _)) = parent.rsplit_once(SEPARATOR) {
+            tx.create_mailbox(account, p, None, uid_validity, now).await?;
+            parent = p;
+        }
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(made)
+    }
+
+    /// Deletes a mailbox and its messages (INBOX cannot be deleted).
+    pub async fn delete_mailbox(
+        &self,
+        account: AccountId,
+        name: &str,
+        event: NewEvent,
+    ) -> Result<(), MailError> {
+        if name == "INBOX" {
+            return Err(MailError::Invalid("INBOX cannot be deleted".into()));
+        }
+        let mut tx = self.store().begin().await?;
+        let boxes = tx.list_mailboxes(account).await?;
+        let m = boxes
+            .iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| MailError::NoMailbox(name.to_string()))?;
+        let uids: Vec<i64> = tx.list_messages(m.id).await?.iter().map(|r| r.uid).collect();
+        let removed = tx.expunge_messages(m.id, account, &uids).await?;
+        tx.delete_mailbox(m.id).await?;
+        self.notify(&mut tx, account, m.id).await?;
+        tx.append_audit(&event.with_details(serde_json::json!({ "messages": removed })))
+            .await?;
+        tx.commit().await?;
+        self.announce(account, m.id);
+        Ok(())
+    }
+
+    /// Renames a mailbox and those below it. Renaming INBOX moves its messages into a new
+    /// mailbox of the new name and leaves INBOX empty (RFC 9051 section 6.3.6).
+    pub async fn rename_mailbox(
+        &self,
+        account: AccountId,
+        from: &str,
+        to: &str,
+        event: NewEvent,
+    ) -> Result<(), MailError> {
+        valid_name(to)?;
+        if from == "INBOX" {
+            let inbox = self.find_mailbox(account, "INBOX").await?;
+            let made = self.create_mailbox(account, to, None, event.clone()).await?;
+            let uids: Vec<i64> = self.messages_of(inbox.id).await?.iter().map(|m| m.uid).collect();
+            if !uids.is_empty() {
+                self.copy(account, inbox.id, &uids, made.id, true, Some(event))
+                    .await?;
+            }
+            return Ok(());
+        }
+        if to == "INBOX" {
+            return Err(MailError::Exists(to.to_string()));
+        }
+        if to.starts_with(&format!("{from}{SEPARATOR}")) {
+            return Err(MailError::Invalid(format!("{from} cannot move below itself")));
+        }
+        let mut tx = self.store().begin().await?;
+        let boxes = tx.list_mailboxes(account).await?;
+        if !boxes.iter().any(|m| m.name == from) {
+            return Err(MailError::NoMailbox(from.to_string()));
+        }
+        let below = format!("{from}{SEPARATOR}");
+        let moving: Vec<(i64, String)> = boxes
+            .iter()
+            .filter(|m| m.name == from || m.name.starts_with(&below))
+            .map(|m| (m.id, format!("{to}{}", &m.name[from.len()..])))
+            .collect();
+        for (_, new) in &moving {
+            if boxes.iter().any(|m| &m.name == new) {
+                return Err(MailError::Exists(new.clone()));
+            }
+        }
+        for (id, new) in &moving {
+            tx.rename_mailbox(*id, new).await?;
+        }
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_subscribed(&self, account: AccountId, name: &str, on: bool) -> Result<(), MailError> {
+        let m = self.find_mailbox(account, name).await?;
+        let mut tx = self.store().begin_bookkeeping().await?;
+        tx.set_subscribed(m.id, on).await?;
+        Ok(tx.commit().await?)
+    }
+
+    async fn messages_of(&self, mailbox_id: i64) -> Result<Vec<MessageRow>, MailError> {
+        let mut read = self.store().read().await?;
+        Ok(read.list_messages(mailbox_id).await?)
+    }
+
+    /// Every message of one of the account's mailboxes, by UID.
+    pub async fn mailbox_messages(
+        &self,
+        account: AccountId,
+        mailbox_id: i64,
+    ) -> Result<(MailboxRow, Vec<MessageRow>), MailError> {
+        let mut read = self.store().read().await?;
+        let m = owned(&mut read, account, mailbox_id).await?;
+        let rows = read.list_messages(mailbox_id).await?;
+        Ok((m, rows))
+    }
+
+    /// Messages with a UID in `low..=high`.
+    pub async fn messages_between(
+        &self,
+        account: AccountId,
+        mailbox_id: i64,
+        low: i64,
+        high: i64,
+    ) -> Result<Vec<MessageRow>, MailError> {
+        let mut read = self.store().read().await?;
+        owned(&mut read, account, mailbox_id).await?;
+        Ok(read.list_messages_between(mailbox_id, low, high).await?)
+    }
+
+    /// What changed in a mailbox after `modseq`.
+    pub async fn changes_since(
+        &self,
+        account: AccountId,
+        mailbox_id: i64,
+        modseq: i64,
+    ) -> Result<Changes, MailError> {
+        let mut read = self.store().read().await?;
+        let mailbox = owned(&mut read, account, mailbox_id).await?;
+        if mailbox.highest_modseq <= modseq {
+            return Ok(Changes {
+                mailbox,
+                changed: Vec::new(),
+                expunged: Vec::new(),
+            });
+        }
+        let changed = read.list_messages_since(mailbox_id, modseq).await?;
+        let expunged = read.list_expunged_since(mailbox_id, modseq).await?;
+        Ok(Changes {
+            mailbox,
+            changed,
+            expunged,
+        })
+    }
+
+    /// Sets flags by UID; returns the modseq they got.
+    pub async fn set_flags(
+        &self,
+        account: AccountId,
+        mailbox_id: i64,
+        changes: &[(i64, String)],
+    ) -> Result<i64, MailError> {
+        // Flags are the owner's own reading state: counted, not audited.
+        let mut tx = self.store().begin_bookkeeping().await?;
+        owned(&mut tx, account, mailbox_id).await?;
+        let modseq = tx.update_flags(mailbox_id, changes).await?;
+        self.notify(&mut tx, account, mailbox_id).await?;
+        tx.commit().await?;
+        self.announce(account, mailbox_id);
+        Ok(modseq)
+    }
+
+    /// Copies (or moves) messages by UID into another of the account's mailboxes, keeping
+    /// their flags; returns `(source UID, new UID)` pairs in the source's order. A move must
+    /// bring its `event` (recorded with the number moved); a copy is bookkeeping.
+    pub async fn copy(
+        &self,
+        account: AccountId,
+        from: i64,
+        uids: &[i64],
+        to: i64,
+        remove: bool,
+        event: Option<NewEvent>,
+    ) -> Result<Vec<(i64, i64)>, MailError> {
+        if remove && event.is_none() {
+            return Err(MailError::Invalid("a move must be audited".into()));
+        }
+        let mut tx = match event {
+            Some(_) => self.store().begin().await?,
+            None => self.store().begin_bookkeeping().await?,
+        };
+        owned(&mut tx, account, from).await?;
+        owned(&mut tx, account, to).await?;
+        let (Some(low), Some(high)) = (uids.iter().min(), uids.iter().max()) else {
+            return Ok(Vec::new());
+        };
+        let rows = tx.list_messages_between(from, *low, *high).await?;
+        let wanted: std::collections::HashSet<i64> = uids.iter().copied().collect();
+        let mut pairs = Vec::new();
+        let mut bytes = 0;
+        for row in rows.iter().filter(|r| wanted.contains(&r.uid)) {
+            let (uid, modseq) = tx
+                .allocate_uid(to, account)
+                .await?
+                .ok_or_else(|| MailError::NoMailbox(to.to_string()))?;
+            tx.insert_message(&MessageRow {
+                mailbox_id: to,
+                uid,
+                modseq,
+                blob_id: row.blob_id.clone(),
+                size: row.size,
+                flags: row.flags.clone(),
+                // COPY keeps the internal date (RFC 9051 section 6.4.7).
+                internal_date: row.internal_date,
+            })
+            .await?;
+            tx.add_blob_ref(&row.blob_id).await?;
+            bytes += row.size;
+            pairs.push((row.uid, uid));
+        }
+        tx.add_usage(account, bytes, pairs.len() as i64).await?;
+        if remove {
+            let gone: Vec<i64> = pairs.iter().map(|p| p.0).collect();
+            tx.expunge_messages(from, account, &gone).await?;
+            self.notify(&mut tx, account, from).await?;
+        }
+        self.notify(&mut tx, account, to).await?;
+        if let Some(e) = event {
+            tx.append_audit(&e.with_details(serde_json::json!({ "messages": pairs.len() })))
+                .await?;
+        }
+        tx.commit().await?;
+        if remove {
+            self.announce(account, from);
+        }
+        self.announce(account, to);
+        Ok(pairs)
+    }
+}

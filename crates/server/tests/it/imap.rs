@@ -1,0 +1,308 @@
+//! The IMAP listeners driven by real clients: python3's imaplib for the commands a mail app
+//! uses, and a raw TLS socket where a client library would hide what is tested (pipelining,
+//! literals, bad input, IDLE).
+
+use crate::auth::GOOD;
+use crate::smtp::{python, server_with_staff};
+use carepost_testkit::TestServer;
+
+/// A message delivered to `to` over SMTP from `from` (both staff).
+async fn send(s: &TestServer, from: &str, to: &str, subject: &str, body: &str) {
+    let port = s.running.submission.unwrap().port().to_string();
+    python(
+        r#"
+import smtplib, ssl, sys
+port, user, password, to, subject, body = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP('127.0.0.1', port); s.starttls(context=ctx); s.login(user, password)
+s.sendmail(user, [to], ('From: ' + user + '\r\nTo: ' + to + '\r\nSubject: ' + subject + '\r\n\r\n' + body + '\r\n').encode())
+s.quit()
+"#,
+        &[&port, from, GOOD, to, subject, body],
+    )
+    .await;
+}
+
+const PRELUDE: &str = r#"
+import imaplib, ssl, sys, re, socket, smtplib
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+def connect(port, user, password):
+    m = imaplib.IMAP4_SSL('127.0.0.1', int(port), ssl_context=ctx)
+    m.login(user, password)
+    return m
+class Raw:
+    def __init__(self, port):
+        self.s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(port))))
+        self.s.settimeout(10)
+        self.f = self.s.makefile('rb')
+        self.greeting = self.f.readline().decode().rstrip()
+    def send(self, data):
+        self.s.sendall(data if isinstance(data, bytes) else data.encode())
+    def line(self):
+        return self.f.readline().decode(errors='replace').rstrip()
+    def cmd(self, tag, text):
+        self.send(tag + ' ' + text + '\r\n')
+        return self.until(tag)
+    def until(self, tag):
+        out = []
+        while True:
+            l = self.line()
+            out.append(l)
+            if l.startswith(tag + ' ') or l == '':
+                return out
+def submit(port, user, password, to, subject):
+    s = smtplib.SMTP('127.0.0.1', int(port)); s.starttls(context=ctx); s.login(user, password)
+    s.sendmail(user, [to], ('From: ' + user + '\r\nTo: ' + to + '\r\nSubject: ' + subject + '\r\n\r\nhello\r\n').encode())
+    s.quit()
+"#;
+
+const MAIL_APP: &str = r#"
+port, user, password = sys.argv[1], sys.argv[2], sys.argv[3]
+m = connect(port, user, password)
+print('caps', m.capability()[1][0].decode())
+typ, boxes = m.list()
+print('list', sorted(b.decode() for b in boxes))
+typ, data = m.select('INBOX')
+print('select', typ, data)
+typ, data = m.fetch('1', '(FLAGS RFC822.SIZE ENVELOPE)')
+print('fetch1', data)
+typ, data = m.fetch('1', '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
+print('peek', data[0][1])
+typ, data = m.fetch('1', '(FLAGS)')
+print('still-unseen', data)
+typ, data = m.fetch('1', '(BODY[TEXT])')
+print('text', data[0][1])
+typ, data = m.fetch('1', '(FLAGS)')
+print('now-seen', data)
+typ, data = m.search(None, 'SUBJECT', 'ward')
+print('search-subject', data)
+typ, data = m.search(None, 'BODY', '"BED 12"')
+print('search-body', data)
+typ, data = m.uid('SEARCH', 'UNSEEN')
+print('search-unseen', data)
+typ, data = m.store('2', '+FLAGS', '(\\Flagged $Urgent)')
+print('store', data)
+typ, data = m.create('Work/Rota')
+print('create', typ)
+typ, data = m.uid('COPY', '1', 'Work/Rota')
+print('copy', typ, data, m.untagged_responses.get('COPYUID'))
+typ, data = m._simple_command('UID', 'MOVE', '2', 'Archive')
+print('move', typ, m.untagged_responses.pop('EXPUNGE', None))
+typ, data = m.status('Archive', '(MESSAGES UNSEEN UIDNEXT SIZE)')
+print('status', data)
+typ, data = m.append('Drafts', '(\\Draft)', None, b'From: ' + user.encode() + b'\r\nSubject: draft\r\n\r\nunfinished\r\n')
+print('append', typ, data)
+typ, data = m.store('1', '+FLAGS', '\\Deleted')
+typ, data = m.expunge()
+print('expunge', data)
+typ, data = m.select('INBOX')
+print('after', data)
+typ, data = m.rename('Work', 'Team')
+print('rename', typ)
+typ, boxes = m.list('""', 'Team*')
+print('renamed', sorted(b.decode() for b in boxes))
+typ, data = m.delete('Team/Rota')
+print('delete', typ)
+typ, data = m.select('Nowhere')
+print('missing', typ, data)
+m.logout()
+try:
+    connect(port, user, 'wrong password')
+except imaplib.IMAP4.error as e:
+    print('badlogin', e)
+"#;
+
+#[tokio::test]
+async fn rfc9051_a_mail_app_reads_files_and_cleans_up_its_mail() {
+    for db in carepost_testkit::backends().await {
+        let (s, ann, bob) = server_with_staff(db).await;
+        send(&s, &bob, &ann, "Night ward", "Bed 12 needs a review.").await;
+        send(&s, &bob, &ann, "Rota", "Swap on Friday?").await;
+        let port = s.running.imaps.unwrap().port().to_string();
+        let script = format!("{PRELUDE}{MAIL_APP}");
+        let out = python(&script, &[&port, &ann, GOOD]).await;
+        let line = |prefix: &str| -> String {
+            out.lines()
+                .find(|l| l.starts_with(prefix))
+                .unwrap_or_else(|| panic!("no {prefix} in {out}"))
+                .to_string()
+        };
+        for cap in ["IMAP4rev2", "IDLE", "MOVE", "UIDPLUS", "CONDSTORE", "QRESYNC"] {
+            assert!(line("caps ").contains(cap), "{out}");
+        }
+        assert!(line("list ").contains(r#"(\\HasNoChildren \\Sent) "/" "Sent""#), "{out}");
+        assert!(line("select ").contains("[b'2']"), "{out}");
+        assert!(line("fetch1 ").contains("Night ward"), "{out}");
+        assert!(line("peek ").contains("Subject: Night ward"), "{out}");
+        assert!(!line("still-unseen ").contains("Seen"), "{out}");
+        assert!(line("text ").contains("Bed 12 needs a review."), "{out}");
+        assert!(line("now-seen ").contains("\\\\Seen"), "{out}");
+        assert_eq!(line("search-subject "), "search-subject [b'1']", "{out}");
+        assert_eq!(line("search-body "), "search-body [b'1']", "{out}");
+        assert_eq!(line("search-unseen "), "search-unseen [b'2']", "{out}");
+        assert!(line("store ").contains("$Urgent"), "{out}");
+        assert_eq!(line("create "), "create OK", "{out}");
+        assert!(line("copy ").contains("[b'1790000001 1 1']"), "COPYUID: {out}");
+        assert!(line("move ").contains("OK") && line("move ").contains("[b'2']"), "{out}");
+        assert!(line("status ").contains("MESSAGES 1 UNSEEN 1"), "{out}");
+        assert!(line("append ").contains("APPENDUID"), "{out}");
+        assert!(line("expunge ").contains("[b'1']"), "{out}");
+        assert!(line("after ").contains("[b'0']"), "{out}");
+        assert_eq!(line("rename "), "rename OK", "{out}");
+        assert!(line("renamed ").contains("Team/Rota"), "{out}");
+        assert_eq!(line("delete "), "delete OK", "{out}");
+        assert!(line("missing ").contains("NO"), "{out}");
+        assert!(line("badlogin ").contains("AUTHENTICATIONFAILED"), "{out}");
+    }
+}
+
+const STARTTLS: &str = r#"
+port, user, password = sys.argv[1], sys.argv[2], sys.argv[3]
+m = imaplib.IMAP4('127.0.0.1', int(port))
+print('before', ' '.join(sorted(m.capabilities)))
+try:
+    m.login(user, password)
+    print('plain login accepted')
+except imaplib.IMAP4.error as e:
+    print('plain', e)
+m.starttls(ssl_context=ctx)
+print('after', ' '.join(sorted(m.capabilities)))
+print('login', m.login(user, password)[0])
+m.logout()
+"#;
+
+#[tokio::test]
+async fn rfc9051_port_143_refuses_sign_in_until_starttls() {
+    for db in carepost_testkit::backends().await {
+        let (s, ann, _) = server_with_staff(db).await;
+        let port = s.running.imap.unwrap().port().to_string();
+        let out = python(&format!("{PRELUDE}{STARTTLS}"), &[&port, &ann, GOOD]).await;
+        assert!(out.contains("before") && out.contains("LOGINDISABLED"), "{out}");
+        assert!(out.contains("STARTTLS") && !out.lines().next().unwrap().contains("AUTH=PLAIN"), "{out}");
+        assert!(out.contains("plain") && out.contains("PRIVACYREQUIRED"), "{out}");
+        let after = out.lines().find(|l| l.starts_with("after")).unwrap();
+        assert!(after.contains("AUTH=PLAIN") && !after.contains("LOGINDISABLED"), "{out}");
+        assert!(out.contains("login OK"), "{out}");
+    }
+}
+
+const IDLE: &str = r#"
+imaps, smtp, user, password, other = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+a = Raw(imaps)
+a.cmd('a1', 'LOGIN "%s" "%s"' % (user, password))
+a.cmd('a2', 'ENABLE CONDSTORE')
+print('select', a.cmd('a3', 'SELECT INBOX'))
+a.send('a4 IDLE\r\n')
+print('idle', a.line())
+submit(smtp, other, password, user, 'While you wait')
+print('pushed', a.line())
+b = connect(imaps, user, password)
+b.select('INBOX')
+b.store('1', '+FLAGS', '\\Flagged')
+print('flagged', a.line())
+a.send('DONE\r\n')
+print('done', a.until('a4'))
+print('logout', a.cmd('a5', 'LOGOUT'))
+"#;
+
+#[tokio::test]
+async fn rfc2177_idle_reports_a_delivery_and_another_sessions_flag_change() {
+    for db in carepost_testkit::backends().await {
+        let (s, ann, bob) = server_with_staff(db).await;
+        let imaps = s.running.imaps.unwrap().port().to_string();
+        let smtp = s.running.submission.unwrap().port().to_string();
+        let out = python(&format!("{PRELUDE}{IDLE}"), &[&imaps, &smtp, &ann, GOOD, &bob]).await;
+        assert!(out.contains("'* 0 EXISTS'"), "{out}");
+        assert!(out.contains("idle + idling"), "{out}");
+        assert!(out.contains("pushed * 1 EXISTS"), "{out}");
+        assert!(out.contains("flagged * 1 FETCH (UID 1 FLAGS (\\Flagged) MODSEQ ("), "{out}");
+        assert!(out.contains("a4 OK IDLE terminated"), "{out}");
+        assert!(out.contains("* BYE"), "{out}");
+    }
+}
+
+const QRESYNC: &str = r#"
+imaps, smtp, user, password, other = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+for i in range(3):
+    submit(smtp, other, password, user, 'Message %d' % i)
+a = Raw(imaps)
+a.cmd('a1', 'LOGIN "%s" "%s"' % (user, password))
+print('enable', a.cmd('a2', 'ENABLE QRESYNC'))
+sel = a.cmd('a3', 'SELECT INBOX')
+validity = re.search(r'UIDVALIDITY (\d+)', '\n'.join(sel)).group(1)
+modseq = re.search(r'HIGHESTMODSEQ (\d+)', '\n'.join(sel)).group(1)
+a.cmd('a4', 'LOGOUT')
+b = connect(imaps, user, password)
+b.select('INBOX')
+b.uid('STORE', '1', '+FLAGS', '(\\Seen)')
+b.uid('STORE', '2', '+FLAGS', '(\\Deleted)')
+b.expunge()
+b.logout()
+c = Raw(imaps)
+c.cmd('c1', 'LOGIN "%s" "%s"' % (user, password))
+c.cmd('c2', 'ENABLE QRESYNC')
+print('resync', c.cmd('c3', 'SELECT INBOX (QRESYNC (%s %s 1:3))' % (validity, modseq)))
+print('changed', c.cmd('c4', 'UID FETCH 1:* (FLAGS) (CHANGEDSINCE %s VANISHED)' % modseq))
+print('move', c.cmd('c5', 'UID MOVE 3 Archive'))
+print('esearch', c.cmd('c6', 'UID SEARCH RETURN (MIN MAX COUNT SAVE) ALL'))
+print('saved', c.cmd('c7', 'UID FETCH $ (UID)'))
+"#;
+
+#[tokio::test]
+async fn rfc7162_qresync_tells_a_returning_client_only_what_changed() {
+    for db in carepost_testkit::backends().await {
+        let (s, ann, bob) = server_with_staff(db).await;
+        let imaps = s.running.imaps.unwrap().port().to_string();
+        let smtp = s.running.submission.unwrap().port().to_string();
+        let out = python(&format!("{PRELUDE}{QRESYNC}"), &[&imaps, &smtp, &ann, GOOD, &bob]).await;
+        let line = |p: &str| out.lines().find(|l| l.starts_with(p)).unwrap_or_default().to_string();
+        assert!(line("enable").contains("* ENABLED QRESYNC"), "{out}");
+        let resync = line("resync");
+        assert!(resync.contains("* VANISHED (EARLIER) 2"), "{out}");
+        assert!(resync.contains("FETCH (UID 1 FLAGS (\\\\Seen) MODSEQ"), "{out}");
+        assert!(!resync.contains("UID 3 FLAGS"), "unchanged messages are not sent: {out}");
+        let changed = line("changed");
+        assert!(changed.contains("VANISHED (EARLIER) 2"), "{out}");
+        assert!(changed.contains("UID 1 FLAGS"), "{out}");
+        let moved = line("move");
+        assert!(moved.contains("[COPYUID ") && moved.contains("* VANISHED 3"), "{out}");
+        assert!(line("esearch").contains("ESEARCH (TAG \"c6\") UID MIN 1 MAX 1 COUNT 1"), "{out}");
+        assert!(line("saved").contains("* 1 FETCH (UID 1)"), "{out}");
+    }
+}
+
+const BAD_INPUT: &str = r#"
+imaps, user, password = sys.argv[1], sys.argv[2], sys.argv[3]
+a = Raw(imaps)
+print('early', a.cmd('a0', 'SELECT INBOX'))
+print('login', a.cmd('a1', 'LOGIN "%s" "%s"' % (user, password)))
+a.cmd('a2', 'SELECT INBOX')
+for i, text in enumerate(['FROB', 'FETCH 1 FLAGS', 'SELECT', 'UID FETCH 1:* (BODY[HEADER', 'STORE 1 +FLAGS (\\Recent)', 'SEARCH NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT ALL']):
+    print('bad%d' % i, a.cmd('b%d' % i, text))
+a.send('big APPEND INBOX {999999999}\r\n')
+print('toobig', a.line())
+print('alive', a.cmd('n1', 'NOOP'))
+a.send(b'lit APPEND Nowhere {5+}\r\nhello\r\n')
+print('nowhere', a.until('lit'))
+a.send('x' * 70000 + '\r\n')
+print('long', a.line())
+"#;
+
+#[tokio::test]
+async fn malformed_commands_get_bad_and_the_session_survives() {
+    for db in carepost_testkit::backends().await {
+        let (s, ann, _) = server_with_staff(db).await;
+        let imaps = s.running.imaps.unwrap().port().to_string();
+        let out = python(&format!("{PRELUDE}{BAD_INPUT}"), &[&imaps, &ann, GOOD]).await;
+        let line = |p: &str| out.lines().find(|l| l.starts_with(p)).unwrap_or_default().to_string();
+        assert!(line("early").contains("a0 BAD"), "{out}");
+        assert!(line("login").contains("a1 OK"), "{out}");
+        for i in 0..6 {
+            assert!(line(&format!("bad{i}")).contains(&format!("b{i} BAD")), "{out}");
+        }
+        assert!(line("toobig").contains("big NO [TOOBIG]"), "{out}");
+        assert!(line("alive").contains("n1 OK"), "{out}");
+        assert!(line("nowhere").contains("lit NO [TRYCREATE]"), "{out}");
+        assert!(line("long").contains("* BYE"), "{out}");
+    }
+}

@@ -2,7 +2,7 @@
 //! continuations, STARTTLS (bytes pipelined after it are dropped, RFC 9051 section 6.2.1),
 //! AUTHENTICATE's exchange and IDLE (RFC 2177: changes pushed as they happen, ended by DONE).
 
-use crate::session::{Next, Session};
+use crate::session::{MAX_FAILED_SIGN_INS, Next, OUT_HIGH_WATER, Session};
 use crate::{ImapService, Listener};
 use carepost_proto_imap::{Frame, parse_command};
 use std::net::SocketAddr;
@@ -105,10 +105,17 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             }
         };
         s.rx.feed(&buf[..n]);
-        let next = drain(s, &mut mode).await;
-        if flush(s, &mut stream).await.is_err() {
-            return Outcome::Closed;
-        }
+        // Output is written whenever it passes the high-water mark, so a client pipelining
+        // many large FETCHes cannot make the session hold all their answers at once.
+        let next = loop {
+            let next = drain(s, &mut mode).await;
+            if flush(s, &mut stream).await.is_err() {
+                return Outcome::Closed;
+            }
+            if next != Next::Continue || !matches!(mode, Mode::Commands) || !s.rx.has_line() {
+                break next;
+            }
+        };
         match next {
             Next::Continue => {}
             Next::Close => {
@@ -184,7 +191,15 @@ async fn drain(s: &mut Session, mode: &mut Mode) -> Next {
                             }
                         }
                         Ok((tag, cmd)) => match s.handle(&tag, cmd).await {
-                            crate::session::After::Next(Next::Continue) => {}
+                            _ if s.failed_sign_ins >= MAX_FAILED_SIGN_INS => {
+                                s.untagged("BYE Too many failed sign-ins");
+                                return Next::Close;
+                            }
+                            crate::session::After::Next(Next::Continue) => {
+                                if s.out.len() > OUT_HIGH_WATER {
+                                    return Next::Continue;
+                                }
+                            }
                             crate::session::After::Next(other) => return other,
                             crate::session::After::Idle => *mode = Mode::Idle(tag),
                             crate::session::After::Sasl => *mode = Mode::Sasl(tag),

@@ -415,7 +415,11 @@ pub(crate) fn push_structure(out: &mut Vec<u8>, e: &Entity<'_>, extended: bool, 
     push_string(out, e.subtype.to_ascii_uppercase().as_bytes(), utf8);
     out.push(b' ');
     let mut params = f.params.clone();
-    if e.ctype == "text" && !params.iter().any(|(k, _)| k.eq_ignore_ascii_case("charset")) {
+    if e.ctype == "text"
+        && !params
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("charset"))
+    {
         params.push(("charset".into(), "us-ascii".into()));
     }
     push_params(out, &params, utf8);
@@ -453,10 +457,11 @@ pub(crate) fn header_fields(header: &[u8], names: &[String], not: bool) -> Vec<u
             break;
         }
         if !line.starts_with(b" ") && !line.starts_with(b"\t") {
-            let name = line
-                .iter()
-                .position(|b| *b == b':')
-                .map(|i| String::from_utf8_lossy(&line[..i]).trim().to_ascii_uppercase());
+            let name = line.iter().position(|b| *b == b':').map(|i| {
+                String::from_utf8_lossy(&line[..i])
+                    .trim()
+                    .to_ascii_uppercase()
+            });
             keep = match name {
                 Some(n) => names.contains(&n) != not,
                 None => false,
@@ -518,8 +523,11 @@ mod tests {
         let mut out = Vec::new();
         push_structure(&mut out, &e, true, false);
         let s = String::from_utf8(out).unwrap();
-        assert!(s.starts_with("((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 12 2 NIL NIL NIL NIL)(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 39 (NIL \"inner\""), "{s}");
-        assert!(s.ends_with(" \"MIXED\" (\"BOUNDARY\" \"XX\") NIL NIL NIL)"), "{s}");
+        assert!(s.starts_with("((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 12 2 NIL NIL NIL NIL)(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 41 (NIL \"inner\""), "{s}");
+        assert!(
+            s.ends_with(" \"MIXED\" (\"BOUNDARY\" \"XX\") NIL NIL NIL)"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -20,6 +20,12 @@ use tokio::sync::broadcast;
 const MAX_LINE: usize = 64 * 1024;
 /// Bad commands before the server hangs up.
 const MAX_ERRORS: u32 = 50;
+/// Before sign-in a literal holds at most a user name or password.
+const PRE_AUTH_LITERAL: usize = 8 * 1024;
+/// Failed sign-ins on one connection before it is closed (the shared lockout counts them too).
+pub(crate) const MAX_FAILED_SIGN_INS: u32 = 3;
+/// Output held before it is written, between commands of one read.
+pub(crate) const OUT_HIGH_WATER: usize = 256 * 1024;
 
 /// The signed-in account.
 #[derive(Debug)]
@@ -88,13 +94,13 @@ pub(crate) struct Session {
     pub sasl: Option<Exchange>,
     pub changes: Option<broadcast::Receiver<Change>>,
     errors: u32,
+    pub failed_sign_ins: u32,
 }
 
 impl Session {
     pub(crate) fn new(svc: ImapService, peer: SocketAddr, starttls_offered: bool) -> Session {
-        let limit = usize::try_from(svc.append_limit()).unwrap_or(usize::MAX);
         Session {
-            rx: Receiver::new(MAX_LINE, limit, limit.saturating_add(MAX_LINE * 4)),
+            rx: Receiver::new(MAX_LINE, PRE_AUTH_LITERAL, PRE_AUTH_LITERAL + MAX_LINE),
             svc,
             peer,
             tls: false,
@@ -105,6 +111,7 @@ impl Session {
             sasl: None,
             changes: None,
             errors: 0,
+            failed_sign_ins: 0,
         }
     }
 
@@ -115,6 +122,13 @@ impl Session {
             authenticated: !matches!(self.state, State::NotAuthenticated),
             append_limit: self.svc.append_limit(),
         })
+    }
+
+    /// After sign-in, a literal may be as large as an APPEND.
+    pub(crate) fn raise_limits(&mut self) {
+        let limit = usize::try_from(self.svc.append_limit()).unwrap_or(usize::MAX);
+        self.rx
+            .set_limits(limit, limit.saturating_add(MAX_LINE * 4));
     }
 
     pub(crate) fn greeting(&mut self) {
@@ -209,11 +223,10 @@ impl Session {
     /// Reports what changed in the selected mailbox; expunges only when `expunges` (they may
     /// not be sent during FETCH, STORE and SEARCH, RFC 9051 section 7.5.1).
     pub(crate) async fn sync(&mut self, expunges: bool) {
-        let (account, utf8) = match &self.state {
-            State::Selected(p, _) => (p.account, self.utf8()),
+        let account = match &self.state {
+            State::Selected(p, _) => p.account,
             _ => return,
         };
-        let _ = utf8;
         let enabled = self.enabled;
         let mail = self.svc.mail.clone();
         let mut out = std::mem::take(&mut self.out);

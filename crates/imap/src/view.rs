@@ -31,7 +31,24 @@ pub(crate) struct BadSet;
 
 /// Writes `(\Seen $Label)` from the stored, space-separated form.
 pub(crate) fn flag_list(flags: &str) -> String {
-    format!("({})", flags.split_whitespace().collect::<Vec<_>>().join(" "))
+    format!(
+        "({})",
+        flags.split_whitespace().collect::<Vec<_>>().join(" ")
+    )
+}
+
+/// Ranges sorted and joined where they touch or overlap: disjoint, so that resolving them
+/// takes each message once however the client wrote the set.
+fn merged(mut ranges: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+    for (lo, hi) in ranges {
+        match out.last_mut() {
+            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
 }
 
 impl View {
@@ -64,17 +81,15 @@ impl View {
         }
         if by_uid {
             let largest = self.uids.last().copied().unwrap_or(0);
+            // `*` on an empty mailbox names nothing.
+            if largest == 0 {
+                return Ok(Vec::new());
+            }
             let mut out: Vec<u32> = Vec::new();
-            for (lo, hi) in set.ranges(largest.max(1)) {
+            for (lo, hi) in merged(set.ranges(largest)) {
                 let start = self.uids.partition_point(|u| *u < lo);
                 let end = self.uids.partition_point(|u| *u <= hi);
                 out.extend_from_slice(&self.uids[start..end]);
-            }
-            out.sort_unstable();
-            out.dedup();
-            // `*` on an empty mailbox names nothing.
-            if largest == 0 {
-                out.clear();
             }
             return Ok(out);
         }
@@ -83,14 +98,12 @@ impl View {
             return Err(BadSet);
         }
         let mut out = Vec::new();
-        for (lo, hi) in set.ranges(n) {
+        for (lo, hi) in merged(set.ranges(n)) {
             if hi > n {
                 return Err(BadSet);
             }
             out.extend_from_slice(&self.uids[(lo - 1) as usize..hi as usize]);
         }
-        out.sort_unstable();
-        out.dedup();
         Ok(out)
     }
 
@@ -126,7 +139,11 @@ impl View {
                 && !self.own.contains(&row.modseq)
                 && !self.pending_expunge.contains(&uid)
             {
-                let _ = write!(out, "* {seq} FETCH (UID {uid} FLAGS {}", flag_list(&row.flags));
+                let _ = write!(
+                    out,
+                    "* {seq} FETCH (UID {uid} FLAGS {}",
+                    flag_list(&row.flags)
+                );
                 if enabled.condstore {
                     let _ = write!(out, " MODSEQ ({})", row.modseq);
                 }

@@ -53,7 +53,12 @@ impl MailStore {
         });
     }
 
-    async fn notify(&self, tx: &mut Tx, account: AccountId, mailbox_id: i64) -> Result<(), MailError> {
+    async fn notify(
+        &self,
+        tx: &mut Tx,
+        account: AccountId,
+        mailbox_id: i64,
+    ) -> Result<(), MailError> {
         tx.notify_mail_change(&deliver::notice(&self.inner.node, account, mailbox_id))
             .await?;
         Ok(())
@@ -88,7 +93,11 @@ impl MailStore {
     }
 
     /// One of the account's mailboxes by id, as it is now.
-    pub async fn mailbox(&self, account: AccountId, mailbox_id: i64) -> Result<MailboxRow, MailError> {
+    pub async fn mailbox(
+        &self,
+        account: AccountId,
+        mailbox_id: i64,
+    ) -> Result<MailboxRow, MailError> {
         let mut read = self.store().read().await?;
         owned(&mut read, account, mailbox_id).await
     }
@@ -121,7 +130,8 @@ impl MailStore {
         // The superiors the name implies are made too (RFC 9051 section 6.3.4).
         let mut parent = name;
         while let Some((p, _)) = parent.rsplit_once(SEPARATOR) {
-            tx.create_mailbox(account, p, None, uid_validity, now).await?;
+            tx.create_mailbox(account, p, None, uid_validity, now)
+                .await?;
             parent = p;
         }
         tx.append_audit(&event).await?;
@@ -145,7 +155,12 @@ impl MailStore {
             .iter()
             .find(|m| m.name == name)
             .ok_or_else(|| MailError::NoMailbox(name.to_string()))?;
-        let uids: Vec<i64> = tx.list_messages(m.id).await?.iter().map(|r| r.uid).collect();
+        let uids: Vec<i64> = tx
+            .list_messages(m.id)
+            .await?
+            .iter()
+            .map(|r| r.uid)
+            .collect();
         let removed = tx.expunge_messages(m.id, account, &uids).await?;
         tx.delete_mailbox(m.id).await?;
         self.notify(&mut tx, account, m.id).await?;
@@ -168,8 +183,15 @@ impl MailStore {
         valid_name(to)?;
         if from == "INBOX" {
             let inbox = self.find_mailbox(account, "INBOX").await?;
-            let made = self.create_mailbox(account, to, None, event.clone()).await?;
-            let uids: Vec<i64> = self.messages_of(inbox.id).await?.iter().map(|m| m.uid).collect();
+            let made = self
+                .create_mailbox(account, to, None, event.clone())
+                .await?;
+            let uids: Vec<i64> = self
+                .messages_of(inbox.id)
+                .await?
+                .iter()
+                .map(|m| m.uid)
+                .collect();
             if !uids.is_empty() {
                 self.copy(account, inbox.id, &uids, made.id, true, Some(event))
                     .await?;
@@ -180,7 +202,9 @@ impl MailStore {
             return Err(MailError::Exists(to.to_string()));
         }
         if to.starts_with(&format!("{from}{SEPARATOR}")) {
-            return Err(MailError::Invalid(format!("{from} cannot move below itself")));
+            return Err(MailError::Invalid(format!(
+                "{from} cannot move below itself"
+            )));
         }
         let mut tx = self.store().begin().await?;
         let boxes = tx.list_mailboxes(account).await?;
@@ -206,7 +230,12 @@ impl MailStore {
         Ok(())
     }
 
-    pub async fn set_subscribed(&self, account: AccountId, name: &str, on: bool) -> Result<(), MailError> {
+    pub async fn set_subscribed(
+        &self,
+        account: AccountId,
+        name: &str,
+        on: bool,
+    ) -> Result<(), MailError> {
         let m = self.find_mailbox(account, name).await?;
         let mut tx = self.store().begin_bookkeeping().await?;
         tx.set_subscribed(m.id, on).await?;

@@ -790,10 +790,21 @@ mod tests {
         ));
         assert!(matches!(
             ok("a1 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12 VANISHED)"),
-            Command::Fetch { uid: true, changed_since: Some(12), vanished: true, .. }
+            Command::Fetch {
+                uid: true,
+                changed_since: Some(12),
+                vanished: true,
+                ..
+            }
         ));
-        assert!(matches!(ok("a1 UID EXPUNGE 3:4"), Command::Expunge { uids: Some(_) }));
-        assert!(matches!(ok("a1 MOVE 1 Trash"), Command::Move { uid: false, .. }));
+        assert!(matches!(
+            ok("a1 UID EXPUNGE 3:4"),
+            Command::Expunge { uids: Some(_) }
+        ));
+        assert!(matches!(
+            ok("a1 MOVE 1 Trash"),
+            Command::Move { uid: false, .. }
+        ));
         assert!(matches!(
             ok("a1 STATUS INBOX (MESSAGES UIDNEXT SIZE HIGHESTMODSEQ)"),
             Command::Status { items, .. } if items.len() == 4
@@ -827,7 +838,9 @@ mod tests {
     fn rfc5258_list_extended_and_rfc5819_list_status() {
         let Command::List {
             patterns, options, ..
-        } = ok("a1 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (\"%\" Work/*) RETURN (CHILDREN STATUS (MESSAGES UNSEEN))")
+        } = ok(
+            "a1 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (\"%\" Work/*) RETURN (CHILDREN STATUS (MESSAGES UNSEEN))",
+        )
         else {
             panic!()
         };
@@ -854,7 +867,10 @@ mod tests {
         );
         assert!(matches!(
             ok("a1 UID FETCH $ (FLAGS)"),
-            Command::Fetch { set: SequenceSet::Saved, .. }
+            Command::Fetch {
+                set: SequenceSet::Saved,
+                ..
+            }
         ));
         assert!(matches!(
             ok("a1 UID SORT RETURN (COUNT) (REVERSE DATE SUBJECT) UTF-8 ALL"),
@@ -862,7 +878,10 @@ mod tests {
         ));
         assert!(matches!(
             ok("a1 THREAD REFERENCES UTF-8 SINCE 1-Jan-2020"),
-            Command::Thread { algorithm: ThreadAlgorithm::References, .. }
+            Command::Thread {
+                algorithm: ThreadAlgorithm::References,
+                ..
+            }
         ));
     }
 

@@ -181,7 +181,10 @@ impl<'a> Cursor<'a> {
         self.expect(b'}')?;
         self.expect(b'\r')?;
         self.expect(b'\n')?;
-        let end = self.pos.checked_add(n).ok_or_else(|| bad("literal too large"))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or_else(|| bad("literal too large"))?;
         if end > self.buf.len() {
             return Err(bad("literal shorter than announced"));
         }
@@ -371,7 +374,11 @@ mod tests {
     #[test]
     fn a_literal_longer_than_the_frame_is_refused() {
         assert!(Cursor::new(b"{10}\r\nabc").literal().is_err());
-        assert!(Cursor::new(b"{99999999999999999999}\r\n").literal().is_err());
+        assert!(
+            Cursor::new(b"{99999999999999999999}\r\n")
+                .literal()
+                .is_err()
+        );
     }
 
     #[test]
@@ -380,7 +387,11 @@ mod tests {
         assert_eq!(c.date_time().unwrap(), 1_795_597_200);
         let mut c = Cursor::new(b"\" 5-Nov-2026 10:00:00 +0000\"");
         assert!(c.date_time().is_ok());
-        assert!(Cursor::new(b"\"25-Foo-2026 10:00:00 +0100\"").date_time().is_err());
+        assert!(
+            Cursor::new(b"\"25-Foo-2026 10:00:00 +0100\"")
+                .date_time()
+                .is_err()
+        );
     }
 
     #[test]

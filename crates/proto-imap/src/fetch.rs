@@ -33,9 +33,7 @@ impl Section {
             SectionText::Text => Some("TEXT".to_string()),
             SectionText::Mime => Some("MIME".to_string()),
             SectionText::HeaderFields(f) => Some(format!("HEADER.FIELDS ({})", f.join(" "))),
-            SectionText::HeaderFieldsNot(f) => {
-                Some(format!("HEADER.FIELDS.NOT ({})", f.join(" ")))
-            }
+            SectionText::HeaderFieldsNot(f) => Some(format!("HEADER.FIELDS.NOT ({})", f.join(" "))),
         };
         out.extend(text);
         out.join(".")
@@ -280,11 +278,15 @@ mod tests {
 
     #[test]
     fn bad_items_are_refused() {
-        for s in ["(UID", "BODY[HEADER", "BODY[MIME]", "FOO", "BODY[]<1>", "()"] {
-            assert!(
-                parse_items(&mut Cursor::new(s.as_bytes())).is_err(),
-                "{s}"
-            );
+        for s in [
+            "(UID",
+            "BODY[HEADER",
+            "BODY[MIME]",
+            "FOO",
+            "BODY[]<1>",
+            "()",
+        ] {
+            assert!(parse_items(&mut Cursor::new(s.as_bytes())).is_err(), "{s}");
         }
     }
 }

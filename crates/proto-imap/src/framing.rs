@@ -52,6 +52,17 @@ impl Receiver {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Changes the limits (smaller before sign-in, the APPENDLIMIT after).
+    pub fn set_limits(&mut self, max_literal: usize, max_frame: usize) {
+        self.max_literal = max_literal;
+        self.max_frame = max_frame;
+    }
+
+    /// Whether a complete line is waiting (more to handle before reading again).
+    pub fn has_line(&self) -> bool {
+        self.literal_left == 0 && self.buf[self.scanned..].contains(&b'\n')
+    }
+
     /// Drops everything held (what a client pipelined after STARTTLS).
     pub fn clear(&mut self) {
         self.buf.clear();
@@ -140,7 +151,13 @@ impl Receiver {
 /// The tag at the start of a frame, for the answer to a refused one.
 fn tag_of(buf: &[u8]) -> Option<String> {
     let end = buf.iter().position(|b| *b == b' ')?;
-    std::str::from_utf8(&buf[..end]).ok().map(str::to_string)
+    let tag = &buf[..end];
+    let ok = !tag.is_empty()
+        && tag.len() <= 64
+        && tag
+            .iter()
+            .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\+".contains(b));
+    ok.then(|| String::from_utf8_lossy(tag).into_owned())
 }
 
 /// `{n}`, `{n+}`, `{n-}` or `~{n}` at the end of a line: `(n, synchronizing)`.

@@ -61,12 +61,10 @@ mod tests {
         assert!(!Phase::NotAuthenticated.allows(&Command::Namespace));
         assert!(!Phase::Authenticated.allows(&Command::Close));
         assert!(Phase::Selected.allows(&Command::Close));
-        assert!(
-            !Phase::Authenticated.allows(&Command::Login {
-                user: "a".into(),
-                password: "b".into()
-            })
-        );
+        assert!(!Phase::Authenticated.allows(&Command::Login {
+            user: "a".into(),
+            password: "b".into()
+        }));
         assert!(!Phase::Logout.allows(&Command::Noop));
     }
 }

@@ -6,8 +6,7 @@
 /// client accepts UTF-8 in quoted strings (IMAP4rev2 or UTF8=ACCEPT enabled).
 pub fn push_string(out: &mut Vec<u8>, s: &[u8], utf8: bool) {
     let quotable = s.len() < 1024
-        && s
-            .iter()
+        && s.iter()
             .all(|b| !matches!(b, b'\r' | b'\n' | 0) && (utf8 || *b < 0x80));
     if quotable {
         out.push(b'"');

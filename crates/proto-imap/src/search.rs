@@ -148,7 +148,9 @@ fn key(c: &mut Cursor<'_>, depth: usize) -> Result<SearchKey, ParseError> {
         let keys = c.list(false, |c| key(c, depth + 1))?;
         return Ok(K::And(keys));
     }
-    if c.peek().is_some_and(|b| b.is_ascii_digit() || b == b'*' || b == b'$') {
+    if c.peek()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'*' || b == b'$')
+    {
         return Ok(K::Seq(SequenceSet::parse(c)?));
     }
     let word = c.atom()?.to_ascii_uppercase();
@@ -257,7 +259,8 @@ mod tests {
 
     #[test]
     fn dates_sizes_and_modseq() {
-        let (_, _, k) = parse("SINCE 1-Feb-1994 LARGER 100 MODSEQ \"/flags/\\\\draft\" all 620162338").unwrap();
+        let (_, _, k) =
+            parse("SINCE 1-Feb-1994 LARGER 100 MODSEQ \"/flags/\\\\draft\" all 620162338").unwrap();
         let SearchKey::And(keys) = k else { panic!() };
         assert_eq!(
             keys[0],

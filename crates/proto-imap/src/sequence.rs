@@ -20,6 +20,9 @@ impl Bound {
     }
 }
 
+/// Ranges one set may hold; clients send compact sets, this bounds the work of resolving one.
+const MAX_RANGES: usize = 4096;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SequenceSet {
     Ranges(Vec<(Bound, Bound)>),
@@ -68,6 +71,11 @@ impl SequenceSet {
             let a = bound(c)?;
             let b = if c.eat(b':') { bound(c)? } else { a };
             ranges.push((a, b));
+            if ranges.len() > MAX_RANGES {
+                return Err(ParseError::Syntax(
+                    "too many ranges in the sequence set".into(),
+                ));
+            }
             if !c.eat(b',') {
                 return Ok(SequenceSet::Ranges(ranges));
             }

@@ -109,14 +109,17 @@ async fn verify(s: &mut Session, tag: &str, login: &str, password: &str) {
         Ok(Ok(x)) if x.complete => x,
         Ok(Ok(_)) => {
             s.no(tag, Some("AUTHENTICATIONFAILED"), "Invalid credentials");
+            s.failed_sign_ins += 1;
             return;
         }
         Ok(Err(r @ Refusal::PasswordExpired)) => {
             s.no(tag, Some("EXPIRED"), r.message());
+            s.failed_sign_ins += 1;
             return;
         }
         Ok(Err(r)) => {
             s.no(tag, Some("AUTHENTICATIONFAILED"), r.message());
+            s.failed_sign_ins += 1;
             return;
         }
         Err(e) => {
@@ -139,6 +142,7 @@ async fn verify(s: &mut Session, tag: &str, login: &str, password: &str) {
         s.no(tag, Some("UNAVAILABLE"), "Temporary failure, try again");
         return;
     }
+    s.raise_limits();
     s.changes = Some(s.svc.mail.subscribe());
     s.state = State::Authenticated(Principal {
         account: signed_in.account,

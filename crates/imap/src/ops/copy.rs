@@ -17,7 +17,11 @@ pub(super) async fn expunge_deleted(
     view: &View,
     only: Option<&[u32]>,
 ) -> Result<i64, MailError> {
-    let (_, rows) = s.svc.mail.mailbox_messages(account, view.mailbox.id).await?;
+    let (_, rows) = s
+        .svc
+        .mail
+        .mailbox_messages(account, view.mailbox.id)
+        .await?;
     let uids: Vec<i64> = rows
         .iter()
         .filter(|r| r.flags.split_whitespace().any(|f| f == "\\Deleted"))

@@ -151,7 +151,16 @@ pub(super) async fn fetch(
         let with_flags = seen_now.contains(&uid);
         let mut out = Vec::new();
         let _ = write!(out, "* {seq} FETCH (");
-        write_items(s, &mut out, row, raw.as_deref(), items, by_uid, with_flags, since.is_some());
+        write_items(
+            s,
+            &mut out,
+            row,
+            raw.as_deref(),
+            items,
+            by_uid,
+            with_flags,
+            since.is_some(),
+        );
         out.extend_from_slice(b")\r\n");
         s.out.extend_from_slice(&out);
     }
@@ -199,7 +208,11 @@ fn write_items(
                 mime::push_envelope(&mut p, header, utf8);
             }
             FetchAttr::BodyStructure { extended } => {
-                p.extend_from_slice(if *extended { b"BODYSTRUCTURE " } else { b"BODY " });
+                p.extend_from_slice(if *extended {
+                    b"BODYSTRUCTURE "
+                } else {
+                    b"BODY "
+                });
                 if let Some(e) = &entity {
                     mime::push_structure(&mut p, e, *extended, utf8);
                 }
@@ -222,7 +235,10 @@ fn write_items(
             FetchAttr::Binary {
                 section, partial, ..
             } => {
-                let data = entity.as_ref().and_then(|e| e.find(section)).and_then(decoded);
+                let data = entity
+                    .as_ref()
+                    .and_then(|e| e.find(section))
+                    .and_then(decoded);
                 let _ = write!(p, "BINARY[{}]", dotted(section));
                 push_partial(&mut p, data.as_deref(), *partial);
             }
@@ -246,7 +262,10 @@ fn write_items(
 }
 
 fn dotted(part: &[u32]) -> String {
-    part.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
+    part.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// `<start>` and the data as a literal (NIL when the section does not exist).
@@ -299,7 +318,9 @@ fn decoded(e: &Entity<'_>) -> Option<Vec<u8>> {
         .unwrap_or_default();
     match enc.as_str() {
         "base64" => mail_parser::decoders::base64::base64_decode(e.body),
-        "quoted-printable" => mail_parser::decoders::quoted_printable::quoted_printable_decode(e.body),
+        "quoted-printable" => {
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(e.body)
+        }
         _ => Some(e.body.to_vec()),
     }
 }

@@ -57,7 +57,11 @@ pub(super) async fn delete(s: &mut Session, tag: &str, name: &str) {
         return;
     };
     if s.view_mut().is_some_and(|v| v.mailbox.name == name) {
-        s.no(tag, Some("INUSE"), "Unselect the mailbox before deleting it");
+        s.no(
+            tag,
+            Some("INUSE"),
+            "Unselect the mailbox before deleting it",
+        );
         return;
     }
     let Some(ev) = event(s, action::MAILBOX_DELETE, format!("mailbox:{name}")) else {
@@ -97,32 +101,65 @@ pub(super) async fn subscribe(s: &mut Session, tag: &str, name: &str, on: bool) 
         return;
     };
     match s.svc.mail.set_subscribed(account, name, on).await {
-        Ok(()) => s.ok(tag, None, if on { "SUBSCRIBE completed" } else { "UNSUBSCRIBE completed" }),
+        Ok(()) => s.ok(
+            tag,
+            None,
+            if on {
+                "SUBSCRIBE completed"
+            } else {
+                "UNSUBSCRIBE completed"
+            },
+        ),
         Err(e) => store_failure(s, tag, e),
     }
 }
 
 /// Whether `name` matches an IMAP pattern: `*` matches anything, `%` anything but the
-/// separator (RFC 9051 section 6.3.9).
+/// separator (RFC 9051 section 6.3.9). Dynamic programming over (pattern, name) positions:
+/// O(pattern x name) time, no recursion, whatever wildcards a client sends.
 fn matches(pattern: &[u8], name: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some((b'*', rest)) => (0..=name.len()).any(|i| matches(rest, &name[i..])),
-        Some((b'%', rest)) => {
-            let stop = name
-                .iter()
-                .position(|b| *b == SEPARATOR as u8)
-                .unwrap_or(name.len());
-            (0..=stop).any(|i| matches(rest, &name[i..]))
+    let sep = SEPARATOR as u8;
+    // row[j]: the pattern so far matches name[..j].
+    let mut row = vec![false; name.len() + 1];
+    row[0] = true;
+    for p in pattern {
+        let mut next = vec![false; name.len() + 1];
+        match p {
+            b'*' | b'%' => {
+                // Some earlier position matched and the bytes since hold no separator (`%`).
+                let mut reach = false;
+                for j in 0..=name.len() {
+                    if j > 0 && *p == b'%' && name[j - 1] == sep {
+                        reach = false;
+                    }
+                    reach |= row[j];
+                    next[j] = reach;
+                }
+            }
+            c => {
+                for j in 1..=name.len() {
+                    next[j] = row[j - 1] && name[j - 1] == *c;
+                }
+            }
         }
-        Some((c, rest)) => name.first() == Some(c) && matches(rest, &name[1..]),
+        row = next;
     }
+    row[name.len()]
 }
+
+/// Patterns longer than this match nothing (a mailbox name is at most 255 bytes).
+const MAX_PATTERN: usize = 1024;
 
 fn pattern_matches(reference: &str, pattern: &str, name: &str) -> bool {
     let full = format!("{reference}{pattern}");
+    if full.len() > MAX_PATTERN {
+        return false;
+    }
     // INBOX is case-insensitive, in patterns too.
-    if name == "INBOX" && full.len() >= 5 && full[..5].eq_ignore_ascii_case("INBOX") {
+    if name == "INBOX"
+        && let Some(head) = full.get(..5)
+        && head.eq_ignore_ascii_case("INBOX")
+    {
         return matches(format!("INBOX{}", &full[5..]).as_bytes(), b"INBOX");
     }
     matches(full.as_bytes(), name.as_bytes())
@@ -179,7 +216,13 @@ fn attributes(l: &Listed<'_>, o: &ListOptions, lsub: bool) -> Vec<&'static str> 
             a.push("\\Subscribed");
         }
         if let Some(u) = m.special_use.as_deref() {
-            a.push(SPECIAL_USES.iter().find(|x| **x == u).copied().unwrap_or(""));
+            a.push(
+                SPECIAL_USES
+                    .iter()
+                    .find(|x| **x == u)
+                    .copied()
+                    .unwrap_or(""),
+            );
         }
     }
     a.retain(|x| !x.is_empty());
@@ -228,8 +271,11 @@ pub(super) async fn list(
         if l.mailbox.is_none() && !l.children {
             continue;
         }
-        let mut line = format!("* LIST ({}) \"{SEPARATOR}\" ", attributes(l, o, false).join(" "))
-            .into_bytes();
+        let mut line = format!(
+            "* LIST ({}) \"{SEPARATOR}\" ",
+            attributes(l, o, false).join(" ")
+        )
+        .into_bytes();
         push_string(&mut line, name.as_bytes(), utf8);
         if child_info {
             line.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
@@ -259,8 +305,11 @@ pub(super) async fn lsub(s: &mut Session, tag: &str, reference: &str, pattern: &
         if !l.mailbox.is_some_and(|m| m.subscribed) || !pattern_matches(reference, pattern, name) {
             continue;
         }
-        let mut line =
-            format!("* LSUB ({}) \"{SEPARATOR}\" ", attributes(l, &o, true).join(" ")).into_bytes();
+        let mut line = format!(
+            "* LSUB ({}) \"{SEPARATOR}\" ",
+            attributes(l, &o, true).join(" ")
+        )
+        .into_bytes();
         push_string(&mut line, name.as_bytes(), utf8);
         line.extend_from_slice(b"\r\n");
         s.out.extend_from_slice(&line);
@@ -331,5 +380,10 @@ mod tests {
         assert!(matches(b"a*c", b"a/b/c"));
         assert!(pattern_matches("", "inbox", "INBOX"));
         assert!(pattern_matches("Work/", "%", "Work/x"));
+        assert!(!matches(b"%b", b"a/b"));
+        assert!(matches(b"%/%", b"a/b"));
+        assert!(!pattern_matches("", "ééé", "INBOX"));
+        let many = "*a".repeat(5000) + "b";
+        assert!(!pattern_matches("", &many, &"a".repeat(255)));
     }
 }

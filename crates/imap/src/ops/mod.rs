@@ -1,7 +1,7 @@
 //! The commands, one family per file, each writing its responses into the session's output.
 
-pub(crate) mod auth;
 mod append;
+pub(crate) mod auth;
 mod copy;
 mod fetch;
 mod mailbox;

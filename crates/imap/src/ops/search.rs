@@ -82,7 +82,8 @@ fn value_text(v: &HeaderValue<'_>) -> String {
 
 fn header_matches(m: &Message<'_>, name: &str, text: &str) -> bool {
     m.headers().iter().any(|h| {
-        h.name().eq_ignore_ascii_case(name) && (text.is_empty() || contains(&value_text(&h.value), text))
+        h.name().eq_ignore_ascii_case(name)
+            && (text.is_empty() || contains(&value_text(&h.value), text))
     })
 }
 
@@ -112,10 +113,16 @@ fn matches(k: &SearchKey, c: &Candidate<'_>, cx: &Context<'_>) -> bool {
         K::Flag(f) => has(f),
         K::NoFlag(f) => !has(f),
         K::New => false,
-        K::Header(name, text) => c.parsed.as_ref().is_some_and(|m| header_matches(m, name, text)),
+        K::Header(name, text) => c
+            .parsed
+            .as_ref()
+            .is_some_and(|m| header_matches(m, name, text)),
         K::Body(t) => c.parsed.as_ref().is_some_and(|m| body_matches(m, t)),
         K::Text(t) => c.parsed.as_ref().is_some_and(|m| {
-            body_matches(m, t) || m.headers().iter().any(|h| contains(&value_text(&h.value), t))
+            body_matches(m, t)
+                || m.headers()
+                    .iter()
+                    .any(|h| contains(&value_text(&h.value), t))
         }),
         K::Before(d) => day_of_ms(c.row.internal_date.0) < d.days(),
         K::On(d) => day_of_ms(c.row.internal_date.0) == d.days(),
@@ -151,9 +158,15 @@ pub(super) async fn search(
     key: &SearchKey,
 ) {
     if let Some(cs) = charset
-        && !["UTF-8", "US-ASCII"].iter().any(|x| x.eq_ignore_ascii_case(cs))
+        && !["UTF-8", "US-ASCII"]
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(cs))
     {
-        s.no(tag, Some("BADCHARSET (US-ASCII UTF-8)"), "Unsupported charset");
+        s.no(
+            tag,
+            Some("BADCHARSET (US-ASCII UTF-8)"),
+            "Unsupported charset",
+        );
         return;
     }
     if uses_modseq(key) {
@@ -191,19 +204,26 @@ pub(super) async fn search(
     let mut highest = 0;
     for (i, r) in rows.iter().enumerate() {
         let uid = r.uid as u32;
-        let Some(seq) = view.seq_of(uid) else { continue };
+        let Some(seq) = view.seq_of(uid) else {
+            continue;
+        };
         let c = Candidate {
             seq: seq as u32,
             uid,
             row: r,
-            parsed: bodies.get(i).and_then(|b| MessageParser::default().parse(b.as_slice())),
+            parsed: bodies
+                .get(i)
+                .and_then(|b| MessageParser::default().parse(b.as_slice())),
         };
         if matches(key, &c, &cx) {
             found.push((seq as u32, uid));
             highest = highest.max(r.modseq);
         }
     }
-    let numbers: Vec<u32> = found.iter().map(|(seq, uid)| if by_uid { *uid } else { *seq }).collect();
+    let numbers: Vec<u32> = found
+        .iter()
+        .map(|(seq, uid)| if by_uid { *uid } else { *seq })
+        .collect();
     let modseq = (uses_modseq(key) && !found.is_empty()).then_some(highest);
     let Some(ret) = ret else {
         let mut line = String::from("SEARCH");
@@ -229,10 +249,14 @@ pub(super) async fn search(
     if by_uid {
         line.push_str(" UID");
     }
-    if ret.min && let Some(n) = numbers.iter().min() {
+    if ret.min
+        && let Some(n) = numbers.iter().min()
+    {
         line.push_str(&format!(" MIN {n}"));
     }
-    if ret.max && let Some(n) = numbers.iter().max() {
+    if ret.max
+        && let Some(n) = numbers.iter().max()
+    {
         line.push_str(&format!(" MAX {n}"));
     }
     if all && !numbers.is_empty() {

@@ -92,7 +92,10 @@ pub(super) async fn store(
     let mut modified = Vec::new();
     let mut changes = Vec::new();
     let mut touched = Vec::new();
-    for r in rows.iter().filter(|r| uids.binary_search(&(r.uid as u32)).is_ok()) {
+    for r in rows
+        .iter()
+        .filter(|r| uids.binary_search(&(r.uid as u32)).is_ok())
+    {
         if limit.is_some_and(|n| r.modseq > n) {
             modified.push(r.uid as u32);
             continue;
@@ -124,7 +127,11 @@ pub(super) async fn store(
             let Some(seq) = v.seq_of(*uid as u32) else {
                 continue;
             };
-            let m = if changed { modseq.unwrap_or(*old_modseq) } else { *old_modseq };
+            let m = if changed {
+                modseq.unwrap_or(*old_modseq)
+            } else {
+                *old_modseq
+            };
             let _ = write!(out, "* {seq} FETCH (");
             if by_uid {
                 let _ = write!(out, "UID {uid} ");
@@ -160,7 +167,10 @@ mod tests {
     fn flags_are_added_removed_and_replaced_as_sets() {
         let f: BTreeSet<String> = ["\\Seen".to_string()].into();
         assert_eq!(apply("\\Flagged", StoreMode::Add, &f), "\\Flagged \\Seen");
-        assert_eq!(apply("\\Flagged \\Seen", StoreMode::Remove, &f), "\\Flagged");
+        assert_eq!(
+            apply("\\Flagged \\Seen", StoreMode::Remove, &f),
+            "\\Flagged"
+        );
         assert_eq!(apply("\\Flagged", StoreMode::Replace, &f), "\\Seen");
         assert_eq!(canonical("\\seen").as_deref(), Some("\\Seen"));
         assert_eq!(canonical("\\Recent"), None);

@@ -127,10 +127,20 @@ async fn rfc9051_a_mail_app_reads_files_and_cleans_up_its_mail() {
                 .unwrap_or_else(|| panic!("no {prefix} in {out}"))
                 .to_string()
         };
-        for cap in ["IMAP4rev2", "IDLE", "MOVE", "UIDPLUS", "CONDSTORE", "QRESYNC"] {
+        for cap in [
+            "IMAP4rev2",
+            "IDLE",
+            "MOVE",
+            "UIDPLUS",
+            "CONDSTORE",
+            "QRESYNC",
+        ] {
             assert!(line("caps ").contains(cap), "{out}");
         }
-        assert!(line("list ").contains(r#"(\\HasNoChildren \\Sent) "/" "Sent""#), "{out}");
+        assert!(
+            line("list ").contains(r#"(\\HasNoChildren \\Sent) "/" "Sent""#),
+            "{out}"
+        );
         assert!(line("select ").contains("[b'2']"), "{out}");
         assert!(line("fetch1 ").contains("Night ward"), "{out}");
         assert!(line("peek ").contains("Subject: Night ward"), "{out}");
@@ -142,8 +152,14 @@ async fn rfc9051_a_mail_app_reads_files_and_cleans_up_its_mail() {
         assert_eq!(line("search-unseen "), "search-unseen [b'2']", "{out}");
         assert!(line("store ").contains("$Urgent"), "{out}");
         assert_eq!(line("create "), "create OK", "{out}");
-        assert!(line("copy ").contains("[b'1790000001 1 1']"), "COPYUID: {out}");
-        assert!(line("move ").contains("OK") && line("move ").contains("[b'2']"), "{out}");
+        assert!(
+            line("copy ").contains("[b'1790000001 1 1']"),
+            "COPYUID: {out}"
+        );
+        assert!(
+            line("move ").contains("OK") && line("move ").contains("[b'2']"),
+            "{out}"
+        );
         assert!(line("status ").contains("MESSAGES 1 UNSEEN 1"), "{out}");
         assert!(line("append ").contains("APPENDUID"), "{out}");
         assert!(line("expunge ").contains("[b'1']"), "{out}");
@@ -177,11 +193,23 @@ async fn rfc9051_port_143_refuses_sign_in_until_starttls() {
         let (s, ann, _) = server_with_staff(db).await;
         let port = s.running.imap.unwrap().port().to_string();
         let out = python(&format!("{PRELUDE}{STARTTLS}"), &[&port, &ann, GOOD]).await;
-        assert!(out.contains("before") && out.contains("LOGINDISABLED"), "{out}");
-        assert!(out.contains("STARTTLS") && !out.lines().next().unwrap().contains("AUTH=PLAIN"), "{out}");
-        assert!(out.contains("plain") && out.contains("PRIVACYREQUIRED"), "{out}");
+        assert!(
+            out.contains("before") && out.contains("LOGINDISABLED"),
+            "{out}"
+        );
+        assert!(
+            out.contains("STARTTLS") && !out.lines().next().unwrap().contains("AUTH=PLAIN"),
+            "{out}"
+        );
+        assert!(
+            out.contains("plain") && out.contains("PRIVACYREQUIRED"),
+            "{out}"
+        );
         let after = out.lines().find(|l| l.starts_with("after")).unwrap();
-        assert!(after.contains("AUTH=PLAIN") && !after.contains("LOGINDISABLED"), "{out}");
+        assert!(
+            after.contains("AUTH=PLAIN") && !after.contains("LOGINDISABLED"),
+            "{out}"
+        );
         assert!(out.contains("login OK"), "{out}");
     }
 }
@@ -211,11 +239,18 @@ async fn rfc2177_idle_reports_a_delivery_and_another_sessions_flag_change() {
         let (s, ann, bob) = server_with_staff(db).await;
         let imaps = s.running.imaps.unwrap().port().to_string();
         let smtp = s.running.submission.unwrap().port().to_string();
-        let out = python(&format!("{PRELUDE}{IDLE}"), &[&imaps, &smtp, &ann, GOOD, &bob]).await;
+        let out = python(
+            &format!("{PRELUDE}{IDLE}"),
+            &[&imaps, &smtp, &ann, GOOD, &bob],
+        )
+        .await;
         assert!(out.contains("'* 0 EXISTS'"), "{out}");
         assert!(out.contains("idle + idling"), "{out}");
         assert!(out.contains("pushed * 1 EXISTS"), "{out}");
-        assert!(out.contains("flagged * 1 FETCH (UID 1 FLAGS (\\Flagged) MODSEQ ("), "{out}");
+        assert!(
+            out.contains("flagged * 1 FETCH (UID 1 FLAGS (\\Flagged) MODSEQ ("),
+            "{out}"
+        );
         assert!(out.contains("a4 OK IDLE terminated"), "{out}");
         assert!(out.contains("* BYE"), "{out}");
     }
@@ -254,19 +289,40 @@ async fn rfc7162_qresync_tells_a_returning_client_only_what_changed() {
         let (s, ann, bob) = server_with_staff(db).await;
         let imaps = s.running.imaps.unwrap().port().to_string();
         let smtp = s.running.submission.unwrap().port().to_string();
-        let out = python(&format!("{PRELUDE}{QRESYNC}"), &[&imaps, &smtp, &ann, GOOD, &bob]).await;
-        let line = |p: &str| out.lines().find(|l| l.starts_with(p)).unwrap_or_default().to_string();
+        let out = python(
+            &format!("{PRELUDE}{QRESYNC}"),
+            &[&imaps, &smtp, &ann, GOOD, &bob],
+        )
+        .await;
+        let line = |p: &str| {
+            out.lines()
+                .find(|l| l.starts_with(p))
+                .unwrap_or_default()
+                .to_string()
+        };
         assert!(line("enable").contains("* ENABLED QRESYNC"), "{out}");
         let resync = line("resync");
         assert!(resync.contains("* VANISHED (EARLIER) 2"), "{out}");
-        assert!(resync.contains("FETCH (UID 1 FLAGS (\\\\Seen) MODSEQ"), "{out}");
-        assert!(!resync.contains("UID 3 FLAGS"), "unchanged messages are not sent: {out}");
+        assert!(
+            resync.contains("FETCH (UID 1 FLAGS (\\\\Seen) MODSEQ"),
+            "{out}"
+        );
+        assert!(
+            !resync.contains("UID 3 FLAGS"),
+            "unchanged messages are not sent: {out}"
+        );
         let changed = line("changed");
         assert!(changed.contains("VANISHED (EARLIER) 2"), "{out}");
         assert!(changed.contains("UID 1 FLAGS"), "{out}");
         let moved = line("move");
-        assert!(moved.contains("[COPYUID ") && moved.contains("* VANISHED 3"), "{out}");
-        assert!(line("esearch").contains("ESEARCH (TAG \"c6\") UID MIN 1 MAX 1 COUNT 1"), "{out}");
+        assert!(
+            moved.contains("[COPYUID ") && moved.contains("* VANISHED 3"),
+            "{out}"
+        );
+        assert!(
+            line("esearch").contains("ESEARCH (TAG \"c6\") UID MIN 1 MAX 1 COUNT 1"),
+            "{out}"
+        );
         assert!(line("saved").contains("* 1 FETCH (UID 1)"), "{out}");
     }
 }
@@ -294,15 +350,166 @@ async fn malformed_commands_get_bad_and_the_session_survives() {
         let (s, ann, _) = server_with_staff(db).await;
         let imaps = s.running.imaps.unwrap().port().to_string();
         let out = python(&format!("{PRELUDE}{BAD_INPUT}"), &[&imaps, &ann, GOOD]).await;
-        let line = |p: &str| out.lines().find(|l| l.starts_with(p)).unwrap_or_default().to_string();
+        let line = |p: &str| {
+            out.lines()
+                .find(|l| l.starts_with(p))
+                .unwrap_or_default()
+                .to_string()
+        };
         assert!(line("early").contains("a0 BAD"), "{out}");
         assert!(line("login").contains("a1 OK"), "{out}");
         for i in 0..6 {
-            assert!(line(&format!("bad{i}")).contains(&format!("b{i} BAD")), "{out}");
+            assert!(
+                line(&format!("bad{i}")).contains(&format!("b{i} BAD")),
+                "{out}"
+            );
         }
         assert!(line("toobig").contains("big NO [TOOBIG]"), "{out}");
         assert!(line("alive").contains("n1 OK"), "{out}");
         assert!(line("nowhere").contains("lit NO [TRYCREATE]"), "{out}");
         assert!(line("long").contains("* BYE"), "{out}");
     }
+}
+
+const MBSYNC: &str = r#"
+import os, subprocess, glob, shutil
+imaps, smtp, user, password, other, cert, home = sys.argv[1:8]
+local = os.path.join(home, 'mail')
+os.makedirs(local, exist_ok=True)
+rc = os.path.join(home, 'mbsyncrc')
+open(rc, 'w').write('''IMAPAccount carepost
+Host 127.0.0.1
+Port %s
+User %s
+Pass "%s"
+SSLType IMAPS
+CertificateFile %s
+AuthMechs PLAIN
+
+IMAPStore remote
+Account carepost
+
+MaildirStore local
+Path %s/
+Inbox %s/INBOX
+SubFolders Verbatim
+
+Channel staff
+Far :remote:
+Near :local:
+Patterns *
+Create Both
+Expunge Both
+Sync All
+SyncState *
+''' % (imaps, user, password, cert, local, local))
+def sync(label):
+    r = subprocess.run(['mbsync', '-c', rc, '-a'], capture_output=True, text=True, timeout=60)
+    print(label, r.returncode, r.stderr.strip().replace('\n', ' | ')[-300:])
+def server_state():
+    m = connect(imaps, user, password)
+    out = {}
+    for b in m.list()[1]:
+        name = b.decode().rsplit(' ', 1)[1].strip('"')
+        typ, data = m.select(name, readonly=True)
+        typ, data = m.fetch('1:*', '(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])') if int(data[0]) else ('OK', [])
+        subjects = sorted((d[1].decode().strip() + ' ' + re.search(rb'FLAGS \(([^)]*)\)', d[0]).group(1).decode()) for d in data if isinstance(d, tuple))
+        out[name] = subjects
+    m.logout()
+    return out
+def local_state():
+    out = {}
+    for d in sorted(glob.glob(local + '/**/cur', recursive=True)) + sorted(glob.glob(local + '/**/new', recursive=True)):
+        out[os.path.relpath(d, local)] = sorted(os.listdir(d))
+    return out
+for i in range(3):
+    submit(smtp, other, password, user, 'Ward note %d' % i)
+m = connect(imaps, user, password)
+m.create('Work')
+m.select('INBOX')
+m.copy('1', 'Work')
+m.logout()
+sync('first')
+print('local-inbox', len(os.listdir(local + '/INBOX/cur')) + len(os.listdir(local + '/INBOX/new')))
+print('local-work', len(os.listdir(local + '/Work/cur')) + len(os.listdir(local + '/Work/new')))
+# Changes on both sides.
+inbox = sorted(glob.glob(local + '/INBOX/cur/*') + glob.glob(local + '/INBOX/new/*'))
+first = inbox[0]
+os.rename(first, os.path.join(local, 'INBOX', 'cur', os.path.basename(first).split(':')[0] + ':2,FS'))
+trash = inbox[1]
+os.rename(trash, os.path.join(local, 'INBOX', 'cur', os.path.basename(trash).split(':')[0] + ':2,ST'))
+os.makedirs(local + '/Handover/cur'); os.makedirs(local + '/Handover/new'); os.makedirs(local + '/Handover/tmp')
+open(local + '/Handover/new/1.local', 'w').write('From: ' + user + '\nSubject: written offline\n\nnotes\n')
+m = connect(imaps, user, password)
+m.select('Work')
+m.store('1', '+FLAGS', '\\Answered')
+m.logout()
+submit(smtp, other, password, user, 'Arrived meanwhile')
+sync('second')
+print('server', server_state())
+before = (server_state(), local_state())
+sync('third')
+after = (server_state(), local_state())
+print('stable', before == after)
+"#;
+
+#[tokio::test]
+async fn mbsync_two_way_sync_converges_and_a_second_sync_changes_nothing() {
+    if which("mbsync").is_none() {
+        eprintln!("SKIPPED: mbsync is not installed; run scripts/install-test-deps");
+        return;
+    }
+    for db in carepost_testkit::backends().await {
+        let (s, ann, bob) = server_with_staff(db).await;
+        let imaps = s.running.imaps.unwrap().port().to_string();
+        let smtp = s.running.submission.unwrap().port().to_string();
+        let home = tempfile::tempdir().unwrap();
+        let args = [
+            imaps.as_str(),
+            &smtp,
+            &ann,
+            GOOD,
+            &bob,
+            s.cert.to_str().unwrap(),
+            home.path().to_str().unwrap(),
+        ];
+        let out = python(&format!("{PRELUDE}{MBSYNC}"), &args).await;
+        let line = |p: &str| {
+            out.lines()
+                .find(|l| l.starts_with(p))
+                .unwrap_or_default()
+                .to_string()
+        };
+        for run in ["first", "second", "third"] {
+            assert!(line(run).starts_with(&format!("{run} 0")), "{out}");
+        }
+        assert_eq!(line("local-inbox"), "local-inbox 3", "{out}");
+        assert_eq!(line("local-work"), "local-work 1", "{out}");
+        let server = line("server");
+        assert!(
+            server.contains("'Handover': ['Subject: written offline '"),
+            "local folder and message created on the server: {out}"
+        );
+        assert!(
+            server.contains("Subject: Ward note 0 \\\\Flagged \\\\Seen"),
+            "local flags pushed: {out}"
+        );
+        assert!(
+            !server.contains("Ward note 1"),
+            "locally trashed message expunged: {out}"
+        );
+        assert!(
+            server.contains("'Work': ['Subject: Ward note 0 \\\\Answered'"),
+            "{out}"
+        );
+        assert_eq!(line("stable"), "stable True", "{out}");
+    }
+}
+
+fn which(cmd: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(cmd))
+            .find(|f| f.is_file())
+    })
 }

@@ -9,9 +9,51 @@ use crate::{Change, MailError, MailStore, deliver};
 use carepost_audit::NewEvent;
 use carepost_store::{AuditRepo, MailRepo, MailboxRow, MessageRow, Tx};
 use carepost_types::AccountId;
+use std::collections::BTreeSet;
 
 /// The hierarchy separator of mailbox names.
 pub const SEPARATOR: char = '/';
+
+/// How a flag change combines with the flags a message has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagOp {
+    Replace,
+    Add,
+    Remove,
+}
+
+impl FlagOp {
+    /// The space-separated flags after the change, sorted.
+    pub fn apply(self, old: &str, flags: &BTreeSet<String>) -> String {
+        let current: BTreeSet<String> = old.split_whitespace().map(str::to_string).collect();
+        let next: BTreeSet<String> = match self {
+            FlagOp::Replace => flags.clone(),
+            FlagOp::Add => current.union(flags).cloned().collect(),
+            FlagOp::Remove => current.difference(flags).cloned().collect(),
+        };
+        next.into_iter().collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// One message after a flag change.
+#[derive(Debug, Clone)]
+pub struct FlagState {
+    pub uid: i64,
+    pub flags: String,
+    pub modseq: i64,
+    pub changed: bool,
+}
+
+/// What a flag change did.
+#[derive(Debug, Clone, Default)]
+pub struct FlagChanges {
+    /// The messages it applied to (changed or already so), by UID.
+    pub messages: Vec<FlagState>,
+    /// UIDs skipped because they changed after `unchanged_since`.
+    pub modified: Vec<i64>,
+    /// The modseq the changed messages got, if any changed.
+    pub modseq: Option<i64>,
+}
 
 /// What a session has not seen of a mailbox since a modseq.
 #[derive(Debug, Clone)]
@@ -297,21 +339,91 @@ impl MailStore {
         })
     }
 
-    /// Sets flags by UID; returns the modseq they got.
-    pub async fn set_flags(
+    /// Removes the mailbox's messages flagged `\Deleted` (among `only`, when given), choosing
+    /// them inside the write transaction so a message undeleted meanwhile by another session
+    /// stays. Returns how many; records `event` when there were any.
+    pub async fn expunge_deleted(
         &self,
         account: AccountId,
         mailbox_id: i64,
-        changes: &[(i64, String)],
+        only: Option<&[i64]>,
+        event: NewEvent,
     ) -> Result<i64, MailError> {
-        // Flags are the owner's own reading state: counted, not audited.
-        let mut tx = self.store().begin_bookkeeping().await?;
+        let only: Option<std::collections::HashSet<i64>> =
+            only.map(|o| o.iter().copied().collect());
+        let mut tx = self.store().begin().await?;
         owned(&mut tx, account, mailbox_id).await?;
-        let modseq = tx.update_flags(mailbox_id, changes).await?;
+        let uids: Vec<i64> = tx
+            .list_messages(mailbox_id)
+            .await?
+            .iter()
+            .filter(|r| r.flags.split_whitespace().any(|f| f == "\\Deleted"))
+            .filter(|r| only.as_ref().is_none_or(|o| o.contains(&r.uid)))
+            .map(|r| r.uid)
+            .collect();
+        if uids.is_empty() {
+            return Ok(0);
+        }
+        let removed = tx.expunge_messages(mailbox_id, account, &uids).await?;
         self.notify(&mut tx, account, mailbox_id).await?;
+        tx.append_audit(&event.with_details(serde_json::json!({ "messages": removed })))
+            .await?;
         tx.commit().await?;
         self.announce(account, mailbox_id);
-        Ok(modseq)
+        Ok(removed)
+    }
+
+    /// Changes flags by UID inside one write transaction: the current flags are read there,
+    /// so concurrent changes by other sessions are not lost, and `unchanged_since`
+    /// (CONDSTORE) is checked there too. Messages gone meanwhile are skipped.
+    pub async fn change_flags(
+        &self,
+        account: AccountId,
+        mailbox_id: i64,
+        uids: &[i64],
+        op: FlagOp,
+        flags: &BTreeSet<String>,
+        unchanged_since: Option<i64>,
+    ) -> Result<FlagChanges, MailError> {
+        let (Some(low), Some(high)) = (uids.iter().min(), uids.iter().max()) else {
+            return Ok(FlagChanges::default());
+        };
+        let wanted: std::collections::HashSet<i64> = uids.iter().copied().collect();
+        let mut tx = self.store().begin_bookkeeping().await?;
+        owned(&mut tx, account, mailbox_id).await?;
+        let rows = tx.list_messages_between(mailbox_id, *low, *high).await?;
+        let mut out = FlagChanges::default();
+        let mut changes = Vec::new();
+        for r in rows.into_iter().filter(|r| wanted.contains(&r.uid)) {
+            if unchanged_since.is_some_and(|n| r.modseq > n) {
+                out.modified.push(r.uid);
+                continue;
+            }
+            let next = op.apply(&r.flags, flags);
+            let changed = next != r.flags;
+            if changed {
+                changes.push((r.uid, next.clone()));
+            }
+            out.messages.push(FlagState {
+                uid: r.uid,
+                flags: next,
+                modseq: r.modseq,
+                changed,
+            });
+        }
+        if !changes.is_empty() {
+            let modseq = tx.update_flags(mailbox_id, &changes).await?;
+            self.notify(&mut tx, account, mailbox_id).await?;
+            for m in out.messages.iter_mut().filter(|m| m.changed) {
+                m.modseq = modseq;
+            }
+            out.modseq = Some(modseq);
+        }
+        tx.commit().await?;
+        if out.modseq.is_some() {
+            self.announce(account, mailbox_id);
+        }
+        Ok(out)
     }
 
     /// Copies (or moves) messages by UID into another of the account's mailboxes, keeping

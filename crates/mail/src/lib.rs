@@ -21,7 +21,7 @@ mod summary;
 pub use deliver::{Placed, Target};
 pub use dkim::{DkimKey, generate_key_file};
 pub use error::MailError;
-pub use folders::{Changes, SEPARATOR};
+pub use folders::{Changes, FlagChanges, FlagOp, FlagState, SEPARATOR};
 pub use mailboxes::Folder;
 pub use message::{
     add_missing_headers, header_problem, normalize_domain, prefix_subject, prepend_header,

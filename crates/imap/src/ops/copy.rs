@@ -17,29 +17,16 @@ pub(super) async fn expunge_deleted(
     view: &View,
     only: Option<&[u32]>,
 ) -> Result<i64, MailError> {
-    let (_, rows) = s
-        .svc
-        .mail
-        .mailbox_messages(account, view.mailbox.id)
-        .await?;
-    let uids: Vec<i64> = rows
-        .iter()
-        .filter(|r| r.flags.split_whitespace().any(|f| f == "\\Deleted"))
-        .filter(|r| only.is_none_or(|o| o.binary_search(&(r.uid as u32)).is_ok()))
-        .map(|r| r.uid)
-        .collect();
-    if uids.is_empty() {
-        return Ok(0);
-    }
     let event = NewEvent::success(
         s.svc.clock.now(),
         actor,
         action::MAIL_EXPUNGE,
         format!("mailbox:{}", view.mailbox.name),
     );
+    let only: Option<Vec<i64>> = only.map(|o| o.iter().map(|u| i64::from(*u)).collect());
     s.svc
         .mail
-        .expunge(account, view.mailbox.id, &uids, event)
+        .expunge_deleted(account, view.mailbox.id, only.as_deref(), event)
         .await
 }
 

@@ -6,6 +6,7 @@ use super::store_failure;
 use crate::mime::{self, Entity};
 use crate::session::Session;
 use crate::view::flag_list;
+use carepost_mail::FlagOp;
 use carepost_proto_imap::response::push_literal;
 use carepost_proto_imap::{FetchAttr, Section, SectionText, SequenceSet, compact};
 use carepost_store::MessageRow;
@@ -104,28 +105,30 @@ pub(super) async fn fetch(
     // Mark as read what a non-PEEK body fetch opens.
     let mut seen_now = Vec::new();
     if !read_only && items.iter().any(FetchAttr::sets_seen) {
-        let mut changes = Vec::new();
-        for uid in &uids {
-            if let Some(r) = rows.get(uid)
-                && !has_flag(&r.flags, "\\Seen")
-                && since.is_none_or(|n| r.modseq > n)
+        let unseen: Vec<i64> = uids
+            .iter()
+            .filter_map(|u| rows.get(u))
+            .filter(|r| !has_flag(&r.flags, "\\Seen") && since.is_none_or(|n| r.modseq > n))
+            .map(|r| r.uid)
+            .collect();
+        if !unseen.is_empty() {
+            let seen: std::collections::BTreeSet<String> = ["\\Seen".to_string()].into();
+            match s
+                .svc
+                .mail
+                .change_flags(account, mailbox_id, &unseen, FlagOp::Add, &seen, None)
+                .await
             {
-                let flags = format!("{} \\Seen", r.flags).trim().to_string();
-                changes.push((r.uid, flags));
-            }
-        }
-        if !changes.is_empty() {
-            match s.svc.mail.set_flags(account, mailbox_id, &changes).await {
-                Ok(modseq) => {
-                    for (uid, flags) in changes {
-                        if let Some(r) = rows.get_mut(&(uid as u32)) {
-                            r.flags = flags;
-                            r.modseq = modseq;
+                Ok(done) => {
+                    for st in done.messages.iter().filter(|m| m.changed) {
+                        if let Some(r) = rows.get_mut(&(st.uid as u32)) {
+                            r.flags = st.flags.clone();
+                            r.modseq = st.modseq;
                         }
-                        seen_now.push(uid as u32);
+                        seen_now.push(st.uid as u32);
                     }
-                    if let Some(v) = s.view_mut() {
-                        v.own.push(modseq);
+                    if let (Some(v), Some(m)) = (s.view_mut(), done.modseq) {
+                        v.own.push(m);
                     }
                 }
                 Err(e) => return store_failure(s, tag, e),

@@ -4,6 +4,7 @@
 use super::store_failure;
 use crate::session::Session;
 use crate::view::flag_list;
+use carepost_mail::FlagOp;
 use carepost_proto_imap::{SequenceSet, StoreMode, compact};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -20,16 +21,6 @@ pub(crate) fn canonical(flag: &str) -> Option<String> {
         return None;
     }
     Some(flag.to_string())
-}
-
-fn apply(old: &str, mode: StoreMode, flags: &BTreeSet<String>) -> String {
-    let current: BTreeSet<String> = old.split_whitespace().map(str::to_string).collect();
-    let next: BTreeSet<String> = match mode {
-        StoreMode::Replace => flags.clone(),
-        StoreMode::Add => current.union(flags).cloned().collect(),
-        StoreMode::Remove => current.difference(flags).cloned().collect(),
-    };
-    next.into_iter().collect::<Vec<_>>().join(" ")
 }
 
 #[allow(clippy::too_many_arguments)] // One argument per part of the command's grammar.
@@ -75,62 +66,36 @@ pub(super) async fn store(
         }
     };
     let mailbox_id = view.mailbox.id;
-    let (Some(low), Some(high)) = (uids.first(), uids.last()) else {
-        s.ok(tag, None, "STORE completed");
-        return;
+    let op = match mode {
+        StoreMode::Replace => FlagOp::Replace,
+        StoreMode::Add => FlagOp::Add,
+        StoreMode::Remove => FlagOp::Remove,
     };
-    let rows = match s
+    let uids64: Vec<i64> = uids.iter().map(|u| i64::from(*u)).collect();
+    let limit = unchanged_since.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    let done = match s
         .svc
         .mail
-        .messages_between(account, mailbox_id, i64::from(*low), i64::from(*high))
+        .change_flags(account, mailbox_id, &uids64, op, &wanted, limit)
         .await
     {
-        Ok(r) => r,
+        Ok(d) => d,
         Err(e) => return store_failure(s, tag, e),
     };
-    let limit = unchanged_since.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-    let mut modified = Vec::new();
-    let mut changes = Vec::new();
-    let mut touched = Vec::new();
-    for r in rows
-        .iter()
-        .filter(|r| uids.binary_search(&(r.uid as u32)).is_ok())
-    {
-        if limit.is_some_and(|n| r.modseq > n) {
-            modified.push(r.uid as u32);
-            continue;
-        }
-        let next = apply(&r.flags, mode, &wanted);
-        touched.push((r.uid, next.clone(), r.modseq));
-        if next != r.flags {
-            changes.push((r.uid, next));
-        }
-    }
-    let mut modseq = None;
-    if !changes.is_empty() {
-        match s.svc.mail.set_flags(account, mailbox_id, &changes).await {
-            Ok(m) => modseq = Some(m),
-            Err(e) => return store_failure(s, tag, e),
-        }
-    }
+    let modified: Vec<u32> = done.modified.iter().map(|u| *u as u32).collect();
     let condstore = s.enabled.condstore;
     let mut out = Vec::new();
     if let Some(v) = s.view_mut() {
-        if let Some(m) = modseq {
+        if let Some(m) = done.modseq {
             v.own.push(m);
         }
-        for (uid, flags, old_modseq) in &touched {
-            let changed = changes.iter().any(|c| c.0 == *uid);
-            if silent && !(changed && condstore) {
+        for st in &done.messages {
+            let (uid, flags, m) = (st.uid, &st.flags, st.modseq);
+            if silent && !(st.changed && condstore) {
                 continue;
             }
-            let Some(seq) = v.seq_of(*uid as u32) else {
+            let Some(seq) = v.seq_of(uid as u32) else {
                 continue;
-            };
-            let m = if changed {
-                modseq.unwrap_or(*old_modseq)
-            } else {
-                *old_modseq
             };
             let _ = write!(out, "* {seq} FETCH (");
             if by_uid {
@@ -166,12 +131,9 @@ mod tests {
     #[test]
     fn flags_are_added_removed_and_replaced_as_sets() {
         let f: BTreeSet<String> = ["\\Seen".to_string()].into();
-        assert_eq!(apply("\\Flagged", StoreMode::Add, &f), "\\Flagged \\Seen");
-        assert_eq!(
-            apply("\\Flagged \\Seen", StoreMode::Remove, &f),
-            "\\Flagged"
-        );
-        assert_eq!(apply("\\Flagged", StoreMode::Replace, &f), "\\Seen");
+        assert_eq!(FlagOp::Add.apply("\\Flagged", &f), "\\Flagged \\Seen");
+        assert_eq!(FlagOp::Remove.apply("\\Flagged \\Seen", &f), "\\Flagged");
+        assert_eq!(FlagOp::Replace.apply("\\Flagged", &f), "\\Seen");
         assert_eq!(canonical("\\seen").as_deref(), Some("\\Seen"));
         assert_eq!(canonical("\\Recent"), None);
         assert_eq!(canonical("$Junk").as_deref(), Some("$Junk"));

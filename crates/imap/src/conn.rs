@@ -83,6 +83,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         let read = tokio::select! {
             r = tokio::time::timeout(timeout, stream.read(&mut buf)) => r,
             _ = s.changed(), if matches!(mode, Mode::Idle(_)) => {
+                if !s.still_allowed().await {
+                    let _ = flush(s, &mut stream).await;
+                    return Outcome::Closed;
+                }
                 s.sync(true).await;
                 if flush(s, &mut stream).await.is_err() {
                     return Outcome::Closed;

@@ -11,7 +11,7 @@ use carepost_mail::Change;
 use carepost_proto_imap::response::{CapabilityContext, Status, capabilities, tagged};
 use carepost_proto_imap::{Command, Phase, Receiver};
 use carepost_proto_sasl::Exchange;
-use carepost_types::{AccountId, Slot};
+use carepost_types::{AccountId, Slot, UnixMillis};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -24,6 +24,9 @@ const MAX_ERRORS: u32 = 50;
 const PRE_AUTH_LITERAL: usize = 8 * 1024;
 /// Failed sign-ins on one connection before it is closed (the shared lockout counts them too).
 pub(crate) const MAX_FAILED_SIGN_INS: u32 = 3;
+/// How often a signed-in session checks that its account is still active: a disabled or
+/// deprovisioned account's mail app is cut off within this time, even in IDLE.
+const RECHECK_MS: i64 = 5 * 60 * 1000;
 /// Output held before it is written, between commands of one read.
 pub(crate) const OUT_HIGH_WATER: usize = 256 * 1024;
 
@@ -34,6 +37,8 @@ pub(crate) struct Principal {
     pub actor: Actor,
     /// Held while the session lives: counts toward the account's connection limit.
     pub _slot: Slot<AccountId>,
+    /// When the account was last found still active.
+    pub checked_at: UnixMillis,
 }
 
 #[derive(Debug)]
@@ -238,7 +243,41 @@ impl Session {
         self.out = out;
     }
 
+    /// Whether the signed-in account may go on (checked every `RECHECK_MS`); when not, the
+    /// session says BYE and must close.
+    pub(crate) async fn still_allowed(&mut self) -> bool {
+        let now = self.svc.clock.now();
+        let account = match &self.state {
+            State::Authenticated(p) | State::Selected(p, _)
+                if now.0 - p.checked_at.0 >= RECHECK_MS =>
+            {
+                p.account
+            }
+            _ => return true,
+        };
+        let active = match self.svc.directory.own_account(account).await {
+            Ok(a) => a.status == carepost_identity::AccountStatus::Active,
+            // The directory may be briefly unreachable; the next command asks again.
+            Err(e) => {
+                tracing::warn!(error = %e, "IMAP: account status unavailable");
+                return true;
+            }
+        };
+        if active {
+            if let State::Authenticated(p) | State::Selected(p, _) = &mut self.state {
+                p.checked_at = now;
+            }
+            return true;
+        }
+        self.untagged("BYE Your account is no longer active");
+        self.state = State::Logout;
+        false
+    }
+
     pub(crate) async fn handle(&mut self, tag: &str, cmd: Command) -> After {
+        if !self.still_allowed().await {
+            return After::Next(Next::Close);
+        }
         if !self.state.phase().allows(&cmd) {
             let why = match self.state {
                 State::NotAuthenticated => "Sign in first",

@@ -513,3 +513,60 @@ fn which(cmd: &str) -> Option<std::path::PathBuf> {
             .find(|f| f.is_file())
     })
 }
+
+const CUT_OFF: &str = r#"
+imaps, user, password = sys.argv[1], sys.argv[2], sys.argv[3]
+a = Raw(imaps)
+a.cmd('a1', 'LOGIN "%s" "%s"' % (user, password))
+print('first', a.cmd('a2', 'NOOP'))
+sys.stdout.flush()
+input()
+print('after', a.cmd('a3', 'NOOP'))
+"#;
+
+#[tokio::test]
+async fn a_disabled_accounts_open_session_is_cut_off() {
+    for db in carepost_testkit::backends().await {
+        let (s, ann, _) = server_with_staff(db).await;
+        let imaps = s.running.imaps.unwrap().port().to_string();
+        let mut child = tokio::process::Command::new("python3")
+            .arg("-c")
+            .arg(format!("{PRELUDE}{CUT_OFF}"))
+            .args([&imaps, &ann, GOOD])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut first)
+            .await
+            .unwrap();
+        assert!(first.contains("a2 OK"), "{first}");
+        s.running
+            .context
+            .directory
+            .set_status(
+                &carepost_identity::Actor::local_cli("tester"),
+                &ann,
+                carepost_identity::AccountStatus::Disabled,
+            )
+            .await
+            .unwrap();
+        s.clock.advance(std::time::Duration::from_secs(6 * 60));
+        let mut stdin = child.stdin.take().unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut stdin, b"\n")
+            .await
+            .unwrap();
+        drop(stdin);
+        let mut after = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut after)
+            .await
+            .unwrap();
+        assert!(child.wait().await.unwrap().success(), "{after}");
+        assert!(
+            after.contains("BYE Your account is no longer active"),
+            "{after}"
+        );
+    }
+}

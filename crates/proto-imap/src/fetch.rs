@@ -176,9 +176,15 @@ fn item(c: &mut Cursor<'_>) -> Result<FetchAttr, ParseError> {
     }
 }
 
+/// Part numbers in one section (`1.2.3...`); deeper MIME nesting is not served anyway.
+const MAX_PART_DEPTH: usize = 32;
+
 fn part_numbers(c: &mut Cursor<'_>) -> Result<Vec<u32>, ParseError> {
     let mut part = Vec::new();
     while c.peek().is_some_and(|b| b.is_ascii_digit()) {
+        if part.len() >= MAX_PART_DEPTH {
+            return Err(ParseError::Syntax("section part path too deep".into()));
+        }
         part.push(c.nz_number()?);
         if !c.eat(b'.') {
             break;

@@ -56,7 +56,12 @@ pub(super) async fn delete(s: &mut Session, tag: &str, name: &str) {
     let Some(account) = s.principal().map(|p| p.account) else {
         return;
     };
-    if s.view_mut().is_some_and(|v| v.mailbox.name == name) {
+    let selected = s.view_mut().map(|v| v.mailbox.id);
+    let target = match s.svc.mail.find_mailbox(account, name).await {
+        Ok(m) => m.id,
+        Err(e) => return store_failure(s, tag, e),
+    };
+    if selected == Some(target) {
         s.no(
             tag,
             Some("INUSE"),

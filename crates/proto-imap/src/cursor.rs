@@ -55,7 +55,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    pub(crate) fn expect(&mut self, b: u8) -> R<()> {
+    pub(crate) fn require(&mut self, b: u8) -> R<()> {
         if self.eat(b) {
             Ok(())
         } else {
@@ -64,7 +64,7 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn sp(&mut self) -> R<()> {
-        self.expect(b' ')
+        self.require(b' ')
     }
 
     /// Consumes a case-insensitive keyword if it is next and not followed by more atom chars.
@@ -145,7 +145,7 @@ impl<'a> Cursor<'a> {
 
     /// A quoted string, without its quotes and escapes.
     fn quoted(&mut self) -> R<Vec<u8>> {
-        self.expect(b'"')?;
+        self.require(b'"')?;
         let mut out = Vec::new();
         loop {
             match self.peek() {
@@ -175,12 +175,12 @@ impl<'a> Cursor<'a> {
     /// A literal (`{n}`, `{n+}`, `{n-}` or literal8 `~{n}`) and its bytes.
     pub(crate) fn literal(&mut self) -> R<Vec<u8>> {
         self.eat(b'~');
-        self.expect(b'{')?;
+        self.require(b'{')?;
         let n = usize::try_from(self.number()?).map_err(|_| bad("literal too large"))?;
         let _ = self.eat(b'+') || self.eat(b'-');
-        self.expect(b'}')?;
-        self.expect(b'\r')?;
-        self.expect(b'\n')?;
+        self.require(b'}')?;
+        self.require(b'\r')?;
+        self.require(b'\n')?;
         let end = self
             .pos
             .checked_add(n)
@@ -250,7 +250,7 @@ impl<'a> Cursor<'a> {
         allow_empty: bool,
         mut item: impl FnMut(&mut Self) -> R<T>,
     ) -> R<Vec<T>> {
-        self.expect(b'(')?;
+        self.require(b'(')?;
         let mut out = Vec::new();
         if self.eat(b')') {
             if allow_empty {
@@ -282,12 +282,12 @@ impl<'a> Cursor<'a> {
     pub(crate) fn date(&mut self) -> R<(i32, u8, u8)> {
         let quoted = self.eat(b'"');
         let day = self.number()?;
-        self.expect(b'-')?;
+        self.require(b'-')?;
         let mon = self.take_while(|b| b.is_ascii_alphabetic());
-        self.expect(b'-')?;
+        self.require(b'-')?;
         let year = self.number()?;
         if quoted {
-            self.expect(b'"')?;
+            self.require(b'"')?;
         }
         let month = month_number(mon).ok_or_else(|| bad("bad month in date"))?;
         if !(1..=31).contains(&day) || !(1..=9999).contains(&year) {

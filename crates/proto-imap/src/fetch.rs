@@ -194,14 +194,14 @@ fn part_numbers(c: &mut Cursor<'_>) -> Result<Vec<u32>, ParseError> {
 }
 
 fn binary_section(c: &mut Cursor<'_>) -> Result<Vec<u32>, ParseError> {
-    c.expect(b'[')?;
+    c.require(b'[')?;
     let part = part_numbers(c)?;
-    c.expect(b']')?;
+    c.require(b']')?;
     Ok(part)
 }
 
 fn section(c: &mut Cursor<'_>) -> Result<Section, ParseError> {
-    c.expect(b'[')?;
+    c.require(b'[')?;
     let part = part_numbers(c)?;
     let text = if c.peek() == Some(b']') {
         SectionText::Full
@@ -220,7 +220,7 @@ fn section(c: &mut Cursor<'_>) -> Result<Section, ParseError> {
     } else {
         return Err(ParseError::Syntax("bad section".into()));
     };
-    c.expect(b']')?;
+    c.require(b']')?;
     Ok(Section { part, text })
 }
 
@@ -233,9 +233,9 @@ fn partial(c: &mut Cursor<'_>) -> Result<Option<(u32, u32)>, ParseError> {
         return Ok(None);
     }
     let start = u32::try_from(c.number()?).map_err(|_| ParseError::Syntax("bad partial".into()))?;
-    c.expect(b'.')?;
+    c.require(b'.')?;
     let len = c.nz_number()?;
-    c.expect(b'>')?;
+    c.require(b'>')?;
     Ok(Some((start, len)))
 }
 

@@ -1,5 +1,5 @@
 //! Sans-IO IMAP for carepost's IMAP listeners: framing of client input with literals
-//! (`framing`), the command parser (`command`, with `fetch`, `search` and `sequence`), which
+//! (`framing`), the command parser (`parse` into the values of `command`, with `fetch`, `search` and `sequence`), which
 //! commands each state allows (`phase`) and response writing (`response`). Bytes in, commands
 //! out, responses built as bytes; no sockets, no storage, no accounts.
 //!
@@ -16,17 +16,17 @@ mod command;
 mod cursor;
 mod fetch;
 mod framing;
+mod parse;
 mod phase;
 pub mod response;
 mod search;
 mod sequence;
 
-pub use command::{
-    Command, ListOptions, Qresync, SortKey, StatusItem, StoreMode, ThreadAlgorithm, parse_command,
-};
+pub use command::{Command, ListOptions, Qresync, SortKey, StatusItem, StoreMode, ThreadAlgorithm};
 pub use cursor::days_from_civil;
 pub use fetch::{FetchAttr, Section, SectionText};
 pub use framing::{Frame, Receiver};
+pub use parse::parse_command;
 pub use phase::Phase;
 pub use search::{Date, SearchKey, SearchReturn};
 pub use sequence::{Bound, SequenceSet, compact, ordered};

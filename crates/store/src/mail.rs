@@ -48,6 +48,9 @@ impl MailboxRow {
 const MAILBOX_COLUMNS: &str = "SELECT id, account_id, name, special_use, uid_validity, uid_next, \
     highest_modseq, subscribed FROM mailboxes";
 
+const MESSAGE_COLUMNS: &str =
+    "SELECT mailbox_id, uid, modseq, blob_id, size, flags, internal_date FROM messages";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRow {
     pub mailbox_id: i64,
@@ -386,10 +389,9 @@ impl MailRepo for Tx {
         mailbox_id: i64,
         modseq: i64,
     ) -> Result<Vec<MessageRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT mailbox_id, uid, modseq, blob_id, size, flags, internal_date FROM messages \
-             WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{MESSAGE_COLUMNS} WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid"
+        )))
         .bind(mailbox_id)
         .bind(modseq)
         .fetch_all(self.conn())
@@ -418,10 +420,9 @@ impl MailRepo for Tx {
         low: i64,
         high: i64,
     ) -> Result<Vec<MessageRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT mailbox_id, uid, modseq, blob_id, size, flags, internal_date FROM messages \
-             WHERE mailbox_id = $1 AND uid >= $2 AND uid <= $3 ORDER BY uid",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{MESSAGE_COLUMNS} WHERE mailbox_id = $1 AND uid >= $2 AND uid <= $3 ORDER BY uid"
+        )))
         .bind(mailbox_id)
         .bind(low)
         .bind(high)
@@ -439,10 +440,9 @@ impl MailRepo for Tx {
     }
 
     async fn list_messages(&mut self, mailbox_id: i64) -> Result<Vec<MessageRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT mailbox_id, uid, modseq, blob_id, size, flags, internal_date FROM messages \
-             WHERE mailbox_id = $1 ORDER BY uid",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{MESSAGE_COLUMNS} WHERE mailbox_id = $1 ORDER BY uid"
+        )))
         .bind(mailbox_id)
         .fetch_all(self.conn())
         .await?;

@@ -234,6 +234,15 @@ fn attributes(l: &Listed<'_>, o: &ListOptions, lsub: bool) -> Vec<&'static str> 
     a
 }
 
+/// `* LIST (attributes) "/" name[extra]`, or LSUB.
+fn push_listed(s: &mut Session, verb: &str, attrs: &[&str], name: &str, extra: &str, utf8: bool) {
+    let mut line = format!("* {verb} ({}) \"{SEPARATOR}\" ", attrs.join(" ")).into_bytes();
+    push_string(&mut line, name.as_bytes(), utf8);
+    line.extend_from_slice(extra.as_bytes());
+    line.extend_from_slice(b"\r\n");
+    s.out.extend_from_slice(&line);
+}
+
 pub(super) async fn list(
     s: &mut Session,
     tag: &str,
@@ -255,7 +264,6 @@ pub(super) async fn list(
     };
     let utf8 = s.utf8();
     let all = tree(&boxes);
-    let mut status_of = Vec::new();
     for (name, l) in &all {
         if !patterns.iter().any(|p| pattern_matches(reference, p, name)) {
             continue;
@@ -276,19 +284,13 @@ pub(super) async fn list(
         if l.mailbox.is_none() && !l.children {
             continue;
         }
-        let mut line = format!(
-            "* LIST ({}) \"{SEPARATOR}\" ",
-            attributes(l, o, false).join(" ")
-        )
-        .into_bytes();
-        push_string(&mut line, name.as_bytes(), utf8);
-        if child_info {
-            line.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
-        }
-        line.extend_from_slice(b"\r\n");
-        s.out.extend_from_slice(&line);
+        let extra = if child_info {
+            " (\"CHILDINFO\" (\"SUBSCRIBED\"))"
+        } else {
+            ""
+        };
+        push_listed(s, "LIST", &attributes(l, o, false), name, extra, utf8);
         if let (Some(items), Some(m)) = (&o.return_status, l.mailbox) {
-            status_of.push((m.clone(), items.clone()));
             write_status(s, m, items).await;
         }
     }
@@ -310,14 +312,7 @@ pub(super) async fn lsub(s: &mut Session, tag: &str, reference: &str, pattern: &
         if !l.mailbox.is_some_and(|m| m.subscribed) || !pattern_matches(reference, pattern, name) {
             continue;
         }
-        let mut line = format!(
-            "* LSUB ({}) \"{SEPARATOR}\" ",
-            attributes(l, &o, true).join(" ")
-        )
-        .into_bytes();
-        push_string(&mut line, name.as_bytes(), utf8);
-        line.extend_from_slice(b"\r\n");
-        s.out.extend_from_slice(&line);
+        push_listed(s, "LSUB", &attributes(l, &o, true), name, "", utf8);
     }
     s.ok(tag, None, "LSUB completed");
 }

@@ -7,6 +7,7 @@ use carepost_mail::{MailError, MailStore};
 use carepost_proto_imap::{SequenceSet, compact};
 use carepost_store::{MailboxRow, MessageRow};
 use carepost_types::AccountId;
+use std::collections::BTreeSet;
 use std::io::Write;
 
 #[derive(Debug)]
@@ -23,18 +24,22 @@ pub(crate) struct View {
     pub saved: Vec<u32>,
     /// Modseqs of this session's own flag changes, already answered by STORE.
     pub own: Vec<i64>,
+    /// UIDs that are \Recent to this session (IMAP4rev1; a rev2 session has none).
+    pub recent: BTreeSet<u32>,
 }
 
 /// A sequence set that names messages this view does not have.
 #[derive(Debug)]
 pub(crate) struct BadSet;
 
-/// Writes `(\Seen $Label)` from the stored, space-separated form.
-pub(crate) fn flag_list(flags: &str) -> String {
-    format!(
-        "({})",
-        flags.split_whitespace().collect::<Vec<_>>().join(" ")
-    )
+/// Writes `(\Seen $Label)` from the stored, space-separated form, with `\Recent` when the
+/// message is recent to the session.
+pub(crate) fn flag_list(flags: &str, recent: bool) -> String {
+    let mut list: Vec<&str> = flags.split_whitespace().collect();
+    if recent {
+        list.push("\\Recent");
+    }
+    format!("({})", list.join(" "))
 }
 
 /// Ranges sorted and joined where they touch or overlap: disjoint, so that resolving them
@@ -61,7 +66,14 @@ impl View {
             pending_expunge: Vec::new(),
             saved: Vec::new(),
             own: Vec::new(),
+            recent: BTreeSet::new(),
         }
+    }
+
+    /// Takes the messages from UID `from` on as \Recent to this session.
+    pub(crate) fn take_recent(&mut self, from: i64) {
+        let start = self.uids.partition_point(|u| i64::from(*u) < from);
+        self.recent.extend(&self.uids[start..]);
     }
 
     pub(crate) fn seq_of(&self, uid: u32) -> Option<usize> {
@@ -142,7 +154,7 @@ impl View {
                 let _ = write!(
                     out,
                     "* {seq} FETCH (UID {uid} FLAGS {}",
-                    flag_list(&row.flags)
+                    flag_list(&row.flags, self.recent.contains(&uid))
                 );
                 if enabled.condstore {
                     let _ = write!(out, " MODSEQ ({})", row.modseq);
@@ -151,7 +163,16 @@ impl View {
             }
         }
         if added {
+            if !self.read_only && !enabled.rev2 {
+                let from = mail
+                    .claim_recent(account, self.mailbox.id, ch.mailbox.uid_next)
+                    .await?;
+                self.take_recent(from);
+            }
             let _ = write!(out, "* {} EXISTS\r\n", self.uids.len());
+            if !enabled.rev2 {
+                let _ = write!(out, "* {} RECENT\r\n", self.recent.len());
+            }
         }
         self.own.clear();
         self.modseq = self.modseq.max(ch.mailbox.highest_modseq);
@@ -169,6 +190,7 @@ impl View {
         if vanished {
             let _ = write!(out, "* VANISHED {}\r\n", compact(&gone));
             self.uids.retain(|u| gone.binary_search(u).is_err());
+            self.recent.retain(|u| gone.binary_search(u).is_err());
             return;
         }
         // Highest first: each EXPUNGE renumbers the messages after it.
@@ -176,6 +198,7 @@ impl View {
             if let Some(seq) = self.seq_of(*uid) {
                 let _ = write!(out, "* {seq} EXPUNGE\r\n");
                 self.uids.remove(seq - 1);
+                self.recent.remove(uid);
             }
         }
     }

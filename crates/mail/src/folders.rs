@@ -284,6 +284,20 @@ impl MailStore {
         Ok(tx.commit().await?)
     }
 
+    /// Claims the mailbox's unclaimed \Recent messages below UID `upto` for one IMAP session;
+    /// returns the first UID of the claim (`from..upto`; empty when `from >= upto`).
+    pub async fn claim_recent(
+        &self,
+        account: AccountId,
+        mailbox_id: i64,
+        upto: i64,
+    ) -> Result<i64, MailError> {
+        let mut tx = self.store().begin_bookkeeping().await?;
+        let from = tx.claim_recent(mailbox_id, account, upto).await?;
+        tx.commit().await?;
+        from.ok_or_else(|| MailError::NoMailbox(mailbox_id.to_string()))
+    }
+
     async fn messages_of(&self, mailbox_id: i64) -> Result<Vec<MessageRow>, MailError> {
         let mut read = self.store().read().await?;
         Ok(read.list_messages(mailbox_id).await?)

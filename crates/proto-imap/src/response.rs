@@ -22,6 +22,15 @@ pub fn push_string(out: &mut Vec<u8>, s: &[u8], utf8: bool) {
     }
 }
 
+/// Appends a mailbox name: UTF-8 for clients that accept it, modified UTF-7 for the others.
+pub fn push_mailbox(out: &mut Vec<u8>, name: &str, utf8: bool) {
+    if utf8 {
+        push_string(out, name.as_bytes(), true);
+    } else {
+        push_string(out, crate::mutf7::encode(name).as_bytes(), false);
+    }
+}
+
 pub fn push_literal(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(format!("{{{}}}\r\n", s.len()).as_bytes());
     out.extend_from_slice(s);
@@ -100,6 +109,11 @@ const EXTENSIONS: &[&str] = &[
     "STATUS=SIZE",
     "ESEARCH",
     "SEARCHRES",
+    "SORT",
+    "SORT=DISPLAY",
+    "ESORT",
+    "THREAD=ORDEREDSUBJECT",
+    "THREAD=REFERENCES",
     "ID",
     "QUOTA",
     "QUOTA=RES-STORAGE",

@@ -45,7 +45,7 @@ pub enum SearchKey {
     Uid(SequenceSet),
     Seq(SequenceSet),
     ModSeq(u64),
-    /// `NEW`: recent and unseen; no message is recent to carepost (RFC 9051 dropped \Recent).
+    /// `NEW`: recent and unseen (IMAP4rev1; RFC 9051 dropped \Recent).
     New,
     Not(Box<SearchKey>),
     Or(Box<SearchKey>, Box<SearchKey>),

@@ -28,6 +28,8 @@ pub struct MailboxRow {
     pub uid_next: i64,
     pub highest_modseq: i64,
     pub subscribed: bool,
+    /// Messages from this UID on are \Recent: no session has claimed them yet.
+    pub first_recent_uid: i64,
 }
 
 impl MailboxRow {
@@ -41,12 +43,13 @@ impl MailboxRow {
             uid_next: r.try_get("uid_next")?,
             highest_modseq: r.try_get("highest_modseq")?,
             subscribed: r.try_get::<i64, _>("subscribed")? != 0,
+            first_recent_uid: r.try_get("first_recent_uid")?,
         })
     }
 }
 
 const MAILBOX_COLUMNS: &str = "SELECT id, account_id, name, special_use, uid_validity, uid_next, \
-    highest_modseq, subscribed FROM mailboxes";
+    highest_modseq, subscribed, first_recent_uid FROM mailboxes";
 
 const MESSAGE_COLUMNS: &str =
     "SELECT mailbox_id, uid, modseq, blob_id, size, flags, internal_date FROM messages";
@@ -145,6 +148,15 @@ pub trait MailRepo {
     async fn delete_mailbox(&mut self, mailbox_id: i64) -> Result<(), StoreError>;
     async fn rename_mailbox(&mut self, mailbox_id: i64, name: &str) -> Result<(), StoreError>;
     async fn set_subscribed(&mut self, mailbox_id: i64, on: bool) -> Result<(), StoreError>;
+    /// Claims the unclaimed \Recent messages below UID `upto` for one session: returns the
+    /// first UID that was unclaimed (the claim is `from..upto`, empty when `from >= upto`), or
+    /// `None` when the mailbox is gone.
+    async fn claim_recent(
+        &mut self,
+        mailbox_id: i64,
+        account: AccountId,
+        upto: i64,
+    ) -> Result<Option<i64>, StoreError>;
     /// Sets the flags of messages by UID under one new modseq, which it returns.
     async fn update_flags(
         &mut self,
@@ -355,6 +367,31 @@ impl MailRepo for Tx {
             .execute(self.write()?)
             .await?;
         Ok(())
+    }
+
+    async fn claim_recent(
+        &mut self,
+        mailbox_id: i64,
+        account: AccountId,
+        upto: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        // The first statement takes the row's write lock, so two sessions never both claim.
+        let from: Option<i64> = sqlx::query_scalar(
+            "UPDATE mailboxes SET first_recent_uid = first_recent_uid \
+             WHERE id = $1 AND account_id = $2 RETURNING first_recent_uid",
+        )
+        .bind(mailbox_id)
+        .bind(account.0)
+        .fetch_optional(self.write()?)
+        .await?;
+        if from.is_some_and(|f| f < upto) {
+            sqlx::query("UPDATE mailboxes SET first_recent_uid = $1 WHERE id = $2")
+                .bind(upto)
+                .bind(mailbox_id)
+                .execute(self.write()?)
+                .await?;
+        }
+        Ok(from)
     }
 
     async fn update_flags(

@@ -56,6 +56,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0008_inline_bodies.sql"),
         include_str!("../../../migrations/postgres/0008_inline_bodies.sql"),
     ),
+    (
+        9,
+        "recent",
+        include_str!("../../../migrations/sqlite/0009_recent.sql"),
+        include_str!("../../../migrations/postgres/0009_recent.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

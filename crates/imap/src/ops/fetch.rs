@@ -189,7 +189,11 @@ fn write_items(
     }
     let flags = wants(&FetchAttr::Flags) || with_flags;
     if flags {
-        parts.push(format!("FLAGS {}", flag_list(&row.flags)).into_bytes());
+        let recent = match &s.state {
+            crate::session::State::Selected(_, v) => v.recent.contains(&(row.uid as u32)),
+            _ => false,
+        };
+        parts.push(format!("FLAGS {}", flag_list(&row.flags, recent)).into_bytes());
     }
     if wants(&FetchAttr::ModSeq) || with_modseq || (flags && s.enabled.condstore) {
         parts.push(format!("MODSEQ ({})", row.modseq).into_bytes());

@@ -6,7 +6,7 @@ use super::store_failure;
 use crate::session::Session;
 use carepost_audit::{NewEvent, action};
 use carepost_mail::SEPARATOR;
-use carepost_proto_imap::response::push_string;
+use carepost_proto_imap::response::push_mailbox;
 use carepost_proto_imap::{ListOptions, StatusItem};
 use carepost_store::MailboxRow;
 use std::collections::BTreeMap;
@@ -237,7 +237,7 @@ fn attributes(l: &Listed<'_>, o: &ListOptions, lsub: bool) -> Vec<&'static str> 
 /// `* LIST (attributes) "/" name[extra]`, or LSUB.
 fn push_listed(s: &mut Session, verb: &str, attrs: &[&str], name: &str, extra: &str, utf8: bool) {
     let mut line = format!("* {verb} ({}) \"{SEPARATOR}\" ", attrs.join(" ")).into_bytes();
-    push_string(&mut line, name.as_bytes(), utf8);
+    push_mailbox(&mut line, name, utf8);
     line.extend_from_slice(extra.as_bytes());
     line.extend_from_slice(b"\r\n");
     s.out.extend_from_slice(&line);
@@ -339,13 +339,16 @@ async fn write_status(s: &mut Session, m: &MailboxRow, items: &[StatusItem]) -> 
             StatusItem::Unseen => rows.iter().filter(|r| !has(r, "\\Seen")).count() as i64,
             StatusItem::Deleted => rows.iter().filter(|r| has(r, "\\Deleted")).count() as i64,
             StatusItem::Size => rows.iter().map(|r| r.size).sum(),
-            StatusItem::Recent => 0,
+            StatusItem::Recent => rows
+                .iter()
+                .filter(|r| r.uid >= mailbox.first_recent_uid)
+                .count() as i64,
             StatusItem::HighestModSeq => mailbox.highest_modseq,
         };
         parts.push(format!("{} {value}", item.name()));
     }
     let mut line = b"* STATUS ".to_vec();
-    push_string(&mut line, mailbox.name.as_bytes(), s.utf8());
+    push_mailbox(&mut line, &mailbox.name, s.utf8());
     line.extend_from_slice(format!(" ({})\r\n", parts.join(" ")).as_bytes());
     s.out.extend_from_slice(&line);
     true

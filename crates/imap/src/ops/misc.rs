@@ -2,7 +2,7 @@
 //! QUOTA commands (RFC 9208): the storage quota is the account's mail quota, one root.
 
 use crate::session::{After, Next, Session, State};
-use carepost_proto_imap::response::push_string;
+use carepost_proto_imap::response::{push_mailbox, push_string};
 
 pub(super) fn capability(s: &mut Session, tag: &str) {
     let caps = s.capability_list();
@@ -109,7 +109,7 @@ pub(super) async fn get_quota_root(s: &mut Session, tag: &str, mailbox: &str) {
         return;
     }
     let mut line = b"* QUOTAROOT ".to_vec();
-    push_string(&mut line, mailbox.as_bytes(), s.utf8());
+    push_mailbox(&mut line, mailbox, s.utf8());
     line.extend_from_slice(b" \"\"\r\n");
     s.out.extend_from_slice(&line);
     if write_quota(s).await {

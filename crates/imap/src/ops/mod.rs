@@ -8,16 +8,54 @@ mod mailbox;
 mod misc;
 mod search;
 mod select;
+mod sort;
 mod store;
 
 use crate::session::{After, Next, Session};
 use carepost_mail::MailError;
 use carepost_proto_imap::Command;
+use carepost_proto_imap::mutf7::{self, InvalidName};
+
+/// IMAP4rev1 clients that have not enabled UTF-8 write mailbox names in modified UTF-7; the
+/// store keeps UTF-8 (RFC 3501 section 5.1.3).
+fn decode_names(cmd: &mut Command) -> Result<(), InvalidName> {
+    use Command as C;
+    let d = |n: &mut String| -> Result<(), InvalidName> {
+        *n = mutf7::decode(n)?;
+        Ok(())
+    };
+    match cmd {
+        C::Select { mailbox, .. }
+        | C::Create { mailbox, .. }
+        | C::Delete(mailbox)
+        | C::Subscribe(mailbox)
+        | C::Unsubscribe(mailbox)
+        | C::Status { mailbox, .. }
+        | C::Append { mailbox, .. }
+        | C::Copy { mailbox, .. }
+        | C::Move { mailbox, .. }
+        | C::GetQuotaRoot(mailbox) => d(mailbox),
+        C::Rename { from, to } => d(from).and_then(|()| d(to)),
+        C::List {
+            reference,
+            patterns,
+            ..
+        } => d(reference).and_then(|()| patterns.iter_mut().try_for_each(d)),
+        C::Lsub { reference, pattern } => d(reference).and_then(|()| d(pattern)),
+        _ => Ok(()),
+    }
+}
 
 /// Runs a command the state allows.
-pub(crate) async fn run(s: &mut Session, tag: &str, cmd: Command) -> After {
+pub(crate) async fn run(s: &mut Session, tag: &str, mut cmd: Command) -> After {
     use Command as C;
     let done = After::Next(Next::Continue);
+    if !s.utf8()
+        && let Err(e) = decode_names(&mut cmd)
+    {
+        s.bad(tag, &e.to_string());
+        return done;
+    }
     match cmd {
         C::Capability => misc::capability(s, tag),
         C::Noop | C::Check => misc::noop(s, tag).await,
@@ -91,9 +129,19 @@ pub(crate) async fn run(s: &mut Session, tag: &str, cmd: Command) -> After {
             charset,
             key,
         } => search::search(s, tag, uid, ret, charset.as_deref(), &key).await,
-        C::Sort { .. } | C::Thread { .. } => {
-            s.bad(tag, "SORT and THREAD are not available yet");
-        }
+        C::Sort {
+            uid,
+            ret,
+            keys,
+            charset,
+            key,
+        } => sort::sort(s, tag, uid, ret, &keys, &charset, &key).await,
+        C::Thread {
+            uid,
+            algorithm,
+            charset,
+            key,
+        } => sort::thread(s, tag, uid, algorithm, &charset, &key).await,
     }
     done
 }

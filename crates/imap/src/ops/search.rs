@@ -4,7 +4,8 @@
 
 use super::store_failure;
 use crate::session::Session;
-use carepost_proto_imap::{SearchKey, SearchReturn, compact};
+use carepost_mail::MailError;
+use carepost_proto_imap::{SearchKey, SearchReturn, compact, ordered};
 use carepost_store::MessageRow;
 use carepost_types::UnixMillis;
 use mail_parser::{Address, HeaderValue, Message, MessageParser, PartType};
@@ -21,6 +22,7 @@ struct Context<'a> {
     largest_seq: u32,
     largest_uid: u32,
     saved: &'a [u32],
+    recent: &'a std::collections::BTreeSet<u32>,
     now: UnixMillis,
 }
 
@@ -101,7 +103,12 @@ fn day_of_ms(ms: i64) -> i64 {
 fn matches(k: &SearchKey, c: &Candidate<'_>, cx: &Context<'_>) -> bool {
     use SearchKey as K;
     let flags = &c.row.flags;
-    let has = |f: &str| flags.split_whitespace().any(|x| x.eq_ignore_ascii_case(f));
+    let has = |f: &str| {
+        if f.eq_ignore_ascii_case("\\Recent") {
+            return cx.recent.contains(&c.uid);
+        }
+        flags.split_whitespace().any(|x| x.eq_ignore_ascii_case(f))
+    };
     let sent_day = || {
         c.parsed
             .as_ref()
@@ -112,7 +119,7 @@ fn matches(k: &SearchKey, c: &Candidate<'_>, cx: &Context<'_>) -> bool {
         K::All => true,
         K::Flag(f) => has(f),
         K::NoFlag(f) => !has(f),
-        K::New => false,
+        K::New => has("\\Recent") && !has("\\Seen"),
         K::Header(name, text) => c
             .parsed
             .as_ref()
@@ -149,14 +156,16 @@ fn matches(k: &SearchKey, c: &Candidate<'_>, cx: &Context<'_>) -> bool {
     }
 }
 
-pub(super) async fn search(
-    s: &mut Session,
-    tag: &str,
-    by_uid: bool,
-    ret: Option<SearchReturn>,
-    charset: Option<&str>,
-    key: &SearchKey,
-) {
+/// One message that matched, with its body when it was read.
+pub(super) struct Hit {
+    pub seq: u32,
+    pub uid: u32,
+    pub row: MessageRow,
+    pub body: Option<Vec<u8>>,
+}
+
+/// Refuses charsets other than UTF-8 and US-ASCII (all text is compared as UTF-8).
+pub(super) fn charset_ok(s: &mut Session, tag: &str, charset: Option<&str>) -> bool {
     if let Some(cs) = charset
         && !["UTF-8", "US-ASCII"]
             .iter()
@@ -167,64 +176,150 @@ pub(super) async fn search(
             Some("BADCHARSET (US-ASCII UTF-8)"),
             "Unsupported charset",
         );
-        return;
+        return false;
     }
+    true
+}
+
+/// The selected mailbox's messages that match `key`, in mailbox order; with `bodies`, each
+/// hit keeps its body for the caller. Reports other sessions' changes first.
+pub(super) async fn matching(
+    s: &mut Session,
+    key: &SearchKey,
+    by_uid: bool,
+    bodies: bool,
+) -> Result<Vec<Hit>, MailError> {
     if uses_modseq(key) {
         s.enabled.condstore = true;
     }
     s.sync(by_uid).await;
-    let Some(account) = s.principal().map(|p| p.account) else {
-        return;
+    let (Some(account), Some(mailbox_id)) = (
+        s.principal().map(|p| p.account),
+        s.view_mut().map(|v| v.mailbox.id),
+    ) else {
+        return Ok(Vec::new());
     };
-    let Some(view) = s.view_mut() else { return };
-    let mailbox_id = view.mailbox.id;
-    let rows = match s.svc.mail.mailbox_messages(account, mailbox_id).await {
-        Ok((_, r)) => r,
-        Err(e) => return store_failure(s, tag, e),
-    };
-    let body = needs_body(key);
-    let mut bodies = Vec::new();
-    if body {
+    let (_, rows) = s.svc.mail.mailbox_messages(account, mailbox_id).await?;
+    let mut read = Vec::new();
+    if needs_body(key) {
         for r in &rows {
-            match s.svc.mail.read_body(&r.blob_id).await {
-                Ok(b) => bodies.push(b),
-                Err(e) => return store_failure(s, tag, e),
-            }
+            read.push(Some(s.svc.mail.read_body(&r.blob_id).await?));
         }
     }
     let now = s.svc.clock.now();
-    let Some(view) = s.view_mut() else { return };
+    let Some(view) = s.view_mut() else {
+        return Ok(Vec::new());
+    };
     let cx = Context {
         largest_seq: view.uids.len() as u32,
         largest_uid: view.uids.last().copied().unwrap_or(0),
         saved: &view.saved,
+        recent: &view.recent,
         now,
     };
-    let mut found = Vec::new();
-    let mut highest = 0;
-    for (i, r) in rows.iter().enumerate() {
+    let mut hits = Vec::new();
+    for (i, r) in rows.into_iter().enumerate() {
         let uid = r.uid as u32;
         let Some(seq) = view.seq_of(uid) else {
             continue;
         };
+        let body = read.get_mut(i).and_then(Option::take);
         let c = Candidate {
             seq: seq as u32,
             uid,
-            row: r,
-            parsed: bodies
-                .get(i)
-                .and_then(|b| MessageParser::default().parse(b.as_slice())),
+            row: &r,
+            parsed: body
+                .as_deref()
+                .and_then(|b| MessageParser::default().parse(b)),
         };
         if matches(key, &c, &cx) {
-            found.push((seq as u32, uid));
-            highest = highest.max(r.modseq);
+            hits.push(Hit {
+                seq: seq as u32,
+                uid,
+                row: r,
+                body,
+            });
         }
     }
-    let numbers: Vec<u32> = found
+    if bodies {
+        for h in &mut hits {
+            if h.body.is_none() {
+                h.body = Some(s.svc.mail.read_body(&h.row.blob_id).await?);
+            }
+        }
+    }
+    Ok(hits)
+}
+
+/// Writes the ESEARCH answer (RFC 4731) for `numbers`, which SORT gives in its order (RFC
+/// 5267: MIN and MAX are then the first and last, ALL keeps the order).
+pub(super) fn esearch(
+    s: &mut Session,
+    tag: &str,
+    by_uid: bool,
+    ret: &SearchReturn,
+    numbers: &[u32],
+    sorted: bool,
+    modseq: Option<i64>,
+) {
+    let all = ret.all || ret.nothing_asked();
+    let mut line = format!("ESEARCH (TAG \"{tag}\")");
+    if by_uid {
+        line.push_str(" UID");
+    }
+    let (min, max) = if sorted {
+        (numbers.first(), numbers.last())
+    } else {
+        (numbers.iter().min(), numbers.iter().max())
+    };
+    if ret.min
+        && let Some(n) = min
+    {
+        line.push_str(&format!(" MIN {n}"));
+    }
+    if ret.max
+        && let Some(n) = max
+    {
+        line.push_str(&format!(" MAX {n}"));
+    }
+    if all && !numbers.is_empty() {
+        let set = if sorted {
+            ordered(numbers)
+        } else {
+            compact(numbers)
+        };
+        line.push_str(&format!(" ALL {set}"));
+    }
+    if ret.count {
+        line.push_str(&format!(" COUNT {}", numbers.len()));
+    }
+    if let Some(m) = modseq {
+        line.push_str(&format!(" MODSEQ {m}"));
+    }
+    s.untagged(&line);
+}
+
+pub(super) async fn search(
+    s: &mut Session,
+    tag: &str,
+    by_uid: bool,
+    ret: Option<SearchReturn>,
+    charset: Option<&str>,
+    key: &SearchKey,
+) {
+    if !charset_ok(s, tag, charset) {
+        return;
+    }
+    let hits = match matching(s, key, by_uid, false).await {
+        Ok(h) => h,
+        Err(e) => return store_failure(s, tag, e),
+    };
+    let numbers: Vec<u32> = hits
         .iter()
-        .map(|(seq, uid)| if by_uid { *uid } else { *seq })
+        .map(|h| if by_uid { h.uid } else { h.seq })
         .collect();
-    let modseq = (uses_modseq(key) && !found.is_empty()).then_some(highest);
+    let modseq = (uses_modseq(key) && !hits.is_empty())
+        .then(|| hits.iter().map(|h| h.row.modseq).max().unwrap_or(0));
     let Some(ret) = ret else {
         let mut line = String::from("SEARCH");
         for n in &numbers {
@@ -237,37 +332,13 @@ pub(super) async fn search(
         s.ok(tag, None, "SEARCH completed");
         return;
     };
-    if ret.save {
-        view.saved = found.iter().map(|(_, uid)| *uid).collect();
-    }
-    let all = ret.all || ret.nothing_asked() && !ret.save;
-    if ret.nothing_asked() && ret.save {
-        s.ok(tag, None, "SEARCH completed, result saved");
-        return;
-    }
-    let mut line = format!("ESEARCH (TAG \"{tag}\")");
-    if by_uid {
-        line.push_str(" UID");
-    }
-    if ret.min
-        && let Some(n) = numbers.iter().min()
+    if ret.save
+        && let Some(view) = s.view_mut()
     {
-        line.push_str(&format!(" MIN {n}"));
+        view.saved = hits.iter().map(|h| h.uid).collect();
     }
-    if ret.max
-        && let Some(n) = numbers.iter().max()
-    {
-        line.push_str(&format!(" MAX {n}"));
+    if !(ret.nothing_asked() && ret.save) {
+        esearch(s, tag, by_uid, &ret, &numbers, false, modseq);
     }
-    if all && !numbers.is_empty() {
-        line.push_str(&format!(" ALL {}", compact(&numbers)));
-    }
-    if ret.count {
-        line.push_str(&format!(" COUNT {}", numbers.len()));
-    }
-    if let Some(m) = modseq {
-        line.push_str(&format!(" MODSEQ {m}"));
-    }
-    s.untagged(&line);
     s.ok(tag, None, "SEARCH completed");
 }

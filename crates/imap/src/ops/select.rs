@@ -5,7 +5,7 @@ use super::store_failure;
 use crate::session::{Principal, Session, State};
 use crate::view::{View, flag_list};
 use carepost_proto_imap::Qresync;
-use carepost_proto_imap::response::push_string;
+use carepost_proto_imap::response::push_mailbox;
 use carepost_proto_imap::{SequenceSet, compact};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -88,8 +88,24 @@ pub(super) async fn select(
         "* OK [PERMANENTFLAGS ({permanent})] Flags permitted\r\n"
     );
     let _ = write!(out, "* {} EXISTS\r\n", rows.len());
+    let mut view = View::new(mailbox, read_only, &rows);
     if !s.enabled.rev2 {
-        out.extend_from_slice(b"* 0 RECENT\r\n");
+        // EXAMINE shows what is recent without claiming it; SELECT claims it.
+        let from = if read_only {
+            view.mailbox.first_recent_uid
+        } else {
+            match s
+                .svc
+                .mail
+                .claim_recent(account, view.mailbox.id, view.mailbox.uid_next)
+                .await
+            {
+                Ok(from) => from,
+                Err(e) => return store_failure(s, tag, e),
+            }
+        };
+        view.take_recent(from);
+        let _ = write!(out, "* {} RECENT\r\n", view.recent.len());
         let unseen = rows
             .iter()
             .position(|r| !r.flags.split_whitespace().any(|f| f == "\\Seen"));
@@ -100,14 +116,13 @@ pub(super) async fn select(
     let _ = write!(
         out,
         "* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] Predicted next UID\r\n* OK [HIGHESTMODSEQ {}] Highest\r\n",
-        mailbox.uid_validity, mailbox.uid_next, mailbox.highest_modseq
+        view.mailbox.uid_validity, view.mailbox.uid_next, view.mailbox.highest_modseq
     );
     if s.enabled.rev2 {
         out.extend_from_slice(b"* LIST () \"/\" ");
-        push_string(&mut out, mailbox.name.as_bytes(), s.utf8());
+        push_mailbox(&mut out, &view.mailbox.name, s.utf8());
         out.extend_from_slice(b"\r\n");
     }
-    let view = View::new(mailbox, read_only, &rows);
     if let Some(q) = qresync
         && i64::from(q.uid_validity) == view.mailbox.uid_validity
         && let Err(e) = resync(s, &view, &q, &mut out).await
@@ -158,7 +173,7 @@ async fn resync(
             let _ = write!(
                 out,
                 "* {seq} FETCH (UID {uid} FLAGS {} MODSEQ ({}))\r\n",
-                flag_list(&row.flags),
+                flag_list(&row.flags, view.recent.contains(&uid)),
                 row.modseq
             );
         }

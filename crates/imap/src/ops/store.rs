@@ -105,7 +105,8 @@ pub(super) async fn store(
                 let _ = write!(out, "MODSEQ ({m}))\r\n");
                 continue;
             }
-            let _ = write!(out, "FLAGS {}", flag_list(flags));
+            let recent = v.recent.contains(&(uid as u32));
+            let _ = write!(out, "FLAGS {}", flag_list(flags, recent));
             if condstore {
                 let _ = write!(out, " MODSEQ ({m})");
             }

@@ -152,6 +152,12 @@ fn print_banner(r: &serve::Running) -> anyhow::Result<()> {
     if let Some(a) = r.submissions {
         say!("  submits {a}  (submission over implicit TLS)");
     }
+    if let Some(a) = r.imap {
+        say!("  imap    {a}  (IMAP: STARTTLS, then LOGIN or AUTHENTICATE)");
+    }
+    if let Some(a) = r.imaps {
+        say!("  imaps   {a}  (IMAP over implicit TLS)");
+    }
     if let Some(admin) = &r.first_admin {
         say!();
         say!("First administrator: {}", admin.address);

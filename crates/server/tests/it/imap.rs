@@ -224,6 +224,7 @@ a.send('a4 IDLE\r\n')
 print('idle', a.line())
 submit(smtp, other, password, user, 'While you wait')
 print('pushed', a.line())
+print('recent', a.line())
 b = connect(imaps, user, password)
 b.select('INBOX')
 b.store('1', '+FLAGS', '\\Flagged')
@@ -247,8 +248,9 @@ async fn rfc2177_idle_reports_a_delivery_and_another_sessions_flag_change() {
         assert!(out.contains("'* 0 EXISTS'"), "{out}");
         assert!(out.contains("idle + idling"), "{out}");
         assert!(out.contains("pushed * 1 EXISTS"), "{out}");
+        assert!(out.contains("recent * 1 RECENT"), "{out}");
         assert!(
-            out.contains("flagged * 1 FETCH (UID 1 FLAGS (\\Flagged) MODSEQ ("),
+            out.contains("flagged * 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent) MODSEQ ("),
             "{out}"
         );
         assert!(out.contains("a4 OK IDLE terminated"), "{out}");
@@ -568,5 +570,172 @@ async fn a_disabled_accounts_open_session_is_cut_off() {
             after.contains("BYE Your account is no longer active"),
             "{after}"
         );
+    }
+}
+
+const SORT_THREAD: &str = r#"
+imaps, user, password = sys.argv[1], sys.argv[2], sys.argv[3]
+m = connect(imaps, user, password)
+m.create('Threads')
+mails = [
+    ('a', '<a@x>', '', 'Fri, 22 Feb 2008 10:00:00 +0000', 'zed@x.org'),
+    ('Re: a', '<b@x>', '<a@x>', 'Fri, 22 Feb 2008 09:00:00 +0000', 'amy@x.org'),
+    ('[list]  C', '<c@x>', '', 'Fri, 22 Feb 2008 11:00:00 +0000', 'bea@x.org'),
+    ('Re: c', '<d@x>', '<gone@x>', 'Fri, 22 Feb 2008 12:00:00 +0000', 'cid@x.org'),
+]
+for subject, mid, refs, date, sender in mails:
+    msg = 'From: ' + sender + '\r\nSubject: ' + subject + '\r\nMessage-ID: ' + mid + '\r\n'
+    if refs:
+        msg += 'References: ' + refs + '\r\n'
+    msg += 'Date: ' + date + '\r\n\r\nbody\r\n'
+    m.append('Threads', None, None, msg.encode())
+m.select('Threads')
+print('subject', m.sort('(SUBJECT)', 'UTF-8', 'ALL'))
+print('rdate', m.sort('(REVERSE DATE)', 'UTF-8', 'ALL'))
+print('from', m.sort('(FROM)', 'UTF-8', 'ALL'))
+print('uidsort', m.uid('SORT', '(REVERSE DATE)', 'UTF-8', '2:*'))
+print('refs', m.thread('REFERENCES', 'UTF-8', 'ALL'))
+print('ordered', m.thread('ORDEREDSUBJECT', 'UTF-8', 'ALL'))
+print('charset', m._simple_command('SORT', '(DATE)', 'KOI8-R', 'ALL'))
+r = Raw(imaps)
+r.cmd('e1', 'LOGIN "%s" "%s"' % (user, password))
+r.cmd('e2', 'SELECT Threads')
+print('esort', r.cmd('e3', 'SORT RETURN (MIN MAX COUNT ALL) (DATE) UTF-8 ALL'))
+"#;
+
+#[tokio::test]
+async fn rfc5256_sort_and_thread_order_by_base_subject_date_and_references() {
+    for db in carepost_testkit::backends().await {
+        let (s, ann, _) = server_with_staff(db).await;
+        let imaps = s.running.imaps.unwrap().port().to_string();
+        let out = python(&format!("{PRELUDE}{SORT_THREAD}"), &[&imaps, &ann, GOOD]).await;
+        let line = |p: &str| {
+            out.lines()
+                .find(|l| l.starts_with(p))
+                .unwrap_or_default()
+                .to_string()
+        };
+        // Base subjects "a", "a", "C", "c": ties keep mailbox order.
+        assert!(line("subject ").contains("[b'1 2 3 4']"), "{out}");
+        assert!(line("rdate").contains("[b'4 3 1 2']"), "{out}");
+        // By the first From address's local part: amy, bea, cid, zed.
+        assert!(line("from").contains("[b'2 3 4 1']"), "{out}");
+        assert!(line("uidsort").contains("[b'4 3 2']"), "{out}");
+        // 2 answers 1; 4's parent is missing, so it joins 3 by its base subject.
+        assert!(line("refs").contains("[b'(1 2)(3 4)']"), "{out}");
+        assert!(line("ordered").contains("[b'(2 1)(3 4)']"), "{out}");
+        assert!(line("charset").contains("BADCHARSET"), "{out}");
+        assert!(
+            line("esort").contains("ESEARCH (TAG \"e3\") MIN 2 MAX 4 ALL 2,1,3:4 COUNT 4"),
+            "{out}"
+        );
+    }
+}
+
+const RECENT: &str = r#"
+imaps, user, password = sys.argv[1], sys.argv[2], sys.argv[3]
+m = connect(imaps, user, password)
+m.create('Fresh')
+m.append('Fresh', None, None, b'Subject: one\r\n\r\nx\r\n')
+m.append('Fresh', None, None, b'Subject: two\r\n\r\nx\r\n')
+print('status', m.status('Fresh', '(RECENT)'))
+a = Raw(imaps)
+a.cmd('a1', 'LOGIN "%s" "%s"' % (user, password))
+print('examine', a.cmd('a2', 'EXAMINE Fresh'))
+print('afterexamine', m.status('Fresh', '(RECENT)'))
+print('select', a.cmd('a3', 'SELECT Fresh'))
+print('search', a.cmd('a4', 'SEARCH RECENT'))
+print('fetch', a.cmd('a5', 'FETCH 1 FLAGS'))
+b = Raw(imaps)
+b.cmd('b1', 'LOGIN "%s" "%s"' % (user, password))
+print('second', b.cmd('b2', 'SELECT Fresh'))
+m.append('Fresh', None, None, b'Subject: three\r\n\r\nx\r\n')
+print('noop', b.cmd('b3', 'NOOP'))
+print('other', a.cmd('a6', 'NOOP'))
+print('new', b.cmd('b4', 'SEARCH NEW'))
+e = Raw(imaps)
+e.cmd('e1', 'LOGIN "%s" "%s"' % (user, password))
+e.cmd('e2', 'ENABLE IMAP4rev2')
+print('rev2', e.cmd('e3', 'SELECT Fresh'))
+"#;
+
+#[tokio::test]
+async fn rfc3501_recent_goes_to_the_first_session_that_selects() {
+    for db in carepost_testkit::backends().await {
+        let (s, ann, _) = server_with_staff(db).await;
+        let imaps = s.running.imaps.unwrap().port().to_string();
+        let out = python(&format!("{PRELUDE}{RECENT}"), &[&imaps, &ann, GOOD]).await;
+        let line = |p: &str| {
+            out.lines()
+                .find(|l| l.starts_with(p))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(line("status").contains("RECENT 2"), "{out}");
+        assert!(line("examine").contains("* 2 RECENT"), "{out}");
+        assert!(
+            line("afterexamine").contains("RECENT 2"),
+            "EXAMINE does not claim: {out}"
+        );
+        assert!(line("select").contains("* 2 RECENT"), "{out}");
+        assert!(line("search").contains("* SEARCH 1 2"), "{out}");
+        assert!(line("fetch").contains("FLAGS (\\\\Recent)"), "{out}");
+        assert!(line("second").contains("* 0 RECENT"), "claimed once: {out}");
+        // The new message goes to the one session that notices it first.
+        let noop = line("noop");
+        assert!(
+            noop.contains("* 3 EXISTS") && noop.contains("* 1 RECENT"),
+            "{out}"
+        );
+        let other = line("other");
+        assert!(
+            other.contains("* 3 EXISTS") && other.contains("* 2 RECENT"),
+            "{out}"
+        );
+        assert!(line("new").contains("* SEARCH 3'"), "{out}");
+        assert!(
+            !line("rev2").contains("RECENT"),
+            "IMAP4rev2 has no \\Recent: {out}"
+        );
+    }
+}
+
+const MUTF7: &str = r#"
+imaps, user, password = sys.argv[1], sys.argv[2], sys.argv[3]
+r = Raw(imaps)
+r.cmd('a1', 'LOGIN "%s" "%s"' % (user, password))
+print('create', r.cmd('a2', 'CREATE "Befunde/p&AOQA5A-"'))
+print('list', r.cmd('a3', 'LIST "" "Befunde/*"'))
+print('status', r.cmd('a4', 'STATUS "Befunde/p&AOQA5A-" (MESSAGES)'))
+print('bad', r.cmd('a5', 'CREATE "broken&AOQ"'))
+print('amp', r.cmd('a6', 'CREATE "R&-D"'))
+u = Raw(imaps)
+u.cmd('u1', 'LOGIN "%s" "%s"' % (user, password))
+u.cmd('u2', 'ENABLE UTF8=ACCEPT')
+u.send('u3 LIST "" "*"\r\n')
+print('utf8', [l.encode('utf-8') for l in u.until('u3')])
+"#;
+
+#[tokio::test]
+async fn rfc3501_rev1_clients_name_mailboxes_in_modified_utf7() {
+    for db in carepost_testkit::backends().await {
+        let (s, ann, _) = server_with_staff(db).await;
+        let imaps = s.running.imaps.unwrap().port().to_string();
+        let out = python(&format!("{PRELUDE}{MUTF7}"), &[&imaps, &ann, GOOD]).await;
+        let line = |p: &str| {
+            out.lines()
+                .find(|l| l.starts_with(p))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(line("create").contains("a2 OK"), "{out}");
+        assert!(line("list").contains("\"Befunde/p&AOQA5A-\""), "{out}");
+        assert!(line("status").contains("MESSAGES 0"), "{out}");
+        assert!(line("bad").contains("a5 BAD"), "{out}");
+        assert!(line("amp").contains("a6 OK"), "{out}");
+        // Stored as UTF-8: a client that accepts UTF-8 sees the real name.
+        let utf8 = line("utf8");
+        assert!(utf8.contains("Befunde/p\\xc3\\xa4\\xc3\\xa4"), "{out}");
+        assert!(utf8.contains("\"R&D\""), "{out}");
     }
 }

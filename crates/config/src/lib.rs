@@ -17,7 +17,7 @@ mod validate;
 pub use dev::{DevOptions, dev_config, dev_config_path};
 pub use duration::parse_duration;
 pub use init::{InitOptions, render_production_config};
-pub use mail::{InactiveDelivery, MailPolicy, parse_size};
+pub use mail::{ImapLimits, InactiveDelivery, MailPolicy, parse_size};
 pub use security::{LockoutPolicy, MfaPolicy, PasswordPolicy, SessionPolicy};
 pub use template::{AddressTemplate, Token};
 
@@ -73,6 +73,7 @@ pub struct Config {
     pub mfa: MfaPolicy,
     pub sessions: SessionPolicy,
     pub mail: MailPolicy,
+    pub imap: ImapLimits,
 }
 
 #[derive(Debug, Clone)]

@@ -1,7 +1,8 @@
-//! `[mail]`: how the mail store and the SMTP services behave. Sizes are written like `10GiB`,
+//! `[mail]`: how the mail store and the SMTP services behave; `[imap]`: the IMAP listeners'
+//! connection limits. Sizes are written like `10GiB`,
 //! `50MB` or a plain number of bytes.
 
-use crate::raw::RawMail;
+use crate::raw::{RawImap, RawMail};
 use crate::validate::Errors;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -66,6 +67,53 @@ impl Default for MailPolicy {
             dkim_selector: "carepost".to_string(),
             postmaster: None,
         }
+    }
+}
+
+/// How many IMAP connections are served at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImapLimits {
+    /// Open connections per listener.
+    pub max_connections: usize,
+    /// Open connections from one address per listener (raise it where many users share an
+    /// address: a terminal server, a proxy).
+    pub max_connections_per_source: usize,
+    /// Signed-in sessions of one account across the listeners (a phone, a tablet, desktops
+    /// with a connection per folder).
+    pub max_sessions_per_account: usize,
+}
+
+impl Default for ImapLimits {
+    fn default() -> Self {
+        ImapLimits {
+            max_connections: 5000,
+            max_connections_per_source: 100,
+            max_sessions_per_account: 50,
+        }
+    }
+}
+
+pub(crate) fn imap(errs: &mut Errors, raw: RawImap) -> ImapLimits {
+    let d = ImapLimits::default();
+    let mut at_least_one = |key: &str, v: Option<usize>, default: usize| {
+        let v = v.unwrap_or(default);
+        if v == 0 {
+            errs.push(&format!("imap.{key}: at least 1"));
+        }
+        v
+    };
+    ImapLimits {
+        max_connections: at_least_one("max_connections", raw.max_connections, d.max_connections),
+        max_connections_per_source: at_least_one(
+            "max_connections_per_source",
+            raw.max_connections_per_source,
+            d.max_connections_per_source,
+        ),
+        max_sessions_per_account: at_least_one(
+            "max_sessions_per_account",
+            raw.max_sessions_per_account,
+            d.max_sessions_per_account,
+        ),
     }
 }
 

@@ -33,6 +33,8 @@ pub struct RawConfig {
     pub sessions: RawSessions,
     #[serde(default)]
     pub mail: RawMail,
+    #[serde(default)]
+    pub imap: RawImap,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,6 +144,14 @@ pub struct RawMfa {
 pub struct RawSessions {
     pub idle_timeout: Option<String>,
     pub absolute_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawImap {
+    pub max_connections: Option<usize>,
+    pub max_connections_per_source: Option<usize>,
+    pub max_sessions_per_account: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

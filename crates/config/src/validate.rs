@@ -50,6 +50,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
     let sessions = security::sessions(&mut errs, raw.sessions);
     let org_domain = organization.as_ref().map(|o| o.domain.as_str().to_string());
     let mail = crate::mail::mail(&mut errs, raw.mail, org_domain.as_deref(), base);
+    let imap = crate::mail::imap(&mut errs, raw.imap);
     let master_key = errs
         .required("secrets.master_key", raw.secrets.master_key)
         .and_then(|k| errs.check("secrets.master_key", decode_key(&k)));
@@ -76,6 +77,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
             mfa,
             sessions,
             mail,
+            imap,
         }),
         _ => Err(errs.0),
     }

@@ -24,14 +24,6 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
-/// Open connections per listener.
-const MAX_CONNECTIONS: usize = 5000;
-/// Open connections from one address per listener (a NAT of many desktops stays under it).
-const MAX_PER_SOURCE: usize = 100;
-/// Open sessions of one account across listeners (a phone, a tablet, desktops with a
-/// connection per folder).
-const MAX_PER_ACCOUNT: usize = 50;
-
 /// How a listener starts its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listener {
@@ -96,6 +88,7 @@ impl ImapService {
         clock: Arc<dyn Clock>,
         tls: TlsAcceptor,
     ) -> ImapService {
+        let per_account = config.imap.max_sessions_per_account;
         ImapService {
             config,
             directory,
@@ -103,7 +96,7 @@ impl ImapService {
             clock,
             tls,
             timeouts: Timeouts::default(),
-            accounts: Counted::new(MAX_PER_ACCOUNT),
+            accounts: Counted::new(per_account),
         }
     }
 
@@ -124,8 +117,9 @@ impl ImapService {
         kind: Listener,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-        let sources: Arc<Counted<IpAddr>> = Counted::new(MAX_PER_SOURCE);
+        let limits = self.config.imap;
+        let slots = Arc::new(Semaphore::new(limits.max_connections));
+        let sources: Arc<Counted<IpAddr>> = Counted::new(limits.max_connections_per_source);
         let mut tasks = tokio::task::JoinSet::new();
         loop {
             let permit = tokio::select! {

@@ -102,33 +102,29 @@ impl<'a> Entity<'a> {
         self.ctype == "multipart"
     }
 
-    /// The entity a part path names (`[]` is this one). Part 1 of a non-multipart is its
-    /// body; the parts of a message/rfc822 are those of the message inside it.
+    /// The entity a part path names (`[]` is this one). Part 1 of a non-multipart message is
+    /// its body (for a message/rfc822 message, the whole message inside); the parts of a
+    /// message/rfc822 *part* are those of the message inside it.
     pub(crate) fn find(&self, path: &[u32]) -> Option<&Entity<'a>> {
+        self.find_in(path, false)
+    }
+
+    fn find_in(&self, path: &[u32], is_part: bool) -> Option<&Entity<'a>> {
         let Some((first, rest)) = path.split_first() else {
             return Some(self);
         };
+        if is_part && let Some(inner) = &self.inner {
+            return inner.find_in(path, false);
+        }
         let i = usize::try_from(*first).ok()?.checked_sub(1)?;
         let next = if self.is_multipart() {
             self.children.get(i)?
-        } else if let Some(inner) = &self.inner {
-            if inner.is_multipart() {
-                inner.children.get(i)?
-            } else if i == 0 {
-                inner
-            } else {
-                return None;
-            }
         } else if i == 0 {
             self
         } else {
             return None;
         };
-        if rest.is_empty() {
-            Some(next)
-        } else {
-            next.find(rest)
-        }
+        next.find_in(rest, true)
     }
 }
 
@@ -240,7 +236,14 @@ fn encoded_name(name: &str, utf8: bool) -> Vec<u8> {
 fn push_addr(out: &mut Vec<u8>, name: Option<&str>, address: Option<&str>, utf8: bool) {
     out.push(b'(');
     push_nstring(out, name.map(|n| encoded_name(n, utf8)).as_deref(), utf8);
-    out.extend_from_slice(b" NIL ");
+    out.push(b' ');
+    // An obsolete source route (`<@route:user@domain>`, RFC 5322 section 4.4) is the adl.
+    let (route, address) = match address.and_then(|a| a.strip_prefix('@')?.split_once(':')) {
+        Some((route, rest)) => (Some(format!("@{route}")), Some(rest)),
+        None => (None, address),
+    };
+    push_nstring(out, route.as_deref().map(str::as_bytes), utf8);
+    out.push(b' ');
     let (mailbox, host) = match address {
         Some(a) => match a.rsplit_once('@') {
             Some((m, h)) => (Some(m), Some(h)),
@@ -275,7 +278,8 @@ fn push_addresses(out: &mut Vec<u8>, a: Option<&Address<'_>>, utf8: bool) {
                     push_string(out, name.as_bytes(), utf8);
                     out.extend_from_slice(b" NIL)");
                 }
-                for x in &g.addresses {
+                // A comment alone in a group (`group: (foo) ;`) is no address.
+                for x in g.addresses.iter().filter(|x| x.address.is_some()) {
                     push_addr(out, x.name.as_deref(), x.address.as_deref(), utf8);
                 }
                 if g.name.is_some() {
@@ -492,6 +496,22 @@ mod tests {
         assert_eq!(e.find(&[2, 1]).unwrap().body, b"inner body");
         assert!(e.find(&[3]).is_none());
         assert!(e.find(&[0]).is_none());
+    }
+
+    #[test]
+    fn a_message_that_is_a_message_rfc822_numbers_its_inner_parts_from_1() {
+        let raw = b"Content-Type: message/rfc822\r\n\r\nContent-Type: message/rfc822\r\n\r\nSubject: s\r\n\r\nHello";
+        let e = Entity::parse(raw);
+        // Part 1 is the whole message inside; 1.1 the one inside that; 1.1.1 its text.
+        assert!(
+            e.find(&[1])
+                .unwrap()
+                .body
+                .starts_with(b"Content-Type: message/rfc822")
+        );
+        assert!(e.find(&[1, 1]).unwrap().body.starts_with(b"Subject: s"));
+        assert_eq!(e.find(&[1, 1, 1]).unwrap().body, b"Hello");
+        assert!(e.find(&[2]).is_none());
     }
 
     #[test]

@@ -183,6 +183,18 @@ impl Session {
         true
     }
 
+    /// Turns CONDSTORE on for a command that uses it; with a mailbox selected the client
+    /// learns the mailbox's HIGHESTMODSEQ then (RFC 7162 section 3.1).
+    pub(crate) fn enable_condstore(&mut self) {
+        if std::mem::replace(&mut self.enabled.condstore, true) {
+            return;
+        }
+        if let State::Selected(_, v) = &self.state {
+            let line = format!("OK [HIGHESTMODSEQ {}] Highest", v.modseq);
+            self.untagged(&line);
+        }
+    }
+
     pub(crate) fn utf8(&self) -> bool {
         self.enabled.utf8 || self.enabled.rev2
     }

@@ -154,8 +154,8 @@ impl MailStore {
         valid_name(name)?;
         let mut tx = self.store().begin().await?;
         ensure_standard(&mut tx, account, self.clock().now()).await?;
-        // UIDVALIDITY in seconds, kept above every mailbox this account had: a mailbox made
-        // again under an old name must not look like the old one to a client's cache.
+        // UIDVALIDITY in seconds, kept above every mailbox this account ever had: a mailbox
+        // made again under an old name must not look like the old one to a client's cache.
         let now = self.clock().now();
         let highest = tx
             .list_mailboxes(account)
@@ -164,7 +164,9 @@ impl MailStore {
             .map(|m| m.uid_validity)
             .max()
             .unwrap_or(0);
-        let uid_validity = (now.0 / 1000).max(highest + 1);
+        let uid_validity = tx
+            .next_uid_validity(account, (now.0 / 1000).max(highest + 1))
+            .await?;
         let made = tx
             .create_mailbox(account, name, special_use, uid_validity, now)
             .await?
@@ -254,34 +256,49 @@ impl MailStore {
             return Err(MailError::NoMailbox(from.to_string()));
         }
         let below = format!("{from}{SEPARATOR}");
-        let moving: Vec<(i64, String)> = boxes
+        let moving: Vec<(&MailboxRow, String)> = boxes
             .iter()
             .filter(|m| m.name == from || m.name.starts_with(&below))
-            .map(|m| (m.id, format!("{to}{}", &m.name[from.len()..])))
+            .map(|m| (m, format!("{to}{}", &m.name[from.len()..])))
             .collect();
         for (_, new) in &moving {
             if boxes.iter().any(|m| &m.name == new) {
                 return Err(MailError::Exists(new.clone()));
             }
         }
-        for (id, new) in &moving {
-            tx.rename_mailbox(*id, new).await?;
+        // Subscriptions stay with the names (RFC 9051 section 6.3.6).
+        for (m, new) in &moving {
+            tx.rename_mailbox(m.id, new).await?;
         }
         tx.append_audit(&event).await?;
         tx.commit().await?;
         Ok(())
     }
 
+    /// Subscribes to an existing mailbox, or unsubscribes from a name whether or not a
+    /// mailbox has it (RFC 9051 section 6.3.7: subscriptions outlive their mailboxes).
     pub async fn set_subscribed(
         &self,
         account: AccountId,
         name: &str,
         on: bool,
     ) -> Result<(), MailError> {
-        let m = self.find_mailbox(account, name).await?;
+        let name = if on {
+            self.find_mailbox(account, name).await?.name
+        } else if name.eq_ignore_ascii_case("INBOX") {
+            "INBOX".to_string()
+        } else {
+            name.to_string()
+        };
         let mut tx = self.store().begin_bookkeeping().await?;
-        tx.set_subscribed(m.id, on).await?;
+        tx.set_subscription(account, &name, on).await?;
         Ok(tx.commit().await?)
+    }
+
+    /// The names the account is subscribed to, whether their mailboxes exist or not.
+    pub async fn subscriptions(&self, account: AccountId) -> Result<Vec<String>, MailError> {
+        let mut read = self.store().read().await?;
+        Ok(read.list_subscriptions(account).await?)
     }
 
     /// Claims the mailbox's unclaimed \Recent messages below UID `upto` for one IMAP session;

@@ -193,27 +193,35 @@ impl<'a> Cursor<'a> {
         Ok(out)
     }
 
+    /// Whether a quoted string or a literal starts here (`~` only as literal8's `~{`: an atom
+    /// may start with `~`).
+    fn at_string(&self) -> bool {
+        match self.peek() {
+            Some(b'"' | b'{') => true,
+            Some(b'~') => self.buf.get(self.pos + 1) == Some(&b'{'),
+            _ => false,
+        }
+    }
+
     /// string: quoted or literal.
     pub(crate) fn string(&mut self) -> R<Vec<u8>> {
         match self.peek() {
             Some(b'"') => self.quoted(),
-            Some(b'{' | b'~') => self.literal(),
+            _ if self.at_string() => self.literal(),
             _ => Err(bad("expected a string")),
         }
     }
 
     /// astring: an atom (with `]`) or a string.
     pub(crate) fn astring(&mut self) -> R<Vec<u8>> {
-        match self.peek() {
-            Some(b'"' | b'{' | b'~') => self.string(),
-            _ => {
-                let a = self.take_while(is_astring_char);
-                if a.is_empty() {
-                    return Err(bad("expected a string"));
-                }
-                Ok(a.to_vec())
-            }
+        if self.at_string() {
+            return self.string();
         }
+        let a = self.take_while(is_astring_char);
+        if a.is_empty() {
+            return Err(bad("expected a string"));
+        }
+        Ok(a.to_vec())
     }
 
     pub(crate) fn astring_utf8(&mut self) -> R<String> {
@@ -230,15 +238,14 @@ impl<'a> Cursor<'a> {
 
     /// list-mailbox: list chars (with the wildcards) or a string.
     pub(crate) fn list_mailbox(&mut self) -> R<String> {
-        let raw = match self.peek() {
-            Some(b'"' | b'{' | b'~') => self.string()?,
-            _ => {
-                let a = self.take_while(is_list_char);
-                if a.is_empty() {
-                    return Err(bad("expected a mailbox pattern"));
-                }
-                a.to_vec()
+        let raw = if self.at_string() {
+            self.string()?
+        } else {
+            let a = self.take_while(is_list_char);
+            if a.is_empty() {
+                return Err(bad("expected a mailbox pattern"));
             }
+            a.to_vec()
         };
         String::from_utf8(raw).map_err(|_| bad("the mailbox pattern is not UTF-8"))
     }

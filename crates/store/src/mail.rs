@@ -27,7 +27,6 @@ pub struct MailboxRow {
     pub uid_validity: i64,
     pub uid_next: i64,
     pub highest_modseq: i64,
-    pub subscribed: bool,
     /// Messages from this UID on are \Recent: no session has claimed them yet.
     pub first_recent_uid: i64,
 }
@@ -42,14 +41,13 @@ impl MailboxRow {
             uid_validity: r.try_get("uid_validity")?,
             uid_next: r.try_get("uid_next")?,
             highest_modseq: r.try_get("highest_modseq")?,
-            subscribed: r.try_get::<i64, _>("subscribed")? != 0,
             first_recent_uid: r.try_get("first_recent_uid")?,
         })
     }
 }
 
 const MAILBOX_COLUMNS: &str = "SELECT id, account_id, name, special_use, uid_validity, uid_next, \
-    highest_modseq, subscribed, first_recent_uid FROM mailboxes";
+    highest_modseq, first_recent_uid FROM mailboxes";
 
 const MESSAGE_COLUMNS: &str =
     "SELECT mailbox_id, uid, modseq, blob_id, size, flags, internal_date FROM messages";
@@ -147,7 +145,15 @@ pub trait MailRepo {
     /// Removes an empty mailbox (expunge its messages first) and its expunge records.
     async fn delete_mailbox(&mut self, mailbox_id: i64) -> Result<(), StoreError>;
     async fn rename_mailbox(&mut self, mailbox_id: i64, name: &str) -> Result<(), StoreError>;
-    async fn set_subscribed(&mut self, mailbox_id: i64, on: bool) -> Result<(), StoreError>;
+    /// Subscribes the account to a name, or unsubscribes it.
+    async fn set_subscription(
+        &mut self,
+        account: AccountId,
+        name: &str,
+        on: bool,
+    ) -> Result<(), StoreError>;
+    /// The names the account is subscribed to, existing or not.
+    async fn list_subscriptions(&mut self, account: AccountId) -> Result<Vec<String>, StoreError>;
     /// Claims the unclaimed \Recent messages below UID `upto` for one session: returns the
     /// first UID that was unclaimed (the claim is `from..upto`, empty when `from >= upto`), or
     /// `None` when the mailbox is gone.
@@ -211,6 +217,13 @@ pub trait MailRepo {
     /// Bodies no message holds.
     async fn list_unreferenced_blobs(&mut self) -> Result<Vec<String>, StoreError>;
     async fn delete_blob(&mut self, id: &str) -> Result<(), StoreError>;
+    /// A new UIDVALIDITY for one of the account's mailboxes: `at_least`, or one above the
+    /// highest the account was ever given if that is not below it.
+    async fn next_uid_validity(
+        &mut self,
+        account: AccountId,
+        at_least: i64,
+    ) -> Result<i64, StoreError>;
     /// `(bytes, messages)` held by the account.
     async fn find_usage(&mut self, account: AccountId) -> Result<(i64, i64), StoreError>;
     async fn add_usage(
@@ -241,7 +254,7 @@ impl MailRepo for Tx {
         uid_validity: i64,
         at: UnixMillis,
     ) -> Result<MailboxRow, StoreError> {
-        sqlx::query(
+        let made = sqlx::query(
             "INSERT INTO mailboxes (account_id, name, special_use, uid_validity, uid_next, \
              highest_modseq, subscribed, created_at) VALUES ($1, $2, $3, $4, 1, 1, 1, $5) \
              ON CONFLICT (account_id, name) DO NOTHING",
@@ -253,6 +266,10 @@ impl MailRepo for Tx {
         .bind(at.0)
         .execute(self.write()?)
         .await?;
+        // A standard mailbox starts subscribed (once: the user may unsubscribe it).
+        if made.rows_affected() == 1 {
+            self.set_subscription(account, name, true).await?;
+        }
         let sql = sqlx::AssertSqlSafe(format!(
             "{MAILBOX_COLUMNS} WHERE account_id = $1 AND name = $2"
         ));
@@ -360,13 +377,35 @@ impl MailRepo for Tx {
         Ok(())
     }
 
-    async fn set_subscribed(&mut self, mailbox_id: i64, on: bool) -> Result<(), StoreError> {
-        sqlx::query("UPDATE mailboxes SET subscribed = $1 WHERE id = $2")
-            .bind(i64::from(on))
-            .bind(mailbox_id)
+    async fn set_subscription(
+        &mut self,
+        account: AccountId,
+        name: &str,
+        on: bool,
+    ) -> Result<(), StoreError> {
+        let sql = if on {
+            "INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) \
+             ON CONFLICT (account_id, name) DO NOTHING"
+        } else {
+            "DELETE FROM subscriptions WHERE account_id = $1 AND name = $2"
+        };
+        sqlx::query(sql)
+            .bind(account.0)
+            .bind(name)
             .execute(self.write()?)
             .await?;
         Ok(())
+    }
+
+    async fn list_subscriptions(&mut self, account: AccountId) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT name FROM subscriptions WHERE account_id = $1 ORDER BY name",
+            )
+            .bind(account.0)
+            .fetch_all(self.conn())
+            .await?,
+        )
     }
 
     async fn claim_recent(
@@ -604,6 +643,24 @@ impl MailRepo for Tx {
             Some(r) => Ok((r.try_get("bytes")?, r.try_get("messages")?)),
             None => Ok((0, 0)),
         }
+    }
+
+    async fn next_uid_validity(
+        &mut self,
+        account: AccountId,
+        at_least: i64,
+    ) -> Result<i64, StoreError> {
+        let v: i64 = sqlx::query_scalar(
+            "INSERT INTO mail_usage (account_id, bytes, messages, last_uid_validity) \
+             VALUES ($1, 0, 0, $2) ON CONFLICT (account_id) DO UPDATE SET last_uid_validity = \
+             CASE WHEN mail_usage.last_uid_validity >= $2 THEN mail_usage.last_uid_validity + 1 \
+             ELSE $2 END RETURNING last_uid_validity",
+        )
+        .bind(account.0)
+        .bind(at_least)
+        .fetch_one(self.write()?)
+        .await?;
+        Ok(v)
     }
 
     async fn add_usage(

@@ -58,9 +58,9 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     ),
     (
         9,
-        "recent",
-        include_str!("../../../migrations/sqlite/0009_recent.sql"),
-        include_str!("../../../migrations/postgres/0009_recent.sql"),
+        "imap_state",
+        include_str!("../../../migrations/sqlite/0009_imap_state.sql"),
+        include_str!("../../../migrations/postgres/0009_imap_state.sql"),
     ),
 ];
 

@@ -52,7 +52,7 @@ pub(super) async fn fetch(
     vanished: bool,
 ) {
     if changed_since.is_some() || items.contains(&FetchAttr::ModSeq) {
-        s.enabled.condstore = true;
+        s.enable_condstore();
     }
     if vanished && !s.enabled.qresync {
         s.bad(tag, "VANISHED needs ENABLE QRESYNC");
@@ -237,24 +237,17 @@ fn write_items(
                         let _ = write!(p, "BODY[{}]", section.spec());
                     }
                 }
-                push_partial(&mut p, data.as_deref(), *partial);
+                push_partial(&mut p, data.as_deref(), *partial, false);
             }
             FetchAttr::Binary {
                 section, partial, ..
             } => {
-                let data = entity
-                    .as_ref()
-                    .and_then(|e| e.find(section))
-                    .and_then(decoded);
+                let data = binary(entity.as_ref(), raw, section);
                 let _ = write!(p, "BINARY[{}]", dotted(section));
-                push_partial(&mut p, data.as_deref(), *partial);
+                push_partial(&mut p, data.as_deref(), *partial, true);
             }
             FetchAttr::BinarySize { section } => {
-                let n = entity
-                    .as_ref()
-                    .and_then(|e| e.find(section))
-                    .and_then(decoded)
-                    .map_or(0, |d| d.len());
+                let n = binary(entity.as_ref(), raw, section).map_or(0, |d| d.len());
                 let _ = write!(p, "BINARY.SIZE[{}] {n}", dotted(section));
             }
         }
@@ -275,23 +268,37 @@ fn dotted(part: &[u32]) -> String {
         .join(".")
 }
 
-/// `<start>` and the data as a literal (NIL when the section does not exist).
-fn push_partial(p: &mut Vec<u8>, data: Option<&[u8]>, partial: Option<(u32, u32)>) {
+/// `<start>` and the data as a literal (NIL when the section does not exist). A literal may
+/// not hold NUL (RFC 9051 section 4.3): BINARY data with one goes as a literal8 (RFC 3516),
+/// BODY data has it replaced by 0x80, as Dovecot does.
+fn push_partial(p: &mut Vec<u8>, data: Option<&[u8]>, partial: Option<(u32, u32)>, binary: bool) {
     let Some(data) = data else {
         p.extend_from_slice(b" NIL");
         return;
     };
-    match partial {
+    let data = match partial {
         Some((start, len)) => {
             let _ = write!(p, "<{start}> ");
             let s = (start as usize).min(data.len());
             let e = s.saturating_add(len as usize).min(data.len());
-            push_literal(p, &data[s..e]);
+            &data[s..e]
         }
         None => {
             p.push(b' ');
-            push_literal(p, data);
+            data
         }
+    };
+    if !data.contains(&0) {
+        push_literal(p, data);
+    } else if binary {
+        p.push(b'~');
+        push_literal(p, data);
+    } else {
+        let cleaned: Vec<u8> = data
+            .iter()
+            .map(|b| if *b == 0 { 0x80 } else { *b })
+            .collect();
+        push_literal(p, &cleaned);
     }
 }
 
@@ -313,6 +320,15 @@ fn section_bytes(e: &Entity<'_>, raw: Option<&[u8]>, section: &Section) -> Optio
         SectionText::HeaderFields(names) => mime::header_fields(msg?.header, names, false),
         SectionText::HeaderFieldsNot(names) => mime::header_fields(msg?.header, names, true),
     })
+}
+
+/// What BINARY[section] names: the whole message as stored for `[]`, else the part's body
+/// decoded (RFC 3516).
+fn binary(e: Option<&Entity<'_>>, raw: Option<&[u8]>, section: &[u32]) -> Option<Vec<u8>> {
+    if section.is_empty() {
+        return raw.map(<[u8]>::to_vec);
+    }
+    e?.find(section).and_then(decoded)
 }
 
 /// A part's body with its Content-Transfer-Encoding undone (BINARY).

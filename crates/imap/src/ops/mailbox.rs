@@ -170,36 +170,42 @@ fn pattern_matches(reference: &str, pattern: &str, name: &str) -> bool {
     matches(full.as_bytes(), name.as_bytes())
 }
 
-/// A name in the listing: a mailbox, or a parent that exists only in the names below it.
+/// A name in the listing: a mailbox, a parent that exists only in the names below it, or a
+/// subscription to a name no mailbox has.
+#[derive(Default)]
 struct Listed<'a> {
     mailbox: Option<&'a MailboxRow>,
     children: bool,
-    subscribed_child: bool,
+    subscribed: bool,
 }
 
-fn tree(boxes: &[MailboxRow]) -> BTreeMap<String, Listed<'_>> {
-    let mut out: BTreeMap<String, Listed<'_>> = BTreeMap::new();
+fn tree<'a>(boxes: &'a [MailboxRow], subscribed: &[String]) -> BTreeMap<String, Listed<'a>> {
+    let mut out: BTreeMap<String, Listed<'a>> = BTreeMap::new();
     for m in boxes {
-        out.entry(m.name.clone())
-            .or_insert(Listed {
-                mailbox: None,
-                children: false,
-                subscribed_child: false,
-            })
-            .mailbox = Some(m);
+        out.entry(m.name.clone()).or_default().mailbox = Some(m);
         let mut name = m.name.as_str();
         while let Some((parent, _)) = name.rsplit_once(SEPARATOR) {
-            let e = out.entry(parent.to_string()).or_insert(Listed {
-                mailbox: None,
-                children: false,
-                subscribed_child: false,
-            });
-            e.children = true;
-            e.subscribed_child |= m.subscribed;
+            out.entry(parent.to_string()).or_default().children = true;
             name = parent;
         }
     }
+    for n in subscribed {
+        out.entry(n.clone()).or_default().subscribed = true;
+    }
     out
+}
+
+/// Whether a subscribed name below `name` matches none of the patterns: the reason to show
+/// `name` for it (LIST's CHILDINFO, RFC 5258 section 3.5; LSUB's `%`, RFC 3501 section 6.3.9).
+fn hidden_subscribed_child(
+    name: &str,
+    subscribed: &[String],
+    matched: impl Fn(&str) -> bool,
+) -> bool {
+    let below = format!("{name}{SEPARATOR}");
+    subscribed
+        .iter()
+        .any(|n| n.starts_with(&below) && !matched(n))
 }
 
 fn attributes(l: &Listed<'_>, o: &ListOptions, lsub: bool) -> Vec<&'static str> {
@@ -216,19 +222,17 @@ fn attributes(l: &Listed<'_>, o: &ListOptions, lsub: bool) -> Vec<&'static str> 
             "\\HasNoChildren"
         });
     }
-    if let Some(m) = l.mailbox {
-        if (o.return_subscribed || o.subscribed) && m.subscribed {
-            a.push("\\Subscribed");
-        }
-        if let Some(u) = m.special_use.as_deref() {
-            a.push(
-                SPECIAL_USES
-                    .iter()
-                    .find(|x| **x == u)
-                    .copied()
-                    .unwrap_or(""),
-            );
-        }
+    if (o.return_subscribed || o.subscribed) && l.subscribed {
+        a.push("\\Subscribed");
+    }
+    if let Some(u) = l.mailbox.and_then(|m| m.special_use.as_deref()) {
+        a.push(
+            SPECIAL_USES
+                .iter()
+                .find(|x| **x == u)
+                .copied()
+                .unwrap_or(""),
+        );
     }
     a.retain(|x| !x.is_empty());
     a
@@ -258,21 +262,21 @@ pub(super) async fn list(
         s.ok(tag, None, "LIST completed");
         return;
     }
-    let boxes = match s.svc.mail.client_mailboxes(account).await {
-        Ok(b) => b,
+    let (boxes, subscribed) = match listing(s, account).await {
+        Ok(x) => x,
         Err(e) => return store_failure(s, tag, e),
     };
     let utf8 = s.utf8();
-    let all = tree(&boxes);
+    let all = tree(&boxes, &subscribed);
+    let matched = |n: &str| patterns.iter().any(|p| pattern_matches(reference, p, n));
     for (name, l) in &all {
-        if !patterns.iter().any(|p| pattern_matches(reference, p, name)) {
+        if !matched(name) {
             continue;
         }
-        let subscribed = l.mailbox.is_some_and(|m| m.subscribed);
         let special = l.mailbox.is_some_and(|m| m.special_use.is_some());
         let mut child_info = false;
-        if o.subscribed && !subscribed {
-            if o.recursive_match && l.subscribed_child {
+        if o.subscribed && !l.subscribed {
+            if o.recursive_match && hidden_subscribed_child(name, &subscribed, matched) {
                 child_info = true;
             } else {
                 continue;
@@ -281,7 +285,8 @@ pub(super) async fn list(
         if o.special_use && !special {
             continue;
         }
-        if l.mailbox.is_none() && !l.children {
+        // Without SUBSCRIBED, a subscription alone does not make a name listed.
+        if !o.subscribed && l.mailbox.is_none() && !l.children {
             continue;
         }
         let extra = if child_info {
@@ -297,22 +302,38 @@ pub(super) async fn list(
     s.ok(tag, None, "LIST completed");
 }
 
+async fn listing(
+    s: &Session,
+    account: carepost_types::AccountId,
+) -> Result<(Vec<MailboxRow>, Vec<String>), carepost_mail::MailError> {
+    let boxes = s.svc.mail.client_mailboxes(account).await?;
+    let subscribed = s.svc.mail.subscriptions(account).await?;
+    Ok((boxes, subscribed))
+}
+
+/// LSUB (RFC 3501 section 6.3.9): the subscribed names; with a pattern ending in `%`, also an
+/// unsubscribed name whose subscribed inferiors the pattern does not reach, as `\Noselect`.
 pub(super) async fn lsub(s: &mut Session, tag: &str, reference: &str, pattern: &str) {
     let Some(account) = s.principal().map(|p| p.account) else {
         return;
     };
-    let boxes = match s.svc.mail.client_mailboxes(account).await {
-        Ok(b) => b,
+    let (boxes, subscribed) = match listing(s, account).await {
+        Ok(x) => x,
         Err(e) => return store_failure(s, tag, e),
     };
     let utf8 = s.utf8();
-    let all = tree(&boxes);
+    let all = tree(&boxes, &subscribed);
+    let matched = |n: &str| pattern_matches(reference, pattern, n);
     let o = ListOptions::default();
     for (name, l) in &all {
-        if !l.mailbox.is_some_and(|m| m.subscribed) || !pattern_matches(reference, pattern, name) {
+        if !matched(name) {
             continue;
         }
-        push_listed(s, "LSUB", &attributes(l, &o, true), name, "", utf8);
+        if l.subscribed {
+            push_listed(s, "LSUB", &attributes(l, &o, true), name, "", utf8);
+        } else if pattern.ends_with('%') && hidden_subscribed_child(name, &subscribed, matched) {
+            push_listed(s, "LSUB", &["\\Noselect"], name, "", utf8);
+        }
     }
     s.ok(tag, None, "LSUB completed");
 }

@@ -17,16 +17,27 @@ use carepost_proto_imap::Command;
 use carepost_proto_imap::mutf7::{self, InvalidName};
 
 /// IMAP4rev1 clients that have not enabled UTF-8 write mailbox names in modified UTF-7; the
-/// store keeps UTF-8 (RFC 3501 section 5.1.3).
+/// store keeps UTF-8 (RFC 3501 section 5.1.3). A name that is not valid modified UTF-7 is
+/// taken as written (it names no mailbox, or one made outside IMAP), but no mailbox is
+/// created or renamed to one.
 fn decode_names(cmd: &mut Command) -> Result<(), InvalidName> {
     use Command as C;
     let d = |n: &mut String| -> Result<(), InvalidName> {
         *n = mutf7::decode(n)?;
         Ok(())
     };
+    let lenient = |n: &mut String| {
+        if let Ok(u) = mutf7::decode(n) {
+            *n = u;
+        }
+    };
     match cmd {
+        C::Create { mailbox, .. } => d(mailbox),
+        C::Rename { from, to } => {
+            lenient(from);
+            d(to)
+        }
         C::Select { mailbox, .. }
-        | C::Create { mailbox, .. }
         | C::Delete(mailbox)
         | C::Subscribe(mailbox)
         | C::Unsubscribe(mailbox)
@@ -34,14 +45,24 @@ fn decode_names(cmd: &mut Command) -> Result<(), InvalidName> {
         | C::Append { mailbox, .. }
         | C::Copy { mailbox, .. }
         | C::Move { mailbox, .. }
-        | C::GetQuotaRoot(mailbox) => d(mailbox),
-        C::Rename { from, to } => d(from).and_then(|()| d(to)),
+        | C::GetQuotaRoot(mailbox) => {
+            lenient(mailbox);
+            Ok(())
+        }
         C::List {
             reference,
             patterns,
             ..
-        } => d(reference).and_then(|()| patterns.iter_mut().try_for_each(d)),
-        C::Lsub { reference, pattern } => d(reference).and_then(|()| d(pattern)),
+        } => {
+            lenient(reference);
+            patterns.iter_mut().for_each(lenient);
+            Ok(())
+        }
+        C::Lsub { reference, pattern } => {
+            lenient(reference);
+            lenient(pattern);
+            Ok(())
+        }
         _ => Ok(()),
     }
 }
@@ -53,7 +74,7 @@ pub(crate) async fn run(s: &mut Session, tag: &str, mut cmd: Command) -> After {
     if !s.utf8()
         && let Err(e) = decode_names(&mut cmd)
     {
-        s.bad(tag, &e.to_string());
+        s.no(tag, Some("CANNOT"), &e.to_string());
         return done;
     }
     match cmd {

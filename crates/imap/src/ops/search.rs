@@ -57,6 +57,12 @@ fn contains(hay: &str, needle: &str) -> bool {
 
 fn address_text(a: &Address<'_>) -> String {
     let mut out = String::new();
+    if let Address::Group(groups) = a {
+        for name in groups.iter().filter_map(|g| g.name.as_deref()) {
+            out.push_str(name);
+            out.push(' ');
+        }
+    }
     for x in a.iter() {
         if let Some(n) = &x.name {
             out.push_str(n);
@@ -190,7 +196,7 @@ pub(super) async fn matching(
     bodies: bool,
 ) -> Result<Vec<Hit>, MailError> {
     if uses_modseq(key) {
-        s.enabled.condstore = true;
+        s.enable_condstore();
     }
     s.sync(by_uid).await;
     let (Some(account), Some(mailbox_id)) = (
@@ -252,7 +258,9 @@ pub(super) async fn matching(
 }
 
 /// Writes the ESEARCH answer (RFC 4731) for `numbers`, which SORT gives in its order (RFC
-/// 5267: MIN and MAX are then the first and last, ALL keeps the order).
+/// 5267: MIN and MAX are then the first and last, ALL keeps the order). `modseqs`, beside the
+/// numbers when the search used MODSEQ: the answer's MODSEQ is the highest of the messages it
+/// returns (only the MIN and MAX ones when it returns no more, RFC 7162 section 3.1.5).
 pub(super) fn esearch(
     s: &mut Session,
     tag: &str,
@@ -260,18 +268,40 @@ pub(super) fn esearch(
     ret: &SearchReturn,
     numbers: &[u32],
     sorted: bool,
-    modseq: Option<i64>,
+    modseqs: Option<&[i64]>,
 ) {
     let all = ret.all || ret.nothing_asked();
     let mut line = format!("ESEARCH (TAG \"{tag}\")");
     if by_uid {
         line.push_str(" UID");
     }
+    let at = |pick: Option<usize>| pick.map(|i| (numbers[i], i));
     let (min, max) = if sorted {
-        (numbers.first(), numbers.last())
+        (
+            at((!numbers.is_empty()).then_some(0)),
+            at(numbers.len().checked_sub(1)),
+        )
     } else {
-        (numbers.iter().min(), numbers.iter().max())
+        let by_value = |a: &(usize, &u32), b: &(usize, &u32)| a.1.cmp(b.1);
+        (
+            at(numbers.iter().enumerate().min_by(by_value).map(|x| x.0)),
+            at(numbers.iter().enumerate().max_by(by_value).map(|x| x.0)),
+        )
     };
+    let modseq = modseqs.filter(|m| !m.is_empty()).map(|m| {
+        if all || ret.count {
+            m.iter().copied().max().unwrap_or(0)
+        } else {
+            [ret.min.then_some(min), ret.max.then_some(max)]
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|(_, i)| m[i])
+                .max()
+                .unwrap_or(0)
+        }
+    });
+    let (min, max) = (min.map(|x| x.0), max.map(|x| x.0));
     if ret.min
         && let Some(n) = min
     {
@@ -318,8 +348,9 @@ pub(super) async fn search(
         .iter()
         .map(|h| if by_uid { h.uid } else { h.seq })
         .collect();
-    let modseq = (uses_modseq(key) && !hits.is_empty())
-        .then(|| hits.iter().map(|h| h.row.modseq).max().unwrap_or(0));
+    let modseqs: Vec<i64> = hits.iter().map(|h| h.row.modseq).collect();
+    let modseq =
+        (uses_modseq(key) && !hits.is_empty()).then(|| modseqs.iter().copied().max().unwrap_or(0));
     let Some(ret) = ret else {
         let mut line = String::from("SEARCH");
         for n in &numbers {
@@ -338,7 +369,8 @@ pub(super) async fn search(
         view.saved = hits.iter().map(|h| h.uid).collect();
     }
     if !(ret.nothing_asked() && ret.save) {
-        esearch(s, tag, by_uid, &ret, &numbers, false, modseq);
+        let modseqs = uses_modseq(key).then_some(modseqs.as_slice());
+        esearch(s, tag, by_uid, &ret, &numbers, false, modseqs);
     }
     s.ok(tag, None, "SEARCH completed");
 }

@@ -47,7 +47,7 @@ pub(super) async fn store(
         }
     }
     if unchanged_since.is_some() {
-        s.enabled.condstore = true;
+        s.enable_condstore();
     }
     s.sync(by_uid).await;
     let Some(account) = s.principal().map(|p| p.account) else {

@@ -12,6 +12,8 @@ mod crash;
 mod directory;
 mod helpdesk;
 mod imap;
+mod imap_clients;
+mod imaptest;
 mod import;
 mod mail;
 mod mfa;

@@ -3,9 +3,10 @@
 against Dovecot in one run. Python's asyncio with TLS; every command waits for its tagged
 answer, as a mail app's does.
 
-  imap_load.py mixed  --port P --users FILE [--clients 10] [--seconds 30]
-      Many clients, each in a loop: LOGIN, SELECT INBOX, APPEND, FETCH a body, STORE \\Seen,
-      STORE \\Deleted + EXPUNGE (the mailbox keeps its size), NOOP, LOGOUT.
+  imap_load.py mixed  --port P --users FILE [--clients 10] [--seconds 30] [--reuse]
+      Many clients, each in a loop: LOGIN, SELECT INBOX, APPEND, NOOP, FETCH a body, STORE
+      \\Seen, STORE \\Deleted + EXPUNGE (the mailbox keeps its size), LOGOUT. With --reuse a
+      client signs in once and loops over the rest (the mail engine without password hashing).
   imap_load.py fill   --port P --user U --password PW --messages N [--clients 4]
       APPENDs N messages to U's INBOX (pipelined, LITERAL+).
   imap_load.py big    --port P --user U --password PW
@@ -77,6 +78,7 @@ class Client:
         while True:
             l = await self.line()
             if l.startswith(tag.encode() + b" "):
+                self.last = l.decode(errors="replace").strip()
                 return l.split(b" ", 2)[1].decode(), untagged
             untagged.append(l)
 
@@ -92,15 +94,48 @@ def quote(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def exists_of(untagged):
+def exists_of(untagged, exists=0):
+    """The message count after these untagged responses (EXISTS sets it, EXPUNGE lowers it)."""
     for l in untagged:
         parts = l.split()
         if len(parts) >= 3 and parts[2].upper() == b"EXISTS":
-            return int(parts[1])
-    return 0
+            exists = int(parts[1])
+        elif len(parts) >= 3 and parts[2].upper() == b"EXPUNGE":
+            exists -= 1
+    return exists
 
 
-async def mixed_client(port, users, deadline, stats, seq):
+async def mailbox_round(c, stats, seq):
+    """SELECT, APPEND, NOOP, FETCH, STORE, STORE + EXPUNGE."""
+    st, u = await c.cmd("SELECT INBOX")
+    exists = exists_of(u)
+    seq[0] += 1
+    st, u = await c.cmd("APPEND INBOX ()", message(seq[0]))
+    stats["appends"] += st == "OK"
+    # The server reports the new message (and other sessions' expunges) now or at the next
+    # command; message numbers are those it has reported.
+    exists = exists_of(u, exists)
+    for cmd in (
+        "NOOP",
+        "FETCH {} (UID FLAGS BODY.PEEK[])",
+        "STORE {} +FLAGS (\\Seen)",
+        "STORE {} +FLAGS (\\Deleted)",
+        "EXPUNGE",
+    ):
+        if "{}" in cmd:
+            if exists == 0:
+                continue
+            cmd = cmd.format(random.randint(1, exists))
+        st, u = await c.cmd(cmd)
+        stats["commands"] += 1
+        exists = exists_of(u, exists)
+        if st != "OK":
+            stats["errors"] += 1
+            stats["last_error"] = f"{cmd.split()[0]}: {c.last}"
+    stats["commands"] += 2
+
+
+async def mixed_client(port, users, deadline, stats, seq, reuse):
     while time.monotonic() < deadline:
         user, password = random.choice(users)
         try:
@@ -112,19 +147,11 @@ async def mixed_client(port, users, deadline, stats, seq):
                 await c.close()
                 continue
             stats["logins"] += 1
-            st, u = await c.cmd("SELECT INBOX")
-            exists = exists_of(u)
-            seq[0] += 1
-            st, u = await c.cmd("APPEND INBOX ()", message(seq[0]))
-            stats["appends"] += st == "OK"
-            exists += 1
-            st, _ = await c.cmd(f"FETCH {random.randint(1, exists)} (UID FLAGS BODY.PEEK[])")
-            st, _ = await c.cmd(f"STORE {random.randint(1, exists)} +FLAGS (\\Seen)")
-            st, _ = await c.cmd(f"STORE {random.randint(1, exists)} +FLAGS (\\Deleted)")
-            st, _ = await c.cmd("EXPUNGE")
-            st, _ = await c.cmd("NOOP")
+            await mailbox_round(c, stats, seq)
+            while reuse and time.monotonic() < deadline:
+                await mailbox_round(c, stats, seq)
             st, _ = await c.cmd("LOGOUT")
-            stats["commands"] += 8
+            stats["commands"] += 1
             await c.close()
         except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError, OSError) as e:
             stats["errors"] += 1
@@ -137,7 +164,9 @@ async def mixed(a):
     seq = [0]
     start = time.monotonic()
     deadline = start + a.seconds
-    await asyncio.gather(*(mixed_client(a.port, users, deadline, stats, seq) for _ in range(a.clients)))
+    await asyncio.gather(
+        *(mixed_client(a.port, users, deadline, stats, seq, a.reuse) for _ in range(a.clients))
+    )
     took = time.monotonic() - start
     stats.update(
         seconds=round(took, 2),
@@ -265,6 +294,7 @@ def main():
     p.add_argument("--seconds", type=float, default=30)
     p.add_argument("--messages", type=int, default=100000)
     p.add_argument("--connections", type=int, default=5000)
+    p.add_argument("--reuse", action="store_true", help="mixed: sign in once per client")
     p.add_argument("--pid", type=int)
     p.add_argument("--settle", type=float, default=2, help="seconds in IDLE before measuring")
     a = p.parse_args()

@@ -18,3 +18,7 @@ CREATE TABLE subscriptions (
 );
 INSERT INTO subscriptions (account_id, name)
     SELECT account_id, name FROM mailboxes WHERE subscribed = 1;
+
+-- Resynchronization asks for the expunges after a modseq (QRESYNC, and every session's look
+-- at what others changed); without this each look read all of a mailbox's expunge records.
+CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);

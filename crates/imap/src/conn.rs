@@ -56,12 +56,20 @@ pub(crate) async fn run(
     let _ = serve(&mut s, stream, &mut stop, kind == Listener::Imaps).await;
 }
 
-/// Tells a client with too many connections open to come back later.
-pub(crate) async fn refuse_busy(mut tcp: TcpStream) {
-    let _ = tcp
-        .write_all(b"* BYE [UNAVAILABLE] Too many connections from your address\r\n")
-        .await;
-    let _ = tcp.shutdown().await;
+/// Tells a client with too many connections open to come back later: in plain text on 143,
+/// inside TLS on 993 (where a client expects nothing else).
+pub(crate) async fn refuse_busy(svc: ImapService, mut tcp: TcpStream, kind: Listener) {
+    const BYE: &[u8] = b"* BYE [UNAVAILABLE] Too many connections from your address\r\n";
+    if kind == Listener::Imap {
+        let _ = tcp.write_all(BYE).await;
+        let _ = tcp.shutdown().await;
+        return;
+    }
+    if let Ok(Ok(mut tls)) = tokio::time::timeout(svc.timeouts.handshake, svc.tls.accept(tcp)).await
+    {
+        let _ = tls.write_all(BYE).await;
+        let _ = tls.shutdown().await;
+    }
 }
 
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(

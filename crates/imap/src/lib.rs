@@ -145,7 +145,7 @@ impl ImapService {
                         conn::run(svc, tcp, peer, kind, stop).await;
                         drop(slot);
                     }
-                    None => conn::refuse_busy(tcp).await,
+                    None => conn::refuse_busy(svc, tcp, kind).await,
                 }
                 drop(permit);
             });

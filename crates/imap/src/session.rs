@@ -226,24 +226,58 @@ impl Session {
         };
         loop {
             match rx.recv().await {
-                Ok(c) if c.mailbox_id == mailbox_id => return,
+                Ok(c) if c.mailbox_id == mailbox_id => break,
                 Ok(_) => {}
                 // Missed notices: look, something may be ours.
-                Err(broadcast::error::RecvError::Lagged(_)) => return,
+                Err(broadcast::error::RecvError::Lagged(_)) => break,
                 Err(broadcast::error::RecvError::Closed) => {
                     return std::future::pending().await;
                 }
+            }
+        }
+        if let Some(v) = self.view_mut() {
+            v.stale = true;
+        }
+    }
+
+    /// Takes in the change notices that came since the last look: whether the selected
+    /// mailbox may have changed (always, without notices to go by).
+    fn notices_say_changed(&mut self) -> bool {
+        let State::Selected(_, v) = &mut self.state else {
+            return false;
+        };
+        let mut changed = std::mem::take(&mut v.stale);
+        let Some(rx) = self.changes.as_mut() else {
+            return true;
+        };
+        loop {
+            match rx.try_recv() {
+                Ok(c) => changed |= c.mailbox_id == v.mailbox.id,
+                Err(broadcast::error::TryRecvError::Empty) => return changed,
+                Err(broadcast::error::TryRecvError::Lagged(_)) => changed = true,
+                Err(broadcast::error::TryRecvError::Closed) => return true,
             }
         }
     }
 
     /// Reports what changed in the selected mailbox; expunges only when `expunges` (they may
     /// not be sent during FETCH, STORE and SEARCH, RFC 9051 section 7.5.1).
+    ///
+    /// Every change to a mailbox is announced (in-process, and between nodes through the
+    /// database), so without a notice since the last look the store is not asked: most
+    /// commands of a session alone in its mailbox cost no query for this.
     pub(crate) async fn sync(&mut self, expunges: bool) {
         let account = match &self.state {
             State::Selected(p, _) => p.account,
             _ => return,
         };
+        if !self.notices_say_changed() {
+            if expunges && let State::Selected(_, v) = &mut self.state {
+                let vanished = self.enabled.qresync;
+                v.report_expunges(vanished, &mut self.out);
+            }
+            return;
+        }
         let enabled = self.enabled;
         let mail = self.svc.mail.clone();
         let mut out = std::mem::take(&mut self.out);

@@ -26,6 +26,8 @@ pub(crate) struct View {
     pub own: Vec<i64>,
     /// UIDs that are \Recent to this session (IMAP4rev1; a rev2 session has none).
     pub recent: BTreeSet<u32>,
+    /// A change notice for the mailbox came and was not looked at yet.
+    pub stale: bool,
 }
 
 /// A sequence set that names messages this view does not have.
@@ -67,6 +69,7 @@ impl View {
             saved: Vec::new(),
             own: Vec::new(),
             recent: BTreeSet::new(),
+            stale: false,
         }
     }
 

@@ -31,7 +31,7 @@ pub use blob::{BlobId, BlobStore, FsBlobStore};
 pub use credentials::CredentialRepo;
 pub use directory::{AccountFilter, DirectoryRepo};
 pub use error::StoreError;
-pub use mail::{BlobRow, MailRepo, MailboxRow, MessageRow, RecipientRow};
+pub use mail::{BlobRow, MAX_IDS_PER_QUERY, MailRepo, MailboxRow, MessageRow, RecipientRow};
 pub use migrate::{MIGRATIONS, create_at_version, schema_version};
 pub use notify::ChangeListener;
 pub use queue::{QueueMessageRow, QueueRecipientRow, QueueRepo};

@@ -49,6 +49,9 @@ impl MailboxRow {
 const MAILBOX_COLUMNS: &str = "SELECT id, account_id, name, special_use, uid_validity, uid_next, \
     highest_modseq, first_recent_uid FROM mailboxes";
 
+/// Bound parameters in one `IN (...)` list (SQLite allows 32,766 in all).
+pub const MAX_IDS_PER_QUERY: usize = 500;
+
 const MESSAGE_COLUMNS: &str =
     "SELECT mailbox_id, uid, modseq, blob_id, size, flags, internal_date FROM messages";
 
@@ -203,6 +206,12 @@ pub trait MailRepo {
         data: Option<&[u8]>,
     ) -> Result<(), StoreError>;
     async fn find_blob(&mut self, id: &str) -> Result<Option<BlobRow>, StoreError>;
+    /// The sealed bytes kept in the records of some bodies (`None` for a body kept as a file),
+    /// by id; ids without a record are left out. At most `MAX_IDS_PER_QUERY` ids.
+    async fn find_blob_data(
+        &mut self,
+        ids: &[&str],
+    ) -> Result<Vec<(String, Option<Vec<u8>>)>, StoreError>;
     /// Whether a body has a record (without reading it).
     async fn blob_exists(&mut self, id: &str) -> Result<bool, StoreError>;
     /// Removes messages by UID under one new modseq, records them as expunged, drops their
@@ -564,6 +573,28 @@ impl MailRepo for Tx {
             summary: r.try_get("summary")?,
             data: r.try_get("data")?,
         }))
+    }
+
+    async fn find_blob_data(
+        &mut self,
+        ids: &[&str],
+    ) -> Result<Vec<(String, Option<Vec<u8>>)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = (1..=ids.len().min(MAX_IDS_PER_QUERY))
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = sqlx::AssertSqlSafe(format!("SELECT id, data FROM blobs WHERE id IN ({list})"));
+        let mut q = sqlx::query(sql);
+        for id in ids.iter().take(MAX_IDS_PER_QUERY) {
+            q = q.bind(*id);
+        }
+        let rows = q.fetch_all(self.conn()).await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("data")?)))
+            .collect()
     }
 
     async fn blob_exists(&mut self, id: &str) -> Result<bool, StoreError> {

@@ -39,15 +39,12 @@ impl HttpResponse {
     }
 }
 
-/// Sends one request over a new TLS connection.
-pub async fn https_request(
+/// A TLS connection to one of the server's listeners, trusting only its own certificate (the
+/// name checked is `localhost`).
+pub async fn tls_connect(
     addr: SocketAddr,
     cert: &Path,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> HttpResponse {
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(cert).unwrap() {
         roots.add(c.unwrap()).unwrap();
@@ -58,7 +55,19 @@ pub async fn https_request(
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let name = ServerName::try_from("localhost").unwrap();
-    let mut tls = connector.connect(name, tcp).await.unwrap();
+    connector.connect(name, tcp).await.unwrap()
+}
+
+/// Sends one request over a new TLS connection.
+pub async fn https_request(
+    addr: SocketAddr,
+    cert: &Path,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> HttpResponse {
+    let mut tls = tls_connect(addr, cert).await;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));

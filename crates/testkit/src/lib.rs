@@ -13,6 +13,6 @@ mod sink;
 
 pub use db::{TestDb, backends, postgres_url};
 pub use hr::hr_export;
-pub use https::{HttpResponse, https_get, https_request};
+pub use https::{HttpResponse, https_get, https_request, tls_connect};
 pub use server::{TestServer, test_config};
 pub use sink::{SinkMode, SmtpSink, SunkMessage};

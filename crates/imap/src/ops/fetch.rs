@@ -10,8 +10,11 @@ use carepost_mail::FlagOp;
 use carepost_proto_imap::response::push_literal;
 use carepost_proto_imap::{FetchAttr, Section, SectionText, SequenceSet, compact};
 use carepost_store::MessageRow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
+
+/// Messages whose bodies are read together.
+const BODIES_AT_ONCE: usize = 256;
 
 /// `dd-Mon-yyyy hh:mm:ss +0000` (RFC 9051 `date-time`), in UTC.
 pub(crate) fn internal_date(ms: i64) -> String {
@@ -135,37 +138,43 @@ pub(super) async fn fetch(
             }
         }
     }
-    for uid in uids {
-        let Some(row) = rows.get(&uid) else { continue };
-        if since.is_some_and(|n| row.modseq <= n) {
-            continue;
-        }
-        let Some(seq) = s.view_mut().and_then(|v| v.seq_of(uid)) else {
-            continue;
-        };
-        let raw = if needs_body(items) {
-            match s.svc.mail.read_body(&row.blob_id).await {
-                Ok(r) => Some(r),
+    let seen_now: HashSet<u32> = seen_now.into_iter().collect();
+    let wanted: Vec<&MessageRow> = uids
+        .iter()
+        .filter_map(|u| rows.get(u))
+        .filter(|r| since.is_none_or(|n| r.modseq > n))
+        .collect();
+    // Bodies are read a few hundred at a time: one query each, not one per message.
+    for chunk in wanted.chunks(BODIES_AT_ONCE) {
+        let bodies = if needs_body(items) {
+            let ids: Vec<&str> = chunk.iter().map(|r| r.blob_id.as_str()).collect();
+            match s.svc.mail.read_bodies(&ids).await {
+                Ok(b) => b.into_iter().map(Some).collect(),
                 Err(e) => return store_failure(s, tag, e),
             }
         } else {
-            None
+            vec![None; chunk.len()]
         };
-        let with_flags = seen_now.contains(&uid);
-        let mut out = Vec::new();
-        let _ = write!(out, "* {seq} FETCH (");
-        write_items(
-            s,
-            &mut out,
-            row,
-            raw.as_deref(),
-            items,
-            by_uid,
-            with_flags,
-            since.is_some(),
-        );
-        out.extend_from_slice(b")\r\n");
-        s.out.extend_from_slice(&out);
+        for (row, raw) in chunk.iter().zip(bodies) {
+            let uid = row.uid as u32;
+            let Some(seq) = s.view_mut().and_then(|v| v.seq_of(uid)) else {
+                continue;
+            };
+            let mut out = Vec::new();
+            let _ = write!(out, "* {seq} FETCH (");
+            write_items(
+                s,
+                &mut out,
+                row,
+                raw.as_deref(),
+                items,
+                by_uid,
+                seen_now.contains(&uid),
+                since.is_some(),
+            );
+            out.extend_from_slice(b")\r\n");
+            s.out.extend_from_slice(&out);
+        }
     }
     s.ok(tag, None, "FETCH completed");
 }

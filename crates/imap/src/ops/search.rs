@@ -206,11 +206,17 @@ pub(super) async fn matching(
         return Ok(Vec::new());
     };
     let (_, rows) = s.svc.mail.mailbox_messages(account, mailbox_id).await?;
-    let mut read = Vec::new();
+    let mut read: Vec<Option<Vec<u8>>> = Vec::new();
     if needs_body(key) {
-        for r in &rows {
-            read.push(Some(s.svc.mail.read_body(&r.blob_id).await?));
-        }
+        let ids: Vec<&str> = rows.iter().map(|r| r.blob_id.as_str()).collect();
+        read = s
+            .svc
+            .mail
+            .read_bodies(&ids)
+            .await?
+            .into_iter()
+            .map(Some)
+            .collect();
     }
     let now = s.svc.clock.now();
     let Some(view) = s.view_mut() else {
@@ -248,10 +254,14 @@ pub(super) async fn matching(
         }
     }
     if bodies {
-        for h in &mut hits {
-            if h.body.is_none() {
-                h.body = Some(s.svc.mail.read_body(&h.row.blob_id).await?);
-            }
+        let missing: Vec<&str> = hits
+            .iter()
+            .filter(|h| h.body.is_none())
+            .map(|h| h.row.blob_id.as_str())
+            .collect();
+        let mut read = s.svc.mail.read_bodies(&missing).await?.into_iter();
+        for h in hits.iter_mut().filter(|h| h.body.is_none()) {
+            h.body = read.next();
         }
     }
     Ok(hits)

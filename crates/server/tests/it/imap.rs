@@ -6,6 +6,14 @@ use crate::auth::GOOD;
 use crate::smtp::{python, server_with_staff};
 use carepost_testkit::TestServer;
 
+/// The first line of a script's output that starts with `prefix` ("" when none does).
+pub(crate) fn line_of(out: &str, prefix: &str) -> String {
+    out.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// A message delivered to `to` over SMTP from `from` (both staff).
 async fn send(s: &TestServer, from: &str, to: &str, subject: &str, body: &str) {
     let port = s.running.submission.unwrap().port().to_string();
@@ -296,12 +304,7 @@ async fn rfc7162_qresync_tells_a_returning_client_only_what_changed() {
             &[&imaps, &smtp, &ann, GOOD, &bob],
         )
         .await;
-        let line = |p: &str| {
-            out.lines()
-                .find(|l| l.starts_with(p))
-                .unwrap_or_default()
-                .to_string()
-        };
+        let line = |p: &str| line_of(&out, p);
         assert!(line("enable").contains("* ENABLED QRESYNC"), "{out}");
         let resync = line("resync");
         assert!(resync.contains("* VANISHED (EARLIER) 2"), "{out}");
@@ -352,12 +355,7 @@ async fn malformed_commands_get_bad_and_the_session_survives() {
         let (s, ann, _) = server_with_staff(db).await;
         let imaps = s.running.imaps.unwrap().port().to_string();
         let out = python(&format!("{PRELUDE}{BAD_INPUT}"), &[&imaps, &ann, GOOD]).await;
-        let line = |p: &str| {
-            out.lines()
-                .find(|l| l.starts_with(p))
-                .unwrap_or_default()
-                .to_string()
-        };
+        let line = |p: &str| line_of(&out, p);
         assert!(line("early").contains("a0 BAD"), "{out}");
         assert!(line("login").contains("a1 OK"), "{out}");
         for i in 0..6 {
@@ -466,12 +464,7 @@ async fn rfc5256_sort_and_thread_order_by_base_subject_date_and_references() {
         let (s, ann, _) = server_with_staff(db).await;
         let imaps = s.running.imaps.unwrap().port().to_string();
         let out = python(&format!("{PRELUDE}{SORT_THREAD}"), &[&imaps, &ann, GOOD]).await;
-        let line = |p: &str| {
-            out.lines()
-                .find(|l| l.starts_with(p))
-                .unwrap_or_default()
-                .to_string()
-        };
+        let line = |p: &str| line_of(&out, p);
         // Base subjects "a", "a", "C", "c": ties keep mailbox order.
         assert!(line("subject ").contains("[b'1 2 3 4']"), "{out}");
         assert!(line("rdate").contains("[b'4 3 1 2']"), "{out}");
@@ -522,12 +515,7 @@ async fn rfc3501_recent_goes_to_the_first_session_that_selects() {
         let (s, ann, _) = server_with_staff(db).await;
         let imaps = s.running.imaps.unwrap().port().to_string();
         let out = python(&format!("{PRELUDE}{RECENT}"), &[&imaps, &ann, GOOD]).await;
-        let line = |p: &str| {
-            out.lines()
-                .find(|l| l.starts_with(p))
-                .unwrap_or_default()
-                .to_string()
-        };
+        let line = |p: &str| line_of(&out, p);
         assert!(line("status").contains("RECENT 2"), "{out}");
         assert!(line("examine").contains("* 2 RECENT"), "{out}");
         assert!(
@@ -579,12 +567,7 @@ async fn rfc3501_rev1_clients_name_mailboxes_in_modified_utf7() {
         let (s, ann, _) = server_with_staff(db).await;
         let imaps = s.running.imaps.unwrap().port().to_string();
         let out = python(&format!("{PRELUDE}{MUTF7}"), &[&imaps, &ann, GOOD]).await;
-        let line = |p: &str| {
-            out.lines()
-                .find(|l| l.starts_with(p))
-                .unwrap_or_default()
-                .to_string()
-        };
+        let line = |p: &str| line_of(&out, p);
         assert!(line("create").contains("a2 OK"), "{out}");
         assert!(line("list").contains("\"Befunde/p&AOQA5A-\""), "{out}");
         assert!(line("status").contains("MESSAGES 0"), "{out}");

@@ -3,7 +3,7 @@
 //! skipped when the client is not installed (scripts/install-test-deps installs them).
 
 use crate::auth::GOOD;
-use crate::imap::PRELUDE;
+use crate::imap::{PRELUDE, line_of};
 use crate::smtp::{python, server_with_staff};
 
 const MBSYNC: &str = r#"
@@ -90,31 +90,8 @@ print('stable', before == after)
 
 #[tokio::test]
 async fn mbsync_two_way_sync_converges_and_a_second_sync_changes_nothing() {
-    if which("mbsync").is_none() {
-        eprintln!("SKIPPED: mbsync is not installed; run scripts/install-test-deps");
-        return;
-    }
-    for db in carepost_testkit::backends().await {
-        let (s, ann, bob) = server_with_staff(db).await;
-        let imaps = s.running.imaps.unwrap().port().to_string();
-        let smtp = s.running.submission.unwrap().port().to_string();
-        let home = tempfile::tempdir().unwrap();
-        let args = [
-            imaps.as_str(),
-            &smtp,
-            &ann,
-            GOOD,
-            &bob,
-            s.cert.to_str().unwrap(),
-            home.path().to_str().unwrap(),
-        ];
-        let out = python(&format!("{PRELUDE}{MBSYNC}"), &args).await;
-        let line = |p: &str| {
-            out.lines()
-                .find(|l| l.starts_with(p))
-                .unwrap_or_default()
-                .to_string()
-        };
+    for out in run_client(&["mbsync"], MBSYNC).await {
+        let line = |p: &str| line_of(&out, p);
         for run in ["first", "second", "third"] {
             assert!(line(run).starts_with(&format!("{run} 0")), "{out}");
         }
@@ -139,6 +116,35 @@ async fn mbsync_two_way_sync_converges_and_a_second_sync_changes_nothing() {
         );
         assert_eq!(line("stable"), "stable True", "{out}");
     }
+}
+
+/// Runs a client's script (after PRELUDE) against a server with two staff accounts on each
+/// backend, with the arguments imaps port, submission port, user, password, other user,
+/// certificate file and a scratch directory; the outputs, or none when a client program is
+/// missing.
+async fn run_client(programs: &[&str], script: &str) -> Vec<String> {
+    if let Some(missing) = programs.iter().find(|p| which(p).is_none()) {
+        eprintln!("SKIPPED: {missing} is not installed; run scripts/install-test-deps");
+        return Vec::new();
+    }
+    let mut outs = Vec::new();
+    for db in carepost_testkit::backends().await {
+        let (s, ann, bob) = server_with_staff(db).await;
+        let imaps = s.running.imaps.unwrap().port().to_string();
+        let smtp = s.running.submission.unwrap().port().to_string();
+        let home = tempfile::tempdir().unwrap();
+        let args = [
+            imaps.as_str(),
+            &smtp,
+            &ann,
+            GOOD,
+            &bob,
+            s.cert.to_str().unwrap(),
+            home.path().to_str().unwrap(),
+        ];
+        outs.push(python(&format!("{PRELUDE}{script}"), &args).await);
+    }
+    outs
 }
 
 fn which(cmd: &str) -> Option<std::path::PathBuf> {
@@ -251,31 +257,8 @@ print('stable', before == after)
 
 #[tokio::test]
 async fn offlineimap_two_way_sync_converges_and_a_third_sync_changes_nothing() {
-    if which("offlineimap").is_none() {
-        eprintln!("SKIPPED: offlineimap is not installed; run scripts/install-test-deps");
-        return;
-    }
-    for db in carepost_testkit::backends().await {
-        let (s, ann, bob) = server_with_staff(db).await;
-        let imaps = s.running.imaps.unwrap().port().to_string();
-        let smtp = s.running.submission.unwrap().port().to_string();
-        let home = tempfile::tempdir().unwrap();
-        let args = [
-            imaps.as_str(),
-            &smtp,
-            &ann,
-            GOOD,
-            &bob,
-            s.cert.to_str().unwrap(),
-            home.path().to_str().unwrap(),
-        ];
-        let out = python(&format!("{PRELUDE}{OFFLINEIMAP}"), &args).await;
-        let line = |p: &str| {
-            out.lines()
-                .find(|l| l.starts_with(&format!("{p} ")))
-                .unwrap_or_default()
-                .to_string()
-        };
+    for out in run_client(&["offlineimap"], OFFLINEIMAP).await {
+        let line = |p: &str| line_of(&out, &format!("{p} "));
         // Exit status 0 and no error in the output, each time.
         for run in ["first", "second", "third"] {
             assert_eq!(line(run), format!("{run} 0 0 "), "{out}");
@@ -375,31 +358,8 @@ m.logout()
 
 #[tokio::test]
 async fn mutt_reads_a_message_and_saves_the_mailbox_over_verified_tls() {
-    if which("mutt").is_none() || which("script").is_none() {
-        eprintln!("SKIPPED: mutt or script is not installed; run scripts/install-test-deps");
-        return;
-    }
-    for db in carepost_testkit::backends().await {
-        let (s, ann, bob) = server_with_staff(db).await;
-        let imaps = s.running.imaps.unwrap().port().to_string();
-        let smtp = s.running.submission.unwrap().port().to_string();
-        let home = tempfile::tempdir().unwrap();
-        let args = [
-            imaps.as_str(),
-            &smtp,
-            &ann,
-            GOOD,
-            &bob,
-            s.cert.to_str().unwrap(),
-            home.path().to_str().unwrap(),
-        ];
-        let out = python(&format!("{PRELUDE}{MUTT}"), &args).await;
-        let line = |p: &str| {
-            out.lines()
-                .find(|l| l.starts_with(&format!("{p} ")))
-                .unwrap_or_default()
-                .to_string()
-        };
+    for out in run_client(&["mutt", "script"], MUTT).await {
+        let line = |p: &str| line_of(&out, &format!("{p} "));
         assert_eq!(line("mutt"), "mutt 0", "finished, not timed out: {out}");
         assert_eq!(line("prompts"), "prompts []", "{out}");
         assert_eq!(

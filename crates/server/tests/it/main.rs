@@ -13,6 +13,7 @@ mod directory;
 mod helpdesk;
 mod imap;
 mod imap_clients;
+mod imap_rust;
 mod imaptest;
 mod import;
 mod mail;

@@ -205,5 +205,5 @@ if [ "$PEERS" = 1 ]; then
   out=$(load idle --port "$DPORT" --users "$WORK/dovecot.users" --connections "$IDLERS" --pid "$DV" --settle 10)
   echo "Dovecot:  $out"
   DV_KIB=$(field "$out" kib_per_connection)
-  echo "carepost / Dovecot: $(echo "scale=2; $CP_KIB / $DV_KIB" | bc)x the memory per idle connection"
+  echo "carepost / Dovecot: $(echo "scale=3; $CP_KIB / $DV_KIB" | bc)x the memory per idle connection"
 fi

@@ -12,7 +12,7 @@ answer, as a mail app's does.
   imap_load.py big    --port P --user U --password PW
       Times SELECT INBOX and UID FETCH 1:* (FLAGS ENVELOPE) on U's INBOX.
   imap_load.py idle   --port P --users FILE --connections N --pid PID [--settle S]
-      Opens N connections in IDLE, waits S seconds, and prints the server's memory (RSS of
+      Opens N connections in IDLE, waits S seconds, and prints the server's memory (PSS of
       PID and its children) before and after, per connection.
 
 FILE has a line `user password` per account. Prints one JSON object.
@@ -226,8 +226,10 @@ async def big(a):
             "fetched": sum(1 for l in f if b" FETCH " in l), "fetch_status": st2}
 
 
-def rss_kib(pid):
-    """Resident memory of a process and all its descendants, KiB."""
+def pss_kib(pid):
+    """Memory of a process and all its descendants, KiB: the sum of their proportional set
+    sizes (a page shared by n processes counts 1/n in each), so shared libraries and shared
+    memory count once, unlike a sum of RSS."""
     parents = {}
     for p in os.listdir("/proc"):
         if p.isdigit():
@@ -246,8 +248,8 @@ def rss_kib(pid):
     total = 0
     for p in tree:
         try:
-            for l in open(f"/proc/{p}/status"):
-                if l.startswith("VmRSS:"):
+            for l in open(f"/proc/{p}/smaps_rollup"):
+                if l.startswith("Pss:"):
                     total += int(l.split()[1])
         except OSError:
             pass
@@ -256,7 +258,7 @@ def rss_kib(pid):
 
 async def idle(a):
     users = [tuple(l.split(None, 1)) for l in open(a.users).read().splitlines() if l.strip()]
-    before = rss_kib(a.pid)
+    before = pss_kib(a.pid)
     open_ = []
     sem = asyncio.Semaphore(50)
     async def one(i):
@@ -274,13 +276,13 @@ async def idle(a):
     await asyncio.gather(*(one(i) for i in range(a.connections)))
     took = time.monotonic() - start
     await asyncio.sleep(a.settle)
-    after = rss_kib(a.pid)
+    after = pss_kib(a.pid)
     for c in open_:
         c.w.write(b"DONE\r\nl LOGOUT\r\n")
     for c in open_:
         await c.close()
-    return {"connections": len(open_), "open_s": round(took, 1), "rss_before_kib": before,
-            "rss_after_kib": after, "kib_per_connection": round((after - before) / len(open_), 1)}
+    return {"connections": len(open_), "open_s": round(took, 1), "pss_before_kib": before,
+            "pss_after_kib": after, "kib_per_connection": round((after - before) / len(open_), 1)}
 
 
 def main():

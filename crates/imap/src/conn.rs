@@ -65,8 +65,12 @@ pub(crate) async fn refuse_busy(svc: ImapService, mut tcp: TcpStream, kind: List
         let _ = tcp.shutdown().await;
         return;
     }
-    if let Ok(Ok(mut tls)) = tokio::time::timeout(svc.timeouts.handshake, svc.tls.accept(tcp)).await
-    {
+    // A short handshake: a refused client gets a few seconds, not the usual allowance.
+    let wait = svc
+        .timeouts
+        .handshake
+        .min(std::time::Duration::from_secs(3));
+    if let Ok(Ok(mut tls)) = tokio::time::timeout(wait, svc.tls.accept(tcp)).await {
         let _ = tls.write_all(BYE).await;
         let _ = tls.shutdown().await;
     }

@@ -145,7 +145,12 @@ impl ImapService {
                         conn::run(svc, tcp, peer, kind, stop).await;
                         drop(slot);
                     }
-                    None => conn::refuse_busy(svc, tcp, kind).await,
+                    None => {
+                        // A refused connection does not keep a slot while it is told so.
+                        drop(permit);
+                        conn::refuse_busy(svc, tcp, kind).await;
+                        return;
+                    }
                 }
                 drop(permit);
             });

@@ -243,10 +243,11 @@ impl Session {
     /// Takes in the change notices that came since the last look: whether the selected
     /// mailbox may have changed (always, without notices to go by).
     fn notices_say_changed(&mut self) -> bool {
+        let complete = self.svc.mail.notices_are_complete();
         let State::Selected(_, v) = &mut self.state else {
             return false;
         };
-        let mut changed = std::mem::take(&mut v.stale);
+        let mut changed = std::mem::take(&mut v.stale) || !complete;
         let Some(rx) = self.changes.as_mut() else {
             return true;
         };
@@ -263,9 +264,9 @@ impl Session {
     /// Reports what changed in the selected mailbox; expunges only when `expunges` (they may
     /// not be sent during FETCH, STORE and SEARCH, RFC 9051 section 7.5.1).
     ///
-    /// Every change to a mailbox is announced (in-process, and between nodes through the
-    /// database), so without a notice since the last look the store is not asked: most
-    /// commands of a session alone in its mailbox cost no query for this.
+    /// On SQLite every change to a mailbox is announced in this process, so without a notice
+    /// since the last look the store is not asked: most commands of a session alone in its
+    /// mailbox cost no query for this. (On PostgreSQL it is always asked.)
     pub(crate) async fn sync(&mut self, expunges: bool) {
         let account = match &self.state {
             State::Selected(p, _) => p.account,
@@ -284,6 +285,8 @@ impl Session {
         if let State::Selected(_, v) = &mut self.state
             && let Err(e) = v.sync(&mail, account, enabled, expunges, &mut out).await
         {
+            // Look again at the next command.
+            v.stale = true;
             tracing::warn!(error = %e, "IMAP: mailbox changes unavailable");
         }
         self.out = out;

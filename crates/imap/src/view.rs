@@ -167,10 +167,14 @@ impl View {
         }
         if added {
             if !self.read_only && !enabled.rev2 {
-                let from = mail
+                // A failed claim only costs \Recent; the new messages are still reported.
+                match mail
                     .claim_recent(account, self.mailbox.id, ch.mailbox.uid_next)
-                    .await?;
-                self.take_recent(from);
+                    .await
+                {
+                    Ok(from) => self.take_recent(from),
+                    Err(e) => tracing::warn!(error = %e, "IMAP: \\Recent not claimed"),
+                }
             }
             let _ = write!(out, "* {} EXISTS\r\n", self.uids.len());
             if !enabled.rev2 {

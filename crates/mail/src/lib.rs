@@ -136,6 +136,13 @@ impl MailStore {
         &self.inner.store
     }
 
+    /// Whether this process's notices tell of every change: with SQLite only this process
+    /// writes mail. With PostgreSQL other nodes' changes come through the database's
+    /// notifications, which a lost connection can drop, so a reader must look itself.
+    pub fn notices_are_complete(&self) -> bool {
+        self.inner.store.backend() == carepost_store::Backend::Sqlite
+    }
+
     /// Notices of every change from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.inner.changes.subscribe()

@@ -27,12 +27,23 @@ pub struct ThreadNode {
     pub children: Vec<ThreadNode>,
 }
 
+/// Subject bytes looked at; a longer subject is cut (at a character) before the markers go.
+const MAX_SUBJECT: usize = 4096;
+
+/// References of one message that threading follows: the last ones, nearest the message.
+const MAX_REFERENCES: usize = 128;
+
 /// RFC 5256 section 2.1: the subject without reply and forward markers, blobs and trailers,
-/// whitespace collapsed; and whether a reply or forward marker was removed.
+/// whitespace collapsed; and whether a reply or forward marker was removed. Works on byte
+/// offsets that only ever move over ASCII, so any UTF-8 subject is safe and each step costs
+/// no copy.
 pub fn base_subject(subject: &str) -> (String, bool) {
     // Step 1: tabs and line breaks become spaces, runs of spaces one space.
-    let mut s = String::with_capacity(subject.len());
+    let mut s = String::with_capacity(subject.len().min(MAX_SUBJECT));
     for c in subject.chars() {
+        if s.len() + c.len_utf8() > MAX_SUBJECT {
+            break;
+        }
         let c = if matches!(c, '\t' | '\r' | '\n') {
             ' '
         } else {
@@ -42,14 +53,16 @@ pub fn base_subject(subject: &str) -> (String, bool) {
             s.push(c);
         }
     }
+    let (mut start, mut end) = (0, s.len());
     let mut marked = false;
     loop {
         // Step 2: trailing "(fwd)" and whitespace.
         loop {
-            if s.ends_with(' ') {
-                s.pop();
-            } else if s.len() >= 5 && s[s.len() - 5..].eq_ignore_ascii_case("(fwd)") {
-                s.truncate(s.len() - 5);
+            let t = &s.as_bytes()[start..end];
+            if t.ends_with(b" ") {
+                end -= 1;
+            } else if t.len() >= 5 && t[t.len() - 5..].eq_ignore_ascii_case(b"(fwd)") {
+                end -= 5;
                 marked = true;
             } else {
                 break;
@@ -57,26 +70,29 @@ pub fn base_subject(subject: &str) -> (String, bool) {
         }
         // Steps 3 to 5: leading markers and blobs.
         loop {
-            if let Some(rest) = s.strip_prefix(' ') {
-                s = rest.to_string();
-            } else if let Some(n) = leader(&s) {
-                s = s[n..].to_string();
+            let t = &s[start..end];
+            if t.starts_with(' ') {
+                start += 1;
+            } else if let Some(n) = leader(t) {
+                start += n;
                 marked = true;
-            } else if let Some(n) = blob(&s)
-                && n < s.len()
+            } else if let Some(n) = blob(t)
+                && n < t.len()
             {
-                s = s[n..].to_string();
+                start += n;
             } else {
                 break;
             }
         }
         // Step 6: "[fwd: ...]" around the whole subject.
-        if s.len() >= 6 && s[..5].eq_ignore_ascii_case("[fwd:") && s.ends_with(']') {
-            s = s[5..s.len() - 1].to_string();
+        let t = &s.as_bytes()[start..end];
+        if t.len() >= 6 && t[..5].eq_ignore_ascii_case(b"[fwd:") && t.ends_with(b"]") {
+            start += 5;
+            end -= 1;
             marked = true;
             continue;
         }
-        return (s, marked);
+        return (s[start..end].to_string(), marked);
     }
 }
 
@@ -98,10 +114,11 @@ fn leader(s: &str) -> Option<usize> {
     while let Some(n) = blob(&s[at..]) {
         at += n;
     }
-    let lower = s[at..].get(..3).unwrap_or(&s[at..]).to_ascii_lowercase();
-    at += if lower.starts_with("re") || lower == "fwd" {
-        if lower == "fwd" { 3 } else { 2 }
-    } else if lower.starts_with("fw") {
+    let rest = &s.as_bytes()[at..];
+    let word = |w: &[u8]| rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w);
+    at += if word(b"fwd") {
+        3
+    } else if word(b"re") || word(b"fw") {
         2
     } else {
         return None;
@@ -221,7 +238,8 @@ pub fn references(messages: &[ThreadMessage]) -> Vec<ThreadNode> {
             None => f.add(Some(i)),
         };
         let mut previous: Option<usize> = None;
-        for r in &m.references {
+        let skip = m.references.len().saturating_sub(MAX_REFERENCES);
+        for r in &m.references[skip..] {
             let c = match ids.get(r.as_str()) {
                 Some(&c) => c,
                 None => {
@@ -434,6 +452,10 @@ mod tests {
             ("[list] topic", "topic", false),
             ("Re:\t\tlong   subject", "long subject", true),
             ("b (a)", "b (a)", false),
+            ("Привет", "Привет", false),
+            ("Re: Привет (fwd)", "Привет", true),
+            ("[лист] Ответ", "Ответ", false),
+            ("日本語 [fwd: x]", "日本語 [fwd: x]", false),
         ] {
             assert_eq!(base_subject(raw), (base.to_string(), marked), "{raw}");
         }
@@ -501,6 +523,37 @@ mod tests {
         );
         let msgs = [m(1, 1, "", None, &[]), m(2, 1, " ", None, &[])];
         assert_eq!(render_threads(&ordered_subject(&msgs)), "(1 2)");
+    }
+
+    #[test]
+    fn long_reference_lists_and_deep_reply_chains_are_threaded() {
+        // Only the last references are followed: 10,000 of them cost no more than 128.
+        let refs: Vec<String> = (0..10_000).map(|i| format!("<r{i}@x>")).collect();
+        let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+        let msgs = [m(1, 1, "", Some("a@x"), &refs)];
+        assert_eq!(render_threads(&references(&msgs)), "(1)");
+        // A chain as long as a mailbox: the tree walks recurse per level, so they run on a
+        // thread with a deep stack, as the IMAP server runs them.
+        let chain = std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(|| {
+                let ids: Vec<String> = (0..5_000).map(|i| format!("m{i}@x")).collect();
+                let msgs: Vec<ThreadMessage> = (0..5_000)
+                    .map(|i| {
+                        let parent = if i == 0 {
+                            vec![]
+                        } else {
+                            vec![ids[i - 1].as_str()]
+                        };
+                        m(i as u32 + 1, i as i64, "", Some(&ids[i]), &parent)
+                    })
+                    .collect();
+                render_threads(&references(&msgs))
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(chain.starts_with("(1 2 3 ") && chain.ends_with(" 4999 5000)"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 /// Messages whose bodies are read together.
-const BODIES_AT_ONCE: usize = 256;
+pub(super) const BODIES_AT_ONCE: usize = 256;
 
 /// `dd-Mon-yyyy hh:mm:ss +0000` (RFC 9051 `date-time`), in UTC.
 pub(crate) fn internal_date(ms: i64) -> String {

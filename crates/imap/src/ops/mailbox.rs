@@ -191,6 +191,13 @@ fn tree<'a>(boxes: &'a [MailboxRow], subscribed: &[String]) -> BTreeMap<String, 
     }
     for n in subscribed {
         out.entry(n.clone()).or_default().subscribed = true;
+        // Its superiors are names too (LSUB's `%` and RECURSIVEMATCH may show them), though
+        // they give plain LIST nothing to show.
+        let mut name = n.as_str();
+        while let Some((parent, _)) = name.rsplit_once(SEPARATOR) {
+            out.entry(parent.to_string()).or_default();
+            name = parent;
+        }
     }
     out
 }

@@ -2,10 +2,12 @@
 //! on SORT). The messages are those SEARCH would find; the orderings and the threading
 //! algorithms are `carepost_proto_imap`'s.
 
+use super::fetch::BODIES_AT_ONCE;
 use super::search::{Hit, charset_ok, esearch, matching};
 use super::store_failure;
 use crate::mime::headers_of;
 use crate::session::Session;
+use carepost_mail::MailError;
 use carepost_proto_imap::{
     SearchKey, SearchReturn, SortKey, ThreadAlgorithm, ThreadMessage, base_subject, casemap_cmp,
     ordered_subject, references, render_threads,
@@ -60,9 +62,8 @@ fn ids(v: &HeaderValue<'_>) -> Vec<String> {
     }
 }
 
-fn fields(h: &Hit) -> Fields {
-    let header = h.body.as_deref().unwrap_or_default();
-    let msg: Option<Message<'_>> = headers_of(header);
+fn fields(h: &Hit, raw: &[u8]) -> Fields {
+    let msg: Option<Message<'_>> = headers_of(raw);
     let m = msg.as_ref();
     let mut refs = m.map(|m| ids(m.references())).unwrap_or_default();
     if refs.is_empty() {
@@ -87,6 +88,28 @@ fn fields(h: &Hit) -> Fields {
     }
 }
 
+/// Stack for threading: its tree walks recurse once per level of a reply chain, and a chain
+/// can be as long as the mailbox (virtual memory, touched only as deep as a chain goes).
+const THREADING_STACK: usize = 256 << 20;
+
+/// The THREAD response data, computed on a thread of its own (deep stack, off the async
+/// workers); `None` if that thread could not run or failed.
+async fn threaded(algorithm: ThreadAlgorithm, messages: Vec<ThreadMessage>) -> Option<String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("imap-thread".into())
+        .stack_size(THREADING_STACK)
+        .spawn(move || {
+            let trees = match algorithm {
+                ThreadAlgorithm::OrderedSubject => ordered_subject(&messages),
+                ThreadAlgorithm::References => references(&messages),
+            };
+            let _ = tx.send(render_threads(&trees));
+        })
+        .ok()?;
+    rx.await.ok()
+}
+
 fn compare(key: &SortKey, a: (&Hit, &Fields), b: (&Hit, &Fields)) -> Ordering {
     match key {
         SortKey::Arrival => a.0.row.internal_date.0.cmp(&b.0.row.internal_date.0),
@@ -99,6 +122,28 @@ fn compare(key: &SortKey, a: (&Hit, &Fields), b: (&Hit, &Fields)) -> Ordering {
         SortKey::DisplayFrom => casemap_cmp(&a.1.from.1, &b.1.from.1),
         SortKey::DisplayTo => casemap_cmp(&a.1.to.1, &b.1.to.1),
     }
+}
+
+/// The header values of each hit: bodies are read a few hundred at a time and dropped once
+/// their values are taken, so a SORT or THREAD of a large mailbox holds no body for long.
+async fn fields_of(s: &Session, hits: &[Hit]) -> Result<Vec<Fields>, MailError> {
+    let mut out = Vec::with_capacity(hits.len());
+    for chunk in hits.chunks(BODIES_AT_ONCE) {
+        let missing: Vec<&str> = chunk
+            .iter()
+            .filter(|h| h.body.is_none())
+            .map(|h| h.row.blob_id.as_str())
+            .collect();
+        let mut read = s.svc.mail.read_bodies(&missing).await?.into_iter();
+        for h in chunk {
+            let f = match &h.body {
+                Some(b) => fields(h, b),
+                None => fields(h, &read.next().unwrap_or_default()),
+            };
+            out.push(f);
+        }
+    }
+    Ok(out)
 }
 
 /// Whether the keys need the message header (all but ARRIVAL and SIZE).
@@ -119,17 +164,19 @@ pub(super) async fn sort(
     if !charset_ok(s, tag, Some(charset)) {
         return;
     }
-    let hits = match matching(s, key, by_uid, needs_header(keys)).await {
+    let hits = match matching(s, key, by_uid, false).await {
         Ok(h) => h,
         Err(e) => return store_failure(s, tag, e),
     };
-    let mut items: Vec<(Hit, Fields)> = hits
-        .into_iter()
-        .map(|h| {
-            let f = fields(&h);
-            (h, f)
-        })
-        .collect();
+    let fields = if needs_header(keys) {
+        match fields_of(s, &hits).await {
+            Ok(f) => f,
+            Err(e) => return store_failure(s, tag, e),
+        }
+    } else {
+        hits.iter().map(|h| fields(h, b"")).collect()
+    };
+    let mut items: Vec<(Hit, Fields)> = hits.into_iter().zip(fields).collect();
     // Ties keep mailbox order (RFC 5256: the message sequence number decides last).
     items.sort_by(|a, b| {
         keys.iter()
@@ -177,28 +224,29 @@ pub(super) async fn thread(
     if !charset_ok(s, tag, Some(charset)) {
         return;
     }
-    let hits = match matching(s, key, by_uid, true).await {
+    let hits = match matching(s, key, by_uid, false).await {
         Ok(h) => h,
+        Err(e) => return store_failure(s, tag, e),
+    };
+    let fields = match fields_of(s, &hits).await {
+        Ok(f) => f,
         Err(e) => return store_failure(s, tag, e),
     };
     let messages: Vec<ThreadMessage> = hits
         .iter()
-        .map(|h| {
-            let f = fields(h);
-            ThreadMessage {
-                number: if by_uid { h.uid } else { h.seq },
-                date: f.date,
-                subject: f.subject,
-                message_id: f.message_id,
-                references: f.references,
-            }
+        .zip(fields)
+        .map(|(h, f)| ThreadMessage {
+            number: if by_uid { h.uid } else { h.seq },
+            date: f.date,
+            subject: f.subject,
+            message_id: f.message_id,
+            references: f.references,
         })
         .collect();
-    let trees = match algorithm {
-        ThreadAlgorithm::OrderedSubject => ordered_subject(&messages),
-        ThreadAlgorithm::References => references(&messages),
+    let Some(data) = threaded(algorithm, messages).await else {
+        s.no(tag, Some("SERVERBUG"), "Threading failed");
+        return;
     };
-    let data = render_threads(&trees);
     if data.is_empty() {
         s.untagged("THREAD");
     } else {

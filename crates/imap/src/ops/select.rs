@@ -91,7 +91,8 @@ pub(super) async fn select(
     let mut view = View::new(mailbox, read_only, &rows);
     if !s.enabled.rev2 {
         // EXAMINE shows what is recent without claiming it; SELECT claims it.
-        let from = if read_only {
+        // Nothing to claim (no message arrived since the last claim) costs no write.
+        let from = if read_only || view.mailbox.first_recent_uid >= view.mailbox.uid_next {
             view.mailbox.first_recent_uid
         } else {
             match s

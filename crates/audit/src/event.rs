@@ -17,6 +17,8 @@ pub mod action {
     pub const ACCOUNT_DEPROVISION: &str = "account.deprovision";
     pub const ALIAS_ADD: &str = "alias.add";
     pub const ALIAS_REMOVE: &str = "alias.remove";
+    pub const LIST_CREATE: &str = "list.create";
+    pub const LIST_REMOVE: &str = "list.remove";
     pub const IMPORT_RUN: &str = "import.run";
     pub const ADMIN_BOOTSTRAP: &str = "admin.bootstrap";
     pub const AUTHZ_DENIED: &str = "authz.denied";

@@ -3,6 +3,7 @@
 
 use crate::{MailError, MailStore};
 use carepost_config::InactiveDelivery;
+use carepost_store::{CredentialRepo, ListRepo};
 use carepost_types::AccountId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,12 @@ pub enum Recipient {
     Refused,
     /// The mailbox is at or over its quota: 452 4.2.2, the sender tries again later.
     OverQuota,
+    /// A distribution list: the active accounts it reaches now (those under their quota), and
+    /// the roles whose holders may post to it.
+    List {
+        members: Vec<AccountId>,
+        senders: Vec<String>,
+    },
 }
 
 /// Local parts every mail domain must answer (RFC 5321 section 4.5.1, RFC 2142).
@@ -43,6 +50,41 @@ impl MailStore {
         Ok(self.store().find_recipient(&target).await?)
     }
 
+    /// The list at `address`, expanded, or `Unknown`.
+    async fn list(&self, address: &str) -> Result<Recipient, MailError> {
+        let mut tx = self.store().read().await?;
+        let Some(list) = tx.find_list(address).await? else {
+            return Ok(Recipient::Unknown);
+        };
+        let quota = self.config().mail.quota;
+        let members = tx
+            .list_members(list.department_id)
+            .await?
+            .into_iter()
+            .filter(|m| u64::try_from(m.used_bytes).unwrap_or(0) < quota)
+            .map(|m| m.account_id)
+            .collect();
+        Ok(Recipient::List {
+            members,
+            senders: list
+                .senders
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+        })
+    }
+
+    /// Whether `account` holds one of `roles` (who may post to a list).
+    pub async fn holds_any_role(
+        &self,
+        account: AccountId,
+        roles: &[String],
+    ) -> Result<bool, MailError> {
+        let mut tx = self.store().read().await?;
+        let held = tx.list_roles(account).await?;
+        Ok(held.iter().any(|(r, _)| roles.contains(r)))
+    }
+
     /// What to do with mail for `address` (already syntax-checked by the SMTP layer).
     pub async fn resolve(&self, address: &str) -> Result<Recipient, MailError> {
         let address = address.trim().to_lowercase();
@@ -57,7 +99,7 @@ impl MailStore {
             Some(row) => row,
             None => match self.role_address(&address).await? {
                 Some(row) => row,
-                None => return Ok(Recipient::Unknown),
+                None => return self.list(&address).await,
             },
         };
         let policy = match row.status.as_str() {

@@ -17,6 +17,8 @@ pub(crate) struct Envelope {
     pub rcpts: Vec<(String, AccountId)>,
     /// Accepted recipients outside the organization (submission only), for the queue.
     pub remote: Vec<String>,
+    /// Accepted distribution lists (submission only): the address and the accounts it reaches.
+    pub lists: Vec<(String, Vec<AccountId>)>,
 }
 
 impl Conn {
@@ -62,6 +64,7 @@ impl Conn {
             from: address,
             rcpts: Vec::new(),
             remote: Vec::new(),
+            lists: Vec::new(),
         });
         self.session.on_mail();
         self.reply(Reply::new(250, (2, 1, 0), "Sender OK"));
@@ -72,7 +75,7 @@ impl Conn {
         let count = self
             .envelope
             .as_ref()
-            .map_or(0, |e| e.rcpts.len() + e.remote.len());
+            .map_or(0, |e| e.rcpts.len() + e.remote.len() + e.lists.len());
         if count >= self.svc.config.mail.max_recipients {
             self.reply(Reply::new(452, (4, 5, 3), "Too many recipients"));
             return;
@@ -104,6 +107,9 @@ impl Conn {
             Ok(Recipient::Unknown | Recipient::Refused) => {
                 Reply::new(550, (5, 1, 1), "No such recipient here")
             }
+            Ok(Recipient::List { members, senders }) => {
+                self.list_rcpt(address, members, &senders).await
+            }
             Ok(Recipient::OverQuota) => Reply::new(
                 452,
                 (4, 2, 2),
@@ -115,6 +121,52 @@ impl Conn {
             }
         };
         self.reply(reply);
+    }
+}
+
+impl Conn {
+    /// A distribution list as recipient: only signed-in staff holding one of its sender roles
+    /// may post (an all-staff address is what a phisher wants); never from outside.
+    async fn list_rcpt(
+        &mut self,
+        address: String,
+        members: Vec<AccountId>,
+        senders: &[String],
+    ) -> Reply {
+        let account = match (&self.session.mode, &self.principal) {
+            (Mode::Submission, Some(p)) => p.signed_in.account,
+            _ => {
+                return Reply::new(
+                    550,
+                    (5, 7, 1),
+                    "This list takes mail only from signed-in staff",
+                );
+            }
+        };
+        match self.svc.mail.holds_any_role(account, senders).await {
+            Ok(true) => {
+                let n = members.len();
+                if let Some(e) = self.envelope.as_mut()
+                    && !e.lists.iter().any(|(a, _)| *a == address)
+                {
+                    e.lists.push((address, members));
+                }
+                self.session.on_rcpt();
+                Reply::new(250, (2, 1, 5), format!("List OK, {n} recipients"))
+            }
+            Ok(false) => Reply::new(
+                550,
+                (5, 7, 1),
+                format!(
+                    "Only staff with the role {} may post to this list",
+                    senders.join(" or ")
+                ),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "list sender check failed");
+                carepost_proto_smtp::replies::try_later()
+            }
+        }
     }
 }
 

@@ -185,7 +185,13 @@ impl Conn {
             .rcpts
             .iter()
             .map(|(a, _)| a.as_str())
+            .chain(envelope.lists.iter().map(|(a, _)| a.as_str()))
             .chain(envelope.remote.iter().map(String::as_str))
+            .collect();
+        let lists: Vec<_> = envelope
+            .lists
+            .iter()
+            .map(|(a, m)| json!({ "list": a, "members": m.len() }))
             .collect();
         let mut event = NewEvent::success(
             self.svc.clock.now(),
@@ -196,6 +202,7 @@ impl Conn {
         .with_details(json!({
             "from": envelope.from,
             "to": to,
+            "lists": lists,
             "size": raw.len(),
             "tls": self.session.tls,
         }));
@@ -225,13 +232,15 @@ impl Conn {
     }
 }
 
-/// One INBOX copy per account, however many of its addresses were named.
+/// One INBOX copy per account, however many of its addresses and lists were named.
 fn inbox_targets(envelope: &Envelope) -> Vec<Target> {
-    let mut targets: Vec<Target> = Vec::with_capacity(envelope.rcpts.len());
-    for (_, account) in &envelope.rcpts {
-        if !targets.iter().any(|t| t.account == *account) {
-            targets.push(Target::inbox(*account));
-        }
-    }
-    targets
+    let mut seen = std::collections::HashSet::new();
+    envelope
+        .rcpts
+        .iter()
+        .map(|(_, account)| *account)
+        .chain(envelope.lists.iter().flat_map(|(_, m)| m.iter().copied()))
+        .filter(|account| seen.insert(*account))
+        .map(Target::inbox)
+        .collect()
 }

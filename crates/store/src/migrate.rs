@@ -62,6 +62,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0009_imap_state.sql"),
         include_str!("../../../migrations/postgres/0009_imap_state.sql"),
     ),
+    (
+        10,
+        "mail_lists",
+        include_str!("../../../migrations/sqlite/0010_mail_lists.sql"),
+        include_str!("../../../migrations/postgres/0010_mail_lists.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

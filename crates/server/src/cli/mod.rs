@@ -18,6 +18,7 @@ mod account;
 mod audit;
 mod department;
 mod import;
+mod list;
 mod mail;
 mod output;
 mod policy;
@@ -83,6 +84,9 @@ enum Command {
     /// The address policy.
     #[command(subcommand)]
     Address(account::AddressCommand),
+    /// Distribution lists: all staff, or a department and those below it.
+    #[command(subcommand)]
+    List(list::ListCommand),
     /// Create and update accounts from an HR export (CSV with a header row; `-` reads stdin).
     Import(import::ImportArgs),
     /// The hash-chained audit trail.
@@ -246,6 +250,7 @@ async fn run(command: Command, g: Global) -> anyhow::Result<ExitCode> {
         Command::Department(c) => department::run(c, &g).await,
         Command::Account(c) => account::run(c, &g).await,
         Command::Alias(c) => account::run_alias(c, &g).await,
+        Command::List(c) => list::run(c, &g).await,
         Command::Address(c) => account::run_address(c, &g).await,
         Command::Import(a) => import::run(a, &g).await,
         Command::Audit(c) => audit::run(c, &g).await,

@@ -16,6 +16,7 @@ mod imap_clients;
 mod imap_rust;
 mod imaptest;
 mod import;
+mod lists;
 mod mail;
 mod mfa;
 mod outbound;

@@ -315,6 +315,31 @@ impl Directory {
         self.account_by_id(account).await
     }
 
+    /// Whether a session opened with `credential` may go on: the account is active and, for an
+    /// app password, it is still in force (not revoked, not expired). A mail app's open
+    /// connection asks this from time to time, so that revoking a lost phone's app password
+    /// also ends the phone's sessions.
+    pub async fn credential_in_force(
+        &self,
+        account: AccountId,
+        credential: &crate::Credential,
+    ) -> Result<bool, IdentityError> {
+        let a = self.account_by_id(account).await?;
+        if a.status != crate::AccountStatus::Active {
+            return Ok(false);
+        }
+        let crate::Credential::AppPassword(id) = credential else {
+            return Ok(true);
+        };
+        let now = self.clock.now();
+        let mut tx = self.store.read().await?;
+        Ok(tx
+            .list_app_passwords(account)
+            .await?
+            .iter()
+            .any(|p| p.id == *id && p.revoked_at.is_none() && p.expires_at.is_none_or(|e| e > now)))
+    }
+
     /// A new password after a recovery proof: the policy and history apply, the minimum age
     /// does not (the person forgot the old one).
     pub(crate) async fn set_recovered_password(

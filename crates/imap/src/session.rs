@@ -7,6 +7,7 @@
 use crate::ImapService;
 use crate::view::View;
 use carepost_audit::Actor;
+use carepost_identity::Credential;
 use carepost_mail::Change;
 use carepost_proto_imap::response::{CapabilityContext, Status, capabilities, tagged};
 use carepost_proto_imap::{Command, Phase, Receiver};
@@ -37,7 +38,9 @@ pub(crate) struct Principal {
     pub actor: Actor,
     /// Held while the session lives: counts toward the account's connection limit.
     pub _slot: Slot<AccountId>,
-    /// When the account was last found still active.
+    /// What it signed in with (a password or one app password).
+    pub credential: Credential,
+    /// When the account and credential were last found still in force.
     pub checked_at: UnixMillis,
 }
 
@@ -304,8 +307,17 @@ impl Session {
             }
             _ => return true,
         };
-        let active = match self.svc.directory.own_account(account).await {
-            Ok(a) => a.status == carepost_identity::AccountStatus::Active,
+        let credential = match &self.state {
+            State::Authenticated(p) | State::Selected(p, _) => p.credential.clone(),
+            _ => return true,
+        };
+        let active = match self
+            .svc
+            .directory
+            .credential_in_force(account, &credential)
+            .await
+        {
+            Ok(ok) => ok,
             // The directory may be briefly unreachable; the next command asks again.
             Err(e) => {
                 tracing::warn!(error = %e, "IMAP: account status unavailable");
@@ -318,7 +330,7 @@ impl Session {
             }
             return true;
         }
-        self.untagged("BYE Your account is no longer active");
+        self.untagged("BYE Your account or app password is no longer active");
         self.state = State::Logout;
         false
     }

@@ -381,50 +381,90 @@ input()
 print('after', a.cmd('a3', 'NOOP'))
 "#;
 
+/// Signs `user` in over IMAP, runs `change` while the session is open, lets more than the
+/// 5-minute re-check pass, and returns what the session's next command got.
+async fn after_change_in_session<F: std::future::Future<Output = ()>>(
+    s: &TestServer,
+    user: &str,
+    password: &str,
+    change: F,
+) -> String {
+    let imaps = s.running.imaps.unwrap().port().to_string();
+    let mut child = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!("{PRELUDE}{CUT_OFF}"))
+        .args([&imaps, user, password])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut first)
+        .await
+        .unwrap();
+    assert!(first.contains("a2 OK"), "{first}");
+    change.await;
+    s.clock.advance(std::time::Duration::from_secs(6 * 60));
+    let mut stdin = child.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, b"\n")
+        .await
+        .unwrap();
+    drop(stdin);
+    let mut after = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut after)
+        .await
+        .unwrap();
+    assert!(child.wait().await.unwrap().success(), "{after}");
+    after
+}
+
 #[tokio::test]
 async fn a_disabled_accounts_open_session_is_cut_off() {
     for db in carepost_testkit::backends().await {
         let (s, ann, _) = server_with_staff(db).await;
-        let imaps = s.running.imaps.unwrap().port().to_string();
-        let mut child = tokio::process::Command::new("python3")
-            .arg("-c")
-            .arg(format!("{PRELUDE}{CUT_OFF}"))
-            .args([&imaps, &ann, GOOD])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut first)
-            .await
-            .unwrap();
-        assert!(first.contains("a2 OK"), "{first}");
-        s.running
-            .context
-            .directory
-            .set_status(
-                &carepost_identity::Actor::local_cli("tester"),
-                &ann,
-                carepost_identity::AccountStatus::Disabled,
-            )
-            .await
-            .unwrap();
-        s.clock.advance(std::time::Duration::from_secs(6 * 60));
-        let mut stdin = child.stdin.take().unwrap();
-        tokio::io::AsyncWriteExt::write_all(&mut stdin, b"\n")
-            .await
-            .unwrap();
-        drop(stdin);
-        let mut after = String::new();
-        tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut after)
-            .await
-            .unwrap();
-        assert!(child.wait().await.unwrap().success(), "{after}");
+        let dir = &s.running.context.directory;
+        let disable = async {
+            let cli = carepost_identity::Actor::local_cli("tester");
+            dir.set_status(&cli, &ann, carepost_identity::AccountStatus::Disabled)
+                .await
+                .unwrap();
+        };
+        let after = after_change_in_session(&s, &ann, GOOD, disable).await;
         assert!(
-            after.contains("BYE Your account is no longer active"),
+            after.contains("BYE Your account or app password is no longer active"),
             "{after}"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_app_passwords_open_session_is_cut_off() {
+    for db in carepost_testkit::backends().await {
+        let (s, ann, _) = server_with_staff(db).await;
+        let dir = &s.running.context.directory;
+        let id = crate::mail::account(&s.running.context.mail, &ann).await;
+        let imap = [carepost_identity::Protocol::Imap];
+        let (phone, phone_secret) = dir
+            .create_app_password(id, "lost phone", &imap, None)
+            .await
+            .unwrap();
+        let (_, desk_secret) = dir
+            .create_app_password(id, "desktop", &imap, None)
+            .await
+            .unwrap();
+        // The phone's session ends at its next look once its app password is revoked...
+        let cut = after_change_in_session(&s, &ann, &phone_secret, async {
+            dir.revoke_app_passwords(id, Some(phone)).await.unwrap();
+        })
+        .await;
+        assert!(
+            cut.contains("BYE Your account or app password is no longer active"),
+            "{cut}"
+        );
+        // ... while the desktop's, on another app password, goes on.
+        let untouched = after_change_in_session(&s, &ann, &desk_secret, async {}).await;
+        assert!(untouched.contains("a3 OK"), "{untouched}");
     }
 }
 

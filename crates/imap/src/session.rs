@@ -308,7 +308,7 @@ impl Session {
             _ => return true,
         };
         let credential = match &self.state {
-            State::Authenticated(p) | State::Selected(p, _) => p.credential.clone(),
+            State::Authenticated(p) | State::Selected(p, _) => p.credential,
             _ => return true,
         };
         let active = match self

@@ -151,7 +151,7 @@ async fn verify(s: &mut Session, tag: &str, login: &str, password: &str) {
             address: signed_in.address.clone(),
         },
         _slot: slot,
-        credential: signed_in.credential.clone(),
+        credential: signed_in.credential,
         checked_at: s.svc.clock.now(),
     });
     let caps = s.capability_list();

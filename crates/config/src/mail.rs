@@ -81,6 +81,9 @@ pub struct ImapLimits {
     /// Signed-in sessions of one account across the listeners (a phone, a tablet, desktops
     /// with a connection per folder).
     pub max_sessions_per_account: usize,
+    /// How often an open session checks that its account is active and its app password in
+    /// force (also in IDLE, where nothing else would wake it).
+    pub recheck_interval: Duration,
 }
 
 impl Default for ImapLimits {
@@ -89,12 +92,22 @@ impl Default for ImapLimits {
             max_connections: 5000,
             max_connections_per_source: 100,
             max_sessions_per_account: 50,
+            recheck_interval: Duration::from_secs(5 * 60),
         }
     }
 }
 
 pub(crate) fn imap(errs: &mut Errors, raw: RawImap) -> ImapLimits {
     let d = ImapLimits::default();
+    let recheck_interval = crate::security::duration(
+        errs,
+        "imap.recheck_interval",
+        raw.recheck_interval,
+        d.recheck_interval,
+    );
+    if recheck_interval.is_zero() {
+        errs.push("imap.recheck_interval: longer than 0s");
+    }
     let mut at_least_one = |key: &str, v: Option<usize>, default: usize| {
         let v = v.unwrap_or(default);
         if v == 0 {
@@ -114,6 +127,7 @@ pub(crate) fn imap(errs: &mut Errors, raw: RawImap) -> ImapLimits {
             raw.max_sessions_per_account,
             d.max_sessions_per_account,
         ),
+        recheck_interval,
     }
 }
 

@@ -152,6 +152,7 @@ pub struct RawImap {
     pub max_connections: Option<usize>,
     pub max_connections_per_source: Option<usize>,
     pub max_sessions_per_account: Option<usize>,
+    pub recheck_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

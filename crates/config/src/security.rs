@@ -114,7 +114,12 @@ impl Default for SessionPolicy {
     }
 }
 
-fn duration(errs: &mut Errors, key: &str, v: Option<String>, default: Duration) -> Duration {
+pub(crate) fn duration(
+    errs: &mut Errors,
+    key: &str,
+    v: Option<String>,
+    default: Duration,
+) -> Duration {
     match v {
         Some(t) => errs.check(key, parse_duration(&t)).unwrap_or(default),
         None => default,

@@ -92,6 +92,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut mode = Mode::Commands;
     loop {
         let timeout = s.timeout();
+        let recheck = s.svc.config.imap.recheck_interval;
         let read = tokio::select! {
             r = tokio::time::timeout(timeout, stream.read(&mut buf)) => r,
             _ = s.changed(), if matches!(mode, Mode::Idle(_)) => {
@@ -101,6 +102,14 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 s.sync(true).await;
                 if flush(s, &mut stream).await.is_err() {
+                    return Outcome::Closed;
+                }
+                continue;
+            }
+            // Nothing else wakes a quiet IDLE: look at the account and credential on time.
+            _ = tokio::time::sleep(recheck), if matches!(mode, Mode::Idle(_)) => {
+                if !s.still_allowed().await {
+                    let _ = flush(s, &mut stream).await;
                     return Outcome::Closed;
                 }
                 continue;

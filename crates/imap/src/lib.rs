@@ -105,6 +105,11 @@ impl ImapService {
         self
     }
 
+    /// How often an open session checks its account and credential, in milliseconds.
+    pub(crate) fn recheck_ms(&self) -> i64 {
+        i64::try_from(self.config.imap.recheck_interval.as_millis()).unwrap_or(i64::MAX)
+    }
+
     /// The largest message APPEND takes (APPENDLIMIT, RFC 7889): the SMTP size limit.
     fn append_limit(&self) -> u64 {
         self.config.mail.max_message_size

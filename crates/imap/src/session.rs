@@ -25,9 +25,6 @@ const MAX_ERRORS: u32 = 50;
 const PRE_AUTH_LITERAL: usize = 8 * 1024;
 /// Failed sign-ins on one connection before it is closed (the shared lockout counts them too).
 pub(crate) const MAX_FAILED_SIGN_INS: u32 = 3;
-/// How often a signed-in session checks that its account is still active: a disabled or
-/// deprovisioned account's mail app is cut off within this time, even in IDLE.
-const RECHECK_MS: i64 = 5 * 60 * 1000;
 /// Output held before it is written, between commands of one read.
 pub(crate) const OUT_HIGH_WATER: usize = 256 * 1024;
 
@@ -295,13 +292,13 @@ impl Session {
         self.out = out;
     }
 
-    /// Whether the signed-in account may go on (checked every `RECHECK_MS`); when not, the
-    /// session says BYE and must close.
+    /// Whether the signed-in account may go on (checked every `imap.recheck_interval`); when
+    /// not, the session says BYE and must close.
     pub(crate) async fn still_allowed(&mut self) -> bool {
         let now = self.svc.clock.now();
         let account = match &self.state {
             State::Authenticated(p) | State::Selected(p, _)
-                if now.0 - p.checked_at.0 >= RECHECK_MS =>
+                if now.0 - p.checked_at.0 >= self.svc.recheck_ms() =>
             {
                 p.account
             }

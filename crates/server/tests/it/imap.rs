@@ -468,6 +468,59 @@ async fn a_revoked_app_passwords_open_session_is_cut_off() {
     }
 }
 
+const IDLE_CUT: &str = r#"
+imaps, user, password = sys.argv[1], sys.argv[2], sys.argv[3]
+a = Raw(imaps)
+a.cmd('a1', 'LOGIN "%s" "%s"' % (user, password))
+a.cmd('a2', 'SELECT INBOX')
+a.send('a3 IDLE\r\n')
+print('idle', a.line())
+sys.stdout.flush()
+print('then', a.line())
+"#;
+
+#[tokio::test]
+async fn an_idle_session_is_cut_off_on_time_though_no_mail_comes() {
+    for db in carepost_testkit::backends().await {
+        let s = TestServer::start_with(db, |c| {
+            c.imap.recheck_interval = std::time::Duration::from_millis(300);
+        })
+        .await;
+        let (ann, _) = crate::smtp::add_staff(&s).await;
+        let dir = &s.running.context.directory;
+        let id = crate::mail::account(&s.running.context.mail, &ann).await;
+        let (phone, secret) = dir
+            .create_app_password(id, "phone", &[carepost_identity::Protocol::Imap], None)
+            .await
+            .unwrap();
+        let imaps = s.running.imaps.unwrap().port().to_string();
+        let mut child = tokio::process::Command::new("python3")
+            .arg("-c")
+            .arg(format!("{PRELUDE}{IDLE_CUT}"))
+            .args([&imaps, &ann, &secret])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut first)
+            .await
+            .unwrap();
+        assert!(first.contains("idle + idling"), "{first}");
+        dir.revoke_app_passwords(id, Some(phone)).await.unwrap();
+        s.clock.advance(std::time::Duration::from_secs(60));
+        let mut then = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut then)
+            .await
+            .unwrap();
+        assert!(child.wait().await.unwrap().success(), "{then}");
+        assert!(
+            then.contains("then * BYE Your account or app password is no longer active"),
+            "{then}"
+        );
+    }
+}
+
 const SORT_THREAD: &str = r#"
 imaps, user, password = sys.argv[1], sys.argv[2], sys.argv[3]
 m = connect(imaps, user, password)

@@ -16,6 +16,12 @@ fn admin() -> Actor {
 /// A server with two staff members who have passwords: (server, ann, bob).
 pub(crate) async fn server_with_staff(db: TestDb) -> (TestServer, String, String) {
     let s = TestServer::start(db).await;
+    let (ann, bob) = add_staff(&s).await;
+    (s, ann, bob)
+}
+
+/// Two staff members with passwords, in a new department Cardiology: (ann, bob).
+pub(crate) async fn add_staff(s: &TestServer) -> (String, String) {
     let dir = &s.running.context.directory;
     dir.create_department(&admin(), "Cardiology", None)
         .await
@@ -29,7 +35,7 @@ pub(crate) async fn server_with_staff(db: TestDb) -> (TestServer, String, String
     }
     let bob = out.pop().unwrap();
     let ann = out.pop().unwrap();
-    (s, ann, bob)
+    (ann, bob)
 }
 
 fn mail(s: &TestServer) -> &MailStore {

@@ -44,13 +44,20 @@ impl Directory {
         department: Option<&str>,
         senders: &[Role],
     ) -> Result<MailList, IdentityError> {
+        let address = Address::parse(address).map_err(|e| IdentityError::Invalid(e.to_string()))?;
         let target = format!("list:{address}");
         self.require(actor, Permission::ManageAccounts, &target)
             .await?;
-        let address = Address::parse(address).map_err(|e| IdentityError::Invalid(e.to_string()))?;
         if !self.config.domains().any(|d| d == address.domain()) {
             return Err(IdentityError::Invalid(format!(
                 "{address} is not in one of the organization's domains"
+            )));
+        }
+        // postmaster@, abuse@ and the like answer for the organization, not for a list.
+        if self.policy.is_reserved(address.local().as_str()) {
+            return Err(IdentityError::Invalid(format!(
+                "'{}' is a reserved name and cannot be a list",
+                address.local()
             )));
         }
         let name = name.trim();
@@ -97,7 +104,9 @@ impl Directory {
 
     /// Removes a list; its address is quarantined like any address given up.
     pub async fn remove_list(&self, actor: &Actor, address: &str) -> Result<(), IdentityError> {
-        let address = address.trim().to_lowercase();
+        let address = Address::parse(address)
+            .map_err(|e| IdentityError::Invalid(e.to_string()))?
+            .to_string();
         let target = format!("list:{address}");
         self.require(actor, Permission::ManageAccounts, &target)
             .await?;

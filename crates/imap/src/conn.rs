@@ -96,7 +96,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         let read = tokio::select! {
             r = tokio::time::timeout(timeout, stream.read(&mut buf)) => r,
             _ = s.changed(), if matches!(mode, Mode::Idle(_)) => {
-                if !s.still_allowed().await {
+                if !s.still_allowed(false).await {
                     let _ = flush(s, &mut stream).await;
                     return Outcome::Closed;
                 }
@@ -108,7 +108,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             }
             // Nothing else wakes a quiet IDLE: look at the account and credential on time.
             _ = tokio::time::sleep(recheck), if matches!(mode, Mode::Idle(_)) => {
-                if !s.still_allowed().await {
+                if !s.still_allowed(true).await {
                     let _ = flush(s, &mut stream).await;
                     return Outcome::Closed;
                 }

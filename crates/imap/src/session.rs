@@ -294,11 +294,12 @@ impl Session {
 
     /// Whether the signed-in account may go on (checked every `imap.recheck_interval`); when
     /// not, the session says BYE and must close.
-    pub(crate) async fn still_allowed(&mut self) -> bool {
+    /// `force`: look now, however recently the last look was (IDLE's timer).
+    pub(crate) async fn still_allowed(&mut self, force: bool) -> bool {
         let now = self.svc.clock.now();
         let account = match &self.state {
             State::Authenticated(p) | State::Selected(p, _)
-                if now.0 - p.checked_at.0 >= self.svc.recheck_ms() =>
+                if force || now.0 - p.checked_at.0 >= self.svc.recheck_ms() =>
             {
                 p.account
             }
@@ -333,7 +334,7 @@ impl Session {
     }
 
     pub(crate) async fn handle(&mut self, tag: &str, cmd: Command) -> After {
-        if !self.still_allowed().await {
+        if !self.still_allowed(false).await {
             return After::Next(Next::Close);
         }
         if !self.state.phase().allows(&cmd) {

@@ -3,8 +3,8 @@
 
 use crate::{MailError, MailStore};
 use carepost_config::InactiveDelivery;
-use carepost_store::{CredentialRepo, ListRepo};
-use carepost_types::AccountId;
+use carepost_store::{CredentialRepo, DirectoryRepo, ListRepo};
+use carepost_types::{AccountId, DepartmentId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recipient {
@@ -18,10 +18,11 @@ pub enum Recipient {
     Refused,
     /// The mailbox is at or over its quota: 452 4.2.2, the sender tries again later.
     OverQuota,
-    /// A distribution list: the active accounts it reaches now (those under their quota), and
-    /// the roles whose holders may post to it.
+    /// A distribution list: whom it reaches (a department subtree, or everyone: `None`) and
+    /// the roles whose holders may post to it. Expanded only once a sender may post
+    /// (`list_members`), so a refused sender costs no expansion.
     List {
-        members: Vec<AccountId>,
+        department: Option<DepartmentId>,
         senders: Vec<String>,
     },
 }
@@ -50,22 +51,14 @@ impl MailStore {
         Ok(self.store().find_recipient(&target).await?)
     }
 
-    /// The list at `address`, expanded, or `Unknown`.
+    /// The list at `address`, or `Unknown`.
     async fn list(&self, address: &str) -> Result<Recipient, MailError> {
         let mut tx = self.store().read().await?;
         let Some(list) = tx.find_list(address).await? else {
             return Ok(Recipient::Unknown);
         };
-        let quota = self.config().mail.quota;
-        let members = tx
-            .list_members(list.department_id)
-            .await?
-            .into_iter()
-            .filter(|m| u64::try_from(m.used_bytes).unwrap_or(0) < quota)
-            .map(|m| m.account_id)
-            .collect();
         Ok(Recipient::List {
-            members,
+            department: list.department_id,
             senders: list
                 .senders
                 .split_whitespace()
@@ -74,15 +67,42 @@ impl MailStore {
         })
     }
 
-    /// Whether `account` holds one of `roles` (who may post to a list).
-    pub async fn holds_any_role(
+    /// The active accounts a list reaches now. A full mailbox still gets list mail (an
+    /// organization-wide notice must not be lost silently; the quota stops other mail).
+    pub async fn list_members(
+        &self,
+        department: Option<DepartmentId>,
+    ) -> Result<Vec<AccountId>, MailError> {
+        let mut tx = self.store().read().await?;
+        Ok(tx
+            .list_members(department)
+            .await?
+            .into_iter()
+            .map(|m| m.account_id)
+            .collect())
+    }
+
+    /// Whether `account` may post to a list of `department` with sender roles `roles`: it holds
+    /// one of them, and a role held for a department only (a supervisor's) covers lists of
+    /// that department's subtree only.
+    pub async fn may_post(
         &self,
         account: AccountId,
+        department: Option<DepartmentId>,
         roles: &[String],
     ) -> Result<bool, MailError> {
         let mut tx = self.store().read().await?;
-        let held = tx.list_roles(account).await?;
-        Ok(held.iter().any(|(r, _)| roles.contains(r)))
+        for (role, scope) in tx.list_roles(account).await? {
+            if !roles.contains(&role) {
+                continue;
+            }
+            match (scope, department) {
+                (None, _) => return Ok(true),
+                (Some(s), Some(d)) if tx.department_within(d, s).await? => return Ok(true),
+                _ => {}
+            }
+        }
+        Ok(false)
     }
 
     /// What to do with mail for `address` (already syntax-checked by the SMTP layer).

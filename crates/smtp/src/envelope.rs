@@ -6,7 +6,7 @@ use crate::conn::Conn;
 use carepost_audit::{Actor, NewEvent, Outcome, action};
 use carepost_mail::{Recipient, normalize_domain};
 use carepost_proto_smtp::{MailFrom, Mode, RcptTo, Reply};
-use carepost_types::AccountId;
+use carepost_types::{AccountId, DepartmentId};
 
 /// The transaction under way.
 #[derive(Debug, Clone)]
@@ -107,9 +107,10 @@ impl Conn {
             Ok(Recipient::Unknown | Recipient::Refused) => {
                 Reply::new(550, (5, 1, 1), "No such recipient here")
             }
-            Ok(Recipient::List { members, senders }) => {
-                self.list_rcpt(address, members, &senders).await
-            }
+            Ok(Recipient::List {
+                department,
+                senders,
+            }) => self.list_rcpt(address, department, &senders).await,
             Ok(Recipient::OverQuota) => Reply::new(
                 452,
                 (4, 2, 2),
@@ -126,46 +127,77 @@ impl Conn {
 
 impl Conn {
     /// A distribution list as recipient: only signed-in staff holding one of its sender roles
-    /// may post (an all-staff address is what a phisher wants); never from outside.
+    /// may post (an all-staff address is what a phisher wants); never from outside. The list
+    /// is expanded only for a sender who may post, once per transaction. A refusal says no
+    /// more than that (not which roles may post), and a signed-in sender's attempt is audited.
     async fn list_rcpt(
         &mut self,
         address: String,
-        members: Vec<AccountId>,
+        department: Option<DepartmentId>,
         senders: &[String],
     ) -> Reply {
-        let account = match (&self.session.mode, &self.principal) {
-            (Mode::Submission, Some(p)) => p.signed_in.account,
-            _ => {
-                return Reply::new(
-                    550,
-                    (5, 7, 1),
-                    "This list takes mail only from signed-in staff",
-                );
-            }
+        const REFUSED: &str = "You may not send to this address";
+        let Some(p) = self
+            .principal
+            .as_ref()
+            .filter(|_| self.session.mode == Mode::Submission)
+        else {
+            return Reply::new(550, (5, 7, 1), REFUSED);
         };
-        match self.svc.mail.holds_any_role(account, senders).await {
-            Ok(true) => {
-                let n = members.len();
-                if let Some(e) = self.envelope.as_mut()
-                    && !e.lists.iter().any(|(a, _)| *a == address)
-                {
-                    e.lists.push((address, members));
-                }
-                self.session.on_rcpt();
-                Reply::new(250, (2, 1, 5), format!("List OK, {n} recipients"))
+        let account = p.signed_in.account;
+        match self.svc.mail.may_post(account, department, senders).await {
+            Ok(true) => {}
+            Ok(false) => {
+                self.record_refused_list(&address).await;
+                return Reply::new(550, (5, 7, 1), REFUSED);
             }
-            Ok(false) => Reply::new(
-                550,
-                (5, 7, 1),
-                format!(
-                    "Only staff with the role {} may post to this list",
-                    senders.join(" or ")
-                ),
-            ),
             Err(e) => {
                 tracing::warn!(error = %e, "list sender check failed");
-                carepost_proto_smtp::replies::try_later()
+                return carepost_proto_smtp::replies::try_later();
             }
+        }
+        let known = self
+            .envelope
+            .as_ref()
+            .and_then(|e| e.lists.iter().find(|(a, _)| *a == address))
+            .map(|(_, m)| m.len());
+        let n = match known {
+            Some(n) => n,
+            None => match self.svc.mail.list_members(department).await {
+                Ok(members) => {
+                    let n = members.len();
+                    if let Some(e) = self.envelope.as_mut() {
+                        e.lists.push((address, members));
+                    }
+                    n
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "list expansion failed");
+                    return carepost_proto_smtp::replies::try_later();
+                }
+            },
+        };
+        self.session.on_rcpt();
+        Reply::new(250, (2, 1, 5), format!("List OK, {n} recipients"))
+    }
+
+    async fn record_refused_list(&self, list: &str) {
+        let Some(p) = &self.principal else { return };
+        let actor = Actor::Account {
+            id: p.signed_in.account,
+            address: p.signed_in.address.clone(),
+        };
+        let mut event = NewEvent::success(
+            self.svc.clock.now(),
+            &actor,
+            action::MAIL_SUBMIT,
+            format!("list:{list}"),
+        )
+        .with_outcome(Outcome::Denied)
+        .with_details(serde_json::json!({ "reason": "not a sender of this list" }));
+        event.source = Some(self.peer.ip().to_string());
+        if let Err(e) = self.svc.mail.record(&event).await {
+            tracing::warn!(error = %e, "cannot record a refused list sender");
         }
     }
 }

@@ -207,13 +207,7 @@ impl Conn {
             "tls": self.session.tls,
         }));
         event.source = Some(self.peer.ip().to_string());
-        let delivery = Delivery {
-            raw,
-            targets,
-            outbound,
-            event,
-        };
-        let result = self.svc.mail.deliver(delivery).await;
+        let result = self.deliver_in_parts(raw, targets, outbound, event).await;
         let outcome = if result.is_ok() {
             "delivered"
         } else {
@@ -231,6 +225,65 @@ impl Conn {
         }
     }
 }
+
+impl Conn {
+    /// Delivers in parts of at most `COPIES_PER_COMMIT` copies, each its own transaction, so
+    /// that a message to a large list never holds the store's writer for long. The first part
+    /// carries the queue entry and the message's audit event, the others an event naming the
+    /// part. A failed part fails the message: the client sends it again, and members already
+    /// served get it twice, which beats a list that blocks every other delivery.
+    async fn deliver_in_parts(
+        &self,
+        raw: Vec<u8>,
+        targets: Vec<Target>,
+        outbound: Option<Outbound>,
+        event: NewEvent,
+    ) -> Result<(), MailError> {
+        if targets.len() <= COPIES_PER_COMMIT {
+            let delivery = Delivery {
+                raw,
+                targets,
+                outbound,
+                event,
+            };
+            return self.svc.mail.deliver(delivery).await.map(|_| ());
+        }
+        let parts: Vec<Vec<Target>> = targets
+            .chunks(COPIES_PER_COMMIT)
+            .map(<[Target]>::to_vec)
+            .collect();
+        let of = parts.len();
+        let mut outbound = outbound;
+        for (i, part) in parts.into_iter().enumerate() {
+            let mut e = if i == 0 {
+                event.clone()
+            } else {
+                let mut e =
+                    NewEvent::success(event.at, &event.actor, event.action, event.target.clone());
+                e.source = event.source.clone();
+                e
+            };
+            let copies = json!({ "number": i + 1, "of": of, "copies": part.len() });
+            match e.details.as_object_mut() {
+                Some(d) => {
+                    d.insert("part".into(), copies);
+                }
+                None => e.details = json!({ "part": copies }),
+            }
+            let delivery = Delivery {
+                raw: raw.clone(),
+                targets: part,
+                outbound: outbound.take(),
+                event: e,
+            };
+            self.svc.mail.deliver(delivery).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Copies committed together at most (see `deliver_in_parts`).
+const COPIES_PER_COMMIT: usize = 2000;
 
 /// One INBOX copy per account, however many of its addresses and lists were named.
 fn inbox_targets(envelope: &Envelope) -> Vec<Target> {

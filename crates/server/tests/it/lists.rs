@@ -5,6 +5,7 @@ use crate::auth::GOOD;
 use crate::cli::{create_nurse, dev_data, fails, json, ok};
 use crate::smtp::{bodies, python, server_with_staff};
 use carepost_identity::{Actor, Role};
+use carepost_store::AuditRepo;
 
 const POST: &str = r#"
 import smtplib, ssl, sys
@@ -44,21 +45,47 @@ async fn a_department_list_reaches_its_staff_from_a_sender_role_only() {
                 "cardiology.staff@kaiser.org",
                 "Cardiology staff",
                 Some("Cardiology"),
-                &[Role::Communications],
+                &[Role::Communications, Role::Supervisor],
             )
             .await
             .unwrap();
         assert_eq!(list.department.as_deref(), Some("Cardiology"));
-        // Without the role: refused, and nothing is delivered.
+        // Without the role, or with it for another department only: refused (saying no more),
+        // on the record, and nothing is delivered.
+        dir.create_department(&admin, "Oncology", None)
+            .await
+            .unwrap();
+        dir.grant_role(&admin, &bob, &Role::Supervisor, Some("Oncology"))
+            .await
+            .unwrap();
         let out = post(&s, &bob, "cardiology.staff@kaiser.org").await;
         assert!(
-            out.contains("rcpt 550 5.7.1 Only staff with the role communications"),
+            out.contains("rcpt 550 5.7.1 You may not send to this address"),
             "{out}"
         );
         // Never from outside.
         assert!(
-            out.contains("mx 550 5.7.1 This list takes mail only from signed-in staff"),
+            out.contains("mx 550 5.7.1 You may not send to this address"),
             "{out}"
+        );
+        let refused = s
+            .running
+            .context
+            .store
+            .read()
+            .await
+            .unwrap()
+            .list_audit(&carepost_store::AuditFilter {
+                target: Some("list:cardiology.staff@kaiser.org".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(
+            refused
+                .iter()
+                .any(|e| e.action == "mail.submit" && e.outcome == "denied"),
+            "{refused:?}"
         );
         assert!(bodies(&s, &ann, "INBOX").await.is_empty());
         // With it: every member gets one copy.
@@ -169,4 +196,96 @@ fn lists_are_created_listed_and_removed_from_the_cli_and_hold_their_address() {
         trail.contains("list.create") && trail.contains("list.remove"),
         "{trail}"
     );
+}
+
+const ALL_STAFF: &str = r#"
+import smtplib, ssl, sys
+port, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP('127.0.0.1', port); s.starttls(context=ctx); s.login(user, password)
+s.mail(user)
+print('rcpt', *s.rcpt('all-staff@kaiser.org'))
+print('data', *s.data(('From: ' + user + '\r\nSubject: Visiting hours\r\n\r\nFrom Monday.\r\n').encode()))
+s.quit()
+"#;
+
+#[tokio::test]
+async fn a_message_to_a_large_list_is_delivered_in_parts_once_to_each() {
+    for db in carepost_testkit::backends().await {
+        let (s, ann, bob) = server_with_staff(db).await;
+        let dir = &s.running.context.directory;
+        let admin = Actor::local_cli("tester");
+        dir.import_csv(&admin, carepost_testkit::hr_export(2_100).as_bytes())
+            .await
+            .unwrap();
+        dir.grant_role(&admin, &ann, &Role::Communications, None)
+            .await
+            .unwrap();
+        dir.create_list(
+            &admin,
+            "all-staff@kaiser.org",
+            "All staff",
+            None,
+            &[Role::Communications],
+        )
+        .await
+        .unwrap();
+        let active = carepost_identity::ListFilter {
+            department: None,
+            status: Some(carepost_identity::AccountStatus::Active),
+            query: None,
+            limit: Some(100_000),
+        };
+        let members = dir.list_accounts(&admin, &active).await.unwrap();
+        assert!(
+            members.len() > 2_000,
+            "more than one part: {}",
+            members.len()
+        );
+        let port = s.running.submission.unwrap().port().to_string();
+        let out = python(ALL_STAFF, &[&port, &ann, GOOD]).await;
+        let n = members.len();
+        assert!(
+            out.contains(&format!("rcpt 250 b'2.1.5 List OK, {n} recipients'")),
+            "{out}"
+        );
+        assert!(out.contains("data 250"), "{out}");
+        let mail = &s.running.context.mail;
+        let ann_id = crate::mail::account(mail, &ann).await;
+        let mut total = 0;
+        for a in &members {
+            let id = crate::mail::account(mail, &a.address).await;
+            let (_, messages) = mail.usage(id).await.unwrap();
+            // ann also keeps her copy in Sent.
+            // ann also keeps her copy in Sent (the import, sharing her employee id, renamed
+            // her account; her old address stays its alias).
+            let expected = if id == ann_id { 2 } else { 1 };
+            assert_eq!(messages, expected, "{}", a.address);
+            total += messages;
+        }
+        assert_eq!(total, n as u64 + 1);
+        assert!(bodies(&s, &bob, "INBOX").await[0].contains("From Monday."));
+        let parts = s
+            .running
+            .context
+            .store
+            .read()
+            .await
+            .unwrap()
+            .list_audit(&carepost_store::AuditFilter {
+                limit: Some(100_000),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let numbered: Vec<_> = parts
+            .iter()
+            .filter_map(|e| {
+                let d: serde_json::Value = serde_json::from_str(&e.details).ok()?;
+                d.get("part").cloned()
+            })
+            .collect();
+        assert_eq!(numbered.len(), 2, "{parts:?}");
+        assert!(numbered.iter().all(|p| p["of"] == 2), "{numbered:?}");
+    }
 }

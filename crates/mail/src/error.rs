@@ -24,6 +24,9 @@ pub enum MailError {
     Busy(String),
     #[error("{0}")]
     Invalid(String),
+    /// The account's mail would go past its quota.
+    #[error("the mailbox is full")]
+    OverQuota,
     /// The body was collected before the delivery committed; the delivery comes back to be
     /// written again.
     #[error("the message body was collected before the delivery committed")]

@@ -483,6 +483,19 @@ impl MailStore {
         };
         let rows = tx.list_messages_between(from, *low, *high).await?;
         let wanted: std::collections::HashSet<i64> = uids.iter().copied().collect();
+        // A copy adds to the account's mail (a move does not): it must fit the quota.
+        if !remove {
+            let adding: i64 = rows
+                .iter()
+                .filter(|r| wanted.contains(&r.uid))
+                .map(|r| r.size)
+                .sum();
+            let (used, _) = tx.find_usage(account).await?;
+            let quota = i64::try_from(self.config().mail.quota).unwrap_or(i64::MAX);
+            if adding > 0 && used.saturating_add(adding) > quota {
+                return Err(MailError::OverQuota);
+            }
+        }
         let mut pairs = Vec::new();
         let mut bytes = 0;
         for row in rows.iter().filter(|r| wanted.contains(&r.uid)) {

@@ -177,6 +177,7 @@ pub(crate) fn store_failure(s: &mut Session, tag: &str, e: MailError) {
             &format!("Mailbox {name} exists already"),
         ),
         MailError::Invalid(why) => s.no(tag, Some("CANNOT"), &why),
+        MailError::OverQuota => s.no(tag, Some("OVERQUOTA"), "The mailbox is full"),
         e => {
             tracing::warn!(error = %e, "IMAP command failed in the mail store");
             s.no(tag, Some("UNAVAILABLE"), "Temporary failure, try again");

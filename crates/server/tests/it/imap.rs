@@ -521,6 +521,43 @@ async fn an_idle_session_is_cut_off_on_time_though_no_mail_comes() {
     }
 }
 
+const QUOTA: &str = r#"
+imaps, user, password = sys.argv[1], sys.argv[2], sys.argv[3]
+r = Raw(imaps)
+r.cmd('a1', 'LOGIN "%s" "%s"' % (user, password))
+r.cmd('a2', 'CREATE Kept')
+body = 'Subject: scan\r\n\r\n' + 'x' * 4000 + '\r\n'
+for i in range(2):
+    r.send('a3%d APPEND INBOX {%d+}\r\n%s\r\n' % (i, len(body), body))
+    print('append', r.until('a3%d' % i)[-1])
+r.cmd('a4', 'SELECT INBOX')
+print('copy', r.cmd('a5', 'COPY 1:2 Kept')[-1])
+print('move', r.cmd('a6', 'MOVE 1:2 Kept')[-1])
+print('third', r.cmd('a7', 'APPEND INBOX {%d+}\r\n%s' % (len(body), body))[-1])
+"#;
+
+#[tokio::test]
+async fn copy_and_append_past_the_quota_get_overquota_and_move_does_not() {
+    for db in carepost_testkit::backends().await {
+        let s = TestServer::start_with(db, |c| c.mail.quota = 10_000).await;
+        let (ann, _) = crate::smtp::add_staff(&s).await;
+        let imaps = s.running.imaps.unwrap().port().to_string();
+        let out = python(&format!("{PRELUDE}{QUOTA}"), &[&imaps, &ann, GOOD]).await;
+        assert_eq!(out.matches("append a3").count(), 2, "{out}");
+        assert!(
+            !out.contains("append a30 NO") && !out.contains("append a31 NO"),
+            "{out}"
+        );
+        // Two 4 KB messages fit 10 KB; their copies would not.
+        assert!(line_of(&out, "copy").contains("a5 NO [OVERQUOTA]"), "{out}");
+        assert!(line_of(&out, "move").contains("a6 OK"), "{out}");
+        assert!(
+            line_of(&out, "third").contains("a7 NO [OVERQUOTA]"),
+            "{out}"
+        );
+    }
+}
+
 const SORT_THREAD: &str = r#"
 imaps, user, password = sys.argv[1], sys.argv[2], sys.argv[3]
 m = connect(imaps, user, password)

@@ -1,7 +1,7 @@
 //! The store's conformance suite, run on every backend.
 
 use crate::support::{Env, admin, on_each_backend, open_store};
-use carepost_store::{AuditRepo, DirectoryRepo, Store, StoreError, schema_version};
+use carepost_store::{AuditRepo, DirectoryRepo, MailRepo, Store, StoreError, schema_version};
 use carepost_types::{AccountId, AuditSeq, UnixMillis};
 
 #[tokio::test]
@@ -251,5 +251,41 @@ async fn an_older_schema_is_migrated_forward_keeping_its_data() {
             .unwrap();
         assert_eq!(applied, schema_version());
         pool.close().await;
+    }
+}
+
+#[tokio::test]
+async fn mailboxes_of_schema_8_keep_their_subscriptions_and_show_nothing_recent() {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        carepost_store::create_at_version(&db.url, 8).await.unwrap();
+        let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        for sql in [
+            "INSERT INTO departments (id, name, name_key, parent_id, created_at) \
+             VALUES (1, 'Ward', 'ward', NULL, 1)",
+            "INSERT INTO accounts (id, first_name, last_name, employee_id, category, \
+             department_id, status, primary_address, search_text, created_at, updated_at) \
+             VALUES (1, 'Ann', 'Lee', 'E1', 'nurse', 1, 'active', 'ann.lee@kaiser.org', 'ann lee', 1, 1)",
+            "INSERT INTO mailboxes (id, account_id, name, special_use, uid_validity, uid_next, \
+             highest_modseq, subscribed, created_at) VALUES (1, 1, 'INBOX', NULL, 7, 5, 9, 1, 1)",
+            "INSERT INTO mailboxes (id, account_id, name, special_use, uid_validity, uid_next, \
+             highest_modseq, subscribed, created_at) VALUES (2, 1, 'Old', NULL, 8, 3, 4, 0, 1)",
+            "INSERT INTO mail_usage (account_id, bytes, messages) VALUES (1, 0, 0)",
+        ] {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+        let store = Store::open(&db.url, [0; 32]).await.unwrap();
+        let mut tx = store.begin_bookkeeping().await.unwrap();
+        let inbox = tx.find_mailbox(1).await.unwrap().unwrap();
+        // What existed before \Recent was kept is not recent to anyone.
+        assert_eq!(inbox.first_recent_uid, inbox.uid_next);
+        let account = AccountId(1);
+        assert_eq!(tx.list_subscriptions(account).await.unwrap(), vec!["INBOX"]);
+        // The UIDVALIDITY counter starts below every mailbox's, so the floor decides.
+        assert_eq!(tx.next_uid_validity(account, 100).await.unwrap(), 100);
+        assert_eq!(tx.next_uid_validity(account, 100).await.unwrap(), 101);
+        tx.commit().await.unwrap();
+        store.close().await;
     }
 }

@@ -5,7 +5,7 @@
 use crate::session::Enabled;
 use carepost_mail::{MailError, MailStore};
 use carepost_proto_imap::{SequenceSet, compact};
-use carepost_store::{MailboxRow, MessageRow};
+use carepost_store::MailboxRow;
 use carepost_types::AccountId;
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -59,12 +59,13 @@ fn merged(mut ranges: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
 }
 
 impl View {
-    pub(crate) fn new(mailbox: MailboxRow, read_only: bool, rows: &[MessageRow]) -> View {
+    /// `uids`: the mailbox's messages, ascending.
+    pub(crate) fn new(mailbox: MailboxRow, read_only: bool, uids: Vec<u32>) -> View {
         View {
             modseq: mailbox.highest_modseq,
             mailbox,
             read_only,
-            uids: rows.iter().map(|r| r.uid as u32).collect(),
+            uids,
             pending_expunge: Vec::new(),
             saved: Vec::new(),
             own: Vec::new(),

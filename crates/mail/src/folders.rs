@@ -332,6 +332,20 @@ impl MailStore {
         Ok((m, rows))
     }
 
+    /// A mailbox of the account found by name, with each message's UID and flags (opening a
+    /// mailbox: one read, and only the columns it needs).
+    pub async fn open_mailbox(
+        &self,
+        account: AccountId,
+        name: &str,
+    ) -> Result<(MailboxRow, Vec<(i64, String)>), MailError> {
+        let m = self.find_mailbox(account, name).await?;
+        let mut read = self.store().read().await?;
+        let m = owned(&mut read, account, m.id).await?;
+        let flags = read.list_message_flags(m.id).await?;
+        Ok((m, flags))
+    }
+
     /// Messages with a UID in `low..=high`.
     pub async fn messages_between(
         &self,

@@ -194,6 +194,11 @@ pub trait MailRepo {
     /// Adds one more reference to a body that has a record (a copy of a message).
     async fn add_blob_ref(&mut self, id: &str) -> Result<(), StoreError>;
     async fn list_messages(&mut self, mailbox_id: i64) -> Result<Vec<MessageRow>, StoreError>;
+    /// Each message's UID and flags, by UID: what opening a mailbox needs.
+    async fn list_message_flags(
+        &mut self,
+        mailbox_id: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError>;
     /// Records a body (with its sealed bytes when `data` is given), or adds `refs` references
     /// to the record that exists, giving it `data` if it had none.
     async fn add_blob_refs(
@@ -532,6 +537,18 @@ impl MailRepo for Tx {
         .fetch_all(self.conn())
         .await?;
         all(&rows, MessageRow::from_row)
+    }
+
+    async fn list_message_flags(
+        &mut self,
+        mailbox_id: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT uid, flags FROM messages WHERE mailbox_id = $1 ORDER BY uid")
+                .bind(mailbox_id)
+                .fetch_all(self.conn())
+                .await?;
+        all(&rows, |r| Ok((r.try_get("uid")?, r.try_get("flags")?)))
     }
 
     async fn add_blob_refs(

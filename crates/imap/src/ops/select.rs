@@ -58,17 +58,13 @@ pub(super) async fn select(
     let Some(account) = s.principal().map(|p| p.account) else {
         return;
     };
-    let mailbox = match s.svc.mail.find_mailbox(account, name).await {
-        Ok(m) => m,
-        Err(e) => return store_failure(s, tag, e),
-    };
-    let (mailbox, rows) = match s.svc.mail.mailbox_messages(account, mailbox.id).await {
+    let (mailbox, rows) = match s.svc.mail.open_mailbox(account, name).await {
         Ok(x) => x,
         Err(e) => return store_failure(s, tag, e),
     };
     let mut keywords: BTreeSet<&str> = BTreeSet::new();
-    for r in &rows {
-        keywords.extend(r.flags.split_whitespace().filter(|f| !f.starts_with('\\')));
+    for (_, flags) in &rows {
+        keywords.extend(flags.split_whitespace().filter(|f| !f.starts_with('\\')));
     }
     let keywords: Vec<&str> = keywords.into_iter().collect();
     let flags = [SYSTEM_FLAGS]
@@ -88,7 +84,11 @@ pub(super) async fn select(
         "* OK [PERMANENTFLAGS ({permanent})] Flags permitted\r\n"
     );
     let _ = write!(out, "* {} EXISTS\r\n", rows.len());
-    let mut view = View::new(mailbox, read_only, &rows);
+    let mut view = View::new(
+        mailbox,
+        read_only,
+        rows.iter().map(|(uid, _)| *uid as u32).collect(),
+    );
     if !s.enabled.rev2 {
         // EXAMINE shows what is recent without claiming it; SELECT claims it.
         // Nothing to claim (no message arrived since the last claim) costs no write.
@@ -109,7 +109,7 @@ pub(super) async fn select(
         let _ = write!(out, "* {} RECENT\r\n", view.recent.len());
         let unseen = rows
             .iter()
-            .position(|r| !r.flags.split_whitespace().any(|f| f == "\\Seen"));
+            .position(|(_, flags)| !flags.split_whitespace().any(|f| f == "\\Seen"));
         if let Some(i) = unseen {
             let _ = write!(out, "* OK [UNSEEN {}] First unseen\r\n", i + 1);
         }

@@ -182,22 +182,27 @@ impl Conn {
     }
 
     async fn record_refused_list(&self, list: &str) {
+        self.record_denied_submit(
+            format!("list:{list}"),
+            serde_json::json!({ "reason": "not a sender of this list" }),
+        )
+        .await;
+    }
+
+    /// Records a signed-in sender's refused submission (nothing without a sign-in).
+    async fn record_denied_submit(&self, target: String, details: serde_json::Value) {
         let Some(p) = &self.principal else { return };
         let actor = Actor::Account {
             id: p.signed_in.account,
             address: p.signed_in.address.clone(),
         };
-        let mut event = NewEvent::success(
-            self.svc.clock.now(),
-            &actor,
-            action::MAIL_SUBMIT,
-            format!("list:{list}"),
-        )
-        .with_outcome(Outcome::Denied)
-        .with_details(serde_json::json!({ "reason": "not a sender of this list" }));
+        let mut event =
+            NewEvent::success(self.svc.clock.now(), &actor, action::MAIL_SUBMIT, target)
+                .with_outcome(Outcome::Denied)
+                .with_details(details);
         event.source = Some(self.peer.ip().to_string());
         if let Err(e) = self.svc.mail.record(&event).await {
-            tracing::warn!(error = %e, "cannot record a refused list sender");
+            tracing::warn!(error = %e, "cannot record a refused submission");
         }
     }
 }
@@ -252,22 +257,12 @@ impl Conn {
             ),
         };
         if let Some(p) = &self.principal {
-            let actor = Actor::Account {
-                id: p.signed_in.account,
-                address: p.signed_in.address.clone(),
-            };
-            let mut event = NewEvent::success(
-                self.svc.clock.now(),
-                &actor,
-                action::MAIL_SUBMIT,
-                format!("account:{}", p.signed_in.address),
+            let target = format!("account:{}", p.signed_in.address);
+            self.record_denied_submit(
+                target,
+                serde_json::json!({ "claimed_sender": claimed, "field": field }),
             )
-            .with_outcome(Outcome::Denied)
-            .with_details(serde_json::json!({ "claimed_sender": claimed, "field": field }));
-            event.source = Some(self.peer.ip().to_string());
-            if let Err(e) = self.svc.mail.record(&event).await {
-                tracing::warn!(error = %e, "cannot record a refused sender");
-            }
+            .await;
         }
         Reply::new(550, (5, 7, 1), text)
     }

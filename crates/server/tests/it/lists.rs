@@ -27,6 +27,14 @@ print('mx', code, text.decode())
 m.quit()
 "#;
 
+async fn audit(
+    s: &carepost_testkit::TestServer,
+    f: carepost_store::AuditFilter,
+) -> Vec<carepost_audit::Event> {
+    let mut tx = s.running.context.store.read().await.unwrap();
+    tx.list_audit(&f).await.unwrap()
+}
+
 async fn post(s: &carepost_testkit::TestServer, user: &str, to: &str) -> String {
     let submit = s.running.submission.unwrap().port().to_string();
     let mx = s.running.smtp.unwrap().port().to_string();
@@ -68,19 +76,14 @@ async fn a_department_list_reaches_its_staff_from_a_sender_role_only() {
             out.contains("mx 550 5.7.1 You may not send to this address"),
             "{out}"
         );
-        let refused = s
-            .running
-            .context
-            .store
-            .read()
-            .await
-            .unwrap()
-            .list_audit(&carepost_store::AuditFilter {
+        let refused = audit(
+            &s,
+            carepost_store::AuditFilter {
                 target: Some("list:cardiology.staff@kaiser.org".into()),
                 ..Default::default()
-            })
-            .await
-            .unwrap();
+            },
+        )
+        .await;
         assert!(
             refused
                 .iter()
@@ -265,19 +268,14 @@ async fn a_message_to_a_large_list_is_delivered_in_parts_once_to_each() {
         }
         assert_eq!(total, n as u64 + 1);
         assert!(bodies(&s, &bob, "INBOX").await[0].contains("From Monday."));
-        let parts = s
-            .running
-            .context
-            .store
-            .read()
-            .await
-            .unwrap()
-            .list_audit(&carepost_store::AuditFilter {
+        let parts = audit(
+            &s,
+            carepost_store::AuditFilter {
                 limit: Some(100_000),
                 ..Default::default()
-            })
-            .await
-            .unwrap();
+            },
+        )
+        .await;
         let numbered: Vec<_> = parts
             .iter()
             .filter_map(|e| {

@@ -315,29 +315,34 @@ impl Directory {
         self.account_by_id(account).await
     }
 
-    /// Whether a session opened with `credential` may go on: the account is active and, for an
-    /// app password, it is still in force (not revoked, not expired). A mail app's open
-    /// connection asks this from time to time, so that revoking a lost phone's app password
-    /// also ends the phone's sessions.
+    /// Whether a session opened at `since` with `credential` may go on: the account is
+    /// active; an app password is still in force (not revoked, not expired); a password has
+    /// not been changed or reset since. A mail app's open connection asks this from time to
+    /// time, so that revoking a lost phone's app password, or resetting a stolen password,
+    /// also ends the sessions opened with it.
     pub async fn credential_in_force(
         &self,
         account: AccountId,
         credential: &crate::Credential,
+        since: UnixMillis,
     ) -> Result<bool, IdentityError> {
         let a = self.account_by_id(account).await?;
         if a.status != crate::AccountStatus::Active {
             return Ok(false);
         }
-        let crate::Credential::AppPassword(id) = credential else {
-            return Ok(true);
-        };
         let now = self.clock.now();
         let mut tx = self.store.read().await?;
-        Ok(tx
-            .list_app_passwords(account)
-            .await?
-            .iter()
-            .any(|p| p.id == *id && p.revoked_at.is_none() && p.expires_at.is_none_or(|e| e > now)))
+        Ok(match credential {
+            crate::Credential::Password => tx
+                .find_password(account)
+                .await?
+                .is_some_and(|p| p.changed_at <= since),
+            crate::Credential::AppPassword(id) => {
+                tx.list_app_passwords(account).await?.iter().any(|p| {
+                    p.id == *id && p.revoked_at.is_none() && p.expires_at.is_none_or(|e| e > now)
+                })
+            }
+        })
     }
 
     /// A new password after a recovery proof: the policy and history apply, the minimum age

@@ -35,8 +35,9 @@ pub(crate) struct Principal {
     pub actor: Actor,
     /// Held while the session lives: counts toward the account's connection limit.
     pub _slot: Slot<AccountId>,
-    /// What it signed in with (a password or one app password).
+    /// What it signed in with (a password or one app password), and when.
     pub credential: Credential,
+    pub signed_in_at: UnixMillis,
     /// When the account and credential were last found still in force.
     pub checked_at: UnixMillis,
 }
@@ -305,14 +306,14 @@ impl Session {
             }
             _ => return true,
         };
-        let credential = match &self.state {
-            State::Authenticated(p) | State::Selected(p, _) => p.credential,
+        let (credential, since) = match &self.state {
+            State::Authenticated(p) | State::Selected(p, _) => (p.credential, p.signed_in_at),
             _ => return true,
         };
         let active = match self
             .svc
             .directory
-            .credential_in_force(account, &credential)
+            .credential_in_force(account, &credential, since)
             .await
         {
             Ok(ok) => ok,
@@ -328,7 +329,7 @@ impl Session {
             }
             return true;
         }
-        self.untagged("BYE Your account or app password is no longer active");
+        self.untagged("BYE Your account, password or app password has changed; sign in again");
         self.state = State::Logout;
         false
     }

@@ -432,9 +432,34 @@ async fn a_disabled_accounts_open_session_is_cut_off() {
         };
         let after = after_change_in_session(&s, &ann, GOOD, disable).await;
         assert!(
-            after.contains("BYE Your account or app password is no longer active"),
+            after.contains("BYE Your account, password or app password has changed; sign in again"),
             "{after}"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_password_session_ends_once_the_password_is_reset() {
+    for db in carepost_testkit::backends().await {
+        let (s, ann, _) = server_with_staff(db).await;
+        let dir = &s.running.context.directory;
+        let reset = async {
+            // The reset comes after the sign-in (the test's clock stands still otherwise).
+            s.clock.advance(std::time::Duration::from_secs(1));
+            let cli = carepost_identity::Actor::local_cli("tester");
+            dir.set_password(&cli, &ann, "a fresh horse battery staple 7")
+                .await
+                .unwrap();
+        };
+        let after = after_change_in_session(&s, &ann, GOOD, reset).await;
+        assert!(
+            after.contains("BYE Your account, password or app password has changed"),
+            "{after}"
+        );
+        // A session opened with the new password goes on.
+        let fresh =
+            after_change_in_session(&s, &ann, "a fresh horse battery staple 7", async {}).await;
+        assert!(fresh.contains("a3 OK"), "{fresh}");
     }
 }
 
@@ -459,7 +484,7 @@ async fn a_revoked_app_passwords_open_session_is_cut_off() {
         })
         .await;
         assert!(
-            cut.contains("BYE Your account or app password is no longer active"),
+            cut.contains("BYE Your account, password or app password has changed; sign in again"),
             "{cut}"
         );
         // ... while the desktop's, on another app password, goes on.
@@ -515,7 +540,9 @@ async fn an_idle_session_is_cut_off_on_time_though_no_mail_comes() {
             .unwrap();
         assert!(child.wait().await.unwrap().success(), "{then}");
         assert!(
-            then.contains("then * BYE Your account or app password is no longer active"),
+            then.contains(
+                "then * BYE Your account, password or app password has changed; sign in again"
+            ),
             "{then}"
         );
     }

@@ -94,6 +94,10 @@ pub struct SignedIn {
     pub account: AccountId,
     pub address: String,
     pub credential: Credential,
+    /// When the password that was verified had been set (a password sign-in): a session
+    /// compares it with the stored one to learn that the password was changed since, however
+    /// the change and the sign-in interleaved.
+    pub password_stamp: Option<UnixMillis>,
     /// A temporary or expired password: the portal must have it changed first.
     pub must_change_password: bool,
     pub password_expires_soon: bool,
@@ -298,6 +302,7 @@ impl Directory {
             account: account.id,
             address: account.primary_address.clone(),
             credential: Credential::Password,
+            password_stamp: stored.map(|p| p.changed_at),
             must_change_password: state.must_change,
             password_expires_soon: state.expires_soon,
             second_factor,
@@ -347,6 +352,7 @@ impl Directory {
             account: account.id,
             address: account.primary_address.clone(),
             credential,
+            password_stamp: None,
             must_change_password: false,
             password_expires_soon: false,
             second_factor: SecondFactor::NotRequired,

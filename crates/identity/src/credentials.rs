@@ -315,16 +315,17 @@ impl Directory {
         self.account_by_id(account).await
     }
 
-    /// Whether a session opened at `since` with `credential` may go on: the account is
-    /// active; an app password is still in force (not revoked, not expired); a password has
-    /// not been changed or reset since. A mail app's open connection asks this from time to
-    /// time, so that revoking a lost phone's app password, or resetting a stolen password,
-    /// also ends the sessions opened with it.
+    /// Whether a session opened with `credential` may go on: the account is active; an app
+    /// password is still in force (not revoked, not expired); a password is still the one
+    /// verified (`password_stamp`, from `SignedIn`: its set time equals the stored one's, so a
+    /// sign-in racing a reset cannot outlive it). A mail app's open connection asks this from
+    /// time to time, so that revoking a lost phone's app password, or resetting a stolen
+    /// password, also ends the sessions opened with it.
     pub async fn credential_in_force(
         &self,
         account: AccountId,
         credential: &crate::Credential,
-        since: UnixMillis,
+        password_stamp: Option<UnixMillis>,
     ) -> Result<bool, IdentityError> {
         let a = self.account_by_id(account).await?;
         if a.status != crate::AccountStatus::Active {
@@ -336,7 +337,7 @@ impl Directory {
             crate::Credential::Password => tx
                 .find_password(account)
                 .await?
-                .is_some_and(|p| p.changed_at <= since),
+                .is_some_and(|p| Some(p.changed_at) == password_stamp),
             crate::Credential::AppPassword(id) => {
                 tx.list_app_passwords(account).await?.iter().any(|p| {
                     p.id == *id && p.revoked_at.is_none() && p.expires_at.is_none_or(|e| e > now)

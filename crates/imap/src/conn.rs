@@ -90,9 +90,13 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     }
     let mut buf = vec![0u8; 64 * 1024];
     let mut mode = Mode::Commands;
+    // IDLE's look at the account and credential: one deadline, moved only when it is kept, so
+    // bytes trickling in cannot put it off.
+    let recheck = s.svc.config.imap.recheck_interval;
+    let timer = tokio::time::sleep(recheck);
+    tokio::pin!(timer);
     loop {
         let timeout = s.timeout();
-        let recheck = s.svc.config.imap.recheck_interval;
         let read = tokio::select! {
             r = tokio::time::timeout(timeout, stream.read(&mut buf)) => r,
             _ = s.changed(), if matches!(mode, Mode::Idle(_)) => {
@@ -107,7 +111,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 continue;
             }
             // Nothing else wakes a quiet IDLE: look at the account and credential on time.
-            _ = tokio::time::sleep(recheck), if matches!(mode, Mode::Idle(_)) => {
+            _ = &mut timer, if matches!(mode, Mode::Idle(_)) => {
+                timer.as_mut().reset(tokio::time::Instant::now() + recheck);
                 if !s.still_allowed(true).await {
                     let _ = flush(s, &mut stream).await;
                     return Outcome::Closed;

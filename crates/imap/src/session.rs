@@ -35,9 +35,10 @@ pub(crate) struct Principal {
     pub actor: Actor,
     /// Held while the session lives: counts toward the account's connection limit.
     pub _slot: Slot<AccountId>,
-    /// What it signed in with (a password or one app password), and when.
+    /// What it signed in with (a password or one app password), and for a password when that
+    /// password had been set.
     pub credential: Credential,
-    pub signed_in_at: UnixMillis,
+    pub password_stamp: Option<UnixMillis>,
     /// When the account and credential were last found still in force.
     pub checked_at: UnixMillis,
 }
@@ -306,14 +307,14 @@ impl Session {
             }
             _ => return true,
         };
-        let (credential, since) = match &self.state {
-            State::Authenticated(p) | State::Selected(p, _) => (p.credential, p.signed_in_at),
+        let (credential, stamp) = match &self.state {
+            State::Authenticated(p) | State::Selected(p, _) => (p.credential, p.password_stamp),
             _ => return true,
         };
         let active = match self
             .svc
             .directory
-            .credential_in_force(account, &credential, since)
+            .credential_in_force(account, &credential, stamp)
             .await
         {
             Ok(ok) => ok,

@@ -152,7 +152,7 @@ async fn verify(s: &mut Session, tag: &str, login: &str, password: &str) {
         },
         _slot: slot,
         credential: signed_in.credential,
-        signed_in_at: s.svc.clock.now(),
+        password_stamp: signed_in.password_stamp,
         checked_at: s.svc.clock.now(),
     });
     let caps = s.capability_list();

@@ -146,6 +146,7 @@ pub async fn second_factor(
         account,
         address: me.address.clone(),
         credential: carepost_identity::Credential::Password,
+        password_stamp: None,
         must_change_password: password.must_change,
         password_expires_soon: password.expires_soon,
         second_factor: SecondFactor::NotRequired,

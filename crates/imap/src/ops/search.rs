@@ -41,7 +41,7 @@ fn needs_body(k: &SearchKey) -> bool {
     }
 }
 
-fn uses_modseq(k: &SearchKey) -> bool {
+pub(super) fn uses_modseq(k: &SearchKey) -> bool {
     match k {
         SearchKey::ModSeq(_) => true,
         SearchKey::Not(k) => uses_modseq(k),

@@ -3,7 +3,7 @@
 //! algorithms are `carepost_proto_imap`'s.
 
 use super::fetch::BODIES_AT_ONCE;
-use super::search::{Hit, charset_ok, esearch, matching};
+use super::search::{Hit, charset_ok, esearch, matching, uses_modseq};
 use super::store_failure;
 use crate::mime::headers_of;
 use crate::session::Session;
@@ -191,11 +191,18 @@ pub(super) async fn sort(
         .iter()
         .map(|(h, _)| if by_uid { h.uid } else { h.seq })
         .collect();
+    // A search by MODSEQ answers with the highest modseq found (RFC 7162 section 3.1.5).
+    let modseqs: Vec<i64> = items.iter().map(|(h, _)| h.row.modseq).collect();
+    let with_modseq = uses_modseq(key) && !items.is_empty();
     match ret {
         None => {
             let mut line = String::from("SORT");
             for n in &numbers {
                 line.push_str(&format!(" {n}"));
+            }
+            if with_modseq {
+                let highest = modseqs.iter().copied().max().unwrap_or(0);
+                line.push_str(&format!(" (MODSEQ {highest})"));
             }
             s.untagged(&line);
         }
@@ -206,7 +213,8 @@ pub(super) async fn sort(
                 view.saved = items.iter().map(|(h, _)| h.uid).collect();
             }
             if !(ret.nothing_asked() && ret.save) {
-                esearch(s, tag, by_uid, &ret, &numbers, true, None);
+                let modseqs = uses_modseq(key).then_some(modseqs.as_slice());
+                esearch(s, tag, by_uid, &ret, &numbers, true, modseqs);
             }
         }
     }

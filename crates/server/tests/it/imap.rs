@@ -613,6 +613,8 @@ r = Raw(imaps)
 r.cmd('e1', 'LOGIN "%s" "%s"' % (user, password))
 r.cmd('e2', 'SELECT Threads')
 print('esort', r.cmd('e3', 'SORT RETURN (MIN MAX COUNT ALL) (DATE) UTF-8 ALL'))
+r.cmd('e4', 'STORE 2 +FLAGS (\\Flagged)')
+print('modsort', r.cmd('e5', 'SORT (DATE) UTF-8 MODSEQ 1'))
 "#;
 
 #[tokio::test]
@@ -636,6 +638,9 @@ async fn rfc5256_sort_and_thread_order_by_base_subject_date_and_references() {
             line("esort").contains("ESEARCH (TAG \"e3\") MIN 2 MAX 4 ALL 2,1,3:4 COUNT 4"),
             "{out}"
         );
+        // With a MODSEQ key, the highest modseq comes along (RFC 7162 section 3.1.5).
+        let modsort = line("modsort");
+        assert!(modsort.contains("* SORT 2 1 3 4 (MODSEQ "), "{out}");
     }
 }
 

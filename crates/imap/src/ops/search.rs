@@ -2,6 +2,7 @@
 //! headers and bodies (case-insensitive), with ESEARCH's RETURN options (RFC 4731), SEARCHRES
 //! (RFC 5182) and CONDSTORE's MODSEQ key (RFC 7162).
 
+use super::fetch::BODIES_AT_ONCE;
 use super::store_failure;
 use crate::session::Session;
 use carepost_mail::MailError;
@@ -162,12 +163,11 @@ fn matches(k: &SearchKey, c: &Candidate<'_>, cx: &Context<'_>) -> bool {
     }
 }
 
-/// One message that matched, with its body when it was read.
+/// One message that matched.
 pub(super) struct Hit {
     pub seq: u32,
     pub uid: u32,
     pub row: MessageRow,
-    pub body: Option<Vec<u8>>,
 }
 
 /// Refuses charsets other than UTF-8 and US-ASCII (all text is compared as UTF-8).
@@ -187,13 +187,13 @@ pub(super) fn charset_ok(s: &mut Session, tag: &str, charset: Option<&str>) -> b
     true
 }
 
-/// The selected mailbox's messages that match `key`, in mailbox order; with `bodies`, each
-/// hit keeps its body for the caller. Reports other sessions' changes first.
+/// The selected mailbox's messages that match `key`, in mailbox order. Reports other
+/// sessions' changes first. Keys on text read the bodies a few hundred at a time, each dropped
+/// once looked at.
 pub(super) async fn matching(
     s: &mut Session,
     key: &SearchKey,
     by_uid: bool,
-    bodies: bool,
 ) -> Result<Vec<Hit>, MailError> {
     if uses_modseq(key) {
         s.enable_condstore();
@@ -206,62 +206,48 @@ pub(super) async fn matching(
         return Ok(Vec::new());
     };
     let (_, rows) = s.svc.mail.mailbox_messages(account, mailbox_id).await?;
-    let mut read: Vec<Option<Vec<u8>>> = Vec::new();
-    if needs_body(key) {
-        let ids: Vec<&str> = rows.iter().map(|r| r.blob_id.as_str()).collect();
-        read = s
-            .svc
-            .mail
-            .read_bodies(&ids)
-            .await?
-            .into_iter()
-            .map(Some)
-            .collect();
-    }
     let now = s.svc.clock.now();
-    let Some(view) = s.view_mut() else {
-        return Ok(Vec::new());
-    };
-    let cx = Context {
-        largest_seq: view.uids.len() as u32,
-        largest_uid: view.uids.last().copied().unwrap_or(0),
-        saved: &view.saved,
-        recent: &view.recent,
-        now,
-    };
+    let with_body = needs_body(key);
     let mut hits = Vec::new();
-    for (i, r) in rows.into_iter().enumerate() {
-        let uid = r.uid as u32;
-        let Some(seq) = view.seq_of(uid) else {
-            continue;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<MessageRow> = rows.by_ref().take(BODIES_AT_ONCE).collect();
+        let bodies = if with_body {
+            let ids: Vec<&str> = chunk.iter().map(|r| r.blob_id.as_str()).collect();
+            s.svc.mail.read_bodies(&ids).await?
+        } else {
+            Vec::new()
         };
-        let body = read.get_mut(i).and_then(Option::take);
-        let c = Candidate {
-            seq: seq as u32,
-            uid,
-            row: &r,
-            parsed: body
-                .as_deref()
-                .and_then(|b| MessageParser::default().parse(b)),
+        let Some(view) = s.view_mut() else {
+            return Ok(Vec::new());
         };
-        if matches(key, &c, &cx) {
-            hits.push(Hit {
+        let cx = Context {
+            largest_seq: view.uids.len() as u32,
+            largest_uid: view.uids.last().copied().unwrap_or(0),
+            saved: &view.saved,
+            recent: &view.recent,
+            now,
+        };
+        for (i, r) in chunk.into_iter().enumerate() {
+            let uid = r.uid as u32;
+            let Some(seq) = view.seq_of(uid) else {
+                continue;
+            };
+            let c = Candidate {
                 seq: seq as u32,
                 uid,
-                row: r,
-                body,
-            });
-        }
-    }
-    if bodies {
-        let missing: Vec<&str> = hits
-            .iter()
-            .filter(|h| h.body.is_none())
-            .map(|h| h.row.blob_id.as_str())
-            .collect();
-        let mut read = s.svc.mail.read_bodies(&missing).await?.into_iter();
-        for h in hits.iter_mut().filter(|h| h.body.is_none()) {
-            h.body = read.next();
+                row: &r,
+                parsed: bodies
+                    .get(i)
+                    .and_then(|b| MessageParser::default().parse(b.as_slice())),
+            };
+            if matches(key, &c, &cx) {
+                hits.push(Hit {
+                    seq: seq as u32,
+                    uid,
+                    row: r,
+                });
+            }
         }
     }
     Ok(hits)
@@ -350,7 +336,7 @@ pub(super) async fn search(
     if !charset_ok(s, tag, charset) {
         return;
     }
-    let hits = match matching(s, key, by_uid, false).await {
+    let hits = match matching(s, key, by_uid).await {
         Ok(h) => h,
         Err(e) => return store_failure(s, tag, e),
     };

@@ -129,19 +129,9 @@ fn compare(key: &SortKey, a: (&Hit, &Fields), b: (&Hit, &Fields)) -> Ordering {
 async fn fields_of(s: &Session, hits: &[Hit]) -> Result<Vec<Fields>, MailError> {
     let mut out = Vec::with_capacity(hits.len());
     for chunk in hits.chunks(BODIES_AT_ONCE) {
-        let missing: Vec<&str> = chunk
-            .iter()
-            .filter(|h| h.body.is_none())
-            .map(|h| h.row.blob_id.as_str())
-            .collect();
-        let mut read = s.svc.mail.read_bodies(&missing).await?.into_iter();
-        for h in chunk {
-            let f = match &h.body {
-                Some(b) => fields(h, b),
-                None => fields(h, &read.next().unwrap_or_default()),
-            };
-            out.push(f);
-        }
+        let ids: Vec<&str> = chunk.iter().map(|h| h.row.blob_id.as_str()).collect();
+        let bodies = s.svc.mail.read_bodies(&ids).await?;
+        out.extend(chunk.iter().zip(&bodies).map(|(h, b)| fields(h, b)));
     }
     Ok(out)
 }
@@ -164,7 +154,7 @@ pub(super) async fn sort(
     if !charset_ok(s, tag, Some(charset)) {
         return;
     }
-    let hits = match matching(s, key, by_uid, false).await {
+    let hits = match matching(s, key, by_uid).await {
         Ok(h) => h,
         Err(e) => return store_failure(s, tag, e),
     };
@@ -232,7 +222,7 @@ pub(super) async fn thread(
     if !charset_ok(s, tag, Some(charset)) {
         return;
     }
-    let hits = match matching(s, key, by_uid, false).await {
+    let hits = match matching(s, key, by_uid).await {
         Ok(h) => h,
         Err(e) => return store_failure(s, tag, e),
     };

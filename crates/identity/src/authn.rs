@@ -171,6 +171,13 @@ impl Directory {
     pub async fn sign_in(&self, attempt: &SignIn<'_>) -> Result<SignInResult, IdentityError> {
         let now = self.clock.now();
         let network = network_of(attempt.source);
+        if attempt.secret.len() > MAX_SECRET {
+            // Longer than any password the policy allows: refused before any lookup or hash,
+            // the same way whether the account exists or not, and counted against the source.
+            self.record_failure(attempt, None, &network, Why::WrongSecret)
+                .await?;
+            return Ok(Err(Refusal::Invalid));
+        }
         let mut read = self.store.read().await?;
         let throttled = source_throttled(
             &self.config.lockout,
@@ -204,12 +211,6 @@ impl Directory {
         if let Some(why) = early {
             self.hasher.verify_nothing(attempt.secret).await?;
             self.record_failure(attempt, Some((&account, kind)), &network, why)
-                .await?;
-            return Ok(Err(Refusal::Invalid));
-        }
-        if attempt.secret.len() > MAX_SECRET {
-            // Longer than any password the policy allows: refused without hashing megabytes.
-            self.record_failure(attempt, Some((&account, kind)), &network, Why::WrongSecret)
                 .await?;
             return Ok(Err(Refusal::Invalid));
         }

@@ -458,3 +458,29 @@ async fn passwords_compare_after_unicode_normalization_and_stay_out_of_the_trail
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_oversized_secret_is_refused_alike_for_known_and_unknown_accounts() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let huge = "x".repeat(1 << 20);
+        for login in [a.as_str(), "nobody.here@kaiser.org"] {
+            let r = env
+                .try_sign_in(login, &huge, Protocol::Imap, WORKSTATION)
+                .await;
+            assert!(matches!(r, Err(Refusal::Invalid)), "{login}: {r:?}");
+        }
+        // Not counted toward the account's lockout: the real password still works.
+        for _ in 0..6 {
+            let _ = env
+                .try_sign_in(&a, &huge, Protocol::Imap, WORKSTATION)
+                .await;
+        }
+        assert!(
+            env.try_sign_in(&a, GOOD, Protocol::Imap, WORKSTATION)
+                .await
+                .is_ok()
+        );
+    })
+    .await;
+}

@@ -42,17 +42,10 @@ command -v argon2 >/dev/null || need+=(argon2)
 if [ "$PEERS" = 1 ]; then
   command -v dovecot >/dev/null && [ -x /usr/lib/dovecot/imap ] || need+=(dovecot-core dovecot-imapd)
 fi
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-PATH=$PATH:/usr/sbin
-
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/carepost/bench-target}"
-cargo build --release -q -p carepost-server
-BIN="$CARGO_TARGET_DIR/release/carepost"
-
 . bench/lib.sh
+install_missing "${need[@]}"
+PATH=$PATH:/usr/sbin
+build_carepost
 load() { python3 bench/imap_load.py "$@"; }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 

@@ -1,4 +1,19 @@
-# Shared by the benchmark scripts (sourced): CPU time of a process tree, the clock, a rate.
+# Shared by the benchmark scripts (sourced): installing what is missing, the release build,
+# CPU time of a process tree, the clock, a rate.
+
+# Installs the Debian packages named (nothing when the list is empty).
+install_missing() {
+  [ $# -gt 0 ] || return 0
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Builds the release binary into a cache outside the clone; sets BIN.
+build_carepost() {
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/carepost/bench-target}"
+  cargo build --release -q -p carepost-server
+  BIN="$CARGO_TARGET_DIR/release/carepost"
+}
 
 # CPU seconds (user + system) used so far by a process and all its descendants, living or
 # reaped (Dovecot and Postfix work in child processes).

@@ -33,19 +33,14 @@ command -v bc >/dev/null || need+=(bc)
 if [ "$PEERS" = 1 ]; then
   command -v dovecot >/dev/null || need+=(dovecot-core dovecot-lmtpd)
 fi
+. bench/lib.sh
 if [ ${#need[@]} -gt 0 ]; then
   echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections
   echo "postfix postfix/mailname string localhost" | debconf-set-selections
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+install_missing "${need[@]}"
 PATH=$PATH:/usr/sbin
-
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/carepost/bench-target}"
-cargo build --release -q -p carepost-server
-BIN="$CARGO_TARGET_DIR/release/carepost"
-
-. bench/lib.sh
+build_carepost
 
 # --- carepost -------------------------------------------------------------------------------
 DATA=$WORK/carepost

@@ -255,20 +255,10 @@ impl MailStore {
 
     /// A stored body, decrypted.
     pub async fn read_body(&self, blob_id: &str) -> Result<Vec<u8>, MailError> {
-        let id = BlobId::parse(blob_id).ok_or_else(|| MailError::Corrupt(blob_id.to_string()))?;
-        let mut tx = self.inner.store.read().await?;
-        let inline = tx.find_blob(blob_id).await?.and_then(|b| b.data);
-        drop(tx);
-        if let Some(sealed) = inline {
-            return self.inner.keys.open(&id, sealed);
-        }
-        let sealed = self
-            .inner
-            .blobs
-            .get(&id)
+        self.read_bodies(&[blob_id])
             .await?
-            .ok_or_else(|| MailError::Corrupt(format!("{blob_id} is missing")))?;
-        self.inner.keys.open(&id, sealed)
+            .pop()
+            .ok_or_else(|| MailError::Corrupt(format!("{blob_id} is missing")))
     }
 
     /// Several bodies at once, in the order of `blob_ids` (a FETCH of many messages): one

@@ -142,6 +142,27 @@ fn needs_header(keys: &[(SortKey, bool)]) -> bool {
         .any(|(k, _)| !matches!(k, SortKey::Arrival | SortKey::Size))
 }
 
+/// What SORT and THREAD work on: the messages the search key finds (`None` when the charset
+/// or the store refused, the client already answered).
+async fn hits_for(
+    s: &mut Session,
+    tag: &str,
+    by_uid: bool,
+    charset: &str,
+    key: &SearchKey,
+) -> Option<Vec<Hit>> {
+    if !charset_ok(s, tag, Some(charset)) {
+        return None;
+    }
+    match matching(s, key, by_uid).await {
+        Ok(h) => Some(h),
+        Err(e) => {
+            store_failure(s, tag, e);
+            None
+        }
+    }
+}
+
 pub(super) async fn sort(
     s: &mut Session,
     tag: &str,
@@ -151,12 +172,8 @@ pub(super) async fn sort(
     charset: &str,
     key: &SearchKey,
 ) {
-    if !charset_ok(s, tag, Some(charset)) {
+    let Some(hits) = hits_for(s, tag, by_uid, charset, key).await else {
         return;
-    }
-    let hits = match matching(s, key, by_uid).await {
-        Ok(h) => h,
-        Err(e) => return store_failure(s, tag, e),
     };
     let fields = if needs_header(keys) {
         match fields_of(s, &hits).await {
@@ -219,12 +236,8 @@ pub(super) async fn thread(
     charset: &str,
     key: &SearchKey,
 ) {
-    if !charset_ok(s, tag, Some(charset)) {
+    let Some(hits) = hits_for(s, tag, by_uid, charset, key).await else {
         return;
-    }
-    let hits = match matching(s, key, by_uid).await {
-        Ok(h) => h,
-        Err(e) => return store_failure(s, tag, e),
     };
     let fields = match fields_of(s, &hits).await {
         Ok(f) => f,

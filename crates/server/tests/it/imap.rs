@@ -6,6 +6,14 @@ use crate::auth::GOOD;
 use crate::smtp::{python, server_with_staff};
 use carepost_testkit::TestServer;
 
+/// The output of `script` (after PRELUDE), run against a server with staff on `db` with the
+/// arguments imaps port, ann's address and her password.
+async fn ann_runs(db: carepost_testkit::TestDb, script: &str) -> String {
+    let (s, ann, _) = server_with_staff(db).await;
+    let imaps = s.running.imaps.unwrap().port().to_string();
+    python(&format!("{PRELUDE}{script}"), &[&imaps, &ann, GOOD]).await
+}
+
 /// The first line of a script's output that starts with `prefix` ("" when none does).
 pub(crate) fn line_of(out: &str, prefix: &str) -> String {
     out.lines()
@@ -352,9 +360,7 @@ print('long', a.line())
 #[tokio::test]
 async fn malformed_commands_get_bad_and_the_session_survives() {
     for db in carepost_testkit::backends().await {
-        let (s, ann, _) = server_with_staff(db).await;
-        let imaps = s.running.imaps.unwrap().port().to_string();
-        let out = python(&format!("{PRELUDE}{BAD_INPUT}"), &[&imaps, &ann, GOOD]).await;
+        let out = ann_runs(db, BAD_INPUT).await;
         let line = |p: &str| line_of(&out, p);
         assert!(line("early").contains("a0 BAD"), "{out}");
         assert!(line("login").contains("a1 OK"), "{out}");
@@ -620,9 +626,7 @@ print('modsort', r.cmd('e5', 'SORT (DATE) UTF-8 MODSEQ 1'))
 #[tokio::test]
 async fn rfc5256_sort_and_thread_order_by_base_subject_date_and_references() {
     for db in carepost_testkit::backends().await {
-        let (s, ann, _) = server_with_staff(db).await;
-        let imaps = s.running.imaps.unwrap().port().to_string();
-        let out = python(&format!("{PRELUDE}{SORT_THREAD}"), &[&imaps, &ann, GOOD]).await;
+        let out = ann_runs(db, SORT_THREAD).await;
         let line = |p: &str| line_of(&out, p);
         // Base subjects "a", "a", "C", "c": ties keep mailbox order.
         assert!(line("subject ").contains("[b'1 2 3 4']"), "{out}");
@@ -674,9 +678,7 @@ print('rev2', e.cmd('e3', 'SELECT Fresh'))
 #[tokio::test]
 async fn rfc3501_recent_goes_to_the_first_session_that_selects() {
     for db in carepost_testkit::backends().await {
-        let (s, ann, _) = server_with_staff(db).await;
-        let imaps = s.running.imaps.unwrap().port().to_string();
-        let out = python(&format!("{PRELUDE}{RECENT}"), &[&imaps, &ann, GOOD]).await;
+        let out = ann_runs(db, RECENT).await;
         let line = |p: &str| line_of(&out, p);
         assert!(line("status").contains("RECENT 2"), "{out}");
         assert!(line("examine").contains("* 2 RECENT"), "{out}");
@@ -726,9 +728,7 @@ print('utf8', [l.encode('utf-8') for l in u.until('u3')])
 #[tokio::test]
 async fn rfc3501_rev1_clients_name_mailboxes_in_modified_utf7() {
     for db in carepost_testkit::backends().await {
-        let (s, ann, _) = server_with_staff(db).await;
-        let imaps = s.running.imaps.unwrap().port().to_string();
-        let out = python(&format!("{PRELUDE}{MUTF7}"), &[&imaps, &ann, GOOD]).await;
+        let out = ann_runs(db, MUTF7).await;
         let line = |p: &str| line_of(&out, p);
         assert!(line("create").contains("a2 OK"), "{out}");
         assert!(line("list").contains("\"Befunde/p&AOQA5A-\""), "{out}");

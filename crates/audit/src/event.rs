@@ -38,6 +38,9 @@ pub mod action {
     pub const TOTP_CONFIRM: &str = "mfa.totp.confirm";
     pub const RECOVERY_CODES_GENERATE: &str = "mfa.recovery_codes.generate";
     pub const RECOVERY_CODE_USE: &str = "mfa.recovery_code.use";
+    pub const PASSKEY_REGISTER: &str = "mfa.passkey.register";
+    pub const PASSKEY_REMOVE: &str = "mfa.passkey.remove";
+    pub const MFA_GRACE_START: &str = "mfa.grace.start";
     pub const APP_PASSWORD_CREATE: &str = "app_password.create";
     pub const APP_PASSWORD_REVOKE: &str = "app_password.revoke";
     pub const SESSION_START: &str = "session.start";

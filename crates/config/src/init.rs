@@ -39,6 +39,14 @@ pub(crate) fn render(o: &InitOptions<'_>, dev: bool, listeners: &[String; 7]) ->
     } else {
         "# http: plain HTTP is refused outside development mode.".to_string()
     };
+    // In development, browsers reach the portal on this machine; a passkey needs a host name,
+    // not an address, so it is `localhost`.
+    let public_url = if dev {
+        let port = https.rsplit(':').next().unwrap_or("443");
+        format!("https://localhost:{port}")
+    } else {
+        format!("https://mail.{}", o.domain.as_str())
+    };
     format!(
         r#"# carepost configuration.
 # `carepost serve --config THIS_FILE` validates all of it first and reports every error at once.
@@ -110,6 +118,8 @@ history = 12
 max_age = "365d"
 warn_before = "14d"
 min_age = "1d"
+# How long a temporary password (from a reset) may be used to sign in and set a new one.
+temporary_lifetime = "3d"
 argon2_memory_kib = 19456
 argon2_iterations = 2
 argon2_parallelism = 1
@@ -141,6 +151,11 @@ grace = "7d"
 # Web sessions: idle timeout (shared clinical workstations) and absolute limit.
 idle_timeout = "15m"
 absolute_timeout = "12h"
+
+[web]
+# The address staff type to reach the portal (scheme, host and port). Passkeys are bound to
+# its host name: changing the host later means everyone registers their passkeys again.
+public_url = {public_url}
 
 [mail]
 # The name in greetings and Received: headers.
@@ -188,6 +203,7 @@ master_key = {master_key}
         cert = quote(&format!("{dir}/tls/cert.pem")),
         key = quote(&format!("{dir}/tls/key.pem")),
         hostname = quote(&format!("mail.{}", o.domain.as_str())),
+        public_url = quote(&public_url),
         dkim_key = quote(&format!("{dir}/dkim.pem")),
         https = quote(https),
         smtp = quote(smtp),
@@ -227,5 +243,6 @@ mod tests {
         assert_eq!(c.lockout, crate::LockoutPolicy::default());
         assert_eq!(c.mfa, crate::MfaPolicy::default());
         assert_eq!(c.sessions, crate::SessionPolicy::default());
+        assert_eq!(c.web.public_url.as_str(), "https://mail.kaiser.org/");
     }
 }

@@ -13,6 +13,7 @@ mod raw;
 mod security;
 mod template;
 mod validate;
+mod web;
 
 pub use dev::{DevOptions, dev_config, dev_config_path};
 pub use duration::parse_duration;
@@ -20,6 +21,7 @@ pub use init::{InitOptions, render_production_config};
 pub use mail::{ImapLimits, InactiveDelivery, MailPolicy, parse_size};
 pub use security::{LockoutPolicy, MfaPolicy, PasswordPolicy, SessionPolicy};
 pub use template::{AddressTemplate, Token};
+pub use web::WebConfig;
 
 use carepost_types::Domain;
 use std::fmt;
@@ -74,6 +76,7 @@ pub struct Config {
     pub sessions: SessionPolicy,
     pub mail: MailPolicy,
     pub imap: ImapLimits,
+    pub web: WebConfig,
 }
 
 #[derive(Debug, Clone)]

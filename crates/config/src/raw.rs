@@ -35,6 +35,14 @@ pub struct RawConfig {
     pub mail: RawMail,
     #[serde(default)]
     pub imap: RawImap,
+    #[serde(default)]
+    pub web: RawWeb,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeb {
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,6 +119,7 @@ pub struct RawPassword {
     pub min_strength: Option<u8>,
     pub history: Option<usize>,
     pub max_age: Option<String>,
+    pub temporary_lifetime: Option<String>,
     pub warn_before: Option<String>,
     pub min_age: Option<String>,
     pub argon2_memory_kib: Option<u32>,

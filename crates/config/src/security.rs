@@ -21,6 +21,8 @@ pub struct PasswordPolicy {
     pub max_age: Option<Duration>,
     pub warn_before: Duration,
     pub min_age: Duration,
+    /// How long a temporary password (a reset's) may be used to sign in and change it.
+    pub temporary_lifetime: Duration,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
@@ -41,6 +43,7 @@ impl Default for PasswordPolicy {
             max_age: Some(Duration::from_secs(365 * DAY)),
             warn_before: Duration::from_secs(14 * DAY),
             min_age: Duration::from_secs(DAY),
+            temporary_lifetime: Duration::from_secs(3 * DAY),
             // OWASP's argon2id recommendation: 19 MiB, 2 passes, 1 lane.
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
@@ -142,6 +145,12 @@ pub(crate) fn password(errs: &mut Errors, raw: RawPassword) -> PasswordPolicy {
         max_age: (!max_age.is_zero()).then_some(max_age),
         warn_before: duration(errs, "password.warn_before", raw.warn_before, d.warn_before),
         min_age: duration(errs, "password.min_age", raw.min_age, d.min_age),
+        temporary_lifetime: duration(
+            errs,
+            "password.temporary_lifetime",
+            raw.temporary_lifetime,
+            d.temporary_lifetime,
+        ),
         argon2_memory_kib: raw.argon2_memory_kib.unwrap_or(d.argon2_memory_kib),
         argon2_iterations: raw.argon2_iterations.unwrap_or(d.argon2_iterations),
         argon2_parallelism: raw.argon2_parallelism.unwrap_or(d.argon2_parallelism),
@@ -155,6 +164,9 @@ pub(crate) fn password(errs: &mut Errors, raw: RawPassword) -> PasswordPolicy {
     }
     if p.max_length < p.min_length || p.max_length > 1024 {
         errs.push("password.max_length: between min_length and 1024");
+    }
+    if p.temporary_lifetime.is_zero() {
+        errs.push("password.temporary_lifetime: above zero, such as \"3d\"");
     }
     if p.min_strength > 4 {
         errs.push("password.min_strength: a zxcvbn score from 0 to 4");

@@ -51,10 +51,11 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
     let org_domain = organization.as_ref().map(|o| o.domain.as_str().to_string());
     let mail = crate::mail::mail(&mut errs, raw.mail, org_domain.as_deref(), base);
     let imap = crate::mail::imap(&mut errs, raw.imap);
+    let web = crate::web::web(&mut errs, raw.web, &mail.hostname, listeners.https, dev);
     let master_key = errs
         .required("secrets.master_key", raw.secrets.master_key)
         .and_then(|k| errs.check("secrets.master_key", decode_key(&k)));
-    match (organization, store, tls, address, log, master_key) {
+    match (organization, store, tls, address, log, master_key, web) {
         (
             Some(organization),
             Some(store),
@@ -62,6 +63,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
             Some(address),
             Some(log),
             Some(master_key),
+            Some(web),
         ) if errs.0.is_empty() => Ok(Config {
             dev,
             organization,
@@ -78,6 +80,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
             sessions,
             mail,
             imap,
+            web,
         }),
         _ => Err(errs.0),
     }

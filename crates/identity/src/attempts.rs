@@ -169,6 +169,7 @@ impl Directory {
         let reason = match refusal {
             Refusal::PasswordExpired => "password-expired",
             Refusal::AppPasswordRequired => "app-password-required",
+            Refusal::TemporaryPasswordExpired => "temporary-password-expired",
             Refusal::Invalid => "invalid",
         };
         let event = self

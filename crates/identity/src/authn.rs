@@ -77,6 +77,7 @@ pub enum SecondFactor {
     /// The account has a second factor; the next step must present it.
     Required {
         totp: bool,
+        passkeys: i64,
         recovery_codes: i64,
     },
     /// Policy requires one and there is none yet: enrollment now, or by the end of the grace.
@@ -113,6 +114,8 @@ pub enum Refusal {
     PasswordExpired,
     /// The account uses a second factor: mail clients must use an app password.
     AppPasswordRequired,
+    /// A temporary password past `password.temporary_lifetime`: a new one is needed.
+    TemporaryPasswordExpired,
 }
 
 impl Refusal {
@@ -125,6 +128,9 @@ impl Refusal {
             }
             Refusal::AppPasswordRequired => {
                 "This account uses two-factor sign-in: create an app password in the carepost portal and use it in your mail app"
+            }
+            Refusal::TemporaryPasswordExpired => {
+                "Your temporary password has expired: ask the helpdesk for a new one"
             }
         }
     }
@@ -236,6 +242,14 @@ impl Directory {
             self.record_failure(attempt, Some((&account, kind)), &network, Why::WrongSecret)
                 .await?;
             return Ok(Err(Refusal::Invalid));
+        }
+        if let Some(p) = &stored
+            && p.must_change
+            && p.changed_at.plus(self.config.password.temporary_lifetime) <= now
+        {
+            let r = Refusal::TemporaryPasswordExpired;
+            self.record_refusal(attempt, &account, &network, r).await?;
+            return Ok(Err(r));
         }
         self.after_right_password(
             attempt,

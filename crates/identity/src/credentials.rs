@@ -320,7 +320,9 @@ impl Directory {
     /// verified (`password_stamp`, from `SignedIn`: its set time equals the stored one's, so a
     /// sign-in racing a reset cannot outlive it). A mail app's open connection asks this from
     /// time to time, so that revoking a lost phone's app password, or resetting a stolen
-    /// password, also ends the sessions opened with it.
+    /// password, also ends the sessions opened with it. A mail session opened with the
+    /// password also ends once that password expires, or once the account has a second factor
+    /// (or an overdue enrollment): from then on only an app password opens mail.
     pub async fn credential_in_force(
         &self,
         account: AccountId,
@@ -334,10 +336,22 @@ impl Directory {
         let now = self.clock.now();
         let mut tx = self.store.read().await?;
         Ok(match credential {
-            crate::Credential::Password => tx
-                .find_password(account)
-                .await?
-                .is_some_and(|p| Some(p.changed_at) == password_stamp),
+            crate::Credential::Password => {
+                let p = tx.find_password(account).await?;
+                drop(tx);
+                let same = p
+                    .as_ref()
+                    .is_some_and(|p| Some(p.changed_at) == password_stamp);
+                if !same || self.password_state(p.as_ref()).must_change {
+                    return Ok(false);
+                }
+                let row = self.account_row(account).await?;
+                matches!(
+                    self.second_factor(&row, now).await?,
+                    crate::SecondFactor::NotRequired
+                        | crate::SecondFactor::EnrollmentRequired { overdue: false, .. }
+                )
+            }
             crate::Credential::AppPassword(id) => {
                 tx.list_app_passwords(account).await?.iter().any(|p| {
                     p.id == *id && p.revoked_at.is_none() && p.expires_at.is_none_or(|e| e > now)

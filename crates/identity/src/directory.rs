@@ -21,6 +21,8 @@ pub struct Directory {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) rng: Arc<dyn Rng>,
     pub(crate) hasher: Hasher,
+    /// The WebAuthn relying party of `config.web`.
+    pub(crate) webauthn: Arc<webauthn_rs::prelude::Webauthn>,
 }
 
 /// How a new account gets its address.
@@ -76,6 +78,7 @@ impl Directory {
         Ok(Directory {
             policy: AddressPolicy::from_config(&config),
             hasher: Hasher::new(&config.password, &*rng)?,
+            webauthn: Arc::new(crate::passkeys::relying_party(&config)?),
             store,
             config,
             clock,

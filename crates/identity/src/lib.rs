@@ -23,6 +23,7 @@ mod lists;
 mod lockout;
 mod mfa;
 mod model;
+mod passkeys;
 mod password;
 mod policy_doc;
 mod recovery;
@@ -45,10 +46,15 @@ pub use lists::MailList;
 pub use lockout::network_of;
 pub use mfa::{AppPasswordInfo, MfaSummary, TotpEnrollment};
 pub use model::{Account, AccountStatus, Department, NewAccount, PersonName, Rename};
+pub use passkeys::{
+    CreationChallengeResponse, PasskeyChallenge, PasskeyInfo, PublicKeyCredential,
+    RegisterPublicKeyCredential, RequestChallengeResponse,
+};
 pub use password::{
     Hasher, PasswordContext, PolicyViolation, check_new_password, hash_password,
     is_common_password, verify_password,
 };
 pub use policy_doc::{human_duration, policy_document};
+pub use recovery::Recovered;
 pub use sessions::{Session, SessionInfo};
 pub use tokens::ApiTokenInfo;

@@ -9,7 +9,7 @@ use crate::secrets::{derive_key, keyed_hash, open, seal};
 use crate::{Actor, Directory, IdentityError, Permission};
 use carepost_audit::{Outcome, action};
 use carepost_store::{
-    AccountRow, AppPasswordRow, AuditRepo, AuthRepo, CredentialRepo, DirectoryRepo,
+    AccountRow, AppPasswordRow, AuditRepo, AuthRepo, CredentialRepo, DirectoryRepo, PasskeyRepo,
 };
 use carepost_types::{AccountId, UnixMillis};
 use serde::Serialize;
@@ -41,6 +41,7 @@ impl std::fmt::Debug for TotpEnrollment {
 #[derive(Debug, Clone, Serialize)]
 pub struct MfaSummary {
     pub totp: bool,
+    pub passkeys: Vec<crate::PasskeyInfo>,
     pub recovery_codes_left: i64,
     pub required: bool,
     pub app_passwords: Vec<AppPasswordInfo>,
@@ -74,7 +75,7 @@ impl From<AppPasswordRow> for AppPasswordInfo {
 }
 
 /// `n` random characters from `ALPHABET` in groups of `group`.
-fn random_code(rng: &dyn carepost_types::Rng, n: usize, group: usize) -> String {
+pub(crate) fn random_code(rng: &dyn carepost_types::Rng, n: usize, group: usize) -> String {
     let mut out = String::new();
     for (i, b) in rng.bytes(n).iter().enumerate() {
         if i > 0 && i % group == 0 {
@@ -141,22 +142,48 @@ impl Directory {
             .await?
             .is_some_and(|t| t.confirmed_at.is_some());
         let codes = read.count_unused_recovery_codes(account.id).await?;
+        let passkeys = read.count_passkeys(account.id).await?;
         drop(read);
-        if totp {
+        if totp || passkeys > 0 {
             return Ok(SecondFactor::Required {
                 totp,
+                passkeys,
                 recovery_codes: codes,
             });
         }
         if !self.mfa_required(account).await? {
             return Ok(SecondFactor::NotRequired);
         }
-        // The grace runs from the account's creation.
-        let grace_until = account.created_at.plus(self.config.mfa.grace);
+        // The grace runs from the first time the policy was found to apply without a factor.
+        let started = self.start_grace(account, now).await?;
+        let grace_until = started.plus(self.config.mfa.grace);
         Ok(SecondFactor::EnrollmentRequired {
             grace_until,
             overdue: grace_until <= now,
         })
+    }
+
+    /// When the account's enrollment grace started; the first call starts it (audited).
+    async fn start_grace(
+        &self,
+        account: &AccountRow,
+        now: UnixMillis,
+    ) -> Result<UnixMillis, IdentityError> {
+        let known = self.store.read().await?.find_mfa_grace(account.id).await?;
+        if let Some(started) = known {
+            return Ok(started);
+        }
+        let mut tx = self.store.begin().await?;
+        let started = tx.start_mfa_grace(account.id, now).await?;
+        if started == now {
+            let until = now.plus(self.config.mfa.grace);
+            let event = self
+                .self_event(account, action::MFA_GRACE_START)
+                .with_details(json!({ "grace_until": until.to_rfc3339() }));
+            tx.append_audit(&event).await?;
+            tx.commit().await?;
+        }
+        Ok(started)
     }
 
     /// Starts (or restarts) TOTP enrollment: a new seed, sealed, unconfirmed until a code from
@@ -450,9 +477,11 @@ impl Directory {
             .is_some_and(|t| t.confirmed_at.is_some());
         let recovery_codes_left = tx.count_unused_recovery_codes(row.id).await?;
         let app_passwords = tx.list_app_passwords(row.id).await?;
+        let passkeys = tx.list_passkeys(row.id).await?;
         drop(tx);
         Ok(MfaSummary {
             totp,
+            passkeys: passkeys.into_iter().map(crate::PasskeyInfo::from).collect(),
             recovery_codes_left,
             required: self.mfa_required(row).await?,
             app_passwords: app_passwords
@@ -499,6 +528,7 @@ impl Directory {
         let mut tx = self.store.begin().await?;
         let row = account_by_address(&mut tx, address).await?;
         tx.delete_totp(row.id).await?;
+        tx.delete_passkeys(row.id).await?;
         tx.replace_recovery_codes(row.id, &[], self.clock.now())
             .await?;
         let event = self
@@ -513,7 +543,10 @@ impl Directory {
         Ok(())
     }
 
-    async fn account_row(&self, account: AccountId) -> Result<AccountRow, IdentityError> {
+    pub(crate) async fn account_row(
+        &self,
+        account: AccountId,
+    ) -> Result<AccountRow, IdentityError> {
         self.store
             .read()
             .await?
@@ -522,7 +555,11 @@ impl Directory {
             .ok_or_else(|| IdentityError::NotFound(format!("no account {account}")))
     }
 
-    fn self_event(&self, row: &AccountRow, action: &'static str) -> carepost_audit::NewEvent {
+    pub(crate) fn self_event(
+        &self,
+        row: &AccountRow,
+        action: &'static str,
+    ) -> carepost_audit::NewEvent {
         self.audit(
             &Actor::account(row.id, &row.primary_address),
             action,

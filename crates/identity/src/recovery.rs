@@ -6,24 +6,38 @@
 //! the same answer and is recorded like a failed sign-in.
 
 use crate::authn::Why;
-use crate::lockout::{is_locked, network_of, source_throttled};
+use crate::lockout::{SourceKind, is_locked, network_of, source_throttled};
 use crate::{AccountStatus, Actor, Directory, IdentityError, Protocol, SignIn};
 use carepost_audit::action;
 use carepost_store::{AccountRow, AuditRepo, AuthRepo, DirectoryRepo};
 use carepost_types::Address;
+use serde::Serialize;
 use serde_json::json;
 use std::net::IpAddr;
 
+/// What a proven person is told: why they could not sign in, and what they spent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recovered {
+    /// When the lock that was just lifted would have ended (none: the account was not locked).
+    pub was_locked_until: Option<String>,
+    /// Failed sign-ins since the last success, over every kind of source.
+    pub failed_sign_ins: i64,
+    /// Unused recovery codes left, when one was spent.
+    pub recovery_codes_left: Option<i64>,
+    pub password_changed: bool,
+}
+
 impl Directory {
     /// Proves the person by `code`; with a recovery code, `new_password` (if given) replaces
-    /// the password. Clears the lockout. `Ok(false)`: not proven.
+    /// the password. Clears the lockout, and only then says whether there was one (the same
+    /// answer otherwise for every login). `Ok(None)`: not proven.
     pub async fn recover_account(
         &self,
         login: &str,
         code: &str,
         new_password: Option<&str>,
         source: Option<IpAddr>,
-    ) -> Result<bool, IdentityError> {
+    ) -> Result<Option<Recovered>, IdentityError> {
         if let Some(p) = new_password {
             // The rules that do not depend on the person are checked first, for every login
             // alike, so the answer says nothing about which logins exist.
@@ -56,7 +70,7 @@ impl Directory {
         let Some(row) = row.filter(|r| r.status == AccountStatus::Active.as_str()) else {
             self.record_failure(&attempt, None, &network, Why::UnknownAccount)
                 .await?;
-            return Ok(false);
+            return Ok(None);
         };
         let totp =
             code.trim().len() <= 7 && code.trim().chars().all(|c| c.is_ascii_digit() || c == ' ');
@@ -69,9 +83,30 @@ impl Directory {
             (false, new) => self.recover_with_code(&attempt, &row, code, new).await?,
         };
         if !proven {
-            return Ok(false);
+            return Ok(None);
         }
         let mut tx = self.store.begin().await?;
+        let now = self.clock.now();
+        let mut recovered = Recovered {
+            was_locked_until: None,
+            failed_sign_ins: 0,
+            recovery_codes_left: None,
+            password_changed: new_password.is_some(),
+        };
+        let mut until = None;
+        for kind in [SourceKind::Familiar, SourceKind::Unfamiliar] {
+            let lock = tx.find_lockout(row.id, kind.as_str()).await?;
+            // Each lock began after `threshold` failures in a row, which it then reset.
+            let threshold = i64::from(self.config.lockout.threshold);
+            recovered.failed_sign_ins += lock.failures + lock.locks * threshold;
+            if is_locked(&lock, now) {
+                until = until.max(lock.locked_until);
+            }
+        }
+        recovered.was_locked_until = until.map(carepost_types::UnixMillis::to_rfc3339);
+        if !totp {
+            recovered.recovery_codes_left = Some(tx.count_unused_recovery_codes(row.id).await?);
+        }
         tx.clear_lockouts(row.id).await?;
         let mut event = self
             .audit(
@@ -86,7 +121,7 @@ impl Directory {
         event.source = source.map(|ip| ip.to_string());
         tx.append_audit(&event).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(recovered))
     }
 
     /// The authenticator's code, accepted only while this kind of source is neither locked nor

@@ -318,10 +318,22 @@ impl Session {
             .await
         {
             Ok(ok) => ok,
-            // The directory may be briefly unreachable; the next command asks again.
+            // The directory may be briefly unreachable: the next command asks again, but a
+            // session whose account could not be looked at for two intervals ends.
             Err(e) => {
                 tracing::warn!(error = %e, "IMAP: account status unavailable");
-                return true;
+                let checked = match &self.state {
+                    State::Authenticated(p) | State::Selected(p, _) => p.checked_at,
+                    _ => now,
+                };
+                if now.0 - checked.0 < self.svc.recheck_ms().saturating_mul(2) {
+                    return true;
+                }
+                self.untagged(
+                    "BYE [UNAVAILABLE] Your account cannot be checked now; sign in again later",
+                );
+                self.state = State::Logout;
+                return false;
             }
         };
         if active {
@@ -330,7 +342,9 @@ impl Session {
             }
             return true;
         }
-        self.untagged("BYE Your account, password or app password has changed; sign in again");
+        self.untagged(
+            "BYE Your account, password or app password has changed, or your password has expired; sign in again",
+        );
         self.state = State::Logout;
         false
     }

@@ -282,7 +282,12 @@ impl Conn {
                 mechanism,
                 initial_response,
             } => self.auth_start(mechanism, &initial_response).await,
-            Request::Mail { from } => self.mail_from(from).await,
+            Request::Mail { from } => {
+                if !self.sign_in_still_valid().await {
+                    return Next::Close;
+                }
+                self.mail_from(from).await
+            }
             Request::Rcpt { to } => self.rcpt_to(to).await,
             Request::Data => {
                 self.rx.start_data();

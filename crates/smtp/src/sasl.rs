@@ -123,3 +123,33 @@ impl Conn {
         self.reply(Reply::new(235, (2, 7, 0), "Authentication successful"));
     }
 }
+
+impl Conn {
+    /// Whether the sign-in of a submission session still holds: asked at every MAIL FROM, so
+    /// that a connection kept open cannot go on sending once the account is disabled, its
+    /// password reset or expired, or the app password it used revoked. When not, the reply
+    /// is 421 and the connection closes; signing in again gets the reason.
+    pub(crate) async fn sign_in_still_valid(&mut self) -> bool {
+        let Some(p) = &self.principal else {
+            return true;
+        };
+        let s = &p.signed_in;
+        let check = self
+            .svc
+            .directory
+            .credential_in_force(s.account, &s.credential, s.password_stamp)
+            .await;
+        let text = match check {
+            Ok(true) => return true,
+            Ok(false) => {
+                "Your account, password or app password has changed, or your password has expired; sign in again"
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "SMTP: account status unavailable");
+                "Your account cannot be checked now; try again later"
+            }
+        };
+        self.reply(Reply::new(421, (4, 7, 0), text));
+        false
+    }
+}

@@ -68,6 +68,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0010_mail_lists.sql"),
         include_str!("../../../migrations/postgres/0010_mail_lists.sql"),
     ),
+    (
+        11,
+        "passkeys",
+        include_str!("../../../migrations/sqlite/0011_passkeys.sql"),
+        include_str!("../../../migrations/postgres/0011_passkeys.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -37,6 +37,8 @@ pub fn test_config(db: &TestDb) -> Config {
         [secrets]
         master_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
         # Cheap hashes keep the tests fast; the algorithm and code paths are the real ones.
+        [web]
+        public_url = "https://localhost"
         [password]
         argon2_memory_kib = 64
         argon2_iterations = 1

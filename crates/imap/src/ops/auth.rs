@@ -112,7 +112,7 @@ async fn verify(s: &mut Session, tag: &str, login: &str, password: &str) {
             s.failed_sign_ins += 1;
             return;
         }
-        Ok(Err(r @ Refusal::PasswordExpired)) => {
+        Ok(Err(r @ (Refusal::PasswordExpired | Refusal::TemporaryPasswordExpired))) => {
             s.no(tag, Some("EXPIRED"), r.message());
             s.failed_sign_ins += 1;
             return;

@@ -95,6 +95,15 @@ pub(crate) fn mfa(address: &str, m: &MfaSummary) -> anyhow::Result<()> {
     );
     say!("  {:<16} {}", "totp", if m.totp { "enrolled" } else { "-" });
     say!("  {:<16} {} left", "recovery codes", m.recovery_codes_left);
+    for k in &m.passkeys {
+        let used = k.last_used_at.as_deref().unwrap_or("never used");
+        say!(
+            "  passkey #{} {:?}, added {}, {used}",
+            k.id,
+            k.name,
+            k.created_at
+        );
+    }
     for a in &m.app_passwords {
         let state = if a.revoked { "revoked" } else { "active" };
         let used = a.last_used_at.as_deref().unwrap_or("never used");

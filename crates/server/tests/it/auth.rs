@@ -162,6 +162,42 @@ async fn an_expiring_password_warns_then_must_be_changed() {
 }
 
 #[tokio::test]
+async fn a_temporary_password_stops_working_after_its_lifetime() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let temporary = env.dir.reset_password(&admin(), &a).await.unwrap();
+        env.clock.advance(2 * DAY);
+        let s = env
+            .sign_in_ok(&a, &temporary, Protocol::Web, WORKSTATION)
+            .await;
+        assert!(s.must_change_password);
+        env.clock.advance(DAY);
+        for protocol in [Protocol::Web, Protocol::Imap, Protocol::Smtp] {
+            let r = env.try_sign_in(&a, &temporary, protocol, WORKSTATION).await;
+            assert_eq!(r, Err(Refusal::TemporaryPasswordExpired), "{protocol:?}");
+        }
+        assert!(
+            Refusal::TemporaryPasswordExpired
+                .message()
+                .contains("helpdesk")
+        );
+        // Said only to someone who knows it: a wrong password gets the usual answer.
+        let r = env
+            .try_sign_in(&a, "not it at all 9", Protocol::Web, WORKSTATION)
+            .await;
+        assert_eq!(r, Err(Refusal::Invalid));
+        // A new reset gives a new lifetime.
+        let again = env.dir.reset_password(&admin(), &a).await.unwrap();
+        assert!(
+            env.try_sign_in(&a, &again, Protocol::Web, WORKSTATION)
+                .await
+                .is_ok()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_reset_gives_a_temporary_password_that_must_be_changed() {
     on_each_backend(async |env| {
         let a = env.nurse().await;

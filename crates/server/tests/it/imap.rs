@@ -438,9 +438,45 @@ async fn a_disabled_accounts_open_session_is_cut_off() {
         };
         let after = after_change_in_session(&s, &ann, GOOD, disable).await;
         assert!(
-            after.contains("BYE Your account, password or app password has changed; sign in again"),
+            after.contains("BYE Your account, password or app password has changed, or your password has expired; sign in again"),
             "{after}"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_password_session_ends_once_the_password_expires() {
+    for db in carepost_testkit::backends().await {
+        // Nobody needs a second factor here, so only the expiry can end the session.
+        let s = TestServer::start_with(db, |c| c.mfa.required_categories.clear()).await;
+        let (ann, _) = crate::smtp::add_staff(&s).await;
+        let expire = async { s.clock.advance(366 * crate::support::DAY) };
+        let after = after_change_in_session(&s, &ann, GOOD, expire).await;
+        assert!(after.contains("or your password has expired"), "{after}");
+    }
+}
+
+#[tokio::test]
+async fn a_password_session_ends_once_the_account_enrolls_a_second_factor() {
+    for db in carepost_testkit::backends().await {
+        let (s, ann, _) = server_with_staff(db).await;
+        let dir = &s.running.context.directory;
+        let enroll = async {
+            let id = dir
+                .find_account(&crate::support::admin(), &ann)
+                .await
+                .unwrap()
+                .id;
+            let e = dir.begin_totp(id).await.unwrap();
+            let now = {
+                use carepost_types::Clock;
+                (s.clock.now().0 / 1000) as u64
+            };
+            let code = crate::auth::totp_code(&e.secret, now);
+            dir.confirm_totp(id, &code).await.unwrap();
+        };
+        let after = after_change_in_session(&s, &ann, GOOD, enroll).await;
+        assert!(after.contains("BYE Your account, password"), "{after}");
     }
 }
 
@@ -490,7 +526,7 @@ async fn a_revoked_app_passwords_open_session_is_cut_off() {
         })
         .await;
         assert!(
-            cut.contains("BYE Your account, password or app password has changed; sign in again"),
+            cut.contains("BYE Your account, password or app password has changed, or your password has expired; sign in again"),
             "{cut}"
         );
         // ... while the desktop's, on another app password, goes on.
@@ -547,7 +583,7 @@ async fn an_idle_session_is_cut_off_on_time_though_no_mail_comes() {
         assert!(child.wait().await.unwrap().success(), "{then}");
         assert!(
             then.contains(
-                "then * BYE Your account, password or app password has changed; sign in again"
+                "then * BYE Your account, password or app password has changed, or your password has expired; sign in again"
             ),
             "{then}"
         );

@@ -27,6 +27,7 @@ async fn totp_accepts_each_code_once_with_one_step_of_skew() {
             s.second_factor,
             SecondFactor::Required {
                 totp: true,
+                passkeys: 0,
                 recovery_codes: 10
             }
         );
@@ -227,6 +228,47 @@ async fn clinicians_must_enroll_mfa_within_the_grace_period() {
             .mfa_reset(&admin(), &a, "ticket 4711, verified by badge")
             .await
             .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_grace_starts_when_the_policy_first_applies_and_is_given_once() {
+    use carepost_types::Clock;
+    on_each_backend(async |env| {
+        env.department("Cardiology", None).await;
+        let a = env.create("Cy", None, "Ray", "C1").await;
+        env.dir.set_password(&admin(), &a, GOOD).await.unwrap();
+        // An account made long before its first sign-in still gets the whole grace.
+        env.clock.advance(30 * DAY);
+        let s = env.sign_in_ok(&a, GOOD, Protocol::Web, WORKSTATION).await;
+        let SecondFactor::EnrollmentRequired {
+            grace_until,
+            overdue: false,
+        } = s.second_factor
+        else {
+            panic!("{:?}", s.second_factor)
+        };
+        assert_eq!(grace_until, env.clock.now().plus(7 * DAY));
+        // Enrolling, then removing the factor, does not buy a new grace.
+        let id = env.dir.find_account(&admin(), &a).await.unwrap().id;
+        let enrollment = env.dir.begin_totp(id).await.unwrap();
+        let code = totp_code(&enrollment.secret, unix(env));
+        env.dir.confirm_totp(id, &code).await.unwrap();
+        env.clock.advance(8 * DAY);
+        env.dir
+            .mfa_reset(&admin(), &a, "ticket 12, phone lost, verified in person")
+            .await
+            .unwrap();
+        let s = env.sign_in_ok(&a, GOOD, Protocol::Web, WORKSTATION).await;
+        assert!(
+            matches!(
+                s.second_factor,
+                SecondFactor::EnrollmentRequired { overdue: true, .. }
+            ),
+            "{:?}",
+            s.second_factor
+        );
     })
     .await;
 }

@@ -164,6 +164,65 @@ async fn rfc6409_submission_needs_tls_and_auth_then_delivers_with_a_sent_copy() 
     }
 }
 
+/// Signs in, sends one message, waits for a line on stdin, then starts another.
+const SUBMIT_TWICE: &str = r#"
+import smtplib, ssl, sys
+port, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP('127.0.0.1', port)
+s.starttls(context=ctx)
+s.login(user, password)
+s.sendmail(user, [user], 'From: ' + user + '\r\nTo: ' + user + '\r\nSubject: one\r\n\r\nfirst\r\n')
+print('first sent', flush=True)
+sys.stdin.readline()
+code, text = s.docmd('MAIL FROM:<' + user + '>')
+print('then', code, text.decode())
+"#;
+
+#[tokio::test]
+async fn a_submission_connection_stops_sending_once_the_password_is_reset() {
+    for db in carepost_testkit::backends().await {
+        let (s, ann, _) = server_with_staff(db).await;
+        let port = s.running.submission.unwrap().port().to_string();
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(SUBMIT_TWICE)
+            .args([&port, &ann, GOOD])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut first)
+            .await
+            .unwrap();
+        assert_eq!(first.trim(), "first sent");
+        s.clock.advance(std::time::Duration::from_secs(1));
+        let cli = carepost_identity::Actor::local_cli("tester");
+        s.running
+            .context
+            .directory
+            .set_password(&cli, &ann, "a fresh horse battery staple 7")
+            .await
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut stdin, b"\n")
+            .await
+            .unwrap();
+        drop(stdin);
+        let mut rest = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut rest)
+            .await
+            .unwrap();
+        assert!(child.wait().await.unwrap().success(), "{rest}");
+        assert!(
+            rest.contains("then 421 4.7.0 Your account, password or app password has changed"),
+            "{rest}"
+        );
+    }
+}
+
 const MX: &str = r#"
 import smtplib, sys
 port, to = int(sys.argv[1]), sys.argv[2]

@@ -10,9 +10,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use carepost_identity::{Protocol, Refusal, SecondFactor, SignIn, SignedIn};
+use carepost_identity::{Protocol, PublicKeyCredential, Refusal, SecondFactor, SignIn, SignedIn};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[derive(Deserialize)]
 pub struct PasswordStep {
@@ -20,9 +20,18 @@ pub struct PasswordStep {
     password: String,
 }
 
+/// The second step: a code (the authenticator's or a recovery code), or a passkey's answer
+/// to the challenge of `/auth/passkey-challenge`.
 #[derive(Deserialize)]
-pub struct CodeStep {
-    code: String,
+pub struct SecondStep {
+    code: Option<String>,
+    passkey: Option<PasskeyAnswer>,
+}
+
+#[derive(Deserialize)]
+pub struct PasskeyAnswer {
+    ceremony: String,
+    credential: PublicKeyCredential,
 }
 
 fn device(headers: &HeaderMap) -> String {
@@ -40,6 +49,7 @@ async fn signed_in(
     amr: &[&str],
     headers: &HeaderMap,
     source: Source,
+    notices: Vec<String>,
 ) -> Result<Response, ApiError> {
     let (token, _) = state
         .directory
@@ -60,6 +70,7 @@ async fn signed_in(
         "must_change_password": s.must_change_password,
         "password_expires_soon": s.password_expires_soon,
         "mfa_enrollment": enrollment,
+        "notices": notices,
     });
     let mut res = Json(body).into_response();
     let h = res.headers_mut();
@@ -94,10 +105,19 @@ pub async fn sign_in(
         Err(r) => return Err(ApiError::unauthorized("refused", r.message())),
     };
     if s.complete {
-        return signed_in(&state, &s, &["pwd"], &headers, source).await;
+        return signed_in(&state, &s, &["pwd"], &headers, source, Vec::new()).await;
     }
     let pending = state.directory.pending_second_factor(s.account).await?;
-    let mut res = Json(json!({ "status": "second_factor_required" })).into_response();
+    let factors = match s.second_factor {
+        SecondFactor::Required {
+            totp,
+            passkeys,
+            recovery_codes,
+        } => json!({ "totp": totp, "passkeys": passkeys, "recovery_codes": recovery_codes }),
+        _ => json!({}),
+    };
+    let mut res =
+        Json(json!({ "status": "second_factor_required", "factors": factors })).into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(MFA_COOKIE, Some(&pending), Some(300)),
@@ -109,7 +129,7 @@ pub async fn second_factor(
     State(state): State<WebState>,
     source: Source,
     headers: HeaderMap,
-    ApiJson(step): ApiJson<CodeStep>,
+    ApiJson(step): ApiJson<SecondStep>,
 ) -> Result<Response, ApiError> {
     let expired = || ApiError::unauthorized("sign_in_expired", "sign in with your password again");
     let pending = cookie_value(&headers, MFA_COOKIE).ok_or_else(expired)?;
@@ -130,14 +150,43 @@ pub async fn second_factor(
         protocol: Protocol::Web,
         source: source.0,
     };
-    if !state
-        .directory
-        .verify_second_factor(account, &step.code, &attempt)
-        .await?
-    {
+    // RFC 8176: `otp` for the authenticator's code; `pop` for a passkey (proof of possession
+    // of a key, with the device's user verification); a recovery code is a second factor but
+    // no one-time-password device, so it is `mfa` alone.
+    let (ok, amr): (bool, &[&str]) = match (&step.code, &step.passkey) {
+        (Some(code), None) => {
+            let ok = state
+                .directory
+                .verify_second_factor(account, code, &attempt)
+                .await?;
+            let totp = code.trim().chars().all(|c| c.is_ascii_digit() || c == ' ');
+            (
+                ok,
+                if totp {
+                    &["pwd", "otp", "mfa"]
+                } else {
+                    &["pwd", "mfa"]
+                },
+            )
+        }
+        (None, Some(p)) => {
+            let ok = state
+                .directory
+                .verify_passkey_second_factor(account, &p.ceremony, &p.credential, &attempt)
+                .await?;
+            (ok, &["pwd", "pop", "mfa"])
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid",
+                "send either \"code\" or \"passkey\"",
+            ));
+        }
+    };
+    if !ok {
         return Err(ApiError::unauthorized(
             "invalid_code",
-            "that code is not right, or was used already",
+            "that code or passkey is not right, or was used already",
         ));
     }
     let password = state.directory.own_password_state(account).await?;
@@ -151,19 +200,12 @@ pub async fn second_factor(
         password_expires_soon: password.expires_soon,
         second_factor: SecondFactor::NotRequired,
     };
-    // RFC 8176: `otp` for the authenticator's code; a recovery code is a second factor but no
-    // one-time-password device, so it is `mfa` alone.
-    let totp = step
-        .code
-        .trim()
-        .chars()
-        .all(|c| c.is_ascii_digit() || c == ' ');
-    let amr: &[&str] = if totp {
-        &["pwd", "otp", "mfa"]
-    } else {
-        &["pwd", "mfa"]
-    };
-    signed_in(&state, &s, amr, &headers, source).await
+    let mut notices = Vec::new();
+    if amr == ["pwd", "mfa"] {
+        let left = state.directory.own_mfa(account).await?.recovery_codes_left;
+        notices.push(recovery_code_notice(left));
+    }
+    signed_in(&state, &s, amr, &headers, source, notices).await
 }
 
 pub async fn sign_out(
@@ -192,21 +234,49 @@ pub struct Recover {
     new_password: Option<String>,
 }
 
-/// Forgot password and self-unlock. Every failure to prove gets the same answer.
+/// Forgot password and self-unlock. Every failure to prove gets the same answer; a proven
+/// person is told why they could not sign in (a lock, and how many failures led to it) and
+/// how many recovery codes are left.
 pub async fn recover(
     State(state): State<WebState>,
     source: Source,
     ApiJson(b): ApiJson<Recover>,
-) -> Result<StatusCode, ApiError> {
-    let proven = state
+) -> Result<Json<Value>, ApiError> {
+    let Some(r) = state
         .directory
         .recover_account(&b.login, &b.code, b.new_password.as_deref(), source.0)
-        .await?;
-    if !proven {
+        .await?
+    else {
         return Err(ApiError::unauthorized(
             "invalid_credentials",
             "that did not work; if you have no recovery code or authenticator, call the helpdesk",
         ));
+    };
+    let mut notices = Vec::new();
+    if let Some(until) = &r.was_locked_until {
+        notices.push(format!(
+            "Your account was locked until {until} after {} failed sign-ins; it is unlocked now. \
+             If those sign-ins were not yours, change your password and tell IT security.",
+            r.failed_sign_ins
+        ));
     }
-    Ok(StatusCode::NO_CONTENT)
+    if let Some(left) = r.recovery_codes_left {
+        notices.push(recovery_code_notice(left));
+    }
+    Ok(Json(json!({
+        "status": "recovered",
+        "password_changed": r.password_changed,
+        "was_locked_until": r.was_locked_until,
+        "failed_sign_ins": r.failed_sign_ins,
+        "recovery_codes_left": r.recovery_codes_left,
+        "notices": notices,
+    })))
+}
+
+/// The warning after a recovery code was spent.
+fn recovery_code_notice(left: i64) -> String {
+    format!(
+        "You used a recovery code: {left} left. If that was not you, change your password now; \
+         when few are left, make new ones in your security settings."
+    )
 }

@@ -14,7 +14,7 @@ use carepost_types::UnixMillis;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-async fn confirm(state: &WebState, user: &User, password: &str) -> Result<(), ApiError> {
+pub(super) async fn confirm(state: &WebState, user: &User, password: &str) -> Result<(), ApiError> {
     if !state
         .directory
         .confirm_password(user.session.account, password, user.source)

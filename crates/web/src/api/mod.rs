@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod error;
 mod me;
+mod passkeys;
 mod session;
 
 pub use error::ApiError;
@@ -46,6 +47,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/auth/second-factor", post(auth::second_factor))
         .route("/auth/sign-out", post(auth::sign_out))
         .route("/auth/recover", post(auth::recover))
+        .route("/auth/passkey-challenge", post(passkeys::sign_in_challenge))
         .layer(axum::middleware::from_fn_with_state(state, limit_sign_ins));
     Router::new()
         .merge(auth)
@@ -61,6 +63,15 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/me/totp", post(me::begin_totp))
         .route("/me/totp/confirm", post(me::confirm_totp))
         .route("/me/recovery-codes", post(me::recovery_codes))
+        .route(
+            "/me/passkeys",
+            get(passkeys::list).post(passkeys::finish_registration),
+        )
+        .route(
+            "/me/passkeys/registration",
+            post(passkeys::begin_registration),
+        )
+        .route("/me/passkeys/{id}", delete(passkeys::remove))
         .route(
             "/accounts",
             get(admin::list_accounts).post(admin::create_account),

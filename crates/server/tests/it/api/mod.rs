@@ -2,6 +2,7 @@
 //! factor steps, cookies, CSRF header, forced password change, app passwords, sign-out.
 
 mod admin;
+mod passkeys;
 mod recovery;
 
 use crate::auth::{GOOD, GOOD2, totp_code};
@@ -42,7 +43,11 @@ impl Client {
 }
 
 async fn with_nurse() -> (Client, String) {
-    let s = TestServer::start(carepost_testkit::TestDb::sqlite()).await;
+    with_nurse_on(carepost_testkit::TestDb::sqlite()).await
+}
+
+async fn with_nurse_on(db: carepost_testkit::TestDb) -> (Client, String) {
+    let s = TestServer::start(db).await;
     let dir = &s.running.context.directory;
     dir.create_department(&admin(), "Cardiology", None)
         .await
@@ -322,11 +327,20 @@ async fn an_overdue_account_can_only_enroll_a_second_factor() {
             .unwrap()
             .address;
         dir.set_password(&admin(), &a, GOOD).await.unwrap();
-        c.s.clock.advance(8 * DAY);
         let mut doc = Client {
             s: TestServer::start_shared(&c.s),
             cookies: Vec::new(),
         };
+        // The grace starts at the first sign-in under the policy.
+        let r = doc
+            .call(
+                "POST",
+                "/api/v1/auth/sign-in",
+                Some(&format!(r#"{{"login":"{a}","password":"{GOOD}"}}"#)),
+            )
+            .await;
+        assert_eq!(r.json()["mfa_enrollment"]["overdue"], false, "{}", r.body);
+        c.s.clock.advance(8 * DAY);
         let r = doc
             .call(
                 "POST",

@@ -64,7 +64,19 @@ async fn forgot_password_and_self_unlock_need_a_recovery_code_or_the_authenticat
             Some(&recover(&codes[0], Some(GOOD2))),
         )
         .await;
-    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Proven, the person learns of the lock and of the code spent.
+    let told = r.json();
+    assert_eq!(told["password_changed"], true);
+    assert_eq!(told["failed_sign_ins"], 5, "{told}");
+    assert!(told["was_locked_until"].is_string(), "{told}");
+    assert_eq!(told["recovery_codes_left"], 9);
+    let notices = told["notices"].to_string();
+    assert!(notices.contains("was locked until"), "{notices}");
+    assert!(
+        notices.contains("You used a recovery code: 9 left"),
+        "{notices}"
+    );
     let r = c
         .call(
             "POST",
@@ -113,7 +125,7 @@ async fn the_authenticator_alone_unlocks_but_never_sets_a_password() {
         c.call("POST", "/api/v1/auth/recover", Some(&unlock))
             .await
             .status,
-        204
+        200
     );
     let r = c
         .call(
@@ -157,6 +169,11 @@ async fn a_recovery_code_at_sign_in_is_named_as_such_in_amr() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    let warned = r.json()["notices"].to_string();
+    assert!(
+        warned.contains("You used a recovery code: 9 left"),
+        "{warned}"
+    );
     let me = c.call("GET", "/api/v1/me", None).await.json();
     assert_eq!(me["session"]["amr"], serde_json::json!(["pwd", "mfa"]));
     assert_eq!(me["mfa"]["recovery_codes_left"], 9);

@@ -1,0 +1,289 @@
+//! Passkeys over the real HTTPS listener, answered by webauthn-authenticator-rs's software
+//! passkey (a real CTAP2-style authenticator: P-256 keys, CBOR attestation, signed client
+//! data), on every backend: registration, the second step of a sign-in, replay, a foreign
+//! origin, several named keys, removal, and an administrator's reset.
+
+use super::{Client, with_nurse_on};
+use crate::auth::GOOD;
+use crate::support::admin;
+use carepost_identity::{CreationChallengeResponse, RequestChallengeResponse};
+use serde_json::{Value, json};
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::prelude::Url;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+
+/// The origin a browser on the test server's portal would report. The test config's public
+/// URL is `https://localhost`; in development any port of that host is accepted.
+fn origin(c: &Client) -> Url {
+    let port = c.s.running.https.unwrap().port();
+    Url::parse(&format!("https://localhost:{port}")).unwrap()
+}
+
+async fn post(c: &mut Client, path: &str, body: Value) -> carepost_testkit::HttpResponse {
+    c.call("POST", path, Some(&body.to_string())).await
+}
+
+async fn sign_in_with_password(c: &mut Client, a: &str) -> Value {
+    let r = post(
+        c,
+        "/api/v1/auth/sign-in",
+        json!({ "login": a, "password": GOOD }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+/// Registers a passkey held by `key` under `name`; returns the API's answer.
+async fn register(c: &mut Client, key: &mut SoftPasskey, name: &str) -> Value {
+    let r = post(
+        c,
+        "/api/v1/me/passkeys/registration",
+        json!({ "password": GOOD }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let challenge = r.json();
+    let options: CreationChallengeResponse =
+        serde_json::from_value(challenge["options"].clone()).unwrap();
+    let credential = key.do_registration(origin(c), options).unwrap();
+    let r = post(
+        c,
+        "/api/v1/me/passkeys",
+        json!({ "ceremony": challenge["ceremony"], "name": name, "credential": credential }),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()
+}
+
+/// The passkey step of a sign-in: the challenge, the authenticator's answer (from `from`),
+/// and what the server said to it, with the answer for a replay.
+async fn passkey_step(
+    c: &mut Client,
+    key: &mut SoftPasskey,
+    from: &Url,
+) -> (carepost_testkit::HttpResponse, Value) {
+    let r = post(c, "/api/v1/auth/passkey-challenge", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let challenge = r.json();
+    let options: RequestChallengeResponse =
+        serde_json::from_value(challenge["options"].clone()).unwrap();
+    let credential = key.do_authentication(from.clone(), options).unwrap();
+    let answer =
+        json!({ "passkey": { "ceremony": challenge["ceremony"], "credential": credential } });
+    let r = post(c, "/api/v1/auth/second-factor", answer.clone()).await;
+    (r, answer)
+}
+
+#[tokio::test]
+async fn a_passkey_registers_then_signs_in_as_the_second_step_once_per_challenge() {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        let (mut c, a) = with_nurse_on(db).await;
+        assert_eq!(
+            sign_in_with_password(&mut c, &a).await["status"],
+            "signed_in"
+        );
+        let r = post(
+            &mut c,
+            "/api/v1/me/passkeys/registration",
+            json!({ "password": "wrong" }),
+        )
+        .await;
+        assert_eq!(r.status, 401, "the password is asked again: {}", r.body);
+        // falsify_uv: the software key claims user verification, as a PIN-protected one does.
+        let mut laptop = SoftPasskey::new(true);
+        let done = register(&mut c, &mut laptop, "Work laptop").await;
+        assert_eq!(done["passkey"]["name"], "Work laptop");
+        assert_eq!(
+            done["recovery_codes"].as_array().unwrap().len(),
+            10,
+            "the first factor comes with recovery codes"
+        );
+        let r = c.call("GET", "/api/v1/me/passkeys", None).await;
+        assert_eq!(r.json()["passkeys"][0]["name"], "Work laptop", "{}", r.body);
+
+        c.call("POST", "/api/v1/auth/sign-out", None).await;
+        let first = sign_in_with_password(&mut c, &a).await;
+        assert_eq!(first["status"], "second_factor_required");
+        assert_eq!(first["factors"]["passkeys"], 1, "{first}");
+        assert_eq!(
+            c.call("GET", "/api/v1/me", None).await.status,
+            401,
+            "the password alone opens nothing"
+        );
+        let here = origin(&c);
+        let (r, replay) = passkey_step(&mut c, &mut laptop, &here).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["status"], "signed_in");
+        let me = c.call("GET", "/api/v1/me", None).await.json();
+        assert_eq!(me["session"]["amr"], json!(["pwd", "pop", "mfa"]));
+        assert!(me["mfa"]["passkeys"][0]["last_used_at"].is_string(), "{me}");
+
+        // The same answer again, in a new sign-in: its challenge was taken by the first use.
+        c.call("POST", "/api/v1/auth/sign-out", None).await;
+        sign_in_with_password(&mut c, &a).await;
+        let r = post(&mut c, "/api/v1/auth/second-factor", replay).await;
+        assert_eq!(r.status, 401, "a replayed answer is refused: {}", r.body);
+        assert_eq!(r.json()["error"], "invalid_code");
+
+        // An answer made for another site (a phishing page relaying the challenge).
+        let evil = Url::parse("https://carepost-login.example").unwrap();
+        let r = post(&mut c, "/api/v1/auth/passkey-challenge", json!({})).await;
+        let options: RequestChallengeResponse =
+            serde_json::from_value(r.json()["options"].clone()).unwrap();
+        assert!(
+            laptop.do_authentication(evil, options).is_err(),
+            "the authenticator itself refuses a foreign origin"
+        );
+        let (r, _) = passkey_step(&mut c, &mut laptop, &here).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+
+        let audit =
+            c.s.running
+                .context
+                .directory
+                .audit_events(&admin(), &carepost_store::AuditFilter::default())
+                .await
+                .unwrap();
+        let passkey_checks: Vec<_> = audit
+            .iter()
+            .filter(|e| e.action == "mfa.verify" && e.details.contains(r#""factor":"passkey""#))
+            .map(|e| e.outcome.as_str())
+            .collect();
+        assert_eq!(passkey_checks, ["success", "failure", "success"]);
+        assert!(audit.iter().any(|e| e.action == "mfa.passkey.register"));
+    }
+}
+
+#[tokio::test]
+async fn an_account_keeps_several_named_passkeys_and_removes_one_with_its_password() {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        let (mut c, a) = with_nurse_on(db).await;
+        sign_in_with_password(&mut c, &a).await;
+        let mut laptop = SoftPasskey::new(true);
+        let mut phone = SoftPasskey::new(true);
+        register(&mut c, &mut laptop, "Work laptop").await;
+        let second = register(&mut c, &mut phone, "  Phone  ").await;
+        assert_eq!(second["passkey"]["name"], "Phone");
+        assert!(
+            second["recovery_codes"].is_null(),
+            "codes are made once: {second}"
+        );
+        let id = second["passkey"]["id"].as_i64().unwrap();
+
+        // The options list the account's credentials for the browser to exclude.
+        let r = post(
+            &mut c,
+            "/api/v1/me/passkeys/registration",
+            json!({ "password": GOOD }),
+        )
+        .await;
+        let first = r.json();
+        let excluded = &first["options"]["publicKey"]["excludeCredentials"];
+        assert_eq!(excluded.as_array().unwrap().len(), 2, "{first}");
+        // An answer made for one registration cannot complete another.
+        let options: CreationChallengeResponse =
+            serde_json::from_value(first["options"].clone()).unwrap();
+        let answer = SoftPasskey::new(true)
+            .do_registration(origin(&c), options)
+            .unwrap();
+        let r = post(
+            &mut c,
+            "/api/v1/me/passkeys/registration",
+            json!({ "password": GOOD }),
+        )
+        .await;
+        let other = r.json()["ceremony"].clone();
+        let r = post(
+            &mut c,
+            "/api/v1/me/passkeys",
+            json!({ "ceremony": other, "name": "Spare", "credential": answer }),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(
+            r.json()["message"]
+                .as_str()
+                .unwrap()
+                .contains("could not be verified")
+        );
+
+        let path = format!("/api/v1/me/passkeys/{id}");
+        let r = c
+            .call("DELETE", &path, Some(r#"{"password":"wrong"}"#))
+            .await;
+        assert_eq!(r.status, 401, "{}", r.body);
+        let body = json!({ "password": GOOD }).to_string();
+        assert_eq!(c.call("DELETE", &path, Some(&body)).await.status, 204);
+        assert_eq!(c.call("DELETE", &path, Some(&body)).await.status, 404);
+        let r = c.call("GET", "/api/v1/me/passkeys", None).await.json();
+        assert_eq!(r["passkeys"].as_array().unwrap().len(), 1, "{r}");
+
+        // The removed key no longer signs in; the other one does.
+        c.call("POST", "/api/v1/auth/sign-out", None).await;
+        sign_in_with_password(&mut c, &a).await;
+        let here = origin(&c);
+        let r = post(&mut c, "/api/v1/auth/passkey-challenge", json!({})).await;
+        let options: RequestChallengeResponse =
+            serde_json::from_value(r.json()["options"].clone()).unwrap();
+        assert!(phone.do_authentication(here.clone(), options).is_err());
+        let (r, _) = passkey_step(&mut c, &mut laptop, &here).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+
+        // An administrator's reset (a lost device) removes the passkeys too.
+        let dir = &c.s.running.context.directory;
+        let summary = dir.mfa_summary(&admin(), &a).await.unwrap();
+        assert_eq!(summary.passkeys.len(), 1);
+        dir.mfa_reset(&admin(), &a, "ticket 88, verified in person")
+            .await
+            .unwrap();
+        assert!(
+            dir.mfa_summary(&admin(), &a)
+                .await
+                .unwrap()
+                .passkeys
+                .is_empty()
+        );
+        c.call("POST", "/api/v1/auth/sign-out", None).await;
+        assert_eq!(
+            sign_in_with_password(&mut c, &a).await["status"],
+            "signed_in"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_forged_passkey_answer_counts_toward_the_lockout() {
+    let (mut c, a) = with_nurse_on(carepost_testkit::TestDb::sqlite()).await;
+    sign_in_with_password(&mut c, &a).await;
+    let mut laptop = SoftPasskey::new(true);
+    register(&mut c, &mut laptop, "Work laptop").await;
+    c.call("POST", "/api/v1/auth/sign-out", None).await;
+    sign_in_with_password(&mut c, &a).await;
+    let here = origin(&c);
+    let r = post(
+        &mut c,
+        "/api/v1/me/passkeys/registration",
+        json!({ "password": GOOD }),
+    )
+    .await;
+    assert_eq!(r.status, 401, "the half-signed-in browser has no session");
+    // A genuine answer to one challenge, presented against five later ones: each signature
+    // covers the wrong challenge. Five failures lock the account.
+    let r = post(&mut c, "/api/v1/auth/passkey-challenge", json!({})).await;
+    let options: RequestChallengeResponse =
+        serde_json::from_value(r.json()["options"].clone()).unwrap();
+    let stale = laptop.do_authentication(here.clone(), options).unwrap();
+    for _ in 0..5 {
+        let r = post(&mut c, "/api/v1/auth/passkey-challenge", json!({})).await;
+        let answer =
+            json!({ "passkey": { "ceremony": r.json()["ceremony"], "credential": stale } });
+        let r = post(&mut c, "/api/v1/auth/second-factor", answer).await;
+        assert_eq!(r.status, 401, "{}", r.body);
+    }
+    let (r, _) = passkey_step(&mut c, &mut laptop, &here).await;
+    assert_eq!(r.status, 401, "locked, even for the right key: {}", r.body);
+}

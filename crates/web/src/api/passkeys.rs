@@ -1,0 +1,104 @@
+//! Passkeys in the API: registering one (the password first, then the browser's
+//! `navigator.credentials.create()` answer), listing and removing them, and the challenge for
+//! the second step of a sign-in. The options are WebAuthn's JSON as webauthn-rs writes it: a
+//! browser page passes `options.publicKey` (with its base64url fields decoded) to the
+//! credentials API.
+
+use super::ApiError;
+use super::session::{ApiJson, MFA_COOKIE, RestrictedUser, User, cookie_value};
+use crate::WebState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use carepost_identity::RegisterPublicKeyCredential;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+pub struct Confirm {
+    password: String,
+}
+
+/// Starts a registration; the password is asked again, as for every new secret.
+pub async fn begin_registration(
+    State(state): State<WebState>,
+    RestrictedUser(user): RestrictedUser,
+    ApiJson(body): ApiJson<Confirm>,
+) -> Result<Json<Value>, ApiError> {
+    super::me::confirm(&state, &user, &body.password).await?;
+    let challenge = state
+        .directory
+        .begin_passkey_registration(user.session.account)
+        .await?;
+    Ok(Json(json!(challenge)))
+}
+
+#[derive(Deserialize)]
+pub struct Registration {
+    ceremony: String,
+    name: String,
+    credential: RegisterPublicKeyCredential,
+}
+
+pub async fn finish_registration(
+    State(state): State<WebState>,
+    RestrictedUser(user): RestrictedUser,
+    ApiJson(body): ApiJson<Registration>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (passkey, codes) = state
+        .directory
+        .finish_passkey_registration(
+            user.session.account,
+            &body.ceremony,
+            &body.name,
+            &body.credential,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "passkey": passkey, "recovery_codes": codes })),
+    ))
+}
+
+pub async fn list(State(state): State<WebState>, user: User) -> Result<Json<Value>, ApiError> {
+    let list = state.directory.list_passkeys(user.session.account).await?;
+    Ok(Json(json!({ "passkeys": list })))
+}
+
+/// Removes a passkey; the password is asked again, so a left-open session cannot strip
+/// someone's second factors.
+pub async fn remove(
+    State(state): State<WebState>,
+    user: User,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<Confirm>,
+) -> Result<StatusCode, ApiError> {
+    super::me::confirm(&state, &user, &body.password).await?;
+    state
+        .directory
+        .remove_passkey(user.session.account, id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The challenge for the second step of a sign-in, for the account of the pending cookie.
+pub async fn sign_in_challenge(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let expired = || ApiError::unauthorized("sign_in_expired", "sign in with your password again");
+    let pending = cookie_value(&headers, MFA_COOKIE).ok_or_else(expired)?;
+    let account = state
+        .directory
+        .check_pending_second_factor(&pending)
+        .await?
+        .ok_or_else(expired)?;
+    match state.directory.begin_passkey_sign_in(account).await? {
+        Some(challenge) => Ok(Json(json!(challenge))),
+        None => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_passkey",
+            "this account has no passkey: use your authenticator app or a recovery code",
+        )),
+    }
+}

@@ -1,4 +1,4 @@
-//! Any sequence of client lines, for either mechanism, ends in a challenge, credentials or a
+//! Any sequence of client lines, for any mechanism, ends in a challenge, credentials or a
 //! clean failure: never a panic.
 #![no_main]
 
@@ -7,10 +7,15 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Some((first, rest)) = data.split_first() else { return };
-    let mech = if first % 2 == 0 { Mechanism::Plain } else { Mechanism::Login };
+    let mech = match first % 4 {
+        0 => Mechanism::Plain,
+        1 => Mechanism::Login,
+        2 => Mechanism::OAuthBearer,
+        _ => Mechanism::XOAuth2,
+    };
     let text = String::from_utf8_lossy(rest);
     let mut lines = text.split('\n');
-    let initial = lines.next().filter(|_| first & 2 == 0);
+    let initial = lines.next().filter(|_| first & 4 == 0);
     let (mut x, mut step) = Exchange::start(mech, initial);
     for line in lines {
         if !matches!(step, Step::Challenge(_)) {

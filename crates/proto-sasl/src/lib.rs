@@ -1,11 +1,13 @@
 //! Sans-IO SASL for IMAP AUTHENTICATE (RFC 9051 section 6.2.2) and SMTP AUTH (RFC 4954):
-//! the PLAIN (RFC 4616) and LOGIN (draft-murchison-sasl-login) mechanisms. Lines in, challenges
-//! and credentials out; the caller verifies the credentials with the authentication service.
+//! the PLAIN (RFC 4616) and LOGIN (draft-murchison-sasl-login) password mechanisms, and the
+//! bearer-token mechanisms OAUTHBEARER (RFC 7628) and XOAUTH2 (Google's older form). Lines in,
+//! challenges and credentials out; the caller verifies the credentials with the authentication
+//! service (the servers offer the bearer mechanisms once carepost issues tokens, with the OIDC
+//! provider).
 //!
 //! Both protocols carry SASL messages the same way: base64 lines, `*` to cancel, `=` for an
 //! empty initial response (RFC 4954 section 4, RFC 9051 section 6.2.2), so that framing lives
-//! here too. Bearer-token mechanisms (OAUTHBEARER, XOAUTH2) will add a `Credentials` variant.
-//! This crate performs no I/O and knows nothing of accounts.
+//! here too. This crate performs no I/O and knows nothing of accounts.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -14,11 +16,15 @@ use std::fmt;
 /// Longest authorization identity, authentication identity or password (RFC 4616 section 2
 /// allows 255 octets for each; a little more room for long addresses does no harm).
 const MAX_FIELD: usize = 1024;
+/// Longest bearer-token message: tokens are JWTs of a few KiB at most.
+const MAX_TOKEN_MESSAGE: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mechanism {
     Plain,
     Login,
+    OAuthBearer,
+    XOAuth2,
 }
 
 impl Mechanism {
@@ -27,6 +33,8 @@ impl Mechanism {
         match name.to_ascii_uppercase().as_str() {
             "PLAIN" => Some(Mechanism::Plain),
             "LOGIN" => Some(Mechanism::Login),
+            "OAUTHBEARER" => Some(Mechanism::OAuthBearer),
+            "XOAUTH2" => Some(Mechanism::XOAuth2),
             _ => None,
         }
     }
@@ -35,6 +43,8 @@ impl Mechanism {
         match self {
             Mechanism::Plain => "PLAIN",
             Mechanism::Login => "LOGIN",
+            Mechanism::OAuthBearer => "OAUTHBEARER",
+            Mechanism::XOAuth2 => "XOAUTH2",
         }
     }
 }
@@ -49,9 +59,11 @@ pub enum Credentials {
         authcid: String,
         password: String,
     },
+    /// An OAuth 2.0 bearer token; the user, when the client names one, must match the token's.
+    Bearer { user: Option<String>, token: String },
 }
 
-// The password never reaches a log through `{:?}`.
+// The password or token never reaches a log through `{:?}`.
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -62,6 +74,11 @@ impl fmt::Debug for Credentials {
                 .field("authzid", authzid)
                 .field("authcid", authcid)
                 .field("password", &"<redacted>")
+                .finish(),
+            Credentials::Bearer { user, .. } => f
+                .debug_struct("Bearer")
+                .field("user", user)
+                .field("token", &"<redacted>")
                 .finish(),
         }
     }
@@ -78,6 +95,10 @@ impl Credentials {
                 Some(z) if !z.eq_ignore_ascii_case(authcid) => Err(SaslError::Authzid),
                 _ => Ok(authcid),
             },
+            // The token names the account; a client's user name is only checked against it.
+            Credentials::Bearer { user, .. } => user
+                .as_deref()
+                .ok_or(SaslError::Malformed("OAUTHBEARER", "no user given")),
         }
     }
 }
@@ -94,6 +115,9 @@ pub enum SaslError {
     Finished,
     #[error("signing in as another user is not allowed")]
     Authzid,
+    /// The client acknowledged a bearer-token failure (RFC 7628 section 3.2.3).
+    #[error("the token was refused")]
+    TokenRefused,
 }
 
 /// The next thing to do in an exchange.
@@ -115,6 +139,9 @@ enum State {
     },
     AwaitUsername,
     AwaitPassword(String),
+    AwaitBearer,
+    /// A bearer token was refused and the error sent; the client's next line ends it.
+    AwaitBearerAck,
     Finished,
 }
 
@@ -133,6 +160,7 @@ impl Exchange {
             state: match mechanism {
                 Mechanism::Plain => State::AwaitPlain { empty_seen: false },
                 Mechanism::Login => State::AwaitUsername,
+                Mechanism::OAuthBearer | Mechanism::XOAuth2 => State::AwaitBearer,
             },
         };
         let step = match initial {
@@ -185,6 +213,11 @@ impl Exchange {
                 }
                 Err(e) => Err(e),
             },
+            State::AwaitBearer => match self.mechanism {
+                Mechanism::XOAuth2 => parse_xoauth2(&bytes),
+                _ => parse_oauthbearer(&bytes),
+            },
+            State::AwaitBearerAck => Err(SaslError::TokenRefused),
             State::AwaitPassword(user) => {
                 field(&bytes, "LOGIN").map(|password| Credentials::Password {
                     authzid: None,
@@ -203,6 +236,109 @@ impl Exchange {
     pub fn mechanism(&self) -> Mechanism {
         self.mechanism
     }
+
+    /// After the caller refused a bearer token: the error challenge to send (RFC 7628 section
+    /// 3.2.2, and XOAUTH2 likewise). The client answers with one line, which ends the exchange
+    /// with `TokenRefused`; the protocol then sends its failure reply.
+    pub fn refuse_token(&mut self, status: &str) -> Step {
+        self.state = State::AwaitBearerAck;
+        let body = format!(r#"{{"status":"{}"}}"#, status.replace(['"', '\\'], ""));
+        Step::Challenge(STANDARD.encode(body))
+    }
+}
+
+/// Bearer mechanisms carry `key=value` pairs separated by 0x01 and end with two.
+fn kvpairs<'a>(bytes: &'a [u8], mech: &'static str) -> Result<Vec<(&'a str, &'a str)>, SaslError> {
+    if bytes.len() > MAX_TOKEN_MESSAGE {
+        return Err(SaslError::Malformed(mech, "too long"));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| SaslError::Malformed(mech, "not UTF-8"))?;
+    let body = text
+        .strip_suffix("\x01\x01")
+        .ok_or(SaslError::Malformed(mech, "must end with two ^A"))?;
+    body.split('\x01')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            kv.split_once('=')
+                .ok_or(SaslError::Malformed(mech, "expected key=value"))
+        })
+        .collect()
+}
+
+/// The token of an `auth` value, `Bearer <token>` (RFC 6750 section 2.1; the scheme is
+/// case-insensitive).
+fn bearer_token(auth: &str, mech: &'static str) -> Result<String, SaslError> {
+    let (scheme, token) = auth.split_once(' ').ok_or(SaslError::Malformed(
+        mech,
+        "auth must be \"Bearer <token>\"",
+    ))?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(SaslError::Malformed(
+            mech,
+            "auth must be \"Bearer <token>\"",
+        ));
+    }
+    Ok(token.to_string())
+}
+
+/// RFC 7628 section 3.1: `gs2-header ^A *(key=value ^A) ^A`, where the GS2 header is
+/// `n,a=<user>,` (channel binding is not supported: `p=` is refused) with `=2C` and `=3D`
+/// escapes in the user (RFC 5801 section 4).
+fn parse_oauthbearer(bytes: &[u8]) -> Result<Credentials, SaslError> {
+    const M: &str = "OAUTHBEARER";
+    let split = bytes
+        .iter()
+        .position(|b| *b == 1)
+        .ok_or(SaslError::Malformed(M, "no GS2 header"))?;
+    let (header, rest) = bytes.split_at(split);
+    let header = std::str::from_utf8(header).map_err(|_| SaslError::Malformed(M, "not UTF-8"))?;
+    let mut parts = header.split(',');
+    let (Some(flag), Some(authzid), Some(""), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(SaslError::Malformed(M, "GS2 header must be \"n,a=user,\""));
+    };
+    if flag != "n" && flag != "y" {
+        return Err(SaslError::Malformed(M, "channel binding is not supported"));
+    }
+    let user = match authzid {
+        "" => None,
+        a => {
+            let raw = a
+                .strip_prefix("a=")
+                .ok_or(SaslError::Malformed(M, "GS2 header must be \"n,a=user,\""))?;
+            if raw.len() > MAX_FIELD {
+                return Err(SaslError::Malformed(M, "user too long"));
+            }
+            Some(raw.replace("=2C", ",").replace("=3D", "="))
+        }
+    };
+    let pairs = kvpairs(rest, M)?;
+    let auth = pairs
+        .iter()
+        .find(|(k, _)| *k == "auth")
+        .ok_or(SaslError::Malformed(M, "no auth value"))?;
+    Ok(Credentials::Bearer {
+        user,
+        token: bearer_token(auth.1, M)?,
+    })
+}
+
+/// XOAUTH2: `user=<user> ^A auth=Bearer <token> ^A ^A`.
+fn parse_xoauth2(bytes: &[u8]) -> Result<Credentials, SaslError> {
+    const M: &str = "XOAUTH2";
+    let pairs = kvpairs(bytes, M)?;
+    let get = |key: &str| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+    let user = get("user").filter(|u| !u.is_empty() && u.len() <= MAX_FIELD);
+    let auth = get("auth").ok_or(SaslError::Malformed(M, "no auth value"))?;
+    Ok(Credentials::Bearer {
+        user: Some(
+            user.ok_or(SaslError::Malformed(M, "no user value"))?
+                .to_string(),
+        ),
+        token: bearer_token(auth, M)?,
+    })
 }
 
 fn field(bytes: &[u8], mech: &'static str) -> Result<String, SaslError> {
@@ -355,10 +491,105 @@ mod tests {
         ));
     }
 
+    fn bearer(user: Option<&str>, token: &str) -> Step {
+        Step::Done(Credentials::Bearer {
+            user: user.map(str::to_string),
+            token: token.into(),
+        })
+    }
+
+    #[test]
+    fn rfc7628_oauthbearer_initial_responses() {
+        // RFC 7628 section 4.1, with and without host and port.
+        let msg = b"n,a=user@example.com,\x01host=server.example.com\x01port=143\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01";
+        let (_, s) = Exchange::start(Mechanism::OAuthBearer, Some(&b64(msg)));
+        assert_eq!(
+            s,
+            bearer(
+                Some("user@example.com"),
+                "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg=="
+            )
+        );
+        let (_, s) = Exchange::start(
+            Mechanism::OAuthBearer,
+            Some(&b64(b"n,,\x01auth=bearer t0k\x01\x01")),
+        );
+        assert_eq!(s, bearer(None, "t0k"));
+        let (_, s) = Exchange::start(
+            Mechanism::OAuthBearer,
+            Some(&b64(b"n,a=a=3Db=2Cc,\x01auth=Bearer t\x01\x01")),
+        );
+        assert_eq!(s, bearer(Some("a=b,c"), "t"));
+        let Step::Done(c) = s else { unreachable!() };
+        assert!(!format!("{c:?}").contains("\"t\""), "{c:?}");
+    }
+
+    #[test]
+    fn xoauth2_initial_response() {
+        let msg = b"user=someuser@example.com\x01auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01";
+        let (_, s) = Exchange::start(Mechanism::XOAuth2, Some(&b64(msg)));
+        assert_eq!(
+            s,
+            bearer(
+                Some("someuser@example.com"),
+                "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"
+            )
+        );
+    }
+
+    #[test]
+    fn a_refused_token_gets_the_error_challenge_then_fails() {
+        let (mut x, s) = Exchange::start(
+            Mechanism::OAuthBearer,
+            Some(&b64(b"n,,\x01auth=Bearer expired\x01\x01")),
+        );
+        assert!(matches!(s, Step::Done(_)));
+        let Step::Challenge(c) = x.refuse_token("invalid_token") else {
+            panic!()
+        };
+        assert_eq!(
+            STANDARD.decode(c).unwrap(),
+            br#"{"status":"invalid_token"}"#
+        );
+        assert_eq!(x.feed(&b64(b"\x01")), Step::Failed(SaslError::TokenRefused));
+    }
+
+    #[test]
+    fn malformed_bearer_messages_fail_cleanly() {
+        for (mech, msg) in [
+            (
+                Mechanism::OAuthBearer,
+                &b"p=tls-unique,,\x01auth=Bearer t\x01\x01"[..],
+            ),
+            (Mechanism::OAuthBearer, b"n,,\x01auth=Bearer t\x01"),
+            (Mechanism::OAuthBearer, b"n,,\x01auth=Basic dTpw\x01\x01"),
+            (Mechanism::OAuthBearer, b"n,,\x01host=x\x01\x01"),
+            (Mechanism::OAuthBearer, b"no header at all"),
+            (Mechanism::OAuthBearer, b"n,,\x01auth=Bearer \x01\x01"),
+            (Mechanism::XOAuth2, b"auth=Bearer t\x01\x01"),
+            (Mechanism::XOAuth2, b"user=u\x01auth\x01\x01"),
+        ] {
+            let (_, s) = Exchange::start(mech, Some(&b64(msg)));
+            assert!(
+                matches!(s, Step::Failed(SaslError::Malformed(..))),
+                "{mech:?} {:?}: {s:?}",
+                String::from_utf8_lossy(msg)
+            );
+        }
+        let long = [b'a'; MAX_TOKEN_MESSAGE + 1];
+        let (_, s) = Exchange::start(Mechanism::XOAuth2, Some(&b64(&long)));
+        assert!(matches!(s, Step::Failed(SaslError::Malformed(..))));
+    }
+
     #[test]
     fn mechanism_names_are_case_insensitive() {
         assert_eq!(Mechanism::parse("plain"), Some(Mechanism::Plain));
         assert_eq!(Mechanism::parse("LOGIN"), Some(Mechanism::Login));
+        assert_eq!(Mechanism::parse("xoauth2"), Some(Mechanism::XOAuth2));
+        assert_eq!(
+            Mechanism::parse("OAuthBearer"),
+            Some(Mechanism::OAuthBearer)
+        );
         assert_eq!(Mechanism::parse("CRAM-MD5"), None);
     }
 

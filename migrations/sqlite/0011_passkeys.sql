@@ -36,3 +36,5 @@ CREATE TABLE mfa_grace (
     account_id INTEGER PRIMARY KEY REFERENCES accounts(id),
     started_at INTEGER NOT NULL
 );
+-- Accounts that exist at this upgrade keep the grace they had: it ran from their creation.
+INSERT INTO mfa_grace (account_id, started_at) SELECT id, created_at FROM accounts;

@@ -8,7 +8,7 @@ use crate::password::one_time_password;
 use crate::{Actor, Directory, IdentityError, PasswordContext, Permission, PolicyViolation};
 use carepost_audit::action;
 use carepost_store::{
-    AccountRow, AuditRepo, AuthRepo, CredentialRepo, DirectoryRepo, PasswordRow, Tx,
+    AccountRow, AuditRepo, AuthRepo, CredentialRepo, DirectoryRepo, PasskeyRepo, PasswordRow, Tx,
 };
 use carepost_types::{AccountId, UnixMillis};
 use serde::Serialize;
@@ -91,6 +91,8 @@ impl Directory {
         let hash = self.hasher.hash(&*self.rng, &temporary).await?;
         let mut tx = self.store.begin().await?;
         self.store_password(&mut tx, row.id, &hash, true).await?;
+        // A passkey registration begun before the reset cannot be finished after it.
+        tx.delete_ceremonies(row.id).await?;
         let (sessions, app_passwords) = self.after_password_change(&mut tx, row.id, None).await?;
         let event = self
             .audit(
@@ -329,7 +331,11 @@ impl Directory {
         credential: &crate::Credential,
         password_stamp: Option<UnixMillis>,
     ) -> Result<bool, IdentityError> {
-        let a = self.account_by_id(account).await?;
+        let a = match self.account_by_id(account).await {
+            Ok(a) => a,
+            Err(IdentityError::NotFound(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
         if a.status != crate::AccountStatus::Active {
             return Ok(false);
         }

@@ -10,6 +10,7 @@ use crate::{Actor, Directory, IdentityError, Permission};
 use carepost_audit::{Outcome, action};
 use carepost_store::{
     AccountRow, AppPasswordRow, AuditRepo, AuthRepo, CredentialRepo, DirectoryRepo, PasskeyRepo,
+    SessionRepo,
 };
 use carepost_types::{AccountId, UnixMillis};
 use serde::Serialize;
@@ -163,6 +164,49 @@ impl Directory {
         })
     }
 
+    /// Whether this session may add or remove second factors: when the account has one, the
+    /// session must have been opened (or since confirmed) with one, so that a stolen password
+    /// and session cookie cannot swap the owner's factors for the thief's.
+    pub async fn may_change_factors(
+        &self,
+        account: AccountId,
+        amr: &[String],
+    ) -> Result<(), IdentityError> {
+        let mut read = self.store.read().await?;
+        let totp = read
+            .find_totp(account)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some());
+        let passkeys = read.count_passkeys(account).await?;
+        drop(read);
+        if (totp || passkeys > 0) && !amr.iter().any(|m| m == "mfa") {
+            return Err(IdentityError::Forbidden(
+                "changing your second factors needs a session opened with one: sign out, then sign in with your authenticator or passkey".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records that the session's owner proved a factor during the session (an enrollment):
+    /// the session now counts as opened with it.
+    pub async fn note_factor_in_session(
+        &self,
+        session: i64,
+        amr: &[String],
+        added: &[&str],
+    ) -> Result<(), IdentityError> {
+        let mut all: Vec<String> = amr.to_vec();
+        for a in added {
+            if !all.iter().any(|m| m == a) {
+                all.push((*a).to_string());
+            }
+        }
+        let mut tx = self.store.begin_bookkeeping().await?;
+        tx.update_session_amr(session, &all.join(",")).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// When the account's enrollment grace started; the first call starts it (audited).
     async fn start_grace(
         &self,
@@ -229,6 +273,8 @@ impl Directory {
         }
         let mut tx = self.store.begin().await?;
         tx.confirm_totp(account, self.clock.now()).await?;
+        // From now on a removal of every factor gets no new enrollment grace.
+        tx.start_mfa_grace(account, self.clock.now()).await?;
         tx.append_audit(&self.self_event(&row, action::TOTP_CONFIRM))
             .await?;
         tx.commit().await?;
@@ -529,6 +575,7 @@ impl Directory {
         let row = account_by_address(&mut tx, address).await?;
         tx.delete_totp(row.id).await?;
         tx.delete_passkeys(row.id).await?;
+        tx.delete_ceremonies(row.id).await?;
         tx.replace_recovery_codes(row.id, &[], self.clock.now())
             .await?;
         let event = self

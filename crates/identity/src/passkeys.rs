@@ -182,9 +182,10 @@ impl Directory {
         answer: &RegisterPublicKeyCredential,
     ) -> Result<(PasskeyInfo, Option<Vec<String>>), IdentityError> {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(IdentityError::Invalid(
-                "a passkey needs a name of 1 to 100 characters, such as \"Work laptop\"".into(),
+                "a passkey needs a name of 1 to 100 characters on one line, such as \"Work laptop\""
+                    .into(),
             ));
         }
         let row = self.account_row(account).await?;
@@ -224,6 +225,8 @@ impl Directory {
                 "this passkey is registered already".into(),
             ));
         };
+        // From now on a removal of every factor gets no new enrollment grace.
+        tx.start_mfa_grace(account, now).await?;
         let event = self
             .self_event(&row, action::PASSKEY_REGISTER)
             .with_details(json!({ "id": id, "name": name }));
@@ -248,6 +251,19 @@ impl Directory {
     /// Removes one of the account's passkeys (the caller has checked its password).
     pub async fn remove_passkey(&self, account: AccountId, id: i64) -> Result<(), IdentityError> {
         let row = self.account_row(account).await?;
+        let mut read = self.store.read().await?;
+        let totp = read
+            .find_totp(account)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some());
+        let keys = read.list_passkeys(account).await?;
+        drop(read);
+        let last = !totp && keys.len() == 1 && keys.iter().any(|k| k.id == id);
+        if last && self.mfa_required(&row).await? {
+            return Err(IdentityError::Conflict(
+                "your account must keep a second factor: add another passkey or an authenticator app before removing this one".into(),
+            ));
+        }
         let mut tx = self.store.begin().await?;
         if !tx.delete_passkey(account, id).await? {
             return Err(IdentityError::NotFound(format!("you have no passkey {id}")));
@@ -261,10 +277,16 @@ impl Directory {
     }
 
     /// A challenge for the second step of a sign-in; `None` when the account has no passkey.
+    /// No challenge either while the account is locked or inactive.
     pub async fn begin_passkey_sign_in(
         &self,
         account: AccountId,
+        attempt: &SignIn<'_>,
     ) -> Result<Option<PasskeyChallenge<RequestChallengeResponse>>, IdentityError> {
+        let row = self.account_row(account).await?;
+        if !self.may_try_second_factor(attempt, &row).await? {
+            return Ok(None);
+        }
         let keys: Vec<Passkey> = self
             .passkeys_of(account)
             .await?
@@ -329,20 +351,32 @@ impl Directory {
             .find(|(r, _)| r.credential_id == used);
         let error = verified.as_ref().err().cloned();
         let mut tx = self.store.begin().await?;
+        let mut error = error;
         let ok = match (verified, found) {
             (Ok(result), Some((stored, mut key))) => {
-                let changed = key.update_credential(&result) == Some(true);
-                let credential = serde_json::to_string(&key).map_err(ceremony_failed)?;
+                // W3C WebAuthn §7.2 step 21: a counter that does not move past the stored
+                // one means two copies of the key exist. The store compares again as it
+                // writes, so two nodes racing with the same counter cannot both pass.
                 let count = i64::from(result.counter());
+                key.update_credential(&result);
+                let credential = serde_json::to_string(&key).map_err(ceremony_failed)?;
                 let source = attempt.source.map(|s| s.to_string());
-                tx.record_passkey_use(
-                    stored.id,
-                    changed.then_some((credential.as_str(), count)),
-                    self.clock.now(),
-                    source.as_deref(),
-                )
-                .await?;
-                Some(stored.id)
+                let fresh = !((count > 0 || stored.sign_count > 0) && count <= stored.sign_count)
+                    && tx
+                        .record_passkey_use(
+                            stored.id,
+                            Some((credential.as_str(), count)),
+                            self.clock.now(),
+                            source.as_deref(),
+                        )
+                        .await?;
+                if !fresh {
+                    error = Some(format!(
+                        "possible cloned key: counter {count}, stored {}",
+                        stored.sign_count
+                    ));
+                }
+                fresh.then_some(stored.id)
             }
             _ => None,
         };

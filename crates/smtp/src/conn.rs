@@ -283,8 +283,8 @@ impl Conn {
                 initial_response,
             } => self.auth_start(mechanism, &initial_response).await,
             Request::Mail { from } => {
-                if !self.sign_in_still_valid().await {
-                    return Next::Close;
+                if let Some(next) = self.sign_in_check().await {
+                    return next;
                 }
                 self.mail_from(from).await
             }

@@ -127,29 +127,36 @@ impl Conn {
 impl Conn {
     /// Whether the sign-in of a submission session still holds: asked at every MAIL FROM, so
     /// that a connection kept open cannot go on sending once the account is disabled, its
-    /// password reset or expired, or the app password it used revoked. When not, the reply
-    /// is 421 and the connection closes; signing in again gets the reason.
-    pub(crate) async fn sign_in_still_valid(&mut self) -> bool {
-        let Some(p) = &self.principal else {
-            return true;
-        };
+    /// password reset or expired, or the app password it used revoked. `None`: go on. When
+    /// the sign-in no longer holds, the reply is 421 and the connection closes (signing in
+    /// again gets the reason); when the directory cannot answer, this MAIL FROM gets 451.
+    pub(crate) async fn sign_in_check(&mut self) -> Option<Next> {
+        let p = self.principal.as_ref()?;
         let s = &p.signed_in;
         let check = self
             .svc
             .directory
             .credential_in_force(s.account, &s.credential, s.password_stamp)
             .await;
-        let text = match check {
-            Ok(true) => return true,
+        match check {
+            Ok(true) => None,
             Ok(false) => {
-                "Your account, password or app password has changed, or your password has expired; sign in again"
+                self.reply(Reply::new(
+                    421,
+                    (4, 7, 0),
+                    "Your account, password or app password has changed, or your password has expired; sign in again",
+                ));
+                Some(Next::Close)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "SMTP: account status unavailable");
-                "Your account cannot be checked now; try again later"
+                self.reply(Reply::new(
+                    451,
+                    (4, 3, 0),
+                    "Your account cannot be checked now; try again later",
+                ));
+                Some(Next::Continue)
             }
-        };
-        self.reply(Reply::new(421, (4, 7, 0), text));
-        false
+        }
     }
 }

@@ -61,19 +61,22 @@ pub trait PasskeyRepo {
     async fn insert_passkey(&mut self, row: &PasskeyRow) -> Result<Option<i64>, StoreError>;
     async fn list_passkeys(&mut self, account: AccountId) -> Result<Vec<PasskeyRow>, StoreError>;
     async fn count_passkeys(&mut self, account: AccountId) -> Result<i64, StoreError>;
-    /// Records a use; the stored credential changes only if `sign_count` does not go back.
+    /// Records a use. With a new credential state, it is stored only if its counter is above
+    /// the stored one (or both are zero, for keys without a counter); false if it was not,
+    /// which means another use with a later counter came first: a cloned key.
     async fn record_passkey_use(
         &mut self,
         id: i64,
         credential: Option<(&str, i64)>,
         at: UnixMillis,
         source: Option<&str>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// Removes one of the account's passkeys; false if it has no such passkey.
     async fn delete_passkey(&mut self, account: AccountId, id: i64) -> Result<bool, StoreError>;
     async fn delete_passkeys(&mut self, account: AccountId) -> Result<u64, StoreError>;
 
-    /// Stores a ceremony, dropping every expired one.
+    /// Stores a ceremony, dropping every expired one and any earlier one of the account for
+    /// the same purpose (one at a time: the rows stay bounded).
     async fn insert_ceremony(
         &mut self,
         row: &CeremonyRow,
@@ -92,6 +95,8 @@ pub trait PasskeyRepo {
         &mut self,
         account: AccountId,
     ) -> Result<Option<UnixMillis>, StoreError>;
+    /// Forgets the account's ceremonies in progress (its factors or password were reset).
+    async fn delete_ceremonies(&mut self, account: AccountId) -> Result<(), StoreError>;
     /// When the account's enrollment grace started, starting it at `now` if it had not.
     async fn start_mfa_grace(
         &mut self,
@@ -143,25 +148,26 @@ impl PasskeyRepo for Tx {
         credential: Option<(&str, i64)>,
         at: UnixMillis,
         source: Option<&str>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         sqlx::query("UPDATE passkeys SET last_used_at = $2, last_used_source = $3 WHERE id = $1")
             .bind(id)
             .bind(at.0)
             .bind(source)
             .execute(self.write()?)
             .await?;
-        if let Some((credential, count)) = credential {
-            sqlx::query(
-                "UPDATE passkeys SET credential = $2, sign_count = $3 \
-                 WHERE id = $1 AND sign_count <= $3",
-            )
-            .bind(id)
-            .bind(credential)
-            .bind(count)
-            .execute(self.write()?)
-            .await?;
-        }
-        Ok(())
+        let Some((credential, count)) = credential else {
+            return Ok(true);
+        };
+        let done = sqlx::query(
+            "UPDATE passkeys SET credential = $2, sign_count = $3 \
+             WHERE id = $1 AND (sign_count < $3 OR (sign_count = 0 AND $3 = 0))",
+        )
+        .bind(id)
+        .bind(credential)
+        .bind(count)
+        .execute(self.write()?)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn delete_passkey(&mut self, account: AccountId, id: i64) -> Result<bool, StoreError> {
@@ -186,10 +192,15 @@ impl PasskeyRepo for Tx {
         row: &CeremonyRow,
         now: UnixMillis,
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1")
-            .bind(now.0)
-            .execute(self.write()?)
-            .await?;
+        sqlx::query(
+            "DELETE FROM webauthn_ceremonies WHERE expires_at <= $1 \
+             OR (account_id = $2 AND purpose = $3)",
+        )
+        .bind(now.0)
+        .bind(row.account_id.0)
+        .bind(&row.purpose)
+        .execute(self.write()?)
+        .await?;
         sqlx::query(
             "INSERT INTO webauthn_ceremonies (id, account_id, purpose, state, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -229,6 +240,14 @@ impl PasskeyRepo for Tx {
             expires_at: UnixMillis(r.try_get("expires_at")?),
         };
         Ok((row.expires_at > now).then_some(row))
+    }
+
+    async fn delete_ceremonies(&mut self, account: AccountId) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM webauthn_ceremonies WHERE account_id = $1")
+            .bind(account.0)
+            .execute(self.write()?)
+            .await?;
+        Ok(())
     }
 
     async fn find_mfa_grace(

@@ -58,6 +58,8 @@ pub trait SessionRepo {
     async fn insert_session(&mut self, s: &NewSession<'_>) -> Result<i64, StoreError>;
     async fn find_session(&mut self, token_hash: &str) -> Result<Option<SessionRow>, StoreError>;
     async fn touch_session(&mut self, id: i64, at: UnixMillis) -> Result<(), StoreError>;
+    /// Replaces how the session's account proved itself (a factor proven during the session).
+    async fn update_session_amr(&mut self, id: i64, amr: &str) -> Result<(), StoreError>;
     /// Sessions not revoked and not past their absolute end.
     async fn list_sessions(
         &mut self,
@@ -99,6 +101,15 @@ impl SessionRepo for Tx {
             .fetch_optional(self.conn())
             .await?;
         Ok(row.as_ref().map(SessionRow::from_row).transpose()?)
+    }
+
+    async fn update_session_amr(&mut self, id: i64, amr: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE web_sessions SET amr = $2 WHERE id = $1")
+            .bind(id)
+            .bind(amr)
+            .execute(self.write()?)
+            .await?;
+        Ok(())
     }
 
     async fn touch_session(&mut self, id: i64, at: UnixMillis) -> Result<(), StoreError> {

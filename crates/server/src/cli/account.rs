@@ -190,7 +190,10 @@ pub(crate) async fn run(c: AccountCommand, g: &Global) -> anyhow::Result<ExitCod
                 )?;
             } else {
                 say!("temporary password for {address}: {temporary}");
-                say!("It is shown only now and must be changed at the next sign-in.");
+                say!(
+                    "It is shown only now, works for {}, and must be changed at the next sign-in.",
+                    carepost_identity::human_duration(dir.config().password.temporary_lifetime)
+                );
             }
             return Ok(ExitCode::SUCCESS);
         }

@@ -162,7 +162,10 @@ fn print_banner(r: &serve::Running) -> anyhow::Result<()> {
         say!();
         say!("First administrator: {}", admin.address);
         say!("  one-time password: {}", admin.one_time_password);
-        say!("  It is shown only now and must be changed at the first sign-in:");
+        say!(
+            "  It is shown only now, works for {}, and must be changed at the first sign-in:",
+            carepost_identity::human_duration(c.password.temporary_lifetime)
+        );
         if let Some(a) = r.https {
             say!("  POST https://{a}/api/v1/auth/sign-in, then POST /api/v1/me/password");
         }

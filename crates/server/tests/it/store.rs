@@ -285,6 +285,13 @@ async fn mailboxes_of_schema_8_keep_their_subscriptions_and_show_nothing_recent(
         // The UIDVALIDITY counter starts below every mailbox's, so the floor decides.
         assert_eq!(tx.next_uid_validity(account, 100).await.unwrap(), 100);
         assert_eq!(tx.next_uid_validity(account, 100).await.unwrap(), 101);
+        // An account older than the enrollment-grace table keeps the grace it had: from its
+        // creation, not from its next sign-in.
+        use carepost_store::PasskeyRepo;
+        assert_eq!(
+            tx.find_mfa_grace(account).await.unwrap(),
+            Some(carepost_types::UnixMillis(1))
+        );
         tx.commit().await.unwrap();
         store.close().await;
     }

@@ -113,7 +113,7 @@ pub async fn sign_in(
             totp,
             passkeys,
             recovery_codes,
-        } => json!({ "totp": totp, "passkeys": passkeys, "recovery_codes": recovery_codes }),
+        } => json!({ "totp": totp, "passkey": passkeys > 0, "recovery_code": recovery_codes > 0 }),
         _ => json!({}),
     };
     let mut res =

@@ -163,11 +163,32 @@ pub struct Confirm {
     password: String,
 }
 
+/// A session that may enroll a second factor: a restricted one only for an overdue enrollment
+/// (not while a temporary or expired password waits to be changed: whoever was handed a
+/// temporary password must not also choose the account's second factor), and one opened with
+/// a second factor if the account already has one.
+pub(super) async fn enrolling(state: &WebState, user: RestrictedUser) -> Result<User, ApiError> {
+    let RestrictedUser(user) = user;
+    let id = user.session.account;
+    if state.directory.own_password_state(id).await?.must_change {
+        return Err(ApiError::forbidden(
+            "password_change_required",
+            "change your password first (POST /api/v1/me/password)",
+        ));
+    }
+    state
+        .directory
+        .may_change_factors(id, &user.session.amr)
+        .await?;
+    Ok(user)
+}
+
 pub async fn begin_totp(
     State(state): State<WebState>,
-    RestrictedUser(user): RestrictedUser,
+    user: RestrictedUser,
     ApiJson(body): ApiJson<Confirm>,
 ) -> Result<Json<Value>, ApiError> {
+    let user = enrolling(&state, user).await?;
     confirm(&state, &user, &body.password).await?;
     let e = state.directory.begin_totp(user.session.account).await?;
     Ok(Json(
@@ -182,12 +203,17 @@ pub struct Code {
 
 pub async fn confirm_totp(
     State(state): State<WebState>,
-    RestrictedUser(user): RestrictedUser,
+    user: RestrictedUser,
     ApiJson(body): ApiJson<Code>,
 ) -> Result<Json<Value>, ApiError> {
+    let user = enrolling(&state, user).await?;
     let codes = state
         .directory
         .confirm_totp(user.session.account, &body.code)
+        .await?;
+    state
+        .directory
+        .note_factor_in_session(user.session.id, &user.session.amr, &["otp", "mfa"])
         .await?;
     Ok(Json(json!({ "enrolled": true, "recovery_codes": codes })))
 }

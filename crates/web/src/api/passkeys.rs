@@ -5,12 +5,12 @@
 //! credentials API.
 
 use super::ApiError;
-use super::session::{ApiJson, MFA_COOKIE, RestrictedUser, User, cookie_value};
+use super::session::{ApiJson, MFA_COOKIE, RestrictedUser, Source, User, cookie_value};
 use crate::WebState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use carepost_identity::RegisterPublicKeyCredential;
+use carepost_identity::{Protocol, RegisterPublicKeyCredential, SignIn};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -22,9 +22,10 @@ pub struct Confirm {
 /// Starts a registration; the password is asked again, as for every new secret.
 pub async fn begin_registration(
     State(state): State<WebState>,
-    RestrictedUser(user): RestrictedUser,
+    user: RestrictedUser,
     ApiJson(body): ApiJson<Confirm>,
 ) -> Result<Json<Value>, ApiError> {
+    let user = super::me::enrolling(&state, user).await?;
     super::me::confirm(&state, &user, &body.password).await?;
     let challenge = state
         .directory
@@ -42,9 +43,10 @@ pub struct Registration {
 
 pub async fn finish_registration(
     State(state): State<WebState>,
-    RestrictedUser(user): RestrictedUser,
+    user: RestrictedUser,
     ApiJson(body): ApiJson<Registration>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let user = super::me::enrolling(&state, user).await?;
     let (passkey, codes) = state
         .directory
         .finish_passkey_registration(
@@ -53,6 +55,11 @@ pub async fn finish_registration(
             &body.name,
             &body.credential,
         )
+        .await?;
+    // The key was just used with user verification: the session counts as opened with it.
+    state
+        .directory
+        .note_factor_in_session(user.session.id, &user.session.amr, &["pop", "mfa"])
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -73,6 +80,10 @@ pub async fn remove(
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<Confirm>,
 ) -> Result<StatusCode, ApiError> {
+    state
+        .directory
+        .may_change_factors(user.session.account, &user.session.amr)
+        .await?;
     super::me::confirm(&state, &user, &body.password).await?;
     state
         .directory
@@ -84,6 +95,7 @@ pub async fn remove(
 /// The challenge for the second step of a sign-in, for the account of the pending cookie.
 pub async fn sign_in_challenge(
     State(state): State<WebState>,
+    source: Source,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let expired = || ApiError::unauthorized("sign_in_expired", "sign in with your password again");
@@ -93,12 +105,24 @@ pub async fn sign_in_challenge(
         .check_pending_second_factor(&pending)
         .await?
         .ok_or_else(expired)?;
-    match state.directory.begin_passkey_sign_in(account).await? {
+    let me = state.directory.own_account(account).await?;
+    let attempt = SignIn {
+        login: &me.address,
+        secret: "",
+        protocol: Protocol::Web,
+        source: source.0,
+    };
+    match state
+        .directory
+        .begin_passkey_sign_in(account, &attempt)
+        .await?
+    {
         Some(challenge) => Ok(Json(json!(challenge))),
+        // No passkey, or the account is locked: the same answer.
         None => Err(ApiError::new(
             StatusCode::CONFLICT,
             "no_passkey",
-            "this account has no passkey: use your authenticator app or a recovery code",
+            "no passkey can be used now: use your authenticator app or a recovery code",
         )),
     }
 }

@@ -107,7 +107,7 @@ async fn a_passkey_registers_then_signs_in_as_the_second_step_once_per_challenge
         c.call("POST", "/api/v1/auth/sign-out", None).await;
         let first = sign_in_with_password(&mut c, &a).await;
         assert_eq!(first["status"], "second_factor_required");
-        assert_eq!(first["factors"]["passkeys"], 1, "{first}");
+        assert_eq!(first["factors"]["passkey"], true, "{first}");
         assert_eq!(
             c.call("GET", "/api/v1/me", None).await.status,
             401,
@@ -284,6 +284,133 @@ async fn a_forged_passkey_answer_counts_toward_the_lockout() {
         let r = post(&mut c, "/api/v1/auth/second-factor", answer).await;
         assert_eq!(r.status, 401, "{}", r.body);
     }
-    let (r, _) = passkey_step(&mut c, &mut laptop, &here).await;
-    assert_eq!(r.status, 401, "locked, even for the right key: {}", r.body);
+    // Locked: no challenge is given, even to the right key's holder.
+    let r = post(&mut c, "/api/v1/auth/passkey-challenge", json!({})).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(r.json()["error"], "no_passkey");
+}
+
+#[tokio::test]
+async fn second_factors_change_only_from_a_session_opened_with_one() {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        let (mut c, a) = with_nurse_on(db).await;
+        sign_in_with_password(&mut c, &a).await;
+        // A second browser signed in with the password alone (a thief with the password).
+        let mut thief = Client {
+            s: carepost_testkit::TestServer::start_shared(&c.s),
+            cookies: Vec::new(),
+        };
+        sign_in_with_password(&mut thief, &a).await;
+        let mut laptop = SoftPasskey::new(true);
+        let done = register(&mut c, &mut laptop, "Work laptop").await;
+        let id = done["passkey"]["id"].as_i64().unwrap();
+        // The owner's session proved the key while registering it; the thief's did not.
+        let r = post(
+            &mut thief,
+            "/api/v1/me/passkeys/registration",
+            json!({ "password": GOOD }),
+        )
+        .await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        let body = json!({ "password": GOOD }).to_string();
+        let path = format!("/api/v1/me/passkeys/{id}");
+        assert_eq!(thief.call("DELETE", &path, Some(&body)).await.status, 403);
+        let r = post(&mut thief, "/api/v1/me/totp", json!({ "password": GOOD })).await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        let mut phone = SoftPasskey::new(true);
+        register(&mut c, &mut phone, "Phone").await;
+        assert_eq!(c.call("DELETE", &path, Some(&body)).await.status, 204);
+    }
+}
+
+#[tokio::test]
+async fn a_required_account_keeps_its_last_factor_and_a_temporary_password_enrolls_nothing() {
+    let (mut c, a) = with_nurse_on(carepost_testkit::TestDb::sqlite()).await;
+    let dir = c.s.running.context.directory.clone();
+    let doc = dir
+        .create_account(
+            &admin(),
+            &crate::support::new_account("Dee", None, "Doc", "D1", "Cardiology"),
+        )
+        .await
+        .unwrap()
+        .address;
+    dir.set_password(&admin(), &doc, GOOD).await.unwrap();
+    sign_in_with_password(&mut c, &doc).await;
+    let mut laptop = SoftPasskey::new(true);
+    let id = register(&mut c, &mut laptop, "Work laptop").await["passkey"]["id"]
+        .as_i64()
+        .unwrap();
+    let body = json!({ "password": GOOD }).to_string();
+    let r = c
+        .call("DELETE", &format!("/api/v1/me/passkeys/{id}"), Some(&body))
+        .await;
+    assert_eq!(
+        r.status, 409,
+        "a clinician keeps a second factor: {}",
+        r.body
+    );
+
+    // Whoever holds a temporary password must change it before choosing a second factor.
+    let temporary = dir.reset_password(&admin(), &a).await.unwrap();
+    let mut fresh = Client {
+        s: carepost_testkit::TestServer::start_shared(&c.s),
+        cookies: Vec::new(),
+    };
+    let r = post(
+        &mut fresh,
+        "/api/v1/auth/sign-in",
+        json!({ "login": a, "password": temporary }),
+    )
+    .await;
+    assert_eq!(r.json()["must_change_password"], true, "{}", r.body);
+    let r = post(
+        &mut fresh,
+        "/api/v1/me/passkeys/registration",
+        json!({ "password": temporary }),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.json()["error"], "password_change_required");
+}
+
+#[tokio::test]
+async fn a_counter_behind_the_stored_one_is_refused_as_a_cloned_key() {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        let (mut c, a) = with_nurse_on(db).await;
+        sign_in_with_password(&mut c, &a).await;
+        let mut laptop = SoftPasskey::new(true);
+        register(&mut c, &mut laptop, "Work laptop").await;
+        c.call("POST", "/api/v1/auth/sign-out", None).await;
+        sign_in_with_password(&mut c, &a).await;
+        let here = origin(&c);
+        let (r, _) = passkey_step(&mut c, &mut laptop, &here).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        // A copy of the key was used elsewhere and moved the stored counter far ahead.
+        let pool = sqlx::AnyPool::connect(&c.s.db.url).await.unwrap();
+        sqlx::query("UPDATE passkeys SET sign_count = 1000")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        c.call("POST", "/api/v1/auth/sign-out", None).await;
+        sign_in_with_password(&mut c, &a).await;
+        let (r, _) = passkey_step(&mut c, &mut laptop, &here).await;
+        assert_eq!(r.status, 401, "{}", r.body);
+        let audit =
+            c.s.running
+                .context
+                .directory
+                .audit_events(&admin(), &carepost_store::AuditFilter::default())
+                .await
+                .unwrap();
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.action == "mfa.verify" && e.details.contains("possible cloned key")),
+            "the refusal says why in the audit trail"
+        );
+    }
 }

@@ -164,6 +164,11 @@ impl Directory {
         })
     }
 
+    /// A random token of about 158 bits (for the portal's CSRF cookie).
+    pub fn new_token(&self) -> String {
+        random_code(&*self.rng, 32, 32)
+    }
+
     /// Whether this session may add or remove second factors: when the account has one, the
     /// session must have been opened (or since confirmed) with one, so that a stolen password
     /// and session cookie cannot swap the owner's factors for the thief's.
@@ -188,21 +193,32 @@ impl Directory {
     }
 
     /// Records that the session's owner proved a factor during the session (an enrollment):
-    /// the session now counts as opened with it.
+    /// the session now counts as opened with it, and the account's other web sessions, opened
+    /// without it, end (audited), so that a session from before the enrollment cannot go on
+    /// to change the factors.
     pub async fn note_factor_in_session(
         &self,
+        account: AccountId,
         session: i64,
         amr: &[String],
         added: &[&str],
     ) -> Result<(), IdentityError> {
+        let row = self.account_row(account).await?;
         let mut all: Vec<String> = amr.to_vec();
         for a in added {
             if !all.iter().any(|m| m == a) {
                 all.push((*a).to_string());
             }
         }
-        let mut tx = self.store.begin_bookkeeping().await?;
+        let mut tx = self.store.begin().await?;
         tx.update_session_amr(session, &all.join(",")).await?;
+        let ended = tx
+            .revoke_sessions(account, None, Some(session), self.clock.now())
+            .await?;
+        let event = self
+            .self_event(&row, action::SESSION_END)
+            .with_details(json!({ "reason": "second factor enrolled", "ended": ended }));
+        tx.append_audit(&event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -576,6 +592,10 @@ impl Directory {
         tx.delete_totp(row.id).await?;
         tx.delete_passkeys(row.id).await?;
         tx.delete_ceremonies(row.id).await?;
+        // Sessions opened with the old factors end with them.
+        let ended = tx
+            .revoke_sessions(row.id, None, None, self.clock.now())
+            .await?;
         tx.replace_recovery_codes(row.id, &[], self.clock.now())
             .await?;
         let event = self
@@ -584,7 +604,7 @@ impl Directory {
                 action::MFA_RESET,
                 format!("account:{}", row.primary_address),
             )
-            .with_details(json!({ "reason": reason }));
+            .with_details(json!({ "reason": reason, "sessions_ended": ended }));
         tx.append_audit(&event).await?;
         tx.commit().await?;
         Ok(())

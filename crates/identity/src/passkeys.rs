@@ -24,6 +24,13 @@ use webauthn_rs::prelude::{
     Passkey, PasskeyAuthentication, PasskeyRegistration, Uuid, Webauthn, WebauthnBuilder,
 };
 
+/// What came of a passkey answer.
+enum Checked {
+    Passed,
+    Failed,
+    NoChallenge,
+}
+
 /// How long a browser has to answer a challenge.
 const CEREMONY_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// Passkeys one account may hold: a phone, a laptop, a few security keys.
@@ -71,6 +78,13 @@ pub(crate) fn relying_party(config: &Config) -> Result<Webauthn, IdentityError> 
         .map_err(|e| {
             IdentityError::Invalid(format!("web.public_url: no WebAuthn relying party: {e}"))
         })
+}
+
+/// Control characters, line and paragraph separators, and the invisible format characters
+/// (zero-width, bidi overrides) that could make a name lie about itself in a list or a log.
+fn unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
 }
 
 fn ceremony_failed(e: impl std::fmt::Display) -> IdentityError {
@@ -182,7 +196,7 @@ impl Directory {
         answer: &RegisterPublicKeyCredential,
     ) -> Result<(PasskeyInfo, Option<Vec<String>>), IdentityError> {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(unprintable) {
             return Err(IdentityError::Invalid(
                 "a passkey needs a name of 1 to 100 characters on one line, such as \"Work laptop\""
                     .into(),
@@ -268,6 +282,12 @@ impl Directory {
         if !tx.delete_passkey(account, id).await? {
             return Err(IdentityError::NotFound(format!("you have no passkey {id}")));
         }
+        // Counted again inside the change: two removals at once must not leave none.
+        if !totp && tx.count_passkeys(account).await? == 0 && self.mfa_required(&row).await? {
+            return Err(IdentityError::Conflict(
+                "your account must keep a second factor: add another passkey or an authenticator app before removing this one".into(),
+            ));
+        }
         let event = self
             .self_event(&row, action::PASSKEY_REMOVE)
             .with_details(json!({ "id": id }));
@@ -318,9 +338,16 @@ impl Directory {
         if !self.may_try_second_factor(attempt, &row).await? {
             return Ok(false);
         }
-        if !self.check_passkey(&row, ceremony, answer, attempt).await? {
-            self.second_factor_failed(attempt, &row).await?;
-            return Ok(false);
+        match self.check_passkey(&row, ceremony, answer, attempt).await? {
+            Checked::Passed => {}
+            // Nothing was verified (no such challenge): no guess was made, so it does not
+            // count toward the lockout, and a stranger replacing the owner's challenge
+            // cannot lock the owner out with it.
+            Checked::NoChallenge => return Ok(false),
+            Checked::Failed => {
+                self.second_factor_failed(attempt, &row).await?;
+                return Ok(false);
+            }
         }
         self.second_factor_passed(attempt, &row).await
     }
@@ -331,11 +358,12 @@ impl Directory {
         ceremony: &str,
         answer: &PublicKeyCredential,
         attempt: &SignIn<'_>,
-    ) -> Result<bool, IdentityError> {
+    ) -> Result<Checked, IdentityError> {
         // No ceremony (expired, or taken by an earlier answer: a replay) fails like a bad
         // signature, and is audited the same way.
         let state = self.take_ceremony(row.id, SIGN_IN, ceremony).await?;
         let state = state.and_then(|s| serde_json::from_str::<PasskeyAuthentication>(&s).ok());
+        let had_challenge = state.is_some();
         let verified = match &state {
             Some(state) => self
                 .webauthn
@@ -390,6 +418,10 @@ impl Directory {
             });
         tx.append_audit(&event).await?;
         tx.commit().await?;
-        Ok(ok.is_some())
+        Ok(match (ok, had_challenge) {
+            (Some(_), _) => Checked::Passed,
+            (None, false) => Checked::NoChallenge,
+            (None, true) => Checked::Failed,
+        })
     }
 }

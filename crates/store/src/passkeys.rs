@@ -63,7 +63,8 @@ pub trait PasskeyRepo {
     async fn count_passkeys(&mut self, account: AccountId) -> Result<i64, StoreError>;
     /// Records a use. With a new credential state, it is stored only if its counter is above
     /// the stored one (or both are zero, for keys without a counter); false if it was not,
-    /// which means another use with a later counter came first: a cloned key.
+    /// which means another use with a later counter came first (a cloned key), and then
+    /// nothing is recorded.
     async fn record_passkey_use(
         &mut self,
         id: i64,
@@ -149,25 +150,27 @@ impl PasskeyRepo for Tx {
         at: UnixMillis,
         source: Option<&str>,
     ) -> Result<bool, StoreError> {
+        if let Some((credential, count)) = credential {
+            let done = sqlx::query(
+                "UPDATE passkeys SET credential = $2, sign_count = $3 \
+                 WHERE id = $1 AND (sign_count < $3 OR (sign_count = 0 AND $3 = 0))",
+            )
+            .bind(id)
+            .bind(credential)
+            .bind(count)
+            .execute(self.write()?)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Ok(false);
+            }
+        }
         sqlx::query("UPDATE passkeys SET last_used_at = $2, last_used_source = $3 WHERE id = $1")
             .bind(id)
             .bind(at.0)
             .bind(source)
             .execute(self.write()?)
             .await?;
-        let Some((credential, count)) = credential else {
-            return Ok(true);
-        };
-        let done = sqlx::query(
-            "UPDATE passkeys SET credential = $2, sign_count = $3 \
-             WHERE id = $1 AND (sign_count < $3 OR (sign_count = 0 AND $3 = 0))",
-        )
-        .bind(id)
-        .bind(credential)
-        .bind(count)
-        .execute(self.write()?)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(true)
     }
 
     async fn delete_passkey(&mut self, account: AccountId, id: i64) -> Result<bool, StoreError> {

@@ -58,7 +58,8 @@ pub async fn tls_connect(
     connector.connect(name, tcp).await.unwrap()
 }
 
-/// Sends one request over a new TLS connection.
+/// Sends one request over a new TLS connection; a body is JSON unless `headers` name another
+/// Content-Type.
 pub async fn https_request(
     addr: SocketAddr,
     cert: &Path,
@@ -73,10 +74,13 @@ pub async fn https_request(
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     if let Some(b) = body {
-        req.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            b.len()
-        ));
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            req.push_str("Content-Type: application/json\r\n");
+        }
+        req.push_str(&format!("Content-Length: {}\r\n", b.len()));
     }
     req.push_str("\r\n");
     req.push_str(body.unwrap_or(""));

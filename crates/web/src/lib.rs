@@ -5,6 +5,7 @@
 //! This crate builds an axum `Router`; sockets and TLS belong to the server crate.
 
 pub mod api;
+mod portal;
 mod probes;
 mod security;
 
@@ -45,6 +46,7 @@ pub fn router(state: WebState) -> Router {
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(probes::metrics))
         .nest("/api/v1", api::routes(state.clone()))
+        .merge(portal::routes(state.clone()))
         .fallback(probes::not_found)
         .layer(axum::middleware::from_fn(security::headers_and_metrics))
         .with_state(state)

@@ -20,6 +20,8 @@ mod lists;
 mod mail;
 mod mfa;
 mod outbound;
+mod portal;
+mod portal_browser;
 mod server;
 mod smtp;
 mod store;

@@ -10,7 +10,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use carepost_identity::{Protocol, PublicKeyCredential, Refusal, SecondFactor, SignIn, SignedIn};
+use carepost_identity::{
+    IdentityError, Protocol, PublicKeyCredential, Recovered, Refusal, SecondFactor, SignIn,
+    SignedIn,
+};
+use carepost_types::AccountId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -42,6 +46,40 @@ fn device(headers: &HeaderMap) -> String {
         .to_string()
 }
 
+/// Opens a web session for a completed sign-in; returns the token for the cookie.
+pub(crate) async fn open_session(
+    state: &WebState,
+    s: &SignedIn,
+    amr: &[&str],
+    headers: &HeaderMap,
+    source: Source,
+) -> Result<String, IdentityError> {
+    let (token, _) = state
+        .directory
+        .start_session(s, amr, &device(headers), source.0)
+        .await?;
+    Ok(token)
+}
+
+/// The sign-in that a passed second step completes.
+pub(crate) async fn completed_sign_in(
+    state: &WebState,
+    account: AccountId,
+    address: &str,
+) -> Result<SignedIn, IdentityError> {
+    let password = state.directory.own_password_state(account).await?;
+    Ok(SignedIn {
+        complete: true,
+        account,
+        address: address.to_string(),
+        credential: carepost_identity::Credential::Password,
+        password_stamp: None,
+        must_change_password: password.must_change,
+        password_expires_soon: password.expires_soon,
+        second_factor: SecondFactor::NotRequired,
+    })
+}
+
 /// Opens the session and answers with what the account must still do.
 async fn signed_in(
     state: &WebState,
@@ -51,10 +89,7 @@ async fn signed_in(
     source: Source,
     notices: Vec<String>,
 ) -> Result<Response, ApiError> {
-    let (token, _) = state
-        .directory
-        .start_session(s, amr, &device(headers), source.0)
-        .await?;
+    let token = open_session(state, s, amr, headers, source).await?;
     let enrollment = match &s.second_factor {
         SecondFactor::EnrollmentRequired {
             grace_until,
@@ -189,17 +224,7 @@ pub async fn second_factor(
             "that code or passkey is not right, or was used already",
         ));
     }
-    let password = state.directory.own_password_state(account).await?;
-    let s = SignedIn {
-        complete: true,
-        account,
-        address: me.address.clone(),
-        credential: carepost_identity::Credential::Password,
-        password_stamp: None,
-        must_change_password: password.must_change,
-        password_expires_soon: password.expires_soon,
-        second_factor: SecondFactor::NotRequired,
-    };
+    let s = completed_sign_in(&state, account, &me.address).await?;
     let mut notices = Vec::new();
     if amr == ["pwd", "mfa"] {
         let left = state.directory.own_mfa(account).await?.recovery_codes_left;
@@ -252,17 +277,7 @@ pub async fn recover(
             "that did not work; if you have no recovery code or authenticator, call the helpdesk",
         ));
     };
-    let mut notices = Vec::new();
-    if let Some(until) = &r.was_locked_until {
-        notices.push(format!(
-            "Your account was locked until {until} after {} failed sign-ins; it is unlocked now. \
-             If those sign-ins were not yours, change your password and tell IT security.",
-            r.failed_sign_ins
-        ));
-    }
-    if let Some(left) = r.recovery_codes_left {
-        notices.push(recovery_code_notice(left));
-    }
+    let notices = recovery_notices(&r);
     Ok(Json(json!({
         "status": "recovered",
         "password_changed": r.password_changed,
@@ -273,8 +288,27 @@ pub async fn recover(
     })))
 }
 
+/// What a person proven by `/auth/recover` is told.
+pub(crate) fn recovery_notices(r: &Recovered) -> Vec<String> {
+    let mut notices = Vec::new();
+    if let Some(until) = &r.was_locked_until {
+        notices.push(format!(
+            "Your account was locked until {until} after {} failed sign-ins; it is unlocked now. \
+             If those sign-ins were not yours, change your password and tell IT security.",
+            r.failed_sign_ins
+        ));
+    }
+    if r.password_changed {
+        notices.push("Your new password is set: sign in with it.".to_string());
+    }
+    if let Some(left) = r.recovery_codes_left {
+        notices.push(recovery_code_notice(left));
+    }
+    notices
+}
+
 /// The warning after a recovery code was spent.
-fn recovery_code_notice(left: i64) -> String {
+pub(crate) fn recovery_code_notice(left: i64) -> String {
     format!(
         "You used a recovery code: {left} left. If that was not you, change your password now; \
          when few are left, make new ones in your security settings."

@@ -211,10 +211,19 @@ pub async fn confirm_totp(
         .directory
         .confirm_totp(user.session.account, &body.code)
         .await?;
-    state
+    // The factor is enrolled either way; a failure here must not hide the codes.
+    if let Err(e) = state
         .directory
-        .note_factor_in_session(user.session.id, &user.session.amr, &["otp", "mfa"])
-        .await?;
+        .note_factor_in_session(
+            user.session.account,
+            user.session.id,
+            &user.session.amr,
+            &["otp", "mfa"],
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "could not mark the session as opened with a second factor");
+    }
     Ok(Json(json!({ "enrolled": true, "recovery_codes": codes })))
 }
 
@@ -223,6 +232,11 @@ pub async fn recovery_codes(
     user: User,
     ApiJson(body): ApiJson<Confirm>,
 ) -> Result<Json<Value>, ApiError> {
+    // New codes replace the old: the same rule as changing any other factor.
+    state
+        .directory
+        .may_change_factors(user.session.account, &user.session.amr)
+        .await?;
     confirm(&state, &user, &body.password).await?;
     let codes = state
         .directory

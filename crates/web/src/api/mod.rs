@@ -4,11 +4,11 @@
 //! which carepost never grants, so the session cookie cannot be ridden (CSRF).
 
 mod admin;
-mod auth;
+pub(crate) mod auth;
 mod error;
 mod me;
 mod passkeys;
-mod session;
+pub(crate) mod session;
 
 pub use error::ApiError;
 pub use session::{MFA_COOKIE, SESSION_COOKIE};
@@ -115,7 +115,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
 }
 
 /// Answers 429 to a network that signs in too fast, before any work is done for it.
-async fn limit_sign_ins(
+pub(crate) async fn limit_sign_ins(
     axum::extract::State(state): axum::extract::State<WebState>,
     req: Request,
     next: Next,

@@ -57,10 +57,19 @@ pub async fn finish_registration(
         )
         .await?;
     // The key was just used with user verification: the session counts as opened with it.
-    state
+    // The factor is enrolled either way; a failure here must not hide the codes.
+    if let Err(e) = state
         .directory
-        .note_factor_in_session(user.session.id, &user.session.amr, &["pop", "mfa"])
-        .await?;
+        .note_factor_in_session(
+            user.session.account,
+            user.session.id,
+            &user.session.amr,
+            &["pop", "mfa"],
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "could not mark the session as opened with a second factor");
+    }
     Ok((
         StatusCode::CREATED,
         Json(json!({ "passkey": passkey, "recovery_codes": codes })),

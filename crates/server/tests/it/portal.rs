@@ -1,0 +1,295 @@
+//! The portal's pages over the real HTTPS listener: headers, the CSRF rule on every form,
+//! sign-in, the forced password change, app passwords and sign-out. The browser's side
+//! (passkeys, script) is in `portal_browser`.
+
+use crate::auth::{GOOD, GOOD2};
+use crate::support::{admin, new_account};
+use carepost_testkit::{HttpResponse, TestDb, TestServer, https_request};
+
+/// A browser without script: a cookie jar and forms.
+struct Browser {
+    s: TestServer,
+    cookies: Vec<String>,
+}
+
+impl Browser {
+    async fn send(&mut self, method: &str, path: &str, form: Option<&str>) -> HttpResponse {
+        let cookie = self.cookies.join("; ");
+        let mut headers = vec![("User-Agent", "form-browser")];
+        if !cookie.is_empty() {
+            headers.push(("Cookie", &cookie));
+        }
+        if form.is_some() {
+            headers.push(("Content-Type", "application/x-www-form-urlencoded"));
+        }
+        let addr = self.s.running.https.unwrap();
+        let r = https_request(addr, &self.s.cert, method, path, &headers, form).await;
+        for (k, v) in &r.headers {
+            if k != "set-cookie" {
+                continue;
+            }
+            let pair = v.split(';').next().unwrap().to_string();
+            let name = pair.split('=').next().unwrap().to_string();
+            self.cookies.retain(|c| !c.starts_with(&format!("{name}=")));
+            if !pair.ends_with('=') {
+                self.cookies.push(pair);
+            }
+        }
+        r
+    }
+
+    async fn get(&mut self, path: &str) -> HttpResponse {
+        self.send("GET", path, None).await
+    }
+
+    fn csrf(&self) -> String {
+        self.cookies
+            .iter()
+            .find_map(|c| c.strip_prefix("__Host-carepost-csrf="))
+            .expect("a page set the CSRF cookie")
+            .to_string()
+    }
+
+    /// Posts a form with this browser's CSRF token added.
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> HttpResponse {
+        let mut body = format!("csrf={}", self.csrf());
+        for (k, v) in fields {
+            body.push_str(&format!("&{k}={}", urlencode(v)));
+        }
+        self.send("POST", path, Some(&body)).await
+    }
+}
+
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn nurse() -> (Browser, String) {
+    let s = TestServer::start(TestDb::sqlite()).await;
+    let dir = &s.running.context.directory;
+    dir.create_department(&admin(), "Cardiology", None)
+        .await
+        .unwrap();
+    let mut new = new_account("Ann", None, "Lee", "E1", "Cardiology");
+    new.category = "nurse".into();
+    let a = dir.create_account(&admin(), &new).await.unwrap().address;
+    dir.set_password(&admin(), &a, GOOD).await.unwrap();
+    (
+        Browser {
+            s,
+            cookies: Vec::new(),
+        },
+        a,
+    )
+}
+
+#[tokio::test]
+async fn pages_come_with_a_strict_policy_and_forms_need_the_browsers_token() {
+    let (mut b, a) = nurse().await;
+    let r = b.get("/sign-in").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let csp = r.header("content-security-policy").unwrap();
+    for part in [
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ] {
+        assert!(csp.contains(part), "{csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(r.body.contains(r#"<form method="post" action="/sign-in">"#));
+    let cookie = r
+        .headers
+        .iter()
+        .find(|(k, v)| k == "set-cookie" && v.starts_with("__Host-carepost-csrf="))
+        .unwrap();
+    assert!(cookie.1.contains("HttpOnly") && cookie.1.contains("SameSite=Strict"));
+    // A form posted from elsewhere (no token, or another one) does nothing.
+    let body = format!("csrf=forged&login={}&password={GOOD}", urlencode(&a));
+    let r = b.send("POST", "/sign-in", Some(&body)).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/sign-in"));
+    assert!(
+        !b.cookies
+            .iter()
+            .any(|c| c.starts_with("__Host-carepost-session="))
+    );
+    // Wrong password: the page says so, in the same words as for an unknown address.
+    let wrong = b
+        .post("/sign-in", &[("login", &a), ("password", "nope")])
+        .await;
+    let unknown = b
+        .post(
+            "/sign-in",
+            &[("login", "nobody@kaiser.org"), ("password", "nope")],
+        )
+        .await;
+    assert_eq!(wrong.status, 200);
+    assert!(wrong.body.contains("not right"), "{}", wrong.body);
+    let error = |r: &HttpResponse| {
+        r.body
+            .split("id=\"sign-in-error\">")
+            .nth(1)
+            .map(|t| t.split('<').next().unwrap().to_string())
+    };
+    assert_eq!(error(&wrong), error(&unknown));
+    let r = b
+        .post("/sign-in", &[("login", &a), ("password", GOOD)])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/account"));
+    let r = b.get("/account").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains(&format!(r#"<dd id="address">{a}</dd>"#)));
+    let js = b.get("/assets/portal.js").await;
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    // Sign-out ends the session.
+    let r = b.post("/sign-out", &[]).await;
+    assert_eq!(r.header("location"), Some("/sign-in"));
+    assert_eq!(b.get("/account").await.header("location"), Some("/sign-in"));
+}
+
+#[tokio::test]
+async fn a_temporary_password_leads_to_the_password_page_and_nowhere_else() {
+    let (mut b, a) = nurse().await;
+    let temporary =
+        b.s.running
+            .context
+            .directory
+            .reset_password(&admin(), &a)
+            .await
+            .unwrap();
+    b.get("/sign-in").await;
+    let r = b
+        .post("/sign-in", &[("login", &a), ("password", &temporary)])
+        .await;
+    assert_eq!(r.header("location"), Some("/account"));
+    let r = b.get("/account").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/account/password"));
+    let r = b.get("/account/password").await;
+    assert!(r.body.contains("temporary or has expired"), "{}", r.body);
+    // Every rule that fails is named.
+    let r = b
+        .post(
+            "/account/password",
+            &[("current", &temporary), ("new", "short")],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("id=\"password-errors\""), "{}", r.body);
+    assert!(r.body.contains("shorter than 12 characters"), "{}", r.body);
+    assert!(r.body.contains("too easy to guess"), "{}", r.body);
+    let r = b
+        .post(
+            "/account/password",
+            &[("current", &temporary), ("new", GOOD2)],
+        )
+        .await;
+    assert_eq!(
+        r.header("location"),
+        Some("/account?notice=password-changed")
+    );
+    let r = b.get("/account?notice=password-changed").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("Your password is changed."));
+    // A notice is a fixed key: nothing the URL says is shown.
+    let r = b.get("/account?notice=%3Cscript%3E").await;
+    assert!(!r.body.contains("<script>alert"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn an_app_password_is_shown_once_and_revoked_from_the_page() {
+    let (mut b, a) = nurse().await;
+    b.get("/sign-in").await;
+    b.post("/sign-in", &[("login", &a), ("password", GOOD)])
+        .await;
+    let r = b
+        .post(
+            "/account/app-passwords",
+            &[("label", "iPhone Mail"), ("imap", "1"), ("password", GOOD)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let secret = r
+        .body
+        .split("<li><code>")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .unwrap()
+        .to_string();
+    assert_eq!(secret.len(), 23, "{secret}");
+    let dir = b.s.running.context.directory.clone();
+    let attempt = carepost_identity::SignIn {
+        login: &a,
+        secret: &secret,
+        protocol: carepost_identity::Protocol::Imap,
+        source: None,
+    };
+    assert!(dir.sign_in(&attempt).await.unwrap().is_ok());
+    let page = b.get("/account").await;
+    assert!(page.body.contains("iPhone Mail"));
+    let id = dir
+        .list_app_passwords(dir.find_account(&admin(), &a).await.unwrap().id)
+        .await
+        .unwrap()[0]
+        .id;
+    let r = b
+        .post(&format!("/account/app-passwords/{id}/revoke"), &[])
+        .await;
+    assert_eq!(r.header("location"), Some("/account?notice=revoked"));
+    assert!(dir.sign_in(&attempt).await.unwrap().is_err());
+}
+
+#[tokio::test]
+async fn the_authenticator_app_is_enrolled_from_a_qr_code_made_on_the_server() {
+    let (mut b, a) = nurse().await;
+    b.get("/sign-in").await;
+    b.post("/sign-in", &[("login", &a), ("password", GOOD)])
+        .await;
+    let r = b.post("/account/totp", &[("password", GOOD)]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("<svg"), "the QR code is inline SVG");
+    let secret = r
+        .body
+        .split("id=\"totp-secret\">")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .unwrap()
+        .to_string();
+    use carepost_types::Clock;
+    let now = (b.s.clock.now().0 / 1000) as u64;
+    let code = crate::auth::totp_code(&secret, now);
+    let r = b.post("/account/totp/confirm", &[("code", &code)]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body.matches("<li><code>").count(),
+        10,
+        "ten recovery codes, once"
+    );
+    // The next sign-in asks for the second step.
+    b.post("/sign-out", &[]).await;
+    b.get("/sign-in").await;
+    let r = b
+        .post("/sign-in", &[("login", &a), ("password", GOOD)])
+        .await;
+    assert_eq!(r.header("location"), Some("/sign-in/verify"));
+    b.s.clock.advance(std::time::Duration::from_secs(60));
+    let now = (b.s.clock.now().0 / 1000) as u64;
+    let r = b
+        .post(
+            "/sign-in/verify",
+            &[("code", &crate::auth::totp_code(&secret, now))],
+        )
+        .await;
+    assert_eq!(r.header("location"), Some("/account"), "{}", r.body);
+    assert!(b.get("/account").await.body.contains("id=\"totp-state\""));
+}

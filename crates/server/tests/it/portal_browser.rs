@@ -1,0 +1,68 @@
+//! The portal in a real browser: headless Chromium driven by playwright-core
+//! (`portal_browser.cjs`), registering and using a passkey through Chromium's virtual
+//! authenticator. `scripts/install-test-deps` installs both; without them the test says
+//! SKIPPED. With `CAREPOST_SCREENSHOTS=DIR` it also saves the pages it visits there.
+
+use crate::auth::GOOD;
+use crate::support::{admin, new_account};
+use carepost_testkit::{TestDb, TestServer};
+use std::path::PathBuf;
+
+/// Where `scripts/install-test-deps` put playwright-core.
+fn node_modules() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_default();
+    cache.join("carepost/browser/node_modules")
+}
+
+#[tokio::test]
+async fn chromium_registers_a_passkey_and_signs_in_with_it() {
+    let modules = node_modules();
+    let chromium = std::env::var("CAREPOST_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
+    if !modules.join("playwright-core").exists() || !std::path::Path::new(&chromium).exists() {
+        eprintln!("SKIPPED: Chromium or playwright-core missing; run scripts/install-test-deps");
+        return;
+    }
+    let s = TestServer::start(TestDb::sqlite()).await;
+    let dir = &s.running.context.directory;
+    dir.create_department(&admin(), "Cardiology", None)
+        .await
+        .unwrap();
+    let mut new = new_account("Ann", None, "Lee", "E1", "Cardiology");
+    new.category = "nurse".into();
+    let a = dir.create_account(&admin(), &new).await.unwrap().address;
+    dir.set_password(&admin(), &a, GOOD).await.unwrap();
+    // A passkey's origin needs a host name: the portal as a browser on this machine sees it.
+    let base = format!("https://localhost:{}", s.running.https.unwrap().port());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/portal_browser.cjs");
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(script)
+        .args([&base, &a, GOOD])
+        .env("NODE_PATH", &modules)
+        .env("CAREPOST_CHROMIUM", &chromium);
+    if let Some(shots) = std::env::var_os("CAREPOST_SCREENSHOTS") {
+        cmd.arg(shots);
+    }
+    let out = cmd
+        .output()
+        .await
+        .expect("node is installed by scripts/install-test-deps");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["recovery_codes"], 10, "{seen}");
+    assert_eq!(seen["passkeys"], serde_json::json!(["Chromium"]));
+    assert_eq!(seen["credentials_on_device"], 1);
+    assert_eq!(seen["signed_in_again"], a.as_str());
+    assert!(seen["sign_count"].as_u64().unwrap() >= 1, "{seen}");
+    // The server recorded the passkey's use for the owner to see.
+    let id = dir.find_account(&admin(), &a).await.unwrap().id;
+    let keys = dir.list_passkeys(id).await.unwrap();
+    assert!(keys[0].last_used_at.is_some());
+}

@@ -1,0 +1,118 @@
+// carepost portal: the little the browser must do itself. Passkeys (WebAuthn) need
+// navigator.credentials, which takes binary fields; the server speaks base64url JSON.
+"use strict";
+
+const b64url = {
+  decode(s) {
+    const b = atob(s.replace(/-/g, "+").replace(/_/g, "/"));
+    return Uint8Array.from(b, (c) => c.charCodeAt(0)).buffer;
+  },
+  encode(buf) {
+    let s = "";
+    for (const byte of new Uint8Array(buf)) s += String.fromCharCode(byte);
+    return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  },
+};
+
+async function api(path, body) {
+  const r = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-Carepost-Request": "1" },
+    credentials: "same-origin",
+    body: JSON.stringify(body),
+  });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(data.message || "something went wrong; try again");
+  return data;
+}
+
+function showError(id, e) {
+  const el = document.getElementById(id);
+  el.textContent = e.name === "NotAllowedError"
+    ? "The passkey was not used (cancelled, or timed out). Try again."
+    : e.message;
+  el.hidden = false;
+}
+
+async function signInWithPasskey() {
+  try {
+    const c = await api("/api/v1/auth/passkey-challenge", {});
+    const o = c.options.publicKey;
+    o.challenge = b64url.decode(o.challenge);
+    for (const a of o.allowCredentials || []) a.id = b64url.decode(a.id);
+    const cred = await navigator.credentials.get({ publicKey: o });
+    const credential = {
+      id: cred.id,
+      rawId: b64url.encode(cred.rawId),
+      type: cred.type,
+      response: {
+        authenticatorData: b64url.encode(cred.response.authenticatorData),
+        clientDataJSON: b64url.encode(cred.response.clientDataJSON),
+        signature: b64url.encode(cred.response.signature),
+        userHandle: cred.response.userHandle ? b64url.encode(cred.response.userHandle) : null,
+      },
+      extensions: cred.getClientExtensionResults(),
+    };
+    await api("/api/v1/auth/second-factor", { passkey: { ceremony: c.ceremony, credential } });
+    window.location.assign("/account");
+  } catch (e) {
+    showError("passkey-error", e);
+  }
+}
+
+async function registerPasskey() {
+  const name = document.getElementById("passkey-name").value.trim() || "Passkey";
+  const password = document.getElementById("passkey-password").value;
+  try {
+    const c = await api("/api/v1/me/passkeys/registration", { password });
+    const o = c.options.publicKey;
+    o.challenge = b64url.decode(o.challenge);
+    o.user.id = b64url.decode(o.user.id);
+    for (const x of o.excludeCredentials || []) x.id = b64url.decode(x.id);
+    const cred = await navigator.credentials.create({ publicKey: o });
+    const credential = {
+      id: cred.id,
+      rawId: b64url.encode(cred.rawId),
+      type: cred.type,
+      response: {
+        attestationObject: b64url.encode(cred.response.attestationObject),
+        clientDataJSON: b64url.encode(cred.response.clientDataJSON),
+        transports: cred.response.getTransports ? cred.response.getTransports() : undefined,
+      },
+      extensions: cred.getClientExtensionResults(),
+    };
+    const done = await api("/api/v1/me/passkeys", { ceremony: c.ceremony, name, credential });
+    if (done.recovery_codes) {
+      const box = document.getElementById("add-passkey");
+      box.replaceChildren();
+      const p = document.createElement("p");
+      p.className = "notice";
+      p.textContent = "Passkey added. These recovery codes let you in if you lose it; each works once. They are shown only now: copy them somewhere safe.";
+      const ul = document.createElement("ul");
+      ul.id = "secrets";
+      ul.className = "secrets";
+      for (const code of done.recovery_codes) {
+        const li = document.createElement("li");
+        const cd = document.createElement("code");
+        cd.textContent = code;
+        li.append(cd);
+        ul.append(li);
+      }
+      const a = document.createElement("a");
+      a.href = "/account";
+      a.textContent = "Done";
+      box.append(p, ul, a);
+    } else {
+      window.location.assign("/account");
+    }
+  } catch (e) {
+    showError("passkey-error", e);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const use = document.getElementById("use-passkey");
+  if (use) use.addEventListener("click", signInWithPasskey);
+  const add = document.getElementById("register-passkey");
+  if (add) add.addEventListener("click", registerPasskey);
+});

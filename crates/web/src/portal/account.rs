@@ -1,0 +1,454 @@
+//! The signed-in account's own pages: overview (profile, password, second factors, mail apps,
+//! sessions), password change, authenticator enrollment with its QR code, recovery codes,
+//! passkey removal, app passwords and sessions. A session that must change its password sees
+//! only the password page; one whose required second factor is overdue, only enrollment.
+
+use super::pages::{AccountPage, PasswordPage, ShownOncePage, TotpPage};
+use super::{Csrf, Gate, PageError, PageResult, gate, org, render, see_other, session, stale_form};
+use crate::WebState;
+use crate::api::session::Source;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use carepost_identity::{IdentityError, Protocol, Session};
+use serde::Deserialize;
+
+/// The session, or where the browser must go instead.
+async fn signed_in(
+    state: &WebState,
+    headers: &HeaderMap,
+    allow: &[Gate],
+) -> Result<Result<(Session, Gate), axum::response::Response>, PageError> {
+    let Some(s) = session(state, headers).await? else {
+        return Ok(Err(see_other("/sign-in", &[])));
+    };
+    let g = gate(state, &s).await?;
+    let allowed = allow
+        .iter()
+        .any(|a| std::mem::discriminant(a) == std::mem::discriminant(&g));
+    if allowed {
+        return Ok(Ok((s, g)));
+    }
+    Ok(Err(match g {
+        Gate::ChangePassword => see_other("/account/password", &[]),
+        _ => see_other("/account", &[]),
+    }))
+}
+
+/// Fixed notices named in a redirect (`?notice=`): no text travels in the URL.
+fn notice_text(key: &str, recovery_left: i64) -> Option<String> {
+    Some(match key {
+        "password-changed" => {
+            "Your password is changed. Your other sessions were signed out.".into()
+        }
+        "totp" => "Your authenticator app is set up.".into(),
+        "passkey-removed" => "The passkey is removed.".into(),
+        "revoked" => "The app password is revoked: the app using it can no longer sign in.".into(),
+        "session-ended" => "That session is signed out.".into(),
+        "recovery-code" => crate::api::auth::recovery_code_notice(recovery_left),
+        _ => return None,
+    })
+}
+
+#[derive(Deserialize, Default)]
+pub struct Notice {
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+pub async fn overview(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Query(q): Query<Notice>,
+) -> PageResult {
+    let (s, g) = match signed_in(&state, &headers, &[Gate::Open, Gate::EnrollOnly]).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    let d = &state.directory;
+    let account = d.own_account(s.account).await?;
+    let password = d.own_password_state(s.account).await?;
+    let mfa = d.own_mfa(s.account).await?;
+    let sessions = d.list_sessions(s.account).await?;
+    let mut notices: Vec<String> = q
+        .notice
+        .as_deref()
+        .and_then(|k| notice_text(k, mfa.recovery_codes_left))
+        .into_iter()
+        .collect();
+    if matches!(g, Gate::EnrollOnly) {
+        notices.push("Your role needs a second factor, and the time to set one up has passed. Add a passkey or an authenticator app to go on.".into());
+    } else if password.expires_soon {
+        notices.push("Your password expires soon: change it now to avoid being locked out of your mail apps.".into());
+    }
+    let error = q.error.as_deref().map(|e| match e {
+        "totp" => {
+            "That code does not match. Check the time on your phone, then set up the app again."
+                .to_string()
+        }
+        "stale" => "That form was out of date; try again.".to_string(),
+        _ => "That did not work; try again.".to_string(),
+    });
+    let page = AccountPage {
+        org: org(&state),
+        signed_in_as: Some(account.address.clone()),
+        csrf: csrf.token.clone(),
+        account,
+        password,
+        mfa,
+        sessions,
+        current_session: s.id,
+        notices,
+        error,
+        enrollment_only: matches!(g, Gate::EnrollOnly),
+    };
+    render(&page, &csrf)
+}
+
+async fn password_form(
+    state: &WebState,
+    s: &Session,
+    csrf: &Csrf,
+    forced: bool,
+    errors: Vec<String>,
+) -> PageResult {
+    render(
+        &PasswordPage {
+            org: org(state),
+            signed_in_as: Some(s.address.clone()),
+            csrf: csrf.token.clone(),
+            forced,
+            errors,
+            min_length: state.directory.config().password.min_length,
+        },
+        csrf,
+    )
+}
+
+pub async fn password_page(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    csrf: Csrf,
+) -> PageResult {
+    let all = [Gate::Open, Gate::EnrollOnly, Gate::ChangePassword];
+    let (s, g) = match signed_in(&state, &headers, &all).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    password_form(
+        &state,
+        &s,
+        &csrf,
+        matches!(g, Gate::ChangePassword),
+        Vec::new(),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf: String,
+    current: String,
+    new: String,
+}
+
+pub async fn change_password(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Form(f): Form<PasswordForm>,
+) -> PageResult {
+    let all = [Gate::Open, Gate::EnrollOnly, Gate::ChangePassword];
+    let (s, g) = match signed_in(&state, &headers, &all).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    if !csrf.accepts(&f.csrf) {
+        return Ok(stale_form("/account/password"));
+    }
+    let done = state
+        .directory
+        .change_own_password(s.account, &f.current, &f.new, source.0, Some(s.id))
+        .await;
+    let errors = match done {
+        Ok(()) => return Ok(see_other("/account?notice=password-changed", &[])),
+        Err(IdentityError::PasswordRejected(v)) => v.iter().map(ToString::to_string).collect(),
+        Err(IdentityError::Store(e)) => return Err(IdentityError::Store(e).into()),
+        Err(IdentityError::Busy) => return Err(IdentityError::Busy.into()),
+        Err(other) => vec![other.to_string()],
+    };
+    password_form(&state, &s, &csrf, matches!(g, Gate::ChangePassword), errors).await
+}
+
+#[derive(Deserialize)]
+pub struct Confirm {
+    csrf: String,
+    password: String,
+}
+
+/// A session that may change second factors (see `api::me::enrolling`), after the password
+/// was given again. `Err`: where to send the browser.
+async fn may_change_factors(
+    state: &WebState,
+    headers: &HeaderMap,
+    source: Source,
+    csrf: &Csrf,
+    form_csrf: &str,
+    password: Option<&str>,
+) -> Result<Result<Session, axum::response::Response>, PageError> {
+    let (s, _) = match signed_in(state, headers, &[Gate::Open, Gate::EnrollOnly]).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(Err(to)),
+    };
+    if !csrf.accepts(form_csrf) {
+        return Ok(Err(see_other("/account?error=stale", &[])));
+    }
+    state
+        .directory
+        .may_change_factors(s.account, &s.amr)
+        .await?;
+    if let Some(p) = password
+        && !state
+            .directory
+            .confirm_password(s.account, p, source.0)
+            .await?
+    {
+        return Ok(Err(see_other("/account?error=password", &[])));
+    }
+    Ok(Ok(s))
+}
+
+pub async fn begin_totp(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Form(f): Form<Confirm>,
+) -> PageResult {
+    let s = match may_change_factors(&state, &headers, source, &csrf, &f.csrf, Some(&f.password))
+        .await?
+    {
+        Ok(s) => s,
+        Err(to) => return Ok(to),
+    };
+    let e = state.directory.begin_totp(s.account).await?;
+    let qr = qrcode::QrCode::new(e.otpauth_url.as_bytes())
+        .map_err(|e| PageError::from(IdentityError::Invalid(format!("QR code: {e}"))))?;
+    let svg = qr
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    render(
+        &TotpPage {
+            org: org(&state),
+            signed_in_as: Some(s.address.clone()),
+            csrf: csrf.token.clone(),
+            qr_svg: svg,
+            secret: e.secret.clone(),
+            error: None,
+        },
+        &csrf,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+pub async fn confirm_totp(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Form(f): Form<CodeForm>,
+) -> PageResult {
+    let s = match may_change_factors(&state, &headers, source, &csrf, &f.csrf, None).await? {
+        Ok(s) => s,
+        Err(to) => return Ok(to),
+    };
+    let codes = match state.directory.confirm_totp(s.account, &f.code).await {
+        Ok(c) => c,
+        Err(IdentityError::Invalid(_)) => return Ok(see_other("/account?error=totp", &[])),
+        Err(e) => return Err(e.into()),
+    };
+    // The factor is enrolled either way; a failure here must not hide the codes.
+    if let Err(e) = state
+        .directory
+        .note_factor_in_session(s.account, s.id, &s.amr, &["otp", "mfa"])
+        .await
+    {
+        tracing::warn!(error = %e, "could not mark the session as opened with a second factor");
+    }
+    match codes {
+        Some(codes) => shown_once(
+            &state,
+            &s,
+            &csrf,
+            "Your recovery codes",
+            "Your authenticator app is set up. These ten codes let you in if you lose your phone; each works once.",
+            codes,
+        ),
+        None => Ok(see_other("/account?notice=totp", &[])),
+    }
+}
+
+fn shown_once(
+    state: &WebState,
+    s: &Session,
+    csrf: &Csrf,
+    heading: &str,
+    explanation: &str,
+    secrets: Vec<String>,
+) -> PageResult {
+    render(
+        &ShownOncePage {
+            org: org(state),
+            signed_in_as: Some(s.address.clone()),
+            csrf: csrf.token.clone(),
+            heading: heading.to_string(),
+            explanation: explanation.to_string(),
+            secrets,
+        },
+        csrf,
+    )
+}
+
+pub async fn recovery_codes(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Form(f): Form<Confirm>,
+) -> PageResult {
+    let s = match may_change_factors(&state, &headers, source, &csrf, &f.csrf, Some(&f.password))
+        .await?
+    {
+        Ok(s) => s,
+        Err(to) => return Ok(to),
+    };
+    let codes = state.directory.regenerate_recovery_codes(s.account).await?;
+    shown_once(
+        &state,
+        &s,
+        &csrf,
+        "New recovery codes",
+        "Your earlier recovery codes no longer work. Each of these works once.",
+        codes,
+    )
+}
+
+pub async fn remove_passkey(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Path(id): Path<i64>,
+    Form(f): Form<Confirm>,
+) -> PageResult {
+    let s = match may_change_factors(&state, &headers, source, &csrf, &f.csrf, Some(&f.password))
+        .await?
+    {
+        Ok(s) => s,
+        Err(to) => return Ok(to),
+    };
+    match state.directory.remove_passkey(s.account, id).await {
+        Ok(()) => Ok(see_other("/account?notice=passkey-removed", &[])),
+        Err(IdentityError::Conflict(_)) => Ok(see_other("/account?error=last-factor", &[])),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewAppPassword {
+    csrf: String,
+    label: String,
+    imap: Option<String>,
+    smtp: Option<String>,
+    password: String,
+}
+
+pub async fn create_app_password(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Form(f): Form<NewAppPassword>,
+) -> PageResult {
+    let (s, _) = match signed_in(&state, &headers, &[Gate::Open]).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    if !csrf.accepts(&f.csrf) {
+        return Ok(stale_form("/account"));
+    }
+    if !state
+        .directory
+        .confirm_password(s.account, &f.password, source.0)
+        .await?
+    {
+        return Ok(see_other("/account?error=password", &[]));
+    }
+    let mut scopes = Vec::new();
+    if f.imap.is_some() {
+        scopes.push(Protocol::Imap);
+    }
+    if f.smtp.is_some() {
+        scopes.push(Protocol::Smtp);
+    }
+    let (_, secret) = state
+        .directory
+        .create_app_password(s.account, &f.label, &scopes, None)
+        .await?;
+    shown_once(
+        &state,
+        &s,
+        &csrf,
+        "Your new app password",
+        "Type it into your mail app as the password, with your email address as the user name.",
+        vec![secret],
+    )
+}
+
+pub async fn revoke_app_password(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Path(id): Path<i64>,
+    Form(f): Form<super::sign_in::CsrfForm>,
+) -> PageResult {
+    let (s, _) = match signed_in(&state, &headers, &[Gate::Open]).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    if !csrf.accepts(&f.csrf) {
+        return Ok(stale_form("/account"));
+    }
+    state
+        .directory
+        .revoke_app_passwords(s.account, Some(id))
+        .await?;
+    Ok(see_other("/account?notice=revoked", &[]))
+}
+
+pub async fn end_session(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Path(id): Path<i64>,
+    Form(f): Form<super::sign_in::CsrfForm>,
+) -> PageResult {
+    let (s, _) = match signed_in(&state, &headers, &[Gate::Open]).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    if !csrf.accepts(&f.csrf) {
+        return Ok(stale_form("/account"));
+    }
+    state.directory.end_sessions(s.account, Some(id)).await?;
+    Ok(see_other("/account?notice=session-ended", &[]))
+}

@@ -1,0 +1,239 @@
+//! The portal: server-rendered pages (askama) for staff self-service. Sign-in with the second
+//! step (authenticator code, recovery code or passkey), forced password change, second factors,
+//! app passwords, sessions, and forgot-password. Pages call the directory directly; only the
+//! passkey ceremonies go through the JSON API, from `assets/portal.js`, because the browser's
+//! WebAuthn calls need script. Every asset is served from the binary: no CDN.
+//!
+//! Forms carry a CSRF token that must equal the browser's `__Host-` CSRF cookie (double
+//! submit; a page elsewhere can neither read the cookie nor set a `__Host-` one), on top of the
+//! SameSite=Strict session cookie. Pages answer with a strict Content-Security-Policy: scripts
+//! and styles from this origin only, no inline script, no framing.
+
+mod account;
+mod pages;
+mod sign_in;
+
+use crate::WebState;
+use crate::api::session::{SESSION_COOKIE, cookie_value, set_cookie};
+use askama::Template;
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use carepost_identity::{IdentityError, SecondFactor, Session};
+
+pub const CSRF_COOKIE: &str = "__Host-carepost-csrf";
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub fn routes(state: WebState) -> Router<WebState> {
+    let limited = Router::new()
+        .route("/sign-in", get(sign_in::page).post(sign_in::submit))
+        .route(
+            "/sign-in/verify",
+            get(sign_in::verify_page).post(sign_in::verify),
+        )
+        .route("/forgot", get(sign_in::forgot_page).post(sign_in::forgot))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::api::limit_sign_ins,
+        ));
+    Router::new()
+        .merge(limited)
+        .route("/", get(|| async { Redirect::to("/account") }))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route("/account", get(account::overview))
+        .route(
+            "/account/password",
+            get(account::password_page).post(account::change_password),
+        )
+        .route("/account/totp", post(account::begin_totp))
+        .route("/account/totp/confirm", post(account::confirm_totp))
+        .route("/account/recovery-codes", post(account::recovery_codes))
+        .route(
+            "/account/passkeys/{id}/remove",
+            post(account::remove_passkey),
+        )
+        .route("/account/app-passwords", post(account::create_app_password))
+        .route(
+            "/account/app-passwords/{id}/revoke",
+            post(account::revoke_app_password),
+        )
+        .route("/account/sessions/{id}/end", post(account::end_session))
+        .route("/assets/portal.css", get(css))
+        .route("/assets/portal.js", get(js))
+}
+
+async fn css() -> Response {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../../assets/portal.css"),
+    )
+}
+
+async fn js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/portal.js"),
+    )
+}
+
+fn asset(kind: &'static str, body: &'static str) -> Response {
+    let mut res = body.into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    res
+}
+
+/// This browser's CSRF token; a new one is made (and set with the page) when it has none.
+pub(crate) struct Csrf {
+    pub token: String,
+    new: bool,
+}
+
+impl FromRequestParts<WebState> for Csrf {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &WebState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(
+            match cookie_value(&parts.headers, CSRF_COOKIE).filter(|t| t.len() >= 32) {
+                Some(token) => Csrf { token, new: false },
+                None => Csrf {
+                    token: state.directory.new_token(),
+                    new: true,
+                },
+            },
+        )
+    }
+}
+
+impl Csrf {
+    /// Whether a form's token is this browser's (compared in constant time).
+    fn accepts(&self, form: &str) -> bool {
+        !self.new
+            && form.len() == self.token.len()
+            && form
+                .bytes()
+                .zip(self.token.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+}
+
+/// What a portal handler answers when something it did not expect goes wrong.
+pub(crate) struct PageError(IdentityError);
+
+impl From<IdentityError> for PageError {
+    fn from(e: IdentityError) -> Self {
+        PageError(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, text) = match &self.0 {
+            IdentityError::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many sign-ins at once: try again in a moment.".to_string(),
+            ),
+            IdentityError::Store(e) => {
+                tracing::error!(error = %e, "portal: store failure");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on the server; it has been logged. Try again."
+                        .to_string(),
+                )
+            }
+            other => (StatusCode::BAD_REQUEST, other.to_string()),
+        };
+        let mut res = (status, format!("{text}\n")).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        res
+    }
+}
+
+pub(crate) type PageResult = Result<Response, PageError>;
+
+/// A rendered page with the portal's headers (and the CSRF cookie when it is new).
+pub(crate) fn render(t: &impl Template, csrf: &Csrf) -> PageResult {
+    let html = t
+        .render()
+        .map_err(|e| PageError(IdentityError::Invalid(format!("page: {e}"))))?;
+    let mut res = axum::response::Html(html).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    if csrf.new {
+        h.append(
+            header::SET_COOKIE,
+            set_cookie(CSRF_COOKIE, Some(&csrf.token), None),
+        );
+    }
+    Ok(res)
+}
+
+/// 303 to `to`, with cookies to set.
+pub(crate) fn see_other(to: &str, cookies: &[HeaderValue]) -> Response {
+    let mut res = Redirect::to(to).into_response();
+    for c in cookies {
+        res.headers_mut().append(header::SET_COOKIE, c.clone());
+    }
+    res
+}
+
+/// A refused form (its token is not this browser's): the page is simply shown again.
+pub(crate) fn stale_form(path: &str) -> Response {
+    see_other(path, &[])
+}
+
+/// The session of this browser, if any.
+pub(crate) async fn session(
+    state: &WebState,
+    headers: &HeaderMap,
+) -> Result<Option<Session>, PageError> {
+    let Some(token) = cookie_value(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    Ok(state.directory.resume_session(&token).await?)
+}
+
+/// Where a signed-in account stands before it may use the portal freely.
+pub(crate) enum Gate {
+    Open,
+    /// A temporary or expired password: only the password page.
+    ChangePassword,
+    /// A required second factor is overdue: only enrollment.
+    EnrollOnly,
+}
+
+pub(crate) async fn gate(state: &WebState, s: &Session) -> Result<Gate, PageError> {
+    if state
+        .directory
+        .own_password_state(s.account)
+        .await?
+        .must_change
+    {
+        return Ok(Gate::ChangePassword);
+    }
+    Ok(
+        match state.directory.second_factor_state(s.account).await? {
+            SecondFactor::EnrollmentRequired { overdue: true, .. } => Gate::EnrollOnly,
+            _ => Gate::Open,
+        },
+    )
+}
+
+pub(crate) fn org(state: &WebState) -> String {
+    state.directory.config().organization.name.clone()
+}

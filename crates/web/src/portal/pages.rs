@@ -1,0 +1,89 @@
+//! The page templates (`crates/web/templates`) and what each shows. Every page carries the
+//! base template's fields: the organization's name, who is signed in, the CSRF token.
+
+use askama::Template;
+use carepost_identity::{Account, MfaSummary, PasswordState, SessionInfo};
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+pub(crate) struct SignInPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub login: String,
+    pub error: Option<String>,
+    pub notices: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "verify.html")]
+pub(crate) struct VerifyPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub error: Option<String>,
+    pub totp: bool,
+    pub passkey: bool,
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub(crate) struct ForgotPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub error: Option<String>,
+    /// What a proven person is told; the form is gone then.
+    pub done: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+pub(crate) struct PasswordPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub forced: bool,
+    pub errors: Vec<String>,
+    pub min_length: usize,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub(crate) struct AccountPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub account: Account,
+    pub password: PasswordState,
+    pub mfa: MfaSummary,
+    pub sessions: Vec<SessionInfo>,
+    pub current_session: i64,
+    pub notices: Vec<String>,
+    pub error: Option<String>,
+    /// A required second factor is overdue: nothing but enrollment is shown.
+    pub enrollment_only: bool,
+}
+
+#[derive(Template)]
+#[template(path = "totp.html")]
+pub(crate) struct TotpPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    /// Made on the server from the otpauth URL (no image request, no third party).
+    pub qr_svg: String,
+    pub secret: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "shown_once.html")]
+pub(crate) struct ShownOncePage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub heading: String,
+    pub explanation: String,
+    pub secrets: Vec<String>,
+}

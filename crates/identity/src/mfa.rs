@@ -164,6 +164,16 @@ impl Directory {
         })
     }
 
+    /// Whether the account has a second factor (a confirmed authenticator or a passkey).
+    pub(crate) async fn has_factor(&self, account: AccountId) -> Result<bool, IdentityError> {
+        let mut read = self.store.read().await?;
+        let totp = read
+            .find_totp(account)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some());
+        Ok(totp || read.count_passkeys(account).await? > 0)
+    }
+
     /// A random token of about 158 bits (for the portal's CSRF cookie).
     pub fn new_token(&self) -> String {
         random_code(&*self.rng, 32, 32)
@@ -281,6 +291,7 @@ impl Directory {
         code: &str,
     ) -> Result<Option<Vec<String>>, IdentityError> {
         let row = self.account_row(account).await?;
+        let first = !self.has_factor(account).await?;
         if !self.check_totp(&row, code, true).await? {
             return Err(IdentityError::Invalid(
                 "that code does not match: check the time on your phone and type the current code"
@@ -294,14 +305,15 @@ impl Directory {
         tx.append_audit(&self.self_event(&row, action::TOTP_CONFIRM))
             .await?;
         tx.commit().await?;
-        if self
+        // The first factor always comes with fresh codes: any made before it are void.
+        let none_left = self
             .store
             .read()
             .await?
             .count_unused_recovery_codes(account)
             .await?
-            == 0
-        {
+            == 0;
+        if first || none_left {
             return self.regenerate_recovery_codes(account).await.map(Some);
         }
         Ok(None)
@@ -431,6 +443,13 @@ impl Directory {
         account: AccountId,
     ) -> Result<Vec<String>, IdentityError> {
         let row = self.account_row(account).await?;
+        // Codes stand in for a second factor: without one, they would become one, made by
+        // whoever held the password (and would outlive the owner's later enrollment).
+        if !self.has_factor(account).await? {
+            return Err(IdentityError::Conflict(
+                "recovery codes come with a second factor: add a passkey or an authenticator app first".into(),
+            ));
+        }
         // 16 characters of a 31-letter alphabet: about 79 bits each.
         let codes: Vec<String> = (0..RECOVERY_CODES)
             .map(|_| random_code(&*self.rng, 16, 4))

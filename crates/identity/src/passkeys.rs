@@ -203,6 +203,7 @@ impl Directory {
             ));
         }
         let row = self.account_row(account).await?;
+        let first = !self.has_factor(account).await?;
         let state = self
             .take_ceremony(account, REGISTER, ceremony)
             .await?
@@ -248,7 +249,8 @@ impl Directory {
         let codes = tx.count_unused_recovery_codes(account).await?;
         tx.commit().await?;
         let info = PasskeyInfo::from(PasskeyRow { id, ..stored });
-        if codes == 0 {
+        // The first factor always comes with fresh codes: any made before it are void.
+        if first || codes == 0 {
             return Ok((info, Some(self.regenerate_recovery_codes(account).await?)));
         }
         Ok((info, None))

@@ -174,7 +174,9 @@ impl Directory {
         code: &str,
         new_password: Option<&str>,
     ) -> Result<bool, IdentityError> {
-        if !self.recovery_code_unused(row, code).await? {
+        // Without a second factor there is no self-service path (codes without a factor are
+        // not a proof the owner made).
+        if !self.has_factor(row.id).await? || !self.recovery_code_unused(row, code).await? {
             self.second_factor_failed(attempt, row).await?;
             return Ok(false);
         }

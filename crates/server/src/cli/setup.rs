@@ -138,7 +138,8 @@ fn print_banner(r: &serve::Running) -> anyhow::Result<()> {
     );
     say!("  store   {}", redact_url(&c.store.url));
     if let Some(a) = r.https {
-        say!("  https   https://{a}/  (/healthz, /readyz, /metrics)");
+        say!("  https   https://{a}/  (/healthz, /readyz, /metrics, /api/v1)");
+        say!("  portal  {}  (staff sign in here)", c.web.public_url);
     }
     if let Some(a) = r.http {
         say!("  http    http://{a}/  (development only)");
@@ -166,8 +167,11 @@ fn print_banner(r: &serve::Running) -> anyhow::Result<()> {
             "  It is shown only now, works for {}, and must be changed at the first sign-in:",
             carepost_identity::human_duration(c.password.temporary_lifetime)
         );
-        if let Some(a) = r.https {
-            say!("  POST https://{a}/api/v1/auth/sign-in, then POST /api/v1/me/password");
+        if r.https.is_some() {
+            say!(
+                "  {}sign-in (or POST /api/v1/auth/sign-in, then /api/v1/me/password)",
+                c.web.public_url
+            );
         }
         say!(
             "  Administer with the CLI on this machine: carepost account list{}",

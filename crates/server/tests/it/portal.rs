@@ -146,6 +146,12 @@ async fn pages_come_with_a_strict_policy_and_forms_need_the_browsers_token() {
     let r = b.get("/account").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains(&format!(r#"<dd id="address">{a}</dd>"#)));
+    // Signing in again over the open session (a shared workstation) ends the first one.
+    b.post("/sign-in", &[("login", &a), ("password", GOOD)])
+        .await;
+    let dir = b.s.running.context.directory.clone();
+    let id = dir.find_account(&admin(), &a).await.unwrap().id;
+    assert_eq!(dir.list_sessions(id).await.unwrap().len(), 1);
     let js = b.get("/assets/portal.js").await;
     assert_eq!(
         js.header("content-type"),

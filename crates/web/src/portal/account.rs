@@ -161,13 +161,13 @@ pub async fn change_password(
     Form(f): Form<PasswordForm>,
 ) -> PageResult {
     let all = [Gate::Open, Gate::EnrollOnly, Gate::ChangePassword];
+    if !csrf.accepts(&f.csrf) {
+        return Ok(stale_form("/account/password"));
+    }
     let (s, g) = match signed_in(&state, &headers, &all).await? {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
-    if !csrf.accepts(&f.csrf) {
-        return Ok(stale_form("/account/password"));
-    }
     let done = state
         .directory
         .change_own_password(s.account, &f.current, &f.new, source.0, Some(s.id))
@@ -198,13 +198,13 @@ async fn may_change_factors(
     form_csrf: &str,
     password: Option<&str>,
 ) -> Result<Result<Session, axum::response::Response>, PageError> {
+    if !csrf.accepts(form_csrf) {
+        return Ok(Err(see_other("/account?error=stale", &[])));
+    }
     let (s, _) = match signed_in(state, headers, &[Gate::Open, Gate::EnrollOnly]).await? {
         Ok(x) => x,
         Err(to) => return Ok(Err(to)),
     };
-    if !csrf.accepts(form_csrf) {
-        return Ok(Err(see_other("/account?error=stale", &[])));
-    }
     state
         .directory
         .may_change_factors(s.account, &s.amr)
@@ -379,13 +379,13 @@ pub async fn create_app_password(
     csrf: Csrf,
     Form(f): Form<NewAppPassword>,
 ) -> PageResult {
+    if !csrf.accepts(&f.csrf) {
+        return Ok(stale_form("/account?error=stale"));
+    }
     let (s, _) = match signed_in(&state, &headers, &[Gate::Open]).await? {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
-    if !csrf.accepts(&f.csrf) {
-        return Ok(stale_form("/account"));
-    }
     if !state
         .directory
         .confirm_password(s.account, &f.password, source.0)
@@ -421,13 +421,13 @@ pub async fn revoke_app_password(
     Path(id): Path<i64>,
     Form(f): Form<super::sign_in::CsrfForm>,
 ) -> PageResult {
+    if !csrf.accepts(&f.csrf) {
+        return Ok(stale_form("/account?error=stale"));
+    }
     let (s, _) = match signed_in(&state, &headers, &[Gate::Open]).await? {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
-    if !csrf.accepts(&f.csrf) {
-        return Ok(stale_form("/account"));
-    }
     state
         .directory
         .revoke_app_passwords(s.account, Some(id))
@@ -442,13 +442,13 @@ pub async fn end_session(
     Path(id): Path<i64>,
     Form(f): Form<super::sign_in::CsrfForm>,
 ) -> PageResult {
+    if !csrf.accepts(&f.csrf) {
+        return Ok(stale_form("/account?error=stale"));
+    }
     let (s, _) = match signed_in(&state, &headers, &[Gate::Open]).await? {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
-    if !csrf.accepts(&f.csrf) {
-        return Ok(stale_form("/account"));
-    }
     state.directory.end_sessions(s.account, Some(id)).await?;
     Ok(see_other("/account?notice=session-ended", &[]))
 }

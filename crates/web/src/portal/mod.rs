@@ -43,6 +43,8 @@ pub fn routes(state: WebState) -> Router<WebState> {
         ));
     Router::new()
         .merge(limited)
+        // Forms are small; a megabyte "password" is refused before any hashing.
+        .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .route("/", get(|| async { Redirect::to("/account") }))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/account", get(account::overview))
@@ -127,17 +129,33 @@ impl Csrf {
 }
 
 /// What a portal handler answers when something it did not expect goes wrong.
-pub(crate) struct PageError(IdentityError);
+pub(crate) enum PageError {
+    Identity(IdentityError),
+    Render(String),
+}
 
 impl From<IdentityError> for PageError {
     fn from(e: IdentityError) -> Self {
-        PageError(e)
+        PageError::Identity(e)
     }
 }
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let (status, text) = match &self.0 {
+        let e = match self {
+            PageError::Identity(e) => e,
+            PageError::Render(e) => {
+                tracing::error!(error = %e, "portal: a page could not be rendered");
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on the server; it has been logged.\n",
+                )
+                    .into_response();
+            }
+        };
+        let (status, text) = match &e {
+            IdentityError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
+            IdentityError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
             IdentityError::Busy => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Too many sign-ins at once: try again in a moment.".to_string(),
@@ -165,9 +183,7 @@ pub(crate) type PageResult = Result<Response, PageError>;
 
 /// A rendered page with the portal's headers (and the CSRF cookie when it is new).
 pub(crate) fn render(t: &impl Template, csrf: &Csrf) -> PageResult {
-    let html = t
-        .render()
-        .map_err(|e| PageError(IdentityError::Invalid(format!("page: {e}"))))?;
+    let html = t.render().map_err(|e| PageError::Render(e.to_string()))?;
     let mut res = axum::response::Html(html).into_response();
     let h = res.headers_mut();
     h.insert(

@@ -46,6 +46,13 @@ pub async fn submit(
     if !csrf.accepts(&f.csrf) {
         return Ok(stale_form("/sign-in"));
     }
+    // Signing in over someone's open session (a shared workstation) ends that session.
+    if let Some(old) = session(&state, &headers).await? {
+        state
+            .directory
+            .end_sessions(old.account, Some(old.id))
+            .await?;
+    }
     let attempt = SignIn {
         login: &f.login,
         secret: &f.password,
@@ -83,7 +90,10 @@ pub async fn submit(
     let pending = state.directory.pending_second_factor(s.account).await?;
     Ok(see_other(
         "/sign-in/verify",
-        &[set_cookie(MFA_COOKIE, Some(&pending), Some(300))],
+        &[
+            set_cookie(MFA_COOKIE, Some(&pending), Some(300)),
+            set_cookie(SESSION_COOKIE, None, None),
+        ],
     ))
 }
 

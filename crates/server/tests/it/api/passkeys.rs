@@ -428,3 +428,21 @@ async fn a_counter_behind_the_stored_one_is_refused_as_a_cloned_key() {
         );
     }
 }
+
+#[tokio::test]
+async fn codes_made_before_the_first_factor_never_work() {
+    let (mut c, a) = with_nurse_on(carepost_testkit::TestDb::sqlite()).await;
+    sign_in_with_password(&mut c, &a).await;
+    // A thief with the password asks for recovery codes before the owner has a factor.
+    let r = post(
+        &mut c,
+        "/api/v1/me/recovery-codes",
+        json!({ "password": GOOD }),
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    // The owner's first factor comes with fresh codes in any case.
+    let mut laptop = SoftPasskey::new(true);
+    let done = register(&mut c, &mut laptop, "Work laptop").await;
+    assert_eq!(done["recovery_codes"].as_array().unwrap().len(), 10);
+}

@@ -33,7 +33,13 @@ async fn forgot_password_and_self_unlock_need_a_recovery_code_or_the_authenticat
         (unknown.status, unknown.json()["error"].clone()),
         (401, r.json()["error"].clone())
     );
-    let codes = dir.regenerate_recovery_codes(id).await.unwrap();
+    let e = dir.begin_totp(id).await.unwrap();
+    let now = (c.s.clock.now().0 / 1000) as u64;
+    let codes = dir
+        .confirm_totp(id, &totp_code(&e.secret, now))
+        .await
+        .unwrap()
+        .unwrap();
     let weak = c
         .call(
             "POST",

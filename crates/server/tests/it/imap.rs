@@ -396,32 +396,14 @@ async fn after_change_in_session<F: std::future::Future<Output = ()>>(
     change: F,
 ) -> String {
     let imaps = s.running.imaps.unwrap().port().to_string();
-    let mut child = tokio::process::Command::new("python3")
-        .arg("-c")
-        .arg(format!("{PRELUDE}{CUT_OFF}"))
-        .args([&imaps, user, password])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut first)
-        .await
-        .unwrap();
+    let script = format!("{PRELUDE}{CUT_OFF}");
+    let change = async {
+        change.await;
+        s.clock.advance(std::time::Duration::from_secs(6 * 60));
+    };
+    let (first, after) =
+        crate::smtp::python_paused(&script, &[&imaps, user, password], change).await;
     assert!(first.contains("a2 OK"), "{first}");
-    change.await;
-    s.clock.advance(std::time::Duration::from_secs(6 * 60));
-    let mut stdin = child.stdin.take().unwrap();
-    tokio::io::AsyncWriteExt::write_all(&mut stdin, b"\n")
-        .await
-        .unwrap();
-    drop(stdin);
-    let mut after = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut after)
-        .await
-        .unwrap();
-    assert!(child.wait().await.unwrap().success(), "{after}");
     after
 }
 

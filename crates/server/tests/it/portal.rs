@@ -3,7 +3,7 @@
 //! (passkeys, script) is in `portal_browser`.
 
 use crate::auth::{GOOD, GOOD2};
-use crate::support::{admin, new_account};
+use crate::support::admin;
 use carepost_testkit::{HttpResponse, TestDb, TestServer, https_request};
 
 /// A browser without script: a cookie jar and forms.
@@ -70,15 +70,7 @@ fn urlencode(v: &str) -> String {
 }
 
 async fn nurse() -> (Browser, String) {
-    let s = TestServer::start(TestDb::sqlite()).await;
-    let dir = &s.running.context.directory;
-    dir.create_department(&admin(), "Cardiology", None)
-        .await
-        .unwrap();
-    let mut new = new_account("Ann", None, "Lee", "E1", "Cardiology");
-    new.category = "nurse".into();
-    let a = dir.create_account(&admin(), &new).await.unwrap().address;
-    dir.set_password(&admin(), &a, GOOD).await.unwrap();
+    let (s, a) = crate::support::server_with_nurse(TestDb::sqlite()).await;
     (
         Browser {
             s,

@@ -4,8 +4,8 @@
 //! SKIPPED. With `CAREPOST_SCREENSHOTS=DIR` it also saves the pages it visits there.
 
 use crate::auth::GOOD;
-use crate::support::{admin, new_account};
-use carepost_testkit::{TestDb, TestServer};
+use crate::support::admin;
+use carepost_testkit::TestDb;
 use std::path::PathBuf;
 
 /// Where `scripts/install-test-deps` put playwright-core.
@@ -25,15 +25,8 @@ async fn chromium_registers_a_passkey_and_signs_in_with_it() {
         eprintln!("SKIPPED: Chromium or playwright-core missing; run scripts/install-test-deps");
         return;
     }
-    let s = TestServer::start(TestDb::sqlite()).await;
+    let (s, a) = crate::support::server_with_nurse(TestDb::sqlite()).await;
     let dir = &s.running.context.directory;
-    dir.create_department(&admin(), "Cardiology", None)
-        .await
-        .unwrap();
-    let mut new = new_account("Ann", None, "Lee", "E1", "Cardiology");
-    new.category = "nurse".into();
-    let a = dir.create_account(&admin(), &new).await.unwrap().address;
-    dir.set_password(&admin(), &a, GOOD).await.unwrap();
     // A passkey's origin needs a host name: the portal as a browser on this machine sees it.
     let base = format!("https://localhost:{}", s.running.https.unwrap().port());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/portal_browser.cjs");

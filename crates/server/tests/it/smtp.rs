@@ -179,43 +179,57 @@ code, text = s.docmd('MAIL FROM:<' + user + '>')
 print('then', code, text.decode())
 "#;
 
+/// Runs a Python client that prints one line and then waits for a line on stdin; `change`
+/// runs in between. Returns that first line and the rest of what the client printed.
+pub(crate) async fn python_paused(
+    script: &str,
+    args: &[&str],
+    change: impl std::future::Future<Output = ()>,
+) -> (String, String) {
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut first)
+        .await
+        .unwrap();
+    change.await;
+    let mut stdin = child.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, b"\n")
+        .await
+        .unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut rest)
+        .await
+        .unwrap();
+    assert!(child.wait().await.unwrap().success(), "{first}{rest}");
+    (first, rest)
+}
+
 #[tokio::test]
 async fn a_submission_connection_stops_sending_once_the_password_is_reset() {
     for db in carepost_testkit::backends().await {
         let (s, ann, _) = server_with_staff(db).await;
         let port = s.running.submission.unwrap().port().to_string();
-        let mut child = Command::new("python3")
-            .arg("-c")
-            .arg(SUBMIT_TWICE)
-            .args([&port, &ann, GOOD])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut first)
-            .await
-            .unwrap();
+        let reset = async {
+            s.clock.advance(std::time::Duration::from_secs(1));
+            let cli = carepost_identity::Actor::local_cli("tester");
+            s.running
+                .context
+                .directory
+                .set_password(&cli, &ann, "a fresh horse battery staple 7")
+                .await
+                .unwrap();
+        };
+        let (first, rest) = python_paused(SUBMIT_TWICE, &[&port, &ann, GOOD], reset).await;
         assert_eq!(first.trim(), "first sent");
-        s.clock.advance(std::time::Duration::from_secs(1));
-        let cli = carepost_identity::Actor::local_cli("tester");
-        s.running
-            .context
-            .directory
-            .set_password(&cli, &ann, "a fresh horse battery staple 7")
-            .await
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        tokio::io::AsyncWriteExt::write_all(&mut stdin, b"\n")
-            .await
-            .unwrap();
-        drop(stdin);
-        let mut rest = String::new();
-        tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut rest)
-            .await
-            .unwrap();
-        assert!(child.wait().await.unwrap().success(), "{rest}");
         assert!(
             rest.contains("then 421 4.7.0 Your account, password or app password has changed"),
             "{rest}"

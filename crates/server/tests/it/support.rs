@@ -111,3 +111,20 @@ pub async fn on_each_backend(f: impl AsyncFn(&Env)) {
         f(&env).await;
     }
 }
+
+/// A server with one nurse (no second factor required) in a new department Cardiology, whose
+/// password is `auth::GOOD`: (server, address).
+pub async fn server_with_nurse(db: TestDb) -> (carepost_testkit::TestServer, String) {
+    let s = carepost_testkit::TestServer::start(db).await;
+    let dir = &s.running.context.directory;
+    dir.create_department(&admin(), "Cardiology", None)
+        .await
+        .unwrap();
+    let mut new = new_account("Ann", None, "Lee", "E1", "Cardiology");
+    new.category = "nurse".into();
+    let a = dir.create_account(&admin(), &new).await.unwrap().address;
+    dir.set_password(&admin(), &a, crate::auth::GOOD)
+        .await
+        .unwrap();
+    (s, a)
+}

@@ -47,15 +47,7 @@ async fn with_nurse() -> (Client, String) {
 }
 
 async fn with_nurse_on(db: carepost_testkit::TestDb) -> (Client, String) {
-    let s = TestServer::start(db).await;
-    let dir = &s.running.context.directory;
-    dir.create_department(&admin(), "Cardiology", None)
-        .await
-        .unwrap();
-    let mut new = new_account("Ann", None, "Lee", "E1", "Cardiology");
-    new.category = "nurse".into();
-    let a = dir.create_account(&admin(), &new).await.unwrap().address;
-    dir.set_password(&admin(), &a, GOOD).await.unwrap();
+    let (s, a) = crate::support::server_with_nurse(db).await;
     (
         Client {
             s,

@@ -291,3 +291,53 @@ async fn the_authenticator_app_is_enrolled_from_a_qr_code_made_on_the_server() {
     assert_eq!(r.header("location"), Some("/account"), "{}", r.body);
     assert!(b.get("/account").await.body.contains("id=\"totp-state\""));
 }
+
+#[tokio::test]
+async fn a_clinician_is_told_to_enroll_and_after_the_grace_can_only_enroll() {
+    let (mut b, _) = nurse().await;
+    let dir = b.s.running.context.directory.clone();
+    let doc = dir
+        .create_account(
+            &admin(),
+            &crate::support::new_account("Dee", None, "Doc", "D1", "Cardiology"),
+        )
+        .await
+        .unwrap()
+        .address;
+    dir.set_password(&admin(), &doc, GOOD).await.unwrap();
+    b.get("/sign-in").await;
+    b.post("/sign-in", &[("login", &doc), ("password", GOOD)])
+        .await;
+    let r = b.get("/account").await;
+    assert!(
+        r.body
+            .contains("add a passkey or an authenticator app before"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("id=\"sessions\""));
+    b.s.clock.advance(8 * crate::support::DAY);
+    b.post("/sign-in", &[("login", &doc), ("password", GOOD)])
+        .await;
+    let r = b.get("/account").await;
+    assert!(
+        r.body.contains("the time to set one up has passed"),
+        "{}",
+        r.body
+    );
+    assert!(
+        !r.body.contains("id=\"sessions\""),
+        "only enrollment is shown"
+    );
+    let r = b
+        .post(
+            "/account/app-passwords",
+            &[("label", "x"), ("imap", "1"), ("password", GOOD)],
+        )
+        .await;
+    assert_eq!(
+        r.header("location"),
+        Some("/account"),
+        "no app password before enrolling"
+    );
+}

@@ -77,6 +77,16 @@ pub async fn overview(
         .and_then(|k| notice_text(k, mfa.recovery_codes_left))
         .into_iter()
         .collect();
+    if let carepost_identity::SecondFactor::EnrollmentRequired {
+        grace_until,
+        overdue: false,
+    } = d.second_factor_state(s.account).await?
+    {
+        notices.push(format!(
+            "Your role needs a second factor: add a passkey or an authenticator app before {}. After that, you can sign in only to set one up.",
+            grace_until.to_rfc3339()
+        ));
+    }
     if matches!(g, Gate::EnrollOnly) {
         notices.push("Your role needs a second factor, and the time to set one up has passed. Add a passkey or an authenticator app to go on.".into());
     } else if password.expires_soon {

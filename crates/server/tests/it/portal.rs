@@ -341,3 +341,92 @@ async fn a_clinician_is_told_to_enroll_and_after_the_grace_can_only_enroll() {
         "no app password before enrolling"
     );
 }
+
+#[tokio::test]
+async fn helpdesk_unlocks_from_the_page_and_a_supervisor_sees_only_their_department() {
+    use carepost_identity::Role;
+    let (mut b, ann) = nurse().await;
+    let dir = b.s.running.context.directory.clone();
+    dir.create_department(&admin(), "Radiology", None)
+        .await
+        .unwrap();
+    let mut staff = Vec::new();
+    for (first, id, dept) in [("Hal", "H1", "Cardiology"), ("Sue", "S1", "Radiology")] {
+        let mut n = crate::support::new_account(first, None, "Desk", id, dept);
+        n.category = "administrative".into();
+        let a = dir.create_account(&admin(), &n).await.unwrap().address;
+        dir.set_password(&admin(), &a, GOOD).await.unwrap();
+        staff.push(a);
+    }
+    let (helpdesk, supervisor) = (staff[0].clone(), staff[1].clone());
+    dir.grant_role(&admin(), &helpdesk, &Role::Helpdesk, None)
+        .await
+        .unwrap();
+    dir.grant_role(&admin(), &supervisor, &Role::Supervisor, Some("Radiology"))
+        .await
+        .unwrap();
+    // Ann locks herself out.
+    for _ in 0..5 {
+        let attempt = carepost_identity::SignIn {
+            login: &ann,
+            secret: "wrong",
+            protocol: carepost_identity::Protocol::Imap,
+            source: None,
+        };
+        assert!(dir.sign_in(&attempt).await.unwrap().is_err());
+    }
+    b.get("/sign-in").await;
+    b.post("/sign-in", &[("login", &helpdesk), ("password", GOOD)])
+        .await;
+    let home = b.get("/account").await;
+    assert!(home.body.contains("id=\"administration\""), "{}", home.body);
+    let list = b.get("/admin/accounts?query=lee").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.body.contains(&ann), "{}", list.body);
+    let page = b.get(&format!("/admin/accounts/{ann}")).await;
+    assert!(page.body.contains("id=\"unlock\""));
+    assert!(
+        !page.body.contains("Reset password"),
+        "not a helpdesk button"
+    );
+    let r = b.post(&format!("/admin/accounts/{ann}/unlock"), &[]).await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/admin/accounts/{ann}?done=unlock").as_str())
+    );
+    let attempt = carepost_identity::SignIn {
+        login: &ann,
+        secret: GOOD,
+        protocol: carepost_identity::Protocol::Imap,
+        source: None,
+    };
+    assert!(dir.sign_in(&attempt).await.unwrap().is_ok(), "unlocked");
+    // The domain refuses what the role may not do, whatever the form says.
+    let r = b
+        .post(&format!("/admin/accounts/{ann}/reset-password"), &[])
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    b.post("/sign-out", &[]).await;
+
+    // A supervisor of Radiology cannot open a Cardiology account.
+    b.get("/sign-in").await;
+    b.post("/sign-in", &[("login", &supervisor), ("password", GOOD)])
+        .await;
+    let r = b.get(&format!("/admin/accounts/{ann}")).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let list = b.get("/admin/accounts").await;
+    assert!(!list.body.contains(&ann), "{}", list.body);
+    assert!(list.body.contains(&supervisor));
+    // A staff member without a role gets no administration at all.
+    b.post("/sign-out", &[]).await;
+    b.get("/sign-in").await;
+    b.post("/sign-in", &[("login", &ann), ("password", GOOD)])
+        .await;
+    assert!(
+        !b.get("/account")
+            .await
+            .body
+            .contains("id=\"administration\"")
+    );
+    assert_eq!(b.get("/admin/accounts").await.status, 403);
+}

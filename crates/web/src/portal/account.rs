@@ -112,6 +112,11 @@ pub async fn overview(
         notices,
         error,
         enrollment_only: matches!(g, Gate::EnrollOnly),
+        administers: !d
+            .actor_for(s.account, &s.address, None)
+            .await?
+            .roles
+            .is_empty(),
     };
     render(&page, &csrf)
 }

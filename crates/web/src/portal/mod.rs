@@ -10,6 +10,7 @@
 //! and styles from this origin only, no inline script, no framing.
 
 mod account;
+mod admin;
 mod pages;
 mod sign_in;
 
@@ -65,6 +66,9 @@ pub fn routes(state: WebState) -> Router<WebState> {
             post(account::revoke_app_password),
         )
         .route("/account/sessions/{id}/end", post(account::end_session))
+        .route("/admin/accounts", get(admin::accounts))
+        .route("/admin/accounts/{address}", get(admin::account))
+        .route("/admin/accounts/{address}/{action}", post(admin::act))
         .route("/assets/portal.css", get(css))
         .route("/assets/portal.js", get(js))
 }

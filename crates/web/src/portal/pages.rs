@@ -63,6 +63,8 @@ pub(crate) struct AccountPage {
     pub error: Option<String>,
     /// A required second factor is overdue: nothing but enrollment is shown.
     pub enrollment_only: bool,
+    /// The account holds an administrative role: link to the administration pages.
+    pub administers: bool,
 }
 
 #[derive(Template)]
@@ -86,4 +88,40 @@ pub(crate) struct ShownOncePage {
     pub heading: String,
     pub explanation: String,
     pub secrets: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_accounts.html")]
+pub(crate) struct AdminAccountsPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub query: String,
+    /// Each status and whether it is the one searched for.
+    pub statuses: Vec<(&'static str, bool)>,
+    pub accounts: Vec<Account>,
+    pub limit: usize,
+}
+
+/// One kind of source's lockout state.
+pub(crate) struct LockView {
+    pub sources: String,
+    pub until: Option<String>,
+    pub failures: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin_account.html")]
+pub(crate) struct AdminAccountPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub account: Account,
+    pub locks: Vec<LockView>,
+    /// `None` when this actor may not read it.
+    pub mfa: Option<MfaSummary>,
+    pub notices: Vec<String>,
+    pub can_unlock: bool,
+    pub can_manage: bool,
+    pub can_disable: bool,
 }

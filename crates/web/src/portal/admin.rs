@@ -1,0 +1,212 @@
+//! The administration pages: finding accounts and acting on one (unlock, sign out everywhere,
+//! password and second-factor resets, status). Who may see and do what is decided by the
+//! domain's one authorization module, which audits every refusal; the page only hides the
+//! buttons a role has no use for, and a refusal shows as a 403 page.
+
+use super::pages::{AdminAccountPage, AdminAccountsPage, LockView, ShownOncePage};
+use super::{Csrf, Gate, PageError, PageResult, gate, org, render, see_other, session};
+use crate::WebState;
+use crate::api::session::Source;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use carepost_identity::{AccountStatus, Actor, ListFilter, Role};
+use serde::Deserialize;
+
+/// Most accounts one search shows.
+const PAGE: i64 = 200;
+
+/// The signed-in staff member as an actor with their roles, or where the browser must go.
+async fn staff(
+    state: &WebState,
+    headers: &HeaderMap,
+    source: Source,
+) -> Result<Result<(Actor, String), Response>, PageError> {
+    let Some(s) = session(state, headers).await? else {
+        return Ok(Err(see_other("/sign-in", &[])));
+    };
+    if !matches!(gate(state, &s).await?, Gate::Open) {
+        return Ok(Err(see_other("/account", &[])));
+    }
+    let actor = state
+        .directory
+        .actor_for(s.account, &s.address, source.0)
+        .await?;
+    Ok(Ok((actor, s.address)))
+}
+
+#[derive(Deserialize, Default)]
+pub struct Search {
+    #[serde(default)]
+    query: String,
+    #[serde(default)]
+    status: String,
+}
+
+pub async fn accounts(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Query(q): Query<Search>,
+) -> PageResult {
+    let (actor, me) = match staff(&state, &headers, source).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    let status = match q.status.as_str() {
+        "" => None,
+        s => Some(AccountStatus::parse(s)?),
+    };
+    let filter = ListFilter {
+        department: None,
+        status,
+        query: Some(q.query.clone()).filter(|t| !t.trim().is_empty()),
+        limit: Some(PAGE),
+    };
+    let accounts = state.directory.list_accounts(&actor, &filter).await?;
+    let statuses = ["active", "disabled", "deprovisioned"]
+        .map(|s| (s, s == q.status))
+        .to_vec();
+    render(
+        &AdminAccountsPage {
+            org: org(&state),
+            signed_in_as: Some(me),
+            csrf: csrf.token.clone(),
+            query: q.query,
+            statuses,
+            accounts,
+            limit: usize::try_from(PAGE).unwrap_or(usize::MAX),
+        },
+        &csrf,
+    )
+}
+
+#[derive(Deserialize, Default)]
+pub struct Done {
+    done: Option<String>,
+}
+
+pub async fn account(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Path(address): Path<String>,
+    Query(q): Query<Done>,
+) -> PageResult {
+    let (actor, me) = match staff(&state, &headers, source).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    let d = &state.directory;
+    let account = d.find_account(&actor, &address).await?;
+    let locks = d
+        .lock_state(&actor, &address)
+        .await?
+        .into_iter()
+        .map(|(sources, until, failures)| LockView {
+            sources,
+            until,
+            failures,
+        })
+        .collect();
+    let mfa = d.mfa_summary(&actor, &address).await.ok();
+    let has = |r: Role| actor.roles.contains(&r);
+    let notices = match q.done.as_deref() {
+        Some("unlock") => vec!["Unlocked: the person can sign in again.".to_string()],
+        Some("sessions") => vec!["Every web session of this account is signed out.".to_string()],
+        Some("mfa") => {
+            vec!["Second factors reset: the person enrolls again at the next sign-in.".to_string()]
+        }
+        Some("status") => vec!["Status changed.".to_string()],
+        _ => Vec::new(),
+    };
+    render(
+        &AdminAccountPage {
+            org: org(&state),
+            signed_in_as: Some(me),
+            csrf: csrf.token.clone(),
+            account,
+            locks,
+            mfa,
+            notices,
+            can_unlock: has(Role::ItAdmin) || has(Role::Helpdesk),
+            can_manage: has(Role::ItAdmin),
+            can_disable: has(Role::ItAdmin) || has(Role::Supervisor),
+        },
+        &csrf,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct Action {
+    csrf: String,
+    reason: Option<String>,
+    status: Option<String>,
+}
+
+/// One action on an account, after the form's token and the staff member are checked; the
+/// domain decides whether this actor may.
+pub async fn act(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Path((address, what)): Path<(String, String)>,
+    Form(f): Form<Action>,
+) -> PageResult {
+    let back = format!("/admin/accounts/{address}");
+    if !csrf.accepts(&f.csrf) {
+        return Ok(see_other(&back, &[]));
+    }
+    let (actor, me) = match staff(&state, &headers, source).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    let d = &state.directory;
+    let done = match what.as_str() {
+        "unlock" => {
+            d.unlock(&actor, &address).await?;
+            "unlock"
+        }
+        "end-sessions" => {
+            d.end_all_sessions(&actor, &address).await?;
+            "sessions"
+        }
+        "reset-mfa" => {
+            d.mfa_reset(&actor, &address, f.reason.as_deref().unwrap_or(""))
+                .await?;
+            "mfa"
+        }
+        "status" => {
+            let to = AccountStatus::parse(f.status.as_deref().unwrap_or(""))?;
+            d.set_status(&actor, &address, to).await?;
+            "status"
+        }
+        "reset-password" => {
+            let temporary = d.reset_password(&actor, &address).await?;
+            return render(
+                &ShownOncePage {
+                    org: org(&state),
+                    signed_in_as: Some(me),
+                    csrf: csrf.token.clone(),
+                    heading: format!("Temporary password for {address}"),
+                    explanation: format!(
+                        "Give it to the person in person or by phone after checking who they are. It works for {} and must be changed at the first sign-in.",
+                        carepost_identity::human_duration(d.config().password.temporary_lifetime)
+                    ),
+                    secrets: vec![temporary],
+                },
+                &csrf,
+            );
+        }
+        _ => {
+            return Err(
+                carepost_identity::IdentityError::NotFound(format!("no action {what}")).into(),
+            );
+        }
+    };
+    Ok(see_other(&format!("{back}?done={done}"), &[]))
+}

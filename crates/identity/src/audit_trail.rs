@@ -82,4 +82,22 @@ impl Directory {
             .await?
             .is_empty())
     }
+
+    /// The account's own recent security events (sign-ins, locks, changes to its password and
+    /// factors), newest first: what the portal shows its owner. No permission is needed to
+    /// read one's own.
+    pub async fn own_activity(
+        &self,
+        account: carepost_types::AccountId,
+        limit: i64,
+    ) -> Result<Vec<Event>, IdentityError> {
+        let row = self.account_row(account).await?;
+        let filter = AuditFilter {
+            target: Some(format!("account:{}", row.primary_address)),
+            limit: Some(limit),
+            newest_first: true,
+            ..AuditFilter::default()
+        };
+        Ok(self.store.read().await?.list_audit(&filter).await?)
+    }
 }

@@ -53,6 +53,8 @@ pub struct AuditFilter {
     pub target: Option<String>,
     pub after_seq: Option<AuditSeq>,
     pub limit: Option<i64>,
+    /// The newest events first (the latest `limit` of them), instead of the oldest.
+    pub newest_first: bool,
 }
 
 #[allow(async_fn_in_trait)] // Used through the concrete `Tx`, whose futures are `Send`.
@@ -93,7 +95,8 @@ impl AuditRepo for Tx {
     }
 
     async fn list_audit(&mut self, f: &AuditFilter) -> Result<Vec<Event>, StoreError> {
-        let rows = sqlx::query(
+        let order = if f.newest_first { "DESC" } else { "" };
+        let sql = sqlx::AssertSqlSafe(format!(
             "SELECT seq, at, actor, actor_id, action, target, source, outcome, details, \
              prev_hash, hash FROM audit_events \
              WHERE (CAST($1 AS BIGINT) IS NULL OR at >= $1) \
@@ -101,17 +104,18 @@ impl AuditRepo for Tx {
                AND (CAST($3 AS TEXT) IS NULL OR actor = $3) \
                AND (CAST($4 AS TEXT) IS NULL OR target = $4 OR target = $5) \
                AND (CAST($6 AS BIGINT) IS NULL OR seq > $6) \
-             ORDER BY seq LIMIT $7",
-        )
-        .bind(f.since.map(|t| t.0))
-        .bind(f.until.map(|t| t.0))
-        .bind(&f.actor)
-        .bind(&f.target)
-        .bind(f.target.as_ref().map(|t| target_by_name(t)))
-        .bind(f.after_seq.map(|s| s.0))
-        .bind(f.limit.unwrap_or(i64::MAX))
-        .fetch_all(self.conn())
-        .await?;
+             ORDER BY seq {order} LIMIT $7"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(f.since.map(|t| t.0))
+            .bind(f.until.map(|t| t.0))
+            .bind(&f.actor)
+            .bind(&f.target)
+            .bind(f.target.as_ref().map(|t| target_by_name(t)))
+            .bind(f.after_seq.map(|s| s.0))
+            .bind(f.limit.unwrap_or(i64::MAX))
+            .fetch_all(self.conn())
+            .await?;
         all(&rows, event_from_row)
     }
 

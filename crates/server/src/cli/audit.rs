@@ -50,6 +50,7 @@ impl FilterArgs {
             target: self.target.clone(),
             after_seq: None,
             limit: self.limit,
+            newest_first: false,
         })
     }
 }

@@ -138,6 +138,14 @@ async fn pages_come_with_a_strict_policy_and_forms_need_the_browsers_token() {
     let r = b.get("/account").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains(&format!(r#"<dd id="address">{a}</dd>"#)));
+    // The owner sees the refused attempt among their recent activity.
+    assert!(
+        r.body
+            .contains("Sign-in refused, through the portal (refused)"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("Signed in, through the portal"));
     // Signing in again over the open session (a shared workstation) ends the first one.
     b.post("/sign-in", &[("login", &a), ("password", GOOD)])
         .await;

@@ -1,13 +1,14 @@
 // The portal in headless Chromium, driven by playwright-core, with Chromium's virtual
 // authenticator (DevTools WebAuthn domain) standing in for a platform passkey: sign in with
-// the password, register a passkey, sign out, sign in again with the password and the passkey.
-// Usage: node portal_browser.cjs BASE_URL LOGIN PASSWORD [SCREENSHOT_DIR]
+// the password, register a passkey, sign out, sign in again with the password and the passkey,
+// then forget the password and set a new one with a recovery code.
+// Usage: node portal_browser.cjs BASE_URL LOGIN PASSWORD NEW_PASSWORD [SCREENSHOT_DIR]
 // Prints one JSON line with what it saw; exits non-zero on any failure.
 "use strict";
 const { chromium } = require("playwright-core");
 
 async function main() {
-  const [base, login, password, shots] = process.argv.slice(2);
+  const [base, login, password, newPassword, shots] = process.argv.slice(2);
   const browser = await chromium.launch({
     executablePath: process.env.CAREPOST_CHROMIUM || "/usr/bin/chromium",
     args: ["--no-sandbox"],
@@ -41,7 +42,8 @@ async function main() {
   await page.fill("#passkey-password", password);
   await page.click("#register-passkey");
   await page.waitForSelector("#secrets li", { timeout: 15000 });
-  seen.recovery_codes = await page.$$eval("#secrets code", (els) => els.length);
+  const codes = await page.$$eval("#secrets code", (els) => els.map((e) => e.textContent));
+  seen.recovery_codes = codes.length;
   await Promise.all([page.waitForURL("**/account"), page.click("#add-passkey a")]);
   seen.passkeys = await page.$$eval("#passkeys tbody tr", (rows) => rows.map((r) => r.cells[0].textContent));
   await shot("account");
@@ -58,10 +60,22 @@ async function main() {
   const after = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
   seen.sign_count = after.credentials[0].signCount;
 
-  // A page of another origin cannot use the passkey: its browser refuses the relying party.
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  seen.errors = errors;
+  // Forgot the password: a recovery code proves the person and sets a new one.
+  await Promise.all([page.waitForURL("**/sign-in"), page.click("header button.link")]);
+  await Promise.all([page.waitForURL("**/forgot"), page.click("a[href='/forgot']")]);
+  await shot("forgot");
+  await page.fill("#login", login);
+  await page.fill("#code", codes[0]);
+  await page.fill("#new_password", newPassword);
+  await page.click("main button[type=submit]");
+  await page.waitForSelector("p.notice");
+  seen.recovery_notices = await page.$$eval("p.notice", (ps) => ps.map((p) => p.textContent));
+  await page.goto(`${base}/sign-in`);
+  await page.fill("#login", login);
+  await page.fill("#password", newPassword);
+  await Promise.all([page.waitForURL("**/sign-in/verify"), page.click("main button[type=submit]")]);
+  await Promise.all([page.waitForURL("**/account", { timeout: 15000 }), page.click("#use-passkey")]);
+  seen.activity = await page.$$eval("#activity tbody tr", (rows) => rows.map((r) => r.cells[1].textContent));
   console.log(JSON.stringify(seen));
   await browser.close();
 }

@@ -1,6 +1,6 @@
 //! The portal in a real browser: headless Chromium driven by playwright-core
 //! (`portal_browser.cjs`), registering and using a passkey through Chromium's virtual
-//! authenticator. `scripts/install-test-deps` installs both; without them the test says
+//! authenticator, and the forgot-password page with a recovery code. `scripts/install-test-deps` installs both; without them the test says
 //! SKIPPED. With `CAREPOST_SCREENSHOTS=DIR` it also saves the pages it visits there.
 
 use crate::auth::GOOD;
@@ -32,7 +32,7 @@ async fn chromium_registers_a_passkey_and_signs_in_with_it() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/portal_browser.cjs");
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(script)
-        .args([&base, &a, GOOD])
+        .args([&base, &a, GOOD, crate::auth::GOOD2])
         .env("NODE_PATH", &modules)
         .env("CAREPOST_CHROMIUM", &chromium);
     if let Some(shots) = std::env::var_os("CAREPOST_SCREENSHOTS") {
@@ -54,6 +54,12 @@ async fn chromium_registers_a_passkey_and_signs_in_with_it() {
     assert_eq!(seen["credentials_on_device"], 1);
     assert_eq!(seen["signed_in_again"], a.as_str());
     assert!(seen["sign_count"].as_u64().unwrap() >= 1, "{seen}");
+    let notices = seen["recovery_notices"].to_string();
+    assert!(notices.contains("Your new password is set"), "{notices}");
+    assert!(notices.contains("You used a recovery code: 9 left"), "{notices}");
+    let activity = seen["activity"].to_string();
+    assert!(activity.contains("Password set after a recovery code"), "{activity}");
+    assert!(activity.contains("Passkey added"), "{activity}");
     // The server recorded the passkey's use for the owner to see.
     let id = dir.find_account(&admin(), &a).await.unwrap().id;
     let keys = dir.list_passkeys(id).await.unwrap();

@@ -174,6 +174,7 @@ pub async fn audit(
         target: q.target,
         after_seq: None,
         limit: Some(q.limit.unwrap_or(100).clamp(1, 1000)),
+        newest_first: false,
     };
     let events = state.directory.audit_events(&actor, &filter).await?;
     Ok(Json(json!({ "events": events })))

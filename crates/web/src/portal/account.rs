@@ -3,7 +3,7 @@
 //! passkey removal, app passwords and sessions. A session that must change its password sees
 //! only the password page; one whose required second factor is overdue, only enrollment.
 
-use super::pages::{AccountPage, PasswordPage, ShownOncePage, TotpPage};
+use super::pages::{AccountPage, ActivityView, PasswordPage, ShownOncePage, TotpPage};
 use super::{Csrf, Gate, PageError, PageResult, gate, org, render, see_other, session, stale_form};
 use crate::WebState;
 use crate::api::session::Source;
@@ -117,6 +117,12 @@ pub async fn overview(
             .await?
             .roles
             .is_empty(),
+        activity: d
+            .own_activity(s.account, 25)
+            .await?
+            .iter()
+            .map(ActivityView::from_event)
+            .collect(),
     };
     render(&page, &csrf)
 }

@@ -65,6 +65,60 @@ pub(crate) struct AccountPage {
     pub enrollment_only: bool,
     /// The account holds an administrative role: link to the administration pages.
     pub administers: bool,
+    pub activity: Vec<ActivityView>,
+}
+
+/// One of the account's security events, in words for its owner.
+pub(crate) struct ActivityView {
+    pub at: String,
+    pub what: String,
+    pub source: String,
+    pub failed: bool,
+}
+
+impl ActivityView {
+    pub fn from_event(e: &carepost_audit::Event) -> ActivityView {
+        let details: serde_json::Value = serde_json::from_str(&e.details).unwrap_or_default();
+        let protocol = details["protocol"].as_str().map(|p| match p {
+            "imap" => "mail app (IMAP)",
+            "smtp" => "mail app (sending)",
+            "web" => "the portal",
+            "api" => "the API",
+            other => other,
+        });
+        let what = match e.action.as_str() {
+            "signin.success" => "Signed in",
+            "signin.failure" => "Sign-in refused",
+            "signin.first_factor" => "Password accepted; second step asked",
+            "account.lock" => "Account locked after failed sign-ins",
+            "account.unlock" => "Account unlocked",
+            "password.change" => "Password changed",
+            "password.reset" => "Password reset by an administrator",
+            "password.recover" => "Password set after a recovery code",
+            "mfa.verify" => "Second step",
+            "mfa.totp.confirm" => "Authenticator app set up",
+            "mfa.passkey.register" => "Passkey added",
+            "mfa.passkey.remove" => "Passkey removed",
+            "mfa.recovery_code.use" => "Recovery code used",
+            "mfa.recovery_codes.generate" => "New recovery codes made",
+            "mfa.reset" => "Second factors reset by an administrator",
+            "app_password.create" => "App password created",
+            "app_password.revoke" => "App password revoked",
+            "session.start" => "Portal session started",
+            "session.end" => "Session ended",
+            other => other,
+        };
+        let what = match protocol {
+            Some(p) => format!("{what}, through {p}"),
+            None => what.to_string(),
+        };
+        ActivityView {
+            at: e.at.to_rfc3339(),
+            what,
+            source: e.source.clone().unwrap_or_default(),
+            failed: e.outcome != "success",
+        }
+    }
 }
 
 #[derive(Template)]

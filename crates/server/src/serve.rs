@@ -111,6 +111,7 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         directory: context.directory.clone(),
         clock: context.clock.clone(),
         sign_in_limiter: std::sync::Arc::new(carepost_web::api::sign_in_limiter()),
+        read_ahead: carepost_web::read_ahead_budget(),
     };
     let app = router(state);
     let (stop, stopped) = watch::channel(false);

@@ -27,6 +27,13 @@ pub struct WebState {
     pub clock: Arc<dyn Clock>,
     /// Sign-in requests per source network, checked before any password is hashed.
     pub sign_in_limiter: Arc<api::SignInLimiter>,
+    /// Bytes of request bodies being read ahead at once (see `security::read_small_bodies`).
+    pub read_ahead: Arc<tokio::sync::Semaphore>,
+}
+
+/// The read-ahead budget of one server: 32 MiB of request bodies at once.
+pub fn read_ahead_budget() -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(security::READ_AHEAD_BUDGET_KIB))
 }
 
 impl WebState {
@@ -48,6 +55,10 @@ pub fn router(state: WebState) -> Router {
         .nest("/api/v1", api::routes(state.clone()))
         .merge(portal::routes(state.clone()))
         .fallback(probes::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::read_small_bodies,
+        ))
         .layer(axum::middleware::from_fn(security::headers_and_metrics))
         .with_state(state)
 }

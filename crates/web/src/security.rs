@@ -1,10 +1,11 @@
-//! Headers every response carries, and request counting for `/metrics`.
+//! Headers every response carries, request counting for `/metrics`, and reading small request
+//! bodies whole before a handler may refuse them.
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::header;
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 pub async fn headers_and_metrics(req: Request, next: Next) -> Response {
     let route = req
@@ -49,4 +50,42 @@ pub async fn headers_and_metrics(req: Request, next: Next) -> Response {
     metrics::counter!("carepost_http_requests_total", "route" => route, "method" => method, "status" => status)
         .increment(1);
     res
+}
+
+/// Bodies up to this size are read whole before the handler runs.
+const READ_AHEAD: usize = 256 * 1024;
+/// Of all requests together, in KiB: a flood of slow uploads cannot pin more memory.
+pub(crate) const READ_AHEAD_BUDGET_KIB: usize = 32 * 1024;
+
+/// Reads a request body of up to 256 KiB before the handler runs, while the server-wide budget
+/// allows. A handler that refuses a request without reading its body (not signed in, too
+/// large, a bad path) would otherwise close the connection with bytes still unread, and the
+/// client's kernel then resets it, often before the client has read the answer: the client
+/// sees a broken connection instead of the JSON refusal. Larger bodies (the HR import), and
+/// any body while the budget is spent, stream as before.
+pub async fn read_small_bodies(
+    axum::extract::State(state): axum::extract::State<crate::WebState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let Some(len) = declared.filter(|n| *n > 0 && *n <= READ_AHEAD) else {
+        return next.run(req).await;
+    };
+    let kib = u32::try_from(len.div_ceil(1024)).unwrap_or(u32::MAX);
+    let Ok(_permit) = state.read_ahead.try_acquire_many(kib) else {
+        return next.run(req).await;
+    };
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, READ_AHEAD).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Err(_) => axum::http::StatusCode::BAD_REQUEST.into_response(),
+    }
 }

@@ -19,6 +19,7 @@ mod import;
 mod lists;
 mod mail;
 mod mfa;
+mod openapi;
 mod outbound;
 mod portal;
 mod portal_browser;

@@ -56,9 +56,15 @@ async fn chromium_registers_a_passkey_and_signs_in_with_it() {
     assert!(seen["sign_count"].as_u64().unwrap() >= 1, "{seen}");
     let notices = seen["recovery_notices"].to_string();
     assert!(notices.contains("Your new password is set"), "{notices}");
-    assert!(notices.contains("You used a recovery code: 9 left"), "{notices}");
+    assert!(
+        notices.contains("You used a recovery code: 9 left"),
+        "{notices}"
+    );
     let activity = seen["activity"].to_string();
-    assert!(activity.contains("Password set after a recovery code"), "{activity}");
+    assert!(
+        activity.contains("Password set after a recovery code"),
+        "{activity}"
+    );
     assert!(activity.contains("Passkey added"), "{activity}");
     // The server recorded the passkey's use for the owner to see.
     let id = dir.find_account(&admin(), &a).await.unwrap().id;

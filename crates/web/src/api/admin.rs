@@ -3,10 +3,10 @@
 //! check is the domain's one authorization module, and every refusal is audited there.
 
 use super::ApiError;
-use super::session::{ApiJson, Caller};
+use super::session::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::WebState;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use carepost_identity::{AccountStatus, ListFilter, NewAccount, PersonName};
 use carepost_store::AuditFilter;
@@ -14,7 +14,8 @@ use carepost_types::UnixMillis;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     department: Option<String>,
     status: Option<String>,
@@ -22,10 +23,21 @@ pub struct ListQuery {
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/accounts",
+    tag = "accounts",
+    summary = "Find accounts",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn list_accounts(
     State(state): State<WebState>,
     Caller(actor): Caller,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let filter = ListFilter {
         department: q.department,
@@ -37,7 +49,7 @@ pub async fn list_accounts(
     Ok(Json(json!({ "accounts": accounts })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateAccount {
     first: String,
     middle: Option<String>,
@@ -49,6 +61,17 @@ pub struct CreateAccount {
     supervisor: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/accounts",
+    tag = "accounts",
+    summary = "Create an account",
+    request_body = CreateAccount,
+    responses(
+        (status = 201, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn create_account(
     State(state): State<WebState>,
     Caller(actor): Caller,
@@ -70,10 +93,21 @@ pub async fn create_account(
     Ok((StatusCode::CREATED, Json(json!(account))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/accounts/{address}",
+    tag = "accounts",
+    summary = "An account and its lockout state",
+    params(("address" = String, Path, description = "primary address")),
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn show_account(
     State(state): State<WebState>,
     Caller(actor): Caller,
-    Path(address): Path<String>,
+    ApiPath(address): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let account = state.directory.find_account(&actor, &address).await?;
     let locks = state.directory.lock_state(&actor, &address).await?;
@@ -84,24 +118,47 @@ pub async fn show_account(
     Ok(Json(json!({ "account": account, "lockout": locks })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/accounts/{address}/unlock",
+    tag = "accounts",
+    summary = "Clear a lockout",
+    params(("address" = String, Path, description = "primary address")),
+    responses(
+        (status = 204, description = "done"),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn unlock(
     State(state): State<WebState>,
     Caller(actor): Caller,
-    Path(address): Path<String>,
+    ApiPath(address): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     state.directory.unlock(&actor, &address).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StatusChange {
     status: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/accounts/{address}/status",
+    tag = "accounts",
+    summary = "Disable, enable or deprovision",
+    request_body = StatusChange,
+    params(("address" = String, Path, description = "primary address")),
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn set_status(
     State(state): State<WebState>,
     Caller(actor): Caller,
-    Path(address): Path<String>,
+    ApiPath(address): ApiPath<String>,
     ApiJson(b): ApiJson<StatusChange>,
 ) -> Result<Json<Value>, ApiError> {
     let to = AccountStatus::parse(&b.status)?;
@@ -109,10 +166,21 @@ pub async fn set_status(
     Ok(Json(json!(account)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/accounts/{address}/reset-password",
+    tag = "accounts",
+    summary = "Reset to a temporary password (shown once)",
+    params(("address" = String, Path, description = "primary address")),
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn reset_password(
     State(state): State<WebState>,
     Caller(actor): Caller,
-    Path(address): Path<String>,
+    ApiPath(address): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let temporary = state.directory.reset_password(&actor, &address).await?;
     Ok(Json(
@@ -120,15 +188,27 @@ pub async fn reset_password(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Reason {
     reason: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/accounts/{address}/reset-mfa",
+    tag = "accounts",
+    summary = "Reset second factors",
+    request_body = Reason,
+    params(("address" = String, Path, description = "primary address")),
+    responses(
+        (status = 204, description = "done"),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn reset_mfa(
     State(state): State<WebState>,
     Caller(actor): Caller,
-    Path(address): Path<String>,
+    ApiPath(address): ApiPath<String>,
     ApiJson(b): ApiJson<Reason>,
 ) -> Result<StatusCode, ApiError> {
     state
@@ -138,16 +218,28 @@ pub async fn reset_mfa(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/accounts/{address}/end-sessions",
+    tag = "accounts",
+    summary = "End every web session",
+    params(("address" = String, Path, description = "primary address")),
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn end_sessions(
     State(state): State<WebState>,
     Caller(actor): Caller,
-    Path(address): Path<String>,
+    ApiPath(address): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let n = state.directory.end_all_sessions(&actor, &address).await?;
     Ok(Json(json!({ "ended": n })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     since: Option<String>,
     until: Option<String>,
@@ -156,10 +248,21 @@ pub struct AuditQuery {
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/audit",
+    tag = "audit",
+    summary = "The audit trail",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn audit(
     State(state): State<WebState>,
     Caller(actor): Caller,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let time = |t: &Option<String>| -> Result<Option<UnixMillis>, ApiError> {
         t.as_deref()
@@ -180,16 +283,28 @@ pub async fn audit(
     Ok(Json(json!({ "events": events })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct HelpdeskReset {
     /// The code the person reads from their authenticator, when the account has one.
     user_code: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/accounts/{address}/helpdesk-reset",
+    tag = "helpdesk",
+    summary = "Verified helpdesk reset",
+    request_body = HelpdeskReset,
+    params(("address" = String, Path, description = "primary address")),
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn helpdesk_reset(
     State(state): State<WebState>,
     Caller(actor): Caller,
-    Path(address): Path<String>,
+    ApiPath(address): ApiPath<String>,
     ApiJson(b): ApiJson<HelpdeskReset>,
 ) -> Result<Json<Value>, ApiError> {
     let temporary = state
@@ -201,10 +316,22 @@ pub async fn helpdesk_reset(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/accounts/{address}/reset-requests",
+    tag = "helpdesk",
+    summary = "Ask a supervisor to approve a reset",
+    request_body = Reason,
+    params(("address" = String, Path, description = "primary address")),
+    responses(
+        (status = 201, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn request_reset(
     State(state): State<WebState>,
     Caller(actor): Caller,
-    Path(address): Path<String>,
+    ApiPath(address): ApiPath<String>,
     ApiJson(b): ApiJson<Reason>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = state
@@ -214,10 +341,21 @@ pub async fn request_reset(
     Ok((StatusCode::CREATED, Json(json!({ "request": id }))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/reset-requests/{id}/approve",
+    tag = "helpdesk",
+    summary = "Approve a reset request",
+    params(("id" = i64, Path, description = "request id")),
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn approve_reset(
     State(state): State<WebState>,
     Caller(actor): Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
     let temporary = state.directory.approve_reset(&actor, id).await?;
     Ok(Json(
@@ -225,6 +363,16 @@ pub async fn approve_reset(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/departments",
+    tag = "directory",
+    summary = "The department tree",
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn departments(
     State(state): State<WebState>,
     Caller(actor): Caller,
@@ -233,12 +381,23 @@ pub async fn departments(
     Ok(Json(json!({ "departments": all })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewDepartment {
     name: String,
     parent: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/departments",
+    tag = "directory",
+    summary = "Create a department",
+    request_body = NewDepartment,
+    responses(
+        (status = 201, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn create_department(
     State(state): State<WebState>,
     Caller(actor): Caller,
@@ -253,6 +412,17 @@ pub async fn create_department(
 
 /// `POST /api/v1/import` with the HR export as the body (`text/csv`): the summary with the
 /// per-row report.
+#[utoipa::path(
+    post,
+    path = "/import",
+    tag = "directory",
+    summary = "HR import (CSV body)",
+    request_body(content = String, content_type = "text/csv"),
+    responses(
+        (status = 200, description = "the per-row report", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn import(
     State(state): State<WebState>,
     Caller(actor): Caller,
@@ -263,6 +433,16 @@ pub async fn import(
 }
 
 /// The policies in force, for anyone signed in (the portal shows the password rules).
+#[utoipa::path(
+    get,
+    path = "/policy",
+    tag = "directory",
+    summary = "The security policies",
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn policy(
     State(state): State<WebState>,
     _user: super::session::RestrictedUser,
@@ -270,13 +450,24 @@ pub async fn policy(
     Json(carepost_identity::policy_document(state.directory.config()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
     name: String,
     roles: Vec<String>,
     days: u32,
 }
 
+#[utoipa::path(
+    post,
+    path = "/tokens",
+    tag = "tokens",
+    summary = "Create an API token (shown once)",
+    request_body = NewToken,
+    responses(
+        (status = 201, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn create_token(
     State(state): State<WebState>,
     Caller(actor): Caller,
@@ -300,6 +491,16 @@ pub async fn create_token(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/tokens",
+    tag = "tokens",
+    summary = "API tokens",
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn tokens(
     State(state): State<WebState>,
     Caller(actor): Caller,
@@ -308,10 +509,21 @@ pub async fn tokens(
     Ok(Json(json!({ "tokens": list })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/tokens/{id}",
+    tag = "tokens",
+    summary = "Revoke an API token",
+    params(("id" = i64, Path, description = "token id")),
+    responses(
+        (status = 204, description = "done"),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn revoke_token(
     State(state): State<WebState>,
     Caller(actor): Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     state.directory.revoke_api_token(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -18,7 +18,7 @@ use carepost_types::AccountId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordStep {
     login: String,
     password: String,
@@ -26,15 +26,17 @@ pub struct PasswordStep {
 
 /// The second step: a code (the authenticator's or a recovery code), or a passkey's answer
 /// to the challenge of `/auth/passkey-challenge`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SecondStep {
     code: Option<String>,
     passkey: Option<PasskeyAnswer>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasskeyAnswer {
     ceremony: String,
+    /// The browser's `PublicKeyCredential` as WebAuthn JSON (base64url fields).
+    #[schema(value_type = Object)]
     credential: PublicKeyCredential,
 }
 
@@ -117,6 +119,17 @@ async fn signed_in(
     Ok(res)
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/sign-in",
+    tag = "auth",
+    summary = "Password step of a sign-in",
+    request_body = PasswordStep,
+    responses(
+        (status = 200, description = "signed in, or second_factor_required with a 5-minute cookie", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn sign_in(
     State(state): State<WebState>,
     source: Source,
@@ -160,6 +173,17 @@ pub async fn sign_in(
     Ok(res)
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/second-factor",
+    tag = "auth",
+    summary = "Second step: a code or a passkey's answer",
+    request_body = SecondStep,
+    responses(
+        (status = 200, description = "signed in", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn second_factor(
     State(state): State<WebState>,
     source: Source,
@@ -233,6 +257,16 @@ pub async fn second_factor(
     signed_in(&state, &s, amr, &headers, source, notices).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/sign-out",
+    tag = "auth",
+    summary = "Ends this session",
+    responses(
+        (status = 204, description = "done"),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn sign_out(
     State(state): State<WebState>,
     user: Option<RestrictedUser>,
@@ -250,7 +284,7 @@ pub async fn sign_out(
     Ok(res)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Recover {
     login: String,
     /// A recovery code, or the authenticator's code while the account is not locked.
@@ -262,6 +296,17 @@ pub struct Recover {
 /// Forgot password and self-unlock. Every failure to prove gets the same answer; a proven
 /// person is told why they could not sign in (a lock, and how many failures led to it) and
 /// how many recovery codes are left.
+#[utoipa::path(
+    post,
+    path = "/auth/recover",
+    tag = "auth",
+    summary = "Forgot password and self-unlock",
+    request_body = Recover,
+    responses(
+        (status = 200, description = "recovered, with notices", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn recover(
     State(state): State<WebState>,
     source: Source,

@@ -87,3 +87,13 @@ impl ApiError {
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
 }
+
+/// What every refusal answers, for the OpenAPI document.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Only its schema is used; `ApiError` writes the same two fields.
+pub struct ErrorBody {
+    /// A stable code, such as `invalid_credentials` or `forbidden`.
+    error: String,
+    /// A sentence for the person.
+    message: String,
+}

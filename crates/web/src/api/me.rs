@@ -4,10 +4,10 @@
 //! takes `User`, which refuses such sessions. Creating secrets asks for the password again.
 
 use super::ApiError;
-use super::session::{ApiJson, RestrictedUser, User};
+use super::session::{ApiJson, ApiPath, RestrictedUser, User};
 use crate::WebState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use carepost_identity::Protocol;
 use carepost_types::UnixMillis;
@@ -28,6 +28,16 @@ pub(super) async fn confirm(state: &WebState, user: &User, password: &str) -> Re
     Ok(())
 }
 
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "me",
+    summary = "The signed-in account",
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn show(
     State(state): State<WebState>,
     RestrictedUser(user): RestrictedUser,
@@ -44,12 +54,23 @@ pub async fn show(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordChange {
     current: String,
     new: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/me/password",
+    tag = "me",
+    summary = "Change the password",
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "done"),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn change_password(
     State(state): State<WebState>,
     RestrictedUser(user): RestrictedUser,
@@ -68,6 +89,16 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/me/sessions",
+    tag = "me",
+    summary = "Web sessions",
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn sessions(State(state): State<WebState>, user: User) -> Result<Json<Value>, ApiError> {
     let list = state.directory.list_sessions(user.session.account).await?;
     Ok(Json(
@@ -75,10 +106,21 @@ pub async fn sessions(State(state): State<WebState>, user: User) -> Result<Json<
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/me/sessions/{id}",
+    tag = "me",
+    summary = "End one session",
+    params(("id" = i64, Path, description = "session id")),
+    responses(
+        (status = 204, description = "done"),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn end_session(
     State(state): State<WebState>,
     user: User,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     state
         .directory
@@ -87,6 +129,16 @@ pub async fn end_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/me/app-passwords",
+    tag = "me",
+    summary = "App passwords",
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn app_passwords(
     State(state): State<WebState>,
     user: User,
@@ -98,7 +150,7 @@ pub async fn app_passwords(
     Ok(Json(json!({ "app_passwords": list })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewAppPassword {
     label: String,
     scopes: Vec<String>,
@@ -106,6 +158,17 @@ pub struct NewAppPassword {
     password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/me/app-passwords",
+    tag = "me",
+    summary = "Create an app password (shown once)",
+    request_body = NewAppPassword,
+    responses(
+        (status = 201, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn create_app_password(
     State(state): State<WebState>,
     user: User,
@@ -139,10 +202,21 @@ pub async fn create_app_password(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/me/app-passwords/{id}",
+    tag = "me",
+    summary = "Revoke an app password",
+    params(("id" = i64, Path, description = "app password id")),
+    responses(
+        (status = 204, description = "done"),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn revoke_app_password(
     State(state): State<WebState>,
     user: User,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     let n = state
         .directory
@@ -158,7 +232,7 @@ pub async fn revoke_app_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Confirm {
     password: String,
 }
@@ -183,6 +257,17 @@ pub(super) async fn enrolling(state: &WebState, user: RestrictedUser) -> Result<
     Ok(user)
 }
 
+#[utoipa::path(
+    post,
+    path = "/me/totp",
+    tag = "me",
+    summary = "Start authenticator enrollment",
+    request_body = Confirm,
+    responses(
+        (status = 200, description = "{otpauth_url, secret}", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn begin_totp(
     State(state): State<WebState>,
     user: RestrictedUser,
@@ -196,11 +281,22 @@ pub async fn begin_totp(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Code {
     code: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/me/totp/confirm",
+    tag = "me",
+    summary = "Confirm authenticator enrollment",
+    request_body = Code,
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn confirm_totp(
     State(state): State<WebState>,
     user: RestrictedUser,
@@ -227,6 +323,17 @@ pub async fn confirm_totp(
     Ok(Json(json!({ "enrolled": true, "recovery_codes": codes })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/me/recovery-codes",
+    tag = "me",
+    summary = "Ten new recovery codes",
+    request_body = Confirm,
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn recovery_codes(
     State(state): State<WebState>,
     user: User,

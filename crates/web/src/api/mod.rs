@@ -7,6 +7,7 @@ mod admin;
 pub(crate) mod auth;
 mod error;
 mod me;
+mod openapi;
 mod passkeys;
 pub(crate) mod session;
 
@@ -51,6 +52,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .layer(axum::middleware::from_fn_with_state(state, limit_sign_ins));
     Router::new()
         .merge(auth)
+        .route("/openapi.json", get(openapi::document))
         .route("/me", get(me::show))
         .route("/me/password", post(me::change_password))
         .route("/me/sessions", get(me::sessions))

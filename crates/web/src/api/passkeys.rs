@@ -5,21 +5,32 @@
 //! credentials API.
 
 use super::ApiError;
-use super::session::{ApiJson, MFA_COOKIE, RestrictedUser, Source, User, cookie_value};
+use super::session::{ApiJson, ApiPath, MFA_COOKIE, RestrictedUser, Source, User, cookie_value};
 use crate::WebState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use carepost_identity::{Protocol, RegisterPublicKeyCredential, SignIn};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Confirm {
     password: String,
 }
 
 /// Starts a registration; the password is asked again, as for every new secret.
+#[utoipa::path(
+    post,
+    path = "/me/passkeys/registration",
+    tag = "me",
+    summary = "Start a passkey registration",
+    request_body = Confirm,
+    responses(
+        (status = 200, description = "{ceremony, options}", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn begin_registration(
     State(state): State<WebState>,
     user: RestrictedUser,
@@ -34,13 +45,26 @@ pub async fn begin_registration(
     Ok(Json(json!(challenge)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Registration {
     ceremony: String,
     name: String,
+    /// The browser's answer to `navigator.credentials.create()` as WebAuthn JSON.
+    #[schema(value_type = Object)]
     credential: RegisterPublicKeyCredential,
 }
 
+#[utoipa::path(
+    post,
+    path = "/me/passkeys",
+    tag = "me",
+    summary = "Finish a passkey registration",
+    request_body = Registration,
+    responses(
+        (status = 201, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn finish_registration(
     State(state): State<WebState>,
     user: RestrictedUser,
@@ -76,6 +100,16 @@ pub async fn finish_registration(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/me/passkeys",
+    tag = "me",
+    summary = "Passkeys",
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn list(State(state): State<WebState>, user: User) -> Result<Json<Value>, ApiError> {
     let list = state.directory.list_passkeys(user.session.account).await?;
     Ok(Json(json!({ "passkeys": list })))
@@ -83,10 +117,22 @@ pub async fn list(State(state): State<WebState>, user: User) -> Result<Json<Valu
 
 /// Removes a passkey; the password is asked again, so a left-open session cannot strip
 /// someone's second factors.
+#[utoipa::path(
+    delete,
+    path = "/me/passkeys/{id}",
+    tag = "me",
+    summary = "Remove a passkey",
+    request_body = Confirm,
+    params(("id" = i64, Path, description = "passkey id")),
+    responses(
+        (status = 204, description = "done"),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn remove(
     State(state): State<WebState>,
     user: User,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<Confirm>,
 ) -> Result<StatusCode, ApiError> {
     state
@@ -102,6 +148,16 @@ pub async fn remove(
 }
 
 /// The challenge for the second step of a sign-in, for the account of the pending cookie.
+#[utoipa::path(
+    post,
+    path = "/auth/passkey-challenge",
+    tag = "auth",
+    summary = "Passkey challenge for the second step",
+    responses(
+        (status = 200, description = "{ceremony, options}", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
 pub async fn sign_in_challenge(
     State(state): State<WebState>,
     source: Source,

@@ -157,6 +157,49 @@ where
     }
 }
 
+/// `Path` whose rejections (an id that is not a number, or does not fit) answer in the API's
+/// own error format.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match <axum::extract::Path<T> as FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+        {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(e) => Err(ApiError::new(e.status(), "invalid_request", e.body_text())),
+        }
+    }
+}
+
+/// `Query` whose rejections answer in the API's own error format.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match <axum::extract::Query<T> as FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+        {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(e) => Err(ApiError::new(e.status(), "invalid_request", e.body_text())),
+        }
+    }
+}
+
 /// Who an administrative request acts as: an API token (`Authorization: Bearer cpt_...`) or
 /// the signed-in account with its roles.
 #[derive(Debug, Clone)]

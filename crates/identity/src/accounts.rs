@@ -27,6 +27,17 @@ impl Directory {
         Err(no_free_address(name))
     }
 
+    /// `preview_address` for the console's create form: only for those who may create.
+    pub async fn preview_address_as(
+        &self,
+        actor: &Actor,
+        name: &PersonName,
+    ) -> Result<Address, IdentityError> {
+        self.require(actor, Permission::ManageAccounts, "address-preview")
+            .await?;
+        self.preview_address(name).await
+    }
+
     pub async fn create_account(
         &self,
         actor: &Actor,

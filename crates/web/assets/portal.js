@@ -110,9 +110,31 @@ async function registerPasskey() {
   }
 }
 
+// The create form shows the address the policy would give the typed name.
+function previewAddress() {
+  const out = document.getElementById("address-preview");
+  if (!out) return;
+  let timer = null;
+  const update = async () => {
+    const q = new URLSearchParams();
+    for (const f of ["first", "middle", "last", "preferred"]) q.set(f, document.getElementById(f).value);
+    if (!q.get("first") || !q.get("last")) return;
+    const r = await fetch(`/api/v1/address-preview?${q}`, { credentials: "same-origin" });
+    const data = await r.json().catch(() => ({}));
+    out.textContent = r.ok ? data.address : (data.message || "no address");
+  };
+  for (const f of ["first", "middle", "last", "preferred"]) {
+    document.getElementById(f).addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(update, 250);
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const use = document.getElementById("use-passkey");
   if (use) use.addEventListener("click", signInWithPasskey);
   const add = document.getElementById("register-passkey");
   if (add) add.addEventListener("click", registerPasskey);
+  previewAddress();
 });

@@ -438,3 +438,67 @@ async fn helpdesk_unlocks_from_the_page_and_a_supervisor_sees_only_their_departm
     );
     assert_eq!(b.get("/admin/accounts").await.status, 403);
 }
+
+#[tokio::test]
+async fn it_creates_an_account_with_the_policys_address_shown_first() {
+    use carepost_identity::Role;
+    let (mut b, ann) = nurse().await;
+    let dir = b.s.running.context.directory.clone();
+    dir.grant_role(&admin(), &ann, &Role::ItAdmin, None)
+        .await
+        .unwrap();
+    b.get("/sign-in").await;
+    b.post("/sign-in", &[("login", &ann), ("password", GOOD)])
+        .await;
+    assert!(
+        b.get("/admin/accounts")
+            .await
+            .body
+            .contains("id=\"new-account\"")
+    );
+    let form = b.get("/admin/accounts/new").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("<option value=\"Cardiology\""));
+    // The live preview's endpoint (GET, so the page's script needs no CSRF header).
+    let r = b
+        .get("/api/v1/address-preview?first=Jos%C3%A9&last=O%27Brien-Smith")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["address"], "jose.obrien-smith@kaiser.org");
+    let fields = [
+        ("first", "José"),
+        ("last", "O'Brien-Smith"),
+        ("employee_id", "E77"),
+        ("category", "nurse"),
+        ("department", "Cardiology"),
+    ];
+    let r = b.post("/admin/accounts/new", &fields).await;
+    assert_eq!(
+        r.header("location"),
+        Some("/admin/accounts/jose.obrien-smith@kaiser.org?done=created"),
+        "{}",
+        r.body
+    );
+    let page = b
+        .get("/admin/accounts/jose.obrien-smith@kaiser.org?done=created")
+        .await;
+    assert!(page.body.contains("Account created."), "{}", page.body);
+    // The same employee id again: the form comes back with the reason and what was typed.
+    let r = b.post("/admin/accounts/new", &fields).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("id=\"new-account-error\""), "{}", r.body);
+    assert!(r.body.contains("value=\"E77\""));
+    // Others may not create, nor ask the policy.
+    b.post("/sign-out", &[]).await;
+    dir.revoke_role(&admin(), &ann, &Role::ItAdmin)
+        .await
+        .unwrap();
+    b.get("/sign-in").await;
+    b.post("/sign-in", &[("login", &ann), ("password", GOOD)])
+        .await;
+    assert_eq!(b.get("/admin/accounts/new").await.status, 403);
+    assert_eq!(
+        b.get("/api/v1/address-preview?first=A&last=B").await.status,
+        403
+    );
+}

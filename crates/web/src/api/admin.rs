@@ -49,6 +49,41 @@ pub async fn list_accounts(
     Ok(Json(json!({ "accounts": accounts })))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NameQuery {
+    first: String,
+    middle: Option<String>,
+    last: String,
+    preferred: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/address-preview",
+    tag = "accounts",
+    summary = "The address the policy would give this name now",
+    params(NameQuery),
+    responses(
+        (status = 200, description = "{address}", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
+pub async fn address_preview(
+    State(state): State<WebState>,
+    Caller(actor): Caller,
+    ApiQuery(q): ApiQuery<NameQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let name = PersonName::new(
+        &q.first,
+        q.middle.as_deref().filter(|m| !m.is_empty()),
+        &q.last,
+        q.preferred.as_deref().filter(|p| !p.is_empty()),
+    )?;
+    let address = state.directory.preview_address_as(&actor, &name).await?;
+    Ok(Json(json!({ "address": address.to_string() })))
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateAccount {
     first: String,

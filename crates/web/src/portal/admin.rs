@@ -3,7 +3,9 @@
 //! domain's one authorization module, which audits every refusal; the page only hides the
 //! buttons a role has no use for, and a refusal shows as a 403 page.
 
-use super::pages::{AdminAccountPage, AdminAccountsPage, LockView, ShownOncePage};
+use super::pages::{
+    AdminAccountPage, AdminAccountsPage, LockView, NewAccountForm, NewAccountPage, ShownOncePage,
+};
 use super::{Csrf, Gate, PageError, PageResult, gate, org, render, see_other, session};
 use crate::WebState;
 use crate::api::session::Source;
@@ -11,7 +13,9 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use carepost_identity::{AccountStatus, Actor, ListFilter, Role};
+use carepost_identity::{
+    AccountStatus, Actor, IdentityError, ListFilter, NewAccount, PersonName, Role,
+};
 use serde::Deserialize;
 
 /// Most accounts one search shows.
@@ -78,6 +82,7 @@ pub async fn accounts(
             statuses,
             accounts,
             limit: usize::try_from(PAGE).unwrap_or(usize::MAX),
+            can_create: actor.roles.contains(&Role::ItAdmin),
         },
         &csrf,
     )
@@ -121,6 +126,10 @@ pub async fn account(
             vec!["Second factors reset: the person enrolls again at the next sign-in.".to_string()]
         }
         Some("status") => vec!["Status changed.".to_string()],
+        Some("created") => vec![
+            "Account created. Give the person a temporary password with Reset password."
+                .to_string(),
+        ],
         _ => Vec::new(),
     };
     render(
@@ -209,4 +218,120 @@ pub async fn act(
         }
     };
     Ok(see_other(&format!("{back}?done={done}"), &[]))
+}
+
+async fn new_account_form(
+    state: &WebState,
+    actor: &Actor,
+    me: String,
+    csrf: &Csrf,
+    form: NewAccountForm,
+    error: Option<String>,
+) -> PageResult {
+    let departments = state
+        .directory
+        .list_departments(actor)
+        .await?
+        .into_iter()
+        .map(|d| {
+            let chosen = d.name == form.department;
+            (d.name, chosen)
+        })
+        .collect();
+    let categories = state
+        .directory
+        .config()
+        .categories
+        .iter()
+        .map(|c| (c.clone(), *c == form.category))
+        .collect();
+    let preview = match PersonName::new(&form.first, None, &form.last, None) {
+        Ok(name) if !form.first.is_empty() => state
+            .directory
+            .preview_address_as(actor, &name)
+            .await
+            .ok()
+            .map(|a| a.to_string()),
+        _ => None,
+    };
+    render(
+        &NewAccountPage {
+            org: org(state),
+            signed_in_as: Some(me),
+            csrf: csrf.token.clone(),
+            form,
+            departments,
+            categories,
+            preview,
+            error,
+        },
+        csrf,
+    )
+}
+
+pub async fn new_account_page(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+) -> PageResult {
+    let (actor, me) = match staff(&state, &headers, source).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    if !actor.roles.contains(&Role::ItAdmin) {
+        return Err(
+            IdentityError::Forbidden("creating accounts is for IT administrators".into()).into(),
+        );
+    }
+    new_account_form(&state, &actor, me, &csrf, NewAccountForm::default(), None).await
+}
+
+/// A form field left empty is absent.
+fn optional(v: &str) -> Option<&str> {
+    Some(v.trim()).filter(|v| !v.is_empty())
+}
+
+pub async fn create_account(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Form(f): Form<NewAccountForm>,
+) -> PageResult {
+    if !csrf.accepts(&f.csrf) {
+        return Ok(see_other("/admin/accounts/new", &[]));
+    }
+    let (actor, me) = match staff(&state, &headers, source).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    let made = match PersonName::new(
+        &f.first,
+        optional(&f.middle),
+        &f.last,
+        optional(&f.preferred),
+    ) {
+        Ok(name) => {
+            let new = NewAccount {
+                name,
+                employee_id: f.employee_id.clone(),
+                category: f.category.clone(),
+                department: f.department.clone(),
+                supervisor: optional(&f.supervisor).map(str::to_string),
+            };
+            state.directory.create_account(&actor, &new).await
+        }
+        Err(e) => Err(e),
+    };
+    match made {
+        Ok(a) => Ok(see_other(
+            &format!("/admin/accounts/{}?done=created", a.address),
+            &[],
+        )),
+        Err(
+            IdentityError::Invalid(m) | IdentityError::Conflict(m) | IdentityError::NotFound(m),
+        ) => new_account_form(&state, &actor, me, &csrf, f, Some(m)).await,
+        Err(e) => Err(e.into()),
+    }
 }

@@ -67,6 +67,10 @@ pub fn routes(state: WebState) -> Router<WebState> {
         )
         .route("/account/sessions/{id}/end", post(account::end_session))
         .route("/admin/accounts", get(admin::accounts))
+        .route(
+            "/admin/accounts/new",
+            get(admin::new_account_page).post(admin::create_account),
+        )
         .route("/admin/accounts/{address}", get(admin::account))
         .route("/admin/accounts/{address}/{action}", post(admin::act))
         .route("/assets/portal.css", get(css))

@@ -155,6 +155,7 @@ pub(crate) struct AdminAccountsPage {
     pub statuses: Vec<(&'static str, bool)>,
     pub accounts: Vec<Account>,
     pub limit: usize,
+    pub can_create: bool,
 }
 
 /// One kind of source's lockout state.
@@ -178,4 +179,41 @@ pub(crate) struct AdminAccountPage {
     pub can_unlock: bool,
     pub can_manage: bool,
     pub can_disable: bool,
+}
+
+/// The create form as typed (kept when it is shown again with an error).
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct NewAccountForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub first: String,
+    #[serde(default)]
+    pub middle: String,
+    #[serde(default)]
+    pub last: String,
+    #[serde(default)]
+    pub preferred: String,
+    #[serde(default)]
+    pub employee_id: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub department: String,
+    #[serde(default)]
+    pub supervisor: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_new_account.html")]
+pub(crate) struct NewAccountPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub form: NewAccountForm,
+    /// Each department and whether it is chosen.
+    pub departments: Vec<(String, bool)>,
+    pub categories: Vec<(String, bool)>,
+    pub preview: Option<String>,
+    pub error: Option<String>,
 }

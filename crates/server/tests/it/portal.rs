@@ -502,3 +502,44 @@ async fn it_creates_an_account_with_the_policys_address_shown_first() {
         403
     );
 }
+
+#[tokio::test]
+async fn a_security_officer_reads_and_verifies_the_audit_trail_and_staff_cannot() {
+    use carepost_identity::Role;
+    let (mut b, ann) = nurse().await;
+    let dir = b.s.running.context.directory.clone();
+    let mut n = crate::support::new_account("Oz", None, "Sec", "O1", "Cardiology");
+    n.category = "administrative".into();
+    let officer = dir.create_account(&admin(), &n).await.unwrap().address;
+    dir.set_password(&admin(), &officer, GOOD).await.unwrap();
+    dir.grant_role(&admin(), &officer, &Role::SecurityOfficer, None)
+        .await
+        .unwrap();
+    b.get("/sign-in").await;
+    b.post("/sign-in", &[("login", &ann), ("password", GOOD)])
+        .await;
+    assert_eq!(b.get("/admin/audit").await.status, 403);
+    b.post("/sign-out", &[]).await;
+    b.get("/sign-in").await;
+    b.post("/sign-in", &[("login", &officer), ("password", GOOD)])
+        .await;
+    let r = b
+        .get(&format!("/admin/audit?target={}", urlencode(&ann)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("signin.success"), "{}", r.body);
+    assert!(
+        r.body
+            .contains("/api/v1/audit?limit=1000&#38;target=ann.lee%40kaiser.org"),
+        "{}",
+        r.body
+    );
+    let r = b.get("/admin/audit?since=yesterday").await;
+    assert!(
+        r.body.contains("class=\"error\""),
+        "a bad time is said, not a 500: {}",
+        r.body
+    );
+    let r = b.post("/admin/audit/verify", &[]).await;
+    assert!(r.body.contains("The chain is whole"), "{}", r.body);
+}

@@ -66,6 +66,8 @@ pub fn routes(state: WebState) -> Router<WebState> {
             post(account::revoke_app_password),
         )
         .route("/account/sessions/{id}/end", post(account::end_session))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/audit/verify", post(admin::verify_audit))
         .route("/admin/accounts", get(admin::accounts))
         .route(
             "/admin/accounts/new",

@@ -217,3 +217,18 @@ pub(crate) struct NewAccountPage {
     pub preview: Option<String>,
     pub error: Option<String>,
 }
+
+#[derive(Template)]
+#[template(path = "admin_audit.html")]
+pub(crate) struct AuditPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub filter: super::admin::AuditSearch,
+    pub events: Vec<carepost_audit::Event>,
+    pub limit: usize,
+    /// The same search through the JSON API, for export.
+    pub export: String,
+    pub verified: Option<String>,
+    pub error: Option<String>,
+}

@@ -4,7 +4,7 @@
 use crate::directory::{account_by_address, department_id};
 use crate::{Actor, Directory, IdentityError, Permission, Role};
 use carepost_audit::action;
-use carepost_store::{AuditRepo, CredentialRepo};
+use carepost_store::{AuditRepo, CredentialRepo, DirectoryRepo};
 use serde_json::json;
 
 impl Directory {
@@ -87,5 +87,31 @@ impl Directory {
         tx.append_audit(&event).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The administrative roles an account holds, with the department a supervisor covers.
+    pub async fn roles_of(
+        &self,
+        actor: &Actor,
+        address: &str,
+    ) -> Result<Vec<(String, Option<String>)>, IdentityError> {
+        let mut tx = self.store.read().await?;
+        let row = account_by_address(&mut tx, address).await?;
+        self.require_account(actor, Permission::ReadDirectory, &row)
+            .await?;
+        let roles = tx.list_roles(row.id).await?;
+        let departments = tx.list_departments().await?;
+        Ok(roles
+            .into_iter()
+            .map(|(role, scope)| {
+                let dept = scope.and_then(|id| {
+                    departments
+                        .iter()
+                        .find(|d| d.id == id)
+                        .map(|d| d.name.clone())
+                });
+                (role, dept)
+            })
+            .collect())
     }
 }

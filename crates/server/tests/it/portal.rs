@@ -543,3 +543,102 @@ async fn a_security_officer_reads_and_verifies_the_audit_trail_and_staff_cannot(
     let r = b.post("/admin/audit/verify", &[]).await;
     assert!(r.body.contains("The chain is whole"), "{}", r.body);
 }
+
+#[tokio::test]
+async fn helpdesk_resets_with_the_persons_code_or_a_supervisors_approval_and_it_grants_roles() {
+    use carepost_identity::Role;
+    use carepost_types::Clock;
+    let (mut b, ann) = nurse().await;
+    let dir = b.s.running.context.directory.clone();
+    let mut people = Vec::new();
+    for (first, id) in [("Hal", "H1"), ("Sue", "S1"), ("Ivy", "I1")] {
+        let mut n = crate::support::new_account(first, None, "Staff", id, "Cardiology");
+        n.category = "administrative".into();
+        let a = dir.create_account(&admin(), &n).await.unwrap().address;
+        dir.set_password(&admin(), &a, GOOD).await.unwrap();
+        people.push(a);
+    }
+    let (helpdesk, supervisor, it) = (people[0].clone(), people[1].clone(), people[2].clone());
+    dir.grant_role(&admin(), &helpdesk, &Role::Helpdesk, None)
+        .await
+        .unwrap();
+    dir.grant_role(&admin(), &it, &Role::ItAdmin, None)
+        .await
+        .unwrap();
+    // Ann has an authenticator.
+    let id = dir.find_account(&admin(), &ann).await.unwrap().id;
+    let e = dir.begin_totp(id).await.unwrap();
+    let code = |b: &Browser| crate::auth::totp_code(&e.secret, (b.s.clock.now().0 / 1000) as u64);
+    dir.confirm_totp(id, &code(&b)).await.unwrap();
+
+    // IT makes Sue the supervisor of Cardiology from the page.
+    b.get("/sign-in").await;
+    b.post("/sign-in", &[("login", &it), ("password", GOOD)])
+        .await;
+    let r = b
+        .post(
+            &format!("/admin/accounts/{supervisor}/grant-role"),
+            &[("role", "supervisor"), ("department", "Cardiology")],
+        )
+        .await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/admin/accounts/{supervisor}?done=roles").as_str())
+    );
+    let page = b.get(&format!("/admin/accounts/{supervisor}")).await;
+    assert!(
+        page.body
+            .contains("<ul id=\"roles\"><li>supervisor of Cardiology"),
+        "{}",
+        page.body
+    );
+    b.post("/sign-out", &[]).await;
+
+    // The helpdesk: without the person's code, no reset of an account with a factor.
+    b.get("/sign-in").await;
+    b.post("/sign-in", &[("login", &helpdesk), ("password", GOOD)])
+        .await;
+    let path = format!("/admin/accounts/{ann}/helpdesk-reset");
+    let r = b.post(&path, &[("user_code", "")]).await;
+    assert!(
+        r.status == 403 || r.status == 400,
+        "{} {}",
+        r.status,
+        r.body
+    );
+    b.s.clock.advance(std::time::Duration::from_secs(60));
+    let r = b.post(&path, &[("user_code", &code(&b))]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Temporary password for"), "{}", r.body);
+    // Or a supervisor approves.
+    let r = b
+        .post(
+            &format!("/admin/accounts/{ann}/reset-request"),
+            &[("reason", "ticket 9, phone lost")],
+        )
+        .await;
+    let to = r.header("location").unwrap().to_string();
+    let request: i64 = to.rsplit('=').next().unwrap().parse().unwrap();
+    assert!(
+        b.get(&to)
+            .await
+            .body
+            .contains(&format!("/admin/reset-requests/{request}"))
+    );
+    b.post("/sign-out", &[]).await;
+    b.get("/sign-in").await;
+    b.post("/sign-in", &[("login", &supervisor), ("password", GOOD)])
+        .await;
+    let page = b.get(&format!("/admin/reset-requests/{request}")).await;
+    assert!(page.body.contains("id=\"approve\""));
+    let r = b
+        .post(&format!("/admin/reset-requests/{request}/approve"), &[])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("<li><code>"), "{}", r.body);
+    // Once only.
+    let r = b
+        .post(&format!("/admin/reset-requests/{request}/approve"), &[])
+        .await;
+    assert!(r.status >= 400, "{}", r.body);
+}

@@ -91,6 +91,7 @@ pub async fn accounts(
 #[derive(Deserialize, Default)]
 pub struct Done {
     done: Option<String>,
+    request: Option<i64>,
 }
 
 pub async fn account(
@@ -126,6 +127,11 @@ pub async fn account(
             vec!["Second factors reset: the person enrolls again at the next sign-in.".to_string()]
         }
         Some("status") => vec!["Status changed.".to_string()],
+        Some("roles") => vec!["Roles changed.".to_string()],
+        Some("requested") => vec![format!(
+            "Request sent. A supervisor of the person's department approves it at /admin/reset-requests/{} within 24 hours.",
+            q.request.unwrap_or_default()
+        )],
         Some("created") => vec![
             "Account created. Give the person a temporary password with Reset password."
                 .to_string(),
@@ -144,6 +150,12 @@ pub async fn account(
             can_unlock: has(Role::ItAdmin) || has(Role::Helpdesk),
             can_manage: has(Role::ItAdmin),
             can_disable: has(Role::ItAdmin) || has(Role::Supervisor),
+            can_reset: has(Role::ItAdmin) || has(Role::Helpdesk),
+            roles: if has(Role::ItAdmin) {
+                d.roles_of(&actor, &address).await?
+            } else {
+                Vec::new()
+            },
         },
         &csrf,
     )
@@ -154,6 +166,9 @@ pub struct Action {
     csrf: String,
     reason: Option<String>,
     status: Option<String>,
+    user_code: Option<String>,
+    role: Option<String>,
+    department: Option<String>,
 }
 
 /// One action on an account, after the form's token and the staff member are checked; the
@@ -194,8 +209,44 @@ pub async fn act(
             d.set_status(&actor, &address, to).await?;
             "status"
         }
-        "reset-password" => {
-            let temporary = d.reset_password(&actor, &address).await?;
+        "grant-role" | "revoke-role" => {
+            let role = f
+                .role
+                .as_deref()
+                .and_then(Role::parse)
+                .ok_or_else(|| IdentityError::Invalid("choose one of the roles".into()))?;
+            if what == "grant-role" {
+                let dept = f
+                    .department
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty());
+                d.grant_role(&actor, &address, &role, dept).await?;
+            } else {
+                d.revoke_role(&actor, &address, &role).await?;
+            }
+            "roles"
+        }
+        "reset-request" => {
+            let id = d
+                .request_reset(&actor, &address, f.reason.as_deref().unwrap_or(""))
+                .await?;
+            return Ok(see_other(
+                &format!("{back}?done=requested&request={id}"),
+                &[],
+            ));
+        }
+        "reset-password" | "helpdesk-reset" => {
+            let temporary = if what == "reset-password" {
+                d.reset_password(&actor, &address).await?
+            } else {
+                let code = f
+                    .user_code
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty());
+                d.helpdesk_reset(&actor, &address, code).await?
+            };
             return render(
                 &ShownOncePage {
                     org: org(&state),
@@ -466,4 +517,55 @@ pub async fn verify_audit(
         Some(said),
     )
     .await
+}
+
+pub async fn reset_request_page(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Path(id): Path<i64>,
+) -> PageResult {
+    let (_, me) = match staff(&state, &headers, source).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    render(
+        &super::pages::ResetRequestPage {
+            org: org(&state),
+            signed_in_as: Some(me),
+            csrf: csrf.token.clone(),
+            id,
+        },
+        &csrf,
+    )
+}
+
+pub async fn approve_reset(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Path(id): Path<i64>,
+    Form(f): Form<super::sign_in::CsrfForm>,
+) -> PageResult {
+    if !csrf.accepts(&f.csrf) {
+        return Ok(see_other(&format!("/admin/reset-requests/{id}"), &[]));
+    }
+    let (actor, me) = match staff(&state, &headers, source).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    let temporary = state.directory.approve_reset(&actor, id).await?;
+    render(
+        &ShownOncePage {
+            org: org(&state),
+            signed_in_as: Some(me),
+            csrf: csrf.token.clone(),
+            heading: format!("Reset request {id} approved"),
+            explanation: "Hand this temporary password to the person in person. It must be changed at the first sign-in.".to_string(),
+            secrets: vec![temporary],
+        },
+        &csrf,
+    )
 }

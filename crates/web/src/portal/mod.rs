@@ -66,6 +66,11 @@ pub fn routes(state: WebState) -> Router<WebState> {
             post(account::revoke_app_password),
         )
         .route("/account/sessions/{id}/end", post(account::end_session))
+        .route("/admin/reset-requests/{id}", get(admin::reset_request_page))
+        .route(
+            "/admin/reset-requests/{id}/approve",
+            post(admin::approve_reset),
+        )
         .route("/admin/audit", get(admin::audit))
         .route("/admin/audit/verify", post(admin::verify_audit))
         .route("/admin/accounts", get(admin::accounts))

@@ -179,6 +179,19 @@ pub(crate) struct AdminAccountPage {
     pub can_unlock: bool,
     pub can_manage: bool,
     pub can_disable: bool,
+    /// Helpdesk and IT: the verified reset and the request for a supervisor's approval.
+    pub can_reset: bool,
+    /// Roles and the department a supervisor covers (shown to IT).
+    pub roles: Vec<(String, Option<String>)>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_reset_request.html")]
+pub(crate) struct ResetRequestPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub id: i64,
 }
 
 /// The create form as typed (kept when it is shown again with an error).

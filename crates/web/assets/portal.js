@@ -131,10 +131,40 @@ function previewAddress() {
   }
 }
 
+// The HR import: the file goes to the API as the request body; the report comes back.
+async function runImport() {
+  const file = document.getElementById("import-file").files[0];
+  const out = document.getElementById("import-result");
+  const list = document.getElementById("import-errors");
+  if (!file) return;
+  out.hidden = false;
+  out.textContent = "Importing…";
+  list.replaceChildren();
+  const r = await fetch("/api/v1/import", {
+    method: "POST",
+    headers: { "Content-Type": "text/csv", "X-Carepost-Request": "1" },
+    credentials: "same-origin",
+    body: file,
+  });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    out.textContent = data.message || "The import failed.";
+    return;
+  }
+  out.textContent = `${data.rows} rows: ${data.created} created, ${data.renamed} renamed, ${data.updated} updated, ${data.unchanged} unchanged, ${data.failed} refused.`;
+  for (const e of data.errors || []) {
+    const li = document.createElement("li");
+    li.textContent = `line ${e.line}${e.employee_id ? ` (${e.employee_id})` : ""}: ${e.reason}`;
+    list.append(li);
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const use = document.getElementById("use-passkey");
   if (use) use.addEventListener("click", signInWithPasskey);
   const add = document.getElementById("register-passkey");
   if (add) add.addEventListener("click", registerPasskey);
   previewAddress();
+  const imp = document.getElementById("run-import");
+  if (imp) imp.addEventListener("click", runImport);
 });

@@ -642,3 +642,47 @@ async fn helpdesk_resets_with_the_persons_code_or_a_supervisors_approval_and_it_
         .await;
     assert!(r.status >= 400, "{}", r.body);
 }
+
+#[tokio::test]
+async fn it_creates_departments_and_everyone_with_a_role_reads_the_policies() {
+    use carepost_identity::Role;
+    let (mut b, ann) = nurse().await;
+    let dir = b.s.running.context.directory.clone();
+    dir.grant_role(&admin(), &ann, &Role::ItAdmin, None)
+        .await
+        .unwrap();
+    b.get("/sign-in").await;
+    b.post("/sign-in", &[("login", &ann), ("password", GOOD)])
+        .await;
+    let r = b.get("/admin/departments").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("id=\"import\""));
+    assert!(r.body.contains("&#34;min_length&#34;: 12"), "{}", r.body);
+    let r = b
+        .post(
+            "/admin/departments",
+            &[("name", "Cardiac ICU"), ("parent", "Cardiology")],
+        )
+        .await;
+    assert!(
+        r.body.contains("Department Cardiac ICU created."),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("<td>Cardiac ICU</td><td>Cardiology</td>"),
+        "{}",
+        r.body
+    );
+    let r = b
+        .post("/admin/departments", &[("name", "Cardiac ICU")])
+        .await;
+    assert!(r.body.contains("id=\"directory-error\""), "{}", r.body);
+    assert!(
+        dir.list_departments(&admin())
+            .await
+            .unwrap()
+            .iter()
+            .any(|d| d.name == "Cardiac ICU" && d.parent.as_deref() == Some("Cardiology"))
+    );
+}

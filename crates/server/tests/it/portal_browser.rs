@@ -17,24 +17,25 @@ fn node_modules() -> PathBuf {
     cache.join("carepost/browser/node_modules")
 }
 
-#[tokio::test]
-async fn chromium_registers_a_passkey_and_signs_in_with_it() {
-    let modules = node_modules();
+/// Chromium's path, or `None` (after saying SKIPPED) when it or playwright-core is missing.
+fn browser() -> Option<String> {
     let chromium = std::env::var("CAREPOST_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
-    if !modules.join("playwright-core").exists() || !std::path::Path::new(&chromium).exists() {
+    if !node_modules().join("playwright-core").exists() || !std::path::Path::new(&chromium).exists()
+    {
         eprintln!("SKIPPED: Chromium or playwright-core missing; run scripts/install-test-deps");
-        return;
+        return None;
     }
-    let (s, a) = crate::support::server_with_nurse(TestDb::sqlite()).await;
-    let dir = &s.running.context.directory;
-    // A passkey's origin needs a host name: the portal as a browser on this machine sees it.
-    let base = format!("https://localhost:{}", s.running.https.unwrap().port());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/portal_browser.cjs");
+    Some(chromium)
+}
+
+/// Runs one of the browser scripts; returns what it printed as JSON.
+async fn run_script(name: &str, args: &[&str], chromium: &str) -> serde_json::Value {
+    let script = format!("{}/tests/it/{name}", env!("CARGO_MANIFEST_DIR"));
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(script)
-        .args([&base, &a, GOOD, crate::auth::GOOD2])
-        .env("NODE_PATH", &modules)
-        .env("CAREPOST_CHROMIUM", &chromium);
+        .args(args)
+        .env("NODE_PATH", node_modules())
+        .env("CAREPOST_CHROMIUM", chromium);
     if let Some(shots) = std::env::var_os("CAREPOST_SCREENSHOTS") {
         cmd.arg(shots);
     }
@@ -48,7 +49,22 @@ async fn chromium_registers_a_passkey_and_signs_in_with_it() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let seen: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+#[tokio::test]
+async fn chromium_registers_a_passkey_and_signs_in_with_it() {
+    let Some(chromium) = browser() else { return };
+    let (s, a) = crate::support::server_with_nurse(TestDb::sqlite()).await;
+    let dir = &s.running.context.directory;
+    // A passkey's origin needs a host name: the portal as a browser on this machine sees it.
+    let base = format!("https://localhost:{}", s.running.https.unwrap().port());
+    let seen = run_script(
+        "portal_browser.cjs",
+        &[&base, &a, GOOD, crate::auth::GOOD2],
+        &chromium,
+    )
+    .await;
     assert_eq!(seen["recovery_codes"], 10, "{seen}");
     assert_eq!(seen["passkeys"], serde_json::json!(["Chromium"]));
     assert_eq!(seen["credentials_on_device"], 1);
@@ -70,4 +86,36 @@ async fn chromium_registers_a_passkey_and_signs_in_with_it() {
     let id = dir.find_account(&admin(), &a).await.unwrap().id;
     let keys = dir.list_passkeys(id).await.unwrap();
     assert!(keys[0].last_used_at.is_some());
+}
+
+#[tokio::test]
+async fn chromium_previews_a_new_address_and_imports_an_hr_file() {
+    let Some(chromium) = browser() else { return };
+    let (s, a) = crate::support::server_with_nurse(TestDb::sqlite()).await;
+    let dir = &s.running.context.directory;
+    dir.grant_role(&admin(), &a, &carepost_identity::Role::ItAdmin, None)
+        .await
+        .unwrap();
+    let csv = s.db.dir.path().join("hr.csv");
+    std::fs::write(
+        &csv,
+        "employee_id,first,last,category,department\nH1,Ines,Moreau,nurse,Cardiology\nH2,Bad,,nurse,Cardiology\n",
+    )
+    .unwrap();
+    let base = format!("https://localhost:{}", s.running.https.unwrap().port());
+    let seen = run_script(
+        "console_browser.cjs",
+        &[&base, &a, GOOD, &csv.display().to_string()],
+        &chromium,
+    )
+    .await;
+    assert_eq!(seen["preview"], "zoe.dangelo@kaiser.org", "{seen}");
+    let report = seen["import"].as_str().unwrap();
+    assert!(report.starts_with("2 rows: 1 created"), "{report}");
+    assert_eq!(seen["import_errors"].as_array().unwrap().len(), 1, "{seen}");
+    assert!(
+        dir.find_account(&admin(), "ines.moreau@kaiser.org")
+            .await
+            .is_ok()
+    );
 }

@@ -71,6 +71,10 @@ pub fn routes(state: WebState) -> Router<WebState> {
             "/admin/reset-requests/{id}/approve",
             post(admin::approve_reset),
         )
+        .route(
+            "/admin/departments",
+            get(admin::directory).post(admin::create_department),
+        )
         .route("/admin/audit", get(admin::audit))
         .route("/admin/audit/verify", post(admin::verify_audit))
         .route("/admin/accounts", get(admin::accounts))

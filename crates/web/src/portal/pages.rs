@@ -245,3 +245,17 @@ pub(crate) struct AuditPage {
     pub verified: Option<String>,
     pub error: Option<String>,
 }
+
+#[derive(Template)]
+#[template(path = "admin_directory.html")]
+pub(crate) struct DirectoryPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub departments: Vec<carepost_identity::Department>,
+    pub can_manage: bool,
+    /// The policy document, pretty-printed.
+    pub policy: String,
+    pub notices: Vec<String>,
+    pub error: Option<String>,
+}

@@ -50,6 +50,13 @@ impl Browser {
             .to_string()
     }
 
+    /// Opens the sign-in page (for the CSRF cookie) and signs in with `auth::GOOD`.
+    async fn sign_in(&mut self, login: &str) -> HttpResponse {
+        self.get("/sign-in").await;
+        self.post("/sign-in", &[("login", login), ("password", GOOD)])
+            .await
+    }
+
     /// Posts a form with this browser's CSRF token added.
     async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> HttpResponse {
         let mut body = format!("csrf={}", self.csrf());
@@ -215,9 +222,7 @@ async fn a_temporary_password_leads_to_the_password_page_and_nowhere_else() {
 #[tokio::test]
 async fn an_app_password_is_shown_once_and_revoked_from_the_page() {
     let (mut b, a) = nurse().await;
-    b.get("/sign-in").await;
-    b.post("/sign-in", &[("login", &a), ("password", GOOD)])
-        .await;
+    b.sign_in(&a).await;
     let r = b
         .post(
             "/account/app-passwords",
@@ -258,9 +263,7 @@ async fn an_app_password_is_shown_once_and_revoked_from_the_page() {
 #[tokio::test]
 async fn the_authenticator_app_is_enrolled_from_a_qr_code_made_on_the_server() {
     let (mut b, a) = nurse().await;
-    b.get("/sign-in").await;
-    b.post("/sign-in", &[("login", &a), ("password", GOOD)])
-        .await;
+    b.sign_in(&a).await;
     let r = b.post("/account/totp", &[("password", GOOD)]).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("<svg"), "the QR code is inline SVG");
@@ -313,9 +316,7 @@ async fn a_clinician_is_told_to_enroll_and_after_the_grace_can_only_enroll() {
         .unwrap()
         .address;
     dir.set_password(&admin(), &doc, GOOD).await.unwrap();
-    b.get("/sign-in").await;
-    b.post("/sign-in", &[("login", &doc), ("password", GOOD)])
-        .await;
+    b.sign_in(&doc).await;
     let r = b.get("/account").await;
     assert!(
         r.body
@@ -383,9 +384,7 @@ async fn helpdesk_unlocks_from_the_page_and_a_supervisor_sees_only_their_departm
         };
         assert!(dir.sign_in(&attempt).await.unwrap().is_err());
     }
-    b.get("/sign-in").await;
-    b.post("/sign-in", &[("login", &helpdesk), ("password", GOOD)])
-        .await;
+    b.sign_in(&helpdesk).await;
     let home = b.get("/account").await;
     assert!(home.body.contains("id=\"administration\""), "{}", home.body);
     let list = b.get("/admin/accounts?query=lee").await;
@@ -417,9 +416,7 @@ async fn helpdesk_unlocks_from_the_page_and_a_supervisor_sees_only_their_departm
     b.post("/sign-out", &[]).await;
 
     // A supervisor of Radiology cannot open a Cardiology account.
-    b.get("/sign-in").await;
-    b.post("/sign-in", &[("login", &supervisor), ("password", GOOD)])
-        .await;
+    b.sign_in(&supervisor).await;
     let r = b.get(&format!("/admin/accounts/{ann}")).await;
     assert_eq!(r.status, 403, "{}", r.body);
     let list = b.get("/admin/accounts").await;
@@ -427,9 +424,7 @@ async fn helpdesk_unlocks_from_the_page_and_a_supervisor_sees_only_their_departm
     assert!(list.body.contains(&supervisor));
     // A staff member without a role gets no administration at all.
     b.post("/sign-out", &[]).await;
-    b.get("/sign-in").await;
-    b.post("/sign-in", &[("login", &ann), ("password", GOOD)])
-        .await;
+    b.sign_in(&ann).await;
     assert!(
         !b.get("/account")
             .await
@@ -447,9 +442,7 @@ async fn it_creates_an_account_with_the_policys_address_shown_first() {
     dir.grant_role(&admin(), &ann, &Role::ItAdmin, None)
         .await
         .unwrap();
-    b.get("/sign-in").await;
-    b.post("/sign-in", &[("login", &ann), ("password", GOOD)])
-        .await;
+    b.sign_in(&ann).await;
     assert!(
         b.get("/admin/accounts")
             .await
@@ -493,9 +486,7 @@ async fn it_creates_an_account_with_the_policys_address_shown_first() {
     dir.revoke_role(&admin(), &ann, &Role::ItAdmin)
         .await
         .unwrap();
-    b.get("/sign-in").await;
-    b.post("/sign-in", &[("login", &ann), ("password", GOOD)])
-        .await;
+    b.sign_in(&ann).await;
     assert_eq!(b.get("/admin/accounts/new").await.status, 403);
     assert_eq!(
         b.get("/api/v1/address-preview?first=A&last=B").await.status,
@@ -515,14 +506,10 @@ async fn a_security_officer_reads_and_verifies_the_audit_trail_and_staff_cannot(
     dir.grant_role(&admin(), &officer, &Role::SecurityOfficer, None)
         .await
         .unwrap();
-    b.get("/sign-in").await;
-    b.post("/sign-in", &[("login", &ann), ("password", GOOD)])
-        .await;
+    b.sign_in(&ann).await;
     assert_eq!(b.get("/admin/audit").await.status, 403);
     b.post("/sign-out", &[]).await;
-    b.get("/sign-in").await;
-    b.post("/sign-in", &[("login", &officer), ("password", GOOD)])
-        .await;
+    b.sign_in(&officer).await;
     let r = b
         .get(&format!("/admin/audit?target={}", urlencode(&ann)))
         .await;
@@ -572,9 +559,7 @@ async fn helpdesk_resets_with_the_persons_code_or_a_supervisors_approval_and_it_
     dir.confirm_totp(id, &code(&b)).await.unwrap();
 
     // IT makes Sue the supervisor of Cardiology from the page.
-    b.get("/sign-in").await;
-    b.post("/sign-in", &[("login", &it), ("password", GOOD)])
-        .await;
+    b.sign_in(&it).await;
     let r = b
         .post(
             &format!("/admin/accounts/{supervisor}/grant-role"),
@@ -595,9 +580,7 @@ async fn helpdesk_resets_with_the_persons_code_or_a_supervisors_approval_and_it_
     b.post("/sign-out", &[]).await;
 
     // The helpdesk: without the person's code, no reset of an account with a factor.
-    b.get("/sign-in").await;
-    b.post("/sign-in", &[("login", &helpdesk), ("password", GOOD)])
-        .await;
+    b.sign_in(&helpdesk).await;
     let path = format!("/admin/accounts/{ann}/helpdesk-reset");
     let r = b.post(&path, &[("user_code", "")]).await;
     assert!(
@@ -626,9 +609,7 @@ async fn helpdesk_resets_with_the_persons_code_or_a_supervisors_approval_and_it_
             .contains(&format!("/admin/reset-requests/{request}"))
     );
     b.post("/sign-out", &[]).await;
-    b.get("/sign-in").await;
-    b.post("/sign-in", &[("login", &supervisor), ("password", GOOD)])
-        .await;
+    b.sign_in(&supervisor).await;
     let page = b.get(&format!("/admin/reset-requests/{request}")).await;
     assert!(page.body.contains("id=\"approve\""));
     let r = b
@@ -651,9 +632,7 @@ async fn it_creates_departments_and_everyone_with_a_role_reads_the_policies() {
     dir.grant_role(&admin(), &ann, &Role::ItAdmin, None)
         .await
         .unwrap();
-    b.get("/sign-in").await;
-    b.post("/sign-in", &[("login", &ann), ("password", GOOD)])
-        .await;
+    b.sign_in(&ann).await;
     let r = b.get("/admin/departments").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("id=\"import\""));

@@ -182,6 +182,24 @@ impl Directory {
     }
 
     /// The policy, then the history: the current password and the last `history` ones.
+    /// What the policy says of a candidate password, for live feedback while it is typed:
+    /// every rule but the history (which would cost a hash per earlier password per
+    /// keystroke; it is checked when the password is set).
+    pub async fn password_problems(
+        &self,
+        account: AccountId,
+        candidate: &str,
+    ) -> Result<Vec<PolicyViolation>, IdentityError> {
+        let row = self.account_row(account).await?;
+        let policy = &self.config.password;
+        if candidate.chars().count() > policy.max_length {
+            return Ok(vec![PolicyViolation::TooLong {
+                max: policy.max_length,
+            }]);
+        }
+        Ok(check_new_password(policy, candidate, &context_of(&row)))
+    }
+
     pub(crate) async fn check_password(
         &self,
         row: &AccountRow,

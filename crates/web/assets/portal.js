@@ -159,12 +159,35 @@ async function runImport() {
   }
 }
 
+// The password page says, as the new password is typed, which rules it does not meet yet:
+// the server's own rules and words (the history is checked when it is set).
+function passwordFeedback() {
+  const input = document.getElementById("new");
+  const out = document.getElementById("password-feedback");
+  if (!input || !out) return;
+  let timer = null;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      if (!input.value) return out.replaceChildren();
+      try {
+        const r = await api("/api/v1/me/password/check", { new: input.value });
+        const items = r.ok ? ["Meets the policy."] : r.problems;
+        out.replaceChildren(...items.map((t) => Object.assign(document.createElement("li"), { textContent: t })));
+      } catch (e) {
+        out.replaceChildren();
+      }
+    }, 300);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const use = document.getElementById("use-passkey");
   if (use) use.addEventListener("click", signInWithPasskey);
   const add = document.getElementById("register-passkey");
   if (add) add.addEventListener("click", registerPasskey);
   previewAddress();
+  passwordFeedback();
   const imp = document.getElementById("run-import");
   if (imp) imp.addEventListener("click", runImport);
 });

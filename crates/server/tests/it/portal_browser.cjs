@@ -76,6 +76,15 @@ async function main() {
   await Promise.all([page.waitForURL("**/sign-in/verify"), page.click("main button[type=submit]")]);
   await Promise.all([page.waitForURL("**/account", { timeout: 15000 }), page.click("#use-passkey")]);
   seen.activity = await page.$$eval("#activity tbody tr", (rows) => rows.map((r) => r.cells[1].textContent));
+
+  // The password page's live feedback, in the server's words.
+  await page.goto(`${base}/account/password`);
+  await page.fill("#new", "short");
+  await page.waitForFunction(() => /shorter than/.test(document.getElementById("password-feedback").textContent));
+  seen.feedback_weak = await page.textContent("#password-feedback");
+  await page.fill("#new", "violet harbor cactus meteor 77");
+  await page.waitForFunction(() => /Meets the policy/.test(document.getElementById("password-feedback").textContent));
+  await shot("password");
   console.log(JSON.stringify(seen));
   await browser.close();
 }

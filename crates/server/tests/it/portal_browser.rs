@@ -82,6 +82,8 @@ async fn chromium_registers_a_passkey_and_signs_in_with_it() {
         "{activity}"
     );
     assert!(activity.contains("Passkey added"), "{activity}");
+    let weak = seen["feedback_weak"].as_str().unwrap();
+    assert!(weak.contains("too easy to guess"), "{weak}");
     // The server recorded the passkey's use for the owner to see.
     let id = dir.find_account(&admin(), &a).await.unwrap().id;
     let keys = dir.list_passkeys(id).await.unwrap();

@@ -89,6 +89,39 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Candidate {
+    new: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/me/password/check",
+    tag = "me",
+    summary = "What the policy says of a candidate password (live feedback; history is checked on change)",
+    request_body = Candidate,
+    responses(
+        (status = 200, description = "{ok, problems}", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
+pub async fn check_password(
+    State(state): State<WebState>,
+    RestrictedUser(user): RestrictedUser,
+    ApiJson(body): ApiJson<Candidate>,
+) -> Result<Json<Value>, ApiError> {
+    let problems: Vec<String> = state
+        .directory
+        .password_problems(user.session.account, &body.new)
+        .await?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    Ok(Json(
+        json!({ "ok": problems.is_empty(), "problems": problems }),
+    ))
+}
+
 #[utoipa::path(
     get,
     path = "/me/sessions",

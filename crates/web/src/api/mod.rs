@@ -55,6 +55,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/openapi.json", get(openapi::document))
         .route("/me", get(me::show))
         .route("/me/password", post(me::change_password))
+        .route("/me/password/check", post(me::check_password))
         .route("/me/sessions", get(me::sessions))
         .route("/me/sessions/{id}", delete(me::end_session))
         .route(

@@ -15,7 +15,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
     servers((url = "/api/v1")),
     paths(
         auth::sign_in, auth::second_factor, auth::sign_out, auth::recover,
-        passkeys::sign_in_challenge, me::show, me::change_password, me::sessions,
+        passkeys::sign_in_challenge, me::show, me::change_password, me::check_password, me::sessions,
         me::end_session, me::app_passwords, me::create_app_password, me::revoke_app_password,
         me::begin_totp, me::confirm_totp, me::recovery_codes, passkeys::list,
         passkeys::finish_registration, passkeys::begin_registration, passkeys::remove,

@@ -92,12 +92,20 @@ impl Directory {
         limit: i64,
     ) -> Result<Vec<Event>, IdentityError> {
         let row = self.account_row(account).await?;
+        // An address can pass to a new colleague after its quarantine: only events since this
+        // account was made are its own. Others' refused attempts on it (`authz.denied`) are
+        // theirs, not the owner's doing.
         let filter = AuditFilter {
             target: Some(format!("account:{}", row.primary_address)),
+            since: Some(row.created_at),
             limit: Some(limit),
             newest_first: true,
             ..AuditFilter::default()
         };
-        Ok(self.store.read().await?.list_audit(&filter).await?)
+        let events = self.store.read().await?.list_audit(&filter).await?;
+        Ok(events
+            .into_iter()
+            .filter(|e| e.action != carepost_audit::action::AUTHZ_DENIED)
+            .collect())
     }
 }

@@ -106,11 +106,9 @@ impl Directory {
         row: &carepost_store::AccountRow,
     ) -> Result<(), IdentityError> {
         let target = format!("account:{}", row.primary_address);
-        if actor.roles.iter().any(|r| p.granted_to(r)) {
-            return Ok(());
-        }
         // Helpdesk resets and supervisors' disables and approvals stop at accounts that hold a
-        // role: taking over an administrator is for IT alone.
+        // role: taking over an administrator is for IT alone. Checked before anything else, so
+        // a role that holds the permission in general gets no further.
         let acting_on_people = matches!(
             p,
             Permission::StartReset | Permission::DisableAccounts | Permission::ApproveReset
@@ -132,6 +130,9 @@ impl Directory {
                 &target,
             )
             .await;
+        }
+        if actor.roles.iter().any(|r| p.granted_to(r)) {
+            return Ok(());
         }
         if self.supervises(actor, p, row.department_id).await? {
             return Ok(());

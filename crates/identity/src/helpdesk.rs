@@ -27,13 +27,15 @@ impl Directory {
         let row = account_by_address(&mut self.store.read().await?, address).await?;
         self.require_account(actor, Permission::StartReset, &row)
             .await?;
-        let mut read = self.store.read().await?;
-        let has_mfa = read
-            .find_totp(row.id)
-            .await?
-            .is_some_and(|t| t.confirmed_at.is_some())
-            || read.count_unused_recovery_codes(row.id).await? > 0;
-        drop(read);
+        // A passkey counts like an authenticator; unused recovery codes count too.
+        let has_mfa = self.has_factor(row.id).await?
+            || self
+                .store
+                .read()
+                .await?
+                .count_unused_recovery_codes(row.id)
+                .await?
+                > 0;
         // An account that must use a second factor but has none yet is treated as having one:
         // without a code to give, only a supervisor's approval resets it.
         let has_mfa = has_mfa || self.mfa_required(&row).await?;

@@ -54,6 +54,8 @@ pub async fn headers_and_metrics(req: Request, next: Next) -> Response {
 
 /// Bodies up to this size are read whole before the handler runs.
 const READ_AHEAD: usize = 256 * 1024;
+/// How long a body read ahead may take to arrive.
+const READ_AHEAD_TIME: std::time::Duration = std::time::Duration::from_secs(15);
 /// Of all requests together, in KiB: a flood of slow uploads cannot pin more memory.
 pub(crate) const READ_AHEAD_BUDGET_KIB: usize = 32 * 1024;
 
@@ -81,11 +83,14 @@ pub async fn read_small_bodies(
         return next.run(req).await;
     };
     let (parts, body) = req.into_parts();
-    match axum::body::to_bytes(body, READ_AHEAD).await {
-        Ok(bytes) => {
+    // A client trickling its body cannot hold the budget for long.
+    let read = tokio::time::timeout(READ_AHEAD_TIME, axum::body::to_bytes(body, READ_AHEAD));
+    match read.await {
+        Ok(Ok(bytes)) => {
             next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
                 .await
         }
-        Err(_) => axum::http::StatusCode::BAD_REQUEST.into_response(),
+        Ok(Err(_)) => axum::http::StatusCode::BAD_REQUEST.into_response(),
+        Err(_) => axum::http::StatusCode::REQUEST_TIMEOUT.into_response(),
     }
 }

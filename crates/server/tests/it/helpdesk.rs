@@ -189,6 +189,27 @@ async fn administrators_and_unenrolled_clinicians_are_out_of_the_helpdesks_reach
             matches!(e, IdentityError::Forbidden(_)),
             "a supervisor cannot disable an administrator: {e}"
         );
+        // A security officer with no second factor (none required for the role) is out of
+        // reach too, although the helpdesk may reset people in general.
+        let mut n = new_account("Oz", None, "Sec", "O1", "Cardiology");
+        n.category = "administrative".into();
+        let officer = env.dir.create_account(&admin(), &n).await.unwrap().address;
+        env.dir
+            .grant_role(&admin(), &officer, &Role::SecurityOfficer, None)
+            .await
+            .unwrap();
+        let e = env
+            .dir
+            .helpdesk_reset(&agent, &officer, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, IdentityError::Forbidden(_)), "{e}");
+        let e = env
+            .dir
+            .request_reset(&agent, &officer, "ticket 81: says they forgot")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, IdentityError::Forbidden(_)), "{e}");
         // A clinician must use MFA: without a code to give, only an approval resets them.
         let doc = env.create("Dee", None, "Doc", "D1").await;
         let e = env

@@ -665,3 +665,27 @@ async fn it_creates_departments_and_everyone_with_a_role_reads_the_policies() {
             .any(|d| d.name == "Cardiac ICU" && d.parent.as_deref() == Some("Cardiology"))
     );
 }
+
+#[tokio::test]
+async fn the_activity_list_shows_only_the_owners_own_doings() {
+    let (mut b, ann) = nurse().await;
+    // A colleague without a role probes the administration pages about Ann.
+    let dir = b.s.running.context.directory.clone();
+    let mut n = crate::support::new_account("Pat", None, "Probe", "P1", "Cardiology");
+    n.category = "nurse".into();
+    let pat = dir.create_account(&admin(), &n).await.unwrap().address;
+    dir.set_password(&admin(), &pat, GOOD).await.unwrap();
+    b.sign_in(&pat).await;
+    let r = b.get(&format!("/admin/accounts/{ann}")).await;
+    assert_eq!(r.status, 403);
+    let unknown = b.get("/admin/accounts/nobody@kaiser.org").await;
+    assert_eq!(
+        unknown.status, 403,
+        "the same answer for an unknown address"
+    );
+    b.post("/sign-out", &[]).await;
+    b.sign_in(&ann).await;
+    let page = b.get("/account").await.body;
+    assert!(!page.contains("authz.denied"), "{page}");
+    assert!(!page.contains("Pat"), "{page}");
+}

@@ -37,6 +37,14 @@ async fn staff(
         .directory
         .actor_for(s.account, &s.address, source.0)
         .await?;
+    // Staff without a role get no administration at all, before any lookup (so the pages
+    // cannot be used to learn which addresses exist).
+    if actor.roles.is_empty() {
+        return Err(IdentityError::Forbidden(
+            "the administration pages are for staff with an administrative role".into(),
+        )
+        .into());
+    }
     Ok(Ok((actor, s.address)))
 }
 

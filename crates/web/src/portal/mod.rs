@@ -44,8 +44,6 @@ pub fn routes(state: WebState) -> Router<WebState> {
         ));
     Router::new()
         .merge(limited)
-        // Forms are small; a megabyte "password" is refused before any hashing.
-        .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .route("/", get(|| async { Redirect::to("/account") }))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/account", get(account::overview))
@@ -86,6 +84,9 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/admin/accounts/{address}/{action}", post(admin::act))
         .route("/assets/portal.css", get(css))
         .route("/assets/portal.js", get(js))
+        // Forms are small; a megabyte "password" is refused before any hashing. (A layer
+        // covers the routes added before it: this one, all of them.)
+        .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
 }
 
 async fn css() -> Response {

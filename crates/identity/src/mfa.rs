@@ -538,6 +538,36 @@ impl Directory {
         Ok(n)
     }
 
+    /// Revokes every app password of an account, for IT (a lost phone reported to the
+    /// helpdesk, a leaver): audited as the administrator's act.
+    pub async fn revoke_app_passwords_of(
+        &self,
+        actor: &Actor,
+        address: &str,
+    ) -> Result<u64, IdentityError> {
+        self.require(
+            actor,
+            Permission::ManageAccounts,
+            &format!("account:{address}"),
+        )
+        .await?;
+        let mut tx = self.store.begin().await?;
+        let row = account_by_address(&mut tx, address).await?;
+        let n = tx
+            .revoke_app_passwords(row.id, None, self.clock.now())
+            .await?;
+        let event = self
+            .audit(
+                actor,
+                action::APP_PASSWORD_REVOKE,
+                format!("account:{}", row.primary_address),
+            )
+            .with_details(json!({ "revoked": n, "by": "administrator" }));
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// An account's second factors, for administrators.
     pub async fn mfa_summary(
         &self,

@@ -689,3 +689,50 @@ async fn the_activity_list_shows_only_the_owners_own_doings() {
     assert!(!page.contains("authz.denied"), "{page}");
     assert!(!page.contains("Pat"), "{page}");
 }
+
+#[tokio::test]
+async fn it_renames_an_account_and_revokes_its_app_passwords_from_its_page() {
+    use carepost_identity::Role;
+    let (mut b, ann) = nurse().await;
+    let dir = b.s.running.context.directory.clone();
+    let mut n = crate::support::new_account("Ivy", None, "Admin", "I1", "Cardiology");
+    n.category = "administrative".into();
+    let it = dir.create_account(&admin(), &n).await.unwrap().address;
+    dir.set_password(&admin(), &it, GOOD).await.unwrap();
+    dir.grant_role(&admin(), &it, &Role::ItAdmin, None)
+        .await
+        .unwrap();
+    let id = dir.find_account(&admin(), &ann).await.unwrap().id;
+    dir.create_app_password(id, "Phone", &[carepost_identity::Protocol::Imap], None)
+        .await
+        .unwrap();
+    b.sign_in(&it).await;
+    let r = b
+        .post(&format!("/admin/accounts/{ann}/revoke-app-passwords"), &[])
+        .await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/admin/accounts/{ann}?done=app-passwords").as_str())
+    );
+    assert!(dir.list_app_passwords(id).await.unwrap()[0].revoked);
+    let r = b
+        .post(
+            &format!("/admin/accounts/{ann}/rename"),
+            &[("last", "Smith")],
+        )
+        .await;
+    assert_eq!(
+        r.header("location"),
+        Some("/admin/accounts/ann.smith@kaiser.org?done=renamed"),
+        "{}",
+        r.body
+    );
+    let page = b
+        .get("/admin/accounts/ann.smith@kaiser.org?done=renamed")
+        .await;
+    assert!(
+        page.body.contains(&ann),
+        "the old address is an alias: {}",
+        page.body
+    );
+}

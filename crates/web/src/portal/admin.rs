@@ -136,6 +136,13 @@ pub async fn account(
         }
         Some("status") => vec!["Status changed.".to_string()],
         Some("roles") => vec!["Roles changed.".to_string()],
+        Some("app-passwords") => vec![
+            "Every app password of this account is revoked: its mail apps must be set up again."
+                .to_string(),
+        ],
+        Some("renamed") => {
+            vec!["Renamed. The old address stays as an alias and still receives mail.".to_string()]
+        }
         Some("requested") => vec![format!(
             "Request sent. A supervisor of the person's department approves it at /admin/reset-requests/{} within 24 hours.",
             q.request.unwrap_or_default()
@@ -177,6 +184,9 @@ pub struct Action {
     user_code: Option<String>,
     role: Option<String>,
     department: Option<String>,
+    first: Option<String>,
+    last: Option<String>,
+    preferred: Option<String>,
 }
 
 /// One action on an account, after the form's token and the staff member are checked; the
@@ -216,6 +226,29 @@ pub async fn act(
             let to = AccountStatus::parse(f.status.as_deref().unwrap_or(""))?;
             d.set_status(&actor, &address, to).await?;
             "status"
+        }
+        "revoke-app-passwords" => {
+            d.revoke_app_passwords_of(&actor, &address).await?;
+            "app-passwords"
+        }
+        "rename" => {
+            let text = |v: &Option<String>| {
+                v.as_deref()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+            };
+            let change = carepost_identity::Rename {
+                first: text(&f.first),
+                middle: None,
+                last: text(&f.last),
+                preferred: text(&f.preferred),
+            };
+            let renamed = d.rename(&actor, &address, &change).await?;
+            return Ok(see_other(
+                &format!("/admin/accounts/{}?done=renamed", renamed.address),
+                &[],
+            ));
         }
         "grant-role" | "revoke-role" => {
             let role = f

@@ -121,3 +121,67 @@ async fn chromium_previews_a_new_address_and_imports_an_hr_file() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn chromium_as_helpdesk_supervisor_and_nurse_with_an_authenticator_app() {
+    use carepost_identity::Role;
+    use carepost_types::Clock;
+    let Some(chromium) = browser() else { return };
+    let (s, nurse) = crate::support::server_with_nurse(TestDb::sqlite()).await;
+    let dir = &s.running.context.directory;
+    dir.create_department(&admin(), "Radiology", None)
+        .await
+        .unwrap();
+    let mut people = Vec::new();
+    for (first, id, dept) in [
+        ("Hal", "H1", "Cardiology"),
+        ("Sue", "S1", "Radiology"),
+        ("Lou", "L1", "Cardiology"),
+    ] {
+        let mut n = crate::support::new_account(first, None, "Staff", id, dept);
+        n.category = "administrative".into();
+        let a = dir.create_account(&admin(), &n).await.unwrap().address;
+        dir.set_password(&admin(), &a, GOOD).await.unwrap();
+        people.push(a);
+    }
+    let (helpdesk, supervisor, locked) = (&people[0], &people[1], &people[2]);
+    dir.grant_role(&admin(), helpdesk, &Role::Helpdesk, None)
+        .await
+        .unwrap();
+    dir.grant_role(&admin(), supervisor, &Role::Supervisor, Some("Radiology"))
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let attempt = carepost_identity::SignIn {
+            login: locked,
+            secret: "wrong",
+            protocol: carepost_identity::Protocol::Imap,
+            source: None,
+        };
+        assert!(dir.sign_in(&attempt).await.unwrap().is_err());
+    }
+    let base = format!("https://localhost:{}", s.running.https.unwrap().port());
+    let clock = (s.clock.now().0 / 1000).to_string();
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(format!(
+        "{}/tests/it/roles_browser.cjs",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .args([&base, GOOD, helpdesk, supervisor, locked, &nurse, &clock])
+    .env("NODE_PATH", node_modules())
+    .env("CAREPOST_CHROMIUM", &chromium);
+    let later = async { s.clock.advance(std::time::Duration::from_secs(60)) };
+    let (first, rest) = crate::smtp::paused(cmd, later).await;
+    assert_eq!(first.trim(), "enrolled", "{rest}");
+    let seen: serde_json::Value = serde_json::from_str(rest.trim()).unwrap();
+    assert!(
+        seen["locked_before"].to_string().contains('T'),
+        "a lock time: {seen}"
+    );
+    assert!(seen["unlock_notice"].as_str().unwrap().contains("Unlocked"));
+    assert_eq!(seen["supervisor_status"], 403);
+    assert_eq!(seen["qr"], 1);
+    assert_eq!(seen["recovery_codes"], 10);
+    assert_eq!(seen["second_step"], true);
+    assert_eq!(seen["signed_in"], nurse.as_str());
+}

@@ -186,10 +186,18 @@ pub(crate) async fn python_paused(
     args: &[&str],
     change: impl std::future::Future<Output = ()>,
 ) -> (String, String) {
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c").arg(script).args(args);
+    paused(cmd, change).await
+}
+
+/// Runs `cmd`, which prints one line and then waits for a line on stdin; `change` runs in
+/// between. Returns that first line and the rest of what it printed.
+pub(crate) async fn paused(
+    mut cmd: Command,
+    change: impl std::future::Future<Output = ()>,
+) -> (String, String) {
+    let mut child = cmd
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -209,7 +217,8 @@ pub(crate) async fn python_paused(
     tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut rest)
         .await
         .unwrap();
-    assert!(child.wait().await.unwrap().success(), "{first}{rest}");
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "{first}{rest}");
     (first, rest)
 }
 

@@ -79,4 +79,53 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // The self-service operations, as a signed-in nurse (the session cookie of a sign-in).
+    let (s2, nurse) = crate::support::server_with_nurse(TestDb::sqlite()).await;
+    let body = format!(
+        r#"{{"login":"{nurse}","password":"{}"}}"#,
+        crate::auth::GOOD
+    );
+    let r = https_request(
+        s2.running.https.unwrap(),
+        &s2.cert,
+        "POST",
+        "/api/v1/auth/sign-in",
+        &[("X-Carepost-Request", "1")],
+        Some(&body),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let cookie = r
+        .cookies()
+        .into_iter()
+        .find(|c| c.starts_with("__Host-carepost-session="))
+        .expect("signed in");
+    let base = format!(
+        "https://localhost:{}/api/v1",
+        s2.running.https.unwrap().port()
+    );
+    let out = tokio::process::Command::new("schemathesis")
+        .args(["run", &format!("{base}/openapi.json"), "--url", &base])
+        .args(["--tls-verify=false", "--max-examples", "10", "--seed", "2", "--workers", "1"])
+        .args(["--include-path-regex", "^/me"])
+        .args(["-H", &format!("Cookie: {cookie}"), "-H", "X-Carepost-Request: 1"])
+        .args([
+            "-c",
+            "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains("Authentication failed"),
+        "the session reached the operations: {text}"
+    );
 }

@@ -163,4 +163,63 @@ impl Directory {
         let how = json!({ "path": "supervisor approval", "request": request, "requested_by": r.requested_by });
         self.reset_to_temporary(actor, &row, how).await
     }
+
+    /// The open reset requests this actor could approve (a supervisor: people of the
+    /// departments they supervise without a role; IT: all), never their own or about them.
+    /// Looked at without refusals, so that a list does not fill the audit trail.
+    pub async fn open_reset_requests(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<OpenResetRequest>, IdentityError> {
+        let Some(me) = actor.who.account_id() else {
+            return Ok(Vec::new());
+        };
+        let mut read = self.store.read().await?;
+        let rows = read.list_open_reset_requests(self.clock.now()).await?;
+        let it = actor
+            .roles
+            .iter()
+            .any(|r| Permission::ManagePrivileged.granted_to(r));
+        let mut out = Vec::new();
+        for r in rows {
+            if r.requested_by_id == Some(me) || r.account_id == me {
+                continue;
+            }
+            let Some(row) =
+                carepost_store::DirectoryRepo::find_account(&mut read, r.account_id).await?
+            else {
+                continue;
+            };
+            let privileged = !carepost_store::CredentialRepo::list_roles(&mut read, row.id)
+                .await?
+                .is_empty();
+            let may = it
+                || (!privileged
+                    && self
+                        .supervises(actor, Permission::ApproveReset, row.department_id)
+                        .await?);
+            if may {
+                out.push(OpenResetRequest {
+                    id: r.id,
+                    address: row.primary_address,
+                    department: row.department_name,
+                    requested_by: r.requested_by,
+                    reason: r.reason,
+                    created_at: r.created_at.to_rfc3339(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A reset request waiting for approval, as a supervisor's list shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OpenResetRequest {
+    pub id: i64,
+    pub address: String,
+    pub department: String,
+    pub requested_by: String,
+    pub reason: String,
+    pub created_at: String,
 }

@@ -41,6 +41,7 @@ pub use bootstrap::FirstAdmin;
 pub use credentials::PasswordState;
 pub use directory::{Directory, ListFilter};
 pub use error::IdentityError;
+pub use helpdesk::OpenResetRequest;
 pub use import::{ImportLineError, ImportSummary};
 pub use lists::MailList;
 pub use lockout::network_of;

@@ -21,6 +21,11 @@ pub struct ResetRequestRow {
 pub trait ResetRepo {
     async fn insert_reset_request(&mut self, r: &ResetRequestRow) -> Result<i64, StoreError>;
     async fn find_reset_request(&mut self, id: i64) -> Result<Option<ResetRequestRow>, StoreError>;
+    /// Undecided, unexpired requests, oldest first (at most 1,000).
+    async fn list_open_reset_requests(
+        &mut self,
+        now: UnixMillis,
+    ) -> Result<Vec<ResetRequestRow>, StoreError>;
     /// Marks an undecided request decided; false if it was decided already.
     async fn decide_reset_request(
         &mut self,
@@ -28,6 +33,24 @@ pub trait ResetRepo {
         by: &str,
         at: UnixMillis,
     ) -> Result<bool, StoreError>;
+}
+
+const COLUMNS: &str = "SELECT id, account_id, requested_by, requested_by_id, reason, created_at, \
+     expires_at, decided_by FROM reset_requests";
+
+fn request_from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<ResetRequestRow> {
+    Ok(ResetRequestRow {
+        id: r.try_get("id")?,
+        account_id: AccountId(r.try_get("account_id")?),
+        requested_by: r.try_get("requested_by")?,
+        requested_by_id: r
+            .try_get::<Option<i64>, _>("requested_by_id")?
+            .map(AccountId),
+        reason: r.try_get("reason")?,
+        created_at: UnixMillis(r.try_get("created_at")?),
+        expires_at: UnixMillis(r.try_get("expires_at")?),
+        decided_by: r.try_get("decided_by")?,
+    })
 }
 
 impl ResetRepo for Tx {
@@ -48,26 +71,23 @@ impl ResetRepo for Tx {
     }
 
     async fn find_reset_request(&mut self, id: i64) -> Result<Option<ResetRequestRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, account_id, requested_by, requested_by_id, reason, created_at, \
-             expires_at, decided_by FROM reset_requests WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.conn())
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        Ok(Some(ResetRequestRow {
-            id: r.try_get("id")?,
-            account_id: AccountId(r.try_get("account_id")?),
-            requested_by: r.try_get("requested_by")?,
-            requested_by_id: r
-                .try_get::<Option<i64>, _>("requested_by_id")?
-                .map(AccountId),
-            reason: r.try_get("reason")?,
-            created_at: UnixMillis(r.try_get("created_at")?),
-            expires_at: UnixMillis(r.try_get("expires_at")?),
-            decided_by: r.try_get("decided_by")?,
-        }))
+        let sql = sqlx::AssertSqlSafe(format!("{COLUMNS} WHERE id = $1"));
+        let row = sqlx::query(sql)
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(row.as_ref().map(request_from_row).transpose()?)
+    }
+
+    async fn list_open_reset_requests(
+        &mut self,
+        now: UnixMillis,
+    ) -> Result<Vec<ResetRequestRow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{COLUMNS} WHERE decided_by IS NULL AND expires_at > $1 ORDER BY id LIMIT 1000"
+        ));
+        let rows = sqlx::query(sql).bind(now.0).fetch_all(self.conn()).await?;
+        crate::rows::all(&rows, request_from_row)
     }
 
     async fn decide_reset_request(

@@ -610,6 +610,14 @@ async fn helpdesk_resets_with_the_persons_code_or_a_supervisors_approval_and_it_
     );
     b.post("/sign-out", &[]).await;
     b.sign_in(&supervisor).await;
+    let list = b.get("/admin/reset-requests").await;
+    assert!(
+        list.body
+            .contains(&format!("href=\"/admin/reset-requests/{request}\"")),
+        "{}",
+        list.body
+    );
+    assert!(list.body.contains("ticket 9, phone lost"));
     let page = b.get(&format!("/admin/reset-requests/{request}")).await;
     assert!(page.body.contains("id=\"approve\""));
     let r = b
@@ -622,6 +630,8 @@ async fn helpdesk_resets_with_the_persons_code_or_a_supervisors_approval_and_it_
         .post(&format!("/admin/reset-requests/{request}/approve"), &[])
         .await;
     assert!(r.status >= 400, "{}", r.body);
+    let list = b.get("/admin/reset-requests").await;
+    assert!(list.body.contains("id=\"no-requests\""), "{}", list.body);
 }
 
 #[tokio::test]

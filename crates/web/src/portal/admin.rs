@@ -690,3 +690,25 @@ pub async fn create_department(
         Err(e) => Err(e.into()),
     }
 }
+
+pub async fn reset_requests(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+) -> PageResult {
+    let (actor, me) = match staff(&state, &headers, source).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    let requests = state.directory.open_reset_requests(&actor).await?;
+    render(
+        &super::pages::ResetRequestsPage {
+            org: org(&state),
+            signed_in_as: Some(me),
+            csrf: csrf.token.clone(),
+            requests,
+        },
+        &csrf,
+    )
+}

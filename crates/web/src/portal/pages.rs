@@ -259,3 +259,12 @@ pub(crate) struct DirectoryPage {
     pub notices: Vec<String>,
     pub error: Option<String>,
 }
+
+#[derive(Template)]
+#[template(path = "admin_reset_requests.html")]
+pub(crate) struct ResetRequestsPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub requests: Vec<carepost_identity::OpenResetRequest>,
+}

@@ -9,6 +9,7 @@ mod accounts;
 mod actor;
 pub mod address;
 mod aliases;
+mod app_passwords;
 mod attempts;
 mod audit_trail;
 mod authn;
@@ -35,6 +36,7 @@ mod status;
 mod tokens;
 
 pub use actor::{Actor, Role};
+pub use app_passwords::AppPasswordInfo;
 pub use authn::{Credential, Protocol, Refusal, SecondFactor, SignIn, SignInResult, SignedIn};
 pub use authz::Permission;
 pub use bootstrap::FirstAdmin;
@@ -45,7 +47,7 @@ pub use helpdesk::OpenResetRequest;
 pub use import::{ImportLineError, ImportSummary};
 pub use lists::MailList;
 pub use lockout::network_of;
-pub use mfa::{AppPasswordInfo, MfaSummary, TotpEnrollment};
+pub use mfa::{MfaSummary, TotpEnrollment};
 pub use model::{Account, AccountStatus, Department, NewAccount, PersonName, Rename};
 pub use passkeys::{
     CreationChallengeResponse, PasskeyChallenge, PasskeyInfo, PublicKeyCredential,

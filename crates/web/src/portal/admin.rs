@@ -22,7 +22,7 @@ use serde::Deserialize;
 const PAGE: i64 = 200;
 
 /// The signed-in staff member as an actor with their roles, or where the browser must go.
-async fn staff(
+pub(super) async fn staff(
     state: &WebState,
     headers: &HeaderMap,
     source: Source,
@@ -380,7 +380,7 @@ pub async fn new_account_page(
 }
 
 /// A form field left empty is absent.
-fn optional(v: &str) -> Option<&str> {
+pub(super) fn optional(v: &str) -> Option<&str> {
     Some(v.trim()).filter(|v| !v.is_empty())
 }
 
@@ -426,138 +426,6 @@ pub async fn create_account(
         ) => new_account_form(&state, &actor, me, &csrf, f, Some(m)).await,
         Err(e) => Err(e.into()),
     }
-}
-
-#[derive(Deserialize, Default)]
-pub struct AuditSearch {
-    #[serde(default)]
-    pub actor: String,
-    #[serde(default)]
-    pub target: String,
-    #[serde(default)]
-    pub since: String,
-    #[serde(default)]
-    pub until: String,
-}
-
-/// Most events the page shows.
-const AUDIT_PAGE: i64 = 200;
-
-async fn audit_page(
-    state: &WebState,
-    actor: &Actor,
-    me: String,
-    csrf: &Csrf,
-    f: AuditSearch,
-    verified: Option<String>,
-) -> PageResult {
-    let time = |t: &str| match t.trim() {
-        "" => Ok(None),
-        t => carepost_types::UnixMillis::parse(t).map(Some),
-    };
-    let (filter, error) = match (time(&f.since), time(&f.until)) {
-        (Ok(since), Ok(until)) => (
-            carepost_store::AuditFilter {
-                since,
-                until,
-                actor: Some(f.actor.trim().to_string()).filter(|a| !a.is_empty()),
-                target: Some(f.target.trim().to_string()).filter(|t| !t.is_empty()),
-                limit: Some(AUDIT_PAGE),
-                newest_first: true,
-                ..Default::default()
-            },
-            None,
-        ),
-        (Err(e), _) | (_, Err(e)) => (carepost_store::AuditFilter::default(), Some(e)),
-    };
-    let events = match error {
-        None => state.directory.audit_events(actor, &filter).await?,
-        Some(_) => Vec::new(),
-    };
-    let mut export = String::from("/api/v1/audit?limit=1000");
-    for (k, v) in [
-        ("actor", &f.actor),
-        ("target", &f.target),
-        ("since", &f.since),
-        ("until", &f.until),
-    ] {
-        if !v.trim().is_empty() {
-            let enc: String = v
-                .trim()
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                        char::from(b).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect();
-            export.push_str(&format!("&{k}={enc}"));
-        }
-    }
-    render(
-        &super::pages::AuditPage {
-            org: org(state),
-            signed_in_as: Some(me),
-            csrf: csrf.token.clone(),
-            filter: f,
-            events,
-            limit: usize::try_from(AUDIT_PAGE).unwrap_or(usize::MAX),
-            export,
-            verified,
-            error,
-        },
-        csrf,
-    )
-}
-
-pub async fn audit(
-    State(state): State<WebState>,
-    source: Source,
-    headers: HeaderMap,
-    csrf: Csrf,
-    Query(f): Query<AuditSearch>,
-) -> PageResult {
-    let (actor, me) = match staff(&state, &headers, source).await? {
-        Ok(x) => x,
-        Err(to) => return Ok(to),
-    };
-    audit_page(&state, &actor, me, &csrf, f, None).await
-}
-
-pub async fn verify_audit(
-    State(state): State<WebState>,
-    source: Source,
-    headers: HeaderMap,
-    csrf: Csrf,
-    Form(f): Form<super::sign_in::CsrfForm>,
-) -> PageResult {
-    if !csrf.accepts(&f.csrf) {
-        return Ok(see_other("/admin/audit", &[]));
-    }
-    let (actor, me) = match staff(&state, &headers, source).await? {
-        Ok(x) => x,
-        Err(to) => return Ok(to),
-    };
-    let said = match state.directory.verify_audit(&actor).await? {
-        Ok(r) => format!(
-            "The chain is whole: {} events, each sealed to the one before; the last is {}.",
-            r.events, r.head_hash
-        ),
-        Err(b) => format!(
-            "The chain is BROKEN at event {}: {}. Tell IT security now.",
-            b.seq.0, b.reason
-        ),
-    };
-    audit_page(
-        &state,
-        &actor,
-        me,
-        &csrf,
-        AuditSearch::default(),
-        Some(said),
-    )
-    .await
 }
 
 pub async fn reset_request_page(
@@ -609,86 +477,6 @@ pub async fn approve_reset(
         },
         &csrf,
     )
-}
-
-async fn directory_page(
-    state: &WebState,
-    actor: &Actor,
-    me: String,
-    csrf: &Csrf,
-    notices: Vec<String>,
-    error: Option<String>,
-) -> PageResult {
-    let departments = state.directory.list_departments(actor).await?;
-    let policy = serde_json::to_string_pretty(&carepost_identity::policy_document(
-        state.directory.config(),
-    ))
-    .unwrap_or_default();
-    render(
-        &super::pages::DirectoryPage {
-            org: org(state),
-            signed_in_as: Some(me),
-            csrf: csrf.token.clone(),
-            departments,
-            can_manage: actor.roles.contains(&Role::ItAdmin),
-            policy,
-            notices,
-            error,
-        },
-        csrf,
-    )
-}
-
-pub async fn directory(
-    State(state): State<WebState>,
-    source: Source,
-    headers: HeaderMap,
-    csrf: Csrf,
-) -> PageResult {
-    let (actor, me) = match staff(&state, &headers, source).await? {
-        Ok(x) => x,
-        Err(to) => return Ok(to),
-    };
-    directory_page(&state, &actor, me, &csrf, Vec::new(), None).await
-}
-
-#[derive(Deserialize)]
-pub struct NewDepartment {
-    csrf: String,
-    name: String,
-    #[serde(default)]
-    parent: String,
-}
-
-pub async fn create_department(
-    State(state): State<WebState>,
-    source: Source,
-    headers: HeaderMap,
-    csrf: Csrf,
-    Form(f): Form<NewDepartment>,
-) -> PageResult {
-    if !csrf.accepts(&f.csrf) {
-        return Ok(see_other("/admin/departments", &[]));
-    }
-    let (actor, me) = match staff(&state, &headers, source).await? {
-        Ok(x) => x,
-        Err(to) => return Ok(to),
-    };
-    let parent = optional(&f.parent);
-    match state
-        .directory
-        .create_department(&actor, &f.name, parent)
-        .await
-    {
-        Ok(d) => {
-            let said = vec![format!("Department {} created.", d.name)];
-            directory_page(&state, &actor, me, &csrf, said, None).await
-        }
-        Err(
-            IdentityError::Invalid(m) | IdentityError::Conflict(m) | IdentityError::NotFound(m),
-        ) => directory_page(&state, &actor, me, &csrf, Vec::new(), Some(m)).await,
-        Err(e) => Err(e.into()),
-    }
 }
 
 pub async fn reset_requests(

@@ -11,6 +11,8 @@
 
 mod account;
 mod admin;
+mod audit;
+mod departments;
 mod pages;
 mod sign_in;
 
@@ -72,10 +74,10 @@ pub fn routes(state: WebState) -> Router<WebState> {
         )
         .route(
             "/admin/departments",
-            get(admin::directory).post(admin::create_department),
+            get(departments::directory).post(departments::create_department),
         )
-        .route("/admin/audit", get(admin::audit))
-        .route("/admin/audit/verify", post(admin::verify_audit))
+        .route("/admin/audit", get(audit::audit))
+        .route("/admin/audit/verify", post(audit::verify_audit))
         .route("/admin/accounts", get(admin::accounts))
         .route(
             "/admin/accounts/new",

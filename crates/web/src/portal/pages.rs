@@ -237,7 +237,7 @@ pub(crate) struct AuditPage {
     pub org: String,
     pub signed_in_as: Option<String>,
     pub csrf: String,
-    pub filter: super::admin::AuditSearch,
+    pub filter: super::audit::AuditSearch,
     pub events: Vec<carepost_audit::Event>,
     pub limit: usize,
     /// The same search through the JSON API, for export.

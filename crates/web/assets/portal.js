@@ -181,6 +181,18 @@ function passwordFeedback() {
   });
 }
 
+// Times come from the server in UTC (RFC 3339); shown in the reader's own time zone.
+function localTimes() {
+  const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  for (const t of document.querySelectorAll("time[datetime]")) {
+    const d = new Date(t.getAttribute("datetime"));
+    if (!isNaN(d)) {
+      t.title = t.getAttribute("datetime");
+      t.textContent = fmt.format(d);
+    }
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const use = document.getElementById("use-passkey");
   if (use) use.addEventListener("click", signInWithPasskey);
@@ -188,6 +200,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (add) add.addEventListener("click", registerPasskey);
   previewAddress();
   passwordFeedback();
+  localTimes();
   const imp = document.getElementById("run-import");
   if (imp) imp.addEventListener("click", runImport);
 });

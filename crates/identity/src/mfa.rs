@@ -207,6 +207,22 @@ impl Directory {
         Ok(())
     }
 
+    /// At the first second factor, the app passwords made before it (by a session that had
+    /// only the password, perhaps a thief's) are revoked: the mail apps are set up again.
+    pub(crate) async fn first_factor_revokes(
+        &self,
+        tx: &mut carepost_store::Tx,
+        account: AccountId,
+        first: bool,
+    ) -> Result<u64, IdentityError> {
+        if !first {
+            return Ok(0);
+        }
+        Ok(tx
+            .revoke_app_passwords(account, None, self.clock.now())
+            .await?)
+    }
+
     /// When the account's enrollment grace started; the first call starts it (audited).
     async fn start_grace(
         &self,
@@ -276,8 +292,13 @@ impl Directory {
         tx.confirm_totp(account, self.clock.now()).await?;
         // From now on a removal of every factor gets no new enrollment grace.
         tx.start_mfa_grace(account, self.clock.now()).await?;
-        tx.append_audit(&self.self_event(&row, action::TOTP_CONFIRM))
-            .await?;
+        let revoked = self.first_factor_revokes(&mut tx, account, first).await?;
+        tx.append_audit(
+            &self
+                .self_event(&row, action::TOTP_CONFIRM)
+                .with_details(json!({ "app_passwords_revoked": revoked })),
+        )
+        .await?;
         tx.commit().await?;
         // The first factor always comes with fresh codes: any made before it are void.
         let none_left = self

@@ -242,9 +242,10 @@ impl Directory {
         };
         // From now on a removal of every factor gets no new enrollment grace.
         tx.start_mfa_grace(account, now).await?;
+        let revoked = self.first_factor_revokes(&mut tx, account, first).await?;
         let event = self
             .self_event(&row, action::PASSKEY_REGISTER)
-            .with_details(json!({ "id": id, "name": name }));
+            .with_details(json!({ "id": id, "name": name, "app_passwords_revoked": revoked }));
         tx.append_audit(&event).await?;
         let codes = tx.count_unused_recovery_codes(account).await?;
         tx.commit().await?;

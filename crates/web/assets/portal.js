@@ -87,7 +87,7 @@ async function registerPasskey() {
       box.replaceChildren();
       const p = document.createElement("p");
       p.className = "notice";
-      p.textContent = "Passkey added. These recovery codes let you in if you lose it; each works once. They are shown only now: copy them somewhere safe.";
+      p.textContent = "Passkey added. These recovery codes let you in if you lose it; each works once. They are shown only now: copy them somewhere safe. App passwords made before your first second factor no longer work: make new ones for your mail apps.";
       const ul = document.createElement("ul");
       ul.id = "secrets";
       ul.className = "secrets";

@@ -238,6 +238,45 @@ async fn clinicians_must_enroll_mfa_within_the_grace_period() {
 }
 
 #[tokio::test]
+async fn the_first_second_factor_revokes_the_app_passwords_made_before_it() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let id = env.dir.find_account(&admin(), &a).await.unwrap().id;
+        // Made by a session that had only the password (the owner's, or a thief's).
+        let (_, before) = env
+            .dir
+            .create_app_password(id, "Phone", &[Protocol::Imap], None)
+            .await
+            .unwrap();
+        assert!(
+            env.try_sign_in(&a, &before, Protocol::Imap, WORKSTATION)
+                .await
+                .is_ok()
+        );
+        let enrollment = env.dir.begin_totp(id).await.unwrap();
+        let code = totp_code(&enrollment.secret, unix(env));
+        env.dir.confirm_totp(id, &code).await.unwrap();
+        assert_eq!(
+            env.try_sign_in(&a, &before, Protocol::Imap, WORKSTATION)
+                .await,
+            Err(Refusal::Invalid)
+        );
+        // One made after it works, and a second factor later revokes nothing.
+        let (_, after) = env
+            .dir
+            .create_app_password(id, "Phone", &[Protocol::Imap], None)
+            .await
+            .unwrap();
+        assert!(
+            env.try_sign_in(&a, &after, Protocol::Imap, WORKSTATION)
+                .await
+                .is_ok()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_grace_starts_when_the_policy_first_applies_and_is_given_once() {
     use carepost_types::Clock;
     on_each_backend(async |env| {

@@ -109,6 +109,8 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
         .args(["run", &format!("{base}/openapi.json"), "--url", &base])
         .args(["--tls-verify=false", "--max-examples", "10", "--seed", "2", "--workers", "1"])
         .args(["--include-path-regex", "^/me"])
+        // Ending a session by id could end this one, and every later answer would be 401.
+        .args(["--exclude-path-regex", "^/me/sessions/"])
         .args(["-H", &format!("Cookie: {cookie}"), "-H", "X-Carepost-Request: 1"])
         .args([
             "-c",
@@ -124,8 +126,10 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Some operations answer only 401 to a fuzzer (they ask for the password again); the
+    // session itself must have worked.
     assert!(
-        !text.contains("Authentication failed"),
+        !text.lines().any(|l| l.trim() == "- GET /me"),
         "the session reached the operations: {text}"
     );
 }

@@ -311,7 +311,7 @@ pub async fn confirm_totp(
             &s,
             &csrf,
             "Your recovery codes",
-            "Your authenticator app is set up. These ten codes let you in if you lose your phone; each works once.",
+            "Your authenticator app is set up. These ten codes let you in if you lose your phone; each works once. App passwords made before it no longer work: make new ones for your mail apps.",
             codes,
         ),
         None => Ok(see_other("/account?notice=totp", &[])),

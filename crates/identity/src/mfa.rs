@@ -161,14 +161,7 @@ impl Directory {
         account: AccountId,
         amr: &[String],
     ) -> Result<(), IdentityError> {
-        let mut read = self.store.read().await?;
-        let totp = read
-            .find_totp(account)
-            .await?
-            .is_some_and(|t| t.confirmed_at.is_some());
-        let passkeys = read.count_passkeys(account).await?;
-        drop(read);
-        if (totp || passkeys > 0) && !amr.iter().any(|m| m == "mfa") {
+        if self.has_factor(account).await? && !amr.iter().any(|m| m == "mfa") {
             return Err(IdentityError::Forbidden(
                 "changing your second factors needs a session opened with one: sign out, then sign in with your authenticator or passkey".into(),
             ));

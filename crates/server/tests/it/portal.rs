@@ -361,10 +361,7 @@ async fn helpdesk_unlocks_from_the_page_and_a_supervisor_sees_only_their_departm
         .unwrap();
     let mut staff = Vec::new();
     for (first, id, dept) in [("Hal", "H1", "Cardiology"), ("Sue", "S1", "Radiology")] {
-        let mut n = crate::support::new_account(first, None, "Desk", id, dept);
-        n.category = "administrative".into();
-        let a = dir.create_account(&admin(), &n).await.unwrap().address;
-        dir.set_password(&admin(), &a, GOOD).await.unwrap();
+        let a = crate::support::add_person(&dir, (first, "Desk", id), dept, "administrative").await;
         staff.push(a);
     }
     let (helpdesk, supervisor) = (staff[0].clone(), staff[1].clone());
@@ -499,10 +496,8 @@ async fn a_security_officer_reads_and_verifies_the_audit_trail_and_staff_cannot(
     use carepost_identity::Role;
     let (mut b, ann) = nurse().await;
     let dir = b.s.running.context.directory.clone();
-    let mut n = crate::support::new_account("Oz", None, "Sec", "O1", "Cardiology");
-    n.category = "administrative".into();
-    let officer = dir.create_account(&admin(), &n).await.unwrap().address;
-    dir.set_password(&admin(), &officer, GOOD).await.unwrap();
+    let officer =
+        crate::support::add_person(&dir, ("Oz", "Sec", "O1"), "Cardiology", "administrative").await;
     dir.grant_role(&admin(), &officer, &Role::SecurityOfficer, None)
         .await
         .unwrap();
@@ -539,10 +534,9 @@ async fn helpdesk_resets_with_the_persons_code_or_a_supervisors_approval_and_it_
     let dir = b.s.running.context.directory.clone();
     let mut people = Vec::new();
     for (first, id) in [("Hal", "H1"), ("Sue", "S1"), ("Ivy", "I1")] {
-        let mut n = crate::support::new_account(first, None, "Staff", id, "Cardiology");
-        n.category = "administrative".into();
-        let a = dir.create_account(&admin(), &n).await.unwrap().address;
-        dir.set_password(&admin(), &a, GOOD).await.unwrap();
+        let a =
+            crate::support::add_person(&dir, (first, "Staff", id), "Cardiology", "administrative")
+                .await;
         people.push(a);
     }
     let (helpdesk, supervisor, it) = (people[0].clone(), people[1].clone(), people[2].clone());
@@ -681,10 +675,7 @@ async fn the_activity_list_shows_only_the_owners_own_doings() {
     let (mut b, ann) = nurse().await;
     // A colleague without a role probes the administration pages about Ann.
     let dir = b.s.running.context.directory.clone();
-    let mut n = crate::support::new_account("Pat", None, "Probe", "P1", "Cardiology");
-    n.category = "nurse".into();
-    let pat = dir.create_account(&admin(), &n).await.unwrap().address;
-    dir.set_password(&admin(), &pat, GOOD).await.unwrap();
+    let pat = crate::support::add_person(&dir, ("Pat", "Probe", "P1"), "Cardiology", "nurse").await;
     b.sign_in(&pat).await;
     let r = b.get(&format!("/admin/accounts/{ann}")).await;
     assert_eq!(r.status, 403);
@@ -705,10 +696,9 @@ async fn it_renames_an_account_and_revokes_its_app_passwords_from_its_page() {
     use carepost_identity::Role;
     let (mut b, ann) = nurse().await;
     let dir = b.s.running.context.directory.clone();
-    let mut n = crate::support::new_account("Ivy", None, "Admin", "I1", "Cardiology");
-    n.category = "administrative".into();
-    let it = dir.create_account(&admin(), &n).await.unwrap().address;
-    dir.set_password(&admin(), &it, GOOD).await.unwrap();
+    let it =
+        crate::support::add_person(&dir, ("Ivy", "Admin", "I1"), "Cardiology", "administrative")
+            .await;
     dir.grant_role(&admin(), &it, &Role::ItAdmin, None)
         .await
         .unwrap();

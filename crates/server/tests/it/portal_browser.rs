@@ -138,10 +138,7 @@ async fn chromium_as_helpdesk_supervisor_and_nurse_with_an_authenticator_app() {
         ("Sue", "S1", "Radiology"),
         ("Lou", "L1", "Cardiology"),
     ] {
-        let mut n = crate::support::new_account(first, None, "Staff", id, dept);
-        n.category = "administrative".into();
-        let a = dir.create_account(&admin(), &n).await.unwrap().address;
-        dir.set_password(&admin(), &a, GOOD).await.unwrap();
+        let a = crate::support::add_person(dir, (first, "Staff", id), dept, "administrative").await;
         people.push(a);
     }
     let (helpdesk, supervisor, locked) = (&people[0], &people[1], &people[2]);

@@ -128,3 +128,19 @@ pub async fn server_with_nurse(db: TestDb) -> (carepost_testkit::TestServer, Str
         .unwrap();
     (s, a)
 }
+
+/// A person in `dept` of `category` whose password is `auth::GOOD`; returns the address.
+pub async fn add_person(
+    dir: &Directory,
+    (first, last, id): (&str, &str, &str),
+    dept: &str,
+    category: &str,
+) -> String {
+    let mut n = new_account(first, None, last, id, dept);
+    n.category = category.into();
+    let a = dir.create_account(&admin(), &n).await.unwrap().address;
+    dir.set_password(&admin(), &a, crate::auth::GOOD)
+        .await
+        .unwrap();
+    a
+}

@@ -3,7 +3,7 @@
 
 use super::ApiError;
 use super::session::{
-    ApiJson, MFA_COOKIE, RestrictedUser, SESSION_COOKIE, Source, cookie_value, set_cookie,
+    ApiJson, MFA_COOKIE, RestrictedUser, SESSION_COOKIE, Source, pending_account, set_cookie,
 };
 use crate::WebState;
 use axum::Json;
@@ -46,6 +46,19 @@ fn device(headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("unknown browser")
         .to_string()
+}
+
+/// How a second step by code is named (RFC 8176): `otp` for the authenticator's six digits; a
+/// recovery code is a second factor but no one-time-password device, so it is `mfa` alone.
+const TOTP_AMR: &[&str] = &["pwd", "otp", "mfa"];
+const RECOVERY_CODE_AMR: &[&str] = &["pwd", "mfa"];
+
+pub(crate) fn code_amr(code: &str) -> &'static [&'static str] {
+    if code.trim().chars().all(|c| c.is_ascii_digit() || c == ' ') {
+        TOTP_AMR
+    } else {
+        RECOVERY_CODE_AMR
+    }
 }
 
 /// Opens a web session for a completed sign-in; returns the token for the cookie.
@@ -191,12 +204,7 @@ pub async fn second_factor(
     ApiJson(step): ApiJson<SecondStep>,
 ) -> Result<Response, ApiError> {
     let expired = || ApiError::unauthorized("sign_in_expired", "sign in with your password again");
-    let pending = cookie_value(&headers, MFA_COOKIE).ok_or_else(expired)?;
-    let Some(account) = state
-        .directory
-        .check_pending_second_factor(&pending)
-        .await?
-    else {
+    let Some(account) = pending_account(&state, &headers).await? else {
         let mut res = expired().into_response();
         res.headers_mut()
             .append(header::SET_COOKIE, set_cookie(MFA_COOKIE, None, None));
@@ -209,24 +217,15 @@ pub async fn second_factor(
         protocol: Protocol::Web,
         source: source.0,
     };
-    // RFC 8176: `otp` for the authenticator's code; `pop` for a passkey (proof of possession
-    // of a key, with the device's user verification); a recovery code is a second factor but
-    // no one-time-password device, so it is `mfa` alone.
+    // RFC 8176: see `code_amr`; `pop` for a passkey (proof of possession of a key, with the
+    // device's user verification).
     let (ok, amr): (bool, &[&str]) = match (&step.code, &step.passkey) {
         (Some(code), None) => {
             let ok = state
                 .directory
                 .verify_second_factor(account, code, &attempt)
                 .await?;
-            let totp = code.trim().chars().all(|c| c.is_ascii_digit() || c == ' ');
-            (
-                ok,
-                if totp {
-                    &["pwd", "otp", "mfa"]
-                } else {
-                    &["pwd", "mfa"]
-                },
-            )
+            (ok, code_amr(code))
         }
         (None, Some(p)) => {
             let ok = state
@@ -250,7 +249,7 @@ pub async fn second_factor(
     }
     let s = completed_sign_in(&state, account, &me.address).await?;
     let mut notices = Vec::new();
-    if amr == ["pwd", "mfa"] {
+    if amr == RECOVERY_CODE_AMR {
         let left = state.directory.own_mfa(account).await?.recovery_codes_left;
         notices.push(recovery_code_notice(left));
     }

@@ -270,6 +270,23 @@ pub struct Confirm {
     password: String,
 }
 
+/// Marks `session` as opened with the factor just enrolled in it (and ends the account's other
+/// sessions). The factor is enrolled either way: a failure here is logged, so that it cannot
+/// hide the recovery codes the enrollment returns.
+pub(crate) async fn note_factor(
+    state: &WebState,
+    session: &carepost_identity::Session,
+    added: &[&str],
+) {
+    if let Err(e) = state
+        .directory
+        .note_factor_in_session(session.account, session.id, &session.amr, added)
+        .await
+    {
+        tracing::warn!(error = %e, "could not mark the session as opened with a second factor");
+    }
+}
+
 /// A session that may enroll a second factor: a restricted one only for an overdue enrollment
 /// (not while a temporary or expired password waits to be changed: whoever was handed a
 /// temporary password must not also choose the account's second factor), and one opened with
@@ -340,19 +357,7 @@ pub async fn confirm_totp(
         .directory
         .confirm_totp(user.session.account, &body.code)
         .await?;
-    // The factor is enrolled either way; a failure here must not hide the codes.
-    if let Err(e) = state
-        .directory
-        .note_factor_in_session(
-            user.session.account,
-            user.session.id,
-            &user.session.amr,
-            &["otp", "mfa"],
-        )
-        .await
-    {
-        tracing::warn!(error = %e, "could not mark the session as opened with a second factor");
-    }
+    note_factor(&state, &user.session, &["otp", "mfa"]).await;
     Ok(Json(json!({ "enrolled": true, "recovery_codes": codes })))
 }
 

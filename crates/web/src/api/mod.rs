@@ -6,7 +6,7 @@
 mod admin;
 pub(crate) mod auth;
 mod error;
-mod me;
+pub(crate) mod me;
 mod openapi;
 mod passkeys;
 pub(crate) mod session;

@@ -5,7 +5,7 @@
 //! credentials API.
 
 use super::ApiError;
-use super::session::{ApiJson, ApiPath, MFA_COOKIE, RestrictedUser, Source, User, cookie_value};
+use super::session::{ApiJson, ApiPath, RestrictedUser, Source, User, pending_account};
 use crate::WebState;
 use axum::Json;
 use axum::extract::State;
@@ -81,19 +81,7 @@ pub async fn finish_registration(
         )
         .await?;
     // The key was just used with user verification: the session counts as opened with it.
-    // The factor is enrolled either way; a failure here must not hide the codes.
-    if let Err(e) = state
-        .directory
-        .note_factor_in_session(
-            user.session.account,
-            user.session.id,
-            &user.session.amr,
-            &["pop", "mfa"],
-        )
-        .await
-    {
-        tracing::warn!(error = %e, "could not mark the session as opened with a second factor");
-    }
+    super::me::note_factor(&state, &user.session, &["pop", "mfa"]).await;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "passkey": passkey, "recovery_codes": codes })),
@@ -164,10 +152,7 @@ pub async fn sign_in_challenge(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let expired = || ApiError::unauthorized("sign_in_expired", "sign in with your password again");
-    let pending = cookie_value(&headers, MFA_COOKIE).ok_or_else(expired)?;
-    let account = state
-        .directory
-        .check_pending_second_factor(&pending)
+    let account = pending_account(&state, &headers)
         .await?
         .ok_or_else(expired)?;
     let me = state.directory.own_account(account).await?;

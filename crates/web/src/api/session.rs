@@ -47,6 +47,18 @@ pub fn set_cookie(
     HeaderValue::from_str(&c.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// The account whose sign-in waits for its second step, from the pending cookie (signed, bound
+/// to the password's last change, five minutes).
+pub async fn pending_account(
+    state: &WebState,
+    headers: &HeaderMap,
+) -> Result<Option<carepost_types::AccountId>, carepost_identity::IdentityError> {
+    let Some(p) = cookie_value(headers, MFA_COOKIE) else {
+        return Ok(None);
+    };
+    state.directory.check_pending_second_factor(&p).await
+}
+
 /// Where the request came from, as the server recorded it for the connection.
 pub fn source(parts: &Parts) -> Option<IpAddr> {
     parts.extensions.get::<Peer>().map(|p| p.0.ip())

@@ -297,14 +297,7 @@ pub async fn confirm_totp(
         Err(IdentityError::Invalid(_)) => return Ok(see_other("/account?error=totp", &[])),
         Err(e) => return Err(e.into()),
     };
-    // The factor is enrolled either way; a failure here must not hide the codes.
-    if let Err(e) = state
-        .directory
-        .note_factor_in_session(s.account, s.id, &s.amr, &["otp", "mfa"])
-        .await
-    {
-        tracing::warn!(error = %e, "could not mark the session as opened with a second factor");
-    }
+    crate::api::me::note_factor(&state, &s, &["otp", "mfa"]).await;
     match codes {
         Some(codes) => shown_once(
             &state,

@@ -5,7 +5,7 @@
 use super::pages::{ForgotPage, SignInPage, VerifyPage};
 use super::{Csrf, PageResult, org, render, see_other, session, stale_form};
 use crate::WebState;
-use crate::api::session::{MFA_COOKIE, SESSION_COOKIE, Source, cookie_value, set_cookie};
+use crate::api::session::{MFA_COOKIE, SESSION_COOKIE, Source, pending_account, set_cookie};
 use axum::Form;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -97,17 +97,6 @@ pub async fn submit(
     ))
 }
 
-/// The account waiting for its second step, from the pending cookie.
-async fn pending(
-    state: &WebState,
-    headers: &HeaderMap,
-) -> Result<Option<carepost_types::AccountId>, IdentityError> {
-    let Some(p) = cookie_value(headers, MFA_COOKIE) else {
-        return Ok(None);
-    };
-    state.directory.check_pending_second_factor(&p).await
-}
-
 async fn verify_form(
     state: &WebState,
     account: carepost_types::AccountId,
@@ -136,7 +125,7 @@ pub async fn verify_page(
     headers: HeaderMap,
     csrf: Csrf,
 ) -> PageResult {
-    match pending(&state, &headers).await? {
+    match pending_account(&state, &headers).await? {
         Some(account) => verify_form(&state, account, &csrf, None).await,
         None => Ok(see_other("/sign-in", &[])),
     }
@@ -158,7 +147,7 @@ pub async fn verify(
     if !csrf.accepts(&f.csrf) {
         return Ok(stale_form("/sign-in/verify"));
     }
-    let Some(account) = pending(&state, &headers).await? else {
+    let Some(account) = pending_account(&state, &headers).await? else {
         return Ok(see_other("/sign-in", &[set_cookie(MFA_COOKIE, None, None)]));
     };
     let me = state.directory.own_account(account).await?;
@@ -176,16 +165,8 @@ pub async fn verify(
         let error = "That code is not right, or was used already.".to_string();
         return verify_form(&state, account, &csrf, Some(error)).await;
     }
-    let totp = f
-        .code
-        .trim()
-        .chars()
-        .all(|c| c.is_ascii_digit() || c == ' ');
-    let amr: &[&str] = if totp {
-        &["pwd", "otp", "mfa"]
-    } else {
-        &["pwd", "mfa"]
-    };
+    let amr = crate::api::auth::code_amr(&f.code);
+    let totp = amr.contains(&"otp");
     let s = crate::api::auth::completed_sign_in(&state, account, &me.address).await?;
     let token = crate::api::auth::open_session(&state, &s, amr, &headers, source).await?;
     let to = if totp {

@@ -65,6 +65,15 @@ pub mod action {
     pub const MAIL_BOUNCE: &str = "mail.bounce";
     pub const QUEUE_RETRY: &str = "queue.retry";
     pub const QUEUE_REMOVE: &str = "queue.remove";
+    pub const OIDC_KEYS_ROTATE: &str = "oidc.keys.rotate";
+    pub const OIDC_CLIENT_ADD: &str = "oidc.client.add";
+    pub const OIDC_CLIENT_REMOVE: &str = "oidc.client.remove";
+    pub const OIDC_CODE_ISSUE: &str = "oidc.code.issue";
+    pub const OIDC_CONSENT: &str = "oidc.consent";
+    pub const OIDC_TOKEN_ISSUE: &str = "oidc.token.issue";
+    pub const OIDC_TOKEN_DENIED: &str = "oidc.token.denied";
+    pub const OIDC_TOKEN_REVOKE: &str = "oidc.token.revoke";
+    pub const OIDC_LOGOUT: &str = "oidc.logout";
 }
 
 /// Who performed an action.
@@ -79,6 +88,8 @@ pub enum Actor {
     LocalCli { os_user: String },
     /// An API token made for automation.
     ApiToken { id: i64, name: String },
+    /// An application registered for single sign-on, acting for itself or asking for tokens.
+    Client { client_id: String },
 }
 
 impl Actor {
@@ -89,6 +100,7 @@ impl Actor {
             Actor::System => "system".to_string(),
             Actor::LocalCli { os_user } => format!("local-cli:{os_user}"),
             Actor::ApiToken { id, name } => format!("token:{name}#{id}"),
+            Actor::Client { client_id } => format!("client:{client_id}"),
         }
     }
 

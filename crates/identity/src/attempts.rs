@@ -216,7 +216,7 @@ impl Directory {
                 tx.touch_app_password(id, now, source.as_deref()).await?;
                 Some(id)
             }
-            Credential::Password => None,
+            Credential::Password | Credential::Grant(_) => None,
         };
         let event = self
             .attempt_event(attempt, Some(account), action::SIGNIN_SUCCESS)

@@ -68,6 +68,8 @@ impl std::fmt::Debug for SignIn<'_> {
 pub enum Credential {
     Password,
     AppPassword(i64),
+    /// An OAuth access token of this grant (a mail app signed in through single sign-on).
+    Grant(i64),
 }
 
 /// What still stands between a password and a full web session.

@@ -24,6 +24,8 @@ pub enum Permission {
     /// Reset or disable an account that holds an administrative role (IT only).
     ManagePrivileged,
     ReadAudit,
+    /// Register and remove single sign-on applications (IT only).
+    ManageApps,
 }
 
 impl Permission {
@@ -39,6 +41,7 @@ impl Permission {
             Permission::ApproveReset => "approve-reset",
             Permission::ManagePrivileged => "manage-privileged-accounts",
             Permission::ReadAudit => "read-audit",
+            Permission::ManageApps => "manage-sso-apps",
         }
     }
 
@@ -88,7 +91,7 @@ impl Directory {
     }
 
     /// Allows or refuses `actor` the permission; refusals are audited.
-    pub(crate) async fn require(
+    pub async fn require(
         &self,
         actor: &Actor,
         p: Permission,

@@ -381,6 +381,12 @@ impl Directory {
                     p.id == *id && p.revoked_at.is_none() && p.expires_at.is_none_or(|e| e > now)
                 })
             }
+            crate::Credential::Grant(id) => {
+                use carepost_store::OidcRepo;
+                tx.find_oidc_grant(*id).await?.is_some_and(|g| {
+                    g.account_id == Some(account) && g.revoked_at.is_none() && g.expires_at > now
+                })
+            }
         })
     }
 

@@ -13,7 +13,7 @@ use hmac::{KeyInit, Mac};
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// A 32-byte key for one purpose, derived from the master key.
-pub(crate) fn derive_key(master: &[u8; 32], purpose: &str) -> [u8; 32] {
+pub fn derive_key(master: &[u8; 32], purpose: &str) -> [u8; 32] {
     let mut mac = <HmacSha256 as KeyInit>::new_from_slice(master)
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
     mac.update(b"carepost key v1: ");
@@ -22,7 +22,7 @@ pub(crate) fn derive_key(master: &[u8; 32], purpose: &str) -> [u8; 32] {
 }
 
 /// HMAC-SHA256 of `secret` under `key`, in hex.
-pub(crate) fn keyed_hash(key: &[u8; 32], secret: &str) -> String {
+pub fn keyed_hash(key: &[u8; 32], secret: &str) -> String {
     let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
     mac.update(secret.as_bytes());
@@ -30,7 +30,7 @@ pub(crate) fn keyed_hash(key: &[u8; 32], secret: &str) -> String {
 }
 
 /// Whether `hex_mac` is `keyed_hash(key, secret)`, compared in constant time.
-pub(crate) fn verify_keyed_hash(key: &[u8; 32], secret: &str, hex_mac: &str) -> bool {
+pub fn verify_keyed_hash(key: &[u8; 32], secret: &str, hex_mac: &str) -> bool {
     let Ok(mac_bytes) = hex::decode(hex_mac) else {
         return false;
     };
@@ -48,7 +48,7 @@ fn aead(key: &[u8; 32]) -> Result<LessSafeKey, IdentityError> {
 
 /// Encrypts `plain` with a random nonce; `context` is bound to the result (an account id, so
 /// a sealed seed cannot be moved to another account).
-pub(crate) fn seal(
+pub fn seal(
     key: &[u8; 32],
     rng: &dyn Rng,
     context: &str,
@@ -70,7 +70,7 @@ pub(crate) fn seal(
 }
 
 /// Decrypts what `seal` made under the same key and context.
-pub(crate) fn open(key: &[u8; 32], context: &str, sealed: &str) -> Result<Vec<u8>, IdentityError> {
+pub fn open(key: &[u8; 32], context: &str, sealed: &str) -> Result<Vec<u8>, IdentityError> {
     let broken = || {
         IdentityError::Invalid(
             "a sealed secret does not open: wrong master key or altered data".into(),

@@ -6,7 +6,9 @@
 use crate::directory::account_by_address;
 use crate::{Actor, Directory, IdentityError, Permission, SignedIn};
 use carepost_audit::action;
-use carepost_store::{AuditRepo, AuthRepo, DirectoryRepo, NewSession, SessionRepo, SessionRow, Tx};
+use carepost_store::{
+    AuditRepo, AuthRepo, DirectoryRepo, NewSession, OidcRepo, SessionRepo, SessionRow, Tx,
+};
 use carepost_types::{AccountId, UnixMillis};
 use serde::Serialize;
 use serde_json::json;
@@ -21,6 +23,8 @@ pub struct Session {
     pub address: String,
     /// RFC 8176 method names: `pwd`, `otp`, ...
     pub amr: Vec<String>,
+    /// When the sign-in that opened it happened.
+    pub started_at: UnixMillis,
 }
 
 /// A session as listed for its owner or an administrator.
@@ -109,6 +113,7 @@ impl Directory {
             account: signed_in.account,
             address: signed_in.address.clone(),
             amr: amr.iter().map(|s| s.to_string()).collect(),
+            started_at: now,
         };
         Ok((token, session))
     }
@@ -139,6 +144,7 @@ impl Directory {
             account: row.account_id,
             address: account.primary_address,
             amr: row.amr.split(',').map(str::to_string).collect(),
+            started_at: row.created_at,
         }))
     }
 
@@ -202,13 +208,16 @@ impl Directory {
         let n = tx
             .revoke_sessions(row.id, None, None, self.clock.now())
             .await?;
+        let grants = tx
+            .revoke_account_grants(row.id, self.clock.now(), "signed out everywhere")
+            .await?;
         let event = self
             .audit(
                 actor,
                 action::SESSION_END,
                 format!("account:{}", row.primary_address),
             )
-            .with_details(json!({ "ended": n }));
+            .with_details(json!({ "ended": n, "grants_revoked": grants }));
         tx.append_audit(&event).await?;
         tx.commit().await?;
         Ok(n)
@@ -224,6 +233,10 @@ impl Directory {
     ) -> Result<(u64, u64), IdentityError> {
         let now: UnixMillis = self.clock.now();
         let sessions = tx.revoke_sessions(account, None, keep_session, now).await?;
+        // Single sign-on grants (applications, mail apps signed in with OAuth) end with the
+        // password they were opened under.
+        tx.revoke_account_grants(account, now, "password changed")
+            .await?;
         let app_passwords = if self.config.password.revoke_app_passwords_on_change {
             tx.revoke_app_passwords(account, None, now).await?
         } else {

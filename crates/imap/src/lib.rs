@@ -67,6 +67,8 @@ impl Default for Timeouts {
 pub struct ImapService {
     config: Arc<Config>,
     directory: Directory,
+    /// Checks the access tokens of OAUTHBEARER and XOAUTH2.
+    oidc: carepost_oidc::Provider,
     mail: MailStore,
     clock: Arc<dyn Clock>,
     tls: TlsAcceptor,
@@ -84,6 +86,7 @@ impl ImapService {
     pub fn new(
         config: Arc<Config>,
         directory: Directory,
+        oidc: carepost_oidc::Provider,
         mail: MailStore,
         clock: Arc<dyn Clock>,
         tls: TlsAcceptor,
@@ -92,6 +95,7 @@ impl ImapService {
         ImapService {
             config,
             directory,
+            oidc,
             mail,
             clock,
             tls,

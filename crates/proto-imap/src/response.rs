@@ -134,6 +134,8 @@ pub fn capabilities(ctx: CapabilityContext) -> String {
         caps.push("LITERAL+".into());
         if ctx.tls_active {
             caps.push("AUTH=PLAIN".into());
+            caps.push("AUTH=OAUTHBEARER".into());
+            caps.push("AUTH=XOAUTH2".into());
         } else {
             caps.push("LOGINDISABLED".into());
         }

@@ -1,7 +1,7 @@
 //! The EHLO reply (RFC 5321 section 4.1.1.1) with the extensions carepost implements:
 //! PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531),
 //! ENHANCEDSTATUSCODES (RFC 2034), CHUNKING (RFC 3030), STARTTLS (RFC 3207) until TLS is up,
-//! AUTH PLAIN LOGIN (RFC 4954) on submission once TLS is up.
+//! AUTH PLAIN LOGIN OAUTHBEARER XOAUTH2 (RFC 4954, RFC 7628) on submission once TLS is up.
 
 use crate::reply::Reply;
 use crate::session::{Mode, Session};
@@ -25,7 +25,7 @@ impl Capabilities {
             lines.push("STARTTLS".into());
         }
         if s.mode == Mode::Submission && s.tls && !s.authenticated {
-            lines.push("AUTH PLAIN LOGIN".into());
+            lines.push("AUTH PLAIN LOGIN OAUTHBEARER XOAUTH2".into());
         }
         Reply::multiline(250, lines)
     }
@@ -53,7 +53,10 @@ mod tests {
         assert!(plain.lines.contains(&"STARTTLS".to_string()));
         assert!(!plain.lines.iter().any(|l| l.starts_with("AUTH")));
         let tls = caps.ehlo_reply(&Session::new(Mode::Submission, true), "c");
-        assert!(tls.lines.contains(&"AUTH PLAIN LOGIN".to_string()));
+        assert!(
+            tls.lines
+                .contains(&"AUTH PLAIN LOGIN OAUTHBEARER XOAUTH2".to_string())
+        );
         assert!(!tls.lines.contains(&"STARTTLS".to_string()));
         let mx = caps.ehlo_reply(&Session::new(Mode::Mx, true), "c\r\nx");
         assert!(!mx.lines.iter().any(|l| l.starts_with("AUTH")));

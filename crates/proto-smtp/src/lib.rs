@@ -14,7 +14,7 @@ pub use receiver::{Event, Receiver};
 pub use reply::{Reply, parse_error_reply, replies};
 pub use session::{Mode, Phase, Session};
 /// SASL mechanism bits as smtp-proto parses them from AUTH.
-pub use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN};
+pub use smtp_proto::{AUTH_LOGIN, AUTH_OAUTHBEARER, AUTH_PLAIN, AUTH_XOAUTH2};
 /// The flags of MAIL FROM parameters (`BODY=8BITMIME`, `SMTPUTF8`, ...).
 pub use smtp_proto::{MAIL_BODY_8BITMIME, MAIL_BODY_BINARYMIME, MAIL_SMTPUTF8};
 pub use smtp_proto::{MailFrom, RcptTo, Request};

@@ -4,6 +4,7 @@
 use carepost_config::Config;
 use carepost_identity::Directory;
 use carepost_mail::MailStore;
+use carepost_oidc::Provider;
 use carepost_store::Store;
 use carepost_types::{Clock, OsRng, Rng, SystemClock};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ pub struct Context {
     pub store: Store,
     pub directory: Directory,
     pub mail: MailStore,
+    pub oidc: Provider,
     pub clock: Arc<dyn Clock>,
     pub rng: Arc<dyn Rng>,
 }
@@ -40,11 +42,19 @@ impl Context {
             })?;
         let directory = Directory::new(store.clone(), config.clone(), clock.clone(), rng.clone())?;
         let mail = MailStore::open(store.clone(), config.clone(), clock.clone(), rng.clone());
+        let oidc = Provider::new(
+            store.clone(),
+            directory.clone(),
+            config.clone(),
+            clock.clone(),
+            rng.clone(),
+        );
         Ok(Context {
             config,
             store,
             directory,
             mail,
+            oidc,
             clock,
             rng,
         })

@@ -74,6 +74,7 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         Some(SmtpService::new(
             config.clone(),
             context.directory.clone(),
+            context.oidc.clone(),
             context.mail.clone(),
             context.clock.clone(),
             context.rng.clone(),
@@ -95,6 +96,7 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         Some(ImapService::new(
             config.clone(),
             context.directory.clone(),
+            context.oidc.clone(),
             context.mail.clone(),
             context.clock.clone(),
             TlsAcceptor::from(tls::server_config(&config)?),
@@ -105,10 +107,16 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         .ensure_first_admin()
         .await
         .map_err(|e| anyhow::anyhow!("cannot create the first administrator: {e}"))?;
+    context
+        .oidc
+        .start()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot prepare single sign-on: {e}"))?;
     let state = WebState {
         store: context.store.clone(),
         metrics: telemetry::metrics_handle(),
         directory: context.directory.clone(),
+        oidc: context.oidc.clone(),
         clock: context.clock.clone(),
         sign_in_limiter: std::sync::Arc::new(carepost_web::api::sign_in_limiter()),
         read_ahead: carepost_web::read_ahead_budget(),

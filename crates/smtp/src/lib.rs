@@ -70,6 +70,8 @@ type SubmitLimiter = governor::RateLimiter<
 pub struct SmtpService {
     config: Arc<Config>,
     directory: Directory,
+    /// Checks the access tokens of OAUTHBEARER and XOAUTH2.
+    oidc: carepost_oidc::Provider,
     mail: MailStore,
     clock: Arc<dyn Clock>,
     rng: Arc<dyn Rng>,
@@ -114,6 +116,7 @@ impl SmtpService {
     pub fn new(
         config: Arc<Config>,
         directory: Directory,
+        oidc: carepost_oidc::Provider,
         mail: MailStore,
         clock: Arc<dyn Clock>,
         rng: Arc<dyn Rng>,
@@ -151,6 +154,7 @@ impl SmtpService {
         SmtpService {
             config,
             directory,
+            oidc,
             mail,
             clock,
             rng,

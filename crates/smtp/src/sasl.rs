@@ -6,13 +6,15 @@
 use crate::conn::{Conn, Next, Principal};
 use carepost_identity::{Protocol, SignIn};
 use carepost_proto_sasl::{Credentials, Exchange, Mechanism, SaslError, Step};
-use carepost_proto_smtp::{AUTH_LOGIN, AUTH_PLAIN, Reply};
+use carepost_proto_smtp::{AUTH_LOGIN, AUTH_OAUTHBEARER, AUTH_PLAIN, AUTH_XOAUTH2, Reply};
 
 impl Conn {
     pub(crate) async fn auth_start(&mut self, mechanism: u64, initial: &str) {
         let mech = match mechanism {
             AUTH_PLAIN => Mechanism::Plain,
             AUTH_LOGIN => Mechanism::Login,
+            AUTH_OAUTHBEARER => Mechanism::OAuthBearer,
+            AUTH_XOAUTH2 => Mechanism::XOAuth2,
             _ => {
                 self.reply(Reply::new(
                     504,
@@ -46,25 +48,63 @@ impl Conn {
                 self.sasl = None;
                 let r = match e {
                     SaslError::Cancelled => Reply::new(501, (5, 0, 0), "Authentication cancelled"),
+                    SaslError::TokenRefused => Reply::new(535, (5, 7, 8), "Invalid credentials"),
                     other => Reply::new(501, (5, 5, 2), other.to_string()),
                 };
                 self.reply(r);
             }
             Step::Done(creds) => {
-                self.sasl = None;
-                self.verify(creds).await;
+                let exchange = self.sasl.take();
+                self.verify(creds, exchange).await;
             }
         }
     }
 
-    async fn verify(&mut self, creds: Credentials) {
-        let Credentials::Password { password, .. } = &creds else {
-            self.reply(Reply::new(
-                504,
-                (5, 5, 4),
-                "Unrecognized authentication type",
-            ));
+    /// A bearer token: checked by the provider, signed in by the directory. A refused token
+    /// is told as a challenge the client acknowledges (RFC 7628 §3.2.2), then 535.
+    async fn verify_token(
+        &mut self,
+        user: Option<String>,
+        token: &str,
+        exchange: Option<Exchange>,
+    ) {
+        let user = user.unwrap_or_default();
+        let attempt = SignIn {
+            login: &user,
+            secret: "",
+            protocol: Protocol::Smtp,
+            source: Some(self.peer.ip()),
+        };
+        let result = match self.svc.oidc.mail_token(token).await {
+            Ok(v) => self.svc.directory.token_sign_in(&attempt, v.as_ref()).await,
+            Err(e) => Err(e.into()),
+        };
+        if let (Ok(Err(_)), Some(mut exchange)) = (&result, exchange)
+            && let Step::Challenge(c) = exchange.refuse_token("invalid_token")
+        {
+            self.sasl = Some(exchange);
+            self.out
+                .extend_from_slice(format!("334 {c}\r\n").as_bytes());
             return;
+        }
+        self.signed_in(result).await;
+    }
+
+    async fn verify(&mut self, creds: Credentials, exchange: Option<Exchange>) {
+        let password = match &creds {
+            Credentials::Password { password, .. } => password.clone(),
+            Credentials::Bearer { user, token } => {
+                let (user, token) = (user.clone(), token.clone());
+                return self.verify_token(user, &token, exchange).await;
+            }
+            _ => {
+                self.reply(Reply::new(
+                    504,
+                    (5, 5, 4),
+                    "Unrecognized authentication type",
+                ));
+                return;
+            }
         };
         let login = match creds.login() {
             Ok(l) => l.to_string(),
@@ -75,11 +115,19 @@ impl Conn {
         };
         let attempt = SignIn {
             login: &login,
-            secret: password,
+            secret: &password,
             protocol: Protocol::Smtp,
             source: Some(self.peer.ip()),
         };
-        let signed_in = match self.svc.directory.sign_in(&attempt).await {
+        let result = self.svc.directory.sign_in(&attempt).await;
+        self.signed_in(result).await;
+    }
+
+    async fn signed_in(
+        &mut self,
+        result: Result<carepost_identity::SignInResult, carepost_identity::IdentityError>,
+    ) {
+        let signed_in = match result {
             Ok(Ok(s)) if s.complete => s,
             Ok(Ok(_)) => {
                 // A mail protocol never stops half-way; refuse rather than guess.

@@ -74,6 +74,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0011_passkeys.sql"),
         include_str!("../../../migrations/postgres/0011_passkeys.sql"),
     ),
+    (
+        12,
+        "oidc",
+        include_str!("../../../migrations/sqlite/0012_oidc.sql"),
+        include_str!("../../../migrations/postgres/0012_oidc.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

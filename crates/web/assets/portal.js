@@ -54,7 +54,9 @@ async function signInWithPasskey() {
       extensions: cred.getClientExtensionResults(),
     };
     await api("/api/v1/auth/second-factor", { passkey: { ceremony: c.ceremony, credential } });
-    window.location.assign("/account");
+    // The server checked where `next` leads when it rendered the page.
+    const next = document.getElementById("use-passkey").dataset.next;
+    window.location.assign(next && next.startsWith("/oauth2/authorize?") ? next : "/account");
   } catch (e) {
     showError("passkey-error", e);
   }

@@ -1,10 +1,11 @@
-//! The HTTP surface: health and readiness probes, Prometheus metrics, and (with later issues)
-//! the portal, the admin console, the JSON API and the OIDC endpoints. It turns requests into
+//! The HTTP surface: health and readiness probes, Prometheus metrics, the portal, the admin
+//! console, the JSON API, the OpenID Connect endpoints and autoconfig. It turns requests into
 //! calls on the domain crates and domain errors into HTTP statuses with JSON bodies.
 //!
 //! This crate builds an axum `Router`; sockets and TLS belong to the server crate.
 
 pub mod api;
+mod oidc;
 mod portal;
 mod probes;
 mod security;
@@ -24,6 +25,8 @@ pub struct WebState {
     pub store: Store,
     pub metrics: PrometheusHandle,
     pub directory: Directory,
+    /// The OpenID Connect provider.
+    pub oidc: carepost_oidc::Provider,
     pub clock: Arc<dyn Clock>,
     /// Sign-in requests per source network, checked before any password is hashed.
     pub sign_in_limiter: Arc<api::SignInLimiter>,
@@ -54,6 +57,7 @@ pub fn router(state: WebState) -> Router {
         .route("/metrics", get(probes::metrics))
         .nest("/api/v1", api::routes(state.clone()))
         .merge(portal::routes(state.clone()))
+        .merge(oidc::routes())
         .fallback(probes::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

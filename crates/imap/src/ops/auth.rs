@@ -46,7 +46,8 @@ pub(super) async fn authenticate(
     if refuse_plaintext(s, tag) {
         return done;
     }
-    let Some(mech) = Mechanism::parse(mechanism).filter(|m| *m == Mechanism::Plain) else {
+    let offered = [Mechanism::Plain, Mechanism::OAuthBearer, Mechanism::XOAuth2];
+    let Some(mech) = Mechanism::parse(mechanism).filter(|m| offered.contains(m)) else {
         s.no(tag, Some("CANNOT"), "Unsupported authentication mechanism");
         return done;
     };
@@ -79,17 +80,46 @@ async fn next_step(s: &mut Session, tag: &str, step: Step) -> bool {
             s.bad(tag, "Authentication cancelled");
             false
         }
+        Step::Failed(SaslError::TokenRefused) => {
+            s.sasl = None;
+            s.no(tag, Some("AUTHENTICATIONFAILED"), "Invalid credentials");
+            s.failed_sign_ins += 1;
+            false
+        }
         Step::Failed(e) => {
             s.sasl = None;
             s.bad(tag, &e.to_string());
             false
         }
         Step::Done(creds) => {
-            s.sasl = None;
+            let exchange = s.sasl.take();
             match (&creds, creds.login()) {
                 (Credentials::Password { password, .. }, Ok(login)) => {
                     let (login, password) = (login.to_string(), password.to_string());
                     verify(s, tag, &login, &password).await;
+                }
+                (Credentials::Bearer { user, token }, _) => {
+                    let (user, token) = (user.clone().unwrap_or_default(), token.clone());
+                    let attempt = SignIn {
+                        login: &user,
+                        secret: "",
+                        protocol: Protocol::Imap,
+                        source: Some(s.peer.ip()),
+                    };
+                    let result = match s.svc.oidc.mail_token(&token).await {
+                        Ok(v) => s.svc.directory.token_sign_in(&attempt, v.as_ref()).await,
+                        Err(e) => Err(e.into()),
+                    };
+                    if let Some(mut exchange) = exchange.filter(|_| matches!(result, Ok(Err(_)))) {
+                        // RFC 7628 §3.2.2: the failure goes as a challenge the client
+                        // acknowledges; the command then ends with NO.
+                        if let Step::Challenge(c) = exchange.refuse_token("invalid_token") {
+                            s.sasl = Some(exchange);
+                            s.out.extend_from_slice(format!("+ {c}\r\n").as_bytes());
+                            return true;
+                        }
+                    }
+                    signed_in(s, tag, result).await;
                 }
                 _ => s.no(tag, Some("AUTHENTICATIONFAILED"), "Invalid credentials"),
             }
@@ -105,7 +135,17 @@ async fn verify(s: &mut Session, tag: &str, login: &str, password: &str) {
         protocol: Protocol::Imap,
         source: Some(s.peer.ip()),
     };
-    let signed_in = match s.svc.directory.sign_in(&attempt).await {
+    let result = s.svc.directory.sign_in(&attempt).await;
+    signed_in(s, tag, result).await;
+}
+
+/// Opens the authenticated state after a sign-in, or answers its refusal.
+async fn signed_in(
+    s: &mut Session,
+    tag: &str,
+    result: Result<carepost_identity::SignInResult, carepost_identity::IdentityError>,
+) {
+    let signed_in = match result {
         Ok(Ok(x)) if x.complete => x,
         Ok(Ok(_)) => {
             s.no(tag, Some("AUTHENTICATIONFAILED"), "Invalid credentials");

@@ -20,6 +20,7 @@ mod department;
 mod import;
 mod list;
 mod mail;
+mod oidc;
 mod output;
 mod policy;
 mod setup;
@@ -107,6 +108,9 @@ enum Command {
     /// Mailboxes: storage and quota.
     #[command(subcommand)]
     Mailbox(mail::MailboxCommand),
+    /// Single sign-on: registered applications and signing keys.
+    #[command(subcommand)]
+    Oidc(oidc::OidcCommand),
 }
 
 /// Options every command shares.
@@ -259,5 +263,6 @@ async fn run(command: Command, g: Global) -> anyhow::Result<ExitCode> {
         Command::Dkim(c) => mail::run_dkim(c, &g).await,
         Command::Queue(c) => mail::run_queue(c, &g).await,
         Command::Mailbox(c) => mail::run_mailbox(c, &g).await,
+        Command::Oidc(c) => oidc::run(c, &g).await,
     }
 }

@@ -5,6 +5,7 @@
 mod api;
 mod auth;
 mod authz;
+mod browser;
 mod cli;
 mod cli_mail;
 mod cli_serve;
@@ -19,6 +20,7 @@ mod import;
 mod lists;
 mod mail;
 mod mfa;
+mod oidc;
 mod openapi;
 mod outbound;
 mod portal;

@@ -3,7 +3,7 @@
 
 use super::ApiError;
 use super::session::{
-    ApiJson, MFA_COOKIE, RestrictedUser, SESSION_COOKIE, Source, pending_account, set_cookie,
+    ApiJson, MFA_COOKIE, RestrictedUser, Source, pending_account, session_cookies, set_cookie,
 };
 use crate::WebState;
 use axum::Json;
@@ -124,10 +124,9 @@ async fn signed_in(
     });
     let mut res = Json(body).into_response();
     let h = res.headers_mut();
-    h.append(
-        header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, Some(&token), None),
-    );
+    for c in session_cookies(Some(&token)) {
+        h.append(header::SET_COOKIE, c);
+    }
     h.append(header::SET_COOKIE, set_cookie(MFA_COOKIE, None, None));
     Ok(res)
 }
@@ -278,7 +277,9 @@ pub async fn sign_out(
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
     let h = res.headers_mut();
-    h.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, None, None));
+    for c in session_cookies(None) {
+        h.append(header::SET_COOKIE, c);
+    }
     h.append(header::SET_COOKIE, set_cookie(MFA_COOKIE, None, None));
     Ok(res)
 }

@@ -13,6 +13,8 @@ use std::net::IpAddr;
 
 pub const SESSION_COOKIE: &str = "__Host-carepost-session";
 pub const MFA_COOKIE: &str = "__Host-carepost-mfa";
+/// See `session_cookies`.
+pub const SSO_COOKIE: &str = "__Host-carepost-sso";
 
 /// The value of cookie `name` in the request.
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -34,11 +36,32 @@ pub fn set_cookie(
     value: Option<&str>,
     max_age_secs: Option<i64>,
 ) -> HeaderValue {
+    cookie_with(name, value, max_age_secs, SameSite::Strict)
+}
+
+/// The session's cookies: the SameSite=Strict one every page and the API read, and its
+/// SameSite=Lax twin, which a browser also sends when another site's link brings it to
+/// `/oauth2/authorize` (a Strict cookie would not come, and single sign-on would ask for the
+/// password each time). Only the authorization endpoint reads the twin, and that endpoint
+/// answers only to registered redirect URIs. `None` clears both.
+pub fn session_cookies(token: Option<&str>) -> [HeaderValue; 2] {
+    [
+        set_cookie(SESSION_COOKIE, token, None),
+        cookie_with(SSO_COOKIE, token, None, SameSite::Lax),
+    ]
+}
+
+fn cookie_with(
+    name: &'static str,
+    value: Option<&str>,
+    max_age_secs: Option<i64>,
+    same_site: SameSite,
+) -> HeaderValue {
     let mut c = Cookie::new(name, value.unwrap_or("").to_string());
     c.set_path("/");
     c.set_secure(true);
     c.set_http_only(true);
-    c.set_same_site(SameSite::Strict);
+    c.set_same_site(same_site);
     match (value, max_age_secs) {
         (None, _) => c.set_max_age(cookie::time::Duration::ZERO),
         (Some(_), Some(secs)) => c.set_max_age(cookie::time::Duration::seconds(secs)),

@@ -13,8 +13,8 @@ mod account;
 mod admin;
 mod audit;
 mod departments;
-mod pages;
-mod sign_in;
+pub(crate) mod pages;
+pub(crate) mod sign_in;
 
 use crate::WebState;
 use crate::api::session::{SESSION_COOKIE, cookie_value, set_cookie};
@@ -140,7 +140,7 @@ impl FromRequestParts<WebState> for Csrf {
 
 impl Csrf {
     /// Whether a form's token is this browser's (compared in constant time).
-    fn accepts(&self, form: &str) -> bool {
+    pub(crate) fn accepts(&self, form: &str) -> bool {
         !self.new
             && form.len() == self.token.len()
             && form
@@ -154,6 +154,7 @@ impl Csrf {
 /// What a portal handler answers when something it did not expect goes wrong.
 pub(crate) enum PageError {
     Identity(IdentityError),
+    Oidc(carepost_oidc::OidcError),
     Render(String),
 }
 
@@ -167,6 +168,16 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let e = match self {
             PageError::Identity(e) => e,
+            PageError::Oidc(carepost_oidc::OidcError::Identity(e)) => e,
+            PageError::Oidc(carepost_oidc::OidcError::Crypto(e)) => {
+                tracing::error!(error = %e, "portal: signing failed");
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on the server; it has been logged.\n",
+                )
+                    .into_response();
+            }
+            PageError::Oidc(other) => IdentityError::Invalid(other.to_string()),
             PageError::Render(e) => {
                 tracing::error!(error = %e, "portal: a page could not be rendered");
                 return (

@@ -13,6 +13,8 @@ pub(crate) struct SignInPage {
     pub login: String,
     pub error: Option<String>,
     pub notices: Vec<String>,
+    /// Where to go after signing in (an application's authorization request), or empty.
+    pub next: String,
 }
 
 #[derive(Template)]
@@ -24,6 +26,7 @@ pub(crate) struct VerifyPage {
     pub error: Option<String>,
     pub totp: bool,
     pub passkey: bool,
+    pub next: String,
 }
 
 #[derive(Template)]
@@ -267,4 +270,34 @@ pub(crate) struct ResetRequestsPage {
     pub signed_in_as: Option<String>,
     pub csrf: String,
     pub requests: Vec<carepost_identity::OpenResetRequest>,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub(crate) struct ConsentPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub client_name: String,
+    pub scopes: Vec<String>,
+    pub params: Vec<(String, String)>,
+}
+
+/// A form that confirms an action (a button and hidden fields).
+pub(crate) struct ConfirmForm {
+    pub action: String,
+    pub label: String,
+    pub params: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub(crate) struct MessagePage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub heading: String,
+    pub text: String,
+    pub problem: bool,
+    pub confirm: Option<ConfirmForm>,
 }

@@ -5,8 +5,9 @@
 use super::pages::{ForgotPage, SignInPage, VerifyPage};
 use super::{Csrf, PageResult, org, render, see_other, session, stale_form};
 use crate::WebState;
-use crate::api::session::{MFA_COOKIE, SESSION_COOKIE, Source, pending_account, set_cookie};
+use crate::api::session::{MFA_COOKIE, Source, pending_account, session_cookies, set_cookie};
 use axum::Form;
+use axum::extract::Query;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use carepost_identity::{IdentityError, Protocol, Refusal, SecondFactor, SignIn};
@@ -17,10 +18,44 @@ pub struct SignInForm {
     csrf: String,
     login: String,
     password: String,
+    #[serde(default)]
+    next: String,
 }
 
-pub async fn page(State(state): State<WebState>, headers: HeaderMap, csrf: Csrf) -> PageResult {
-    if session(&state, &headers).await?.is_some() {
+/// Where a sign-in made for an application goes afterwards.
+#[derive(Deserialize, Default)]
+pub struct Next {
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    login_hint: String,
+}
+
+/// `next` if it is a way back to the authorization endpoint, and nowhere else (an open
+/// redirect would let a link to carepost send people anywhere).
+pub(crate) fn safe_next(next: &str) -> Option<&str> {
+    (next.starts_with("/oauth2/authorize?")
+        && next.len() <= 8192
+        && !next.chars().any(|c| c.is_control() || c == '\\'))
+    .then_some(next)
+}
+
+fn with_next(path: &str, next: &str) -> String {
+    match safe_next(next) {
+        Some(n) => format!("{path}?next={}", crate::oidc::encode(n)),
+        None => path.to_string(),
+    }
+}
+
+pub async fn page(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Query(q): Query<Next>,
+) -> PageResult {
+    let next = safe_next(&q.next).unwrap_or("").to_string();
+    // An application may ask for a fresh sign-in over an open session.
+    if next.is_empty() && session(&state, &headers).await?.is_some() {
         return Ok(see_other("/account", &[]));
     }
     render(
@@ -28,9 +63,10 @@ pub async fn page(State(state): State<WebState>, headers: HeaderMap, csrf: Csrf)
             org: org(&state),
             signed_in_as: None,
             csrf: csrf.token.clone(),
-            login: String::new(),
+            login: q.login_hint.chars().take(320).collect(),
             error: None,
             notices: Vec::new(),
+            next,
         },
         &csrf,
     )
@@ -44,7 +80,7 @@ pub async fn submit(
     Form(f): Form<SignInForm>,
 ) -> PageResult {
     if !csrf.accepts(&f.csrf) {
-        return Ok(stale_form("/sign-in"));
+        return Ok(stale_form(&with_next("/sign-in", &f.next)));
     }
     // Signing in over someone's open session (a shared workstation) ends that session.
     if let Some(old) = session(&state, &headers).await? {
@@ -66,6 +102,7 @@ pub async fn submit(
         login: f.login.clone(),
         error: Some(text.to_string()),
         notices: Vec::new(),
+        next: safe_next(&f.next).unwrap_or("").to_string(),
     };
     let s = match state.directory.sign_in(&attempt).await? {
         Ok(s) => s,
@@ -79,20 +116,20 @@ pub async fn submit(
     };
     if s.complete {
         let token = crate::api::auth::open_session(&state, &s, &["pwd"], &headers, source).await?;
+        let [session, sso] = session_cookies(Some(&token));
         return Ok(see_other(
-            "/account",
-            &[
-                set_cookie(SESSION_COOKIE, Some(&token), None),
-                set_cookie(MFA_COOKIE, None, None),
-            ],
+            safe_next(&f.next).unwrap_or("/account"),
+            &[session, sso, set_cookie(MFA_COOKIE, None, None)],
         ));
     }
     let pending = state.directory.pending_second_factor(s.account).await?;
+    let [session, sso] = session_cookies(None);
     Ok(see_other(
-        "/sign-in/verify",
+        &with_next("/sign-in/verify", &f.next),
         &[
             set_cookie(MFA_COOKIE, Some(&pending), Some(300)),
-            set_cookie(SESSION_COOKIE, None, None),
+            session,
+            sso,
         ],
     ))
 }
@@ -102,6 +139,7 @@ async fn verify_form(
     account: carepost_types::AccountId,
     csrf: &Csrf,
     error: Option<String>,
+    next: &str,
 ) -> PageResult {
     let (totp, passkey) = match state.directory.second_factor_state(account).await? {
         SecondFactor::Required { totp, passkeys, .. } => (totp, passkeys > 0),
@@ -115,6 +153,7 @@ async fn verify_form(
             error,
             totp,
             passkey,
+            next: safe_next(next).unwrap_or("").to_string(),
         },
         csrf,
     )
@@ -124,9 +163,10 @@ pub async fn verify_page(
     State(state): State<WebState>,
     headers: HeaderMap,
     csrf: Csrf,
+    Query(q): Query<Next>,
 ) -> PageResult {
     match pending_account(&state, &headers).await? {
-        Some(account) => verify_form(&state, account, &csrf, None).await,
+        Some(account) => verify_form(&state, account, &csrf, None, &q.next).await,
         None => Ok(see_other("/sign-in", &[])),
     }
 }
@@ -135,6 +175,8 @@ pub async fn verify_page(
 pub struct CodeForm {
     csrf: String,
     code: String,
+    #[serde(default)]
+    next: String,
 }
 
 pub async fn verify(
@@ -145,7 +187,7 @@ pub async fn verify(
     Form(f): Form<CodeForm>,
 ) -> PageResult {
     if !csrf.accepts(&f.csrf) {
-        return Ok(stale_form("/sign-in/verify"));
+        return Ok(stale_form(&with_next("/sign-in/verify", &f.next)));
     }
     let Some(account) = pending_account(&state, &headers).await? else {
         return Ok(see_other("/sign-in", &[set_cookie(MFA_COOKIE, None, None)]));
@@ -163,23 +205,21 @@ pub async fn verify(
         .await?
     {
         let error = "That code is not right, or was used already.".to_string();
-        return verify_form(&state, account, &csrf, Some(error)).await;
+        return verify_form(&state, account, &csrf, Some(error), &f.next).await;
     }
     let amr = crate::api::auth::code_amr(&f.code);
     let totp = amr.contains(&"otp");
     let s = crate::api::auth::completed_sign_in(&state, account, &me.address).await?;
     let token = crate::api::auth::open_session(&state, &s, amr, &headers, source).await?;
-    let to = if totp {
-        "/account"
-    } else {
-        "/account?notice=recovery-code"
+    let to = match (safe_next(&f.next), totp) {
+        (Some(next), _) => next,
+        (None, true) => "/account",
+        (None, false) => "/account?notice=recovery-code",
     };
+    let [session, sso] = session_cookies(Some(&token));
     Ok(see_other(
         to,
-        &[
-            set_cookie(SESSION_COOKIE, Some(&token), None),
-            set_cookie(MFA_COOKIE, None, None),
-        ],
+        &[session, sso, set_cookie(MFA_COOKIE, None, None)],
     ))
 }
 
@@ -200,12 +240,10 @@ pub async fn sign_out(
     if let Some(s) = session(&state, &headers).await? {
         state.directory.end_sessions(s.account, Some(s.id)).await?;
     }
+    let [session, sso] = session_cookies(None);
     Ok(see_other(
         "/sign-in",
-        &[
-            set_cookie(SESSION_COOKIE, None, None),
-            set_cookie(MFA_COOKIE, None, None),
-        ],
+        &[session, sso, set_cookie(MFA_COOKIE, None, None)],
     ))
 }
 

@@ -1,0 +1,331 @@
+//! The browser's side of single sign-on: the authorization endpoint, the consent page, and
+//! logout. The session comes from the portal's cookies: the Strict one, or its Lax twin that a
+//! browser sends when another site links here (see `session_cookies`).
+
+use super::encode;
+use crate::WebState;
+use crate::api::session::{SESSION_COOKIE, SSO_COOKIE, cookie_value, session_cookies, set_cookie};
+use crate::portal::pages::{ConfirmForm, ConsentPage, MessagePage};
+use crate::portal::{Csrf, Gate, PageError, PageResult, gate, org, render, see_other};
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+
+use carepost_identity::Session;
+use carepost_oidc::{
+    AuthorizationRequest, AuthorizeError, Decision, LogoutRequest, SignedInSession,
+};
+use serde::Deserialize;
+
+/// The portal session the browser brings, from either cookie.
+async fn sso_session(state: &WebState, headers: &HeaderMap) -> Result<Option<Session>, PageError> {
+    for name in [SESSION_COOKIE, SSO_COOKIE] {
+        if let Some(token) = cookie_value(headers, name)
+            && let Some(s) = state.directory.resume_session(&token).await?
+        {
+            return Ok(Some(s));
+        }
+    }
+    Ok(None)
+}
+
+fn signed_in(s: &Session) -> SignedInSession {
+    SignedInSession {
+        id: s.id,
+        account: s.account,
+        address: s.address.clone(),
+        amr: s.amr.clone(),
+        auth_time: s.started_at,
+    }
+}
+
+fn message(
+    state: &WebState,
+    csrf: &Csrf,
+    status: StatusCode,
+    heading: &str,
+    text: &str,
+    confirm: Option<ConfirmForm>,
+) -> PageResult {
+    let page = MessagePage {
+        org: org(state),
+        signed_in_as: None,
+        csrf: csrf.token.clone(),
+        heading: heading.to_string(),
+        text: text.to_string(),
+        problem: status != StatusCode::OK,
+        confirm,
+    };
+    let mut res = render(&page, csrf)?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+fn owned(params: Vec<(&'static str, String)>) -> Vec<(String, String)> {
+    params
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+pub async fn authorize_get(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Query(req): Query<AuthorizationRequest>,
+) -> PageResult {
+    authorize(state, headers, csrf, req).await
+}
+
+pub async fn authorize_post(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Form(req): Form<AuthorizationRequest>,
+) -> PageResult {
+    authorize(state, headers, csrf, req).await
+}
+
+/// Answers a failed check: to the person, or back to the client.
+fn refused(state: &WebState, csrf: &Csrf, e: AuthorizeError) -> PageResult {
+    match e {
+        AuthorizeError::Page(text) => message(
+            state,
+            csrf,
+            StatusCode::BAD_REQUEST,
+            "This sign-in cannot go on",
+            &text,
+            None,
+        ),
+        AuthorizeError::Redirect(to) => Ok(see_other(&to, &[])),
+        AuthorizeError::Failed(e) => Err(PageError::Oidc(e)),
+    }
+}
+
+async fn authorize(
+    state: WebState,
+    headers: HeaderMap,
+    csrf: Csrf,
+    req: AuthorizationRequest,
+) -> PageResult {
+    let v = match state.oidc.validate_authorization(&req).await {
+        Ok(v) => v,
+        Err(e) => return refused(&state, &csrf, e),
+    };
+    let session = sso_session(&state, &headers).await?;
+    if let Some(s) = &session
+        && !matches!(gate(&state, s).await?, Gate::Open)
+    {
+        // A password to change or an overdue enrollment comes before any application.
+        return Ok(see_other("/account", &[]));
+    }
+    let decision = state
+        .oidc
+        .decide(&v, session.as_ref().map(signed_in).as_ref(), false)
+        .await
+        .map_err(PageError::Oidc)?;
+    match decision {
+        Decision::SignIn => {
+            let params = req.params(true);
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())))
+                .finish();
+            let next = format!("/oauth2/authorize?{query}");
+            let mut to = format!("/sign-in?next={}", encode(&next));
+            if let Some(hint) = &v.login_hint {
+                to.push_str(&format!("&login_hint={}", encode(hint)));
+            }
+            Ok(see_other(&to, &[]))
+        }
+        Decision::Consent {
+            client_name,
+            scopes,
+        } => render(
+            &ConsentPage {
+                org: org(&state),
+                signed_in_as: session.map(|s| s.address),
+                csrf: csrf.token.clone(),
+                client_name,
+                scopes,
+                params: owned(req.params(false)),
+            },
+            &csrf,
+        ),
+        Decision::Redirect(to) => Ok(see_other(&to, &[])),
+        Decision::Page(text) => message(
+            &state,
+            &csrf,
+            StatusCode::FORBIDDEN,
+            "This application needs more",
+            &text,
+            None,
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    csrf: String,
+    decision: String,
+    #[serde(flatten)]
+    req: AuthorizationRequest,
+}
+
+pub async fn consent(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Form(f): Form<ConsentForm>,
+) -> PageResult {
+    // The request is checked again as if new: hidden fields are the browser's to change.
+    let v = match state.oidc.validate_authorization(&f.req).await {
+        Ok(v) => v,
+        Err(e) => return refused(&state, &csrf, e),
+    };
+    let Some(s) = crate::portal::session(&state, &headers).await? else {
+        return authorize(state, headers, csrf, f.req).await;
+    };
+    if !csrf.accepts(&f.csrf) {
+        return authorize(state, headers, csrf, f.req).await;
+    }
+    let to = if f.decision == "allow" {
+        state
+            .oidc
+            .consent(&v, &signed_in(&s))
+            .await
+            .map_err(PageError::Oidc)?
+    } else {
+        state.oidc.refused(&v)
+    };
+    Ok(see_other(&to, &[]))
+}
+
+pub async fn logout_get(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Query(req): Query<LogoutRequest>,
+) -> PageResult {
+    logout(state, headers, csrf, req).await
+}
+
+pub async fn logout_post(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Form(req): Form<LogoutRequest>,
+) -> PageResult {
+    logout(state, headers, csrf, req).await
+}
+
+fn signed_out(state: &WebState, csrf: &Csrf, redirect: Option<String>) -> PageResult {
+    let [session, sso] = session_cookies(None);
+    match redirect {
+        Some(to) => Ok(see_other(&to, &[session, sso])),
+        None => {
+            let mut res = message(
+                state,
+                csrf,
+                StatusCode::OK,
+                "Signed out",
+                "You are signed out of carepost. Close this window on a shared computer.",
+                None,
+            )?;
+            for c in [session, sso, set_cookie(crate::api::MFA_COOKIE, None, None)] {
+                res.headers_mut().append(axum::http::header::SET_COOKIE, c);
+            }
+            Ok(res)
+        }
+    }
+}
+
+async fn logout(state: WebState, headers: HeaderMap, csrf: Csrf, req: LogoutRequest) -> PageResult {
+    let plan = match state.oidc.check_logout(&req).await {
+        Ok(p) => p,
+        Err(e) => {
+            return message(
+                &state,
+                &csrf,
+                StatusCode::BAD_REQUEST,
+                "This sign-out cannot go on",
+                &e.to_string(),
+                None,
+            );
+        }
+    };
+    let Some(s) = sso_session(&state, &headers).await? else {
+        return signed_out(&state, &csrf, plan.redirect);
+    };
+    // A genuine ID token of this very person is proof enough that they asked; otherwise the
+    // person confirms, so that a link elsewhere cannot sign people out at will.
+    if plan.hint_subject.as_deref() == Some(state.oidc.subject(s.account).as_str()) {
+        state
+            .oidc
+            .end_session(&signed_in(&s), plan.client_name.as_deref())
+            .await
+            .map_err(PageError::Oidc)?;
+        return signed_out(&state, &csrf, plan.redirect);
+    }
+    let params: Vec<(String, String)> = [
+        ("id_token_hint", &req.id_token_hint),
+        ("post_logout_redirect_uri", &req.post_logout_redirect_uri),
+        ("state", &req.state),
+        ("client_id", &req.client_id),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
+    .collect();
+    message(
+        &state,
+        &csrf,
+        StatusCode::OK,
+        "Sign out?",
+        &format!(
+            "Sign {} out of carepost and of the applications opened with it?",
+            s.address
+        ),
+        Some(ConfirmForm {
+            action: "/oauth2/logout/confirm".into(),
+            label: "Sign out".into(),
+            params,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmLogout {
+    csrf: String,
+    #[serde(flatten)]
+    req: LogoutRequest,
+}
+
+pub async fn logout_confirm(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Form(f): Form<ConfirmLogout>,
+) -> PageResult {
+    if !csrf.accepts(&f.csrf) {
+        return logout(state, headers, csrf, f.req).await;
+    }
+    let plan = match state.oidc.check_logout(&f.req).await {
+        Ok(p) => p,
+        Err(e) => {
+            return message(
+                &state,
+                &csrf,
+                StatusCode::BAD_REQUEST,
+                "This sign-out cannot go on",
+                &e.to_string(),
+                None,
+            );
+        }
+    };
+    if let Some(s) = crate::portal::session(&state, &headers).await? {
+        state
+            .oidc
+            .end_session(&signed_in(&s), plan.client_name.as_deref())
+            .await
+            .map_err(PageError::Oidc)?;
+    }
+    signed_out(&state, &csrf, plan.redirect)
+}

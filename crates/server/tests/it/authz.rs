@@ -5,7 +5,7 @@ use crate::support::{Env, admin, new_account, on_each_backend};
 use carepost_identity::{AccountStatus, Actor, IdentityError, ListFilter, Role};
 use carepost_store::AuditFilter;
 
-const OPS: [&str; 10] = [
+const OPS: [&str; 11] = [
     "find",
     "list",
     "disable",
@@ -16,11 +16,12 @@ const OPS: [&str; 10] = [
     "audit",
     "grant-role",
     "mfa-summary",
+    "sso-apps",
 ];
 
 /// Who may do what: it-admin, helpdesk, supervisor of Medicine (the target's parent
 /// department), supervisor of Pharmacy, security officer, communications, no role.
-const MATRIX: [(&str, [bool; 7]); 10] = [
+const MATRIX: [(&str, [bool; 7]); 11] = [
     ("find", [true, true, true, false, true, false, false]),
     ("list", [true, true, true, false, true, false, false]),
     ("disable", [true, false, true, false, false, false, false]),
@@ -40,6 +41,7 @@ const MATRIX: [(&str, [bool; 7]); 10] = [
         [true, false, false, false, false, false, false],
     ),
     ("mfa-summary", [true, true, true, false, true, false, false]),
+    ("sso-apps", [true, false, false, false, false, false, false]),
 ];
 
 async fn actor(env: &Env, first: &str, id: &str, role: Option<(Role, Option<&str>)>) -> Actor {
@@ -100,6 +102,14 @@ async fn run(
             d.revoke_role(&admin(), target, &Role::Communications).await
         }
         "mfa-summary" => d.mfa_summary(who, target).await.map(drop),
+        "sso-apps" => {
+            d.require(
+                who,
+                carepost_identity::Permission::ManageApps,
+                "oidc-clients",
+            )
+            .await
+        }
         other => panic!("unknown operation {other}"),
     }
 }

@@ -75,6 +75,24 @@ impl From<IdentityError> for ApiError {
     }
 }
 
+impl From<carepost_oidc::OidcError> for ApiError {
+    fn from(e: carepost_oidc::OidcError) -> Self {
+        use carepost_oidc::OidcError;
+        match e {
+            OidcError::Identity(e) => e.into(),
+            OidcError::Crypto(m) => {
+                tracing::error!(error = %m, "request failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "something went wrong on the server; it has been logged",
+                )
+            }
+            other => ApiError::bad_request("invalid", other.to_string()),
+        }
+    }
+}
+
 impl ApiError {
     /// Adds the failed password rules to the message, one per line.
     fn with_rules(mut self, rules: &[carepost_identity::PolicyViolation]) -> Self {

@@ -4,6 +4,7 @@
 //! which carepost never grants, so the session cookie cannot be ridden (CSRF).
 
 mod admin;
+mod apps;
 pub(crate) mod auth;
 mod error;
 pub(crate) mod me;
@@ -109,6 +110,8 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/policy", get(admin::policy))
         .route("/tokens", get(admin::tokens).post(admin::create_token))
         .route("/tokens/{id}", delete(admin::revoke_token))
+        .route("/apps", get(apps::list).post(apps::create))
+        .route("/apps/{client_id}", delete(apps::remove))
         .route(
             "/import",
             post(admin::import).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT)),

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document of `/api/v1`, generated from the handlers' annotations (utoipa)
 //! and served at `/api/v1/openapi.json`.
 
-use super::{admin, auth, error, me, passkeys};
+use super::{admin, apps, auth, error, me, passkeys};
 use axum::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -23,7 +23,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         admin::set_status, admin::reset_password, admin::reset_mfa, admin::end_sessions,
         admin::audit, admin::helpdesk_reset, admin::request_reset, admin::approve_reset,
         admin::departments, admin::create_department, admin::policy, admin::tokens,
-        admin::create_token, admin::revoke_token, admin::import,
+        admin::create_token, admin::revoke_token, admin::import, apps::list, apps::create,
+        apps::remove,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&Security),

@@ -11,6 +11,7 @@
 
 mod account;
 mod admin;
+mod apps;
 mod audit;
 mod departments;
 pub(crate) mod pages;
@@ -77,6 +78,8 @@ pub fn routes(state: WebState) -> Router<WebState> {
             get(departments::directory).post(departments::create_department),
         )
         .route("/admin/audit", get(audit::audit))
+        .route("/admin/apps", get(apps::apps).post(apps::register))
+        .route("/admin/apps/{client_id}/remove", post(apps::remove))
         .route("/admin/audit/verify", post(audit::verify_audit))
         .route("/admin/accounts", get(admin::accounts))
         .route(

@@ -301,3 +301,17 @@ pub(crate) struct MessagePage {
     pub problem: bool,
     pub confirm: Option<ConfirmForm>,
 }
+
+#[derive(Template)]
+#[template(path = "admin_apps.html")]
+pub(crate) struct AppsPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub issuer: String,
+    pub apps: Vec<carepost_oidc::ClientInfo>,
+    /// A client just registered: its id and secret, shown once.
+    pub shown_once: Option<(String, Option<String>)>,
+    pub notices: Vec<String>,
+    pub error: Option<String>,
+}

@@ -50,7 +50,7 @@ pub use helpdesk::OpenResetRequest;
 pub use import::{ImportLineError, ImportSummary};
 pub use lists::MailList;
 pub use lockout::network_of;
-pub use mfa::{MfaSummary, TotpEnrollment};
+pub use mfa::{ENROLLED_IN_SESSION, MfaSummary, TotpEnrollment};
 pub use model::{Account, AccountStatus, Department, NewAccount, PersonName, Rename};
 pub use passkeys::{
     CreationChallengeResponse, PasskeyChallenge, PasskeyInfo, PublicKeyCredential,

@@ -10,6 +10,10 @@ use crate::directory::account_by_address;
 use crate::secrets::{derive_key, keyed_hash, open, seal};
 use crate::{Actor, Directory, IdentityError, Permission};
 use carepost_audit::{Outcome, action};
+/// The `amr` mark of a session in which a factor was enrolled but not used to sign in.
+pub const ENROLLED_IN_SESSION: &str = "enrolled";
+
+use carepost_store::OidcRepo;
 use carepost_store::{
     AccountRow, AuditRepo, AuthRepo, CredentialRepo, DirectoryRepo, PasskeyRepo, SessionRepo,
 };
@@ -182,6 +186,12 @@ impl Directory {
     ) -> Result<(), IdentityError> {
         let row = self.account_row(account).await?;
         let mut all: Vec<String> = amr.to_vec();
+        // A factor enrolled in a session opened with the password alone proves the person
+        // holds the factor now, not that they used it to sign in: marked, so that single
+        // sign-on does not claim a multi-factor sign-in for it.
+        if !all.iter().any(|m| m == "mfa") {
+            all.push(ENROLLED_IN_SESSION.to_string());
+        }
         for a in added {
             if !all.iter().any(|m| m == a) {
                 all.push((*a).to_string());
@@ -192,9 +202,22 @@ impl Directory {
         let ended = tx
             .revoke_sessions(account, None, Some(session), self.clock.now())
             .await?;
+        // What applications were given from the other sessions ends with them.
+        let grants = tx
+            .revoke_account_grants(
+                account,
+                self.clock.now(),
+                "second factor enrolled",
+                Some(session),
+            )
+            .await?;
         let event = self
             .self_event(&row, action::SESSION_END)
-            .with_details(json!({ "reason": "second factor enrolled", "ended": ended }));
+            .with_details(json!({
+                "reason": "second factor enrolled",
+                "ended": ended,
+                "grants_revoked": grants,
+            }));
         tx.append_audit(&event).await?;
         tx.commit().await?;
         Ok(())
@@ -211,6 +234,9 @@ impl Directory {
         if !first {
             return Ok(0);
         }
+        // So are single sign-on grants (a mail app set up with OAuth by the same thief).
+        tx.revoke_account_grants(account, self.clock.now(), "first second factor", None)
+            .await?;
         Ok(tx
             .revoke_app_passwords(account, None, self.clock.now())
             .await?)
@@ -531,6 +557,8 @@ impl Directory {
         // Sessions opened with the old factors end with them.
         let ended = tx
             .revoke_sessions(row.id, None, None, self.clock.now())
+            .await?;
+        tx.revoke_account_grants(row.id, self.clock.now(), "second factors reset", None)
             .await?;
         tx.replace_recovery_codes(row.id, &[], self.clock.now())
             .await?;

@@ -176,16 +176,27 @@ impl Directory {
             .await?
             .ok_or_else(|| IdentityError::NotFound(format!("no account {account}")))?;
         let mut tx = self.store.begin().await?;
-        let n = tx
-            .revoke_sessions(account, only, None, self.clock.now())
-            .await?;
+        let now = self.clock.now();
+        let n = tx.revoke_sessions(account, only, None, now).await?;
+        // Applications signed in through the ended sessions are signed out with them; a mail
+        // app given offline access keeps it (its owner revokes it on its own).
+        let grants = match only {
+            Some(id) => {
+                tx.revoke_session_grants(id, now, "signed out", true)
+                    .await?
+            }
+            None => {
+                tx.revoke_account_grants(account, now, "signed out everywhere", None)
+                    .await?
+            }
+        };
         let event = self
             .audit(
                 &Actor::account(row.id, &row.primary_address),
                 action::SESSION_END,
                 format!("account:{}", row.primary_address),
             )
-            .with_details(json!({ "session": only, "ended": n }));
+            .with_details(json!({ "session": only, "ended": n, "grants_revoked": grants }));
         tx.append_audit(&event).await?;
         tx.commit().await?;
         Ok(n)
@@ -209,7 +220,7 @@ impl Directory {
             .revoke_sessions(row.id, None, None, self.clock.now())
             .await?;
         let grants = tx
-            .revoke_account_grants(row.id, self.clock.now(), "signed out everywhere")
+            .revoke_account_grants(row.id, self.clock.now(), "signed out everywhere", None)
             .await?;
         let event = self
             .audit(
@@ -235,7 +246,7 @@ impl Directory {
         let sessions = tx.revoke_sessions(account, None, keep_session, now).await?;
         // Single sign-on grants (applications, mail apps signed in with OAuth) end with the
         // password they were opened under.
-        tx.revoke_account_grants(account, now, "password changed")
+        tx.revoke_account_grants(account, now, "password changed", None)
             .await?;
         let app_passwords = if self.config.password.revoke_app_passwords_on_change {
             tx.revoke_app_passwords(account, None, now).await?

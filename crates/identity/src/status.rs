@@ -4,6 +4,7 @@ use crate::authz::Permission;
 use crate::directory::account_by_address;
 use crate::{Account, AccountStatus, Actor, Directory, IdentityError};
 use carepost_audit::action;
+use carepost_store::OidcRepo;
 use carepost_store::{
     AccountRow, AuditRepo, AuthRepo, CredentialRepo, DirectoryRepo, SessionRepo, Tx,
 };
@@ -74,6 +75,8 @@ impl Directory {
             // Whoever leaves, leaves everywhere: browsers and mail apps alike.
             tx.revoke_sessions(row.id, None, None, now).await?;
             tx.revoke_app_passwords(row.id, None, now).await?;
+            tx.revoke_account_grants(row.id, now, to.as_str(), None)
+                .await?;
         }
         tx.update_account_status(row.id, to.as_str(), now).await?;
         let event = self

@@ -36,9 +36,15 @@ pub struct AuthorizationRequest {
 
 impl AuthorizationRequest {
     /// The parameters, to carry the request through the sign-in and consent pages. With
-    /// `signing_in`, `login` leaves `prompt`: the sign-in it asks for is the one about to
-    /// happen.
+    /// `signing_in`, `login` leaves `prompt` and `max_age` goes: the sign-in they ask for is
+    /// the one about to happen.
     pub fn params(&self, signing_in: bool) -> Vec<(&'static str, String)> {
+        // The sign-in about to happen meets max_age too (max_age=0 is prompt=login).
+        let max_age = if signing_in {
+            None
+        } else {
+            self.max_age.clone()
+        };
         let prompt = self.prompt.as_ref().map(|p| {
             p.split(' ')
                 .filter(|x| !(signing_in && *x == "login"))
@@ -56,7 +62,7 @@ impl AuthorizationRequest {
             ("code_challenge", &self.code_challenge),
             ("code_challenge_method", &self.code_challenge_method),
             ("prompt", &prompt),
-            ("max_age", &self.max_age),
+            ("max_age", &max_age),
             ("acr_values", &self.acr_values),
             ("login_hint", &self.login_hint),
         ]
@@ -265,6 +271,15 @@ impl Provider {
                     "public clients must use PKCE (code_challenge with S256)",
                 ));
             }
+            // Without PKCE, only a nonce in the ID token stops an injected code (RFC 9700
+            // §2.1.1).
+            (None, _) if v.nonce.is_none() || !has_scope(&v.scope, "openid") => {
+                return Err(refuse(
+                    &v,
+                    "invalid_request",
+                    "use PKCE (code_challenge with S256), or openid with a nonce",
+                ));
+            }
             (None, _) => {}
         }
         if v.nonce.as_ref().is_some_and(|n| n.len() > 500) {
@@ -339,7 +354,7 @@ impl Provider {
         };
         let too_old = v
             .max_age
-            .is_some_and(|max| self.now().0 - s.auth_time.0 > max.saturating_mul(1000));
+            .is_some_and(|max| (self.now().0 - s.auth_time.0) / 1000 > max);
         if !fresh && (v.prompt_login || too_old) {
             return Ok(if v.prompt_none {
                 v.error(
@@ -351,40 +366,15 @@ impl Provider {
                 Decision::SignIn
             });
         }
-        if v.mfa_required && !s.amr.iter().any(|m| m == "mfa") {
-            let has_factor = matches!(
-                self.directory.second_factor_state(s.account).await?,
-                SecondFactor::Required { .. }
-            );
-            if v.prompt_none {
-                return Ok(v.error(&issuer, "login_required", "a second factor is required"));
-            }
-            return Ok(if has_factor {
-                Decision::SignIn
-            } else {
-                Decision::Page(format!(
-                    "\"{}\" needs two-factor sign-in. Set up an authenticator app or a passkey on your account page, then open the application again.",
-                    v.client_name
-                ))
-            });
+        if let Some(refused) = self.refusal(v, s).await? {
+            return Ok(refused);
         }
-        let Some(profile) = self.directory.profile(s.account).await? else {
-            return Ok(Decision::SignIn);
-        };
-        if !v.client.admits(&profile) {
-            self.audit_refusal(
-                s,
-                v,
-                "the account is not among the client's allowed roles or departments",
-            )
-            .await?;
-            return Ok(v.error(
-                &issuer,
-                "access_denied",
-                "this account may not use this application",
-            ));
-        }
-        if v.client.row.consent {
+        // A public client (a mail or mobile app) cannot prove who it is: the person confirms
+        // every time (RFC 8252 §8.6), so that a link elsewhere cannot have a code sent to
+        // whatever listens on a loopback port.
+        let ask = if v.client.is_public() {
+            true
+        } else if v.client.row.consent {
             let given = self
                 .store
                 .read()
@@ -394,34 +384,106 @@ impl Provider {
             let covered = given
                 .as_deref()
                 .is_some_and(|g| v.scope.split(' ').all(|w| has_scope(g, w)));
-            if v.prompt_consent || !covered {
-                return Ok(if v.prompt_none {
-                    v.error(
-                        &issuer,
-                        "consent_required",
-                        "the person has not allowed this application",
-                    )
-                } else {
-                    Decision::Consent {
-                        client_name: v.client_name.clone(),
-                        scopes: v.scope.split(' ').map(str::to_string).collect(),
-                    }
-                });
-            }
+            v.prompt_consent || !covered
+        } else {
+            false
+        };
+        if ask {
+            return Ok(if v.prompt_none {
+                v.error(
+                    &issuer,
+                    "consent_required",
+                    "the person must allow this application",
+                )
+            } else {
+                Decision::Consent {
+                    client_name: v.client_name.clone(),
+                    scopes: v.scope.split(' ').map(str::to_string).collect(),
+                }
+            });
         }
         Ok(Decision::Redirect(self.issue_code(v, s).await?))
     }
 
-    /// The person allowed the client: remember it, and go back with a code.
+    /// Why this person may not use this client now, if they may not: a second factor the
+    /// sign-in lacks, or roles and departments the client does not admit. Refusals are
+    /// audited.
+    async fn refusal(
+        &self,
+        v: &ValidRequest,
+        s: &SignedInSession,
+    ) -> Result<Option<Decision>, OidcError> {
+        let issuer = self.issuer();
+        if v.mfa_required && !s.amr.iter().any(|m| m == "mfa") {
+            if v.prompt_none {
+                return Ok(Some(v.error(
+                    &issuer,
+                    "login_required",
+                    "a second factor is required",
+                )));
+            }
+            let has_factor = matches!(
+                self.directory.second_factor_state(s.account).await?,
+                SecondFactor::Required { .. }
+            );
+            if has_factor {
+                return Ok(Some(Decision::SignIn));
+            }
+            self.audit_refusal(s, v, "a second factor is required and the account has none")
+                .await?;
+            return Ok(Some(Decision::Page(format!(
+                "\"{}\" needs two-factor sign-in. Set up an authenticator app or a passkey on your account page, sign out and sign in with it, then open the application again.",
+                v.client_name
+            ))));
+        }
+        let Some(profile) = self.directory.profile(s.account).await? else {
+            return Ok(Some(Decision::SignIn));
+        };
+        if !v.client.admits(&profile) {
+            self.audit_refusal(
+                s,
+                v,
+                "the account is not among the client's allowed roles or departments",
+            )
+            .await?;
+            return Ok(Some(v.error(
+                &issuer,
+                "access_denied",
+                "this account may not use this application",
+            )));
+        }
+        Ok(None)
+    }
+
+    /// The person answered the consent page. Every check of `decide` is made again (the form
+    /// is the browser's to forge); allowed, the consent is remembered and a code goes back.
     pub async fn consent(
         &self,
         v: &ValidRequest,
         s: &SignedInSession,
-    ) -> Result<String, OidcError> {
+        allow: bool,
+    ) -> Result<Decision, OidcError> {
+        if !(v.client.is_public() || v.client.row.consent) {
+            return self.decide(v, Some(s), false).await;
+        }
+        if let Some(refused) = self.refusal(v, s).await? {
+            return Ok(refused);
+        }
+        if !allow {
+            self.audit_refusal(s, v, "the person did not allow the application")
+                .await?;
+            return Ok(v.error(
+                &self.issuer(),
+                "access_denied",
+                "the person did not allow the application",
+            ));
+        }
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        tx.save_consent(s.account, v.client.id(), &v.scope, now)
-            .await?;
+        if v.client.row.consent {
+            tx.save_consent(s.account, v.client.id(), &v.scope, now)
+                .await?;
+        }
         let event = NewEvent::success(
             now,
             &Actor::account(s.account, &s.address).who,
@@ -431,19 +493,7 @@ impl Provider {
         .with_details(json!({ "scope": v.scope }));
         tx.append_audit(&event).await?;
         tx.commit().await?;
-        self.issue_code(v, s).await
-    }
-
-    /// The person refused the client.
-    pub fn refused(&self, v: &ValidRequest) -> String {
-        match v.error(
-            &self.issuer(),
-            "access_denied",
-            "the person did not allow the application",
-        ) {
-            Decision::Redirect(to) => to,
-            _ => v.redirect_uri.clone(),
-        }
+        Ok(Decision::Redirect(self.issue_code(v, s).await?))
     }
 
     async fn issue_code(&self, v: &ValidRequest, s: &SignedInSession) -> Result<String, OidcError> {
@@ -475,9 +525,6 @@ impl Provider {
         )
         .with_details(json!({ "scope": v.scope, "session": s.id }));
         tx.append_audit(&event).await?;
-        // Expired codes are forgotten as new ones are made.
-        tx.purge_oidc_codes(carepost_types::UnixMillis(now.0 - 3_600_000))
-            .await?;
         tx.commit().await?;
         Ok(v.back(&self.issuer(), &[("code", &code)]))
     }

@@ -14,8 +14,9 @@ use serde_json::json;
 
 /// The built-in public client of mail apps (Thunderbird and others), announced by autoconfig.
 pub const MAIL_CLIENT_ID: &str = "carepost-mail";
-/// What every client may ask for unless registered otherwise.
-const STANDARD_SCOPES: &[&str] = &["openid", "profile", "email", "groups", "offline_access"];
+/// What every client may ask for. `groups` (departments and administrative roles) and `mail`
+/// must be registered for a client.
+const STANDARD_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 const SECRET_PREFIX: &str = "cps_";
 const SECRET_PURPOSE: &str = "oidc client secrets";
 const MAX_URIS: usize = 20;

@@ -134,6 +134,18 @@ impl Provider {
         keyed_hash(&derive_key(&self.config.master_key, purpose), secret)
     }
 
+    /// Forgets what ended more than a day ago: codes, refresh tokens, grants (a client acting
+    /// for itself makes one per token). Returns how many grants went.
+    pub async fn purge_expired(&self) -> Result<u64, OidcError> {
+        use carepost_store::OidcRepo;
+        let before = UnixMillis(self.now().0 - 86_400_000);
+        let mut tx = self.store.begin_bookkeeping().await?;
+        tx.purge_oidc_codes(before).await?;
+        let n = tx.purge_oidc_grants(before).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// Prepares the provider at start: signing keys exist, and so does the mail client.
     pub async fn start(&self) -> Result<(), OidcError> {
         self.ensure_keys().await?;

@@ -26,6 +26,8 @@ pub struct LogoutPlan {
     pub redirect: Option<String>,
     /// The `sub` of a genuine ID token hint.
     pub hint_subject: Option<String>,
+    /// Its `sid`: the portal session it was issued from.
+    pub hint_session: Option<String>,
     pub client_name: Option<String>,
 }
 
@@ -33,6 +35,7 @@ pub struct LogoutPlan {
 struct HintClaims {
     sub: String,
     aud: String,
+    sid: Option<String>,
 }
 
 impl Provider {
@@ -63,11 +66,12 @@ impl Provider {
     }
 
     /// Checks a logout request. An unregistered way back is an error shown to the person.
+    /// Without a genuine hint naming the client, there is no way back to it.
     pub async fn check_logout(&self, req: &LogoutRequest) -> Result<LogoutPlan, OidcError> {
+        // A hint that does not verify (signed by a key rotated out since, or not ours) counts
+        // as none: the person is asked instead.
         let hint = match req.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
-            Some(h) => Some(self.hint_claims(h).await?.ok_or_else(|| {
-                OidcError::request("id_token_hint is not an ID token from this provider")
-            })?),
+            Some(h) => self.hint_claims(h).await?,
             None => None,
         };
         let client_id = match (&hint, req.client_id.as_deref().filter(|c| !c.is_empty())) {
@@ -113,6 +117,7 @@ impl Provider {
         };
         Ok(LogoutPlan {
             redirect,
+            hint_session: hint.as_ref().and_then(|h| h.sid.clone()),
             hint_subject: hint.map(|h| h.sub),
             client_name: client.map(|c| c.row.name),
         })
@@ -127,7 +132,9 @@ impl Provider {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let sessions = tx.revoke_sessions(s.account, Some(s.id), None, now).await?;
-        let grants = tx.revoke_session_grants(s.id, now, "signed out").await?;
+        let grants = tx
+            .revoke_session_grants(s.id, now, "signed out", true)
+            .await?;
         let event = NewEvent::success(
             now,
             &carepost_audit::Actor::Account {

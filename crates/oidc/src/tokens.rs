@@ -103,23 +103,27 @@ impl Provider {
             .map_err(|e| OidcError::Crypto(format!("signing a token: {e}")))
     }
 
-    /// The token endpoint.
+    /// The token endpoint. A failed client authentication is audited while
+    /// `audit_failure()` says the source may still have its failures written (the caller
+    /// limits them per network, so that nobody can flood the audit trail).
     pub async fn token(
         &self,
         creds: &ClientCredentials,
         req: &TokenRequest,
         source: Option<IpAddr>,
+        audit_failure: impl FnOnce() -> bool,
     ) -> Result<TokenResponse, OidcError> {
         let client = match self.authenticate_client(creds).await {
             Ok(c) => c,
             Err(e) => {
-                self.audit_denied(
-                    &creds.client_id,
-                    None,
-                    "client authentication failed",
-                    source,
-                )
-                .await?;
+                if audit_failure() {
+                    self.audit_client_failure(&creds.client_id, source).await?;
+                } else {
+                    tracing::warn!(
+                        ?source,
+                        "token endpoint: failed client authentications beyond the limit are not audited"
+                    );
+                }
                 return Err(e);
             }
         };
@@ -196,6 +200,10 @@ impl Provider {
             (None, None) => {}
         }
         let profile = self.live_profile(row.account_id).await?;
+        let amr: Vec<String> = row.amr.split(',').map(str::to_string).collect();
+        if !self.still_admitted(client, &profile, &amr) {
+            return Err(bad("the account may not use this application"));
+        }
         let offline = has_scope(&row.scope, "offline_access");
         let lifetime = if offline {
             self.lifetimes.offline_grant
@@ -217,6 +225,13 @@ impl Provider {
         let mut tx = self.store.begin().await?;
         let id = tx.insert_oidc_grant(&grant).await?;
         if !tx.spend_oidc_code(&hash, now, id).await? {
+            drop(tx);
+            // Two requests raced with one code: what the other got is revoked too.
+            let winner = self.store.read().await?.find_oidc_code(&hash).await?;
+            if let Some(g) = winner.and_then(|c| c.grant_id) {
+                self.revoke_grant(g, "authorization code replayed", source)
+                    .await?;
+            }
             return Err(bad("the code was used already"));
         }
         let grant = OidcGrantRow { id, ..grant };
@@ -277,12 +292,19 @@ impl Provider {
         };
         let profile = match self.live_profile(account).await {
             Ok(p) => p,
-            Err(e) => {
+            Err(e @ OidcError::InvalidGrant(_)) => {
                 self.revoke_grant(grant.id, "account no longer active", source)
                     .await?;
                 return Err(e);
             }
+            Err(e) => return Err(e),
         };
+        let amr: Vec<String> = grant.amr.split(',').map(str::to_string).collect();
+        if !self.still_admitted(client, &profile, &amr) {
+            self.revoke_grant(grant.id, "no longer allowed to use the client", source)
+                .await?;
+            return Err(bad("the account may no longer use this application"));
+        }
         let mut grant = grant;
         if let Some(asked) = req.scope.as_deref().filter(|s| !s.is_empty()) {
             if !asked.split(' ').all(|s| has_scope(&grant.scope, s)) {
@@ -384,8 +406,17 @@ impl Provider {
     pub(crate) async fn live_profile(&self, account: AccountId) -> Result<Profile, OidcError> {
         match self.directory.profile(account).await? {
             Some(p) if p.status == AccountStatus::Active => Ok(p),
-            _ => Err(OidcError::InvalidGrant("the account is not active".into())),
+            // Said the same for every reason: the client learns nothing of the account.
+            _ => Err(OidcError::InvalidGrant(
+                "the grant is no longer valid".into(),
+            )),
         }
+    }
+
+    /// Whether the client still admits this person (roles and departments change), with the
+    /// second factor it requires.
+    fn still_admitted(&self, client: &Client, profile: &Profile, amr: &[String]) -> bool {
+        client.admits(profile) && (!client.row.require_mfa || amr.iter().any(|m| m == "mfa"))
     }
 
     /// Makes the tokens of `issue` and records them, inside `tx`.
@@ -536,6 +567,33 @@ impl Provider {
         tx.append_audit(&event).await?;
         tx.commit().await?;
         Ok(done)
+    }
+
+    /// A client that could not be authenticated: the id it claimed is only a target, never
+    /// the actor.
+    async fn audit_client_failure(
+        &self,
+        client_id: &str,
+        source: Option<IpAddr>,
+    ) -> Result<(), OidcError> {
+        let client_id: String = client_id
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect();
+        let mut tx = self.store.begin().await?;
+        let mut event = NewEvent::success(
+            self.now(),
+            &carepost_audit::Actor::System,
+            action::OIDC_TOKEN_DENIED,
+            format!("client:{client_id}"),
+        )
+        .with_outcome(Outcome::Denied)
+        .with_details(json!({ "why": "client authentication failed" }));
+        event.source = source.map(|ip| ip.to_string());
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub(crate) async fn audit_denied(

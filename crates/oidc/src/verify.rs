@@ -102,9 +102,10 @@ impl Provider {
     /// The grant and account behind `claims`, if both still stand.
     async fn standing(&self, claims: AccessClaims) -> Result<Option<Checked>, OidcError> {
         let grant = self.store.read().await?.find_oidc_grant(claims.gid).await?;
-        let Some(grant) =
-            grant.filter(|g| g.revoked_at.is_none() && g.client_id == claims.client_id)
-        else {
+        let now = self.now();
+        let Some(grant) = grant.filter(|g| {
+            g.revoked_at.is_none() && g.client_id == claims.client_id && g.expires_at > now
+        }) else {
             return Ok(None);
         };
         let profile = match grant.account_id {
@@ -187,7 +188,13 @@ impl Provider {
                 "introspection is for confidential clients".into(),
             ));
         }
-        if let Some(c) = self.check_access_token(token).await? {
+        // A client learns only of its own tokens: another's are inactive to it (so a stolen
+        // refresh token cannot be tested quietly, nor an address read off a token).
+        if let Some(c) = self
+            .check_access_token(token)
+            .await?
+            .filter(|c| c.claims.client_id == client.id())
+        {
             return Ok(Introspection {
                 active: true,
                 scope: Some(c.claims.scope),
@@ -202,7 +209,11 @@ impl Provider {
                 jti: Some(c.claims.jti),
             });
         }
-        let Some((grant, rt)) = self.refresh_grant(token).await? else {
+        let Some((grant, rt)) = self
+            .refresh_grant(token)
+            .await?
+            .filter(|(g, _)| g.client_id == client.id())
+        else {
             return Ok(Introspection::default());
         };
         let now = self.now();

@@ -111,6 +111,7 @@ async fn refresh_token(
         redirect_uri: Some(CALLBACK.into()),
         response_type: Some("code".into()),
         scope: Some("openid email profile".into()),
+        nonce: Some("bench".into()),
         ..AuthorizationRequest::default()
     };
     let v = oidc.validate_authorization(&req).await.unwrap();

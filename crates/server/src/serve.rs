@@ -161,7 +161,11 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
             tasks.spawn(svc.clone().serve(listener, kind, stopped.clone()));
         }
     }
-    tasks.spawn(collect_bodies(context.mail.clone(), stopped.clone()));
+    tasks.spawn(collect_bodies(
+        context.mail.clone(),
+        context.oidc.clone(),
+        stopped.clone(),
+    ));
     Ok(Running {
         context,
         https,
@@ -184,10 +188,15 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen for {what} on {addr}"))
 }
 
-/// How often message bodies that nothing holds any more are deleted.
+/// How often message bodies that nothing holds any more are deleted (and single sign-on
+/// grants that ended are forgotten).
 const COLLECT_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
-async fn collect_bodies(mail: carepost_mail::MailStore, mut stop: watch::Receiver<bool>) {
+async fn collect_bodies(
+    mail: carepost_mail::MailStore,
+    oidc: carepost_oidc::Provider,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(COLLECT_EVERY) => {}
@@ -202,6 +211,9 @@ async fn collect_bodies(mail: carepost_mail::MailStore, mut stop: watch::Receive
             Ok(0) => {}
             Ok(n) => tracing::info!(bodies = n, "deleted body files no record names"),
             Err(e) => tracing::warn!(error = %e, "sweeping orphan body files failed"),
+        }
+        if let Err(e) = oidc.purge_expired().await {
+            tracing::warn!(error = %e, "forgetting expired single sign-on grants failed");
         }
     }
 }

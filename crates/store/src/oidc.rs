@@ -218,6 +218,8 @@ pub trait OidcRepo {
     ) -> Result<bool, StoreError>;
     /// Forgets codes that expired before `before` (bookkeeping).
     async fn purge_oidc_codes(&mut self, before: UnixMillis) -> Result<u64, StoreError>;
+    /// Forgets refresh tokens, and then grants, that ended before `before` (bookkeeping).
+    async fn purge_oidc_grants(&mut self, before: UnixMillis) -> Result<u64, StoreError>;
 
     async fn insert_oidc_grant(&mut self, row: &OidcGrantRow) -> Result<i64, StoreError>;
     async fn find_oidc_grant(&mut self, id: i64) -> Result<Option<OidcGrantRow>, StoreError>;
@@ -228,19 +230,23 @@ pub trait OidcRepo {
         at: UnixMillis,
         reason: &str,
     ) -> Result<bool, StoreError>;
-    /// Revokes every live grant of an account (a password change, "sign out everywhere").
+    /// Revokes every live grant of an account (a password change, "sign out everywhere"),
+    /// but those made from the web session `except`.
     async fn revoke_account_grants(
         &mut self,
         account: AccountId,
         at: UnixMillis,
         reason: &str,
+        except: Option<i64>,
     ) -> Result<u64, StoreError>;
-    /// Revokes every live grant made from one web session (a logout).
+    /// Revokes every live grant made from one web session (a sign-out); with `keep_offline`,
+    /// not those given `offline_access`.
     async fn revoke_session_grants(
         &mut self,
         session: i64,
         at: UnixMillis,
         reason: &str,
+        keep_offline: bool,
     ) -> Result<u64, StoreError>;
     /// Revokes every live grant of a client (it was removed).
     async fn revoke_client_grants(
@@ -436,6 +442,28 @@ impl OidcRepo for Tx {
         Ok(done.rows_affected())
     }
 
+    async fn purge_oidc_grants(&mut self, before: UnixMillis) -> Result<u64, StoreError> {
+        sqlx::query(
+            "DELETE FROM oidc_refresh_tokens WHERE expires_at < $1 OR grant_id IN \
+             (SELECT id FROM oidc_grants WHERE expires_at < $1 OR revoked_at < $1)",
+        )
+        .bind(before.0)
+        .execute(self.write()?)
+        .await?;
+        sqlx::query(
+            "UPDATE oidc_codes SET grant_id = NULL WHERE grant_id IN \
+             (SELECT id FROM oidc_grants WHERE expires_at < $1 OR revoked_at < $1)",
+        )
+        .bind(before.0)
+        .execute(self.write()?)
+        .await?;
+        let done = sqlx::query("DELETE FROM oidc_grants WHERE expires_at < $1 OR revoked_at < $1")
+            .bind(before.0)
+            .execute(self.write()?)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn insert_oidc_grant(&mut self, row: &OidcGrantRow) -> Result<i64, StoreError> {
         let r = sqlx::query(
             "INSERT INTO oidc_grants (client_id, account_id, session_id, scope, auth_time, amr, \
@@ -486,14 +514,17 @@ impl OidcRepo for Tx {
         account: AccountId,
         at: UnixMillis,
         reason: &str,
+        except: Option<i64>,
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE oidc_grants SET revoked_at = $2, revoke_reason = $3 \
-             WHERE account_id = $1 AND revoked_at IS NULL",
+             WHERE account_id = $1 AND revoked_at IS NULL \
+             AND (CAST($4 AS BIGINT) IS NULL OR session_id IS NULL OR session_id <> $4)",
         )
         .bind(account.0)
         .bind(at.0)
         .bind(reason)
+        .bind(except)
         .execute(self.write()?)
         .await?;
         Ok(done.rows_affected())
@@ -504,14 +535,17 @@ impl OidcRepo for Tx {
         session: i64,
         at: UnixMillis,
         reason: &str,
+        keep_offline: bool,
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE oidc_grants SET revoked_at = $2, revoke_reason = $3 \
-             WHERE session_id = $1 AND revoked_at IS NULL",
+             WHERE session_id = $1 AND revoked_at IS NULL \
+             AND NOT ($4 = 1 AND (' ' || scope || ' ') LIKE '% offline_access %')",
         )
         .bind(session)
         .bind(at.0)
         .bind(reason)
+        .bind(i64::from(keep_offline))
         .execute(self.write()?)
         .await?;
         Ok(done.rows_affected())

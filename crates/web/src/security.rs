@@ -44,8 +44,10 @@ pub async fn headers_and_metrics(req: Request, next: Next) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     // Answers may carry secrets shown once (seeds, recovery codes, app passwords) on shared
-    // workstations: nothing is kept by browsers or proxies.
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // workstations: nothing is kept by browsers or proxies, unless a handler says otherwise
+    // (the public signing keys).
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     let status = res.status().as_u16().to_string();
     metrics::counter!("carepost_http_requests_total", "route" => route, "method" => method, "status" => status)
         .increment(1);

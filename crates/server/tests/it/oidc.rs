@@ -109,6 +109,7 @@ fn ehr() -> NewClient {
         redirect_uris: vec![CALLBACK.into()],
         post_logout_redirect_uris: vec![BYE.into()],
         confidential: true,
+        extra_scopes: vec!["groups".into()],
         ..NewClient::default()
     }
 }
@@ -607,6 +608,61 @@ async fn public_clients_need_pkce_and_restricted_clients_refuse_others() {
             query_value(&back, "error").as_deref(),
             Some("access_denied"),
             "{back}"
+        );
+        // Posting the consent form straight away does not get round the restriction.
+        let forged: Vec<(String, String)> = url::Url::parse(&url)
+            .unwrap()
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .chain([("decision".to_string(), "allow".to_string())])
+            .collect();
+        let forged: Vec<(&str, &str)> = forged
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let back = location(&b.post("/oauth2/authorize/consent", &forged).await);
+        assert_eq!(
+            query_value(&back, "error").as_deref(),
+            Some("access_denied"),
+            "{back}"
+        );
+        assert!(query_value(&back, "code").is_none());
+
+        // A public client is confirmed by the person every time, even when signed in; a silent
+        // request gets consent_required.
+        let app_url = |extra: &str| {
+            authorize_url(&app, "org.kaiser.scheduling:/cb", "openid", VERIFIER, extra)
+                .trim_start_matches("https://localhost")
+                .to_string()
+        };
+        let r = b.get(&app_url("")).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.contains("Scheduling app"), "{}", r.body);
+        let back = location(&b.get(&app_url("&prompt=none")).await);
+        assert_eq!(
+            query_value(&back, "error").as_deref(),
+            Some("consent_required")
+        );
+        let allow: Vec<(String, String)> =
+            url::Url::parse(&format!("https://localhost{}", app_url("")))
+                .unwrap()
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .chain([("decision".to_string(), "allow".to_string())])
+                .collect();
+        let allow: Vec<(&str, &str)> = allow
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let back = location(&b.post("/oauth2/authorize/consent", &allow).await);
+        assert!(
+            back.starts_with("org.kaiser.scheduling:/cb?code="),
+            "{back}"
+        );
+        assert_eq!(
+            b.get(&app_url("")).await.status,
+            200,
+            "asked again the next time"
         );
         let events = audit_actions(&s).await;
         assert!(events.iter().any(|e| e == "oidc.token.denied"));

@@ -8,7 +8,7 @@ OAUTHBEARER.
 Arguments: port cert client_id client_secret login password totp_secret server_unix_time
 imaps_port submissions_port. Prints one line per check; exits non-zero on the first failure.
 """
-import base64, hashlib, hmac, imaplib, smtplib, ssl, struct, sys, warnings
+import base64, hashlib, hmac, html, imaplib, re, smtplib, ssl, struct, sys, warnings
 from urllib.parse import urlencode, urlparse, parse_qs
 
 import requests
@@ -70,9 +70,21 @@ def csrf():
     return browser.cookies.get("__Host-carepost-csrf")
 
 
+def confirmed(r):
+    """A public client's request is confirmed by the person on the consent page."""
+    if r.status_code == 200 and 'action="/oauth2/authorize/consent"' in r.text:
+        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', r.text))
+        fields = {k: html.unescape(v) for k, v in fields.items()}
+        fields["decision"] = "allow"
+        r = browser.post(BASE + "/oauth2/authorize/consent", data=fields, allow_redirects=False)
+    return r.headers["location"]
+
+
 def portal_sign_in(authorize_url, with_totp):
     """Follows the authorization URL through the portal; returns the client's redirect."""
     r = go(authorize_url)
+    if r.status_code == 200:
+        return confirmed(r)  # signed in already, and the app asks to be confirmed
     to = r.headers["location"]
     if not to.startswith("/sign-in"):
         return to  # signed in already: single sign-on
@@ -90,7 +102,7 @@ def portal_sign_in(authorize_url, with_totp):
                          allow_redirects=False)
         to = r.headers["location"]
     check(to == nxt, "the portal goes back to the authorization request")
-    return go(BASE + to).headers["location"]
+    return confirmed(go(BASE + to))
 
 
 meta = requests.get(BASE + "/.well-known/openid-configuration", verify=cert).json()
@@ -148,7 +160,9 @@ mail_app = Session("carepost-mail", None, scope="openid email offline_access mai
                    token_endpoint_auth_method="none")
 mv = generate_token(48)
 url, state = mail_app.create_authorization_url(meta["authorization_endpoint"], code_verifier=mv)
-back = portal_sign_in(url, with_totp=True)
+r = go(url)
+check(r.status_code == 200 and "Mail apps" in r.text, "the person confirms the mail app")
+back = confirmed(r)
 check(back.startswith("http://127.0.0.1:53682/?code="), "the mail app gets its code")
 mail = mail_app.fetch_token(meta["token_endpoint"], authorization_response=back, code_verifier=mv)
 access = mail["access_token"]

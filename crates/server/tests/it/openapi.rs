@@ -27,11 +27,12 @@ async fn the_document_is_served_and_lists_every_operation() {
         "/me/passkeys/{id}",
         "/accounts/{address}/reset-mfa",
         "/import",
+        "/apps/{client_id}",
     ] {
         assert!(paths.contains_key(p), "{p} missing");
     }
     let operations: usize = paths.values().map(|m| m.as_object().unwrap().len()).sum();
-    assert_eq!(operations, 40);
+    assert_eq!(operations, 43);
     assert!(doc["components"]["securitySchemes"]["token"].is_object());
 }
 

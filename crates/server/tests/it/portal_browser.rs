@@ -183,3 +183,56 @@ async fn chromium_as_helpdesk_supervisor_and_nurse_with_an_authenticator_app() {
     assert_eq!(seen["second_step"], true);
     assert_eq!(seen["signed_in"], nurse.as_str());
 }
+
+/// Single sign-on in Chromium (`sso_browser.cjs`): sign-in for an application, consent for a
+/// public client, and a cross-site link to a signed-in browser.
+#[tokio::test]
+async fn chromium_signs_in_to_applications_through_the_portal() {
+    let Some(chromium) = browser() else { return };
+    let (s, a) = crate::support::server_with_nurse(TestDb::sqlite()).await;
+    let oidc = &s.running.context.oidc;
+    let client = |name: &str, uri: &str, confidential: bool| carepost_oidc::NewClient {
+        name: name.into(),
+        redirect_uris: vec![uri.into()],
+        confidential,
+        ..carepost_oidc::NewClient::default()
+    };
+    let (ehr, _) = oidc
+        .register_client(&admin(), &client("EHR", "https://ehr.kaiser.org/cb", true))
+        .await
+        .unwrap();
+    let (rota, _) = oidc
+        .register_client(
+            &admin(),
+            &client("Rota", "https://rota.kaiser.org/cb", false),
+        )
+        .await
+        .unwrap();
+    // S256 of the verifier "a-verifier-of-at-least-forty-three-characters-0123456789".
+    let challenge = "T7l5D6zvN0pQ4wA7cN8_GvLh1vNx0l2vYfWc3z2n0bE";
+    let path = |id: &str, uri: &str| {
+        format!(
+            "/oauth2/authorize?response_type=code&client_id={id}&redirect_uri={}&scope=openid&state=s1&nonce=n1&code_challenge={challenge}&code_challenge_method=S256",
+            crate::browser::urlencode(uri)
+        )
+    };
+    let base = format!("https://localhost:{}", s.running.https.unwrap().port());
+    let seen = run_script(
+        "sso_browser.cjs",
+        &[
+            &base,
+            &path(&ehr.client_id, "https://ehr.kaiser.org/cb"),
+            &path(&rota.client_id, "https://rota.kaiser.org/cb"),
+            &a,
+            GOOD,
+        ],
+        &chromium,
+    )
+    .await;
+    assert_eq!(seen["sign_in_page"], "/sign-in", "{seen}");
+    assert_eq!(seen["ehr_code"], true, "{seen}");
+    assert_eq!(seen["ehr_state"], "s1", "{seen}");
+    assert_eq!(seen["consent_asked"], true, "{seen}");
+    assert_eq!(seen["public_code"], true, "{seen}");
+    assert_eq!(seen["cross_site_code"], true, "{seen}");
+}

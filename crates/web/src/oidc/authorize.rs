@@ -6,7 +6,7 @@ use super::encode;
 use crate::WebState;
 use crate::api::session::{SESSION_COOKIE, SSO_COOKIE, cookie_value, session_cookies, set_cookie};
 use crate::portal::pages::{ConfirmForm, ConsentPage, MessagePage};
-use crate::portal::{Csrf, Gate, PageError, PageResult, gate, org, render, see_other};
+use crate::portal::{Csrf, Gate, PageError, PageResult, gate, org, render_with, see_other};
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 
@@ -29,11 +29,22 @@ async fn sso_session(state: &WebState, headers: &HeaderMap) -> Result<Option<Ses
 }
 
 fn signed_in(s: &Session) -> SignedInSession {
+    // A factor enrolled during a password-only session was not used to sign in: applications
+    // are told of the password alone.
+    let amr = if s
+        .amr
+        .iter()
+        .any(|m| m == carepost_identity::ENROLLED_IN_SESSION)
+    {
+        vec!["pwd".to_string()]
+    } else {
+        s.amr.clone()
+    };
     SignedInSession {
         id: s.id,
         account: s.account,
         address: s.address.clone(),
-        amr: s.amr.clone(),
+        amr,
         auth_time: s.started_at,
     }
 }
@@ -55,7 +66,7 @@ fn message(
         problem: status != StatusCode::OK,
         confirm,
     };
-    let mut res = render(&page, csrf)?;
+    let mut res = render_with(&page, csrf, true)?;
     *res.status_mut() = status;
     Ok(res)
 }
@@ -111,18 +122,36 @@ async fn authorize(
         Ok(v) => v,
         Err(e) => return refused(&state, &csrf, e),
     };
-    let session = sso_session(&state, &headers).await?;
+    let mut session = sso_session(&state, &headers).await?;
     if let Some(s) = &session
         && !matches!(gate(&state, s).await?, Gate::Open)
     {
-        // A password to change or an overdue enrollment comes before any application.
-        return Ok(see_other("/account", &[]));
+        if v.prompt_none {
+            // Not signed in, as far as an application asking silently can tell.
+            session = None;
+        } else {
+            // A password to change or an overdue enrollment comes before any application.
+            return Ok(see_other("/account", &[]));
+        }
     }
     let decision = state
         .oidc
         .decide(&v, session.as_ref().map(signed_in).as_ref(), false)
         .await
         .map_err(PageError::Oidc)?;
+    answer(&state, &csrf, &req, session.as_ref(), &v, decision)
+}
+
+/// The page or redirect a decision leads to.
+fn answer(
+    state: &WebState,
+    csrf: &Csrf,
+    req: &AuthorizationRequest,
+    session: Option<&Session>,
+    v: &carepost_oidc::ValidRequest,
+    decision: Decision,
+) -> PageResult {
+    let state = state.clone();
     match decision {
         Decision::SignIn => {
             let params = req.params(true);
@@ -139,21 +168,22 @@ async fn authorize(
         Decision::Consent {
             client_name,
             scopes,
-        } => render(
+        } => render_with(
             &ConsentPage {
                 org: org(&state),
-                signed_in_as: session.map(|s| s.address),
+                signed_in_as: session.map(|s| s.address.clone()),
                 csrf: csrf.token.clone(),
                 client_name,
                 scopes,
                 params: owned(req.params(false)),
             },
-            &csrf,
+            csrf,
+            true,
         ),
         Decision::Redirect(to) => Ok(see_other(&to, &[])),
         Decision::Page(text) => message(
             &state,
-            &csrf,
+            csrf,
             StatusCode::FORBIDDEN,
             "This application needs more",
             &text,
@@ -184,19 +214,15 @@ pub async fn consent(
     let Some(s) = crate::portal::session(&state, &headers).await? else {
         return authorize(state, headers, csrf, f.req).await;
     };
-    if !csrf.accepts(&f.csrf) {
+    if !csrf.accepts(&f.csrf) || !matches!(gate(&state, &s).await?, Gate::Open) {
         return authorize(state, headers, csrf, f.req).await;
     }
-    let to = if f.decision == "allow" {
-        state
-            .oidc
-            .consent(&v, &signed_in(&s))
-            .await
-            .map_err(PageError::Oidc)?
-    } else {
-        state.oidc.refused(&v)
-    };
-    Ok(see_other(&to, &[]))
+    let decision = state
+        .oidc
+        .consent(&v, &signed_in(&s), f.decision == "allow")
+        .await
+        .map_err(PageError::Oidc)?;
+    answer(&state, &csrf, &f.req, Some(&s), &v, decision)
 }
 
 pub async fn logout_get(
@@ -255,9 +281,12 @@ async fn logout(state: WebState, headers: HeaderMap, csrf: Csrf, req: LogoutRequ
     let Some(s) = sso_session(&state, &headers).await? else {
         return signed_out(&state, &csrf, plan.redirect);
     };
-    // A genuine ID token of this very person is proof enough that they asked; otherwise the
-    // person confirms, so that a link elsewhere cannot sign people out at will.
-    if plan.hint_subject.as_deref() == Some(state.oidc.subject(s.account).as_str()) {
+    // A genuine ID token of this very person, from this very session, is proof enough that
+    // they asked; otherwise the person confirms, so that a link elsewhere cannot sign people
+    // out at will.
+    let same_person = plan.hint_subject.as_deref() == Some(state.oidc.subject(s.account).as_str());
+    let same_session = plan.hint_session.as_deref() == Some(s.id.to_string().as_str());
+    if same_person && same_session {
         state
             .oidc
             .end_session(&signed_in(&s), plan.client_name.as_deref())

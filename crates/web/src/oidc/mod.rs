@@ -178,13 +178,15 @@ fn client_credentials(
                 .map_err(|_| bad())?;
             let text = String::from_utf8(raw).map_err(|_| bad())?;
             let (id, secret) = text.split_once(':').ok_or_else(bad)?;
-            let decode = |s: &str| -> String {
-                url::form_urlencoded::parse(format!("v={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default()
+            // Each part is form-encoded: '+' is a space, then percent-escapes.
+            let decode = |s: &str| -> Result<String, OidcError> {
+                let plus = s.replace('+', " ");
+                percent_encoding::percent_decode_str(&plus)
+                    .decode_utf8()
+                    .map(|v| v.into_owned())
+                    .map_err(|_| bad())
             };
-            let id = decode(id);
+            let id = decode(id)?;
             if form_id.is_some_and(|f| f != id) {
                 return Err(OidcError::InvalidClient(
                     "client_id differs from the authenticated client".into(),
@@ -192,7 +194,7 @@ fn client_credentials(
             }
             Ok(ClientCredentials {
                 client_id: id,
-                secret: Some(decode(secret)),
+                secret: Some(decode(secret)?),
             })
         }
         None => Ok(ClientCredentials {
@@ -225,7 +227,15 @@ async fn token(
             Ok(c) => c,
             Err(e) => return oauth_error(&e),
         };
-    match state.oidc.token(&creds, &f.req, source.0).await {
+    // Failed client authentications are audited up to the sign-in rate of the network.
+    let network = carepost_identity::network_of(source.0);
+    let limiter = state.sign_in_limiter.clone();
+    let audit_failure = move || limiter.check_key(&network).is_ok();
+    match state
+        .oidc
+        .token(&creds, &f.req, source.0, audit_failure)
+        .await
+    {
         Ok(t) => no_store(Json(t).into_response()),
         Err(e) => oauth_error(&e),
     }

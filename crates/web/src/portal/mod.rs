@@ -33,6 +33,12 @@ pub const CSRF_COOKIE: &str = "__Host-carepost-csrf";
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The policy of pages whose forms end in a redirect to an application (sign-in for an
+/// authorization request, consent, logout): browsers apply `form-action` to every redirect
+/// after a form is sent, and an application's redirect URI is not this origin.
+const CSP_TO_APPS: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 pub fn routes(state: WebState) -> Router<WebState> {
     let limited = Router::new()
         .route("/sign-in", get(sign_in::page).post(sign_in::submit))
@@ -220,12 +226,17 @@ pub(crate) type PageResult = Result<Response, PageError>;
 
 /// A rendered page with the portal's headers (and the CSRF cookie when it is new).
 pub(crate) fn render(t: &impl Template, csrf: &Csrf) -> PageResult {
+    render_with(t, csrf, false)
+}
+
+/// `render`, for a page whose forms may end at an application (`to_apps`).
+pub(crate) fn render_with(t: &impl Template, csrf: &Csrf, to_apps: bool) -> PageResult {
     let html = t.render().map_err(|e| PageError::Render(e.to_string()))?;
     let mut res = axum::response::Html(html).into_response();
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
+        HeaderValue::from_static(if to_apps { CSP_TO_APPS } else { CSP }),
     );
     if csrf.new {
         h.append(

@@ -3,7 +3,7 @@
 //! same words for an unknown address, a wrong password and a locked account.
 
 use super::pages::{ForgotPage, SignInPage, VerifyPage};
-use super::{Csrf, PageResult, org, render, see_other, session, stale_form};
+use super::{Csrf, PageResult, org, render, render_with, see_other, session, stale_form};
 use crate::WebState;
 use crate::api::session::{MFA_COOKIE, Source, pending_account, session_cookies, set_cookie};
 use axum::Form;
@@ -58,7 +58,8 @@ pub async fn page(
     if next.is_empty() && session(&state, &headers).await?.is_some() {
         return Ok(see_other("/account", &[]));
     }
-    render(
+    let to_apps = !next.is_empty();
+    render_with(
         &SignInPage {
             org: org(&state),
             signed_in_as: None,
@@ -69,6 +70,7 @@ pub async fn page(
             next,
         },
         &csrf,
+        to_apps,
     )
 }
 
@@ -110,9 +112,9 @@ pub async fn submit(
             let page = refused(
                 "The email address or password is not right. After several tries the account is locked for a while: then use \"Forgot your password\".",
             );
-            return render(&page, &csrf);
+            return render_with(&page, &csrf, safe_next(&f.next).is_some());
         }
-        Err(r) => return render(&refused(r.message()), &csrf),
+        Err(r) => return render_with(&refused(r.message()), &csrf, safe_next(&f.next).is_some()),
     };
     if s.complete {
         let token = crate::api::auth::open_session(&state, &s, &["pwd"], &headers, source).await?;
@@ -145,7 +147,7 @@ async fn verify_form(
         SecondFactor::Required { totp, passkeys, .. } => (totp, passkeys > 0),
         _ => (false, false),
     };
-    render(
+    render_with(
         &VerifyPage {
             org: org(state),
             signed_in_as: None,
@@ -156,6 +158,7 @@ async fn verify_form(
             next: safe_next(next).unwrap_or("").to_string(),
         },
         csrf,
+        safe_next(next).is_some(),
     )
 }
 

@@ -182,7 +182,7 @@ impl Directory {
         // app given offline access keeps it (its owner revokes it on its own).
         let grants = match only {
             Some(id) => {
-                tx.revoke_session_grants(id, now, "signed out", true)
+                tx.revoke_session_grants(account, id, now, "signed out", true)
                     .await?
             }
             None => {

@@ -15,6 +15,7 @@ mod clients;
 mod error;
 mod keys;
 mod logout;
+mod own;
 mod tokens;
 mod verify;
 
@@ -23,6 +24,7 @@ pub use claims::{ACR_MFA, ACR_PWD, SCOPES_SUPPORTED};
 pub use clients::{ClientCredentials, ClientInfo, MAIL_CLIENT_ID, NewClient};
 pub use error::{AuthorizeError, OidcError};
 pub use logout::{LogoutPlan, LogoutRequest};
+pub use own::GrantInfo;
 pub use tokens::{TokenRequest, TokenResponse};
 pub use verify::{Introspection, TokenSubject};
 

@@ -133,7 +133,7 @@ impl Provider {
         let mut tx = self.store.begin().await?;
         let sessions = tx.revoke_sessions(s.account, Some(s.id), None, now).await?;
         let grants = tx
-            .revoke_session_grants(s.id, now, "signed out", true)
+            .revoke_session_grants(s.account, s.id, now, "signed out", true)
             .await?;
         let event = NewEvent::success(
             now,

@@ -222,6 +222,12 @@ pub trait OidcRepo {
     async fn purge_oidc_grants(&mut self, before: UnixMillis) -> Result<u64, StoreError>;
 
     async fn insert_oidc_grant(&mut self, row: &OidcGrantRow) -> Result<i64, StoreError>;
+    /// The live grants of an account, newest first, each with its client's name.
+    async fn list_account_grants(
+        &mut self,
+        account: AccountId,
+        now: UnixMillis,
+    ) -> Result<Vec<(OidcGrantRow, String)>, StoreError>;
     async fn find_oidc_grant(&mut self, id: i64) -> Result<Option<OidcGrantRow>, StoreError>;
     /// Returns whether a live grant was revoked.
     async fn revoke_oidc_grant(
@@ -239,10 +245,11 @@ pub trait OidcRepo {
         reason: &str,
         except: Option<i64>,
     ) -> Result<u64, StoreError>;
-    /// Revokes every live grant made from one web session (a sign-out); with `keep_offline`,
-    /// not those given `offline_access`.
+    /// Revokes every live grant of `account` made from one of its web sessions (a sign-out);
+    /// with `keep_offline`, not those given `offline_access`.
     async fn revoke_session_grants(
         &mut self,
+        account: AccountId,
         session: i64,
         at: UnixMillis,
         reason: &str,
@@ -482,6 +489,27 @@ impl OidcRepo for Tx {
         Ok(r.try_get("id")?)
     }
 
+    async fn list_account_grants(
+        &mut self,
+        account: AccountId,
+        now: UnixMillis,
+    ) -> Result<Vec<(OidcGrantRow, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT g.id, g.client_id, g.account_id, g.session_id, g.scope, g.auth_time, g.amr, \
+             g.created_at, g.expires_at, g.revoked_at, c.name AS client_name \
+             FROM oidc_grants g JOIN oidc_clients c ON c.client_id = g.client_id \
+             WHERE g.account_id = $1 AND g.revoked_at IS NULL AND g.expires_at > $2 \
+             ORDER BY g.id DESC LIMIT 200",
+        )
+        .bind(account.0)
+        .bind(now.0)
+        .fetch_all(self.conn())
+        .await?;
+        all(&rows, |r| {
+            Ok((OidcGrantRow::from_row(r)?, r.try_get("client_name")?))
+        })
+    }
+
     async fn find_oidc_grant(&mut self, id: i64) -> Result<Option<OidcGrantRow>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!("{GRANT_COLUMNS} WHERE id = $1"));
         let row = sqlx::query(sql)
@@ -532,6 +560,7 @@ impl OidcRepo for Tx {
 
     async fn revoke_session_grants(
         &mut self,
+        account: AccountId,
         session: i64,
         at: UnixMillis,
         reason: &str,
@@ -539,13 +568,14 @@ impl OidcRepo for Tx {
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE oidc_grants SET revoked_at = $2, revoke_reason = $3 \
-             WHERE session_id = $1 AND revoked_at IS NULL \
+             WHERE session_id = $1 AND account_id = $5 AND revoked_at IS NULL \
              AND NOT ($4 = 1 AND (' ' || scope || ' ') LIKE '% offline_access %')",
         )
         .bind(session)
         .bind(at.0)
         .bind(reason)
         .bind(i64::from(keep_offline))
+        .bind(account.0)
         .execute(self.write()?)
         .await?;
         Ok(done.rows_affected())

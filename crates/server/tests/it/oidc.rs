@@ -1307,3 +1307,59 @@ async fn autoconfig_announces_the_servers_and_oauth() {
     .await;
     assert_eq!(r.status, 404);
 }
+
+/// The owner sees the applications signed in with the account and signs one out (a lost
+/// phone's mail app); its tokens stop. Someone else's grant cannot be touched.
+#[tokio::test]
+async fn the_owner_signs_an_application_out_from_the_account_page() {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        let (s, nurse) = server_with_nurse(db).await;
+        let (id, secret) = register(&s, ehr()).await;
+        let secret = secret.unwrap();
+        let mut b = Browser::new(TestServer::start_shared(&s));
+        let t = tokens_for(
+            &mut b,
+            (&id, Some(&secret)),
+            &nurse,
+            "openid offline_access",
+        )
+        .await;
+        let access = t["access_token"].as_str().unwrap().to_string();
+        let page = b.get("/account").await;
+        assert!(
+            page.body
+                .contains("Applications signed in with your account")
+        );
+        let grant: String = page
+            .body
+            .split("action=\"/account/apps/")
+            .nth(1)
+            .expect("the EHR is listed")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(page.body.contains(">EHR<"), "{}", page.body);
+        // Another person cannot sign it out.
+        let other = crate::support::add_person(
+            &s.running.context.directory,
+            ("Bob", "Ray", "E2"),
+            "Cardiology",
+            "nurse",
+        )
+        .await;
+        let mut o = Browser::new(TestServer::start_shared(&s));
+        o.sign_in(&other).await;
+        o.post(&format!("/account/apps/{grant}/sign-out"), &[])
+            .await;
+        assert_eq!(userinfo(&s, &access).await.status, 200);
+        // Signing out of the portal keeps an offline grant; the owner signs it out.
+        let r = b
+            .post(&format!("/account/apps/{grant}/sign-out"), &[])
+            .await;
+        assert_eq!(location(&r), "/account?notice=app-signed-out");
+        assert_eq!(userinfo(&s, &access).await.status, 401);
+        assert!(b.get("/account").await.body.contains("id=\"no-apps\""));
+    }
+}

@@ -164,6 +164,55 @@ pub async fn end_session(
 
 #[utoipa::path(
     get,
+    path = "/me/apps",
+    tag = "me",
+    summary = "Applications signed in with this account (single sign-on)",
+    responses(
+        (status = 200, description = "done", body = Object),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
+pub async fn signed_in_apps(
+    State(state): State<WebState>,
+    user: User,
+) -> Result<Json<Value>, ApiError> {
+    let apps = state.oidc.own_grants(user.session.account).await?;
+    Ok(Json(json!({ "apps": apps })))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/me/apps/{id}",
+    tag = "me",
+    summary = "Sign an application out: its tokens stop",
+    params(("id" = i64, Path, description = "grant id")),
+    responses(
+        (status = 204, description = "done"),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
+pub async fn sign_out_app(
+    State(state): State<WebState>,
+    user: User,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    let s = &user.session;
+    if !state
+        .oidc
+        .revoke_own_grant(s.account, &s.address, id)
+        .await?
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no application signed in with that id",
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    get,
     path = "/me/app-passwords",
     tag = "me",
     summary = "App passwords",

@@ -59,6 +59,8 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/me/password/check", post(me::check_password))
         .route("/me/sessions", get(me::sessions))
         .route("/me/sessions/{id}", delete(me::end_session))
+        .route("/me/apps", get(me::signed_in_apps))
+        .route("/me/apps/{id}", delete(me::sign_out_app))
         .route(
             "/me/app-passwords",
             get(me::app_passwords).post(me::create_app_password),

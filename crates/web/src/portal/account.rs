@@ -45,6 +45,9 @@ fn notice_text(key: &str, recovery_left: i64) -> Option<String> {
         "passkey-removed" => "The passkey is removed.".into(),
         "revoked" => "The app password is revoked: the app using it can no longer sign in.".into(),
         "session-ended" => "That session is signed out.".into(),
+        "app-signed-out" => {
+            "That application is signed out; it must ask you to sign in again.".into()
+        }
         "recovery-code" => crate::api::auth::recovery_code_notice(recovery_left),
         _ => return None,
     })
@@ -71,6 +74,11 @@ pub async fn overview(
     let password = d.own_password_state(s.account).await?;
     let mfa = d.own_mfa(s.account).await?;
     let sessions = d.list_sessions(s.account).await?;
+    let apps = state
+        .oidc
+        .own_grants(s.account)
+        .await
+        .map_err(super::PageError::Oidc)?;
     let mut notices: Vec<String> = q
         .notice
         .as_deref()
@@ -109,6 +117,7 @@ pub async fn overview(
         mfa,
         sessions,
         current_session: s.id,
+        apps,
         notices,
         error,
         enrollment_only: matches!(g, Gate::EnrollOnly),
@@ -465,4 +474,26 @@ pub async fn end_session(
     };
     state.directory.end_sessions(s.account, Some(id)).await?;
     Ok(see_other("/account?notice=session-ended", &[]))
+}
+
+pub async fn sign_out_app(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Path(id): Path<i64>,
+    Form(f): Form<super::sign_in::CsrfForm>,
+) -> PageResult {
+    if !csrf.accepts(&f.csrf) {
+        return Ok(stale_form("/account?error=stale"));
+    }
+    let (s, _) = match signed_in(&state, &headers, &[Gate::Open]).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    state
+        .oidc
+        .revoke_own_grant(s.account, &s.address, id)
+        .await
+        .map_err(super::PageError::Oidc)?;
+    Ok(see_other("/account?notice=app-signed-out", &[]))
 }

@@ -73,6 +73,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
             post(account::revoke_app_password),
         )
         .route("/account/sessions/{id}/end", post(account::end_session))
+        .route("/account/apps/{id}/sign-out", post(account::sign_out_app))
         .route("/admin/reset-requests", get(admin::reset_requests))
         .route("/admin/reset-requests/{id}", get(admin::reset_request_page))
         .route(

@@ -62,6 +62,8 @@ pub(crate) struct AccountPage {
     pub mfa: MfaSummary,
     pub sessions: Vec<SessionInfo>,
     pub current_session: i64,
+    /// Applications signed in with the account (single sign-on grants).
+    pub apps: Vec<carepost_oidc::GrantInfo>,
     pub notices: Vec<String>,
     pub error: Option<String>,
     /// A required second factor is overdue: nothing but enrollment is shown.

@@ -60,8 +60,10 @@ CREATE INDEX oidc_codes_expiry ON oidc_codes(expires_at);
 -- A grant: what one sign-in (or one client-credentials request) gave one client. Access
 -- tokens name it, refresh tokens belong to it, and revoking it ends them all. `account_id` is
 -- NULL for a client acting for itself.
+-- An id is never given again, even after a purge (access tokens name their grant):
+-- AUTOINCREMENT on SQLite, an identity column on PostgreSQL.
 CREATE TABLE oidc_grants (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     client_id TEXT NOT NULL,
     account_id INTEGER REFERENCES accounts(id),
     session_id INTEGER,

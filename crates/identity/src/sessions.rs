@@ -162,11 +162,28 @@ impl Directory {
             .collect())
     }
 
-    /// The owner ends one of their sessions, or all (`None`).
+    /// The owner ends one of their sessions (from the sessions list), or all (`None`): the
+    /// applications signed in through them are signed out too, mail apps given offline access
+    /// included (a session ended from elsewhere may be a thief's).
     pub async fn end_sessions(
         &self,
         account: AccountId,
         only: Option<i64>,
+    ) -> Result<u64, IdentityError> {
+        self.end(account, only, false).await
+    }
+
+    /// The owner signs this session out: its applications are signed out, but a mail app
+    /// given offline access from it keeps working.
+    pub async fn sign_out(&self, account: AccountId, session: i64) -> Result<u64, IdentityError> {
+        self.end(account, Some(session), true).await
+    }
+
+    async fn end(
+        &self,
+        account: AccountId,
+        only: Option<i64>,
+        keep_offline: bool,
     ) -> Result<u64, IdentityError> {
         let row = self
             .store
@@ -178,11 +195,10 @@ impl Directory {
         let mut tx = self.store.begin().await?;
         let now = self.clock.now();
         let n = tx.revoke_sessions(account, only, None, now).await?;
-        // Applications signed in through the ended sessions are signed out with them; a mail
-        // app given offline access keeps it (its owner revokes it on its own).
+        // Applications signed in through the ended sessions are signed out with them.
         let grants = match only {
             Some(id) => {
-                tx.revoke_session_grants(account, id, now, "signed out", true)
+                tx.revoke_session_grants(account, id, now, "signed out", keep_offline)
                     .await?
             }
             None => {

@@ -144,6 +144,13 @@ impl ValidRequest {
     pub fn client_id(&self) -> &str {
         self.client.id()
     }
+
+    /// Whether the person's consent is asked once and remembered: the client asks for it, or
+    /// the request asks for `offline_access` (access that outlasts the sign-in, OpenID Connect
+    /// Core §11).
+    fn remembers_consent(&self) -> bool {
+        self.client.row.consent || has_scope(&self.scope, "offline_access")
+    }
 }
 
 impl Provider {
@@ -374,7 +381,7 @@ impl Provider {
         // whatever listens on a loopback port.
         let ask = if v.client.is_public() {
             true
-        } else if v.client.row.consent {
+        } else if v.remembers_consent() {
             let given = self
                 .store
                 .read()
@@ -463,7 +470,7 @@ impl Provider {
         s: &SignedInSession,
         allow: bool,
     ) -> Result<Decision, OidcError> {
-        if !(v.client.is_public() || v.client.row.consent) {
+        if !(v.client.is_public() || v.remembers_consent()) {
             return self.decide(v, Some(s), false).await;
         }
         if let Some(refused) = self.refusal(v, s).await? {
@@ -480,7 +487,7 @@ impl Provider {
         }
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        if v.client.row.consent {
+        if v.remembers_consent() {
             tx.save_consent(s.account, v.client.id(), &v.scope, now)
                 .await?;
         }

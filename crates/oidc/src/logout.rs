@@ -90,8 +90,10 @@ impl Provider {
         let redirect = match req
             .post_logout_redirect_uri
             .as_deref()
-            .filter(|u| !u.is_empty())
+            .filter(|u| !u.is_empty() && client.is_some())
         {
+            // Without a client to check it against, the way back is dropped: the person is
+            // signed out (after confirming) and stays on carepost's page.
             Some(uri) => {
                 let Some(c) = client
                     .as_ref()

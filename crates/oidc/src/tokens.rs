@@ -103,20 +103,20 @@ impl Provider {
             .map_err(|e| OidcError::Crypto(format!("signing a token: {e}")))
     }
 
-    /// The token endpoint. A failed client authentication is audited while
-    /// `audit_failure()` says the source may still have its failures written (the caller
-    /// limits them per network, so that nobody can flood the audit trail).
+    /// The token endpoint. A refusal is audited while `may_audit()` says the source may still
+    /// have its refusals written (the caller limits them per network: anyone can send
+    /// requests in a public client's name, and nobody may flood the audit trail).
     pub async fn token(
         &self,
         creds: &ClientCredentials,
         req: &TokenRequest,
         source: Option<IpAddr>,
-        audit_failure: impl FnOnce() -> bool,
+        may_audit: impl Fn() -> bool,
     ) -> Result<TokenResponse, OidcError> {
         let client = match self.authenticate_client(creds).await {
             Ok(c) => c,
             Err(e) => {
-                if audit_failure() {
+                if may_audit() {
                     self.audit_client_failure(&creds.client_id, source).await?;
                 } else {
                     tracing::warn!(
@@ -138,8 +138,16 @@ impl Provider {
             None => Err(OidcError::request("grant_type is required")),
         };
         if let Err(e) = &result {
-            self.audit_denied(client.id(), None, &e.to_string(), source)
-                .await?;
+            if may_audit() {
+                self.audit_denied(client.id(), None, &e.to_string(), source)
+                    .await?;
+            } else {
+                tracing::warn!(
+                    ?source,
+                    client = client.id(),
+                    "token endpoint: refusals beyond the limit are not audited"
+                );
+            }
         }
         result
     }
@@ -608,6 +616,7 @@ impl Provider {
             .filter(|c| !c.is_control())
             .take(200)
             .collect();
+        let why: String = why.chars().filter(|c| !c.is_control()).take(300).collect();
         let mut tx = self.store.begin().await?;
         let mut event = NewEvent::success(
             self.now(),

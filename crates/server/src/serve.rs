@@ -119,6 +119,7 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         oidc: context.oidc.clone(),
         clock: context.clock.clone(),
         sign_in_limiter: std::sync::Arc::new(carepost_web::api::sign_in_limiter()),
+        token_refusals: std::sync::Arc::new(carepost_web::api::sign_in_limiter()),
         read_ahead: carepost_web::read_ahead_budget(),
     };
     let app = router(state);

@@ -30,6 +30,8 @@ pub struct WebState {
     pub clock: Arc<dyn Clock>,
     /// Sign-in requests per source network, checked before any password is hashed.
     pub sign_in_limiter: Arc<api::SignInLimiter>,
+    /// Audited refusals of the token endpoint per source network.
+    pub token_refusals: Arc<api::SignInLimiter>,
     /// Bytes of request bodies being read ahead at once (see `security::read_small_bodies`).
     pub read_ahead: Arc<tokio::sync::Semaphore>,
 }

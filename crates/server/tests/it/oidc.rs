@@ -59,6 +59,26 @@ fn http_client(s: &TestServer) -> impl Fn(openidconnect::HttpRequest) -> Reply {
     }
 }
 
+/// Follows `path` (an authorization request) to where it sends the browser, allowing the
+/// application on the consent page when one is shown (offline access, public clients).
+async fn back_from(b: &mut Browser, path: &str) -> String {
+    let r = b.get(path).await;
+    if r.status == 200 && r.body.contains("action=\"/oauth2/authorize/consent\"") {
+        let fields: Vec<(String, String)> = url::Url::parse(&format!("https://localhost{path}"))
+            .unwrap()
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .chain([("decision".to_string(), "allow".to_string())])
+            .collect();
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        return location(&b.post("/oauth2/authorize/consent", &fields).await);
+    }
+    location(&r)
+}
+
 fn location(r: &HttpResponse) -> String {
     assert_eq!(
         r.status, 303,
@@ -120,7 +140,7 @@ fn ehr() -> NewClient {
 async fn sign_in_for(b: &mut Browser, url: &str, login: &str, totp: Option<&str>) -> String {
     let u = url::Url::parse(url).unwrap();
     let path = format!("{}?{}", u.path(), u.query().unwrap_or(""));
-    let to_sign_in = location(&b.get(&path).await);
+    let to_sign_in = back_from(b, &path).await;
     if !to_sign_in.starts_with('/') {
         return to_sign_in;
     }
@@ -147,7 +167,7 @@ async fn sign_in_for(b: &mut Browser, url: &str, login: &str, totp: Option<&str>
         );
     }
     assert_eq!(to, next);
-    location(&b.get(&to).await)
+    back_from(b, &to).await
 }
 
 #[tokio::test]
@@ -766,6 +786,17 @@ async fn disabling_revoking_and_signing_out_stop_tokens_at_once() {
         assert_eq!(userinfo(&s, &access).await.status, 401);
         let r = b.get("/account").await;
         assert_eq!(location(&r), "/sign-in");
+        // A hint that does not verify (a key rotated out, or forged) counts as none, and a way
+        // back that cannot be tied to a client is dropped: the person is asked, not refused.
+        let mut b = Browser::new(TestServer::start_shared(&s));
+        b.sign_in(&nurse).await;
+        let forged = format!(
+            "/oauth2/logout?id_token_hint=eyJhbGciOiJSUzI1NiJ9.e30.c2ln&post_logout_redirect_uri={}",
+            urlencode(BYE)
+        );
+        let r = b.get(&forged).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.contains("Sign out?"), "{}", r.body);
         // Without a hint, carepost asks first: a link elsewhere cannot sign anyone out.
         let mut b = Browser::new(TestServer::start_shared(&s));
         b.sign_in(&nurse).await;
@@ -1354,12 +1385,39 @@ async fn the_owner_signs_an_application_out_from_the_account_page() {
         o.post(&format!("/account/apps/{grant}/sign-out"), &[])
             .await;
         assert_eq!(userinfo(&s, &access).await.status, 200);
-        // Signing out of the portal keeps an offline grant; the owner signs it out.
+        // Signing out of the portal keeps a grant given offline access (a mail app goes on);
+        // the owner signs it out from the list.
+        b.post("/sign-out", &[]).await;
+        assert_eq!(userinfo(&s, &access).await.status, 200);
+        b.sign_in(&nurse).await;
         let r = b
             .post(&format!("/account/apps/{grant}/sign-out"), &[])
             .await;
         assert_eq!(location(&r), "/account?notice=app-signed-out");
         assert_eq!(userinfo(&s, &access).await.status, 401);
         assert!(b.get("/account").await.body.contains("id=\"no-apps\""));
+        // A session ended from elsewhere (a stolen cookie's?) takes its offline grants along.
+        let mut thief = Browser::new(TestServer::start_shared(&s));
+        let t = tokens_for(
+            &mut thief,
+            (&id, Some(&secret)),
+            &nurse,
+            "openid offline_access",
+        )
+        .await;
+        let stolen = t["access_token"].as_str().unwrap().to_string();
+        let page = b.get("/account").await;
+        let other_session: String = page
+            .body
+            .split("action=\"/account/sessions/")
+            .nth(1)
+            .expect("the other session is listed")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        b.post(&format!("/account/sessions/{other_session}/end"), &[])
+            .await;
+        assert_eq!(userinfo(&s, &stolen).await.status, 401);
     }
 }

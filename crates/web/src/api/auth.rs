@@ -272,7 +272,7 @@ pub async fn sign_out(
     if let Some(RestrictedUser(u)) = user {
         state
             .directory
-            .end_sessions(u.session.account, Some(u.session.id))
+            .sign_out(u.session.account, u.session.id)
             .await?;
     }
     let mut res = StatusCode::NO_CONTENT.into_response();

@@ -57,6 +57,13 @@ fn message(
     text: &str,
     confirm: Option<ConfirmForm>,
 ) -> PageResult {
+    // A confirmed logout may end at the application's registered address.
+    let to_app = confirm.as_ref().and_then(|f| {
+        f.params
+            .iter()
+            .find(|(k, _)| k == "post_logout_redirect_uri")
+            .map(|(_, v)| v.clone())
+    });
     let page = MessagePage {
         org: org(state),
         signed_in_as: None,
@@ -66,7 +73,7 @@ fn message(
         problem: status != StatusCode::OK,
         confirm,
     };
-    let mut res = render_with(&page, csrf, true)?;
+    let mut res = render_with(&page, csrf, to_app.as_deref())?;
     *res.status_mut() = status;
     Ok(res)
 }
@@ -178,7 +185,7 @@ fn answer(
                 params: owned(req.params(false)),
             },
             csrf,
-            true,
+            Some(v.redirect_uri.as_str()),
         ),
         Decision::Redirect(to) => Ok(see_other(&to, &[])),
         Decision::Page(text) => message(

@@ -227,15 +227,14 @@ async fn token(
             Ok(c) => c,
             Err(e) => return oauth_error(&e),
         };
-    // Failed client authentications are audited up to the sign-in rate of the network.
+    // Refusals are audited up to a rate per network (5 a second, bursts of 50).
     let network = carepost_identity::network_of(source.0);
-    let limiter = state.sign_in_limiter.clone();
-    let audit_failure = move || limiter.check_key(&network).is_ok();
-    match state
-        .oidc
-        .token(&creds, &f.req, source.0, audit_failure)
-        .await
-    {
+    let limiter = state.token_refusals.clone();
+    if limiter.len() > 100_000 {
+        limiter.retain_recent();
+    }
+    let may_audit = move || limiter.check_key(&network).is_ok();
+    match state.oidc.token(&creds, &f.req, source.0, may_audit).await {
         Ok(t) => no_store(Json(t).into_response()),
         Err(e) => oauth_error(&e),
     }

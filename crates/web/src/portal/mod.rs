@@ -35,9 +35,29 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 /// The policy of pages whose forms end in a redirect to an application (sign-in for an
 /// authorization request, consent, logout): browsers apply `form-action` to every redirect
-/// after a form is sent, and an application's redirect URI is not this origin.
-const CSP_TO_APPS: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// after a form is sent, so the application's origin is allowed besides this one.
+fn csp_to_app(redirect_uri: &str) -> Option<String> {
+    let u = url::Url::parse(redirect_uri).ok()?;
+    let source = match u.scheme() {
+        "https" | "http" => {
+            let host = u.host_str()?;
+            // A desktop app's loopback listener may use any port (RFC 8252 §7.3).
+            let loopback = matches!(host, "127.0.0.1" | "[::1]" | "localhost");
+            let port = match (loopback, u.port()) {
+                (true, _) => ":*".to_string(),
+                (false, Some(p)) => format!(":{p}"),
+                (false, None) => String::new(),
+            };
+            format!("{}://{host}{port}", u.scheme())
+        }
+        scheme => format!("{scheme}:"),
+    };
+    Some(format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         connect-src 'self'; form-action 'self' {source}; frame-ancestors 'none'; \
+         base-uri 'none'"
+    ))
+}
 
 pub fn routes(state: WebState) -> Router<WebState> {
     let limited = Router::new()
@@ -227,18 +247,19 @@ pub(crate) type PageResult = Result<Response, PageError>;
 
 /// A rendered page with the portal's headers (and the CSRF cookie when it is new).
 pub(crate) fn render(t: &impl Template, csrf: &Csrf) -> PageResult {
-    render_with(t, csrf, false)
+    render_with(t, csrf, None)
 }
 
-/// `render`, for a page whose forms may end at an application (`to_apps`).
-pub(crate) fn render_with(t: &impl Template, csrf: &Csrf, to_apps: bool) -> PageResult {
+/// `render`, for a page whose forms may end at an application's redirect URI.
+pub(crate) fn render_with(t: &impl Template, csrf: &Csrf, to_app: Option<&str>) -> PageResult {
     let html = t.render().map_err(|e| PageError::Render(e.to_string()))?;
     let mut res = axum::response::Html(html).into_response();
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(if to_apps { CSP_TO_APPS } else { CSP }),
-    );
+    let policy = to_app
+        .and_then(csp_to_app)
+        .and_then(|p| HeaderValue::from_str(&p).ok())
+        .unwrap_or(HeaderValue::from_static(CSP));
+    h.insert(header::CONTENT_SECURITY_POLICY, policy);
     if csrf.new {
         h.append(
             header::SET_COOKIE,

@@ -40,6 +40,15 @@ pub(crate) fn safe_next(next: &str) -> Option<&str> {
     .then_some(next)
 }
 
+/// The application's redirect URI an authorization request (`next`) names.
+fn app_of(next: &str) -> Option<String> {
+    let next = safe_next(next)?;
+    let u = url::Url::parse(&format!("https://portal.invalid{next}")).ok()?;
+    u.query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned())
+}
+
 fn with_next(path: &str, next: &str) -> String {
     match safe_next(next) {
         Some(n) => format!("{path}?next={}", crate::oidc::encode(n)),
@@ -58,7 +67,7 @@ pub async fn page(
     if next.is_empty() && session(&state, &headers).await?.is_some() {
         return Ok(see_other("/account", &[]));
     }
-    let to_apps = !next.is_empty();
+    let to_app = app_of(&next);
     render_with(
         &SignInPage {
             org: org(&state),
@@ -70,7 +79,7 @@ pub async fn page(
             next,
         },
         &csrf,
-        to_apps,
+        to_app.as_deref(),
     )
 }
 
@@ -86,10 +95,7 @@ pub async fn submit(
     }
     // Signing in over someone's open session (a shared workstation) ends that session.
     if let Some(old) = session(&state, &headers).await? {
-        state
-            .directory
-            .end_sessions(old.account, Some(old.id))
-            .await?;
+        state.directory.sign_out(old.account, old.id).await?;
     }
     let attempt = SignIn {
         login: &f.login,
@@ -112,9 +118,9 @@ pub async fn submit(
             let page = refused(
                 "The email address or password is not right. After several tries the account is locked for a while: then use \"Forgot your password\".",
             );
-            return render_with(&page, &csrf, safe_next(&f.next).is_some());
+            return render_with(&page, &csrf, app_of(&f.next).as_deref());
         }
-        Err(r) => return render_with(&refused(r.message()), &csrf, safe_next(&f.next).is_some()),
+        Err(r) => return render_with(&refused(r.message()), &csrf, app_of(&f.next).as_deref()),
     };
     if s.complete {
         let token = crate::api::auth::open_session(&state, &s, &["pwd"], &headers, source).await?;
@@ -158,7 +164,7 @@ async fn verify_form(
             next: safe_next(next).unwrap_or("").to_string(),
         },
         csrf,
-        safe_next(next).is_some(),
+        app_of(next).as_deref(),
     )
 }
 
@@ -241,7 +247,7 @@ pub async fn sign_out(
         return Ok(stale_form("/account"));
     }
     if let Some(s) = session(&state, &headers).await? {
-        state.directory.end_sessions(s.account, Some(s.id)).await?;
+        state.directory.sign_out(s.account, s.id).await?;
     }
     let [session, sso] = session_cookies(None);
     Ok(see_other(

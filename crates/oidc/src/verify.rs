@@ -61,32 +61,45 @@ struct Checked {
 }
 
 impl Provider {
-    /// The claims of a JWT this provider signed, expired or not; `None` for anything else.
-    async fn signed_claims(&self, token: &str) -> Result<Option<AccessClaims>, OidcError> {
-        if token.len() > 8192 {
+    /// The claims of a JWT this provider signed with the key its `kid` names, expired or not
+    /// (expiry is checked against carepost's clock, not the system's), if `kind` accepts its
+    /// header; `None` for anything else.
+    pub(crate) async fn our_jwt<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        kind: impl Fn(&jsonwebtoken::Header) -> bool,
+    ) -> Result<Option<T>, OidcError> {
+        if token.len() > 16_384 {
             return Ok(None);
         }
         let Ok(header) = jsonwebtoken::decode_header(token) else {
             return Ok(None);
         };
-        if header.alg != Algorithm::ES256 || header.typ.as_deref() != Some("at+jwt") {
+        let Some(kid) = header.kid.as_deref().filter(|_| kind(&header)) else {
+            return Ok(None);
+        };
+        let Some((alg, key)) = self.verifying_key(kid).await? else {
+            return Ok(None);
+        };
+        if header.alg != alg {
             return Ok(None);
         }
-        let Some(kid) = header.kid else {
-            return Ok(None);
-        };
-        let Some((alg, key)) = self.verifying_key(&kid).await? else {
-            return Ok(None);
-        };
         let mut v = Validation::new(alg);
         v.set_issuer(&[self.issuer()]);
-        // Expiry is checked against carepost's clock below, not the system's.
         v.validate_exp = false;
         v.validate_aud = false;
         v.required_spec_claims.clear();
-        Ok(jsonwebtoken::decode::<AccessClaims>(token, &key, &v)
+        Ok(jsonwebtoken::decode::<T>(token, &key, &v)
             .ok()
             .map(|d| d.claims))
+    }
+
+    /// The claims of an access token this provider signed, expired or not.
+    async fn signed_claims(&self, token: &str) -> Result<Option<AccessClaims>, OidcError> {
+        self.our_jwt(token, |h| {
+            h.alg == Algorithm::ES256 && h.typ.as_deref() == Some("at+jwt")
+        })
+        .await
     }
 
     async fn check_access_token(&self, token: &str) -> Result<Option<Checked>, OidcError> {

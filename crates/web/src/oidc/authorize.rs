@@ -250,6 +250,17 @@ pub async fn logout_post(
     logout(state, headers, csrf, req).await
 }
 
+fn logout_refused(state: &WebState, csrf: &Csrf, e: &carepost_oidc::OidcError) -> PageResult {
+    message(
+        state,
+        csrf,
+        StatusCode::BAD_REQUEST,
+        "This sign-out cannot go on",
+        &e.to_string(),
+        None,
+    )
+}
+
 fn signed_out(state: &WebState, csrf: &Csrf, redirect: Option<String>) -> PageResult {
     let [session, sso] = session_cookies(None);
     match redirect {
@@ -274,16 +285,7 @@ fn signed_out(state: &WebState, csrf: &Csrf, redirect: Option<String>) -> PageRe
 async fn logout(state: WebState, headers: HeaderMap, csrf: Csrf, req: LogoutRequest) -> PageResult {
     let plan = match state.oidc.check_logout(&req).await {
         Ok(p) => p,
-        Err(e) => {
-            return message(
-                &state,
-                &csrf,
-                StatusCode::BAD_REQUEST,
-                "This sign-out cannot go on",
-                &e.to_string(),
-                None,
-            );
-        }
+        Err(e) => return logout_refused(&state, &csrf, &e),
     };
     let Some(s) = sso_session(&state, &headers).await? else {
         return signed_out(&state, &csrf, plan.redirect);
@@ -345,16 +347,7 @@ pub async fn logout_confirm(
     }
     let plan = match state.oidc.check_logout(&f.req).await {
         Ok(p) => p,
-        Err(e) => {
-            return message(
-                &state,
-                &csrf,
-                StatusCode::BAD_REQUEST,
-                "This sign-out cannot go on",
-                &e.to_string(),
-                None,
-            );
-        }
+        Err(e) => return logout_refused(&state, &csrf, &e),
     };
     if let Some(s) = crate::portal::session(&state, &headers).await? {
         state

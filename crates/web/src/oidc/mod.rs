@@ -249,6 +249,23 @@ struct TokenOnlyForm {
     client_secret: Option<String>,
 }
 
+impl TokenOnlyForm {
+    /// The client's credentials and the token the request is about.
+    fn parts(&self, headers: &HeaderMap) -> Result<(ClientCredentials, &str), OidcError> {
+        let creds = client_credentials(
+            headers,
+            self.client_id.as_deref(),
+            self.client_secret.as_deref(),
+        )?;
+        let token = self
+            .token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OidcError::Request("invalid_request", "token is required".into()))?;
+        Ok((creds, token))
+    }
+}
+
 async fn revoke(
     State(state): State<WebState>,
     source: Source,
@@ -259,17 +276,10 @@ async fn revoke(
         Ok(f) => f,
         Err(e) => return form_error(e),
     };
-    let result = async {
-        let creds =
-            client_credentials(&headers, f.client_id.as_deref(), f.client_secret.as_deref())?;
-        let token = f
-            .token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| OidcError::Request("invalid_request", "token is required".into()))?;
-        state.oidc.revoke(&creds, token, source.0).await
-    }
-    .await;
+    let result = match f.parts(&headers) {
+        Ok((creds, token)) => state.oidc.revoke(&creds, token, source.0).await,
+        Err(e) => Err(e),
+    };
     match result {
         Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(e) => oauth_error(&e),
@@ -285,17 +295,10 @@ async fn introspect(
         Ok(f) => f,
         Err(e) => return form_error(e),
     };
-    let result = async {
-        let creds =
-            client_credentials(&headers, f.client_id.as_deref(), f.client_secret.as_deref())?;
-        let token = f
-            .token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| OidcError::Request("invalid_request", "token is required".into()))?;
-        state.oidc.introspect(&creds, token).await
-    }
-    .await;
+    let result = match f.parts(&headers) {
+        Ok((creds, token)) => state.oidc.introspect(&creds, token).await,
+        Err(e) => Err(e),
+    };
     match result {
         Ok(i) => no_store(Json(i).into_response()),
         Err(e) => oauth_error(&e),

@@ -120,6 +120,17 @@ impl Directory {
 
     /// The session a token opens, if it is still alive; counts as activity.
     pub async fn resume_session(&self, token: &str) -> Result<Option<Session>, IdentityError> {
+        self.session_of(token, true).await
+    }
+
+    /// The session a token opens, if it is still alive, without counting as activity (an
+    /// application asking silently whether someone is signed in must not keep an idle
+    /// workstation's session open).
+    pub async fn peek_session(&self, token: &str) -> Result<Option<Session>, IdentityError> {
+        self.session_of(token, false).await
+    }
+
+    async fn session_of(&self, token: &str, touch: bool) -> Result<Option<Session>, IdentityError> {
         let now = self.clock.now();
         let mut read = self.store.read().await?;
         let Some(row) = read.find_session(&token_hash(token)).await? else {
@@ -136,9 +147,11 @@ impl Directory {
         if account.status != crate::AccountStatus::Active.as_str() {
             return Ok(None);
         }
-        let mut tx = self.store.begin_bookkeeping().await?;
-        tx.touch_session(row.id, now).await?;
-        tx.commit().await?;
+        if touch {
+            let mut tx = self.store.begin_bookkeeping().await?;
+            tx.touch_session(row.id, now).await?;
+            tx.commit().await?;
+        }
         Ok(Some(Session {
             id: row.id,
             account: row.account_id,

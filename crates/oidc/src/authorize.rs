@@ -342,14 +342,13 @@ impl Provider {
         Ok(v)
     }
 
-    /// What to do with a valid request, given the browser's session (if any). `fresh` is true
-    /// when the session was opened by a sign-in made for this very request (so `prompt=login`
-    /// and `max_age` are met).
+    /// What to do with a valid request, given the browser's session (if any). A sign-in made
+    /// for the request comes back without `prompt=login` and `max_age` (see
+    /// `AuthorizationRequest::params`), so it is not asked for again.
     pub async fn decide(
         &self,
         v: &ValidRequest,
         session: Option<&SignedInSession>,
-        fresh: bool,
     ) -> Result<Decision, OidcError> {
         let issuer = self.issuer();
         let Some(s) = session else {
@@ -362,7 +361,7 @@ impl Provider {
         let too_old = v
             .max_age
             .is_some_and(|max| (self.now().0 - s.auth_time.0) / 1000 > max);
-        if !fresh && (v.prompt_login || too_old) {
+        if v.prompt_login || too_old {
             return Ok(if v.prompt_none {
                 v.error(
                     &issuer,
@@ -471,7 +470,7 @@ impl Provider {
         allow: bool,
     ) -> Result<Decision, OidcError> {
         if !(v.client.is_public() || v.remembers_consent()) {
-            return self.decide(v, Some(s), false).await;
+            return self.decide(v, Some(s)).await;
         }
         if let Some(refused) = self.refusal(v, s).await? {
             return Ok(refused);

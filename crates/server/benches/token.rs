@@ -115,7 +115,7 @@ async fn refresh_token(
         ..AuthorizationRequest::default()
     };
     let v = oidc.validate_authorization(&req).await.unwrap();
-    let Decision::Redirect(to) = oidc.decide(&v, Some(account), false).await.unwrap() else {
+    let Decision::Redirect(to) = oidc.decide(&v, Some(account)).await.unwrap() else {
         panic!("no code")
     };
     let code = url::Url::parse(&to)

@@ -1421,3 +1421,29 @@ async fn the_owner_signs_an_application_out_from_the_account_page() {
         assert_eq!(userinfo(&s, &stolen).await.status, 401);
     }
 }
+
+/// A silent request (prompt=none) answers whether someone is signed in without keeping an
+/// idle workstation's session open.
+#[tokio::test]
+async fn silent_requests_do_not_keep_an_idle_session_alive() {
+    let (s, nurse) = server_with_nurse(carepost_testkit::TestDb::sqlite()).await;
+    let (id, _) = register(&s, ehr()).await;
+    let mut b = Browser::new(TestServer::start_shared(&s));
+    b.sign_in(&nurse).await;
+    let silent = authorize_url(&id, CALLBACK, "openid", VERIFIER, "&prompt=none");
+    let silent = silent.trim_start_matches("https://localhost");
+    for _ in 0..2 {
+        s.clock.advance(Duration::from_secs(10 * 60));
+        let back = location(&b.get(silent).await);
+        if query_value(&back, "code").is_none() {
+            // The second time, 20 minutes after the last activity: past the 15-minute idle
+            // timeout, signed out.
+            assert_eq!(
+                query_value(&back, "error").as_deref(),
+                Some("login_required")
+            );
+            return;
+        }
+    }
+    panic!("silent requests kept the session alive");
+}

@@ -16,13 +16,24 @@ use carepost_oidc::{
 };
 use serde::Deserialize;
 
-/// The portal session the browser brings, from either cookie.
-async fn sso_session(state: &WebState, headers: &HeaderMap) -> Result<Option<Session>, PageError> {
+/// The portal session the browser brings, from either cookie; `touch`: it counts as the
+/// person's activity.
+async fn sso_session(
+    state: &WebState,
+    headers: &HeaderMap,
+    touch: bool,
+) -> Result<Option<Session>, PageError> {
     for name in [SESSION_COOKIE, SSO_COOKIE] {
-        if let Some(token) = cookie_value(headers, name)
-            && let Some(s) = state.directory.resume_session(&token).await?
-        {
-            return Ok(Some(s));
+        let Some(token) = cookie_value(headers, name) else {
+            continue;
+        };
+        let found = if touch {
+            state.directory.resume_session(&token).await?
+        } else {
+            state.directory.peek_session(&token).await?
+        };
+        if found.is_some() {
+            return Ok(found);
         }
     }
     Ok(None)
@@ -129,7 +140,8 @@ async fn authorize(
         Ok(v) => v,
         Err(e) => return refused(&state, &csrf, e),
     };
-    let mut session = sso_session(&state, &headers).await?;
+    // A silent request (prompt=none) is not the person's doing.
+    let mut session = sso_session(&state, &headers, !v.prompt_none).await?;
     if let Some(s) = &session
         && !matches!(gate(&state, s).await?, Gate::Open)
     {
@@ -143,7 +155,7 @@ async fn authorize(
     }
     let decision = state
         .oidc
-        .decide(&v, session.as_ref().map(signed_in).as_ref(), false)
+        .decide(&v, session.as_ref().map(signed_in).as_ref())
         .await
         .map_err(PageError::Oidc)?;
     answer(&state, &csrf, &req, session.as_ref(), &v, decision)
@@ -287,7 +299,7 @@ async fn logout(state: WebState, headers: HeaderMap, csrf: Csrf, req: LogoutRequ
         Ok(p) => p,
         Err(e) => return logout_refused(&state, &csrf, &e),
     };
-    let Some(s) = sso_session(&state, &headers).await? else {
+    let Some(s) = sso_session(&state, &headers, true).await? else {
         return signed_out(&state, &csrf, plan.redirect);
     };
     // A genuine ID token of this very person, from this very session, is proof enough that

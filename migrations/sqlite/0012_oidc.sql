@@ -59,7 +59,8 @@ CREATE INDEX oidc_codes_expiry ON oidc_codes(expires_at);
 
 -- A grant: what one sign-in (or one client-credentials request) gave one client. Access
 -- tokens name it, refresh tokens belong to it, and revoking it ends them all. `account_id` is
--- NULL for a client acting for itself.
+-- NULL for a client acting for itself. Its last use (a refresh, a mail sign-in) is kept to
+-- the minute, and why it was revoked, for its owner's list of applications.
 -- An id is never given again, even after a purge (access tokens name their grant):
 -- AUTOINCREMENT on SQLite, an identity column on PostgreSQL.
 CREATE TABLE oidc_grants (
@@ -73,7 +74,9 @@ CREATE TABLE oidc_grants (
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
     revoked_at INTEGER,
-    revoke_reason TEXT
+    revoke_reason TEXT,
+    last_used_at INTEGER,
+    last_used_source TEXT
 );
 CREATE INDEX oidc_grants_account ON oidc_grants(account_id);
 CREATE INDEX oidc_grants_session ON oidc_grants(session_id);

@@ -10,7 +10,7 @@ use carepost_types::AccountId;
 use serde::Serialize;
 use serde_json::json;
 
-/// A live grant, as its owner sees it.
+/// A grant, as its owner sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct GrantInfo {
     pub id: i64,
@@ -21,29 +21,65 @@ pub struct GrantInfo {
     pub offline: bool,
     pub since: String,
     pub until: String,
+    /// The last refresh or mail sign-in with it, and from where.
+    pub last_used_at: Option<String>,
+    pub last_used_from: Option<String>,
+    /// Why it ended, for a grant that ended in the last week (so that a person can see why a
+    /// mail app stopped: "password changed", "signed out everywhere", ...).
+    pub ended: Option<String>,
 }
 
+/// How long an ended grant stays in its owner's list.
+const ENDED_SHOWN: i64 = 7 * 86_400_000;
+
 impl Provider {
-    /// The applications signed in with this account now.
+    /// The applications signed in with this account now, and those signed out in the last
+    /// week with the reason.
     pub async fn own_grants(&self, account: AccountId) -> Result<Vec<GrantInfo>, OidcError> {
+        let now = self.now();
         let rows = self
             .store
             .read()
             .await?
-            .list_account_grants(account, self.now())
+            .list_account_grants(account, carepost_types::UnixMillis(now.0 - ENDED_SHOWN))
             .await?;
         Ok(rows
             .into_iter()
-            .map(|(g, name)| GrantInfo {
-                id: g.id,
-                offline: has_scope(&g.scope, "offline_access"),
-                client_id: g.client_id,
-                application: name,
-                scope: g.scope,
-                since: g.created_at.to_rfc3339(),
-                until: g.expires_at.to_rfc3339(),
+            .map(|r| {
+                let g = r.grant;
+                let ended = match (g.revoked_at, r.revoke_reason) {
+                    (Some(_), reason) => Some(reason.unwrap_or_else(|| "revoked".into())),
+                    (None, _) if g.expires_at <= now => Some("expired".into()),
+                    (None, _) => None,
+                };
+                GrantInfo {
+                    id: g.id,
+                    offline: has_scope(&g.scope, "offline_access"),
+                    client_id: g.client_id,
+                    application: r.client_name,
+                    scope: g.scope,
+                    since: g.created_at.to_rfc3339(),
+                    until: g.expires_at.to_rfc3339(),
+                    last_used_at: r.last_used_at.map(|t| t.to_rfc3339()),
+                    last_used_from: r.last_used_source,
+                    ended,
+                }
             })
             .collect())
+    }
+
+    /// Records a use of a grant (a mail app's sign-in), to the minute.
+    pub(crate) async fn touch_grant(
+        &self,
+        grant: i64,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<(), OidcError> {
+        let source = source.map(|ip| ip.to_string());
+        let mut tx = self.store.begin_bookkeeping().await?;
+        tx.touch_oidc_grant(grant, self.now(), source.as_deref())
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The owner signs an application out: the grant and every token of it end. `false` if

@@ -324,6 +324,8 @@ impl Provider {
             grant.scope = asked.to_string();
         }
         let mut tx = self.store.begin().await?;
+        let from = source.map(|ip| ip.to_string());
+        tx.touch_oidc_grant(grant.id, now, from.as_deref()).await?;
         if !tx.spend_refresh_token(&hash, now).await? {
             drop(tx);
             self.revoke_grant(grant.id, "refresh token reused", source)

@@ -163,8 +163,9 @@ impl Provider {
     pub async fn mail_token(
         &self,
         token: &str,
+        source: Option<IpAddr>,
     ) -> Result<Option<carepost_identity::VerifiedToken>, OidcError> {
-        Ok(self
+        let verified = self
             .verify_access_token(token, "mail")
             .await?
             .and_then(|t| {
@@ -173,7 +174,11 @@ impl Provider {
                     grant: t.grant,
                     client_id: t.client_id,
                 })
-            }))
+            });
+        if let Some(v) = &verified {
+            self.touch_grant(v.grant, source).await?;
+        }
+        Ok(verified)
     }
 
     /// The userinfo claims for a good access token with the `openid` scope.

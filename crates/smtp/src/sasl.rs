@@ -75,7 +75,7 @@ impl Conn {
             protocol: Protocol::Smtp,
             source: Some(self.peer.ip()),
         };
-        let result = match self.svc.oidc.mail_token(token).await {
+        let result = match self.svc.oidc.mail_token(token, Some(self.peer.ip())).await {
             Ok(v) => self.svc.directory.token_sign_in(&attempt, v.as_ref()).await,
             Err(e) => Err(e.into()),
         };

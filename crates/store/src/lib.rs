@@ -38,7 +38,10 @@ pub use lists::{ListRepo, ListRow, MemberRow};
 pub use mail::{BlobRow, MAX_IDS_PER_QUERY, MailRepo, MailboxRow, MessageRow, RecipientRow};
 pub use migrate::{MIGRATIONS, create_at_version, schema_version};
 pub use notify::ChangeListener;
-pub use oidc::{OidcClientRow, OidcCodeRow, OidcGrantRow, OidcKeyRow, OidcRepo, RefreshTokenRow};
+pub use oidc::{
+    AccountGrantRow, OidcClientRow, OidcCodeRow, OidcGrantRow, OidcKeyRow, OidcRepo,
+    RefreshTokenRow,
+};
 pub use passkeys::{CeremonyRow, PasskeyRepo, PasskeyRow};
 pub use queue::{QueueMessageRow, QueueRecipientRow, QueueRepo};
 pub use resets::{ResetRepo, ResetRequestRow};

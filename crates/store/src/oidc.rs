@@ -161,6 +161,16 @@ impl OidcGrantRow {
     }
 }
 
+/// A grant as its owner's list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountGrantRow {
+    pub grant: OidcGrantRow,
+    pub client_name: String,
+    pub last_used_at: Option<UnixMillis>,
+    pub last_used_source: Option<String>,
+    pub revoke_reason: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRow {
     pub grant_id: i64,
@@ -222,12 +232,19 @@ pub trait OidcRepo {
     async fn purge_oidc_grants(&mut self, before: UnixMillis) -> Result<u64, StoreError>;
 
     async fn insert_oidc_grant(&mut self, row: &OidcGrantRow) -> Result<i64, StoreError>;
-    /// The live grants of an account, newest first, each with its client's name.
+    /// The grants of an account live, or ended after `since`, newest first.
     async fn list_account_grants(
         &mut self,
         account: AccountId,
-        now: UnixMillis,
-    ) -> Result<Vec<(OidcGrantRow, String)>, StoreError>;
+        since: UnixMillis,
+    ) -> Result<Vec<AccountGrantRow>, StoreError>;
+    /// Records a use of a grant (kept to the minute; bookkeeping).
+    async fn touch_oidc_grant(
+        &mut self,
+        id: i64,
+        at: UnixMillis,
+        source: Option<&str>,
+    ) -> Result<(), StoreError>;
     async fn find_oidc_grant(&mut self, id: i64) -> Result<Option<OidcGrantRow>, StoreError>;
     /// Returns whether a live grant was revoked.
     async fn revoke_oidc_grant(
@@ -492,22 +509,48 @@ impl OidcRepo for Tx {
     async fn list_account_grants(
         &mut self,
         account: AccountId,
-        now: UnixMillis,
-    ) -> Result<Vec<(OidcGrantRow, String)>, StoreError> {
+        since: UnixMillis,
+    ) -> Result<Vec<AccountGrantRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT g.id, g.client_id, g.account_id, g.session_id, g.scope, g.auth_time, g.amr, \
-             g.created_at, g.expires_at, g.revoked_at, c.name AS client_name \
+             g.created_at, g.expires_at, g.revoked_at, g.revoke_reason, g.last_used_at, \
+             g.last_used_source, c.name AS client_name \
              FROM oidc_grants g JOIN oidc_clients c ON c.client_id = g.client_id \
-             WHERE g.account_id = $1 AND g.revoked_at IS NULL AND g.expires_at > $2 \
+             WHERE g.account_id = $1 AND COALESCE(g.revoked_at, g.expires_at) > $2 \
              ORDER BY g.id DESC LIMIT 200",
         )
         .bind(account.0)
-        .bind(now.0)
+        .bind(since.0)
         .fetch_all(self.conn())
         .await?;
         all(&rows, |r| {
-            Ok((OidcGrantRow::from_row(r)?, r.try_get("client_name")?))
+            Ok(AccountGrantRow {
+                grant: OidcGrantRow::from_row(r)?,
+                client_name: r.try_get("client_name")?,
+                last_used_at: r.try_get::<Option<i64>, _>("last_used_at")?.map(UnixMillis),
+                last_used_source: r.try_get("last_used_source")?,
+                revoke_reason: r.try_get("revoke_reason")?,
+            })
         })
+    }
+
+    async fn touch_oidc_grant(
+        &mut self,
+        id: i64,
+        at: UnixMillis,
+        source: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE oidc_grants SET last_used_at = $2, last_used_source = $3 \
+             WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $4)",
+        )
+        .bind(id)
+        .bind(at.0)
+        .bind(source)
+        .bind(at.0 - 60_000)
+        .execute(self.write()?)
+        .await?;
+        Ok(())
     }
 
     async fn find_oidc_grant(&mut self, id: i64) -> Result<Option<OidcGrantRow>, StoreError> {

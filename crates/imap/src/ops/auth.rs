@@ -106,7 +106,7 @@ async fn next_step(s: &mut Session, tag: &str, step: Step) -> bool {
                         protocol: Protocol::Imap,
                         source: Some(s.peer.ip()),
                     };
-                    let result = match s.svc.oidc.mail_token(&token).await {
+                    let result = match s.svc.oidc.mail_token(&token, Some(s.peer.ip())).await {
                         Ok(v) => s.svc.directory.token_sign_in(&attempt, v.as_ref()).await,
                         Err(e) => Err(e.into()),
                     };

@@ -1356,11 +1356,27 @@ async fn the_owner_signs_an_application_out_from_the_account_page() {
             "openid offline_access",
         )
         .await;
+        let (st, t) = post_form(
+            &s,
+            "/oauth2/token",
+            (&id, Some(&secret)),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await;
+        assert_eq!(st, 200, "{t}");
         let access = t["access_token"].as_str().unwrap().to_string();
         let page = b.get("/account").await;
         assert!(
             page.body
                 .contains("Applications signed in with your account")
+        );
+        assert!(
+            page.body.contains(" from 127.0.0.1"),
+            "the refresh is its last use: {}",
+            page.body
         );
         let grant: String = page
             .body
@@ -1395,7 +1411,13 @@ async fn the_owner_signs_an_application_out_from_the_account_page() {
             .await;
         assert_eq!(location(&r), "/account?notice=app-signed-out");
         assert_eq!(userinfo(&s, &access).await.status, 401);
-        assert!(b.get("/account").await.body.contains("id=\"no-apps\""));
+        let page = b.get("/account").await;
+        assert!(page.body.contains("id=\"no-apps\""));
+        assert!(
+            page.body.contains("signed out by its owner"),
+            "why it stopped: {}",
+            page.body
+        );
         // A session ended from elsewhere (a stolen cookie's?) takes its offline grants along.
         let mut thief = Browser::new(TestServer::start_shared(&s));
         let t = tokens_for(

@@ -74,11 +74,13 @@ pub async fn overview(
     let password = d.own_password_state(s.account).await?;
     let mfa = d.own_mfa(s.account).await?;
     let sessions = d.list_sessions(s.account).await?;
-    let apps = state
+    let (ended_apps, apps): (Vec<_>, Vec<_>) = state
         .oidc
         .own_grants(s.account)
         .await
-        .map_err(super::PageError::Oidc)?;
+        .map_err(super::PageError::Oidc)?
+        .into_iter()
+        .partition(|g| g.ended.is_some());
     let mut notices: Vec<String> = q
         .notice
         .as_deref()
@@ -118,6 +120,7 @@ pub async fn overview(
         sessions,
         current_session: s.id,
         apps,
+        ended_apps,
         notices,
         error,
         enrollment_only: matches!(g, Gate::EnrollOnly),

@@ -62,8 +62,10 @@ pub(crate) struct AccountPage {
     pub mfa: MfaSummary,
     pub sessions: Vec<SessionInfo>,
     pub current_session: i64,
-    /// Applications signed in with the account (single sign-on grants).
+    /// Applications signed in with the account (single sign-on grants), and those signed out
+    /// in the last week (with why).
     pub apps: Vec<carepost_oidc::GrantInfo>,
+    pub ended_apps: Vec<carepost_oidc::GrantInfo>,
     pub notices: Vec<String>,
     pub error: Option<String>,
     /// A required second factor is overdue: nothing but enrollment is shown.

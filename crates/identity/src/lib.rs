@@ -35,6 +35,7 @@ mod roles;
 pub mod secrets;
 mod sessions;
 mod status;
+mod step_up;
 mod tokens;
 
 pub use actor::{Actor, Role};
@@ -64,4 +65,5 @@ pub use policy_doc::{human_duration, policy_document};
 pub use profile::Profile;
 pub use recovery::Recovered;
 pub use sessions::{Session, SessionInfo};
+pub use step_up::STEP_UP_WINDOW;
 pub use tokens::ApiTokenInfo;

@@ -158,16 +158,12 @@ impl Directory {
     }
 
     /// Whether this session may add or remove second factors: when the account has one, the
-    /// session must have been opened (or since confirmed) with one, so that a stolen password
+    /// session must have proven it in the last minutes (a step-up), so that a stolen password
     /// and session cookie cannot swap the owner's factors for the thief's.
-    pub async fn may_change_factors(
-        &self,
-        account: AccountId,
-        amr: &[String],
-    ) -> Result<(), IdentityError> {
-        if self.has_factor(account).await? && !amr.iter().any(|m| m == "mfa") {
+    pub async fn may_change_factors(&self, s: &crate::Session) -> Result<(), IdentityError> {
+        if self.step_up_needed(s).await? {
             return Err(IdentityError::Forbidden(
-                "changing your second factors needs a session opened with one: sign out, then sign in with your authenticator or passkey".into(),
+                "changing your second factors needs a recent proof of one: confirm it is you with your authenticator or passkey (/account/confirm, or POST /api/v1/me/step-up), then try again".into(),
             ));
         }
         Ok(())
@@ -199,6 +195,8 @@ impl Directory {
         }
         let mut tx = self.store.begin().await?;
         tx.update_session_amr(session, &all.join(",")).await?;
+        // The factor was just proven: the session may go on changing factors for a while.
+        tx.set_session_factor_at(session, self.clock.now()).await?;
         let ended = tx
             .revoke_sessions(account, None, Some(session), self.clock.now())
             .await?;

@@ -25,6 +25,8 @@ pub struct Session {
     pub amr: Vec<String>,
     /// When the sign-in that opened it happened.
     pub started_at: UnixMillis,
+    /// When a second factor was last proven in it (see `step_up_needed`).
+    pub factor_at: Option<UnixMillis>,
 }
 
 /// A session as listed for its owner or an administrator.
@@ -96,6 +98,7 @@ impl Directory {
                 device: &device,
                 source: source.as_deref(),
                 amr: &amr_text,
+                factor_at: amr.contains(&"mfa").then_some(now),
             })
             .await?;
         let mut event = self
@@ -114,6 +117,7 @@ impl Directory {
             address: signed_in.address.clone(),
             amr: amr.iter().map(|s| s.to_string()).collect(),
             started_at: now,
+            factor_at: amr.contains(&"mfa").then_some(now),
         };
         Ok((token, session))
     }
@@ -158,6 +162,7 @@ impl Directory {
             address: account.primary_address,
             amr: row.amr.split(',').map(str::to_string).collect(),
             started_at: row.created_at,
+            factor_at: row.factor_at,
         }))
     }
 

@@ -80,6 +80,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0012_oidc.sql"),
         include_str!("../../../migrations/postgres/0012_oidc.sql"),
     ),
+    (
+        13,
+        "step_up",
+        include_str!("../../../migrations/sqlite/0013_step_up.sql"),
+        include_str!("../../../migrations/postgres/0013_step_up.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

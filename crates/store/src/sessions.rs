@@ -20,6 +20,8 @@ pub struct SessionRow {
     /// Authentication methods used (RFC 8176 names), comma-separated.
     pub amr: String,
     pub revoked_at: Option<UnixMillis>,
+    /// When a second factor was last proven in the session.
+    pub factor_at: Option<UnixMillis>,
 }
 
 impl SessionRow {
@@ -34,12 +36,13 @@ impl SessionRow {
             source: r.try_get("source")?,
             amr: r.try_get("amr")?,
             revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(UnixMillis),
+            factor_at: r.try_get::<Option<i64>, _>("factor_at")?.map(UnixMillis),
         })
     }
 }
 
 const COLUMNS: &str = "SELECT id, account_id, created_at, last_seen_at, expires_at, device, source, \
-    amr, revoked_at FROM web_sessions";
+    amr, revoked_at, factor_at FROM web_sessions";
 
 /// What a new session records.
 #[derive(Debug, Clone)]
@@ -51,6 +54,8 @@ pub struct NewSession<'a> {
     pub device: &'a str,
     pub source: Option<&'a str>,
     pub amr: &'a str,
+    /// Opened with a second factor: now.
+    pub factor_at: Option<UnixMillis>,
 }
 
 #[allow(async_fn_in_trait)] // Used through the concrete `Tx`, whose futures are `Send`.
@@ -60,6 +65,8 @@ pub trait SessionRepo {
     async fn touch_session(&mut self, id: i64, at: UnixMillis) -> Result<(), StoreError>;
     /// Replaces how the session's account proved itself (a factor proven during the session).
     async fn update_session_amr(&mut self, id: i64, amr: &str) -> Result<(), StoreError>;
+    /// Records that a second factor was proven in the session now (a step-up).
+    async fn set_session_factor_at(&mut self, id: i64, at: UnixMillis) -> Result<(), StoreError>;
     /// Sessions not revoked and not past their absolute end.
     async fn list_sessions(
         &mut self,
@@ -80,7 +87,8 @@ impl SessionRepo for Tx {
     async fn insert_session(&mut self, s: &NewSession<'_>) -> Result<i64, StoreError> {
         let row = sqlx::query(
             "INSERT INTO web_sessions (token_hash, account_id, created_at, last_seen_at, \
-             expires_at, device, source, amr) VALUES ($1, $2, $3, $3, $4, $5, $6, $7) RETURNING id",
+             expires_at, device, source, amr, factor_at) \
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(s.token_hash)
         .bind(s.account.0)
@@ -89,6 +97,7 @@ impl SessionRepo for Tx {
         .bind(s.device)
         .bind(s.source)
         .bind(s.amr)
+        .bind(s.factor_at.map(|t| t.0))
         .fetch_one(self.write()?)
         .await?;
         Ok(row.try_get("id")?)
@@ -107,6 +116,15 @@ impl SessionRepo for Tx {
         sqlx::query("UPDATE web_sessions SET amr = $2 WHERE id = $1")
             .bind(id)
             .bind(amr)
+            .execute(self.write()?)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_session_factor_at(&mut self, id: i64, at: UnixMillis) -> Result<(), StoreError> {
+        sqlx::query("UPDATE web_sessions SET factor_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(at.0)
             .execute(self.write()?)
             .await?;
         Ok(())

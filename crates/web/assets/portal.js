@@ -34,9 +34,11 @@ function showError(id, e) {
   el.hidden = false;
 }
 
-async function signInWithPasskey() {
+// A passkey's answer to the challenge `challengePath` gives, sent to `answerPath`; then the
+// page goes to the button's `data-next` (checked by the server when it drew the page).
+async function provePasskey(button, challengePath, answerPath, fallback) {
   try {
-    const c = await api("/api/v1/auth/passkey-challenge", {});
+    const c = await api(challengePath, {});
     const o = c.options.publicKey;
     o.challenge = b64url.decode(o.challenge);
     for (const a of o.allowCredentials || []) a.id = b64url.decode(a.id);
@@ -53,13 +55,22 @@ async function signInWithPasskey() {
       },
       extensions: cred.getClientExtensionResults(),
     };
-    await api("/api/v1/auth/second-factor", { passkey: { ceremony: c.ceremony, credential } });
-    // The server checked where `next` leads when it rendered the page.
-    const next = document.getElementById("use-passkey").dataset.next;
-    window.location.assign(next && next.startsWith("/oauth2/authorize?") ? next : "/account");
+    await api(answerPath, { passkey: { ceremony: c.ceremony, credential } });
+    const next = button.dataset.next;
+    window.location.assign(next && next.startsWith("/") && !next.startsWith("//") ? next : fallback);
   } catch (e) {
     showError("passkey-error", e);
   }
+}
+
+function signInWithPasskey() {
+  return provePasskey(document.getElementById("use-passkey"), "/api/v1/auth/passkey-challenge",
+    "/api/v1/auth/second-factor", "/account");
+}
+
+function confirmWithPasskey() {
+  return provePasskey(document.getElementById("confirm-passkey"),
+    "/api/v1/me/step-up/passkey-challenge", "/api/v1/me/step-up", "/account");
 }
 
 async function registerPasskey() {
@@ -198,6 +209,8 @@ function localTimes() {
 document.addEventListener("DOMContentLoaded", () => {
   const use = document.getElementById("use-passkey");
   if (use) use.addEventListener("click", signInWithPasskey);
+  const confirmPasskey = document.getElementById("confirm-passkey");
+  if (confirmPasskey) confirmPasskey.addEventListener("click", confirmWithPasskey);
   const add = document.getElementById("register-passkey");
   if (add) add.addEventListener("click", registerPasskey);
   previewAddress();

@@ -27,5 +27,6 @@ mod portal;
 mod portal_browser;
 mod server;
 mod smtp;
+mod step_up;
 mod store;
 mod support;

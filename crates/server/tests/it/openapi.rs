@@ -32,7 +32,7 @@ async fn the_document_is_served_and_lists_every_operation() {
         assert!(paths.contains_key(p), "{p} missing");
     }
     let operations: usize = paths.values().map(|m| m.as_object().unwrap().len()).sum();
-    assert_eq!(operations, 45);
+    assert_eq!(operations, 47);
     assert!(doc["components"]["securitySchemes"]["token"].is_object());
 }
 

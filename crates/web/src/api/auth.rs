@@ -28,16 +28,16 @@ pub struct PasswordStep {
 /// to the challenge of `/auth/passkey-challenge`.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct SecondStep {
-    code: Option<String>,
-    passkey: Option<PasskeyAnswer>,
+    pub(crate) code: Option<String>,
+    pub(crate) passkey: Option<PasskeyAnswer>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasskeyAnswer {
-    ceremony: String,
+    pub(crate) ceremony: String,
     /// The browser's `PublicKeyCredential` as WebAuthn JSON (base64url fields).
     #[schema(value_type = Object)]
-    credential: PublicKeyCredential,
+    pub(crate) credential: PublicKeyCredential,
 }
 
 fn device(headers: &HeaderMap) -> String {

@@ -349,10 +349,8 @@ pub(super) async fn enrolling(state: &WebState, user: RestrictedUser) -> Result<
             "change your password first (POST /api/v1/me/password)",
         ));
     }
-    state
-        .directory
-        .may_change_factors(id, &user.session.amr)
-        .await?;
+    super::step_up::require_step_up(state, &user.session).await?;
+    state.directory.may_change_factors(&user.session).await?;
     Ok(user)
 }
 
@@ -427,10 +425,8 @@ pub async fn recovery_codes(
     ApiJson(body): ApiJson<Confirm>,
 ) -> Result<Json<Value>, ApiError> {
     // New codes replace the old: the same rule as changing any other factor.
-    state
-        .directory
-        .may_change_factors(user.session.account, &user.session.amr)
-        .await?;
+    super::step_up::require_step_up(&state, &user.session).await?;
+    state.directory.may_change_factors(&user.session).await?;
     confirm(&state, &user, &body.password).await?;
     let codes = state
         .directory

@@ -11,6 +11,7 @@ pub(crate) mod me;
 mod openapi;
 mod passkeys;
 pub(crate) mod session;
+pub(crate) mod step_up;
 
 pub use error::ApiError;
 pub use session::{MFA_COOKIE, SESSION_COOKIE};
@@ -60,6 +61,11 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/me/sessions", get(me::sessions))
         .route("/me/sessions/{id}", delete(me::end_session))
         .route("/me/apps", get(me::signed_in_apps))
+        .route("/me/step-up", post(step_up::step_up))
+        .route(
+            "/me/step-up/passkey-challenge",
+            post(step_up::passkey_challenge),
+        )
         .route("/me/apps/{id}", delete(me::sign_out_app))
         .route(
             "/me/app-passwords",

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document of `/api/v1`, generated from the handlers' annotations (utoipa)
 //! and served at `/api/v1/openapi.json`.
 
-use super::{admin, apps, auth, error, me, passkeys};
+use super::{admin, apps, auth, error, me, passkeys, step_up};
 use axum::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -16,7 +16,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
     paths(
         auth::sign_in, auth::second_factor, auth::sign_out, auth::recover,
         passkeys::sign_in_challenge, me::show, me::change_password, me::check_password, me::sessions,
-        me::end_session, me::signed_in_apps, me::sign_out_app, me::app_passwords, me::create_app_password, me::revoke_app_password,
+        me::end_session, me::signed_in_apps, me::sign_out_app, step_up::step_up,
+        step_up::passkey_challenge, me::app_passwords, me::create_app_password, me::revoke_app_password,
         me::begin_totp, me::confirm_totp, me::recovery_codes, passkeys::list,
         passkeys::finish_registration, passkeys::begin_registration, passkeys::remove,
         admin::list_accounts, admin::address_preview, admin::create_account, admin::show_account, admin::unlock,

@@ -123,10 +123,8 @@ pub async fn remove(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<Confirm>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .directory
-        .may_change_factors(user.session.account, &user.session.amr)
-        .await?;
+    super::step_up::require_step_up(&state, &user.session).await?;
+    state.directory.may_change_factors(&user.session).await?;
     super::me::confirm(&state, &user, &body.password).await?;
     state
         .directory

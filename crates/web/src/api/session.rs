@@ -267,6 +267,13 @@ impl FromRequestParts<WebState> for Caller {
             return Ok(Caller(actor));
         }
         let user = <User as FromRequestParts<WebState>>::from_request_parts(parts, state).await?;
+        // A change made as a person with a role needs a recent proof of their second factor.
+        if !matches!(
+            parts.method,
+            axum::http::Method::GET | axum::http::Method::HEAD
+        ) {
+            super::step_up::require_step_up(state, &user.session).await?;
+        }
         let actor = state
             .directory
             .actor_for(user.session.account, &user.session.address, user.source)

@@ -238,10 +238,10 @@ async fn may_change_factors(
         Ok(x) => x,
         Err(to) => return Ok(Err(to)),
     };
-    state
-        .directory
-        .may_change_factors(s.account, &s.amr)
-        .await?;
+    if state.directory.step_up_needed(&s).await? {
+        return Ok(Err(super::confirm::confirm_first("/account")));
+    }
+    state.directory.may_change_factors(&s).await?;
     if let Some(p) = password
         && !state
             .directory

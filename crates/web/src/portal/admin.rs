@@ -48,6 +48,22 @@ pub(super) async fn staff(
     Ok(Ok((actor, s.address)))
 }
 
+/// `staff`, for a change: the session must also have proven its second factor in the last
+/// minutes (a step-up); otherwise the browser goes to confirm it first, then back to `back`.
+pub(super) async fn staff_acting(
+    state: &WebState,
+    headers: &HeaderMap,
+    source: Source,
+    back: &str,
+) -> Result<Result<(Actor, String), Response>, PageError> {
+    if let Some(s) = session(state, headers).await?
+        && state.directory.step_up_needed(&s).await?
+    {
+        return Ok(Err(super::confirm::confirm_first(back)));
+    }
+    staff(state, headers, source).await
+}
+
 #[derive(Deserialize, Default)]
 pub struct Search {
     #[serde(default)]
@@ -203,7 +219,7 @@ pub async fn act(
     if !csrf.accepts(&f.csrf) {
         return Ok(see_other(&back, &[]));
     }
-    let (actor, me) = match staff(&state, &headers, source).await? {
+    let (actor, me) = match staff_acting(&state, &headers, source, &back).await? {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
@@ -394,7 +410,7 @@ pub async fn create_account(
     if !csrf.accepts(&f.csrf) {
         return Ok(see_other("/admin/accounts/new", &[]));
     }
-    let (actor, me) = match staff(&state, &headers, source).await? {
+    let (actor, me) = match staff_acting(&state, &headers, source, "/admin/accounts/new").await? {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
@@ -458,10 +474,11 @@ pub async fn approve_reset(
     Path(id): Path<i64>,
     Form(f): Form<super::sign_in::CsrfForm>,
 ) -> PageResult {
+    let back = format!("/admin/reset-requests/{id}");
     if !csrf.accepts(&f.csrf) {
-        return Ok(see_other(&format!("/admin/reset-requests/{id}"), &[]));
+        return Ok(see_other(&back, &[]));
     }
-    let (actor, me) = match staff(&state, &headers, source).await? {
+    let (actor, me) = match staff_acting(&state, &headers, source, &back).await? {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };

@@ -1,7 +1,7 @@
 //! The console's single sign-on page (IT administrators): registered applications, a form
 //! to register one (its secret is shown once, on the answer page), and removal.
 
-use super::admin::staff;
+use super::admin::{staff, staff_acting};
 use super::{Csrf, PageError, PageResult, org, render, see_other};
 use crate::WebState;
 use crate::api::session::Source;
@@ -108,7 +108,7 @@ pub async fn register(
     if !csrf.accepts(&f.csrf) {
         return Ok(see_other("/admin/apps", &[]));
     }
-    let (actor, me) = match staff(&state, &headers, source).await? {
+    let (actor, me) = match staff_acting(&state, &headers, source, "/admin/apps").await? {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
@@ -154,7 +154,7 @@ pub async fn remove(
     if !csrf.accepts(&f.csrf) {
         return Ok(see_other("/admin/apps", &[]));
     }
-    let (actor, me) = match staff(&state, &headers, source).await? {
+    let (actor, me) = match staff_acting(&state, &headers, source, "/admin/apps").await? {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };

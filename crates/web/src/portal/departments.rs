@@ -1,7 +1,7 @@
 //! The directory page: the department tree and new departments (IT), the HR import (a file
 //! sent by the page's script to `/api/v1/import`), and the security policies in force.
 
-use super::admin::{optional, staff};
+use super::admin::{optional, staff, staff_acting};
 use super::{Csrf, PageResult, org, render, see_other};
 use crate::WebState;
 use crate::api::session::Source;
@@ -70,7 +70,7 @@ pub async fn create_department(
     if !csrf.accepts(&f.csrf) {
         return Ok(see_other("/admin/departments", &[]));
     }
-    let (actor, me) = match staff(&state, &headers, source).await? {
+    let (actor, me) = match staff_acting(&state, &headers, source, "/admin/departments").await? {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };

@@ -13,6 +13,7 @@ mod account;
 mod admin;
 mod apps;
 mod audit;
+pub(crate) mod confirm;
 mod departments;
 pub(crate) mod pages;
 pub(crate) mod sign_in;
@@ -94,6 +95,10 @@ pub fn routes(state: WebState) -> Router<WebState> {
         )
         .route("/account/sessions/{id}/end", post(account::end_session))
         .route("/account/apps/{id}/sign-out", post(account::sign_out_app))
+        .route(
+            "/account/confirm",
+            get(confirm::confirm_page).post(confirm::confirm),
+        )
         .route("/admin/reset-requests", get(admin::reset_requests))
         .route("/admin/reset-requests/{id}", get(admin::reset_request_page))
         .route(

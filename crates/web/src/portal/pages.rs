@@ -319,3 +319,17 @@ pub(crate) struct AppsPage {
     pub notices: Vec<String>,
     pub error: Option<String>,
 }
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub(crate) struct ConfirmPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub window: String,
+    pub error: Option<String>,
+    pub totp: bool,
+    pub passkey: bool,
+    /// Where to go back after the proof: a page of the portal or the console.
+    pub next: String,
+}

@@ -316,22 +316,24 @@ async fn second_factors_change_only_from_a_session_opened_with_one() {
         assert_eq!(r.status, 401, "{}", r.body);
         let body = json!({ "password": GOOD }).to_string();
         let path = format!("/api/v1/me/passkeys/{id}");
-        // A session that somehow lacks the factor may not change factors either.
+        // A session without a recent proof of the factor may not change factors either.
         let dir = &c.s.running.context.directory;
         let account = dir.find_account(&admin(), &a).await.unwrap().id;
-        let e = dir
-            .may_change_factors(account, &["pwd".to_string()])
-            .await
-            .unwrap_err();
-        assert!(
-            e.to_string().contains("needs a session opened with one"),
-            "{e}"
-        );
-        assert!(
-            dir.may_change_factors(account, &["pwd".to_string(), "mfa".to_string()])
-                .await
-                .is_ok()
-        );
+        let now = {
+            use carepost_types::Clock;
+            c.s.clock.now()
+        };
+        let session = |factor_at| carepost_identity::Session {
+            id: 0,
+            account,
+            address: a.clone(),
+            amr: vec!["pwd".to_string(), "mfa".to_string()],
+            started_at: now,
+            factor_at,
+        };
+        let e = dir.may_change_factors(&session(None)).await.unwrap_err();
+        assert!(e.to_string().contains("needs a recent proof"), "{e}");
+        assert!(dir.may_change_factors(&session(Some(now))).await.is_ok());
         let mut phone = SoftPasskey::new(true);
         register(&mut c, &mut phone, "Phone").await;
         assert_eq!(c.call("DELETE", &path, Some(&body)).await.status, 204);
@@ -445,4 +447,44 @@ async fn codes_made_before_the_first_factor_never_work() {
     let mut laptop = SoftPasskey::new(true);
     let done = register(&mut c, &mut laptop, "Work laptop").await;
     assert_eq!(done["recovery_codes"].as_array().unwrap().len(), 10);
+}
+
+/// The step-up with a passkey: after a while, a factor change asks for a fresh proof, which the
+/// passkey gives through `/me/step-up`.
+#[tokio::test]
+async fn a_passkey_confirms_it_is_you_again_for_the_step_up() {
+    let (mut c, a) = with_nurse_on(carepost_testkit::TestDb::sqlite()).await;
+    sign_in_with_password(&mut c, &a).await;
+    let mut key = SoftPasskey::new(true);
+    register(&mut c, &mut key, "Laptop").await;
+    for _ in 0..2 {
+        c.s.clock.advance(std::time::Duration::from_secs(10 * 60));
+        assert_eq!(c.call("GET", "/api/v1/me", None).await.status, 200);
+    }
+    let r = post(
+        &mut c,
+        "/api/v1/me/recovery-codes",
+        json!({ "password": GOOD }),
+    )
+    .await;
+    assert_eq!(r.json()["error"], "step_up_required", "{}", r.body);
+    let r = post(&mut c, "/api/v1/me/step-up/passkey-challenge", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let challenge = r.json();
+    let options: RequestChallengeResponse =
+        serde_json::from_value(challenge["options"].clone()).unwrap();
+    let credential = key.do_authentication(origin(&c), options).unwrap();
+    let answer =
+        json!({ "passkey": { "ceremony": challenge["ceremony"], "credential": credential } });
+    let r = post(&mut c, "/api/v1/me/step-up", answer.clone()).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    // The same answer again is a replay.
+    assert_eq!(post(&mut c, "/api/v1/me/step-up", answer).await.status, 401);
+    let r = post(
+        &mut c,
+        "/api/v1/me/recovery-codes",
+        json!({ "password": GOOD }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
 }

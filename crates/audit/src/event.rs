@@ -52,6 +52,7 @@ pub mod action {
     pub const RESET_APPROVE: &str = "password.reset_approve";
     pub const ROLE_REVOKE: &str = "role.revoke";
     pub const SESSION_END: &str = "session.end";
+    pub const SESSION_STEP_UP: &str = "session.step_up";
     pub const MAIL_RECEIVE: &str = "mail.receive";
     pub const MAIL_SUBMIT: &str = "mail.submit";
     pub const MAIL_EXPUNGE: &str = "mail.expunge";

@@ -179,7 +179,7 @@ impl Directory {
         session: i64,
         amr: &[String],
         added: &[&str],
-    ) -> Result<(), IdentityError> {
+    ) -> Result<String, IdentityError> {
         let row = self.account_row(account).await?;
         let mut all: Vec<String> = amr.to_vec();
         // A factor enrolled in a session opened with the password alone proves the person
@@ -195,8 +195,9 @@ impl Directory {
         }
         let mut tx = self.store.begin().await?;
         tx.update_session_amr(session, &all.join(",")).await?;
-        // The factor was just proven: the session may go on changing factors for a while.
-        tx.set_session_factor_at(session, self.clock.now()).await?;
+        // The factor was just proven: the session may go on changing factors for a while,
+        // under a new token.
+        let token = self.renew_session_token(&mut tx, session).await?;
         let ended = tx
             .revoke_sessions(account, None, Some(session), self.clock.now())
             .await?;
@@ -218,7 +219,7 @@ impl Directory {
             }));
         tx.append_audit(&event).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(token)
     }
 
     /// At the first second factor, the app passwords made before it (by a session that had

@@ -306,6 +306,17 @@ impl Directory {
         account: AccountId,
         attempt: &SignIn<'_>,
     ) -> Result<Option<PasskeyChallenge<RequestChallengeResponse>>, IdentityError> {
+        self.begin_passkey_proof(account, attempt, SIGN_IN).await
+    }
+
+    /// A challenge for a proof of a passkey for `purpose` (a sign-in's second step, or one
+    /// session's step-up: each has its own ceremony, so neither cancels the other).
+    pub(crate) async fn begin_passkey_proof(
+        &self,
+        account: AccountId,
+        attempt: &SignIn<'_>,
+        purpose: &str,
+    ) -> Result<Option<PasskeyChallenge<RequestChallengeResponse>>, IdentityError> {
         let row = self.account_row(account).await?;
         if !self.may_try_second_factor(attempt, &row).await? {
             return Ok(None);
@@ -324,7 +335,7 @@ impl Directory {
             .start_passkey_authentication(&keys)
             .map_err(ceremony_failed)?;
         let state = serde_json::to_string(&state).map_err(ceremony_failed)?;
-        let ceremony = self.keep_ceremony(account, SIGN_IN, state).await?;
+        let ceremony = self.keep_ceremony(account, purpose, state).await?;
         Ok(Some(PasskeyChallenge { ceremony, options }))
     }
 
@@ -337,11 +348,27 @@ impl Directory {
         answer: &PublicKeyCredential,
         attempt: &SignIn<'_>,
     ) -> Result<bool, IdentityError> {
+        self.verify_passkey_proof(account, ceremony, answer, attempt, SIGN_IN)
+            .await
+    }
+
+    /// The answer to `begin_passkey_proof`'s challenge for the same `purpose`.
+    pub(crate) async fn verify_passkey_proof(
+        &self,
+        account: AccountId,
+        ceremony: &str,
+        answer: &PublicKeyCredential,
+        attempt: &SignIn<'_>,
+        purpose: &str,
+    ) -> Result<bool, IdentityError> {
         let row = self.account_row(account).await?;
         if !self.may_try_second_factor(attempt, &row).await? {
             return Ok(false);
         }
-        match self.check_passkey(&row, ceremony, answer, attempt).await? {
+        match self
+            .check_passkey(&row, ceremony, answer, attempt, purpose)
+            .await?
+        {
             Checked::Passed => {}
             // Nothing was verified (no such challenge): no guess was made, so it does not
             // count toward the lockout, and a stranger replacing the owner's challenge
@@ -361,10 +388,11 @@ impl Directory {
         ceremony: &str,
         answer: &PublicKeyCredential,
         attempt: &SignIn<'_>,
+        purpose: &str,
     ) -> Result<Checked, IdentityError> {
         // No ceremony (expired, or taken by an earlier answer: a replay) fails like a bad
         // signature, and is audited the same way.
-        let state = self.take_ceremony(row.id, SIGN_IN, ceremony).await?;
+        let state = self.take_ceremony(row.id, purpose, ceremony).await?;
         let state = state.and_then(|s| serde_json::from_str::<PasskeyAuthentication>(&s).ok());
         let had_challenge = state.is_some();
         let verified = match &state {

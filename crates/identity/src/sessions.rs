@@ -58,6 +58,30 @@ fn token_hash(token: &str) -> String {
 }
 
 impl Directory {
+    /// A new session token, and the hash the store keeps.
+    fn new_session_token(&self) -> (String, String) {
+        use base64::Engine;
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.rng.bytes(32));
+        let hash = token_hash(&token);
+        (token, hash)
+    }
+
+    /// After a second factor is proven in a session (a step-up, an enrollment), the session
+    /// gets a new token inside `tx`: a copy of the old cookie, taken from a workstation left
+    /// unlocked, does not share the proof. Returns the token for the browser.
+    pub(crate) async fn renew_session_token(
+        &self,
+        tx: &mut Tx,
+        session: i64,
+    ) -> Result<String, IdentityError> {
+        let (token, hash) = self.new_session_token();
+        tx.replace_session_token(session, &hash).await?;
+        tx.set_session_factor_at(session, self.clock.now()).await?;
+        Ok(token)
+    }
+}
+
+impl Directory {
     /// Opens a session after a complete sign-in; returns the token for the browser (once).
     pub async fn start_session(
         &self,
@@ -66,8 +90,7 @@ impl Directory {
         device: &str,
         source: Option<IpAddr>,
     ) -> Result<(String, Session), IdentityError> {
-        use base64::Engine;
-        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.rng.bytes(32));
+        let (token, hash) = self.new_session_token();
         let now = self.clock.now();
         let device: String = device
             .chars()
@@ -91,7 +114,7 @@ impl Directory {
         let mut tx = self.store.begin().await?;
         let id = tx
             .insert_session(&NewSession {
-                token_hash: &token_hash(&token),
+                token_hash: &hash,
                 account: signed_in.account,
                 now,
                 expires_at: now.plus(lifetime),

@@ -1,17 +1,34 @@
 //! The step-up: before a sensitive action (changing one's second factors, an administrator's
 //! change in the console or through the API with a session), a person whose account has a
-//! second factor must have proven it in the last minutes, at sign-in or when asked again. A
-//! session cookie stolen from a workstation left unlocked is then not enough to change what
-//! protects the account, or to act as an administrator.
+//! second factor must have proven it in the last minutes, at sign-in or when asked again.
+//! Each proof gives the session a new token, so a copy of the cookie taken earlier (from a
+//! workstation left unlocked) never shares it.
 
-use crate::{Directory, IdentityError, Protocol, Session, SignIn};
-use carepost_store::SessionRepo;
+use crate::passkeys::{PasskeyChallenge, RequestChallengeResponse};
+use crate::{Actor, Directory, IdentityError, Protocol, Session, SignIn};
+use carepost_audit::action;
+use carepost_store::AuditRepo;
+use serde_json::json;
 use std::net::IpAddr;
 use std::time::Duration;
 use webauthn_rs::prelude::PublicKeyCredential;
 
 /// How recent the proof must be.
 pub const STEP_UP_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+fn attempt<'a>(s: &'a Session, source: Option<IpAddr>) -> SignIn<'a> {
+    SignIn {
+        login: &s.address,
+        secret: "",
+        protocol: Protocol::Web,
+        source,
+    }
+}
+
+/// The passkey ceremony of one session's step-up (a sign-in's is another).
+fn purpose(s: &Session) -> String {
+    format!("step-up:{}", s.id)
+}
 
 impl Directory {
     /// Whether the session must prove a second factor again before a sensitive action. An
@@ -26,55 +43,75 @@ impl Directory {
     }
 
     /// The person proves a factor again with the authenticator's code or a recovery code
-    /// (checked, audited and locked out like a sign-in's second step).
+    /// (checked, audited and locked out like a sign-in's second step). Returns the session's
+    /// new token, or `None` when the code is not right.
     pub async fn step_up_with_code(
         &self,
         s: &Session,
         code: &str,
         source: Option<IpAddr>,
-    ) -> Result<bool, IdentityError> {
-        let attempt = SignIn {
-            login: &s.address,
-            secret: "",
-            protocol: Protocol::Web,
-            source,
-        };
-        if !self.verify_second_factor(s.account, code, &attempt).await? {
-            return Ok(false);
+    ) -> Result<Option<String>, IdentityError> {
+        if !self
+            .verify_second_factor(s.account, code, &attempt(s, source))
+            .await?
+        {
+            return Ok(None);
         }
-        self.mark_step_up(s.id).await?;
-        Ok(true)
+        Ok(Some(self.mark_step_up(s, source).await?))
     }
 
-    /// The person proves a passkey again: the answer to `begin_passkey_sign_in`'s challenge.
+    /// A passkey challenge for this session's step-up; `None` without a usable passkey.
+    pub async fn begin_passkey_step_up(
+        &self,
+        s: &Session,
+        source: Option<IpAddr>,
+    ) -> Result<Option<PasskeyChallenge<RequestChallengeResponse>>, IdentityError> {
+        self.begin_passkey_proof(s.account, &attempt(s, source), &purpose(s))
+            .await
+    }
+
+    /// The passkey's answer to this session's step-up challenge; the session's new token, or
+    /// `None`.
     pub async fn step_up_with_passkey(
         &self,
         s: &Session,
         ceremony: &str,
         answer: &PublicKeyCredential,
         source: Option<IpAddr>,
-    ) -> Result<bool, IdentityError> {
-        let attempt = SignIn {
-            login: &s.address,
-            secret: "",
-            protocol: Protocol::Web,
-            source,
-        };
+    ) -> Result<Option<String>, IdentityError> {
         if !self
-            .verify_passkey_second_factor(s.account, ceremony, answer, &attempt)
+            .verify_passkey_proof(
+                s.account,
+                ceremony,
+                answer,
+                &attempt(s, source),
+                &purpose(s),
+            )
             .await?
         {
-            return Ok(false);
+            return Ok(None);
         }
-        self.mark_step_up(s.id).await?;
-        Ok(true)
+        Ok(Some(self.mark_step_up(s, source).await?))
     }
 
-    /// Records the proof on the session (the verification itself is in the audit trail).
-    async fn mark_step_up(&self, session: i64) -> Result<(), IdentityError> {
-        let mut tx = self.store.begin_bookkeeping().await?;
-        tx.set_session_factor_at(session, self.clock.now()).await?;
+    /// Records the proof on the session, under a new token (audited).
+    async fn mark_step_up(
+        &self,
+        s: &Session,
+        source: Option<IpAddr>,
+    ) -> Result<String, IdentityError> {
+        let mut tx = self.store.begin().await?;
+        let token = self.renew_session_token(&mut tx, s.id).await?;
+        let mut event = self
+            .audit(
+                &Actor::account(s.account, &s.address),
+                action::SESSION_STEP_UP,
+                format!("account:{}", s.address),
+            )
+            .with_details(json!({ "session": s.id }));
+        event.source = source.map(|ip| ip.to_string());
+        tx.append_audit(&event).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(token)
     }
 }

@@ -67,6 +67,8 @@ pub trait SessionRepo {
     async fn update_session_amr(&mut self, id: i64, amr: &str) -> Result<(), StoreError>;
     /// Records that a second factor was proven in the session now (a step-up).
     async fn set_session_factor_at(&mut self, id: i64, at: UnixMillis) -> Result<(), StoreError>;
+    /// Gives the session a new token (its hash): the old one opens nothing any more.
+    async fn replace_session_token(&mut self, id: i64, token_hash: &str) -> Result<(), StoreError>;
     /// Sessions not revoked and not past their absolute end.
     async fn list_sessions(
         &mut self,
@@ -116,6 +118,15 @@ impl SessionRepo for Tx {
         sqlx::query("UPDATE web_sessions SET amr = $2 WHERE id = $1")
             .bind(id)
             .bind(amr)
+            .execute(self.write()?)
+            .await?;
+        Ok(())
+    }
+
+    async fn replace_session_token(&mut self, id: i64, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE web_sessions SET token_hash = $2 WHERE id = $1")
+            .bind(id)
+            .bind(token_hash)
             .execute(self.write()?)
             .await?;
         Ok(())

@@ -22,8 +22,19 @@ async function api(path, body) {
     body: JSON.stringify(body),
   });
   const data = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(data.message || "something went wrong; try again");
+  if (!r.ok) {
+    confirmFirstIf(data);
+    throw new Error(data.message || "something went wrong; try again");
+  }
   return data;
+}
+
+// A change refused for want of a recent second factor: the confirmation page, then back here.
+function confirmFirstIf(data) {
+  if (data.error === "step_up_required") {
+    const back = window.location.pathname;
+    window.location.assign(`/account/confirm?next=${encodeURIComponent(back)}`);
+  }
 }
 
 function showError(id, e) {
@@ -56,8 +67,8 @@ async function provePasskey(button, challengePath, answerPath, fallback) {
       extensions: cred.getClientExtensionResults(),
     };
     await api(answerPath, { passkey: { ceremony: c.ceremony, credential } });
-    const next = button.dataset.next;
-    window.location.assign(next && next.startsWith("/") && !next.startsWith("//") ? next : fallback);
+    const next = button.dataset.next ? new URL(button.dataset.next, window.location.origin) : null;
+    window.location.assign(next && next.origin === window.location.origin ? next.href : fallback);
   } catch (e) {
     showError("passkey-error", e);
   }
@@ -161,6 +172,7 @@ async function runImport() {
   });
   const data = await r.json().catch(() => ({}));
   if (!r.ok) {
+    confirmFirstIf(data);
     out.textContent = data.message || "The import failed.";
     return;
   }

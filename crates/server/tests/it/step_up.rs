@@ -80,6 +80,9 @@ async fn an_old_sign_in_confirms_again_before_the_console_changes_anything() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Confirm it is you"), "{}", page.body);
     let next = format!("/admin/accounts/{nurse}");
+    // A copy of the cookie taken before the proof (a workstation left unlocked).
+    let mut copy = Browser::new(TestServer::start_shared(&s));
+    copy.cookies = b.cookies.clone();
     let r = b
         .post("/account/confirm", &[("code", "000000"), ("next", &next)])
         .await;
@@ -96,14 +99,27 @@ async fn an_old_sign_in_confirms_again_before_the_console_changes_anything() {
     );
     let r = b.post(&format!("{back}/end-sessions"), &[]).await;
     assert!(done(&r), "{:?} {}", r.header("location"), r.body);
-    // Elsewhere is never a way back.
-    let r = b
-        .post(
-            "/account/confirm",
-            &[("code", "123456"), ("next", "https://evil.example/")],
-        )
-        .await;
-    assert!(!r.body.contains("evil.example"));
+    // The proof renewed the session's token: the copy opens nothing.
+    let r = copy.post(&format!("{back}/end-sessions"), &[]).await;
+    assert!(!done(&r), "{:?}", r.header("location"));
+    assert_eq!(
+        copy.get("/account").await.header("location"),
+        Some("/sign-in")
+    );
+    // Elsewhere is never a way back, even after a good code.
+    for evil in [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "/accountx",
+    ] {
+        s.clock.advance(Duration::from_secs(30));
+        let code = totp_code(&secret, now_unix(&s));
+        let r = b
+            .post("/account/confirm", &[("code", &code), ("next", evil)])
+            .await;
+        assert_eq!(r.header("location"), Some("/account"), "{evil}");
+    }
 }
 
 #[tokio::test]
@@ -151,6 +167,14 @@ async fn the_api_asks_a_session_for_a_step_up_and_not_a_token() {
     )
     .await;
     assert_eq!(r.status, 204, "{}", r.body);
+    // The session goes on under the new token the answer set.
+    let old = b.cookies.clone();
+    for c in r.cookies() {
+        let name = c.split('=').next().unwrap().to_string();
+        b.cookies.retain(|k| !k.starts_with(&format!("{name}=")));
+        b.cookies.push(c);
+    }
+    assert_ne!(old, b.cookies);
     assert_eq!(api(&b, "POST", &unlock, None).await.status, 204);
     let r = api(&b, "POST", "/api/v1/me/recovery-codes", Some(&body)).await;
     assert_eq!(r.status, 200, "{}", r.body);

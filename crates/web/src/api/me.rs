@@ -9,6 +9,7 @@ use crate::WebState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use carepost_identity::Protocol;
 use carepost_types::UnixMillis;
 use serde::Deserialize;
@@ -256,6 +257,8 @@ pub async fn create_app_password(
     user: User,
     ApiJson(body): ApiJson<NewAppPassword>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // An app password opens mail without the second factor: a recent proof of it first.
+    super::step_up::require_step_up(&state, &user.session).await?;
     confirm(&state, &user, &body.password).await?;
     let mut scopes = Vec::new();
     for s in &body.scopes {
@@ -322,18 +325,35 @@ pub struct Confirm {
 /// Marks `session` as opened with the factor just enrolled in it (and ends the account's other
 /// sessions). The factor is enrolled either way: a failure here is logged, so that it cannot
 /// hide the recovery codes the enrollment returns.
+/// Marks the session as having proven the factor just enrolled; returns the cookies of its
+/// new token (none if that failed: the enrollment stands, the session keeps its old token).
 pub(crate) async fn note_factor(
     state: &WebState,
     session: &carepost_identity::Session,
     added: &[&str],
-) {
-    if let Err(e) = state
+) -> Vec<axum::http::HeaderValue> {
+    match state
         .directory
         .note_factor_in_session(session.account, session.id, &session.amr, added)
         .await
     {
-        tracing::warn!(error = %e, "could not mark the session as opened with a second factor");
+        Ok(token) => super::session::session_cookies(Some(&token)).to_vec(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not mark the session as opened with a second factor");
+            Vec::new()
+        }
     }
+}
+
+/// `res` with `cookies` set.
+pub(crate) fn with_cookies(
+    mut res: axum::response::Response,
+    cookies: Vec<axum::http::HeaderValue>,
+) -> axum::response::Response {
+    for c in cookies {
+        res.headers_mut().append(axum::http::header::SET_COOKIE, c);
+    }
+    res
 }
 
 /// A session that may enroll a second factor: a restricted one only for an overdue enrollment
@@ -398,14 +418,15 @@ pub async fn confirm_totp(
     State(state): State<WebState>,
     user: RestrictedUser,
     ApiJson(body): ApiJson<Code>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let user = enrolling(&state, user).await?;
     let codes = state
         .directory
         .confirm_totp(user.session.account, &body.code)
         .await?;
-    note_factor(&state, &user.session, &["otp", "mfa"]).await;
-    Ok(Json(json!({ "enrolled": true, "recovery_codes": codes })))
+    let cookies = note_factor(&state, &user.session, &["otp", "mfa"]).await;
+    let res = Json(json!({ "enrolled": true, "recovery_codes": codes })).into_response();
+    Ok(with_cookies(res, cookies))
 }
 
 #[utoipa::path(

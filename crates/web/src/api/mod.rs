@@ -51,6 +51,11 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/auth/sign-out", post(auth::sign_out))
         .route("/auth/recover", post(auth::recover))
         .route("/auth/passkey-challenge", post(passkeys::sign_in_challenge))
+        .route("/me/step-up", post(step_up::step_up))
+        .route(
+            "/me/step-up/passkey-challenge",
+            post(step_up::passkey_challenge),
+        )
         .layer(axum::middleware::from_fn_with_state(state, limit_sign_ins));
     Router::new()
         .merge(auth)
@@ -61,11 +66,6 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/me/sessions", get(me::sessions))
         .route("/me/sessions/{id}", delete(me::end_session))
         .route("/me/apps", get(me::signed_in_apps))
-        .route("/me/step-up", post(step_up::step_up))
-        .route(
-            "/me/step-up/passkey-challenge",
-            post(step_up::passkey_challenge),
-        )
         .route("/me/apps/{id}", delete(me::sign_out_app))
         .route(
             "/me/app-passwords",

@@ -10,6 +10,7 @@ use crate::WebState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use carepost_identity::{Protocol, RegisterPublicKeyCredential, SignIn};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -69,7 +70,7 @@ pub async fn finish_registration(
     State(state): State<WebState>,
     user: RestrictedUser,
     ApiJson(body): ApiJson<Registration>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let user = super::me::enrolling(&state, user).await?;
     let (passkey, codes) = state
         .directory
@@ -81,11 +82,13 @@ pub async fn finish_registration(
         )
         .await?;
     // The key was just used with user verification: the session counts as opened with it.
-    super::me::note_factor(&state, &user.session, &["pop", "mfa"]).await;
-    Ok((
+    let cookies = super::me::note_factor(&state, &user.session, &["pop", "mfa"]).await;
+    let res = (
         StatusCode::CREATED,
         Json(json!({ "passkey": passkey, "recovery_codes": codes })),
-    ))
+    )
+        .into_response();
+    Ok(super::me::with_cookies(res, cookies))
 }
 
 #[utoipa::path(

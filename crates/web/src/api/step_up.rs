@@ -9,7 +9,8 @@ use crate::WebState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use carepost_identity::{Protocol, Session, SignIn};
+use axum::response::IntoResponse;
+use carepost_identity::Session;
 use serde_json::{Value, json};
 
 /// Refuses a sensitive request made with a session that has not proven its second factor in
@@ -38,16 +39,9 @@ pub async fn passkey_challenge(
     State(state): State<WebState>,
     user: User,
 ) -> Result<Json<Value>, ApiError> {
-    let s = &user.session;
-    let attempt = SignIn {
-        login: &s.address,
-        secret: "",
-        protocol: Protocol::Web,
-        source: user.source,
-    };
     match state
         .directory
-        .begin_passkey_sign_in(s.account, &attempt)
+        .begin_passkey_step_up(&user.session, user.source)
         .await?
     {
         Some(challenge) => Ok(Json(json!(challenge))),
@@ -75,9 +69,9 @@ pub async fn step_up(
     source: Source,
     user: User,
     ApiJson(step): ApiJson<SecondStep>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let s = &user.session;
-    let ok = match (&step.code, &step.passkey) {
+    let token = match (&step.code, &step.passkey) {
         (Some(code), None) => state.directory.step_up_with_code(s, code, source.0).await?,
         (None, Some(p)) => {
             state
@@ -92,11 +86,16 @@ pub async fn step_up(
             ));
         }
     };
-    if !ok {
+    let Some(token) = token else {
         return Err(ApiError::unauthorized(
             "invalid_code",
             "that code or passkey is not right, or was used already",
         ));
-    }
-    Ok(StatusCode::NO_CONTENT)
+    };
+    // The session goes on under a new token (see `Directory::step_up_with_code`).
+    let cookies = super::session::session_cookies(Some(&token)).to_vec();
+    Ok(super::me::with_cookies(
+        StatusCode::NO_CONTENT.into_response(),
+        cookies,
+    ))
 }

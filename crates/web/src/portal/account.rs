@@ -309,8 +309,8 @@ pub async fn confirm_totp(
         Err(IdentityError::Invalid(_)) => return Ok(see_other("/account?error=totp", &[])),
         Err(e) => return Err(e.into()),
     };
-    crate::api::me::note_factor(&state, &s, &["otp", "mfa"]).await;
-    match codes {
+    let cookies = crate::api::me::note_factor(&state, &s, &["otp", "mfa"]).await;
+    let res = match codes {
         Some(codes) => shown_once(
             &state,
             &s,
@@ -318,9 +318,10 @@ pub async fn confirm_totp(
             "Your recovery codes",
             "Your authenticator app is set up. These ten codes let you in if you lose your phone; each works once. App passwords made before it no longer work: make new ones for your mail apps.",
             codes,
-        ),
-        None => Ok(see_other("/account?notice=totp", &[])),
-    }
+        )?,
+        None => see_other("/account?notice=totp", &[]),
+    };
+    Ok(crate::api::me::with_cookies(res, cookies))
 }
 
 fn shown_once(
@@ -412,6 +413,10 @@ pub async fn create_app_password(
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
+    // An app password opens mail without the second factor: a recent proof of it first.
+    if state.directory.step_up_needed(&s).await? {
+        return Ok(super::confirm::confirm_first("/account"));
+    }
     if !state
         .directory
         .confirm_password(s.account, &f.password, source.0)

@@ -14,9 +14,11 @@ use serde::Deserialize;
 
 /// `next` if it is a page of the portal or the console (never another site).
 pub(crate) fn safe_back(next: &str) -> &str {
-    let ok = (next.starts_with("/account") || next.starts_with("/admin/"))
-        && next.len() <= 2000
-        && !next.chars().any(|c| c.is_control() || c == '\\');
+    let page = next == "/account"
+        || next.starts_with("/account/")
+        || next.starts_with("/account?")
+        || next.starts_with("/admin/");
+    let ok = page && next.len() <= 2000 && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
     if ok { next } else { "/account" }
 }
 
@@ -104,12 +106,14 @@ pub async fn confirm(
     let Some(s) = signed_in(&state, &headers).await? else {
         return Ok(see_other("/account", &[]));
     };
-    if state
+    if let Some(token) = state
         .directory
         .step_up_with_code(&s, &f.code, source.0)
         .await?
     {
-        return Ok(see_other(safe_back(&f.next), &[]));
+        // The session goes on under a new token.
+        let [session, sso] = crate::api::session::session_cookies(Some(&token));
+        return Ok(see_other(safe_back(&f.next), &[session, sso]));
     }
     let error = "That code is not right, or was used already.".to_string();
     page(&state, &s, &csrf, &f.next, Some(error)).await

@@ -68,6 +68,10 @@ pub fn routes(state: WebState) -> Router<WebState> {
             get(sign_in::verify_page).post(sign_in::verify),
         )
         .route("/forgot", get(sign_in::forgot_page).post(sign_in::forgot))
+        .route(
+            "/account/confirm",
+            get(confirm::confirm_page).post(confirm::confirm),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state,
             crate::api::limit_sign_ins,
@@ -95,10 +99,6 @@ pub fn routes(state: WebState) -> Router<WebState> {
         )
         .route("/account/sessions/{id}/end", post(account::end_session))
         .route("/account/apps/{id}/sign-out", post(account::sign_out_app))
-        .route(
-            "/account/confirm",
-            get(confirm::confirm_page).post(confirm::confirm),
-        )
         .route("/admin/reset-requests", get(admin::reset_requests))
         .route("/admin/reset-requests/{id}", get(admin::reset_request_page))
         .route(

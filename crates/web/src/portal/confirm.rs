@@ -3,6 +3,7 @@
 //! code or a passkey, and goes back to where they were.
 
 use super::pages::ConfirmPage;
+use super::sign_in::CodeForm;
 use super::{Csrf, Gate, PageResult, org, render, see_other, session, stale_form};
 use crate::WebState;
 use crate::api::session::Source;
@@ -83,14 +84,6 @@ pub async fn confirm_page(
         Some(s) => page(&state, &s, &csrf, &q.next, None).await,
         None => Ok(see_other("/account", &[])),
     }
-}
-
-#[derive(Deserialize)]
-pub struct CodeForm {
-    csrf: String,
-    code: String,
-    #[serde(default)]
-    next: String,
 }
 
 pub async fn confirm(

@@ -182,10 +182,10 @@ pub async fn verify_page(
 
 #[derive(Deserialize)]
 pub struct CodeForm {
-    csrf: String,
-    code: String,
+    pub(super) csrf: String,
+    pub(super) code: String,
     #[serde(default)]
-    next: String,
+    pub(super) next: String,
 }
 
 pub async fn verify(

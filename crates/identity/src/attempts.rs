@@ -218,6 +218,14 @@ impl Directory {
             }
             Credential::Password | Credential::Grant(_) => None,
         };
+        self.saw_mail_client(
+            &mut tx,
+            account.id,
+            attempt.protocol,
+            credential,
+            attempt.source,
+        )
+        .await?;
         let event = self
             .attempt_event(attempt, Some(account), action::SIGNIN_SUCCESS)
             .with_details(json!({

@@ -76,6 +76,14 @@ impl Directory {
         };
         tx.remember_source(row.id, &network, self.clock.now())
             .await?;
+        self.saw_mail_client(
+            &mut tx,
+            row.id,
+            attempt.protocol,
+            Credential::Grant(v.grant),
+            attempt.source,
+        )
+        .await?;
         let event = self
             .attempt_event(attempt, Some(&row), action::SIGNIN_SUCCESS)
             .with_details(json!({

@@ -23,6 +23,7 @@ mod helpdesk;
 mod import;
 mod lists;
 mod lockout;
+mod mail_clients;
 mod mfa;
 mod model;
 mod passkeys;
@@ -51,6 +52,7 @@ pub use helpdesk::OpenResetRequest;
 pub use import::{ImportLineError, ImportSummary};
 pub use lists::MailList;
 pub use lockout::network_of;
+pub use mail_clients::MailClientInfo;
 pub use mfa::{ENROLLED_IN_SESSION, MfaSummary, TotpEnrollment};
 pub use model::{Account, AccountStatus, Department, NewAccount, PersonName, Rename};
 pub use passkeys::{

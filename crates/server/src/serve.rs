@@ -165,6 +165,7 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
     tasks.spawn(collect_bodies(
         context.mail.clone(),
         context.oidc.clone(),
+        context.directory.clone(),
         stopped.clone(),
     ));
     Ok(Running {
@@ -190,12 +191,13 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
 }
 
 /// How often message bodies that nothing holds any more are deleted (and single sign-on
-/// grants that ended are forgotten).
+/// grants that ended, and mail apps not seen for a month, are forgotten).
 const COLLECT_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 async fn collect_bodies(
     mail: carepost_mail::MailStore,
     oidc: carepost_oidc::Provider,
+    directory: carepost_identity::Directory,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -215,6 +217,9 @@ async fn collect_bodies(
         }
         if let Err(e) = oidc.purge_expired().await {
             tracing::warn!(error = %e, "forgetting expired single sign-on grants failed");
+        }
+        if let Err(e) = directory.forget_old_mail_clients().await {
+            tracing::warn!(error = %e, "forgetting mail apps not seen for a month failed");
         }
     }
 }

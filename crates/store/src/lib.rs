@@ -17,6 +17,7 @@ mod directory;
 mod error;
 mod lists;
 mod mail;
+mod mail_clients;
 mod migrate;
 mod notify;
 mod oidc;
@@ -36,6 +37,7 @@ pub use directory::{AccountFilter, DirectoryRepo};
 pub use error::StoreError;
 pub use lists::{ListRepo, ListRow, MemberRow};
 pub use mail::{BlobRow, MAX_IDS_PER_QUERY, MailRepo, MailboxRow, MessageRow, RecipientRow};
+pub use mail_clients::{MailClientRepo, MailClientRow};
 pub use migrate::{MIGRATIONS, create_at_version, schema_version};
 pub use notify::ChangeListener;
 pub use oidc::{

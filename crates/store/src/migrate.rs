@@ -86,6 +86,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0013_step_up.sql"),
         include_str!("../../../migrations/postgres/0013_step_up.sql"),
     ),
+    (
+        14,
+        "mail_clients",
+        include_str!("../../../migrations/sqlite/0014_mail_clients.sql"),
+        include_str!("../../../migrations/postgres/0014_mail_clients.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -947,6 +947,17 @@ async fn authlib_signs_in_and_a_mail_app_reads_and_sends_with_its_token() {
         assert!(out.contains("all checks passed"), "{out}");
         let events = audit_actions(&s).await;
         assert!(events.iter().any(|e| e == "oidc.logout"), "{events:?}");
+        // The mail app is on its owner's list, signed in with single sign-on.
+        let dir = &s.running.context.directory;
+        let account = dir.find_account(&admin(), &nurse).await.unwrap().id;
+        let seen = dir.mail_clients(account).await.unwrap();
+        for protocol in ["IMAP", "SMTP"] {
+            assert!(
+                seen.iter()
+                    .any(|m| m.protocol == protocol && m.with == "single sign-on (Mail apps)"),
+                "{seen:?}"
+            );
+        }
     }
 }
 

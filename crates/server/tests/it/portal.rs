@@ -667,3 +667,47 @@ async fn it_renames_an_account_and_revokes_its_app_passwords_from_its_page() {
         page.body
     );
 }
+
+/// The sessions list shows the mail apps that signed in: with the password, or an app
+/// password by its label, from where, and when last.
+#[tokio::test]
+async fn the_mail_apps_that_signed_in_are_on_the_account_page() {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        let (s, a) = crate::support::server_with_nurse(db).await;
+        let dir = &s.running.context.directory;
+        let id = dir.find_account(&admin(), &a).await.unwrap().id;
+        let (_, phone) = dir
+            .create_app_password(id, "Phone", &[carepost_identity::Protocol::Imap], None)
+            .await
+            .unwrap();
+        let port = s.running.imaps.unwrap().port().to_string();
+        let script = r#"
+import imaplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+for secret in sys.argv[3:]:
+    m = imaplib.IMAP4_SSL('127.0.0.1', int(sys.argv[1]), ssl_context=ctx)
+    m.login(sys.argv[2], secret)
+    m.logout()
+print('ok')
+"#;
+        let out = crate::smtp::python(script, &[&port, &a, GOOD, &phone]).await;
+        assert!(out.contains("ok"), "{out}");
+        let mut b = Browser::new(carepost_testkit::TestServer::start_shared(&s));
+        b.sign_in(&a).await;
+        let page = b.get("/account").await;
+        let table = page
+            .body
+            .split("id=\"mail-clients\"")
+            .nth(1)
+            .expect("the mail apps are listed")
+            .split("</table>")
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(table.contains("IMAP"), "{table}");
+        assert!(table.contains("your password"), "{table}");
+        assert!(table.contains("app password “Phone”"), "{table}");
+        assert!(table.contains("127.0.0.1"), "{table}");
+    }
+}

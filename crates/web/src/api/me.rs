@@ -127,7 +127,7 @@ pub async fn check_password(
     get,
     path = "/me/sessions",
     tag = "me",
-    summary = "Web sessions",
+    summary = "Web sessions, and the mail apps seen in the last 30 days",
     responses(
         (status = 200, description = "done", body = Object),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
@@ -135,8 +135,9 @@ pub async fn check_password(
 )]
 pub async fn sessions(State(state): State<WebState>, user: User) -> Result<Json<Value>, ApiError> {
     let list = state.directory.list_sessions(user.session.account).await?;
+    let mail = state.directory.mail_clients(user.session.account).await?;
     Ok(Json(
-        json!({ "current": user.session.id, "sessions": list }),
+        json!({ "current": user.session.id, "sessions": list, "mail_clients": mail }),
     ))
 }
 

@@ -74,6 +74,7 @@ pub async fn overview(
     let password = d.own_password_state(s.account).await?;
     let mfa = d.own_mfa(s.account).await?;
     let sessions = d.list_sessions(s.account).await?;
+    let mail_clients = d.mail_clients(s.account).await?;
     let (ended_apps, apps): (Vec<_>, Vec<_>) = state
         .oidc
         .own_grants(s.account)
@@ -121,6 +122,7 @@ pub async fn overview(
         current_session: s.id,
         apps,
         ended_apps,
+        mail_clients,
         notices,
         error,
         enrollment_only: matches!(g, Gate::EnrollOnly),

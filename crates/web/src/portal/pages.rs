@@ -66,6 +66,8 @@ pub(crate) struct AccountPage {
     /// in the last week (with why).
     pub apps: Vec<carepost_oidc::GrantInfo>,
     pub ended_apps: Vec<carepost_oidc::GrantInfo>,
+    /// Mail apps seen in the last 30 days.
+    pub mail_clients: Vec<carepost_identity::MailClientInfo>,
     pub notices: Vec<String>,
     pub error: Option<String>,
     /// A required second factor is overdue: nothing but enrollment is shown.

@@ -19,7 +19,7 @@ pub use dev::{DevOptions, dev_config, dev_config_path};
 pub use duration::parse_duration;
 pub use init::{InitOptions, render_production_config};
 pub use mail::{ImapLimits, InactiveDelivery, MailPolicy, parse_size};
-pub use security::{LockoutPolicy, MfaPolicy, PasswordPolicy, SessionPolicy};
+pub use security::{LockoutPolicy, MfaPolicy, OidcPolicy, PasswordPolicy, SessionPolicy};
 pub use template::{AddressTemplate, Token};
 pub use web::WebConfig;
 
@@ -74,6 +74,7 @@ pub struct Config {
     pub lockout: LockoutPolicy,
     pub mfa: MfaPolicy,
     pub sessions: SessionPolicy,
+    pub oidc: OidcPolicy,
     pub mail: MailPolicy,
     pub imap: ImapLimits,
     pub web: WebConfig,

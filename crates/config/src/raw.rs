@@ -32,6 +32,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub sessions: RawSessions,
     #[serde(default)]
+    pub oidc: RawOidc,
+    #[serde(default)]
     pub mail: RawMail,
     #[serde(default)]
     pub imap: RawImap,
@@ -153,6 +155,15 @@ pub struct RawMfa {
 pub struct RawSessions {
     pub idle_timeout: Option<String>,
     pub absolute_timeout: Option<String>,
+    pub step_up: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOidc {
+    pub access_token_lifetime: Option<String>,
+    pub refresh_token_idle: Option<String>,
+    pub offline_lifetime: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,7 +1,7 @@
 //! The security policies: passwords, lockout, multi-factor and sessions. Every key has a
 //! default, so a config without these sections gets the documented behaviour.
 
-use crate::raw::{RawLockout, RawMfa, RawPassword, RawSessions};
+use crate::raw::{RawLockout, RawMfa, RawOidc, RawPassword, RawSessions};
 use crate::validate::Errors;
 use crate::{BUILTIN_CATEGORIES, parse_duration};
 use std::time::Duration;
@@ -106,6 +106,9 @@ impl Default for MfaPolicy {
 pub struct SessionPolicy {
     pub idle_timeout: Duration,
     pub absolute_timeout: Duration,
+    /// How recent a proof of the second factor must be for a sensitive action (changing
+    /// factors, an administrator's change).
+    pub step_up: Duration,
 }
 
 impl Default for SessionPolicy {
@@ -113,8 +116,64 @@ impl Default for SessionPolicy {
         SessionPolicy {
             idle_timeout: Duration::from_secs(15 * 60),
             absolute_timeout: Duration::from_secs(12 * 3600),
+            step_up: Duration::from_secs(15 * 60),
         }
     }
+}
+
+/// `[oidc]`: what single sign-on issues, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcPolicy {
+    /// Access and ID tokens.
+    pub access_token_lifetime: Duration,
+    /// A refresh token unused this long expires.
+    pub refresh_token_idle: Duration,
+    /// How long a grant with `offline_access` (a mail app) lasts from its sign-in; without it,
+    /// a grant lasts `sessions.absolute_timeout`.
+    pub offline_lifetime: Duration,
+}
+
+impl Default for OidcPolicy {
+    fn default() -> Self {
+        OidcPolicy {
+            access_token_lifetime: Duration::from_secs(10 * 60),
+            refresh_token_idle: Duration::from_secs(14 * 86_400),
+            offline_lifetime: Duration::from_secs(90 * 86_400),
+        }
+    }
+}
+
+pub(crate) fn oidc(errs: &mut Errors, raw: RawOidc) -> OidcPolicy {
+    let d = OidcPolicy::default();
+    let p = OidcPolicy {
+        access_token_lifetime: duration(
+            errs,
+            "oidc.access_token_lifetime",
+            raw.access_token_lifetime,
+            d.access_token_lifetime,
+        ),
+        refresh_token_idle: duration(
+            errs,
+            "oidc.refresh_token_idle",
+            raw.refresh_token_idle,
+            d.refresh_token_idle,
+        ),
+        offline_lifetime: duration(
+            errs,
+            "oidc.offline_lifetime",
+            raw.offline_lifetime,
+            d.offline_lifetime,
+        ),
+    };
+    // Access tokens are checked against their grant wherever carepost reads them, but a
+    // resource server that only checks signatures trusts one until it expires: keep it short.
+    if p.access_token_lifetime.is_zero() || p.access_token_lifetime > Duration::from_secs(3600) {
+        errs.push("oidc.access_token_lifetime: above zero and at most 1h");
+    }
+    if p.refresh_token_idle.is_zero() || p.offline_lifetime.is_zero() {
+        errs.push("oidc: refresh_token_idle and offline_lifetime above zero");
+    }
+    p
 }
 
 pub(crate) fn duration(
@@ -257,7 +316,11 @@ pub(crate) fn sessions(errs: &mut Errors, raw: RawSessions) -> SessionPolicy {
             raw.absolute_timeout,
             d.absolute_timeout,
         ),
+        step_up: duration(errs, "sessions.step_up", raw.step_up, d.step_up),
     };
+    if p.step_up.is_zero() {
+        errs.push("sessions.step_up: above zero");
+    }
     if p.idle_timeout.is_zero() || p.absolute_timeout < p.idle_timeout {
         errs.push("sessions: idle_timeout above zero and absolute_timeout at least as long");
     }

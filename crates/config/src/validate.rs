@@ -48,6 +48,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
     let lockout = security::lockout(&mut errs, raw.lockout);
     let mfa = security::mfa(&mut errs, raw.mfa, &categories);
     let sessions = security::sessions(&mut errs, raw.sessions);
+    let oidc = security::oidc(&mut errs, raw.oidc);
     let org_domain = organization.as_ref().map(|o| o.domain.as_str().to_string());
     let mail = crate::mail::mail(&mut errs, raw.mail, org_domain.as_deref(), base);
     let imap = crate::mail::imap(&mut errs, raw.imap);
@@ -78,6 +79,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
             lockout,
             mfa,
             sessions,
+            oidc,
             mail,
             imap,
             web,
@@ -386,5 +388,35 @@ mod tests {
         let text = GOOD.replace("0.0.0.0:25", "0.0.0.0:443");
         let e = Config::from_toml(&text, Path::new("/")).unwrap_err();
         assert!(e.errors[0].contains("two listeners"), "{e}");
+    }
+
+    #[test]
+    fn single_sign_on_and_step_up_lifetimes_have_defaults_and_bounds() {
+        let c = Config::from_toml(GOOD, Path::new("/")).unwrap();
+        assert_eq!(c.oidc.access_token_lifetime.as_secs(), 600);
+        assert_eq!(c.oidc.refresh_token_idle.as_secs(), 14 * 86_400);
+        assert_eq!(c.oidc.offline_lifetime.as_secs(), 90 * 86_400);
+        assert_eq!(c.sessions.step_up.as_secs(), 900);
+        let text = format!(
+            "{GOOD}\n[oidc]\naccess_token_lifetime = \"2m\"\noffline_lifetime = \"30d\"\n[sessions]\nstep_up = \"5m\"\n"
+        );
+        let c = Config::from_toml(&text, Path::new("/")).unwrap();
+        assert_eq!(c.oidc.access_token_lifetime.as_secs(), 120);
+        assert_eq!(c.oidc.offline_lifetime.as_secs(), 30 * 86_400);
+        assert_eq!(c.sessions.step_up.as_secs(), 300);
+        let text = format!(
+            "{GOOD}\n[oidc]\naccess_token_lifetime = \"2h\"\nrefresh_token_idle = \"0s\"\n[sessions]\nstep_up = \"0s\"\n"
+        );
+        let e = Config::from_toml(&text, Path::new("/"))
+            .unwrap_err()
+            .errors
+            .join("\n");
+        for key in [
+            "oidc.access_token_lifetime",
+            "oidc: refresh_token_idle",
+            "sessions.step_up",
+        ] {
+            assert!(e.contains(key), "missing {key} in:\n{e}");
+        }
     }
 }

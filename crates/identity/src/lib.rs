@@ -67,5 +67,4 @@ pub use policy_doc::{human_duration, policy_document};
 pub use profile::Profile;
 pub use recovery::Recovered;
 pub use sessions::{Session, SessionInfo};
-pub use step_up::STEP_UP_WINDOW;
 pub use tokens::ApiTokenInfo;

@@ -43,7 +43,16 @@ pub fn policy_document(config: &Config) -> Value {
             "required_roles": m.required_roles, "required_categories": m.required_categories,
             "required_departments": m.required_departments, "grace": h(m.grace),
         },
-        "sessions": { "idle_timeout": h(s.idle_timeout), "absolute_timeout": h(s.absolute_timeout) },
+        "sessions": {
+            "idle_timeout": h(s.idle_timeout),
+            "absolute_timeout": h(s.absolute_timeout),
+            "step_up": h(s.step_up),
+        },
+        "oidc": {
+            "access_token_lifetime": h(config.oidc.access_token_lifetime),
+            "refresh_token_idle": h(config.oidc.refresh_token_idle),
+            "offline_lifetime": h(config.oidc.offline_lifetime),
+        },
     })
 }
 

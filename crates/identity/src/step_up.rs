@@ -10,11 +10,7 @@ use carepost_audit::action;
 use carepost_store::AuditRepo;
 use serde_json::json;
 use std::net::IpAddr;
-use std::time::Duration;
 use webauthn_rs::prelude::PublicKeyCredential;
-
-/// How recent the proof must be.
-pub const STEP_UP_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 fn attempt<'a>(s: &'a Session, source: Option<IpAddr>) -> SignIn<'a> {
     SignIn {
@@ -39,7 +35,8 @@ impl Directory {
             return Ok(false);
         }
         let now = self.clock.now();
-        Ok(s.factor_at.is_none_or(|t| t.plus(STEP_UP_WINDOW) < now))
+        let window = self.config.sessions.step_up;
+        Ok(s.factor_at.is_none_or(|t| t.plus(window) < now))
     }
 
     /// The person proves a factor again with the authenticator's code or a recovery code

@@ -53,11 +53,11 @@ pub struct Lifetimes {
 impl Lifetimes {
     pub fn from_config(config: &Config) -> Lifetimes {
         Lifetimes {
-            access_token: Duration::from_secs(10 * 60),
+            access_token: config.oidc.access_token_lifetime,
             code: Duration::from_secs(60),
-            refresh_idle: Duration::from_secs(14 * 86_400),
+            refresh_idle: config.oidc.refresh_token_idle,
             session_grant: config.sessions.absolute_timeout,
-            offline_grant: Duration::from_secs(90 * 86_400),
+            offline_grant: config.oidc.offline_lifetime,
         }
     }
 }

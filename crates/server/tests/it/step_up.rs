@@ -230,3 +230,49 @@ async fn changing_factors_after_a_while_asks_for_the_factor_first() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+/// `sessions.step_up` and `oidc.access_token_lifetime` are settings.
+#[tokio::test]
+async fn the_step_up_window_and_token_lifetimes_follow_the_config() {
+    let s = TestServer::start_with(carepost_testkit::TestDb::sqlite(), |c| {
+        c.sessions.step_up = Duration::from_secs(3600);
+        c.oidc.access_token_lifetime = Duration::from_secs(120);
+    })
+    .await;
+    s.running
+        .context
+        .directory
+        .create_department(&admin(), "Cardiology", None)
+        .await
+        .unwrap();
+    let (a, secret) = it_admin(&s).await;
+    let mut b = Browser::new(TestServer::start_shared(&s));
+    sign_in_with_code(&mut b, &a, &secret).await;
+    for _ in 0..2 {
+        s.clock.advance(Duration::from_secs(10 * 60));
+        assert_eq!(b.get("/account").await.status, 200);
+    }
+    // Twenty minutes on, within the hour the config allows: no confirmation asked.
+    let r = b
+        .post("/account/recovery-codes", &[("password", GOOD)])
+        .await;
+    assert_eq!(r.status, 200, "{:?} {}", r.header("location"), r.body);
+    let oidc = &s.running.context.oidc;
+    assert_eq!(oidc.lifetimes().access_token, Duration::from_secs(120));
+    let policy = https_request(
+        s.running.https.unwrap(),
+        &s.cert,
+        "GET",
+        "/api/v1/policy",
+        &[("Cookie", &b.cookies.join("; "))],
+        None,
+    )
+    .await;
+    assert_eq!(
+        policy.json()["oidc"]["access_token_lifetime"],
+        "2m",
+        "{}",
+        policy.body
+    );
+    assert_eq!(policy.json()["sessions"]["step_up"], "1h");
+}

@@ -1,6 +1,6 @@
 //! The step-up through the API: a signed-in person proves a second factor again (the
 //! authenticator's code, a recovery code, or a passkey), after which sensitive requests made
-//! with the session are accepted for `STEP_UP_WINDOW`.
+//! with the session are accepted for `sessions.step_up`.
 
 use super::ApiError;
 use super::auth::SecondStep;

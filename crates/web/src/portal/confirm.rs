@@ -51,10 +51,7 @@ async fn page(
             org: org(state),
             signed_in_as: Some(s.address.clone()),
             csrf: csrf.token.clone(),
-            window: format!(
-                "{} minutes",
-                carepost_identity::STEP_UP_WINDOW.as_secs() / 60
-            ),
+            window: carepost_identity::human_duration(state.directory.config().sessions.step_up),
             error,
             totp,
             passkey,

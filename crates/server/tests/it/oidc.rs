@@ -886,7 +886,9 @@ async fn services_use_client_credentials_and_consent_is_asked_once() {
             .await;
         let consent = b.get(&location(&r)).await;
         assert_eq!(consent.status, 200, "{}", consent.body);
-        assert!(consent.body.contains("Conference app") && consent.body.contains("email"));
+        assert!(
+            consent.body.contains("Conference app") && consent.body.contains("your email address")
+        );
         // Refusing sends access_denied back.
         let fields = |decision: &'static str| {
             let mut f: Vec<(String, String)> = url::Url::parse(&url)

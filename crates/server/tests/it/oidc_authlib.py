@@ -161,7 +161,8 @@ mail_app = Session("carepost-mail", None, scope="openid email offline_access mai
 mv = generate_token(48)
 url, state = mail_app.create_authorization_url(meta["authorization_endpoint"], code_verifier=mv)
 r = go(url)
-check(r.status_code == 200 and "Mail apps" in r.text, "the person confirms the mail app")
+check(r.status_code == 200 and "Mail apps" in r.text and "read and send mail" in r.text,
+      "the person confirms the mail app, told what it may do")
 back = confirmed(r)
 check(back.startswith("http://127.0.0.1:53682/?code="), "the mail app gets its code")
 mail = mail_app.fetch_token(meta["token_endpoint"], authorization_response=back, code_verifier=mv)

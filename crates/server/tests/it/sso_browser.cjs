@@ -6,12 +6,12 @@
 // SameSite=Lax twin of the session cookie; the Strict one is not sent on such a navigation).
 // The applications' host names are mapped to carepost's own listener, which answers their
 // redirect URIs with a 404: the browser's address bar is what the test reads.
-// Usage: node sso_browser.cjs BASE_URL EHR_PATH PUBLIC_PATH LOGIN PASSWORD
+// Usage: node sso_browser.cjs BASE_URL EHR_PATH PUBLIC_PATH LOGIN PASSWORD [SCREENSHOT_DIR]
 "use strict";
 const { chromium } = require("playwright-core");
 
 async function main() {
-  const [base, ehrPath, publicPath, login, password] = process.argv.slice(2);
+  const [base, ehrPath, publicPath, login, password, shots] = process.argv.slice(2);
   const port = new URL(base).port;
   const rules = ["ehr.kaiser.org", "rota.kaiser.org"].map((h) => `MAP ${h}:443 127.0.0.1:${port}`);
   const browser = await chromium.launch({
@@ -36,6 +36,7 @@ async function main() {
 
   await page.goto(`${base}${publicPath}`);
   seen.consent_asked = (await page.locator("#consent-scopes").count()) === 1;
+  if (shots) await page.screenshot({ path: `${shots}/consent.png`, fullPage: true });
   await Promise.all([
     page.waitForURL((u) => u.host === "rota.kaiser.org", { timeout: 15000 }),
     page.click("#allow"),

@@ -89,6 +89,21 @@ fn message(
     Ok(res)
 }
 
+/// What a scope lets an application see or do, in the person's words.
+fn scope_words(scope: &str) -> String {
+    match scope {
+        "openid" => "who you are (an identifier that stays the same)".into(),
+        "email" => "your email address".into(),
+        "profile" => "your name, department and role category".into(),
+        "groups" => "your departments and administrative roles".into(),
+        "offline_access" => {
+            "go on while you are signed out (until you sign it out on your account page)".into()
+        }
+        "mail" => "your mailbox: read and send mail as you".into(),
+        other => format!("“{other}”"),
+    }
+}
+
 fn owned(params: Vec<(&'static str, String)>) -> Vec<(String, String)> {
     params
         .into_iter()
@@ -193,7 +208,7 @@ fn answer(
                 signed_in_as: session.map(|s| s.address.clone()),
                 csrf: csrf.token.clone(),
                 client_name,
-                scopes,
+                scopes: scopes.iter().map(|s| scope_words(s)).collect(),
                 params: owned(req.params(false)),
             },
             csrf,

@@ -171,8 +171,7 @@ async fn authorize(
     let decision = state
         .oidc
         .decide(&v, session.as_ref().map(signed_in).as_ref())
-        .await
-        .map_err(PageError::Oidc)?;
+        .await?;
     answer(&state, &csrf, &req, session.as_ref(), &v, decision)
 }
 
@@ -254,8 +253,7 @@ pub async fn consent(
     let decision = state
         .oidc
         .consent(&v, &signed_in(&s), f.decision == "allow")
-        .await
-        .map_err(PageError::Oidc)?;
+        .await?;
     answer(&state, &csrf, &f.req, Some(&s), &v, decision)
 }
 
@@ -326,8 +324,7 @@ async fn logout(state: WebState, headers: HeaderMap, csrf: Csrf, req: LogoutRequ
         state
             .oidc
             .end_session(&signed_in(&s), plan.client_name.as_deref())
-            .await
-            .map_err(PageError::Oidc)?;
+            .await?;
         return signed_out(&state, &csrf, plan.redirect);
     }
     let params: Vec<(String, String)> = [
@@ -380,8 +377,7 @@ pub async fn logout_confirm(
         state
             .oidc
             .end_session(&signed_in(&s), plan.client_name.as_deref())
-            .await
-            .map_err(PageError::Oidc)?;
+            .await?;
     }
     signed_out(&state, &csrf, plan.redirect)
 }

@@ -78,8 +78,7 @@ pub async fn overview(
     let (ended_apps, apps): (Vec<_>, Vec<_>) = state
         .oidc
         .own_grants(s.account)
-        .await
-        .map_err(super::PageError::Oidc)?
+        .await?
         .into_iter()
         .partition(|g| g.ended.is_some());
     let mut notices: Vec<String> = q
@@ -447,6 +446,22 @@ pub async fn create_app_password(
     )
 }
 
+/// The session of a form that acts on one of the account's own items (an app password, a
+/// session, an application), after its CSRF token is checked. `Err`: where the browser goes.
+async fn own_item(
+    state: &WebState,
+    headers: &HeaderMap,
+    csrf: &Csrf,
+    form_csrf: &str,
+) -> Result<Result<Session, axum::response::Response>, PageError> {
+    if !csrf.accepts(form_csrf) {
+        return Ok(Err(stale_form("/account?error=stale")));
+    }
+    Ok(signed_in(state, headers, &[Gate::Open])
+        .await?
+        .map(|(s, _)| s))
+}
+
 pub async fn revoke_app_password(
     State(state): State<WebState>,
     headers: HeaderMap,
@@ -454,11 +469,8 @@ pub async fn revoke_app_password(
     Path(id): Path<i64>,
     Form(f): Form<super::sign_in::CsrfForm>,
 ) -> PageResult {
-    if !csrf.accepts(&f.csrf) {
-        return Ok(stale_form("/account?error=stale"));
-    }
-    let (s, _) = match signed_in(&state, &headers, &[Gate::Open]).await? {
-        Ok(x) => x,
+    let s = match own_item(&state, &headers, &csrf, &f.csrf).await? {
+        Ok(s) => s,
         Err(to) => return Ok(to),
     };
     state
@@ -475,11 +487,8 @@ pub async fn end_session(
     Path(id): Path<i64>,
     Form(f): Form<super::sign_in::CsrfForm>,
 ) -> PageResult {
-    if !csrf.accepts(&f.csrf) {
-        return Ok(stale_form("/account?error=stale"));
-    }
-    let (s, _) = match signed_in(&state, &headers, &[Gate::Open]).await? {
-        Ok(x) => x,
+    let s = match own_item(&state, &headers, &csrf, &f.csrf).await? {
+        Ok(s) => s,
         Err(to) => return Ok(to),
     };
     state.directory.end_sessions(s.account, Some(id)).await?;
@@ -493,17 +502,13 @@ pub async fn sign_out_app(
     Path(id): Path<i64>,
     Form(f): Form<super::sign_in::CsrfForm>,
 ) -> PageResult {
-    if !csrf.accepts(&f.csrf) {
-        return Ok(stale_form("/account?error=stale"));
-    }
-    let (s, _) = match signed_in(&state, &headers, &[Gate::Open]).await? {
-        Ok(x) => x,
+    let s = match own_item(&state, &headers, &csrf, &f.csrf).await? {
+        Ok(s) => s,
         Err(to) => return Ok(to),
     };
     state
         .oidc
         .revoke_own_grant(s.account, &s.address, id)
-        .await
-        .map_err(super::PageError::Oidc)?;
+        .await?;
     Ok(see_other("/account?notice=app-signed-out", &[]))
 }

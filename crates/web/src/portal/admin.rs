@@ -48,14 +48,19 @@ pub(super) async fn staff(
     Ok(Ok((actor, s.address)))
 }
 
-/// `staff`, for a change: the session must also have proven its second factor in the last
-/// minutes (a step-up); otherwise the browser goes to confirm it first, then back to `back`.
+/// `staff`, for a form that changes something: its CSRF token must be the browser's (else
+/// the page `back` is shown again), and the session must have proven its second factor in
+/// the last minutes (a step-up; else the browser goes to confirm it first, then to `back`).
 pub(super) async fn staff_acting(
     state: &WebState,
     headers: &HeaderMap,
     source: Source,
+    (csrf, form_csrf): (&Csrf, &str),
     back: &str,
 ) -> Result<Result<(Actor, String), Response>, PageError> {
+    if !csrf.accepts(form_csrf) {
+        return Ok(Err(see_other(back, &[])));
+    }
     if let Some(s) = session(state, headers).await?
         && state.directory.step_up_needed(&s).await?
     {
@@ -216,10 +221,7 @@ pub async fn act(
     Form(f): Form<Action>,
 ) -> PageResult {
     let back = format!("/admin/accounts/{address}");
-    if !csrf.accepts(&f.csrf) {
-        return Ok(see_other(&back, &[]));
-    }
-    let (actor, me) = match staff_acting(&state, &headers, source, &back).await? {
+    let (actor, me) = match staff_acting(&state, &headers, source, (&csrf, &f.csrf), &back).await? {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
@@ -407,10 +409,15 @@ pub async fn create_account(
     csrf: Csrf,
     Form(f): Form<NewAccountForm>,
 ) -> PageResult {
-    if !csrf.accepts(&f.csrf) {
-        return Ok(see_other("/admin/accounts/new", &[]));
-    }
-    let (actor, me) = match staff_acting(&state, &headers, source, "/admin/accounts/new").await? {
+    let (actor, me) = match staff_acting(
+        &state,
+        &headers,
+        source,
+        (&csrf, &f.csrf),
+        "/admin/accounts/new",
+    )
+    .await?
+    {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
@@ -475,10 +482,7 @@ pub async fn approve_reset(
     Form(f): Form<super::sign_in::CsrfForm>,
 ) -> PageResult {
     let back = format!("/admin/reset-requests/{id}");
-    if !csrf.accepts(&f.csrf) {
-        return Ok(see_other(&back, &[]));
-    }
-    let (actor, me) = match staff_acting(&state, &headers, source, &back).await? {
+    let (actor, me) = match staff_acting(&state, &headers, source, (&csrf, &f.csrf), &back).await? {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };

@@ -2,7 +2,7 @@
 //! to register one (its secret is shown once, on the answer page), and removal.
 
 use super::admin::{staff, staff_acting};
-use super::{Csrf, PageError, PageResult, org, render, see_other};
+use super::{Csrf, PageError, PageResult, org, render};
 use crate::WebState;
 use crate::api::session::Source;
 use axum::Form;
@@ -25,11 +25,7 @@ async fn apps_page(
     csrf: &Csrf,
     said: Said,
 ) -> PageResult {
-    let apps = state
-        .oidc
-        .list_clients(actor)
-        .await
-        .map_err(PageError::Oidc)?;
+    let apps = state.oidc.list_clients(actor).await?;
     render(
         &super::pages::AppsPage {
             org: org(state),
@@ -105,13 +101,11 @@ pub async fn register(
     csrf: Csrf,
     Form(f): Form<NewApp>,
 ) -> PageResult {
-    if !csrf.accepts(&f.csrf) {
-        return Ok(see_other("/admin/apps", &[]));
-    }
-    let (actor, me) = match staff_acting(&state, &headers, source, "/admin/apps").await? {
-        Ok(x) => x,
-        Err(to) => return Ok(to),
-    };
+    let (actor, me) =
+        match staff_acting(&state, &headers, source, (&csrf, &f.csrf), "/admin/apps").await? {
+            Ok(x) => x,
+            Err(to) => return Ok(to),
+        };
     let new = carepost_oidc::NewClient {
         name: f.name,
         redirect_uris: split(&f.redirect_uris, '\n'),
@@ -151,13 +145,11 @@ pub async fn remove(
     Path(client_id): Path<String>,
     Form(f): Form<CsrfOnly>,
 ) -> PageResult {
-    if !csrf.accepts(&f.csrf) {
-        return Ok(see_other("/admin/apps", &[]));
-    }
-    let (actor, me) = match staff_acting(&state, &headers, source, "/admin/apps").await? {
-        Ok(x) => x,
-        Err(to) => return Ok(to),
-    };
+    let (actor, me) =
+        match staff_acting(&state, &headers, source, (&csrf, &f.csrf), "/admin/apps").await? {
+            Ok(x) => x,
+            Err(to) => return Ok(to),
+        };
     let said = match state.oidc.remove_client(&actor, &client_id).await {
         Ok(()) => Said {
             shown_once: None,

@@ -2,7 +2,7 @@
 //! sent by the page's script to `/api/v1/import`), and the security policies in force.
 
 use super::admin::{optional, staff, staff_acting};
-use super::{Csrf, PageResult, org, render, see_other};
+use super::{Csrf, PageResult, org, render};
 use crate::WebState;
 use crate::api::session::Source;
 use axum::Form;
@@ -67,10 +67,15 @@ pub async fn create_department(
     csrf: Csrf,
     Form(f): Form<NewDepartment>,
 ) -> PageResult {
-    if !csrf.accepts(&f.csrf) {
-        return Ok(see_other("/admin/departments", &[]));
-    }
-    let (actor, me) = match staff_acting(&state, &headers, source, "/admin/departments").await? {
+    let (actor, me) = match staff_acting(
+        &state,
+        &headers,
+        source,
+        (&csrf, &f.csrf),
+        "/admin/departments",
+    )
+    .await?
+    {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };

@@ -199,6 +199,12 @@ impl From<IdentityError> for PageError {
     }
 }
 
+impl From<carepost_oidc::OidcError> for PageError {
+    fn from(e: carepost_oidc::OidcError) -> Self {
+        PageError::Oidc(e)
+    }
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let e = match self {

@@ -75,6 +75,9 @@ pub mod action {
     pub const OIDC_TOKEN_DENIED: &str = "oidc.token.denied";
     pub const OIDC_TOKEN_REVOKE: &str = "oidc.token.revoke";
     pub const OIDC_LOGOUT: &str = "oidc.logout";
+    pub const POLICY_CHANGE: &str = "policy.change";
+    pub const CHANGE_REQUEST: &str = "account.change_request";
+    pub const CHANGE_DECIDE: &str = "account.change_decide";
 }
 
 /// Who performed an action.

@@ -15,6 +15,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// A duration as the config file writes it: `365d`, `12h`, `15m`, `0s`.
+pub fn duration_text(d: Duration) -> String {
+    match d.as_secs() {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -31,6 +41,13 @@ mod tests {
             Duration::from_secs(7 * 86400)
         );
         assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
+    }
+
+    #[test]
+    fn durations_print_as_written() {
+        for t in ["365d", "12h", "15m", "90s", "0s"] {
+            assert_eq!(duration_text(parse_duration(t).unwrap()), t);
+        }
     }
 
     #[test]

@@ -26,6 +26,15 @@ impl Errors {
         r.map_err(|e| self.0.push(format!("{key}: {e}"))).ok()
     }
 
+    /// `v` if nothing was found wrong, else everything that was.
+    pub(crate) fn into_result<T>(self, v: T) -> Result<T, Vec<String>> {
+        if self.0.is_empty() {
+            Ok(v)
+        } else {
+            Err(self.0)
+        }
+    }
+
     fn required<T>(&mut self, key: &str, v: Option<T>) -> Option<T> {
         if v.is_none() {
             self.0.push(format!("{key}: missing"));
@@ -298,11 +307,11 @@ fn decode_key(k: &str) -> Result<[u8; 32], String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::Config;
     use std::path::Path;
 
-    const GOOD: &str = r#"
+    pub(crate) const GOOD: &str = r#"
         [organization]
         name = "Kaiser"
         domain = "Kaiser.org"

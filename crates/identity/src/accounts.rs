@@ -171,12 +171,12 @@ impl Directory {
 
     pub(crate) fn check_category(&self, category: &str) -> Result<String, IdentityError> {
         let c = category.trim().to_ascii_lowercase();
-        if self.config.categories.contains(&c) {
+        if self.config().categories.contains(&c) {
             Ok(c)
         } else {
             Err(IdentityError::Invalid(format!(
                 "'{category}' is not a role category: use one of {}",
-                self.config.categories.join(", ")
+                self.config().categories.join(", ")
             )))
         }
     }

@@ -21,7 +21,7 @@ impl Directory {
         self.require(actor, Permission::ManageAccounts, &target)
             .await?;
         let alias = Address::parse(alias).map_err(|e| IdentityError::Invalid(e.to_string()))?;
-        if !self.config.domains().any(|d| d == alias.domain()) {
+        if !self.config().domains().any(|d| d == alias.domain()) {
             return Err(IdentityError::Invalid(format!(
                 "{alias} is not in one of the organization's domains"
             )));
@@ -95,7 +95,7 @@ impl Directory {
                 )));
             }
         }
-        let until = self.clock.now().plus(self.config.address.quarantine);
+        let until = self.clock.now().plus(self.config().address.quarantine);
         tx.release_address(&alias.to_string(), until).await?;
         let event = self
             .audit(

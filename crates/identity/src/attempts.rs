@@ -47,12 +47,12 @@ impl Directory {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let source = tx.find_source_failures(network).await?;
-        let (n, start) = source_after_failure(&self.config.lockout, source, now);
+        let (n, start) = source_after_failure(&self.config().lockout, source, now);
         tx.save_source_failures(network, n, start).await?;
         let mut lock_event = None;
         if let Some((a, kind)) = account.filter(|_| why.counts()) {
             let row = tx.find_lockout(a.id, kind.as_str()).await?;
-            let (row, lock) = after_failure(&self.config.lockout, row, now);
+            let (row, lock) = after_failure(&self.config().lockout, row, now);
             tx.save_lockout(a.id, kind.as_str(), &row).await?;
             lock_event = lock.map(|d| (a, kind, d));
         }

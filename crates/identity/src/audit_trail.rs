@@ -39,7 +39,7 @@ impl Directory {
             if head.seq > after && self.has_events_after(after).await? {
                 continue;
             }
-            let key = carepost_audit::seal_key(&self.config.master_key);
+            let key = carepost_audit::seal_key(&self.config().master_key);
             return Ok(verifier.finish(&head, &key));
         }
     }

@@ -188,7 +188,7 @@ impl Directory {
         }
         let mut read = self.store.read().await?;
         let throttled = source_throttled(
-            &self.config.lockout,
+            &self.config().lockout,
             read.find_source_failures(&network).await?,
             now,
         );
@@ -247,7 +247,7 @@ impl Directory {
         }
         if let Some(p) = &stored
             && p.must_change
-            && p.changed_at.plus(self.config.password.temporary_lifetime) <= now
+            && p.changed_at.plus(self.config().password.temporary_lifetime) <= now
         {
             let r = Refusal::TemporaryPasswordExpired;
             self.record_refusal(attempt, &account, &network, r).await?;
@@ -377,7 +377,7 @@ impl Directory {
     }
 
     pub(crate) fn app_password_key(&self) -> [u8; 32] {
-        derive_key(&self.config.master_key, "app passwords")
+        derive_key(&self.config().master_key, "app passwords")
     }
 
     /// Re-hashes with the configured parameters, unless the password changed meanwhile.

@@ -26,6 +26,10 @@ pub enum Permission {
     ReadAudit,
     /// Register and remove single sign-on applications (IT only).
     ManageApps,
+    /// Change the password, lockout, MFA and session policies while the server runs (IT only).
+    ManagePolicies,
+    /// Ask IT to rename or move an account (a supervisor, within their departments).
+    RequestChanges,
 }
 
 impl Permission {
@@ -42,6 +46,8 @@ impl Permission {
             Permission::ManagePrivileged => "manage-privileged-accounts",
             Permission::ReadAudit => "read-audit",
             Permission::ManageApps => "manage-sso-apps",
+            Permission::ManagePolicies => "manage-policies",
+            Permission::RequestChanges => "request-changes",
         }
     }
 
@@ -49,11 +55,14 @@ impl Permission {
     fn supervisor_may(self) -> bool {
         matches!(
             self,
-            Permission::ReadDirectory | Permission::DisableAccounts | Permission::ApproveReset
+            Permission::ReadDirectory
+                | Permission::DisableAccounts
+                | Permission::ApproveReset
+                | Permission::RequestChanges
         )
     }
 
-    pub(crate) fn granted_to(self, role: &Role) -> bool {
+    pub fn granted_to(self, role: &Role) -> bool {
         matches!(
             (role, self),
             (Role::ItAdmin, _)

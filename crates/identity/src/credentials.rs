@@ -137,7 +137,7 @@ impl Directory {
             return Err(refused());
         }
         let now = self.clock.now();
-        let earliest = stored.changed_at.plus(self.config.password.min_age);
+        let earliest = stored.changed_at.plus(self.config().password.min_age);
         if !stored.must_change && now < earliest {
             return Err(IdentityError::PasswordRejected(vec![
                 PolicyViolation::TooSoon {
@@ -191,7 +191,7 @@ impl Directory {
         candidate: &str,
     ) -> Result<Vec<PolicyViolation>, IdentityError> {
         let row = self.account_row(account).await?;
-        let policy = &self.config.password;
+        let policy = &self.config().password;
         if candidate.chars().count() > policy.max_length {
             return Ok(vec![PolicyViolation::TooLong {
                 max: policy.max_length,
@@ -206,11 +206,11 @@ impl Directory {
         password: &str,
     ) -> Result<(), IdentityError> {
         let ctx = context_of(row);
-        let mut violations = check_new_password(&self.config.password, password, &ctx);
-        if violations.is_empty() && self.config.password.history > 0 {
+        let mut violations = check_new_password(&self.config().password, password, &ctx);
+        if violations.is_empty() && self.config().password.history > 0 {
             let mut read = self.store.read().await?;
             let mut earlier = read
-                .recent_password_hashes(row.id, self.config.password.history.saturating_sub(1))
+                .recent_password_hashes(row.id, self.config().password.history.saturating_sub(1))
                 .await?;
             if let Some(current) = read.find_password(row.id).await? {
                 earlier.insert(0, current.password_hash);
@@ -219,7 +219,7 @@ impl Directory {
             for hash in earlier {
                 if self.hasher.verify(password, &hash).await?.ok {
                     violations.push(PolicyViolation::Reused {
-                        history: self.config.password.history,
+                        history: self.config().password.history,
                     });
                     break;
                 }
@@ -261,10 +261,10 @@ impl Directory {
                 expires_soon: false,
             };
         };
-        let expires_at = self.config.password.max_age.map(|a| p.changed_at.plus(a));
+        let expires_at = self.config().password.max_age.map(|a| p.changed_at.plus(a));
         let expired = expires_at.is_some_and(|t| t <= now);
         let warn_from: Option<UnixMillis> = expires_at.map(|t| {
-            UnixMillis(t.0.saturating_sub(self.config.password.warn_before.as_millis() as i64))
+            UnixMillis(t.0.saturating_sub(self.config().password.warn_before.as_millis() as i64))
         });
         PasswordState {
             has_password: true,

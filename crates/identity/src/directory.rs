@@ -16,7 +16,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct Directory {
     pub(crate) store: Store,
-    pub(crate) config: Arc<Config>,
+    /// The config in force: the file's, with the policies changed at run time over it.
+    pub(crate) live: Arc<crate::policies::LiveConfig>,
     pub(crate) policy: AddressPolicy,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) rng: Arc<dyn Rng>,
@@ -80,7 +81,7 @@ impl Directory {
             hasher: Hasher::new(&config.password, &*rng)?,
             webauthn: Arc::new(crate::passkeys::relying_party(&config)?),
             store,
-            config,
+            live: Arc::new(crate::policies::LiveConfig::new(config)),
             clock,
             rng,
         })
@@ -90,8 +91,9 @@ impl Directory {
         &self.policy
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The config in force now: the file's, with the policies changed at run time.
+    pub fn config(&self) -> Arc<Config> {
+        self.live.now()
     }
 
     pub fn store(&self) -> &Store {
@@ -105,7 +107,7 @@ impl Directory {
     }
 
     pub(crate) fn quarantine_end(&self, now: UnixMillis) -> UnixMillis {
-        now.plus(self.config.address.quarantine)
+        now.plus(self.config().address.quarantine)
     }
 
     // ----- departments -----

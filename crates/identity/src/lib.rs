@@ -16,6 +16,7 @@ mod authn;
 mod authz;
 mod bearer;
 mod bootstrap;
+mod change_requests;
 mod credentials;
 mod directory;
 mod error;
@@ -28,6 +29,7 @@ mod mfa;
 mod model;
 mod passkeys;
 mod password;
+mod policies;
 mod policy_doc;
 mod profile;
 mod recovery;
@@ -45,6 +47,8 @@ pub use authn::{Credential, Protocol, Refusal, SecondFactor, SignIn, SignInResul
 pub use authz::Permission;
 pub use bearer::VerifiedToken;
 pub use bootstrap::FirstAdmin;
+pub use carepost_config::{EDITABLE as POLICY_FIELDS, FieldKind, field_text, parse_field};
+pub use change_requests::{ChangeRequestInfo, RequestedChange};
 pub use credentials::PasswordState;
 pub use directory::{Directory, ListFilter};
 pub use error::IdentityError;
@@ -63,6 +67,7 @@ pub use password::{
     Hasher, PasswordContext, PolicyViolation, check_new_password, hash_password,
     is_common_password, verify_password,
 };
+pub use policies::{PolicyFieldView, PolicySection};
 pub use policy_doc::{human_duration, policy_document};
 pub use profile::Profile;
 pub use recovery::Recovered;

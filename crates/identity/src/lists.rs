@@ -48,7 +48,7 @@ impl Directory {
         let target = format!("list:{address}");
         self.require(actor, Permission::ManageAccounts, &target)
             .await?;
-        if !self.config.domains().any(|d| d == address.domain()) {
+        if !self.config().domains().any(|d| d == address.domain()) {
             return Err(IdentityError::Invalid(format!(
                 "{address} is not in one of the organization's domains"
             )));
@@ -115,7 +115,7 @@ impl Directory {
             return Err(IdentityError::NotFound(format!("no list {address}")));
         }
         tx.delete_list(&address).await?;
-        let until = self.clock.now().plus(self.config.address.quarantine);
+        let until = self.clock.now().plus(self.config().address.quarantine);
         tx.release_address(&address, until).await?;
         let event = self
             .audit(actor, action::LIST_REMOVE, target)

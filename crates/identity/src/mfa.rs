@@ -75,11 +75,11 @@ fn normalize_code(code: &str) -> String {
 
 impl Directory {
     fn totp_key(&self) -> [u8; 32] {
-        derive_key(&self.config.master_key, "totp seeds")
+        derive_key(&self.config().master_key, "totp seeds")
     }
 
     fn recovery_key(&self) -> [u8; 32] {
-        derive_key(&self.config.master_key, "recovery codes")
+        derive_key(&self.config().master_key, "recovery codes")
     }
 
     fn totp(&self, seed: Vec<u8>, address: &str) -> Result<Totp, IdentityError> {
@@ -90,14 +90,14 @@ impl Directory {
             .with_step_duration(30)
             .with_secret(seed)
             .with_account_name(address)
-            .with_issuer(Some(self.config.organization.name.clone()))
+            .with_issuer(Some(self.config().organization.name.clone()))
             .build()
             .map_err(|e| IdentityError::Invalid(format!("TOTP: {e}")))
     }
 
     /// Whether the MFA policy applies to this account.
     pub(crate) async fn mfa_required(&self, account: &AccountRow) -> Result<bool, IdentityError> {
-        let p = &self.config.mfa;
+        let p = &self.config().mfa;
         if p.required_categories.contains(&account.category)
             || p.required_departments
                 .iter()
@@ -135,7 +135,7 @@ impl Directory {
         }
         // The grace runs from the first time the policy was found to apply without a factor.
         let started = self.start_grace(account, now).await?;
-        let grace_until = started.plus(self.config.mfa.grace);
+        let grace_until = started.plus(self.config().mfa.grace);
         Ok(SecondFactor::EnrollmentRequired {
             grace_until,
             overdue: grace_until <= now,
@@ -254,7 +254,7 @@ impl Directory {
         let mut tx = self.store.begin().await?;
         let started = tx.start_mfa_grace(account.id, now).await?;
         if started == now {
-            let until = now.plus(self.config.mfa.grace);
+            let until = now.plus(self.config().mfa.grace);
             let event = self
                 .self_event(account, action::MFA_GRACE_START)
                 .with_details(json!({ "grace_until": until.to_rfc3339() }));

@@ -95,7 +95,7 @@ impl Directory {
     /// The stable WebAuthn user handle of an account: derived, so nothing about the account
     /// (not even its number) is handed to authenticators.
     fn user_handle(&self, account: AccountId) -> Uuid {
-        let key = derive_key(&self.config.master_key, "webauthn user handles");
+        let key = derive_key(&self.config().master_key, "webauthn user handles");
         let mac = keyed_hash(&key, &account.to_string());
         let mut bytes = [0u8; 16];
         // A keyed hash is 64 hex digits, so it always fills the 16 bytes.

@@ -42,7 +42,7 @@ impl Directory {
             // The rules that do not depend on the person are checked first, for every login
             // alike, so the answer says nothing about which logins exist.
             let general = crate::check_new_password(
-                &self.config.password,
+                &self.config().password,
                 p,
                 &crate::PasswordContext::default(),
             );
@@ -97,7 +97,7 @@ impl Directory {
         for kind in [SourceKind::Familiar, SourceKind::Unfamiliar] {
             let lock = tx.find_lockout(row.id, kind.as_str()).await?;
             // Each lock began after `threshold` failures in a row, which it then reset.
-            let threshold = i64::from(self.config.lockout.threshold);
+            let threshold = i64::from(self.config().lockout.threshold);
             recovered.failed_sign_ins += lock.failures + lock.locks * threshold;
             if is_locked(&lock, now) {
                 until = until.max(lock.locked_until);
@@ -138,7 +138,7 @@ impl Directory {
         let now = self.clock.now();
         let locked = is_locked(&read.find_lockout(row.id, kind.as_str()).await?, now);
         let throttled = source_throttled(
-            &self.config.lockout,
+            &self.config().lockout,
             read.find_source_failures(network).await?,
             now,
         ) && kind == crate::lockout::SourceKind::Unfamiliar;

@@ -71,7 +71,7 @@ impl Directory {
     }
 }
 
-fn renamed(row: &AccountRow, change: &Rename) -> Result<PersonName, IdentityError> {
+pub(crate) fn renamed(row: &AccountRow, change: &Rename) -> Result<PersonName, IdentityError> {
     let pick = |new: &Option<String>, old: &Option<String>| match new {
         Some(v) if v.trim().is_empty() => None,
         Some(v) => Some(v.clone()),

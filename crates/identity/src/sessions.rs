@@ -107,9 +107,9 @@ impl Directory {
                 crate::SecondFactor::EnrollmentRequired { overdue: true, .. }
             );
         let lifetime = if restricted {
-            self.config.sessions.idle_timeout
+            self.config().sessions.idle_timeout
         } else {
-            self.config.sessions.absolute_timeout
+            self.config().sessions.absolute_timeout
         };
         let mut tx = self.store.begin().await?;
         let id = tx
@@ -163,7 +163,7 @@ impl Directory {
         let Some(row) = read.find_session(&token_hash(token)).await? else {
             return Ok(None);
         };
-        let idle_end = row.last_seen_at.plus(self.config.sessions.idle_timeout);
+        let idle_end = row.last_seen_at.plus(self.config().sessions.idle_timeout);
         if row.revoked_at.is_some() || now >= row.expires_at || now >= idle_end {
             return Ok(None);
         }
@@ -195,7 +195,7 @@ impl Directory {
     ) -> Result<Vec<SessionInfo>, IdentityError> {
         let now = self.clock.now();
         let rows = self.store.read().await?.list_sessions(account, now).await?;
-        let idle = self.config.sessions.idle_timeout;
+        let idle = self.config().sessions.idle_timeout;
         Ok(rows
             .into_iter()
             .filter(|r| r.last_seen_at.plus(idle) > now)
@@ -305,7 +305,7 @@ impl Directory {
         // password they were opened under.
         tx.revoke_account_grants(account, now, "password changed", None)
             .await?;
-        let app_passwords = if self.config.password.revoke_app_passwords_on_change {
+        let app_passwords = if self.config().password.revoke_app_passwords_on_change {
             tx.revoke_app_passwords(account, None, now).await?
         } else {
             0
@@ -319,7 +319,7 @@ const PENDING_FOR: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 impl Directory {
     fn pending_key(&self) -> [u8; 32] {
-        crate::secrets::derive_key(&self.config.master_key, "pending second factor")
+        crate::secrets::derive_key(&self.config().master_key, "pending second factor")
     }
 
     /// The password's last change, bound into pending tokens: a reset during the pending

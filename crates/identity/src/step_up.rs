@@ -35,7 +35,7 @@ impl Directory {
             return Ok(false);
         }
         let now = self.clock.now();
-        let window = self.config.sessions.step_up;
+        let window = self.config().sessions.step_up;
         Ok(s.factor_at.is_none_or(|t| t.plus(window) < now))
     }
 

@@ -62,7 +62,7 @@ impl Directory {
     }
 
     fn token_key(&self) -> [u8; 32] {
-        derive_key(&self.config.master_key, "api tokens")
+        derive_key(&self.config().master_key, "api tokens")
     }
 
     /// Makes a token; returns its id and the secret (shown once).

@@ -44,8 +44,6 @@ pub struct Lifetimes {
     pub code: Duration,
     /// A refresh token unused this long expires.
     pub refresh_idle: Duration,
-    /// A grant without `offline_access` lives as long as a web session may.
-    pub session_grant: Duration,
     /// A grant with `offline_access` (a mail client) lives this long from its sign-in.
     pub offline_grant: Duration,
 }
@@ -56,7 +54,6 @@ impl Lifetimes {
             access_token: config.oidc.access_token_lifetime,
             code: Duration::from_secs(60),
             refresh_idle: config.oidc.refresh_token_idle,
-            session_grant: config.sessions.absolute_timeout,
             offline_grant: config.oidc.offline_lifetime,
         }
     }

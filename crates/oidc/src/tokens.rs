@@ -216,7 +216,8 @@ impl Provider {
         let lifetime = if offline {
             self.lifetimes.offline_grant
         } else {
-            self.lifetimes.session_grant
+            // As long as a web session may live, by the policy in force now.
+            self.directory.config().sessions.absolute_timeout
         };
         let grant = OidcGrantRow {
             id: 0,

@@ -41,6 +41,10 @@ impl Context {
                 )
             })?;
         let directory = Directory::new(store.clone(), config.clone(), clock.clone(), rng.clone())?;
+        directory
+            .reload_policies()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read the policies set at run time: {e}"))?;
         let mail = MailStore::open(store.clone(), config.clone(), clock.clone(), rng.clone());
         let oidc = Provider::new(
             store.clone(),

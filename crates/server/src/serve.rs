@@ -162,6 +162,7 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
             tasks.spawn(svc.clone().serve(listener, kind, stopped.clone()));
         }
     }
+    tasks.spawn(reload_policies(context.directory.clone(), stopped.clone()));
     tasks.spawn(collect_bodies(
         context.mail.clone(),
         context.oidc.clone(),
@@ -188,6 +189,21 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen for {what} on {addr}"))
+}
+
+/// How often each node reads the policies changed at run time (by any node).
+const RELOAD_POLICIES_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn reload_policies(directory: carepost_identity::Directory, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(RELOAD_POLICIES_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(e) = directory.reload_policies().await {
+            tracing::warn!(error = %e, "reading the policies set at run time failed");
+        }
+    }
 }
 
 /// How often message bodies that nothing holds any more are deleted (and single sign-on

@@ -92,6 +92,18 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0014_mail_clients.sql"),
         include_str!("../../../migrations/postgres/0014_mail_clients.sql"),
     ),
+    (
+        15,
+        "policy_settings",
+        include_str!("../../../migrations/sqlite/0015_policy_settings.sql"),
+        include_str!("../../../migrations/postgres/0015_policy_settings.sql"),
+    ),
+    (
+        16,
+        "change_requests",
+        include_str!("../../../migrations/sqlite/0016_change_requests.sql"),
+        include_str!("../../../migrations/postgres/0016_change_requests.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -1,18 +1,122 @@
-//! `carepost policy show`.
+//! `carepost policy show|set|unset|reset`: the security policies in force, and the keys an
+//! IT administrator sets over the config file while the server runs.
 
-use super::{Global, output};
+use super::{Global, cli_actor, output};
+use carepost_config::{EDITABLE, field_text, parse_field};
+use carepost_identity::PolicySection;
 use clap::Subcommand;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// Print the password, lockout, MFA and session policies in force.
     Show,
+    /// Set policy keys over the config file, in force on every node within half a minute:
+    /// `carepost policy set password.min_length=14 lockout.threshold=8`.
+    Set {
+        /// `section.key=value`, the value as the config file writes it (lists comma-separated).
+        #[arg(required = true)]
+        settings: Vec<String>,
+    },
+    /// Give keys back to the config file: `carepost policy unset password.min_length`.
+    Unset {
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Give every key of a section (password, lockout, mfa, sessions) back to the config file.
+    Reset { section: String },
 }
 
 pub(crate) async fn run(c: PolicyCommand, g: &Global) -> anyhow::Result<ExitCode> {
-    let PolicyCommand::Show = c;
-    let config = g.resolve_config()?;
+    let ctx = g.open().await?;
+    let dir = &ctx.directory;
+    let actor = cli_actor();
+    let changed = match c {
+        PolicyCommand::Show => return show(g, &dir.config(), &dir.policy_sections(&actor).await?),
+        PolicyCommand::Set { settings } => {
+            let mut by_section: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+            for s in &settings {
+                let Some((name, text)) = s.split_once('=') else {
+                    anyhow::bail!("'{s}': write section.key=value, such as password.min_length=14");
+                };
+                let f = field(name)?;
+                let v = parse_field(f, text).map_err(|e| anyhow::anyhow!(e))?;
+                if v.is_null() {
+                    anyhow::bail!(
+                        "'{s}': no value; `carepost policy unset {name}` gives it back to the config file"
+                    );
+                }
+                by_section
+                    .entry(f.section.to_string())
+                    .or_default()
+                    .insert(f.key.to_string(), v);
+            }
+            let mut done = Vec::new();
+            for (section, changes) in by_section {
+                done.push(dir.change_policy(&actor, &section, &changes).await?);
+            }
+            done
+        }
+        PolicyCommand::Unset { keys } => {
+            let mut by_section: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+            for name in &keys {
+                let f = field(name)?;
+                by_section
+                    .entry(f.section.to_string())
+                    .or_default()
+                    .insert(f.key.to_string(), Value::Null);
+            }
+            let mut done = Vec::new();
+            for (section, changes) in by_section {
+                done.push(dir.change_policy(&actor, &section, &changes).await?);
+            }
+            done
+        }
+        PolicyCommand::Reset { section } => vec![dir.reset_policy(&actor, &section).await?],
+    };
+    if g.json {
+        output::json(&changed)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for s in &changed {
+        say!("{}", s.section);
+        for f in &s.fields {
+            let from = if f.set_here {
+                "set here"
+            } else {
+                "config file"
+            };
+            say!("  {} = {} ({from})", f.key, field_text(&f.value));
+        }
+    }
+    say!("In force on this node now, and on every other within half a minute.");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn field(name: &str) -> anyhow::Result<&'static carepost_config::PolicyField> {
+    let (section, key) = name.split_once('.').unwrap_or(("", name));
+    EDITABLE
+        .iter()
+        .find(|f| f.section == section && f.key == key)
+        .ok_or_else(|| {
+            let known: Vec<String> = EDITABLE
+                .iter()
+                .map(|f| format!("{}.{}", f.section, f.key))
+                .collect();
+            anyhow::anyhow!(
+                "'{name}' is not a policy that can be set here; these can: {}",
+                known.join(", ")
+            )
+        })
+}
+
+fn show(
+    g: &Global,
+    config: &carepost_config::Config,
+    sections: &[PolicySection],
+) -> anyhow::Result<ExitCode> {
     let (p, l, m, s) = (
         &config.password,
         &config.lockout,
@@ -21,7 +125,7 @@ pub(crate) async fn run(c: PolicyCommand, g: &Global) -> anyhow::Result<ExitCode
     );
     let human = carepost_identity::human_duration;
     let max_age = p.max_age.map_or("never".to_string(), human);
-    let doc = carepost_identity::policy_document(&config);
+    let doc = carepost_identity::policy_document(config);
     if g.json {
         output::json(&doc)?;
         return Ok(ExitCode::SUCCESS);
@@ -72,9 +176,25 @@ pub(crate) async fn run(c: PolicyCommand, g: &Global) -> anyhow::Result<ExitCode
     );
     say!("sessions");
     say!(
-        "  idle timeout {}, absolute {}",
+        "  idle timeout {}, absolute {}; a sensitive change needs a second factor proven within {}",
         human(s.idle_timeout),
-        human(s.absolute_timeout)
+        human(s.absolute_timeout),
+        human(s.step_up)
     );
+    for s in sections {
+        let set: Vec<&str> = s
+            .fields
+            .iter()
+            .filter(|f| f.set_here)
+            .map(|f| f.key)
+            .collect();
+        if let (false, Some(by), Some(at)) = (set.is_empty(), &s.changed_by, &s.changed_at) {
+            say!(
+                "{}: {} set at run time, last by {by} at {at}",
+                s.section,
+                set.join(", ")
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

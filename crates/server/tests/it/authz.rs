@@ -5,7 +5,7 @@ use crate::support::{Env, admin, new_account, on_each_backend};
 use carepost_identity::{AccountStatus, Actor, IdentityError, ListFilter, Role};
 use carepost_store::AuditFilter;
 
-const OPS: [&str; 11] = [
+const OPS: [&str; 14] = [
     "find",
     "list",
     "disable",
@@ -17,11 +17,14 @@ const OPS: [&str; 11] = [
     "grant-role",
     "mfa-summary",
     "sso-apps",
+    "read-policies",
+    "change-policy",
+    "request-change",
 ];
 
 /// Who may do what: it-admin, helpdesk, supervisor of Medicine (the target's parent
 /// department), supervisor of Pharmacy, security officer, communications, no role.
-const MATRIX: [(&str, [bool; 7]); 11] = [
+const MATRIX: [(&str, [bool; 7]); 14] = [
     ("find", [true, true, true, false, true, false, false]),
     ("list", [true, true, true, false, true, false, false]),
     ("disable", [true, false, true, false, false, false, false]),
@@ -42,6 +45,18 @@ const MATRIX: [(&str, [bool; 7]); 11] = [
     ),
     ("mfa-summary", [true, true, true, false, true, false, false]),
     ("sso-apps", [true, false, false, false, false, false, false]),
+    (
+        "read-policies",
+        [true, true, false, false, true, false, false],
+    ),
+    (
+        "change-policy",
+        [true, false, false, false, false, false, false],
+    ),
+    (
+        "request-change",
+        [true, false, true, false, false, false, false],
+    ),
 ];
 
 async fn actor(env: &Env, first: &str, id: &str, role: Option<(Role, Option<&str>)>) -> Actor {
@@ -109,6 +124,21 @@ async fn run(
                 "oidc-clients",
             )
             .await
+        }
+        "read-policies" => d.policy_sections(who).await.map(drop),
+        "change-policy" => {
+            let m = serde_json::json!({ "threshold": 6 });
+            d.change_policy(who, "lockout", m.as_object().unwrap())
+                .await
+                .map(drop)
+        }
+        "request-change" => {
+            let to = carepost_identity::RequestedChange::Move {
+                department: "Pharmacy".into(),
+            };
+            d.request_change(who, target, &to, "HR ticket 1")
+                .await
+                .map(drop)
         }
         other => panic!("unknown operation {other}"),
     }

@@ -659,6 +659,46 @@ fn password_and_mfa_commands_work_end_to_end() {
     let policy = json(&["--data", data, "--json", "policy", "show"]);
     assert_eq!(policy["lockout"]["threshold"], 5);
     assert_eq!(policy["sessions"]["idle_timeout"], "15m");
+    // Set over the file, shown as set here, given back; bad keys and values are refused.
+    let said = ok(&[
+        "--data",
+        data,
+        "policy",
+        "set",
+        "lockout.threshold=8",
+        "mfa.grace=3d",
+    ]);
+    assert!(said.contains("threshold = 8 (set here)"), "{said}");
+    let policy = json(&["--data", data, "--json", "policy", "show"]);
+    assert_eq!(policy["lockout"]["threshold"], 8);
+    assert_eq!(policy["mfa"]["grace"], "3d");
+    let shown = ok(&["--data", data, "policy", "show"]);
+    assert!(
+        shown.contains("lockout: threshold set at run time, last by local-cli:"),
+        "{shown}"
+    );
+    assert!(
+        fails(&["--data", data, "policy", "set", "lockout.threshold=0"]).contains("at least 1")
+    );
+    assert!(
+        fails(&[
+            "--data",
+            data,
+            "policy",
+            "set",
+            "password.argon2_iterations=1"
+        ])
+        .contains("not a policy that can be set here")
+    );
+    assert!(
+        fails(&["--data", data, "policy", "set", "lockout.threshold"])
+            .contains("section.key=value")
+    );
+    ok(&["--data", data, "policy", "unset", "lockout.threshold"]);
+    ok(&["--data", data, "policy", "reset", "mfa"]);
+    let policy = json(&["--data", data, "--json", "policy", "show"]);
+    assert_eq!(policy["lockout"]["threshold"], 5);
+    assert_eq!(policy["mfa"]["grace"], "7d");
     let actions: Vec<String> = ok(&[
         "--data",
         data,

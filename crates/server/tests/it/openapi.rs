@@ -28,11 +28,12 @@ async fn the_document_is_served_and_lists_every_operation() {
         "/accounts/{address}/reset-mfa",
         "/import",
         "/apps/{client_id}",
+        "/policies/{section}",
     ] {
         assert!(paths.contains_key(p), "{p} missing");
     }
     let operations: usize = paths.values().map(|m| m.as_object().unwrap().len()).sum();
-    assert_eq!(operations, 47);
+    assert_eq!(operations, 54);
     assert!(doc["components"]["securitySchemes"]["token"].is_object());
 }
 

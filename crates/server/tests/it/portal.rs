@@ -571,6 +571,7 @@ async fn it_creates_departments_and_everyone_with_a_role_reads_the_policies() {
     let r = b.get("/admin/departments").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("id=\"import\""));
+    let r = b.get("/admin/policies").await;
     assert!(r.body.contains("&#34;min_length&#34;: 12"), "{}", r.body);
     let r = b
         .post(

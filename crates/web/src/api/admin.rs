@@ -482,7 +482,9 @@ pub async fn policy(
     State(state): State<WebState>,
     _user: super::session::RestrictedUser,
 ) -> Json<Value> {
-    Json(carepost_identity::policy_document(state.directory.config()))
+    Json(carepost_identity::policy_document(
+        &state.directory.config(),
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -6,10 +6,12 @@
 mod admin;
 mod apps;
 pub(crate) mod auth;
+mod change_requests;
 mod error;
 pub(crate) mod me;
 mod openapi;
 mod passkeys;
+mod policies;
 pub(crate) mod session;
 pub(crate) mod step_up;
 
@@ -115,7 +117,25 @@ pub fn routes(state: WebState) -> Router<WebState> {
             "/departments",
             get(admin::departments).post(admin::create_department),
         )
+        .route(
+            "/accounts/{address}/change-requests",
+            post(change_requests::create),
+        )
+        .route("/change-requests", get(change_requests::list))
+        .route(
+            "/change-requests/{id}/approve",
+            post(change_requests::approve),
+        )
+        .route(
+            "/change-requests/{id}/decline",
+            post(change_requests::decline),
+        )
         .route("/policy", get(admin::policy))
+        .route("/policies", get(policies::list))
+        .route(
+            "/policies/{section}",
+            axum::routing::patch(policies::change).delete(policies::reset),
+        )
         .route("/tokens", get(admin::tokens).post(admin::create_token))
         .route("/tokens/{id}", delete(admin::revoke_token))
         .route("/apps", get(apps::list).post(apps::create))

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document of `/api/v1`, generated from the handlers' annotations (utoipa)
 //! and served at `/api/v1/openapi.json`.
 
-use super::{admin, apps, auth, error, me, passkeys, step_up};
+use super::{admin, apps, auth, change_requests, error, me, passkeys, policies, step_up};
 use axum::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -25,7 +25,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         admin::audit, admin::helpdesk_reset, admin::request_reset, admin::approve_reset,
         admin::departments, admin::create_department, admin::policy, admin::tokens,
         admin::create_token, admin::revoke_token, admin::import, apps::list, apps::create,
-        apps::remove,
+        apps::remove, policies::list, policies::change, policies::reset,
+        change_requests::create, change_requests::list, change_requests::approve,
+        change_requests::decline,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&Security),

@@ -161,6 +161,10 @@ pub async fn account(
             "Every app password of this account is revoked: its mail apps must be set up again."
                 .to_string(),
         ],
+        Some("moved") => vec!["Moved to the new department.".to_string()],
+        Some("change-requested") => {
+            vec!["Request sent to IT. Its outcome shows under change requests.".to_string()]
+        }
         Some("renamed") => {
             vec!["Renamed. The old address stays as an alias and still receives mail.".to_string()]
         }
@@ -187,6 +191,7 @@ pub async fn account(
             can_manage: has(Role::ItAdmin),
             can_disable: has(Role::ItAdmin) || has(Role::Supervisor),
             can_reset: has(Role::ItAdmin) || has(Role::Helpdesk),
+            can_request: has(Role::Supervisor) && !has(Role::ItAdmin),
             roles: if has(Role::ItAdmin) {
                 d.roles_of(&actor, &address).await?
             } else {
@@ -208,6 +213,7 @@ pub struct Action {
     first: Option<String>,
     last: Option<String>,
     preferred: Option<String>,
+    kind: Option<String>,
 }
 
 /// One action on an account, after the form's token and the staff member are checked; the
@@ -267,6 +273,26 @@ pub async fn act(
                 &format!("/admin/accounts/{}?done=renamed", renamed.address),
                 &[],
             ));
+        }
+        "move" => {
+            d.move_account(&actor, &address, f.department.as_deref().unwrap_or(""))
+                .await?;
+            "moved"
+        }
+        "request-change" => {
+            let change = match f.kind.as_deref() {
+                Some("move") => carepost_identity::RequestedChange::Move {
+                    department: f.department.clone().unwrap_or_default(),
+                },
+                _ => carepost_identity::RequestedChange::Rename {
+                    first: f.first.clone(),
+                    last: f.last.clone(),
+                    preferred: f.preferred.clone(),
+                },
+            };
+            d.request_change(&actor, &address, &change, f.reason.as_deref().unwrap_or(""))
+                .await?;
+            "change-requested"
         }
         "grant-role" | "revoke-role" => {
             let role = f

@@ -1,5 +1,5 @@
 //! The directory page: the department tree and new departments (IT), the HR import (a file
-//! sent by the page's script to `/api/v1/import`), and the security policies in force.
+//! sent by the page's script to `/api/v1/import`).
 
 use super::admin::{optional, staff, staff_acting};
 use super::{Csrf, PageResult, org, render};
@@ -20,10 +20,6 @@ async fn directory_page(
     error: Option<String>,
 ) -> PageResult {
     let departments = state.directory.list_departments(actor).await?;
-    let policy = serde_json::to_string_pretty(&carepost_identity::policy_document(
-        state.directory.config(),
-    ))
-    .unwrap_or_default();
     render(
         &super::pages::DirectoryPage {
             org: org(state),
@@ -31,7 +27,6 @@ async fn directory_page(
             csrf: csrf.token.clone(),
             departments,
             can_manage: actor.roles.contains(&Role::ItAdmin),
-            policy,
             notices,
             error,
         },

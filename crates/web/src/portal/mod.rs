@@ -13,9 +13,11 @@ mod account;
 mod admin;
 mod apps;
 mod audit;
+mod change_requests;
 pub(crate) mod confirm;
 mod departments;
 pub(crate) mod pages;
+mod policies;
 pub(crate) mod sign_in;
 
 use crate::WebState;
@@ -110,6 +112,13 @@ pub fn routes(state: WebState) -> Router<WebState> {
             get(departments::directory).post(departments::create_department),
         )
         .route("/admin/audit", get(audit::audit))
+        .route("/admin/policies", get(policies::policies))
+        .route("/admin/change-requests", get(change_requests::list))
+        .route(
+            "/admin/change-requests/{id}/{decision}",
+            post(change_requests::decide),
+        )
+        .route("/admin/policies/{section}", post(policies::change))
         .route("/admin/apps", get(apps::apps).post(apps::register))
         .route("/admin/apps/{client_id}/remove", post(apps::remove))
         .route("/admin/audit/verify", post(audit::verify_audit))

@@ -190,6 +190,8 @@ pub(crate) struct AdminAccountPage {
     pub can_disable: bool,
     /// Helpdesk and IT: the verified reset and the request for a supervisor's approval.
     pub can_reset: bool,
+    /// A supervisor asks IT for renames and moves.
+    pub can_request: bool,
     /// Roles and the department a supervisor covers (shown to IT).
     pub roles: Vec<(String, Option<String>)>,
 }
@@ -263,8 +265,51 @@ pub(crate) struct DirectoryPage {
     pub csrf: String,
     pub departments: Vec<carepost_identity::Department>,
     pub can_manage: bool,
-    /// The policy document, pretty-printed.
-    pub policy: String,
+    pub notices: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// A policy key as its form shows it.
+pub(crate) struct PolicyInput {
+    pub key: &'static str,
+    pub about: &'static str,
+    /// `number`, `duration`, `bool` or `list`.
+    pub kind: String,
+    pub text: String,
+    pub file_text: String,
+    pub set_here: bool,
+}
+
+pub(crate) struct PolicyForm {
+    pub section: &'static str,
+    pub title: &'static str,
+    pub changed: Option<String>,
+    pub inputs: Vec<PolicyInput>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_change_requests.html")]
+pub(crate) struct ChangeRequestsPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    /// IT decides; others follow their own requests.
+    pub deciding: bool,
+    pub requests: Vec<carepost_identity::ChangeRequestInfo>,
+    pub notices: Vec<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_policies.html")]
+pub(crate) struct PoliciesPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub can_change: bool,
+    pub forms: Vec<PolicyForm>,
+    /// Everything in force (the keys set only in the file too), pretty-printed.
+    pub document: String,
     pub notices: Vec<String>,
     pub error: Option<String>,
 }

@@ -1,0 +1,256 @@
+//! Policies changed while the server runs. The config file sets every policy; an IT
+//! administrator may set the keys of `carepost_config::EDITABLE` over it from the console, the
+//! API or the CLI. The settings live in the store, so every node reads the same: each applies
+//! them at start and again every half minute, and the node that made a change at once.
+//! A change is checked by the same rules as the file and audited with each key's old and new
+//! value; setting a key to `null` gives it back to the file.
+
+use crate::authz::Permission;
+use crate::{Actor, Directory, IdentityError};
+use carepost_audit::action;
+use carepost_config::{Config, EDITABLE, FieldKind, SECTIONS};
+use carepost_store::{AuditRepo, DirectoryRepo, PolicyRepo, PolicySettingsRow, Tx};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use std::sync::{Arc, RwLock};
+
+/// The file's config and the one in force.
+#[derive(Debug)]
+pub(crate) struct LiveConfig {
+    file: Arc<Config>,
+    now: RwLock<Arc<Config>>,
+}
+
+impl LiveConfig {
+    pub(crate) fn new(file: Arc<Config>) -> Self {
+        LiveConfig {
+            now: RwLock::new(file.clone()),
+            file,
+        }
+    }
+
+    pub(crate) fn now(&self) -> Arc<Config> {
+        // A panic while holding the lock leaves a whole config behind: take it.
+        self.now
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, c: Config) {
+        *self
+            .now
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(c);
+    }
+}
+
+/// One key of a section as the policies page shows it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PolicyFieldView {
+    pub key: &'static str,
+    pub kind: FieldKind,
+    pub about: &'static str,
+    /// In force now.
+    pub value: Value,
+    /// What the config file says.
+    pub file_value: Value,
+    /// Set here, over the file.
+    pub set_here: bool,
+}
+
+/// A section with its keys, and who last changed it here.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PolicySection {
+    pub section: &'static str,
+    pub fields: Vec<PolicyFieldView>,
+    pub changed_at: Option<String>,
+    pub changed_by: Option<String>,
+}
+
+fn settings_of(row: &PolicySettingsRow) -> Map<String, Value> {
+    match serde_json::from_str(&row.settings) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+/// The file's config with every section's settings over it. A section whose settings no
+/// longer pass (the file changed under them) keeps the file's values, and says so.
+fn apply(file: &Config, rows: &[PolicySettingsRow]) -> Config {
+    let mut c = file.clone();
+    for row in rows {
+        match c.with_policy(&row.section, &settings_of(row)) {
+            Ok(n) => c = n,
+            Err(e) => tracing::warn!(
+                section = %row.section,
+                problems = %e.join("; "),
+                "policy settings made at run time no longer pass; the config file's values hold"
+            ),
+        }
+    }
+    c
+}
+
+impl Directory {
+    /// Reads the policies set at run time and puts them in force.
+    pub async fn reload_policies(&self) -> Result<(), IdentityError> {
+        let rows = self.store.read().await?.list_policy_settings().await?;
+        self.live.set(apply(&self.live.file, &rows));
+        Ok(())
+    }
+
+    /// Every section with its keys: in force, from the file, and set here (and by whom).
+    pub async fn policy_sections(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<PolicySection>, IdentityError> {
+        self.require(actor, Permission::ReadDirectory, "policies")
+            .await?;
+        let rows = self.store.read().await?.list_policy_settings().await?;
+        let now = self.config();
+        Ok(SECTIONS
+            .iter()
+            .map(|s| self.section_view(&now, s, rows.iter().find(|r| r.section == *s)))
+            .collect())
+    }
+
+    fn section_view(
+        &self,
+        now: &Config,
+        section: &'static str,
+        row: Option<&PolicySettingsRow>,
+    ) -> PolicySection {
+        let (in_force, file) = (
+            now.policy_values(section).unwrap_or_default(),
+            self.live.file.policy_values(section).unwrap_or_default(),
+        );
+        let set = row.map(settings_of).unwrap_or_default();
+        PolicySection {
+            section,
+            fields: EDITABLE
+                .iter()
+                .filter(|f| f.section == section)
+                .map(|f| PolicyFieldView {
+                    key: f.key,
+                    kind: f.kind,
+                    about: f.about,
+                    value: in_force.get(f.key).cloned().unwrap_or(Value::Null),
+                    file_value: file.get(f.key).cloned().unwrap_or(Value::Null),
+                    set_here: set.contains_key(f.key),
+                })
+                .collect(),
+            changed_at: row.map(|r| r.changed_at.to_rfc3339()),
+            changed_by: row.map(|r| r.changed_by.clone()),
+        }
+    }
+
+    /// Sets keys of one section over the file (a `null` value gives the key back to the
+    /// file), checked as the file is, audited, and in force on this node at once.
+    pub async fn change_policy(
+        &self,
+        actor: &Actor,
+        section: &str,
+        changes: &Map<String, Value>,
+    ) -> Result<PolicySection, IdentityError> {
+        let target = format!("policy:{section}");
+        self.require(actor, Permission::ManagePolicies, &target)
+            .await?;
+        let Some(section) = SECTIONS.iter().copied().find(|s| *s == section) else {
+            return Err(IdentityError::NotFound(format!(
+                "no policy section '{section}' (password, lockout, mfa, sessions)"
+            )));
+        };
+        if changes.is_empty() {
+            return Err(IdentityError::Invalid("no change given".into()));
+        }
+        let mut tx = self.store.begin().await?;
+        let rows = tx.list_policy_settings().await?;
+        let before = apply(&self.live.file, &rows);
+        let mut set = rows
+            .iter()
+            .find(|r| r.section == section)
+            .map(settings_of)
+            .unwrap_or_default();
+        for (k, v) in changes {
+            match v {
+                Value::Null => set.remove(k),
+                v => set.insert(k.clone(), v.clone()),
+            };
+        }
+        let after = self
+            .live
+            .file
+            .with_policy(section, &set)
+            .map_err(|e| IdentityError::Invalid(e.join("; ")))?;
+        if section == "mfa" {
+            check_departments(&mut tx, &after.mfa.required_departments).await?;
+        }
+        let now = self.clock.now();
+        let row = PolicySettingsRow {
+            section: section.to_string(),
+            settings: Value::Object(set).to_string(),
+            changed_at: now,
+            changed_by: actor.who.label(),
+        };
+        tx.put_policy_settings(&row).await?;
+        let (old, new) = (
+            before.policy_values(section).unwrap_or_default(),
+            after.policy_values(section).unwrap_or_default(),
+        );
+        let changed: Map<String, Value> = new
+            .iter()
+            .filter(|(k, v)| old.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), json!({ "from": old.get(k), "to": v })))
+            .collect();
+        let event = self
+            .audit(actor, action::POLICY_CHANGE, target)
+            .with_details(json!({ "section": section, "changed": changed }));
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        let mut rows: Vec<PolicySettingsRow> =
+            rows.into_iter().filter(|r| r.section != section).collect();
+        let kept = row.settings != "{}";
+        if kept {
+            rows.push(row);
+        }
+        self.live.set(apply(&self.live.file, &rows));
+        let now = self.config();
+        let row = rows.iter().find(|r| r.section == section);
+        Ok(self.section_view(&now, section, row))
+    }
+}
+
+impl Directory {
+    /// Gives every key of a section back to the config file.
+    pub async fn reset_policy(
+        &self,
+        actor: &Actor,
+        section: &str,
+    ) -> Result<PolicySection, IdentityError> {
+        let all: Map<String, Value> = EDITABLE
+            .iter()
+            .filter(|f| f.section == section)
+            .map(|f| (f.key.to_string(), Value::Null))
+            .collect();
+        if all.is_empty() {
+            // Let `change_policy` check the permission first, then name the section.
+            return self.change_policy(actor, section, &Map::new()).await;
+        }
+        self.change_policy(actor, section, &all).await
+    }
+}
+
+/// A department that MFA is required for must exist: a misspelt name would require nothing.
+async fn check_departments(tx: &mut Tx, names: &[String]) -> Result<(), IdentityError> {
+    for name in names {
+        if tx.find_department_by_name(name).await?.is_none() {
+            return Err(IdentityError::Invalid(format!(
+                "mfa.required_departments: no department '{name}'"
+            )));
+        }
+    }
+    Ok(())
+}

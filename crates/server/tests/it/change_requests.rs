@@ -1,0 +1,375 @@
+//! Supervisors' change requests: a supervisor asks IT to rename or move one of their people;
+//! IT approves (the change is made) or declines with a note; the supervisor sees the outcome.
+//! Through the domain on both backends, the console in a browser-like client, and the API.
+
+use crate::browser::Browser;
+use crate::support::{Env, admin, new_account, on_each_backend, server_with_nurse};
+use carepost_identity::{Actor, IdentityError, RequestedChange, Role};
+use carepost_store::AuditFilter;
+use carepost_testkit::{TestServer, https_request};
+use std::time::Duration;
+
+async fn person(
+    env: &Env,
+    first: &str,
+    id: &str,
+    dept: &str,
+    role: Option<(Role, Option<&str>)>,
+) -> Actor {
+    let a = env
+        .dir
+        .create_account(&admin(), &new_account(first, None, "Staff", id, dept))
+        .await
+        .unwrap();
+    if let Some((role, scope)) = role {
+        env.dir
+            .grant_role(&admin(), &a.address, &role, scope)
+            .await
+            .unwrap();
+    }
+    env.dir.actor_for(a.id, &a.address, None).await.unwrap()
+}
+
+fn moving(to: &str) -> RequestedChange {
+    RequestedChange::Move {
+        department: to.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_supervisor_asks_it_decides_and_the_change_is_made_by_the_approver() {
+    on_each_backend(async |env| {
+        env.department("Medicine", None).await;
+        env.department("Cardiology", Some("Medicine")).await;
+        env.department("Pharmacy", None).await;
+        let ann = env.create("Ann", None, "Lee", "T1").await;
+        let bob = env.create("Bob", None, "Smith", "T2").await;
+        let meg = person(
+            env,
+            "Meg",
+            "S1",
+            "Medicine",
+            Some((Role::Supervisor, Some("Medicine"))),
+        )
+        .await;
+        let phil = person(
+            env,
+            "Phil",
+            "S2",
+            "Pharmacy",
+            Some((Role::Supervisor, Some("Pharmacy"))),
+        )
+        .await;
+        let hal = person(env, "Hal", "H1", "Pharmacy", Some((Role::Helpdesk, None))).await;
+        let ida = person(env, "Ida", "I1", "Pharmacy", Some((Role::ItAdmin, None))).await;
+
+        // Who may ask: the supervisor of Ann's department (or above), not another's, not the
+        // helpdesk, not the command line (a request is a person's).
+        for who in [&phil, &hal, &admin()] {
+            let e = env
+                .dir
+                .request_change(who, &ann, &moving("Pharmacy"), "HR-1 transfer")
+                .await
+                .unwrap_err();
+            assert!(matches!(e, IdentityError::Forbidden(_)), "{}: {e}", who.who);
+        }
+        // What is asked must be possible, and say why.
+        for (change, reason) in [
+            (moving("Pharmacy"), "hr"),
+            (moving("Cardiology"), "HR-1 transfer"),
+            (moving("Nowhere"), "HR-1 transfer"),
+        ] {
+            let e = env
+                .dir
+                .request_change(&meg, &ann, &change, reason)
+                .await
+                .unwrap_err();
+            assert!(matches!(e, IdentityError::Invalid(_)), "{change:?}: {e}");
+        }
+        let rename = RequestedChange::Rename {
+            first: None,
+            last: Some("Jones".into()),
+            preferred: None,
+        };
+        let r_rename = env
+            .dir
+            .request_change(&meg, &bob, &rename, "HR-2 married, form attached")
+            .await
+            .unwrap();
+        let r_move = env
+            .dir
+            .request_change(&meg, &ann, &moving("Pharmacy"), "HR-1 transfer")
+            .await
+            .unwrap();
+        let r_declined = env
+            .dir
+            .request_change(&meg, &ann, &moving("Medicine"), "HR-3 back to the ward")
+            .await
+            .unwrap();
+        assert_eq!(r_move.status, "open");
+        assert_eq!(r_move.summary, "move to Pharmacy");
+        assert_eq!(r_rename.summary, "rename: last name Jones");
+        let open = env.dir.change_requests(&ida).await.unwrap();
+        assert_eq!(open.len(), 3);
+
+        // Only IT decides, and never on its own request.
+        let e = env.dir.approve_change(&meg, r_move.id).await.unwrap_err();
+        assert!(matches!(e, IdentityError::Forbidden(_)), "{e}");
+        let own = env
+            .dir
+            .request_change(&ida, &ann, &moving("Medicine"), "IT asks itself")
+            .await
+            .unwrap();
+        let e = env.dir.approve_change(&ida, own.id).await.unwrap_err();
+        assert!(matches!(e, IdentityError::Forbidden(_)), "{e}");
+
+        let done = env.dir.approve_change(&ida, r_move.id).await.unwrap();
+        assert_eq!(done.status, "approved");
+        assert_eq!(
+            env.dir
+                .find_account(&admin(), &ann)
+                .await
+                .unwrap()
+                .department,
+            "Pharmacy"
+        );
+        let e = env.dir.approve_change(&ida, r_move.id).await.unwrap_err();
+        assert!(matches!(e, IdentityError::NotFound(_)), "decided once: {e}");
+        let e = env
+            .dir
+            .decline_change(&ida, r_declined.id, "")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, IdentityError::Invalid(_)),
+            "a note is needed: {e}"
+        );
+        let no = env
+            .dir
+            .decline_change(&ida, r_declined.id, "not before the HR form")
+            .await
+            .unwrap();
+        assert_eq!(no.status, "declined");
+        let renamed = env.dir.approve_change(&ida, r_rename.id).await.unwrap();
+        assert_eq!(renamed.status, "approved");
+        let b = env.dir.find_account(&admin(), &bob).await.unwrap();
+        assert!(b.address.starts_with("bob.jones@"), "{}", b.address);
+        assert!(
+            b.aliases.contains(&bob),
+            "the old address stays: {:?}",
+            b.aliases
+        );
+
+        // Ann left Meg's departments: Meg can no longer ask about her.
+        let e = env
+            .dir
+            .request_change(&meg, &ann, &moving("Cardiology"), "HR-4 back again")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, IdentityError::Forbidden(_)), "{e}");
+        // Meg follows her requests and reads IT's note.
+        let mine = env.dir.change_requests(&meg).await.unwrap();
+        assert_eq!(mine.len(), 3);
+        let declined = mine.iter().find(|r| r.id == r_declined.id).unwrap();
+        assert_eq!(declined.note.as_deref(), Some("not before the HR form"));
+        assert_eq!(
+            declined.decided_by.as_deref(),
+            Some(ida.who.label().as_str())
+        );
+        assert_eq!(
+            env.dir.change_requests(&ida).await.unwrap().len(),
+            1,
+            "only IT's own is open"
+        );
+
+        // The audit trail holds the asking, the deciding, and the change made by the approver.
+        let events = env
+            .dir
+            .audit_events(&admin(), &AuditFilter::default())
+            .await
+            .unwrap();
+        let count = |a: &str| events.iter().filter(|e| e.action == a).count();
+        assert_eq!(count("account.change_request"), 4);
+        assert_eq!(count("account.change_decide"), 3);
+        let moved = events
+            .iter()
+            .find(|e| e.action == "account.update" && e.details.contains("Pharmacy"))
+            .unwrap();
+        assert_eq!(moved.actor, ida.who.label());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn in_the_console_a_supervisor_asks_and_it_approves() {
+    let (s, ann) = server_with_nurse(carepost_testkit::TestDb::sqlite()).await;
+    let dir = s.running.context.directory.clone();
+    dir.create_department(&admin(), "Pharmacy", None)
+        .await
+        .unwrap();
+    let meg = crate::support::add_person(&dir, ("Meg", "Lead", "S1"), "Cardiology", "nurse").await;
+    dir.grant_role(&admin(), &meg, &Role::Supervisor, Some("Cardiology"))
+        .await
+        .unwrap();
+    let ida = crate::support::add_person(&dir, ("Ida", "Admin", "I1"), "Pharmacy", "nurse").await;
+    dir.grant_role(&admin(), &ida, &Role::ItAdmin, None)
+        .await
+        .unwrap();
+
+    let mut m = Browser::new(TestServer::start_shared(&s));
+    m.sign_in(&meg).await;
+    let page = m.get(&format!("/admin/accounts/{ann}")).await;
+    assert!(page.body.contains("id=\"request-change\""), "{}", page.body);
+    assert!(
+        !page.body.contains("move-department"),
+        "only IT moves directly"
+    );
+    let r = m
+        .post(
+            &format!("/admin/accounts/{ann}/request-change"),
+            &[
+                ("kind", "move"),
+                ("department", "Pharmacy"),
+                ("reason", "HR-7 transfer"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = m
+        .get(&format!("/admin/accounts/{ann}?done=change-requested"))
+        .await;
+    assert!(r.body.contains("Request sent to IT"), "{}", r.body);
+    let r = m.get("/admin/change-requests").await;
+    assert!(
+        r.body.contains("move to Pharmacy") && r.body.contains("open"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains(">Approve<"), "{}", r.body);
+    let id = dir.change_requests(&admin()).await.unwrap()[0].id;
+    let r = m
+        .post(&format!("/admin/change-requests/{id}/approve"), &[])
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    let mut i = Browser::new(TestServer::start_shared(&s));
+    i.sign_in(&ida).await;
+    let r = i.get("/admin/change-requests").await;
+    assert!(
+        r.body.contains("HR-7 transfer") && r.body.contains(">Approve<"),
+        "{}",
+        r.body
+    );
+    let r = i
+        .post(&format!("/admin/change-requests/{id}/approve"), &[])
+        .await;
+    assert!(r.body.contains("move to Pharmacy for"), "{}", r.body);
+    assert!(r.body.contains("id=\"no-requests\""), "{}", r.body);
+    assert_eq!(
+        dir.find_account(&admin(), &ann).await.unwrap().department,
+        "Pharmacy"
+    );
+    let r = m.get("/admin/change-requests").await;
+    assert!(r.body.contains(&format!("approved by {ida}")), "{}", r.body);
+}
+
+#[tokio::test]
+async fn through_the_api_a_token_decides_but_does_not_ask() {
+    let (s, ann) = server_with_nurse(carepost_testkit::TestDb::sqlite()).await;
+    let dir = s.running.context.directory.clone();
+    dir.create_department(&admin(), "Pharmacy", None)
+        .await
+        .unwrap();
+    let meg = crate::support::add_person(&dir, ("Meg", "Lead", "S1"), "Cardiology", "nurse").await;
+    dir.grant_role(&admin(), &meg, &Role::Supervisor, Some("Cardiology"))
+        .await
+        .unwrap();
+    let (_, it) = dir
+        .create_api_token(
+            &admin(),
+            "it",
+            &[Role::ItAdmin],
+            Duration::from_secs(86_400),
+        )
+        .await
+        .unwrap();
+    let call = |method: &'static str, path: String, body: Option<&'static str>| {
+        let s = TestServer::start_shared(&s);
+        let bearer = format!("Bearer {it}");
+        async move {
+            https_request(
+                s.running.https.unwrap(),
+                &s.cert,
+                method,
+                &path,
+                &[("Authorization", &bearer)],
+                body,
+            )
+            .await
+        }
+    };
+    let ask =
+        r#"{"change": {"kind": "move", "department": "Pharmacy"}, "reason": "HR-9 transfer"}"#;
+    let r = call(
+        "POST",
+        format!("/api/v1/accounts/{ann}/change-requests"),
+        Some(ask),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = call(
+        "POST",
+        format!("/api/v1/accounts/{ann}/change-requests"),
+        Some(r#"{"change": {"kind": "promote"}, "reason": "x"}"#),
+    )
+    .await;
+    assert!(r.status == 400 || r.status == 422, "{}", r.body);
+
+    // Meg asks through the API with her session.
+    let mut m = Browser::new(TestServer::start_shared(&s));
+    m.sign_in(&meg).await;
+    let cookie = m.cookies.join("; ");
+    let r = https_request(
+        s.running.https.unwrap(),
+        &s.cert,
+        "POST",
+        &format!("/api/v1/accounts/{ann}/change-requests"),
+        &[
+            ("Cookie", &cookie),
+            ("X-Carepost-Request", "1"),
+            ("Content-Type", "application/json"),
+        ],
+        Some(ask),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_i64().unwrap();
+    assert_eq!(r.json()["change"]["kind"], "move");
+
+    let r = call("GET", "/api/v1/change-requests".into(), None).await;
+    assert_eq!(r.json().as_array().unwrap().len(), 1, "{}", r.body);
+    let r = call(
+        "POST",
+        format!("/api/v1/change-requests/{id}/decline"),
+        Some(r#"{"note": ""}"#),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = call(
+        "POST",
+        format!("/api/v1/change-requests/{id}/approve"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["status"], "approved");
+    let r = call(
+        "POST",
+        format!("/api/v1/change-requests/{id}/approve"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = call("POST", "/api/v1/change-requests/999/approve".into(), None).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+}

@@ -146,7 +146,7 @@ pub const EDITABLE: &[PolicyField] = &[
         "mfa",
         "required_departments",
         List,
-        "Departments (and those within them) that must use a second factor.",
+        "Departments whose people must use a second factor (by name; not those within them).",
     ),
     field(
         "mfa",
@@ -310,6 +310,7 @@ impl Config {
         }
         let mut c = self.clone();
         let values = Value::Object(values);
+        let bounded = changes.keys().map(String::as_str).collect::<Vec<_>>();
         match section {
             "password" => {
                 c.password = security::password(&mut errs, raw::<RawPassword>(section, values)?)
@@ -322,8 +323,72 @@ impl Config {
             }
             _ => c.sessions = security::sessions(&mut errs, raw::<RawSessions>(section, values)?),
         }
+        if errs.is_empty() {
+            for key in bounded {
+                if let Some(e) = runtime_bound(section, key, &c) {
+                    errs.push(&format!("{section}.{key}: {e}"));
+                }
+            }
+        }
         errs.into_result(c)
     }
+}
+
+const MIN: u64 = 60;
+const HOUR: u64 = 3600;
+const DAY: u64 = 86_400;
+
+/// The bounds a value set at run time must keep, tighter than the file's: an administrator's
+/// session (or token) in the wrong hands must not be able to switch the protections off.
+/// What lies outside them is for the config file, which takes a server administrator.
+fn runtime_bound(section: &str, key: &str, c: &Config) -> Option<&'static str> {
+    let secs = |d: std::time::Duration| d.as_secs();
+    let within = |v: u64, lo: u64, hi: u64| (lo..=hi).contains(&v);
+    let (p, l, m, s) = (&c.password, &c.lockout, &c.mfa, &c.sessions);
+    let ok = match (section, key) {
+        ("password", "min_strength") => p.min_strength >= 2,
+        ("password", "history") => p.history <= 24,
+        ("password", "min_age") => secs(p.min_age) <= DAY,
+        ("password", "max_age") => p.max_age.is_none_or(|a| secs(a) >= 30 * DAY),
+        ("password", "warn_before") => secs(p.warn_before) <= 30 * DAY,
+        ("password", "temporary_lifetime") => within(secs(p.temporary_lifetime), HOUR, 7 * DAY),
+        ("password", "revoke_app_passwords_on_change") => p.revoke_app_passwords_on_change,
+        ("lockout", "threshold") => within(u64::from(l.threshold), 3, 20),
+        ("lockout", "duration") => within(secs(l.duration), MIN, DAY),
+        ("lockout", "max_duration") => secs(l.max_duration) <= 7 * DAY,
+        ("lockout", "source_threshold") => within(u64::from(l.source_threshold), 5, 1000),
+        ("lockout", "source_window") => within(secs(l.source_window), MIN, DAY),
+        ("mfa", "required_roles") => ["it-admin", "helpdesk"]
+            .iter()
+            .all(|r| m.required_roles.iter().any(|x| x == r)),
+        ("mfa", "grace") => secs(m.grace) <= 30 * DAY,
+        ("sessions", "idle_timeout") => within(secs(s.idle_timeout), MIN, HOUR),
+        ("sessions", "absolute_timeout") => within(secs(s.absolute_timeout), HOUR, DAY),
+        ("sessions", "step_up") => within(secs(s.step_up), MIN, HOUR),
+        _ => true,
+    };
+    let why = match (section, key) {
+        ("password", "min_strength") => "at least 2 when set here",
+        ("password", "history") => "at most 24 when set here",
+        ("password", "min_age") => {
+            "at most 1d when set here (a stolen password must be replaceable)"
+        }
+        ("password", "max_age") => "0s (never) or at least 30d when set here",
+        ("password", "warn_before") => "at most 30d when set here",
+        ("password", "temporary_lifetime") => "from 1h to 7d when set here",
+        ("password", "revoke_app_passwords_on_change") => "only the config file may turn this off",
+        ("lockout", "threshold") => "from 3 to 20 when set here",
+        ("lockout", "duration") => "from 1m to 24h when set here",
+        ("lockout", "max_duration") => "at most 7d when set here",
+        ("lockout", "source_threshold") => "from 5 to 1000 when set here",
+        ("lockout", "source_window") => "from 1m to 24h when set here",
+        ("mfa", "required_roles") => "must keep it-admin and helpdesk when set here",
+        ("mfa", "grace") => "at most 30d when set here",
+        ("sessions", "idle_timeout") => "from 1m to 1h when set here",
+        ("sessions", "absolute_timeout") => "from 1h to 24h when set here",
+        _ => "from 1m to 1h when set here",
+    };
+    (!ok).then_some(why)
 }
 
 fn fits(kind: FieldKind, v: &Value) -> bool {
@@ -371,10 +436,10 @@ mod tests {
         let n = c
             .with_policy(
                 "mfa",
-                &changes(json!({"required_roles": ["it-admin"], "grace": "3d"})),
+                &changes(json!({"required_roles": ["it-admin", "helpdesk", "supervisor"], "grace": "3d"})),
             )
             .unwrap();
-        assert_eq!(n.mfa.required_roles, ["it-admin"]);
+        assert_eq!(n.mfa.required_roles, ["it-admin", "helpdesk", "supervisor"]);
         assert_eq!(n.mfa.grace.as_secs(), 3 * 86_400);
     }
 
@@ -407,6 +472,45 @@ mod tests {
             .unwrap_err();
         assert!(e[0].contains("whole number"), "{e:?}");
         assert!(c.with_policy("mail", &Map::new()).is_err());
+    }
+
+    #[test]
+    fn values_set_here_keep_within_bounds_the_file_need_not() {
+        let c = config();
+        for bad in [
+            json!({"threshold": 1000}),
+            json!({"duration": "0s", "max_duration": "0s"}),
+        ] {
+            let e = c.with_policy("lockout", &changes(bad.clone())).unwrap_err();
+            assert!(e[0].contains("when set here"), "{bad}: {e:?}");
+        }
+        let e = c
+            .with_policy("mfa", &changes(json!({"required_roles": ["helpdesk"]})))
+            .unwrap_err();
+        assert!(e[0].contains("it-admin"), "{e:?}");
+        let e = c
+            .with_policy(
+                "sessions",
+                &changes(json!({"idle_timeout": "365d", "absolute_timeout": "365d"})),
+            )
+            .unwrap_err();
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            c.with_policy(
+                "password",
+                &changes(json!({"revoke_app_passwords_on_change": false}))
+            )
+            .is_err()
+        );
+        // Keys not being changed are not held to them: a file may set what it likes.
+        let file = c.with_policy("sessions", &Map::new()).unwrap();
+        let mut wide = file.clone();
+        wide.sessions.idle_timeout = std::time::Duration::from_secs(4 * 3600);
+        wide.sessions.absolute_timeout = std::time::Duration::from_secs(48 * 3600);
+        assert!(
+            wide.with_policy("sessions", &changes(json!({"step_up": "10m"})))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -26,6 +26,10 @@ impl Errors {
         r.map_err(|e| self.0.push(format!("{key}: {e}"))).ok()
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// `v` if nothing was found wrong, else everything that was.
     pub(crate) fn into_result<T>(self, v: T) -> Result<T, Vec<String>> {
         if self.0.is_empty() {

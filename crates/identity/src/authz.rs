@@ -118,12 +118,15 @@ impl Directory {
         row: &carepost_store::AccountRow,
     ) -> Result<(), IdentityError> {
         let target = format!("account:{}", row.primary_address);
-        // Helpdesk resets and supervisors' disables and approvals stop at accounts that hold a
-        // role: taking over an administrator is for IT alone. Checked before anything else, so
-        // a role that holds the permission in general gets no further.
+        // Helpdesk resets and supervisors' disables, approvals and change requests stop at
+        // accounts that hold a role: taking over an administrator is for IT alone. Checked
+        // before anything else, so a role that holds the permission in general gets no further.
         let acting_on_people = matches!(
             p,
-            Permission::StartReset | Permission::DisableAccounts | Permission::ApproveReset
+            Permission::StartReset
+                | Permission::DisableAccounts
+                | Permission::ApproveReset
+                | Permission::RequestChanges
         );
         if acting_on_people
             && !self

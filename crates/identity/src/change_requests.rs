@@ -14,10 +14,14 @@ use carepost_store::{
 };
 use carepost_types::UnixMillis;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// How far back a requester's list of their own requests goes.
 const SHOWN_FOR: i64 = 90 * 86_400_000;
+/// The longest reason or note.
+const MAX_TEXT: usize = 1000;
+/// Requests one person may have open at once.
+const MAX_OPEN_PER_REQUESTER: usize = 20;
 
 /// What a supervisor asks IT to change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,13 +144,41 @@ impl Directory {
             return Err(self.refuse(actor, &target, why).await?);
         };
         let reason = reason.trim();
-        if reason.chars().count() < 5 {
-            return Err(IdentityError::Invalid(
-                "a change request needs a reason IT can check, such as the HR ticket".into(),
-            ));
+        if !(5..=MAX_TEXT).contains(&reason.chars().count()) {
+            return Err(IdentityError::Invalid(format!(
+                "a change request needs a reason IT can check, such as the HR ticket (at most {MAX_TEXT} characters)"
+            )));
         }
         let mut tx = self.store.begin().await?;
         check(&mut tx, &row, change).await?;
+        // One open request per account and kind, and a bound per requester, so that a flood
+        // of requests cannot bury the real ones in IT's list.
+        let open = tx.list_open_change_requests().await?;
+        let kind = |c: &str| {
+            serde_json::from_str::<Value>(c)
+                .ok()
+                .map(|v| v["kind"].clone())
+        };
+        let this_kind = serde_json::to_value(change).ok().map(|v| v["kind"].clone());
+        if open
+            .iter()
+            .any(|r| r.account_id == row.id && kind(&r.change) == this_kind)
+        {
+            return Err(IdentityError::Conflict(format!(
+                "a request of this kind for {} is open already; IT decides it first",
+                row.primary_address
+            )));
+        }
+        if open
+            .iter()
+            .filter(|r| r.requested_by_id == requester)
+            .count()
+            >= MAX_OPEN_PER_REQUESTER
+        {
+            return Err(IdentityError::Conflict(format!(
+                "you have {MAX_OPEN_PER_REQUESTER} requests open; wait for IT to decide some"
+            )));
+        }
         let now = self.clock.now();
         let mut r = ChangeRequestRow {
             id: 0,
@@ -188,7 +220,7 @@ impl Directory {
         note: &str,
     ) -> Result<ChangeRequestInfo, IdentityError> {
         let note = note.trim();
-        if note.chars().count() < 3 {
+        if !(3..=MAX_TEXT).contains(&note.chars().count()) {
             return Err(IdentityError::Invalid(
                 "say why the request is declined: the requester reads it".into(),
             ));
@@ -216,14 +248,16 @@ impl Directory {
             return Err(not_found());
         }
         let target = format!("account:{}", row.primary_address);
-        if actor.who.account_id() == Some(r.requested_by_id) {
+        // Four eyes, by account: a token or the command line has none to compare, so they
+        // cannot decide (an IT administrator could otherwise ask in the console and approve
+        // with a token of their own).
+        let decider = actor.who.account_id();
+        if decider.is_none() || decider == Some(r.requested_by_id) {
             drop(tx);
-            let why = "whoever asked for a change cannot approve or decline it too";
+            let why = "a change request is decided by a person signed in who did not ask for it";
             return Err(self.refuse(actor, &target, why).await?);
         }
-        let change: RequestedChange = serde_json::from_str(&r.change).map_err(|e| {
-            IdentityError::Invalid(format!("change request {id} is unreadable: {e}"))
-        })?;
+        let change: Option<RequestedChange> = serde_json::from_str(&r.change).ok();
         let now = self.clock.now();
         let outcome = if declined.is_some() {
             "declined"
@@ -237,8 +271,11 @@ impl Directory {
             return Err(not_found());
         }
         if declined.is_none() {
-            check(&mut tx, &row, &change).await?;
-            match &change {
+            let change = change.as_ref().ok_or_else(|| {
+                IdentityError::Invalid(format!("change request {id} is unreadable; decline it"))
+            })?;
+            check(&mut tx, &row, change).await?;
+            match change {
                 RequestedChange::Move { department } => {
                     self.move_in(&mut tx, actor, &row, department).await?;
                 }

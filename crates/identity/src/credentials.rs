@@ -16,6 +16,7 @@ use serde_json::json;
 
 /// Where an account's password stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasswordState {
     pub has_password: bool,
     pub changed_at: Option<String>,
@@ -206,11 +207,14 @@ impl Directory {
         password: &str,
     ) -> Result<(), IdentityError> {
         let ctx = context_of(row);
-        let mut violations = check_new_password(&self.config().password, password, &ctx);
-        if violations.is_empty() && self.config().password.history > 0 {
+        // One reading of the policy for the whole check, though it may change meanwhile.
+        let config = self.config();
+        let policy = &config.password;
+        let mut violations = check_new_password(policy, password, &ctx);
+        if violations.is_empty() && policy.history > 0 {
             let mut read = self.store.read().await?;
             let mut earlier = read
-                .recent_password_hashes(row.id, self.config().password.history.saturating_sub(1))
+                .recent_password_hashes(row.id, policy.history.saturating_sub(1))
                 .await?;
             if let Some(current) = read.find_password(row.id).await? {
                 earlier.insert(0, current.password_hash);
@@ -219,7 +223,7 @@ impl Directory {
             for hash in earlier {
                 if self.hasher.verify(password, &hash).await?.ok {
                     violations.push(PolicyViolation::Reused {
-                        history: self.config().password.history,
+                        history: policy.history,
                     });
                     break;
                 }

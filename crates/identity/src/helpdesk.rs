@@ -215,6 +215,7 @@ impl Directory {
 
 /// A reset request waiting for approval, as a supervisor's list shows it.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OpenResetRequest {
     pub id: i64,
     pub address: String,

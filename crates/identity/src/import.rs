@@ -26,6 +26,7 @@ use std::collections::HashMap;
 const BATCH: usize = 500;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportLineError {
     pub line: u64,
     pub employee_id: Option<String>,
@@ -33,6 +34,7 @@ pub struct ImportLineError {
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportSummary {
     pub rows: u64,
     pub created: u64,

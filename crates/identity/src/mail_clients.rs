@@ -13,6 +13,7 @@ const SHOWN_FOR: i64 = 30 * 86_400_000;
 
 /// A mail app as its owner's list shows it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MailClientInfo {
     /// `imap` or `smtp`.
     pub protocol: String,

@@ -29,6 +29,7 @@ const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
 /// What a new TOTP enrollment shows the user (once).
 #[derive(Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TotpEnrollment {
     /// `otpauth://totp/...`, for a QR code.
     pub otpauth_url: String,
@@ -45,6 +46,7 @@ impl std::fmt::Debug for TotpEnrollment {
 
 /// An account's second factors, for its owner and administrators.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MfaSummary {
     pub totp: bool,
     pub passkeys: Vec<crate::PasskeyInfo>,

@@ -11,6 +11,7 @@ const MAX_NAME: usize = 100;
 
 /// A person's legal names and preferred first name, trimmed, non-empty where present.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PersonName {
     pub first: String,
     pub middle: Option<String>,
@@ -62,6 +63,7 @@ impl PersonName {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AccountStatus {
     Active,
     Locked,
@@ -99,7 +101,9 @@ impl fmt::Display for AccountStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Department {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub id: DepartmentId,
     pub name: String,
     pub parent: Option<String>,
@@ -121,7 +125,9 @@ impl Department {
 
 /// An account as shown to administrators.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub id: AccountId,
     pub address: String,
     pub aliases: Vec<String>,

@@ -48,6 +48,7 @@ pub struct PasskeyChallenge<T> {
 
 /// A registered passkey, as its owner and administrators see it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasskeyInfo {
     pub id: i64,
     pub name: String,

@@ -17,6 +17,7 @@ use std::net::IpAddr;
 
 /// What a proven person is told: why they could not sign in, and what they spent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Recovered {
     /// When the lock that was just lifted would have ended (none: the account was not locked).
     pub was_locked_until: Option<String>,

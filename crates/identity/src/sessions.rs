@@ -31,6 +31,7 @@ pub struct Session {
 
 /// A session as listed for its owner or an administrator.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     pub id: i64,
     pub device: String,

@@ -19,6 +19,7 @@ const PREFIX: &str = "cpt_";
 
 /// A token as listed (never the secret).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiTokenInfo {
     pub id: i64,
     pub name: String,

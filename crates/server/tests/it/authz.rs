@@ -45,10 +45,7 @@ const MATRIX: [(&str, [bool; 7]); 14] = [
     ),
     ("mfa-summary", [true, true, true, false, true, false, false]),
     ("sso-apps", [true, false, false, false, false, false, false]),
-    (
-        "read-policies",
-        [true, true, false, false, true, false, false],
-    ),
+    ("read-policies", [true, true, true, true, true, true, false]),
     (
         "change-policy",
         [true, false, false, false, false, false, false],
@@ -133,8 +130,18 @@ async fn run(
                 .map(drop)
         }
         "request-change" => {
-            let to = carepost_identity::RequestedChange::Move {
-                department: "Pharmacy".into(),
+            // One open request per account and kind: IT asks for a move, a supervisor for a
+            // new name.
+            let to = if who.roles.contains(&Role::ItAdmin) {
+                carepost_identity::RequestedChange::Move {
+                    department: "Pharmacy".into(),
+                }
+            } else {
+                carepost_identity::RequestedChange::Rename {
+                    first: None,
+                    last: Some("Newname".into()),
+                    preferred: None,
+                }
             };
             d.request_change(who, target, &to, "HR ticket 1")
                 .await

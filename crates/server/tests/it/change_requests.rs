@@ -101,9 +101,14 @@ async fn a_supervisor_asks_it_decides_and_the_change_is_made_by_the_approver() {
             .request_change(&meg, &ann, &moving("Pharmacy"), "HR-1 transfer")
             .await
             .unwrap();
+        let annie = RequestedChange::Rename {
+            first: None,
+            last: None,
+            preferred: Some("Annie".into()),
+        };
         let r_declined = env
             .dir
-            .request_change(&meg, &ann, &moving("Medicine"), "HR-3 back to the ward")
+            .request_change(&meg, &ann, &annie, "HR-3 she asked for it")
             .await
             .unwrap();
         assert_eq!(r_move.status, "open");
@@ -117,9 +122,23 @@ async fn a_supervisor_asks_it_decides_and_the_change_is_made_by_the_approver() {
         assert!(matches!(e, IdentityError::Forbidden(_)), "{e}");
         let own = env
             .dir
-            .request_change(&ida, &ann, &moving("Medicine"), "IT asks itself")
+            .request_change(&ida, &bob, &moving("Pharmacy"), "IT asks itself")
             .await
             .unwrap();
+        // One open request per account and kind.
+        let e = env
+            .dir
+            .request_change(&meg, &bob, &moving("Medicine"), "HR-5 another move")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, IdentityError::Conflict(_)), "{e}");
+        // Neither a token nor the command line decides: four eyes compare people.
+        let e = env
+            .dir
+            .approve_change(&admin(), r_move.id)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, IdentityError::Forbidden(_)), "{e}");
         let e = env.dir.approve_change(&ida, own.id).await.unwrap_err();
         assert!(matches!(e, IdentityError::Forbidden(_)), "{e}");
 
@@ -190,6 +209,11 @@ async fn a_supervisor_asks_it_decides_and_the_change_is_made_by_the_approver() {
             .unwrap();
         let count = |a: &str| events.iter().filter(|e| e.action == a).count();
         assert_eq!(count("account.change_request"), 4);
+        assert!(
+            events
+                .iter()
+                .any(|e| e.action == "authz.denied" && e.details.contains("did not ask"))
+        );
         assert_eq!(count("account.change_decide"), 3);
         let moved = events
             .iter()
@@ -274,7 +298,7 @@ async fn in_the_console_a_supervisor_asks_and_it_approves() {
 }
 
 #[tokio::test]
-async fn through_the_api_a_token_decides_but_does_not_ask() {
+async fn through_the_api_a_token_reads_but_only_people_ask_and_decide() {
     let (s, ann) = server_with_nurse(carepost_testkit::TestDb::sqlite()).await;
     let dir = s.running.context.directory.clone();
     dir.create_department(&admin(), "Pharmacy", None)
@@ -361,14 +385,37 @@ async fn through_the_api_a_token_decides_but_does_not_ask() {
         None,
     )
     .await;
+    assert_eq!(
+        r.status, 403,
+        "a token has no person to compare: {}",
+        r.body
+    );
+    // An IT administrator signed in approves through the API.
+    let ida = crate::support::add_person(&dir, ("Ida", "Admin", "I1"), "Pharmacy", "nurse").await;
+    dir.grant_role(&admin(), &ida, &Role::ItAdmin, None)
+        .await
+        .unwrap();
+    let mut i = Browser::new(TestServer::start_shared(&s));
+    i.sign_in(&ida).await;
+    let cookie = i.cookies.join("; ");
+    let approve = |cookie: String| {
+        let s = TestServer::start_shared(&s);
+        async move {
+            https_request(
+                s.running.https.unwrap(),
+                &s.cert,
+                "POST",
+                &format!("/api/v1/change-requests/{id}/approve"),
+                &[("Cookie", &cookie), ("X-Carepost-Request", "1")],
+                None,
+            )
+            .await
+        }
+    };
+    let r = approve(cookie.clone()).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["status"], "approved");
-    let r = call(
-        "POST",
-        format!("/api/v1/change-requests/{id}/approve"),
-        None,
-    )
-    .await;
+    let r = approve(cookie).await;
     assert_eq!(r.status, 404, "{}", r.body);
     let r = call("POST", "/api/v1/change-requests/999/approve".into(), None).await;
     assert_eq!(r.status, 404, "{}", r.body);

@@ -94,8 +94,8 @@ pub async fn policies(
     policies_page(&state, &actor, me, &csrf, Vec::new(), None).await
 }
 
-/// A section's form: each key's text, read by its kind. A value equal to the config file's
-/// (or left empty) follows the file again rather than being set over it.
+/// A section's form: each changed key's text, read by its kind. A value equal to the config
+/// file's (or left empty) follows the file again rather than being set over it.
 pub async fn change(
     State(state): State<WebState>,
     source: Source,
@@ -126,6 +126,11 @@ pub async fn change(
         let Some(text) = f.get(field.key) else {
             continue;
         };
+        // Only what the person changed: the rest of the form is what the page showed, and
+        // sending it back would undo a colleague's change made meanwhile.
+        if f.get(&format!("was_{}", field.key)) == Some(text) {
+            continue;
+        }
         match parse_field(field, text) {
             Ok(v) => {
                 let from_file = file
@@ -144,6 +149,10 @@ pub async fn change(
     if !problems.is_empty() {
         let e = problems.join("; ");
         return policies_page(&state, &actor, me, &csrf, Vec::new(), Some(e)).await;
+    }
+    if changes.is_empty() {
+        let said = vec!["Nothing was changed.".to_string()];
+        return policies_page(&state, &actor, me, &csrf, said, None).await;
     }
     match state
         .directory

@@ -190,6 +190,7 @@ impl NewEvent {
 
 /// An event as stored: with its sequence number, its predecessor's hash and its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub seq: AuditSeq,
     pub at: UnixMillis,

@@ -5,9 +5,9 @@
 //! own request (four eyes).
 
 use crate::authz::Permission;
-use crate::directory::{account_by_address, row_fields};
+use crate::directory::account_by_address;
 use crate::rename::renamed;
-use crate::{Actor, Directory, IdentityError, Rename};
+use crate::{AccountEdit, Actor, Directory, IdentityError, Rename};
 use carepost_audit::action;
 use carepost_store::{
     AccountRow, AuditRepo, ChangeRequestRepo, ChangeRequestRow, DirectoryRepo, Tx,
@@ -277,7 +277,11 @@ impl Directory {
             check(&mut tx, &row, change).await?;
             match change {
                 RequestedChange::Move { department } => {
-                    self.move_in(&mut tx, actor, &row, department).await?;
+                    let edit = AccountEdit {
+                        department: Some(department.clone()),
+                        ..AccountEdit::default()
+                    };
+                    self.edit_in(&mut tx, actor, &row, &edit).await?;
                 }
                 RequestedChange::Rename { .. } => {
                     let name = renamed(&row, &change.rename().unwrap_or_default())?;
@@ -330,57 +334,6 @@ impl Directory {
             }
         }
         Ok(out)
-    }
-
-    /// Moves an account to another department (IT).
-    pub async fn move_account(
-        &self,
-        actor: &Actor,
-        address: &str,
-        department: &str,
-    ) -> Result<(), IdentityError> {
-        self.require(
-            actor,
-            Permission::ManageAccounts,
-            &format!("account:{address}"),
-        )
-        .await?;
-        let mut tx = self.store.begin().await?;
-        let row = account_by_address(&mut tx, address).await?;
-        let change = RequestedChange::Move {
-            department: department.to_string(),
-        };
-        check(&mut tx, &row, &change).await?;
-        self.move_in(&mut tx, actor, &row, department).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn move_in(
-        &self,
-        tx: &mut Tx,
-        actor: &Actor,
-        row: &AccountRow,
-        department: &str,
-    ) -> Result<(), IdentityError> {
-        let to = tx
-            .find_department_by_name(department.trim())
-            .await?
-            .ok_or_else(|| IdentityError::NotFound(format!("no department '{department}'")))?;
-        let mut fields = row_fields(row);
-        fields.department_id = to.id;
-        tx.update_account(row.id, &fields, self.clock.now()).await?;
-        let event = self
-            .audit(
-                actor,
-                action::ACCOUNT_UPDATE,
-                format!("account:{}", row.primary_address),
-            )
-            .with_details(json!({
-                "department": { "from": row.department_name, "to": to.name },
-            }));
-        tx.append_audit(&event).await?;
-        Ok(())
     }
 }
 

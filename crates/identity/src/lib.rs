@@ -19,6 +19,7 @@ mod bootstrap;
 mod change_requests;
 mod credentials;
 mod directory;
+mod edit;
 mod error;
 mod helpdesk;
 mod import;
@@ -51,6 +52,7 @@ pub use carepost_config::{EDITABLE as POLICY_FIELDS, FieldKind, field_text, pars
 pub use change_requests::{ChangeRequestInfo, RequestedChange};
 pub use credentials::PasswordState;
 pub use directory::{Directory, ListFilter};
+pub use edit::AccountEdit;
 pub use error::IdentityError;
 pub use helpdesk::OpenResetRequest;
 pub use import::{ImportLineError, ImportSummary};

@@ -103,7 +103,6 @@ impl fmt::Display for AccountStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Department {
-    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub id: DepartmentId,
     pub name: String,
     pub parent: Option<String>,
@@ -127,7 +126,6 @@ impl Department {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
-    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub id: AccountId,
     pub address: String,
     pub aliases: Vec<String>,

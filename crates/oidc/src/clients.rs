@@ -46,6 +46,7 @@ pub struct NewClient {
 
 /// A client as listed (never its secret).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientInfo {
     pub client_id: String,
     pub name: String,

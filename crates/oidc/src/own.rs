@@ -12,6 +12,7 @@ use serde_json::json;
 
 /// A grant, as its owner sees it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GrantInfo {
     pub id: i64,
     pub client_id: String,

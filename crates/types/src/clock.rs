@@ -9,6 +9,7 @@ use std::time::Duration;
 
 /// Milliseconds since 1970-01-01T00:00:00Z, the one time representation in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct UnixMillis(pub i64);
 

@@ -21,6 +21,8 @@ pub enum AccountCommand {
     /// Change names; if the policy then makes another address, it becomes primary and the old
     /// one stays as an alias that keeps receiving.
     Rename(RenameArgs),
+    /// Change the department, role category, supervisor or employee id.
+    Edit(EditArgs),
     /// A colleague has left: sign-in refused, mail kept, addresses quarantined before reuse.
     Deprovision { address: String },
     /// Set a password read from standard input (the whole policy applies).
@@ -151,6 +153,20 @@ pub struct RenameArgs {
     preferred: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    address: String,
+    #[arg(long)]
+    department: Option<String>,
+    #[arg(long)]
+    category: Option<String>,
+    /// The supervisor's address; an empty value removes the supervisor.
+    #[arg(long)]
+    supervisor: Option<String>,
+    #[arg(long)]
+    employee_id: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AliasCommand {
     /// Give an account a further address in one of the organization's domains.
@@ -256,6 +272,15 @@ pub(crate) async fn run(c: AccountCommand, g: &Global) -> anyhow::Result<ExitCod
                 preferred: a.preferred,
             };
             dir.rename(&actor, &a.address, &change).await?
+        }
+        AccountCommand::Edit(a) => {
+            let edit = carepost_identity::AccountEdit {
+                department: a.department,
+                category: a.category,
+                supervisor: a.supervisor,
+                employee_id: a.employee_id,
+            };
+            dir.edit_account(&actor, &a.address, &edit).await?
         }
     };
     if g.json {

@@ -5,7 +5,7 @@ use crate::support::{Env, admin, new_account, on_each_backend};
 use carepost_identity::{AccountStatus, Actor, IdentityError, ListFilter, Role};
 use carepost_store::AuditFilter;
 
-const OPS: [&str; 14] = [
+const OPS: [&str; 15] = [
     "find",
     "list",
     "disable",
@@ -20,11 +20,12 @@ const OPS: [&str; 14] = [
     "read-policies",
     "change-policy",
     "request-change",
+    "edit",
 ];
 
 /// Who may do what: it-admin, helpdesk, supervisor of Medicine (the target's parent
 /// department), supervisor of Pharmacy, security officer, communications, no role.
-const MATRIX: [(&str, [bool; 7]); 14] = [
+const MATRIX: [(&str, [bool; 7]); 15] = [
     ("find", [true, true, true, false, true, false, false]),
     ("list", [true, true, true, false, true, false, false]),
     ("disable", [true, false, true, false, false, false, false]),
@@ -54,6 +55,7 @@ const MATRIX: [(&str, [bool; 7]); 14] = [
         "request-change",
         [true, false, true, false, false, false, false],
     ),
+    ("edit", [true, false, false, false, false, false, false]),
 ];
 
 async fn actor(env: &Env, first: &str, id: &str, role: Option<(Role, Option<&str>)>) -> Actor {
@@ -146,6 +148,13 @@ async fn run(
             d.request_change(who, target, &to, "HR ticket 1")
                 .await
                 .map(drop)
+        }
+        "edit" => {
+            let to = carepost_identity::AccountEdit {
+                employee_id: Some(format!("EDIT{n}")),
+                ..Default::default()
+            };
+            d.edit_account(who, target, &to).await.map(drop)
         }
         other => panic!("unknown operation {other}"),
     }

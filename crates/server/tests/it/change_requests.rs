@@ -1,6 +1,7 @@
-//! Supervisors' change requests: a supervisor asks IT to rename or move one of their people;
-//! IT approves (the change is made) or declines with a note; the supervisor sees the outcome.
-//! Through the domain on both backends, the console in a browser-like client, and the API.
+//! Changes to accounts: IT edits an account's department, category, supervisor and employee
+//! id; a supervisor asks IT to rename or move one of their people, and IT approves (the change
+//! is made) or declines with a note; the supervisor sees the outcome. Through the domain on
+//! both backends, the console in a browser-like client, and the API.
 
 use crate::browser::Browser;
 use crate::support::{Env, admin, new_account, on_each_backend, server_with_nurse};
@@ -419,4 +420,178 @@ async fn through_the_api_a_token_reads_but_only_people_ask_and_decide() {
     assert_eq!(r.status, 404, "{}", r.body);
     let r = call("POST", "/api/v1/change-requests/999/approve".into(), None).await;
     assert_eq!(r.status, 404, "{}", r.body);
+}
+
+#[tokio::test]
+async fn it_edits_department_category_supervisor_and_employee_id() {
+    on_each_backend(async |env| {
+        env.department("Cardiology", None).await;
+        env.department("Pharmacy", None).await;
+        let ann = env.create("Ann", None, "Lee", "T1").await;
+        let bob = env.create("Bob", None, "Smith", "T2").await;
+        let hal = person(env, "Hal", "H1", "Pharmacy", Some((Role::Helpdesk, None))).await;
+        let edit = |department: Option<&str>,
+                    category: Option<&str>,
+                    supervisor: Option<&str>,
+                    employee_id: Option<&str>| {
+            carepost_identity::AccountEdit {
+                department: department.map(str::to_string),
+                category: category.map(str::to_string),
+                supervisor: supervisor.map(str::to_string),
+                employee_id: employee_id.map(str::to_string),
+            }
+        };
+        let e = env
+            .dir
+            .edit_account(&hal, &ann, &edit(Some("Pharmacy"), None, None, None))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, IdentityError::Forbidden(_)), "{e}");
+        let a = env
+            .dir
+            .edit_account(
+                &admin(),
+                &ann,
+                &edit(Some("Pharmacy"), Some("nurse"), Some(&bob), Some("T9")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                a.department.as_str(),
+                a.category.as_str(),
+                a.supervisor.as_deref(),
+                a.employee_id.as_str()
+            ),
+            ("Pharmacy", "nurse", Some(bob.as_str()), "T9")
+        );
+        // Found by the new employee id; the old one is free.
+        let found = env
+            .dir
+            .list_accounts(
+                &admin(),
+                &carepost_identity::ListFilter {
+                    query: Some("T9".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        for (bad, want) in [
+            (edit(Some("Nowhere"), None, None, None), "no department"),
+            (edit(None, Some("wizard"), None, None), "wizard"),
+            (edit(None, None, Some(&ann), None), "own supervisor"),
+            (edit(None, None, None, Some("T2")), "already has an account"),
+            (
+                edit(Some("Pharmacy"), None, None, None),
+                "nothing to change",
+            ),
+        ] {
+            let e = env
+                .dir
+                .edit_account(&admin(), &ann, &bad)
+                .await
+                .unwrap_err();
+            assert!(e.to_string().contains(want), "{bad:?}: {e}");
+        }
+        let a = env
+            .dir
+            .edit_account(&admin(), &ann, &edit(None, None, Some(""), None))
+            .await
+            .unwrap();
+        assert_eq!(a.supervisor, None);
+        let events = env
+            .dir
+            .audit_events(&admin(), &AuditFilter::default())
+            .await
+            .unwrap();
+        let update = events
+            .iter()
+            .find(|e| e.action == "account.update" && e.details.contains("T9"))
+            .unwrap();
+        for key in ["department", "category", "supervisor", "employee_id"] {
+            assert!(
+                update.details.contains(&format!("\"{key}\"")),
+                "{}",
+                update.details
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn it_edits_an_account_through_the_api_and_the_console() {
+    let (s, ann) = server_with_nurse(carepost_testkit::TestDb::sqlite()).await;
+    let dir = s.running.context.directory.clone();
+    dir.create_department(&admin(), "Pharmacy", None)
+        .await
+        .unwrap();
+    let (_, it) = dir
+        .create_api_token(
+            &admin(),
+            "it",
+            &[Role::ItAdmin],
+            Duration::from_secs(86_400),
+        )
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {it}");
+    let r = https_request(
+        s.running.https.unwrap(),
+        &s.cert,
+        "PATCH",
+        &format!("/api/v1/accounts/{ann}"),
+        &[
+            ("Authorization", &bearer),
+            ("Content-Type", "application/json"),
+        ],
+        Some(r#"{"department": "Pharmacy", "category": "clinician"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["department"], "Pharmacy");
+    assert_eq!(r.json()["category"], "clinician");
+
+    let ida = crate::support::add_person(&dir, ("Ida", "Admin", "I1"), "Pharmacy", "nurse").await;
+    dir.grant_role(&admin(), &ida, &Role::ItAdmin, None)
+        .await
+        .unwrap();
+    let mut i = Browser::new(TestServer::start_shared(&s));
+    i.sign_in(&ida).await;
+    let page = i.get(&format!("/admin/accounts/{ann}")).await;
+    assert!(page.body.contains("id=\"edit\""), "{}", page.body);
+    let r = i
+        .post(
+            &format!("/admin/accounts/{ann}/edit"),
+            &[
+                ("department", "Cardiology"),
+                ("supervisor", &ida),
+                ("category", ""),
+                ("employee_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let a = dir.find_account(&admin(), &ann).await.unwrap();
+    assert_eq!(
+        (
+            a.department.as_str(),
+            a.supervisor.as_deref(),
+            a.category.as_str()
+        ),
+        ("Cardiology", Some(ida.as_str()), "clinician")
+    );
+    let r = i
+        .post(
+            &format!("/admin/accounts/{ann}/edit"),
+            &[("supervisor", "none")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        dir.find_account(&admin(), &ann).await.unwrap().supervisor,
+        None
+    );
 }

@@ -654,6 +654,34 @@ fn password_and_mfa_commands_work_end_to_end() {
         "--reason",
         "ticket 12, verified in person",
     ]);
+    let edited = json(&[
+        "--data",
+        data,
+        "--json",
+        "account",
+        "edit",
+        "ann.lee@kaiser.org",
+        "--category",
+        "clinician",
+        "--employee-id",
+        "E77",
+    ]);
+    assert_eq!(
+        (&edited["category"], &edited["employee_id"]),
+        (&Value::from("clinician"), &Value::from("E77"))
+    );
+    assert!(
+        fails(&[
+            "--data",
+            data,
+            "account",
+            "edit",
+            "ann.lee@kaiser.org",
+            "--department",
+            "Nowhere"
+        ])
+        .contains("no department")
+    );
     let policy = ok(&["--data", data, "policy", "show"]);
     assert!(policy.contains("100,000 common and breached"), "{policy}");
     let policy = json(&["--data", data, "--json", "policy", "show"]);

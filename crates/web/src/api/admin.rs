@@ -8,11 +8,90 @@ use crate::WebState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use carepost_identity::{AccountStatus, ListFilter, NewAccount, PersonName};
+use carepost_identity::{
+    Account, AccountEdit, AccountStatus, ApiTokenInfo, Department, ImportSummary, ListFilter,
+    NewAccount, PersonName,
+};
 use carepost_store::AuditFilter;
 use carepost_types::UnixMillis;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccountList {
+    accounts: Vec<Account>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AddressPreview {
+    address: String,
+}
+
+/// One kind of source's lockout state.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LockState {
+    /// `familiar` or `unfamiliar` sources.
+    sources: String,
+    locked_until: Option<String>,
+    failures: i64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccountDetail {
+    account: Account,
+    lockout: Vec<LockState>,
+}
+
+/// A one-time temporary password, shown once; the person must change it at sign-in.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TemporaryPassword {
+    temporary_password: String,
+    must_change: bool,
+    shown_once: bool,
+}
+
+impl TemporaryPassword {
+    fn of(temporary_password: String) -> Json<TemporaryPassword> {
+        Json(TemporaryPassword {
+            temporary_password,
+            must_change: true,
+            shown_once: true,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Ended {
+    ended: u64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditEvents {
+    events: Vec<carepost_audit::Event>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RequestMade {
+    request: i64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Departments {
+    departments: Vec<Department>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenMade {
+    id: i64,
+    /// `cpt_...`, shown once.
+    token: String,
+    shown_once: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Tokens {
+    tokens: Vec<ApiTokenInfo>,
+}
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -30,7 +109,7 @@ pub struct ListQuery {
     summary = "Find accounts",
     params(ListQuery),
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = AccountList),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -38,7 +117,7 @@ pub async fn list_accounts(
     State(state): State<WebState>,
     Caller(actor): Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountList>, ApiError> {
     let filter = ListFilter {
         department: q.department,
         status: q.status.as_deref().map(AccountStatus::parse).transpose()?,
@@ -46,7 +125,7 @@ pub async fn list_accounts(
         limit: Some(q.limit.unwrap_or(100).clamp(1, 1000)),
     };
     let accounts = state.directory.list_accounts(&actor, &filter).await?;
-    Ok(Json(json!({ "accounts": accounts })))
+    Ok(Json(AccountList { accounts }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -65,7 +144,7 @@ pub struct NameQuery {
     summary = "The address the policy would give this name now",
     params(NameQuery),
     responses(
-        (status = 200, description = "{address}", body = Object),
+        (status = 200, description = "{address}", body = AddressPreview),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -73,7 +152,7 @@ pub async fn address_preview(
     State(state): State<WebState>,
     Caller(actor): Caller,
     ApiQuery(q): ApiQuery<NameQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AddressPreview>, ApiError> {
     let name = PersonName::new(
         &q.first,
         q.middle.as_deref().filter(|m| !m.is_empty()),
@@ -81,7 +160,9 @@ pub async fn address_preview(
         q.preferred.as_deref().filter(|p| !p.is_empty()),
     )?;
     let address = state.directory.preview_address_as(&actor, &name).await?;
-    Ok(Json(json!({ "address": address.to_string() })))
+    Ok(Json(AddressPreview {
+        address: address.to_string(),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -103,7 +184,7 @@ pub struct CreateAccount {
     summary = "Create an account",
     request_body = CreateAccount,
     responses(
-        (status = 201, description = "done", body = Object),
+        (status = 201, description = "done", body = Account),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -111,7 +192,7 @@ pub async fn create_account(
     State(state): State<WebState>,
     Caller(actor): Caller,
     ApiJson(b): ApiJson<CreateAccount>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Account>), ApiError> {
     let new = NewAccount {
         name: PersonName::new(
             &b.first,
@@ -125,7 +206,7 @@ pub async fn create_account(
         supervisor: b.supervisor,
     };
     let account = state.directory.create_account(&actor, &new).await?;
-    Ok((StatusCode::CREATED, Json(json!(account))))
+    Ok((StatusCode::CREATED, Json(account)))
 }
 
 #[utoipa::path(
@@ -135,7 +216,7 @@ pub async fn create_account(
     summary = "An account and its lockout state",
     params(("address" = String, Path, description = "primary address")),
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = AccountDetail),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -143,14 +224,41 @@ pub async fn show_account(
     State(state): State<WebState>,
     Caller(actor): Caller,
     ApiPath(address): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountDetail>, ApiError> {
     let account = state.directory.find_account(&actor, &address).await?;
     let locks = state.directory.lock_state(&actor, &address).await?;
-    let locks: Vec<Value> = locks
+    let lockout = locks
         .into_iter()
-        .map(|(kind, until, failures)| json!({ "sources": kind, "locked_until": until, "failures": failures }))
+        .map(|(sources, locked_until, failures)| LockState {
+            sources,
+            locked_until,
+            failures,
+        })
         .collect();
-    Ok(Json(json!({ "account": account, "lockout": locks })))
+    Ok(Json(AccountDetail { account, lockout }))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/accounts/{address}",
+    tag = "accounts",
+    summary = "Edit an account's department, role category, supervisor (\"\" for none) or employee id (IT)",
+    params(("address" = String, Path, description = "primary address")),
+    request_body = AccountEdit,
+    responses(
+        (status = 200, description = "the account as now", body = Account),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
+pub async fn edit_account(
+    State(state): State<WebState>,
+    Caller(actor): Caller,
+    ApiPath(address): ApiPath<String>,
+    ApiJson(b): ApiJson<AccountEdit>,
+) -> Result<Json<Account>, ApiError> {
+    Ok(Json(
+        state.directory.edit_account(&actor, &address, &b).await?,
+    ))
 }
 
 #[utoipa::path(
@@ -186,7 +294,7 @@ pub struct StatusChange {
     request_body = StatusChange,
     params(("address" = String, Path, description = "primary address")),
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = Account),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -195,10 +303,10 @@ pub async fn set_status(
     Caller(actor): Caller,
     ApiPath(address): ApiPath<String>,
     ApiJson(b): ApiJson<StatusChange>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Account>, ApiError> {
     let to = AccountStatus::parse(&b.status)?;
     let account = state.directory.set_status(&actor, &address, to).await?;
-    Ok(Json(json!(account)))
+    Ok(Json(account))
 }
 
 #[utoipa::path(
@@ -208,7 +316,7 @@ pub async fn set_status(
     summary = "Reset to a temporary password (shown once)",
     params(("address" = String, Path, description = "primary address")),
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = TemporaryPassword),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -216,11 +324,9 @@ pub async fn reset_password(
     State(state): State<WebState>,
     Caller(actor): Caller,
     ApiPath(address): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TemporaryPassword>, ApiError> {
     let temporary = state.directory.reset_password(&actor, &address).await?;
-    Ok(Json(
-        json!({ "temporary_password": temporary, "must_change": true, "shown_once": true }),
-    ))
+    Ok(TemporaryPassword::of(temporary))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -260,7 +366,7 @@ pub async fn reset_mfa(
     summary = "End every web session",
     params(("address" = String, Path, description = "primary address")),
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = Ended),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -268,9 +374,9 @@ pub async fn end_sessions(
     State(state): State<WebState>,
     Caller(actor): Caller,
     ApiPath(address): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Ended>, ApiError> {
     let n = state.directory.end_all_sessions(&actor, &address).await?;
-    Ok(Json(json!({ "ended": n })))
+    Ok(Json(Ended { ended: n }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -290,7 +396,7 @@ pub struct AuditQuery {
     summary = "The audit trail",
     params(AuditQuery),
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = AuditEvents),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -298,7 +404,7 @@ pub async fn audit(
     State(state): State<WebState>,
     Caller(actor): Caller,
     ApiQuery(q): ApiQuery<AuditQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditEvents>, ApiError> {
     let time = |t: &Option<String>| -> Result<Option<UnixMillis>, ApiError> {
         t.as_deref()
             .map(UnixMillis::parse)
@@ -315,7 +421,7 @@ pub async fn audit(
         newest_first: false,
     };
     let events = state.directory.audit_events(&actor, &filter).await?;
-    Ok(Json(json!({ "events": events })))
+    Ok(Json(AuditEvents { events }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -332,7 +438,7 @@ pub struct HelpdeskReset {
     request_body = HelpdeskReset,
     params(("address" = String, Path, description = "primary address")),
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = TemporaryPassword),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -341,14 +447,12 @@ pub async fn helpdesk_reset(
     Caller(actor): Caller,
     ApiPath(address): ApiPath<String>,
     ApiJson(b): ApiJson<HelpdeskReset>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TemporaryPassword>, ApiError> {
     let temporary = state
         .directory
         .helpdesk_reset(&actor, &address, b.user_code.as_deref())
         .await?;
-    Ok(Json(
-        json!({ "temporary_password": temporary, "must_change": true, "shown_once": true }),
-    ))
+    Ok(TemporaryPassword::of(temporary))
 }
 
 #[utoipa::path(
@@ -359,7 +463,7 @@ pub async fn helpdesk_reset(
     request_body = Reason,
     params(("address" = String, Path, description = "primary address")),
     responses(
-        (status = 201, description = "done", body = Object),
+        (status = 201, description = "done", body = RequestMade),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -368,12 +472,12 @@ pub async fn request_reset(
     Caller(actor): Caller,
     ApiPath(address): ApiPath<String>,
     ApiJson(b): ApiJson<Reason>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<RequestMade>), ApiError> {
     let id = state
         .directory
         .request_reset(&actor, &address, &b.reason)
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "request": id }))))
+    Ok((StatusCode::CREATED, Json(RequestMade { request: id })))
 }
 
 #[utoipa::path(
@@ -383,7 +487,7 @@ pub async fn request_reset(
     summary = "Approve a reset request",
     params(("id" = i64, Path, description = "request id")),
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = TemporaryPassword),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -391,11 +495,9 @@ pub async fn approve_reset(
     State(state): State<WebState>,
     Caller(actor): Caller,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TemporaryPassword>, ApiError> {
     let temporary = state.directory.approve_reset(&actor, id).await?;
-    Ok(Json(
-        json!({ "temporary_password": temporary, "must_change": true, "shown_once": true }),
-    ))
+    Ok(TemporaryPassword::of(temporary))
 }
 
 #[utoipa::path(
@@ -404,16 +506,16 @@ pub async fn approve_reset(
     tag = "directory",
     summary = "The department tree",
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = Departments),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
 pub async fn departments(
     State(state): State<WebState>,
     Caller(actor): Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Departments>, ApiError> {
     let all = state.directory.list_departments(&actor).await?;
-    Ok(Json(json!({ "departments": all })))
+    Ok(Json(Departments { departments: all }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -429,7 +531,7 @@ pub struct NewDepartment {
     summary = "Create a department",
     request_body = NewDepartment,
     responses(
-        (status = 201, description = "done", body = Object),
+        (status = 201, description = "done", body = Department),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -437,12 +539,12 @@ pub async fn create_department(
     State(state): State<WebState>,
     Caller(actor): Caller,
     ApiJson(b): ApiJson<NewDepartment>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Department>), ApiError> {
     let d = state
         .directory
         .create_department(&actor, &b.name, b.parent.as_deref())
         .await?;
-    Ok((StatusCode::CREATED, Json(json!(d))))
+    Ok((StatusCode::CREATED, Json(d)))
 }
 
 /// `POST /api/v1/import` with the HR export as the body (`text/csv`): the summary with the
@@ -454,7 +556,7 @@ pub async fn create_department(
     summary = "HR import (CSV body)",
     request_body(content = String, content_type = "text/csv"),
     responses(
-        (status = 200, description = "the per-row report", body = Object),
+        (status = 200, description = "the per-row report", body = ImportSummary),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -462,9 +564,9 @@ pub async fn import(
     State(state): State<WebState>,
     Caller(actor): Caller,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ImportSummary>, ApiError> {
     let summary = state.directory.import_csv(&actor, &body[..]).await?;
-    Ok(Json(json!(summary)))
+    Ok(Json(summary))
 }
 
 /// The policies in force, for anyone signed in (the portal shows the password rules).
@@ -474,7 +576,7 @@ pub async fn import(
     tag = "directory",
     summary = "The security policies",
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "the password, lockout, mfa, sessions and oidc sections, keys as the config file names them", body = Object),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -501,7 +603,7 @@ pub struct NewToken {
     summary = "Create an API token (shown once)",
     request_body = NewToken,
     responses(
-        (status = 201, description = "done", body = Object),
+        (status = 201, description = "done", body = TokenMade),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -509,7 +611,7 @@ pub async fn create_token(
     State(state): State<WebState>,
     Caller(actor): Caller,
     ApiJson(b): ApiJson<NewToken>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<TokenMade>), ApiError> {
     let mut roles = Vec::new();
     for r in &b.roles {
         roles.push(
@@ -524,7 +626,11 @@ pub async fn create_token(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": id, "token": token, "shown_once": true })),
+        Json(TokenMade {
+            id,
+            token,
+            shown_once: true,
+        }),
     ))
 }
 
@@ -534,16 +640,16 @@ pub async fn create_token(
     tag = "tokens",
     summary = "API tokens",
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = Tokens),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
 pub async fn tokens(
     State(state): State<WebState>,
     Caller(actor): Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Tokens>, ApiError> {
     let list = state.directory.list_api_tokens(&actor).await?;
-    Ok(Json(json!({ "tokens": list })))
+    Ok(Json(Tokens { tokens: list }))
 }
 
 #[utoipa::path(

@@ -7,8 +7,24 @@ use crate::WebState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use carepost_oidc::ClientInfo;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Apps {
+    apps: Vec<ClientInfo>,
+    /// The issuer the applications are configured with.
+    issuer: String,
+}
+
+/// A registered application; its secret (of a confidential client) is shown only here.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AppRegistered {
+    client_id: String,
+    client_secret: Option<String>,
+    app: ClientInfo,
+    issuer: String,
+}
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewApp {
@@ -42,16 +58,19 @@ pub struct NewApp {
     tag = "single sign-on",
     summary = "Registered single sign-on applications",
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = Apps),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
 pub async fn list(
     State(state): State<WebState>,
     Caller(actor): Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Apps>, ApiError> {
     let apps = state.oidc.list_clients(&actor).await?;
-    Ok(Json(json!({ "apps": apps, "issuer": state.oidc.issuer() })))
+    Ok(Json(Apps {
+        apps,
+        issuer: state.oidc.issuer(),
+    }))
 }
 
 #[utoipa::path(
@@ -61,7 +80,7 @@ pub async fn list(
     summary = "Register an application (its secret is shown once)",
     request_body = NewApp,
     responses(
-        (status = 201, description = "done", body = Object),
+        (status = 201, description = "done", body = AppRegistered),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -69,7 +88,7 @@ pub async fn create(
     State(state): State<WebState>,
     Caller(actor): Caller,
     ApiJson(b): ApiJson<NewApp>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<AppRegistered>), ApiError> {
     let new = carepost_oidc::NewClient {
         name: b.name,
         redirect_uris: b.redirect_uris,
@@ -85,12 +104,12 @@ pub async fn create(
     let (app, secret) = state.oidc.register_client(&actor, &new).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "client_id": app.client_id,
-            "client_secret": secret,
-            "app": app,
-            "issuer": state.oidc.issuer(),
-        })),
+        Json(AppRegistered {
+            client_id: app.client_id.clone(),
+            client_secret: secret,
+            app,
+            issuer: state.oidc.issuer(),
+        }),
     ))
 }
 

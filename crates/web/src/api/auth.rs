@@ -15,8 +15,64 @@ use carepost_identity::{
     SignedIn,
 };
 use carepost_types::AccountId;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+
+/// Whether the account must still enroll a second factor, and by when.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Enrollment {
+    required: bool,
+    /// The grace has passed: only enrollment is open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overdue: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grace_until: Option<String>,
+}
+
+/// A session is open (its cookie comes with this answer).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SignedInBody {
+    /// `signed_in`.
+    status: String,
+    address: String,
+    must_change_password: bool,
+    password_expires_soon: bool,
+    mfa_enrollment: Enrollment,
+    notices: Vec<String>,
+}
+
+/// The second factors the account can answer with.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Factors {
+    totp: bool,
+    passkey: bool,
+    recovery_code: bool,
+}
+
+/// The password was right; the second step comes next (a 5-minute cookie comes with this).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SecondFactorBody {
+    /// `second_factor_required`.
+    status: String,
+    factors: Factors,
+}
+
+/// The answer to the password step.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum SignInAnswer {
+    SignedIn(SignedInBody),
+    SecondFactor(SecondFactorBody),
+}
+
+/// What a person proven by `/auth/recover` is told.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RecoveredBody {
+    /// `recovered`.
+    status: String,
+    #[serde(flatten)]
+    recovered: Recovered,
+    notices: Vec<String>,
+}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordStep {
@@ -105,22 +161,28 @@ async fn signed_in(
     notices: Vec<String>,
 ) -> Result<Response, ApiError> {
     let token = open_session(state, s, amr, headers, source).await?;
-    let enrollment = match &s.second_factor {
+    let mfa_enrollment = match &s.second_factor {
         SecondFactor::EnrollmentRequired {
             grace_until,
             overdue,
-        } => {
-            json!({ "required": true, "overdue": overdue, "grace_until": grace_until.to_rfc3339() })
-        }
-        _ => json!({ "required": false }),
+        } => Enrollment {
+            required: true,
+            overdue: Some(*overdue),
+            grace_until: Some(grace_until.to_rfc3339()),
+        },
+        _ => Enrollment {
+            required: false,
+            overdue: None,
+            grace_until: None,
+        },
     };
-    let body = json!({
-        "status": "signed_in",
-        "address": s.address,
-        "must_change_password": s.must_change_password,
-        "password_expires_soon": s.password_expires_soon,
-        "mfa_enrollment": enrollment,
-        "notices": notices,
+    let body = SignInAnswer::SignedIn(SignedInBody {
+        status: "signed_in".into(),
+        address: s.address.clone(),
+        must_change_password: s.must_change_password,
+        password_expires_soon: s.password_expires_soon,
+        mfa_enrollment,
+        notices,
     });
     let mut res = Json(body).into_response();
     let h = res.headers_mut();
@@ -138,7 +200,7 @@ async fn signed_in(
     summary = "Password step of a sign-in",
     request_body = PasswordStep,
     responses(
-        (status = 200, description = "signed in, or second_factor_required with a 5-minute cookie", body = Object),
+        (status = 200, description = "signed in, or second_factor_required with a 5-minute cookie", body = SignInAnswer),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -173,11 +235,18 @@ pub async fn sign_in(
             totp,
             passkeys,
             recovery_codes,
-        } => json!({ "totp": totp, "passkey": passkeys > 0, "recovery_code": recovery_codes > 0 }),
-        _ => json!({}),
+        } => Factors {
+            totp,
+            passkey: passkeys > 0,
+            recovery_code: recovery_codes > 0,
+        },
+        _ => Factors::default(),
     };
-    let mut res =
-        Json(json!({ "status": "second_factor_required", "factors": factors })).into_response();
+    let mut res = Json(SignInAnswer::SecondFactor(SecondFactorBody {
+        status: "second_factor_required".into(),
+        factors,
+    }))
+    .into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(MFA_COOKIE, Some(&pending), Some(300)),
@@ -192,7 +261,7 @@ pub async fn sign_in(
     summary = "Second step: a code or a passkey's answer",
     request_body = SecondStep,
     responses(
-        (status = 200, description = "signed in", body = Object),
+        (status = 200, description = "signed in", body = SignedInBody),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -303,7 +372,7 @@ pub struct Recover {
     summary = "Forgot password and self-unlock",
     request_body = Recover,
     responses(
-        (status = 200, description = "recovered, with notices", body = Object),
+        (status = 200, description = "recovered, with notices", body = RecoveredBody),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -311,7 +380,7 @@ pub async fn recover(
     State(state): State<WebState>,
     source: Source,
     ApiJson(b): ApiJson<Recover>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RecoveredBody>, ApiError> {
     let Some(r) = state
         .directory
         .recover_account(&b.login, &b.code, b.new_password.as_deref(), source.0)
@@ -323,14 +392,11 @@ pub async fn recover(
         ));
     };
     let notices = recovery_notices(&r);
-    Ok(Json(json!({
-        "status": "recovered",
-        "password_changed": r.password_changed,
-        "was_locked_until": r.was_locked_until,
-        "failed_sign_ins": r.failed_sign_ins,
-        "recovery_codes_left": r.recovery_codes_left,
-        "notices": notices,
-    })))
+    Ok(Json(RecoveredBody {
+        status: "recovered".into(),
+        recovered: r,
+        notices,
+    }))
 }
 
 /// What a person proven by `/auth/recover` is told.

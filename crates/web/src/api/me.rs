@@ -10,10 +10,83 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use carepost_identity::Protocol;
+use carepost_identity::{
+    Account, AppPasswordInfo, MailClientInfo, MfaSummary, PasswordState, Protocol, SessionInfo,
+};
+use carepost_oidc::GrantInfo;
 use carepost_types::UnixMillis;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+
+/// This session, as `/me` shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ThisSession {
+    id: i64,
+    /// How it was opened (RFC 8176): `pwd`, `otp`, `pop`, `mfa`, ...
+    amr: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Me {
+    account: Account,
+    password: PasswordState,
+    mfa: MfaSummary,
+    session: ThisSession,
+}
+
+/// What the policy says of a candidate password.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PasswordCheck {
+    ok: bool,
+    problems: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Sessions {
+    /// This session's id.
+    current: i64,
+    sessions: Vec<SessionInfo>,
+    /// Mail apps seen in the last 30 days.
+    mail_clients: Vec<MailClientInfo>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SignedInApps {
+    apps: Vec<GrantInfo>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AppPasswords {
+    app_passwords: Vec<AppPasswordInfo>,
+}
+
+/// A new app password, shown once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AppPasswordMade {
+    id: i64,
+    password: String,
+    shown_once: bool,
+}
+
+/// The authenticator's secret, for the QR code or typing in.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TotpSecret {
+    otpauth_url: String,
+    secret: String,
+}
+
+/// The authenticator is enrolled; with the account's first factor, ten recovery codes.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TotpEnrolled {
+    enrolled: bool,
+    recovery_codes: Option<Vec<String>>,
+}
+
+/// Recovery codes, shown once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RecoveryCodes {
+    recovery_codes: Vec<String>,
+    shown_once: bool,
+}
 
 pub(super) async fn confirm(state: &WebState, user: &User, password: &str) -> Result<(), ApiError> {
     if !state
@@ -35,24 +108,27 @@ pub(super) async fn confirm(state: &WebState, user: &User, password: &str) -> Re
     tag = "me",
     summary = "The signed-in account",
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = Me),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
 pub async fn show(
     State(state): State<WebState>,
     RestrictedUser(user): RestrictedUser,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Me>, ApiError> {
     let id = user.session.account;
     let account = state.directory.own_account(id).await?;
     let password = state.directory.own_password_state(id).await?;
     let mfa = state.directory.own_mfa(id).await?;
-    Ok(Json(json!({
-        "account": account,
-        "password": password,
-        "mfa": mfa,
-        "session": { "id": user.session.id, "amr": user.session.amr },
-    })))
+    Ok(Json(Me {
+        account,
+        password,
+        mfa,
+        session: ThisSession {
+            id: user.session.id,
+            amr: user.session.amr.clone(),
+        },
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -102,7 +178,7 @@ pub struct Candidate {
     summary = "What the policy says of a candidate password (live feedback; history is checked on change)",
     request_body = Candidate,
     responses(
-        (status = 200, description = "{ok, problems}", body = Object),
+        (status = 200, description = "{ok, problems}", body = PasswordCheck),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -110,7 +186,7 @@ pub async fn check_password(
     State(state): State<WebState>,
     RestrictedUser(user): RestrictedUser,
     ApiJson(body): ApiJson<Candidate>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PasswordCheck>, ApiError> {
     let problems: Vec<String> = state
         .directory
         .password_problems(user.session.account, &body.new)
@@ -118,9 +194,10 @@ pub async fn check_password(
         .iter()
         .map(ToString::to_string)
         .collect();
-    Ok(Json(
-        json!({ "ok": problems.is_empty(), "problems": problems }),
-    ))
+    Ok(Json(PasswordCheck {
+        ok: problems.is_empty(),
+        problems,
+    }))
 }
 
 #[utoipa::path(
@@ -129,16 +206,21 @@ pub async fn check_password(
     tag = "me",
     summary = "Web sessions, and the mail apps seen in the last 30 days",
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = Sessions),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
-pub async fn sessions(State(state): State<WebState>, user: User) -> Result<Json<Value>, ApiError> {
+pub async fn sessions(
+    State(state): State<WebState>,
+    user: User,
+) -> Result<Json<Sessions>, ApiError> {
     let list = state.directory.list_sessions(user.session.account).await?;
     let mail = state.directory.mail_clients(user.session.account).await?;
-    Ok(Json(
-        json!({ "current": user.session.id, "sessions": list, "mail_clients": mail }),
-    ))
+    Ok(Json(Sessions {
+        current: user.session.id,
+        sessions: list,
+        mail_clients: mail,
+    }))
 }
 
 #[utoipa::path(
@@ -170,16 +252,16 @@ pub async fn end_session(
     tag = "me",
     summary = "Applications signed in with this account (single sign-on)",
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = SignedInApps),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
 pub async fn signed_in_apps(
     State(state): State<WebState>,
     user: User,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SignedInApps>, ApiError> {
     let apps = state.oidc.own_grants(user.session.account).await?;
-    Ok(Json(json!({ "apps": apps })))
+    Ok(Json(SignedInApps { apps }))
 }
 
 #[utoipa::path(
@@ -219,19 +301,21 @@ pub async fn sign_out_app(
     tag = "me",
     summary = "App passwords",
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = AppPasswords),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
 pub async fn app_passwords(
     State(state): State<WebState>,
     user: User,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AppPasswords>, ApiError> {
     let list = state
         .directory
         .list_app_passwords(user.session.account)
         .await?;
-    Ok(Json(json!({ "app_passwords": list })))
+    Ok(Json(AppPasswords {
+        app_passwords: list,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -249,7 +333,7 @@ pub struct NewAppPassword {
     summary = "Create an app password (shown once)",
     request_body = NewAppPassword,
     responses(
-        (status = 201, description = "done", body = Object),
+        (status = 201, description = "done", body = AppPasswordMade),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -257,7 +341,7 @@ pub async fn create_app_password(
     State(state): State<WebState>,
     user: User,
     ApiJson(body): ApiJson<NewAppPassword>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<AppPasswordMade>), ApiError> {
     // An app password opens mail without the second factor: a recent proof of it first.
     super::step_up::require_step_up(&state, &user.session).await?;
     confirm(&state, &user, &body.password).await?;
@@ -284,7 +368,11 @@ pub async fn create_app_password(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": id, "password": secret, "shown_once": true })),
+        Json(AppPasswordMade {
+            id,
+            password: secret,
+            shown_once: true,
+        }),
     ))
 }
 
@@ -382,7 +470,7 @@ pub(super) async fn enrolling(state: &WebState, user: RestrictedUser) -> Result<
     summary = "Start authenticator enrollment",
     request_body = Confirm,
     responses(
-        (status = 200, description = "{otpauth_url, secret}", body = Object),
+        (status = 200, description = "{otpauth_url, secret}", body = TotpSecret),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -390,13 +478,14 @@ pub async fn begin_totp(
     State(state): State<WebState>,
     user: RestrictedUser,
     ApiJson(body): ApiJson<Confirm>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TotpSecret>, ApiError> {
     let user = enrolling(&state, user).await?;
     confirm(&state, &user, &body.password).await?;
     let e = state.directory.begin_totp(user.session.account).await?;
-    Ok(Json(
-        json!({ "otpauth_url": e.otpauth_url, "secret": e.secret }),
-    ))
+    Ok(Json(TotpSecret {
+        otpauth_url: e.otpauth_url,
+        secret: e.secret,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -411,7 +500,7 @@ pub struct Code {
     summary = "Confirm authenticator enrollment",
     request_body = Code,
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = TotpEnrolled),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -426,7 +515,11 @@ pub async fn confirm_totp(
         .confirm_totp(user.session.account, &body.code)
         .await?;
     let cookies = note_factor(&state, &user.session, &["otp", "mfa"]).await;
-    let res = Json(json!({ "enrolled": true, "recovery_codes": codes })).into_response();
+    let res = Json(TotpEnrolled {
+        enrolled: true,
+        recovery_codes: codes,
+    })
+    .into_response();
     Ok(with_cookies(res, cookies))
 }
 
@@ -437,7 +530,7 @@ pub async fn confirm_totp(
     summary = "Ten new recovery codes",
     request_body = Confirm,
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = RecoveryCodes),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -445,7 +538,7 @@ pub async fn recovery_codes(
     State(state): State<WebState>,
     user: User,
     ApiJson(body): ApiJson<Confirm>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RecoveryCodes>, ApiError> {
     // New codes replace the old: the same rule as changing any other factor.
     super::step_up::require_step_up(&state, &user.session).await?;
     state.directory.may_change_factors(&user.session).await?;
@@ -454,5 +547,8 @@ pub async fn recovery_codes(
         .directory
         .regenerate_recovery_codes(user.session.account)
         .await?;
-    Ok(Json(json!({ "recovery_codes": codes, "shown_once": true })))
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+        shown_once: true,
+    }))
 }

@@ -91,7 +91,10 @@ pub fn routes(state: WebState) -> Router<WebState> {
             get(admin::list_accounts).post(admin::create_account),
         )
         .route("/address-preview", get(admin::address_preview))
-        .route("/accounts/{address}", get(admin::show_account))
+        .route(
+            "/accounts/{address}",
+            get(admin::show_account).patch(admin::edit_account),
+        )
         .route("/accounts/{address}/unlock", post(admin::unlock))
         .route("/accounts/{address}/status", post(admin::set_status))
         .route(

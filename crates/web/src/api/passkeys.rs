@@ -11,9 +11,37 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use carepost_identity::{Protocol, RegisterPublicKeyCredential, SignIn};
-use serde::Deserialize;
+use carepost_identity::{PasskeyInfo, Protocol, RegisterPublicKeyCredential, SignIn};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+/// A WebAuthn ceremony: `options` goes to `navigator.credentials.create()` or `.get()` as
+/// WebAuthn defines them, and the browser's answer comes back with `ceremony`. (The answer's
+/// type is `carepost_identity::PasskeyChallenge`; this describes it for the document.)
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Ceremony {
+    ceremony: String,
+    options: WebAuthnOptions,
+}
+
+/// WebAuthn's own options object.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WebAuthnOptions {
+    #[serde(rename = "publicKey")]
+    public_key: Value,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PasskeyRegistered {
+    passkey: PasskeyInfo,
+    /// With the account's first second factor, ten recovery codes (shown once).
+    recovery_codes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Passkeys {
+    passkeys: Vec<PasskeyInfo>,
+}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Confirm {
@@ -28,7 +56,7 @@ pub struct Confirm {
     summary = "Start a passkey registration",
     request_body = Confirm,
     responses(
-        (status = 200, description = "{ceremony, options}", body = Object),
+        (status = 200, description = "{ceremony, options}", body = Ceremony),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -62,7 +90,7 @@ pub struct Registration {
     summary = "Finish a passkey registration",
     request_body = Registration,
     responses(
-        (status = 201, description = "done", body = Object),
+        (status = 201, description = "done", body = PasskeyRegistered),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -85,7 +113,10 @@ pub async fn finish_registration(
     let cookies = super::me::note_factor(&state, &user.session, &["pop", "mfa"]).await;
     let res = (
         StatusCode::CREATED,
-        Json(json!({ "passkey": passkey, "recovery_codes": codes })),
+        Json(PasskeyRegistered {
+            passkey,
+            recovery_codes: codes,
+        }),
     )
         .into_response();
     Ok(super::me::with_cookies(res, cookies))
@@ -97,13 +128,13 @@ pub async fn finish_registration(
     tag = "me",
     summary = "Passkeys",
     responses(
-        (status = 200, description = "done", body = Object),
+        (status = 200, description = "done", body = Passkeys),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
-pub async fn list(State(state): State<WebState>, user: User) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<WebState>, user: User) -> Result<Json<Passkeys>, ApiError> {
     let list = state.directory.list_passkeys(user.session.account).await?;
-    Ok(Json(json!({ "passkeys": list })))
+    Ok(Json(Passkeys { passkeys: list }))
 }
 
 /// Removes a passkey; the password is asked again, so a left-open session cannot strip
@@ -143,7 +174,7 @@ pub async fn remove(
     tag = "auth",
     summary = "Passkey challenge for the second step",
     responses(
-        (status = 200, description = "{ceremony, options}", body = Object),
+        (status = 200, description = "{ceremony, options}", body = Ceremony),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]

@@ -31,7 +31,7 @@ pub async fn require_step_up(state: &WebState, s: &Session) -> Result<(), ApiErr
     tag = "me",
     summary = "A passkey challenge for the step-up",
     responses(
-        (status = 200, description = "{ceremony, options}", body = Object),
+        (status = 200, description = "{ceremony, options}", body = super::passkeys::Ceremony),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]

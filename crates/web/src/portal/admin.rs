@@ -161,7 +161,7 @@ pub async fn account(
             "Every app password of this account is revoked: its mail apps must be set up again."
                 .to_string(),
         ],
-        Some("moved") => vec!["Moved to the new department.".to_string()],
+        Some("edited") => vec!["Saved.".to_string()],
         Some("change-requested") => {
             vec!["Request sent to IT. Its outcome shows under change requests.".to_string()]
         }
@@ -214,6 +214,9 @@ pub struct Action {
     last: Option<String>,
     preferred: Option<String>,
     kind: Option<String>,
+    category: Option<String>,
+    supervisor: Option<String>,
+    employee_id: Option<String>,
 }
 
 /// One action on an account, after the form's token and the staff member are checked; the
@@ -274,10 +277,23 @@ pub async fn act(
                 &[],
             ));
         }
-        "move" => {
-            d.move_account(&actor, &address, f.department.as_deref().unwrap_or(""))
-                .await?;
-            "moved"
+        "edit" => {
+            let field = |v: &Option<String>| {
+                v.as_deref()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+            };
+            let edit = carepost_identity::AccountEdit {
+                department: field(&f.department),
+                category: field(&f.category),
+                // The form's word for "no supervisor": an empty field keeps the one there is.
+                supervisor: field(&f.supervisor)
+                    .map(|s| if s == "none" { String::new() } else { s }),
+                employee_id: field(&f.employee_id),
+            };
+            d.edit_account(&actor, &address, &edit).await?;
+            "edited"
         }
         "request-change" => {
             let change = match f.kind.as_deref() {

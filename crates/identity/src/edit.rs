@@ -1,0 +1,131 @@
+//! Editing an account's placement and attributes (IT): its department, role category,
+//! supervisor and employee id. Names have their own path (`rename`), as they move addresses.
+
+use crate::authz::Permission;
+use crate::directory::{account_by_address, check_employee_id, name_of, row_fields, search_text};
+use crate::{Account, Actor, Directory, IdentityError};
+use carepost_audit::action;
+use carepost_store::{AccountRow, AuditRepo, DirectoryRepo, Tx};
+use serde::Deserialize;
+use serde_json::{Map, json};
+
+/// What to change; an absent field stays as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccountEdit {
+    /// A department's name.
+    #[serde(default)]
+    pub department: Option<String>,
+    /// A role category (clinician, nurse, ...).
+    #[serde(default)]
+    pub category: Option<String>,
+    /// The supervisor's address; empty for none.
+    #[serde(default)]
+    pub supervisor: Option<String>,
+    #[serde(default)]
+    pub employee_id: Option<String>,
+}
+
+impl Directory {
+    /// Applies an edit (IT), audited with each field's old and new value.
+    pub async fn edit_account(
+        &self,
+        actor: &Actor,
+        address: &str,
+        edit: &AccountEdit,
+    ) -> Result<Account, IdentityError> {
+        self.require(
+            actor,
+            Permission::ManageAccounts,
+            &format!("account:{address}"),
+        )
+        .await?;
+        let mut tx = self.store.begin().await?;
+        let row = account_by_address(&mut tx, address).await?;
+        self.edit_in(&mut tx, actor, &row, edit).await?;
+        tx.commit().await?;
+        self.account_by_id(row.id).await
+    }
+
+    /// The edit inside `tx`; refuses one that changes nothing.
+    pub(crate) async fn edit_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        row: &AccountRow,
+        edit: &AccountEdit,
+    ) -> Result<(), IdentityError> {
+        let mut fields = row_fields(row);
+        let mut changed = Map::new();
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).map(str::to_string);
+        if let Some(name) = text(&edit.department) {
+            let to = tx
+                .find_department_by_name(&name)
+                .await?
+                .ok_or_else(|| IdentityError::Invalid(format!("no department '{name}'")))?;
+            if to.id != row.department_id {
+                fields.department_id = to.id;
+                changed.insert(
+                    "department".into(),
+                    json!({ "from": row.department_name, "to": to.name }),
+                );
+            }
+        }
+        if let Some(c) = text(&edit.category) {
+            let c = self.check_category(&c)?;
+            if c != row.category {
+                changed.insert("category".into(), json!({ "from": row.category, "to": c }));
+                fields.category = c;
+            }
+        }
+        if let Some(s) = text(&edit.supervisor) {
+            let to = match s.as_str() {
+                "" => None,
+                s => Some(account_by_address(tx, s).await?),
+            };
+            if to.as_ref().is_some_and(|t| t.id == row.id) {
+                return Err(IdentityError::Invalid(
+                    "an account cannot be its own supervisor".into(),
+                ));
+            }
+            if to.as_ref().map(|t| t.id) != row.supervisor_id {
+                fields.supervisor_id = to.as_ref().map(|t| t.id);
+                changed.insert(
+                    "supervisor".into(),
+                    json!({ "from": row.supervisor_address, "to": to.map(|t| t.primary_address) }),
+                );
+            }
+        }
+        if let Some(e) = text(&edit.employee_id) {
+            let e = check_employee_id(&e)?;
+            if e != row.employee_id {
+                if tx.find_account_by_employee_id(&e).await?.is_some() {
+                    return Err(IdentityError::Conflict(format!(
+                        "employee id {e} already has an account"
+                    )));
+                }
+                changed.insert(
+                    "employee_id".into(),
+                    json!({ "from": row.employee_id, "to": e }),
+                );
+                fields.search_text = search_text(&name_of(row), &e, &row.primary_address);
+                fields.employee_id = e;
+            }
+        }
+        if changed.is_empty() {
+            return Err(IdentityError::Invalid(
+                "nothing to change: the account is like that already".into(),
+            ));
+        }
+        tx.update_account(row.id, &fields, self.clock.now()).await?;
+        let event = self
+            .audit(
+                actor,
+                action::ACCOUNT_UPDATE,
+                format!("account:{}", row.primary_address),
+            )
+            .with_details(json!({ "changed": changed }));
+        tx.append_audit(&event).await?;
+        Ok(())
+    }
+}

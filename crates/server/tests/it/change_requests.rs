@@ -4,10 +4,12 @@
 //! both backends, the console in a browser-like client, and the API.
 
 use crate::browser::Browser;
-use crate::support::{Env, admin, new_account, on_each_backend, server_with_nurse};
+use crate::support::{
+    Env, admin, new_account, on_each_backend, server_with_nurse, with_cookies, with_token,
+};
 use carepost_identity::{Actor, IdentityError, RequestedChange, Role};
 use carepost_store::AuditFilter;
-use carepost_testkit::{TestServer, https_request};
+use carepost_testkit::TestServer;
 use std::time::Duration;
 
 async fn person(
@@ -318,33 +320,22 @@ async fn through_the_api_a_token_reads_but_only_people_ask_and_decide() {
         )
         .await
         .unwrap();
-    let call = |method: &'static str, path: String, body: Option<&'static str>| {
-        let s = TestServer::start_shared(&s);
-        let bearer = format!("Bearer {it}");
-        async move {
-            https_request(
-                s.running.https.unwrap(),
-                &s.cert,
-                method,
-                &path,
-                &[("Authorization", &bearer)],
-                body,
-            )
-            .await
-        }
-    };
     let ask =
         r#"{"change": {"kind": "move", "department": "Pharmacy"}, "reason": "HR-9 transfer"}"#;
-    let r = call(
+    let r = with_token(
+        &s,
+        &it,
         "POST",
-        format!("/api/v1/accounts/{ann}/change-requests"),
+        &format!("/api/v1/accounts/{ann}/change-requests"),
         Some(ask),
     )
     .await;
     assert_eq!(r.status, 403, "{}", r.body);
-    let r = call(
+    let r = with_token(
+        &s,
+        &it,
         "POST",
-        format!("/api/v1/accounts/{ann}/change-requests"),
+        &format!("/api/v1/accounts/{ann}/change-requests"),
         Some(r#"{"change": {"kind": "promote"}, "reason": "x"}"#),
     )
     .await;
@@ -354,35 +345,28 @@ async fn through_the_api_a_token_reads_but_only_people_ask_and_decide() {
     let mut m = Browser::new(TestServer::start_shared(&s));
     m.sign_in(&meg).await;
     let cookie = m.cookies.join("; ");
-    let r = https_request(
-        s.running.https.unwrap(),
-        &s.cert,
-        "POST",
-        &format!("/api/v1/accounts/{ann}/change-requests"),
-        &[
-            ("Cookie", &cookie),
-            ("X-Carepost-Request", "1"),
-            ("Content-Type", "application/json"),
-        ],
-        Some(ask),
-    )
-    .await;
+    let path = format!("/api/v1/accounts/{ann}/change-requests");
+    let r = with_cookies(&s, &cookie, "POST", &path, Some(ask)).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.json()["id"].as_i64().unwrap();
     assert_eq!(r.json()["change"]["kind"], "move");
 
-    let r = call("GET", "/api/v1/change-requests".into(), None).await;
+    let r = with_token(&s, &it, "GET", "/api/v1/change-requests", None).await;
     assert_eq!(r.json().as_array().unwrap().len(), 1, "{}", r.body);
-    let r = call(
+    let r = with_token(
+        &s,
+        &it,
         "POST",
-        format!("/api/v1/change-requests/{id}/decline"),
+        &format!("/api/v1/change-requests/{id}/decline"),
         Some(r#"{"note": ""}"#),
     )
     .await;
     assert_eq!(r.status, 400, "{}", r.body);
-    let r = call(
+    let r = with_token(
+        &s,
+        &it,
         "POST",
-        format!("/api/v1/change-requests/{id}/approve"),
+        &format!("/api/v1/change-requests/{id}/approve"),
         None,
     )
     .await;
@@ -399,26 +383,13 @@ async fn through_the_api_a_token_reads_but_only_people_ask_and_decide() {
     let mut i = Browser::new(TestServer::start_shared(&s));
     i.sign_in(&ida).await;
     let cookie = i.cookies.join("; ");
-    let approve = |cookie: String| {
-        let s = TestServer::start_shared(&s);
-        async move {
-            https_request(
-                s.running.https.unwrap(),
-                &s.cert,
-                "POST",
-                &format!("/api/v1/change-requests/{id}/approve"),
-                &[("Cookie", &cookie), ("X-Carepost-Request", "1")],
-                None,
-            )
-            .await
-        }
-    };
-    let r = approve(cookie.clone()).await;
+    let path = format!("/api/v1/change-requests/{id}/approve");
+    let r = with_cookies(&s, &cookie, "POST", &path, None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["status"], "approved");
-    let r = approve(cookie).await;
+    let r = with_cookies(&s, &cookie, "POST", &path, None).await;
     assert_eq!(r.status, 404, "{}", r.body);
-    let r = call("POST", "/api/v1/change-requests/999/approve".into(), None).await;
+    let r = with_token(&s, &it, "POST", "/api/v1/change-requests/999/approve", None).await;
     assert_eq!(r.status, 404, "{}", r.body);
 }
 
@@ -537,19 +508,9 @@ async fn it_edits_an_account_through_the_api_and_the_console() {
         )
         .await
         .unwrap();
-    let bearer = format!("Bearer {it}");
-    let r = https_request(
-        s.running.https.unwrap(),
-        &s.cert,
-        "PATCH",
-        &format!("/api/v1/accounts/{ann}"),
-        &[
-            ("Authorization", &bearer),
-            ("Content-Type", "application/json"),
-        ],
-        Some(r#"{"department": "Pharmacy", "category": "clinician"}"#),
-    )
-    .await;
+    let path = format!("/api/v1/accounts/{ann}");
+    let body = r#"{"department": "Pharmacy", "category": "clinician"}"#;
+    let r = with_token(&s, &it, "PATCH", &path, Some(body)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["department"], "Pharmacy");
     assert_eq!(r.json()["category"], "clinician");

@@ -1,5 +1,6 @@
 // The administration pages in headless Chromium (playwright-core): the create form's live
-// address preview, and the HR import sent from a file input by the page's script.
+// address preview, the HR import sent from a file input by the page's script, and a policy
+// changed on the policies page.
 // Usage: node console_browser.cjs BASE_URL LOGIN PASSWORD CSV_FILE [SCREENSHOT_DIR]
 "use strict";
 const { chromium } = require("playwright-core");
@@ -36,6 +37,13 @@ async function main() {
   await page.goto(`${base}/admin/accounts`);
   await shot("accounts");
   seen.accounts = await page.$$eval("#accounts tbody tr", (rows) => rows.length);
+
+  await page.goto(`${base}/admin/policies`);
+  await page.fill("#password-min_length", "14");
+  await Promise.all([page.waitForURL("**/admin/policies/password"), page.click("#policy-password button[type=submit]")]);
+  seen.policy_saved = await page.textContent("main .notice");
+  seen.policy_badges = await page.$$eval("#policy-password .badge", (b) => b.length);
+  await shot("policies");
   console.log(JSON.stringify(seen));
   await browser.close();
 }

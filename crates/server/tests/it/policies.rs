@@ -4,10 +4,10 @@
 
 use crate::auth::{GOOD, WORKSTATION};
 use crate::browser::Browser;
-use crate::support::{admin, on_each_backend, server_with_nurse};
+use crate::support::{admin, on_each_backend, server_with_nurse, with_token};
 use carepost_identity::{IdentityError, Protocol, Role};
 use carepost_store::AuditFilter;
-use carepost_testkit::{TestServer, https_request};
+use carepost_testkit::TestServer;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 
@@ -176,31 +176,22 @@ async fn it_changes_policies_through_the_api_others_read_them() {
         .create_api_token(&admin(), "hd", &[Role::Helpdesk], day)
         .await
         .unwrap();
-    let call = |token: &str, method: &'static str, path: &'static str, body: Option<&str>| {
-        let s = TestServer::start_shared(&s);
-        let bearer = format!("Bearer {token}");
-        let body = body.map(str::to_string);
-        async move {
-            https_request(
-                s.running.https.unwrap(),
-                &s.cert,
-                method,
-                path,
-                &[("Authorization", &bearer)],
-                body.as_deref(),
-            )
-            .await
-        }
-    };
-    let r = call(&helpdesk, "GET", "/api/v1/policies", None).await;
+    let r = with_token(&s, &helpdesk, "GET", "/api/v1/policies", None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let sections = r.json();
     assert_eq!(sections.as_array().unwrap().len(), 4);
     assert_eq!(sections[0]["section"], "password");
     let body = r#"{"min_length": 16, "history": 24}"#;
-    let r = call(&helpdesk, "PATCH", "/api/v1/policies/password", Some(body)).await;
+    let r = with_token(
+        &s,
+        &helpdesk,
+        "PATCH",
+        "/api/v1/policies/password",
+        Some(body),
+    )
+    .await;
     assert_eq!(r.status, 403, "{}", r.body);
-    let r = call(&it, "PATCH", "/api/v1/policies/password", Some(body)).await;
+    let r = with_token(&s, &it, "PATCH", "/api/v1/policies/password", Some(body)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let section = r.json();
     let min = &section["fields"][0];
@@ -218,7 +209,8 @@ async fn it_changes_policies_through_the_api_others_read_them() {
     let doc = carepost_identity::policy_document(&dir.config());
     assert_eq!(doc["password"]["min_length"], 16);
 
-    let r = call(
+    let r = with_token(
+        &s,
         &it,
         "PATCH",
         "/api/v1/policies/password",
@@ -228,13 +220,20 @@ async fn it_changes_policies_through_the_api_others_read_them() {
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.json()["error"], "invalid");
     assert!(r.json()["message"].as_str().unwrap().contains("at least 8"));
-    let r = call(&it, "PATCH", "/api/v1/policies/password", Some("[1]")).await;
+    let r = with_token(&s, &it, "PATCH", "/api/v1/policies/password", Some("[1]")).await;
     assert!(r.status == 400 || r.status == 422, "{}", r.body);
-    let r = call(&it, "PATCH", "/api/v1/policies/mail", Some(r#"{"x": 1}"#)).await;
+    let r = with_token(
+        &s,
+        &it,
+        "PATCH",
+        "/api/v1/policies/mail",
+        Some(r#"{"x": 1}"#),
+    )
+    .await;
     assert_eq!(r.status, 404, "{}", r.body);
-    let r = call(&helpdesk, "DELETE", "/api/v1/policies/password", None).await;
+    let r = with_token(&s, &helpdesk, "DELETE", "/api/v1/policies/password", None).await;
     assert_eq!(r.status, 403, "{}", r.body);
-    let r = call(&it, "DELETE", "/api/v1/policies/password", None).await;
+    let r = with_token(&s, &it, "DELETE", "/api/v1/policies/password", None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["fields"][0]["value"], 12);
     assert_eq!(dir.config().password.history, 12);

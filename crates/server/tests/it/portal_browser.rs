@@ -120,6 +120,10 @@ async fn chromium_previews_a_new_address_and_imports_an_hr_file() {
             .await
             .is_ok()
     );
+    // Only the key changed is set over the file.
+    assert_eq!(seen["policy_saved"], "Passwords saved.", "{seen}");
+    assert_eq!(seen["policy_badges"], 1, "{seen}");
+    assert_eq!(dir.config().password.min_length, 14);
 }
 
 #[tokio::test]

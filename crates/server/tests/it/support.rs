@@ -144,3 +144,50 @@ pub async fn add_person(
         .unwrap();
     a
 }
+
+/// An API request made with an API token.
+pub async fn with_token(
+    s: &carepost_testkit::TestServer,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> carepost_testkit::HttpResponse {
+    let bearer = format!("Bearer {token}");
+    let mut headers = vec![("Authorization", bearer.as_str())];
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    carepost_testkit::https_request(
+        s.running.https.unwrap(),
+        &s.cert,
+        method,
+        path,
+        &headers,
+        body,
+    )
+    .await
+}
+
+/// An API request made with a signed-in browser's cookies (`name=value; ...`).
+pub async fn with_cookies(
+    s: &carepost_testkit::TestServer,
+    cookies: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> carepost_testkit::HttpResponse {
+    let mut headers = vec![("Cookie", cookies), ("X-Carepost-Request", "1")];
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    carepost_testkit::https_request(
+        s.running.https.unwrap(),
+        &s.cert,
+        method,
+        path,
+        &headers,
+        body,
+    )
+    .await
+}

@@ -325,7 +325,7 @@ impl Config {
         }
         if errs.is_empty() {
             for key in bounded {
-                if let Some(e) = runtime_bound(section, key, &c) {
+                if let Some(e) = runtime_bound(section, key, &c, self) {
                     errs.push(&format!("{section}.{key}: {e}"));
                 }
             }
@@ -339,54 +339,94 @@ const HOUR: u64 = 3600;
 const DAY: u64 = 86_400;
 
 /// The bounds a value set at run time must keep, tighter than the file's: an administrator's
-/// session (or token) in the wrong hands must not be able to switch the protections off.
-/// What lies outside them is for the config file, which takes a server administrator.
-fn runtime_bound(section: &str, key: &str, c: &Config) -> Option<&'static str> {
+/// session (or token) in the wrong hands must not be able to switch the protections off. The
+/// lists of who must use a second factor may grow here, never lose what the file names. What
+/// lies outside is for the config file, which takes a server administrator. A key without a
+/// bound here cannot be set at run time at all.
+fn runtime_bound(section: &str, key: &str, c: &Config, file: &Config) -> Option<&'static str> {
     let secs = |d: std::time::Duration| d.as_secs();
     let within = |v: u64, lo: u64, hi: u64| (lo..=hi).contains(&v);
+    let keeps = |now: &[String], must: &[String]| must.iter().all(|r| now.contains(r));
     let (p, l, m, s) = (&c.password, &c.lockout, &c.mfa, &c.sessions);
-    let ok = match (section, key) {
-        ("password", "min_strength") => p.min_strength >= 2,
-        ("password", "history") => p.history <= 24,
-        ("password", "min_age") => secs(p.min_age) <= DAY,
-        ("password", "max_age") => p.max_age.is_none_or(|a| secs(a) >= 30 * DAY),
-        ("password", "warn_before") => secs(p.warn_before) <= 30 * DAY,
-        ("password", "temporary_lifetime") => within(secs(p.temporary_lifetime), HOUR, 7 * DAY),
-        ("password", "revoke_app_passwords_on_change") => p.revoke_app_passwords_on_change,
-        ("lockout", "threshold") => within(u64::from(l.threshold), 3, 20),
-        ("lockout", "duration") => within(secs(l.duration), MIN, DAY),
-        ("lockout", "max_duration") => secs(l.max_duration) <= 7 * DAY,
-        ("lockout", "source_threshold") => within(u64::from(l.source_threshold), 5, 1000),
-        ("lockout", "source_window") => within(secs(l.source_window), MIN, DAY),
-        ("mfa", "required_roles") => ["it-admin", "helpdesk"]
-            .iter()
-            .all(|r| m.required_roles.iter().any(|x| x == r)),
-        ("mfa", "grace") => secs(m.grace) <= 30 * DAY,
-        ("sessions", "idle_timeout") => within(secs(s.idle_timeout), MIN, HOUR),
-        ("sessions", "absolute_timeout") => within(secs(s.absolute_timeout), HOUR, DAY),
-        ("sessions", "step_up") => within(secs(s.step_up), MIN, HOUR),
-        _ => true,
-    };
-    let why = match (section, key) {
-        ("password", "min_strength") => "at least 2 when set here",
-        ("password", "history") => "at most 24 when set here",
-        ("password", "min_age") => {
-            "at most 1d when set here (a stolen password must be replaceable)"
+    let (ok, why) = match (section, key) {
+        ("password", "min_length") => (p.min_length >= 8, "at least 8"),
+        ("password", "max_length") => (p.max_length >= 64, "at least 64 when set here"),
+        ("password", "min_strength") => (p.min_strength >= 2, "at least 2 when set here"),
+        ("password", "history") => (
+            within(p.history as u64, 1, 24),
+            "from 1 to 24 when set here",
+        ),
+        ("password", "min_age") => (
+            secs(p.min_age) <= DAY,
+            "at most 1d when set here (a stolen password must be replaceable)",
+        ),
+        ("password", "max_age") => (
+            p.max_age.is_none_or(|a| secs(a) >= 30 * DAY),
+            "0s (never) or at least 30d when set here",
+        ),
+        ("password", "warn_before") => {
+            (secs(p.warn_before) <= 30 * DAY, "at most 30d when set here")
         }
-        ("password", "max_age") => "0s (never) or at least 30d when set here",
-        ("password", "warn_before") => "at most 30d when set here",
-        ("password", "temporary_lifetime") => "from 1h to 7d when set here",
-        ("password", "revoke_app_passwords_on_change") => "only the config file may turn this off",
-        ("lockout", "threshold") => "from 3 to 20 when set here",
-        ("lockout", "duration") => "from 1m to 24h when set here",
-        ("lockout", "max_duration") => "at most 7d when set here",
-        ("lockout", "source_threshold") => "from 5 to 1000 when set here",
-        ("lockout", "source_window") => "from 1m to 24h when set here",
-        ("mfa", "required_roles") => "must keep it-admin and helpdesk when set here",
-        ("mfa", "grace") => "at most 30d when set here",
-        ("sessions", "idle_timeout") => "from 1m to 1h when set here",
-        ("sessions", "absolute_timeout") => "from 1h to 24h when set here",
-        _ => "from 1m to 1h when set here",
+        ("password", "temporary_lifetime") => (
+            within(secs(p.temporary_lifetime), HOUR, 7 * DAY),
+            "from 1h to 7d when set here",
+        ),
+        ("password", "revoke_app_passwords_on_change") => (
+            p.revoke_app_passwords_on_change,
+            "only the config file may turn this off",
+        ),
+        ("lockout", "threshold") => (
+            within(u64::from(l.threshold), 3, 20),
+            "from 3 to 20 when set here",
+        ),
+        ("lockout", "duration") => (
+            within(secs(l.duration), MIN, DAY),
+            "from 1m to 24h when set here",
+        ),
+        // Also how long failures are remembered: a short one would let guesses go on forever
+        // a few at a time.
+        ("lockout", "max_duration") => (
+            within(secs(l.max_duration), DAY, 7 * DAY),
+            "from 1d to 7d when set here",
+        ),
+        ("lockout", "source_threshold") => (
+            within(u64::from(l.source_threshold), 5, 1000),
+            "from 5 to 1000 when set here",
+        ),
+        ("lockout", "source_window") => (
+            within(secs(l.source_window), MIN, DAY),
+            "from 1m to 24h when set here",
+        ),
+        ("mfa", "required_roles") => (
+            keeps(&m.required_roles, &file.mfa.required_roles)
+                && keeps(&m.required_roles, &["it-admin".into(), "helpdesk".into()]),
+            "may add roles here, but must keep it-admin, helpdesk and those the config file names",
+        ),
+        ("mfa", "required_categories") => (
+            keeps(&m.required_categories, &file.mfa.required_categories),
+            "may add categories here, but must keep those the config file names",
+        ),
+        ("mfa", "required_departments") => (
+            keeps(&m.required_departments, &file.mfa.required_departments),
+            "may add departments here, but must keep those the config file names",
+        ),
+        ("mfa", "grace") => (secs(m.grace) <= 30 * DAY, "at most 30d when set here"),
+        ("sessions", "idle_timeout") => (
+            within(secs(s.idle_timeout), MIN, HOUR),
+            "from 1m to 1h when set here",
+        ),
+        ("sessions", "absolute_timeout") => (
+            within(secs(s.absolute_timeout), HOUR, DAY),
+            "from 1h to 24h when set here",
+        ),
+        ("sessions", "step_up") => (
+            within(secs(s.step_up), MIN, HOUR),
+            "from 1m to 1h when set here",
+        ),
+        _ => (
+            false,
+            "has no bound for run time; set it in the config file",
+        ),
     };
     (!ok).then_some(why)
 }
@@ -511,6 +551,44 @@ mod tests {
             wide.with_policy("sessions", &changes(json!({"step_up": "10m"})))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn every_key_has_a_bound_and_the_defaults_keep_it() {
+        let c = config();
+        for f in EDITABLE {
+            let now = c.policy_values(f.section).unwrap();
+            let mut m = Map::new();
+            m.insert(f.key.to_string(), now[f.key].clone());
+            let r = c.with_policy(f.section, &m);
+            assert!(r.is_ok(), "{}.{}: {r:?}", f.section, f.key);
+        }
+        // The lists may grow, not shrink below the file.
+        let n = c
+            .with_policy(
+                "mfa",
+                &changes(json!({"required_categories": ["clinician", "nurse"]})),
+            )
+            .unwrap();
+        assert!(n.with_policy("mfa", &Map::new()).is_ok());
+        let e = c
+            .with_policy("mfa", &changes(json!({"required_categories": []})))
+            .unwrap_err();
+        assert!(e[0].contains("must keep"), "{e:?}");
+        let e = c
+            .with_policy(
+                "lockout",
+                &changes(json!({"duration": "1m", "max_duration": "1m"})),
+            )
+            .unwrap_err();
+        assert!(e.iter().any(|m| m.contains("max_duration")), "{e:?}");
+        let e = c
+            .with_policy(
+                "password",
+                &changes(json!({"max_length": 8, "min_length": 8, "history": 0})),
+            )
+            .unwrap_err();
+        assert_eq!(e.len(), 2, "{e:?}");
     }
 
     #[test]

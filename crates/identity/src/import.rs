@@ -411,7 +411,17 @@ impl Directory {
         known: &mut Known,
     ) -> Result<Outcome, IdentityError> {
         let mut outcome = Outcome::Unchanged;
-        let mut current = existing;
+        // The import read every account before its batches; an account it is about to change
+        // is read again inside this transaction, so that an edit made meanwhile (a supervisor,
+        // an employee id) is not written back over with the old copy.
+        let changes = name_of(&existing) != row.name
+            || existing.category != row.category
+            || existing.department_id != department
+            || hr_transition(&existing.status, row.status).is_some();
+        let mut current = match changes {
+            true => self.refresh(tx, existing.id, known).await?,
+            false => existing,
+        };
         if name_of(&current) != row.name {
             self.rename_in(tx, actor, &current, &row.name).await?;
             outcome = Outcome::Renamed;

@@ -294,6 +294,23 @@ async fn it_changes_a_policy_in_the_console_and_the_file_value_is_not_copied() {
     assert!(r.body.contains("Passwords saved."), "{}", r.body);
     assert_eq!(dir.config().password.min_length, 15);
     assert_eq!(dir.config().password.history, 20);
+    // A yes/no shown as it was is not a change either.
+    let form = [
+        ("min_length", "16"),
+        ("was_min_length", "15"),
+        ("revoke_app_passwords_on_change", "yes"),
+        ("was_revoke_app_passwords_on_change", "true"),
+    ];
+    let r = b.post("/admin/policies/password", &form).await;
+    assert!(r.body.contains("Passwords saved."), "{}", r.body);
+    let sections = dir.policy_sections(&admin()).await.unwrap();
+    let set: Vec<&str> = sections[0]
+        .fields
+        .iter()
+        .filter(|f| f.set_here)
+        .map(|f| f.key)
+        .collect();
+    assert_eq!(set, ["min_length", "history"]);
     let r = b
         .post("/admin/policies/sessions", &[("idle_timeout", "a while")])
         .await;
@@ -311,5 +328,5 @@ async fn it_changes_a_policy_in_the_console_and_the_file_value_is_not_copied() {
         .post("/admin/policies/password", &[("min_length", "8")])
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
-    assert_eq!(dir.config().password.min_length, 15);
+    assert_eq!(dir.config().password.min_length, 16);
 }

@@ -288,8 +288,13 @@ pub async fn act(
                 department: field(&f.department),
                 category: field(&f.category),
                 // The form's word for "no supervisor": an empty field keeps the one there is.
-                supervisor: field(&f.supervisor)
-                    .map(|s| if s == "none" { String::new() } else { s }),
+                supervisor: field(&f.supervisor).map(|s| {
+                    if s.eq_ignore_ascii_case("none") {
+                        String::new()
+                    } else {
+                        s
+                    }
+                }),
                 employee_id: field(&f.employee_id),
             };
             d.edit_account(&actor, &address, &edit).await?;

@@ -128,7 +128,8 @@ pub async fn change(
         };
         // Only what the person changed: the rest of the form is what the page showed, and
         // sending it back would undo a colleague's change made meanwhile.
-        if f.get(&format!("was_{}", field.key)) == Some(text) {
+        let was = f.get(&format!("was_{}", field.key));
+        if was.is_some_and(|w| parse_field(field, w).ok() == parse_field(field, text).ok()) {
             continue;
         }
         match parse_field(field, text) {

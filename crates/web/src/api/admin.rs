@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use carepost_identity::{
     Account, AccountEdit, AccountStatus, ApiTokenInfo, Department, ImportSummary, ListFilter,
-    NewAccount, PersonName,
+    MfaSummary, NewAccount, OpenResetRequest, PersonName,
 };
 use carepost_store::AuditFilter;
 use carepost_types::UnixMillis;
@@ -40,6 +40,8 @@ pub struct LockState {
 pub struct AccountDetail {
     account: Account,
     lockout: Vec<LockState>,
+    /// The second factors (absent for a caller who may not see them).
+    mfa: Option<MfaSummary>,
 }
 
 /// A one-time temporary password, shown once; the person must change it at sign-in.
@@ -235,7 +237,16 @@ pub async fn show_account(
             failures,
         })
         .collect();
-    Ok(Json(AccountDetail { account, lockout }))
+    let mfa = match state.directory.mfa_summary(&actor, &address).await {
+        Ok(m) => Some(m),
+        Err(carepost_identity::IdentityError::Forbidden(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Json(AccountDetail {
+        account,
+        lockout,
+        mfa,
+    }))
 }
 
 #[utoipa::path(
@@ -670,4 +681,72 @@ pub async fn revoke_token(
 ) -> Result<StatusCode, ApiError> {
     state.directory.revoke_api_token(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ResetRequests {
+    requests: Vec<OpenResetRequest>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/reset-requests",
+    tag = "accounts",
+    summary = "The open reset requests this caller could approve (a supervisor's people; IT: all), never their own",
+    responses(
+        (status = 200, description = "done", body = ResetRequests),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
+pub async fn reset_requests(
+    State(state): State<WebState>,
+    Caller(actor): Caller,
+) -> Result<Json<ResetRequests>, ApiError> {
+    let requests = state.directory.open_reset_requests(&actor).await?;
+    Ok(Json(ResetRequests { requests }))
+}
+
+/// The whole audit chain checked: whole, or where it breaks.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ChainCheck {
+    whole: bool,
+    /// Events checked (when whole).
+    events: Option<u64>,
+    /// The last event's hash (when whole): write it down to compare later.
+    head_hash: Option<String>,
+    /// The first broken event, and why (when not).
+    broken_at: Option<i64>,
+    reason: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/audit/verify",
+    tag = "audit",
+    summary = "Check the whole audit chain: each event sealed to the one before (IT, security officers)",
+    responses(
+        (status = 200, description = "done", body = ChainCheck),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
+pub async fn verify_audit(
+    State(state): State<WebState>,
+    Caller(actor): Caller,
+) -> Result<Json<ChainCheck>, ApiError> {
+    Ok(Json(match state.directory.verify_audit(&actor).await? {
+        Ok(r) => ChainCheck {
+            whole: true,
+            events: Some(r.events),
+            head_hash: Some(r.head_hash),
+            broken_at: None,
+            reason: None,
+        },
+        Err(b) => ChainCheck {
+            whole: false,
+            events: None,
+            head_hash: None,
+            broken_at: Some(b.seq.0),
+            reason: Some(b.reason),
+        },
+    }))
 }

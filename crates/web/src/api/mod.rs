@@ -3,6 +3,7 @@
 //! `X-Carepost-Request: 1`: a page on another site cannot add it without a CORS preflight,
 //! which carepost never grants, so the session cookie cannot be ridden (CSRF).
 
+mod accounts;
 mod admin;
 mod apps;
 pub(crate) mod auth;
@@ -107,6 +108,21 @@ pub fn routes(state: WebState) -> Router<WebState> {
             post(admin::end_sessions),
         )
         .route("/audit", get(admin::audit))
+        .route("/audit/verify", post(admin::verify_audit))
+        .route("/accounts/{address}/rename", post(accounts::rename))
+        .route(
+            "/accounts/{address}/revoke-app-passwords",
+            post(accounts::revoke_app_passwords),
+        )
+        .route(
+            "/accounts/{address}/roles",
+            get(accounts::roles).post(accounts::grant_role),
+        )
+        .route(
+            "/accounts/{address}/roles/{role}",
+            delete(accounts::revoke_role),
+        )
+        .route("/reset-requests", get(admin::reset_requests))
         .route(
             "/accounts/{address}/helpdesk-reset",
             post(admin::helpdesk_reset),

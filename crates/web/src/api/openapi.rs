@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document of `/api/v1`, generated from the handlers' annotations (utoipa)
 //! and served at `/api/v1/openapi.json`.
 
-use super::{admin, apps, auth, change_requests, error, me, passkeys, policies, step_up};
+use super::{accounts, admin, apps, auth, change_requests, error, me, passkeys, policies, step_up};
 use axum::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -27,7 +27,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         admin::create_token, admin::revoke_token, admin::import, apps::list, apps::create,
         apps::remove, policies::list, policies::change, policies::reset,
         change_requests::create, change_requests::list, change_requests::approve,
-        change_requests::decline,
+        change_requests::decline, accounts::rename, accounts::revoke_app_passwords,
+        accounts::roles, accounts::grant_role, accounts::revoke_role, admin::reset_requests,
+        admin::verify_audit,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&Security),

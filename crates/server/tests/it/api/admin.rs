@@ -311,3 +311,91 @@ async fn api_tokens_act_with_their_roles_until_revoked_or_expired() {
     .await;
     assert_eq!(r.status, 403, "{}", r.body);
 }
+
+/// What the console does to one account, the API does too: rename, revoke app passwords,
+/// roles, the reset requests to approve, the account's second factors, and the audit chain
+/// check; for IT (and security officers for the chain), not the helpdesk.
+#[tokio::test]
+async fn the_rest_of_the_console_through_the_api() {
+    use crate::support::{server_with_nurse, with_token};
+    let (s, ann) = server_with_nurse(carepost_testkit::TestDb::sqlite()).await;
+    let dir = &s.running.context.directory;
+    let day = std::time::Duration::from_secs(86_400);
+    let (_, it) = dir
+        .create_api_token(&admin(), "it", &[carepost_identity::Role::ItAdmin], day)
+        .await
+        .unwrap();
+    let (_, hd) = dir
+        .create_api_token(&admin(), "hd", &[carepost_identity::Role::Helpdesk], day)
+        .await
+        .unwrap();
+    let at = |p: &str| format!("/api/v1/accounts/{ann}{p}");
+
+    let r = with_token(&s, &it, "GET", &at(""), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["mfa"]["totp"], false, "{}", r.body);
+
+    let r = with_token(
+        &s,
+        &hd,
+        "POST",
+        &at("/roles"),
+        Some(r#"{"role": "helpdesk"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let body = r#"{"role": "supervisor", "department": "Cardiology"}"#;
+    let r = with_token(&s, &it, "POST", &at("/roles"), Some(body)).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = with_token(
+        &s,
+        &it,
+        "POST",
+        &at("/roles"),
+        Some(r#"{"role": "wizard"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = with_token(&s, &it, "GET", &at("/roles"), None).await;
+    assert_eq!(
+        r.json()["roles"],
+        serde_json::json!([{"role": "supervisor", "department": "Cardiology"}])
+    );
+    let r = with_token(&s, &it, "DELETE", &at("/roles/supervisor"), None).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = with_token(&s, &it, "GET", &at("/roles"), None).await;
+    assert_eq!(r.json()["roles"], serde_json::json!([]));
+
+    let r = with_token(&s, &it, "POST", &at("/revoke-app-passwords"), None).await;
+    assert_eq!(
+        (r.status, r.json()["revoked"].as_u64()),
+        (200, Some(0)),
+        "{}",
+        r.body
+    );
+
+    let r = with_token(&s, &hd, "POST", &at("/rename"), Some(r#"{"last": "Park"}"#)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = with_token(&s, &it, "POST", &at("/rename"), Some(r#"{"last": "Park"}"#)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.json()["address"]
+            .as_str()
+            .unwrap()
+            .starts_with("ann.park@"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.json()["aliases"], serde_json::json!([ann]));
+
+    let r = with_token(&s, &it, "GET", "/api/v1/reset-requests", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["requests"], serde_json::json!([]));
+
+    let r = with_token(&s, &hd, "POST", "/api/v1/audit/verify", None).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = with_token(&s, &it, "POST", "/api/v1/audit/verify", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["whole"], true, "{}", r.body);
+    assert!(r.json()["events"].as_u64().unwrap() > 5, "{}", r.body);
+}

@@ -212,19 +212,31 @@ impl Directory {
         account: AccountId,
         only: Option<i64>,
     ) -> Result<u64, IdentityError> {
-        self.end(account, only, false).await
+        self.end(account, only, None, false).await
+    }
+
+    /// The owner signs out everywhere but here ("sign out of every other browser"): every
+    /// other session ends, and the applications signed in through them, mail apps with
+    /// offline access included.
+    pub async fn end_other_sessions(
+        &self,
+        account: AccountId,
+        keep: i64,
+    ) -> Result<u64, IdentityError> {
+        self.end(account, None, Some(keep), false).await
     }
 
     /// The owner signs this session out: its applications are signed out, but a mail app
     /// given offline access from it keeps working.
     pub async fn sign_out(&self, account: AccountId, session: i64) -> Result<u64, IdentityError> {
-        self.end(account, Some(session), true).await
+        self.end(account, Some(session), None, true).await
     }
 
     async fn end(
         &self,
         account: AccountId,
         only: Option<i64>,
+        except: Option<i64>,
         keep_offline: bool,
     ) -> Result<u64, IdentityError> {
         let row = self
@@ -236,7 +248,7 @@ impl Directory {
             .ok_or_else(|| IdentityError::NotFound(format!("no account {account}")))?;
         let mut tx = self.store.begin().await?;
         let now = self.clock.now();
-        let n = tx.revoke_sessions(account, only, None, now).await?;
+        let n = tx.revoke_sessions(account, only, except, now).await?;
         // Applications signed in through the ended sessions are signed out with them.
         let grants = match only {
             Some(id) => {
@@ -244,7 +256,7 @@ impl Directory {
                     .await?
             }
             None => {
-                tx.revoke_account_grants(account, now, "signed out everywhere", None)
+                tx.revoke_account_grants(account, now, "signed out everywhere", except)
                     .await?
             }
         };
@@ -254,7 +266,9 @@ impl Directory {
                 action::SESSION_END,
                 format!("account:{}", row.primary_address),
             )
-            .with_details(json!({ "session": only, "ended": n, "grants_revoked": grants }));
+            .with_details(
+                json!({ "session": only, "kept": except, "ended": n, "grants_revoked": grants }),
+            );
         tx.append_audit(&event).await?;
         tx.commit().await?;
         Ok(n)

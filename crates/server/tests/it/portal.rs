@@ -712,3 +712,45 @@ print('ok')
         assert!(table.contains("127.0.0.1"), "{table}");
     }
 }
+
+#[tokio::test]
+async fn signing_out_everywhere_else_keeps_this_browser_only() {
+    let (mut b, ann) = nurse().await;
+    let mut phone = Browser::new(carepost_testkit::TestServer::start_shared(&b.s));
+    let mut kiosk = Browser::new(carepost_testkit::TestServer::start_shared(&b.s));
+    b.sign_in(&ann).await;
+    phone.sign_in(&ann).await;
+    kiosk.sign_in(&ann).await;
+    let page = b.get("/account").await;
+    assert!(page.body.contains("id=\"end-others\""), "{}", page.body);
+    let r = b.post("/account/sessions/end-others", &[]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = b.get("/account?notice=others-ended").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Every other browser is signed out"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("id=\"end-others\""),
+        "only this one is left"
+    );
+    for other in [&mut phone, &mut kiosk] {
+        let r = other.get("/account").await;
+        assert_eq!(r.status, 303, "signed out: {}", r.body);
+    }
+    // The same through the API.
+    phone.sign_in(&ann).await;
+    let cookies = b.cookies.join("; ");
+    let r =
+        crate::support::with_cookies(&b.s, &cookies, "DELETE", "/api/v1/me/sessions", None).await;
+    assert_eq!(
+        (r.status, r.json()["ended"].as_u64()),
+        (200, Some(1)),
+        "{}",
+        r.body
+    );
+    assert_eq!(phone.get("/account").await.status, 303);
+    assert_eq!(b.get("/account").await.status, 200);
+}

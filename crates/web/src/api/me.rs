@@ -223,6 +223,32 @@ pub async fn sessions(
     }))
 }
 
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionsEnded {
+    ended: u64,
+}
+
+#[utoipa::path(
+    delete,
+    path = "/me/sessions",
+    tag = "me",
+    summary = "Sign out everywhere else: every other session ends, with the applications signed in through them",
+    responses(
+        (status = 200, description = "how many sessions ended", body = SessionsEnded),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
+pub async fn end_other_sessions(
+    State(state): State<WebState>,
+    user: User,
+) -> Result<Json<SessionsEnded>, ApiError> {
+    let ended = state
+        .directory
+        .end_other_sessions(user.session.account, user.session.id)
+        .await?;
+    Ok(Json(SessionsEnded { ended }))
+}
+
 #[utoipa::path(
     delete,
     path = "/me/sessions/{id}",

@@ -66,7 +66,10 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/me", get(me::show))
         .route("/me/password", post(me::change_password))
         .route("/me/password/check", post(me::check_password))
-        .route("/me/sessions", get(me::sessions))
+        .route(
+            "/me/sessions",
+            get(me::sessions).delete(me::end_other_sessions),
+        )
         .route("/me/sessions/{id}", delete(me::end_session))
         .route("/me/apps", get(me::signed_in_apps))
         .route("/me/apps/{id}", delete(me::sign_out_app))

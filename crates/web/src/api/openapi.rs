@@ -16,7 +16,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
     paths(
         auth::sign_in, auth::second_factor, auth::sign_out, auth::recover,
         passkeys::sign_in_challenge, me::show, me::change_password, me::check_password, me::sessions,
-        me::end_session, me::signed_in_apps, me::sign_out_app, step_up::step_up,
+        me::end_other_sessions, me::end_session, me::signed_in_apps, me::sign_out_app, step_up::step_up,
         step_up::passkey_challenge, me::app_passwords, me::create_app_password, me::revoke_app_password,
         me::begin_totp, me::confirm_totp, me::recovery_codes, passkeys::list,
         passkeys::finish_registration, passkeys::begin_registration, passkeys::remove,

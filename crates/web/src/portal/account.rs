@@ -45,6 +45,10 @@ fn notice_text(key: &str, recovery_left: i64) -> Option<String> {
         "passkey-removed" => "The passkey is removed.".into(),
         "revoked" => "The app password is revoked: the app using it can no longer sign in.".into(),
         "session-ended" => "That session is signed out.".into(),
+        "others-ended" => {
+            "Every other browser is signed out, with the applications signed in through them."
+                .into()
+        }
         "app-signed-out" => {
             "That application is signed out; it must ask you to sign in again.".into()
         }
@@ -493,6 +497,20 @@ pub async fn end_session(
     };
     state.directory.end_sessions(s.account, Some(id)).await?;
     Ok(see_other("/account?notice=session-ended", &[]))
+}
+
+pub async fn end_other_sessions(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Form(f): Form<super::sign_in::CsrfForm>,
+) -> PageResult {
+    let s = match own_item(&state, &headers, &csrf, &f.csrf).await? {
+        Ok(s) => s,
+        Err(to) => return Ok(to),
+    };
+    state.directory.end_other_sessions(s.account, s.id).await?;
+    Ok(see_other("/account?notice=others-ended", &[]))
 }
 
 pub async fn sign_out_app(

@@ -99,6 +99,10 @@ pub fn routes(state: WebState) -> Router<WebState> {
             "/account/app-passwords/{id}/revoke",
             post(account::revoke_app_password),
         )
+        .route(
+            "/account/sessions/end-others",
+            post(account::end_other_sessions),
+        )
         .route("/account/sessions/{id}/end", post(account::end_session))
         .route("/account/apps/{id}/sign-out", post(account::sign_out_app))
         .route("/admin/reset-requests", get(admin::reset_requests))

@@ -227,8 +227,9 @@ async fn a_supervisor_asks_it_decides_and_the_change_is_made_by_the_approver() {
     .await;
 }
 
-#[tokio::test]
-async fn in_the_console_a_supervisor_asks_and_it_approves() {
+/// A server with the nurse Ann in Cardiology, a Pharmacy, Meg who supervises Cardiology and
+/// Ida of IT (both with the password `auth::GOOD`).
+async fn ward() -> (TestServer, String, String, String) {
     let (s, ann) = server_with_nurse(carepost_testkit::TestDb::sqlite()).await;
     let dir = s.running.context.directory.clone();
     dir.create_department(&admin(), "Pharmacy", None)
@@ -242,6 +243,13 @@ async fn in_the_console_a_supervisor_asks_and_it_approves() {
     dir.grant_role(&admin(), &ida, &Role::ItAdmin, None)
         .await
         .unwrap();
+    (s, ann, meg, ida)
+}
+
+#[tokio::test]
+async fn in_the_console_a_supervisor_asks_and_it_approves() {
+    let (s, ann, meg, ida) = ward().await;
+    let dir = s.running.context.directory.clone();
 
     let mut m = Browser::new(TestServer::start_shared(&s));
     m.sign_in(&meg).await;
@@ -302,15 +310,8 @@ async fn in_the_console_a_supervisor_asks_and_it_approves() {
 
 #[tokio::test]
 async fn through_the_api_a_token_reads_but_only_people_ask_and_decide() {
-    let (s, ann) = server_with_nurse(carepost_testkit::TestDb::sqlite()).await;
+    let (s, ann, meg, ida) = ward().await;
     let dir = s.running.context.directory.clone();
-    dir.create_department(&admin(), "Pharmacy", None)
-        .await
-        .unwrap();
-    let meg = crate::support::add_person(&dir, ("Meg", "Lead", "S1"), "Cardiology", "nurse").await;
-    dir.grant_role(&admin(), &meg, &Role::Supervisor, Some("Cardiology"))
-        .await
-        .unwrap();
     let (_, it) = dir
         .create_api_token(
             &admin(),
@@ -376,10 +377,6 @@ async fn through_the_api_a_token_reads_but_only_people_ask_and_decide() {
         r.body
     );
     // An IT administrator signed in approves through the API.
-    let ida = crate::support::add_person(&dir, ("Ida", "Admin", "I1"), "Pharmacy", "nurse").await;
-    dir.grant_role(&admin(), &ida, &Role::ItAdmin, None)
-        .await
-        .unwrap();
     let mut i = Browser::new(TestServer::start_shared(&s));
     i.sign_in(&ida).await;
     let cookie = i.cookies.join("; ");
@@ -494,11 +491,8 @@ async fn it_edits_department_category_supervisor_and_employee_id() {
 
 #[tokio::test]
 async fn it_edits_an_account_through_the_api_and_the_console() {
-    let (s, ann) = server_with_nurse(carepost_testkit::TestDb::sqlite()).await;
+    let (s, ann, _, ida) = ward().await;
     let dir = s.running.context.directory.clone();
-    dir.create_department(&admin(), "Pharmacy", None)
-        .await
-        .unwrap();
     let (_, it) = dir
         .create_api_token(
             &admin(),
@@ -515,10 +509,6 @@ async fn it_edits_an_account_through_the_api_and_the_console() {
     assert_eq!(r.json()["department"], "Pharmacy");
     assert_eq!(r.json()["category"], "clinician");
 
-    let ida = crate::support::add_person(&dir, ("Ida", "Admin", "I1"), "Pharmacy", "nurse").await;
-    dir.grant_role(&admin(), &ida, &Role::ItAdmin, None)
-        .await
-        .unwrap();
     let mut i = Browser::new(TestServer::start_shared(&s));
     i.sign_in(&ida).await;
     let page = i.get(&format!("/admin/accounts/{ann}")).await;

@@ -154,19 +154,7 @@ pub async fn with_token(
     body: Option<&str>,
 ) -> carepost_testkit::HttpResponse {
     let bearer = format!("Bearer {token}");
-    let mut headers = vec![("Authorization", bearer.as_str())];
-    if body.is_some() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    carepost_testkit::https_request(
-        s.running.https.unwrap(),
-        &s.cert,
-        method,
-        path,
-        &headers,
-        body,
-    )
-    .await
+    api_request(s, &[("Authorization", &bearer)], method, path, body).await
 }
 
 /// An API request made with a signed-in browser's cookies (`name=value; ...`).
@@ -177,7 +165,18 @@ pub async fn with_cookies(
     path: &str,
     body: Option<&str>,
 ) -> carepost_testkit::HttpResponse {
-    let mut headers = vec![("Cookie", cookies), ("X-Carepost-Request", "1")];
+    let headers = [("Cookie", cookies), ("X-Carepost-Request", "1")];
+    api_request(s, &headers, method, path, body).await
+}
+
+async fn api_request(
+    s: &carepost_testkit::TestServer,
+    auth: &[(&str, &str)],
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> carepost_testkit::HttpResponse {
+    let mut headers = auth.to_vec();
     if body.is_some() {
         headers.push(("Content-Type", "application/json"));
     }

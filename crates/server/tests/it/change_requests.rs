@@ -228,8 +228,8 @@ async fn a_supervisor_asks_it_decides_and_the_change_is_made_by_the_approver() {
 }
 
 /// A server with the nurse Ann in Cardiology, a Pharmacy, Meg who supervises Cardiology and
-/// Ida of IT (both with the password `auth::GOOD`).
-async fn ward() -> (TestServer, String, String, String) {
+/// Ida of IT (both with the password `auth::GOOD`), and an IT API token.
+async fn ward() -> (TestServer, String, String, String, String) {
     let (s, ann) = server_with_nurse(carepost_testkit::TestDb::sqlite()).await;
     let dir = s.running.context.directory.clone();
     dir.create_department(&admin(), "Pharmacy", None)
@@ -243,12 +243,17 @@ async fn ward() -> (TestServer, String, String, String) {
     dir.grant_role(&admin(), &ida, &Role::ItAdmin, None)
         .await
         .unwrap();
-    (s, ann, meg, ida)
+    let day = Duration::from_secs(86_400);
+    let (_, it) = dir
+        .create_api_token(&admin(), "it", &[Role::ItAdmin], day)
+        .await
+        .unwrap();
+    (s, ann, meg, ida, it)
 }
 
 #[tokio::test]
 async fn in_the_console_a_supervisor_asks_and_it_approves() {
-    let (s, ann, meg, ida) = ward().await;
+    let (s, ann, meg, ida, _) = ward().await;
     let dir = s.running.context.directory.clone();
 
     let mut m = Browser::new(TestServer::start_shared(&s));
@@ -310,17 +315,7 @@ async fn in_the_console_a_supervisor_asks_and_it_approves() {
 
 #[tokio::test]
 async fn through_the_api_a_token_reads_but_only_people_ask_and_decide() {
-    let (s, ann, meg, ida) = ward().await;
-    let dir = s.running.context.directory.clone();
-    let (_, it) = dir
-        .create_api_token(
-            &admin(),
-            "it",
-            &[Role::ItAdmin],
-            Duration::from_secs(86_400),
-        )
-        .await
-        .unwrap();
+    let (s, ann, meg, ida, it) = ward().await;
     let ask =
         r#"{"change": {"kind": "move", "department": "Pharmacy"}, "reason": "HR-9 transfer"}"#;
     let r = with_token(
@@ -491,17 +486,8 @@ async fn it_edits_department_category_supervisor_and_employee_id() {
 
 #[tokio::test]
 async fn it_edits_an_account_through_the_api_and_the_console() {
-    let (s, ann, _, ida) = ward().await;
+    let (s, ann, _, ida, it) = ward().await;
     let dir = s.running.context.directory.clone();
-    let (_, it) = dir
-        .create_api_token(
-            &admin(),
-            "it",
-            &[Role::ItAdmin],
-            Duration::from_secs(86_400),
-        )
-        .await
-        .unwrap();
     let path = format!("/api/v1/accounts/{ann}");
     let body = r#"{"department": "Pharmacy", "category": "clinician"}"#;
     let r = with_token(&s, &it, "PATCH", &path, Some(body)).await;

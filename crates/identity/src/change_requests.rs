@@ -274,6 +274,14 @@ impl Directory {
             let change = change.as_ref().ok_or_else(|| {
                 IdentityError::Invalid(format!("change request {id} is unreadable; decline it"))
             })?;
+            // The one who asked must still be someone who may: a supervisor who has since
+            // left, or lost the department, no longer speaks for its people.
+            if !self.may_still_ask(r.requested_by_id, &row).await? {
+                return Err(IdentityError::Invalid(format!(
+                    "{} may no longer ask for changes to {}; decline the request",
+                    r.requested_by, row.primary_address
+                )));
+            }
             check(&mut tx, &row, change).await?;
             match change {
                 RequestedChange::Move { department } => {
@@ -334,6 +342,31 @@ impl Directory {
             }
         }
         Ok(out)
+    }
+}
+
+impl Directory {
+    /// Whether `requester` may still ask for changes to `row`: active, and IT or a supervisor
+    /// of its department.
+    async fn may_still_ask(
+        &self,
+        requester: carepost_types::AccountId,
+        row: &AccountRow,
+    ) -> Result<bool, IdentityError> {
+        let Some(q) = self.store.read().await?.find_account(requester).await? else {
+            return Ok(false);
+        };
+        if q.status != "active" {
+            return Ok(false);
+        }
+        let who = self.actor_for(q.id, &q.primary_address, None).await?;
+        Ok(who
+            .roles
+            .iter()
+            .any(|r| Permission::RequestChanges.granted_to(r))
+            || self
+                .supervises(&who, Permission::RequestChanges, row.department_id)
+                .await?)
     }
 }
 

@@ -83,10 +83,8 @@ impl Directory {
                 "" => None,
                 s => Some(account_by_address(tx, s).await?),
             };
-            if to.as_ref().is_some_and(|t| t.id == row.id) {
-                return Err(IdentityError::Invalid(
-                    "an account cannot be its own supervisor".into(),
-                ));
+            if let Some(t) = &to {
+                check_supervisor(tx, row, t).await?;
             }
             if to.as_ref().map(|t| t.id) != row.supervisor_id {
                 fields.supervisor_id = to.as_ref().map(|t| t.id);
@@ -128,4 +126,34 @@ impl Directory {
         tx.append_audit(&event).await?;
         Ok(())
     }
+}
+
+/// How far up a chain of supervisors is followed looking for a loop.
+const CHAIN_LIMIT: usize = 100;
+
+/// A supervisor must be an active account, and not the account itself or anyone it
+/// supervises, however far down.
+async fn check_supervisor(
+    tx: &mut Tx,
+    row: &AccountRow,
+    to: &AccountRow,
+) -> Result<(), IdentityError> {
+    if to.status != "active" {
+        return Err(IdentityError::Invalid(format!(
+            "{} is {}; a supervisor must be an active account",
+            to.primary_address, to.status
+        )));
+    }
+    let mut next = Some(to.id);
+    for _ in 0..CHAIN_LIMIT {
+        let Some(id) = next else { return Ok(()) };
+        if id == row.id {
+            return Err(IdentityError::Invalid(format!(
+                "{} is supervised by {} already (directly or further down): that would make a loop",
+                to.primary_address, row.primary_address
+            )));
+        }
+        next = tx.find_account(id).await?.and_then(|a| a.supervisor_id);
+    }
+    Ok(())
 }

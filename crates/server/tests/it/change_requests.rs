@@ -223,6 +223,26 @@ async fn a_supervisor_asks_it_decides_and_the_change_is_made_by_the_approver() {
             .find(|e| e.action == "account.update" && e.details.contains("Pharmacy"))
             .unwrap();
         assert_eq!(moved.actor, ida.who.label());
+
+        // A supervisor who lost the department no longer speaks for its people: IT can only
+        // decline what they asked before.
+        let late = env
+            .dir
+            .request_change(&meg, &bob, &annie, "HR-6 a late request")
+            .await
+            .unwrap();
+        env.dir
+            .revoke_role(&admin(), &meg.who.label(), &Role::Supervisor)
+            .await
+            .unwrap();
+        let e = env.dir.approve_change(&ida, late.id).await.unwrap_err();
+        assert!(e.to_string().contains("may no longer ask"), "{e}");
+        let no = env
+            .dir
+            .decline_change(&ida, late.id, "Meg moved on")
+            .await
+            .unwrap();
+        assert_eq!(no.status, "declined");
     })
     .await;
 }
@@ -444,7 +464,7 @@ async fn it_edits_department_category_supervisor_and_employee_id() {
         for (bad, want) in [
             (edit(Some("Nowhere"), None, None, None), "no department"),
             (edit(None, Some("wizard"), None, None), "wizard"),
-            (edit(None, None, Some(&ann), None), "own supervisor"),
+            (edit(None, None, Some(&ann), None), "loop"),
             (edit(None, None, None, Some("T2")), "already has an account"),
             (
                 edit(Some("Pharmacy"), None, None, None),
@@ -458,6 +478,24 @@ async fn it_edits_department_category_supervisor_and_employee_id() {
                 .unwrap_err();
             assert!(e.to_string().contains(want), "{bad:?}: {e}");
         }
+        // Ann reports to Bob: Bob cannot report to Ann; nor to a colleague who left.
+        let e = env
+            .dir
+            .edit_account(&admin(), &bob, &edit(None, None, Some(&ann), None))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("loop"), "{e}");
+        let cy = env.create("Cy", None, "Gone", "T3").await;
+        env.dir
+            .set_status(&admin(), &cy, carepost_identity::AccountStatus::Disabled)
+            .await
+            .unwrap();
+        let e = env
+            .dir
+            .edit_account(&admin(), &bob, &edit(None, None, Some(&cy), None))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("must be an active account"), "{e}");
         let a = env
             .dir
             .edit_account(&admin(), &ann, &edit(None, None, Some(""), None))

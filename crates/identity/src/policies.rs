@@ -72,6 +72,9 @@ pub struct PolicySection {
     pub fields: Vec<PolicyFieldView>,
     pub changed_at: Option<String>,
     pub changed_by: Option<String>,
+    /// Why the values set here are not in force (the config file changed under them, so the
+    /// file's values hold), if they are not.
+    pub not_in_force: Option<String>,
 }
 
 fn settings_of(row: &PolicySettingsRow) -> Map<String, Value> {
@@ -152,6 +155,13 @@ impl Directory {
                 .collect(),
             changed_at: row.map(|r| r.changed_at.to_rfc3339()),
             changed_by: row.map(|r| r.changed_by.clone()),
+            not_in_force: row.and_then(|r| {
+                self.live
+                    .file
+                    .with_policy(section, &settings_of(r))
+                    .err()
+                    .map(|e| e.join("; "))
+            }),
         }
     }
 

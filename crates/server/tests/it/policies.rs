@@ -54,6 +54,22 @@ async fn a_change_is_checked_audited_in_force_at_once_and_read_by_other_nodes() 
             problems.iter().any(|v| v.to_string().contains("20")),
             "{problems:?}"
         );
+        // A node whose config file no longer allows it keeps its file's values, and says why.
+        let mut narrow = (*env.config).clone();
+        narrow.password.max_length = 18;
+        let narrow = carepost_identity::Directory::new(
+            env.store.clone(),
+            std::sync::Arc::new(narrow),
+            env.clock.clone(),
+            std::sync::Arc::new(carepost_types::SeededRng::new(9)),
+        )
+        .unwrap();
+        narrow.reload_policies().await.unwrap();
+        assert_eq!(narrow.config().password.min_length, 12);
+        let sections = narrow.policy_sections(&admin()).await.unwrap();
+        let why = sections[0].not_in_force.as_deref().unwrap_or_default();
+        assert!(why.contains("max_length"), "{why}");
+        assert!(sections[1].not_in_force.is_none());
         // Another node reads it at its next reload.
         assert_eq!(other.config().password.min_length, 12);
         other.reload_policies().await.unwrap();

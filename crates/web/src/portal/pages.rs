@@ -284,6 +284,8 @@ pub(crate) struct PolicyForm {
     pub section: &'static str,
     pub title: &'static str,
     pub changed: Option<String>,
+    /// The values set here do not pass any more, and why.
+    pub not_in_force: Option<String>,
     pub inputs: Vec<PolicyInput>,
 }
 

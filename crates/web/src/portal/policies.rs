@@ -28,6 +28,7 @@ fn form(s: PolicySection) -> PolicyForm {
     PolicyForm {
         section: s.section,
         title: title(s.section),
+        not_in_force: s.not_in_force.clone(),
         changed: match (&s.changed_by, &s.changed_at) {
             (Some(by), Some(at)) => Some(format!("Last changed here by {by} at {at}.")),
             _ => None,

@@ -23,6 +23,18 @@ pub enum FieldKind {
     List,
 }
 
+impl FieldKind {
+    /// As serialized: `number`, `duration`, `bool`, `list`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Number => "number",
+            Dur => "duration",
+            Bool => "bool",
+            List => "list",
+        }
+    }
+}
+
 /// One key that can be changed while the server runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PolicyField {

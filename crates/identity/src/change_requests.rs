@@ -14,7 +14,7 @@ use carepost_store::{
 };
 use carepost_types::UnixMillis;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// How far back a requester's list of their own requests goes.
 const SHOWN_FOR: i64 = 90 * 86_400_000;
@@ -154,15 +154,13 @@ impl Directory {
         // One open request per account and kind, and a bound per requester, so that a flood
         // of requests cannot bury the real ones in IT's list.
         let open = tx.list_open_change_requests().await?;
-        let kind = |c: &str| {
-            serde_json::from_str::<Value>(c)
-                .ok()
-                .map(|v| v["kind"].clone())
+        let same_kind = |stored: &str| {
+            serde_json::from_str::<RequestedChange>(stored)
+                .is_ok_and(|c| std::mem::discriminant(&c) == std::mem::discriminant(change))
         };
-        let this_kind = serde_json::to_value(change).ok().map(|v| v["kind"].clone());
         if open
             .iter()
-            .any(|r| r.account_id == row.id && kind(&r.change) == this_kind)
+            .any(|r| r.account_id == row.id && same_kind(&r.change))
         {
             return Err(IdentityError::Conflict(format!(
                 "a request of this kind for {} is open already; IT decides it first",

@@ -268,10 +268,8 @@ impl Directory {
             .filter(|f| f.section == section)
             .map(|f| (f.key.to_string(), Value::Null))
             .collect();
-        if all.is_empty() {
-            // Let `change_policy` check the permission first, then name the section.
-            return self.change_policy(actor, section, &Map::new()).await;
-        }
+        // An unknown section gives an empty map, which `change_policy` refuses by name after
+        // checking the permission.
         self.change_policy(actor, section, &all).await
     }
 }

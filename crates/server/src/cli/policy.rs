@@ -36,7 +36,7 @@ pub(crate) async fn run(c: PolicyCommand, g: &Global) -> anyhow::Result<ExitCode
     let changed = match c {
         PolicyCommand::Show => return show(g, &dir.config(), &dir.policy_sections(&actor).await?),
         PolicyCommand::Set { settings } => {
-            let mut by_section: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+            let mut pairs = Vec::new();
             for s in &settings {
                 let Some((name, text)) = s.split_once('=') else {
                     anyhow::bail!("'{s}': write section.key=value, such as password.min_length=14");
@@ -48,31 +48,16 @@ pub(crate) async fn run(c: PolicyCommand, g: &Global) -> anyhow::Result<ExitCode
                         "'{s}': no value; `carepost policy unset {name}` gives it back to the config file"
                     );
                 }
-                by_section
-                    .entry(f.section.to_string())
-                    .or_default()
-                    .insert(f.key.to_string(), v);
+                pairs.push((f, v));
             }
-            let mut done = Vec::new();
-            for (section, changes) in by_section {
-                done.push(dir.change_policy(&actor, &section, &changes).await?);
-            }
-            done
+            change_each_section(dir, &actor, pairs).await?
         }
         PolicyCommand::Unset { keys } => {
-            let mut by_section: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
-            for name in &keys {
-                let f = field(name)?;
-                by_section
-                    .entry(f.section.to_string())
-                    .or_default()
-                    .insert(f.key.to_string(), Value::Null);
-            }
-            let mut done = Vec::new();
-            for (section, changes) in by_section {
-                done.push(dir.change_policy(&actor, &section, &changes).await?);
-            }
-            done
+            let pairs = keys
+                .iter()
+                .map(|name| Ok((field(name)?, Value::Null)))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            change_each_section(dir, &actor, pairs).await?
         }
         PolicyCommand::Reset { section } => vec![dir.reset_policy(&actor, &section).await?],
     };
@@ -93,6 +78,26 @@ pub(crate) async fn run(c: PolicyCommand, g: &Global) -> anyhow::Result<ExitCode
     }
     say!("In force on this node now, and on every other within half a minute.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Applies key changes, one `change_policy` per section they belong to.
+async fn change_each_section(
+    dir: &carepost_identity::Directory,
+    actor: &carepost_identity::Actor,
+    pairs: Vec<(&'static carepost_config::PolicyField, Value)>,
+) -> anyhow::Result<Vec<PolicySection>> {
+    let mut by_section: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
+    for (f, v) in pairs {
+        by_section
+            .entry(f.section)
+            .or_default()
+            .insert(f.key.to_string(), v);
+    }
+    let mut done = Vec::new();
+    for (section, changes) in by_section {
+        done.push(dir.change_policy(actor, section, &changes).await?);
+    }
+    Ok(done)
 }
 
 fn field(name: &str) -> anyhow::Result<&'static carepost_config::PolicyField> {

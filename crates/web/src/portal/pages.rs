@@ -274,7 +274,7 @@ pub(crate) struct PolicyInput {
     pub key: &'static str,
     pub about: &'static str,
     /// `number`, `duration`, `bool` or `list`.
-    pub kind: String,
+    pub kind: &'static str,
     pub text: String,
     pub file_text: String,
     pub set_here: bool,

@@ -39,10 +39,7 @@ fn form(s: PolicySection) -> PolicyForm {
             .map(|f| PolicyInput {
                 key: f.key,
                 about: f.about,
-                kind: serde_json::to_value(f.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                kind: f.kind.as_str(),
                 text: field_text(&f.value),
                 file_text: field_text(&f.file_value),
                 set_here: f.set_here,

@@ -256,14 +256,10 @@ async fn key_rotation_keeps_old_keys_until_their_tokens_expire() {
             200,
             "old tokens still verify"
         );
-        let (st, t) = post_form(
+        let (st, t) = redeem_refresh(
             &s,
-            "/oauth2/token",
             (&id, Some(&secret)),
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", t["refresh_token"].as_str().unwrap()),
-            ],
+            t["refresh_token"].as_str().unwrap(),
         )
         .await;
         assert_eq!(st, 200, "{t}");

@@ -30,13 +30,7 @@ async fn disabling_revoking_and_signing_out_stop_tokens_at_once() {
         assert_eq!(st, 200);
         let (_, i) = post_form(&s, "/oauth2/introspect", client, &[("token", &access)]).await;
         assert_eq!(i, serde_json::json!({ "active": false }));
-        let (st, e) = post_form(
-            &s,
-            "/oauth2/token",
-            client,
-            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
-        )
-        .await;
+        let (st, e) = redeem_refresh(&s, client, &refresh).await;
         assert_eq!(
             (st, e["error"].as_str()),
             (400, Some("invalid_grant")),
@@ -59,13 +53,7 @@ async fn disabling_revoking_and_signing_out_stop_tokens_at_once() {
         let (_, i) = post_form(&s, "/oauth2/introspect", client, &[("token", &access)]).await;
         assert_eq!(i["active"], false, "{i}");
         assert_eq!(userinfo(&s, &access).await.status, 401);
-        let (st, e) = post_form(
-            &s,
-            "/oauth2/token",
-            client,
-            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
-        )
-        .await;
+        let (st, e) = redeem_refresh(&s, client, &refresh).await;
         assert_eq!(
             (st, e["error"].as_str()),
             (400, Some("invalid_grant")),
@@ -234,14 +222,10 @@ async fn the_owner_signs_an_application_out_from_the_account_page() {
             "openid offline_access",
         )
         .await;
-        let (st, t) = post_form(
+        let (st, t) = redeem_refresh(
             &s,
-            "/oauth2/token",
             (&id, Some(&secret)),
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", t["refresh_token"].as_str().unwrap()),
-            ],
+            t["refresh_token"].as_str().unwrap(),
         )
         .await;
         assert_eq!(st, 200, "{t}");

@@ -258,6 +258,16 @@ async fn post_form(
 }
 
 /// An authorization URL for `client` (S256 PKCE from `verifier`).
+/// Redeems a refresh token at the token endpoint: the status and the JSON answer.
+async fn redeem_refresh(
+    s: &TestServer,
+    client: (&str, Option<&str>),
+    token: &str,
+) -> (u16, serde_json::Value) {
+    let fields = [("grant_type", "refresh_token"), ("refresh_token", token)];
+    post_form(s, "/oauth2/token", client, &fields).await
+}
+
 fn authorize_url(client: &str, redirect: &str, scope: &str, verifier: &str, extra: &str) -> String {
     use base64::Engine;
     use sha2::Digest;

@@ -91,13 +91,7 @@ async fn codes_redirects_and_pkce_are_checked() {
             "revoked by the replay"
         );
         // A wrong client secret.
-        let (st, e) = post_form(
-            &s,
-            "/oauth2/token",
-            (&id, Some("cps_wrong")),
-            &[("grant_type", "refresh_token"), ("refresh_token", "cpr_x")],
-        )
-        .await;
+        let (st, e) = redeem_refresh(&s, (&id, Some("cps_wrong")), "cpr_x").await;
         assert_eq!(
             (st, e["error"].as_str()),
             (401, Some("invalid_client")),

@@ -144,6 +144,11 @@ async fn check_supervisor(
             to.primary_address, to.status
         )));
     }
+    if to.id == row.id {
+        return Err(IdentityError::Invalid(
+            "an account cannot be its own supervisor (that would make a loop)".into(),
+        ));
+    }
     let mut next = Some(to.id);
     for _ in 0..CHAIN_LIMIT {
         let Some(id) = next else { return Ok(()) };

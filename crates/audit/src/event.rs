@@ -33,6 +33,9 @@ pub mod action {
     pub const MFA_VERIFY: &str = "mfa.verify";
     pub const ACCOUNT_LOCK: &str = "account.lock";
     pub const ACCOUNT_UNLOCK: &str = "account.unlock";
+    pub const MASTER_KEY_ADD: &str = "master_key.add";
+    pub const MASTER_KEY_RETIRE: &str = "master_key.retire";
+    pub const SOURCE_CLEAR: &str = "source.clear";
     pub const MFA_RESET: &str = "mfa.reset";
     pub const TOTP_ENROLL: &str = "mfa.totp.enroll";
     pub const TOTP_CONFIRM: &str = "mfa.totp.confirm";

@@ -135,10 +135,16 @@ threshold = 5
 # The first lock; each further one doubles, up to max_duration.
 duration = "15m"
 max_duration = "24h"
-# A source network failing this often within the window is refused for accounts that do not
-# know it.
+# A source network (an IPv4 /24, an IPv6 /64) where this many logins failed within the window,
+# none of them followed by a success, pauses sign-ins for accounts that do not know it (a
+# password spray tries many logins; a ward computer retries a few until they succeed). A
+# correct password with a second factor, and app passwords, always get through.
 source_threshold = 20
 source_window = "15m"
+# Your own workstation networks (shared ward computers, a NAT), which pause only at
+# trusted_source_threshold. Only here in the file, never at run time.
+trusted_networks = []
+trusted_source_threshold = 100
 
 [mfa]
 # Who must use a second factor, and how long they have to enroll.

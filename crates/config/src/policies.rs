@@ -257,6 +257,8 @@ impl Config {
                     "threshold": l.threshold, "duration": d(l.duration),
                     "max_duration": d(l.max_duration), "source_threshold": l.source_threshold,
                     "source_window": d(l.source_window),
+                    "trusted_networks": l.trusted_networks.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "trusted_source_threshold": l.trusted_source_threshold,
                 })
             }
             "mfa" => {

@@ -139,6 +139,8 @@ pub struct RawLockout {
     pub max_duration: Option<String>,
     pub source_threshold: Option<u32>,
     pub source_window: Option<String>,
+    pub trusted_networks: Option<Vec<String>>,
+    pub trusted_source_threshold: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

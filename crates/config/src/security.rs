@@ -62,10 +62,28 @@ pub struct LockoutPolicy {
     /// The first lock; each further one doubles, up to `max_duration`.
     pub duration: Duration,
     pub max_duration: Duration,
-    /// Failures from one source address, over any accounts, within `source_window`, after
-    /// which that source is slowed down.
+    /// Logins (accounts, or unknown names) failing from one source network within
+    /// `source_window` without a success since, after which that network's sign-ins are
+    /// paused for accounts that do not know it.
     pub source_threshold: u32,
     pub source_window: Duration,
+    /// Networks IT names as its own workstations (shared ward computers, a NAT): they pause
+    /// only at `trusted_source_threshold`. Set in the file only, so that a stolen
+    /// administrator session cannot declare an attacker's network trusted.
+    pub trusted_networks: Vec<ipnet::IpNet>,
+    pub trusted_source_threshold: u32,
+}
+
+impl LockoutPolicy {
+    /// The threshold for the network `source` is in.
+    pub fn source_threshold_for(&self, source: Option<std::net::IpAddr>) -> u32 {
+        match source.map(|ip| ip.to_canonical()) {
+            Some(ip) if self.trusted_networks.iter().any(|n| n.contains(&ip)) => {
+                self.trusted_source_threshold
+            }
+            _ => self.source_threshold,
+        }
+    }
 }
 
 impl Default for LockoutPolicy {
@@ -76,6 +94,8 @@ impl Default for LockoutPolicy {
             max_duration: Duration::from_secs(DAY),
             source_threshold: 20,
             source_window: Duration::from_secs(15 * 60),
+            trusted_networks: Vec::new(),
+            trusted_source_threshold: 100,
         }
     }
 }
@@ -257,14 +277,39 @@ pub(crate) fn lockout(errs: &mut Errors, raw: RawLockout) -> LockoutPolicy {
             raw.source_window,
             d.source_window,
         ),
+        trusted_networks: trusted_networks(errs, raw.trusted_networks.unwrap_or_default()),
+        trusted_source_threshold: raw
+            .trusted_source_threshold
+            .unwrap_or(d.trusted_source_threshold),
     };
-    if p.threshold == 0 || p.source_threshold == 0 {
-        errs.push("lockout.threshold and lockout.source_threshold: at least 1");
+    if p.threshold == 0 || p.source_threshold == 0 || p.trusted_source_threshold == 0 {
+        errs.push("lockout.threshold, source_threshold and trusted_source_threshold: at least 1");
     }
     if p.max_duration < p.duration {
         errs.push("lockout.max_duration: at least lockout.duration");
     }
     p
+}
+
+/// Networks written `10.20.0.0/16` or `2001:db8::/48`; a bare address is one host. Whole
+/// internet ranges are refused: trusting them would switch the spray defence off.
+fn trusted_networks(errs: &mut Errors, raw: Vec<String>) -> Vec<ipnet::IpNet> {
+    let mut out = Vec::new();
+    for text in raw {
+        let parsed = text
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+        match parsed {
+            Ok(n) if n.prefix_len() < 8 => errs.push(&format!(
+                "lockout.trusted_networks: {text} is too wide (at most a /8)"
+            )),
+            Ok(n) => out.push(n.trunc()),
+            Err(_) => errs.push(&format!(
+                "lockout.trusted_networks: {text} is not a network (write 10.20.0.0/16 or 2001:db8::/48)"
+            )),
+        }
+    }
+    out
 }
 
 pub(crate) fn mfa(errs: &mut Errors, raw: RawMfa, categories: &[String]) -> MfaPolicy {

@@ -3,13 +3,17 @@
 //! familiar, and the administrator's view and unlock. Each record is one audited transaction.
 
 use crate::authn::{Credential, Protocol, Refusal, SignIn, Why};
-use crate::lockout::{SourceKind, after_failure, is_locked, network_of, source_after_failure};
+use crate::lockout::{SourceKind, after_failure, is_locked, network_of, pause_until};
 use crate::{AccountStatus, Actor, Directory, IdentityError};
 use carepost_audit::{NewEvent, Outcome, action};
-use carepost_store::{AccountRow, AuditRepo, AuthRepo, DirectoryRepo};
+use carepost_store::{AccountRow, AuditRepo, AuthRepo, DirectoryRepo, SourceRepo};
 use carepost_types::{AccountId, Address, UnixMillis};
 use serde_json::json;
 use std::net::IpAddr;
+
+pub(crate) fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
 
 /// How long a network stays familiar after the last successful sign-in from it.
 const FAMILIAR_FOR: std::time::Duration = std::time::Duration::from_secs(90 * 86_400);
@@ -46,9 +50,15 @@ impl Directory {
     ) -> Result<(), IdentityError> {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        let source = tx.find_source_failures(network).await?;
-        let (n, start) = source_after_failure(&self.config().lockout, source, now);
-        tx.save_source_failures(network, n, start).await?;
+        let forget_before = UnixMillis(now.0 - millis(self.config().lockout.source_window));
+        tx.record_source_failure(
+            network,
+            &self.login_key(attempt.login, account.map(|(a, _)| a.id)),
+            account.map(|(a, _)| a.id),
+            now,
+            forget_before,
+        )
+        .await?;
         let mut lock_event = None;
         if let Some((a, kind)) = account.filter(|_| why.counts()) {
             let row = tx.find_lockout(a.id, kind.as_str()).await?;
@@ -171,6 +181,7 @@ impl Directory {
             Refusal::AppPasswordRequired => "app-password-required",
             Refusal::TemporaryPasswordExpired => "temporary-password-expired",
             Refusal::Invalid => "invalid",
+            Refusal::SourcePaused { .. } => "source-paused",
         };
         let event = self
             .attempt_event(attempt, Some(account), action::SIGNIN_FAILURE)
@@ -210,6 +221,10 @@ impl Directory {
         )
         .await?;
         tx.remember_source(account.id, network, now).await?;
+        // A success forgives this login's failures from here: staff who mistyped and then
+        // got it right are not a spray.
+        tx.forget_source_login(network, &self.login_key(attempt.login, Some(account.id)))
+            .await?;
         let app_password = match credential {
             Credential::AppPassword(id) => {
                 let source = attempt.source.map(|ip| ip.to_string());
@@ -253,6 +268,36 @@ impl Directory {
         Ok(())
     }
 
+    /// How the spray defence names a login: a known account by its id (whatever address it
+    /// was typed as), anything else by a keyed hash of what was typed (never the text).
+    fn login_key(&self, login: &str, account: Option<AccountId>) -> String {
+        match account {
+            Some(id) => format!("account:{}", id.0),
+            None => {
+                let key = crate::secrets::derive_key(&self.config().master_key, "source logins");
+                let typed = login.trim().to_lowercase();
+                format!("login:{}", &crate::secrets::keyed_hash(&key, &typed)[..32])
+            }
+        }
+    }
+
+    /// Until when sign-ins from `network` are paused for accounts that do not know it.
+    pub(crate) async fn source_paused_until(
+        &self,
+        read: &mut carepost_store::Tx,
+        network: &str,
+        source: Option<IpAddr>,
+    ) -> Result<Option<UnixMillis>, IdentityError> {
+        let policy = &self.config().lockout;
+        let threshold = policy.source_threshold_for(source);
+        let now = self.clock.now();
+        let since = UnixMillis(now.0 - millis(policy.source_window));
+        let times = read
+            .source_failure_times(network, since, i64::from(threshold))
+            .await?;
+        Ok(pause_until(policy, threshold, &times).filter(|until| *until > now))
+    }
+
     /// Familiar: a network the account signed in from within the last 90 days. Sign-ins
     /// without a network source are never familiar.
     pub(crate) async fn source_kind(
@@ -271,27 +316,6 @@ impl Directory {
                 false => SourceKind::Unfamiliar,
             },
         )
-    }
-
-    /// Clears every lock and failure count of an account.
-    pub async fn unlock(&self, actor: &Actor, address: &str) -> Result<(), IdentityError> {
-        self.require(
-            actor,
-            crate::Permission::UnlockAccounts,
-            &format!("account:{address}"),
-        )
-        .await?;
-        let mut tx = self.store.begin().await?;
-        let row = crate::directory::account_by_address(&mut tx, address).await?;
-        tx.clear_lockouts(row.id).await?;
-        let event = self.audit(
-            actor,
-            action::ACCOUNT_UNLOCK,
-            format!("account:{}", row.primary_address),
-        );
-        tx.append_audit(&event).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Until when each side of an account is locked, for administrators.

@@ -2,7 +2,7 @@
 //! lockout state per account, one audit record per attempt, and the same answer, after the same
 //! work, for an unknown account, a wrong password, a locked or a disabled account.
 
-use crate::lockout::{SourceKind, is_locked, network_of, source_throttled};
+use crate::lockout::{SourceKind, is_locked, minutes_until, network_of};
 use crate::secrets::{derive_key, keyed_hash};
 use crate::{AccountStatus, Actor, Directory, IdentityError};
 use carepost_audit::{NewEvent, action};
@@ -105,13 +105,43 @@ pub struct SignedIn {
     pub must_change_password: bool,
     pub password_expires_soon: bool,
     pub second_factor: SecondFactor,
+    /// A wrong password let through a paused network to a second step that must fail (see
+    /// `sign_in`); carried into the pending token, never shown.
+    pub(crate) doomed: bool,
 }
 
-/// Why a sign-in was refused. `Invalid` covers unknown, wrong, locked and disabled alike; the
-/// other two are said only to someone who gave the right password.
+impl SignedIn {
+    /// The sign-in that a passed second step completes.
+    pub fn after_second_step(
+        account: AccountId,
+        address: &str,
+        password: &crate::PasswordState,
+    ) -> SignedIn {
+        SignedIn {
+            complete: true,
+            account,
+            address: address.to_string(),
+            credential: Credential::Password,
+            password_stamp: None,
+            must_change_password: password.must_change,
+            password_expires_soon: password.expires_soon,
+            second_factor: SecondFactor::NotRequired,
+            doomed: false,
+        }
+    }
+}
+
+/// Why a sign-in was refused. `Invalid` covers unknown, wrong, locked and disabled alike;
+/// `SourcePaused` is said to every sign-in from a paused network alike; the others are said
+/// only to someone who gave the right password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     Invalid,
+    /// Too many logins failed from this network lately: its sign-ins are paused for about
+    /// this many minutes (a second factor or an app password still gets through).
+    SourcePaused {
+        minutes: u64,
+    },
     /// The password is right but expired or temporary: change it in the portal.
     PasswordExpired,
     /// The account uses a second factor: mail clients must use an app password.
@@ -122,9 +152,19 @@ pub enum Refusal {
 
 impl Refusal {
     /// The text a protocol shows the user.
-    pub fn message(self) -> &'static str {
+    pub fn message(self) -> String {
         match self {
-            Refusal::Invalid => "Invalid credentials",
+            Refusal::SourcePaused { minutes } => format!(
+                "Sign-ins from this computer's network are paused for {minutes} more minute{} because many failed there. This says nothing about your account: try again then, or call the helpdesk",
+                if minutes == 1 { "" } else { "s" }
+            ),
+            other => other.fixed_message().to_string(),
+        }
+    }
+
+    fn fixed_message(self) -> &'static str {
+        match self {
+            Refusal::Invalid | Refusal::SourcePaused { .. } => "Invalid credentials",
             Refusal::PasswordExpired => {
                 "Your password has expired or is temporary: change it in the carepost portal, then sign in again"
             }
@@ -187,29 +227,35 @@ impl Directory {
             return Ok(Err(Refusal::Invalid));
         }
         let mut read = self.store.read().await?;
-        let throttled = source_throttled(
-            &self.config().lockout,
-            read.find_source_failures(&network).await?,
-            now,
-        );
+        let paused = self
+            .source_paused_until(&mut read, &network, attempt.source)
+            .await?;
         let account = match Address::parse(attempt.login) {
             Ok(a) => read.find_account_by_address(&a.to_string()).await?,
             Err(_) => None,
+        };
+        // While the network is paused, every refusal says so, whatever the account: the
+        // answer tells nothing about which accounts exist or what their state is.
+        let refusal = |paused: Option<UnixMillis>| match paused {
+            Some(until) => Refusal::SourcePaused {
+                minutes: minutes_until(now, until),
+            },
+            None => Refusal::Invalid,
         };
         let Some(account) = account else {
             drop(read);
             self.hasher.verify_nothing(attempt.secret).await?;
             self.record_failure(attempt, None, &network, Why::UnknownAccount)
                 .await?;
-            return Ok(Err(Refusal::Invalid));
+            return Ok(Err(refusal(paused)));
         };
         let kind = self.source_kind(&mut read, account.id, &network).await?;
         let lock = read.find_lockout(account.id, kind.as_str()).await?;
         let stored = read.find_password(account.id).await?;
         drop(read);
-        let early = if throttled && kind == SourceKind::Unfamiliar {
-            Some(Why::Throttled)
-        } else if is_locked(&lock, now) {
+        // Accounts that signed in from this network before are not held by its pause.
+        let paused = paused.filter(|_| kind == SourceKind::Unfamiliar);
+        let early = if is_locked(&lock, now) {
             Some(Why::Locked)
         } else if account.status != AccountStatus::Active.as_str() {
             Some(Why::Inactive)
@@ -220,15 +266,30 @@ impl Directory {
             self.hasher.verify_nothing(attempt.secret).await?;
             self.record_failure(attempt, Some((&account, kind)), &network, why)
                 .await?;
-            return Ok(Err(Refusal::Invalid));
+            return Ok(Err(refusal(paused)));
         }
         let password = crate::password::normalize(attempt.secret);
+        // App passwords are random and long: no spray guesses one, so a pause does not hold
+        // them back.
         if attempt.protocol.is_mail_client()
             && let Some(result) = self
                 .try_app_password(attempt, &account, kind, &network)
                 .await?
         {
             return Ok(result);
+        }
+        // A paused network lets through only a sign-in that a second factor completes.
+        let second_factor = match paused {
+            Some(_) => Some(self.second_factor(&account, now).await?),
+            None => None,
+        };
+        let through_pause = matches!(second_factor, Some(SecondFactor::Required { .. }))
+            && !attempt.protocol.is_mail_client();
+        if paused.is_some() && !through_pause {
+            self.hasher.verify_nothing(attempt.secret).await?;
+            self.record_failure(attempt, Some((&account, kind)), &network, Why::Throttled)
+                .await?;
+            return Ok(Err(refusal(paused)));
         }
         let verified = match &stored {
             Some(p) => self.hasher.verify(&password, &p.password_hash).await?,
@@ -243,6 +304,21 @@ impl Directory {
         if !verified.ok {
             self.record_failure(attempt, Some((&account, kind)), &network, Why::WrongSecret)
                 .await?;
+            if let Some(second_factor) = second_factor.filter(|_| through_pause) {
+                // Through a pause, a wrong password leads to a second step that can only
+                // fail: the network learns nothing of which passwords are right.
+                return Ok(Ok(SignedIn {
+                    complete: false,
+                    account: account.id,
+                    address: account.primary_address.clone(),
+                    credential: Credential::Password,
+                    password_stamp: stored.as_ref().map(|p| p.changed_at),
+                    must_change_password: false,
+                    password_expires_soon: false,
+                    second_factor,
+                    doomed: true,
+                }));
+            }
             return Ok(Err(Refusal::Invalid));
         }
         if let Some(p) = &stored
@@ -323,6 +399,7 @@ impl Directory {
             must_change_password: state.must_change,
             password_expires_soon: state.expires_soon,
             second_factor,
+            doomed: false,
         }))
     }
 
@@ -373,6 +450,7 @@ impl Directory {
             must_change_password: false,
             password_expires_soon: false,
             second_factor: SecondFactor::NotRequired,
+            doomed: false,
         })))
     }
 

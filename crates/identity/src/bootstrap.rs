@@ -68,7 +68,7 @@ impl Directory {
         let password = one_time_password(&*self.rng);
         let hash = self.hasher.hash(&*self.rng, &password).await?;
         let now = self.clock.now();
-        tx.upsert_password(id, &hash, true, now).await?;
+        tx.upsert_password(id, &hash, true, false, now).await?;
         tx.grant_role(id, Role::ItAdmin.as_str(), None, now).await?;
         let event = self
             .audit(

@@ -28,6 +28,16 @@ pub struct PasswordState {
     pub expires_soon: bool,
 }
 
+/// Who chose a password being stored: the minimum age protects only the owner's own choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Owner,
+    /// A one-time password that must be changed at the next sign-in.
+    Temporary,
+    /// Set by an administrator: usable as it is, and replaceable by its owner at once.
+    Administrator,
+}
+
 impl Directory {
     /// An administrator sets a password. The whole policy applies except the minimum age.
     pub async fn set_password(
@@ -46,7 +56,8 @@ impl Directory {
         self.check_password(&row, password).await?;
         let hash = self.hasher.hash(&*self.rng, password).await?;
         let mut tx = self.store.begin().await?;
-        self.store_password(&mut tx, row.id, &hash, false).await?;
+        self.store_password(&mut tx, row.id, &hash, Origin::Administrator)
+            .await?;
         let (sessions, app_passwords) = self.after_password_change(&mut tx, row.id, None).await?;
         let event = self
             .audit(
@@ -91,7 +102,8 @@ impl Directory {
         let temporary = one_time_password(&*self.rng);
         let hash = self.hasher.hash(&*self.rng, &temporary).await?;
         let mut tx = self.store.begin().await?;
-        self.store_password(&mut tx, row.id, &hash, true).await?;
+        self.store_password(&mut tx, row.id, &hash, Origin::Temporary)
+            .await?;
         // A passkey registration begun before the reset cannot be finished after it.
         tx.delete_ceremonies(row.id).await?;
         let (sessions, app_passwords) = self.after_password_change(&mut tx, row.id, None).await?;
@@ -113,7 +125,8 @@ impl Directory {
     }
 
     /// The owner changes their password, proving the current one. The minimum age applies
-    /// unless the current password must be changed anyway.
+    /// only to a password the owner chose: never to leaving a temporary one or one an
+    /// administrator set (the owner was never meant to keep it).
     pub async fn change_own_password(
         &self,
         account: AccountId,
@@ -139,7 +152,7 @@ impl Directory {
         }
         let now = self.clock.now();
         let earliest = stored.changed_at.plus(self.config().password.min_age);
-        if !stored.must_change && now < earliest {
+        if !stored.must_change && !stored.set_by_admin && now < earliest {
             return Err(IdentityError::PasswordRejected(vec![
                 PolicyViolation::TooSoon {
                     until: earliest.to_rfc3339(),
@@ -163,7 +176,8 @@ impl Directory {
         act: &'static str,
     ) -> Result<(), IdentityError> {
         let mut tx = self.store.begin().await?;
-        self.store_password(&mut tx, row.id, hash, false).await?;
+        self.store_password(&mut tx, row.id, hash, Origin::Owner)
+            .await?;
         let (sessions, app_passwords) = self
             .after_password_change(&mut tx, row.id, keep_session)
             .await?;
@@ -241,14 +255,17 @@ impl Directory {
         tx: &mut Tx,
         account: AccountId,
         hash: &str,
-        must_change: bool,
+        origin: Origin,
     ) -> Result<(), IdentityError> {
         let now = self.clock.now();
         if let Some(old) = tx.find_password(account).await? {
             tx.push_password_history(account, &old.password_hash, old.changed_at)
                 .await?;
         }
-        tx.upsert_password(account, hash, must_change, now).await?;
+        let must_change = origin == Origin::Temporary;
+        let by_admin = origin == Origin::Administrator;
+        tx.upsert_password(account, hash, must_change, by_admin, now)
+            .await?;
         Ok(())
     }
 

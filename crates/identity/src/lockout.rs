@@ -3,8 +3,10 @@
 //! and all others (unfamiliar). A password spray from unknown addresses therefore locks the
 //! unfamiliar side only, while the clinician at the usual workstation still signs in. Each lock
 //! lasts twice the one before, up to the maximum; a success resets its side. On top, a source
-//! network that fails often, whatever accounts it tries, is refused for the rest of its window
-//! except for accounts that know it.
+//! network where many logins fail (many accounts, or names that are no account) is paused for
+//! accounts that do not know it. A login that then succeeds from there is forgiven, so a busy
+//! ward computer where staff mistype and then get it right is not taken for a spray; a
+//! correct password with a second factor, and app passwords, always get through.
 
 use carepost_config::LockoutPolicy;
 use carepost_store::LockoutRow;
@@ -73,6 +75,12 @@ pub fn after_failure(
         .duration
         .saturating_mul(1u32 << doubling)
         .min(policy.max_duration);
+    // Each lock gets its own few authenticator codes for self-unlock, but a lock renewed
+    // while it still holds keeps the count: failures made during a lock must not buy new
+    // guesses at the code.
+    if !is_locked(&row, now) {
+        row.unlock_tries = 0;
+    }
     row.locked_until = Some(now.plus(length));
     row.locks += 1;
     row.failures = 0;
@@ -83,27 +91,25 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Failures of a source network in its current window, after one more at `now`.
-pub fn source_after_failure(
+/// When a network's pause ends, from the last failure times of its failing logins (newest
+/// first, as many as the threshold at most): a pause holds while `threshold` logins failed
+/// within the window with no success since, so it ends when the oldest of the newest
+/// `threshold` leaves the window. None: not paused.
+pub fn pause_until(
     policy: &LockoutPolicy,
-    current: Option<(i64, UnixMillis)>,
-    now: UnixMillis,
-) -> (i64, UnixMillis) {
-    match current {
-        Some((n, start)) if now.0 - start.0 < millis(policy.source_window) => (n + 1, start),
-        _ => (1, now),
-    }
+    threshold: u32,
+    newest_failures: &[UnixMillis],
+) -> Option<UnixMillis> {
+    let t = usize::try_from(threshold).ok()?.max(1);
+    newest_failures
+        .get(t - 1)
+        .map(|oldest| oldest.plus(policy.source_window))
 }
 
-/// Whether a source network is over its threshold at `now`.
-pub fn source_throttled(
-    policy: &LockoutPolicy,
-    current: Option<(i64, UnixMillis)>,
-    now: UnixMillis,
-) -> bool {
-    current.is_some_and(|(n, start)| {
-        now.0 - start.0 < millis(policy.source_window) && n >= i64::from(policy.source_threshold)
-    })
+/// Whole minutes from `now` to `until`, at least one (for "paused for N more minutes").
+pub fn minutes_until(now: UnixMillis, until: UnixMillis) -> u64 {
+    let ms = u64::try_from(until.0 - now.0).unwrap_or(0);
+    ms.div_ceil(60_000).max(1)
 }
 
 #[cfg(test)]
@@ -159,13 +165,18 @@ mod tests {
     }
 
     #[test]
-    fn a_source_is_throttled_within_its_window_only() {
+    fn a_network_pauses_at_the_threshold_until_the_oldest_counted_failure_leaves_the_window() {
         let p = LockoutPolicy::default();
-        let mut cur = None;
-        for i in 0..20 {
-            cur = Some(source_after_failure(&p, cur, UnixMillis(i)));
-        }
-        assert!(source_throttled(&p, cur, UnixMillis(100)));
-        assert!(!source_throttled(&p, cur, UnixMillis(16 * 60_000)));
+        let min = |m: i64| UnixMillis(m * 60_000);
+        let times: Vec<UnixMillis> = (0..19).rev().map(min).collect();
+        assert_eq!(
+            pause_until(&p, 20, &times),
+            None,
+            "19 logins are not a spray"
+        );
+        let times: Vec<UnixMillis> = (0..20).rev().map(min).collect();
+        assert_eq!(pause_until(&p, 20, &times), Some(min(15)));
+        assert_eq!(minutes_until(min(3), min(15)), 12);
+        assert_eq!(minutes_until(UnixMillis(1), UnixMillis(2)), 1);
     }
 }

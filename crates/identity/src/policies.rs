@@ -246,7 +246,7 @@ impl Directory {
         tx.append_audit(&event).await?;
         tx.commit().await?;
         // In force here now (read back from the store, in order with the other reloads); the
-        // other nodes read it within half a minute. The change is saved either way: a failed
+        // other nodes read it within 2 seconds. The change is saved either way: a failed
         // read here is retried by the reload loop.
         if let Err(e) = self.reload_policies().await {
             tracing::warn!(error = %e, "reading the policies back after a change failed");

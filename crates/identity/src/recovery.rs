@@ -1,12 +1,13 @@
 //! Forgot password and self-unlock, without the helpdesk. A recovery code (about 79 bits)
 //! proves the person and lets them set a new password; the authenticator's code only unlocks,
-//! and only while the account is not locked for that kind of source (six digits must not face
-//! more guesses than the lockout allows). Never by a secret question. An account without a
+//! also while the account is locked (that is when it is needed), with a few codes per lock so
+//! that six digits never face more guesses than the lockout allows. Never by a secret
+//! question. An account without a
 //! second factor has no self-service path (the helpdesk verifies instead). Every failure gets
 //! the same answer and is recorded like a failed sign-in.
 
 use crate::authn::Why;
-use crate::lockout::{SourceKind, is_locked, network_of, source_throttled};
+use crate::lockout::{SourceKind, is_locked, network_of};
 use crate::{AccountStatus, Actor, Directory, IdentityError, Protocol, SignIn};
 use carepost_audit::action;
 use carepost_store::{AccountRow, AuditRepo, AuthRepo, DirectoryRepo};
@@ -14,6 +15,10 @@ use carepost_types::Address;
 use serde::Serialize;
 use serde_json::json;
 use std::net::IpAddr;
+
+/// Authenticator codes one lock allows for self-unlock (each wrong one also counts as a
+/// failure, so the lock grows as it would for wrong passwords).
+const UNLOCK_TRIES: i64 = 3;
 
 /// What a proven person is told: why they could not sign in, and what they spent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -125,8 +130,11 @@ impl Directory {
         Ok(Some(recovered))
     }
 
-    /// The authenticator's code, accepted only while this kind of source is neither locked nor
-    /// throttled; the lock is read again after the check, so parallel guesses gain nothing.
+    /// The authenticator's code. While this kind of source is locked, each lock allows
+    /// `UNLOCK_TRIES` codes, taken atomically before the code is checked, so six digits never
+    /// face more guesses than that however many arrive at once; every wrong one also counts
+    /// as a failure. Unlocked, the lock is read again after the check, so that parallel wrong
+    /// guesses that lock the account meanwhile gain nothing.
     async fn unlock_with_totp(
         &self,
         attempt: &SignIn<'_>,
@@ -138,21 +146,25 @@ impl Directory {
         let kind = self.source_kind(&mut read, row.id, network).await?;
         let now = self.clock.now();
         let locked = is_locked(&read.find_lockout(row.id, kind.as_str()).await?, now);
-        let throttled = source_throttled(
-            &self.config().lockout,
-            read.find_source_failures(network).await?,
-            now,
-        ) && kind == crate::lockout::SourceKind::Unfamiliar;
         drop(read);
-        if locked || throttled {
-            let why = if locked { Why::Locked } else { Why::Throttled };
-            self.record_failure(attempt, Some((row, kind)), network, why)
+        if locked {
+            let mut tx = self.store.begin_bookkeeping().await?;
+            let taken = tx
+                .take_unlock_try(row.id, kind.as_str(), now, UNLOCK_TRIES)
                 .await?;
-            return Ok(false);
+            tx.commit().await?;
+            if !taken {
+                self.record_failure(attempt, Some((row, kind)), network, Why::Locked)
+                    .await?;
+                return Ok(false);
+            }
         }
         if !self.check_confirmed_totp(row, code).await? {
             self.second_factor_failed(attempt, row).await?;
             return Ok(false);
+        }
+        if locked {
+            return Ok(true);
         }
         let still_unlocked = !is_locked(
             &self

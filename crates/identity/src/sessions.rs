@@ -346,22 +346,27 @@ impl Directory {
     }
 
     /// A short-lived token saying "this account gave its password; the second factor is due",
-    /// for the browser to hold between the two steps. Signed, so it needs no server state.
-    pub async fn pending_second_factor(&self, account: AccountId) -> Result<String, IdentityError> {
+    /// for the browser to hold between the two steps. Signed, so it needs no server state. A
+    /// doomed sign-in (a wrong password let through a paused network) gets a token that looks
+    /// the same but is signed for failure.
+    pub async fn pending_second_factor(
+        &self,
+        s: &crate::SignedIn,
+    ) -> Result<String, IdentityError> {
         let until = self.clock.now().plus(PENDING_FOR).0;
-        let stamp = self.password_stamp(account).await?;
-        let body = format!("{}.{until}", account.0);
+        let stamp = self.password_stamp(s.account).await?;
+        let body = format!("{}.{until}", s.account.0);
         let mac =
-            crate::secrets::keyed_hash(&self.pending_key(), &format!("pending|{body}|{stamp}"));
+            crate::secrets::keyed_hash(&self.pending_key(), &pending_text(&body, stamp, s.doomed));
         Ok(format!("{body}.{mac}"))
     }
 
-    /// The account a pending token names, if it is genuine, not expired, and its password has
-    /// not changed since.
+    /// The sign-in a pending token stands for, if it is genuine, not expired, and its password
+    /// has not changed since.
     pub async fn check_pending_second_factor(
         &self,
         token: &str,
-    ) -> Result<Option<AccountId>, IdentityError> {
+    ) -> Result<Option<Pending>, IdentityError> {
         let Some((account, until_ok)) = self.parse_pending(token) else {
             return Ok(None);
         };
@@ -369,18 +374,79 @@ impl Directory {
         let Some((id, until, mac)) = split_pending(token) else {
             return Ok(None);
         };
-        let genuine = crate::secrets::verify_keyed_hash(
-            &self.pending_key(),
-            &format!("pending|{id}.{until}|{stamp}"),
-            mac,
-        );
-        Ok((genuine && until_ok).then_some(account))
+        let body = format!("{id}.{until}");
+        let key = self.pending_key();
+        let signed = |doomed| {
+            crate::secrets::verify_keyed_hash(&key, &pending_text(&body, stamp, doomed), mac)
+        };
+        let doomed = match (signed(false), signed(true)) {
+            (true, _) => false,
+            (false, true) => true,
+            (false, false) => return Ok(None),
+        };
+        Ok(until_ok.then_some(Pending { account, doomed }))
+    }
+
+    /// The second step of a pending sign-in with a code: `verify_second_factor`, except that a
+    /// doomed sign-in fails (counted like any wrong code).
+    pub async fn verify_pending_code(
+        &self,
+        p: &Pending,
+        code: &str,
+        attempt: &crate::SignIn<'_>,
+    ) -> Result<bool, IdentityError> {
+        if p.doomed {
+            return self.doomed_second_step(p, attempt).await;
+        }
+        self.verify_second_factor(p.account, code, attempt).await
+    }
+
+    /// The second step of a pending sign-in with a passkey (see `verify_pending_code`).
+    pub async fn verify_pending_passkey(
+        &self,
+        p: &Pending,
+        ceremony: &str,
+        credential: &webauthn_rs::prelude::PublicKeyCredential,
+        attempt: &crate::SignIn<'_>,
+    ) -> Result<bool, IdentityError> {
+        if p.doomed {
+            return self.doomed_second_step(p, attempt).await;
+        }
+        self.verify_passkey_second_factor(p.account, ceremony, credential, attempt)
+            .await
+    }
+
+    async fn doomed_second_step(
+        &self,
+        p: &Pending,
+        attempt: &crate::SignIn<'_>,
+    ) -> Result<bool, IdentityError> {
+        let row = self.account_row(p.account).await?;
+        if self.may_try_second_factor(attempt, &row).await? {
+            self.second_factor_failed(attempt, &row).await?;
+        }
+        Ok(false)
     }
 
     fn parse_pending(&self, token: &str) -> Option<(AccountId, bool)> {
         let (id, until, _) = split_pending(token)?;
         let until: i64 = until.parse().ok()?;
         Some((AccountId(id.parse().ok()?), self.clock.now().0 < until))
+    }
+}
+
+/// A sign-in waiting for its second step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    pub account: AccountId,
+    /// Signed for failure: its second step cannot pass.
+    doomed: bool,
+}
+
+fn pending_text(body: &str, stamp: i64, doomed: bool) -> String {
+    match doomed {
+        false => format!("pending|{body}|{stamp}"),
+        true => format!("pending-doomed|{body}|{stamp}"),
     }
 }
 

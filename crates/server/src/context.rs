@@ -40,6 +40,21 @@ impl Context {
                     redact_url(&config.store.url)
                 )
             })?;
+        // The master key must open the store's root key, from which every secret is derived;
+        // a node with another key stops here rather than writing what no other node can read.
+        let root =
+            carepost_identity::keyring::open_root(&store, &config.master_key, &*clock, &*rng)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let store = store.with_seal_key(carepost_audit::seal_key(&root));
+        let config = match root == config.master_key {
+            true => config,
+            false => {
+                let mut with_root = (*config).clone();
+                with_root.master_key = root;
+                Arc::new(with_root)
+            }
+        };
         let directory = Directory::new(store.clone(), config.clone(), clock.clone(), rng.clone())?;
         directory
             .reload_policies()

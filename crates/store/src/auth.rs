@@ -17,6 +17,8 @@ pub struct LockoutRow {
     pub locks: i64,
     pub locked_until: Option<UnixMillis>,
     pub last_failure_at: Option<UnixMillis>,
+    /// Authenticator codes tried to unlock the account during the current lock.
+    pub unlock_tries: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +93,16 @@ pub trait AuthRepo {
     ) -> Result<(), StoreError>;
     /// Forgets all failures and locks of an account.
     async fn clear_lockouts(&mut self, account: AccountId) -> Result<(), StoreError>;
+    /// Takes one of the `max` authenticator codes a lock allows, atomically (parallel
+    /// attempts cannot all take the last one). False if this side is not locked at `now` or
+    /// its tries are spent.
+    async fn take_unlock_try(
+        &mut self,
+        account: AccountId,
+        kind: &str,
+        now: UnixMillis,
+        max: i64,
+    ) -> Result<bool, StoreError>;
     /// Whether the account signed in successfully from `network` since `since`.
     async fn is_familiar_source(
         &mut self,
@@ -104,18 +116,6 @@ pub trait AuthRepo {
         network: &str,
         at: UnixMillis,
     ) -> Result<(), StoreError>;
-    /// (failures, window start) for a source network.
-    async fn find_source_failures(
-        &mut self,
-        network: &str,
-    ) -> Result<Option<(i64, UnixMillis)>, StoreError>;
-    async fn save_source_failures(
-        &mut self,
-        network: &str,
-        failures: i64,
-        window_start: UnixMillis,
-    ) -> Result<(), StoreError>;
-
     async fn find_totp(&mut self, account: AccountId) -> Result<Option<TotpRow>, StoreError>;
     /// Starts an enrollment (unconfirmed), replacing any earlier seed.
     async fn put_totp(
@@ -223,7 +223,7 @@ impl AuthRepo for Tx {
         kind: &str,
     ) -> Result<LockoutRow, StoreError> {
         let row = sqlx::query(
-            "SELECT failures, locks, locked_until, last_failure_at FROM lockouts \
+            "SELECT failures, locks, locked_until, last_failure_at, unlock_tries FROM lockouts \
              WHERE account_id = $1 AND source_kind = $2",
         )
         .bind(account.0)
@@ -238,6 +238,7 @@ impl AuthRepo for Tx {
             locks: r.try_get("locks")?,
             locked_until: millis(&r, "locked_until")?,
             last_failure_at: millis(&r, "last_failure_at")?,
+            unlock_tries: r.try_get("unlock_tries")?,
         })
     }
 
@@ -248,10 +249,12 @@ impl AuthRepo for Tx {
         row: &LockoutRow,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO lockouts (account_id, source_kind, failures, locks, locked_until, last_failure_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_id, source_kind) DO UPDATE SET \
+            "INSERT INTO lockouts (account_id, source_kind, failures, locks, locked_until, \
+             last_failure_at, unlock_tries) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (account_id, source_kind) DO UPDATE SET \
              failures = excluded.failures, locks = excluded.locks, \
-             locked_until = excluded.locked_until, last_failure_at = excluded.last_failure_at",
+             locked_until = excluded.locked_until, last_failure_at = excluded.last_failure_at, \
+             unlock_tries = excluded.unlock_tries",
         )
         .bind(account.0)
         .bind(kind)
@@ -259,9 +262,30 @@ impl AuthRepo for Tx {
         .bind(row.locks)
         .bind(row.locked_until.map(|t| t.0))
         .bind(row.last_failure_at.map_or(0, |t| t.0))
+        .bind(row.unlock_tries)
         .execute(self.write()?)
         .await?;
         Ok(())
+    }
+
+    async fn take_unlock_try(
+        &mut self,
+        account: AccountId,
+        kind: &str,
+        now: UnixMillis,
+        max: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE lockouts SET unlock_tries = unlock_tries + 1 \
+             WHERE account_id = $1 AND source_kind = $2 AND locked_until > $3 AND unlock_tries < $4",
+        )
+        .bind(account.0)
+        .bind(kind)
+        .bind(now.0)
+        .bind(max)
+        .execute(self.write()?)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn clear_lockouts(&mut self, account: AccountId) -> Result<(), StoreError> {
@@ -303,43 +327,6 @@ impl AuthRepo for Tx {
         .bind(account.0)
         .bind(network)
         .bind(at.0)
-        .execute(self.write()?)
-        .await?;
-        Ok(())
-    }
-
-    async fn find_source_failures(
-        &mut self,
-        network: &str,
-    ) -> Result<Option<(i64, UnixMillis)>, StoreError> {
-        let row =
-            sqlx::query("SELECT failures, window_start FROM source_failures WHERE network = $1")
-                .bind(network)
-                .fetch_optional(self.conn())
-                .await?;
-        row.map(|r| {
-            Ok((
-                r.try_get("failures")?,
-                UnixMillis(r.try_get("window_start")?),
-            ))
-        })
-        .transpose()
-    }
-
-    async fn save_source_failures(
-        &mut self,
-        network: &str,
-        failures: i64,
-        window_start: UnixMillis,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO source_failures (network, failures, window_start) VALUES ($1, $2, $3) \
-             ON CONFLICT (network) DO UPDATE SET failures = excluded.failures, \
-             window_start = excluded.window_start",
-        )
-        .bind(network)
-        .bind(failures)
-        .bind(window_start.0)
         .execute(self.write()?)
         .await?;
         Ok(())

@@ -11,6 +11,7 @@ pub trait CredentialRepo {
         account: AccountId,
         hash: &str,
         must_change: bool,
+        set_by_admin: bool,
         now: UnixMillis,
     ) -> Result<(), StoreError>;
     async fn find_password(
@@ -48,18 +49,20 @@ impl CredentialRepo for Tx {
         account: AccountId,
         hash: &str,
         must_change: bool,
+        set_by_admin: bool,
         now: UnixMillis,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO credentials (account_id, password_hash, must_change, changed_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (account_id) DO UPDATE SET \
+            "INSERT INTO credentials (account_id, password_hash, must_change, changed_at, set_by_admin) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id) DO UPDATE SET \
              password_hash = excluded.password_hash, must_change = excluded.must_change, \
-             changed_at = excluded.changed_at",
+             changed_at = excluded.changed_at, set_by_admin = excluded.set_by_admin",
         )
         .bind(account.0)
         .bind(hash)
         .bind(i64::from(must_change))
         .bind(now.0)
+        .bind(i64::from(set_by_admin))
         .execute(self.write()?)
         .await?;
         Ok(())
@@ -70,7 +73,8 @@ impl CredentialRepo for Tx {
         account: AccountId,
     ) -> Result<Option<PasswordRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT password_hash, must_change, changed_at FROM credentials WHERE account_id = $1",
+            "SELECT password_hash, must_change, changed_at, set_by_admin FROM credentials \
+             WHERE account_id = $1",
         )
         .bind(account.0)
         .fetch_optional(self.conn())
@@ -81,6 +85,7 @@ impl CredentialRepo for Tx {
             password_hash: r.try_get("password_hash")?,
             must_change: r.try_get::<i64, _>("must_change")? != 0,
             changed_at: UnixMillis(r.try_get("changed_at")?),
+            set_by_admin: r.try_get::<i64, _>("set_by_admin")? != 0,
         }))
     }
 

@@ -16,6 +16,7 @@ mod change_requests;
 mod credentials;
 mod directory;
 mod error;
+mod keys;
 mod lists;
 mod mail;
 mod mail_clients;
@@ -28,6 +29,7 @@ mod queue;
 mod resets;
 mod rows;
 mod sessions;
+mod sources;
 mod tokens;
 
 pub use audit::{AuditFilter, AuditRepo};
@@ -38,6 +40,7 @@ pub use change_requests::{ChangeRequestRepo, ChangeRequestRow};
 pub use credentials::CredentialRepo;
 pub use directory::{AccountFilter, DirectoryRepo};
 pub use error::StoreError;
+pub use keys::{KeyRepo, MasterKeyRow};
 pub use lists::{ListRepo, ListRow, MemberRow};
 pub use mail::{BlobRow, MAX_IDS_PER_QUERY, MailRepo, MailboxRow, MessageRow, RecipientRow};
 pub use mail_clients::{MailClientRepo, MailClientRow};
@@ -53,6 +56,7 @@ pub use queue::{QueueMessageRow, QueueRecipientRow, QueueRepo};
 pub use resets::{ResetRepo, ResetRequestRow};
 pub use rows::{AccountRow, AddressRow, DepartmentRow, NewAccountRow, PasswordRow};
 pub use sessions::{NewSession, SessionRepo, SessionRow};
+pub use sources::{SourceFailuresRow, SourceRepo};
 pub use tokens::{ApiTokenRepo, ApiTokenRow};
 
 use sqlx::AnyConnection;
@@ -89,6 +93,15 @@ impl Store {
             url: url.to_string(),
             seal_key,
         })
+    }
+
+    /// The same store (the same pool), sealing the audit chain's head with `seal_key`: for
+    /// when the key is known only after the store is open (it comes from the store's root key).
+    pub fn with_seal_key(&self, seal_key: [u8; 32]) -> Store {
+        Store {
+            seal_key,
+            ..self.clone()
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -104,6 +104,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0016_change_requests.sql"),
         include_str!("../../../migrations/postgres/0016_change_requests.sql"),
     ),
+    (
+        17,
+        "day_one",
+        include_str!("../../../migrations/sqlite/0017_day_one.sql"),
+        include_str!("../../../migrations/postgres/0017_day_one.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -134,4 +134,6 @@ pub struct PasswordRow {
     pub password_hash: String,
     pub must_change: bool,
     pub changed_at: UnixMillis,
+    /// Set by an administrator (not temporary): its owner may replace it at once.
+    pub set_by_admin: bool,
 }

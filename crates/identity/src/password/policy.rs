@@ -3,7 +3,7 @@
 //! common and breached passwords, and strong enough by zxcvbn's estimate. Reuse of earlier
 //! passwords and the minimum age need the store and are checked by the caller.
 
-use super::common::is_common_password;
+use super::common::{is_common_password, is_published_example};
 use carepost_config::PasswordPolicy;
 use std::fmt;
 
@@ -19,13 +19,29 @@ pub struct PasswordContext {
 /// One failed rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PolicyViolation {
-    TooShort { min: usize },
-    TooLong { max: usize },
-    ContainsPersonalInfo { what: &'static str },
+    TooShort {
+        min: usize,
+    },
+    TooLong {
+        max: usize,
+    },
+    ContainsPersonalInfo {
+        what: &'static str,
+    },
     Common,
-    Weak { score: u8, min: u8, hint: String },
-    Reused { history: usize },
-    TooSoon { until: String },
+    /// An example password carepost itself prints (README, pages): anyone may try it.
+    Published,
+    Weak {
+        score: u8,
+        min: u8,
+        hint: String,
+    },
+    Reused {
+        history: usize,
+    },
+    TooSoon {
+        until: String,
+    },
 }
 
 impl PolicyViolation {
@@ -36,6 +52,7 @@ impl PolicyViolation {
             PolicyViolation::TooLong { .. } => "max_length",
             PolicyViolation::ContainsPersonalInfo { .. } => "personal_info",
             PolicyViolation::Common => "common_password",
+            PolicyViolation::Published => "published_example",
             PolicyViolation::Weak { .. } => "strength",
             PolicyViolation::Reused { .. } => "history",
             PolicyViolation::TooSoon { .. } => "min_age",
@@ -59,6 +76,10 @@ impl fmt::Display for PolicyViolation {
             PolicyViolation::Common => write!(
                 f,
                 "it is on the list of common and breached passwords that attackers try first: choose another"
+            ),
+            PolicyViolation::Published => write!(
+                f,
+                "it is the example printed in carepost's own documentation, which anyone can read: choose your own"
             ),
             PolicyViolation::Weak { score, min, hint } => write!(
                 f,
@@ -102,6 +123,9 @@ pub fn check_new_password(
     }
     if is_common_password(password) {
         v.push(PolicyViolation::Common);
+    }
+    if is_published_example(password) {
+        v.push(PolicyViolation::Published);
     }
     let inputs: Vec<&str> = ctx
         .names

@@ -153,12 +153,12 @@ async fn signed_in(
             return;
         }
         Ok(Err(r @ (Refusal::PasswordExpired | Refusal::TemporaryPasswordExpired))) => {
-            s.no(tag, Some("EXPIRED"), r.message());
+            s.no(tag, Some("EXPIRED"), &r.message());
             s.failed_sign_ins += 1;
             return;
         }
         Ok(Err(r)) => {
-            s.no(tag, Some("AUTHENTICATIONFAILED"), r.message());
+            s.no(tag, Some("AUTHENTICATIONFAILED"), &r.message());
             s.failed_sign_ins += 1;
             return;
         }

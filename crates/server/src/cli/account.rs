@@ -214,8 +214,33 @@ pub(crate) async fn run(c: AccountCommand, g: &Global) -> anyhow::Result<ExitCod
             return Ok(ExitCode::SUCCESS);
         }
         AccountCommand::Unlock { address } => {
-            dir.unlock(&actor, &address).await?;
-            return done(g, &format!("{address} unlocked"));
+            let u = dir.unlock(&actor, &address).await?;
+            if g.json {
+                output::json(&u)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            if u.nothing_cleared() {
+                say!("{address} was not locked and had no failed sign-ins: nothing to clear");
+            } else {
+                let locks = match u.locks_lifted.is_empty() {
+                    true => "no lock".to_string(),
+                    false => format!("the lock from {} networks", u.locks_lifted.join(" and ")),
+                };
+                say!(
+                    "{address} unlocked: lifted {locks}, forgot {} failed sign-ins",
+                    u.failures_forgotten
+                );
+            }
+            for n in &u.paused_networks {
+                say!(
+                    "sign-ins from {} are paused until {} ({} logins failed there): `carepost lockout clear {}` lifts it",
+                    n.network,
+                    n.paused_until.as_deref().unwrap_or("-"),
+                    n.failing_logins,
+                    n.network
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
         }
         AccountCommand::Mfa(MfaCommand::Show { address }) => {
             let m = dir.mfa_summary(&actor, &address).await?;

@@ -18,7 +18,9 @@ mod account;
 mod audit;
 mod department;
 mod import;
+mod key;
 mod list;
+mod lockout;
 mod mail;
 mod oidc;
 mod output;
@@ -111,6 +113,12 @@ enum Command {
     /// Single sign-on: registered applications and signing keys.
     #[command(subcommand)]
     Oidc(oidc::OidcCommand),
+    /// Locks and paused source networks: show, clear.
+    #[command(subcommand)]
+    Lockout(lockout::LockoutCommand),
+    /// The master keys that open the store: list, rotate, retire.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
 }
 
 /// Options every command shares.
@@ -133,6 +141,20 @@ impl Global {
                     .clone()
                     .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
                 crate::dev::data_dir_config(&dir)
+            }
+        }
+    }
+
+    /// The config file this command reads, and the data directory when it is a development
+    /// one.
+    pub(crate) fn config_file(&self) -> (PathBuf, Option<PathBuf>) {
+        match (&self.config, &self.data) {
+            (Some(file), _) => (file.clone(), None),
+            (None, data) => {
+                let dir = data
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+                (carepost_config::dev_config_path(&dir), Some(dir))
             }
         }
     }
@@ -257,6 +279,8 @@ async fn run(command: Command, g: Global) -> anyhow::Result<ExitCode> {
         Command::List(c) => list::run(c, &g).await,
         Command::Address(c) => account::run_address(c, &g).await,
         Command::Import(a) => import::run(a, &g).await,
+        Command::Key(c) => key::run(c, &g).await,
+        Command::Lockout(c) => lockout::run(c, &g).await,
         Command::Audit(c) => audit::run(c, &g).await,
         Command::Policy(c) => policy::run(c, &g).await,
         Command::Token(c) => token::run(c, &g).await,

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 pub enum PolicyCommand {
     /// Print the password, lockout, MFA and session policies in force.
     Show,
-    /// Set policy keys over the config file, in force on every node within half a minute:
+    /// Set policy keys over the config file, in force on every running server within 2 seconds:
     /// `carepost policy set password.min_length=14 lockout.threshold=8`.
     Set {
         /// `section.key=value`, the value as the config file writes it (lists comma-separated).
@@ -76,7 +76,10 @@ pub(crate) async fn run(c: PolicyCommand, g: &Global) -> anyhow::Result<ExitCode
             say!("  {} = {} ({from})", f.key, field_text(&f.value));
         }
     }
-    say!("In force on this node now, and on every other within half a minute.");
+    say!(
+        "Saved: every running server applies it within {} seconds, and each start reads it.",
+        crate::serve::RELOAD_POLICIES_EVERY.as_secs()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

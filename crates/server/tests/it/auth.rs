@@ -11,6 +11,7 @@ use std::time::Duration;
 pub(crate) const GOOD: &str = "glacier violin tundra 57 orbit";
 pub(crate) const GOOD2: &str = "harbor cactus meteor 93 quilt";
 const GOOD3: &str = "velvet lantern oyster 18 prism";
+const GOOD4: &str = "copper walrus fjord 64 ember";
 pub(crate) const WORKSTATION: &str = "10.20.30.40";
 
 pub(crate) fn ip(s: &str) -> Option<IpAddr> {
@@ -88,15 +89,21 @@ async fn history_and_minimum_age_stop_cycling_back_to_an_old_password() {
     on_each_backend(async |env| {
         let a = env.nurse().await;
         let id = env.dir.find_account(&admin(), &a).await.unwrap().id;
+        // The administrator's password is left at once; the owner's own choice then keeps
+        // the minimum age.
+        env.dir
+            .change_own_password(id, GOOD, GOOD3, None, None)
+            .await
+            .unwrap();
         let e = env
             .dir
-            .change_own_password(id, GOOD, GOOD2, None, None)
+            .change_own_password(id, GOOD3, GOOD2, None, None)
             .await
             .unwrap_err();
         assert!(e.to_string().contains("changed too recently"), "{e}");
         env.clock.advance(DAY);
         env.dir
-            .change_own_password(id, GOOD, GOOD2, None, None)
+            .change_own_password(id, GOOD3, GOOD2, None, None)
             .await
             .unwrap();
         env.clock.advance(DAY);
@@ -111,7 +118,7 @@ async fn history_and_minimum_age_stop_cycling_back_to_an_old_password() {
         );
         let e = env
             .dir
-            .change_own_password(id, "wrong", GOOD3, None, None)
+            .change_own_password(id, "wrong", GOOD4, None, None)
             .await
             .unwrap_err();
         assert!(
@@ -119,11 +126,11 @@ async fn history_and_minimum_age_stop_cycling_back_to_an_old_password() {
             "{e}"
         );
         env.dir
-            .change_own_password(id, GOOD2, GOOD3, None, None)
+            .change_own_password(id, GOOD2, GOOD4, None, None)
             .await
             .unwrap();
         assert!(
-            env.try_sign_in(&a, GOOD3, Protocol::Imap, WORKSTATION)
+            env.try_sign_in(&a, GOOD4, Protocol::Imap, WORKSTATION)
                 .await
                 .is_ok()
         );
@@ -339,10 +346,16 @@ async fn one_source_trying_many_accounts_is_slowed_down_but_not_the_ward() {
                 Err(Refusal::Invalid)
             );
         }
-        // Now even a right password from that network is refused for accounts that do not know it...
+        // Now even a right password from that network is refused for accounts that do not
+        // know it, with a plain word that the network is paused (the same for every login)...
         assert_eq!(
             env.try_sign_in(&a, GOOD, Protocol::Smtp, attacker).await,
-            Err(Refusal::Invalid)
+            Err(Refusal::SourcePaused { minutes: 15 })
+        );
+        assert_eq!(
+            env.try_sign_in("nobody@kaiser.org", "x", Protocol::Smtp, attacker)
+                .await,
+            Err(Refusal::SourcePaused { minutes: 15 })
         );
         // ...while the account's own network is unaffected, and the window ends.
         assert!(

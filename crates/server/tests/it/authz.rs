@@ -70,7 +70,7 @@ async fn actor(env: &Env, first: &str, id: &str, role: Option<(Role, Option<&str
             .await
             .unwrap();
     }
-    env.dir.actor_for(a.id, &a.address, None).await.unwrap()
+    env.staff_actor(a.id, &a.address).await
 }
 
 async fn run(
@@ -103,7 +103,7 @@ async fn run(
                 .await
                 .map(drop)
         }
-        "unlock" => d.unlock(who, target).await,
+        "unlock" => d.unlock(who, target).await.map(|_| ()),
         "reset-password" => d.reset_password(who, target).await.map(drop),
         "create" => {
             let new = new_account("New", None, "Hire", &format!("NEW{n}"), "Cardiology");

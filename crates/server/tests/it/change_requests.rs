@@ -30,7 +30,7 @@ async fn person(
             .await
             .unwrap();
     }
-    env.dir.actor_for(a.id, &a.address, None).await.unwrap()
+    env.staff_actor(a.id, &a.address).await
 }
 
 fn moving(to: &str) -> RequestedChange {

@@ -16,7 +16,7 @@ async fn staff(env: &Env, first: &str, id: &str, role: Role, dept: Option<&str>)
         .grant_role(&admin(), &a.address, &role, dept)
         .await
         .unwrap();
-    env.dir.actor_for(a.id, &a.address, None).await.unwrap()
+    env.staff_actor(a.id, &a.address).await
 }
 
 /// A nurse in Cardiology, below Medicine, with a password, signed in once from the ward.

@@ -11,6 +11,7 @@ mod cli;
 mod cli_mail;
 mod cli_serve;
 mod crash;
+mod day_one;
 mod directory;
 mod helpdesk;
 mod imap;

@@ -25,7 +25,12 @@ pub struct Env {
 
 impl Env {
     pub async fn new(db: TestDb) -> Env {
-        let config = Arc::new(test_config(&db));
+        let config = test_config(&db);
+        Env::with_config(db, config).await
+    }
+
+    pub async fn with_config(db: TestDb, config: Config) -> Env {
+        let config = Arc::new(config);
         let store = open_store(&config).await;
         let clock = Arc::new(ManualClock::new(UnixMillis(1_790_000_000_000)));
         let dir = Directory::new(
@@ -65,6 +70,19 @@ impl Env {
 
     pub async fn create(&self, first: &str, middle: Option<&str>, last: &str, id: &str) -> String {
         self.try_create(first, middle, last, id).await.unwrap()
+    }
+
+    /// Enrolls an authenticator app for `account`, so that the roles it holds are open.
+    pub async fn with_second_factor(&self, account: carepost_types::AccountId) {
+        let e = self.dir.begin_totp(account).await.unwrap();
+        let code = crate::auth::totp_code(&e.secret, crate::auth::unix(self));
+        self.dir.confirm_totp(account, &code).await.unwrap();
+    }
+
+    /// The actor of a role holder, with the second factor that opens its roles.
+    pub async fn staff_actor(&self, account: carepost_types::AccountId, address: &str) -> Actor {
+        self.with_second_factor(account).await;
+        self.dir.actor_for(account, address, None).await.unwrap()
     }
 
     pub async fn try_create(

@@ -272,26 +272,6 @@ pub async fn edit_account(
     ))
 }
 
-#[utoipa::path(
-    post,
-    path = "/accounts/{address}/unlock",
-    tag = "accounts",
-    summary = "Clear a lockout",
-    params(("address" = String, Path, description = "primary address")),
-    responses(
-        (status = 204, description = "done"),
-        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
-    )
-)]
-pub async fn unlock(
-    State(state): State<WebState>,
-    Caller(actor): Caller,
-    ApiPath(address): ApiPath<String>,
-) -> Result<StatusCode, ApiError> {
-    state.directory.unlock(&actor, &address).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StatusChange {
     status: String,

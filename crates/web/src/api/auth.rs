@@ -139,16 +139,7 @@ pub(crate) async fn completed_sign_in(
     address: &str,
 ) -> Result<SignedIn, IdentityError> {
     let password = state.directory.own_password_state(account).await?;
-    Ok(SignedIn {
-        complete: true,
-        account,
-        address: address.to_string(),
-        credential: carepost_identity::Credential::Password,
-        password_stamp: None,
-        must_change_password: password.must_change,
-        password_expires_soon: password.expires_soon,
-        second_factor: SecondFactor::NotRequired,
-    })
+    Ok(SignedIn::after_second_step(account, address, &password))
 }
 
 /// Opens the session and answers with what the account must still do.
@@ -224,12 +215,15 @@ pub async fn sign_in(
                 Refusal::Invalid.message(),
             ));
         }
+        Err(r @ Refusal::SourcePaused { .. }) => {
+            return Err(ApiError::unauthorized("source_paused", r.message()));
+        }
         Err(r) => return Err(ApiError::unauthorized("refused", r.message())),
     };
     if s.complete {
         return signed_in(&state, &s, &["pwd"], &headers, source, Vec::new()).await;
     }
-    let pending = state.directory.pending_second_factor(s.account).await?;
+    let pending = state.directory.pending_second_factor(&s).await?;
     let factors = match s.second_factor {
         SecondFactor::Required {
             totp,
@@ -272,12 +266,13 @@ pub async fn second_factor(
     ApiJson(step): ApiJson<SecondStep>,
 ) -> Result<Response, ApiError> {
     let expired = || ApiError::unauthorized("sign_in_expired", "sign in with your password again");
-    let Some(account) = pending_account(&state, &headers).await? else {
+    let Some(pending) = pending_account(&state, &headers).await? else {
         let mut res = expired().into_response();
         res.headers_mut()
             .append(header::SET_COOKIE, set_cookie(MFA_COOKIE, None, None));
         return Ok(res);
     };
+    let account = pending.account;
     let me = state.directory.own_account(account).await?;
     let attempt = SignIn {
         login: &me.address,
@@ -291,14 +286,14 @@ pub async fn second_factor(
         (Some(code), None) => {
             let ok = state
                 .directory
-                .verify_second_factor(account, code, &attempt)
+                .verify_pending_code(&pending, code, &attempt)
                 .await?;
             (ok, code_amr(code))
         }
         (None, Some(p)) => {
             let ok = state
                 .directory
-                .verify_passkey_second_factor(account, &p.ceremony, &p.credential, &attempt)
+                .verify_pending_passkey(&pending, &p.ceremony, &p.credential, &attempt)
                 .await?;
             (ok, &["pwd", "pop", "mfa"])
         }

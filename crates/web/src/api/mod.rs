@@ -14,6 +14,7 @@ mod openapi;
 mod passkeys;
 mod policies;
 pub(crate) mod session;
+mod sources;
 pub(crate) mod step_up;
 
 pub use error::ApiError;
@@ -99,7 +100,10 @@ pub fn routes(state: WebState) -> Router<WebState> {
             "/accounts/{address}",
             get(admin::show_account).patch(admin::edit_account),
         )
-        .route("/accounts/{address}/unlock", post(admin::unlock))
+        .route("/accounts/{address}/unlock", post(sources::unlock))
+        .route("/accounts/{address}/sources", get(sources::of_account))
+        .route("/sources", get(sources::paused))
+        .route("/sources/clear", post(sources::clear))
         .route("/accounts/{address}/status", post(admin::set_status))
         .route(
             "/accounts/{address}/reset-password",

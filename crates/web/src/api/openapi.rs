@@ -1,7 +1,9 @@
 //! The OpenAPI 3.1 document of `/api/v1`, generated from the handlers' annotations (utoipa)
 //! and served at `/api/v1/openapi.json`.
 
-use super::{accounts, admin, apps, auth, change_requests, error, me, passkeys, policies, step_up};
+use super::{
+    accounts, admin, apps, auth, change_requests, error, me, passkeys, policies, sources, step_up,
+};
 use axum::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -20,7 +22,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         step_up::passkey_challenge, me::app_passwords, me::create_app_password, me::revoke_app_password,
         me::begin_totp, me::confirm_totp, me::recovery_codes, passkeys::list,
         passkeys::finish_registration, passkeys::begin_registration, passkeys::remove,
-        admin::list_accounts, admin::address_preview, admin::create_account, admin::show_account, admin::edit_account, admin::unlock,
+        admin::list_accounts, admin::address_preview, admin::create_account, admin::show_account, admin::edit_account, sources::unlock,
+        sources::paused, sources::of_account, sources::clear,
         admin::set_status, admin::reset_password, admin::reset_mfa, admin::end_sessions,
         admin::audit, admin::helpdesk_reset, admin::request_reset, admin::approve_reset,
         admin::departments, admin::create_department, admin::policy, admin::tokens,

@@ -186,7 +186,8 @@ pub async fn sign_in_challenge(
     let expired = || ApiError::unauthorized("sign_in_expired", "sign in with your password again");
     let account = pending_account(&state, &headers)
         .await?
-        .ok_or_else(expired)?;
+        .ok_or_else(expired)?
+        .account;
     let me = state.directory.own_account(account).await?;
     let attempt = SignIn {
         login: &me.address,

@@ -75,7 +75,7 @@ fn cookie_with(
 pub async fn pending_account(
     state: &WebState,
     headers: &HeaderMap,
-) -> Result<Option<carepost_types::AccountId>, carepost_identity::IdentityError> {
+) -> Result<Option<carepost_identity::Pending>, carepost_identity::IdentityError> {
     let Some(p) = cookie_value(headers, MFA_COOKIE) else {
         return Ok(None);
     };

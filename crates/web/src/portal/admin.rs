@@ -148,9 +148,19 @@ pub async fn account(
         })
         .collect();
     let mfa = d.mfa_summary(&actor, &address).await.ok();
+    let sources = d.account_sources(&actor, &address).await?;
     let has = |r: Role| actor.roles.contains(&r);
     let notices = match q.done.as_deref() {
         Some("unlock") => vec!["Unlocked: the person can sign in again.".to_string()],
+        Some("unlock-nothing") => vec![
+            "There was nothing to unlock: the account was not locked and had no failed sign-ins. If sign-ins still fail, look at the networks below.".to_string(),
+        ],
+        Some("source-cleared") => vec![
+            "The network's pause is lifted: sign-ins from it work again.".to_string(),
+        ],
+        Some("source-nothing") => {
+            vec!["That network had no failed sign-ins left: nothing to clear.".to_string()]
+        }
         Some("sessions") => vec!["Every web session of this account is signed out.".to_string()],
         Some("mfa") => {
             vec!["Second factors reset: the person enrolls again at the next sign-in.".to_string()]
@@ -185,6 +195,7 @@ pub async fn account(
             csrf: csrf.token.clone(),
             account,
             locks,
+            sources,
             mfa,
             notices,
             can_unlock: has(Role::ItAdmin) || has(Role::Helpdesk),
@@ -217,6 +228,7 @@ pub struct Action {
     category: Option<String>,
     supervisor: Option<String>,
     employee_id: Option<String>,
+    network: Option<String>,
 }
 
 /// One action on an account, after the form's token and the staff member are checked; the
@@ -236,9 +248,16 @@ pub async fn act(
     };
     let d = &state.directory;
     let done = match what.as_str() {
-        "unlock" => {
-            d.unlock(&actor, &address).await?;
-            "unlock"
+        "unlock" => match d.unlock(&actor, &address).await?.nothing_cleared() {
+            true => "unlock-nothing",
+            false => "unlock",
+        },
+        "clear-source" => {
+            let network = f.network.as_deref().unwrap_or("");
+            match d.clear_source(&actor, network).await? {
+                0 => "source-nothing",
+                _ => "source-cleared",
+            }
         }
         "end-sessions" => {
             d.end_all_sessions(&actor, &address).await?;

@@ -182,6 +182,8 @@ pub(crate) struct AdminAccountPage {
     pub csrf: String,
     pub account: Account,
     pub locks: Vec<LockView>,
+    /// Networks the account failed to sign in from lately, with their pause.
+    pub sources: Vec<carepost_identity::SourceState>,
     /// `None` when this actor may not read it.
     pub mfa: Option<MfaSummary>,
     pub notices: Vec<String>,

@@ -120,7 +120,7 @@ pub async fn submit(
             );
             return render_with(&page, &csrf, app_of(&f.next).as_deref());
         }
-        Err(r) => return render_with(&refused(r.message()), &csrf, app_of(&f.next).as_deref()),
+        Err(r) => return render_with(&refused(&r.message()), &csrf, app_of(&f.next).as_deref()),
     };
     if s.complete {
         let token = crate::api::auth::open_session(&state, &s, &["pwd"], &headers, source).await?;
@@ -130,7 +130,7 @@ pub async fn submit(
             &[session, sso, set_cookie(MFA_COOKIE, None, None)],
         ));
     }
-    let pending = state.directory.pending_second_factor(s.account).await?;
+    let pending = state.directory.pending_second_factor(&s).await?;
     let [session, sso] = session_cookies(None);
     Ok(see_other(
         &with_next("/sign-in/verify", &f.next),
@@ -175,7 +175,7 @@ pub async fn verify_page(
     Query(q): Query<Next>,
 ) -> PageResult {
     match pending_account(&state, &headers).await? {
-        Some(account) => verify_form(&state, account, &csrf, None, &q.next).await,
+        Some(p) => verify_form(&state, p.account, &csrf, None, &q.next).await,
         None => Ok(see_other("/sign-in", &[])),
     }
 }
@@ -198,9 +198,10 @@ pub async fn verify(
     if !csrf.accepts(&f.csrf) {
         return Ok(stale_form(&with_next("/sign-in/verify", &f.next)));
     }
-    let Some(account) = pending_account(&state, &headers).await? else {
+    let Some(pending) = pending_account(&state, &headers).await? else {
         return Ok(see_other("/sign-in", &[set_cookie(MFA_COOKIE, None, None)]));
     };
+    let account = pending.account;
     let me = state.directory.own_account(account).await?;
     let attempt = SignIn {
         login: &me.address,
@@ -210,7 +211,7 @@ pub async fn verify(
     };
     if !state
         .directory
-        .verify_second_factor(account, &f.code, &attempt)
+        .verify_pending_code(&pending, &f.code, &attempt)
         .await?
     {
         let error = "That code is not right, or was used already.".to_string();

@@ -88,6 +88,12 @@ async fn guesses_at_many_accounts_pause_the_network_but_a_second_factor_and_app_
                 .message()
                 .contains("paused for 3 more minutes")
         );
+        let attempt = SignIn {
+            login: &mfa,
+            secret: "",
+            protocol: Protocol::Web,
+            source: crate::auth::ip(attacker),
+        };
         // A wrong password with a second factor looks the same at the first step (the network
         // learns nothing), and can never pass.
         let doomed = env.sign_in_ok(&mfa, "wrong", Protocol::Web, attacker).await;
@@ -100,12 +106,6 @@ async fn guesses_at_many_accounts_pause_the_network_but_a_second_factor_and_app_
             .unwrap()
             .unwrap();
         env.clock.advance(Duration::from_secs(30));
-        let attempt = SignIn {
-            login: &mfa,
-            secret: "",
-            protocol: Protocol::Web,
-            source: crate::auth::ip(attacker),
-        };
         let code = totp_code(&e.secret, unix(env));
         assert!(
             !env.dir
@@ -124,12 +124,6 @@ async fn guesses_at_many_accounts_pause_the_network_but_a_second_factor_and_app_
             .unwrap()
             .unwrap();
         env.clock.advance(Duration::from_secs(30));
-        let attempt = SignIn {
-            login: &mfa,
-            secret: "",
-            protocol: Protocol::Web,
-            source: crate::auth::ip(attacker),
-        };
         env.clock.advance(Duration::from_secs(30));
         let code = totp_code(&e.secret, unix(env));
         assert!(

@@ -48,8 +48,23 @@ impl Directory {
         network: &str,
         why: Why,
     ) -> Result<(), IdentityError> {
-        let now = self.clock.now();
         let mut tx = self.store.begin().await?;
+        self.count_failure(&mut tx, attempt, account, network, why)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `record_failure` inside a transaction the caller holds (and commits).
+    pub(crate) async fn count_failure(
+        &self,
+        tx: &mut carepost_store::Tx,
+        attempt: &SignIn<'_>,
+        account: Option<(&AccountRow, SourceKind)>,
+        network: &str,
+        why: Why,
+    ) -> Result<(), IdentityError> {
+        let now = self.clock.now();
         let forget_before = UnixMillis(now.0 - millis(self.config().lockout.source_window));
         tx.record_source_failure(
             network,
@@ -84,7 +99,6 @@ impl Directory {
                 }));
             tx.append_audit(&event).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 

@@ -105,9 +105,10 @@ pub struct SignedIn {
     pub must_change_password: bool,
     pub password_expires_soon: bool,
     pub second_factor: SecondFactor,
-    /// A wrong password let through a paused network to a second step that must fail (see
-    /// `sign_in`); carried into the pending token, never shown.
-    pub(crate) doomed: bool,
+    /// Until when the network this sign-in came through is paused, when a second factor is
+    /// what lets it through (see `sign_in`): its second step then looks like every other
+    /// sign-in's from that network.
+    pub(crate) through_pause: Option<UnixMillis>,
 }
 
 impl SignedIn {
@@ -126,7 +127,7 @@ impl SignedIn {
             must_change_password: password.must_change,
             password_expires_soon: password.expires_soon,
             second_factor: SecondFactor::NotRequired,
-            doomed: false,
+            through_pause: None,
         }
     }
 }
@@ -214,6 +215,17 @@ impl Why {
     }
 }
 
+/// What `sign_in` found before the password proved right.
+#[derive(Clone, Copy)]
+struct Found<'a> {
+    account: &'a AccountRow,
+    kind: SourceKind,
+    network: &'a str,
+    stored: Option<&'a carepost_store::PasswordRow>,
+    /// The pause this sign-in goes through with its second factor.
+    through_pause: Option<UnixMillis>,
+}
+
 impl Directory {
     /// Checks a login and secret. Errors are store failures; refusals are `Ok(Err(..))`.
     pub async fn sign_in(&self, attempt: &SignIn<'_>) -> Result<SignInResult, IdentityError> {
@@ -253,8 +265,10 @@ impl Directory {
         let lock = read.find_lockout(account.id, kind.as_str()).await?;
         let stored = read.find_password(account.id).await?;
         drop(read);
-        // Accounts that signed in from this network before are not held by its pause.
-        let paused = paused.filter(|_| kind == SourceKind::Unfamiliar);
+        // Accounts that signed in from this network before are not held by its pause; but
+        // while it lasts, every refusal from the network reads the same (`refusal(paused)`),
+        // whichever account it named and whatever was wrong.
+        let held = paused.filter(|_| kind == SourceKind::Unfamiliar);
         let early = if is_locked(&lock, now) {
             Some(Why::Locked)
         } else if account.status != AccountStatus::Active.as_str() {
@@ -279,13 +293,14 @@ impl Directory {
             return Ok(result);
         }
         // A paused network lets through only a sign-in that a second factor completes.
-        let second_factor = match paused {
-            Some(_) => Some(self.second_factor(&account, now).await?),
-            None => None,
+        let through_pause = match held {
+            Some(_) if !attempt.protocol.is_mail_client() => matches!(
+                self.second_factor(&account, now).await?,
+                SecondFactor::Required { .. }
+            ),
+            _ => false,
         };
-        let through_pause = matches!(second_factor, Some(SecondFactor::Required { .. }))
-            && !attempt.protocol.is_mail_client();
-        if paused.is_some() && !through_pause {
+        if held.is_some() && !through_pause {
             self.hasher.verify_nothing(attempt.secret).await?;
             self.record_failure(attempt, Some((&account, kind)), &network, Why::Throttled)
                 .await?;
@@ -304,22 +319,7 @@ impl Directory {
         if !verified.ok {
             self.record_failure(attempt, Some((&account, kind)), &network, Why::WrongSecret)
                 .await?;
-            if let Some(second_factor) = second_factor.filter(|_| through_pause) {
-                // Through a pause, a wrong password leads to a second step that can only
-                // fail: the network learns nothing of which passwords are right.
-                return Ok(Ok(SignedIn {
-                    complete: false,
-                    account: account.id,
-                    address: account.primary_address.clone(),
-                    credential: Credential::Password,
-                    password_stamp: stored.as_ref().map(|p| p.changed_at),
-                    must_change_password: false,
-                    password_expires_soon: false,
-                    second_factor,
-                    doomed: true,
-                }));
-            }
-            return Ok(Err(Refusal::Invalid));
+            return Ok(Err(refusal(paused)));
         }
         if let Some(p) = &stored
             && p.must_change
@@ -329,31 +329,33 @@ impl Directory {
             self.record_refusal(attempt, &account, &network, r).await?;
             return Ok(Err(r));
         }
-        self.after_right_password(
-            attempt,
-            &account,
+        let found = Found {
+            account: &account,
             kind,
-            &network,
-            stored.as_ref(),
-            verified.needs_rehash,
-            &password,
-        )
-        .await
+            network: &network,
+            stored: stored.as_ref(),
+            through_pause: held,
+        };
+        self.after_right_password(attempt, &found, verified.needs_rehash, &password)
+            .await
     }
 
     /// The password was right: mail clients may still be refused (expired password, second
     /// factor required); otherwise the sign-in is complete or waits for the second factor.
-    #[allow(clippy::too_many_arguments)] // One step of `sign_in`, taking what it found.
     async fn after_right_password(
         &self,
         attempt: &SignIn<'_>,
-        account: &AccountRow,
-        kind: SourceKind,
-        network: &str,
-        stored: Option<&carepost_store::PasswordRow>,
+        found: &Found<'_>,
         needs_rehash: bool,
         password: &str,
     ) -> Result<SignInResult, IdentityError> {
+        let Found {
+            account,
+            kind,
+            network,
+            stored,
+            through_pause,
+        } = *found;
         let now = self.clock.now();
         let state = self.password_state(stored);
         let second_factor = self.second_factor(account, now).await?;
@@ -399,7 +401,7 @@ impl Directory {
             must_change_password: state.must_change,
             password_expires_soon: state.expires_soon,
             second_factor,
-            doomed: false,
+            through_pause,
         }))
     }
 
@@ -450,7 +452,7 @@ impl Directory {
             must_change_password: false,
             password_expires_soon: false,
             second_factor: SecondFactor::NotRequired,
-            doomed: false,
+            through_pause: None,
         })))
     }
 

@@ -103,7 +103,7 @@ impl Directory {
             must_change_password: false,
             password_expires_soon: false,
             second_factor: SecondFactor::NotRequired,
-            doomed: false,
+            through_pause: None,
         }))
     }
 }

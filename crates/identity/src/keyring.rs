@@ -9,9 +9,11 @@
 //! leaked config file (once the old key is retired it opens nothing); the data stays encrypted
 //! under the same root key, since re-encrypting every body would not undo a copy already taken.
 //!
-//! A store made before key checks existed has no wrapping: its root is the master key it was
-//! made with. The first start records it, but only after checking the audit chain's seal, so
-//! a node with another key cannot claim such a store either.
+//! A new store gets a random root. A store made before key checks existed has no wrapping: its
+//! root is the master key it was made with (so retiring that key does not stop a leaked copy
+//! of it from reading such a store; the README says so). The first start records it, but
+//! only after checking the audit chain's seal, so a node with another key cannot claim such a
+//! store either.
 
 use crate::IdentityError;
 use crate::secrets::{derive_key, keyed_hash, open, seal};
@@ -79,11 +81,21 @@ pub async fn open_root(
         let known: Vec<String> = keys.into_iter().map(|k| k.fingerprint).collect();
         return Err(wrong_key(master, &known));
     }
-    // No wrapping yet: a new store, or one made before key checks. Its chain, if any, must be
-    // sealed under this key; then this key is the root.
-    if !head.seal.is_empty() && head_seal(&seal_key(master), head.seq, &head.hash) != head.seal {
+    // No wrapping yet: a new store, or one made before key checks. A new one (nothing on the
+    // record, so nothing derived from any key yet) gets a random root, so that a retired
+    // master key opens nothing at all. An older one's chain must be sealed under this key,
+    // and this key stays its root (every secret in it was derived from it).
+    let legacy = !head.seal.is_empty();
+    if legacy && head_seal(&seal_key(master), head.seq, &head.hash) != head.seal {
         return Err(wrong_key(master, &[]));
     }
+    let root = if legacy {
+        *master
+    } else {
+        let mut fresh = [0u8; 32];
+        rng.fill(&mut fresh);
+        fresh
+    };
     let mut tx = store.begin().await?;
     // Another node may have recorded its key meanwhile: the audit lock orders us.
     if !tx.list_master_keys().await?.is_empty() {
@@ -93,14 +105,14 @@ pub async fn open_root(
     record(
         &mut tx,
         master,
-        master,
+        &root,
         clock,
         rng,
         &carepost_audit::Actor::System,
     )
     .await?;
     tx.commit().await?;
-    Ok(*master)
+    Ok(root)
 }
 
 async fn record(

@@ -31,6 +31,7 @@ mod mfa;
 mod model;
 mod passkeys;
 mod password;
+mod pending;
 mod policies;
 mod policy_doc;
 mod profile;
@@ -71,10 +72,11 @@ pub use password::{
     Hasher, PasswordContext, PolicyViolation, check_new_password, hash_password,
     is_common_password, verify_password,
 };
+pub use pending::{Pending, SecondStep};
 pub use policies::{PolicyFieldView, PolicySection};
 pub use policy_doc::{human_duration, policy_document};
 pub use profile::Profile;
 pub use recovery::Recovered;
-pub use sessions::{Pending, Session, SessionInfo};
+pub use sessions::{Session, SessionInfo};
 pub use sources::{SourceState, Unlocked};
 pub use tokens::ApiTokenInfo;

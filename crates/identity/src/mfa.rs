@@ -5,8 +5,9 @@
 //! passwords in `app_passwords`.
 
 use crate::AppPasswordInfo;
-use crate::authn::SecondFactor;
+use crate::authn::{SecondFactor, Why};
 use crate::directory::account_by_address;
+use crate::lockout::{is_locked, network_of};
 use crate::secrets::{derive_key, keyed_hash, open, seal};
 use crate::{Actor, Directory, IdentityError, Permission};
 use carepost_audit::{Outcome, action};
@@ -349,17 +350,39 @@ impl Directory {
         if !enrolling && stored.confirmed_at.is_none() {
             return Ok(false);
         }
+        let Some(step) = self.totp_step(row, &stored, code)? else {
+            return Ok(false);
+        };
+        let mut tx = self.store.begin().await?;
+        let fresh = self.spend_totp_step(&mut tx, row, step).await?;
+        tx.commit().await?;
+        Ok(fresh)
+    }
+
+    /// The time step `code` belongs to under the stored seed, if it is one of the current ones.
+    fn totp_step(
+        &self,
+        row: &AccountRow,
+        stored: &carepost_store::TotpRow,
+        code: &str,
+    ) -> Result<Option<u64>, IdentityError> {
         let seed = open(&self.totp_key(), &row.id.to_string(), &stored.secret_sealed)?;
         let totp = self.totp(seed, &row.primary_address)?;
         let now = u64::try_from(self.clock.now().0 / 1000).unwrap_or(0);
         let code: String = code.chars().filter(char::is_ascii_digit).collect();
         if code.len() != 6 {
-            return Ok(false);
+            return Ok(None);
         }
-        let Some(step) = totp.check(&code, now) else {
-            return Ok(false);
-        };
-        let mut tx = self.store.begin().await?;
+        Ok(totp.check(&code, now))
+    }
+
+    /// Spends a time step (false: it was spent already, a replay), on the record.
+    async fn spend_totp_step(
+        &self,
+        tx: &mut carepost_store::Tx,
+        row: &AccountRow,
+        step: u64,
+    ) -> Result<bool, IdentityError> {
         let fresh = tx
             .use_totp_step(row.id, i64::try_from(step).unwrap_or(i64::MAX))
             .await?;
@@ -372,8 +395,53 @@ impl Directory {
                 Outcome::Failure
             });
         tx.append_audit(&event).await?;
-        tx.commit().await?;
         Ok(fresh)
+    }
+
+    /// A guess at the authenticator's code of an account that is not locked: the lock is read,
+    /// the code checked and a wrong one counted in one audited transaction. Every audited
+    /// transaction holds the audit chain's lock, so parallel guesses take turns and each sees
+    /// the lock that the wrong ones before it set: six digits never face more guesses than the
+    /// lockout's threshold, however many arrive at once. A locked account's guess is refused
+    /// unchecked (and audited as such).
+    pub(crate) async fn guess_totp(
+        &self,
+        attempt: &crate::SignIn<'_>,
+        row: &AccountRow,
+        code: &str,
+    ) -> Result<bool, IdentityError> {
+        let network = network_of(attempt.source);
+        let mut tx = self.store.begin().await?;
+        let kind = self.source_kind(&mut tx, row.id, &network).await?;
+        if is_locked(
+            &tx.find_lockout(row.id, kind.as_str()).await?,
+            self.clock.now(),
+        ) {
+            drop(tx);
+            self.record_failure(attempt, Some((row, kind)), &network, Why::Locked)
+                .await?;
+            return Ok(false);
+        }
+        let step = match tx.find_totp(row.id).await? {
+            Some(stored) if stored.confirmed_at.is_some() => self.totp_step(row, &stored, code)?,
+            _ => None,
+        };
+        let right = match step {
+            Some(step) => self.spend_totp_step(&mut tx, row, step).await?,
+            None => false,
+        };
+        if !right {
+            self.count_failure(
+                &mut tx,
+                attempt,
+                Some((row, kind)),
+                &network,
+                Why::WrongSecondFactor,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(right)
     }
 
     /// The second step of a web sign-in: a TOTP code or a recovery code. A wrong code counts
@@ -391,12 +459,12 @@ impl Directory {
             return Ok(false);
         }
         let digits = code.chars().filter(char::is_ascii_alphanumeric).count();
-        let ok = if digits == 6 && code.trim().chars().all(|c| c.is_ascii_digit() || c == ' ') {
-            self.check_totp(&row, code, false).await?
-        } else {
-            self.use_recovery_code(&row, code).await?
-        };
-        if !ok {
+        if digits == 6 && code.trim().chars().all(|c| c.is_ascii_digit() || c == ' ') {
+            if !self.guess_totp(attempt, &row, code).await? {
+                return Ok(false);
+            }
+        } else if !self.use_recovery_code(&row, code).await? {
+            // Recovery codes carry about 79 bits: parallel guesses gain nothing there.
             self.second_factor_failed(attempt, &row).await?;
             return Ok(false);
         }

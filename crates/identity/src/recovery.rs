@@ -133,8 +133,7 @@ impl Directory {
     /// The authenticator's code. While this kind of source is locked, each lock allows
     /// `UNLOCK_TRIES` codes, taken atomically before the code is checked, so six digits never
     /// face more guesses than that however many arrive at once; every wrong one also counts
-    /// as a failure. Unlocked, the lock is read again after the check, so that parallel wrong
-    /// guesses that lock the account meanwhile gain nothing.
+    /// as a failure. Unlocked, the code is a guess like a sign-in's second step (`guess_totp`).
     async fn unlock_with_totp(
         &self,
         attempt: &SignIn<'_>,
@@ -147,35 +146,24 @@ impl Directory {
         let now = self.clock.now();
         let locked = is_locked(&read.find_lockout(row.id, kind.as_str()).await?, now);
         drop(read);
-        if locked {
-            let mut tx = self.store.begin_bookkeeping().await?;
-            let taken = tx
-                .take_unlock_try(row.id, kind.as_str(), now, UNLOCK_TRIES)
+        if !locked {
+            return self.guess_totp(attempt, row, code).await;
+        }
+        let mut tx = self.store.begin_bookkeeping().await?;
+        let taken = tx
+            .take_unlock_try(row.id, kind.as_str(), now, UNLOCK_TRIES)
+            .await?;
+        tx.commit().await?;
+        if !taken {
+            self.record_failure(attempt, Some((row, kind)), network, Why::Locked)
                 .await?;
-            tx.commit().await?;
-            if !taken {
-                self.record_failure(attempt, Some((row, kind)), network, Why::Locked)
-                    .await?;
-                return Ok(false);
-            }
+            return Ok(false);
         }
         if !self.check_confirmed_totp(row, code).await? {
             self.second_factor_failed(attempt, row).await?;
             return Ok(false);
         }
-        if locked {
-            return Ok(true);
-        }
-        let still_unlocked = !is_locked(
-            &self
-                .store
-                .read()
-                .await?
-                .find_lockout(row.id, kind.as_str())
-                .await?,
-            self.clock.now(),
-        );
-        Ok(still_unlocked)
+        Ok(true)
     }
 
     /// A recovery code: checked, then the new password checked against every rule, and only

@@ -94,25 +94,22 @@ async fn guesses_at_many_accounts_pause_the_network_but_a_second_factor_and_app_
             protocol: Protocol::Web,
             source: crate::auth::ip(attacker),
         };
-        // A wrong password with a second factor looks the same at the first step (the network
-        // learns nothing), and can never pass.
-        let doomed = env.sign_in_ok(&mfa, "wrong", Protocol::Web, attacker).await;
-        assert!(!doomed.complete);
-        let token = env.dir.pending_second_factor(&doomed).await.unwrap();
-        let pending = env
+        // A wrong password with a second factor is refused the same way; the web turns every
+        // such refusal into a second step that reads like a real one and cannot pass.
+        let r = env
+            .try_sign_in(&mfa, "wrong", Protocol::Web, attacker)
+            .await;
+        let Err(Refusal::SourcePaused { minutes }) = r else {
+            panic!("{r:?}")
+        };
+        let token = env.dir.pending_through_pause(&mfa, minutes).unwrap();
+        let doomed = env
             .dir
             .check_pending_second_factor(&token)
             .await
             .unwrap()
             .unwrap();
-        env.clock.advance(Duration::from_secs(30));
-        let code = totp_code(&e.secret, unix(env));
-        assert!(
-            !env.dir
-                .verify_pending_code(&pending, &code, &attempt)
-                .await
-                .unwrap()
-        );
+        assert_eq!(doomed.account(), None);
         // A right password with a second factor gets to the second step, and through it.
         let s = env.sign_in_ok(&mfa, GOOD, Protocol::Web, attacker).await;
         assert!(!s.complete);
@@ -123,7 +120,31 @@ async fn guesses_at_many_accounts_pause_the_network_but_a_second_factor_and_app_
             .await
             .unwrap()
             .unwrap();
+        assert_eq!(
+            env.dir.second_step(&doomed).await.unwrap(),
+            env.dir.second_step(&pending).await.unwrap()
+        );
+        assert_eq!(doomed.notice(), pending.notice());
+        assert!(doomed.notice().unwrap().contains("paused for"));
+        // A token altered by one character opens nothing.
+        let mut altered = token.clone().into_bytes();
+        altered[5] = if altered[5] == b'A' { b'B' } else { b'A' };
+        let altered = String::from_utf8(altered).unwrap();
+        assert!(
+            env.dir
+                .check_pending_second_factor(&altered)
+                .await
+                .unwrap()
+                .is_none()
+        );
         env.clock.advance(Duration::from_secs(30));
+        let code = totp_code(&e.secret, unix(env));
+        assert!(
+            !env.dir
+                .verify_pending_code(&doomed, &code, &attempt)
+                .await
+                .unwrap()
+        );
         env.clock.advance(Duration::from_secs(30));
         let code = totp_code(&e.secret, unix(env));
         assert!(
@@ -251,6 +272,53 @@ async fn the_authenticator_unlocks_a_locked_account_with_a_few_codes_per_lock() 
                 .unwrap()
                 .is_none()
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn parallel_guesses_at_the_authenticator_code_of_an_unlocked_account_get_only_the_threshold()
+{
+    on_each_backend(async |env| {
+        env.department("Cardiology", None).await;
+        let a = env.colleague("Guessed", "G1").await;
+        let id = env.dir.find_account(&admin(), &a).await.unwrap().id;
+        let e = env.dir.begin_totp(id).await.unwrap();
+        env.dir
+            .confirm_totp(id, &totp_code(&e.secret, unix(env)))
+            .await
+            .unwrap();
+        let source = crate::auth::ip(WORKSTATION);
+        let guesses = (0..30).map(|i| {
+            let dir = env.dir.clone();
+            let a = a.clone();
+            tokio::spawn(async move {
+                dir.recover_account(&a, &format!("{:06}", 100_000 + i), None, source)
+                    .await
+                    .unwrap()
+            })
+        });
+        for g in guesses.collect::<Vec<_>>() {
+            assert!(g.await.unwrap().is_none());
+        }
+        let checked = env
+            .dir
+            .audit_events(
+                &admin(),
+                &carepost_store::AuditFilter {
+                    target: Some(a.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.details.to_string().contains("wrong-second-factor"))
+            .count();
+        // The lockout's threshold (5), and at most the lock's own three unlock tries for the
+        // guesses that began after it: every other one met the lock unchecked, however many
+        // ran at once (unserialized, all thirty were checked).
+        assert!((5..=8).contains(&checked), "{checked} guesses were checked");
     })
     .await;
 }

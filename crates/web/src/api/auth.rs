@@ -54,6 +54,10 @@ pub struct SecondFactorBody {
     /// `second_factor_required`.
     status: String,
     factors: Factors,
+    /// Why the second step is asked for, when it is not the account's own rule: sign-ins
+    /// from this network are paused (then every sign-in from it gets this same answer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notice: Option<String>,
 }
 
 /// The answer to the password step.
@@ -207,38 +211,37 @@ pub async fn sign_in(
         protocol: Protocol::Web,
         source: source.0,
     };
-    let s = match state.directory.sign_in(&attempt).await? {
-        Ok(s) => s,
+    let pending = match state.directory.sign_in(&attempt).await? {
+        Ok(s) if s.complete => {
+            return signed_in(&state, &s, &["pwd"], &headers, source, Vec::new()).await;
+        }
+        Ok(s) => state.directory.pending_second_factor(&s).await?,
+        // A paused network gets a second step for every sign-in, alike (see `Pending`).
+        Err(Refusal::SourcePaused { minutes }) => state
+            .directory
+            .pending_through_pause(&step.login, minutes)?,
         Err(Refusal::Invalid) => {
             return Err(ApiError::unauthorized(
                 "invalid_credentials",
                 Refusal::Invalid.message(),
             ));
         }
-        Err(r @ Refusal::SourcePaused { .. }) => {
-            return Err(ApiError::unauthorized("source_paused", r.message()));
-        }
         Err(r) => return Err(ApiError::unauthorized("refused", r.message())),
     };
-    if s.complete {
-        return signed_in(&state, &s, &["pwd"], &headers, source, Vec::new()).await;
-    }
-    let pending = state.directory.pending_second_factor(&s).await?;
-    let factors = match s.second_factor {
-        SecondFactor::Required {
-            totp,
-            passkeys,
-            recovery_codes,
-        } => Factors {
-            totp,
-            passkey: passkeys > 0,
-            recovery_code: recovery_codes > 0,
-        },
-        _ => Factors::default(),
-    };
+    let p = state
+        .directory
+        .check_pending_second_factor(&pending)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("sign_in_expired", "sign in again"))?;
+    let step = state.directory.second_step(&p).await?;
     let mut res = Json(SignInAnswer::SecondFactor(SecondFactorBody {
         status: "second_factor_required".into(),
-        factors,
+        factors: Factors {
+            totp: step.totp,
+            passkey: step.passkey,
+            recovery_code: step.recovery_code,
+        },
+        notice: p.notice(),
     }))
     .into_response();
     res.headers_mut().append(
@@ -272,10 +275,8 @@ pub async fn second_factor(
             .append(header::SET_COOKIE, set_cookie(MFA_COOKIE, None, None));
         return Ok(res);
     };
-    let account = pending.account;
-    let me = state.directory.own_account(account).await?;
     let attempt = SignIn {
-        login: &me.address,
+        login: pending.login(),
         secret: "",
         protocol: Protocol::Web,
         source: source.0,
@@ -310,6 +311,10 @@ pub async fn second_factor(
             "that code or passkey is not right, or was used already",
         ));
     }
+    let Some(account) = pending.account() else {
+        return Err(expired());
+    };
+    let me = state.directory.own_account(account).await?;
     let s = completed_sign_in(&state, account, &me.address).await?;
     let mut notices = Vec::new();
     if amr == RECOVERY_CODE_AMR {

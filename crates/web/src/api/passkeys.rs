@@ -184,24 +184,22 @@ pub async fn sign_in_challenge(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let expired = || ApiError::unauthorized("sign_in_expired", "sign in with your password again");
-    let account = pending_account(&state, &headers)
+    let pending = pending_account(&state, &headers)
         .await?
-        .ok_or_else(expired)?
-        .account;
-    let me = state.directory.own_account(account).await?;
+        .ok_or_else(expired)?;
     let attempt = SignIn {
-        login: &me.address,
+        login: pending.login(),
         secret: "",
         protocol: Protocol::Web,
         source: source.0,
     };
     match state
         .directory
-        .begin_passkey_sign_in(account, &attempt)
+        .begin_pending_passkey(&pending, &attempt)
         .await?
     {
         Some(challenge) => Ok(Json(json!(challenge))),
-        // No passkey, or the account is locked: the same answer.
+        // No passkey, the account is locked, or the network is paused: the same answer.
         None => Err(ApiError::new(
             StatusCode::CONFLICT,
             "no_passkey",

@@ -24,6 +24,8 @@ pub(crate) struct VerifyPage {
     pub signed_in_as: Option<String>,
     pub csrf: String,
     pub error: Option<String>,
+    /// Why the step is asked for when the network is paused (see `Pending::notice`).
+    pub notice: Option<String>,
     pub totp: bool,
     pub passkey: bool,
     pub next: String,

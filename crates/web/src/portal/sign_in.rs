@@ -10,7 +10,7 @@ use axum::Form;
 use axum::extract::Query;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use carepost_identity::{IdentityError, Protocol, Refusal, SecondFactor, SignIn};
+use carepost_identity::{IdentityError, Protocol, Refusal, SignIn};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -112,8 +112,22 @@ pub async fn submit(
         notices: Vec::new(),
         next: safe_next(&f.next).unwrap_or("").to_string(),
     };
-    let s = match state.directory.sign_in(&attempt).await? {
-        Ok(s) => s,
+    let pending = match state.directory.sign_in(&attempt).await? {
+        Ok(s) if s.complete => {
+            let token =
+                crate::api::auth::open_session(&state, &s, &["pwd"], &headers, source).await?;
+            let [session, sso] = session_cookies(Some(&token));
+            return Ok(see_other(
+                safe_next(&f.next).unwrap_or("/account"),
+                &[session, sso, set_cookie(MFA_COOKIE, None, None)],
+            ));
+        }
+        Ok(s) => state.directory.pending_second_factor(&s).await?,
+        // A paused network gets a second step for every sign-in, alike (see `Pending`): the
+        // page there says that sign-ins are paused and who can go on.
+        Err(Refusal::SourcePaused { minutes }) => {
+            state.directory.pending_through_pause(&f.login, minutes)?
+        }
         Err(Refusal::Invalid) => {
             let page = refused(
                 "The email address or password is not right. After several tries the account is locked for a while: then use \"Forgot your password\".",
@@ -122,15 +136,6 @@ pub async fn submit(
         }
         Err(r) => return render_with(&refused(&r.message()), &csrf, app_of(&f.next).as_deref()),
     };
-    if s.complete {
-        let token = crate::api::auth::open_session(&state, &s, &["pwd"], &headers, source).await?;
-        let [session, sso] = session_cookies(Some(&token));
-        return Ok(see_other(
-            safe_next(&f.next).unwrap_or("/account"),
-            &[session, sso, set_cookie(MFA_COOKIE, None, None)],
-        ));
-    }
-    let pending = state.directory.pending_second_factor(&s).await?;
     let [session, sso] = session_cookies(None);
     Ok(see_other(
         &with_next("/sign-in/verify", &f.next),
@@ -144,23 +149,21 @@ pub async fn submit(
 
 async fn verify_form(
     state: &WebState,
-    account: carepost_types::AccountId,
+    pending: &carepost_identity::Pending,
     csrf: &Csrf,
     error: Option<String>,
     next: &str,
 ) -> PageResult {
-    let (totp, passkey) = match state.directory.second_factor_state(account).await? {
-        SecondFactor::Required { totp, passkeys, .. } => (totp, passkeys > 0),
-        _ => (false, false),
-    };
+    let step = state.directory.second_step(pending).await?;
     render_with(
         &VerifyPage {
             org: org(state),
             signed_in_as: None,
             csrf: csrf.token.clone(),
             error,
-            totp,
-            passkey,
+            notice: pending.notice(),
+            totp: step.totp,
+            passkey: step.passkey,
             next: safe_next(next).unwrap_or("").to_string(),
         },
         csrf,
@@ -175,7 +178,7 @@ pub async fn verify_page(
     Query(q): Query<Next>,
 ) -> PageResult {
     match pending_account(&state, &headers).await? {
-        Some(p) => verify_form(&state, p.account, &csrf, None, &q.next).await,
+        Some(p) => verify_form(&state, &p, &csrf, None, &q.next).await,
         None => Ok(see_other("/sign-in", &[])),
     }
 }
@@ -201,22 +204,21 @@ pub async fn verify(
     let Some(pending) = pending_account(&state, &headers).await? else {
         return Ok(see_other("/sign-in", &[set_cookie(MFA_COOKIE, None, None)]));
     };
-    let account = pending.account;
-    let me = state.directory.own_account(account).await?;
     let attempt = SignIn {
-        login: &me.address,
+        login: pending.login(),
         secret: "",
         protocol: Protocol::Web,
         source: source.0,
     };
-    if !state
+    let passed = state
         .directory
         .verify_pending_code(&pending, &f.code, &attempt)
-        .await?
-    {
+        .await?;
+    let Some(account) = pending.account().filter(|_| passed) else {
         let error = "That code is not right, or was used already.".to_string();
-        return verify_form(&state, account, &csrf, Some(error), &f.next).await;
-    }
+        return verify_form(&state, &pending, &csrf, Some(error), &f.next).await;
+    };
+    let me = state.directory.own_account(account).await?;
     let amr = crate::api::auth::code_amr(&f.code);
     let totp = amr.contains(&"otp");
     let s = crate::api::auth::completed_sign_in(&state, account, &me.address).await?;

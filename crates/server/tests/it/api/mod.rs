@@ -441,3 +441,92 @@ async fn a_password_reset_voids_a_pending_second_factor_and_restricted_sessions_
         403
     );
 }
+
+#[tokio::test]
+async fn on_a_paused_network_every_sign_in_gets_the_same_second_step_and_only_a_real_one_passes() {
+    let (mut c, nurse) = with_nurse().await;
+    let dir = c.s.running.context.directory.clone();
+    let strong =
+        crate::support::add_person(&dir, ("Sam", "Strong", "E2"), "Cardiology", "nurse").await;
+    let id = dir.find_account(&admin(), &strong).await.unwrap().id;
+    let e = dir.begin_totp(id).await.unwrap();
+    let now = (c.s.clock.now().0 / 1000) as u64;
+    dir.confirm_totp(id, &totp_code(&e.secret, now))
+        .await
+        .unwrap();
+    // A spray from the test client's own network pauses it.
+    for i in 0..20 {
+        let login = format!("guess{i}@kaiser.org");
+        let attempt = carepost_identity::SignIn {
+            login: &login,
+            secret: "x",
+            protocol: carepost_identity::Protocol::Web,
+            source: Some("127.0.0.9".parse().unwrap()),
+        };
+        assert!(dir.sign_in(&attempt).await.unwrap().is_err());
+    }
+    // An unknown login, a wrong password, a right password without a second factor, and a
+    // right password with one: the answers cannot be told apart.
+    let mut answers = Vec::new();
+    for (login, password) in [
+        ("nobody.here@kaiser.org", "whatever"),
+        (strong.as_str(), "not the password"),
+        (nurse.as_str(), GOOD),
+        (strong.as_str(), GOOD),
+    ] {
+        c.cookies.clear();
+        let r = c
+            .call(
+                "POST",
+                "/api/v1/auth/sign-in",
+                Some(&format!(r#"{{"login":"{login}","password":"{password}"}}"#)),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.json()["notice"].as_str().unwrap().contains("paused"));
+        let cookie = c
+            .cookies
+            .iter()
+            .find(|k| k.starts_with("__Host-carepost-mfa="));
+        answers.push((r.body.clone(), cookie.unwrap().clone()));
+    }
+    assert!(
+        answers.iter().all(|(body, _)| *body == answers[0].0),
+        "{answers:?}"
+    );
+    // The pending cookie is sealed: it names no account (it once began with the id).
+    let real = &answers[3].1;
+    assert!(
+        !real.starts_with(&format!("__Host-carepost-mfa={}.", id.0)),
+        "{real}"
+    );
+    // Passkeys wait for the pause to end (their challenge would name the account's keys).
+    let r = c.call("POST", "/api/v1/auth/passkey-challenge", None).await;
+    assert_eq!(r.json()["error"], "no_passkey", "{}", r.body);
+    // The real second step passes; the others, given the same right code, do not.
+    c.s.clock.advance(std::time::Duration::from_secs(30));
+    let now = (c.s.clock.now().0 / 1000) as u64;
+    let code = totp_code(&e.secret, now);
+    let r = c
+        .call(
+            "POST",
+            "/api/v1/auth/second-factor",
+            Some(&format!(r#"{{"code":"{code}"}}"#)),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for (_, cookie) in &answers[..3] {
+        c.cookies = vec![cookie.split(';').next().unwrap().to_string()];
+        c.s.clock.advance(std::time::Duration::from_secs(30));
+        let now = (c.s.clock.now().0 / 1000) as u64;
+        let code = totp_code(&e.secret, now);
+        let r = c
+            .call(
+                "POST",
+                "/api/v1/auth/second-factor",
+                Some(&format!(r#"{{"code":"{code}"}}"#)),
+            )
+            .await;
+        assert_eq!(r.json()["error"], "invalid_code", "{}", r.body);
+    }
+}

@@ -93,6 +93,9 @@ imaps = {imaps}
 # '.', '-' or '_'. Examples: "{{first}}.{{last}}" (john.smith), "{{f}}{{last}}" (jsmith),
 # "{{first}}{{l}}" (johns), "{{first}}_{{last}}", "{{last}}.{{first}}".
 template = "{{first}}.{{last}}"
+# For people with one legal name (imported with single_name, or `account create --single-name`):
+# {{name}}, alone or repeated ("{{name}}.{{name}}" for systems that expect two parts).
+mononym_template = "{{name}}"
 # Which first name the template uses: "legal" or "preferred".
 name = "legal"
 # Local parts never handed out, on top of the built-in list (postmaster, abuse, hostmaster,

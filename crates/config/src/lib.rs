@@ -127,6 +127,8 @@ pub enum NameSource {
 #[derive(Debug, Clone)]
 pub struct AddressConfig {
     pub template: AddressTemplate,
+    /// For people with one legal name (`{name}`).
+    pub mononym_template: AddressTemplate,
     /// Built-in and configured reserved local parts, lower-case.
     pub reserved: Vec<String>,
     /// How long an address of a departed or renamed account stays unassignable.

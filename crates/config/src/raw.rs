@@ -87,6 +87,7 @@ pub struct RawListeners {
 #[serde(deny_unknown_fields)]
 pub struct RawAddress {
     pub template: Option<String>,
+    pub mononym_template: Option<String>,
     #[serde(default)]
     pub reserved: Vec<String>,
     pub quarantine: Option<String>,

@@ -15,6 +15,9 @@ pub enum Token {
     Last,
     /// `{l}`: its initial.
     LastInitial,
+    /// `{name}`: the one name of a person who has a single legal name (a mononym), in
+    /// `address.mononym_template` only.
+    Name,
 }
 
 /// A parsed local-part template such as `{first}.{last}`.
@@ -28,6 +31,31 @@ impl AddressTemplate {
     /// Parses a template. `@{domain}` at the end is accepted and ignored: the domain is the
     /// organization's.
     pub fn parse(text: &str) -> Result<AddressTemplate, String> {
+        let t = Self::parse_with(text, false)?;
+        let has = |a: &Token, b: &Token| t.tokens.iter().any(|t| t == a || t == b);
+        if !has(&Token::First, &Token::FirstInitial) || !has(&Token::Last, &Token::LastInitial) {
+            return Err(format!(
+                "'{text}': a template needs the first name ({{first}} or {{f}}) and the last name ({{last}} or {{l}})"
+            ));
+        }
+        Ok(t)
+    }
+
+    /// Parses the template for people with one legal name: `{name}`, alone or repeated with
+    /// separators (`{name}.{name}`, for systems elsewhere that expect two parts).
+    pub fn parse_mononym(text: &str) -> Result<AddressTemplate, String> {
+        Self::parse_with(text, true)
+    }
+
+    /// The default mononym template, `{name}`.
+    pub fn mononym_default() -> AddressTemplate {
+        AddressTemplate {
+            text: "{name}".to_string(),
+            tokens: vec![Token::Name],
+        }
+    }
+
+    fn parse_with(text: &str, mononym: bool) -> Result<AddressTemplate, String> {
         let body = text.trim().trim_end_matches("@{domain}");
         let mut tokens = Vec::new();
         let mut rest = body;
@@ -36,12 +64,18 @@ impl AddressTemplate {
                 let end = after
                     .find('}')
                     .ok_or_else(|| format!("'{text}': a '{{' is not closed"))?;
-                tokens.push(match &after[..end] {
-                    "first" => Token::First,
-                    "f" => Token::FirstInitial,
-                    "last" => Token::Last,
-                    "l" => Token::LastInitial,
-                    other => {
+                tokens.push(match (&after[..end], mononym) {
+                    ("first", false) => Token::First,
+                    ("f", false) => Token::FirstInitial,
+                    ("last", false) => Token::Last,
+                    ("l", false) => Token::LastInitial,
+                    ("name", true) => Token::Name,
+                    (other, true) => {
+                        return Err(format!(
+                            "'{text}': unknown placeholder {{{other}}}; a single-name template uses {{name}}"
+                        ));
+                    }
+                    (other, false) => {
                         return Err(format!(
                             "'{text}': unknown placeholder {{{other}}}; use {{first}}, {{f}}, {{last}}, {{l}}"
                         ));
@@ -72,11 +106,8 @@ impl AddressTemplate {
         {
             return Err(format!("'{text}': '..' is not allowed in an address"));
         }
-        let has = |a: &Token, b: &Token| tokens.iter().any(|t| t == a || t == b);
-        if !has(&Token::First, &Token::FirstInitial) || !has(&Token::Last, &Token::LastInitial) {
-            return Err(format!(
-                "'{text}': a template needs the first name ({{first}} or {{f}}) and the last name ({{last}} or {{l}})"
-            ));
+        if tokens.is_empty() {
+            return Err(format!("'{text}': a template needs a placeholder"));
         }
         Ok(AddressTemplate {
             text: text.trim().to_string(),
@@ -137,8 +168,32 @@ mod tests {
             (".{first}.{last}", "start and end with a placeholder"),
             ("{first}.{last}_", "start and end with a placeholder"),
             ("{first}..{last}", "'..' is not allowed"),
+            ("{name}", "unknown placeholder {name}"),
         ] {
             let e = AddressTemplate::parse(t).unwrap_err();
+            assert!(e.contains(want), "{t}: {e}");
+        }
+    }
+
+    #[test]
+    fn mononym_templates_use_name_only() {
+        assert_eq!(
+            AddressTemplate::parse_mononym("{name}").unwrap(),
+            AddressTemplate::mononym_default()
+        );
+        assert_eq!(
+            AddressTemplate::parse_mononym("{name}.{name}")
+                .unwrap()
+                .tokens()
+                .len(),
+            3
+        );
+        for (t, want) in [
+            ("{first}", "a single-name template uses {name}"),
+            ("", "needs a placeholder"),
+            ("{name}.", "start and end with a placeholder"),
+        ] {
+            let e = AddressTemplate::parse_mononym(t).unwrap_err();
             assert!(e.contains(want), "{t}: {e}");
         }
     }

@@ -148,6 +148,13 @@ fn address(errs: &mut Errors, raw: RawAddress) -> Option<AddressConfig> {
         Some(t) => errs.check("address.template", AddressTemplate::parse(&t)),
         None => Some(AddressTemplate::default()),
     };
+    let mononym_template = match raw.mononym_template {
+        Some(t) => errs.check(
+            "address.mononym_template",
+            AddressTemplate::parse_mononym(&t),
+        ),
+        None => Some(AddressTemplate::mononym_default()),
+    };
     let mut reserved: Vec<String> = BUILTIN_RESERVED.iter().map(|s| s.to_string()).collect();
     for r in &raw.reserved {
         let checked = LocalPart::parse(r).map_err(|e| e.to_string());
@@ -169,6 +176,7 @@ fn address(errs: &mut Errors, raw: RawAddress) -> Option<AddressConfig> {
     };
     Some(AddressConfig {
         template: template?,
+        mononym_template: mononym_template?,
         reserved,
         quarantine: quarantine?,
         name_source: name_source?,

@@ -272,8 +272,16 @@ impl Directory {
         &self,
         attempt: &SignIn<'_>,
         account: &AccountRow,
+        paused_network: Option<&str>,
     ) -> Result<(), IdentityError> {
         let mut tx = self.store.begin().await?;
+        if let Some(network) = paused_network {
+            let now = self.clock.now();
+            let forget_before = UnixMillis(now.0 - millis(self.config().lockout.source_window));
+            let key = self.login_key(attempt.login, Some(account.id));
+            tx.record_source_failure(network, &key, Some(account.id), now, forget_before)
+                .await?;
+        }
         let event = self
             .attempt_event(attempt, Some(account), action::SIGNIN_FIRST_FACTOR)
             .with_details(json!({ "protocol": attempt.protocol.as_str() }));

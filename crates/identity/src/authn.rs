@@ -222,8 +222,9 @@ struct Found<'a> {
     kind: SourceKind,
     network: &'a str,
     stored: Option<&'a carepost_store::PasswordRow>,
-    /// The pause this sign-in goes through with its second factor.
-    through_pause: Option<UnixMillis>,
+    /// Until when the network is paused, if it is: a second step then reads as every other
+    /// sign-in's from there (see `Pending`).
+    paused: Option<UnixMillis>,
 }
 
 impl Directory {
@@ -327,14 +328,15 @@ impl Directory {
         {
             let r = Refusal::TemporaryPasswordExpired;
             self.record_refusal(attempt, &account, &network, r).await?;
-            return Ok(Err(r));
+            // Said only where it tells nothing: never on a paused network.
+            return Ok(Err(if paused.is_some() { refusal(paused) } else { r }));
         }
         let found = Found {
             account: &account,
             kind,
             network: &network,
             stored: stored.as_ref(),
-            through_pause: held,
+            paused,
         };
         self.after_right_password(attempt, &found, verified.needs_rehash, &password)
             .await
@@ -354,7 +356,7 @@ impl Directory {
             kind,
             network,
             stored,
-            through_pause,
+            paused,
         } = *found;
         let now = self.clock.now();
         let state = self.password_state(stored);
@@ -376,7 +378,12 @@ impl Directory {
                 return Ok(Err(r));
             }
         }
-        if needs_rehash && let Some(p) = stored {
+        // Re-hashing costs a second hash that only a right password pays: never where the
+        // time it takes would tell a paused network so.
+        if needs_rehash
+            && paused.is_none()
+            && let Some(p) = stored
+        {
             self.rehash(account.id, &p.password_hash, password).await?;
         }
         // With a second factor to come, nothing is reset or remembered yet: a password alone
@@ -387,10 +394,19 @@ impl Directory {
                 .record_success(attempt, account, kind, network, Credential::Password)
                 .await?
             {
-                return Ok(Err(Refusal::Invalid));
+                return Ok(Err(match paused {
+                    Some(until) => Refusal::SourcePaused {
+                        minutes: minutes_until(now, until),
+                    },
+                    None => Refusal::Invalid,
+                }));
             }
         } else {
-            self.record_first_factor(attempt, account).await?;
+            // Through a pause, the right password counts against the network like a wrong
+            // one until the second factor passes (which forgives it): the pause must last
+            // the same whichever it was.
+            let held = paused.map(|_| network);
+            self.record_first_factor(attempt, account, held).await?;
         }
         Ok(Ok(SignedIn {
             complete,
@@ -401,7 +417,7 @@ impl Directory {
             must_change_password: state.must_change,
             password_expires_soon: state.expires_soon,
             second_factor,
-            through_pause,
+            through_pause: paused.filter(|_| !complete),
         }))
     }
 

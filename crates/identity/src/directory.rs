@@ -245,8 +245,8 @@ pub(crate) fn search_text(name: &PersonName, employee_id: &str, address: &str) -
 
 pub(crate) fn no_free_address(name: &PersonName) -> IdentityError {
     IdentityError::Conflict(format!(
-        "no free address for {} {} within the policy",
-        name.first, name.last
+        "no free address for {} within the policy",
+        name.display()
     ))
 }
 

@@ -43,7 +43,11 @@ pub struct ImportSummary {
     pub unchanged: u64,
     pub failed: u64,
     pub departments_created: u64,
+    /// Rows that failed, in line order: nothing of them was applied.
     pub errors: Vec<ImportLineError>,
+    /// Rows that were applied (and counted as created, updated...) with something left
+    /// undone, in line order: a supervisor the file names but that has no account, say.
+    pub warnings: Vec<ImportLineError>,
 }
 
 /// One validated row.
@@ -84,7 +88,17 @@ struct Columns {
 }
 
 const REQUIRED: [&str; 5] = ["employee_id", "first", "last", "category", "department"];
-const OPTIONAL: [&str; 4] = ["middle", "preferred", "supervisor_employee_id", "status"];
+const OPTIONAL: [&str; 5] = [
+    "middle",
+    "preferred",
+    "supervisor_employee_id",
+    "status",
+    "single_name",
+];
+
+/// The separators spreadsheets write CSV with: commas, and semicolons or tabs where the
+/// decimal separator is a comma (most of Europe).
+const SEPARATORS: [(u8, &str); 3] = [(b',', "commas"), (b';', "semicolons"), (b'\t', "tabs")];
 
 impl Columns {
     fn from_header(h: &csv::StringRecord) -> Result<Columns, IdentityError> {
@@ -162,6 +176,8 @@ impl Directory {
         for (_, outcome) in known.outcomes.values() {
             count(&mut summary, *outcome);
         }
+        summary.errors.sort_by_key(|e| e.line);
+        summary.warnings.sort_by_key(|e| e.line);
         let mut tx = self.store.begin().await?;
         let event = self
             .audit(actor, action::IMPORT_RUN, "import".into())
@@ -169,6 +185,7 @@ impl Directory {
                 "rows": summary.rows, "created": summary.created, "renamed": summary.renamed,
                 "updated": summary.updated, "unchanged": summary.unchanged,
                 "failed": summary.failed, "departments_created": summary.departments_created,
+                "warnings": summary.warnings.len(),
             }));
         tx.append_audit(&event).await?;
         tx.commit().await?;
@@ -207,11 +224,20 @@ impl Directory {
         input: impl std::io::Read,
         summary: &mut ImportSummary,
     ) -> Result<Vec<Row>, IdentityError> {
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
-        let header = reader
+        let mut input = input;
+        let mut text = Vec::new();
+        input
+            .read_to_end(&mut text)
+            .map_err(|e| IdentityError::Invalid(format!("cannot read the file: {e}")))?;
+        let (separator, columns) = detect_separator(&text)?;
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .delimiter(separator)
+            .from_reader(text.as_slice());
+        // Read (and checked) by `detect_separator`; the reader must still pass it.
+        reader
             .headers()
             .map_err(|e| IdentityError::Invalid(format!("cannot read the header row: {e}")))?;
-        let columns = Columns::from_header(header)?;
         let mut rows = Vec::new();
         let mut seen: HashMap<String, u64> = HashMap::new();
         for record in reader.records() {
@@ -252,11 +278,22 @@ impl Directory {
         line: u64,
     ) -> Result<Row, IdentityError> {
         let employee_id = check_employee_id(c.get(r, "employee_id").unwrap_or(""))?;
-        let name = PersonName::new(
+        let single = match c.get(r, "single_name").map(str::to_ascii_lowercase) {
+            None => false,
+            Some(v) if ["yes", "y", "true", "1", "x"].contains(&v.as_str()) => true,
+            Some(v) if ["no", "n", "false", "0"].contains(&v.as_str()) => false,
+            Some(v) => {
+                return Err(IdentityError::Invalid(format!(
+                    "single_name '{v}' is not yes or no"
+                )));
+            }
+        };
+        let name = PersonName::from_form(
             c.get(r, "first").unwrap_or(""),
             c.get(r, "middle"),
-            c.get(r, "last").unwrap_or(""),
+            c.get(r, "last"),
             c.get(r, "preferred"),
+            single,
         )?;
         // Surface a name the address policy cannot use now, not halfway through the import.
         self.policy.preferred_local_part(&name)?;
@@ -540,12 +577,15 @@ impl Directory {
                     continue;
                 };
                 let Some(sup) = known.ids.get(sup_id).copied() else {
-                    fail(
-                        summary,
-                        row.line,
-                        Some(&row.employee_id),
-                        format!("supervisor {sup_id} has no account"),
-                    );
+                    // The row itself was applied (and is counted so); only the link waits
+                    // for the supervisor's own row.
+                    summary.warnings.push(ImportLineError {
+                        line: row.line,
+                        employee_id: Some(row.employee_id.clone()),
+                        reason: format!(
+                            "supervisor {sup_id} has no account: the row was applied without one"
+                        ),
+                    });
                     continue;
                 };
                 if current.supervisor_id == Some(sup) {
@@ -560,6 +600,46 @@ impl Directory {
             tx.commit().await?;
         }
         Ok(())
+    }
+}
+
+/// The separator of the file and its columns: the first of `SEPARATORS` whose header row has
+/// every required column. Otherwise the error names the separator the header seems to use.
+fn detect_separator(text: &[u8]) -> Result<(u8, Columns), IdentityError> {
+    let header_line = text.split(|b| *b == b'\n').next().unwrap_or_default();
+    let mut first_error = None;
+    for (separator, _) in SEPARATORS {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(separator)
+            .from_reader(header_line);
+        let header = reader
+            .headers()
+            .map_err(|e| IdentityError::Invalid(format!("cannot read the header row: {e}")))?;
+        match Columns::from_header(header) {
+            Ok(c) => return Ok((separator, c)),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    // Name the character that looks like the separator: the most frequent punctuation of
+    // the header outside letters, digits, `_` and spaces.
+    let mut counts: HashMap<char, usize> = HashMap::new();
+    for c in String::from_utf8_lossy(header_line).chars() {
+        if !(c.is_alphanumeric() || c == '_' || c == ' ' || c == '"' || c == '\r') {
+            *counts.entry(c).or_default() += 1;
+        }
+    }
+    let found = counts.into_iter().max_by_key(|(c, n)| (*n, *c));
+    match found {
+        Some((c, n)) if n > 0 && ![',', ';', '\t'].contains(&c) => {
+            Err(IdentityError::Invalid(format!(
+                "the header row seems to be separated by '{}', which carepost does not read: export the file with commas, semicolons or tabs",
+                c.escape_default()
+            )))
+        }
+        _ => Err(first_error
+            .unwrap_or_else(|| IdentityError::Invalid("the file has no header row".into()))),
     }
 }
 

@@ -96,7 +96,8 @@ pub async fn open_root(
         rng.fill(&mut fresh);
         fresh
     };
-    let mut tx = store.begin().await?;
+    // The record is the first link of the chain: sealed under the root, as every later one.
+    let mut tx = store.with_seal_key(seal_key(&root)).begin().await?;
     // Another node may have recorded its key meanwhile: the audit lock orders us.
     if !tx.list_master_keys().await?.is_empty() {
         drop(tx);

@@ -54,10 +54,51 @@ impl PersonName {
         })
     }
 
+    /// A person with one legal name (a mononym): it is kept as the first name, the last
+    /// name stays empty, and addresses come from `address.mononym_template`.
+    pub fn single(name: &str, preferred: Option<&str>) -> Result<PersonName, IdentityError> {
+        let full = PersonName::new(name, None, "-", preferred)?;
+        Ok(PersonName {
+            last: String::new(),
+            ..full
+        })
+    }
+
+    /// A name as forms, the API and the HR import give it: `single` marks a person with one
+    /// legal name, given as `first` with no `last` (nor middle name).
+    pub fn from_form(
+        first: &str,
+        middle: Option<&str>,
+        last: Option<&str>,
+        preferred: Option<&str>,
+        single: bool,
+    ) -> Result<PersonName, IdentityError> {
+        let last = last.map(str::trim).filter(|l| !l.is_empty());
+        let middle = middle.map(str::trim).filter(|m| !m.is_empty());
+        match (single, last, middle) {
+            (true, None, None) => PersonName::single(first, preferred),
+            (true, _, _) => Err(IdentityError::Invalid(
+                "a single name has no last or middle name: leave them empty".into(),
+            )),
+            (false, None, _) => Err(IdentityError::Invalid(
+                "the last name is required (for a person with one legal name, give it as the first name and mark it a single name)".into(),
+            )),
+            (false, Some(last), middle) => PersonName::new(first, middle, last, preferred),
+        }
+    }
+
+    /// Whether this is a single name (see `single`).
+    pub fn is_single(&self) -> bool {
+        self.last.is_empty()
+    }
+
     /// The name people are called by: preferred first name, else legal first name.
     pub fn display(&self) -> String {
         let first = self.preferred.as_deref().unwrap_or(&self.first);
-        format!("{first} {}", self.last)
+        match self.is_single() {
+            true => first.to_string(),
+            false => format!("{first} {}", self.last),
+        }
     }
 }
 

@@ -171,8 +171,7 @@ impl Directory {
             )));
         }
         let exclude = existing.iter().map(|(_, k)| k.cred_id().clone()).collect();
-        let first = row.preferred_name.as_deref().unwrap_or(&row.first_name);
-        let display = format!("{first} {}", row.last_name);
+        let display = crate::directory::name_of(&row).display();
         let (options, state) = self
             .webauthn
             .start_passkey_registration(

@@ -15,6 +15,11 @@ use carepost_types::{AccountId, Address, UnixMillis};
 use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{PublicKeyCredential, RequestChallengeResponse};
 
+/// The size every sealed token's content is padded to: room for the longest login kept
+/// (`MAX_LOGIN` bytes) and the other fields at their widest.
+const SEALED_LEN: usize = 512;
+const MAX_LOGIN: usize = 320;
+
 /// How long a sign-in may wait between the password and the second factor.
 const PENDING_FOR: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
@@ -71,6 +76,20 @@ pub struct SecondStep {
     pub recovery_code: bool,
 }
 
+/// At most `MAX_LOGIN` bytes of a login, cut at a character boundary.
+fn cut(login: &str) -> String {
+    let mut end = login.len().min(MAX_LOGIN);
+    while !login.is_char_boundary(end) {
+        end -= 1;
+    }
+    login[..end].to_string()
+}
+
+fn pause_end(now: UnixMillis, minutes: u64) -> i64 {
+    let minutes = i64::try_from(minutes).unwrap_or(i64::MAX / 120_000);
+    now.0.saturating_add(minutes.saturating_mul(60_000))
+}
+
 impl Directory {
     fn pending_key(&self) -> [u8; 32] {
         crate::secrets::derive_key(&self.config().master_key, "pending second factor")
@@ -83,8 +102,16 @@ impl Directory {
     }
 
     fn seal_pending(&self, body: &Sealed) -> Result<String, IdentityError> {
-        let plain = serde_json::to_vec(body)
+        let mut plain = serde_json::to_vec(body)
             .map_err(|e| IdentityError::Invalid(format!("cannot write a pending sign-in: {e}")))?;
+        // AES-GCM keeps the length: every token is padded (with JSON whitespace) to one size,
+        // so a real one cannot be told from one that cannot pass by its length.
+        if plain.len() > SEALED_LEN {
+            return Err(IdentityError::Invalid(
+                "a pending sign-in is too long".into(),
+            ));
+        }
+        plain.resize(SEALED_LEN, b' ');
         let sealed = crate::secrets::seal(&self.pending_key(), &*self.rng, "pending", &plain)?;
         // Re-encoded URL-safe and unpadded: a cookie value that ends in `=` reads to some
         // clients as a cleared cookie.
@@ -94,14 +121,24 @@ impl Directory {
         Ok(URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// The token for a sign-in whose password was right and whose second factor is due.
+    /// The token for a sign-in whose password was right and whose second factor is due. The
+    /// stamp is that of the password the sign-in verified: a reset since voids the token.
     pub async fn pending_second_factor(&self, s: &SignedIn) -> Result<String, IdentityError> {
+        let now = self.clock.now();
+        let stamp = match s.password_stamp {
+            Some(t) => t.0,
+            None => self.password_stamp(s.account).await?,
+        };
         self.seal_pending(&Sealed {
-            login: s.address.clone(),
+            login: cut(&s.address),
             account: Some(s.account.0),
-            until: self.clock.now().plus(PENDING_FOR).0,
-            stamp: self.password_stamp(s.account).await?,
-            paused_until: s.through_pause.map(|t| t.0),
+            until: now.plus(PENDING_FOR).0,
+            stamp,
+            // In whole minutes from now, as `pending_through_pause` has it, so that the two
+            // notices count down alike.
+            paused_until: s
+                .through_pause
+                .map(|until| pause_end(now, minutes_until(now, until))),
         })
     }
 
@@ -114,13 +151,12 @@ impl Directory {
         minutes: u64,
     ) -> Result<String, IdentityError> {
         let now = self.clock.now();
-        let minutes = i64::try_from(minutes).unwrap_or(i64::MAX / 120_000);
         self.seal_pending(&Sealed {
-            login: login.chars().take(320).collect(),
+            login: cut(login),
             account: None,
             until: now.plus(PENDING_FOR).0,
             stamp: 0,
-            paused_until: Some(now.0.saturating_add(minutes.saturating_mul(60_000))),
+            paused_until: Some(pause_end(now, minutes)),
         })
     }
 
@@ -212,9 +248,14 @@ impl Directory {
             Some(row) => {
                 // What `verify_second_factor` reads, without spending a code it may be given.
                 let _ = read.find_totp(row.id).await?;
+                let network = network_of(attempt.source);
+                let kind = self.source_kind(&mut read, row.id, &network).await?;
                 drop(read);
+                // Counted against the network only, as the pause counts a held password: a
+                // stranger on a paused network must not lock named accounts with codes.
                 if self.may_try_second_factor(attempt, &row).await? {
-                    self.second_factor_failed(attempt, &row).await?;
+                    self.record_failure(attempt, Some((&row, kind)), &network, Why::Throttled)
+                        .await?;
                 }
             }
             None => {

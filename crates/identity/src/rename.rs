@@ -77,12 +77,18 @@ pub(crate) fn renamed(row: &AccountRow, change: &Rename) -> Result<PersonName, I
         Some(v) => Some(v.clone()),
         None => old.clone(),
     };
-    let name = PersonName::new(
-        change.first.as_deref().unwrap_or(&row.first_name),
-        pick(&change.middle, &row.middle_name).as_deref(),
-        change.last.as_deref().unwrap_or(&row.last_name),
-        pick(&change.preferred, &row.preferred_name).as_deref(),
-    )?;
+    let first = change.first.as_deref().unwrap_or(&row.first_name);
+    let preferred = pick(&change.preferred, &row.preferred_name);
+    // A single name stays one unless the change gives a last name.
+    let name = match change.last.as_deref().unwrap_or(&row.last_name) {
+        "" => PersonName::single(first, preferred.as_deref())?,
+        last => PersonName::new(
+            first,
+            pick(&change.middle, &row.middle_name).as_deref(),
+            last,
+            preferred.as_deref(),
+        )?,
+    };
     if name == name_of(row) {
         return Err(IdentityError::Invalid(
             "nothing to change: give --first, --middle, --last or --preferred".into(),

@@ -56,7 +56,10 @@ pub(crate) fn user_claims(p: &Profile, scope: &str) -> Map<String, Value> {
             .unwrap_or_else(|| p.name.first.clone());
         c.insert("name".into(), json!(p.name.display()));
         c.insert("given_name".into(), json!(given));
-        c.insert("family_name".into(), json!(p.name.last));
+        // OIDC Core 5.1: a person with one legal name has no family name to claim.
+        if !p.name.last.is_empty() {
+            c.insert("family_name".into(), json!(p.name.last));
+        }
         if let Some(m) = &p.name.middle {
             c.insert("middle_name".into(), json!(m));
         }

@@ -176,11 +176,16 @@ async function runImport() {
     out.textContent = data.message || "The import failed.";
     return;
   }
-  out.textContent = `${data.rows} rows: ${data.created} created, ${data.renamed} renamed, ${data.updated} updated, ${data.unchanged} unchanged, ${data.failed} refused.`;
-  for (const e of data.errors || []) {
-    const li = document.createElement("li");
-    li.textContent = `line ${e.line}${e.employee_id ? ` (${e.employee_id})` : ""}: ${e.reason}`;
-    list.append(li);
+  const warned = (data.warnings || []).length;
+  out.textContent = `${data.rows} rows: ${data.created} created, ${data.renamed} renamed, ${data.updated} updated, ${data.unchanged} unchanged, ${data.failed} refused, ${warned} with a warning.`;
+  // Refused rows first, then rows applied with a warning, each in line order.
+  for (const [kind, rows] of [["refused", data.errors], ["warning", data.warnings]]) {
+    for (const e of rows || []) {
+      const li = document.createElement("li");
+      li.className = kind === "refused" ? "error" : "warning";
+      li.textContent = `line ${e.line}${e.employee_id ? ` (${e.employee_id})` : ""}, ${kind}: ${e.reason}`;
+      list.append(li);
+    }
   }
 }
 

@@ -1,7 +1,8 @@
 //! Names to lower-case ASCII for addresses: diacritics removed by transliteration (deunicode:
 //! José -> jose, Łukasz -> lukasz, Ångström -> angstrom), apostrophes dropped (O'Connor ->
 //! oconnor), hyphens kept (Mary-Jane), spaces inside a name part turned into one hyphen
-//! (de la Cruz -> de-la-cruz), anything else dropped.
+//! (de la Cruz -> de-la-cruz), anything else dropped. Symbols outside ASCII (emoji, ™, ©) are
+//! dropped before transliteration, which would otherwise spell them out (😀 -> "grinning").
 
 use std::fmt;
 
@@ -28,7 +29,11 @@ const APOSTROPHES: &[char] = &['\'', '\u{2019}', '\u{2018}', '\u{02BC}', '`', '\
 
 /// One name part (first, middle or last) as it goes into an address.
 pub fn normalize_name_part(part: &'static str, input: &str) -> Result<String, NameError> {
-    let without_apostrophes: String = input.chars().filter(|c| !APOSTROPHES.contains(c)).collect();
+    let without_apostrophes: String = input
+        .chars()
+        .filter(|c| !APOSTROPHES.contains(c))
+        .filter(|c| c.is_ascii() || c.is_alphanumeric() || c.is_whitespace())
+        .collect();
     let ascii = deunicode::deunicode(&without_apostrophes);
     let mut out = String::with_capacity(ascii.len());
     for c in ascii.chars() {
@@ -78,6 +83,12 @@ mod tests {
             ("-Anne", "anne"),
             ("St. John", "st-john"),
             ("Smith (Jr.)", "smith-jr"),
+            ("Zoë 😀", "zoe"),
+            ("😀 Zoë", "zoe"),
+            ("Zoe\u{308}", "zoe"),
+            ("Anna™", "anna"),
+            ("Jo 👩\u{200d}⚕\u{fe0f} Ann", "jo-ann"),
+            ("王", "wang"),
         ] {
             assert_eq!(
                 normalize_name_part("first", input).unwrap(),
@@ -89,7 +100,7 @@ mod tests {
 
     #[test]
     fn a_name_with_nothing_usable_is_a_clear_error() {
-        for input in ["", "   ", "'", "---", "!!!"] {
+        for input in ["", "   ", "'", "---", "!!!", "😀", "™"] {
             let e = normalize_name_part("last", input).unwrap_err();
             assert!(e.to_string().contains("the last name"), "{e}");
         }

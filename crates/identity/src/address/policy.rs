@@ -19,6 +19,8 @@ const MAX_LOCAL: usize = carepost_types::email::MAX_LOCAL_PART_LEN;
 #[derive(Debug, Clone)]
 pub struct AddressPolicy {
     template: AddressTemplate,
+    /// For a person with one legal name (see `PersonName::single`).
+    mononym_template: AddressTemplate,
     reserved: HashSet<String>,
     domain: Domain,
     name_source: NameSource,
@@ -28,6 +30,7 @@ pub struct AddressPolicy {
 struct Parts {
     first: String,
     middle_initial: Option<String>,
+    /// Empty for a single name, whose template uses `{name}` (the `first` here) only.
     last: String,
 }
 
@@ -35,6 +38,7 @@ impl AddressPolicy {
     pub fn from_config(c: &Config) -> AddressPolicy {
         AddressPolicy {
             template: c.address.template.clone(),
+            mononym_template: c.address.mononym_template.clone(),
             reserved: c.address.reserved.iter().cloned().collect(),
             domain: c.organization.domain.clone(),
             name_source: c.address.name_source,
@@ -54,6 +58,13 @@ impl AddressPolicy {
             (NameSource::Preferred, Some(p)) => normalize_name_part("preferred first", p)?,
             _ => normalize_name_part("first", &name.first)?,
         };
+        if name.is_single() {
+            return Ok(Parts {
+                first,
+                middle_initial: None,
+                last: String::new(),
+            });
+        }
         let middle_initial = match &name.middle {
             Some(m) => normalize_name_part("middle", m)?
                 .get(..1)
@@ -68,7 +79,11 @@ impl AddressPolicy {
     }
 
     fn render(&self, p: &Parts, with_middle: bool) -> String {
-        let tokens = self.template.tokens();
+        let template = match p.last.is_empty() {
+            true => &self.mononym_template,
+            false => &self.template,
+        };
+        let tokens = template.tokens();
         let first_at = tokens
             .iter()
             .position(|t| matches!(t, Token::First | Token::FirstInitial));
@@ -76,7 +91,7 @@ impl AddressPolicy {
         for (i, t) in tokens.iter().enumerate() {
             match t {
                 Token::Literal(s) => out.push_str(s),
-                Token::First => out.push_str(&p.first),
+                Token::First | Token::Name => out.push_str(&p.first),
                 Token::FirstInitial => out.push_str(&p.first[..1]),
                 Token::Last => out.push_str(&p.last),
                 Token::LastInitial => out.push_str(&p.last[..1]),
@@ -158,6 +173,7 @@ mod tests {
     fn policy(template: &str, name_source: NameSource) -> AddressPolicy {
         AddressPolicy {
             template: AddressTemplate::parse(template).unwrap(),
+            mononym_template: AddressTemplate::mononym_default(),
             reserved: carepost_config::BUILTIN_RESERVED
                 .iter()
                 .map(|s| s.to_string())
@@ -265,6 +281,18 @@ mod tests {
         // A cut that lands on a separator drops it.
         let n = name(&"a".repeat(63), None, "Smith");
         assert_eq!(first_n(&p, &n, 1)[0], "a".repeat(63));
+    }
+
+    #[test]
+    fn a_single_name_uses_its_own_template_and_the_same_collision_rules() {
+        let mut p = policy("{first}.{last}", NameSource::Legal);
+        let n = PersonName::single("Suharto", None).unwrap();
+        assert_eq!(first_n(&p, &n, 3), ["suharto", "suharto2", "suharto3"]);
+        // Reserved names are skipped like any other.
+        let admin = PersonName::single("Admin", None).unwrap();
+        assert_eq!(first_n(&p, &admin, 1), ["admin2"]);
+        p.mononym_template = AddressTemplate::parse_mononym("{name}.{name}").unwrap();
+        assert_eq!(first_n(&p, &n, 2), ["suharto.suharto", "suharto.suharto2"]);
     }
 
     #[test]

@@ -87,20 +87,25 @@ pub struct NameArgs {
     #[arg(long)]
     middle: Option<String>,
     /// Legal last name.
-    #[arg(long)]
-    last: String,
+    #[arg(long, required_unless_present = "single_name")]
+    last: Option<String>,
     /// Preferred first name.
     #[arg(long)]
     preferred: Option<String>,
+    /// The person has one legal name (a mononym), given with --first; the address comes from
+    /// `address.mononym_template`.
+    #[arg(long, conflicts_with_all = ["last", "middle"])]
+    single_name: bool,
 }
 
 impl NameArgs {
     fn name(&self) -> anyhow::Result<PersonName> {
-        Ok(PersonName::new(
+        Ok(PersonName::from_form(
             &self.first,
             self.middle.as_deref(),
-            &self.last,
+            self.last.as_deref(),
             self.preferred.as_deref(),
+            self.single_name,
         )?)
     }
 }

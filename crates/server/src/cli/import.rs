@@ -8,8 +8,9 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// CSV with the columns employee_id, first, middle, last, preferred, category, department,
-    /// supervisor_employee_id, status; `-` reads standard input.
+    /// CSV (commas, semicolons or tabs) with the columns employee_id, first, middle, last,
+    /// preferred, category, department, supervisor_employee_id, status, single_name; `-` reads
+    /// standard input. Exits non-zero when a row failed; warnings alone exit 0.
     file: PathBuf,
 }
 
@@ -27,22 +28,25 @@ pub(crate) async fn run(a: ImportArgs, g: &Global) -> anyhow::Result<ExitCode> {
         output::json(&s)?;
     } else {
         say!(
-            "{} rows: {} created, {} renamed, {} updated, {} unchanged, {} failed; {} departments created",
+            "{} rows: {} created, {} renamed, {} updated, {} unchanged, {} failed; {} departments created; {} warnings",
             s.rows,
             s.created,
             s.renamed,
             s.updated,
             s.unchanged,
             s.failed,
-            s.departments_created
+            s.departments_created,
+            s.warnings.len()
         );
-        for e in &s.errors {
-            let who = e
-                .employee_id
-                .as_deref()
-                .map(|id| format!(" ({id})"))
-                .unwrap_or_default();
-            say!("line {}{who}: {}", e.line, e.reason);
+        for (kind, list) in [("failed", &s.errors), ("warning", &s.warnings)] {
+            for e in list {
+                let who = e
+                    .employee_id
+                    .as_deref()
+                    .map(|id| format!(" ({id})"))
+                    .unwrap_or_default();
+                say!("line {}{who}, {kind}: {}", e.line, e.reason);
+            }
         }
     }
     if s.failed > 0 {

@@ -295,11 +295,66 @@ fn import_reports_bad_rows_and_exits_non_zero() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("2 rows: 1 created"), "{stdout}");
     assert!(
-        stdout.contains("line 3 (E2): 'wizard' is not a role category"),
+        stdout.contains("line 3 (E2), failed: 'wizard' is not a role category"),
         "{stdout}"
     );
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("1 of 2 rows failed"), "{stderr}");
+    // Warnings alone are not a failure; a single name is created with --single-name.
+    std::fs::write(
+        &csv,
+        "employee_id;first;last;category;department;supervisor_employee_id\n\
+         E3;Cy;Lo;nurse;Cardiology;E404\n",
+    )
+    .unwrap();
+    let out = carepost(&[
+        "--data",
+        data.to_str().unwrap(),
+        "import",
+        csv.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("1 created") && stdout.contains("1 warnings"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("line 2 (E3), warning: supervisor E404"),
+        "{stdout}"
+    );
+    let made = ok(&[
+        "--data",
+        data.to_str().unwrap(),
+        "account",
+        "create",
+        "--first",
+        "Suharto",
+        "--single-name",
+        "--employee-id",
+        "E4",
+        "--category",
+        "nurse",
+        "--department",
+        "Cardiology",
+    ]);
+    assert!(made.contains("suharto@kaiser.org"), "{made}");
+    let out = carepost(&[
+        "--data",
+        data.to_str().unwrap(),
+        "account",
+        "create",
+        "--first",
+        "Bo",
+        "--employee-id",
+        "E5",
+        "--category",
+        "nurse",
+        "--department",
+        "Cardiology",
+    ]);
+    let e = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success() && e.contains("--last"), "{e}");
 }
 
 #[tokio::test]

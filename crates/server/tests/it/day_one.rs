@@ -358,6 +358,10 @@ async fn a_node_with_another_master_key_refuses_to_start_and_rotation_moves_node
     let first = carepost_server::Context::open(Arc::new(config.clone()))
         .await
         .unwrap();
+    // A new store's root is its own, and the chain its first start wrote verifies at once.
+    assert_ne!(first.config.master_key, config.master_key);
+    let report = first.directory.verify_audit(&admin()).await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
     first.store.close().await;
     let mut other = config.clone();
     other.master_key = [7u8; 32];

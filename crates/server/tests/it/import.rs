@@ -94,14 +94,30 @@ async fn bad_rows_are_reported_by_line_and_do_not_stop_the_others() {
             (5, "employee id E1 already appeared on line 2"),
             (6, "the first name '!!' has no letters"),
             (8, "'retired' is not a status"),
-            (7, "supervisor E404 has no account"),
         ];
         assert_eq!(lines.len(), want.len(), "{lines:?}");
         for ((line, reason), (wline, wreason)) in lines.iter().zip(want) {
             assert_eq!(*line, wline, "{reason}");
             assert!(reason.contains(wreason), "line {line}: {reason}");
         }
-        assert_eq!(s.created, 3, "E1, E6 and E8 are created: {s:?}");
+        // A row created without its unknown supervisor is created, with a warning: the
+        // counts add up to the rows.
+        assert_eq!(s.warnings.len(), 1, "{s:?}");
+        assert_eq!(s.warnings[0].line, 7);
+        assert!(
+            s.warnings[0]
+                .reason
+                .contains("supervisor E404 has no account")
+        );
+        assert_eq!(
+            (s.created, s.failed),
+            (3, 5),
+            "E1, E6 and E8 are created: {s:?}"
+        );
+        assert_eq!(
+            s.created + s.updated + s.unchanged + s.renamed + s.failed,
+            s.rows
+        );
         assert!(
             env.dir
                 .find_account(&admin(), "flo.ray@kaiser.org")
@@ -182,6 +198,82 @@ async fn an_address_taken_by_another_process_during_an_import_is_not_shared() {
             imported.iter().map(|a| a.address.clone()).collect();
         assert_eq!(addresses.len(), 2, "{addresses:?}");
         assert!(addresses.contains(&created));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn semicolon_and_tab_separated_exports_are_read_and_others_are_named() {
+    on_each_backend(async |env| {
+        for (sep, id, first) in [(";", "S1", "Jörg"), ("\t", "S2", "Åsa")] {
+            let csv = format!(
+                "employee_id{sep}first{sep}last{sep}category{sep}department\n\
+                 {id}{sep}{first}{sep}Weiß{sep}nurse{sep}Cardiology\n"
+            );
+            let s = env.dir.import_csv(&admin(), csv.as_bytes()).await.unwrap();
+            assert_eq!((s.created, s.failed), (1, 0), "{sep:?}: {s:?}");
+        }
+        for a in ["jorg.weiss@kaiser.org", "asa.weiss@kaiser.org"] {
+            assert!(env.dir.find_account(&admin(), a).await.is_ok(), "{a}");
+        }
+        let e = env
+            .dir
+            .import_csv(
+                &admin(),
+                "employee_id|first|last|category|department\nP1|Ann|Lee|nurse|Cardiology\n"
+                    .as_bytes(),
+            )
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("separated by '|'"), "{e}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn people_with_one_legal_name_are_imported_through_the_collision_rules() {
+    on_each_backend(async |env| {
+        let csv = "employee_id,first,last,category,department,single_name\n\
+                   M1,Suharto,,nurse,Cardiology,yes\n\
+                   M2,Suharto,,clinician,Cardiology,yes\n\
+                   M3,Admin,,nurse,Cardiology,yes\n\
+                   M4,Bo,,nurse,Cardiology,\n\
+                   M5,Cy,Lo,nurse,Cardiology,yes\n\
+                   M6,Zoë 😀,Happy,nurse,Cardiology,no\n";
+        let s = env.dir.import_csv(&admin(), csv.as_bytes()).await.unwrap();
+        assert_eq!(s.created, 4, "{s:?}");
+        let reasons: Vec<(u64, &str)> = s
+            .errors
+            .iter()
+            .map(|e| (e.line, e.reason.as_str()))
+            .collect();
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert_eq!(reasons[0].0, 5);
+        assert!(
+            reasons[0].1.contains("mark it a single name"),
+            "{reasons:?}"
+        );
+        assert_eq!(reasons[1].0, 6);
+        assert!(
+            reasons[1].1.contains("single name has no last"),
+            "{reasons:?}"
+        );
+        for address in [
+            "suharto@kaiser.org",
+            "suharto2@kaiser.org",
+            "admin2@kaiser.org",
+            "zoe.happy@kaiser.org",
+        ] {
+            let a = env.dir.find_account(&admin(), address).await.unwrap();
+            assert!(!a.address.contains("grinning"));
+        }
+        let one = env
+            .dir
+            .find_account(&admin(), "suharto@kaiser.org")
+            .await
+            .unwrap();
+        assert_eq!(one.name.display(), "Suharto");
     })
     .await;
 }

@@ -171,8 +171,13 @@ pub async fn address_preview(
 pub struct CreateAccount {
     first: String,
     middle: Option<String>,
-    last: String,
+    /// Required unless `single_name`.
+    last: Option<String>,
     preferred: Option<String>,
+    /// A person with one legal name, given as `first` (the address follows
+    /// `address.mononym_template`).
+    #[serde(default)]
+    single_name: bool,
     employee_id: String,
     category: String,
     department: String,
@@ -196,11 +201,12 @@ pub async fn create_account(
     ApiJson(b): ApiJson<CreateAccount>,
 ) -> Result<(StatusCode, Json<Account>), ApiError> {
     let new = NewAccount {
-        name: PersonName::new(
+        name: PersonName::from_form(
             &b.first,
             b.middle.as_deref(),
-            &b.last,
+            b.last.as_deref(),
             b.preferred.as_deref(),
+            b.single_name,
         )?,
         employee_id: b.employee_id,
         category: b.category,

@@ -77,6 +77,7 @@ mod tests {
         assert_eq!(l.submissions.unwrap().to_string(), "127.0.0.1:10465");
         assert_eq!(l.imap.unwrap().to_string(), "127.0.0.1:10143");
         assert_eq!(l.imaps.unwrap().to_string(), "127.0.0.1:10993");
+        assert_eq!(l.metrics.unwrap().to_string(), "127.0.0.1:19464");
         assert!(c.tls.generate_if_missing);
         assert_eq!(c.web.public_url.as_str(), "https://localhost:10443/");
         assert_eq!(c.store.url, "sqlite:///tmp/cp/carepost.db");

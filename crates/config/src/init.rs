@@ -17,23 +17,35 @@ pub struct InitOptions<'a> {
     pub store_url: Option<&'a str>,
 }
 
-/// Standard ports, in the order https, http, smtp, submission, submissions, imap, imaps.
-pub(crate) const STANDARD_PORTS: [u16; 7] = [443, 80, 25, 587, 465, 143, 993];
+/// Standard ports, in the order https, http, smtp, submission, submissions, imap, imaps,
+/// metrics (9464, the Prometheus exporters' usual port).
+pub(crate) const STANDARD_PORTS: [u16; 8] = [443, 80, 25, 587, 465, 143, 993, 9464];
 
 pub fn render_production_config(o: &InitOptions<'_>) -> String {
-    let listeners = STANDARD_PORTS.map(|p| format!("0.0.0.0:{p}"));
+    let mut listeners = STANDARD_PORTS.map(|p| format!("0.0.0.0:{p}"));
+    // Metrics say how busy the server is and who fails to sign in: this machine only.
+    listeners[7] = format!("127.0.0.1:{}", STANDARD_PORTS[7]);
     render(o, false, &listeners)
 }
 
 /// Renders either kind; `listeners` follows `STANDARD_PORTS`' order.
-pub(crate) fn render(o: &InitOptions<'_>, dev: bool, listeners: &[String; 7]) -> String {
+pub(crate) fn render(o: &InitOptions<'_>, dev: bool, listeners: &[String; 8]) -> String {
     let dir = o.dir.display();
     let store_url = o
         .store_url
         .map(str::to_string)
         .unwrap_or_else(|| format!("sqlite://{dir}/carepost.db"));
     let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
-    let [https, http, smtp, submission, submissions, imap, imaps] = listeners;
+    let [
+        https,
+        http,
+        smtp,
+        submission,
+        submissions,
+        imap,
+        imaps,
+        metrics,
+    ] = listeners;
     let http_line = if dev {
         format!("http = {}", quote(http))
     } else {
@@ -87,6 +99,9 @@ submission = {submission}
 submissions = {submissions}
 imap = {imap}
 imaps = {imaps}
+# Prometheus metrics (GET /metrics, plain HTTP): keep it on 127.0.0.1 or a monitoring network,
+# never public.
+metrics = {metrics}
 
 [address]
 # How an address is made from a name: {{first}}, {{f}} (first initial), {{last}}, {{l}}, joined by
@@ -220,6 +235,7 @@ master_key = {master_key}
         submissions = quote(submissions),
         imap = quote(imap),
         imaps = quote(imaps),
+        metrics = quote(metrics),
         master_key = quote(o.master_key),
     )
 }
@@ -245,6 +261,7 @@ mod tests {
         assert_eq!(c.store.url, "sqlite:///srv/carepost/carepost.db");
         assert_eq!(c.listeners.https.unwrap().port(), 443);
         assert_eq!(c.listeners.imaps.unwrap().port(), 993);
+        assert_eq!(c.listeners.metrics.unwrap().to_string(), "127.0.0.1:9464");
         assert!(c.listeners.http.is_none());
         assert!(!c.tls.generate_if_missing);
         // The file spells out exactly the built-in defaults.

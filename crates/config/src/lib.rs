@@ -115,6 +115,8 @@ pub struct Listeners {
     pub submissions: Option<SocketAddr>,
     pub imap: Option<SocketAddr>,
     pub imaps: Option<SocketAddr>,
+    /// Prometheus metrics over plain HTTP, kept off the public HTTPS listener.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Which first name the address template's `{first}` and `{f}` use.

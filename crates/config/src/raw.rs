@@ -81,6 +81,7 @@ pub struct RawListeners {
     pub submissions: Option<String>,
     pub imap: Option<String>,
     pub imaps: Option<String>,
+    pub metrics: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

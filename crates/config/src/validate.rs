@@ -284,6 +284,7 @@ fn listeners(errs: &mut Errors, raw: RawListeners, dev: bool) -> Listeners {
         submissions: one("submissions", raw.submissions),
         imap: one("imap", raw.imap),
         imaps: one("imaps", raw.imaps),
+        metrics: one("metrics", raw.metrics),
     };
     if l.http.is_some() && !dev {
         errs.0.push(
@@ -299,6 +300,7 @@ fn listeners(errs: &mut Errors, raw: RawListeners, dev: bool) -> Listeners {
         l.submissions,
         l.imap,
         l.imaps,
+        l.metrics,
     ];
     let bound: Vec<SocketAddr> = all.iter().flatten().copied().collect();
     for (i, a) in bound.iter().enumerate() {

@@ -24,6 +24,7 @@ pub struct Running {
     pub submissions: Option<SocketAddr>,
     pub imap: Option<SocketAddr>,
     pub imaps: Option<SocketAddr>,
+    pub metrics: Option<SocketAddr>,
     /// The SMTP service, when any SMTP listener is on.
     pub smtp_service: Option<SmtpService>,
     /// Set on the first start of an empty store.
@@ -52,6 +53,10 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
             TlsAcceptor::from(tls::server_config(&config)?),
             bind(addr, "https").await?,
         )),
+        None => None,
+    };
+    let metrics_listener = match config.listeners.metrics {
+        Some(addr) => Some(bind(addr, "metrics").await?),
         None => None,
     };
     let http_listener = match (config.listeners.http, config.dev) {
@@ -122,6 +127,7 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         token_refusals: std::sync::Arc::new(carepost_web::api::sign_in_limiter()),
         read_ahead: carepost_web::read_ahead_budget(),
     };
+    let metrics_app = carepost_web::metrics_router(state.clone());
     let app = router(state);
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -130,6 +136,11 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         https = Some(listener.local_addr()?);
         let serving = http::serve(listener, Some(acceptor), app.clone(), stopped.clone());
         tasks.spawn(serving);
+    }
+    let mut metrics = None;
+    if let Some(listener) = metrics_listener {
+        metrics = Some(listener.local_addr()?);
+        tasks.spawn(http::serve(listener, None, metrics_app, stopped.clone()));
     }
     let mut plain = None;
     if let Some(listener) = http_listener {
@@ -178,6 +189,7 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         submissions,
         imap,
         imaps,
+        metrics,
         smtp_service,
         first_admin,
         stop,

@@ -32,6 +32,7 @@ pub fn test_config(db: &TestDb) -> Config {
         submissions = "127.0.0.1:0"
         imap = "127.0.0.1:0"
         imaps = "127.0.0.1:0"
+        metrics = "127.0.0.1:0"
         [address]
         quarantine = "365d"
         [secrets]

@@ -51,12 +51,22 @@ impl WebState {
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
 
+/// The metrics listener's routes (`listeners.metrics`): Prometheus metrics and the probes, on
+/// their own address so that the public HTTPS listener does not tell who is busy or failing.
+pub fn metrics_router(state: WebState) -> Router {
+    Router::new()
+        .route("/metrics", get(probes::metrics))
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
+        .fallback(probes::not_found)
+        .with_state(state)
+}
+
 /// Every route carepost serves over HTTP(S).
 pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
-        .route("/metrics", get(probes::metrics))
         .nest("/api/v1", api::routes(state.clone()))
         .merge(portal::routes(state.clone()))
         .merge(oidc::routes())

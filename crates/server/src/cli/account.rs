@@ -281,7 +281,7 @@ pub(crate) async fn run(c: AccountCommand, g: &Global) -> anyhow::Result<ExitCod
             );
         }
         AccountCommand::List(a) => return list(&ctx, g, a).await,
-        AccountCommand::Show { address } => dir.find_account(&actor, &address).await?,
+        AccountCommand::Show { address } => return show(&ctx, g, &address).await,
         AccountCommand::Disable { address } => {
             dir.set_status(&actor, &address, AccountStatus::Disabled)
                 .await?
@@ -354,6 +354,54 @@ async fn create(ctx: &Context, g: &Global, a: CreateArgs) -> anyhow::Result<Exit
         output::json(&account)?;
     } else {
         say!("{}", account.address);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `account show`: the account, its roles and its lock state (what the helpdesk asks first).
+async fn show(ctx: &Context, g: &Global, address: &str) -> anyhow::Result<ExitCode> {
+    let actor = cli_actor();
+    let dir = &ctx.directory;
+    let account = dir.find_account(&actor, address).await?;
+    let roles = dir.roles_of(&actor, address).await?;
+    let locks = dir.lock_state(&actor, address).await?;
+    if g.json {
+        let mut v = serde_json::to_value(&account)?;
+        v["roles"] = roles
+            .iter()
+            .map(|(role, department)| serde_json::json!({ "role": role, "department": department }))
+            .collect();
+        v["lock"] = locks
+            .iter()
+            .map(|(side, until, failures)| {
+                serde_json::json!({ "networks": side, "locked_until": until, "failures": failures })
+            })
+            .collect();
+        output::json(&v)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    output::account_details(&account)?;
+    let roles = match roles.is_empty() {
+        true => "-".to_string(),
+        false => roles
+            .iter()
+            .map(|(role, dept)| match dept {
+                Some(d) => format!("{role} ({d})"),
+                None => role.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    say!("  {:<12} {roles}", "roles");
+    for (side, until, failures) in locks {
+        let state = match until {
+            Some(t) => format!("locked until {t}"),
+            None => "not locked".to_string(),
+        };
+        say!(
+            "  {:<12} {state}, {failures} failed sign-in(s) since the last success",
+            format!("lock ({side})")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

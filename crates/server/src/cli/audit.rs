@@ -12,7 +12,7 @@ pub enum AuditCommand {
     Verify,
     /// Print events as JSON lines.
     Export(FilterArgs),
-    /// Show events for people.
+    /// Show events for people, newest first.
     List(FilterArgs),
 }
 
@@ -30,13 +30,14 @@ pub struct FilterArgs {
     /// What was acted on: an address, or `kind:name` such as `department:Cardiology`.
     #[arg(long)]
     target: Option<String>,
-    /// At most this many events (the oldest first).
+    /// At most this many events (`list`: the latest, newest first; `export`: the oldest).
     #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
     limit: Option<i64>,
 }
 
 impl FilterArgs {
-    fn filter(&self) -> anyhow::Result<AuditFilter> {
+    /// `newest_first` for reading on a screen (`list`); an export keeps the chain's order.
+    fn filter(&self, newest_first: bool) -> anyhow::Result<AuditFilter> {
         let time = |t: &Option<String>| -> anyhow::Result<Option<UnixMillis>> {
             t.as_deref()
                 .map(UnixMillis::parse)
@@ -50,7 +51,7 @@ impl FilterArgs {
             target: self.target.clone(),
             after_seq: None,
             limit: self.limit,
-            newest_first: false,
+            newest_first,
         })
     }
 }
@@ -84,13 +85,17 @@ pub(crate) async fn run(c: AuditCommand, g: &Global) -> anyhow::Result<ExitCode>
             }
         },
         AuditCommand::Export(f) => {
-            for e in ctx.directory.audit_events(&actor, &f.filter()?).await? {
+            for e in ctx
+                .directory
+                .audit_events(&actor, &f.filter(false)?)
+                .await?
+            {
                 say!("{}", serde_json::to_string(&e)?);
             }
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::List(f) => {
-            let events = ctx.directory.audit_events(&actor, &f.filter()?).await?;
+            let events = ctx.directory.audit_events(&actor, &f.filter(true)?).await?;
             if g.json {
                 output::json(&events)?;
                 return Ok(ExitCode::SUCCESS);

@@ -12,10 +12,16 @@ pub(crate) fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
 
 pub(crate) fn account_details(a: &Account) -> anyhow::Result<()> {
     let n = &a.name;
-    let mut name = match &n.middle {
-        Some(m) => format!("{} {m} {}", n.first, n.last),
-        None => format!("{} {}", n.first, n.last),
-    };
+    let mut name = [
+        Some(n.first.as_str()),
+        n.middle.as_deref(),
+        Some(n.last.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|p| !p.is_empty())
+    .collect::<Vec<_>>()
+    .join(" ");
     if let Some(p) = &n.preferred {
         name.push_str(&format!(" (preferred: {p})"));
     }

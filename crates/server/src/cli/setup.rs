@@ -120,14 +120,14 @@ pub(crate) async fn serve(a: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> 
     }
     let context = Context::open(Arc::new(config)).await?;
     let running = serve::start(context).await?;
-    print_banner(&running)?;
+    print_banner(&running, &cli_flag(g, &running.context.config))?;
     wait_for_signal().await?;
     tracing::info!("stopping");
     running.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_banner(r: &serve::Running) -> anyhow::Result<()> {
+fn print_banner(r: &serve::Running, cli_flag: &str) -> anyhow::Result<()> {
     let c = &r.context.config;
     let mode = if c.dev { " (development mode)" } else { "" };
     say!(
@@ -159,6 +159,9 @@ fn print_banner(r: &serve::Running) -> anyhow::Result<()> {
     if let Some(a) = r.imaps {
         say!("  imaps   {a}  (IMAP over implicit TLS)");
     }
+    if let Some(a) = r.metrics {
+        say!("  metrics http://{a}/metrics  (Prometheus; keep it off public networks)");
+    }
     if let Some(admin) = &r.first_admin {
         say!();
         say!("First administrator: {}", admin.address);
@@ -173,25 +176,28 @@ fn print_banner(r: &serve::Running) -> anyhow::Result<()> {
                 c.web.public_url
             );
         }
-        say!(
-            "  Administer with the CLI on this machine: carepost account list{}",
-            data_flag(c)
-        );
+        say!("  Administer with the CLI on this machine: carepost{cli_flag} account list");
     }
     say!();
     say!("Ctrl-C stops the server.");
     Ok(())
 }
 
-fn data_flag(c: &Config) -> String {
-    match c.dev {
-        true => c
+/// What the CLI needs to find this server's store: the config file it was started with, or
+/// the development data directory.
+fn cli_flag(g: &Global, c: &Config) -> String {
+    match (&g.config, c.dev) {
+        (Some(file), _) => {
+            let file = std::path::absolute(file).unwrap_or_else(|_| file.clone());
+            format!(" --config {}", file.display())
+        }
+        (None, true) => c
             .store
             .blob_dir
             .parent()
             .map(|d| format!(" --data {}", d.display()))
             .unwrap_or_default(),
-        false => String::new(),
+        (None, false) => String::new(),
     }
 }
 

@@ -397,6 +397,7 @@ pub(crate) fn init_config(dir: &Path, store_url: Option<&str>) -> String {
     assert!(text.contains("master_key = \""), "secrets are generated");
     let text = text
         .replace("\"0.0.0.0:443\"", "\"127.0.0.1:0\"")
+        .replace("\"127.0.0.1:9464\"", "\"127.0.0.1:0\"")
         .lines()
         .map(|l| {
             if l.contains("= \"0.0.0.0:") {
@@ -460,6 +461,11 @@ pub(crate) async fn init_serve_and_stop(store_url: Option<&str>) {
     let (mut child, https, banner) = start_server(&["serve", "--config", &config]);
     assert!(
         banner.contains("First administrator: administrator@stmarys.org"),
+        "{banner}"
+    );
+    // The printed hint for the CLI names the config it needs.
+    assert!(
+        banner.contains(&format!("carepost --config {config} account list")),
         "{banner}"
     );
     let (status, _) = https_get(https, "/readyz", &d.path().join("tls/cert.pem")).await;
@@ -843,4 +849,33 @@ fn api_tokens_are_made_listed_and_revoked_from_the_command_line() {
         "--data", &data, "token", "create", "--name", "x", "--role", "wizard",
     ]);
     assert!(e.contains("not a role"), "{e}");
+}
+
+#[test]
+fn account_show_names_roles_and_lock_state_and_audit_list_shows_the_newest_first() {
+    let d = tempfile::tempdir().unwrap();
+    let data = dev_data(d.path());
+    let data = data.as_str();
+    ok(&["--data", data, "department", "create", "Cardiology"]);
+    create_nurse(data, "Cardiology");
+    ok(&[
+        "--data",
+        data,
+        "account",
+        "role",
+        "grant",
+        "ann.lee@kaiser.org",
+        "helpdesk",
+    ]);
+    let shown = ok(&["--data", data, "account", "show", "ann.lee@kaiser.org"]);
+    assert!(shown.contains("roles        helpdesk"), "{shown}");
+    assert!(shown.contains("lock (unfamiliar) not locked"), "{shown}");
+    let listed = ok(&["--data", data, "audit", "list", "--limit", "3"]);
+    let seqs: Vec<i64> = listed
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(seqs.len(), 3, "{listed}");
+    assert!(seqs.windows(2).all(|w| w[0] > w[1]), "{listed}");
+    assert!(listed.lines().next().unwrap().contains("role"), "{listed}");
 }

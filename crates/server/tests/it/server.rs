@@ -2,8 +2,24 @@
 
 use carepost_testkit::{TestDb, TestServer, https_get};
 
+/// A plain HTTP/1.1 GET (the metrics listener speaks no TLS): the status and the whole text.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).await.unwrap();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
 #[tokio::test]
-async fn probes_and_metrics_answer_over_https() {
+async fn probes_answer_over_https_and_metrics_only_on_their_own_listener() {
     for db in carepost_testkit::backends().await {
         let s = TestServer::start(db).await;
         let addr = s.running.https.unwrap();
@@ -16,8 +32,12 @@ async fn probes_and_metrics_answer_over_https() {
             body.to_lowercase().contains("strict-transport-security"),
             "{body}"
         );
-        let (status, body) = https_get(addr, "/metrics", &s.cert).await;
-        assert_eq!(status, 200);
+        // Metrics are not on the public listener...
+        let (status, _) = https_get(addr, "/metrics", &s.cert).await;
+        assert_eq!(status, 404);
+        // ...but on their own, which the config keeps on this machine.
+        let (status, body) = http_get(s.running.metrics.unwrap(), "/metrics").await;
+        assert_eq!(status, 200, "{body}");
         assert!(body.contains("carepost_http_requests_total"), "{body}");
         let (status, body) = https_get(addr, "/no/such/page", &s.cert).await;
         assert_eq!(status, 404);

@@ -52,6 +52,10 @@ pub struct Actor {
     /// Departments (each with its subtree) this actor supervises.
     pub supervises: Vec<carepost_types::DepartmentId>,
     pub source: Option<String>,
+    /// Roles the account holds but may not use yet: a person's role opens over other
+    /// accounts only once they have a second factor (a password alone must not reset a
+    /// colleague's). Named in the refusal, so the person knows what to do.
+    pub waiting_for_factor: Vec<Role>,
 }
 
 impl Actor {
@@ -65,6 +69,7 @@ impl Actor {
             roles: vec![Role::ItAdmin],
             supervises: Vec::new(),
             source: None,
+            waiting_for_factor: Vec::new(),
         }
     }
 
@@ -78,6 +83,7 @@ impl Actor {
             roles: Vec::new(),
             supervises: Vec::new(),
             source: None,
+            waiting_for_factor: Vec::new(),
         }
     }
 
@@ -88,6 +94,7 @@ impl Actor {
             roles: vec![Role::ItAdmin],
             supervises: Vec::new(),
             source: None,
+            waiting_for_factor: Vec::new(),
         }
     }
 }

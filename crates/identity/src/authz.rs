@@ -80,7 +80,9 @@ impl Permission {
 }
 
 impl Directory {
-    /// The actor for a signed-in account: its roles from the store, its network source.
+    /// The actor for a signed-in account: its roles from the store, its network source. Until
+    /// the account has a second factor its roles wait (`Actor::waiting_for_factor`): what it
+    /// may do for itself stays open.
     pub async fn actor_for(
         &self,
         account: carepost_types::AccountId,
@@ -96,6 +98,10 @@ impl Directory {
             .filter_map(|(_, scope)| *scope)
             .collect();
         actor.source = source.map(|ip| ip.to_string());
+        if !actor.roles.is_empty() && !self.has_factor(account).await? {
+            actor.waiting_for_factor = std::mem::take(&mut actor.roles);
+            actor.supervises.clear();
+        }
         Ok(actor)
     }
 
@@ -210,18 +216,31 @@ async fn require(
     if actor.roles.iter().any(|r| p.granted_to(r)) {
         return Ok(());
     }
+    let waiting = actor
+        .waiting_for_factor
+        .iter()
+        .find(|r| p.granted_to(r) || (**r == Role::Supervisor && p.supervisor_may()));
     let mut tx = store.begin().await?;
     let mut event = NewEvent::success(clock.now(), &actor.who, action::AUTHZ_DENIED, target.into())
         .with_outcome(Outcome::Denied)
-        .with_details(serde_json::json!({ "permission": p.as_str() }));
+        .with_details(serde_json::json!({
+            "permission": p.as_str(),
+            "role_waits_for_second_factor": waiting.map(Role::as_str),
+        }));
     event.source = actor.source.clone();
     tx.append_audit(&event).await?;
     tx.commit().await?;
-    Err(IdentityError::Forbidden(format!(
-        "{} may not {}",
-        actor.who,
-        p.as_str()
-    )))
+    Err(IdentityError::Forbidden(match waiting {
+        Some(role) => role_waits(role),
+        None => format!("{} may not {}", actor.who, p.as_str()),
+    }))
+}
+
+/// The refusal for a role held back until its holder has a second factor.
+pub fn role_waits(role: &Role) -> String {
+    format!(
+        "your {role} role opens once you have a second factor: add an authenticator app or a passkey on your account's security page, then sign in again"
+    )
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ mod tokens;
 pub use actor::{Actor, Role};
 pub use app_passwords::AppPasswordInfo;
 pub use authn::{Credential, Protocol, Refusal, SecondFactor, SignIn, SignInResult, SignedIn};
-pub use authz::Permission;
+pub use authz::{Permission, role_waits};
 pub use bearer::VerifiedToken;
 pub use bootstrap::FirstAdmin;
 pub use carepost_config::{EDITABLE as POLICY_FIELDS, FieldKind, field_text, parse_field};

@@ -185,6 +185,7 @@ impl Directory {
             roles: row.roles.split(',').filter_map(Role::parse).collect(),
             supervises: Vec::new(),
             source: source.map(|ip| ip.to_string()),
+            waiting_for_factor: Vec::new(),
         }))
     }
 

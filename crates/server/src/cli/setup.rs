@@ -138,7 +138,7 @@ fn print_banner(r: &serve::Running, cli_flag: &str) -> anyhow::Result<()> {
     );
     say!("  store   {}", redact_url(&c.store.url));
     if let Some(a) = r.https {
-        say!("  https   https://{a}/  (/healthz, /readyz, /metrics, /api/v1)");
+        say!("  https   https://{a}/  (/healthz, /readyz, /api/v1)");
         say!("  portal  {}  (staff sign in here)", c.web.public_url);
     }
     if let Some(a) = r.http {

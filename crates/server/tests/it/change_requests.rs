@@ -256,13 +256,9 @@ async fn ward() -> (TestServer, String, String, String, String) {
         .await
         .unwrap();
     let meg = crate::support::add_person(&dir, ("Meg", "Lead", "S1"), "Cardiology", "nurse").await;
-    dir.grant_role(&admin(), &meg, &Role::Supervisor, Some("Cardiology"))
-        .await
-        .unwrap();
+    crate::support::grant_open_role(&s, &meg, &Role::Supervisor, Some("Cardiology")).await;
     let ida = crate::support::add_person(&dir, ("Ida", "Admin", "I1"), "Pharmacy", "nurse").await;
-    dir.grant_role(&admin(), &ida, &Role::ItAdmin, None)
-        .await
-        .unwrap();
+    crate::support::grant_open_role(&s, &ida, &Role::ItAdmin, None).await;
     let day = Duration::from_secs(86_400);
     let (_, it) = dir
         .create_api_token(&admin(), "it", &[Role::ItAdmin], day)

@@ -1,12 +1,14 @@
 // The administration pages in headless Chromium (playwright-core): the create form's live
 // address preview, the HR import sent from a file input by the page's script, and a policy
 // changed on the policies page.
-// Usage: node console_browser.cjs BASE_URL LOGIN PASSWORD CSV_FILE [SCREENSHOT_DIR]
+// Usage: node console_browser.cjs BASE_URL LOGIN PASSWORD CSV_FILE TOTP_SECRET CLOCK_UNIX
+//   [SCREENSHOT_DIR]
 "use strict";
 const { chromium } = require("playwright-core");
+const { signIn } = require("./sign_in_browser.cjs");
 
 async function main() {
-  const [base, login, password, csv, shots] = process.argv.slice(2);
+  const [base, login, password, csv, secret, clock, shots] = process.argv.slice(2);
   const browser = await chromium.launch({
     executablePath: process.env.CAREPOST_CHROMIUM || "/usr/bin/chromium",
     args: ["--no-sandbox"],
@@ -16,10 +18,7 @@ async function main() {
     if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
   };
   const seen = {};
-  await page.goto(`${base}/sign-in`);
-  await page.fill("#login", login);
-  await page.fill("#password", password);
-  await Promise.all([page.waitForURL("**/account"), page.click("main button[type=submit]")]);
+  await signIn(page, base, login, password, secret, clock);
 
   await page.goto(`${base}/admin/accounts/new`);
   await page.fill("#first", "Zoë");

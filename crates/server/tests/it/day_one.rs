@@ -422,3 +422,49 @@ async fn a_node_with_another_master_key_refuses_to_start_and_rotation_moves_node
         .to_string();
     assert!(e.contains("secrets.master_key"), "{e}");
 }
+
+#[tokio::test]
+async fn a_role_holder_without_a_second_factor_cannot_use_the_role_on_others() {
+    on_each_backend(async |env| {
+        let nurse = env.nurse().await;
+        let hal = env.colleague("Hal", "H1").await;
+        let hal_id = env.dir.find_account(&admin(), &hal).await.unwrap().id;
+        env.dir
+            .grant_role(&admin(), &hal, &carepost_identity::Role::Helpdesk, None)
+            .await
+            .unwrap();
+        // In the grace period, with a password alone: the role waits, and says why.
+        let waiting = env.dir.actor_for(hal_id, &hal, None).await.unwrap();
+        assert!(waiting.roles.is_empty());
+        let e = env.dir.unlock(&waiting, &nurse).await.unwrap_err().to_string();
+        assert!(
+            e.contains("your helpdesk role opens once you have a second factor"),
+            "{e}"
+        );
+        assert!(env.dir.reset_password(&waiting, &nurse).await.is_err());
+        // Self-service stays open.
+        env.dir
+            .change_own_password(hal_id, GOOD, "velvet lantern oyster 18 prism", None, None)
+            .await
+            .unwrap();
+        // With a second factor the role opens.
+        let open = env.staff_actor(hal_id, &hal).await;
+        assert!(env.dir.unlock(&open, &nurse).await.is_ok());
+        let denied = env
+            .dir
+            .audit_events(
+                &admin(),
+                &carepost_store::AuditFilter {
+                    actor: Some(hal.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.details.contains("role_waits_for_second_factor\":\"helpdesk"))
+            .count();
+        assert!(denied >= 1);
+    })
+    .await;
+}

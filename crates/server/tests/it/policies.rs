@@ -259,13 +259,9 @@ async fn it_changes_policies_through_the_api_others_read_them() {
 async fn it_changes_a_policy_in_the_console_and_the_file_value_is_not_copied() {
     let (s, ann) = server_with_nurse(carepost_testkit::TestDb::sqlite()).await;
     let dir = s.running.context.directory.clone();
-    dir.grant_role(&admin(), &ann, &Role::ItAdmin, None)
-        .await
-        .unwrap();
+    crate::support::grant_open_role(&s, &ann, &Role::ItAdmin, None).await;
     let hal = crate::support::add_person(&dir, ("Hal", "Desk", "H1"), "Cardiology", "nurse").await;
-    dir.grant_role(&admin(), &hal, &Role::Helpdesk, None)
-        .await
-        .unwrap();
+    crate::support::grant_open_role(&s, &hal, &Role::Helpdesk, None).await;
     let mut b = Browser::new(TestServer::start_shared(&s));
     b.sign_in(&ann).await;
     let r = b.get("/admin/policies").await;

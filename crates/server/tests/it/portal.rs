@@ -296,12 +296,8 @@ async fn helpdesk_unlocks_from_the_page_and_a_supervisor_sees_only_their_departm
         staff.push(a);
     }
     let (helpdesk, supervisor) = (staff[0].clone(), staff[1].clone());
-    dir.grant_role(&admin(), &helpdesk, &Role::Helpdesk, None)
-        .await
-        .unwrap();
-    dir.grant_role(&admin(), &supervisor, &Role::Supervisor, Some("Radiology"))
-        .await
-        .unwrap();
+    crate::support::grant_open_role(&b.s, &helpdesk, &Role::Helpdesk, None).await;
+    crate::support::grant_open_role(&b.s, &supervisor, &Role::Supervisor, Some("Radiology")).await;
     // Ann locks herself out.
     for _ in 0..5 {
         let attempt = carepost_identity::SignIn {
@@ -367,9 +363,7 @@ async fn it_creates_an_account_with_the_policys_address_shown_first() {
     use carepost_identity::Role;
     let (mut b, ann) = nurse().await;
     let dir = b.s.running.context.directory.clone();
-    dir.grant_role(&admin(), &ann, &Role::ItAdmin, None)
-        .await
-        .unwrap();
+    crate::support::grant_open_role(&b.s, &ann, &Role::ItAdmin, None).await;
     b.sign_in(&ann).await;
     assert!(
         b.get("/admin/accounts")
@@ -429,9 +423,7 @@ async fn a_security_officer_reads_and_verifies_the_audit_trail_and_staff_cannot(
     let dir = b.s.running.context.directory.clone();
     let officer =
         crate::support::add_person(&dir, ("Oz", "Sec", "O1"), "Cardiology", "administrative").await;
-    dir.grant_role(&admin(), &officer, &Role::SecurityOfficer, None)
-        .await
-        .unwrap();
+    crate::support::grant_open_role(&b.s, &officer, &Role::SecurityOfficer, None).await;
     b.sign_in(&ann).await;
     assert_eq!(b.get("/admin/audit").await.status, 403);
     b.post("/sign-out", &[]).await;
@@ -471,12 +463,8 @@ async fn helpdesk_resets_with_the_persons_code_or_a_supervisors_approval_and_it_
         people.push(a);
     }
     let (helpdesk, supervisor, it) = (people[0].clone(), people[1].clone(), people[2].clone());
-    dir.grant_role(&admin(), &helpdesk, &Role::Helpdesk, None)
-        .await
-        .unwrap();
-    dir.grant_role(&admin(), &it, &Role::ItAdmin, None)
-        .await
-        .unwrap();
+    crate::support::grant_open_role(&b.s, &helpdesk, &Role::Helpdesk, None).await;
+    crate::support::grant_open_role(&b.s, &it, &Role::ItAdmin, None).await;
     // Ann has an authenticator.
     let id = dir.find_account(&admin(), &ann).await.unwrap().id;
     let e = dir.begin_totp(id).await.unwrap();
@@ -534,6 +522,19 @@ async fn helpdesk_resets_with_the_persons_code_or_a_supervisors_approval_and_it_
             .contains(&format!("/admin/reset-requests/{request}"))
     );
     b.post("/sign-out", &[]).await;
+    // Sue's new role waits for her second factor (a password alone must not approve resets).
+    b.sign_in(&supervisor).await;
+    let waiting = b.get("/admin/reset-requests").await;
+    assert_eq!(waiting.status, 403, "{}", waiting.body);
+    assert!(
+        waiting
+            .body
+            .contains("your supervisor role opens once you have a second factor"),
+        "{}",
+        waiting.body
+    );
+    b.post("/sign-out", &[]).await;
+    crate::support::give_factor(&b.s, &supervisor).await;
     b.sign_in(&supervisor).await;
     let list = b.get("/admin/reset-requests").await;
     assert!(
@@ -564,9 +565,7 @@ async fn it_creates_departments_and_everyone_with_a_role_reads_the_policies() {
     use carepost_identity::Role;
     let (mut b, ann) = nurse().await;
     let dir = b.s.running.context.directory.clone();
-    dir.grant_role(&admin(), &ann, &Role::ItAdmin, None)
-        .await
-        .unwrap();
+    crate::support::grant_open_role(&b.s, &ann, &Role::ItAdmin, None).await;
     b.sign_in(&ann).await;
     let r = b.get("/admin/departments").await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -631,9 +630,7 @@ async fn it_renames_an_account_and_revokes_its_app_passwords_from_its_page() {
     let it =
         crate::support::add_person(&dir, ("Ivy", "Admin", "I1"), "Cardiology", "administrative")
             .await;
-    dir.grant_role(&admin(), &it, &Role::ItAdmin, None)
-        .await
-        .unwrap();
+    crate::support::grant_open_role(&b.s, &it, &Role::ItAdmin, None).await;
     let id = dir.find_account(&admin(), &ann).await.unwrap().id;
     dir.create_app_password(id, "Phone", &[carepost_identity::Protocol::Imap], None)
         .await

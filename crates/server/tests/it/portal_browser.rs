@@ -95,9 +95,7 @@ async fn chromium_previews_a_new_address_and_imports_an_hr_file() {
     let Some(chromium) = browser() else { return };
     let (s, a) = crate::support::server_with_nurse(TestDb::sqlite()).await;
     let dir = &s.running.context.directory;
-    dir.grant_role(&admin(), &a, &carepost_identity::Role::ItAdmin, None)
-        .await
-        .unwrap();
+    crate::support::grant_open_role(&s, &a, &carepost_identity::Role::ItAdmin, None).await;
     let csv = s.db.dir.path().join("hr.csv");
     std::fs::write(
         &csv,
@@ -105,9 +103,14 @@ async fn chromium_previews_a_new_address_and_imports_an_hr_file() {
     )
     .unwrap();
     let base = format!("https://localhost:{}", s.running.https.unwrap().port());
+    // The sign-in's code is one step after the enrollment's (each is accepted once).
+    use carepost_types::Clock;
+    s.clock.advance(std::time::Duration::from_secs(30));
+    let secret = crate::support::factor_of(&s, &a).unwrap();
+    let clock = (s.clock.now().0 / 1000).to_string();
     let seen = run_script(
         "console_browser.cjs",
-        &[&base, &a, GOOD, &csv.display().to_string()],
+        &[&base, &a, GOOD, &csv.display().to_string(), &secret, &clock],
         &chromium,
     )
     .await;
@@ -146,12 +149,8 @@ async fn chromium_as_helpdesk_supervisor_and_nurse_with_an_authenticator_app() {
         people.push(a);
     }
     let (helpdesk, supervisor, locked) = (&people[0], &people[1], &people[2]);
-    dir.grant_role(&admin(), helpdesk, &Role::Helpdesk, None)
-        .await
-        .unwrap();
-    dir.grant_role(&admin(), supervisor, &Role::Supervisor, Some("Radiology"))
-        .await
-        .unwrap();
+    crate::support::grant_open_role(&s, helpdesk, &Role::Helpdesk, None).await;
+    crate::support::grant_open_role(&s, supervisor, &Role::Supervisor, Some("Radiology")).await;
     for _ in 0..5 {
         let attempt = carepost_identity::SignIn {
             login: locked,
@@ -162,13 +161,27 @@ async fn chromium_as_helpdesk_supervisor_and_nurse_with_an_authenticator_app() {
         assert!(dir.sign_in(&attempt).await.unwrap().is_err());
     }
     let base = format!("https://localhost:{}", s.running.https.unwrap().port());
+    // The role holders' codes are one step after their enrollment's.
+    s.clock.advance(std::time::Duration::from_secs(30));
     let clock = (s.clock.now().0 / 1000).to_string();
+    let secret = |a: &str| crate::support::factor_of(&s, a).unwrap();
+    let (helpdesk_secret, supervisor_secret) = (secret(helpdesk), secret(supervisor));
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(format!(
         "{}/tests/it/roles_browser.cjs",
         env!("CARGO_MANIFEST_DIR")
     ))
-    .args([&base, GOOD, helpdesk, supervisor, locked, &nurse, &clock])
+    .args([
+        &base,
+        GOOD,
+        helpdesk,
+        supervisor,
+        locked,
+        &nurse,
+        &clock,
+        &helpdesk_secret,
+        &supervisor_secret,
+    ])
     .env("NODE_PATH", node_modules())
     .env("CAREPOST_CHROMIUM", &chromium);
     let later = async { s.clock.advance(std::time::Duration::from_secs(60)) };

@@ -2,43 +2,22 @@
 // from the account page; a supervisor of another department is refused that account's page;
 // a nurse sets up an authenticator app from the QR page and signs in with its codes.
 // Usage: node roles_browser.cjs BASE_URL PASSWORD HELPDESK SUPERVISOR LOCKED NURSE CLOCK_UNIX
+//   HELPDESK_SECRET SUPERVISOR_SECRET (their authenticators: a role opens with a second factor)
 // The server's clock stands still in tests: codes are computed for CLOCK_UNIX, and after the
 // enrollment the script prints "enrolled" and waits for a line on stdin while the test moves
 // the clock a minute on.
 "use strict";
 const { chromium } = require("playwright-core");
-const crypto = require("crypto");
+const { totp, signIn } = require("./sign_in_browser.cjs");
 const readline = require("readline");
-
-// RFC 6238 with SHA-1, 6 digits, 30 s steps; the secret is RFC 4648 base32.
-function totp(secret, unix) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = "";
-  for (const c of secret.replace(/=+$/, "").toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(unix / 30)));
-  const mac = crypto.createHmac("sha1", key).update(counter).digest();
-  const off = mac[mac.length - 1] & 15;
-  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1000000).padStart(6, "0");
-}
-
-async function signIn(page, base, login, password) {
-  await page.goto(`${base}/sign-in`);
-  await page.fill("#login", login);
-  await page.fill("#password", password);
-  await Promise.all([
-    page.waitForURL((url) => !url.pathname.endsWith("/sign-in")),
-    page.click("main button[type=submit]"),
-  ]);
-}
 
 async function signOut(page) {
   await Promise.all([page.waitForURL("**/sign-in"), page.click("header button.link")]);
 }
 
 async function main() {
-  const [base, password, helpdesk, supervisor, locked, nurse, clock] = process.argv.slice(2);
+  const [base, password, helpdesk, supervisor, locked, nurse, clock, helpdeskSecret, supervisorSecret] =
+    process.argv.slice(2);
   const browser = await chromium.launch({
     executablePath: process.env.CAREPOST_CHROMIUM || "/usr/bin/chromium",
     args: ["--no-sandbox"],
@@ -46,7 +25,7 @@ async function main() {
   const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
   const seen = {};
 
-  await signIn(page, base, helpdesk, password);
+  await signIn(page, base, helpdesk, password, helpdeskSecret, clock);
   await page.goto(`${base}/admin/accounts?query=${encodeURIComponent(locked.split("@")[0])}`);
   await Promise.all([page.waitForURL(`**/admin/accounts/${locked}`), page.click(`a[href="/admin/accounts/${locked}"]`)]);
   seen.locked_before = await page.$$eval("#lockout tbody td:nth-child(3)", (tds) => tds.map((t) => t.textContent));
@@ -54,7 +33,7 @@ async function main() {
   seen.unlock_notice = await page.textContent("p.notice");
   await signOut(page);
 
-  await signIn(page, base, supervisor, password);
+  await signIn(page, base, supervisor, password, supervisorSecret, clock);
   const refused = await page.goto(`${base}/admin/accounts/${locked}`);
   seen.supervisor_status = refused.status();
   await page.goto(`${base}/account`);

@@ -208,3 +208,65 @@ async fn api_request(
     )
     .await
 }
+
+/// Authenticator secrets of role holders that `grant_open_role` enrolled, by server and
+/// address: the sign-in helpers (`Browser::sign_in`, the API's and the browser scripts') find
+/// them there and answer the second step.
+static FACTORS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<(usize, String), String>>,
+> = std::sync::LazyLock::new(Default::default);
+
+fn server_key(s: &carepost_testkit::TestServer) -> usize {
+    Arc::as_ptr(&s.running) as usize
+}
+
+/// Grants `role` through the directory and gives its holder an authenticator app: a role
+/// stays closed until its holder has a second factor (issue 17, point 5).
+pub async fn grant_open_role(
+    s: &carepost_testkit::TestServer,
+    address: &str,
+    role: &carepost_identity::Role,
+    department: Option<&str>,
+) {
+    let dir = &s.running.context.directory;
+    dir.grant_role(&admin(), address, role, department)
+        .await
+        .unwrap();
+    give_factor(s, address).await;
+}
+
+/// Enrolls an authenticator app for `address` (once), kept for the sign-in helpers.
+pub async fn give_factor(s: &carepost_testkit::TestServer, address: &str) {
+    if factor_of(s, address).is_some() {
+        return;
+    }
+    let dir = &s.running.context.directory;
+    let id = dir.find_account(&admin(), address).await.unwrap().id;
+    let e = dir.begin_totp(id).await.unwrap();
+    let code = crate::auth::totp_code(&e.secret, unix_of(s));
+    dir.confirm_totp(id, &code).await.unwrap();
+    FACTORS
+        .lock()
+        .unwrap()
+        .insert((server_key(s), address.to_string()), e.secret);
+}
+
+/// The authenticator secret `grant_open_role` enrolled for `address` on this server.
+pub fn factor_of(s: &carepost_testkit::TestServer, address: &str) -> Option<String> {
+    FACTORS
+        .lock()
+        .unwrap()
+        .get(&(server_key(s), address.to_string()))
+        .cloned()
+}
+
+/// A fresh code for `secret`: the clock moves to the next 30-second step first, since each
+/// code is accepted once.
+pub fn next_code(s: &carepost_testkit::TestServer, secret: &str) -> String {
+    s.clock.advance(std::time::Duration::from_secs(30));
+    crate::auth::totp_code(secret, unix_of(s))
+}
+
+fn unix_of(s: &carepost_testkit::TestServer) -> u64 {
+    (s.clock.now().0 / 1000) as u64
+}

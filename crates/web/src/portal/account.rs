@@ -129,11 +129,12 @@ pub async fn overview(
         notices,
         error,
         enrollment_only: matches!(g, Gate::EnrollOnly),
-        administers: !d
-            .actor_for(s.account, &s.address, None)
-            .await?
-            .roles
-            .is_empty(),
+        // A role waiting for a second factor still shows the way to the console, whose
+        // answer says what opens it.
+        administers: {
+            let actor = d.actor_for(s.account, &s.address, None).await?;
+            !actor.roles.is_empty() || !actor.waiting_for_factor.is_empty()
+        },
         activity: d
             .own_activity(s.account, 25)
             .await?

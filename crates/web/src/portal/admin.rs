@@ -39,6 +39,9 @@ pub(super) async fn staff(
         .await?;
     // Staff without a role get no administration at all, before any lookup (so the pages
     // cannot be used to learn which addresses exist).
+    if let Some(role) = actor.waiting_for_factor.first() {
+        return Err(IdentityError::Forbidden(carepost_identity::role_waits(role)).into());
+    }
     if actor.roles.is_empty() {
         return Err(IdentityError::Forbidden(
             "the administration pages are for staff with an administrative role".into(),

@@ -11,7 +11,7 @@ async fn staff(c: &Client, first: &str, id: &str, role: Option<&str>) -> Client 
     dir.set_password(&admin(), &a, GOOD).await.unwrap();
     if let Some(r) = role {
         let role = carepost_identity::Role::parse(r).unwrap();
-        dir.grant_role(&admin(), &a, &role, None).await.unwrap();
+        crate::support::grant_open_role(&c.s, &a, &role, None).await;
     }
     let mut other = Client {
         s: TestServer::start_shared(&c.s),
@@ -25,6 +25,17 @@ async fn staff(c: &Client, first: &str, id: &str, role: Option<&str>) -> Client 
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    if let Some(secret) = crate::support::factor_of(&c.s, &a) {
+        let code = crate::support::next_code(&c.s, &secret);
+        let r = other
+            .call(
+                "POST",
+                "/api/v1/auth/second-factor",
+                Some(&format!(r#"{{"code":"{code}"}}"#)),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
     other
 }
 

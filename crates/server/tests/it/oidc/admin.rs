@@ -80,9 +80,7 @@ async fn it_administrators_register_applications_through_the_api_and_the_console
             "administrative",
         )
         .await;
-        dir.grant_role(&admin(), &a, &carepost_identity::Role::ItAdmin, None)
-            .await
-            .unwrap();
+        crate::support::grant_open_role(&s, &a, &carepost_identity::Role::ItAdmin, None).await;
         let mut b = Browser::new(TestServer::start_shared(&s));
         b.sign_in(&a).await;
         let page = b.get("/admin/apps").await;

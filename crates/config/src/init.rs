@@ -21,11 +21,43 @@ pub struct InitOptions<'a> {
 /// metrics (9464, the Prometheus exporters' usual port).
 pub(crate) const STANDARD_PORTS: [u16; 8] = [443, 80, 25, 587, 465, 143, 993, 9464];
 
-pub fn render_production_config(o: &InitOptions<'_>) -> String {
-    let mut listeners = STANDARD_PORTS.map(|p| format!("0.0.0.0:{p}"));
+/// Where a production config's listeners go: every service on `listen` (all addresses by
+/// default) at `port_base` plus the standard port; metrics on 127.0.0.1 unless `listen` is
+/// a loopback address itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Listen {
+    pub address: std::net::IpAddr,
+    pub port_base: u16,
+}
+
+impl Default for Listen {
+    fn default() -> Listen {
+        Listen {
+            address: std::net::Ipv4Addr::UNSPECIFIED.into(),
+            port_base: 0,
+        }
+    }
+}
+
+pub fn render_production_config(o: &InitOptions<'_>, at: Listen) -> Result<String, String> {
+    let port = |p: u16| {
+        at.port_base.checked_add(p).ok_or(format!(
+            "--port-base {} + the standard port {p} is past 65535",
+            at.port_base
+        ))
+    };
+    let socket = |ip: std::net::IpAddr, p: u16| std::net::SocketAddr::new(ip, p).to_string();
+    let mut listeners = Vec::new();
+    for p in STANDARD_PORTS {
+        listeners.push(socket(at.address, port(p)?));
+    }
     // Metrics say how busy the server is and who fails to sign in: this machine only.
-    listeners[7] = format!("127.0.0.1:{}", STANDARD_PORTS[7]);
-    render(o, false, &listeners)
+    let loopback = std::net::Ipv4Addr::LOCALHOST.into();
+    listeners[7] = socket(loopback, port(STANDARD_PORTS[7])?);
+    let listeners: [String; 8] = listeners
+        .try_into()
+        .map_err(|_| "eight listeners".to_string())?;
+    Ok(render(o, false, &listeners))
 }
 
 /// Renders either kind; `listeners` follows `STANDARD_PORTS`' order.
@@ -90,13 +122,16 @@ key = {key}
 generate_if_missing = {dev}
 
 [listeners]
-# ADDRESS:PORT, or "" to turn a listener off. Listeners of capabilities this version does not
-# have yet (SMTP, IMAP) are accepted and stay closed.
+# ADDRESS:PORT, or "" to turn a listener off.
+# HTTPS: the portal, the console, the JSON API, single sign-on, mail-app autoconfig.
 https = {https}
 {http_line}
+# SMTP: the MX (mail for the organization; STARTTLS offered, no AUTH), submission with
+# STARTTLS then AUTH, submission over implicit TLS.
 smtp = {smtp}
 submission = {submission}
 submissions = {submissions}
+# IMAP: STARTTLS then LOGIN or AUTHENTICATE; IMAP over implicit TLS.
 imap = {imap}
 imaps = {imaps}
 # Prometheus metrics (GET /metrics, plain HTTP): keep it on 127.0.0.1 or a monitoring network,
@@ -175,6 +210,25 @@ grace = "7d"
 # Web sessions: idle timeout (shared clinical workstations) and absolute limit.
 idle_timeout = "15m"
 absolute_timeout = "12h"
+# How recent a proof of the second factor must be to change second factors, make an app
+# password, or make an administrator's change in the console (a step-up asks again).
+step_up = "15m"
+
+[oidc]
+# Single sign-on (OpenID Connect): access tokens' lifetime; a refresh token unused this long
+# ends; an offline grant (a mail app signed in with OAuth) ends after this however used.
+access_token_lifetime = "10m"
+refresh_token_idle = "14d"
+offline_lifetime = "90d"
+
+[imap]
+# Open IMAP connections per listener, per source address (raise it behind terminal servers
+# or a proxy), and signed-in sessions per account.
+max_connections = 5000
+max_connections_per_source = 100
+max_sessions_per_account = 50
+# How often an open session checks its account and app password (in IDLE too).
+recheck_interval = "5m"
 
 [web]
 # The address staff type to reach the portal (scheme, host and port). Passkeys are bound to
@@ -248,13 +302,14 @@ mod tests {
     #[test]
     fn the_production_config_validates_as_written() {
         let domain = Domain::parse("kaiser.org").unwrap();
-        let text = render_production_config(&InitOptions {
+        let o = InitOptions {
             dir: Path::new("/srv/carepost"),
             domain: &domain,
             org: "Kaiser \"Permanente\"",
             master_key: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
             store_url: None,
-        });
+        };
+        let text = render_production_config(&o, Listen::default()).unwrap();
         let c = Config::from_toml(&text, Path::new("/srv/carepost")).unwrap();
         assert!(!c.dev);
         assert_eq!(c.organization.name, "Kaiser \"Permanente\"");
@@ -269,6 +324,49 @@ mod tests {
         assert_eq!(c.lockout, crate::LockoutPolicy::default());
         assert_eq!(c.mfa, crate::MfaPolicy::default());
         assert_eq!(c.sessions, crate::SessionPolicy::default());
+        assert_eq!(c.oidc, crate::OidcPolicy::default());
+        assert_eq!(c.imap, crate::ImapLimits::default());
         assert_eq!(c.web.public_url.as_str(), "https://mail.kaiser.org/");
+        // Every section a config may have is written out, with its comments.
+        for section in [
+            "[organization]",
+            "[store]",
+            "[tls]",
+            "[listeners]",
+            "[address]",
+            "[directory]",
+            "[password]",
+            "[lockout]",
+            "[mfa]",
+            "[sessions]",
+            "[oidc]",
+            "[imap]",
+            "[web]",
+            "[mail]",
+            "[log]",
+            "[secrets]",
+        ] {
+            assert!(text.contains(&format!("\n{section}\n")), "{section}");
+        }
+        assert!(!text.contains("this version does not"));
+        // --listen and --port-base move every listener but metrics, which stays local.
+        let at = Listen {
+            address: "10.0.0.5".parse().unwrap(),
+            port_base: 8000,
+        };
+        let text = render_production_config(&o, at).unwrap();
+        let c = Config::from_toml(&text, Path::new("/srv/carepost")).unwrap();
+        assert_eq!(c.listeners.https.unwrap().to_string(), "10.0.0.5:8443");
+        assert_eq!(c.listeners.smtp.unwrap().to_string(), "10.0.0.5:8025");
+        assert_eq!(c.listeners.metrics.unwrap().to_string(), "127.0.0.1:17464");
+        let far = Listen {
+            port_base: 60000,
+            ..at
+        };
+        assert!(
+            render_production_config(&o, far)
+                .unwrap_err()
+                .contains("past 65535")
+        );
     }
 }

@@ -44,6 +44,13 @@ pub struct InitArgs {
     /// PostgreSQL instead of the embedded SQLite store.
     #[arg(long)]
     store_url: Option<String>,
+    /// The address every listener binds (metrics stay on 127.0.0.1): all addresses by default.
+    #[arg(long, default_value = "0.0.0.0")]
+    listen: std::net::IpAddr,
+    /// Added to each standard port: 8000 gives HTTPS on 8443 (for a server that does not run
+    /// as root, or a second instance on one machine).
+    #[arg(long, default_value_t = 0)]
+    port_base: u16,
 }
 
 pub(crate) async fn init(a: InitArgs, g: &Global) -> anyhow::Result<ExitCode> {
@@ -58,13 +65,21 @@ pub(crate) async fn init(a: InitArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let dir = make_private_dir(&a.dir)?;
     let path = dir.join("carepost.toml");
     let master_key = new_master_key();
-    let text = render_production_config(&InitOptions {
-        dir: &dir,
-        domain: &domain,
-        org: &a.org,
-        master_key: &master_key,
-        store_url: a.store_url.as_deref(),
-    });
+    let at = carepost_config::Listen {
+        address: a.listen,
+        port_base: a.port_base,
+    };
+    let text = render_production_config(
+        &InitOptions {
+            dir: &dir,
+            domain: &domain,
+            org: &a.org,
+            master_key: &master_key,
+            store_url: a.store_url.as_deref(),
+        },
+        at,
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     let config = Config::from_toml(&text, &dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     write_secret_file(&path, text.as_bytes())?;
     if !config.tls.cert.exists() {

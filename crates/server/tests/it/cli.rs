@@ -879,3 +879,36 @@ fn account_show_names_roles_and_lock_state_and_audit_list_shows_the_newest_first
     assert!(seqs.windows(2).all(|w| w[0] > w[1]), "{listed}");
     assert!(listed.lines().next().unwrap().contains("role"), "{listed}");
 }
+
+#[test]
+fn init_takes_the_listen_address_and_a_port_base() {
+    let d = tempfile::tempdir().unwrap();
+    ok(&[
+        "init",
+        "--dir",
+        d.path().to_str().unwrap(),
+        "--domain",
+        "stmarys.org",
+        "--org",
+        "St Mary's",
+        "--listen",
+        "127.0.0.1",
+        "--port-base",
+        "20000",
+    ]);
+    let text = std::fs::read_to_string(d.path().join("carepost.toml")).unwrap();
+    assert!(text.contains("https = \"127.0.0.1:20443\""), "{text}");
+    assert!(text.contains("metrics = \"127.0.0.1:29464\""), "{text}");
+    let e = fails(&[
+        "init",
+        "--dir",
+        d.path().join("other").to_str().unwrap(),
+        "--domain",
+        "stmarys.org",
+        "--org",
+        "X",
+        "--port-base",
+        "60000",
+    ]);
+    assert!(e.contains("past 65535"), "{e}");
+}

@@ -436,7 +436,12 @@ async fn a_role_holder_without_a_second_factor_cannot_use_the_role_on_others() {
         // In the grace period, with a password alone: the role waits, and says why.
         let waiting = env.dir.actor_for(hal_id, &hal, None).await.unwrap();
         assert!(waiting.roles.is_empty());
-        let e = env.dir.unlock(&waiting, &nurse).await.unwrap_err().to_string();
+        let e = env
+            .dir
+            .unlock(&waiting, &nurse)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("your helpdesk role opens once you have a second factor"),
             "{e}"
@@ -462,7 +467,10 @@ async fn a_role_holder_without_a_second_factor_cannot_use_the_role_on_others() {
             .await
             .unwrap()
             .into_iter()
-            .filter(|e| e.details.contains("role_waits_for_second_factor\":\"helpdesk"))
+            .filter(|e| {
+                e.details
+                    .contains("role_waits_for_second_factor\":\"helpdesk")
+            })
             .count();
         assert!(denied >= 1);
     })

@@ -12,6 +12,8 @@ pub mod action {
     pub const ACCOUNT_CREATE: &str = "account.create";
     pub const ACCOUNT_UPDATE: &str = "account.update";
     pub const ACCOUNT_RENAME: &str = "account.rename";
+    /// A returning account given a new address (its old one went to someone else).
+    pub const ADDRESS_ASSIGN: &str = "account.new-address";
     pub const ACCOUNT_DISABLE: &str = "account.disable";
     pub const ACCOUNT_ENABLE: &str = "account.enable";
     pub const ACCOUNT_DEPROVISION: &str = "account.deprovision";

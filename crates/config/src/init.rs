@@ -158,6 +158,9 @@ quarantine = "365d"
 [directory]
 # Role categories on top of clinician, nurse, administrative, support, contractor, service.
 categories = []
+# Whether an HR import row marked active re-enables a disabled account (a deprovisioned one
+# always comes back: a rehire). Leave it off if IT disables accounts for security reasons.
+import_reactivates_disabled = false
 
 [password]
 # The policy a new password must meet, and how passwords are hashed (argon2id).

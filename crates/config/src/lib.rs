@@ -69,6 +69,9 @@ pub struct Config {
     pub address: AddressConfig,
     /// Role categories accepted for accounts: the built-in ones and the configured additions.
     pub categories: Vec<String>,
+    /// Whether an HR row marked active re-enables a disabled account (a deprovisioned one
+    /// always comes back: a rehire). Off by default: IT may have disabled it for security.
+    pub import_reactivates_disabled: bool,
     pub log: LogConfig,
     /// 32 bytes that protect secrets at rest.
     pub master_key: [u8; 32],

@@ -100,6 +100,7 @@ pub struct RawAddress {
 pub struct RawDirectory {
     #[serde(default)]
     pub categories: Vec<String>,
+    pub import_reactivates_disabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -86,6 +86,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
             listeners,
             address,
             categories,
+            import_reactivates_disabled: raw.directory.import_reactivates_disabled.unwrap_or(false),
             log,
             master_key,
             password,

@@ -5,8 +5,9 @@
 //! anywhere in the file (later ones are linked in a second pass).
 //!
 //! The status column follows employment, not security: `deprovisioned` deprovisions, `disabled`
-//! disables, and `active` brings back a deprovisioned colleague (a rehire) but never re-enables
-//! an account that IT disabled or that a lockout holds.
+//! disables, and `active` brings back a deprovisioned colleague (a rehire, with a new address
+//! if the old one went to someone else after its quarantine) but re-enables a disabled account
+//! only where `directory.import_reactivates_disabled` says so, and never lifts a lockout.
 //!
 //! For speed the import reads the directory once and decides in memory; every write still
 //! goes through the store, which has the last word on addresses (a stale guess falls back to
@@ -448,13 +449,14 @@ impl Directory {
         known: &mut Known,
     ) -> Result<Outcome, IdentityError> {
         let mut outcome = Outcome::Unchanged;
+        let reactivate = self.config().import_reactivates_disabled;
         // The import read every account before its batches; an account it is about to change
         // is read again inside this transaction, so that an edit made meanwhile (a supervisor,
         // an employee id) is not written back over with the old copy.
         let changes = name_of(&existing) != row.name
             || existing.category != row.category
             || existing.department_id != department
-            || hr_transition(&existing.status, row.status).is_some();
+            || hr_transition(&existing.status, row.status, reactivate).is_some();
         let mut current = match changes {
             true => self.refresh(tx, existing.id, known).await?,
             false => existing,
@@ -473,7 +475,7 @@ impl Directory {
                 .await?;
             outcome = outcome.max_with(Outcome::Updated);
         }
-        if let Some(to) = hr_transition(&current.status, row.status) {
+        if let Some(to) = hr_transition(&current.status, row.status, reactivate) {
             self.change_status(tx, actor, &current, to).await?;
             outcome = outcome.max_with(Outcome::Updated);
         }
@@ -643,12 +645,16 @@ fn detect_separator(text: &[u8]) -> Result<(u8, Columns), IdentityError> {
     }
 }
 
-/// The status change an HR row asks for, if any (see the module doc).
-fn hr_transition(current: &str, hr: AccountStatus) -> Option<AccountStatus> {
+/// The status change an HR row asks for, if any (see the module doc). `reactivate`:
+/// `directory.import_reactivates_disabled`.
+fn hr_transition(current: &str, hr: AccountStatus, reactivate: bool) -> Option<AccountStatus> {
     let current = AccountStatus::parse(current).ok()?;
     match (current, hr) {
         (c, h) if c == h => None,
         (AccountStatus::Deprovisioned, AccountStatus::Active) => Some(AccountStatus::Active),
+        (AccountStatus::Disabled, AccountStatus::Active) if reactivate => {
+            Some(AccountStatus::Active)
+        }
         (_, AccountStatus::Active | AccountStatus::Locked) => None,
         (_, h) => Some(h),
     }

@@ -69,7 +69,7 @@ impl Directory {
                 .await?;
         } else if from == AccountStatus::Deprovisioned {
             // Back in service in any form: the addresses are held again.
-            self.restore_addresses(tx, row).await?;
+            self.restore_addresses(tx, actor, row).await?;
         }
         if matches!(to, AccountStatus::Deprovisioned | AccountStatus::Disabled) {
             // Whoever leaves, leaves everywhere: browsers and mail apps alike.
@@ -106,13 +106,33 @@ impl Directory {
 
     /// Takes a deprovisioned account's addresses out of quarantine, if it still holds its
     /// primary address.
-    async fn restore_addresses(&self, tx: &mut Tx, row: &AccountRow) -> Result<(), IdentityError> {
+    /// A deprovisioned account back in service holds its addresses again. One whose primary
+    /// address went to someone else after its quarantine gets a new one by the policy, as a
+    /// new colleague of that name would (the event records both).
+    async fn restore_addresses(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        row: &AccountRow,
+    ) -> Result<(), IdentityError> {
         let owner = tx.find_address(&row.primary_address).await?;
         if owner.and_then(|a| a.account_id) != Some(row.id) {
-            return Err(IdentityError::Conflict(format!(
-                "{} has been given to someone else since this account was deprovisioned; create a new account",
-                row.primary_address
-            )));
+            let name = crate::directory::name_of(row);
+            let address = self
+                .claim_first_free(tx, row.id, &name, self.clock.now())
+                .await?;
+            let mut fields = crate::directory::row_fields(row);
+            fields.primary_address = address.to_string();
+            fields.search_text =
+                crate::directory::search_text(&name, &row.employee_id, &address.to_string());
+            tx.update_account(row.id, &fields, self.clock.now()).await?;
+            let event = self
+                .audit(actor, action::ADDRESS_ASSIGN, format!("account:{address}"))
+                .with_details(json!({
+                    "old_address": row.primary_address,
+                    "reason": "the old address went to someone else after its quarantine",
+                }));
+            tx.append_audit(&event).await?;
         }
         tx.set_account_addresses_reusable(row.id, None).await?;
         Ok(())

@@ -277,3 +277,56 @@ async fn people_with_one_legal_name_are_imported_through_the_collision_rules() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn hr_reactivates_a_disabled_person_where_the_policy_says_so_and_a_rehire_gets_a_free_address()
+ {
+    for db in carepost_testkit::backends().await {
+        let mut config = carepost_testkit::test_config(&db);
+        config.import_reactivates_disabled = true;
+        let env = crate::support::Env::with_config(db, config).await;
+        let csv = format!(
+            "{HEADER}E1,Ann,,Lee,,nurse,Cardiology,,disabled\nE2,Bob,,Ray,,nurse,Cardiology,,deprovisioned\n"
+        );
+        env.dir.import_csv(&admin(), csv.as_bytes()).await.unwrap();
+        // A year and a day on, Bob's quarantined address goes to a new Bob Ray.
+        env.clock
+            .advance(std::time::Duration::from_secs(366 * 86_400));
+        let csv = format!("{HEADER}E3,Bob,,Ray,,nurse,Oncology,,\n");
+        env.dir.import_csv(&admin(), csv.as_bytes()).await.unwrap();
+        let new_bob = env
+            .dir
+            .find_account(&admin(), "bob.ray@kaiser.org")
+            .await
+            .unwrap();
+        assert_eq!(new_bob.employee_id, "E3");
+        // Both return: Ann is enabled again (the policy allows it), Bob comes back under the
+        // next free address, his old one staying his namesake's.
+        let csv = format!(
+            "{HEADER}E1,Ann,,Lee,,nurse,Cardiology,,active\nE2,Bob,,Ray,,nurse,Cardiology,,active\n"
+        );
+        let s = env.dir.import_csv(&admin(), csv.as_bytes()).await.unwrap();
+        assert_eq!((s.updated, s.failed), (2, 0), "{s:?}");
+        let ann = env
+            .dir
+            .find_account(&admin(), "ann.lee@kaiser.org")
+            .await
+            .unwrap();
+        assert_eq!(ann.status, AccountStatus::Active);
+        let bob = env
+            .dir
+            .find_account(&admin(), "bob.ray2@kaiser.org")
+            .await
+            .unwrap();
+        assert_eq!(
+            (bob.employee_id.as_str(), bob.status),
+            ("E2", AccountStatus::Active)
+        );
+        let still = env
+            .dir
+            .find_account(&admin(), "bob.ray@kaiser.org")
+            .await
+            .unwrap();
+        assert_eq!(still.employee_id, "E3");
+    }
+}

@@ -12,6 +12,21 @@ use carepost_types::{AccountId, UnixMillis};
 use serde::Serialize;
 use serde_json::json;
 
+/// Why app passwords were revoked, in the owner's words: the account page shows it beside
+/// each, so that "why did my mail app stop" has an answer.
+pub(crate) mod why {
+    pub const BY_OWNER: &str = "you revoked it";
+    pub const BY_IT: &str = "IT revoked it";
+    pub const PASSWORD_CHANGED: &str = "your password was changed";
+    pub const PASSWORD_RECOVERED: &str = "your password was changed with a recovery code";
+    pub const PASSWORD_RESET: &str = "the helpdesk reset your password";
+    pub const PASSWORD_SET: &str = "an administrator set a new password";
+    pub const FIRST_FACTOR: &str =
+        "you set up your first second factor (app passwords made before it are not trusted)";
+    pub const DISABLED: &str = "the account was disabled";
+    pub const DEPROVISIONED: &str = "the account was closed";
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppPasswordInfo {
@@ -23,6 +38,9 @@ pub struct AppPasswordInfo {
     pub last_used_at: Option<String>,
     pub last_used_source: Option<String>,
     pub revoked: bool,
+    pub revoked_at: Option<String>,
+    /// Why it was revoked (see `why`).
+    pub revoke_reason: Option<String>,
 }
 
 impl From<AppPasswordRow> for AppPasswordInfo {
@@ -36,6 +54,8 @@ impl From<AppPasswordRow> for AppPasswordInfo {
             last_used_at: r.last_used_at.map(UnixMillis::to_rfc3339),
             last_used_source: r.last_used_source,
             revoked: r.revoked_at.is_some(),
+            revoked_at: r.revoked_at.map(UnixMillis::to_rfc3339),
+            revoke_reason: r.revoke_reason,
         }
     }
 }
@@ -102,7 +122,7 @@ impl Directory {
         let row = self.account_row(account).await?;
         let mut tx = self.store.begin().await?;
         let n = tx
-            .revoke_app_passwords(account, id, self.clock.now())
+            .revoke_app_passwords(account, id, self.clock.now(), why::BY_OWNER)
             .await?;
         let event = self
             .self_event(&row, action::APP_PASSWORD_REVOKE)
@@ -128,7 +148,7 @@ impl Directory {
         let mut tx = self.store.begin().await?;
         let row = account_by_address(&mut tx, address).await?;
         let n = tx
-            .revoke_app_passwords(row.id, None, self.clock.now())
+            .revoke_app_passwords(row.id, None, self.clock.now(), why::BY_IT)
             .await?;
         let event = self
             .audit(

@@ -2,6 +2,7 @@
 //! changed by their owner; each checked against the policy and the account's history, and each
 //! change audited. A password's state (age, expiry, forced change) for the sign-in flows.
 
+use crate::app_passwords::why;
 use crate::check_new_password;
 use crate::directory::{account_by_address, name_of};
 use crate::password::one_time_password;
@@ -58,7 +59,10 @@ impl Directory {
         let mut tx = self.store.begin().await?;
         self.store_password(&mut tx, row.id, &hash, Origin::Administrator)
             .await?;
-        let (sessions, app_passwords) = self.after_password_change(&mut tx, row.id, None).await?;
+        let (sessions, app_passwords) = self
+            .after_password_change(&mut tx, row.id, None, why::PASSWORD_SET)
+            .await?;
+        let app_passwords = app_passwords.len();
         let event = self
             .audit(
                 actor,
@@ -106,7 +110,10 @@ impl Directory {
             .await?;
         // A passkey registration begun before the reset cannot be finished after it.
         tx.delete_ceremonies(row.id).await?;
-        let (sessions, app_passwords) = self.after_password_change(&mut tx, row.id, None).await?;
+        let (sessions, app_passwords) = self
+            .after_password_change(&mut tx, row.id, None, why::PASSWORD_RESET)
+            .await?;
+        let app_passwords = app_passwords.len();
         let event = self
             .audit(
                 actor,
@@ -127,6 +134,8 @@ impl Directory {
     /// The owner changes their password, proving the current one. The minimum age applies
     /// only to a password the owner chose: never to leaving a temporary one or one an
     /// administrator set (the owner was never meant to keep it).
+    /// Returns the labels of the app passwords the change revoked (the page that confirms
+    /// it names them: those mail apps stop until they get new ones).
     pub async fn change_own_password(
         &self,
         account: AccountId,
@@ -134,7 +143,7 @@ impl Directory {
         new: &str,
         source: Option<std::net::IpAddr>,
         keep_session: Option<i64>,
-    ) -> Result<(), IdentityError> {
+    ) -> Result<Vec<String>, IdentityError> {
         let mut read = self.store.read().await?;
         let row = read
             .find_account(account)
@@ -174,13 +183,18 @@ impl Directory {
         keep_session: Option<i64>,
         source: Option<std::net::IpAddr>,
         act: &'static str,
-    ) -> Result<(), IdentityError> {
+    ) -> Result<Vec<String>, IdentityError> {
         let mut tx = self.store.begin().await?;
         self.store_password(&mut tx, row.id, hash, Origin::Owner)
             .await?;
-        let (sessions, app_passwords) = self
-            .after_password_change(&mut tx, row.id, keep_session)
+        let why = match act {
+            action::PASSWORD_RECOVER => why::PASSWORD_RECOVERED,
+            _ => why::PASSWORD_CHANGED,
+        };
+        let (sessions, revoked) = self
+            .after_password_change(&mut tx, row.id, keep_session, why)
             .await?;
+        let app_passwords = revoked.len();
         let mut event = self
             .audit(
                 &Actor::account(row.id, &row.primary_address),
@@ -193,7 +207,7 @@ impl Directory {
         event.source = source.map(|ip| ip.to_string());
         tx.append_audit(&event).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(revoked)
     }
 
     /// The policy, then the history: the current password and the last `history` ones.
@@ -418,7 +432,7 @@ impl Directory {
         row: &AccountRow,
         password: &str,
         source: Option<std::net::IpAddr>,
-    ) -> Result<(), IdentityError> {
+    ) -> Result<Vec<String>, IdentityError> {
         let hash = self.hasher.hash(&*self.rng, password).await?;
         self.replace_own_password(row, &hash, None, source, action::PASSWORD_RECOVER)
             .await

@@ -240,7 +240,12 @@ impl Directory {
         tx.revoke_account_grants(account, self.clock.now(), "first second factor", None)
             .await?;
         Ok(tx
-            .revoke_app_passwords(account, None, self.clock.now())
+            .revoke_app_passwords(
+                account,
+                None,
+                self.clock.now(),
+                crate::app_passwords::why::FIRST_FACTOR,
+            )
             .await?)
     }
 

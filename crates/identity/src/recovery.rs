@@ -31,6 +31,9 @@ pub struct Recovered {
     /// Unused recovery codes left, when one was spent.
     pub recovery_codes_left: Option<i64>,
     pub password_changed: bool,
+    /// The app passwords the new password revoked (their mail apps stop until they get new
+    /// ones), by label.
+    pub app_passwords_revoked: Vec<String>,
 }
 
 impl Directory {
@@ -81,16 +84,16 @@ impl Directory {
         let totp =
             code.trim().len() <= 7 && code.trim().chars().all(|c| c.is_ascii_digit() || c == ' ');
         let proven = match (totp, new_password) {
-            (true, Some(_)) => false, // a new password needs a recovery code
-            (true, None) => {
-                self.unlock_with_totp(&attempt, &row, code, &network)
-                    .await?
-            }
+            (true, Some(_)) => None, // a new password needs a recovery code
+            (true, None) => self
+                .unlock_with_totp(&attempt, &row, code, &network)
+                .await?
+                .then(Vec::new),
             (false, new) => self.recover_with_code(&attempt, &row, code, new).await?,
         };
-        if !proven {
+        let Some(app_passwords_revoked) = proven else {
             return Ok(None);
-        }
+        };
         let mut tx = self.store.begin().await?;
         let now = self.clock.now();
         let mut recovered = Recovered {
@@ -98,6 +101,7 @@ impl Directory {
             failed_sign_ins: 0,
             recovery_codes_left: None,
             password_changed: new_password.is_some(),
+            app_passwords_revoked,
         };
         let mut until = None;
         for kind in [SourceKind::Familiar, SourceKind::Unfamiliar] {
@@ -174,22 +178,24 @@ impl Directory {
         row: &AccountRow,
         code: &str,
         new_password: Option<&str>,
-    ) -> Result<bool, IdentityError> {
+    ) -> Result<Option<Vec<String>>, IdentityError> {
         // Without a second factor there is no self-service path (codes without a factor are
         // not a proof the owner made).
         if !self.has_factor(row.id).await? || !self.recovery_code_unused(row, code).await? {
             self.second_factor_failed(attempt, row).await?;
-            return Ok(false);
+            return Ok(None);
         }
         if let Some(p) = new_password {
             self.check_password(row, p).await?;
         }
         if !self.spend_recovery_code(row, code).await? {
-            return Ok(false);
+            return Ok(None);
         }
-        if let Some(p) = new_password {
-            self.set_recovered_password(row, p, attempt.source).await?;
+        match new_password {
+            Some(p) => Ok(Some(
+                self.set_recovered_password(row, p, attempt.source).await?,
+            )),
+            None => Ok(Some(Vec::new())),
         }
-        Ok(true)
     }
 }

@@ -307,24 +307,33 @@ impl Directory {
     }
 
     /// After a password change: other sessions end, and app passwords are revoked if the
-    /// policy says so. Runs inside the change's transaction.
+    /// policy says so, saying `why` to their owner. Runs inside the change's transaction.
+    /// Returns the sessions ended and the labels of the app passwords revoked (for the page
+    /// that confirms the change).
     pub(crate) async fn after_password_change(
         &self,
         tx: &mut Tx,
         account: AccountId,
         keep_session: Option<i64>,
-    ) -> Result<(u64, u64), IdentityError> {
+        why: &str,
+    ) -> Result<(u64, Vec<String>), IdentityError> {
         let now: UnixMillis = self.clock.now();
         let sessions = tx.revoke_sessions(account, None, keep_session, now).await?;
         // Single sign-on grants (applications, mail apps signed in with OAuth) end with the
         // password they were opened under.
         tx.revoke_account_grants(account, now, "password changed", None)
             .await?;
-        let app_passwords = if self.config().password.revoke_app_passwords_on_change {
-            tx.revoke_app_passwords(account, None, now).await?
-        } else {
-            0
-        };
-        Ok((sessions, app_passwords))
+        let mut revoked = Vec::new();
+        if self.config().password.revoke_app_passwords_on_change {
+            revoked = tx
+                .list_app_passwords(account)
+                .await?
+                .into_iter()
+                .filter(|p| p.revoked_at.is_none() && p.expires_at.is_none_or(|e| e > now))
+                .map(|p| p.label)
+                .collect();
+            tx.revoke_app_passwords(account, None, now, why).await?;
+        }
+        Ok((sessions, revoked))
     }
 }

@@ -74,7 +74,11 @@ impl Directory {
         if matches!(to, AccountStatus::Deprovisioned | AccountStatus::Disabled) {
             // Whoever leaves, leaves everywhere: browsers and mail apps alike.
             tx.revoke_sessions(row.id, None, None, now).await?;
-            tx.revoke_app_passwords(row.id, None, now).await?;
+            let why = match to {
+                AccountStatus::Disabled => crate::app_passwords::why::DISABLED,
+                _ => crate::app_passwords::why::DEPROVISIONED,
+            };
+            tx.revoke_app_passwords(row.id, None, now, why).await?;
             tx.revoke_account_grants(row.id, now, to.as_str(), None)
                 .await?;
         }

@@ -40,6 +40,8 @@ pub struct AppPasswordRow {
     pub last_used_at: Option<UnixMillis>,
     pub last_used_source: Option<String>,
     pub revoked_at: Option<UnixMillis>,
+    /// Why, in words for the owner.
+    pub revoke_reason: Option<String>,
 }
 
 fn millis(r: &AnyRow, col: &str) -> sqlx::Result<Option<UnixMillis>> {
@@ -58,12 +60,13 @@ impl AppPasswordRow {
             last_used_at: millis(r, "last_used_at")?,
             last_used_source: r.try_get("last_used_source")?,
             revoked_at: millis(r, "revoked_at")?,
+            revoke_reason: r.try_get("revoke_reason")?,
         })
     }
 }
 
 const APP_PASSWORD_COLUMNS: &str = "SELECT id, account_id, label, scopes, created_at, expires_at, \
-    last_used_at, last_used_source, revoked_at FROM app_passwords";
+    last_used_at, last_used_source, revoked_at, revoke_reason FROM app_passwords";
 
 #[allow(async_fn_in_trait)] // Used through the concrete `Tx`, whose futures are `Send`.
 pub trait AuthRepo {
@@ -175,11 +178,13 @@ pub trait AuthRepo {
         source: Option<&str>,
     ) -> Result<(), StoreError>;
     /// Revokes one (`Some(id)`) or all of an account's app passwords; returns how many.
+    /// Revokes one app password (`id`) or all, saying why (`reason`, for the owner).
     async fn revoke_app_passwords(
         &mut self,
         account: AccountId,
         id: Option<i64>,
         at: UnixMillis,
+        reason: &str,
     ) -> Result<u64, StoreError>;
 }
 
@@ -537,14 +542,16 @@ impl AuthRepo for Tx {
         account: AccountId,
         id: Option<i64>,
         at: UnixMillis,
+        reason: &str,
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE app_passwords SET revoked_at = $3 WHERE account_id = $1 \
+            "UPDATE app_passwords SET revoked_at = $3, revoke_reason = $4 WHERE account_id = $1 \
              AND (CAST($2 AS BIGINT) IS NULL OR id = $2) AND revoked_at IS NULL",
         )
         .bind(account.0)
         .bind(id)
         .bind(at.0)
+        .bind(reason)
         .execute(self.write()?)
         .await?;
         Ok(done.rows_affected())

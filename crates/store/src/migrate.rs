@@ -110,6 +110,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0017_day_one.sql"),
         include_str!("../../../migrations/postgres/0017_day_one.sql"),
     ),
+    (
+        18,
+        "revoke_reason",
+        include_str!("../../../migrations/sqlite/0018_revoke_reason.sql"),
+        include_str!("../../../migrations/postgres/0018_revoke_reason.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

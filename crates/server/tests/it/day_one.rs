@@ -476,3 +476,49 @@ async fn a_role_holder_without_a_second_factor_cannot_use_the_role_on_others() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_recovery_or_a_reset_says_which_mail_apps_it_stopped_and_why() {
+    on_each_backend(async |env| {
+        env.department("Cardiology", None).await;
+        let a = env.colleague("Rae", "R1").await;
+        let id = env.dir.find_account(&admin(), &a).await.unwrap().id;
+        let e = env.dir.begin_totp(id).await.unwrap();
+        let codes = env
+            .dir
+            .confirm_totp(id, &totp_code(&e.secret, unix(env)))
+            .await
+            .unwrap()
+            .unwrap();
+        env.dir
+            .create_app_password(id, "iPad", &[Protocol::Imap], None)
+            .await
+            .unwrap();
+        let r = env
+            .dir
+            .recover_account(&a, &codes[0], Some("velvet lantern oyster 18 prism"), None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.app_passwords_revoked, ["iPad"]);
+        let why = |list: Vec<carepost_identity::AppPasswordInfo>| {
+            list.into_iter()
+                .map(|p| p.revoke_reason.unwrap_or_default())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            why(env.dir.list_app_passwords(id).await.unwrap()),
+            ["your password was changed with a recovery code"]
+        );
+        env.dir
+            .create_app_password(id, "Watch", &[Protocol::Imap], None)
+            .await
+            .unwrap();
+        env.dir.reset_password(&admin(), &a).await.unwrap();
+        assert_eq!(
+            why(env.dir.list_app_passwords(id).await.unwrap())[1],
+            "the helpdesk reset your password"
+        );
+    })
+    .await;
+}

@@ -5,6 +5,7 @@
 use crate::auth::{GOOD, GOOD2};
 use crate::browser::{Browser, urlencode};
 use crate::support::admin;
+use carepost_identity::Protocol;
 use carepost_testkit::{HttpResponse, TestDb};
 
 async fn nurse() -> (Browser, String) {
@@ -750,4 +751,37 @@ async fn signing_out_everywhere_else_keeps_this_browser_only() {
     );
     assert_eq!(phone.get("/account").await.status, 303);
     assert_eq!(b.get("/account").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_password_change_names_the_mail_apps_it_stopped_and_each_says_why() {
+    let (mut b, a) = nurse().await;
+    let dir = b.s.running.context.directory.clone();
+    let id = dir.find_account(&admin(), &a).await.unwrap().id;
+    for label in ["iPhone Mail", "Outlook"] {
+        dir.create_app_password(id, label, &[Protocol::Imap], None)
+            .await
+            .unwrap();
+    }
+    b.sign_in(&a).await;
+    b.get("/account/password").await;
+    let r = b
+        .post("/account/password", &[("current", GOOD), ("new", GOOD2)])
+        .await;
+    let to = r.header("location").unwrap().to_string();
+    let page = b.get(&to).await.body;
+    assert!(
+        page.contains("revoked the app passwords of iPhone Mail, Outlook"),
+        "{page}"
+    );
+    assert_eq!(page.matches(">Mail apps</h2>").count(), 1, "{page}");
+    assert_eq!(
+        page.matches(": your password was changed</td>").count(),
+        2,
+        "{page}"
+    );
+    // Later visits say why each stopped, without the notice.
+    let page = b.get("/account").await.body;
+    assert!(!page.contains("revoked the app passwords of"), "{page}");
+    assert!(page.contains(": your password was changed</td>"), "{page}");
 }

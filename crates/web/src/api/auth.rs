@@ -412,10 +412,28 @@ pub(crate) fn recovery_notices(r: &Recovered) -> Vec<String> {
     if r.password_changed {
         notices.push("Your new password is set: sign in with it.".to_string());
     }
+    if let Some(n) = revoked_apps_notice(&r.app_passwords_revoked) {
+        notices.push(n);
+    }
     if let Some(left) = r.recovery_codes_left {
         notices.push(recovery_code_notice(left));
     }
     notices
+}
+
+/// What a password change did to the mail apps: their app passwords, by label, are revoked
+/// and the apps stop until they get new ones. `None` when there were none.
+pub(crate) fn revoked_apps_notice(labels: &[String]) -> Option<String> {
+    (!labels.is_empty()).then(|| {
+        format!(
+            "The new password revoked the app password{} of {}: {} stop{} syncing until you make {} in your account's Mail apps section.",
+            if labels.len() == 1 { "" } else { "s" },
+            labels.join(", "),
+            if labels.len() == 1 { "that mail app" } else { "those mail apps" },
+            if labels.len() == 1 { "s" } else { "" },
+            if labels.len() == 1 { "it a new one" } else { "them new ones" },
+        )
+    })
 }
 
 /// The warning after a recovery code was spent.

@@ -144,7 +144,7 @@ pub struct PasswordChange {
     summary = "Change the password",
     request_body = PasswordChange,
     responses(
-        (status = 204, description = "done"),
+        (status = 200, description = "done: `app_passwords_revoked` names the app passwords (by label) the change revoked, whose mail apps stop until they get new ones", body = PasswordChanged),
         (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
     )
 )]
@@ -152,8 +152,8 @@ pub async fn change_password(
     State(state): State<WebState>,
     RestrictedUser(user): RestrictedUser,
     ApiJson(body): ApiJson<PasswordChange>,
-) -> Result<StatusCode, ApiError> {
-    state
+) -> Result<Json<PasswordChanged>, ApiError> {
+    let app_passwords_revoked = state
         .directory
         .change_own_password(
             user.session.account,
@@ -163,7 +163,15 @@ pub async fn change_password(
             Some(user.session.id),
         )
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(PasswordChanged {
+        app_passwords_revoked,
+    }))
+}
+
+/// The answer to a password change.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PasswordChanged {
+    app_passwords_revoked: Vec<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -91,6 +91,26 @@ pub async fn overview(
         .and_then(|k| notice_text(k, mfa.recovery_codes_left))
         .into_iter()
         .collect();
+    if q.notice.as_deref() == Some("password-changed") {
+        // The apps the change just stopped, read from the store (no text travels in the URL):
+        // revoked for a password change in the last minutes.
+        let since = state.clock.now().0 - 10 * 60_000;
+        let labels: Vec<String> = mfa
+            .app_passwords
+            .iter()
+            .filter(|a| {
+                a.revoke_reason.as_deref() == Some(carepost_identity::REVOKED_BY_PASSWORD_CHANGE)
+            })
+            .filter(|a| {
+                a.revoked_at
+                    .as_deref()
+                    .and_then(|t| carepost_types::UnixMillis::parse(t).ok())
+                    .is_some_and(|t| t.0 >= since)
+            })
+            .map(|a| a.label.clone())
+            .collect();
+        notices.extend(crate::api::auth::revoked_apps_notice(&labels));
+    }
     if let carepost_identity::SecondFactor::EnrollmentRequired {
         grace_until,
         overdue: false,
@@ -212,7 +232,7 @@ pub async fn change_password(
         .change_own_password(s.account, &f.current, &f.new, source.0, Some(s.id))
         .await;
     let errors = match done {
-        Ok(()) => return Ok(see_other("/account?notice=password-changed", &[])),
+        Ok(_) => return Ok(see_other("/account?notice=password-changed", &[])),
         Err(IdentityError::PasswordRejected(v)) => v.iter().map(ToString::to_string).collect(),
         Err(IdentityError::Store(e)) => return Err(IdentityError::Store(e).into()),
         Err(IdentityError::Busy) => return Err(IdentityError::Busy.into()),

@@ -164,7 +164,8 @@ async fn a_temporary_password_must_be_changed_before_anything_else() {
             Some(&format!(r#"{{"current":"{temporary}","new":"{GOOD2}"}}"#)),
         )
         .await;
-    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["app_passwords_revoked"], serde_json::json!([]));
     let r = c.call("GET", "/api/v1/me/sessions", None).await;
     assert_eq!(
         r.status, 200,

@@ -9,6 +9,9 @@ use std::fmt;
 /// reports filter on them.
 pub mod action {
     pub const DEPARTMENT_CREATE: &str = "department.create";
+    pub const DEPARTMENT_RENAME: &str = "department.rename";
+    pub const DEPARTMENT_MOVE: &str = "department.move";
+    pub const DEPARTMENT_REMOVE: &str = "department.remove";
     pub const ACCOUNT_CREATE: &str = "account.create";
     pub const ACCOUNT_UPDATE: &str = "account.update";
     pub const ACCOUNT_RENAME: &str = "account.rename";

@@ -138,12 +138,8 @@ impl Directory {
         name: &str,
         parent: Option<&str>,
     ) -> Result<DepartmentId, IdentityError> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-            return Err(IdentityError::Invalid(
-                "a department name must be 1 to 200 printable characters".into(),
-            ));
-        }
+        let name = crate::departments::check_name(name)?;
+        let name = name.as_str();
         if tx.find_department_by_name(name).await?.is_some() {
             return Err(IdentityError::Conflict(format!(
                 "a department named '{name}' already exists"

@@ -69,6 +69,23 @@ impl Directory {
                     "department".into(),
                     json!({ "from": row.department_name, "to": to.name }),
                 );
+                // Unless the edit names one, a supervisor who does not look after the new
+                // department makes way for one who does (see `departments`).
+                if edit.supervisor.is_none()
+                    && let Some(new) = self
+                        .supervisor_after_move(tx, row.id, row.supervisor_id, to.id)
+                        .await?
+                {
+                    fields.supervisor_id = new;
+                    changed.insert(
+                        "supervisor".into(),
+                        json!({
+                            "from": row.supervisor_address,
+                            "to_id": new.map(|s| s.0),
+                            "why": "the former supervisor does not look after the new department",
+                        }),
+                    );
+                }
             }
         }
         if let Some(c) = text(&edit.category) {

@@ -59,6 +59,8 @@ struct Row {
     name: PersonName,
     category: String,
     department: String,
+    /// The departments above it, top first (from `department_path`), created as needed.
+    above: Vec<String>,
     supervisor: Option<String>,
     status: AccountStatus,
 }
@@ -89,12 +91,13 @@ struct Columns {
 }
 
 const REQUIRED: [&str; 5] = ["employee_id", "first", "last", "category", "department"];
-const OPTIONAL: [&str; 5] = [
+const OPTIONAL: [&str; 6] = [
     "middle",
     "preferred",
     "supervisor_employee_id",
     "status",
     "single_name",
+    "department_path",
 ];
 
 /// The separators spreadsheets write CSV with: commas, and semicolons or tabs where the
@@ -109,9 +112,12 @@ impl Columns {
                 index.insert(*name, i);
             }
         }
+        // A department_path (`Medicine/Cardiology`) stands in for the department column.
+        let has_path = index.contains_key("department_path");
         let missing: Vec<&str> = REQUIRED
             .iter()
             .filter(|c| !index.contains_key(*c))
+            .filter(|c| !(**c == "department" && has_path))
             .copied()
             .collect();
         if !missing.is_empty() {
@@ -299,10 +305,25 @@ impl Directory {
         // Surface a name the address policy cannot use now, not halfway through the import.
         self.policy.preferred_local_part(&name)?;
         let category = self.check_category(c.get(r, "category").unwrap_or(""))?;
-        let department = c
-            .get(r, "department")
-            .ok_or_else(|| IdentityError::Invalid("the department is required".into()))?
-            .to_string();
+        let (above, department) = match c.get(r, "department_path") {
+            Some(path) => {
+                let mut parts: Vec<String> =
+                    path.split('/').map(|p| p.trim().to_string()).collect();
+                if parts.iter().any(String::is_empty) {
+                    return Err(IdentityError::Invalid(format!(
+                        "department_path '{path}' has an empty part: write it like Medicine/Cardiology"
+                    )));
+                }
+                let leaf = parts.pop().unwrap_or_default();
+                (parts, leaf)
+            }
+            None => (
+                Vec::new(),
+                c.get(r, "department")
+                    .ok_or_else(|| IdentityError::Invalid("the department is required".into()))?
+                    .to_string(),
+            ),
+        };
         let status = match c.get(r, "status") {
             None => AccountStatus::Active,
             Some(s) => match AccountStatus::parse(s)? {
@@ -321,6 +342,7 @@ impl Directory {
             name,
             category,
             department,
+            above,
             supervisor: c.get(r, "supervisor_employee_id").map(str::to_string),
             status,
         })
@@ -335,8 +357,14 @@ impl Directory {
         known: &mut Known,
         summary: &mut ImportSummary,
     ) -> Result<bool, IdentityError> {
+        let mut parent: Option<&str> = None;
+        for name in &row.above {
+            self.department_on_demand(tx, actor, name, parent, known, summary)
+                .await?;
+            parent = Some(name);
+        }
         let department = self
-            .department_on_demand(tx, actor, &row.department, known, summary)
+            .department_on_demand(tx, actor, &row.department, parent, known, summary)
             .await?;
         let supervisor = match &row.supervisor {
             Some(s) if *s == row.employee_id => {
@@ -520,11 +548,14 @@ impl Directory {
         Ok(())
     }
 
+    /// The department named `name`, created (below `parent`) when it does not exist yet. One
+    /// that exists keeps its place in the tree: moving it is for `department move`.
     async fn department_on_demand(
         &self,
         tx: &mut Tx,
         actor: &Actor,
         name: &str,
+        parent: Option<&str>,
         known: &mut Known,
         summary: &mut ImportSummary,
     ) -> Result<DepartmentId, IdentityError> {
@@ -532,7 +563,7 @@ impl Directory {
         if let Some(id) = known.departments.get(&key) {
             return Ok(*id);
         }
-        let id = self.insert_department(tx, actor, name, None).await?;
+        let id = self.insert_department(tx, actor, name, parent).await?;
         summary.departments_created += 1;
         known.departments.insert(key, id);
         Ok(id)

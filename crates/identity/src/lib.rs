@@ -18,6 +18,7 @@ mod bearer;
 mod bootstrap;
 mod change_requests;
 mod credentials;
+mod departments;
 mod directory;
 mod edit;
 mod error;

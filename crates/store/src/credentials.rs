@@ -37,6 +37,11 @@ pub trait CredentialRepo {
         account: AccountId,
     ) -> Result<Vec<(String, Option<DepartmentId>)>, StoreError>;
     async fn count_role_holders(&mut self, role: &str) -> Result<i64, StoreError>;
+    /// Active holders of `role` with the department their role is scoped to.
+    async fn list_scoped_role_holders(
+        &mut self,
+        role: &str,
+    ) -> Result<Vec<(AccountId, DepartmentId)>, StoreError>;
     /// Holders of `role` whose accounts are active.
     async fn count_active_role_holders(&mut self, role: &str) -> Result<i64, StoreError>;
     /// Removes a role; returns whether the account had it.
@@ -166,6 +171,29 @@ impl CredentialRepo for Tx {
         .fetch_one(self.conn())
         .await?;
         Ok(row.try_get("n")?)
+    }
+
+    async fn list_scoped_role_holders(
+        &mut self,
+        role: &str,
+    ) -> Result<Vec<(AccountId, DepartmentId)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.account_id, r.scope_department_id FROM account_roles r \
+             JOIN accounts a ON a.id = r.account_id \
+             WHERE r.role = $1 AND r.scope_department_id IS NOT NULL AND a.status = 'active' \
+             ORDER BY r.account_id",
+        )
+        .bind(role)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    AccountId(r.try_get("account_id")?),
+                    DepartmentId(r.try_get("scope_department_id")?),
+                ))
+            })
+            .collect()
     }
 
     async fn count_role_holders(&mut self, role: &str) -> Result<i64, StoreError> {

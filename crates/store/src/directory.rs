@@ -19,6 +19,21 @@ pub struct AccountFilter {
     pub limit: Option<i64>,
 }
 
+/// What refers to a department (see `DirectoryRepo::department_holders`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DepartmentHolders {
+    pub accounts: i64,
+    pub children: i64,
+    pub roles: i64,
+    pub lists: i64,
+}
+
+impl DepartmentHolders {
+    pub fn is_empty(&self) -> bool {
+        *self == DepartmentHolders::default()
+    }
+}
+
 /// Directory storage, in domain words.
 #[allow(async_fn_in_trait)] // Used through the concrete `Tx`, whose futures are `Send`.
 pub trait DirectoryRepo {
@@ -39,6 +54,21 @@ pub trait DirectoryRepo {
         department: DepartmentId,
         root: DepartmentId,
     ) -> Result<bool, StoreError>;
+    async fn rename_department(&mut self, id: DepartmentId, name: &str) -> Result<(), StoreError>;
+    async fn set_department_parent(
+        &mut self,
+        id: DepartmentId,
+        parent: Option<DepartmentId>,
+    ) -> Result<(), StoreError>;
+    /// What still refers to a department: accounts in it, departments below it, supervisor
+    /// roles scoped to it, mail lists for it.
+    async fn department_holders(
+        &mut self,
+        id: DepartmentId,
+    ) -> Result<DepartmentHolders, StoreError>;
+    async fn delete_department(&mut self, id: DepartmentId) -> Result<bool, StoreError>;
+    /// The accounts in `root` and every department below it.
+    async fn accounts_within(&mut self, root: DepartmentId) -> Result<Vec<AccountRow>, StoreError>;
 
     async fn insert_account(
         &mut self,
@@ -175,6 +205,70 @@ impl DirectoryRepo for Tx {
         .fetch_one(self.conn())
         .await?;
         Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    async fn rename_department(&mut self, id: DepartmentId, name: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE departments SET name = $2, name_key = $3 WHERE id = $1")
+            .bind(id.0)
+            .bind(name)
+            .bind(name.to_lowercase())
+            .execute(self.write()?)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_department_parent(
+        &mut self,
+        id: DepartmentId,
+        parent: Option<DepartmentId>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE departments SET parent_id = $2 WHERE id = $1")
+            .bind(id.0)
+            .bind(parent.map(|p| p.0))
+            .execute(self.write()?)
+            .await?;
+        Ok(())
+    }
+
+    async fn department_holders(
+        &mut self,
+        id: DepartmentId,
+    ) -> Result<DepartmentHolders, StoreError> {
+        let row = sqlx::query(
+            "SELECT \
+               (SELECT COUNT(*) FROM accounts WHERE department_id = $1) AS accounts, \
+               (SELECT COUNT(*) FROM departments WHERE parent_id = $1) AS children, \
+               (SELECT COUNT(*) FROM account_roles WHERE scope_department_id = $1) AS roles, \
+               (SELECT COUNT(*) FROM mail_lists WHERE department_id = $1) AS lists",
+        )
+        .bind(id.0)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(DepartmentHolders {
+            accounts: row.try_get("accounts")?,
+            children: row.try_get("children")?,
+            roles: row.try_get("roles")?,
+            lists: row.try_get("lists")?,
+        })
+    }
+
+    async fn delete_department(&mut self, id: DepartmentId) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM departments WHERE id = $1")
+            .bind(id.0)
+            .execute(self.write()?)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn accounts_within(&mut self, root: DepartmentId) -> Result<Vec<AccountRow>, StoreError> {
+        let sql = account_sql(
+            "WHERE a.department_id IN (WITH RECURSIVE sub(id) AS ( \
+               SELECT id FROM departments WHERE id = $1 \
+               UNION ALL SELECT c.id FROM departments c JOIN sub ON c.parent_id = sub.id) \
+             SELECT id FROM sub) ORDER BY a.id",
+        );
+        let rows = sqlx::query(sql).bind(root.0).fetch_all(self.conn()).await?;
+        all(&rows, AccountRow::from_row)
     }
 
     async fn insert_account(

@@ -38,7 +38,7 @@ pub use backend::Backend;
 pub use blob::{BlobId, BlobStore, FsBlobStore};
 pub use change_requests::{ChangeRequestRepo, ChangeRequestRow};
 pub use credentials::CredentialRepo;
-pub use directory::{AccountFilter, DirectoryRepo};
+pub use directory::{AccountFilter, DepartmentHolders, DirectoryRepo};
 pub use error::StoreError;
 pub use keys::{KeyRepo, MasterKeyRow};
 pub use lists::{ListRepo, ListRow, MemberRow};

@@ -1,4 +1,4 @@
-//! `carepost department create|list`.
+//! `carepost department create|list|rename|move|remove`.
 
 use super::{Global, cli_actor, output};
 use clap::Subcommand;
@@ -15,6 +15,18 @@ pub enum DepartmentCommand {
     },
     /// List departments with their parents.
     List,
+    /// Give a department a new name; its people, roles and lists follow.
+    Rename { name: String, new_name: String },
+    /// Put a department below another (`--parent`), or at the top (`--top`).
+    Move {
+        name: String,
+        #[arg(long, required_unless_present = "top", conflicts_with = "top")]
+        parent: Option<String>,
+        #[arg(long)]
+        top: bool,
+    },
+    /// Remove a department that no account, department, role or list refers to.
+    Remove { name: String },
 }
 
 pub(crate) async fn run(c: DepartmentCommand, g: &Global) -> anyhow::Result<ExitCode> {
@@ -32,6 +44,28 @@ pub(crate) async fn run(c: DepartmentCommand, g: &Global) -> anyhow::Result<Exit
                 say!("{}", d.name);
             }
         }
+        DepartmentCommand::Rename { name, new_name } => {
+            let d = ctx
+                .directory
+                .rename_department(&actor, &name, &new_name)
+                .await?;
+            print_one(g, &d)?;
+        }
+        DepartmentCommand::Move { name, parent, .. } => {
+            let d = ctx
+                .directory
+                .move_department(&actor, &name, parent.as_deref())
+                .await?;
+            print_one(g, &d)?;
+        }
+        DepartmentCommand::Remove { name } => {
+            ctx.directory.remove_department(&actor, &name).await?;
+            if g.json {
+                output::json(&serde_json::json!({ "removed": name.trim() }))?;
+            } else {
+                say!("removed {}", name.trim());
+            }
+        }
         DepartmentCommand::List => {
             let all = ctx.directory.list_departments(&actor).await?;
             if g.json {
@@ -45,4 +79,17 @@ pub(crate) async fn run(c: DepartmentCommand, g: &Global) -> anyhow::Result<Exit
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_one(g: &Global, d: &carepost_identity::Department) -> anyhow::Result<()> {
+    if g.json {
+        output::json(d)?;
+    } else {
+        say!(
+            "{}  (in {})",
+            d.name,
+            d.parent.as_deref().unwrap_or("the top level")
+        );
+    }
+    Ok(())
 }

@@ -912,3 +912,46 @@ fn init_takes_the_listen_address_and_a_port_base() {
     ]);
     assert!(e.contains("past 65535"), "{e}");
 }
+
+#[test]
+fn departments_are_renamed_moved_and_removed_from_the_cli() {
+    let d = tempfile::tempdir().unwrap();
+    let data = dev_data(d.path());
+    let data = data.as_str();
+    ok(&["--data", data, "department", "create", "Medicine"]);
+    ok(&["--data", data, "department", "create", "Cardio"]);
+    let out = ok(&[
+        "--data",
+        data,
+        "department",
+        "rename",
+        "Cardio",
+        "Cardiology",
+    ]);
+    assert!(out.contains("Cardiology  (in the top level)"), "{out}");
+    let out = ok(&[
+        "--data",
+        data,
+        "department",
+        "move",
+        "Cardiology",
+        "--parent",
+        "Medicine",
+    ]);
+    assert!(out.contains("(in Medicine)"), "{out}");
+    let e = fails(&[
+        "--data",
+        data,
+        "department",
+        "move",
+        "Medicine",
+        "--parent",
+        "Cardiology",
+    ]);
+    assert!(e.contains("cannot go below itself"), "{e}");
+    let e = fails(&["--data", data, "department", "remove", "Medicine"]);
+    assert!(e.contains("1 department below it"), "{e}");
+    ok(&["--data", data, "department", "move", "Cardiology", "--top"]);
+    let out = ok(&["--data", data, "department", "remove", "Medicine"]);
+    assert!(out.contains("removed Medicine"), "{out}");
+}

@@ -12,6 +12,7 @@ mod cli_mail;
 mod cli_serve;
 mod crash;
 mod day_one;
+mod departments;
 mod directory;
 mod helpdesk;
 mod imap;

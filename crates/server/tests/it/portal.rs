@@ -785,3 +785,60 @@ async fn a_password_change_names_the_mail_apps_it_stopped_and_each_says_why() {
     assert!(!page.contains("revoked the app passwords of"), "{page}");
     assert!(page.contains(": your password was changed</td>"), "{page}");
 }
+
+#[tokio::test]
+async fn it_renames_moves_and_removes_departments_from_the_directory_page() {
+    let (mut b, ann) = nurse().await;
+    let dir = b.s.running.context.directory.clone();
+    crate::support::grant_open_role(&b.s, &ann, &carepost_identity::Role::ItAdmin, None).await;
+    dir.create_department(&admin(), "Radiology", None)
+        .await
+        .unwrap();
+    b.sign_in(&ann).await;
+    b.get("/admin/departments").await;
+    let change =
+        |action: &'static str, dept: &'static str, new_name: &'static str, parent: &'static str| {
+            [
+                ("department", dept),
+                ("action", action),
+                ("new_name", new_name),
+                ("parent", parent),
+            ]
+        };
+    let r = b
+        .post(
+            "/admin/departments/change",
+            &change("rename", "Radiology", "Imaging", ""),
+        )
+        .await;
+    assert!(
+        r.body.contains("Radiology is now called Imaging."),
+        "{}",
+        r.body
+    );
+    let r = b
+        .post(
+            "/admin/departments/change",
+            &change("move", "Imaging", "", "Cardiology"),
+        )
+        .await;
+    assert!(
+        r.body.contains("Imaging is now within Cardiology."),
+        "{}",
+        r.body
+    );
+    let r = b
+        .post(
+            "/admin/departments/change",
+            &change("remove", "Cardiology", "", ""),
+        )
+        .await;
+    assert!(r.body.contains("is not empty"), "{}", r.body);
+    let r = b
+        .post(
+            "/admin/departments/change",
+            &change("remove", "Imaging", "", ""),
+        )
+        .await;
+    assert!(r.body.contains("Imaging is removed."), "{}", r.body);
+}

@@ -544,6 +544,87 @@ pub async fn create_department(
     Ok((StatusCode::CREATED, Json(d)))
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct DepartmentRename {
+    name: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/departments/{name}/rename",
+    tag = "directory",
+    summary = "Rename a department (IT)",
+    params(("name" = String, Path, description = "the department's current name")),
+    request_body = DepartmentRename,
+    responses(
+        (status = 200, description = "done", body = Department),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
+pub async fn rename_department(
+    State(state): State<WebState>,
+    Caller(actor): Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(b): ApiJson<DepartmentRename>,
+) -> Result<Json<Department>, ApiError> {
+    let d = state
+        .directory
+        .rename_department(&actor, &name, &b.name)
+        .await?;
+    Ok(Json(d))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct DepartmentMove {
+    /// The department to go below; `null` for the top level.
+    parent: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/departments/{name}/move",
+    tag = "directory",
+    summary = "Move a department in the tree (IT; never below itself)",
+    params(("name" = String, Path, description = "the department")),
+    request_body = DepartmentMove,
+    responses(
+        (status = 200, description = "done", body = Department),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
+pub async fn move_department(
+    State(state): State<WebState>,
+    Caller(actor): Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(b): ApiJson<DepartmentMove>,
+) -> Result<Json<Department>, ApiError> {
+    let d = state
+        .directory
+        .move_department(&actor, &name, b.parent.as_deref())
+        .await?;
+    Ok(Json(d))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/departments/{name}",
+    tag = "directory",
+    summary = "Remove an empty department (IT)",
+    params(("name" = String, Path, description = "the department")),
+    responses(
+        (status = 204, description = "removed"),
+        (status = "4XX", description = "refused (409 names what still refers to it): {error, message}", body = super::error::ErrorBody),
+    )
+)]
+pub async fn remove_department(
+    State(state): State<WebState>,
+    Caller(actor): Caller,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state.directory.remove_department(&actor, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `POST /api/v1/import` with the HR export as the body (`text/csv`): the summary with the
 /// per-row report.
 #[utoipa::path(

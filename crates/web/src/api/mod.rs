@@ -143,6 +143,9 @@ pub fn routes(state: WebState) -> Router<WebState> {
             "/departments",
             get(admin::departments).post(admin::create_department),
         )
+        .route("/departments/{name}", delete(admin::remove_department))
+        .route("/departments/{name}/rename", post(admin::rename_department))
+        .route("/departments/{name}/move", post(admin::move_department))
         .route(
             "/accounts/{address}/change-requests",
             post(change_requests::create),

@@ -90,3 +90,64 @@ pub async fn create_department(
         Err(e) => Err(e.into()),
     }
 }
+
+#[derive(Deserialize)]
+pub struct DepartmentChange {
+    csrf: String,
+    department: String,
+    action: String,
+    #[serde(default)]
+    new_name: String,
+    #[serde(default)]
+    parent: String,
+}
+
+/// Rename, move or remove a department from the directory page.
+pub async fn change_department(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Form(f): Form<DepartmentChange>,
+) -> PageResult {
+    let (actor, me) = match staff_acting(
+        &state,
+        &headers,
+        source,
+        (&csrf, &f.csrf),
+        "/admin/departments",
+    )
+    .await?
+    {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    let d = &state.directory;
+    let done = match f.action.as_str() {
+        "rename" => d
+            .rename_department(&actor, &f.department, &f.new_name)
+            .await
+            .map(|x| format!("{} is now called {}.", f.department.trim(), x.name)),
+        "move" => d
+            .move_department(&actor, &f.department, optional(&f.parent))
+            .await
+            .map(|x| match &x.parent {
+                Some(p) => format!("{} is now within {p}.", x.name),
+                None => format!("{} is now at the top level.", x.name),
+            }),
+        "remove" => d
+            .remove_department(&actor, &f.department)
+            .await
+            .map(|()| format!("{} is removed.", f.department.trim())),
+        _ => Err(IdentityError::Invalid(
+            "choose rename, move or remove".into(),
+        )),
+    };
+    match done {
+        Ok(said) => directory_page(&state, &actor, me, &csrf, vec![said], None).await,
+        Err(
+            IdentityError::Invalid(m) | IdentityError::Conflict(m) | IdentityError::NotFound(m),
+        ) => directory_page(&state, &actor, me, &csrf, Vec::new(), Some(m)).await,
+        Err(e) => Err(e.into()),
+    }
+}

@@ -115,6 +115,10 @@ pub fn routes(state: WebState) -> Router<WebState> {
             "/admin/departments",
             get(departments::directory).post(departments::create_department),
         )
+        .route(
+            "/admin/departments/change",
+            post(departments::change_department),
+        )
         .route("/admin/audit", get(audit::audit))
         .route("/admin/policies", get(policies::policies))
         .route("/admin/change-requests", get(change_requests::list))

@@ -180,6 +180,49 @@ async fn departments_import_and_policy_through_the_api() {
     assert_eq!(r.status, 201, "{}", r.body);
     let r = it.call("GET", "/api/v1/departments", None).await;
     assert!(r.body.contains("Oncology"), "{}", r.body);
+    // Renamed, moved (never below itself) and removed once empty.
+    let r = it
+        .call(
+            "POST",
+            "/api/v1/departments/Oncology/rename",
+            Some(r#"{"name":"Oncology Ward"}"#),
+        )
+        .await;
+    assert_eq!(r.json()["name"], "Oncology Ward", "{}", r.body);
+    let r = it
+        .call(
+            "POST",
+            "/api/v1/departments/Cardiology/move",
+            Some(r#"{"parent":"Oncology Ward"}"#),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("cannot go below itself"), "{}", r.body);
+    let r = it
+        .call(
+            "POST",
+            "/api/v1/departments/Oncology%20Ward/move",
+            Some(r#"{"parent":null}"#),
+        )
+        .await;
+    assert_eq!(r.json()["parent"], serde_json::Value::Null, "{}", r.body);
+    let r = it
+        .call("DELETE", "/api/v1/departments/Cardiology", None)
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("account"), "{}", r.body);
+    let r = it
+        .call("DELETE", "/api/v1/departments/Oncology%20Ward", None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = it
+        .call(
+            "POST",
+            "/api/v1/departments",
+            Some(r#"{"name":"Oncology","parent":"Cardiology"}"#),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
     let mut csv = String::from(
         "employee_id,first,middle,last,preferred,category,department,supervisor_employee_id,status\n",
     );

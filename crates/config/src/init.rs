@@ -161,6 +161,12 @@ categories = []
 # Whether an HR import row marked active re-enables a disabled account (a deprovisioned one
 # always comes back: a rehire). Leave it off if IT disables accounts for security reasons.
 import_reactivates_disabled = false
+# The fields the HR import may change (name, category, department, supervisor, status); a
+# difference in any other is reported as a conflict and left as the directory has it.
+import_owns = ["name", "category", "department", "supervisor", "status"]
+# A department that an approved change request moved someone to stays, whatever HR says
+# (reported as a conflict), until HR agrees or IT moves them again.
+change_requests_own_department = true
 
 [password]
 # The policy a new password must meet, and how passwords are hashed (argon2id).

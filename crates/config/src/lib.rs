@@ -72,6 +72,12 @@ pub struct Config {
     /// Whether an HR row marked active re-enables a disabled account (a deprovisioned one
     /// always comes back: a rehire). Off by default: IT may have disabled it for security.
     pub import_reactivates_disabled: bool,
+    /// The fields the HR import may change (`IMPORT_FIELDS`); a difference in any other is
+    /// reported as a conflict and left as the directory has it.
+    pub import_owns: Vec<String>,
+    /// A department an approved change request moved someone to stays, whatever HR says
+    /// (reported as a conflict), until HR agrees or IT moves them again.
+    pub change_requests_own_department: bool,
     pub log: LogConfig,
     /// 32 bytes that protect secrets at rest.
     pub master_key: [u8; 32],
@@ -121,6 +127,9 @@ pub struct Listeners {
     /// Prometheus metrics over plain HTTP, kept off the public HTTPS listener.
     pub metrics: Option<SocketAddr>,
 }
+
+/// The fields an HR import row carries besides the employee id (its key, always HR's).
+pub const IMPORT_FIELDS: [&str; 5] = ["name", "category", "department", "supervisor", "status"];
 
 /// Which first name the address template's `{first}` and `{f}` use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -101,6 +101,8 @@ pub struct RawDirectory {
     #[serde(default)]
     pub categories: Vec<String>,
     pub import_reactivates_disabled: Option<bool>,
+    pub import_owns: Option<Vec<String>>,
+    pub change_requests_own_department: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -56,6 +56,20 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
     let listeners = listeners(&mut errs, raw.listeners, dev);
     let address = address(&mut errs, raw.address);
     let categories = categories(&mut errs, raw.directory.categories);
+    let import_owns = match raw.directory.import_owns {
+        None => crate::IMPORT_FIELDS.map(str::to_string).to_vec(),
+        Some(fields) => {
+            for f in &fields {
+                if !crate::IMPORT_FIELDS.contains(&f.as_str()) {
+                    errs.0.push(format!(
+                        "directory.import_owns: '{f}' is not one of {}",
+                        crate::IMPORT_FIELDS.join(", ")
+                    ));
+                }
+            }
+            fields
+        }
+    };
     let log = log(&mut errs, raw.log);
     let password = security::password(&mut errs, raw.password);
     let lockout = security::lockout(&mut errs, raw.lockout);
@@ -87,6 +101,11 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
             address,
             categories,
             import_reactivates_disabled: raw.directory.import_reactivates_disabled.unwrap_or(false),
+            import_owns,
+            change_requests_own_department: raw
+                .directory
+                .change_requests_own_department
+                .unwrap_or(true),
             log,
             master_key,
             password,

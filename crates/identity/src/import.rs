@@ -383,9 +383,21 @@ impl Directory {
             }
             Some(existing) => {
                 let outcome = self
-                    .update_row(tx, actor, row, existing.clone(), department, known)
+                    .update_row(tx, actor, row, existing.clone(), department, known, summary)
                     .await?;
-                if resolved && existing.supervisor_id != supervisor {
+                let differs = resolved && existing.supervisor_id != supervisor;
+                if differs && !self.import_owns("supervisor") {
+                    conflict(
+                        summary,
+                        row,
+                        "supervisor: the file differs from the directory, which owns it \
+                         (directory.import_owns); the directory's is kept"
+                            .into(),
+                    );
+                    known
+                        .outcomes
+                        .insert(row.employee_id.clone(), (existing.id, outcome));
+                } else if differs {
                     self.set_supervisor(tx, actor, &existing, supervisor)
                         .await?;
                     known.outcomes.insert(
@@ -467,6 +479,7 @@ impl Directory {
         Ok(None)
     }
 
+    #[allow(clippy::too_many_arguments)] // One step of `apply_row`, taking what it found.
     async fn update_row(
         &self,
         tx: &mut Tx,
@@ -475,9 +488,17 @@ impl Directory {
         existing: AccountRow,
         department: DepartmentId,
         known: &mut Known,
+        summary: &mut ImportSummary,
     ) -> Result<Outcome, IdentityError> {
         let mut outcome = Outcome::Unchanged;
         let reactivate = self.config().import_reactivates_disabled;
+        // What the row may change: the fields HR owns; a field it does not own, or a
+        // department a change request set, stays, and a difference is reported, never
+        // silently undone.
+        let row = &self
+            .owned_part(tx, row, &existing, department, summary)
+            .await?;
+        let department = row.department_id;
         // The import read every account before its batches; an account it is about to change
         // is read again inside this transaction, so that an edit made meanwhile (a supervisor,
         // an employee id) is not written back over with the old copy.
@@ -508,6 +529,68 @@ impl Directory {
             outcome = outcome.max_with(Outcome::Updated);
         }
         Ok(outcome)
+    }
+
+    fn import_owns(&self, field: &str) -> bool {
+        self.config().import_owns.iter().any(|f| f == field)
+    }
+
+    /// The part of `row` the import may apply to `existing` (see `update_row`).
+    async fn owned_part(
+        &self,
+        tx: &mut Tx,
+        row: &Row,
+        existing: &AccountRow,
+        department: DepartmentId,
+        summary: &mut ImportSummary,
+    ) -> Result<Owned, IdentityError> {
+        let kept = |field: &str| {
+            format!(
+                "{field}: the file differs from the directory, which owns it (directory.import_owns); the directory's is kept"
+            )
+        };
+        let mut owned = Owned {
+            name: row.name.clone(),
+            category: row.category.clone(),
+            department_id: department,
+            department: row.department.clone(),
+            status: row.status,
+        };
+        if !self.import_owns("name") && name_of(existing) != row.name {
+            conflict(summary, row, kept("name"));
+            owned.name = name_of(existing);
+        }
+        if !self.import_owns("category") && existing.category != row.category {
+            conflict(summary, row, kept("category"));
+            owned.category = existing.category.clone();
+        }
+        if existing.department_id != department {
+            let by_request = match self.config().change_requests_own_department {
+                true => moved_by_change_request(tx, existing).await?,
+                false => None,
+            };
+            let reason = match by_request {
+                _ if !self.import_owns("department") => Some(kept("department")),
+                Some(id) => Some(format!(
+                    "department: the file says {}, but change request #{id} moved them to {}, which stays until HR agrees or IT moves them again",
+                    row.department, existing.department_name
+                )),
+                None => None,
+            };
+            if let Some(reason) = reason {
+                conflict(summary, row, reason);
+                owned.department_id = existing.department_id;
+                owned.department = existing.department_name.clone();
+            }
+        }
+        if !self.import_owns("status") {
+            let current = AccountStatus::parse(&existing.status)?;
+            if hr_transition(&existing.status, row.status, true).is_some() {
+                conflict(summary, row, kept("status"));
+            }
+            owned.status = current;
+        }
+        Ok(owned)
     }
 
     /// Re-reads an account after a change and records it and its addresses in `known`.
@@ -634,6 +717,42 @@ impl Directory {
         }
         Ok(())
     }
+}
+
+/// What an HR row may apply to an existing account (see `Directory::owned_part`).
+struct Owned {
+    name: PersonName,
+    category: String,
+    department_id: DepartmentId,
+    department: String,
+    status: AccountStatus,
+}
+
+/// The approved change request that moved `account` to the department it is in, if the latest
+/// move it approved did.
+async fn moved_by_change_request(
+    tx: &mut Tx,
+    account: &AccountRow,
+) -> Result<Option<i64>, IdentityError> {
+    use carepost_store::ChangeRequestRepo;
+    for r in tx.list_approved_change_requests_for(account.id).await? {
+        if let Ok(crate::RequestedChange::Move { department }) = serde_json::from_str(&r.change) {
+            let here = department
+                .trim()
+                .eq_ignore_ascii_case(&account.department_name);
+            return Ok(here.then_some(r.id));
+        }
+    }
+    Ok(None)
+}
+
+/// A row applied with something left as it was: reported with its line.
+fn conflict(summary: &mut ImportSummary, row: &Row, reason: String) {
+    summary.warnings.push(ImportLineError {
+        line: row.line,
+        employee_id: Some(row.employee_id.clone()),
+        reason,
+    });
 }
 
 /// The separator of the file and its columns: the first of `SEPARATORS` whose header row has

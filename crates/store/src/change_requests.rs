@@ -38,6 +38,11 @@ pub trait ChangeRequestRepo {
         requester: AccountId,
         since: UnixMillis,
     ) -> Result<Vec<ChangeRequestRow>, StoreError>;
+    /// The approved requests for one account, newest decision first (at most 20).
+    async fn list_approved_change_requests_for(
+        &mut self,
+        account: AccountId,
+    ) -> Result<Vec<ChangeRequestRow>, StoreError>;
     /// Decides an undecided request; false if it was decided already.
     async fn decide_change_request(
         &mut self,
@@ -117,6 +122,21 @@ impl ChangeRequestRepo for Tx {
         let rows = sqlx::query(sql)
             .bind(requester.0)
             .bind(since.0)
+            .fetch_all(self.conn())
+            .await?;
+        all(&rows, from_row)
+    }
+
+    async fn list_approved_change_requests_for(
+        &mut self,
+        account: AccountId,
+    ) -> Result<Vec<ChangeRequestRow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{COLUMNS} WHERE account_id = $1 AND outcome = 'approved' \
+             ORDER BY decided_at DESC, id DESC LIMIT 20"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(account.0)
             .fetch_all(self.conn())
             .await?;
         all(&rows, from_row)

@@ -566,3 +566,88 @@ async fn it_edits_an_account_through_the_api_and_the_console() {
         None
     );
 }
+
+#[tokio::test]
+async fn an_hr_import_does_not_undo_a_move_it_approved_and_says_so() {
+    on_each_backend(async |env| {
+        env.department("Medicine", None).await;
+        env.department("Cardiology", Some("Medicine")).await;
+        env.department("Pharmacy", None).await;
+        let header = "employee_id,first,last,category,department\n";
+        let csv = format!("{header}T1,Ann,Lee,nurse,Cardiology\n");
+        env.dir.import_csv(&admin(), csv.as_bytes()).await.unwrap();
+        let meg = person(
+            env,
+            "Meg",
+            "S1",
+            "Medicine",
+            Some((Role::Supervisor, Some("Medicine"))),
+        )
+        .await;
+        let ida = person(env, "Ida", "I1", "Pharmacy", Some((Role::ItAdmin, None))).await;
+        let r = env
+            .dir
+            .request_change(
+                &meg,
+                "ann.lee@kaiser.org",
+                &moving("Pharmacy"),
+                "HR-7 transfer",
+            )
+            .await
+            .unwrap();
+        env.dir.approve_change(&ida, r.id).await.unwrap();
+        // HR's feed has not caught up: the move stays, and the report says why.
+        let s = env.dir.import_csv(&admin(), csv.as_bytes()).await.unwrap();
+        let ann = env
+            .dir
+            .find_account(&admin(), "ann.lee@kaiser.org")
+            .await
+            .unwrap();
+        assert_eq!(ann.department, "Pharmacy");
+        assert_eq!(s.warnings.len(), 1, "{s:?}");
+        assert!(
+            s.warnings[0]
+                .reason
+                .contains(&format!("change request #{} moved them to Pharmacy", r.id)),
+            "{s:?}"
+        );
+        // Once HR agrees there is nothing to report.
+        let agreed = format!("{header}T1,Ann,Lee,nurse,Pharmacy\n");
+        let s = env
+            .dir
+            .import_csv(&admin(), agreed.as_bytes())
+            .await
+            .unwrap();
+        assert!(s.warnings.is_empty(), "{s:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn fields_the_directory_owns_are_reported_not_overwritten() {
+    let db = carepost_testkit::TestDb::sqlite();
+    let mut config = carepost_testkit::test_config(&db);
+    config.import_owns = vec!["category".into(), "department".into(), "status".into()];
+    let env = Env::with_config(db, config).await;
+    env.department("Cardiology", None).await;
+    let header = "employee_id,first,last,category,department\n";
+    let csv = format!("{header}T1,Ann,Lee,nurse,Cardiology\n");
+    env.dir.import_csv(&admin(), csv.as_bytes()).await.unwrap();
+    let renamed = format!("{header}T1,Annie,Lee,nurse,Cardiology\n");
+    let s = env
+        .dir
+        .import_csv(&admin(), renamed.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(s.renamed, 0, "{s:?}");
+    assert!(
+        s.warnings[0].reason.starts_with("name: the file differs"),
+        "{s:?}"
+    );
+    assert!(
+        env.dir
+            .find_account(&admin(), "ann.lee@kaiser.org")
+            .await
+            .is_ok()
+    );
+}

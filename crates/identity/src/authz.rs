@@ -105,6 +105,15 @@ impl Directory {
         Ok(actor)
     }
 
+    /// Whether `account`'s roles are open: it has a second factor (see `actor_for`). For the
+    /// places that read roles without an `Actor` (mail lists, single sign-on claims).
+    pub async fn roles_open(
+        &self,
+        account: carepost_types::AccountId,
+    ) -> Result<bool, IdentityError> {
+        self.has_factor(account).await
+    }
+
     /// Allows or refuses `actor` the permission; refusals are audited.
     pub async fn require(
         &self,

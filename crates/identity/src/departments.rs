@@ -26,6 +26,15 @@ impl Directory {
         self.require(actor, Permission::ManageDepartments, &target)
             .await?;
         let new_name = check_name(new_name)?;
+        // The MFA policy names departments: a rename must not quietly drop one from it.
+        let required = &self.config().mfa.required_departments;
+        let named = |n: &str| required.iter().any(|r| r.eq_ignore_ascii_case(n.trim()));
+        if named(name) && !named(&new_name) {
+            return Err(IdentityError::Conflict(format!(
+                "'{}' is named in mfa.required_departments: add '{new_name}' there first, so that its people keep needing a second factor",
+                name.trim()
+            )));
+        }
         let mut tx = self.store.begin().await?;
         let id = department_id(&mut tx, name).await?;
         if let Some(other) = tx.find_department_by_name(&new_name).await?
@@ -110,6 +119,7 @@ impl Directory {
                 (held.children, "department below it", "departments below it"),
                 (held.roles, "supervisor role", "supervisor roles"),
                 (held.lists, "mail list", "mail lists"),
+                (held.applications, "application", "applications"),
             ] {
                 match n {
                     0 => {}

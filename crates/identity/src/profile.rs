@@ -50,7 +50,12 @@ impl Directory {
             departments.push((d.id, d.name.clone()));
             next = d.parent_id;
         }
-        let mut roles: Vec<String> = roles.into_iter().map(|(r, _)| r).collect();
+        // Waiting roles (no second factor yet, see `actor_for`) are not claimed to applications
+        // and do not admit to role-restricted ones.
+        let mut roles: Vec<String> = match roles.is_empty() || self.has_factor(account).await? {
+            true => roles.into_iter().map(|(r, _)| r).collect(),
+            false => Vec::new(),
+        };
         roles.sort();
         roles.dedup();
         Ok(Some(Profile {

@@ -145,7 +145,20 @@ impl Conn {
             return Reply::new(550, (5, 7, 1), REFUSED);
         };
         let account = p.signed_in.account;
-        match self.svc.mail.may_post(account, department, senders).await {
+        // A role opens only with a second factor, here as in the console: a stolen password
+        // alone must not post to an all-staff list.
+        let open = match self.svc.directory.roles_open(account).await {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::warn!(error = %e, "list sender check failed");
+                return carepost_proto_smtp::replies::try_later();
+            }
+        };
+        let may = match open {
+            true => self.svc.mail.may_post(account, department, senders).await,
+            false => Ok(false),
+        };
+        match may {
             Ok(true) => {}
             Ok(false) => {
                 self.record_refused_list(&address).await;

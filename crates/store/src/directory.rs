@@ -26,6 +26,8 @@ pub struct DepartmentHolders {
     pub children: i64,
     pub roles: i64,
     pub lists: i64,
+    /// Single sign-on applications open only to it.
+    pub applications: i64,
 }
 
 impl DepartmentHolders {
@@ -239,7 +241,10 @@ impl DirectoryRepo for Tx {
                (SELECT COUNT(*) FROM accounts WHERE department_id = $1) AS accounts, \
                (SELECT COUNT(*) FROM departments WHERE parent_id = $1) AS children, \
                (SELECT COUNT(*) FROM account_roles WHERE scope_department_id = $1) AS roles, \
-               (SELECT COUNT(*) FROM mail_lists WHERE department_id = $1) AS lists",
+               (SELECT COUNT(*) FROM mail_lists WHERE department_id = $1) AS lists, \
+               (SELECT COUNT(*) FROM oidc_clients WHERE \
+                  ',' || allowed_departments || ',' LIKE '%,' || CAST($1 AS TEXT) || ',%') \
+                 AS applications",
         )
         .bind(id.0)
         .fetch_one(self.conn())
@@ -249,6 +254,7 @@ impl DirectoryRepo for Tx {
             children: row.try_get("children")?,
             roles: row.try_get("roles")?,
             lists: row.try_get("lists")?,
+            applications: row.try_get("applications")?,
         })
     }
 

@@ -522,3 +522,22 @@ async fn a_recovery_or_a_reset_says_which_mail_apps_it_stopped_and_why() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn applications_are_not_told_of_a_role_that_waits_for_a_second_factor() {
+    on_each_backend(async |env| {
+        env.department("Cardiology", None).await;
+        let a = env.colleague("Ivy", "I1").await;
+        let id = env.dir.find_account(&admin(), &a).await.unwrap().id;
+        env.dir
+            .grant_role(&admin(), &a, &carepost_identity::Role::ItAdmin, None)
+            .await
+            .unwrap();
+        let waiting = env.dir.profile(id).await.unwrap().unwrap();
+        assert!(waiting.roles.is_empty(), "{:?}", waiting.roles);
+        env.with_second_factor(id).await;
+        let open = env.dir.profile(id).await.unwrap().unwrap();
+        assert_eq!(open.roles, ["it-admin"]);
+    })
+    .await;
+}

@@ -211,3 +211,47 @@ async fn an_hr_department_path_builds_the_tree() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_rename_keeps_the_mfa_rule_and_an_application_keeps_its_department() {
+    let db = carepost_testkit::TestDb::sqlite();
+    let mut config = carepost_testkit::test_config(&db);
+    config.mfa.required_departments = vec!["ICU".into()];
+    let env = crate::support::Env::with_config(db, config).await;
+    env.department("ICU", None).await;
+    let e = env
+        .dir
+        .rename_department(&admin(), "ICU", "Intensive Care")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("mfa.required_departments"), "{e}");
+    // An application open to one department holds it, like its people would.
+    env.department("Radiology", None).await;
+    let provider = carepost_oidc::Provider::new(
+        env.store.clone(),
+        env.dir.clone(),
+        env.config.clone(),
+        env.clock.clone(),
+        std::sync::Arc::new(carepost_types::SeededRng::new(3)),
+    );
+    provider
+        .register_client(
+            &admin(),
+            &carepost_oidc::NewClient {
+                name: "PACS".into(),
+                redirect_uris: vec!["https://pacs.kaiser.org/cb".into()],
+                allowed_departments: vec!["Radiology".into()],
+                ..carepost_oidc::NewClient::default()
+            },
+        )
+        .await
+        .unwrap();
+    let e = env
+        .dir
+        .remove_department(&admin(), "Radiology")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("1 application"), "{e}");
+}

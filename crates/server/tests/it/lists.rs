@@ -36,9 +36,29 @@ async fn audit(
 }
 
 async fn post(s: &carepost_testkit::TestServer, user: &str, to: &str) -> String {
+    post_with(s, user, GOOD, to).await
+}
+
+async fn post_with(s: &carepost_testkit::TestServer, user: &str, secret: &str, to: &str) -> String {
     let submit = s.running.submission.unwrap().port().to_string();
     let mx = s.running.smtp.unwrap().port().to_string();
-    python(POST, &[&submit, &mx, user, GOOD, to]).await
+    python(POST, &[&submit, &mx, user, secret, to]).await
+}
+
+/// A sender role holder's way in for a mail app: a second factor (which opens the role) and
+/// an app password for sending.
+async fn open_sender(s: &carepost_testkit::TestServer, user: &str) -> String {
+    crate::support::give_factor(s, user).await;
+    let dir = &s.running.context.directory;
+    let id = dir
+        .find_account(&Actor::local_cli("tester"), user)
+        .await
+        .unwrap()
+        .id;
+    dir.create_app_password(id, "Mail", &[carepost_identity::Protocol::Smtp], None)
+        .await
+        .unwrap()
+        .1
 }
 
 #[tokio::test]
@@ -91,11 +111,18 @@ async fn a_department_list_reaches_its_staff_from_a_sender_role_only() {
             "{refused:?}"
         );
         assert!(bodies(&s, &ann, "INBOX").await.is_empty());
-        // With it: every member gets one copy.
+        // With it but no second factor yet: the role waits (a password alone must not post).
         dir.grant_role(&admin, &ann, &Role::Communications, None)
             .await
             .unwrap();
         let out = post(&s, &ann, "cardiology.staff@kaiser.org").await;
+        assert!(
+            out.contains("rcpt 550 5.7.1 You may not send to this address"),
+            "{out}"
+        );
+        // With it and a second factor: every member gets one copy.
+        let app = open_sender(&s, &ann).await;
+        let out = post_with(&s, &ann, &app, "cardiology.staff@kaiser.org").await;
         assert!(
             out.contains("rcpt 250 2.1.5 List OK, 2 recipients"),
             "{out}"
@@ -109,7 +136,7 @@ async fn a_department_list_reaches_its_staff_from_a_sender_role_only() {
         dir.set_status(&admin, &bob, carepost_identity::AccountStatus::Disabled)
             .await
             .unwrap();
-        let out = post(&s, &ann, "cardiology.staff@kaiser.org").await;
+        let out = post_with(&s, &ann, &app, "cardiology.staff@kaiser.org").await;
         assert!(
             out.contains("rcpt 250 2.1.5 List OK, 1 recipients"),
             "{out}"
@@ -246,7 +273,8 @@ async fn a_message_to_a_large_list_is_delivered_in_parts_once_to_each() {
             members.len()
         );
         let port = s.running.submission.unwrap().port().to_string();
-        let out = python(ALL_STAFF, &[&port, &ann, GOOD]).await;
+        let app = open_sender(&s, &ann).await;
+        let out = python(ALL_STAFF, &[&port, &ann, &app]).await;
         let n = members.len();
         assert!(
             out.contains(&format!("rcpt 250 b'2.1.5 List OK, {n} recipients'")),

@@ -842,3 +842,41 @@ async fn it_renames_moves_and_removes_departments_from_the_directory_page() {
         .await;
     assert!(r.body.contains("Imaging is removed."), "{}", r.body);
 }
+
+#[tokio::test]
+async fn the_helpdesk_lists_paused_networks_and_lifts_one() {
+    let (mut b, ann) = nurse().await;
+    let dir = b.s.running.context.directory.clone();
+    crate::support::grant_open_role(&b.s, &ann, &carepost_identity::Role::Helpdesk, None).await;
+    b.sign_in(&ann).await;
+    let page = b.get("/admin/sources").await;
+    assert!(
+        page.body.contains("No network is paused now."),
+        "{}",
+        page.body
+    );
+    for i in 0..20 {
+        let login = format!("guess{i}@kaiser.org");
+        let attempt = carepost_identity::SignIn {
+            login: &login,
+            secret: "x",
+            protocol: Protocol::Imap,
+            source: Some("10.9.8.7".parse().unwrap()),
+        };
+        assert!(dir.sign_in(&attempt).await.unwrap().is_err());
+    }
+    let page = b.get("/admin/sources").await;
+    assert!(page.body.contains("10.9.8.0/24"), "{}", page.body);
+    assert!(page.body.contains("20 (20) of 20"), "{}", page.body);
+    let r = b
+        .post("/admin/sources/clear", &[("network", "10.9.8.0/24")])
+        .await;
+    assert_eq!(r.header("location"), Some("/admin/sources?done=cleared"));
+    let page = b.get("/admin/sources?done=cleared").await;
+    assert!(page.body.contains("The pause is lifted"), "{}", page.body);
+    assert!(
+        page.body.contains("No network is paused now."),
+        "{}",
+        page.body
+    );
+}

@@ -19,6 +19,7 @@ mod departments;
 pub(crate) mod pages;
 mod policies;
 pub(crate) mod sign_in;
+mod sources;
 
 use crate::WebState;
 use crate::api::session::{SESSION_COOKIE, cookie_value, set_cookie};
@@ -131,6 +132,8 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/admin/apps/{client_id}/remove", post(apps::remove))
         .route("/admin/audit/verify", post(audit::verify_audit))
         .route("/admin/accounts", get(admin::accounts))
+        .route("/admin/sources", get(sources::list))
+        .route("/admin/sources/clear", post(sources::clear))
         .route(
             "/admin/accounts/new",
             get(admin::new_account_page).post(admin::create_account),

@@ -262,6 +262,17 @@ pub(crate) struct AuditPage {
 }
 
 #[derive(Template)]
+#[template(path = "admin_sources.html")]
+pub(crate) struct SourcesPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub sources: Vec<carepost_identity::SourceState>,
+    pub can_clear: bool,
+    pub notices: Vec<String>,
+}
+
+#[derive(Template)]
 #[template(path = "admin_directory.html")]
 pub(crate) struct DirectoryPage {
     pub org: String,

@@ -30,6 +30,7 @@ mod lockout;
 mod mail_clients;
 mod mfa;
 mod model;
+mod overview;
 mod passkeys;
 mod password;
 mod pending;
@@ -67,6 +68,7 @@ pub use lockout::network_of;
 pub use mail_clients::MailClientInfo;
 pub use mfa::{ENROLLED_IN_SESSION, MfaSummary, TotpEnrollment};
 pub use model::{Account, AccountStatus, Department, NewAccount, PersonName, Rename};
+pub use overview::Overview;
 pub use passkeys::{
     CreationChallengeResponse, PasskeyChallenge, PasskeyInfo, PublicKeyCredential,
     RegisterPublicKeyCredential, RequestChallengeResponse,

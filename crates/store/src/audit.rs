@@ -64,9 +64,29 @@ pub trait AuditRepo {
     async fn list_audit(&mut self, f: &AuditFilter) -> Result<Vec<Event>, StoreError>;
     /// The recorded chain head: last sequence number, hash and seal.
     async fn audit_head(&mut self) -> Result<Head, StoreError>;
+    /// How many `action` events were recorded at or after `since`.
+    async fn count_audit_since(
+        &mut self,
+        action: &str,
+        since: UnixMillis,
+    ) -> Result<i64, StoreError>;
 }
 
 impl AuditRepo for Tx {
+    async fn count_audit_since(
+        &mut self,
+        action: &str,
+        since: UnixMillis,
+    ) -> Result<i64, StoreError> {
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM audit_events WHERE action = $1 AND at >= $2")
+                .bind(action)
+                .bind(since.0)
+                .fetch_one(self.conn())
+                .await?;
+        Ok(row.try_get("n")?)
+    }
+
     async fn append_audit(&mut self, e: &NewEvent) -> Result<Event, StoreError> {
         let head = self.head.as_mut().ok_or(StoreError::NotAudited)?;
         let event = Event::seal(e, AuditSeq(head.seq.0 + 1), &head.hash);

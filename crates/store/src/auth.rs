@@ -178,6 +178,8 @@ pub trait AuthRepo {
         source: Option<&str>,
     ) -> Result<(), StoreError>;
     /// Revokes one (`Some(id)`) or all of an account's app passwords; returns how many.
+    /// Accounts locked (on either kind of source) at `now`.
+    async fn count_locked_accounts(&mut self, now: UnixMillis) -> Result<i64, StoreError>;
     /// Revokes one app password (`id`) or all, saying why (`reason`, for the owner).
     async fn revoke_app_passwords(
         &mut self,
@@ -535,6 +537,16 @@ impl AuthRepo for Tx {
         .execute(self.write()?)
         .await?;
         Ok(())
+    }
+
+    async fn count_locked_accounts(&mut self, now: UnixMillis) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(DISTINCT account_id) AS n FROM lockouts WHERE locked_until > $1",
+        )
+        .bind(now.0)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(row.try_get("n")?)
     }
 
     async fn revoke_app_passwords(

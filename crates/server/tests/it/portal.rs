@@ -880,3 +880,56 @@ async fn the_helpdesk_lists_paused_networks_and_lifts_one() {
         page.body
     );
 }
+
+#[tokio::test]
+async fn the_console_opens_on_counts_and_shows_only_the_sections_a_role_may_use() {
+    let (mut b, ann) = nurse().await;
+    let dir = b.s.running.context.directory.clone();
+    crate::support::grant_open_role(&b.s, &ann, &carepost_identity::Role::Helpdesk, None).await;
+    // One locked colleague, and refused sign-ins.
+    let lou = crate::support::add_person(&dir, ("Lou", "Staff", "L1"), "Cardiology", "nurse").await;
+    for _ in 0..5 {
+        let attempt = carepost_identity::SignIn {
+            login: &lou,
+            secret: "wrong",
+            protocol: Protocol::Imap,
+            source: None,
+        };
+        assert!(dir.sign_in(&attempt).await.unwrap().is_err());
+    }
+    b.sign_in(&ann).await;
+    let page = b.get("/admin").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(r#"<strong id="locked-now">1</strong>"#),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(r#"<strong id="refused-sign-ins">5</strong>"#),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(r#"href="/admin/sources""#),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains(r#"href="/admin/audit""#),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains(r#"href="/admin/apps""#),
+        "{}",
+        page.body
+    );
+    // A member of staff without a role gets no console at all.
+    let mut other = Browser::new(carepost_testkit::TestServer::start_shared(&b.s));
+    let nurse =
+        crate::support::add_person(&dir, ("Nia", "Cole", "N1"), "Cardiology", "nurse").await;
+    other.sign_in(&nurse).await;
+    assert_eq!(other.get("/admin").await.status, 403);
+}

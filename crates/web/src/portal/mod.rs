@@ -132,6 +132,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/admin/apps/{client_id}/remove", post(apps::remove))
         .route("/admin/audit/verify", post(audit::verify_audit))
         .route("/admin/accounts", get(admin::accounts))
+        .route("/admin", get(sources::home))
         .route("/admin/sources", get(sources::list))
         .route("/admin/sources/clear", post(sources::clear))
         .route(

@@ -262,6 +262,17 @@ pub(crate) struct AuditPage {
 }
 
 #[derive(Template)]
+#[template(path = "admin_home.html")]
+pub(crate) struct AdminHomePage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    /// The console's sections this role may use: (path, title).
+    pub nav: Vec<(&'static str, &'static str)>,
+    pub overview: carepost_identity::Overview,
+}
+
+#[derive(Template)]
 #[template(path = "admin_sources.html")]
 pub(crate) struct SourcesPage {
     pub org: String,

@@ -248,7 +248,7 @@ async fn require(
 /// The refusal for a role held back until its holder has a second factor.
 pub fn role_waits(role: &Role) -> String {
     format!(
-        "your {role} role opens once you have a second factor: add an authenticator app or a passkey on your account's security page, then sign in again"
+        "your {role} role opens once you have a second factor: add an authenticator app or a passkey on your account's security page"
     )
 }
 

@@ -28,6 +28,9 @@ pub mod action {
     pub const ADMIN_BOOTSTRAP: &str = "admin.bootstrap";
     pub const AUTHZ_DENIED: &str = "authz.denied";
     pub const PASSWORD_SET: &str = "password.set";
+    pub const INVITATION_ISSUE: &str = "invitation.issue";
+    pub const INVITATION_USE: &str = "invitation.use";
+    pub const INVITATION_REVOKE: &str = "invitation.revoke";
     pub const PASSWORD_RESET: &str = "password.reset";
     pub const PASSWORD_CHANGE: &str = "password.change";
     pub const PASSWORD_RECOVER: &str = "password.recover";

@@ -167,6 +167,8 @@ import_owns = ["name", "category", "department", "supervisor", "status"]
 # A department that an approved change request moved someone to stays, whatever HR says
 # (reported as a conflict), until HR agrees or IT moves them again.
 change_requests_own_department = true
+# How long a first-sign-in invitation's code works (`carepost invite`).
+invitation_lifetime = "7d"
 
 [password]
 # The policy a new password must meet, and how passwords are hashed (argon2id).

@@ -78,6 +78,8 @@ pub struct Config {
     /// A department an approved change request moved someone to stays, whatever HR says
     /// (reported as a conflict), until HR agrees or IT moves them again.
     pub change_requests_own_department: bool,
+    /// How long a first-sign-in invitation's code works.
+    pub invitation_lifetime: std::time::Duration,
     pub log: LogConfig,
     /// 32 bytes that protect secrets at rest.
     pub master_key: [u8; 32],

@@ -103,6 +103,7 @@ pub struct RawDirectory {
     pub import_reactivates_disabled: Option<bool>,
     pub import_owns: Option<Vec<String>>,
     pub change_requests_own_department: Option<bool>,
+    pub invitation_lifetime: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -56,6 +56,13 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
     let listeners = listeners(&mut errs, raw.listeners, dev);
     let address = address(&mut errs, raw.address);
     let categories = categories(&mut errs, raw.directory.categories);
+    let invitation_lifetime = match raw.directory.invitation_lifetime.as_deref() {
+        None => Duration::from_secs(7 * 86_400),
+        Some(t) => errs
+            .check("directory.invitation_lifetime", parse_duration(t))
+            .filter(|d| !d.is_zero())
+            .unwrap_or(Duration::from_secs(7 * 86_400)),
+    };
     let import_owns = match raw.directory.import_owns {
         None => crate::IMPORT_FIELDS.map(str::to_string).to_vec(),
         Some(fields) => {
@@ -106,6 +113,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
                 .directory
                 .change_requests_own_department
                 .unwrap_or(true),
+            invitation_lifetime,
             log,
             master_key,
             password,

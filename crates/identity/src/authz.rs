@@ -30,6 +30,8 @@ pub enum Permission {
     ManagePolicies,
     /// Ask IT to rename or move an account (a supervisor, within their departments).
     RequestChanges,
+    /// Issue first-sign-in invitations (IT; a supervisor, for their own staff).
+    InviteStaff,
 }
 
 impl Permission {
@@ -48,6 +50,7 @@ impl Permission {
             Permission::ManageApps => "manage-sso-apps",
             Permission::ManagePolicies => "manage-policies",
             Permission::RequestChanges => "request-changes",
+            Permission::InviteStaff => "invite-staff",
         }
     }
 
@@ -59,6 +62,7 @@ impl Permission {
                 | Permission::DisableAccounts
                 | Permission::ApproveReset
                 | Permission::RequestChanges
+                | Permission::InviteStaff
         )
     }
 

@@ -283,6 +283,16 @@ impl Directory {
         Ok(())
     }
 
+    /// A first password its owner chose (through an invitation): no temporary, no admin mark.
+    pub(crate) async fn store_first_password(
+        &self,
+        tx: &mut Tx,
+        account: AccountId,
+        hash: &str,
+    ) -> Result<(), IdentityError> {
+        self.store_password(tx, account, hash, Origin::Owner).await
+    }
+
     /// Where a password stands now.
     pub(crate) fn password_state(&self, row: Option<&PasswordRow>) -> PasswordState {
         let now = self.clock.now();

@@ -5,7 +5,7 @@
 use crate::authz::Permission;
 use crate::{Actor, Directory, IdentityError};
 use carepost_audit::action;
-use carepost_store::{AuditRepo, AuthRepo, ChangeRequestRepo};
+use carepost_store::{AuditRepo, AuthRepo, ChangeRequestRepo, InvitationRepo};
 use serde::Serialize;
 
 /// The landing page's counts.
@@ -19,6 +19,8 @@ pub struct Overview {
     pub open_change_requests: i64,
     /// Failed sign-ins in the last 24 hours, of every protocol.
     pub refused_sign_ins_24h: i64,
+    /// First-sign-in invitations issued and not used, revoked or expired.
+    pub invitations_outstanding: i64,
 }
 
 impl Directory {
@@ -38,6 +40,7 @@ impl Directory {
             refused_sign_ins_24h: read
                 .count_audit_since(action::SIGNIN_FAILURE, day_ago)
                 .await?,
+            invitations_outstanding: read.count_outstanding_invitations(now).await?,
         })
     }
 }

@@ -116,6 +116,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0018_revoke_reason.sql"),
         include_str!("../../../migrations/postgres/0018_revoke_reason.sql"),
     ),
+    (
+        19,
+        "invitations",
+        include_str!("../../../migrations/sqlite/0019_invitations.sql"),
+        include_str!("../../../migrations/postgres/0019_invitations.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

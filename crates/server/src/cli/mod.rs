@@ -18,6 +18,7 @@ mod account;
 mod audit;
 mod department;
 mod import;
+mod invite;
 mod key;
 mod list;
 mod lockout;
@@ -113,6 +114,9 @@ enum Command {
     /// Single sign-on: registered applications and signing keys.
     #[command(subcommand)]
     Oidc(oidc::OidcCommand),
+    /// First-sign-in invitations: issue, list, revoke.
+    #[command(subcommand)]
+    Invite(invite::InviteCommand),
     /// Locks and paused source networks: show, clear.
     #[command(subcommand)]
     Lockout(lockout::LockoutCommand),
@@ -281,6 +285,7 @@ async fn run(command: Command, g: Global) -> anyhow::Result<ExitCode> {
         Command::Import(a) => import::run(a, &g).await,
         Command::Key(c) => key::run(c, &g).await,
         Command::Lockout(c) => lockout::run(c, &g).await,
+        Command::Invite(c) => invite::run(c, &g).await,
         Command::Audit(c) => audit::run(c, &g).await,
         Command::Policy(c) => policy::run(c, &g).await,
         Command::Token(c) => token::run(c, &g).await,

@@ -955,3 +955,37 @@ fn departments_are_renamed_moved_and_removed_from_the_cli() {
     let out = ok(&["--data", data, "department", "remove", "Medicine"]);
     assert!(out.contains("removed Medicine"), "{out}");
 }
+
+#[test]
+fn invitations_are_issued_to_a_csv_listed_and_revoked_from_the_cli() {
+    let d = tempfile::tempdir().unwrap();
+    let data = dev_data(d.path());
+    let data = data.as_str();
+    ok(&["--data", data, "department", "create", "Ward"]);
+    create_nurse(data, "Ward");
+    let csv = d.path().join("slips.csv");
+    let out = ok(&[
+        "--data",
+        data,
+        "invite",
+        "issue",
+        "--department",
+        "Ward",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(out.contains("1 invitations written"), "{out}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        text.starts_with(
+            "address,name,department,code,expires_at\nann.lee@kaiser.org,Ann Lee,Ward,"
+        ),
+        "{text}"
+    );
+    let listed = ok(&["--data", data, "invite", "list"]);
+    assert!(listed.contains("outstanding"), "{listed}");
+    let out = ok(&["--data", data, "invite", "revoke", "ann.lee@kaiser.org"]);
+    assert!(out.contains("revoked the unused invitation"), "{out}");
+    let listed = ok(&["--data", data, "invite", "list", "ann.lee@kaiser.org"]);
+    assert!(listed.contains("revoked"), "{listed}");
+}

@@ -20,6 +20,7 @@ mod imap_clients;
 mod imap_rust;
 mod imaptest;
 mod import;
+mod invitations;
 mod lists;
 mod mail;
 mod mfa;

@@ -933,3 +933,55 @@ async fn the_console_opens_on_counts_and_shows_only_the_sections_a_role_may_use(
     other.sign_in(&nurse).await;
     assert_eq!(other.get("/admin").await.status, 403);
 }
+
+#[tokio::test]
+async fn it_prints_a_departments_slips_and_a_newcomer_sets_a_password_at_welcome() {
+    let (mut b, ann) = nurse().await;
+    let dir = b.s.running.context.directory.clone();
+    crate::support::grant_open_role(&b.s, &ann, &carepost_identity::Role::ItAdmin, None).await;
+    let csv = "employee_id,first,last,category,department\nW1,Wil,Kahn,nurse,Cardiology\n";
+    dir.import_csv(&admin(), csv.as_bytes()).await.unwrap();
+    b.sign_in(&ann).await;
+    b.get("/admin/invitations").await;
+    let r = b
+        .post("/admin/invitations", &[("department", "Cardiology")])
+        .await;
+    assert!(r.body.contains("wil.kahn@kaiser.org"), "{}", r.body);
+    let code = r
+        .body
+        .split("class=\"slip-code\">")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .unwrap()
+        .to_string();
+    assert_eq!(code.len(), 19, "{code}");
+    let list = b.get("/admin").await;
+    assert!(
+        list.body
+            .contains(r#"<strong id="invitations-outstanding">1</strong>"#),
+        "{}",
+        list.body
+    );
+    // The newcomer, in another browser.
+    let mut n = Browser::new(carepost_testkit::TestServer::start_shared(&b.s));
+    n.get("/welcome").await;
+    let r = n
+        .post(
+            "/welcome",
+            &[
+                ("login", "wil.kahn@kaiser.org"),
+                ("code", &code),
+                ("new_password", GOOD2),
+            ],
+        )
+        .await;
+    assert!(r.body.contains("id=\"welcome-done\""), "{}", r.body);
+    n.get("/sign-in").await;
+    let r = n
+        .post(
+            "/sign-in",
+            &[("login", "wil.kahn@kaiser.org"), ("password", GOOD2)],
+        )
+        .await;
+    assert_eq!(r.header("location"), Some("/account"), "{}", r.body);
+}

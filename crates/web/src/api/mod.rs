@@ -9,6 +9,7 @@ mod apps;
 pub(crate) mod auth;
 mod change_requests;
 mod error;
+mod invitations;
 pub(crate) mod me;
 mod openapi;
 mod passkeys;
@@ -54,6 +55,15 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/auth/second-factor", post(auth::second_factor))
         .route("/auth/sign-out", post(auth::sign_out))
         .route("/auth/recover", post(auth::recover))
+        .route("/auth/welcome", post(invitations::welcome))
+        .route(
+            "/invitations",
+            get(invitations::list).post(invitations::issue),
+        )
+        .route(
+            "/accounts/{address}/invitations/revoke",
+            post(invitations::revoke),
+        )
         .route("/auth/passkey-challenge", post(passkeys::sign_in_challenge))
         .route("/me/step-up", post(step_up::step_up))
         .route(

@@ -2,7 +2,8 @@
 //! and served at `/api/v1/openapi.json`.
 
 use super::{
-    accounts, admin, apps, auth, change_requests, error, me, passkeys, policies, sources, step_up,
+    accounts, admin, apps, auth, change_requests, error, invitations, me, passkeys, policies,
+    sources, step_up,
 };
 use axum::Json;
 use utoipa::OpenApi;
@@ -27,7 +28,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         admin::set_status, admin::reset_password, admin::reset_mfa, admin::end_sessions,
         admin::audit, admin::helpdesk_reset, admin::request_reset, admin::approve_reset,
         admin::departments, admin::create_department, admin::rename_department,
-        admin::move_department, admin::remove_department, admin::policy, admin::tokens,
+        admin::move_department, admin::remove_department, invitations::issue,
+        invitations::list, invitations::revoke, invitations::welcome, admin::policy, admin::tokens,
         admin::create_token, admin::revoke_token, admin::import, apps::list, apps::create,
         apps::remove, policies::list, policies::change, policies::reset,
         change_requests::create, change_requests::list, change_requests::approve,

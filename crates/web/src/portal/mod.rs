@@ -16,6 +16,7 @@ mod audit;
 mod change_requests;
 pub(crate) mod confirm;
 mod departments;
+mod invitations;
 pub(crate) mod pages;
 mod policies;
 pub(crate) mod sign_in;
@@ -71,6 +72,14 @@ pub fn routes(state: WebState) -> Router<WebState> {
             get(sign_in::verify_page).post(sign_in::verify),
         )
         .route("/forgot", get(sign_in::forgot_page).post(sign_in::forgot))
+        .route(
+            "/welcome",
+            get(invitations::welcome_form).post(invitations::welcome),
+        )
+        .route(
+            "/admin/invitations",
+            get(invitations::list).post(invitations::issue),
+        )
         .route(
             "/account/confirm",
             get(confirm::confirm_page).post(confirm::confirm),

@@ -32,6 +32,32 @@ pub(crate) struct VerifyPage {
 }
 
 #[derive(Template)]
+#[template(path = "welcome.html")]
+pub(crate) struct WelcomePage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub error: Option<String>,
+    pub done: bool,
+    pub mfa_hint: bool,
+    pub min_length: usize,
+}
+
+#[derive(Template)]
+#[template(path = "admin_invitations.html")]
+pub(crate) struct InvitationsPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub error: Option<String>,
+    pub departments: Vec<carepost_identity::Department>,
+    pub invitations: Vec<carepost_identity::InvitationInfo>,
+    /// Just issued: the printable slips (codes shown this once).
+    pub issued: Vec<carepost_identity::IssuedInvitation>,
+    pub welcome_url: String,
+}
+
+#[derive(Template)]
 #[template(path = "forgot.html")]
 pub(crate) struct ForgotPage {
     pub org: String,

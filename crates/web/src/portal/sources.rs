@@ -95,6 +95,7 @@ pub(super) fn sections(actor: &carepost_identity::Actor) -> Vec<(&'static str, &
     }
     if may(Permission::ManageAccounts) || supervises {
         out.push(("/admin/change-requests", "Change requests"));
+        out.push(("/admin/invitations", "Invitations"));
     }
     out.push(("/admin/policies", "Policies"));
     if may(Permission::ManageApps) {

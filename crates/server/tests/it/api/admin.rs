@@ -459,3 +459,61 @@ async fn the_rest_of_the_console_through_the_api() {
     assert_eq!(r.json()["whole"], true, "{}", r.body);
     assert!(r.json()["events"].as_u64().unwrap() > 5, "{}", r.body);
 }
+
+#[tokio::test]
+async fn invitations_through_the_api() {
+    let (c, _) = with_nurse().await;
+    let dir = c.s.running.context.directory.clone();
+    let csv = "employee_id,first,last,category,department\nW1,Wil,Kahn,nurse,Cardiology\n";
+    dir.import_csv(&admin(), csv.as_bytes()).await.unwrap();
+    let mut it = staff(&c, "Ida", "I9", Some("it-admin")).await;
+    let r = it
+        .call(
+            "POST",
+            "/api/v1/invitations",
+            Some(r#"{"accounts":["wil.kahn@kaiser.org"]}"#),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let code = r.json()["invitations"][0]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut newcomer = Client {
+        s: TestServer::start_shared(&c.s),
+        cookies: Vec::new(),
+    };
+    let wrong = newcomer
+        .call(
+            "POST",
+            "/api/v1/auth/welcome",
+            Some(&format!(
+                r#"{{"login":"wil.kahn@kaiser.org","code":"XXXX-XXXX-XXXX-XXXX","new_password":"{GOOD2}"}}"#
+            )),
+        )
+        .await;
+    assert_eq!(
+        wrong.json()["error"],
+        "invalid_invitation",
+        "{}",
+        wrong.body
+    );
+    let r = newcomer
+        .call(
+            "POST",
+            "/api/v1/auth/welcome",
+            Some(&format!(
+                r#"{{"login":"wil.kahn@kaiser.org","code":"{code}","new_password":"{GOOD2}"}}"#
+            )),
+        )
+        .await;
+    assert_eq!(r.json()["status"], "password_set", "{}", r.body);
+    let r = it
+        .call(
+            "GET",
+            "/api/v1/invitations?account=wil.kahn@kaiser.org",
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["invitations"][0]["state"], "used", "{}", r.body);
+}

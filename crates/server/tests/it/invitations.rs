@@ -1,0 +1,195 @@
+//! First-sign-in invitations (issue 17, point 6): issued for accounts an import made, used
+//! once to set the first password, revoked by a newer one or by hand, expiring, on the record;
+//! a wrong code counts like a wrong password.
+
+use crate::auth::{GOOD, WORKSTATION};
+use crate::support::{admin, on_each_backend};
+use carepost_identity::{IdentityError, Protocol, Refusal, Role};
+use std::time::Duration;
+
+const HR: &str = "employee_id,first,last,category,department\n\
+                  N1,Nia,Cole,nurse,Cardiology\n\
+                  N2,Bo,Ray,nurse,Cardiology\n\
+                  N3,Cy,Lo,nurse,Cardiology\n";
+
+#[tokio::test]
+async fn an_invitation_sets_the_first_password_once_and_only_with_its_code() {
+    on_each_backend(async |env| {
+        env.dir.import_csv(&admin(), HR.as_bytes()).await.unwrap();
+        env.dir
+            .set_password(&admin(), "cy.lo@kaiser.org", GOOD)
+            .await
+            .unwrap();
+        let issued = env
+            .dir
+            .invite_department(&admin(), "Cardiology")
+            .await
+            .unwrap();
+        let mut who: Vec<&str> = issued.iter().map(|i| i.address.as_str()).collect();
+        who.sort();
+        assert_eq!(
+            who,
+            ["bo.ray@kaiser.org", "nia.cole@kaiser.org"],
+            "Cy has a password"
+        );
+        let nia = issued
+            .iter()
+            .find(|i| i.address.starts_with("nia"))
+            .unwrap();
+        assert_eq!(
+            (nia.name.as_str(), nia.department.as_str()),
+            ("Nia Cole", "Cardiology")
+        );
+        let src = crate::auth::ip(WORKSTATION);
+        // Another's code, or a made-up one: the same refusal.
+        let bo = issued.iter().find(|i| i.address.starts_with("bo")).unwrap();
+        for code in [bo.code.as_str(), "AAAA-BBBB-CCCC-DDDD"] {
+            let r = env
+                .dir
+                .accept_invitation(&nia.address, code, GOOD, src)
+                .await
+                .unwrap();
+            assert_eq!(r, None);
+        }
+        // A weak password is refused without spending the code.
+        let e = env
+            .dir
+            .accept_invitation(&nia.address, &nia.code, "password1234", src)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, IdentityError::PasswordRejected(_)), "{e}");
+        // Case and dashes do not matter on the slip.
+        let typed = nia.code.replace('-', " ").to_uppercase();
+        let r = env
+            .dir
+            .accept_invitation(&nia.address, &typed, GOOD, src)
+            .await
+            .unwrap();
+        assert!(r.is_some());
+        assert!(
+            env.try_sign_in(&nia.address, GOOD, Protocol::Web, WORKSTATION)
+                .await
+                .is_ok()
+        );
+        // Used once only.
+        let again = env
+            .dir
+            .accept_invitation(&nia.address, &nia.code, GOOD, src)
+            .await
+            .unwrap();
+        assert_eq!(again, None);
+        // A new invitation replaces the old; the old one stops working; expiry ends one.
+        let second = env
+            .dir
+            .invite(&admin(), &[bo.address.clone()])
+            .await
+            .unwrap();
+        assert_eq!(
+            env.dir
+                .accept_invitation(&bo.address, &bo.code, GOOD, src)
+                .await
+                .unwrap(),
+            None
+        );
+        env.clock.advance(Duration::from_secs(8 * 86_400));
+        assert_eq!(
+            env.dir
+                .accept_invitation(&bo.address, &second[0].code, GOOD, src)
+                .await
+                .unwrap(),
+            None
+        );
+        let mut states: Vec<(String, &str)> = env
+            .dir
+            .list_invitations(&admin(), None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.address, i.state))
+            .collect();
+        states.sort();
+        assert_eq!(
+            states,
+            [
+                ("bo.ray@kaiser.org".to_string(), "expired"),
+                ("bo.ray@kaiser.org".to_string(), "revoked"),
+                ("nia.cole@kaiser.org".to_string(), "used"),
+            ]
+        );
+        // Someone with a password is not invited (a reset is for that).
+        let e = env
+            .dir
+            .invite(&admin(), &["cy.lo@kaiser.org".to_string()])
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("has a password already"), "{e}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn wrong_codes_lock_like_wrong_passwords_and_supervisors_invite_only_their_staff() {
+    on_each_backend(async |env| {
+        env.dir.import_csv(&admin(), HR.as_bytes()).await.unwrap();
+        env.department("Oncology", None).await;
+        let issued = env
+            .dir
+            .invite(&admin(), &["bo.ray@kaiser.org".to_string()])
+            .await
+            .unwrap();
+        for _ in 0..5 {
+            let r = env
+                .dir
+                .accept_invitation("bo.ray@kaiser.org", "WRONG-WRONG-WRONG-WRON", GOOD, None)
+                .await
+                .unwrap();
+            assert_eq!(r, None);
+        }
+        // Locked now: even the right code waits, and says no more.
+        assert_eq!(
+            env.dir
+                .accept_invitation("bo.ray@kaiser.org", &issued[0].code, GOOD, None)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            env.try_sign_in("bo.ray@kaiser.org", GOOD, Protocol::Web, "127.0.0.1")
+                .await,
+            Err(Refusal::Invalid)
+        );
+        let sup = |first: &'static str, id: &'static str, dept: &'static str| {
+            let env = env;
+            async move {
+                let a = env
+                    .dir
+                    .create_account(
+                        &admin(),
+                        &crate::support::new_account(first, None, "Lead", id, dept),
+                    )
+                    .await
+                    .unwrap();
+                env.dir
+                    .grant_role(&admin(), &a.address, &Role::Supervisor, Some(dept))
+                    .await
+                    .unwrap();
+                env.staff_actor(a.id, &a.address).await
+            }
+        };
+        let other = sup("Otto", "S2", "Oncology").await;
+        let e = env
+            .dir
+            .invite(&other, &["nia.cole@kaiser.org".to_string()])
+            .await
+            .unwrap_err();
+        assert!(matches!(e, IdentityError::Forbidden(_)), "{e}");
+        let own = sup("Meg", "S1", "Cardiology").await;
+        let slips = env
+            .dir
+            .invite(&own, &["nia.cole@kaiser.org".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(slips.len(), 1);
+    })
+    .await;
+}

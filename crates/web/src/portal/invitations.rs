@@ -1,0 +1,159 @@
+//! First-sign-in invitations in the browser: `/welcome`, where an invited person sets their
+//! first password with the code from their slip, and the console's `/admin/invitations`, which
+//! issues a department's invitations and shows the printable slips once.
+
+use super::admin::{staff, staff_acting};
+use super::{Csrf, PageResult, org, render, stale_form};
+use crate::WebState;
+use crate::api::session::Source;
+use axum::Form;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use carepost_identity::IdentityError;
+use serde::Deserialize;
+
+fn welcome_page(
+    state: &WebState,
+    csrf: &Csrf,
+    error: Option<String>,
+    done: bool,
+) -> super::pages::WelcomePage {
+    super::pages::WelcomePage {
+        org: org(state),
+        signed_in_as: None,
+        csrf: csrf.token.clone(),
+        error,
+        done,
+        mfa_hint: false,
+        min_length: state.directory.config().password.min_length,
+    }
+}
+
+pub async fn welcome_form(State(state): State<WebState>, csrf: Csrf) -> PageResult {
+    render(&welcome_page(&state, &csrf, None, false), &csrf)
+}
+
+#[derive(Deserialize)]
+pub struct WelcomeForm {
+    csrf: String,
+    login: String,
+    code: String,
+    new_password: String,
+}
+
+pub async fn welcome(
+    State(state): State<WebState>,
+    source: Source,
+    csrf: Csrf,
+    Form(f): Form<WelcomeForm>,
+) -> PageResult {
+    if !csrf.accepts(&f.csrf) {
+        return Ok(stale_form("/welcome"));
+    }
+    let error = match state
+        .directory
+        .accept_invitation(&f.login, &f.code, &f.new_password, source.0)
+        .await
+    {
+        Ok(Some(_)) => return render(&welcome_page(&state, &csrf, None, true), &csrf),
+        Ok(None) => {
+            "That address and code do not go together, or the code was used, revoked or has expired. Ask whoever gave you the slip for a new one.".to_string()
+        }
+        Err(IdentityError::PasswordRejected(v)) => {
+            let list: Vec<String> = v.iter().map(ToString::to_string).collect();
+            format!("Choose another password: {}", list.join("; "))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    render(&welcome_page(&state, &csrf, Some(error), false), &csrf)
+}
+
+async fn invitations_page(
+    state: &WebState,
+    actor: &carepost_identity::Actor,
+    me: String,
+    csrf: &Csrf,
+    issued: Vec<carepost_identity::IssuedInvitation>,
+    error: Option<String>,
+) -> PageResult {
+    let d = &state.directory;
+    let invitations = match d.list_invitations(actor, None).await {
+        Ok(list) => list,
+        // A supervisor sees the slips they issue, not IT's whole record.
+        Err(IdentityError::Forbidden(_)) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    render(
+        &super::pages::InvitationsPage {
+            org: org(state),
+            signed_in_as: Some(me),
+            csrf: csrf.token.clone(),
+            error,
+            departments: d.list_departments(actor).await?,
+            invitations,
+            issued,
+            welcome_url: format!("{}welcome", d.config().web.public_url.as_str()),
+        },
+        csrf,
+    )
+}
+
+pub async fn list(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+) -> PageResult {
+    let (actor, me) = match staff(&state, &headers, source).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    invitations_page(&state, &actor, me, &csrf, Vec::new(), None).await
+}
+
+#[derive(Deserialize)]
+pub struct IssueForm {
+    csrf: String,
+    department: String,
+}
+
+/// Issues a department's invitations and shows the slips (the codes exist only now, so this
+/// page is the answer itself rather than a redirect).
+pub async fn issue(
+    State(state): State<WebState>,
+    source: Source,
+    headers: HeaderMap,
+    csrf: Csrf,
+    Form(f): Form<IssueForm>,
+) -> PageResult {
+    let (actor, me) = match staff_acting(
+        &state,
+        &headers,
+        source,
+        (&csrf, &f.csrf),
+        "/admin/invitations",
+    )
+    .await?
+    {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    match state
+        .directory
+        .invite_department(&actor, &f.department)
+        .await
+    {
+        Ok(issued) if issued.is_empty() => {
+            let e = format!(
+                "Everyone in {} has a password already: nobody to invite.",
+                f.department.trim()
+            );
+            invitations_page(&state, &actor, me, &csrf, Vec::new(), Some(e)).await
+        }
+        Ok(issued) => invitations_page(&state, &actor, me, &csrf, issued, None).await,
+        Err(
+            IdentityError::Invalid(m) | IdentityError::Conflict(m) | IdentityError::NotFound(m),
+        ) => invitations_page(&state, &actor, me, &csrf, Vec::new(), Some(m)).await,
+        Err(e) => Err(e.into()),
+    }
+}

@@ -81,7 +81,7 @@ async fn an_invitation_sets_the_first_password_once_and_only_with_its_code() {
         // A new invitation replaces the old; the old one stops working; expiry ends one.
         let second = env
             .dir
-            .invite(&admin(), &[bo.address.clone()])
+            .invite(&admin(), std::slice::from_ref(&bo.address))
             .await
             .unwrap();
         assert_eq!(
@@ -158,23 +158,20 @@ async fn wrong_codes_lock_like_wrong_passwords_and_supervisors_invite_only_their
                 .await,
             Err(Refusal::Invalid)
         );
-        let sup = |first: &'static str, id: &'static str, dept: &'static str| {
-            let env = env;
-            async move {
-                let a = env
-                    .dir
-                    .create_account(
-                        &admin(),
-                        &crate::support::new_account(first, None, "Lead", id, dept),
-                    )
-                    .await
-                    .unwrap();
-                env.dir
-                    .grant_role(&admin(), &a.address, &Role::Supervisor, Some(dept))
-                    .await
-                    .unwrap();
-                env.staff_actor(a.id, &a.address).await
-            }
+        let sup = |first: &'static str, id: &'static str, dept: &'static str| async move {
+            let a = env
+                .dir
+                .create_account(
+                    &admin(),
+                    &crate::support::new_account(first, None, "Lead", id, dept),
+                )
+                .await
+                .unwrap();
+            env.dir
+                .grant_role(&admin(), &a.address, &Role::Supervisor, Some(dept))
+                .await
+                .unwrap();
+            env.staff_actor(a.id, &a.address).await
         };
         let other = sup("Otto", "S2", "Oncology").await;
         let e = env

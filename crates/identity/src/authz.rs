@@ -146,6 +146,7 @@ impl Directory {
                 | Permission::DisableAccounts
                 | Permission::ApproveReset
                 | Permission::RequestChanges
+                | Permission::InviteStaff
         );
         if acting_on_people
             && !self

@@ -280,6 +280,9 @@ impl Directory {
         let by_admin = origin == Origin::Administrator;
         tx.upsert_password(account, hash, must_change, by_admin, now)
             .await?;
+        // Any password ends an unused first-sign-in invitation: a slip found later opens nothing.
+        use carepost_store::InvitationRepo;
+        tx.revoke_invitations(account, now).await?;
         Ok(())
     }
 

@@ -86,6 +86,15 @@ impl Directory {
         actor: &Actor,
         department: &str,
     ) -> Result<Vec<IssuedInvitation>, IdentityError> {
+        // Who may invite at all is settled before anything about the department is told.
+        let may = actor
+            .roles
+            .iter()
+            .any(|r| Permission::InviteStaff.granted_to(r) || *r == crate::Role::Supervisor);
+        if !may {
+            self.require(actor, Permission::InviteStaff, "invitations")
+                .await?;
+        }
         let mut read = self.store.read().await?;
         let id = department_id(&mut read, department).await?;
         let all = read.accounts_within(id).await?;
@@ -247,6 +256,17 @@ impl Directory {
         let network = network_of(source);
         let now = self.clock.now();
         let mut read = self.store.read().await?;
+        // A paused network is held here as at sign-in: guesses at codes are a spray too.
+        if self
+            .source_paused_until(&mut read, &network, source)
+            .await?
+            .is_some()
+        {
+            drop(read);
+            self.record_failure(&attempt, None, &network, Why::Throttled)
+                .await?;
+            return Ok(None);
+        }
         let row = match Address::parse(login) {
             Ok(a) => read.find_account_by_address(&a.to_string()).await?,
             Err(_) => None,
@@ -276,6 +296,15 @@ impl Directory {
         self.check_password(&row, new_password).await?;
         let hash = self.hasher.hash(&*self.rng, new_password).await?;
         let mut tx = self.store.begin().await?;
+        // A password set meanwhile (a reset, an administrator) ends what the invitation was
+        // for: it never replaces one. Read under the audit lock, as every password change is.
+        let current = tx.find_account(row.id).await?;
+        if tx.find_password(row.id).await?.is_some()
+            || current.is_none_or(|a| a.status != AccountStatus::Active.as_str())
+            || is_locked(&tx.find_lockout(row.id, kind.as_str()).await?, now)
+        {
+            return Ok(None);
+        }
         if !tx.use_invitation(invitation.id, now).await? {
             return Ok(None);
         }

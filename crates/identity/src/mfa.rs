@@ -415,13 +415,38 @@ impl Directory {
         row: &AccountRow,
         code: &str,
     ) -> Result<bool, IdentityError> {
+        self.guess_totp_when(attempt, row, code, None).await
+    }
+
+    /// `guess_totp` for a locked account: the guess takes one of the lock's `unlock_tries`
+    /// first (none left: refused unchecked). Taken under the same audit lock as the failures
+    /// it counts, so that no failure written meanwhile gives a spent try back.
+    pub(crate) async fn guess_totp_while_locked(
+        &self,
+        attempt: &crate::SignIn<'_>,
+        row: &AccountRow,
+        code: &str,
+        tries: i64,
+    ) -> Result<bool, IdentityError> {
+        self.guess_totp_when(attempt, row, code, Some(tries)).await
+    }
+
+    async fn guess_totp_when(
+        &self,
+        attempt: &crate::SignIn<'_>,
+        row: &AccountRow,
+        code: &str,
+        unlock_tries: Option<i64>,
+    ) -> Result<bool, IdentityError> {
         let network = network_of(attempt.source);
+        let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let kind = self.source_kind(&mut tx, row.id, &network).await?;
-        if is_locked(
-            &tx.find_lockout(row.id, kind.as_str()).await?,
-            self.clock.now(),
-        ) {
+        let refused = match unlock_tries {
+            None => is_locked(&tx.find_lockout(row.id, kind.as_str()).await?, now),
+            Some(max) => !tx.take_unlock_try(row.id, kind.as_str(), now, max).await?,
+        };
+        if refused {
             drop(tx);
             self.record_failure(attempt, Some((row, kind)), &network, Why::Locked)
                 .await?;
@@ -474,15 +499,6 @@ impl Directory {
             return Ok(false);
         }
         self.second_factor_passed(attempt, &row).await
-    }
-
-    /// A code from the account's confirmed authenticator, spent (never accepted twice).
-    pub(crate) async fn check_confirmed_totp(
-        &self,
-        row: &AccountRow,
-        code: &str,
-    ) -> Result<bool, IdentityError> {
-        self.check_totp(row, code, false).await
     }
 
     /// Whether `code` is one of the account's unused recovery codes, without spending it.

@@ -150,24 +150,13 @@ impl Directory {
         let now = self.clock.now();
         let locked = is_locked(&read.find_lockout(row.id, kind.as_str()).await?, now);
         drop(read);
-        if !locked {
-            return self.guess_totp(attempt, row, code).await;
+        match locked {
+            false => self.guess_totp(attempt, row, code).await,
+            true => {
+                self.guess_totp_while_locked(attempt, row, code, UNLOCK_TRIES)
+                    .await
+            }
         }
-        let mut tx = self.store.begin_bookkeeping().await?;
-        let taken = tx
-            .take_unlock_try(row.id, kind.as_str(), now, UNLOCK_TRIES)
-            .await?;
-        tx.commit().await?;
-        if !taken {
-            self.record_failure(attempt, Some((row, kind)), network, Why::Locked)
-                .await?;
-            return Ok(false);
-        }
-        if !self.check_confirmed_totp(row, code).await? {
-            self.second_factor_failed(attempt, row).await?;
-            return Ok(false);
-        }
-        Ok(true)
     }
 
     /// A recovery code: checked, then the new password checked against every rule, and only

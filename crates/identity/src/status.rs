@@ -79,6 +79,8 @@ impl Directory {
                 _ => crate::app_passwords::why::DEPROVISIONED,
             };
             tx.revoke_app_passwords(row.id, None, now, why).await?;
+            use carepost_store::InvitationRepo;
+            tx.revoke_invitations(row.id, now).await?;
             tx.revoke_account_grants(row.id, now, to.as_str(), None)
                 .await?;
         }

@@ -44,13 +44,14 @@ pub(crate) async fn run(c: InviteCommand, g: &Global) -> anyhow::Result<ExitCode
                 None => dir.invite(&actor, &addresses).await?,
             };
             if let Some(path) = csv {
-                let mut w = csv::Writer::from_path(&path)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
+                // The codes open accounts: the file is the owner's alone (0600), and new.
+                let mut w = csv::Writer::from_writer(Vec::new());
                 w.write_record(["address", "name", "department", "code", "expires_at"])?;
                 for i in &issued {
                     w.write_record([&i.address, &i.name, &i.department, &i.code, &i.expires_at])?;
                 }
-                w.flush()?;
+                let bytes = w.into_inner().context("cannot write the CSV")?;
+                crate::dev::write_secret_file(&path, &bytes)?;
                 say!("{} invitations written to {}", issued.len(), path.display());
             } else if g.json {
                 output::json(&issued)?;

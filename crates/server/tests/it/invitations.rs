@@ -190,3 +190,58 @@ async fn wrong_codes_lock_like_wrong_passwords_and_supervisors_invite_only_their
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_supervisor_cannot_invite_a_role_holder_and_a_password_set_meanwhile_ends_an_invitation()
+{
+    on_each_backend(async |env| {
+        env.dir.import_csv(&admin(), HR.as_bytes()).await.unwrap();
+        // Nia holds a role and has no password yet: only IT may hand out her way in.
+        env.dir
+            .grant_role(&admin(), "nia.cole@kaiser.org", &Role::ItAdmin, None)
+            .await
+            .unwrap();
+        let meg = env
+            .dir
+            .create_account(
+                &admin(),
+                &crate::support::new_account("Meg", None, "Lead", "S1", "Cardiology"),
+            )
+            .await
+            .unwrap();
+        env.dir
+            .grant_role(
+                &admin(),
+                &meg.address,
+                &Role::Supervisor,
+                Some("Cardiology"),
+            )
+            .await
+            .unwrap();
+        let meg = env.staff_actor(meg.id, &meg.address).await;
+        let e = env
+            .dir
+            .invite(&meg, &["nia.cole@kaiser.org".to_string()])
+            .await
+            .unwrap_err();
+        assert!(matches!(e, IdentityError::Forbidden(_)), "{e}");
+        // Bo is invited, then the helpdesk resets him before he uses it: the slip opens nothing.
+        let slip = env
+            .dir
+            .invite(&admin(), &["bo.ray@kaiser.org".to_string()])
+            .await
+            .unwrap();
+        env.dir
+            .reset_password(&admin(), "bo.ray@kaiser.org")
+            .await
+            .unwrap();
+        assert_eq!(
+            env.dir
+                .accept_invitation("bo.ray@kaiser.org", &slip[0].code, GOOD, None)
+                .await
+                .unwrap(),
+            None
+        );
+    })
+    .await;
+}

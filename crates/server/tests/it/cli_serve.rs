@@ -140,6 +140,14 @@ fn logs_are_json_lines_with_log_format_json() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Debug logs can fill the stderr pipe before the banner ends: read it alongside, or the
+    // server blocks writing a log line and the banner never comes.
+    let mut err = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut err, &mut text).unwrap();
+        text
+    });
     let stdout = BufReader::new(child.stdout.take().unwrap());
     for line in stdout.lines() {
         if line.unwrap().starts_with("Ctrl-C") {
@@ -147,8 +155,8 @@ fn logs_are_json_lines_with_log_format_json() {
         }
     }
     signal(&child, "TERM");
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(child.wait().unwrap().success());
+    let stderr = logs.join().unwrap();
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(!lines.is_empty(), "no logs at debug level");
     for l in lines {

@@ -156,8 +156,8 @@ impl Refusal {
     pub fn message(self) -> String {
         match self {
             Refusal::SourcePaused { minutes } => format!(
-                "Sign-ins from this computer's network are paused for {minutes} more minute{} because many failed there. This says nothing about your account: try again then, or call the helpdesk",
-                if minutes == 1 { "" } else { "s" }
+                "{}. This says nothing about your account: try again then, or call the helpdesk",
+                paused_for(minutes)
             ),
             other => other.fixed_message().to_string(),
         }
@@ -177,6 +177,14 @@ impl Refusal {
             }
         }
     }
+}
+
+/// The words every pause notice starts with.
+pub(crate) fn paused_for(minutes: u64) -> String {
+    format!(
+        "Sign-ins from this computer's network are paused for {minutes} more minute{} because many failed there",
+        if minutes == 1 { "" } else { "s" }
+    )
 }
 
 pub type SignInResult = Result<SignedIn, Refusal>;

@@ -102,7 +102,7 @@ const OPTIONAL: [&str; 6] = [
 
 /// The separators spreadsheets write CSV with: commas, and semicolons or tabs where the
 /// decimal separator is a comma (most of Europe).
-const SEPARATORS: [(u8, &str); 3] = [(b',', "commas"), (b';', "semicolons"), (b'\t', "tabs")];
+const SEPARATORS: [u8; 3] = [b',', b';', b'\t'];
 
 impl Columns {
     fn from_header(h: &csv::StringRecord) -> Result<Columns, IdentityError> {
@@ -760,7 +760,7 @@ fn conflict(summary: &mut ImportSummary, row: &Row, reason: String) {
 fn detect_separator(text: &[u8]) -> Result<(u8, Columns), IdentityError> {
     let header_line = text.split(|b| *b == b'\n').next().unwrap_or_default();
     let mut first_error = None;
-    for (separator, _) in SEPARATORS {
+    for separator in SEPARATORS {
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(separator)
             .from_reader(header_line);

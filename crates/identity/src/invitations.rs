@@ -9,7 +9,7 @@
 use crate::authn::{Protocol, SignIn, Why};
 use crate::authz::Permission;
 use crate::directory::{account_by_address, department_id, name_of};
-use crate::lockout::{SourceKind, is_locked, network_of};
+use crate::lockout::{is_locked, network_of};
 use crate::{AccountStatus, Actor, Directory, IdentityError};
 use carepost_audit::action;
 use carepost_store::{
@@ -315,16 +315,12 @@ impl Directory {
                 action::INVITATION_USE,
                 format!("account:{}", row.primary_address),
             )
-            .with_details(json!({ "invitation": invitation.id, "kind": kind_name(kind) }));
+            .with_details(json!({ "invitation": invitation.id, "kind": kind.as_str() }));
         event.source = source.map(|ip| ip.to_string());
         tx.append_audit(&event).await?;
         tx.commit().await?;
         Ok(Some(row.id))
     }
-}
-
-fn kind_name(kind: SourceKind) -> &'static str {
-    kind.as_str()
 }
 
 fn info(r: &InvitationRow, address: String, now: UnixMillis) -> InvitationInfo {

@@ -61,8 +61,8 @@ impl Pending {
     pub fn notice(&self) -> Option<String> {
         self.paused_minutes.map(|minutes| {
             format!(
-                "Sign-ins from this computer's network are paused for {minutes} more minute{} because many failed there. If you use an authenticator app, go on with its code or one of your recovery codes; otherwise try again then, or call the helpdesk.",
-                if minutes == 1 { "" } else { "s" }
+                "{}. If you use an authenticator app, go on with its code or one of your recovery codes; otherwise try again then, or call the helpdesk.",
+                crate::authn::paused_for(minutes)
             )
         })
     }

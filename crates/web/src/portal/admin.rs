@@ -513,10 +513,7 @@ pub async fn create_account(
             &format!("/admin/accounts/{}?done=created", a.address),
             &[],
         )),
-        Err(
-            IdentityError::Invalid(m) | IdentityError::Conflict(m) | IdentityError::NotFound(m),
-        ) => new_account_form(&state, &actor, me, &csrf, f, Some(m)).await,
-        Err(e) => Err(e.into()),
+        Err(e) => new_account_form(&state, &actor, me, &csrf, f, Some(super::refusal(e)?)).await,
     }
 }
 

@@ -84,10 +84,17 @@ pub async fn create_department(
             let said = vec![format!("Department {} created.", d.name)];
             directory_page(&state, &actor, me, &csrf, said, None).await
         }
-        Err(
-            IdentityError::Invalid(m) | IdentityError::Conflict(m) | IdentityError::NotFound(m),
-        ) => directory_page(&state, &actor, me, &csrf, Vec::new(), Some(m)).await,
-        Err(e) => Err(e.into()),
+        Err(e) => {
+            directory_page(
+                &state,
+                &actor,
+                me,
+                &csrf,
+                Vec::new(),
+                Some(super::refusal(e)?),
+            )
+            .await
+        }
     }
 }
 
@@ -145,9 +152,16 @@ pub async fn change_department(
     };
     match done {
         Ok(said) => directory_page(&state, &actor, me, &csrf, vec![said], None).await,
-        Err(
-            IdentityError::Invalid(m) | IdentityError::Conflict(m) | IdentityError::NotFound(m),
-        ) => directory_page(&state, &actor, me, &csrf, Vec::new(), Some(m)).await,
-        Err(e) => Err(e.into()),
+        Err(e) => {
+            directory_page(
+                &state,
+                &actor,
+                me,
+                &csrf,
+                Vec::new(),
+                Some(super::refusal(e)?),
+            )
+            .await
+        }
     }
 }

@@ -155,9 +155,16 @@ pub async fn issue(
             invitations_page(&state, &actor, me, &csrf, Vec::new(), Some(e)).await
         }
         Ok(issued) => invitations_page(&state, &actor, me, &csrf, issued, None).await,
-        Err(
-            IdentityError::Invalid(m) | IdentityError::Conflict(m) | IdentityError::NotFound(m),
-        ) => invitations_page(&state, &actor, me, &csrf, Vec::new(), Some(m)).await,
-        Err(e) => Err(e.into()),
+        Err(e) => {
+            invitations_page(
+                &state,
+                &actor,
+                me,
+                &csrf,
+                Vec::new(),
+                Some(super::refusal(e)?),
+            )
+            .await
+        }
     }
 }

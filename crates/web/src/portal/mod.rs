@@ -361,6 +361,16 @@ pub(crate) async fn gate(state: &WebState, s: &Session) -> Result<Gate, PageErro
     )
 }
 
+/// A refusal a form shows beside itself (bad input, a conflict, something not found), or the
+/// error to answer with as a page.
+pub(crate) fn refusal(e: carepost_identity::IdentityError) -> Result<String, PageError> {
+    use carepost_identity::IdentityError::{Conflict, Invalid, NotFound};
+    match e {
+        Invalid(m) | Conflict(m) | NotFound(m) => Ok(m),
+        e => Err(e.into()),
+    }
+}
+
 pub(crate) fn org(state: &WebState) -> String {
     state.directory.config().organization.name.clone()
 }

@@ -66,6 +66,22 @@ impl Permission {
         )
     }
 
+    /// The roles that hold this permission, in words, for a refusal to name.
+    pub fn needs(self) -> String {
+        let roles: Vec<&str> = [Role::ItAdmin, Role::Helpdesk, Role::SecurityOfficer]
+            .iter()
+            .filter(|r| self.granted_to(r))
+            .map(Role::as_str)
+            .collect();
+        let mut words = roles.join(" or ");
+        if self.supervisor_may() {
+            words.push_str(" role, or the supervisor role for the department concerned");
+        } else {
+            words.push_str(" role");
+        }
+        words
+    }
+
     pub fn granted_to(self, role: &Role) -> bool {
         matches!(
             (role, self),
@@ -246,7 +262,12 @@ async fn require(
     tx.commit().await?;
     Err(IdentityError::Forbidden(match waiting {
         Some(role) => role_waits(role),
-        None => format!("{} may not {}", actor.who, p.as_str()),
+        None => format!(
+            "{} may not {}: that needs the {}",
+            actor.who,
+            p.as_str(),
+            p.needs()
+        ),
     }))
 }
 

@@ -213,7 +213,11 @@ function passwordFeedback() {
 
 // Times come from the server in UTC (RFC 3339); shown in the reader's own time zone.
 function localTimes() {
-  const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  // The viewer's own zone, named: a ward in another zone must not misread a lock's end.
+  const fmt = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "short", day: "numeric", hour: "numeric", minute: "2-digit",
+    timeZoneName: "short",
+  });
   for (const t of document.querySelectorAll("time[datetime]")) {
     const d = new Date(t.getAttribute("datetime"));
     if (!isNaN(d)) {
@@ -235,4 +239,7 @@ document.addEventListener("DOMContentLoaded", () => {
   localTimes();
   const imp = document.getElementById("run-import");
   if (imp) imp.addEventListener("click", runImport);
+  // The policy allows no inline handler, so the print button is wired here.
+  const print = document.getElementById("print-slips");
+  if (print) print.addEventListener("click", () => window.print());
 });

@@ -10,6 +10,7 @@ mod change_requests;
 mod cli;
 mod cli_mail;
 mod cli_serve;
+mod console;
 mod crash;
 mod day_one;
 mod departments;

@@ -530,7 +530,7 @@ async fn helpdesk_resets_with_the_persons_code_or_a_supervisors_approval_and_it_
     assert!(
         waiting
             .body
-            .contains("your supervisor role opens once you have a second factor"),
+            .contains("Your supervisor role opens once you have a second factor"),
         "{}",
         waiting.body
     );

@@ -363,6 +363,7 @@ fn shown_once(
             org: org(state),
             signed_in_as: Some(s.address.clone()),
             csrf: csrf.token.clone(),
+            nav: Vec::new(),
             heading: heading.to_string(),
             explanation: explanation.to_string(),
             secrets,

@@ -110,6 +110,7 @@ pub async fn accounts(
             org: org(&state),
             signed_in_as: Some(me),
             csrf: csrf.token.clone(),
+            nav: super::console::nav(&actor, "/admin/accounts"),
             query: q.query,
             statuses,
             accounts,
@@ -196,6 +197,7 @@ pub async fn account(
             org: org(&state),
             signed_in_as: Some(me),
             csrf: csrf.token.clone(),
+            nav: super::console::nav(&actor, "/admin/accounts"),
             account,
             locks,
             sources,
@@ -380,6 +382,7 @@ pub async fn act(
                     org: org(&state),
                     signed_in_as: Some(me),
                     csrf: csrf.token.clone(),
+                    nav: super::console::nav(&actor, "/admin/accounts"),
                     heading: format!("Temporary password for {address}"),
                     explanation: format!(
                         "Give it to the person in person or by phone after checking who they are. It works for {} and must be changed at the first sign-in.",
@@ -438,6 +441,7 @@ async fn new_account_form(
             org: org(state),
             signed_in_as: Some(me),
             csrf: csrf.token.clone(),
+            nav: super::console::nav(actor, "/admin/accounts"),
             form,
             departments,
             categories,
@@ -524,7 +528,7 @@ pub async fn reset_request_page(
     csrf: Csrf,
     Path(id): Path<i64>,
 ) -> PageResult {
-    let (_, me) = match staff(&state, &headers, source).await? {
+    let (actor, me) = match staff(&state, &headers, source).await? {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
@@ -533,6 +537,7 @@ pub async fn reset_request_page(
             org: org(&state),
             signed_in_as: Some(me),
             csrf: csrf.token.clone(),
+            nav: super::console::nav(&actor, "/admin/reset-requests"),
             id,
         },
         &csrf,
@@ -558,6 +563,7 @@ pub async fn approve_reset(
             org: org(&state),
             signed_in_as: Some(me),
             csrf: csrf.token.clone(),
+            nav: super::console::nav(&actor, "/admin/reset-requests"),
             heading: format!("Reset request {id} approved"),
             explanation: "Hand this temporary password to the person in person. It must be changed at the first sign-in.".to_string(),
             secrets: vec![temporary],
@@ -582,6 +588,7 @@ pub async fn reset_requests(
             org: org(&state),
             signed_in_as: Some(me),
             csrf: csrf.token.clone(),
+            nav: super::console::nav(&actor, "/admin/reset-requests"),
             requests,
         },
         &csrf,

@@ -31,6 +31,7 @@ async fn apps_page(
             org: org(state),
             signed_in_as: Some(me),
             csrf: csrf.token.clone(),
+            nav: super::console::nav(actor, "/admin/apps"),
             issuer: state.oidc.issuer(),
             apps,
             shown_once: said.shown_once,

@@ -84,6 +84,7 @@ async fn audit_page(
             org: org(state),
             signed_in_as: Some(me),
             csrf: csrf.token.clone(),
+            nav: super::console::nav(actor, "/admin/audit"),
             filter: f,
             events,
             limit: usize::try_from(AUDIT_PAGE).unwrap_or(usize::MAX),

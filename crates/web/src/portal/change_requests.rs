@@ -25,6 +25,7 @@ async fn requests_page(
             org: org(state),
             signed_in_as: Some(me),
             csrf: csrf.token.clone(),
+            nav: super::console::nav(actor, "/admin/change-requests"),
             deciding: actor
                 .roles
                 .iter()

@@ -25,6 +25,7 @@ async fn directory_page(
             org: org(state),
             signed_in_as: Some(me),
             csrf: csrf.token.clone(),
+            nav: super::console::nav(actor, "/admin/departments"),
             departments,
             can_manage: actor.roles.contains(&Role::ItAdmin),
             notices,

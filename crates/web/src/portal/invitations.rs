@@ -92,6 +92,7 @@ async fn invitations_page(
             org: org(state),
             signed_in_as: Some(me),
             csrf: csrf.token.clone(),
+            nav: super::console::nav(actor, "/admin/invitations"),
             error,
             departments: d.list_departments(actor).await?,
             invitations,

@@ -15,6 +15,7 @@ mod apps;
 mod audit;
 mod change_requests;
 pub(crate) mod confirm;
+mod console;
 mod departments;
 mod invitations;
 pub(crate) mod pages;
@@ -85,7 +86,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
             get(confirm::confirm_page).post(confirm::confirm),
         )
         .layer(axum::middleware::from_fn_with_state(
-            state,
+            state.clone(),
             crate::api::limit_sign_ins,
         ));
     Router::new()
@@ -141,7 +142,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/admin/apps/{client_id}/remove", post(apps::remove))
         .route("/admin/audit/verify", post(audit::verify_audit))
         .route("/admin/accounts", get(admin::accounts))
-        .route("/admin", get(sources::home))
+        .route("/admin", get(console::home))
         .route("/admin/sources", get(sources::list))
         .route("/admin/sources/clear", post(sources::clear))
         .route(
@@ -155,6 +156,10 @@ pub fn routes(state: WebState) -> Router<WebState> {
         // Forms are small; a megabyte "password" is refused before any hashing. (A layer
         // covers the routes added before it: this one, all of them.)
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            console::styled_refusal,
+        ))
 }
 
 async fn css() -> Response {
@@ -191,19 +196,21 @@ impl FromRequestParts<WebState> for Csrf {
         parts: &mut Parts,
         state: &WebState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(
-            match cookie_value(&parts.headers, CSRF_COOKIE).filter(|t| t.len() >= 32) {
-                Some(token) => Csrf { token, new: false },
-                None => Csrf {
-                    token: state.directory.new_token(),
-                    new: true,
-                },
-            },
-        )
+        Ok(Csrf::of(&parts.headers, state))
     }
 }
 
 impl Csrf {
+    pub(crate) fn of(headers: &HeaderMap, state: &WebState) -> Csrf {
+        match cookie_value(headers, CSRF_COOKIE).filter(|t| t.len() >= 32) {
+            Some(token) => Csrf { token, new: false },
+            None => Csrf {
+                token: state.directory.new_token(),
+                new: true,
+            },
+        }
+    }
+
     /// Whether a form's token is this browser's (compared in constant time).
     pub(crate) fn accepts(&self, form: &str) -> bool {
         !self.new
@@ -275,7 +282,11 @@ impl IntoResponse for PageError {
             }
             other => (StatusCode::BAD_REQUEST, other.to_string()),
         };
+        let refused = (status == StatusCode::FORBIDDEN).then(|| console::Refused(text.clone()));
         let mut res = (status, format!("{text}\n")).into_response();
+        if let Some(r) = refused {
+            res.extensions_mut().insert(r);
+        }
         res.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),

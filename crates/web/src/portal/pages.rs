@@ -1,6 +1,7 @@
 //! The page templates (`crates/web/templates`) and what each shows. Every page carries the
 //! base template's fields: the organization's name, who is signed in, the CSRF token.
 
+use super::console::NavLink;
 use askama::Template;
 use carepost_identity::{Account, MfaSummary, PasswordState, SessionInfo};
 
@@ -49,6 +50,8 @@ pub(crate) struct InvitationsPage {
     pub org: String,
     pub signed_in_as: Option<String>,
     pub csrf: String,
+    /// The console's navigation (empty outside the console).
+    pub nav: Vec<NavLink>,
     pub error: Option<String>,
     pub departments: Vec<carepost_identity::Department>,
     pub invitations: Vec<carepost_identity::InvitationInfo>,
@@ -176,6 +179,8 @@ pub(crate) struct ShownOncePage {
     pub org: String,
     pub signed_in_as: Option<String>,
     pub csrf: String,
+    /// The console's navigation (empty outside the console).
+    pub nav: Vec<NavLink>,
     pub heading: String,
     pub explanation: String,
     pub secrets: Vec<String>,
@@ -187,6 +192,8 @@ pub(crate) struct AdminAccountsPage {
     pub org: String,
     pub signed_in_as: Option<String>,
     pub csrf: String,
+    /// The console's navigation (empty outside the console).
+    pub nav: Vec<NavLink>,
     pub query: String,
     /// Each status and whether it is the one searched for.
     pub statuses: Vec<(&'static str, bool)>,
@@ -208,6 +215,8 @@ pub(crate) struct AdminAccountPage {
     pub org: String,
     pub signed_in_as: Option<String>,
     pub csrf: String,
+    /// The console's navigation (empty outside the console).
+    pub nav: Vec<NavLink>,
     pub account: Account,
     pub locks: Vec<LockView>,
     /// Networks the account failed to sign in from lately, with their pause.
@@ -232,6 +241,8 @@ pub(crate) struct ResetRequestPage {
     pub org: String,
     pub signed_in_as: Option<String>,
     pub csrf: String,
+    /// The console's navigation (empty outside the console).
+    pub nav: Vec<NavLink>,
     pub id: i64,
 }
 
@@ -264,6 +275,8 @@ pub(crate) struct NewAccountPage {
     pub org: String,
     pub signed_in_as: Option<String>,
     pub csrf: String,
+    /// The console's navigation (empty outside the console).
+    pub nav: Vec<NavLink>,
     pub form: NewAccountForm,
     /// Each department and whether it is chosen.
     pub departments: Vec<(String, bool)>,
@@ -278,6 +291,8 @@ pub(crate) struct AuditPage {
     pub org: String,
     pub signed_in_as: Option<String>,
     pub csrf: String,
+    /// The console's navigation (empty outside the console).
+    pub nav: Vec<NavLink>,
     pub filter: super::audit::AuditSearch,
     pub events: Vec<carepost_audit::Event>,
     pub limit: usize,
@@ -293,8 +308,7 @@ pub(crate) struct AdminHomePage {
     pub org: String,
     pub signed_in_as: Option<String>,
     pub csrf: String,
-    /// The console's sections this role may use: (path, title).
-    pub nav: Vec<(&'static str, &'static str)>,
+    pub nav: Vec<NavLink>,
     pub overview: carepost_identity::Overview,
 }
 
@@ -304,6 +318,8 @@ pub(crate) struct SourcesPage {
     pub org: String,
     pub signed_in_as: Option<String>,
     pub csrf: String,
+    /// The console's navigation (empty outside the console).
+    pub nav: Vec<NavLink>,
     pub sources: Vec<carepost_identity::SourceState>,
     pub can_clear: bool,
     pub notices: Vec<String>,
@@ -315,6 +331,8 @@ pub(crate) struct DirectoryPage {
     pub org: String,
     pub signed_in_as: Option<String>,
     pub csrf: String,
+    /// The console's navigation (empty outside the console).
+    pub nav: Vec<NavLink>,
     pub departments: Vec<carepost_identity::Department>,
     pub can_manage: bool,
     pub notices: Vec<String>,
@@ -347,6 +365,8 @@ pub(crate) struct ChangeRequestsPage {
     pub org: String,
     pub signed_in_as: Option<String>,
     pub csrf: String,
+    /// The console's navigation (empty outside the console).
+    pub nav: Vec<NavLink>,
     /// IT decides; others follow their own requests.
     pub deciding: bool,
     pub requests: Vec<carepost_identity::ChangeRequestInfo>,
@@ -360,6 +380,8 @@ pub(crate) struct PoliciesPage {
     pub org: String,
     pub signed_in_as: Option<String>,
     pub csrf: String,
+    /// The console's navigation (empty outside the console).
+    pub nav: Vec<NavLink>,
     pub can_change: bool,
     pub forms: Vec<PolicyForm>,
     /// Everything in force (the keys set only in the file too), pretty-printed.
@@ -374,6 +396,8 @@ pub(crate) struct ResetRequestsPage {
     pub org: String,
     pub signed_in_as: Option<String>,
     pub csrf: String,
+    /// The console's navigation (empty outside the console).
+    pub nav: Vec<NavLink>,
     pub requests: Vec<carepost_identity::OpenResetRequest>,
 }
 
@@ -408,11 +432,23 @@ pub(crate) struct MessagePage {
 }
 
 #[derive(Template)]
+#[template(path = "refused.html")]
+pub(crate) struct RefusedPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub nav: Vec<NavLink>,
+    pub text: String,
+}
+
+#[derive(Template)]
 #[template(path = "admin_apps.html")]
 pub(crate) struct AppsPage {
     pub org: String,
     pub signed_in_as: Option<String>,
     pub csrf: String,
+    /// The console's navigation (empty outside the console).
+    pub nav: Vec<NavLink>,
     pub issuer: String,
     pub apps: Vec<carepost_oidc::ClientInfo>,
     /// A client just registered: its id and secret, shown once.

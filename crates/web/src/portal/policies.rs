@@ -66,6 +66,7 @@ async fn policies_page(
             org: org(state),
             signed_in_as: Some(me),
             csrf: csrf.token.clone(),
+            nav: super::console::nav(actor, "/admin/policies"),
             can_change: actor
                 .roles
                 .iter()

@@ -1,6 +1,5 @@
-//! The console's landing page (`/admin`: counts, and the sections this role may use) and the
-//! helpdesk's list of paused source networks (why, since when, until when) with the lift of a
-//! pause, answered with a redirect so that a reload does not lift again.
+//! The helpdesk's list of paused source networks (why, since when, until when) with the lift of
+//! a pause, answered with a redirect so that a reload does not lift again.
 
 use super::admin::{staff, staff_acting};
 use super::{Csrf, PageResult, org, render, see_other};
@@ -42,6 +41,7 @@ pub async fn list(
             org: org(&state),
             signed_in_as: Some(me),
             csrf: csrf.token.clone(),
+            nav: super::console::nav(&actor, "/admin/sources"),
             can_clear: actor
                 .roles
                 .iter()
@@ -76,57 +76,4 @@ pub async fn clear(
         _ => "cleared",
     };
     Ok(see_other(&format!("/admin/sources?done={done}"), &[]))
-}
-
-/// The console's sections a role may use, as (path, title): the navigation shows only these.
-pub(super) fn sections(actor: &carepost_identity::Actor) -> Vec<(&'static str, &'static str)> {
-    use carepost_identity::Role;
-    let may = |p: Permission| actor.roles.iter().any(|r| p.granted_to(r));
-    let supervises = actor.roles.contains(&Role::Supervisor);
-    let mut out = vec![
-        ("/admin/accounts", "Accounts"),
-        ("/admin/departments", "Departments"),
-    ];
-    if may(Permission::UnlockAccounts) {
-        out.push(("/admin/sources", "Paused networks"));
-    }
-    if may(Permission::StartReset) || supervises {
-        out.push(("/admin/reset-requests", "Reset requests"));
-    }
-    if may(Permission::ManageAccounts) || supervises {
-        out.push(("/admin/change-requests", "Change requests"));
-        out.push(("/admin/invitations", "Invitations"));
-    }
-    out.push(("/admin/policies", "Policies"));
-    if may(Permission::ManageApps) {
-        out.push(("/admin/apps", "Single sign-on"));
-    }
-    if may(Permission::ReadAudit) {
-        out.push(("/admin/audit", "Audit trail"));
-    }
-    out
-}
-
-/// `/admin`: the console's landing page, with the counts staff look at first.
-pub async fn home(
-    State(state): State<WebState>,
-    source: Source,
-    headers: HeaderMap,
-    csrf: Csrf,
-) -> PageResult {
-    let (actor, me) = match staff(&state, &headers, source).await? {
-        Ok(x) => x,
-        Err(to) => return Ok(to),
-    };
-    let overview = state.directory.overview(&actor).await?;
-    render(
-        &super::pages::AdminHomePage {
-            org: org(&state),
-            signed_in_as: Some(me),
-            csrf: csrf.token.clone(),
-            nav: sections(&actor),
-            overview,
-        },
-        &csrf,
-    )
 }

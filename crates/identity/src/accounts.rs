@@ -7,7 +7,7 @@ use crate::directory::{
 };
 use crate::{Account, AccountStatus, Actor, Directory, IdentityError, NewAccount, PersonName};
 use carepost_audit::action;
-use carepost_store::{AccountFilter, AuditRepo, DirectoryRepo, NewAccountRow, Tx};
+use carepost_store::{AuditRepo, DirectoryRepo, NewAccountRow, Tx};
 use carepost_types::{AccountId, Address, UnixMillis};
 use serde_json::json;
 
@@ -209,36 +209,10 @@ impl Directory {
         f: &ListFilter,
     ) -> Result<Vec<Account>, IdentityError> {
         let mut tx = self.store.read().await?;
-        let mut department = match &f.department {
-            Some(d) => Some(department_id(&mut tx, d).await?),
-            None => None,
-        };
-        let global = actor
-            .roles
-            .iter()
-            .any(|r| Permission::ReadDirectory.granted_to(r));
-        if !global {
-            // A supervisor lists the department they supervise (the only one, or the one asked
-            // for); anyone else is refused, with the refusal audited.
-            if department.is_none() && actor.supervises.len() == 1 {
-                department = actor.supervises.first().copied();
-            }
-            let allowed = match department {
-                Some(d) => self.supervises(actor, Permission::ReadDirectory, d).await?,
-                None => false,
-            };
-            if !allowed {
-                self.require(actor, Permission::ReadDirectory, "directory")
-                    .await?;
-            }
-        }
-        let filter = AccountFilter {
-            department,
-            status: f.status.map(|s| s.as_str().to_string()),
-            query: f.query.as_ref().map(|q| q.trim().to_lowercase()),
-            after: None,
-            limit: f.limit,
-        };
+        let department = self
+            .listing_scope(&mut tx, actor, f.department.as_deref())
+            .await?;
+        let filter = crate::roster::store_filter(f, department);
         let rows = tx.list_accounts(&filter).await?;
         Ok(rows
             .into_iter()

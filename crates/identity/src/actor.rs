@@ -26,6 +26,25 @@ impl Role {
         }
     }
 
+    /// Every role, in the order pages and messages list them.
+    pub const ALL: [Role; 5] = [
+        Role::ItAdmin,
+        Role::Helpdesk,
+        Role::Supervisor,
+        Role::SecurityOfficer,
+        Role::Communications,
+    ];
+
+    /// The role named `s`, or an error that lists the roles there are.
+    pub fn named(s: &str) -> Result<Role, crate::IdentityError> {
+        Role::parse(s.trim()).ok_or_else(|| {
+            crate::IdentityError::Invalid(format!(
+                "'{}' is not a role: it-admin, helpdesk, supervisor, security-officer or communications",
+                s.trim()
+            ))
+        })
+    }
+
     pub fn parse(s: &str) -> Option<Role> {
         match s {
             "it-admin" => Some(Role::ItAdmin),

@@ -6,7 +6,7 @@ use crate::authn::{Credential, Protocol, Refusal, SignIn, Why};
 use crate::lockout::{SourceKind, after_failure, is_locked, network_of, pause_until};
 use crate::{AccountStatus, Actor, Directory, IdentityError};
 use carepost_audit::{NewEvent, Outcome, action};
-use carepost_store::{AccountRow, AuditRepo, AuthRepo, DirectoryRepo, SourceRepo};
+use carepost_store::{AccountRow, AuditRepo, AuthRepo, DirectoryRepo, RosterRepo, SourceRepo};
 use carepost_types::{AccountId, Address, UnixMillis};
 use serde_json::json;
 use std::net::IpAddr;
@@ -235,6 +235,7 @@ impl Directory {
         )
         .await?;
         tx.remember_source(account.id, network, now).await?;
+        tx.touch_sign_in(account.id, now).await?;
         // A success forgives this login's failures from here: staff who mistyped and then
         // got it right are not a spray.
         tx.forget_source_login(network, &self.login_key(attempt.login, Some(account.id)))

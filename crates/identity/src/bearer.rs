@@ -6,7 +6,7 @@
 use crate::authn::{Credential, Refusal, SecondFactor, SignIn, SignInResult, SignedIn};
 use crate::{AccountStatus, Directory, IdentityError};
 use carepost_audit::action;
-use carepost_store::{AuditRepo, AuthRepo, DirectoryRepo};
+use carepost_store::{AuditRepo, AuthRepo, DirectoryRepo, RosterRepo};
 use carepost_types::AccountId;
 use serde_json::json;
 
@@ -76,6 +76,7 @@ impl Directory {
         };
         tx.remember_source(row.id, &network, self.clock.now())
             .await?;
+        tx.touch_sign_in(row.id, self.clock.now()).await?;
         self.saw_mail_client(
             &mut tx,
             row.id,

@@ -63,8 +63,12 @@ impl Placement<'_> {
 /// Filters for `Directory::list_accounts`.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
+    /// A department and every department below it.
     pub department: Option<String>,
     pub status: Option<AccountStatus>,
+    pub category: Option<String>,
+    /// Holders of this role.
+    pub role: Option<crate::Role>,
     pub query: Option<String>,
     pub limit: Option<i64>,
 }

@@ -14,6 +14,9 @@ pub struct AccountFilter {
     pub status: Option<String>,
     /// Lower-case text contained in a name, an address or the employee id.
     pub query: Option<String>,
+    pub category: Option<String>,
+    /// Holders of this role.
+    pub role: Option<String>,
     /// Only accounts whose primary address sorts after this one (paging).
     pub after: Option<String>,
     pub limit: Option<i64>,
@@ -383,56 +386,20 @@ impl DirectoryRepo for Tx {
     }
 
     async fn list_accounts(&mut self, f: &AccountFilter) -> Result<Vec<AccountRow>, StoreError> {
-        // Only the conditions asked for go into the statement, so that each can use its index
-        // (a catch-all `$n IS NULL OR ...` form defeats the planners).
-        let mut conditions: Vec<String> = Vec::new();
-        let mut args: Vec<Arg> = Vec::new();
-        if let Some(d) = f.department {
-            args.push(Arg::Int(d.0));
-            conditions.push(format!(
-                "a.department_id IN (WITH RECURSIVE sub(id) AS ( \
-                   SELECT id FROM departments WHERE id = ${n} \
-                   UNION ALL SELECT c.id FROM departments c JOIN sub ON c.parent_id = sub.id) \
-                 SELECT id FROM sub)",
-                n = args.len()
-            ));
-        }
-        if let Some(status) = &f.status {
-            args.push(Arg::Text(status.clone()));
-            conditions.push(format!("a.status = ${}", args.len()));
-        }
-        if let Some(q) = &f.query {
-            if q.contains(['%', '_', '\\']) {
-                // Wildcard characters taken literally: an escaped scan, rare and still correct.
-                args.push(Arg::Text(format!("%{}%", escape_like(q))));
-                conditions.push(format!("a.search_text LIKE ${} ESCAPE '\\'", args.len()));
-            } else {
-                args.push(Arg::Text(format!("%{q}%")));
-                conditions.push(self.backend().search_condition(args.len()));
-            }
-        }
+        let (mut conditions, mut args) = self.account_conditions(f);
         if let Some(after) = &f.after {
             args.push(Arg::Text(after.clone()));
             conditions.push(format!("a.primary_address > ${}", args.len()));
         }
         args.push(Arg::Int(f.limit.unwrap_or(i64::MAX)));
-        let filter = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
         let sql = AssertSqlSafe(format!(
-            "SELECT {ACCOUNT_COLUMNS} {ACCOUNT_JOINS} {filter} ORDER BY a.primary_address LIMIT ${}",
+            "SELECT {ACCOUNT_COLUMNS} {ACCOUNT_JOINS} {} ORDER BY a.primary_address LIMIT ${}",
+            where_clause(&conditions),
             args.len()
         ));
-        let mut query = sqlx::query(sql);
-        for a in args {
-            query = match a {
-                Arg::Int(v) => query.bind(v),
-                Arg::Text(v) => query.bind(v),
-            };
-        }
-        let rows = query.fetch_all(self.conn()).await?;
+        let rows = bind_all(sqlx::query(sql), args)
+            .fetch_all(self.conn())
+            .await?;
         all(&rows, AccountRow::from_row)
     }
 
@@ -563,9 +530,79 @@ impl DirectoryRepo for Tx {
 }
 
 /// A value bound to a composed statement.
-enum Arg {
+#[derive(Clone)]
+pub(crate) enum Arg {
     Int(i64),
     Text(String),
+}
+
+impl Tx {
+    /// The conditions of `f` (without its paging), as SQL over `accounts a` and their
+    /// arguments. Only the conditions asked for go into the statement, so that each can use
+    /// its index (a catch-all `$n IS NULL OR ...` form defeats the planners).
+    pub(crate) fn account_conditions(&self, f: &AccountFilter) -> (Vec<String>, Vec<Arg>) {
+        let mut conditions: Vec<String> = Vec::new();
+        let mut args: Vec<Arg> = Vec::new();
+        if let Some(d) = f.department {
+            args.push(Arg::Int(d.0));
+            conditions.push(format!(
+                "a.department_id IN (WITH RECURSIVE sub(id) AS ( \
+                   SELECT id FROM departments WHERE id = ${n} \
+                   UNION ALL SELECT c.id FROM departments c JOIN sub ON c.parent_id = sub.id) \
+                 SELECT id FROM sub)",
+                n = args.len()
+            ));
+        }
+        if let Some(status) = &f.status {
+            args.push(Arg::Text(status.clone()));
+            conditions.push(format!("a.status = ${}", args.len()));
+        }
+        if let Some(category) = &f.category {
+            args.push(Arg::Text(category.clone()));
+            conditions.push(format!("a.category = ${}", args.len()));
+        }
+        if let Some(role) = &f.role {
+            args.push(Arg::Text(role.clone()));
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM account_roles r WHERE r.account_id = a.id AND r.role = ${})",
+                args.len()
+            ));
+        }
+        if let Some(q) = &f.query {
+            if q.contains(['%', '_', '\\']) {
+                // Wildcard characters taken literally: an escaped scan, rare and still correct.
+                args.push(Arg::Text(format!("%{}%", escape_like(q))));
+                conditions.push(format!("a.search_text LIKE ${} ESCAPE '\\'", args.len()));
+            } else {
+                args.push(Arg::Text(format!("%{q}%")));
+                conditions.push(self.backend().search_condition(args.len()));
+            }
+        }
+        (conditions, args)
+    }
+}
+
+/// `WHERE` and the conditions, or nothing.
+pub(crate) fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    }
+}
+
+/// Binds `args` in order.
+pub(crate) fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for a in args {
+        query = match a {
+            Arg::Int(v) => query.bind(v),
+            Arg::Text(v) => query.bind(v),
+        };
+    }
+    query
 }
 
 /// `LIKE` treats `%` and `_` as wildcards; a search for "john_smith" means those characters.

@@ -122,6 +122,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0019_invitations.sql"),
         include_str!("../../../migrations/postgres/0019_invitations.sql"),
     ),
+    (
+        20,
+        "console",
+        include_str!("../../../migrations/sqlite/0020_console.sql"),
+        include_str!("../../../migrations/postgres/0020_console.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -28,6 +28,15 @@ impl UnixMillis {
         }
     }
 
+    /// The time in words, in UTC with the zone named (`7 Dec 2026, 15:20 UTC`): what a page
+    /// shows until its script puts the viewer's own zone in its place.
+    pub fn to_words_utc(self) -> String {
+        match jiff::Timestamp::from_millisecond(self.0) {
+            Ok(ts) => ts.strftime("%-d %b %Y, %H:%M UTC").to_string(),
+            Err(_) => format!("@{}ms", self.0),
+        }
+    }
+
     /// Parses RFC 3339 (`2026-11-25T10:00:00Z`, offsets allowed) or a bare UTC date
     /// (`2026-11-25`, meaning its midnight).
     pub fn parse(text: &str) -> Result<UnixMillis, String> {
@@ -99,6 +108,12 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_in_words_names_its_zone() {
+        let t = UnixMillis::parse("2026-12-07T05:03:06Z").unwrap();
+        assert_eq!(t.to_words_utc(), "7 Dec 2026, 05:03 UTC");
+    }
 
     #[test]
     fn rfc3339_round_trips() {

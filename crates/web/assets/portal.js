@@ -239,6 +239,11 @@ document.addEventListener("DOMContentLoaded", () => {
   localTimes();
   const imp = document.getElementById("run-import");
   if (imp) imp.addEventListener("click", runImport);
+  // The accounts table's "pick every row" box.
+  const all = document.getElementById("pick-all");
+  if (all) all.addEventListener("change", () => {
+    for (const b of document.querySelectorAll('#accounts input[name="pick"]')) b.checked = all.checked;
+  });
   // The policy allows no inline handler, so the print button is wired here.
   const print = document.getElementById("print-slips");
   if (print) print.addEventListener("click", () => window.print());

@@ -59,11 +59,7 @@ pub enum RoleCommand {
 }
 
 fn parse_role(r: &str) -> anyhow::Result<carepost_identity::Role> {
-    carepost_identity::Role::parse(r).ok_or_else(|| {
-        anyhow::anyhow!(
-            "'{r}' is not a role: use it-admin, helpdesk, supervisor, security-officer or communications"
-        )
-    })
+    Ok(carepost_identity::Role::named(r)?)
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +131,12 @@ pub struct ListArgs {
     /// active, locked, disabled or deprovisioned.
     #[arg(long)]
     status: Option<String>,
+    /// Only this category (nurse, physician, ...).
+    #[arg(long)]
+    category: Option<String>,
+    /// Only holders of this role.
+    #[arg(long)]
+    role: Option<String>,
     /// Text contained in a name, an address or the employee id.
     #[arg(long)]
     query: Option<String>,
@@ -410,6 +412,8 @@ async fn list(ctx: &Context, g: &Global, a: ListArgs) -> anyhow::Result<ExitCode
     let filter = ListFilter {
         department: a.department,
         status: a.status.as_deref().map(AccountStatus::parse).transpose()?,
+        category: a.category,
+        role: a.role.as_deref().map(parse_role).transpose()?,
         query: a.query,
         limit: a.limit,
     };

@@ -38,15 +38,8 @@ pub(crate) async fn run(c: ListCommand, g: &Global) -> anyhow::Result<ExitCode> 
         } => {
             let roles = senders
                 .iter()
-                .map(|s| {
-                    Role::parse(s).ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "unknown role '{s}': communications, it-admin, supervisor, helpdesk \
-                             or security-officer"
-                        )
-                    })
-                })
-                .collect::<anyhow::Result<Vec<Role>>>()?;
+                .map(|s| Role::named(s))
+                .collect::<Result<Vec<Role>, _>>()?;
             let list = ctx
                 .directory
                 .create_list(&actor, &address, &name, department.as_deref(), &roles)

@@ -30,11 +30,7 @@ pub(crate) async fn run(c: TokenCommand, g: &Global) -> anyhow::Result<ExitCode>
         TokenCommand::Create { name, roles, days } => {
             let mut parsed = Vec::new();
             for r in &roles {
-                parsed.push(carepost_identity::Role::parse(r).ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "'{r}' is not a role: use it-admin, helpdesk, supervisor, security-officer or communications"
-                    )
-                })?);
+                parsed.push(carepost_identity::Role::named(r)?);
             }
             let lifetime = std::time::Duration::from_secs(u64::from(days) * 86_400);
             let (id, token) = ctx

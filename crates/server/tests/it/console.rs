@@ -84,3 +84,354 @@ async fn a_refusal_is_a_styled_page_that_names_the_role_it_needs() {
     assert!(!page.body.contains(r#"id="console-nav""#), "{}", page.body);
     assert!(page.body.contains(r#"href="/account""#), "{}", page.body);
 }
+
+/// Medicine > Cardiology, and Surgery; people in each, one helpdesk agent, one supervisor of
+/// Cardiology; Ann signs in once.
+async fn organization(env: &crate::support::Env) -> [String; 4] {
+    env.department("Medicine", None).await;
+    env.department("Cardiology", Some("Medicine")).await;
+    env.department("Surgery", None).await;
+    let dir = &env.dir;
+    let ann = add_person(dir, ("Ann", "Lee", "E1"), "Cardiology", "nurse").await;
+    let bob = add_person(dir, ("Bob", "Marsh", "E2"), "Medicine", "clinician").await;
+    let cy = add_person(dir, ("Cy", "Abbot", "E3"), "Surgery", "nurse").await;
+    let sue = add_person(dir, ("Sue", "Kay", "E4"), "Cardiology", "nurse").await;
+    let admin = crate::support::admin();
+    dir.grant_role(&admin, &bob, &Role::Helpdesk, None)
+        .await
+        .unwrap();
+    dir.grant_role(&admin, &sue, &Role::Supervisor, Some("Cardiology"))
+        .await
+        .unwrap();
+    let sue_id = dir.find_account(&admin, &sue).await.unwrap().id;
+    env.with_second_factor(sue_id).await;
+    env.clock.advance(std::time::Duration::from_secs(60));
+    let attempt = carepost_identity::SignIn {
+        login: &ann,
+        secret: crate::auth::GOOD,
+        protocol: carepost_identity::Protocol::Imap,
+        source: None,
+    };
+    assert!(dir.sign_in(&attempt).await.unwrap().is_ok());
+    [ann, bob, cy, sue]
+}
+
+#[tokio::test]
+async fn the_accounts_table_filters_sorts_and_pages_on_each_backend() {
+    use carepost_identity::{ListFilter, RosterRequest, RosterSort};
+    crate::support::on_each_backend(async |env| {
+        let [ann, bob, cy, sue] = organization(env).await;
+        let admin = crate::support::admin();
+        let dir = &env.dir;
+        let addresses = |r: &carepost_identity::Roster| -> Vec<String> {
+            r.entries
+                .iter()
+                .map(|e| e.account.address.clone())
+                .collect()
+        };
+        let ask = |filter: ListFilter, sort: RosterSort, descending: bool| RosterRequest {
+            filter,
+            sort,
+            descending,
+            page: 0,
+            per_page: 100,
+        };
+        // By last name; a subtree holds its departments' people.
+        let r = dir
+            .roster(
+                &admin,
+                &ask(
+                    ListFilter {
+                        department: Some("Medicine".into()),
+                        ..Default::default()
+                    },
+                    RosterSort::Name,
+                    false,
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            addresses(&r),
+            [sue.clone(), ann.clone(), bob.clone()],
+            "Kay, Lee, Marsh"
+        );
+        assert_eq!(r.total, 3);
+        // Category, role, and the columns that come with a row.
+        let r = dir
+            .roster(
+                &admin,
+                &ask(
+                    ListFilter {
+                        category: Some("nurse".into()),
+                        ..Default::default()
+                    },
+                    RosterSort::Name,
+                    true,
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(addresses(&r), [ann.clone(), sue.clone(), cy.clone()]);
+        let sue_row = &r.entries[1];
+        assert_eq!(
+            sue_row.roles,
+            [("supervisor".to_string(), Some("Cardiology".to_string()))]
+        );
+        assert_eq!(sue_row.second_factor, "authenticator app");
+        assert!(sue_row.has_factor);
+        assert_eq!(r.entries[0].second_factor, "none");
+        let r = dir
+            .roster(
+                &admin,
+                &ask(
+                    ListFilter {
+                        role: Some(Role::Helpdesk),
+                        ..Default::default()
+                    },
+                    RosterSort::Name,
+                    false,
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(addresses(&r), [bob]);
+        // The last sign-in: the one who signed in first, those who never did last.
+        let r = dir
+            .roster(
+                &admin,
+                &ask(ListFilter::default(), RosterSort::LastSignIn, true),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.entries[0].account.address, ann);
+        assert!(r.entries[0].last_sign_in.is_some());
+        assert!(r.entries[1..].iter().all(|e| e.last_sign_in.is_none()));
+        // Pages: two per page, the second holds the rest, the total is the whole.
+        let mut two = ask(ListFilter::default(), RosterSort::EmployeeId, false);
+        two.per_page = 2;
+        two.page = 1;
+        let r = dir.roster(&admin, &two).await.unwrap();
+        assert_eq!(addresses(&r), [cy.clone(), sue.clone()]);
+        assert_eq!(r.total, 4);
+        // A supervisor sees their department only, and nothing outside it.
+        let sue_id = dir.find_account(&admin, &sue).await.unwrap().id;
+        let supervisor = dir.actor_for(sue_id, &sue, None).await.unwrap();
+        let r = dir
+            .roster(
+                &supervisor,
+                &ask(ListFilter::default(), RosterSort::Name, false),
+            )
+            .await
+            .unwrap();
+        assert_eq!(addresses(&r), [sue.clone(), ann.clone()]);
+        let outside = dir
+            .roster(
+                &supervisor,
+                &ask(
+                    ListFilter {
+                        department: Some("Surgery".into()),
+                        ..Default::default()
+                    },
+                    RosterSort::Name,
+                    false,
+                ),
+            )
+            .await;
+        assert!(
+            matches!(outside, Err(carepost_identity::IdentityError::Forbidden(_))),
+            "{outside:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_department_tree_counts_people_and_names_supervisors_on_each_backend() {
+    crate::support::on_each_backend(async |env| {
+        let [_, bob, _, sue] = organization(env).await;
+        let admin = crate::support::admin();
+        let tree = env.dir.department_tree(&admin).await.unwrap();
+        let shape: Vec<(String, usize, i64, i64)> = tree
+            .iter()
+            .map(|n| (n.name.clone(), n.depth, n.people, n.people_within))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("Medicine".to_string(), 0, 1, 3),
+                ("Cardiology".to_string(), 1, 2, 2),
+                ("Surgery".to_string(), 0, 1, 1),
+            ]
+        );
+        assert_eq!(tree[1].supervisors, std::slice::from_ref(&sue));
+        assert!(tree[0].has_children && !tree[1].has_children);
+        // The roles overview: each holder, where, and whether the role is open yet.
+        let holders = env.dir.role_holders(&admin).await.unwrap();
+        let seen: Vec<(String, String, Option<String>, bool)> = holders
+            .iter()
+            .map(|h| (h.role.clone(), h.address.clone(), h.scope.clone(), h.open))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("helpdesk".to_string(), bob.clone(), None, false),
+                (
+                    "supervisor".to_string(),
+                    sue.clone(),
+                    Some("Cardiology".to_string()),
+                    true
+                ),
+            ]
+        );
+        // A supervisor's tree starts at their department.
+        let sue_id = env.dir.find_account(&admin, &sue).await.unwrap().id;
+        let supervisor = env.dir.actor_for(sue_id, &sue, None).await.unwrap();
+        let theirs = env.dir.department_tree(&supervisor).await.unwrap();
+        assert_eq!(theirs.len(), 1);
+        assert_eq!(
+            (theirs[0].name.as_str(), theirs[0].depth),
+            ("Cardiology", 0)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn it_sorts_the_table_and_acts_on_the_people_picked_after_a_confirmation() {
+    let (mut b, ann) = signed_in_with(Role::ItAdmin, None).await;
+    let dir = b.s.running.context.directory.clone();
+    let admin = crate::support::admin();
+    let lou = add_person(&dir, ("Lou", "Staff", "L1"), "Cardiology", "nurse").await;
+    let mia = add_person(&dir, ("Mia", "Ortiz", "M1"), "Cardiology", "clinician").await;
+    // A newcomer from HR: no password yet.
+    let new = crate::support::new_account("Ned", None, "Vale", "N9", "Cardiology");
+    let ned = dir.create_account(&admin, &new).await.unwrap().address;
+
+    let page = b
+        .get("/admin/accounts?sort=employee_id&desc=1&per=50")
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let order: Vec<usize> = [&ned, &mia, &lou, &ann]
+        .iter()
+        .map(|a| page.body.find(&format!(r#"value="{a}""#)).expect(a))
+        .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "employee ids descending: {order:?}"
+    );
+    assert!(
+        page.body.contains(r#"aria-sort="descending""#),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("1–5 of 5 accounts"), "{}", page.body);
+    // (The fifth is the first administrator.) The column's link sorts the other way round,
+    // keeping the filters.
+    assert!(
+        page.body
+            .contains("/admin/accounts?sort=employee_id&#38;per=50"),
+        "{}",
+        page.body
+    );
+    let nurses = b.get("/admin/accounts?category=nurse").await;
+    assert!(nurses.body.contains(&lou) && !nurses.body.contains(&format!(r#"value="{mia}""#)));
+
+    // Disable two: first a page that counts them, and nothing done yet.
+    let back = "/admin/accounts?sort=employee_id";
+    let ask = b
+        .post(
+            "/admin/accounts/bulk",
+            &[
+                ("action", "disable"),
+                ("pick", &lou),
+                ("pick", &mia),
+                ("back", back),
+            ],
+        )
+        .await;
+    assert_eq!(ask.status, 200, "{}", ask.body);
+    assert!(ask.body.contains("Disable 2 people?"), "{}", ask.body);
+    let status = |a: &str| {
+        let dir = dir.clone();
+        let a = a.to_string();
+        async move {
+            dir.find_account(&crate::support::admin(), &a)
+                .await
+                .unwrap()
+                .status
+        }
+    };
+    assert_eq!(status(&lou).await, carepost_identity::AccountStatus::Active);
+    let done = b
+        .post(
+            "/admin/accounts/bulk",
+            &[
+                ("action", "disable"),
+                ("confirmed", "yes"),
+                ("pick", &lou),
+                ("pick", &mia),
+                ("back", back),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let to = done.header("location").unwrap().to_string();
+    assert_eq!(
+        to,
+        "/admin/accounts?sort=employee_id&done=disabled&count=2&skipped=0"
+    );
+    assert!(b.get(&to).await.body.contains("2 accounts disabled."));
+    assert_eq!(
+        status(&lou).await,
+        carepost_identity::AccountStatus::Disabled
+    );
+    assert_eq!(
+        status(&mia).await,
+        carepost_identity::AccountStatus::Disabled
+    );
+
+    // Export: a CSV of the people picked.
+    let csv = b
+        .post(
+            "/admin/accounts/bulk",
+            &[("action", "export"), ("confirmed", "yes"), ("pick", &ann)],
+        )
+        .await;
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    let mut lines = csv.body.lines();
+    assert_eq!(
+        lines.next(),
+        Some("address,name,employee_id,department,category,status,supervisor")
+    );
+    assert_eq!(
+        lines.next(),
+        Some(format!("{ann},Ann Lee,E1,Cardiology,nurse,active,").as_str())
+    );
+
+    // Invitations: the newcomer gets a slip; Ann, who has a password, is left out and told why.
+    let slips = b
+        .post(
+            "/admin/accounts/bulk",
+            &[
+                ("action", "invite"),
+                ("confirmed", "yes"),
+                ("pick", &ned),
+                ("pick", &ann),
+            ],
+        )
+        .await;
+    assert_eq!(slips.status, 200, "{}", slips.body);
+    assert!(
+        slips
+            .body
+            .contains(&format!(r#"<strong class="slip-address">{ned}</strong>"#)),
+        "{}",
+        slips.body
+    );
+    assert!(
+        slips.body.contains(r#"id="left-out""#) && slips.body.contains(&format!("{ann}: ")),
+        "{}",
+        slips.body
+    );
+}

@@ -91,11 +91,7 @@ pub struct Roles {
 }
 
 fn role(name: &str) -> Result<Role, IdentityError> {
-    Role::parse(name).ok_or_else(|| {
-        IdentityError::Invalid(format!(
-            "'{name}' is not a role: it-admin, helpdesk, supervisor, security-officer or communications"
-        ))
-    })
+    Role::named(name)
 }
 
 #[utoipa::path(

@@ -98,8 +98,12 @@ pub struct Tokens {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// A department and those below it.
     department: Option<String>,
     status: Option<String>,
+    category: Option<String>,
+    /// Holders of this role (`it-admin`, `helpdesk`, `supervisor`, ...).
+    role: Option<String>,
     query: Option<String>,
     limit: Option<i64>,
 }
@@ -123,6 +127,12 @@ pub async fn list_accounts(
     let filter = ListFilter {
         department: q.department,
         status: q.status.as_deref().map(AccountStatus::parse).transpose()?,
+        category: q.category,
+        role: q
+            .role
+            .as_deref()
+            .map(carepost_identity::Role::named)
+            .transpose()?,
         query: q.query,
         limit: Some(q.limit.unwrap_or(100).clamp(1, 1000)),
     };
@@ -692,10 +702,7 @@ pub async fn create_token(
 ) -> Result<(StatusCode, Json<TokenMade>), ApiError> {
     let mut roles = Vec::new();
     for r in &b.roles {
-        roles.push(
-            carepost_identity::Role::parse(r)
-                .ok_or_else(|| ApiError::bad_request("invalid", format!("'{r}' is not a role")))?,
-        );
+        roles.push(carepost_identity::Role::named(r)?);
     }
     let lifetime = std::time::Duration::from_secs(u64::from(b.days) * 86_400);
     let (id, token) = state

@@ -3,9 +3,7 @@
 //! domain's one authorization module, which audits every refusal; the page only hides the
 //! buttons a role has no use for, and a refusal shows as a 403 page.
 
-use super::pages::{
-    AdminAccountPage, AdminAccountsPage, LockView, NewAccountForm, NewAccountPage, ShownOncePage,
-};
+use super::pages::{AdminAccountPage, LockView, NewAccountForm, NewAccountPage, ShownOncePage};
 use super::{Csrf, Gate, PageError, PageResult, gate, org, render, see_other, session};
 use crate::WebState;
 use crate::api::session::Source;
@@ -13,13 +11,8 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use carepost_identity::{
-    AccountStatus, Actor, IdentityError, ListFilter, NewAccount, PersonName, Role,
-};
+use carepost_identity::{AccountStatus, Actor, IdentityError, NewAccount, PersonName, Role};
 use serde::Deserialize;
-
-/// Most accounts one search shows.
-const PAGE: i64 = 200;
 
 /// The signed-in staff member as an actor with their roles, or where the browser must go.
 pub(super) async fn staff(
@@ -70,55 +63,6 @@ pub(super) async fn staff_acting(
         return Ok(Err(super::confirm::confirm_first(back)));
     }
     staff(state, headers, source).await
-}
-
-#[derive(Deserialize, Default)]
-pub struct Search {
-    #[serde(default)]
-    query: String,
-    #[serde(default)]
-    status: String,
-}
-
-pub async fn accounts(
-    State(state): State<WebState>,
-    source: Source,
-    headers: HeaderMap,
-    csrf: Csrf,
-    Query(q): Query<Search>,
-) -> PageResult {
-    let (actor, me) = match staff(&state, &headers, source).await? {
-        Ok(x) => x,
-        Err(to) => return Ok(to),
-    };
-    let status = match q.status.as_str() {
-        "" => None,
-        s => Some(AccountStatus::parse(s)?),
-    };
-    let filter = ListFilter {
-        department: None,
-        status,
-        query: Some(q.query.clone()).filter(|t| !t.trim().is_empty()),
-        limit: Some(PAGE),
-    };
-    let accounts = state.directory.list_accounts(&actor, &filter).await?;
-    let statuses = ["active", "disabled", "deprovisioned"]
-        .map(|s| (s, s == q.status))
-        .to_vec();
-    render(
-        &AdminAccountsPage {
-            org: org(&state),
-            signed_in_as: Some(me),
-            csrf: csrf.token.clone(),
-            nav: super::console::nav(&actor, "/admin/accounts"),
-            query: q.query,
-            statuses,
-            accounts,
-            limit: usize::try_from(PAGE).unwrap_or(usize::MAX),
-            can_create: actor.roles.contains(&Role::ItAdmin),
-        },
-        &csrf,
-    )
 }
 
 #[derive(Deserialize, Default)]

@@ -72,7 +72,16 @@ pub async fn home(
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
-    let overview = state.directory.overview(&actor).await?;
+    // The counts are organization-wide, for the roles that read the whole directory; a
+    // supervisor's landing page is their sections alone (asking would only record a refusal).
+    let overview = match actor
+        .roles
+        .iter()
+        .any(|r| Permission::ReadDirectory.granted_to(r))
+    {
+        true => Some(state.directory.overview(&actor).await?),
+        false => None,
+    };
     render(
         &super::pages::AdminHomePage {
             org: org(&state),

@@ -75,6 +75,7 @@ async fn invitations_page(
     csrf: &Csrf,
     issued: Vec<carepost_identity::IssuedInvitation>,
     error: Option<String>,
+    left_out: Vec<String>,
 ) -> PageResult {
     let d = &state.directory;
     // IT sees the whole record; a supervisor the slips they issue (asking for the record
@@ -97,6 +98,7 @@ async fn invitations_page(
             departments: d.list_departments(actor).await?,
             invitations,
             issued,
+            left_out,
             welcome_url: format!("{}welcome", d.config().web.public_url.as_str()),
         },
         csrf,
@@ -113,7 +115,7 @@ pub async fn list(
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
-    invitations_page(&state, &actor, me, &csrf, Vec::new(), None).await
+    invitations_page(&state, &actor, me, &csrf, Vec::new(), None, Vec::new()).await
 }
 
 #[derive(Deserialize)]
@@ -153,9 +155,9 @@ pub async fn issue(
                 "Everyone in {} has a password already: nobody to invite.",
                 f.department.trim()
             );
-            invitations_page(&state, &actor, me, &csrf, Vec::new(), Some(e)).await
+            invitations_page(&state, &actor, me, &csrf, Vec::new(), Some(e), Vec::new()).await
         }
-        Ok(issued) => invitations_page(&state, &actor, me, &csrf, issued, None).await,
+        Ok(issued) => invitations_page(&state, &actor, me, &csrf, issued, None, Vec::new()).await,
         Err(e) => {
             invitations_page(
                 &state,
@@ -164,8 +166,26 @@ pub async fn issue(
                 &csrf,
                 Vec::new(),
                 Some(super::refusal(e)?),
+                Vec::new(),
             )
             .await
         }
     }
+}
+
+/// The slips of invitations issued from the accounts table, with who was left out and why
+/// (or, when nobody could be invited, the reasons as the page's error).
+pub(super) async fn slips_page(
+    state: &WebState,
+    actor: &carepost_identity::Actor,
+    me: String,
+    csrf: &Csrf,
+    issued: Vec<carepost_identity::IssuedInvitation>,
+    left_out: Vec<String>,
+) -> PageResult {
+    if issued.is_empty() {
+        let e = format!("Nobody was invited. {}", left_out.join("; "));
+        return invitations_page(state, actor, me, csrf, issued, Some(e), Vec::new()).await;
+    }
+    invitations_page(state, actor, me, csrf, issued, None, left_out).await
 }

@@ -20,6 +20,7 @@ mod departments;
 mod invitations;
 pub(crate) mod pages;
 mod policies;
+mod roster;
 pub(crate) mod sign_in;
 mod sources;
 
@@ -141,7 +142,8 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/admin/apps", get(apps::apps).post(apps::register))
         .route("/admin/apps/{client_id}/remove", post(apps::remove))
         .route("/admin/audit/verify", post(audit::verify_audit))
-        .route("/admin/accounts", get(admin::accounts))
+        .route("/admin/accounts", get(roster::table))
+        .route("/admin/accounts/bulk", post(roster::bulk))
         .route("/admin", get(console::home))
         .route("/admin/sources", get(sources::list))
         .route("/admin/sources/clear", post(sources::clear))

@@ -57,6 +57,8 @@ pub(crate) struct InvitationsPage {
     pub invitations: Vec<carepost_identity::InvitationInfo>,
     /// Just issued: the printable slips (codes shown this once).
     pub issued: Vec<carepost_identity::IssuedInvitation>,
+    /// Picked for invitations but left out, each with why.
+    pub left_out: Vec<String>,
     pub welcome_url: String,
 }
 
@@ -186,20 +188,56 @@ pub(crate) struct ShownOncePage {
     pub secrets: Vec<String>,
 }
 
+/// A column of the accounts table: its title, the link that sorts by it, its `aria-sort`.
+pub(crate) struct ColumnHead {
+    pub title: &'static str,
+    pub link: Option<String>,
+    pub aria_sort: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "admin_accounts.html")]
-pub(crate) struct AdminAccountsPage {
+pub(crate) struct AccountsTablePage {
     pub org: String,
     pub signed_in_as: Option<String>,
     pub csrf: String,
-    /// The console's navigation (empty outside the console).
     pub nav: Vec<NavLink>,
+    pub notices: Vec<String>,
+    pub error: Option<String>,
     pub query: String,
-    /// Each status and whether it is the one searched for.
-    pub statuses: Vec<(&'static str, bool)>,
-    pub accounts: Vec<Account>,
-    pub limit: usize,
+    /// Each choice of a filter and whether it is the one chosen.
+    pub statuses: Vec<(String, bool)>,
+    pub categories: Vec<(String, bool)>,
+    pub roles: Vec<(String, bool)>,
+    /// (name, name indented by its depth, chosen).
+    pub departments: Vec<(String, String, bool)>,
+    pub per_page: Vec<(i64, bool)>,
+    pub sort: String,
+    pub descending: bool,
+    pub heads: Vec<ColumnHead>,
+    pub entries: Vec<carepost_identity::RosterEntry>,
+    /// "1–100 of 2,345 accounts".
+    pub summary: String,
+    pub previous: Option<String>,
+    pub next: Option<String>,
     pub can_create: bool,
+    /// This table, for a bulk action to come back to.
+    pub back: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_bulk.html")]
+pub(crate) struct BulkConfirmPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub nav: Vec<NavLink>,
+    pub action: String,
+    pub heading: String,
+    pub what: String,
+    /// (address, name) of everyone affected.
+    pub people: Vec<(String, String)>,
+    pub back: String,
 }
 
 /// One kind of source's lockout state.
@@ -309,7 +347,8 @@ pub(crate) struct AdminHomePage {
     pub signed_in_as: Option<String>,
     pub csrf: String,
     pub nav: Vec<NavLink>,
-    pub overview: carepost_identity::Overview,
+    /// For the roles that read the whole directory.
+    pub overview: Option<carepost_identity::Overview>,
 }
 
 #[derive(Template)]

@@ -1,0 +1,7 @@
+-- The console's accounts table: when each account last signed in (any protocol), and indexes
+-- for its sort orders and filters.
+ALTER TABLE accounts ADD COLUMN last_sign_in_at INTEGER;
+CREATE INDEX accounts_last_sign_in ON accounts(last_sign_in_at);
+CREATE INDEX accounts_name ON accounts(last_name, first_name);
+CREATE INDEX accounts_category ON accounts(category);
+CREATE INDEX account_roles_role ON account_roles(role);

@@ -435,3 +435,162 @@ async fn it_sorts_the_table_and_acts_on_the_people_picked_after_a_confirmation()
         slips.body
     );
 }
+
+#[tokio::test]
+async fn departments_are_a_tree_and_each_change_answers_with_a_redirect() {
+    let (mut b, ann) = signed_in_with(Role::ItAdmin, None).await;
+    let dir = b.s.running.context.directory.clone();
+    let admin = crate::support::admin();
+    dir.create_department(&admin, "Radiology", None)
+        .await
+        .unwrap();
+    dir.create_department(&admin, "Medicine", None)
+        .await
+        .unwrap();
+    add_person(&dir, ("Lou", "Staff", "L1"), "Cardiology", "nurse").await;
+    let sue = add_person(&dir, ("Sue", "Kay", "S1"), "Cardiology", "nurse").await;
+    dir.grant_role(&admin, &sue, &Role::Supervisor, Some("Cardiology"))
+        .await
+        .unwrap();
+    let change =
+        |action: &'static str, dept: &'static str, new_name: &'static str, parent: &'static str| {
+            [
+                ("department", dept),
+                ("action", action),
+                ("new_name", new_name),
+                ("parent", parent),
+            ]
+        };
+    // Rename, move, a refusal in place, remove: each success is a redirect to what it says.
+    let r = b
+        .post(
+            "/admin/departments/change",
+            &change("move", "Cardiology", "", "Medicine"),
+        )
+        .await;
+    assert_eq!(
+        r.header("location"),
+        Some("/admin/departments?done=moved&name=Cardiology")
+    );
+    let page = b.get("/admin/departments?done=moved&name=Cardiology").await;
+    assert!(
+        page.body.contains("Cardiology is now within Medicine."),
+        "{}",
+        page.body
+    );
+    // The tree: Medicine holds Cardiology's people, its branch opens and closes.
+    let tree = &page.body[page.body.find(r#"id="departments""#).unwrap()..];
+    let medicine = tree.find("<strong>Medicine</strong>").unwrap();
+    let cardiology = tree.find("<strong>Cardiology</strong>").unwrap();
+    let radiology = tree.find("<strong>Radiology</strong>").unwrap();
+    assert!(medicine < cardiology && cardiology < radiology, "{tree}");
+    assert!(
+        tree[..cardiology].contains("<details open><summary><strong>Medicine</strong>"),
+        "{tree}"
+    );
+    assert!(
+        tree[medicine..cardiology].contains(">3 people</a>"),
+        "Ann, Lou and Sue: {tree}"
+    );
+    assert!(
+        tree[cardiology..radiology].contains(&format!(r#"<a href="/admin/accounts/{sue}">"#)),
+        "{tree}"
+    );
+    assert!(tree[radiology..].contains("no supervisor"), "{tree}");
+    let r = b
+        .post(
+            "/admin/departments/change",
+            &change("rename", "Radiology", "Imaging", ""),
+        )
+        .await;
+    assert_eq!(
+        r.header("location"),
+        Some("/admin/departments?done=renamed&name=Imaging")
+    );
+    assert!(
+        b.get("/admin/departments?done=renamed&name=Imaging")
+            .await
+            .body
+            .contains("The department is now called Imaging.")
+    );
+    let r = b
+        .post(
+            "/admin/departments/change",
+            &change("remove", "Medicine", "", ""),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("is not empty"), "{}", r.body);
+    let r = b
+        .post(
+            "/admin/departments/change",
+            &change("remove", "Imaging", "", ""),
+        )
+        .await;
+    assert_eq!(
+        r.header("location"),
+        Some("/admin/departments?done=removed")
+    );
+    // A link cannot make the page claim a change to a department that is not there.
+    let fake = b.get("/admin/departments?done=renamed&name=Nowhere").await;
+    assert!(!fake.body.contains("Nowhere"), "{}", fake.body);
+
+    // The roles overview: who holds what, where, and whether it waits for a second factor.
+    let roles = b.get("/admin/roles").await;
+    assert_eq!(roles.status, 200, "{}", roles.body);
+    let supervisors = &roles.body[roles.body.find(r#"id="role-supervisor""#).unwrap()..];
+    let supervisors = &supervisors[..supervisors.find("</section>").unwrap()];
+    assert!(
+        supervisors.contains(&sue) && supervisors.contains("Cardiology and below"),
+        "{supervisors}"
+    );
+    assert!(
+        supervisors.contains("waits for a second factor"),
+        "{supervisors}"
+    );
+    let it = &roles.body[roles.body.find(r#"id="role-it-admin""#).unwrap()..];
+    assert!(it[..it.find("</section>").unwrap()].contains(&ann));
+}
+
+#[tokio::test]
+async fn a_supervisor_sees_their_own_branch_and_no_roles_overview() {
+    let (s, _) = crate::support::server_with_nurse(TestDb::sqlite()).await;
+    let dir = s.running.context.directory.clone();
+    let admin = crate::support::admin();
+    dir.create_department(&admin, "Cardiac ICU", Some("Cardiology"))
+        .await
+        .unwrap();
+    dir.create_department(&admin, "Surgery", None)
+        .await
+        .unwrap();
+    let sue = add_person(&dir, ("Sue", "Kay", "S1"), "Cardiology", "nurse").await;
+    grant_open_role(&s, &sue, &Role::Supervisor, Some("Cardiology")).await;
+    let mut b = Browser::new(s);
+    b.sign_in(&sue).await;
+    let home = b.get("/admin").await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(
+        home.body.contains(r#"id="supervisor-home""#),
+        "{}",
+        home.body
+    );
+    assert!(
+        !home.body.contains(r#"href="/admin/roles""#),
+        "{}",
+        home.body
+    );
+    let page = b.get("/admin/departments").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("<strong>Cardiac ICU</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Surgery"), "{}", page.body);
+    assert!(
+        !page.body.contains(r#"id="change-department""#),
+        "{}",
+        page.body
+    );
+    assert_eq!(b.get("/admin/roles").await.status, 403);
+}

@@ -33,7 +33,7 @@ pub(crate) fn nav(actor: &Actor, here: &str) -> Vec<NavLink> {
         ("/admin/departments", "Departments"),
     ];
     if may(Permission::ReadDirectory) {
-        // out.push(("/admin/roles", "Roles"));
+        out.push(("/admin/roles", "Roles"));
     }
     if may(Permission::UnlockAccounts) {
         out.push(("/admin/sources", "Paused networks"));

@@ -145,6 +145,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/admin/accounts", get(roster::table))
         .route("/admin/accounts/bulk", post(roster::bulk))
         .route("/admin", get(console::home))
+        .route("/admin/roles", get(departments::roles))
         .route("/admin/sources", get(sources::list))
         .route("/admin/sources/clear", post(sources::clear))
         .route(

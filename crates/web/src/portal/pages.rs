@@ -372,7 +372,9 @@ pub(crate) struct DirectoryPage {
     pub csrf: String,
     /// The console's navigation (empty outside the console).
     pub nav: Vec<NavLink>,
-    pub departments: Vec<carepost_identity::Department>,
+    pub tree: Vec<super::departments::TreeRow>,
+    /// Department names for the forms' choices, by name.
+    pub departments: Vec<String>,
     pub can_manage: bool,
     pub notices: Vec<String>,
     pub error: Option<String>,
@@ -468,6 +470,21 @@ pub(crate) struct MessagePage {
     pub text: String,
     pub problem: bool,
     pub confirm: Option<ConfirmForm>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_roles.html")]
+pub(crate) struct RolesPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub nav: Vec<NavLink>,
+    /// Each role: its name, what it may do, its holders.
+    pub sections: Vec<(
+        &'static str,
+        &'static str,
+        Vec<carepost_identity::RoleHolder>,
+    )>,
 }
 
 #[derive(Template)]

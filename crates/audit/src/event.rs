@@ -89,6 +89,94 @@ pub mod action {
     pub const POLICY_CHANGE: &str = "policy.change";
     pub const CHANGE_REQUEST: &str = "account.change_request";
     pub const CHANGE_DECIDE: &str = "account.change_decide";
+
+    /// The action in words, for pages ("Second-factor grace period started", not
+    /// `mfa.grace.start`); an action this build does not know is shown as recorded.
+    pub fn in_words(action: &str) -> &str {
+        match action {
+            DEPARTMENT_CREATE => "Department created",
+            DEPARTMENT_RENAME => "Department renamed",
+            DEPARTMENT_MOVE => "Department moved",
+            DEPARTMENT_REMOVE => "Department removed",
+            ACCOUNT_CREATE => "Account created",
+            ACCOUNT_UPDATE => "Account changed",
+            ACCOUNT_RENAME => "Account renamed",
+            ADDRESS_ASSIGN => "New address given to a returning account",
+            ACCOUNT_DISABLE => "Account disabled",
+            ACCOUNT_ENABLE => "Account enabled again",
+            ACCOUNT_DEPROVISION => "Account deprovisioned",
+            ALIAS_ADD => "Alias added",
+            ALIAS_REMOVE => "Alias removed",
+            LIST_CREATE => "Mailing list created",
+            LIST_REMOVE => "Mailing list removed",
+            IMPORT_RUN => "HR import run",
+            ADMIN_BOOTSTRAP => "First administrator created",
+            AUTHZ_DENIED => "Refused: not allowed",
+            PASSWORD_SET => "Password set by an administrator",
+            INVITATION_ISSUE => "First-sign-in invitation issued",
+            INVITATION_USE => "First-sign-in invitation used",
+            INVITATION_REVOKE => "First-sign-in invitation revoked",
+            PASSWORD_RESET => "Password reset",
+            PASSWORD_CHANGE => "Password changed",
+            PASSWORD_RECOVER => "Password changed with a recovery code",
+            SIGNIN_SUCCESS => "Signed in",
+            SIGNIN_FAILURE => "Sign-in refused",
+            SIGNIN_FIRST_FACTOR => "Password accepted, second factor asked",
+            PASSWORD_REHASH => "Password hash upgraded",
+            MFA_VERIFY => "Second factor checked",
+            ACCOUNT_LOCK => "Account locked",
+            ACCOUNT_UNLOCK => "Account unlocked",
+            MASTER_KEY_ADD => "Master key added",
+            MASTER_KEY_RETIRE => "Master key retired",
+            SOURCE_CLEAR => "Paused network lifted",
+            MFA_RESET => "Second factors reset",
+            TOTP_ENROLL => "Authenticator app enrollment started",
+            TOTP_CONFIRM => "Authenticator app enrolled",
+            RECOVERY_CODES_GENERATE => "Recovery codes made",
+            RECOVERY_CODE_USE => "Recovery code used",
+            PASSKEY_REGISTER => "Passkey added",
+            PASSKEY_REMOVE => "Passkey removed",
+            MFA_GRACE_START => "Second-factor grace period started",
+            APP_PASSWORD_CREATE => "App password made",
+            APP_PASSWORD_REVOKE => "App password revoked",
+            SESSION_START => "Browser session started",
+            TOKEN_CREATE => "API token made",
+            TOKEN_REVOKE => "API token revoked",
+            TOKEN_DENIED => "API token refused",
+            ROLE_GRANT => "Role granted",
+            RESET_REQUEST => "Password reset asked of a supervisor",
+            RESET_APPROVE => "Password reset approved by a supervisor",
+            ROLE_REVOKE => "Role revoked",
+            SESSION_END => "Browser session ended",
+            SESSION_STEP_UP => "Second factor confirmed again",
+            MAIL_RECEIVE => "Mail received",
+            MAIL_SUBMIT => "Mail sent",
+            MAIL_EXPUNGE => "Mail deleted",
+            MAIL_COLLECT => "Deleted mail collected",
+            MAIL_APPEND => "Mail saved to a folder",
+            MAIL_MOVE => "Mail moved",
+            MAILBOX_CREATE => "Mail folder created",
+            MAILBOX_DELETE => "Mail folder deleted",
+            MAILBOX_RENAME => "Mail folder renamed",
+            MAIL_RELAY => "Mail relayed outside",
+            MAIL_BOUNCE => "Mail bounced",
+            QUEUE_RETRY => "Queued mail retried",
+            QUEUE_REMOVE => "Queued mail removed",
+            OIDC_KEYS_ROTATE => "Signing keys rotated",
+            OIDC_CLIENT_ADD => "Application registered",
+            OIDC_CLIENT_REMOVE => "Application removed",
+            OIDC_CODE_ISSUE => "Application sign-in started",
+            OIDC_CONSENT => "Application access agreed",
+            OIDC_TOKEN_ISSUE => "Application signed in",
+            OIDC_TOKEN_DENIED => "Application token refused",
+            OIDC_TOKEN_REVOKE => "Application token revoked",
+            OIDC_LOGOUT => "Signed out of an application",
+            POLICY_CHANGE => "Policy changed",
+            CHANGE_REQUEST => "Change asked of IT",
+            CHANGE_DECIDE => "Change request decided",
+            other => other,
+        }
+    }
 }
 
 /// Who performed an action.
@@ -235,5 +323,23 @@ impl Event {
         };
         event.hash = crate::event_hash(&event);
         event
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_action_has_words() {
+        // Read from this file, so that an action added without words fails here.
+        let source = include_str!("event.rs");
+        let names: Vec<&str> = source
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("pub const "))
+            .filter_map(|l| l.split('"').nth(1))
+            .collect();
+        assert!(names.len() > 70, "{names:?}");
+        for name in names {
+            assert_ne!(super::action::in_words(name), name, "{name} has no words");
+        }
     }
 }

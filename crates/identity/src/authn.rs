@@ -189,6 +189,37 @@ pub(crate) fn paused_for(minutes: u64) -> String {
 
 pub type SignInResult = Result<SignedIn, Refusal>;
 
+/// A refused sign-in's recorded reason, in the words a helpdesk agent reads to the caller.
+pub(crate) fn refusal_in_words(reason: &str) -> &str {
+    match reason {
+        "unknown-account" => "No account has this address",
+        "wrong-secret" => "Wrong password",
+        "locked" => "The account was locked",
+        "inactive" | "account not active" => {
+            "The account is not active (disabled or deprovisioned)"
+        }
+        "source-throttled" => "Too many failures from this network: it was paused",
+        "source-paused" => "The network was paused: the second factor was asked",
+        "app-password-scope" => "An app password made for another kind of app",
+        "wrong-second-factor" => "Wrong second-factor code",
+        "password-expired" => "The password has expired and must be changed in the portal",
+        "app-password-required" => {
+            "A mail app must use an app password when a second factor is required"
+        }
+        "temporary-password-expired" => {
+            "The temporary password has expired: ask the helpdesk for a new one"
+        }
+        "invalid, expired or revoked token" => {
+            "The application's token was invalid, expired or revoked"
+        }
+        "the token belongs to another account" => {
+            "The application's token belongs to another account"
+        }
+        "invalid" => "Refused",
+        other => other,
+    }
+}
+
 /// Why a failure happened, for the audit trail only.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Why {

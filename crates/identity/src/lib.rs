@@ -53,6 +53,7 @@ pub use actor::{Actor, Role};
 pub use app_passwords::AppPasswordInfo;
 /// The revoke reason an owner's own password change gives its app passwords.
 pub const REVOKED_BY_PASSWORD_CHANGE: &str = app_passwords::why::PASSWORD_CHANGED;
+pub use audit_trail::{SIGN_IN_LOG, SignInRecord};
 pub use authn::{Credential, Protocol, Refusal, SecondFactor, SignIn, SignInResult, SignedIn};
 pub use authz::{Permission, role_waits};
 pub use bearer::VerifiedToken;

@@ -53,6 +53,9 @@ pub struct MfaSummary {
     pub passkeys: Vec<crate::PasskeyInfo>,
     pub recovery_codes_left: i64,
     pub required: bool,
+    /// The rule that requires it, in words ("Staff in the clinician category must use a
+    /// second factor"), when one does.
+    pub rule: Option<String>,
     pub app_passwords: Vec<AppPasswordInfo>,
 }
 
@@ -100,16 +103,45 @@ impl Directory {
 
     /// Whether the MFA policy applies to this account.
     pub(crate) async fn mfa_required(&self, account: &AccountRow) -> Result<bool, IdentityError> {
+        Ok(self.mfa_rule(account).await?.is_some())
+    }
+
+    /// The policy rule that requires `account` to use a second factor, in the words pages
+    /// show: the rule itself, not "your role".
+    pub(crate) async fn mfa_rule(
+        &self,
+        account: &AccountRow,
+    ) -> Result<Option<String>, IdentityError> {
         let p = &self.config().mfa;
-        if p.required_categories.contains(&account.category)
-            || p.required_departments
-                .iter()
-                .any(|d| d.eq_ignore_ascii_case(&account.department_name))
+        if p.required_categories.contains(&account.category) {
+            return Ok(Some(format!(
+                "Staff in the {} category must use a second factor",
+                account.category
+            )));
+        }
+        if p.required_departments
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&account.department_name))
         {
-            return Ok(true);
+            return Ok(Some(format!(
+                "Everyone in {} must use a second factor",
+                account.department_name
+            )));
         }
         let roles = self.store.read().await?.list_roles(account.id).await?;
-        Ok(roles.iter().any(|(r, _)| p.required_roles.contains(r)))
+        Ok(roles
+            .iter()
+            .find(|(r, _)| p.required_roles.contains(r))
+            .map(|(r, _)| format!("Holders of the {r} role must use a second factor")))
+    }
+
+    /// `mfa_rule` for an account by id.
+    pub async fn second_factor_rule(
+        &self,
+        account: AccountId,
+    ) -> Result<Option<String>, IdentityError> {
+        let row = self.account_row(account).await?;
+        self.mfa_rule(&row).await
     }
 
     /// The second-factor step a password sign-in leads to.
@@ -593,11 +625,13 @@ impl Directory {
         let app_passwords = tx.list_app_passwords(row.id).await?;
         let passkeys = tx.list_passkeys(row.id).await?;
         drop(tx);
+        let rule = self.mfa_rule(row).await?;
         Ok(MfaSummary {
             totp,
             passkeys: passkeys.into_iter().map(crate::PasskeyInfo::from).collect(),
             recovery_codes_left,
-            required: self.mfa_required(row).await?,
+            required: rule.is_some(),
+            rule,
             app_passwords: app_passwords
                 .into_iter()
                 .map(AppPasswordInfo::from)

@@ -2,6 +2,7 @@
 //! record, the chain head kept in one locked row, and reads for listing, export and
 //! verification.
 
+use crate::directory::{Arg, bind_all, escape_like, where_clause};
 use crate::rows::all;
 use crate::{Backend, StoreError, Tx};
 use carepost_audit::{Event, Head, NewEvent, head_seal};
@@ -51,6 +52,11 @@ pub struct AuditFilter {
     pub actor: Option<String>,
     /// A target exactly (`account:x@y`) or by its name alone (`x@y`).
     pub target: Option<String>,
+    /// Any of these actions (`signin.failure`), or of these families (`signin.`: a name
+    /// ending in a dot matches every action it begins); none means every action.
+    pub actions: Vec<String>,
+    /// Only this outcome (`success`, `failure`, `denied`).
+    pub outcome: Option<String>,
     pub after_seq: Option<AuditSeq>,
     pub limit: Option<i64>,
     /// The newest events first (the latest `limit` of them), instead of the oldest.
@@ -115,25 +121,60 @@ impl AuditRepo for Tx {
     }
 
     async fn list_audit(&mut self, f: &AuditFilter) -> Result<Vec<Event>, StoreError> {
+        // Only the conditions asked for go into the statement, so that each can use its index.
+        let mut conditions = Vec::new();
+        let mut args = Vec::new();
+        let arg = |a: Arg, args: &mut Vec<Arg>| {
+            args.push(a);
+            args.len()
+        };
+        if let Some(t) = f.since {
+            conditions.push(format!("at >= ${}", arg(Arg::Int(t.0), &mut args)));
+        }
+        if let Some(t) = f.until {
+            conditions.push(format!("at < ${}", arg(Arg::Int(t.0), &mut args)));
+        }
+        if let Some(a) = &f.actor {
+            conditions.push(format!("actor = ${}", arg(Arg::Text(a.clone()), &mut args)));
+        }
+        if let Some(t) = &f.target {
+            let exact = arg(Arg::Text(t.clone()), &mut args);
+            let by_name = arg(Arg::Text(target_by_name(t)), &mut args);
+            conditions.push(format!("(target = ${exact} OR target = ${by_name})"));
+        }
+        if !f.actions.is_empty() {
+            let any: Vec<String> = f
+                .actions
+                .iter()
+                .map(|a| match a.strip_suffix('.') {
+                    // A family: its names begin with it (the dot and what follows are plain
+                    // characters in a LIKE pattern once the wildcards are escaped).
+                    Some(family) => format!(
+                        "action LIKE ${} ESCAPE '\\'",
+                        arg(Arg::Text(format!("{}.%", escape_like(family))), &mut args)
+                    ),
+                    None => format!("action = ${}", arg(Arg::Text(a.clone()), &mut args)),
+                })
+                .collect();
+            conditions.push(format!("({})", any.join(" OR ")));
+        }
+        if let Some(o) = &f.outcome {
+            conditions.push(format!(
+                "outcome = ${}",
+                arg(Arg::Text(o.clone()), &mut args)
+            ));
+        }
+        if let Some(seq) = f.after_seq {
+            conditions.push(format!("seq > ${}", arg(Arg::Int(seq.0), &mut args)));
+        }
+        let limit = arg(Arg::Int(f.limit.unwrap_or(i64::MAX)), &mut args);
         let order = if f.newest_first { "DESC" } else { "" };
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT seq, at, actor, actor_id, action, target, source, outcome, details, \
-             prev_hash, hash FROM audit_events \
-             WHERE (CAST($1 AS BIGINT) IS NULL OR at >= $1) \
-               AND (CAST($2 AS BIGINT) IS NULL OR at < $2) \
-               AND (CAST($3 AS TEXT) IS NULL OR actor = $3) \
-               AND (CAST($4 AS TEXT) IS NULL OR target = $4 OR target = $5) \
-               AND (CAST($6 AS BIGINT) IS NULL OR seq > $6) \
-             ORDER BY seq {order} LIMIT $7"
+             prev_hash, hash FROM audit_events {} ORDER BY seq {order} LIMIT ${limit}",
+            where_clause(&conditions)
         ));
-        let rows = sqlx::query(sql)
-            .bind(f.since.map(|t| t.0))
-            .bind(f.until.map(|t| t.0))
-            .bind(&f.actor)
-            .bind(&f.target)
-            .bind(f.target.as_ref().map(|t| target_by_name(t)))
-            .bind(f.after_seq.map(|s| s.0))
-            .bind(f.limit.unwrap_or(i64::MAX))
+        let rows = bind_all(sqlx::query(sql), args)
             .fetch_all(self.conn())
             .await?;
         all(&rows, event_from_row)

@@ -606,7 +606,7 @@ pub(crate) fn bind_all<'q>(
 }
 
 /// `LIKE` treats `%` and `_` as wildcards; a search for "john_smith" means those characters.
-fn escape_like(q: &str) -> String {
+pub(crate) fn escape_like(q: &str) -> String {
     let mut out = String::with_capacity(q.len());
     for c in q.chars() {
         if matches!(c, '%' | '_' | '\\') {

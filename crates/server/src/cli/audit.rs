@@ -30,6 +30,12 @@ pub struct FilterArgs {
     /// What was acted on: an address, or `kind:name` such as `department:Cardiology`.
     #[arg(long)]
     target: Option<String>,
+    /// An action (`signin.failure`), or a family of them ending in a dot (`signin.`).
+    #[arg(long)]
+    action: Option<String>,
+    /// Only this outcome: success, failure or denied.
+    #[arg(long)]
+    outcome: Option<String>,
     /// At most this many events (`list`: the latest, newest first; `export`: the oldest).
     #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
     limit: Option<i64>,
@@ -49,6 +55,8 @@ impl FilterArgs {
             until: time(&self.until)?,
             actor: self.actor.clone(),
             target: self.target.clone(),
+            actions: self.action.clone().into_iter().collect(),
+            outcome: self.outcome.clone(),
             after_seq: None,
             limit: self.limit,
             newest_first,

@@ -319,7 +319,16 @@ async fn in_the_console_a_supervisor_asks_and_it_approves() {
     let r = i
         .post(&format!("/admin/change-requests/{id}/approve"), &[])
         .await;
-    assert!(r.body.contains("move to Pharmacy for"), "{}", r.body);
+    assert_eq!(
+        r.header("location"),
+        Some("/admin/change-requests?done=approved")
+    );
+    let r = i.get("/admin/change-requests?done=approved").await;
+    assert!(
+        r.body.contains("Approved: the change is made"),
+        "{}",
+        r.body
+    );
     assert!(r.body.contains("id=\"no-requests\""), "{}", r.body);
     assert_eq!(
         dir.find_account(&admin(), &ann).await.unwrap().department,

@@ -594,3 +594,181 @@ async fn a_supervisor_sees_their_own_branch_and_no_roles_overview() {
     );
     assert_eq!(b.get("/admin/roles").await.status, 403);
 }
+
+#[tokio::test]
+async fn an_accounts_page_shows_its_sign_in_log_in_words_to_the_helpdesk_only() {
+    let (mut b, _) = signed_in_with(Role::Helpdesk, None).await;
+    let dir = b.s.running.context.directory.clone();
+    let lou = add_person(&dir, ("Lou", "Staff", "L1"), "Cardiology", "nurse").await;
+    for secret in ["wrong", crate::auth::GOOD] {
+        let attempt = carepost_identity::SignIn {
+            login: &lou,
+            secret,
+            protocol: carepost_identity::Protocol::Imap,
+            source: Some("10.1.2.3".parse().unwrap()),
+        };
+        let _ = dir.sign_in(&attempt).await.unwrap();
+    }
+    let page = b.get(&format!("/admin/accounts/{lou}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let log = &page.body[page
+        .body
+        .find(r#"id="sign-in-log""#)
+        .expect("a sign-in log")..];
+    let log = &log[..log.find("</table>").unwrap()];
+    let refused = log.find("Wrong password").expect("the refusal in words");
+    let signed_in = log.find("Signed in").expect("the success");
+    assert!(signed_in < refused, "newest first: {log}");
+    assert!(
+        log.contains("<td>imap</td>") && log.contains("10.1.2.3"),
+        "{log}"
+    );
+    assert!(
+        log.contains(" UTC</time>"),
+        "times in words with their zone: {log}"
+    );
+
+    // A supervisor sees the person, not their sign-ins.
+    let s = TestServer::start_shared(&b.s);
+    let sue = add_person(&dir, ("Sue", "Kay", "S1"), "Cardiology", "nurse").await;
+    grant_open_role(&s, &sue, &Role::Supervisor, Some("Cardiology")).await;
+    let mut sup = Browser::new(s);
+    sup.sign_in(&sue).await;
+    let page = sup.get(&format!("/admin/accounts/{lou}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains("sign-in-log"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn the_audit_viewer_filters_by_kind_and_result_and_speaks_in_words() {
+    let (mut b, _) = signed_in_with(Role::SecurityOfficer, None).await;
+    let dir = b.s.running.context.directory.clone();
+    let lou = add_person(&dir, ("Lou", "Staff", "L1"), "Cardiology", "nurse").await;
+    let attempt = carepost_identity::SignIn {
+        login: &lou,
+        secret: "wrong",
+        protocol: carepost_identity::Protocol::Smtp,
+        source: None,
+    };
+    let _ = dir.sign_in(&attempt).await.unwrap();
+    let page = b.get("/admin/audit?action=signin.&outcome=failure").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let events = &page.body[page.body.find(r#"id="events""#).unwrap()..];
+    assert!(events.contains("Sign-in refused (failure)"), "{events}");
+    assert!(
+        !events.contains("signin.success"),
+        "only failures: {events}"
+    );
+    assert!(
+        !events.contains("account.create"),
+        "only sign-ins: {events}"
+    );
+    // Details folded away, never one wide row; times in words.
+    assert!(
+        events.contains("<details><summary>Details</summary><pre>{"),
+        "{events}"
+    );
+    assert!(
+        events.contains("&#34;reason&#34;: &#34;wrong-secret&#34;"),
+        "{events}"
+    );
+    assert!(!events.contains("Z</time>"), "{events}");
+    // The chosen kind stays chosen, and the export asks the API the same.
+    assert!(
+        page.body
+            .contains(r#"<option value="signin." selected>Sign-ins</option>"#),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("action=signin.&#38;outcome=failure"),
+        "{}",
+        page.body
+    );
+    let every = b.get("/admin/audit").await;
+    assert!(
+        every.body.contains("Account created"),
+        "events named in words: {}",
+        every.body
+    );
+}
+
+#[tokio::test]
+async fn no_page_shows_a_raw_timestamp_and_the_second_factor_rule_is_named() {
+    // A clinician in the grace period: the notice names the rule and the deadline in words.
+    let s = TestServer::start(TestDb::sqlite()).await;
+    let dir = s.running.context.directory.clone();
+    let admin = crate::support::admin();
+    dir.create_department(&admin, "Cardiology", None)
+        .await
+        .unwrap();
+    let cal = add_person(&dir, ("Cal", "Doc", "C1"), "Cardiology", "clinician").await;
+    let mut b = Browser::new(s);
+    b.sign_in(&cal).await;
+    let page = b.get("/account").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains("Staff in the clinician category must use a second factor"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Your role"), "{}", page.body);
+    assert!(page.body.contains(" UTC"), "{}", page.body);
+    // No RFC 3339 text shown as words anywhere on the page (only inside datetime="...").
+    let shown: String = page
+        .body
+        .split("datetime=\"")
+        .map(|part| part.split_once('"').map_or(part, |(_, rest)| rest))
+        .collect();
+    assert!(!shown.contains(":00Z") && !shown.contains("Z<"), "{shown}");
+}
+
+#[tokio::test]
+async fn the_audit_filters_by_family_and_outcome_on_each_backend() {
+    crate::support::on_each_backend(async |env| {
+        env.department("Cardiology", None).await;
+        let lou = add_person(&env.dir, ("Lou", "Staff", "L1"), "Cardiology", "nurse").await;
+        for secret in ["wrong", crate::auth::GOOD] {
+            let attempt = carepost_identity::SignIn {
+                login: &lou,
+                secret,
+                protocol: carepost_identity::Protocol::Imap,
+                source: None,
+            };
+            let _ = env.dir.sign_in(&attempt).await.unwrap();
+        }
+        let admin = crate::support::admin();
+        let actions = |f: carepost_store::AuditFilter| {
+            let dir = &env.dir;
+            let admin = admin.clone();
+            async move {
+                let events = dir.audit_events(&admin, &f).await.unwrap();
+                events.into_iter().map(|e| e.action).collect::<Vec<_>>()
+            }
+        };
+        let family = carepost_store::AuditFilter {
+            actions: vec!["signin.".into()],
+            ..Default::default()
+        };
+        assert_eq!(actions(family).await, ["signin.failure", "signin.success"]);
+        let failures = carepost_store::AuditFilter {
+            actions: vec!["signin.".into(), "account.create".into()],
+            outcome: Some("failure".into()),
+            ..Default::default()
+        };
+        assert_eq!(actions(failures).await, ["signin.failure"]);
+        // `_` in a family is that character, not a wildcard: `app_password.` is not `appXpassword.`.
+        let literal = carepost_store::AuditFilter {
+            actions: vec!["password_".into(), "signin_".into()],
+            ..Default::default()
+        };
+        assert!(actions(literal).await.is_empty());
+        let wildcard = carepost_store::AuditFilter {
+            actions: vec!["sign_n.".into()],
+            ..Default::default()
+        };
+        assert!(actions(wildcard).await.is_empty());
+    })
+    .await;
+}

@@ -281,6 +281,9 @@ async fn it_changes_a_policy_in_the_console_and_the_file_value_is_not_copied() {
         ("revoke_app_passwords_on_change", "yes"),
     ];
     let r = b.post("/admin/policies/password", &form).await;
+    // A redirect: reloading the page does not send the form again.
+    assert_eq!(r.header("location"), Some("/admin/policies?done=password"));
+    let r = b.get("/admin/policies?done=password").await;
     assert!(r.body.contains("Passwords saved."), "{}", r.body);
     assert!(
         r.body
@@ -303,6 +306,8 @@ async fn it_changes_a_policy_in_the_console_and_the_file_value_is_not_copied() {
         ("was_history", "12"),
     ];
     let r = b.post("/admin/policies/password", &form).await;
+    assert_eq!(r.header("location"), Some("/admin/policies?done=password"));
+    let r = b.get("/admin/policies?done=password").await;
     assert!(r.body.contains("Passwords saved."), "{}", r.body);
     assert_eq!(dir.config().password.min_length, 15);
     assert_eq!(dir.config().password.history, 20);
@@ -314,6 +319,8 @@ async fn it_changes_a_policy_in_the_console_and_the_file_value_is_not_copied() {
         ("was_revoke_app_passwords_on_change", "true"),
     ];
     let r = b.post("/admin/policies/password", &form).await;
+    assert_eq!(r.header("location"), Some("/admin/policies?done=password"));
+    let r = b.get("/admin/policies?done=password").await;
     assert!(r.body.contains("Passwords saved."), "{}", r.body);
     let sections = dir.policy_sections(&admin()).await.unwrap();
     let set: Vec<&str> = sections[0]

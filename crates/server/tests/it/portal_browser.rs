@@ -78,7 +78,7 @@ async fn chromium_registers_a_passkey_and_signs_in_with_it() {
     );
     let activity = seen["activity"].to_string();
     assert!(
-        activity.contains("Password set after a recovery code"),
+        activity.contains("Password changed with a recovery code"),
         "{activity}"
     );
     assert!(activity.contains("Passkey added"), "{activity}");

@@ -393,6 +393,10 @@ pub struct AuditQuery {
     until: Option<String>,
     actor: Option<String>,
     target: Option<String>,
+    /// An action (`signin.failure`) or a family of them (`signin.`).
+    action: Option<String>,
+    /// `success`, `failure` or `denied`.
+    outcome: Option<String>,
     limit: Option<i64>,
 }
 
@@ -423,6 +427,8 @@ pub async fn audit(
         until: time(&q.until)?,
         actor: q.actor,
         target: q.target,
+        actions: q.action.into_iter().collect(),
+        outcome: q.outcome,
         after_seq: None,
         limit: Some(q.limit.unwrap_or(100).clamp(1, 1000)),
         newest_first: false,

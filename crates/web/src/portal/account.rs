@@ -117,12 +117,16 @@ pub async fn overview(
     } = d.second_factor_state(s.account).await?
     {
         notices.push(format!(
-            "Your role needs a second factor: add a passkey or an authenticator app before {}. After that, you can sign in only to set one up.",
-            grace_until.to_rfc3339()
+            "{}: add a passkey or an authenticator app before {}. After that, you can sign in only to set one up.",
+            rule_words(&state, s.account).await?,
+            grace_until.to_words_utc()
         ));
     }
     if matches!(g, Gate::EnrollOnly) {
-        notices.push("Your role needs a second factor, and the time to set one up has passed. Add a passkey or an authenticator app to go on.".into());
+        notices.push(format!(
+            "{}, and the time to set one up has passed. Add a passkey or an authenticator app to go on.",
+            rule_words(&state, s.account).await?
+        ));
     } else if password.expires_soon {
         notices.push("Your password expires soon: change it now to avoid being locked out of your mail apps.".into());
     }
@@ -551,4 +555,16 @@ pub async fn sign_out_app(
         .revoke_own_grant(s.account, &s.address, id)
         .await?;
     Ok(see_other("/account?notice=app-signed-out", &[]))
+}
+
+/// The rule that asks this account for a second factor, in words.
+async fn rule_words(
+    state: &WebState,
+    account: carepost_types::AccountId,
+) -> Result<String, PageError> {
+    Ok(state
+        .directory
+        .second_factor_rule(account)
+        .await?
+        .unwrap_or_else(|| "The security policy asks you for a second factor".into()))
 }

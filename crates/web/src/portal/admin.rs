@@ -157,6 +157,14 @@ pub async fn account(
             } else {
                 Vec::new()
             },
+            // The helpdesk, IT and security read it; a supervisor does not watch their staff.
+            sign_ins: match actor.roles.iter().any(|r| {
+                carepost_identity::Permission::UnlockAccounts.granted_to(r)
+                    || carepost_identity::Permission::ReadAudit.granted_to(r)
+            }) {
+                true => Some(d.sign_in_log(&actor, &address).await?),
+                false => None,
+            },
         },
         &csrf,
     )

@@ -2,11 +2,11 @@
 //! to register one (its secret is shown once, on the answer page), and removal.
 
 use super::admin::{staff, staff_acting};
-use super::{Csrf, PageError, PageResult, org, render};
+use super::{Csrf, PageError, PageResult, org, render, see_other};
 use crate::WebState;
 use crate::api::session::Source;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use carepost_identity::{Actor, IdentityError};
 use carepost_oidc::OidcError;
@@ -47,14 +47,19 @@ pub async fn apps(
     source: Source,
     headers: HeaderMap,
     csrf: Csrf,
+    Query(q): Query<super::Done>,
 ) -> PageResult {
     let (actor, me) = match staff(&state, &headers, source).await? {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
+    let notices = match q.done.as_deref() {
+        Some("removed") => vec!["The application is removed; its tokens no longer work.".into()],
+        _ => Vec::new(),
+    };
     let said = Said {
         shown_once: None,
-        notices: Vec::new(),
+        notices,
         error: None,
     };
     apps_page(&state, &actor, me, &csrf, said).await
@@ -152,13 +157,7 @@ pub async fn remove(
             Err(to) => return Ok(to),
         };
     let said = match state.oidc.remove_client(&actor, &client_id).await {
-        Ok(()) => Said {
-            shown_once: None,
-            notices: vec![format!(
-                "{client_id} is removed; its tokens no longer work."
-            )],
-            error: None,
-        },
+        Ok(()) => return Ok(see_other("/admin/apps?done=removed", &[])),
         Err(e) => Said {
             shown_once: None,
             notices: Vec::new(),

@@ -22,6 +22,39 @@ pub struct AuditSearch {
     pub since: String,
     #[serde(default)]
     pub until: String,
+    /// An action, or a family of them ending in a dot (`signin.`).
+    #[serde(default)]
+    pub action: String,
+    /// `success`, `failure` or `denied`.
+    #[serde(default)]
+    pub outcome: String,
+}
+
+/// The kinds of events the viewer filters by: a family of actions and its name.
+const FAMILIES: [(&str, &str); 15] = [
+    ("signin.", "Sign-ins"),
+    ("account.", "Accounts and locks"),
+    ("password.", "Passwords"),
+    ("mfa.", "Second factors"),
+    ("app_password.", "App passwords"),
+    ("session.", "Browser sessions"),
+    ("role.", "Roles"),
+    ("authz.denied", "Refusals"),
+    ("invitation.", "Invitations"),
+    ("department.", "Departments"),
+    ("source.", "Paused networks"),
+    ("policy.", "Policies"),
+    ("oidc.", "Single sign-on"),
+    ("mail.", "Mail"),
+    ("api_token.", "API tokens"),
+];
+
+/// An event as the viewer shows it: its action in words, its details folded away.
+pub(crate) struct EventView {
+    pub event: carepost_audit::Event,
+    pub words: String,
+    /// The details as indented JSON; empty when there are none.
+    pub details: String,
 }
 
 /// Most events the page shows.
@@ -46,6 +79,11 @@ async fn audit_page(
                 until,
                 actor: Some(f.actor.trim().to_string()).filter(|a| !a.is_empty()),
                 target: Some(f.target.trim().to_string()).filter(|t| !t.is_empty()),
+                actions: Some(f.action.trim().to_string())
+                    .filter(|a| !a.is_empty())
+                    .into_iter()
+                    .collect(),
+                outcome: Some(f.outcome.trim().to_string()).filter(|o| !o.is_empty()),
                 limit: Some(AUDIT_PAGE),
                 newest_first: true,
                 ..Default::default()
@@ -58,27 +96,53 @@ async fn audit_page(
         None => state.directory.audit_events(actor, &filter).await?,
         Some(_) => Vec::new(),
     };
-    let mut export = String::from("/api/v1/audit?limit=1000");
+    let mut export = url::form_urlencoded::Serializer::new(String::new());
+    export.append_pair("limit", "1000");
     for (k, v) in [
         ("actor", &f.actor),
         ("target", &f.target),
         ("since", &f.since),
         ("until", &f.until),
+        ("action", &f.action),
+        ("outcome", &f.outcome),
     ] {
         if !v.trim().is_empty() {
-            let enc: String = v
-                .trim()
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                        char::from(b).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect();
-            export.push_str(&format!("&{k}={enc}"));
+            export.append_pair(k, v.trim());
         }
     }
+    let export = format!("/api/v1/audit?{}", export.finish());
+    let events = events
+        .into_iter()
+        .map(|event| {
+            let details = match serde_json::from_str::<serde_json::Value>(&event.details) {
+                Ok(serde_json::Value::Object(m)) if m.is_empty() => String::new(),
+                Ok(serde_json::Value::Null) => String::new(),
+                Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+                Err(_) => event.details.clone(),
+            };
+            EventView {
+                words: carepost_audit::action::in_words(&event.action).to_string(),
+                details,
+                event,
+            }
+        })
+        .collect();
+    let mut families: Vec<(String, String, bool)> = FAMILIES
+        .iter()
+        .map(|(a, name)| ((*a).to_string(), (*name).to_string(), *a == f.action.trim()))
+        .collect();
+    // An exact action asked for (from a link) stays chosen.
+    if !f.action.trim().is_empty() && !families.iter().any(|x| x.2) {
+        let a = f.action.trim().to_string();
+        families.push((
+            a.clone(),
+            carepost_audit::action::in_words(&a).to_string(),
+            true,
+        ));
+    }
+    let outcomes = ["success", "failure", "denied"]
+        .map(|o| (o, o == f.outcome.trim()))
+        .to_vec();
     render(
         &super::pages::AuditPage {
             org: org(state),
@@ -86,6 +150,8 @@ async fn audit_page(
             csrf: csrf.token.clone(),
             nav: super::console::nav(actor, "/admin/audit"),
             filter: f,
+            families,
+            outcomes,
             events,
             limit: usize::try_from(AUDIT_PAGE).unwrap_or(usize::MAX),
             export,

@@ -3,11 +3,11 @@
 
 use super::admin::{staff, staff_acting};
 use super::pages::ChangeRequestsPage;
-use super::{Csrf, PageResult, org, render};
+use super::{Csrf, PageResult, org, render, see_other};
 use crate::WebState;
 use crate::api::session::Source;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use carepost_identity::{Actor, IdentityError, Permission};
 use serde::Deserialize;
@@ -43,12 +43,18 @@ pub async fn list(
     source: Source,
     headers: HeaderMap,
     csrf: Csrf,
+    Query(q): Query<super::Done>,
 ) -> PageResult {
     let (actor, me) = match staff(&state, &headers, source).await? {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
-    requests_page(&state, &actor, me, &csrf, Vec::new(), None).await
+    let said = match q.done.as_deref() {
+        Some("approved") => vec!["Approved: the change is made, in your name.".to_string()],
+        Some("declined") => vec!["Declined: your note goes back to the supervisor.".to_string()],
+        _ => Vec::new(),
+    };
+    requests_page(&state, &actor, me, &csrf, said, None).await
 }
 
 #[derive(Deserialize)]
@@ -78,10 +84,13 @@ pub async fn decide(
         _ => Err(IdentityError::NotFound("no such decision".into())),
     };
     match done {
-        Ok(r) => {
-            let said = vec![format!("{} for {}: {}.", r.summary, r.address, r.status)];
-            requests_page(&state, &actor, me, &csrf, said, None).await
-        }
+        Ok(_) => Ok(see_other(
+            match what.as_str() {
+                "approve" => "/admin/change-requests?done=approved",
+                _ => "/admin/change-requests?done=declined",
+            },
+            &[],
+        )),
         Err(IdentityError::Invalid(m) | IdentityError::NotFound(m)) => {
             requests_page(&state, &actor, me, &csrf, Vec::new(), Some(m)).await
         }

@@ -375,6 +375,13 @@ pub(crate) async fn gate(state: &WebState, s: &Session) -> Result<Gate, PageErro
     )
 }
 
+/// What a redirect after a change says: one fixed word (`?done=saved`), never text from the
+/// URL shown as it is, so that a link cannot make a page claim something was done.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct Done {
+    pub done: Option<String>,
+}
+
 /// A refusal a form shows beside itself (bad input, a conflict, something not found), or the
 /// error to answer with as a page.
 pub(crate) fn refusal(e: carepost_identity::IdentityError) -> Result<String, PageError> {

@@ -2,6 +2,22 @@
 //! base template's fields: the organization's name, who is signed in, the CSRF token.
 
 use super::console::NavLink;
+
+/// A recorded time (RFC 3339 text) in words with its zone, for a page to show until its script
+/// puts the viewer's own zone in its place: `7 Dec 2026, 15:20 UTC`, never the raw string.
+/// Text that is not a time is shown as it is.
+pub(crate) trait When {
+    fn when(&self) -> String;
+}
+
+impl When for str {
+    fn when(&self) -> String {
+        match carepost_types::UnixMillis::parse(self) {
+            Ok(t) => t.to_words_utc(),
+            Err(_) => self.to_string(),
+        }
+    }
+}
 use askama::Template;
 use carepost_identity::{Account, MfaSummary, PasswordState, SessionInfo};
 
@@ -128,28 +144,7 @@ impl ActivityView {
             "api" => "the API",
             other => other,
         });
-        let what = match e.action.as_str() {
-            "signin.success" => "Signed in",
-            "signin.failure" => "Sign-in refused",
-            "signin.first_factor" => "Password accepted; second step asked",
-            "account.lock" => "Account locked after failed sign-ins",
-            "account.unlock" => "Account unlocked",
-            "password.change" => "Password changed",
-            "password.reset" => "Password reset by an administrator",
-            "password.recover" => "Password set after a recovery code",
-            "mfa.verify" => "Second step",
-            "mfa.totp.confirm" => "Authenticator app set up",
-            "mfa.passkey.register" => "Passkey added",
-            "mfa.passkey.remove" => "Passkey removed",
-            "mfa.recovery_code.use" => "Recovery code used",
-            "mfa.recovery_codes.generate" => "New recovery codes made",
-            "mfa.reset" => "Second factors reset by an administrator",
-            "app_password.create" => "App password created",
-            "app_password.revoke" => "App password revoked",
-            "session.start" => "Portal session started",
-            "session.end" => "Session ended",
-            other => other,
-        };
+        let what = carepost_audit::action::in_words(&e.action);
         let what = match protocol {
             Some(p) => format!("{what}, through {p}"),
             None => what.to_string(),
@@ -271,6 +266,8 @@ pub(crate) struct AdminAccountPage {
     pub can_request: bool,
     /// Roles and the department a supervisor covers (shown to IT).
     pub roles: Vec<(String, Option<String>)>,
+    /// The recent sign-in attempts, for the roles that read them.
+    pub sign_ins: Option<Vec<carepost_identity::SignInRecord>>,
 }
 
 #[derive(Template)]
@@ -332,7 +329,10 @@ pub(crate) struct AuditPage {
     /// The console's navigation (empty outside the console).
     pub nav: Vec<NavLink>,
     pub filter: super::audit::AuditSearch,
-    pub events: Vec<carepost_audit::Event>,
+    /// The kinds of events: (action or family, name, chosen).
+    pub families: Vec<(String, String, bool)>,
+    pub outcomes: Vec<(&'static str, bool)>,
+    pub events: Vec<super::audit::EventView>,
     pub limit: usize,
     /// The same search through the JSON API, for export.
     pub export: String,

@@ -3,11 +3,11 @@
 
 use super::admin::{staff, staff_acting};
 use super::pages::{PoliciesPage, PolicyForm, PolicyInput};
-use super::{Csrf, PageResult, org, render};
+use super::{Csrf, PageResult, org, render, see_other};
 use crate::WebState;
 use crate::api::session::Source;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use carepost_identity::{
     Actor, IdentityError, POLICY_FIELDS, Permission, PolicySection, field_text, parse_field,
@@ -85,12 +85,20 @@ pub async fn policies(
     source: Source,
     headers: HeaderMap,
     csrf: Csrf,
+    Query(q): Query<super::Done>,
 ) -> PageResult {
     let (actor, me) = match staff(&state, &headers, source).await? {
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
-    policies_page(&state, &actor, me, &csrf, Vec::new(), None).await
+    let said = match q.done.as_deref() {
+        Some("unchanged") => vec!["Nothing was changed.".to_string()],
+        Some(s @ ("password" | "lockout" | "mfa" | "sessions")) => {
+            vec![format!("{} saved.", title(s))]
+        }
+        _ => Vec::new(),
+    };
+    policies_page(&state, &actor, me, &csrf, said, None).await
 }
 
 /// A section's form: each changed key's text, read by its kind. A value equal to the config
@@ -151,18 +159,17 @@ pub async fn change(
         return policies_page(&state, &actor, me, &csrf, Vec::new(), Some(e)).await;
     }
     if changes.is_empty() {
-        let said = vec!["Nothing was changed.".to_string()];
-        return policies_page(&state, &actor, me, &csrf, said, None).await;
+        return Ok(see_other("/admin/policies?done=unchanged", &[]));
     }
     match state
         .directory
         .change_policy(&actor, &section, &changes)
         .await
     {
-        Ok(s) => {
-            let said = vec![format!("{} saved.", title(s.section))];
-            policies_page(&state, &actor, me, &csrf, said, None).await
-        }
+        Ok(s) => Ok(see_other(
+            &format!("/admin/policies?done={}", s.section),
+            &[],
+        )),
         Err(IdentityError::Invalid(m) | IdentityError::NotFound(m)) => {
             policies_page(&state, &actor, me, &csrf, Vec::new(), Some(m)).await
         }

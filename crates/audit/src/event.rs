@@ -25,6 +25,8 @@ pub mod action {
     pub const LIST_CREATE: &str = "list.create";
     pub const LIST_REMOVE: &str = "list.remove";
     pub const IMPORT_RUN: &str = "import.run";
+    /// Accounts exported from the console (a CSV of the rows picked).
+    pub const DIRECTORY_EXPORT: &str = "directory.export";
     pub const ADMIN_BOOTSTRAP: &str = "admin.bootstrap";
     pub const AUTHZ_DENIED: &str = "authz.denied";
     pub const PASSWORD_SET: &str = "password.set";
@@ -110,6 +112,7 @@ pub mod action {
             LIST_CREATE => "Mailing list created",
             LIST_REMOVE => "Mailing list removed",
             IMPORT_RUN => "HR import run",
+            DIRECTORY_EXPORT => "Accounts exported",
             ADMIN_BOOTSTRAP => "First administrator created",
             AUTHZ_DENIED => "Refused: not allowed",
             PASSWORD_SET => "Password set by an administrator",

@@ -153,9 +153,6 @@ impl Directory {
         row: &carepost_store::AccountRow,
     ) -> Result<(), IdentityError> {
         let target = format!("account:{}", row.primary_address);
-        // Helpdesk resets and supervisors' disables, approvals and change requests stop at
-        // accounts that hold a role: taking over an administrator is for IT alone. Checked
-        // before anything else, so a role that holds the permission in general gets no further.
         let acting_on_people = matches!(
             p,
             Permission::StartReset
@@ -164,6 +161,15 @@ impl Directory {
                 | Permission::RequestChanges
                 | Permission::InviteStaff
         );
+        // Out of reach first, with the one refusal every such account gets: which accounts
+        // hold a role is not told to someone who may not act on them at all.
+        let global = actor.roles.iter().any(|r| p.granted_to(r));
+        if !global && !self.supervises(actor, p, row.department_id).await? {
+            return require(&self.store, &*self.clock, actor, p, &target).await;
+        }
+        // Helpdesk resets and supervisors' disables, approvals and change requests stop at
+        // accounts that hold a role: taking over an administrator is for IT alone, even for
+        // a role that holds the permission in general.
         if acting_on_people
             && !self
                 .store
@@ -182,13 +188,7 @@ impl Directory {
             )
             .await;
         }
-        if actor.roles.iter().any(|r| p.granted_to(r)) {
-            return Ok(());
-        }
-        if self.supervises(actor, p, row.department_id).await? {
-            return Ok(());
-        }
-        require(&self.store, &*self.clock, actor, p, &target).await
+        Ok(())
     }
 
     /// Whether `actor` may do `p` as supervisor of `department`.

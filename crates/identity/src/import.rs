@@ -63,6 +63,9 @@ struct Row {
     above: Vec<String>,
     supervisor: Option<String>,
     status: AccountStatus,
+    /// The personal address from a `personal_email` column: `None` without the column,
+    /// `Some(None)` for an empty cell (HR removed it).
+    personal_email: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,13 +94,14 @@ struct Columns {
 }
 
 const REQUIRED: [&str; 5] = ["employee_id", "first", "last", "category", "department"];
-const OPTIONAL: [&str; 6] = [
+const OPTIONAL: [&str; 7] = [
     "middle",
     "preferred",
     "supervisor_employee_id",
     "status",
     "single_name",
     "department_path",
+    "personal_email",
 ];
 
 /// The separators spreadsheets write CSV with: commas, and semicolons or tabs where the
@@ -336,6 +340,13 @@ impl Directory {
                 s => s,
             },
         };
+        let personal_email = match c.index.contains_key("personal_email") {
+            false => None,
+            true => Some(match c.get(r, "personal_email") {
+                None => None,
+                Some(a) => Some(self.check_personal_email(a)?),
+            }),
+        };
         Ok(Row {
             line,
             employee_id,
@@ -345,7 +356,22 @@ impl Directory {
             above,
             supervisor: c.get(r, "supervisor_employee_id").map(str::to_string),
             status,
+            personal_email,
         })
+    }
+
+    /// A personal address is an address outside the organization: an invitation mailed to
+    /// one's own new mailbox could not be read.
+    fn check_personal_email(&self, text: &str) -> Result<String, IdentityError> {
+        let a = Address::parse(text).map_err(|_| {
+            IdentityError::Invalid(format!("personal_email '{text}' is not an email address"))
+        })?;
+        if self.config().domains().any(|d| d == a.domain()) {
+            return Err(IdentityError::Invalid(format!(
+                "personal_email '{text}' is in the organization's own domain: give the person's private address"
+            )));
+        }
+        Ok(a.to_string())
     }
 
     /// Applies one row; `Ok(false)` when its supervisor is further down the file.
@@ -378,13 +404,34 @@ impl Directory {
         let resolved = row.supervisor.is_none() || supervisor.is_some();
         match known.accounts.get(&row.employee_id).cloned() {
             None => {
-                self.create_row(tx, actor, row, department, supervisor, known)
+                let id = self
+                    .create_row(tx, actor, row, department, supervisor, known)
                     .await?;
+                if let Some(Some(a)) = &row.personal_email {
+                    tx.set_personal_email(id, Some(a)).await?;
+                }
             }
             Some(existing) => {
-                let outcome = self
+                let mut outcome = self
                     .update_row(tx, actor, row, existing.clone(), department, known, summary)
                     .await?;
+                // HR owns the personal address: a changed or emptied cell is a change.
+                if let Some(wanted) = &row.personal_email
+                    && tx.personal_email(existing.id).await? != *wanted
+                {
+                    tx.set_personal_email(existing.id, wanted.as_deref())
+                        .await?;
+                    // On the record that it changed; the address itself is HR's.
+                    let event = self
+                        .audit(
+                            actor,
+                            action::ACCOUNT_UPDATE,
+                            format!("account:{}", existing.primary_address),
+                        )
+                        .with_details(json!({ "personal_email": wanted.is_some() }));
+                    tx.append_audit(&event).await?;
+                    outcome = outcome.max_with(Outcome::Updated);
+                }
                 let differs = resolved && existing.supervisor_id != supervisor;
                 if differs && !self.import_owns("supervisor") {
                     conflict(

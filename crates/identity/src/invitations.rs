@@ -28,6 +28,38 @@ pub struct IssuedInvitation {
     pub department: String,
     pub code: String,
     pub expires_at: String,
+    /// The personal address HR recorded, where the invitation is mailed too. Not shown (a
+    /// supervisor hands out slips; their staff's private addresses are HR's).
+    #[serde(skip)]
+    pub personal_email: Option<String>,
+    /// Whether a mail with the code went to the personal address.
+    pub mailed: bool,
+}
+
+impl IssuedInvitation {
+    /// The mail to the personal address: (subject, plain text). It says what a slip says,
+    /// and how to tell it from a phishing mail (nobody asks for the code).
+    pub fn notice(&self, organization: &str, welcome_url: &str) -> (String, String) {
+        let subject = format!("{organization}: your first sign-in");
+        let text = format!(
+            "Hello {name},\r\n\r\n\
+             Your account at {organization} is ready. To choose your password, go to\r\n\r\n\
+             \x20   {welcome_url}\r\n\r\n\
+             and enter:\r\n\r\n\
+             \x20   Email address:  {address}\r\n\
+             \x20   One-time code:  {code}\r\n\r\n\
+             Use it before {expires}. Nobody from IT will ask you for this code, by phone or by \
+             mail; if you did not expect this message, tell {organization}'s IT helpdesk.\r\n",
+            name = self.name,
+            address = self.address,
+            code = self.code,
+            expires = carepost_types::UnixMillis::parse(&self.expires_at).map_or(
+                self.expires_at.clone(),
+                carepost_types::UnixMillis::to_words_utc
+            ),
+        );
+        (subject, text)
+    }
 }
 
 /// An invitation on the record (no code).
@@ -143,6 +175,7 @@ impl Directory {
         let mut out = Vec::new();
         let mut tx = self.store.begin().await?;
         for row in rows {
+            let personal_email = tx.personal_email(row.id).await?;
             // 16 characters of a 31-letter alphabet: about 79 bits, typed from a slip.
             let code = crate::mfa::random_code(&*self.rng, 16, 4);
             tx.insert_invitation(
@@ -167,6 +200,8 @@ impl Directory {
                 department: row.department_name.clone(),
                 code,
                 expires_at: expires.to_rfc3339(),
+                personal_email,
+                mailed: false,
             });
         }
         tx.commit().await?;

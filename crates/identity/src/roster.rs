@@ -7,7 +7,9 @@
 use crate::authz::Permission;
 use crate::directory::department_id;
 use crate::{Account, Actor, Directory, IdentityError, ListFilter, Role};
-use carepost_store::{AccountFilter, DirectoryRepo, RosterQuery, RosterRepo, RosterSort, Tx};
+use carepost_store::{
+    AccountFilter, AuditRepo, DirectoryRepo, RosterQuery, RosterRepo, RosterSort, Tx,
+};
 use carepost_types::{DepartmentId, UnixMillis};
 use serde::Serialize;
 
@@ -41,6 +43,9 @@ pub struct Roster {
     pub total: i64,
     pub page: i64,
     pub per_page: i64,
+    /// Whether the last sign-ins are shown: to the roles that read the whole directory, not
+    /// to a supervisor (who does not watch their staff's sign-ins; see `sign_in_log`).
+    pub shows_sign_ins: bool,
 }
 
 /// A department in the tree, in depth-first order.
@@ -119,10 +124,19 @@ impl Directory {
             .listing_scope(&mut tx, actor, r.filter.department.as_deref())
             .await?;
         let per_page = r.per_page.clamp(1, 500);
-        let page = r.page.max(0);
+        // Far past any organization's last page, and no overflow in the offset.
+        let page = r.page.clamp(0, 1_000_000);
+        let shows_sign_ins = actor
+            .roles
+            .iter()
+            .any(|r| Permission::ReadDirectory.granted_to(r));
+        let sort = match r.sort {
+            RosterSort::LastSignIn if !shows_sign_ins => RosterSort::Name,
+            s => s,
+        };
         let q = RosterQuery {
             filter: store_filter(&r.filter, department),
-            sort: r.sort,
+            sort,
             descending: r.descending,
             offset: page.saturating_mul(per_page),
             limit: per_page,
@@ -147,7 +161,7 @@ impl Directory {
                         .collect(),
                     has_factor: row.totp || row.passkeys > 0,
                     second_factor,
-                    last_sign_in: row.last_sign_in_at,
+                    last_sign_in: row.last_sign_in_at.filter(|_| shows_sign_ins),
                     account: Account::from_row(row.account, Vec::new()),
                 }
             })
@@ -157,7 +171,36 @@ impl Directory {
             total,
             page,
             per_page,
+            shows_sign_ins,
         })
+    }
+
+    /// The picked accounts for a CSV export, each within `actor`'s reach, with one audit
+    /// event naming them: directory data leaving the console is on the record.
+    pub async fn export_accounts(
+        &self,
+        actor: &Actor,
+        addresses: &[String],
+    ) -> Result<Vec<Account>, IdentityError> {
+        let mut out = Vec::with_capacity(addresses.len());
+        for a in addresses {
+            out.push(self.find_account(actor, a).await?);
+        }
+        let mut tx = self.store.begin().await?;
+        let mut event = carepost_audit::NewEvent::success(
+            self.clock.now(),
+            &actor.who,
+            carepost_audit::action::DIRECTORY_EXPORT,
+            "directory".into(),
+        )
+        .with_details(serde_json::json!({
+            "format": "csv",
+            "accounts": out.iter().map(|a| a.address.as_str()).collect::<Vec<_>>(),
+        }));
+        event.source = actor.source.clone();
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// The department tree `actor` may see, depth first, with people and supervisors.

@@ -13,6 +13,7 @@ mod error;
 mod folders;
 mod mailboxes;
 mod message;
+mod notices;
 mod queue;
 mod recipients;
 mod sender_auth;
@@ -27,6 +28,7 @@ pub use message::{
     add_missing_headers, header_problem, normalize_domain, prefix_subject, prepend_header,
     remove_headers, rfc5322_date,
 };
+pub use notices::Notice;
 pub use queue::{Attempt, DueDelivery, Outbound, QueuedMessage};
 pub use recipients::Recipient;
 pub use sender_auth::{Disposition, DnsCache, Origin, SenderAuth, Verdict};
@@ -68,6 +70,24 @@ pub struct Delivery {
     pub event: NewEvent,
 }
 
+/// The DKIM key of `mail.dkim_key`; a missing or broken key is a warning (mail goes out
+/// unsigned), not a failure to start.
+fn load_dkim(config: &Config) -> Option<Arc<DkimKey>> {
+    let path = config.mail.dkim_key.as_ref()?;
+    if !path.exists() {
+        tracing::warn!(path = %path.display(), "the DKIM key is missing; outgoing mail will not be signed");
+        return None;
+    }
+    let domain = config.organization.domain.as_str();
+    match DkimKey::load(path, domain, &config.mail.dkim_selector) {
+        Ok(k) => Some(Arc::new(k)),
+        Err(e) => {
+            tracing::warn!(error = %e, "outgoing mail will not be DKIM-signed");
+            None
+        }
+    }
+}
+
 /// The mail store. Cheap to clone; every clone shares one committer.
 #[derive(Debug, Clone)]
 pub struct MailStore {
@@ -86,6 +106,8 @@ struct Inner {
     changes: broadcast::Sender<Change>,
     queue_wake: tokio::sync::Notify,
     node: String,
+    /// Signs what leaves the organization, when `mail.dkim_key` is configured and loads.
+    dkim: Option<Arc<DkimKey>>,
 }
 
 impl MailStore {
@@ -112,6 +134,7 @@ impl MailStore {
             clock.clone(),
             changes.clone(),
         );
+        let dkim = load_dkim(&config);
         MailStore {
             inner: Arc::new(Inner {
                 blobs,
@@ -123,9 +146,15 @@ impl MailStore {
                 jobs,
                 changes,
                 queue_wake: tokio::sync::Notify::new(),
+                dkim,
                 node,
             }),
         }
+    }
+
+    /// The DKIM key outgoing mail is signed with, if one is configured and loads.
+    pub fn dkim(&self) -> Option<&DkimKey> {
+        self.inner.dkim.as_deref()
     }
 
     pub fn config(&self) -> &Config {

@@ -122,6 +122,7 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         metrics: telemetry::metrics_handle(),
         directory: context.directory.clone(),
         oidc: context.oidc.clone(),
+        mail: context.mail.clone(),
         clock: context.clock.clone(),
         sign_in_limiter: std::sync::Arc::new(carepost_web::api::sign_in_limiter()),
         token_refusals: std::sync::Arc::new(carepost_web::api::sign_in_limiter()),

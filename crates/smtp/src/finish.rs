@@ -134,7 +134,7 @@ impl Conn {
         let body = remove_headers(&body, "Bcc", "");
         let mut raw = add_missing_headers(&body, now, self.hostname(), self.svc.rng.as_ref());
         raw = prepend_header(&raw, "Received", &self.received(&envelope));
-        if let Some(key) = &self.svc.dkim {
+        if let Some(key) = self.svc.mail.dkim() {
             // Every copy carries the signature: one body for the queue and the mailboxes.
             match key.sign(&raw) {
                 Ok(header) => raw = [header.as_bytes(), &raw].concat(),

@@ -15,7 +15,7 @@ mod sasl;
 
 use carepost_config::Config;
 use carepost_identity::Directory;
-use carepost_mail::{DkimKey, MailStore, SenderAuth};
+use carepost_mail::{MailStore, SenderAuth};
 use carepost_proto_smtp::Mode;
 use carepost_types::{AccountId, Clock, Counted, Rng};
 use std::num::NonZeroU32;
@@ -80,8 +80,6 @@ pub struct SmtpService {
     timeouts: Timeouts,
     /// SPF/DKIM/DMARC/ARC for the MX; `None` when the system has no DNS configuration.
     sender_auth: Option<Arc<SenderAuth>>,
-    /// Signs submitted mail; `None` when no key is configured.
-    dkim: Option<Arc<DkimKey>>,
 }
 
 impl std::fmt::Debug for SmtpService {
@@ -134,23 +132,6 @@ impl SmtpService {
                 None
             }
         };
-        let dkim = match &config.mail.dkim_key {
-            Some(path) if path.exists() => {
-                let domain = config.organization.domain.as_str();
-                match DkimKey::load(path, domain, &config.mail.dkim_selector) {
-                    Ok(k) => Some(Arc::new(k)),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "outgoing mail will not be DKIM-signed");
-                        None
-                    }
-                }
-            }
-            Some(path) => {
-                tracing::warn!(path = %path.display(), "the DKIM key is missing; outgoing mail will not be signed");
-                None
-            }
-            None => None,
-        };
         SmtpService {
             config,
             directory,
@@ -162,7 +143,6 @@ impl SmtpService {
             submissions,
             timeouts: Timeouts::default(),
             sender_auth,
-            dkim,
         }
     }
 

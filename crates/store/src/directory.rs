@@ -103,6 +103,13 @@ pub trait DirectoryRepo {
         employee_id: &str,
     ) -> Result<Option<AccountRow>, StoreError>;
     async fn list_accounts(&mut self, f: &AccountFilter) -> Result<Vec<AccountRow>, StoreError>;
+    /// The personal address HR recorded for the account (where an invitation is mailed).
+    async fn personal_email(&mut self, id: AccountId) -> Result<Option<String>, StoreError>;
+    async fn set_personal_email(
+        &mut self,
+        id: AccountId,
+        address: Option<&str>,
+    ) -> Result<(), StoreError>;
     async fn count_accounts(&mut self) -> Result<i64, StoreError>;
 
     /// Gives `address` to `account` if nobody holds it: it was never assigned, its quarantine
@@ -401,6 +408,30 @@ impl DirectoryRepo for Tx {
             .fetch_all(self.conn())
             .await?;
         all(&rows, AccountRow::from_row)
+    }
+
+    async fn personal_email(&mut self, id: AccountId) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT personal_email FROM accounts WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get("personal_email")?,
+            None => None,
+        })
+    }
+
+    async fn set_personal_email(
+        &mut self,
+        id: AccountId,
+        address: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET personal_email = $1 WHERE id = $2")
+            .bind(address)
+            .bind(id.0)
+            .execute(self.write()?)
+            .await?;
+        Ok(())
     }
 
     async fn count_accounts(&mut self) -> Result<i64, StoreError> {

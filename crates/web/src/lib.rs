@@ -27,6 +27,8 @@ pub struct WebState {
     pub directory: Directory,
     /// The OpenID Connect provider.
     pub oidc: carepost_oidc::Provider,
+    /// The mail store: notices the console sends (invitations to a personal address).
+    pub mail: carepost_mail::MailStore,
     pub clock: Arc<dyn Clock>,
     /// Sign-in requests per source network, checked before any password is hashed.
     pub sign_in_limiter: Arc<api::SignInLimiter>,
@@ -39,6 +41,36 @@ pub struct WebState {
 /// The read-ahead budget of one server: 32 MiB of request bodies at once.
 pub fn read_ahead_budget() -> Arc<tokio::sync::Semaphore> {
     Arc::new(tokio::sync::Semaphore::new(security::READ_AHEAD_BUDGET_KIB))
+}
+
+/// Mails each invitation whose person has a personal address on record (HR's
+/// `personal_email`), and marks it mailed. An invitation is issued before this; a mail that
+/// cannot be queued leaves it unmarked (its slip still opens the first sign-in) and is logged.
+pub async fn mail_invitations(
+    mail: &carepost_mail::MailStore,
+    actor: &carepost_identity::Actor,
+    issued: &mut [carepost_identity::IssuedInvitation],
+) {
+    let config = mail.config();
+    let welcome = format!("{}welcome", config.web.public_url.as_str());
+    for i in issued.iter_mut() {
+        let Some(to) = i.personal_email.clone() else {
+            continue;
+        };
+        let (subject, text) = i.notice(&config.organization.name, &welcome);
+        let notice = carepost_mail::Notice {
+            to: &to,
+            about: format!("account:{}", i.address),
+            subject: &subject,
+            text: &text,
+        };
+        match mail.send_notice(&actor.who, &notice).await {
+            Ok(()) => i.mailed = true,
+            Err(e) => {
+                tracing::warn!(error = %e, account = %i.address, "an invitation could not be mailed")
+            }
+        }
+    }
 }
 
 impl WebState {

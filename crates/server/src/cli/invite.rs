@@ -39,10 +39,12 @@ pub(crate) async fn run(c: InviteCommand, g: &Global) -> anyhow::Result<ExitCode
             department,
             csv,
         } => {
-            let issued = match department {
+            let mut issued = match department {
                 Some(d) => dir.invite_department(&actor, &d).await?,
                 None => dir.invite(&actor, &addresses).await?,
             };
+            // Queued here; the running server's queue sends them.
+            carepost_web::mail_invitations(&ctx.mail, &actor, &mut issued).await;
             if let Some(path) = csv {
                 // The codes open accounts: the file is the owner's alone (0600), and new.
                 let mut w = csv::Writer::from_writer(Vec::new());
@@ -57,7 +59,17 @@ pub(crate) async fn run(c: InviteCommand, g: &Global) -> anyhow::Result<ExitCode
                 output::json(&issued)?;
             } else {
                 for i in &issued {
-                    say!("{}  {}  (until {})", i.address, i.code, i.expires_at);
+                    let mailed = if i.mailed {
+                        ", mailed to the personal address HR recorded"
+                    } else {
+                        ""
+                    };
+                    say!(
+                        "{}  {}  (until {}{mailed})",
+                        i.address,
+                        i.code,
+                        i.expires_at
+                    );
                 }
                 say!("{} invitations", issued.len());
             }

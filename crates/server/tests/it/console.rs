@@ -377,11 +377,13 @@ async fn it_sorts_the_table_and_acts_on_the_people_picked_after_a_confirmation()
         .await;
     assert_eq!(done.status, 303, "{}", done.body);
     let to = done.header("location").unwrap().to_string();
-    assert_eq!(
-        to,
-        "/admin/accounts?sort=employee_id&done=disabled&count=2&skipped=0"
+    assert_eq!(to, "/admin/accounts?sort=employee_id&done=disabled");
+    assert!(
+        b.get(&to)
+            .await
+            .body
+            .contains("The people you picked are disabled")
     );
-    assert!(b.get(&to).await.body.contains("2 accounts disabled."));
     assert_eq!(
         status(&lou).await,
         carepost_identity::AccountStatus::Disabled
@@ -402,11 +404,11 @@ async fn it_sorts_the_table_and_acts_on_the_people_picked_after_a_confirmation()
     let mut lines = csv.body.lines();
     assert_eq!(
         lines.next(),
-        Some("address,name,employee_id,department,category,status,supervisor")
+        Some(r#""address","name","employee_id","department","category","status","supervisor""#)
     );
     assert_eq!(
         lines.next(),
-        Some(format!("{ann},Ann Lee,E1,Cardiology,nurse,active,").as_str())
+        Some(format!(r#""{ann}","Ann Lee","E1","Cardiology","nurse","active","""#).as_str())
     );
 
     // Invitations: the newcomer gets a slip; Ann, who has a password, is left out and told why.
@@ -771,4 +773,87 @@ async fn the_audit_filters_by_family_and_outcome_on_each_backend() {
         assert!(actions(wildcard).await.is_empty());
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_supervisors_bulk_pick_learns_nothing_of_accounts_out_of_reach() {
+    let (s, ann) = crate::support::server_with_nurse(TestDb::sqlite()).await;
+    let dir = s.running.context.directory.clone();
+    let admin = crate::support::admin();
+    dir.create_department(&admin, "Surgery", None)
+        .await
+        .unwrap();
+    let sue = add_person(&dir, ("Sue", "Kay", "S1"), "Cardiology", "nurse").await;
+    grant_open_role(&s, &sue, &Role::Supervisor, Some("Cardiology")).await;
+    // Outside Sue's department: one role holder, one plain account; and no account at all.
+    let ira = add_person(&dir, ("Ira", "Hale", "I1"), "Surgery", "nurse").await;
+    dir.grant_role(&admin, &ira, &Role::Helpdesk, None)
+        .await
+        .unwrap();
+    let ola = add_person(&dir, ("Ola", "Nn", "O1"), "Surgery", "nurse").await;
+    let mut b = Browser::new(s);
+    b.sign_in(&sue).await;
+    // The invitations page opens for a supervisor, with their own departments to choose.
+    let page = b.get("/admin/invitations").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(r#"<option value="Cardiology">"#),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains(r#"<option value="Surgery">"#),
+        "{}",
+        page.body
+    );
+    let slips = b
+        .post(
+            "/admin/accounts/bulk",
+            &[
+                ("action", "invite"),
+                ("confirmed", "yes"),
+                ("pick", &ann),
+                ("pick", &ira),
+                ("pick", &ola),
+                ("pick", "nobody@kaiser.org"),
+            ],
+        )
+        .await;
+    assert_eq!(slips.status, 200, "{}", slips.body);
+    // Ann is Sue's and has a password: named, with why. The three others are one count.
+    assert!(slips.body.contains(&format!("{ann}: ")), "{}", slips.body);
+    assert!(
+        slips.body.contains("3 more that your role does not reach"),
+        "{}",
+        slips.body
+    );
+    for hidden in [
+        &ira,
+        &ola,
+        "nobody@kaiser.org",
+        "manage-privileged",
+        "no account has",
+    ] {
+        assert!(!slips.body.contains(hidden), "{hidden}: {}", slips.body);
+    }
+    // A direct refusal reads the same for a role holder as for anyone out of reach.
+    let d = b
+        .post(
+            &format!("/admin/accounts/{ira}/status"),
+            &[("status", "disabled")],
+        )
+        .await;
+    let e = b
+        .post(
+            &format!("/admin/accounts/{ola}/status"),
+            &[("status", "disabled")],
+        )
+        .await;
+    assert_eq!((d.status, e.status), (403, 403));
+    assert!(d.body.contains("may not disable-accounts"), "{}", d.body);
+    // The accounts table shows a supervisor their people, not when they sign in.
+    let table = b.get("/admin/accounts?sort=last_sign_in").await;
+    assert_eq!(table.status, 200, "{}", table.body);
+    assert!(!table.body.contains("Last sign-in"), "{}", table.body);
+    assert!(table.body.contains(&sue), "{}", table.body);
 }

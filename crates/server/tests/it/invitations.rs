@@ -245,3 +245,87 @@ async fn a_supervisor_cannot_invite_a_role_holder_and_a_password_set_meanwhile_e
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_invitation_is_mailed_to_the_personal_address_hr_recorded() {
+    for db in carepost_testkit::backends().await {
+        let sink = carepost_testkit::SmtpSink::start().await;
+        let keys = tempfile::tempdir().unwrap();
+        let key = keys.path().join("dkim.pem");
+        carepost_mail::generate_key_file(&key).unwrap();
+        let relay = ("127.0.0.1".to_string(), sink.addr.port());
+        let s = carepost_testkit::TestServer::start_with(db, |c| {
+            c.mail.relay_host = Some(relay);
+            c.mail.dkim_key = Some(key);
+        })
+        .await;
+        let dir = &s.running.context.directory;
+        // A personal address, none, and one inside the organization (refused: it could not
+        // be read before the first sign-in).
+        let hr = "employee_id,first,last,category,department,personal_email\n\
+                  N1,Nia,Cole,nurse,Cardiology,Nia.Cole@Example.net\n\
+                  N2,Bo,Ray,nurse,Cardiology,\n\
+                  N3,Cy,Lo,nurse,Cardiology,cy@kaiser.org\n";
+        let summary = dir.import_csv(&admin(), hr.as_bytes()).await.unwrap();
+        assert_eq!(summary.created, 2, "{summary:?}");
+        assert_eq!(summary.errors.len(), 1, "{summary:?}");
+        assert!(
+            summary.errors[0]
+                .reason
+                .contains("the organization's own domain"),
+            "{summary:?}"
+        );
+        // The same file again changes nothing; a changed address is an update.
+        let again = dir.import_csv(&admin(), hr.as_bytes()).await.unwrap();
+        assert_eq!((again.unchanged, again.updated), (2, 0), "{again:?}");
+        let moved = hr.replace("Nia.Cole@Example.net", "nia@example.org");
+        let changed = dir.import_csv(&admin(), moved.as_bytes()).await.unwrap();
+        assert_eq!(changed.updated, 1, "{changed:?}");
+
+        let mut issued = dir.invite_department(&admin(), "Cardiology").await.unwrap();
+        carepost_web::mail_invitations(&s.running.context.mail, &admin(), &mut issued).await;
+        let nia = issued
+            .iter()
+            .find(|i| i.address.starts_with("nia"))
+            .unwrap();
+        let bo = issued.iter().find(|i| i.address.starts_with("bo")).unwrap();
+        assert!(nia.mailed && !bo.mailed, "{issued:?}");
+        // The API never shows the personal address (a supervisor hands out slips).
+        let shown = serde_json::to_string(&issued).unwrap();
+        assert!(!shown.contains("example.org"), "{shown}");
+
+        let wait = async {
+            while sink.messages().is_empty() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), wait)
+            .await
+            .expect("the queue delivers the invitation");
+        let got = sink.messages();
+        assert_eq!(got.len(), 1, "only Nia has a personal address");
+        assert_eq!(got[0].to, ["nia@example.org"]);
+        assert_eq!(got[0].from, "no-reply@kaiser.org");
+        let text = String::from_utf8_lossy(&got[0].data);
+        assert!(text.starts_with("DKIM-Signature: "), "{text}");
+        assert!(text.contains("Auto-Submitted: auto-generated"), "{text}");
+        assert!(
+            text.contains(&nia.code) && text.contains("nia.cole@kaiser.org"),
+            "{text}"
+        );
+        assert!(text.contains("/welcome"), "{text}");
+        assert!(
+            text.contains("Nobody from IT will ask you for this"),
+            "{text}"
+        );
+        // The code in the mail opens the first sign-in.
+        dir.accept_invitation(
+            &nia.address,
+            &nia.code,
+            GOOD,
+            Some(WORKSTATION.parse().unwrap()),
+        )
+        .await
+        .unwrap();
+    }
+}

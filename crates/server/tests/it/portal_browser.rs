@@ -102,6 +102,10 @@ async fn chromium_previews_a_new_address_and_imports_an_hr_file() {
         "employee_id,first,last,category,department\nH1,Ines,Moreau,nurse,Cardiology\nH2,Bad,,nurse,Cardiology\n",
     )
     .unwrap();
+    // A branch for the department tree to open and close.
+    dir.create_department(&admin(), "Cardiac ICU", Some("Cardiology"))
+        .await
+        .unwrap();
     let base = format!("https://localhost:{}", s.running.https.unwrap().port());
     // The sign-in's code is one step after the enrollment's (each is accepted once).
     use carepost_types::Clock;
@@ -123,6 +127,29 @@ async fn chromium_previews_a_new_address_and_imports_an_hr_file() {
             .await
             .is_ok()
     );
+    // The shell lists the console's sections; the table picks every row for a bulk action.
+    let nav = seen["nav"].as_array().unwrap();
+    assert!(
+        nav.iter().any(|l| l == "Audit trail") && nav.iter().any(|l| l == "Roles"),
+        "{seen}"
+    );
+    assert_eq!(seen["picked"], seen["accounts"], "{seen}");
+    let heading = seen["bulk_heading"].as_str().unwrap();
+    assert!(
+        heading.starts_with("Export ") && heading.ends_with(" people?"),
+        "{seen}"
+    );
+    // Ann signed in: her last sign-in reads in Chicago's zone, named.
+    let times = seen["last_sign_in"].as_array().unwrap();
+    assert!(
+        times
+            .iter()
+            .any(|t| t.as_str().unwrap().ends_with("CST") || t.as_str().unwrap().ends_with("CDT")),
+        "{seen}"
+    );
+    // Cardiology's branch opens and closes.
+    assert_eq!(seen["branch_open"], true, "{seen}");
+    assert_eq!(seen["branch_after_click"], false, "{seen}");
     // Only the key changed is set over the file.
     assert_eq!(seen["policy_saved"], "Passwords saved.", "{seen}");
     assert_eq!(seen["policy_badges"], 1, "{seen}");

@@ -43,7 +43,7 @@ pub async fn issue(
     ApiJson(b): ApiJson<NewInvitations>,
 ) -> Result<(StatusCode, Json<Issued>), ApiError> {
     let d = &state.directory;
-    let invitations = match (&b.department, b.accounts.is_empty()) {
+    let mut invitations = match (&b.department, b.accounts.is_empty()) {
         (Some(dept), true) => d.invite_department(&actor, dept).await?,
         (None, false) => d.invite(&actor, &b.accounts).await?,
         _ => {
@@ -53,6 +53,7 @@ pub async fn issue(
             ));
         }
     };
+    crate::mail_invitations(&state.mail, &actor, &mut invitations).await;
     Ok((StatusCode::CREATED, Json(Issued { invitations })))
 }
 

@@ -73,11 +73,12 @@ async fn invitations_page(
     actor: &carepost_identity::Actor,
     me: String,
     csrf: &Csrf,
-    issued: Vec<carepost_identity::IssuedInvitation>,
+    mut issued: Vec<carepost_identity::IssuedInvitation>,
     error: Option<String>,
     left_out: Vec<String>,
 ) -> PageResult {
     let d = &state.directory;
+    crate::mail_invitations(&state.mail, actor, &mut issued).await;
     // IT sees the whole record; a supervisor the slips they issue (asking for the record
     // would only put a refusal on it).
     let it = actor
@@ -95,7 +96,13 @@ async fn invitations_page(
             csrf: csrf.token.clone(),
             nav: super::console::nav(actor, "/admin/invitations"),
             error,
-            departments: d.list_departments(actor).await?,
+            // The departments this person may invite in (a supervisor: their own branch).
+            departments: d
+                .department_tree(actor)
+                .await?
+                .into_iter()
+                .map(|n| n.name)
+                .collect(),
             invitations,
             issued,
             left_out,

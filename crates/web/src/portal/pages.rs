@@ -69,7 +69,7 @@ pub(crate) struct InvitationsPage {
     /// The console's navigation (empty outside the console).
     pub nav: Vec<NavLink>,
     pub error: Option<String>,
-    pub departments: Vec<carepost_identity::Department>,
+    pub departments: Vec<String>,
     pub invitations: Vec<carepost_identity::InvitationInfo>,
     /// Just issued: the printable slips (codes shown this once).
     pub issued: Vec<carepost_identity::IssuedInvitation>,
@@ -210,6 +210,8 @@ pub(crate) struct AccountsTablePage {
     pub sort: String,
     pub descending: bool,
     pub heads: Vec<ColumnHead>,
+    /// The last sign-in column: not for a supervisor.
+    pub shows_sign_ins: bool,
     pub entries: Vec<carepost_identity::RosterEntry>,
     /// "1–100 of 2,345 accounts".
     pub summary: String,

@@ -49,10 +49,6 @@ pub struct TableQuery {
     /// A bulk action's outcome, as fixed words: `disabled`, `invited`.
     #[serde(default)]
     done: Option<String>,
-    #[serde(default)]
-    count: Option<usize>,
-    #[serde(default)]
-    skipped: Option<usize>,
 }
 
 fn sort_of(key: &str) -> RosterSort {
@@ -127,13 +123,26 @@ pub async fn table(
         .per
         .filter(|p| PER_PAGE.contains(p))
         .unwrap_or(DEFAULT_PER_PAGE);
+    let departments = d.department_tree(&actor).await?;
     let (roster, error) = match q.filter() {
-        Ok(filter) => {
+        Ok(mut filter) => {
+            // A supervisor of several departments who chose none sees the first of them
+            // (the table shows one subtree at a time), not a refusal.
+            let global = actor
+                .roles
+                .iter()
+                .any(|r| carepost_identity::Permission::ReadDirectory.granted_to(r));
+            if filter.department.is_none() && !global {
+                filter.department = departments
+                    .iter()
+                    .find(|n| n.depth == 0)
+                    .map(|n| n.name.clone());
+            }
             let r = RosterRequest {
                 filter,
                 sort: sort_of(&q.sort),
                 descending: q.descending(),
-                page: q.page.unwrap_or(0).max(0),
+                page: q.page.unwrap_or(0),
                 per_page,
             };
             match d.roster(&actor, &r).await {
@@ -143,7 +152,7 @@ pub async fn table(
         }
         Err(e) => (None, Some(super::refusal(e)?)),
     };
-    let departments = d.department_tree(&actor).await?;
+    let shows_sign_ins = roster.as_ref().is_some_and(|r| r.shows_sign_ins);
     let sorted_by = sort_of(&q.sort);
     let heads = [
         ("name", "Name", RosterSort::Name),
@@ -157,6 +166,7 @@ pub async fn table(
         ("status", "Status", RosterSort::Status),
     ]
     .into_iter()
+    .filter(|(key, _, _)| *key != "last_sign_in" || shows_sign_ins)
     .map(|(key, title, sort)| {
         let here = !key.is_empty() && sort == sorted_by;
         ColumnHead {
@@ -175,14 +185,15 @@ pub async fn table(
     })
     .collect();
     let (total, page) = roster.as_ref().map_or((0, 0), |r| (r.total, r.page));
-    let first = page * per_page;
+    let first = page.saturating_mul(per_page);
     let shown = roster.as_ref().map_or(0, |r| r.entries.len());
-    let notices = match (q.done.as_deref(), q.count) {
-        (Some("disabled"), Some(n)) => vec![format!(
-            "{n} account{} disabled.{}",
-            if n == 1 { "" } else { "s" },
-            skipped_words(q.skipped)
-        )],
+    // Fixed words only: a link cannot make the page claim a number of accounts disabled.
+    let notices = match q.done.as_deref() {
+        Some("disabled") => vec![
+            "The people you picked are disabled, except any your role does not reach: the \
+             status column and the audit trail show each one."
+                .to_string(),
+        ],
         _ => Vec::new(),
     };
     let config = d.config();
@@ -220,33 +231,26 @@ pub async fn table(
             sort: q.sort.clone(),
             descending: q.descending(),
             heads,
+            shows_sign_ins,
             entries: roster.map(|r| r.entries).unwrap_or_default(),
             summary: match total {
                 0 => "No account matches.".to_string(),
                 _ => format!(
                     "{}–{} of {} account{}",
-                    first + 1,
-                    first + i64::try_from(shown).unwrap_or(0),
+                    first.saturating_add(1),
+                    first.saturating_add(i64::try_from(shown).unwrap_or(0)),
                     total,
                     if total == 1 { "" } else { "s" }
                 ),
             },
             previous: (page > 0).then(|| q.link(&[("page", &(page - 1).to_string())])),
-            next: ((page + 1) * per_page < total)
+            next: (page.saturating_add(1).saturating_mul(per_page) < total)
                 .then(|| q.link(&[("page", &(page + 1).to_string())])),
             can_create: actor.roles.contains(&Role::ItAdmin),
             back: q.link(&[("page", &page.to_string())]),
         },
         &csrf,
     )
-}
-
-fn skipped_words(skipped: Option<usize>) -> String {
-    match skipped {
-        None | Some(0) => String::new(),
-        Some(1) => " 1 was left as it was (see the audit trail for why).".into(),
-        Some(n) => format!(" {n} were left as they were (see the audit trail for why)."),
-    }
 }
 
 /// A bulk form: the action, the addresses picked, whether it is the confirmation, and the
@@ -276,7 +280,9 @@ fn bulk_form(body: &[u8]) -> Bulk {
             }
             "confirmed" => b.confirmed = v == "yes",
             // Only a table of this console to go back to: never another site.
-            "back" if v.starts_with("/admin/accounts") => b.back = v.into_owned(),
+            "back" if v.starts_with("/admin/accounts") && super::confirm::safe_back(&v) == v => {
+                b.back = v.into_owned();
+            }
             _ => {}
         }
     }
@@ -348,7 +354,6 @@ pub async fn bulk(
 }
 
 async fn disable_all(state: &WebState, actor: &Actor, picked: &[String], back: &str) -> PageResult {
-    let (mut done, mut skipped) = (0usize, 0usize);
     for a in picked {
         // Each is decided (and audited) on its own: a supervisor's pick that includes
         // someone outside their departments, or a role holder, leaves that one as it was.
@@ -357,17 +362,14 @@ async fn disable_all(state: &WebState, actor: &Actor, picked: &[String], back: &
             .set_status(actor, a, AccountStatus::Disabled)
             .await
         {
-            Ok(_) => done += 1,
+            Ok(_) => {}
             Err(IdentityError::Forbidden(_) | IdentityError::NotFound(_))
-            | Err(IdentityError::Invalid(_) | IdentityError::Conflict(_)) => skipped += 1,
+            | Err(IdentityError::Invalid(_) | IdentityError::Conflict(_)) => {}
             Err(e) => return Err(e.into()),
         }
     }
     let sep = if back.contains('?') { '&' } else { '?' };
-    Ok(see_other(
-        &format!("{back}{sep}done=disabled&count={done}&skipped={skipped}"),
-        &[],
-    ))
+    Ok(see_other(&format!("{back}{sep}done=disabled"), &[]))
 }
 
 /// Issues each picked person's invitation (those with a password already are left out) and
@@ -381,15 +383,22 @@ async fn invite_all(
 ) -> PageResult {
     let mut issued = Vec::new();
     let mut left_out = Vec::new();
+    let mut out_of_reach = 0usize;
     for a in picked {
         match state.directory.invite(actor, std::slice::from_ref(a)).await {
             Ok(mut slips) => issued.append(&mut slips),
-            Err(IdentityError::Forbidden(m) | IdentityError::Invalid(m))
-            | Err(IdentityError::Conflict(m) | IdentityError::NotFound(m)) => {
-                left_out.push(format!("{a}: {m}"));
-            }
+            // Why someone in reach is left out (a password already, not active) is theirs to
+            // know; anything else is counted, not told (which addresses exist, or hold a role).
+            Err(IdentityError::Conflict(m)) => left_out.push(format!("{a}: {m}")),
+            Err(IdentityError::Forbidden(_) | IdentityError::NotFound(_))
+            | Err(IdentityError::Invalid(_)) => out_of_reach += 1,
             Err(e) => return Err(e.into()),
         }
+    }
+    if out_of_reach > 0 {
+        left_out.push(format!(
+            "{out_of_reach} more that your role does not reach, or that are no account"
+        ));
     }
     super::invitations::slips_page(state, actor, me, csrf, issued, left_out).await
 }
@@ -398,7 +407,7 @@ async fn invite_all(
 /// `=HYPERLINK(...)`) is kept as text by a leading apostrophe (OWASP's advice on CSV
 /// injection).
 fn inert(cell: &str) -> String {
-    match cell.chars().next() {
+    match cell.trim_start().chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
         _ => cell.to_string(),
     }
@@ -406,7 +415,11 @@ fn inert(cell: &str) -> String {
 
 /// The picked accounts as CSV (a spreadsheet's first row names the columns).
 async fn export(state: &WebState, actor: &Actor, picked: &[String]) -> PageResult {
-    let mut out = csv::Writer::from_writer(Vec::new());
+    // Every cell quoted: a spreadsheet that splits on another separator (`;` in much of
+    // Europe) still keeps each cell whole.
+    let mut out = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .from_writer(Vec::new());
     let row_error = |e: csv::Error| PageError::Render(e.to_string());
     out.write_record([
         "address",
@@ -418,8 +431,7 @@ async fn export(state: &WebState, actor: &Actor, picked: &[String]) -> PageResul
         "supervisor",
     ])
     .map_err(row_error)?;
-    for a in picked {
-        let account = state.directory.find_account(actor, a).await?;
+    for account in state.directory.export_accounts(actor, picked).await? {
         let cells = [
             account.address.clone(),
             account.name.display(),
@@ -457,6 +469,7 @@ mod tests {
         assert_eq!(inert("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(inert("+1"), "'+1");
         assert_eq!(inert("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(inert("  =1+1"), "'  =1+1");
         assert_eq!(inert("Ann Lee"), "Ann Lee");
         assert_eq!(inert(""), "");
     }

@@ -209,6 +209,10 @@ source_window = "15m"
 # trusted_source_threshold. Only here in the file, never at run time.
 trusted_networks = []
 trusted_source_threshold = 100
+# Whether the helpdesk may unlock an account that holds an administrative role; off, only an
+# IT administrator may (a caller must not talk the helpdesk into opening an administrator's
+# account). Only here in the file.
+helpdesk_unlocks_role_holders = false
 
 [mfa]
 # Who must use a second factor, and how long they have to enroll.

@@ -259,6 +259,7 @@ impl Config {
                     "source_window": d(l.source_window),
                     "trusted_networks": l.trusted_networks.iter().map(ToString::to_string).collect::<Vec<_>>(),
                     "trusted_source_threshold": l.trusted_source_threshold,
+                    "helpdesk_unlocks_role_holders": l.helpdesk_unlocks_role_holders,
                 })
             }
             "mfa" => {

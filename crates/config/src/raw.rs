@@ -147,6 +147,7 @@ pub struct RawLockout {
     pub source_window: Option<String>,
     pub trusted_networks: Option<Vec<String>>,
     pub trusted_source_threshold: Option<u32>,
+    pub helpdesk_unlocks_role_holders: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

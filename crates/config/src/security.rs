@@ -72,6 +72,10 @@ pub struct LockoutPolicy {
     /// administrator session cannot declare an attacker's network trusted.
     pub trusted_networks: Vec<ipnet::IpNet>,
     pub trusted_source_threshold: u32,
+    /// Whether the helpdesk may unlock an account that holds an administrative role (off:
+    /// only an IT administrator may, so that a caller cannot talk the helpdesk into opening
+    /// an administrator's account). Set in the file only.
+    pub helpdesk_unlocks_role_holders: bool,
 }
 
 impl LockoutPolicy {
@@ -96,6 +100,7 @@ impl Default for LockoutPolicy {
             source_window: Duration::from_secs(15 * 60),
             trusted_networks: Vec::new(),
             trusted_source_threshold: 100,
+            helpdesk_unlocks_role_holders: false,
         }
     }
 }
@@ -281,6 +286,9 @@ pub(crate) fn lockout(errs: &mut Errors, raw: RawLockout) -> LockoutPolicy {
         trusted_source_threshold: raw
             .trusted_source_threshold
             .unwrap_or(d.trusted_source_threshold),
+        helpdesk_unlocks_role_holders: raw
+            .helpdesk_unlocks_role_holders
+            .unwrap_or(d.helpdesk_unlocks_role_holders),
     };
     if p.threshold == 0 || p.source_threshold == 0 || p.trusted_source_threshold == 0 {
         errs.push("lockout.threshold, source_threshold and trusted_source_threshold: at least 1");

@@ -163,6 +163,20 @@ impl Refusal {
         }
     }
 
+    /// The text a mail protocol (IMAP, SMTP) shows: one for every refusal but a paused
+    /// network's. Telling "this account uses two-factor sign-in" or "your password has
+    /// expired" only when the password is right would tell a guesser that a guess is right,
+    /// on protocols with no second step to stop them; so every refusal carries the same help,
+    /// and the person learns the real reason in the portal, behind its second step. The web
+    /// keeps one answer for every wrong password too, and says what is needed only after a
+    /// right password, where the second factor and the lockout stand guard.
+    pub fn mail_message(self) -> String {
+        match self {
+            Refusal::SourcePaused { .. } => self.message(),
+            _ => MAIL_REFUSAL.to_string(),
+        }
+    }
+
     fn fixed_message(self) -> &'static str {
         match self {
             Refusal::Invalid | Refusal::SourcePaused { .. } => "Invalid credentials",
@@ -178,6 +192,9 @@ impl Refusal {
         }
     }
 }
+
+/// Every mail-protocol refusal's words (see `Refusal::mail_message`).
+const MAIL_REFUSAL: &str = "Invalid credentials. A mail app signs in with an app password when the account uses two-factor sign-in, and never with an expired or temporary password: see your account in the carepost portal";
 
 /// The words every pause notice starts with.
 pub(crate) fn paused_for(minutes: u64) -> String {

@@ -6,7 +6,7 @@ use crate::attempts::millis;
 use crate::lockout::{SourceKind, is_locked, pause_until};
 use crate::{Actor, Directory, IdentityError, Permission};
 use carepost_audit::action;
-use carepost_store::{AuditRepo, AuthRepo, SourceFailuresRow, SourceRepo};
+use carepost_store::{AuditRepo, AuthRepo, CredentialRepo, SourceFailuresRow, SourceRepo};
 use carepost_types::UnixMillis;
 use serde::Serialize;
 use serde_json::json;
@@ -176,6 +176,25 @@ impl Directory {
             &format!("account:{address}"),
         )
         .await?;
+        // An administrator's account is unlocked by IT, unless the file lets the helpdesk.
+        let row =
+            crate::directory::account_by_address(&mut self.store.read().await?, address).await?;
+        if !self.config().lockout.helpdesk_unlocks_role_holders
+            && !self
+                .store
+                .read()
+                .await?
+                .list_roles(row.id)
+                .await?
+                .is_empty()
+        {
+            self.require(
+                actor,
+                Permission::ManagePrivileged,
+                &format!("account:{}", row.primary_address),
+            )
+            .await?;
+        }
         let mut tx = self.store.begin().await?;
         let row = crate::directory::account_by_address(&mut tx, address).await?;
         let now = self.clock.now();

@@ -174,10 +174,15 @@ fn literal_announced(line: &[u8]) -> Option<(u64, bool)> {
     } else if let Some(d) = digits.strip_suffix(b"-") {
         (digits, sync, minus) = (d, false, true);
     }
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let n: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    // A size past 64 bits is refused like one past the limit: the bytes of a `{N+}` are on
+    // their way whatever the number, and must never be read as commands.
+    let n: u64 = std::str::from_utf8(digits)
+        .ok()?
+        .parse()
+        .unwrap_or(u64::MAX);
     if minus && n > LITERAL_MINUS_MAX {
         // LITERAL- allows non-synchronizing literals only up to 4096 bytes; the bytes are
         // already on their way, so the connection cannot refuse it and go on.
@@ -192,6 +197,16 @@ mod tests {
 
     fn rx() -> Receiver {
         Receiver::new(1000, 100, 2000)
+    }
+
+    #[test]
+    fn a_literal_size_past_64_bits_is_refused_never_read_as_commands() {
+        let mut r = rx();
+        r.feed(b"a1 APPEND INBOX {99999999999999999999999+}\r\na2 LOGOUT\r\n");
+        assert_eq!(r.next_frame(), Some(Frame::Fatal("literal too large")));
+        let mut r = rx();
+        r.feed(b"a1 APPEND INBOX {99999999999999999999999}\r\n");
+        assert!(matches!(r.next_frame(), Some(Frame::LiteralRefused { .. })));
     }
 
     #[test]

@@ -39,9 +39,92 @@ pub fn sanitize(name: &str) -> String {
         .collect()
 }
 
+/// The client's EHLO name as a `Received:` header's `from` clause records it (RFC 5321
+/// section 4.4): a domain name or an address literal as it is, anything else never raw. A
+/// name such as `a(b)c;d`, one with quotes or angle brackets, or with bytes that are not
+/// ASCII, becomes `unknown` with the name in a comment, its parentheses and backslashes
+/// escaped and every byte a header cannot hold shown as `?` (so that nothing is dropped
+/// unseen). `ip` is the connection's address, added as Postfix does.
+pub fn received_from(name: &str, ip: &str) -> String {
+    if is_domain(name) || is_address_literal(name) {
+        return format!("{name} ({ip})");
+    }
+    let shown: String = name
+        .chars()
+        .take(255)
+        .flat_map(|c| match c {
+            '(' | ')' | '\\' => vec!['\\', c],
+            c if c.is_ascii_graphic() || c == ' ' => vec![c],
+            _ => vec!['?'],
+        })
+        .collect();
+    format!("unknown ({ip} helo={shown})")
+}
+
+/// A host name: labels of letters, digits and hyphens (not at either end), dots between.
+fn is_domain(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name.trim_end_matches('.').split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
+
+/// `[192.0.2.1]` or `[IPv6:2001:db8::1]` (RFC 5321 section 4.1.3).
+fn is_address_literal(name: &str) -> bool {
+    let Some(inner) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) else {
+        return false;
+    };
+    match inner.get(..5) {
+        Some(p) if p.eq_ignore_ascii_case("IPv6:") => {
+            inner[5..].parse::<std::net::Ipv6Addr>().is_ok()
+        }
+        _ => inner.parse::<std::net::Ipv4Addr>().is_ok(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_that_is_no_domain_is_recorded_in_a_safe_form() {
+        let ip = "192.0.2.7";
+        assert_eq!(
+            received_from("mail.peer.example", ip),
+            "mail.peer.example (192.0.2.7)"
+        );
+        assert_eq!(received_from("DESKTOP-42", ip), "DESKTOP-42 (192.0.2.7)");
+        assert_eq!(received_from("[192.0.2.7]", ip), "[192.0.2.7] (192.0.2.7)");
+        assert_eq!(
+            received_from("[IPv6:2001:db8::1]", ip),
+            "[IPv6:2001:db8::1] (192.0.2.7)"
+        );
+        assert_eq!(
+            received_from("a(b)c;d", ip),
+            "unknown (192.0.2.7 helo=a\\(b\\)c;d)"
+        );
+        assert_eq!(
+            received_from("\"x\" <evil@kaiser.org>", ip),
+            "unknown (192.0.2.7 helo=\"x\" <evil@kaiser.org>)"
+        );
+        assert_eq!(
+            received_from("h\u{e9}llo", ip),
+            "unknown (192.0.2.7 helo=h?llo)"
+        );
+        assert_eq!(
+            received_from("[999.1.1.1]", ip),
+            "unknown (192.0.2.7 helo=[999.1.1.1])"
+        );
+        assert_eq!(
+            received_from("-bad-.example", ip),
+            "unknown (192.0.2.7 helo=-bad-.example)"
+        );
+    }
 
     #[test]
     fn auth_is_offered_only_on_submission_under_tls() {

@@ -32,6 +32,9 @@ enum Body {
 
 pub struct Receiver {
     lines: RequestReceiver,
+    /// The bytes of the command line being read, for `out_of_range` (smtp-proto keeps its
+    /// own copy and does not hand it out).
+    line: Vec<u8>,
     body: Option<Body>,
     message: Vec<u8>,
     max: usize,
@@ -53,6 +56,7 @@ impl Receiver {
     pub fn new(max_message: usize) -> Receiver {
         Receiver {
             lines: RequestReceiver::default(),
+            line: Vec::new(),
             body: None,
             message: Vec::new(),
             max: max_message,
@@ -102,8 +106,23 @@ impl Receiver {
         if bytes.as_slice().is_empty() {
             return None;
         }
-        match self.lines.ingest(bytes) {
-            Ok(r) => Some(Event::Command(r.into_owned())),
+        let before = bytes.as_slice();
+        let result = self.lines.ingest(bytes);
+        let used = before.len() - bytes.as_slice().len();
+        // A line longer than smtp-proto accepts is refused by it; only the start matters here.
+        if self.line.len() < MAX_LINE_KEPT {
+            let keep = used.min(MAX_LINE_KEPT - self.line.len());
+            self.line.extend_from_slice(&before[..keep]);
+        }
+        if matches!(result, Err(smtp_proto::Error::NeedsMoreData { .. })) {
+            return None;
+        }
+        let line = std::mem::take(&mut self.line);
+        match result {
+            Ok(r) => Some(match out_of_range(&line) {
+                Some(reply) => Event::Invalid(reply),
+                None => Event::Command(r.into_owned()),
+            }),
             Err(e) => parse_error_reply(&e).map(Event::Invalid),
         }
     }
@@ -159,9 +178,72 @@ impl Receiver {
     }
 }
 
+/// How much of a command line is kept for `out_of_range`: more than any MAIL or BDAT line that
+/// smtp-proto accepts needs before its numbers.
+const MAX_LINE_KEPT: usize = 4096;
+
+/// The reply to a MAIL `SIZE=` or a BDAT chunk size that does not fit in 64 bits. smtp-proto
+/// saturates such numbers and then starts again from the next digit, so that
+/// `SIZE=99999999999999999999999` reads as a small size and `BDAT 1000000000000000000000` as
+/// an empty chunk; the line is checked here, before its parse is believed.
+fn out_of_range(line: &[u8]) -> Option<Reply> {
+    let text = String::from_utf8_lossy(line);
+    let mut words = text.split_ascii_whitespace();
+    let verb = words.next()?.to_ascii_uppercase();
+    let fits = |n: &str| !n.bytes().all(|b| b.is_ascii_digit()) || n.parse::<u64>().is_ok();
+    match verb.as_str() {
+        "BDAT" => {
+            let size = words.next()?;
+            (!fits(size)).then(|| Reply::new(501, (5, 5, 4), "Chunk size out of range"))
+        }
+        "MAIL" => words
+            .filter_map(|w| {
+                let (k, v) = w.split_once('=')?;
+                k.eq_ignore_ascii_case("SIZE").then_some(v)
+            })
+            .any(|v| !fits(v))
+            .then(|| {
+                Reply::new(
+                    552,
+                    (5, 3, 4),
+                    "Message size exceeds fixed maximum message size",
+                )
+            }),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_past_64_bits_are_refused_not_misread() {
+        let mut rx = Receiver::new(1000);
+        let ev = events(
+            &mut rx,
+            b"MAIL FROM:<a@b.org> SIZE=99999999999999999999999\r\nBDAT 1000000000000000000000 LAST\r\nbdat 99999999999999999999999\r\nMAIL FROM:<a@b.org> SIZE=18446744073709551614\r\nNOOP\r\n",
+        );
+        let codes: Vec<u16> = ev
+            .iter()
+            .map(|e| match e {
+                Event::Invalid(r) => r.code,
+                Event::Command(_) => 250,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        // A size that fits parses (and is then refused by the limit, elsewhere).
+        assert_eq!(codes, [552, 501, 501, 250, 250], "{ev:?}");
+    }
+
+    #[test]
+    fn a_command_line_split_across_reads_is_checked_whole() {
+        let mut rx = Receiver::new(1000);
+        let mut first = b"BDAT 100000000000".iter();
+        assert!(rx.feed(&mut first).is_none());
+        let mut rest = b"0000000000 LAST\r\n".iter();
+        assert!(matches!(rx.feed(&mut rest), Some(Event::Invalid(r)) if r.code == 501));
+    }
 
     fn events(rx: &mut Receiver, input: &[u8]) -> Vec<Event> {
         let mut it = input.iter();

@@ -41,21 +41,26 @@ impl Conn {
 
     /// RFC 5321 section 4.4 trace header, with RFC 3848's protocol names.
     fn received(&self, envelope: &Envelope) -> String {
-        let helo = self.session.helo.as_deref().unwrap_or("unknown");
-        let helo = carepost_proto_smtp::ehlo::sanitize(helo);
+        let from = carepost_proto_smtp::ehlo::received_from(
+            self.session.helo.as_deref().unwrap_or("unknown"),
+            &self.peer.ip().to_string(),
+        );
         let with = match (self.session.tls, self.principal.is_some()) {
             (true, true) => "ESMTPSA",
             (true, false) => "ESMTPS",
             (false, true) => "ESMTPA",
             (false, false) => "ESMTP",
         };
-        let for_ = match envelope.rcpts.as_slice() {
-            [(one, _)] => format!("\r\n\tfor <{one}>"),
+        // A `for` clause only when the message has one recipient in all: every copy carries
+        // this header, and one local `for` on the copies relayed outside would tell an outside
+        // party who else received it (a Bcc).
+        let for_ = match (envelope.rcpts.as_slice(), envelope.remote.as_slice()) {
+            ([(one, _)], []) => format!("\r\n\tfor <{one}>"),
+            ([], [one]) => format!("\r\n\tfor <{one}>"),
             _ => String::new(),
         };
         format!(
-            "from {helo} ({ip}) by {host} with {with}{for_};\r\n\t{date}",
-            ip = self.peer.ip(),
+            "from {from} by {host} with {with}{for_};\r\n\t{date}",
             host = self.hostname(),
             date = rfc5322_date(self.svc.clock.now()),
         )

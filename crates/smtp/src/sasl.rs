@@ -135,7 +135,7 @@ impl Conn {
                 return;
             }
             Ok(Err(refusal)) => {
-                self.reply(Reply::new(535, (5, 7, 8), refusal.message()));
+                self.reply(Reply::new(535, (5, 7, 8), refusal.mail_message()));
                 return;
             }
             Err(e) => {

@@ -5,7 +5,7 @@
 
 use crate::session::{After, Next, Principal, Session, State};
 use carepost_audit::Actor;
-use carepost_identity::{Protocol, Refusal, SignIn};
+use carepost_identity::{Protocol, SignIn};
 use carepost_proto_sasl::{Credentials, Exchange, Mechanism, SaslError, Step};
 
 pub(super) fn starttls(s: &mut Session, tag: &str) -> After {
@@ -152,13 +152,9 @@ async fn signed_in(
             s.failed_sign_ins += 1;
             return;
         }
-        Ok(Err(r @ (Refusal::PasswordExpired | Refusal::TemporaryPasswordExpired))) => {
-            s.no(tag, Some("EXPIRED"), &r.message());
-            s.failed_sign_ins += 1;
-            return;
-        }
+        // One answer for every refusal (no `[EXPIRED]` either): see `Refusal::mail_message`.
         Ok(Err(r)) => {
-            s.no(tag, Some("AUTHENTICATIONFAILED"), &r.message());
+            s.no(tag, Some("AUTHENTICATIONFAILED"), &r.mail_message());
             s.failed_sign_ins += 1;
             return;
         }

@@ -212,3 +212,43 @@ async fn every_operation_against_every_role() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn only_it_unlocks_an_administrator_unless_the_file_lets_the_helpdesk() {
+    on_each_backend(async |env| {
+        env.department("Pharmacy", None).await;
+        env.department("Cardiology", None).await;
+        let helpdesk = actor(env, "Hal", "H1", Some((Role::Helpdesk, None))).await;
+        let boss = actor(env, "Ida", "I1", Some((Role::ItAdmin, None))).await;
+        let target = boss.who.to_string();
+        let target = target.trim_start_matches("account:").to_string();
+        let refused = env.dir.unlock(&helpdesk, &target).await;
+        assert!(
+            matches!(&refused, Err(IdentityError::Forbidden(m)) if m.contains("manage-privileged-accounts") && m.contains("it-admin")),
+            "{refused:?}"
+        );
+        // A colleague without a role is still the helpdesk's to unlock, and IT unlocks anyone.
+        let plain = env
+            .dir
+            .create_account(&admin(), &new_account("Pat", None, "Plain", "P9", "Pharmacy"))
+            .await
+            .unwrap()
+            .address;
+        assert!(env.dir.unlock(&helpdesk, &plain).await.is_ok());
+        let it = actor(env, "Jo", "J1", Some((Role::ItAdmin, None))).await;
+        assert!(env.dir.unlock(&it, &target).await.is_ok());
+    })
+    .await;
+    // The file may let the helpdesk do it.
+    for db in carepost_testkit::backends().await {
+        let mut config = carepost_testkit::test_config(&db);
+        config.lockout.helpdesk_unlocks_role_holders = true;
+        let env = Env::with_config(db, config).await;
+        env.department("Pharmacy", None).await;
+        let helpdesk = actor(&env, "Hal", "H1", Some((Role::Helpdesk, None))).await;
+        let boss = actor(&env, "Ida", "I1", Some((Role::ItAdmin, None))).await;
+        let target = boss.who.to_string();
+        let target = target.trim_start_matches("account:").to_string();
+        assert!(env.dir.unlock(&helpdesk, &target).await.is_ok());
+    }
+}

@@ -377,6 +377,84 @@ async fn malformed_commands_get_bad_and_the_session_survives() {
     }
 }
 
+const RIGHT_AND_WRONG: &str = r#"
+imaps, user, password, smtp = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+for name, secret in [('right', password), ('wrong', 'not-' + password)]:
+    a = Raw(imaps)
+    print(name, a.cmd('t', 'LOGIN "%s" "%s"' % (user, secret))[-1])
+    s = smtplib.SMTP('127.0.0.1', int(smtp)); s.starttls(context=ctx)
+    try:
+        s.login(user, secret)
+        print(name + '-smtp', 'accepted')
+    except smtplib.SMTPAuthenticationError as e:
+        print(name + '-smtp', e.smtp_code, e.smtp_error.decode())
+"#;
+
+#[tokio::test]
+async fn a_mail_app_cannot_tell_a_right_password_from_a_wrong_one() {
+    // Ann has an authenticator: a mail app must use an app password, and her real password
+    // is refused like any wrong one, in the same words, on IMAP and SMTP.
+    let (s, ann, _) = server_with_staff(carepost_testkit::TestDb::sqlite()).await;
+    crate::support::give_factor(&s, &ann).await;
+    let imaps = s.running.imaps.unwrap().port().to_string();
+    let smtp = s.running.submission.unwrap().port().to_string();
+    let out = python(
+        &format!("{PRELUDE}{RIGHT_AND_WRONG}"),
+        &[&imaps, &ann, GOOD, &smtp],
+    )
+    .await;
+    let after = |p: &str| {
+        line_of(&out, &format!("{p} "))
+            .split_once(' ')
+            .unwrap()
+            .1
+            .to_string()
+    };
+    assert!(after("right").starts_with("t NO [AUTHENTICATIONFAILED] Invalid credentials. A mail app signs in with an app password"), "{out}");
+    assert_eq!(after("right"), after("wrong"), "{out}");
+    assert!(
+        after("right-smtp").starts_with("535 5.7.8 Invalid credentials"),
+        "{out}"
+    );
+    assert_eq!(after("right-smtp"), after("wrong-smtp"), "{out}");
+}
+
+const HUGE_LITERALS: &str = r#"
+imaps, user, password = sys.argv[1], sys.argv[2], sys.argv[3]
+a = Raw(imaps)
+a.cmd('a1', 'LOGIN "%s" "%s"' % (user, password))
+a.send('big APPEND INBOX {99999999999999999999999}\r\n')
+print('sync', a.line())
+print('alive', a.cmd('n1', 'NOOP'))
+a.send(b'odd APPEND INBOX {99999999999999999999999+}\r\nodd2 NOOP\r\n')
+print('nonsync', a.line())
+rest = []
+while True:
+    l = a.line()
+    if l == '':
+        break
+    rest.append(l)
+print('after', rest)
+"#;
+
+#[tokio::test]
+async fn a_literal_size_past_64_bits_is_refused_and_its_bytes_never_run_as_commands() {
+    let out = ann_runs(carepost_testkit::TestDb::sqlite(), HUGE_LITERALS).await;
+    let line = |p: &str| line_of(&out, p);
+    // Synchronising: refused, nothing was sent, the session goes on.
+    assert!(
+        line("sync").contains("big NO [TOOBIG]") || line("sync").contains("big BAD"),
+        "{out}"
+    );
+    assert!(line("alive").contains("n1 OK"), "{out}");
+    // Non-synchronising: the bytes are already coming, so the connection ends.
+    assert!(line("nonsync").starts_with("nonsync * BYE"), "{out}");
+    assert!(
+        !out.contains("odd2 OK"),
+        "the literal's bytes ran as a command: {out}"
+    );
+}
+
 const CUT_OFF: &str = r#"
 imaps, user, password = sys.argv[1], sys.argv[2], sys.argv[3]
 a = Raw(imaps)

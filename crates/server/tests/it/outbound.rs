@@ -136,6 +136,30 @@ async fn submitted_mail_leaves_dkim_signed_and_verifies_on_the_way_back_in() {
 }
 
 #[tokio::test]
+async fn a_copy_relayed_outside_does_not_name_a_local_recipient() {
+    let sink = SmtpSink::start().await;
+    let (s, ann, _keys) = start(TestDb::sqlite(), &sink).await;
+    let dir = &s.running.context.directory;
+    let bob = crate::support::add_person(dir, ("Bob", "Marsh", "E2"), "Cardiology", "nurse").await;
+    // One recipient outside, one inside (a Bcc, say).
+    send(&s, &ann, &["dr.who@clinic.example", &bob]).await;
+    settle(&s, |q| q.is_empty()).await;
+    let got = sink.messages();
+    let text = String::from_utf8_lossy(&got[0].data);
+    let received = text
+        .split("\r\n")
+        .skip_while(|l| !l.starts_with("Received:"))
+        .take_while(|l| l.starts_with("Received:") || l.starts_with('\t'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!received.is_empty(), "{text}");
+    assert!(!received.contains("for <"), "{received}");
+    // Bob's own copy may say it was for him; it does not either, being the same message.
+    let inbox = inbox_of(&s, &bob).await;
+    assert_eq!(inbox.len(), 1);
+}
+
+#[tokio::test]
 async fn a_deferred_recipient_is_retried_and_a_refused_one_comes_back_as_a_dsn() {
     for db in carepost_testkit::backends().await {
         let sink = SmtpSink::start().await;

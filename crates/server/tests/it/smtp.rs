@@ -418,6 +418,57 @@ async fn rfc3030_bdat_chunks_and_bad_input_get_protocol_answers() {
 }
 
 #[tokio::test]
+async fn an_ehlo_name_that_is_no_domain_is_never_written_raw() {
+    let (s, ann, _) = server_with_staff(TestDb::sqlite()).await;
+    let addr = s.running.smtp.unwrap();
+    let input = format!(
+        "EHLO a(b)c;d\r\nMAIL FROM:<x@peer.example>\r\nRCPT TO:<{ann}>\r\nDATA\r\n\
+         From: x@peer.example\r\nSubject: hi\r\n\r\nhello\r\n.\r\nQUIT\r\n"
+    );
+    let out = raw_session(addr, input.as_bytes()).await;
+    assert!(out.contains("250 2.0.0 Message accepted"), "{out}");
+    let inbox = bodies(&s, &ann, "INBOX").await;
+    assert!(
+        inbox[0].contains("Received: from unknown (127.0.0.1 helo=a\\(b\\)c;d) by "),
+        "{}",
+        inbox[0]
+    );
+}
+
+#[tokio::test]
+async fn numbers_past_64_bits_get_a_refusal_and_nothing_waits() {
+    let (s, ann, _) = server_with_staff(TestDb::sqlite()).await;
+    let addr = s.running.smtp.unwrap();
+    // Each out-of-range number is refused at once, and the next command is read as one.
+    let input = format!(
+        "EHLO peer.example\r\nMAIL FROM:<x@peer.example> SIZE=99999999999999999999999\r\n\
+         MAIL FROM:<x@peer.example>\r\nRCPT TO:<{ann}>\r\nBDAT 99999999999999999999999 LAST\r\n\
+         BDAT 1000000000000000000000 LAST\r\nNOOP\r\nQUIT\r\n"
+    );
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        raw_session(addr, input.as_bytes()),
+    )
+    .await
+    .expect("nothing waits for bytes that cannot come");
+    assert!(out.contains("552 5.3.4"), "{out}");
+    assert_eq!(
+        out.matches("501 5.5.4 Chunk size out of range").count(),
+        2,
+        "{out}"
+    );
+    assert!(
+        out.contains("250 2.0.0 OK") || out.matches("\r\n250").count() >= 3,
+        "{out}"
+    );
+    assert!(out.contains("221 2.0.0"), "{out}");
+    assert!(
+        bodies(&s, &ann, "INBOX").await.is_empty(),
+        "no empty message was taken"
+    );
+}
+
+#[tokio::test]
 async fn rfc3207_commands_pipelined_after_starttls_are_dropped() {
     let (s, _, _) = server_with_staff(TestDb::sqlite()).await;
     let addr = s.running.submission.unwrap();

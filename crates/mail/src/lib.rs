@@ -11,6 +11,7 @@ mod deliver;
 mod dkim;
 mod error;
 mod folders;
+mod header_from;
 mod mailboxes;
 mod message;
 mod notices;
@@ -23,10 +24,11 @@ pub use deliver::{Placed, Target};
 pub use dkim::{DkimKey, generate_key_file};
 pub use error::MailError;
 pub use folders::{Changes, FlagChanges, FlagOp, FlagState, SEPARATOR};
+pub use header_from::{FromProblem, HeaderSenders, Mailbox, display_holds_address, header_senders};
 pub use mailboxes::Folder;
 pub use message::{
-    add_missing_headers, header_problem, normalize_domain, prefix_subject, prepend_header,
-    remove_headers, rfc5322_date,
+    add_missing_headers, header_problem, normalize_domain, normalize_line_breaks, prefix_subject,
+    prepend_header, remove_headers, rfc5322_date,
 };
 pub use notices::Notice;
 pub use queue::{Attempt, DueDelivery, Outbound, QueuedMessage};
@@ -70,12 +72,12 @@ pub struct Delivery {
     pub event: NewEvent,
 }
 
-/// The DKIM key of `mail.dkim_key`; a missing or broken key is a warning (mail goes out
-/// unsigned), not a failure to start.
+/// The DKIM key of `mail.dkim_key`; a missing or broken key means mail goes out unsigned,
+/// not a failure to start (the SMTP service warns of it when it starts; a CLI command that
+/// opens the mail store stays quiet).
 fn load_dkim(config: &Config) -> Option<Arc<DkimKey>> {
     let path = config.mail.dkim_key.as_ref()?;
     if !path.exists() {
-        tracing::warn!(path = %path.display(), "the DKIM key is missing; outgoing mail will not be signed");
         return None;
     }
     let domain = config.organization.domain.as_str();

@@ -119,6 +119,8 @@ pub struct Origin<'a> {
     pub helo: &'a str,
     /// The envelope sender; empty for bounces.
     pub mail_from: &'a str,
+    /// The From: address as `header_senders` reads it (strictly, as a mail client shows it).
+    pub header_from: &'a str,
 }
 
 pub struct SenderAuth {
@@ -259,6 +261,17 @@ impl SenderAuth {
         let dmarc_pass =
             *dmarc.dkim_result() == DmarcResult::Pass || *dmarc.spf_result() == DmarcResult::Pass;
         let from_domain = header_from.rsplit_once('@').map_or("", |(_, d)| d);
+        let shown_domain = origin.header_from.rsplit_once('@').map_or("", |(_, d)| d);
+        // DMARC was evaluated on the domain mail-auth read; a reader that shows another one
+        // (comments, spaces, folding read differently) would be shown an unchecked sender.
+        if crate::normalize_domain(from_domain) != crate::normalize_domain(shown_domain) {
+            return Verdict {
+                results: format!("{}; dmarc=permerror (ambiguous From:)", self.hostname),
+                disposition: Disposition::Reject(
+                    "The From: header reads differently to different readers".into(),
+                ),
+            };
+        }
         let claims_own = self.is_own(from_domain) || self.is_own(mail_from_domain);
         // Only the organization's own signature proves a claim to its domain: an SPF pass may
         // come from a provider the domain shares with others.

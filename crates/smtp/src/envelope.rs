@@ -253,6 +253,8 @@ pub(crate) enum Claim {
     Envelope,
     /// From: or Sender:.
     Header,
+    /// The display name of From: or Sender: shows another address.
+    DisplayName,
 }
 
 impl Conn {
@@ -267,6 +269,10 @@ impl Conn {
             Claim::Header => (
                 "header",
                 "The From: and Sender: headers must be your own address or one of your aliases",
+            ),
+            Claim::DisplayName => (
+                "display-name",
+                "The name in From: or Sender: may not show an address other than your own",
             ),
         };
         if let Some(p) = &self.principal {

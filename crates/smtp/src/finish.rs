@@ -8,12 +8,23 @@ use crate::conn::Conn;
 use crate::envelope::{Claim, Envelope};
 use carepost_audit::{Actor, NewEvent, action};
 use carepost_mail::{
-    Delivery, Disposition, Folder, MailError, Origin, Outbound, Summary, Target, Verdict,
-    add_missing_headers, header_problem, prefix_subject, prepend_header, remove_headers,
-    rfc5322_date, summarize,
+    Delivery, Disposition, Folder, HeaderSenders, MailError, Origin, Outbound, Summary, Target,
+    Verdict, add_missing_headers, display_holds_address, header_problem, header_senders,
+    normalize_line_breaks, prefix_subject, prepend_header, remove_headers, rfc5322_date, summarize,
 };
 use carepost_proto_smtp::{Mode, Reply, replies};
 use serde_json::json;
+
+/// What a message from outside whose display name shows an address gets before its subject.
+const DISPLAY_WARNING: &str = "[WARNING: the sender's name shows an address]";
+
+/// `text` with its first letter in upper case (the reasons read as sentences in a reply).
+fn capitalized(text: &str) -> String {
+    let mut c = text.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
 
 impl Conn {
     pub(crate) async fn message(&mut self, body: Vec<u8>) {
@@ -27,12 +38,20 @@ impl Conn {
             self.reply(replies::bad_sequence("No transaction"));
             return;
         };
-        let reply = match (summarize(&body), header_problem(&body)) {
-            (None, _) => Reply::new(554, (5, 6, 0), "The message has no header"),
-            (_, Some(why)) => Reply::new(554, (5, 6, 0), why),
-            (Some(summary), None) => match self.session.mode {
-                Mode::Mx => self.receive(envelope, body, &summary).await,
-                Mode::Submission => self.submit(envelope, body, &summary).await,
+        // Who the message says it is from, read strictly (as a mail client shows it): a
+        // From: that is not one clean mailbox, or a bare CR or LF in the header section, is
+        // refused here, on both listeners, before any check relies on the header.
+        let reply = match (
+            summarize(&body),
+            header_problem(&body),
+            header_senders(&body),
+        ) {
+            (None, _, _) => Reply::new(554, (5, 6, 0), "The message has no header"),
+            (_, _, Err(why)) => Reply::new(554, (5, 6, 0), capitalized(&why.to_string())),
+            (_, Some(why), _) => Reply::new(554, (5, 6, 0), capitalized(why)),
+            (Some(summary), None, Ok(senders)) => match self.session.mode {
+                Mode::Mx => self.receive(envelope, body, &summary, &senders).await,
+                Mode::Submission => self.submit(envelope, body, &summary, &senders).await,
             },
         };
         self.end_transaction();
@@ -68,10 +87,14 @@ impl Conn {
 
     /// What SPF, DKIM, DMARC and ARC say; without a verifier, any claim to an own domain is
     /// refused outright.
-    async fn verify_sender(&self, envelope: &Envelope, body: &[u8], summary: &Summary) -> Verdict {
+    async fn verify_sender(
+        &self,
+        envelope: &Envelope,
+        body: &[u8],
+        senders: &HeaderSenders,
+    ) -> Verdict {
         let Some(auth) = &self.svc.sender_auth else {
-            let claims_own =
-                self.is_ours(&envelope.from) || summary.from.iter().any(|a| self.is_ours(a));
+            let claims_own = self.is_ours(&envelope.from) || self.is_ours(&senders.from.address);
             return Verdict {
                 results: format!("{}; none", self.hostname()),
                 disposition: match claims_own {
@@ -87,12 +110,19 @@ impl Conn {
             ip: self.peer.ip(),
             helo: &helo,
             mail_from: &envelope.from,
+            header_from: &senders.from.address,
         };
         auth.verify(body, origin).await
     }
 
-    async fn receive(&mut self, envelope: Envelope, body: Vec<u8>, summary: &Summary) -> Reply {
-        let verdict = self.verify_sender(&envelope, &body, summary).await;
+    async fn receive(
+        &mut self,
+        envelope: Envelope,
+        body: Vec<u8>,
+        summary: &Summary,
+        senders: &HeaderSenders,
+    ) -> Reply {
+        let verdict = self.verify_sender(&envelope, &body, senders).await;
         let folder = match verdict.disposition {
             Disposition::Reject(why) => return Reply::new(550, (5, 7, 1), why),
             Disposition::Junk => Folder::Junk,
@@ -103,6 +133,17 @@ impl Conn {
         let mut raw = remove_headers(&body, "Authentication-Results", "");
         raw = remove_headers(&raw, "X-Carepost-External", "");
         raw = prefix_subject(&raw, &self.svc.config.mail.external_subject_prefix);
+        // A name that shows an address (`"administrator@kaiser.org" <x@elsewhere>`) is how a
+        // message from outside passes for a colleague's: the reader is told in the subject.
+        if senders
+            .from
+            .display
+            .as_deref()
+            .and_then(display_holds_address)
+            .is_some_and(|shown| shown != senders.from.address.to_ascii_lowercase())
+        {
+            raw = prefix_subject(&raw, DISPLAY_WARNING);
+        }
         raw = prepend_header(&raw, "X-Carepost-External", "yes");
         raw = prepend_header(&raw, "Authentication-Results", &verdict.results);
         raw = prepend_header(&raw, "Received", &self.received(&envelope));
@@ -123,20 +164,35 @@ impl Conn {
         .await
     }
 
-    async fn submit(&mut self, envelope: Envelope, body: Vec<u8>, summary: &Summary) -> Reply {
+    async fn submit(
+        &mut self,
+        envelope: Envelope,
+        body: Vec<u8>,
+        summary: &Summary,
+        senders: &HeaderSenders,
+    ) -> Reply {
         let Some(p) = self.principal.clone() else {
             return replies::auth_required();
         };
-        let claimed = summary.from.iter().chain(&summary.sender);
+        let claimed = std::iter::once(&senders.from).chain(&senders.sender);
         if let Some(other) = claimed
-            .map(|a| a.to_lowercase())
+            .clone()
+            .map(|m| m.address.to_lowercase())
             .find(|a| !p.addresses.contains(a))
         {
             return self.refuse_spoofing(&other, Claim::Header).await;
         }
+        // A display name may not show another address than the sender's own.
+        if let Some(shown) = claimed
+            .filter_map(|m| m.display.as_deref().and_then(display_holds_address))
+            .find(|a| !p.addresses.contains(a))
+        {
+            return self.refuse_spoofing(&shown, Claim::DisplayName).await;
+        }
         let now = self.svc.clock.now();
-        // Bcc: is for the envelope only (RFC 5322 section 3.6.3); no recipient sees it.
-        let body = remove_headers(&body, "Bcc", "");
+        // Bcc: is for the envelope only (RFC 5322 section 3.6.3); no recipient sees it. Bare
+        // line breaks in the body become CRLF before anything is signed.
+        let body = remove_headers(&normalize_line_breaks(&body), "Bcc", "");
         let mut raw = add_missing_headers(&body, now, self.hostname(), self.svc.rng.as_ref());
         raw = prepend_header(&raw, "Received", &self.received(&envelope));
         if let Some(key) = self.svc.mail.dkim() {

@@ -132,6 +132,11 @@ impl SmtpService {
                 None
             }
         };
+        if let Some(path) = &config.mail.dkim_key
+            && mail.dkim().is_none()
+        {
+            tracing::warn!(path = %path.display(), "no usable DKIM key; outgoing mail will not be signed");
+        }
         SmtpService {
             config,
             directory,

@@ -33,6 +33,7 @@ mod portal;
 mod portal_browser;
 mod server;
 mod smtp;
+mod spoofing;
 mod step_up;
 mod store;
 mod support;

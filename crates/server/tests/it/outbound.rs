@@ -106,26 +106,7 @@ async fn submitted_mail_leaves_dkim_signed_and_verifies_on_the_way_back_in() {
         );
 
         // The record `carepost dkim show` prints lets an independent verifier check it.
-        let key =
-            carepost_mail::DkimKey::load(&keys.path().join("dkim.pem"), "kaiser.org", "carepost")
-                .unwrap();
-        let verifier =
-            SenderAuth::from_system("mx.clinic.example", vec!["clinic.example".into()]).unwrap();
-        verifier
-            .preload_txt(&key.dns_name(), &key.dns_record())
-            .unwrap();
-        verifier
-            .preload_txt("kaiser.org", "v=spf1 ip4:127.0.0.1 -all")
-            .unwrap();
-        verifier
-            .preload_txt("_dmarc.kaiser.org", "v=DMARC1; p=reject")
-            .unwrap();
-        let origin = Origin {
-            ip: "127.0.0.1".parse().unwrap(),
-            helo: "mail.kaiser.org",
-            mail_from: &ann,
-        };
-        let verdict = verifier.verify(raw, origin).await;
+        let verdict = verify_elsewhere(&keys, &ann, raw).await;
         assert!(verdict.results.contains("dkim=pass"), "{}", verdict.results);
         assert!(
             verdict.results.contains("dmarc=pass"),
@@ -133,6 +114,54 @@ async fn submitted_mail_leaves_dkim_signed_and_verifies_on_the_way_back_in() {
             verdict.results
         );
     }
+}
+
+/// What the next organization's verifier says of `raw` from `sender`, with the DNS records
+/// `carepost dkim show` prints and an SPF record for this host.
+async fn verify_elsewhere(
+    keys: &tempfile::TempDir,
+    sender: &str,
+    raw: &[u8],
+) -> carepost_mail::Verdict {
+    let key = carepost_mail::DkimKey::load(&keys.path().join("dkim.pem"), "kaiser.org", "carepost")
+        .unwrap();
+    let verifier =
+        SenderAuth::from_system("mx.clinic.example", vec!["clinic.example".into()]).unwrap();
+    verifier
+        .preload_txt(&key.dns_name(), &key.dns_record())
+        .unwrap();
+    verifier
+        .preload_txt("kaiser.org", "v=spf1 ip4:127.0.0.1 -all")
+        .unwrap();
+    verifier
+        .preload_txt("_dmarc.kaiser.org", "v=DMARC1; p=reject")
+        .unwrap();
+    let origin = Origin {
+        ip: "127.0.0.1".parse().unwrap(),
+        helo: "mail.kaiser.org",
+        mail_from: sender,
+        header_from: sender,
+    };
+    verifier.verify(raw, origin).await
+}
+
+#[tokio::test]
+async fn a_submitted_body_with_bare_line_breaks_leaves_signed_as_it_is_sent() {
+    let sink = SmtpSink::start().await;
+    let (s, ann, keys) = start(TestDb::sqlite(), &sink).await;
+    let raw = format!(
+        "From: {ann}\r\nTo: dr.who@clinic.example\r\nSubject: lines\r\n\r\none\ntwo\rthree\n\nfour"
+    );
+    let out =
+        crate::spoofing::submit_raw(&s, &ann, "dr.who@clinic.example", &[raw.into_bytes()]).await;
+    assert!(crate::imap::line_of(&out, "msg0 ").contains("250"), "{out}");
+    settle(&s, |q| q.is_empty()).await;
+    let got = sink.messages();
+    let sent = &got[0].data;
+    let text = String::from_utf8_lossy(sent);
+    assert!(text.contains("one\r\ntwo\r\nthree\r\n\r\nfour"), "{text:?}");
+    let verdict = verify_elsewhere(&keys, &ann, sent).await;
+    assert!(verdict.results.contains("dkim=pass"), "{}", verdict.results);
 }
 
 #[tokio::test]

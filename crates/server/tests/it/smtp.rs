@@ -361,7 +361,7 @@ async fn swaks_pipelines_to_the_mx() {
 }
 
 /// Sends `input` at once and reads until the reply to QUIT.
-async fn raw_session(addr: std::net::SocketAddr, input: &[u8]) -> String {
+pub(crate) async fn raw_session(addr: std::net::SocketAddr, input: &[u8]) -> String {
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     tcp.write_all(input).await.unwrap();
     let mut out = Vec::new();
@@ -712,7 +712,7 @@ async fn rfc5322_duplicate_senders_and_unsafe_recipients_are_refused_and_bcc_rem
     let port = s.running.submissions.unwrap().port().to_string();
     let out = python(TRICKS, &[&port, &ann, GOOD, &bob]).await;
     assert!(
-        out.contains("two-froms 554 5.6.0 a message needs exactly one From: header"),
+        out.contains("two-froms 554 5.6.0 The message has more than one From: header"),
         "{out}"
     );
     assert!(out.contains("two-addresses 554 5.6.0"), "{out}");

@@ -11,7 +11,6 @@ mod deliver;
 mod dkim;
 mod error;
 mod folders;
-mod header_from;
 mod mailboxes;
 mod message;
 mod notices;
@@ -20,15 +19,18 @@ mod recipients;
 mod sender_auth;
 mod summary;
 
+pub use carepost_proto_message::{
+    FromProblem, HeaderSenders, Mailbox, display_holds_address, header_senders,
+    normalize_line_breaks,
+};
 pub use deliver::{Placed, Target};
 pub use dkim::{DkimKey, generate_key_file};
 pub use error::MailError;
 pub use folders::{Changes, FlagChanges, FlagOp, FlagState, SEPARATOR};
-pub use header_from::{FromProblem, HeaderSenders, Mailbox, display_holds_address, header_senders};
 pub use mailboxes::Folder;
 pub use message::{
-    add_missing_headers, header_problem, normalize_domain, normalize_line_breaks, prefix_subject,
-    prepend_header, remove_headers, rfc5322_date,
+    add_missing_headers, header_problem, normalize_domain, prefix_subject, prepend_header,
+    remove_headers, rfc5322_date,
 };
 pub use notices::Notice;
 pub use queue::{Attempt, DueDelivery, Outbound, QueuedMessage};

@@ -38,6 +38,11 @@ impl Conn {
             self.reply(replies::bad_sequence("No transaction"));
             return;
         };
+        if let Some(full) = self.mailbox_full(&envelope, body.len()).await {
+            self.end_transaction();
+            self.reply(full);
+            return;
+        }
         // Who the message says it is from, read strictly (as a mail client shows it): a
         // From: that is not one clean mailbox, or a bare CR or LF in the header section, is
         // refused here, on both listeners, before any check relies on the header.
@@ -56,6 +61,35 @@ impl Conn {
         };
         self.end_transaction();
         self.reply(reply);
+    }
+
+    /// The quota again, now that the message's size is known: RCPT only saw that a mailbox
+    /// was not yet full, and a large message must not pass a nearly full one. A recipient it
+    /// does not fit makes the whole message wait (452: nothing is delivered, the sender tries
+    /// again), since SMTP has no way to refuse one recipient after DATA. List members are
+    /// not held (see `MailStore::list_members`).
+    async fn mailbox_full(&self, envelope: &Envelope, size: usize) -> Option<Reply> {
+        let quota = self.svc.config.mail.quota;
+        let size = u64::try_from(size).unwrap_or(u64::MAX);
+        for (address, account) in &envelope.rcpts {
+            match self.svc.mail.usage(*account).await {
+                Ok((used, _)) if used.saturating_add(size) > quota => {
+                    return Some(Reply::new(
+                        452,
+                        (4, 2, 2),
+                        format!(
+                            "The mailbox of {address} is too full for this message; try again later"
+                        ),
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "mailbox usage could not be read");
+                    return Some(replies::try_later());
+                }
+            }
+        }
+        None
     }
 
     /// RFC 5321 section 4.4 trace header, with RFC 3848's protocol names.

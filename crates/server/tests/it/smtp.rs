@@ -436,6 +436,31 @@ async fn an_ehlo_name_that_is_no_domain_is_never_written_raw() {
 }
 
 #[tokio::test]
+async fn a_large_message_cannot_pass_a_nearly_full_mailbox() {
+    let s = TestServer::start_with(TestDb::sqlite(), |c| c.mail.quota = 4096).await;
+    let (ann, _) = add_staff(&s).await;
+    let addr = s.running.smtp.unwrap();
+    let message = |size: usize| {
+        format!(
+            "MAIL FROM:<x@peer.example>\r\nRCPT TO:<{ann}>\r\nDATA\r\nFrom: x@peer.example\r\nSubject: s\r\n\r\n{}\r\n.\r\n",
+            "y".repeat(size)
+        )
+    };
+    // A small message fits; then a large one would go past the quota: the RCPT is accepted
+    // (the mailbox is not full yet) and the message is refused once its size is known.
+    let input = format!(
+        "EHLO peer.example\r\n{}{}QUIT\r\n",
+        message(100),
+        message(5000)
+    );
+    let out = raw_session(addr, input.as_bytes()).await;
+    assert_eq!(out.matches("250 2.1.5").count(), 2, "{out}");
+    assert!(out.contains("250 2.0.0 Message accepted"), "{out}");
+    assert!(out.contains("452 4.2.2 The mailbox of"), "{out}");
+    assert_eq!(bodies(&s, &ann, "INBOX").await.len(), 1);
+}
+
+#[tokio::test]
 async fn numbers_past_64_bits_get_a_refusal_and_nothing_waits() {
     let (s, ann, _) = server_with_staff(TestDb::sqlite()).await;
     let addr = s.running.smtp.unwrap();

@@ -271,9 +271,16 @@ impl Lexer<'_> {
         }
         let domain = match self.peek()? {
             b'[' => {
+                // `dtext` only (printable ASCII but `[`, `]` and `\`), no white space: an
+                // address literal such as `[192.0.2.1]` (found by the fuzz target).
                 let start = self.i;
-                while self.peek()? != b']' {
-                    self.i += 1;
+                self.i += 1;
+                loop {
+                    match self.peek()? {
+                        b']' => break,
+                        b if b.is_ascii_graphic() && !matches!(b, b'[' | b'\\') => self.i += 1,
+                        _ => return None,
+                    }
                 }
                 self.i += 1;
                 String::from_utf8_lossy(&self.s[start..self.i]).into_owned()
@@ -378,7 +385,7 @@ mod tests {
 
     #[test]
     fn anything_but_one_clean_mailbox_is_refused() {
-        let cases: [(&str, FromProblem); 8] = [
+        let cases: [(&str, FromProblem); 9] = [
             ("Subject: only", FromProblem::NoFrom),
             (
                 "From: a@x.org\r\nFrom: b@y.org",
@@ -392,6 +399,7 @@ mod tests {
             ),
             ("From: administrator@", FromProblem::Malformed("From")),
             ("From: (unclosed a@x.org", FromProblem::Malformed("From")),
+            ("From: tor@[rom:or@  x ]", FromProblem::Malformed("From")),
             (
                 "Subject: x\rFrom: other@kaiser.org\r\nFrom: me@kaiser.org",
                 FromProblem::BareLineBreak,

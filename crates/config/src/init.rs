@@ -271,6 +271,8 @@ queue_lifetime = "5d"
 relay_host = ""
 # Recipient domains whose servers must offer STARTTLS.
 require_tls_domains = []
+# DNS servers (IP or IP:PORT) for MX, SPF, DKIM and DMARC lookups; [] for the system's.
+dns_servers = []
 # The DKIM key signing mail that leaves (`carepost dkim show` prints its DNS record).
 dkim_key = {dkim_key}
 dkim_selector = "carepost"

@@ -40,6 +40,9 @@ pub struct MailPolicy {
     pub relay_host: Option<(String, u16)>,
     /// Recipient domains whose servers must offer STARTTLS; elsewhere TLS is used when offered.
     pub require_tls_domains: Vec<String>,
+    /// The DNS servers for MX, SPF, DKIM and DMARC lookups; empty: the system's
+    /// (`/etc/resolv.conf`).
+    pub dns_servers: Vec<std::net::SocketAddr>,
     /// The DKIM private key (PKCS#8 PEM) that signs mail leaving the organization.
     pub dkim_key: Option<PathBuf>,
     pub dkim_selector: String,
@@ -63,6 +66,7 @@ impl Default for MailPolicy {
             queue_lifetime: Duration::from_secs(5 * 86_400),
             relay_host: None,
             require_tls_domains: Vec::new(),
+            dns_servers: Vec::new(),
             dkim_key: None,
             dkim_selector: "carepost".to_string(),
             postmaster: None,
@@ -256,6 +260,20 @@ pub(crate) fn mail(
             .require_tls_domains
             .iter()
             .map(|d| d.trim().to_lowercase())
+            .collect(),
+        dns_servers: raw
+            .dns_servers
+            .iter()
+            .filter_map(|a| {
+                let parsed = a
+                    .parse::<std::net::SocketAddr>()
+                    .or_else(|_| a.parse::<std::net::IpAddr>().map(|ip| (ip, 53).into()));
+                errs.check(
+                    "mail.dns_servers",
+                    parsed
+                        .map_err(|_| format!("'{a}' is not an IP address (optionally with :PORT)")),
+                )
+            })
             .collect(),
         dkim_key: raw
             .dkim_key

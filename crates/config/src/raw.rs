@@ -200,6 +200,8 @@ pub struct RawMail {
     pub relay_host: Option<String>,
     #[serde(default)]
     pub require_tls_domains: Vec<String>,
+    #[serde(default)]
+    pub dns_servers: Vec<String>,
     pub dkim_key: Option<String>,
     pub dkim_selector: Option<String>,
     pub postmaster: Option<String>,

@@ -247,6 +247,10 @@ pub(crate) enum Why {
     Throttled,
     WrongScope,
     WrongSecondFactor,
+    /// A right password from a mail app, where an app password is needed.
+    NeedsAppPassword,
+    /// A right but expired password from a mail app.
+    PasswordExpired,
 }
 
 impl Why {
@@ -259,6 +263,8 @@ impl Why {
             Why::Throttled => "source-throttled",
             Why::WrongScope => "app-password-scope",
             Why::WrongSecondFactor => "wrong-second-factor",
+            Why::NeedsAppPassword => "app-password-required",
+            Why::PasswordExpired => "password-expired",
         }
     }
 
@@ -430,8 +436,23 @@ impl Directory {
                 None
             };
             if let Some(r) = refusal {
-                self.record_refusal(attempt, account, network, r).await?;
-                return Ok(Err(r));
+                // A right password a mail app may not use is counted against the network
+                // like a wrong one (not against the account's lockout: a phone still set up
+                // with the password would lock its owner out), and on a paused network it
+                // gets the pause's answer like a wrong one: neither tells a guesser it was
+                // right (`Refusal::mail_message` keeps the words alike).
+                let why = match r {
+                    Refusal::AppPasswordRequired => Why::NeedsAppPassword,
+                    _ => Why::PasswordExpired,
+                };
+                self.record_failure(attempt, Some((account, kind)), network, why)
+                    .await?;
+                return Ok(Err(match paused {
+                    Some(until) => Refusal::SourcePaused {
+                        minutes: minutes_until(now, until),
+                    },
+                    None => r,
+                }));
             }
         }
         // Re-hashing costs a second hash that only a right password pays: never where the

@@ -20,7 +20,7 @@ mod sender_auth;
 mod summary;
 
 pub use carepost_proto_message::{
-    FromProblem, HeaderSenders, Mailbox, display_holds_address, header_senders,
+    FromProblem, HeaderSenders, Mailbox, display_holds_address, header_senders, names_shown,
     normalize_line_breaks,
 };
 pub use deliver::{Placed, Target};
@@ -35,7 +35,7 @@ pub use message::{
 pub use notices::Notice;
 pub use queue::{Attempt, DueDelivery, Outbound, QueuedMessage};
 pub use recipients::Recipient;
-pub use sender_auth::{Disposition, DnsCache, Origin, SenderAuth, Verdict};
+pub use sender_auth::{Disposition, DnsCache, MxAnswer, Origin, SenderAuth, Verdict};
 pub use summary::{PartSummary, Summary, summarize};
 
 use carepost_audit::NewEvent;

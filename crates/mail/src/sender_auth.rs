@@ -121,6 +121,19 @@ pub struct Origin<'a> {
     pub mail_from: &'a str,
     /// The From: address as `header_senders` reads it (strictly, as a mail client shows it).
     pub header_from: &'a str,
+    /// The Sender: address, read the same way, if the message has one ("on behalf of").
+    pub header_sender: Option<&'a str>,
+}
+
+/// Where mail for a domain goes, as DNS says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MxAnswer {
+    /// These hosts, best first (the domain itself when it has no MX records).
+    Hosts(Vec<String>),
+    /// The domain does not exist (NXDOMAIN): no later try can work.
+    NoSuchDomain,
+    /// The domain publishes a null MX (RFC 7505): it accepts no mail.
+    NullMx,
 }
 
 pub struct SenderAuth {
@@ -141,8 +154,36 @@ impl std::fmt::Debug for SenderAuth {
 impl SenderAuth {
     /// A verifier using the system's DNS resolvers (`/etc/resolv.conf`).
     pub fn from_system(hostname: &str, own_domains: Vec<String>) -> Result<SenderAuth, String> {
-        let (config, mut opts) = mail_auth::hickory_resolver::system_conf::read_system_conf()
-            .map_err(|e| format!("cannot read the system DNS configuration: {e}"))?;
+        SenderAuth::new(hostname, own_domains, &[])
+    }
+
+    /// A verifier asking `servers` (`mail.dns_servers`), or the system's resolvers when there
+    /// are none.
+    pub fn new(
+        hostname: &str,
+        own_domains: Vec<String>,
+        servers: &[std::net::SocketAddr],
+    ) -> Result<SenderAuth, String> {
+        use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+        let (config, mut opts) = if servers.is_empty() {
+            mail_auth::hickory_resolver::system_conf::read_system_conf()
+                .map_err(|e| format!("cannot read the system DNS configuration: {e}"))?
+        } else {
+            let named = servers
+                .iter()
+                .map(|a| {
+                    let mut ns = NameServerConfig::udp(a.ip());
+                    for c in &mut ns.connections {
+                        c.port = a.port();
+                    }
+                    ns
+                })
+                .collect();
+            (
+                ResolverConfig::from_name_servers(named),
+                ResolverOpts::default(),
+            )
+        };
         // A lost UDP answer costs `timeout`; ask again soon rather than stall a delivery.
         opts.timeout = Duration::from_secs(1);
         opts.attempts = 3;
@@ -191,8 +232,9 @@ impl SenderAuth {
     }
 
     /// The hosts that take mail for `domain`, best first (RFC 5321 section 5.1: without MX
-    /// records, the domain itself). For the outbound queue; shares the resolver and its cache.
-    pub async fn mx_hosts(&self, domain: &str) -> Result<Vec<String>, String> {
+    /// records, the domain itself, reached through its A/AAAA records). For the outbound
+    /// queue; shares the resolver and its cache. `Err` is a lookup that may work later.
+    pub async fn mx_hosts(&self, domain: &str) -> Result<MxAnswer, String> {
         match self
             .authenticator
             .mx_lookup(domain, Some(&self.caches.mx))
@@ -201,20 +243,32 @@ impl SenderAuth {
             Ok(set) => {
                 let mut mxs: Vec<&MX> = set.rrset.iter().collect();
                 mxs.sort_by_key(|m| m.preference);
-                let hosts: Vec<String> = mxs
+                let exchanges: Vec<&str> = mxs
                     .iter()
                     .flat_map(|m| m.exchanges.iter())
+                    .map(|h| h.as_ref())
+                    .collect();
+                // RFC 7505: a single MX whose exchange is the root says the domain takes no
+                // mail at all.
+                if exchanges.len() == 1 && exchanges[0].trim_end_matches('.').is_empty() {
+                    return Ok(MxAnswer::NullMx);
+                }
+                let hosts: Vec<String> = exchanges
+                    .iter()
                     .map(|h| h.trim_end_matches('.').to_string())
                     .filter(|h| !h.is_empty())
                     .collect();
-                Ok(if hosts.is_empty() {
+                Ok(MxAnswer::Hosts(if hosts.is_empty() {
                     vec![domain.to_string()]
                 } else {
                     hosts
-                })
+                }))
             }
+            Err(mail_auth::Error::Dns(mail_auth::DnsError::RecordNotFound(
+                mail_auth::hickory_resolver::proto::op::ResponseCode::NXDomain,
+            ))) => Ok(MxAnswer::NoSuchDomain),
             Err(mail_auth::Error::Dns(mail_auth::DnsError::RecordNotFound(_))) => {
-                Ok(vec![domain.to_string()])
+                Ok(MxAnswer::Hosts(vec![domain.to_string()]))
             }
             Err(e) => Err(format!("MX lookup for {domain} failed: {e}")),
         }
@@ -272,7 +326,14 @@ impl SenderAuth {
                 ),
             };
         }
-        let claims_own = self.is_own(from_domain) || self.is_own(mail_from_domain);
+        let sender_domain = origin
+            .header_sender
+            .and_then(|a| a.rsplit_once('@'))
+            .map_or("", |(_, d)| d);
+        // A Sender: of ours ("administrator@kaiser.org on behalf of ...") claims as much as a
+        // From: of ours.
+        let claims_own =
+            self.is_own(from_domain) || self.is_own(mail_from_domain) || self.is_own(sender_domain);
         // Only the organization's own signature proves a claim to its domain: an SPF pass may
         // come from a provider the domain shares with others.
         let own_authenticated = dkim.iter().any(|d| {

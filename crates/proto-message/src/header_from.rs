@@ -84,32 +84,62 @@ pub fn header_senders(raw: &[u8]) -> Result<HeaderSenders, FromProblem> {
 }
 
 /// Whether a display name holds something that reads as an address (`"boss@kaiser.org"
-/// <me@...>`), after decoding RFC 2047 encoded words.
+/// <me@...>`): in the text as written and after RFC 2047 encoded words are decoded and
+/// look-alike characters folded (NFKC makes `＠` an `@` and `․` a dot; the ideographic full
+/// stops are mapped by hand), the first such address.
 pub fn display_holds_address(display: &str) -> Option<String> {
     let decoded = decode_words(display);
-    decoded
-        .split(|c: char| {
-            c.is_whitespace() || matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"' | '\'')
+    let folded: String = unicode_normalization::UnicodeNormalization::nfkc(decoded.as_str())
+        .map(|c| match c {
+            '\u{3002}' | '\u{FF61}' | '\u{FE52}' => '.',
+            c => c,
         })
-        .find(|w| {
-            let Some((local, domain)) = w.rsplit_once('@') else {
-                return false;
-            };
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
-        })
-        .map(|w| w.trim_end_matches('.').to_ascii_lowercase())
+        .collect();
+    [display, decoded.as_str(), folded.as_str()]
+        .into_iter()
+        .find_map(address_in)
 }
 
-/// RFC 2047 encoded words decoded (through mail-parser, which reads them well).
+/// The first word of `text` that reads as `local@domain.tld`.
+fn address_in(text: &str) -> Option<String> {
+    text.split(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '<' | '>' | '(' | ')' | ',' | ';' | '"' | '\'' | '[' | ']'
+            )
+    })
+    .find(|w| {
+        let Some((local, domain)) = w.rsplit_once('@') else {
+            return false;
+        };
+        !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+    })
+    .map(|w| w.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// The names a reader built on mail-parser shows for From: and Sender: (this server's own
+/// IMAP ENVELOPE and portal among them): a comment becomes the name when there is no other,
+/// and an encoded word inside an address is decoded into it. Checked as display names too.
+pub fn names_shown(raw: &[u8]) -> Vec<String> {
+    let Some(m) = mail_parser::MessageParser::new().parse_headers(raw) else {
+        return Vec::new();
+    };
+    [m.from(), m.sender()]
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a.iter())
+        .filter_map(|a| a.name.as_deref().map(str::to_string))
+        .collect()
+}
+
+/// RFC 2047 encoded words decoded, as unstructured text (through mail-parser, which reads
+/// them well): a comma or an angle bracket in the name stays part of it.
 fn decode_words(display: &str) -> String {
-    let raw = format!("From: {display} <x@invalid.example>\r\n\r\n");
-    mail_parser::MessageParser::default()
-        .parse(raw.as_bytes())
-        .and_then(|m| {
-            m.from()
-                .and_then(|a| a.first())
-                .and_then(|a| a.name.as_deref().map(str::to_string))
-        })
+    let raw = format!("Subject: {display}\r\n\r\n");
+    mail_parser::MessageParser::new()
+        .parse_headers(raw.as_bytes())
+        .and_then(|m| m.subject().map(str::to_string))
         .unwrap_or_else(|| display.to_string())
 }
 
@@ -429,6 +459,26 @@ mod tests {
             Some("administrator@kaiser.org")
         );
         assert_eq!(display_holds_address("Ann Lee"), None);
+        // Commas and angle brackets inside the quoted name, and look-alike characters.
+        for name in [
+            "Help Desk, administrator@kaiser.org",
+            "Administrator <administrator@kaiser.org>",
+            "administrator\u{FF20}kaiser.org",
+            "administrator@kaiser\u{3002}org",
+        ] {
+            assert_eq!(
+                display_holds_address(name).as_deref(),
+                Some("administrator@kaiser.org"),
+                "{name:?}"
+            );
+        }
+        // What mail-parser shows as the name: a comment, an encoded word in the address.
+        let raw = b"From: me@kaiser.org (administrator@kaiser.org)\r\n\r\n";
+        assert!(
+            names_shown(raw)
+                .iter()
+                .any(|n| display_holds_address(n).is_some())
+        );
         assert_eq!(display_holds_address("Ann @ Cardiology"), None);
     }
 }

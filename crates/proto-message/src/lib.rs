@@ -6,5 +6,7 @@
 mod header_from;
 mod line_breaks;
 
-pub use header_from::{FromProblem, HeaderSenders, Mailbox, display_holds_address, header_senders};
+pub use header_from::{
+    FromProblem, HeaderSenders, Mailbox, display_holds_address, header_senders, names_shown,
+};
 pub use line_breaks::normalize_line_breaks;

@@ -10,13 +10,30 @@ use carepost_audit::{Actor, NewEvent, action};
 use carepost_mail::{
     Delivery, Disposition, Folder, HeaderSenders, MailError, Origin, Outbound, Summary, Target,
     Verdict, add_missing_headers, display_holds_address, header_problem, header_senders,
-    normalize_line_breaks, prefix_subject, prepend_header, remove_headers, rfc5322_date, summarize,
+    names_shown, normalize_line_breaks, prefix_subject, prepend_header, remove_headers,
+    rfc5322_date, summarize,
 };
 use carepost_proto_smtp::{Mode, Reply, replies};
 use serde_json::json;
 
 /// What a message from outside whose display name shows an address gets before its subject.
 const DISPLAY_WARNING: &str = "[WARNING: the sender's name shows an address]";
+
+/// Every address a reader may be shown as a sender's name: the display names of From: and
+/// Sender: as read strictly, and the names mail-parser (this server's own IMAP and portal)
+/// shows for them.
+fn shown_addresses<'a>(
+    raw: &'a [u8],
+    senders: &'a HeaderSenders,
+) -> impl Iterator<Item = String> + 'a {
+    let strict = [Some(&senders.from), senders.sender.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.display.clone());
+    strict
+        .chain(names_shown(raw))
+        .filter_map(|name| display_holds_address(&name))
+}
 
 /// `text` with its first letter in upper case (the reasons read as sentences in a reply).
 fn capitalized(text: &str) -> String {
@@ -71,15 +88,15 @@ impl Conn {
     async fn mailbox_full(&self, envelope: &Envelope, size: usize) -> Option<Reply> {
         let quota = self.svc.config.mail.quota;
         let size = u64::try_from(size).unwrap_or(u64::MAX);
-        for (address, account) in &envelope.rcpts {
+        for (_, account) in &envelope.rcpts {
             match self.svc.mail.usage(*account).await {
                 Ok((used, _)) if used.saturating_add(size) > quota => {
                     return Some(Reply::new(
                         452,
                         (4, 2, 2),
-                        format!(
-                            "The mailbox of {address} is too full for this message; try again later"
-                        ),
+                        // Which recipient, and how full, is not told: a sender could measure
+                        // a colleague's mailbox with probe sizes.
+                        "A recipient's mailbox is too full for this message; try again later",
                     ));
                 }
                 Ok(_) => {}
@@ -107,9 +124,13 @@ impl Conn {
         // A `for` clause only when the message has one recipient in all: every copy carries
         // this header, and one local `for` on the copies relayed outside would tell an outside
         // party who else received it (a Bcc).
-        let for_ = match (envelope.rcpts.as_slice(), envelope.remote.as_slice()) {
-            ([(one, _)], []) => format!("\r\n\tfor <{one}>"),
-            ([], [one]) => format!("\r\n\tfor <{one}>"),
+        let for_ = match (
+            envelope.rcpts.as_slice(),
+            envelope.remote.as_slice(),
+            envelope.lists.is_empty(),
+        ) {
+            ([(one, _)], [], true) => format!("\r\n\tfor <{one}>"),
+            ([], [one], true) => format!("\r\n\tfor <{one}>"),
             _ => String::new(),
         };
         format!(
@@ -128,7 +149,12 @@ impl Conn {
         senders: &HeaderSenders,
     ) -> Verdict {
         let Some(auth) = &self.svc.sender_auth else {
-            let claims_own = self.is_ours(&envelope.from) || self.is_ours(&senders.from.address);
+            let claims_own = self.is_ours(&envelope.from)
+                || self.is_ours(&senders.from.address)
+                || senders
+                    .sender
+                    .as_ref()
+                    .is_some_and(|m| self.is_ours(&m.address));
             return Verdict {
                 results: format!("{}; none", self.hostname()),
                 disposition: match claims_own {
@@ -145,6 +171,7 @@ impl Conn {
             helo: &helo,
             mail_from: &envelope.from,
             header_from: &senders.from.address,
+            header_sender: senders.sender.as_ref().map(|m| m.address.as_str()),
         };
         auth.verify(body, origin).await
     }
@@ -169,13 +196,12 @@ impl Conn {
         raw = prefix_subject(&raw, &self.svc.config.mail.external_subject_prefix);
         // A name that shows an address (`"administrator@kaiser.org" <x@elsewhere>`) is how a
         // message from outside passes for a colleague's: the reader is told in the subject.
-        if senders
-            .from
-            .display
-            .as_deref()
-            .and_then(display_holds_address)
-            .is_some_and(|shown| shown != senders.from.address.to_ascii_lowercase())
-        {
+        let own = [Some(&senders.from), senders.sender.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|m| m.address.to_ascii_lowercase())
+            .collect::<Vec<_>>();
+        if shown_addresses(&body, senders).any(|shown| !own.contains(&shown)) {
             raw = prefix_subject(&raw, DISPLAY_WARNING);
         }
         raw = prepend_header(&raw, "X-Carepost-External", "yes");
@@ -216,11 +242,10 @@ impl Conn {
         {
             return self.refuse_spoofing(&other, Claim::Header).await;
         }
-        // A display name may not show another address than the sender's own.
-        if let Some(shown) = claimed
-            .filter_map(|m| m.display.as_deref().and_then(display_holds_address))
-            .find(|a| !p.addresses.contains(a))
-        {
+        // A display name may not show another address than the sender's own: neither as
+        // written nor as mail-parser shows it (a comment, an encoded word in the address).
+        let _ = claimed;
+        if let Some(shown) = shown_addresses(&body, senders).find(|a| !p.addresses.contains(a)) {
             return self.refuse_spoofing(&shown, Claim::DisplayName).await;
         }
         let now = self.svc.clock.now();

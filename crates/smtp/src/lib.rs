@@ -125,13 +125,14 @@ impl SmtpService {
             per_hour,
         )));
         let domains = config.domains().map(|d| d.as_str().to_string()).collect();
-        let sender_auth = match SenderAuth::from_system(&config.mail.hostname, domains) {
-            Ok(a) => Some(Arc::new(a)),
-            Err(e) => {
-                tracing::warn!(error = %e, "sender authentication (SPF, DKIM, DMARC) is off");
-                None
-            }
-        };
+        let sender_auth =
+            match SenderAuth::new(&config.mail.hostname, domains, &config.mail.dns_servers) {
+                Ok(a) => Some(Arc::new(a)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "sender authentication (SPF, DKIM, DMARC) is off");
+                    None
+                }
+            };
         if let Some(path) = &config.mail.dkim_key
             && mail.dkim().is_none()
         {

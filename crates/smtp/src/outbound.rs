@@ -6,7 +6,7 @@
 //! failed (5xx).
 
 use crate::SmtpService;
-use carepost_mail::{Attempt, DueDelivery};
+use carepost_mail::{Attempt, DueDelivery, MxAnswer};
 use mail_send::SmtpClient;
 use mail_send::SmtpClientBuilder;
 use mail_send::smtp::message::Parameters;
@@ -68,22 +68,36 @@ impl SmtpService {
         let hosts = match &self.config.mail.relay_host {
             Some((host, port)) => Ok(vec![(host.clone(), *port)]),
             None => match &self.sender_auth {
-                Some(auth) => auth
-                    .mx_hosts(&d.domain)
-                    .await
-                    .map(|h| h.into_iter().map(|h| (h, 25)).collect()),
+                Some(auth) => match auth.mx_hosts(&d.domain).await {
+                    Ok(MxAnswer::Hosts(h)) => Ok(h.into_iter().map(|h| (h, 25)).collect()),
+                    // No later try can reach these: returned to the sender now, not after
+                    // the queue's lifetime of retries.
+                    Ok(MxAnswer::NoSuchDomain) => {
+                        return every_recipient(
+                            d,
+                            Attempt::Permanent(format!(
+                                "550 5.1.2 the domain {} does not exist",
+                                d.domain
+                            )),
+                        );
+                    }
+                    Ok(MxAnswer::NullMx) => {
+                        return every_recipient(
+                            d,
+                            Attempt::Permanent(format!(
+                                "556 5.1.10 the domain {} accepts no mail (null MX)",
+                                d.domain
+                            )),
+                        );
+                    }
+                    Err(e) => Err(e),
+                },
                 None => Err("no DNS resolver is configured".to_string()),
             },
         };
-        let every = |a: Attempt| {
-            d.recipients
-                .iter()
-                .map(|r| (r.clone(), a.clone()))
-                .collect()
-        };
         let hosts = match hosts {
             Ok(h) => h,
-            Err(e) => return every(Attempt::Temporary(e)),
+            Err(e) => return every_recipient(d, Attempt::Temporary(e)),
         };
         let require_tls = self.config.mail.require_tls_domains.contains(&d.domain);
         let mut last = format!("no host accepts mail for {}", d.domain);
@@ -93,7 +107,7 @@ impl SmtpService {
                 Err(e) => last = format!("{host}:{port}: {e}"),
             }
         }
-        every(Attempt::Temporary(last))
+        every_recipient(d, Attempt::Temporary(last))
     }
 
     /// One SMTP session with one host; `Err` when the host could not be used at all.
@@ -180,4 +194,12 @@ async fn transact<T: AsyncRead + AsyncWrite + Unpin>(
     results.extend(accepted.into_iter().map(|r| (r, outcome.clone())));
     let _ = client.quit().await;
     results
+}
+
+/// The same outcome for every recipient of `d`.
+fn every_recipient(d: &DueDelivery, a: Attempt) -> Vec<(String, Attempt)> {
+    d.recipients
+        .iter()
+        .map(|r| (r.clone(), a.clone()))
+        .collect()
 }

@@ -4,6 +4,7 @@
 //! account from a wrong password.
 
 use crate::conn::{Conn, Next, Principal};
+use carepost_identity::Refusal;
 use carepost_identity::{Protocol, SignIn};
 use carepost_proto_sasl::{Credentials, Exchange, Mechanism, SaslError, Step};
 use carepost_proto_smtp::{AUTH_LOGIN, AUTH_OAUTHBEARER, AUTH_PLAIN, AUTH_XOAUTH2, Reply};
@@ -131,7 +132,7 @@ impl Conn {
             Ok(Ok(s)) if s.complete => s,
             Ok(Ok(_)) => {
                 // A mail protocol never stops half-way; refuse rather than guess.
-                self.reply(Reply::new(535, (5, 7, 8), "Invalid credentials"));
+                self.reply(Reply::new(535, (5, 7, 8), Refusal::Invalid.mail_message()));
                 return;
             }
             Ok(Err(refusal)) => {

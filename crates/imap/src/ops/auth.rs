@@ -5,7 +5,7 @@
 
 use crate::session::{After, Next, Principal, Session, State};
 use carepost_audit::Actor;
-use carepost_identity::{Protocol, SignIn};
+use carepost_identity::{Protocol, Refusal, SignIn};
 use carepost_proto_sasl::{Credentials, Exchange, Mechanism, SaslError, Step};
 
 pub(super) fn starttls(s: &mut Session, tag: &str) -> After {
@@ -82,7 +82,11 @@ async fn next_step(s: &mut Session, tag: &str, step: Step) -> bool {
         }
         Step::Failed(SaslError::TokenRefused) => {
             s.sasl = None;
-            s.no(tag, Some("AUTHENTICATIONFAILED"), "Invalid credentials");
+            s.no(
+                tag,
+                Some("AUTHENTICATIONFAILED"),
+                &Refusal::Invalid.mail_message(),
+            );
             s.failed_sign_ins += 1;
             false
         }
@@ -148,7 +152,11 @@ async fn signed_in(
     let signed_in = match result {
         Ok(Ok(x)) if x.complete => x,
         Ok(Ok(_)) => {
-            s.no(tag, Some("AUTHENTICATIONFAILED"), "Invalid credentials");
+            s.no(
+                tag,
+                Some("AUTHENTICATIONFAILED"),
+                &Refusal::Invalid.mail_message(),
+            );
             s.failed_sign_ins += 1;
             return;
         }

@@ -533,3 +533,31 @@ async fn an_oversized_secret_is_refused_alike_for_known_and_unknown_accounts() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn on_a_paused_network_a_mail_app_cannot_tell_a_right_password_either() {
+    on_each_backend(async |env| {
+        let a = env.nurse().await;
+        let id = env.dir.find_account(&admin(), &a).await.unwrap().id;
+        env.with_second_factor(id).await;
+        // Someone on the ward's own /24 pauses it with guesses at names that are no account.
+        for i in 0..20 {
+            let login = format!("someone{i}@kaiser.org");
+            let _ = env
+                .try_sign_in(&login, "guess", Protocol::Imap, "10.20.30.99")
+                .await;
+        }
+        // From the ward (a network Ann knows), her right password, which a mail app may not
+        // use, reads exactly like a wrong one.
+        let right = env.try_sign_in(&a, GOOD, Protocol::Imap, WORKSTATION).await;
+        let wrong = env
+            .try_sign_in(&a, "not-it", Protocol::Imap, WORKSTATION)
+            .await;
+        assert!(
+            matches!(right, Err(Refusal::SourcePaused { .. })),
+            "{right:?}"
+        );
+        assert_eq!(right, wrong);
+    })
+    .await;
+}

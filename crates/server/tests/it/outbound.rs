@@ -141,6 +141,7 @@ async fn verify_elsewhere(
         helo: "mail.kaiser.org",
         mail_from: sender,
         header_from: sender,
+        header_sender: None,
     };
     verifier.verify(raw, origin).await
 }
@@ -270,4 +271,70 @@ async fn the_queue_gives_up_after_its_lifetime_and_says_so() {
     assert_eq!(inbox.len(), 1);
     assert!(inbox[0].contains("Status: 4.4.7"), "{}", inbox[0]);
     assert!(inbox[0].contains("gave up after"), "{}", inbox[0]);
+}
+
+#[tokio::test]
+async fn a_domain_that_does_not_exist_or_takes_no_mail_is_returned_at_once() {
+    // A local DNS server stands in for the world's (`mail.dns_servers`).
+    let mut dns = Command::new("python3")
+        .arg(format!(
+            "{}/tests/it/dns_server.py",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    {
+        use tokio::io::AsyncBufReadExt;
+        let out = dns.stdout.take().unwrap();
+        tokio::io::BufReader::new(out)
+            .read_line(&mut port)
+            .await
+            .unwrap();
+    }
+    let server: std::net::SocketAddr = format!("127.0.0.1:{}", port.trim()).parse().unwrap();
+    let s = TestServer::start_with(TestDb::sqlite(), |c| c.mail.dns_servers = vec![server]).await;
+    let dir = &s.running.context.directory;
+    let admin = Actor::local_cli("tester");
+    dir.create_department(&admin, "Cardiology", None)
+        .await
+        .unwrap();
+    let new = crate::support::new_account("Ann", None, "Lee", "E1", "Cardiology");
+    let ann = dir.create_account(&admin, &new).await.unwrap().address;
+    dir.set_password(&admin, &ann, GOOD).await.unwrap();
+    for to in [
+        "lab@nosuch.example",
+        "lab@nullmx.example",
+        "lab@nomx.example",
+    ] {
+        send(&s, &ann, &[to]).await;
+    }
+    // The first two come back at once; the third is tried at the domain's own address
+    // (RFC 5321 section 5.1), which refuses here, so it waits for its next try.
+    settle(&s, |q| {
+        q.len() == 1
+            && q[0].recipients[0].recipient == "lab@nomx.example"
+            && q[0].recipients[0].attempts >= 1
+    })
+    .await;
+    let q = mail(&s).queue().await.unwrap();
+    let error = q[0].recipients[0].last_error.clone().unwrap_or_default();
+    assert!(error.contains("nomx.example:25"), "{error}");
+    assert_eq!(q[0].recipients[0].status, "pending");
+    let inbox = inbox_of(&s, &ann).await;
+    let dsns: Vec<&String> = inbox
+        .iter()
+        .filter(|m| m.contains("Undelivered mail"))
+        .collect();
+    assert_eq!(dsns.len(), 2, "{inbox:?}");
+    assert!(
+        dsns.iter()
+            .any(|m| m.contains("5.1.2") && m.contains("nosuch.example does not exist"))
+    );
+    assert!(
+        dsns.iter()
+            .any(|m| m.contains("5.1.10") && m.contains("null MX"))
+    );
 }

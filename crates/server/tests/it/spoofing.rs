@@ -163,3 +163,39 @@ async fn a_bare_cr_cannot_hide_a_second_from_and_a_bare_lf_in_the_body_is_mended
         inbox[0]
     );
 }
+
+#[tokio::test]
+async fn names_that_hide_an_address_in_commas_brackets_or_comments_are_caught() {
+    let (s, ann, bob) = server_with_staff(TestDb::sqlite()).await;
+    let msg =
+        |from: &str| format!("From: {from}\r\nTo: {bob}\r\nSubject: s\r\n\r\nbody").into_bytes();
+    let out = submit_raw(
+        &s,
+        &ann,
+        &bob,
+        &[
+            msg(&format!("\"Help Desk, administrator@kaiser.org\" <{ann}>")),
+            msg(&format!(
+                "\"Administrator <administrator@kaiser.org>\" <{ann}>"
+            )),
+            msg(&format!("{ann} (administrator@kaiser.org)")),
+            msg(&format!("\"Lee, Ann\" <{ann}>")),
+        ],
+    )
+    .await;
+    let line = |i: usize| crate::imap::line_of(&out, &format!("msg{i} "));
+    for i in 0..3 {
+        assert!(
+            line(i).contains("550 5.7.1 The name in From:"),
+            "{i}: {out}"
+        );
+    }
+    assert!(line(3).contains("250"), "{out}");
+    // From outside, a Sender: of ours is a claim like a From: of ours.
+    let input = format!(
+        "EHLO mx.peer.example\r\nMAIL FROM:<x@peer.example>\r\nRCPT TO:<{ann}>\r\nDATA\r\n\
+         From: x@peer.example\r\nSender: administrator@kaiser.org\r\nSubject: s\r\n\r\nbody\r\n.\r\nQUIT\r\n"
+    );
+    let out = raw_session(s.running.smtp.unwrap(), input.as_bytes()).await;
+    assert!(out.contains("550 5.7.1"), "{out}");
+}

@@ -857,3 +857,28 @@ async fn a_supervisors_bulk_pick_learns_nothing_of_accounts_out_of_reach() {
     assert!(!table.body.contains("Last sign-in"), "{}", table.body);
     assert!(table.body.contains(&sue), "{}", table.body);
 }
+
+#[tokio::test]
+async fn it_creates_an_account_for_a_person_with_one_legal_name_from_the_console() {
+    let (mut b, _) = signed_in_with(Role::ItAdmin, None).await;
+    b.get("/admin/accounts/new").await;
+    let form = |single: &'static str| {
+        [
+            ("first", "Suharto"),
+            ("last", ""),
+            ("employee_id", "M1"),
+            ("category", "nurse"),
+            ("department", "Cardiology"),
+            ("single_name", single),
+        ]
+    };
+    // Without the box the form says what to do; with it, the policy's single-name template.
+    let r = b.post("/admin/accounts/new", &form("")).await;
+    assert!(r.body.contains("mark it a single name"), "{}", r.body);
+    let r = b.post("/admin/accounts/new", &form("yes")).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        r.header("location"),
+        Some("/admin/accounts/suharto@kaiser.org?done=created")
+    );
+}

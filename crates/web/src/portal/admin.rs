@@ -446,11 +446,12 @@ pub async fn create_account(
         Ok(x) => x,
         Err(to) => return Ok(to),
     };
-    let made = match PersonName::new(
+    let made = match PersonName::from_form(
         &f.first,
         optional(&f.middle),
-        &f.last,
+        optional(&f.last),
         optional(&f.preferred),
+        f.single_name == "yes",
     ) {
         Ok(name) => {
             let new = NewAccount {

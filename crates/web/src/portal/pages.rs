@@ -304,6 +304,9 @@ pub(crate) struct NewAccountForm {
     pub department: String,
     #[serde(default)]
     pub supervisor: String,
+    /// "yes" for a person with one legal name (a mononym): no last name.
+    #[serde(default)]
+    pub single_name: String,
 }
 
 #[derive(Template)]

@@ -108,12 +108,34 @@ async fn submitted_mail_leaves_dkim_signed_and_verifies_on_the_way_back_in() {
         // The record `carepost dkim show` prints lets an independent verifier check it.
         let verdict = verify_elsewhere(&keys, &ann, raw).await;
         assert!(verdict.results.contains("dkim=pass"), "{}", verdict.results);
+        assert!(dkimpy_verifies(&keys, raw).await, "dkimpy refuses: {text}");
         assert!(
             verdict.results.contains("dmarc=pass"),
             "{}",
             verdict.results
         );
     }
+}
+
+/// Whether dkimpy, a verifier independent of the mail-auth crate that signs, accepts `raw`
+/// with the record `carepost dkim show` prints.
+async fn dkimpy_verifies(keys: &tempfile::TempDir, raw: &[u8]) -> bool {
+    const VERIFY: &str = r#"
+import dkim, sys
+msg = open(sys.argv[1], 'rb').read()
+name, record = sys.argv[2].rstrip('.'), sys.argv[3]
+def dns(qname, timeout=5):
+    q = qname.decode() if isinstance(qname, bytes) else qname
+    return record.encode() if q.rstrip('.') == name else None
+print(dkim.verify(msg, dnsfunc=dns))
+"#;
+    let key = carepost_mail::DkimKey::load(&keys.path().join("dkim.pem"), "kaiser.org", "carepost")
+        .unwrap();
+    let path = keys.path().join("relayed.eml");
+    std::fs::write(&path, raw).unwrap();
+    let path = path.display().to_string();
+    let out = crate::smtp::python(VERIFY, &[&path, &key.dns_name(), &key.dns_record()]).await;
+    out.trim() == "True"
 }
 
 /// What the next organization's verifier says of `raw` from `sender`, with the DNS records
@@ -163,6 +185,10 @@ async fn a_submitted_body_with_bare_line_breaks_leaves_signed_as_it_is_sent() {
     assert!(text.contains("one\r\ntwo\r\nthree\r\n\r\nfour"), "{text:?}");
     let verdict = verify_elsewhere(&keys, &ann, sent).await;
     assert!(verdict.results.contains("dkim=pass"), "{}", verdict.results);
+    assert!(
+        dkimpy_verifies(&keys, sent).await,
+        "dkimpy refuses: {text:?}"
+    );
 }
 
 #[tokio::test]

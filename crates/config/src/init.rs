@@ -269,8 +269,19 @@ save_sent = true
 queue_lifetime = "5d"
 # HOST or HOST:PORT to send all outbound mail through; "" to deliver to each domain's MX.
 relay_host = ""
-# Recipient domains whose servers must offer STARTTLS.
+# Recipient domains whose servers must offer STARTTLS with a certificate valid for their name
+# (the same as "verified" in tls_policy).
 require_tls_domains = []
+# TLS per recipient domain: "opportunistic" (STARTTLS when offered), "encrypted" (STARTTLS
+# required, any certificate), "verified" (a certificate valid for the MX host's name) or
+# "dane" (DNSSEC-signed TLSA records must match). Without an entry, the domain's MTA-STS
+# policy (RFC 8461) or DANE records (RFC 7672) decide, else TLS is opportunistic. Example:
+# tls_policy = {{ "lab.partner.example" = "verified" }}
+tls_policy = {{}}
+# Certificate authorities (a PEM file) trusted for outbound TLS beside the system's; "" for none.
+tls_trust = ""
+# Send daily TLS-RPT reports (RFC 8460) to the domains that publish _smtp._tls records.
+tls_reports = true
 # DNS servers (IP or IP:PORT) for MX, SPF, DKIM and DMARC lookups; [] for the system's.
 dns_servers = []
 # The DKIM key signing mail that leaves (`carepost dkim show` prints its DNS record).

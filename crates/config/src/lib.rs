@@ -19,7 +19,7 @@ mod web;
 pub use dev::{DevOptions, dev_config, dev_config_path};
 pub use duration::{duration_text, parse_duration};
 pub use init::{InitOptions, Listen, render_production_config};
-pub use mail::{ImapLimits, InactiveDelivery, MailPolicy, parse_size};
+pub use mail::{ImapLimits, InactiveDelivery, MailPolicy, TlsMode, parse_size};
 pub use policies::{EDITABLE, FieldKind, PolicyField, SECTIONS, field_text, parse_field};
 pub use security::{LockoutPolicy, MfaPolicy, OidcPolicy, PasswordPolicy, SessionPolicy};
 pub use template::{AddressTemplate, Token};

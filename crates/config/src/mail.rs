@@ -16,6 +16,32 @@ pub enum InactiveDelivery {
     Reject,
 }
 
+/// How mail to one recipient domain must be encrypted (`mail.tls_policy`). Where a domain has
+/// no entry, its MTA-STS policy or DANE records decide, and TLS is otherwise opportunistic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// STARTTLS when offered, whatever the certificate (RFC 7435).
+    Opportunistic,
+    /// STARTTLS required, any certificate.
+    Encrypted,
+    /// STARTTLS required, with a certificate valid for the MX host's name.
+    Verified,
+    /// STARTTLS required, with a certificate that DNSSEC-signed TLSA records match.
+    Dane,
+}
+
+impl TlsMode {
+    pub fn parse(s: &str) -> Option<TlsMode> {
+        match s {
+            "opportunistic" => Some(TlsMode::Opportunistic),
+            "encrypted" => Some(TlsMode::Encrypted),
+            "verified" => Some(TlsMode::Verified),
+            "dane" => Some(TlsMode::Dane),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailPolicy {
     /// The name this server gives in greetings and `Received:` headers.
@@ -38,8 +64,17 @@ pub struct MailPolicy {
     pub queue_lifetime: Duration,
     /// Send all outbound mail through this host instead of the recipients' MX hosts.
     pub relay_host: Option<(String, u16)>,
-    /// Recipient domains whose servers must offer STARTTLS; elsewhere TLS is used when offered.
-    pub require_tls_domains: Vec<String>,
+    /// The TLS each listed recipient domain must get (`mail.tls_policy`, and
+    /// `mail.require_tls_domains` as `verified`); lower-case domain names.
+    pub tls_policy: std::collections::BTreeMap<String, TlsMode>,
+    /// Certificate authorities (PEM) trusted for outbound TLS and MTA-STS beside the system's.
+    pub tls_trust: Option<PathBuf>,
+    /// Whether daily TLS-RPT reports (RFC 8460) go to the domains that ask for them.
+    pub tls_reports: bool,
+    /// The port other organizations' MX hosts are reached on (25; a lab or a test changes it).
+    pub remote_smtp_port: u16,
+    /// The port MTA-STS policies are fetched from (443; a lab or a test changes it).
+    pub remote_https_port: u16,
     /// The DNS servers for MX, SPF, DKIM and DMARC lookups; empty: the system's
     /// (`/etc/resolv.conf`).
     pub dns_servers: Vec<std::net::SocketAddr>,
@@ -65,7 +100,11 @@ impl Default for MailPolicy {
             save_sent: true,
             queue_lifetime: Duration::from_secs(5 * 86_400),
             relay_host: None,
-            require_tls_domains: Vec::new(),
+            tls_policy: Default::default(),
+            tls_trust: None,
+            tls_reports: true,
+            remote_smtp_port: 25,
+            remote_https_port: 443,
             dns_servers: Vec::new(),
             dkim_key: None,
             dkim_selector: "carepost".to_string(),
@@ -200,6 +239,31 @@ fn relay(errs: &mut Errors, v: Option<String>) -> Option<(String, u16)> {
     parsed
 }
 
+/// `mail.tls_policy` with `mail.require_tls_domains` folded in as `verified` (the older key,
+/// kept working; an explicit `tls_policy` entry wins).
+fn tls_policy(
+    errs: &mut Errors,
+    required: &[String],
+    raw: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, TlsMode> {
+    let mut policy: std::collections::BTreeMap<String, TlsMode> = required
+        .iter()
+        .map(|d| (d.trim().to_lowercase(), TlsMode::Verified))
+        .collect();
+    for (domain, mode) in raw {
+        match TlsMode::parse(mode) {
+            Some(m) => {
+                policy.insert(domain.trim().trim_end_matches('.').to_lowercase(), m);
+            }
+            None => errs.push(&format!(
+                "mail.tls_policy: '{domain}' = '{mode}': use opportunistic, encrypted, verified \
+                 or dane"
+            )),
+        }
+    }
+    policy
+}
+
 pub(crate) fn mail(
     errs: &mut Errors,
     raw: RawMail,
@@ -256,11 +320,14 @@ pub(crate) fn mail(
             None => d.queue_lifetime,
         },
         relay_host: relay(errs, raw.relay_host),
-        require_tls_domains: raw
-            .require_tls_domains
-            .iter()
-            .map(|d| d.trim().to_lowercase())
-            .collect(),
+        tls_policy: tls_policy(errs, &raw.require_tls_domains, &raw.tls_policy),
+        tls_trust: raw
+            .tls_trust
+            .filter(|p| !p.is_empty())
+            .map(|p| crate::validate::resolve(base, &p)),
+        tls_reports: raw.tls_reports.unwrap_or(d.tls_reports),
+        remote_smtp_port: raw.remote_smtp_port.unwrap_or(d.remote_smtp_port),
+        remote_https_port: raw.remote_https_port.unwrap_or(d.remote_https_port),
         dns_servers: raw
             .dns_servers
             .iter()

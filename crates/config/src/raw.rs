@@ -202,6 +202,12 @@ pub struct RawMail {
     pub require_tls_domains: Vec<String>,
     #[serde(default)]
     pub dns_servers: Vec<String>,
+    #[serde(default)]
+    pub tls_policy: std::collections::BTreeMap<String, String>,
+    pub tls_trust: Option<String>,
+    pub tls_reports: Option<bool>,
+    pub remote_smtp_port: Option<u16>,
+    pub remote_https_port: Option<u16>,
     pub dkim_key: Option<String>,
     pub dkim_selector: Option<String>,
     pub postmaster: Option<String>,

@@ -253,6 +253,7 @@ async fn commit(
                 sender_account_id: out.sender,
                 created_at: now,
                 expires_at: now.plus(out.lifetime),
+                require_tls: out.require_tls,
             };
             tx.insert_queue_message(&row, &out.recipients).await?;
         }

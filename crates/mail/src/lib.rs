@@ -18,11 +18,13 @@ mod queue;
 mod recipients;
 mod sender_auth;
 mod summary;
+mod tls_reports;
 
 pub use carepost_proto_message::{
     FromProblem, HeaderSenders, Mailbox, display_holds_address, header_senders, names_shown,
     normalize_line_breaks,
 };
+pub use carepost_store::StsPolicyRow;
 pub use deliver::{Placed, Target};
 pub use dkim::{DkimKey, generate_key_file};
 pub use error::MailError;
@@ -33,10 +35,14 @@ pub use message::{
     remove_headers, rfc5322_date,
 };
 pub use notices::Notice;
-pub use queue::{Attempt, DueDelivery, Outbound, QueuedMessage};
+pub use queue::{Attempt, DueDelivery, Outbound, QueuedMessage, QueuedRecipient};
 pub use recipients::Recipient;
-pub use sender_auth::{Disposition, DnsCache, MxAnswer, Origin, SenderAuth, Verdict};
+pub use sender_auth::{
+    Disposition, DnsCache, MxAnswer, Origin, SecureAnswer, SecureKind, SecureRecord, SenderAuth,
+    Verdict,
+};
 pub use summary::{PartSummary, Summary, summarize};
+pub use tls_reports::{SentTlsReport, TlsOutcome, TlsPolicyUsed};
 
 use carepost_audit::NewEvent;
 use carepost_config::Config;

@@ -1,7 +1,8 @@
 //! Mail carepost itself writes to a person outside the organization (a first-sign-in
 //! invitation to the personal address HR recorded). Built with mail-builder, DKIM-signed like
 //! staff mail, and sent through the same outbound queue, so retries, the far end's answer and
-//! the audit record are the queue's; it is never put in a mailbox.
+//! the audit record are the queue's; it is never put in a mailbox. TLS reports to other
+//! organizations (`tls_reports`) leave the same way.
 
 use crate::{Delivery, MailError, MailStore, Outbound};
 use carepost_audit::{Actor, NewEvent, action};
@@ -38,6 +39,24 @@ impl MailStore {
             .text_body(n.text)
             .write_to_vec()
             .map_err(MailError::Blob)?;
+        self.send_generated(actor, &[n.to.to_string()], raw, n.about.clone(), n.subject)
+            .await
+    }
+
+    /// Signs `raw` (a whole message carepost wrote) with the DKIM key and queues it for `to`,
+    /// from `no-reply@`, audited as a submission in `actor`'s name about `about`. Notices and
+    /// TLS reports leave this way.
+    pub(crate) async fn send_generated(
+        &self,
+        actor: &Actor,
+        to: &[String],
+        raw: Vec<u8>,
+        about: String,
+        what: &str,
+    ) -> Result<(), MailError> {
+        let config = self.config();
+        let from = format!("no-reply@{}", config.organization.domain.as_str());
+        let now = self.clock().now();
         let raw = match self.dkim().map(|k| k.sign(&raw)) {
             Some(Ok(header)) => [header.as_bytes(), &raw].concat(),
             Some(Err(e)) => {
@@ -46,8 +65,8 @@ impl MailStore {
             }
             None => raw,
         };
-        let event = NewEvent::success(now, actor, action::MAIL_SUBMIT, n.about.clone())
-            .with_details(json!({ "notice": n.subject, "to": [n.to], "size": raw.len() }));
+        let event = NewEvent::success(now, actor, action::MAIL_SUBMIT, about)
+            .with_details(json!({ "notice": what, "to": to, "size": raw.len() }));
         self.deliver(Delivery {
             raw,
             targets: Vec::new(),
@@ -55,8 +74,9 @@ impl MailStore {
                 // Undeliverable notices end in the queue's record, not in a bounce to no one.
                 mail_from: from,
                 sender: None,
-                recipients: vec![n.to.to_string()],
+                recipients: to.to_vec(),
                 lifetime: config.mail.queue_lifetime,
+                require_tls: false,
             }),
             event,
         })

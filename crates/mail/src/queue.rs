@@ -26,6 +26,8 @@ pub struct Outbound {
     pub recipients: Vec<String>,
     /// How long to keep trying.
     pub lifetime: Duration,
+    /// The sender asked for REQUIRETLS (RFC 8689): verified TLS to every hop, or a bounce.
+    pub require_tls: bool,
 }
 
 /// Recipients of one queued message in one domain, due now.
@@ -36,6 +38,8 @@ pub struct DueDelivery {
     pub mail_from: String,
     pub recipients: Vec<String>,
     pub body: Vec<u8>,
+    /// The sender asked for REQUIRETLS (RFC 8689).
+    pub require_tls: bool,
 }
 
 /// The outcome of trying one recipient.
@@ -121,6 +125,7 @@ impl MailStore {
                 mail_from: m.mail_from,
                 recipients: vec![r.recipient],
                 body: self.read_body(&m.blob_id).await?,
+                require_tls: m.require_tls,
             });
         }
         Ok(groups)

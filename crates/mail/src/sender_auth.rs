@@ -136,8 +136,35 @@ pub enum MxAnswer {
     NullMx,
 }
 
+/// The record types `secure_lookup` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecureKind {
+    Mx,
+    Tlsa,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecureRecord {
+    Mx(String),
+    Tlsa {
+        usage: u8,
+        selector: u8,
+        matching: u8,
+        data: Vec<u8>,
+    },
+}
+
+/// An answer and whether the resolver vouched for it with DNSSEC (the AD bit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecureAnswer {
+    pub authentic: bool,
+    pub records: Vec<SecureRecord>,
+}
+
 pub struct SenderAuth {
     authenticator: MessageAuthenticator,
+    /// The resolvers asked directly for DNSSEC-validated answers (`secure_lookup`).
+    name_servers: Vec<std::net::SocketAddr>,
     caches: Caches,
     hostname: String,
     own_domains: Vec<String>,
@@ -191,10 +218,18 @@ impl SenderAuth {
         // also when the server gives no SOA to say for how long.
         opts.cache_size = 8192;
         opts.negative_min_ttl = Some(Duration::from_secs(300));
+        let name_servers = config
+            .name_servers
+            .iter()
+            .flat_map(|ns| ns.connections.iter().map(move |c| (ns.ip, c.port).into()))
+            .collect::<std::collections::BTreeSet<std::net::SocketAddr>>()
+            .into_iter()
+            .collect();
         let authenticator = MessageAuthenticator::new(config, opts)
             .map_err(|e| format!("cannot start the DNS resolver: {e}"))?;
         Ok(SenderAuth {
             authenticator,
+            name_servers,
             caches: Caches::default(),
             hostname: hostname.to_string(),
             own_domains: own_domains
@@ -272,6 +307,138 @@ impl SenderAuth {
             }
             Err(e) => Err(format!("MX lookup for {domain} failed: {e}")),
         }
+    }
+
+    /// The addresses of a host, IPv4 first, from the same resolver.
+    pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+        self.authenticator
+            .ip_lookup(
+                host,
+                mail_auth::IpLookupStrategy::Ipv4thenIpv6,
+                10,
+                Some(&self.caches.ipv4),
+                Some(&self.caches.ipv6),
+            )
+            .await
+            .map_err(|e| format!("no address for {host}: {e}"))
+    }
+
+    /// The `id` of `domain`'s `_mta-sts` TXT record (RFC 8461 section 3.1), `None` when it has
+    /// none; `Err` for a lookup that failed and may work later.
+    pub async fn mta_sts_id(&self, domain: &str) -> Result<Option<String>, String> {
+        let name = format!("_mta-sts.{domain}.");
+        match self
+            .authenticator
+            .txt_lookup::<mail_auth::mta_sts::MtaSts>(name, Some(&self.caches.txt))
+            .await
+        {
+            Ok(r) => Ok(Some(r.id.clone())),
+            Err(mail_auth::Error::Dns(mail_auth::DnsError::RecordNotFound(_)))
+            | Err(mail_auth::Error::Dns(mail_auth::DnsError::InvalidRecordType))
+            | Err(mail_auth::Error::ParseError) => Ok(None),
+            Err(e) => Err(format!("_mta-sts lookup for {domain} failed: {e}")),
+        }
+    }
+
+    /// The `mailto:` addresses `domain`'s `_smtp._tls` record asks TLS reports to go to
+    /// (RFC 8460 section 3); empty when it asks for none or the lookup fails.
+    pub async fn tls_report_addresses(&self, domain: &str) -> Vec<String> {
+        let name = format!("_smtp._tls.{domain}.");
+        match self
+            .authenticator
+            .txt_lookup::<mail_auth::mta_sts::TlsRpt>(name, Some(&self.caches.txt))
+            .await
+        {
+            Ok(r) => r
+                .rua
+                .iter()
+                .filter_map(|u| match u {
+                    mail_auth::mta_sts::ReportUri::Mail(a) => Some(a.to_lowercase()),
+                    mail_auth::mta_sts::ReportUri::Http(_) => None,
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Asks the resolvers for `name`'s records of type `kind` with the DNSSEC OK bit, and says
+    /// whether the answer came back authenticated (the AD bit). carepost does not validate
+    /// signatures itself: like Postfix and Exim, it trusts the AD bit of the resolver it is
+    /// configured with, which must therefore be a validating resolver on a trusted path (on
+    /// the host itself, as unbound usually is). hickory's resolver neither sets the DO bit nor
+    /// shows the AD bit without validating in-process, so this one question goes out through
+    /// hickory's own client. `Ok(None)`: the name has no such records (NXDOMAIN or NODATA).
+    pub async fn secure_lookup(
+        &self,
+        name: &str,
+        kind: SecureKind,
+    ) -> Result<Option<SecureAnswer>, String> {
+        use futures_util::StreamExt;
+        use mail_auth::hickory_resolver::net::DnsHandle;
+        use mail_auth::hickory_resolver::net::runtime::TokioRuntimeProvider;
+        use mail_auth::hickory_resolver::net::udp::UdpClientStream;
+        use mail_auth::hickory_resolver::proto::op::{
+            DnsRequest, DnsRequestOptions, Query, ResponseCode,
+        };
+        use mail_auth::hickory_resolver::proto::rr::{Name, RData, RecordType};
+        let fqdn = Name::from_ascii(format!("{}.", name.trim_end_matches('.')))
+            .map_err(|e| format!("'{name}' is not a DNS name: {e}"))?;
+        let record_type = match kind {
+            SecureKind::Mx => RecordType::MX,
+            SecureKind::Tlsa => RecordType::TLSA,
+        };
+        let mut last = "no DNS server is configured".to_string();
+        for server in &self.name_servers {
+            let exchange = UdpClientStream::builder(*server, TokioRuntimeProvider::default())
+                .with_timeout(Some(Duration::from_secs(2)))
+                .exchange();
+            let mut options = DnsRequestOptions::default();
+            options.edns_set_dnssec_ok = true;
+            let mut request =
+                DnsRequest::from_query(Query::query(fqdn.clone(), record_type), options);
+            // RFC 6840 section 5.7: AD in the question asks for AD in the answer.
+            request.metadata.authentic_data = true;
+            let answer = match exchange.send(request).next().await {
+                Some(Ok(a)) => a,
+                Some(Err(e)) => {
+                    last = format!("{server}: {e}");
+                    continue;
+                }
+                None => {
+                    last = format!("{server}: no answer");
+                    continue;
+                }
+            };
+            match answer.metadata.response_code {
+                ResponseCode::NoError => {}
+                ResponseCode::NXDomain => return Ok(None),
+                other => {
+                    last = format!("{server} answered {other}");
+                    continue;
+                }
+            }
+            let authentic = answer.metadata.authentic_data;
+            let mut records = Vec::new();
+            for r in &answer.answers {
+                match &r.data {
+                    RData::MX(mx) => records.push(SecureRecord::Mx(
+                        mx.exchange.to_ascii().trim_end_matches('.').to_lowercase(),
+                    )),
+                    RData::TLSA(t) => records.push(SecureRecord::Tlsa {
+                        usage: t.cert_usage.into(),
+                        selector: t.selector.into(),
+                        matching: t.matching.into(),
+                        data: t.cert_data.clone(),
+                    }),
+                    _ => {}
+                }
+            }
+            if records.is_empty() {
+                return Ok(None);
+            }
+            return Ok(Some(SecureAnswer { authentic, records }));
+        }
+        Err(last)
     }
 
     fn is_own(&self, domain: &str) -> bool {

@@ -76,6 +76,11 @@ pub fn header_senders(raw: &[u8]) -> Result<HeaderSenders, FromProblem> {
         if found.next().is_some() {
             return Err(FromProblem::SeveralFields(name));
         }
+        // The field was not UTF-8 (RFC 6532 allows nothing else): what a client shows for
+        // those bytes is anyone's guess, so the field does not parse cleanly.
+        if value.contains('\u{FFFD}') {
+            return Err(FromProblem::Malformed(name));
+        }
         one_mailbox(value, name).map(Some)
     };
     let from = field("From")?.ok_or(FromProblem::NoFrom)?;
@@ -301,19 +306,22 @@ impl Lexer<'_> {
         }
         let domain = match self.peek()? {
             b'[' => {
-                // `dtext` only (printable ASCII but `[`, `]` and `\`), no white space: an
-                // address literal such as `[192.0.2.1]` (found by the fuzz target).
-                let start = self.i;
-                self.i += 1;
-                loop {
-                    match self.peek()? {
-                        b']' => break,
-                        b if b.is_ascii_graphic() && !matches!(b, b'[' | b'\\') => self.i += 1,
-                        _ => return None,
-                    }
+                // An address literal, `[192.0.2.1]` or `[IPv6:2001:db8::1]` (RFC 5321 section
+                // 4.1.3; found by the fuzz target), and nothing else: RFC 5322 would take any
+                // `dtext` here, but `administrator@[kaiser.org]` or `x@[a@b(]` is shown by mail
+                // clients as an address it is not, and names no domain DMARC could check.
+                let start = self.i + 1;
+                let end = start + self.s[start..].iter().position(|b| *b == b']')?;
+                let inner = std::str::from_utf8(&self.s[start..end]).ok()?;
+                let ip = match inner.strip_prefix("IPv6:") {
+                    Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+                    None => inner.parse::<std::net::Ipv4Addr>().is_ok(),
+                };
+                if !ip {
+                    return None;
                 }
-                self.i += 1;
-                String::from_utf8_lossy(&self.s[start..self.i]).into_owned()
+                self.i = end + 1;
+                format!("[{inner}]")
             }
             _ => self.dot_atom()?,
         };
@@ -414,8 +422,24 @@ mod tests {
     }
 
     #[test]
+    fn an_ip_address_literal_is_a_domain() {
+        assert_eq!(
+            from_of("From: a@[192.0.2.1]").as_deref(),
+            Ok("a@[192.0.2.1]")
+        );
+        assert_eq!(
+            from_of("From: a@[IPv6:2001:db8::1]").as_deref(),
+            Ok("a@[ipv6:2001:db8::1]")
+        );
+        assert_eq!(
+            header_senders(b"From: \x92r@x.org\r\n\r\n").map(|s| s.from.address),
+            Err(FromProblem::Malformed("From"))
+        );
+    }
+
+    #[test]
     fn anything_but_one_clean_mailbox_is_refused() {
-        let cases: [(&str, FromProblem); 9] = [
+        let cases: [(&str, FromProblem); 12] = [
             ("Subject: only", FromProblem::NoFrom),
             (
                 "From: a@x.org\r\nFrom: b@y.org",
@@ -430,6 +454,13 @@ mod tests {
             ("From: administrator@", FromProblem::Malformed("From")),
             ("From: (unclosed a@x.org", FromProblem::Malformed("From")),
             ("From: tor@[rom:or@  x ]", FromProblem::Malformed("From")),
+            // Address literals are IP addresses only; the field must be UTF-8.
+            (
+                "From: administrator@[kaiser.org]",
+                FromProblem::Malformed("From"),
+            ),
+            ("From: r@[e@m(]", FromProblem::Malformed("From")),
+            ("From: \u{FFFD}r@x.org", FromProblem::Malformed("From")),
             (
                 "Subject: x\rFrom: other@kaiser.org\r\nFrom: me@kaiser.org",
                 FromProblem::BareLineBreak,

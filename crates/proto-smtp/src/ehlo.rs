@@ -1,7 +1,9 @@
 //! The EHLO reply (RFC 5321 section 4.1.1.1) with the extensions carepost implements:
 //! PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531),
 //! ENHANCEDSTATUSCODES (RFC 2034), CHUNKING (RFC 3030), STARTTLS (RFC 3207) until TLS is up,
-//! AUTH PLAIN LOGIN OAUTHBEARER XOAUTH2 (RFC 4954, RFC 7628) on submission once TLS is up.
+//! AUTH PLAIN LOGIN OAUTHBEARER XOAUTH2 (RFC 4954, RFC 7628) on submission once TLS is up,
+//! and REQUIRETLS (RFC 8689) once TLS is up: a sender may ask for it only over TLS, and the
+//! outbound queue then delivers the message only over verified TLS to hosts that honour it.
 
 use crate::reply::Reply;
 use crate::session::{Mode, Session};
@@ -23,6 +25,8 @@ impl Capabilities {
         lines.push("CHUNKING".into());
         if !s.tls {
             lines.push("STARTTLS".into());
+        } else {
+            lines.push("REQUIRETLS".into());
         }
         if s.mode == Mode::Submission && s.tls && !s.authenticated {
             lines.push("AUTH PLAIN LOGIN OAUTHBEARER XOAUTH2".into());

@@ -4,7 +4,9 @@
 //! The EHLO capability list is built here too, so what is advertised and what `Session::check`
 //! allows cannot drift apart.
 
+pub mod dane;
 pub mod ehlo;
+pub mod mta_sts;
 mod receiver;
 mod reply;
 mod session;
@@ -16,5 +18,5 @@ pub use session::{Mode, Phase, Session};
 /// SASL mechanism bits as smtp-proto parses them from AUTH.
 pub use smtp_proto::{AUTH_LOGIN, AUTH_OAUTHBEARER, AUTH_PLAIN, AUTH_XOAUTH2};
 /// The flags of MAIL FROM parameters (`BODY=8BITMIME`, `SMTPUTF8`, ...).
-pub use smtp_proto::{MAIL_BODY_8BITMIME, MAIL_BODY_BINARYMIME, MAIL_SMTPUTF8};
+pub use smtp_proto::{MAIL_BODY_8BITMIME, MAIL_BODY_BINARYMIME, MAIL_REQUIRETLS, MAIL_SMTPUTF8};
 pub use smtp_proto::{MailFrom, RcptTo, Request};

@@ -5,7 +5,7 @@
 use crate::conn::Conn;
 use carepost_audit::{Actor, NewEvent, Outcome, action};
 use carepost_mail::{Recipient, normalize_domain};
-use carepost_proto_smtp::{MailFrom, Mode, RcptTo, Reply};
+use carepost_proto_smtp::{MAIL_REQUIRETLS, MailFrom, Mode, RcptTo, Reply};
 use carepost_types::{AccountId, DepartmentId};
 
 /// The transaction under way.
@@ -19,6 +19,8 @@ pub(crate) struct Envelope {
     pub remote: Vec<String>,
     /// Accepted distribution lists (submission only): the address and the accounts it reaches.
     pub lists: Vec<(String, Vec<AccountId>)>,
+    /// The sender gave REQUIRETLS (RFC 8689): copies leave only over verified TLS.
+    pub require_tls: bool,
 }
 
 impl Conn {
@@ -34,6 +36,17 @@ impl Conn {
         let max = self.svc.config.mail.max_message_size;
         if u64::try_from(from.size).unwrap_or(u64::MAX) > max {
             self.reply(carepost_proto_smtp::replies::message_too_big(max));
+            return;
+        }
+        let require_tls = from.flags & MAIL_REQUIRETLS != 0;
+        if require_tls && !self.session.tls {
+            // RFC 8689 section 4.1: the option is only valid on a TLS session (and is only
+            // advertised there).
+            self.reply(Reply::new(
+                530,
+                (5, 7, 10),
+                "REQUIRETLS needs a TLS session",
+            ));
             return;
         }
         match self.session.mode {
@@ -65,6 +78,7 @@ impl Conn {
             rcpts: Vec::new(),
             remote: Vec::new(),
             lists: Vec::new(),
+            require_tls,
         });
         self.session.on_mail();
         self.reply(Reply::new(250, (2, 1, 0), "Sender OK"));

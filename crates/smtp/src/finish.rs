@@ -266,6 +266,7 @@ impl Conn {
             sender: Some(p.signed_in.account),
             recipients: envelope.remote.clone(),
             lifetime: self.svc.config.mail.queue_lifetime,
+            require_tls: envelope.require_tls,
         });
         let mut targets = inbox_targets(&envelope);
         if self.svc.config.mail.save_sent {

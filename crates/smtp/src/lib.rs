@@ -80,6 +80,8 @@ pub struct SmtpService {
     timeouts: Timeouts,
     /// SPF/DKIM/DMARC/ARC for the MX; `None` when the system has no DNS configuration.
     sender_auth: Option<Arc<SenderAuth>>,
+    /// The certificate authorities outbound TLS is verified against.
+    trust: Arc<outbound::trust::Trust>,
 }
 
 impl std::fmt::Debug for SmtpService {
@@ -138,6 +140,9 @@ impl SmtpService {
         {
             tracing::warn!(path = %path.display(), "no usable DKIM key; outgoing mail will not be signed");
         }
+        let trust = Arc::new(outbound::trust::Trust::load(
+            config.mail.tls_trust.as_deref(),
+        ));
         SmtpService {
             config,
             directory,
@@ -149,6 +154,7 @@ impl SmtpService {
             submissions,
             timeouts: Timeouts::default(),
             sender_auth,
+            trust,
         }
     }
 

@@ -32,6 +32,7 @@ mod roster;
 mod rows;
 mod sessions;
 mod sources;
+mod tls;
 mod tokens;
 
 pub use audit::{AuditFilter, AuditRepo};
@@ -61,6 +62,7 @@ pub use roster::{RoleHolderRow, RosterQuery, RosterRepo, RosterRow, RosterSort};
 pub use rows::{AccountRow, AddressRow, DepartmentRow, NewAccountRow, PasswordRow};
 pub use sessions::{NewSession, SessionRepo, SessionRow};
 pub use sources::{SourceFailuresRow, SourceRepo};
+pub use tls::{StsPolicyRow, TlsRepo, TlsResultRow};
 pub use tokens::{ApiTokenRepo, ApiTokenRow};
 
 use sqlx::AnyConnection;

@@ -128,6 +128,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0020_console.sql"),
         include_str!("../../../migrations/postgres/0020_console.sql"),
     ),
+    (
+        21,
+        "delivery_tls",
+        include_str!("../../../migrations/sqlite/0021_delivery_tls.sql"),
+        include_str!("../../../migrations/postgres/0021_delivery_tls.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

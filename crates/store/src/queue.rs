@@ -16,6 +16,8 @@ pub struct QueueMessageRow {
     pub sender_account_id: Option<AccountId>,
     pub created_at: UnixMillis,
     pub expires_at: UnixMillis,
+    /// The sender asked for REQUIRETLS (RFC 8689).
+    pub require_tls: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,7 @@ impl QueueMessageRow {
                 .map(AccountId),
             created_at: UnixMillis(r.try_get("created_at")?),
             expires_at: UnixMillis(r.try_get("expires_at")?),
+            require_tls: r.try_get::<i64, _>("require_tls")? != 0,
         })
     }
 }
@@ -59,8 +62,8 @@ impl QueueRecipientRow {
     }
 }
 
-const MESSAGE_COLUMNS: &str =
-    "SELECT id, blob_id, mail_from, sender_account_id, created_at, expires_at FROM queue_messages";
+const MESSAGE_COLUMNS: &str = "SELECT id, blob_id, mail_from, sender_account_id, created_at, expires_at, require_tls \
+    FROM queue_messages";
 const RECIPIENT_COLUMNS: &str = "SELECT queue_id, recipient, domain, status, attempts, \
     next_attempt, last_error FROM queue_recipients";
 
@@ -111,13 +114,14 @@ impl QueueRepo for Tx {
     ) -> Result<i64, StoreError> {
         let r = sqlx::query(
             "INSERT INTO queue_messages (blob_id, mail_from, sender_account_id, created_at, \
-             expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+             expires_at, require_tls) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(&row.blob_id)
         .bind(&row.mail_from)
         .bind(row.sender_account_id.map(|a| a.0))
         .bind(row.created_at.0)
         .bind(row.expires_at.0)
+        .bind(i64::from(row.require_tls))
         .fetch_one(self.write()?)
         .await?;
         let id: i64 = r.try_get("id")?;

@@ -15,4 +15,4 @@ pub use db::{TestDb, backends, postgres_url};
 pub use hr::hr_export;
 pub use https::{HttpResponse, https_get, https_request, tls_connect};
 pub use server::{TestServer, test_config};
-pub use sink::{SinkMode, SmtpSink, SunkMessage};
+pub use sink::{SinkMode, SinkTls, SmtpSink, SunkMessage};

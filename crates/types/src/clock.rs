@@ -28,6 +28,14 @@ impl UnixMillis {
         }
     }
 
+    /// The UTC day this instant falls in, `2026-11-25`: the key of daily tallies.
+    pub fn day_utc(self) -> String {
+        match jiff::Timestamp::from_millisecond(self.0) {
+            Ok(ts) => ts.strftime("%Y-%m-%d").to_string(),
+            Err(_) => "1970-01-01".to_string(),
+        }
+    }
+
     /// The time in words, in UTC with the zone named (`7 Dec 2026, 15:20 UTC`): what a page
     /// shows until its script puts the viewer's own zone in its place.
     pub fn to_words_utc(self) -> String {

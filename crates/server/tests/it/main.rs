@@ -13,6 +13,7 @@ mod cli_serve;
 mod console;
 mod crash;
 mod day_one;
+mod delivery_tls;
 mod departments;
 mod directory;
 mod helpdesk;

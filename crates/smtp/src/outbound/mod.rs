@@ -1,14 +1,24 @@
 //! The outbound worker: takes what the queue says is due, finds the receiving hosts (the
-//! configured relay, or the domain's MX hosts, best first), and speaks SMTP to them with
-//! mail-send, one transaction per message and domain. STARTTLS is used whenever offered (RFC
-//! 7435 opportunistic TLS, certificates not checked) and required for the configured domains.
-//! Each recipient's outcome goes back to the queue: delivered, try later (4xx, no answer), or
-//! failed (5xx).
+//! configured relay, or the domain's MX hosts, best first) and the TLS each must give
+//! (`plan`), and speaks SMTP to them with mail-send, one transaction per message and domain
+//! (`session`). TLS is opportunistic (RFC 7435) unless the domain's configured policy, its
+//! MTA-STS policy (`sts`), its DANE records or the sender's REQUIRETLS asks for more; every
+//! session's TLS outcome is tallied for the daily TLS-RPT reports, which this worker also
+//! sends. Each recipient's outcome goes back to the queue: delivered, try later (4xx, no
+//! answer, a TLS requirement not met), or failed (5xx).
+
+mod plan;
+mod session;
+mod sts;
+pub(crate) mod trust;
+
+use plan::HopError;
 
 use crate::SmtpService;
-use carepost_mail::{Attempt, DueDelivery, MxAnswer};
+use carepost_audit::Actor;
+use carepost_mail::{Attempt, DueDelivery};
+use carepost_types::UnixMillis;
 use mail_send::SmtpClient;
-use mail_send::SmtpClientBuilder;
 use mail_send::smtp::message::Parameters;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -21,13 +31,20 @@ const PARALLEL: usize = 8;
 const CLAIM: i64 = 100;
 /// How often the queue is looked at when nothing wakes the worker.
 const POLL: Duration = Duration::from_secs(30);
-const SMTP_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const SMTP_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl SmtpService {
     /// Runs the outbound worker until `shutdown` turns true.
     pub async fn run_queue(self, mut shutdown: watch::Receiver<bool>) {
+        // TLS reports are looked for hourly, not at every wake-up of the queue.
+        let mut reports_checked = UnixMillis(i64::MIN);
         loop {
             self.drain_queue().await;
+            let now = self.clock.now();
+            if now.0.saturating_sub(reports_checked.0) >= 3_600_000 {
+                reports_checked = now;
+                self.send_due_tls_reports().await;
+            }
             tokio::select! {
                 _ = self.mail.queue_woken() => {}
                 _ = tokio::time::sleep(POLL) => {}
@@ -65,85 +82,35 @@ impl SmtpService {
     }
 
     async fn attempt(&self, d: &DueDelivery) -> Vec<(String, Attempt)> {
-        let hosts = match &self.config.mail.relay_host {
-            Some((host, port)) => Ok(vec![(host.clone(), *port)]),
-            None => match &self.sender_auth {
-                Some(auth) => match auth.mx_hosts(&d.domain).await {
-                    Ok(MxAnswer::Hosts(h)) => Ok(h.into_iter().map(|h| (h, 25)).collect()),
-                    // No later try can reach these: returned to the sender now, not after
-                    // the queue's lifetime of retries.
-                    Ok(MxAnswer::NoSuchDomain) => {
-                        return every_recipient(
-                            d,
-                            Attempt::Permanent(format!(
-                                "550 5.1.2 the domain {} does not exist",
-                                d.domain
-                            )),
-                        );
-                    }
-                    Ok(MxAnswer::NullMx) => {
-                        return every_recipient(
-                            d,
-                            Attempt::Permanent(format!(
-                                "556 5.1.10 the domain {} accepts no mail (null MX)",
-                                d.domain
-                            )),
-                        );
-                    }
-                    Err(e) => Err(e),
-                },
-                None => Err("no DNS resolver is configured".to_string()),
-            },
+        let plan = match self.plan(d).await {
+            Ok(p) => p,
+            Err(outcome) => return every_recipient(d, outcome),
         };
-        let hosts = match hosts {
-            Ok(h) => h,
-            Err(e) => return every_recipient(d, Attempt::Temporary(e)),
-        };
-        let require_tls = self.config.mail.require_tls_domains.contains(&d.domain);
         let mut last = format!("no host accepts mail for {}", d.domain);
-        for (host, port) in hosts {
-            match self.send_to(&host, port, require_tls, d).await {
-                Ok(results) => return results,
-                Err(e) => last = format!("{host}:{port}: {e}"),
+        for hop in &plan {
+            let ips = match hop.ips(self).await {
+                Ok(ips) => ips,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
+            for ip in ips {
+                match self.send_to(hop, ip, d).await {
+                    Ok(results) => return results,
+                    Err(HopError::Permanent(text)) => {
+                        return every_recipient(d, Attempt::Permanent(text));
+                    }
+                    Err(HopError::Temporary(e)) => last = format!("{}:{}: {e}", hop.host, hop.port),
+                }
             }
         }
         every_recipient(d, Attempt::Temporary(last))
     }
-
-    /// One SMTP session with one host; `Err` when the host could not be used at all.
-    async fn send_to(
-        &self,
-        host: &str,
-        port: u16,
-        require_tls: bool,
-        d: &DueDelivery,
-    ) -> Result<Vec<(String, Attempt)>, String> {
-        let mut builder = SmtpClientBuilder::new(host.to_string(), port)
-            .map_err(|e| e.to_string())?
-            .helo_host(self.config.mail.hostname.clone())
-            .timeout(SMTP_TIMEOUT)
-            .implicit_tls(false);
-        if !require_tls {
-            // Opportunistic TLS (RFC 7435): encrypt whenever offered, whatever the certificate.
-            // Where TLS is required, the certificate must verify against the system's roots.
-            builder = builder.allow_invalid_certs();
-        }
-        match builder.connect().await {
-            Ok(client) => Ok(transact(client, d).await),
-            Err(mail_send::Error::MissingStartTls) if !require_tls => {
-                let client = builder.connect_plain().await.map_err(|e| e.to_string())?;
-                Ok(transact(client, d).await)
-            }
-            Err(mail_send::Error::MissingStartTls) => {
-                Err("TLS is required for this domain and the server does not offer STARTTLS".into())
-            }
-            Err(e) => Err(e.to_string()),
-        }
-    }
 }
 
 /// How an SMTP error counts for a recipient.
-fn classify(e: &mail_send::Error) -> Attempt {
+pub(crate) fn classify(e: &mail_send::Error) -> Attempt {
     match e {
         mail_send::Error::UnexpectedReply(r) => {
             // The reply as the other server gave it, enhanced status code included.
@@ -162,12 +129,35 @@ fn classify(e: &mail_send::Error) -> Attempt {
     }
 }
 
-async fn transact<T: AsyncRead + AsyncWrite + Unpin>(
+impl SmtpService {
+    /// Yesterday's TLS-RPT reports, once (the store remembers which were sent), when
+    /// `mail.tls_reports` is on.
+    async fn send_due_tls_reports(&self) {
+        let (Some(auth), true) = (&self.sender_auth, self.config.mail.tls_reports) else {
+            return;
+        };
+        let yesterday = UnixMillis(self.clock.now().0 - 86_400_000).day_utc();
+        if let Err(e) = self
+            .mail
+            .send_tls_reports(auth, &Actor::System, &yesterday)
+            .await
+        {
+            tracing::warn!(error = %e, day = %yesterday, "cannot send TLS reports");
+        }
+    }
+}
+
+pub(crate) async fn transact<T: AsyncRead + AsyncWrite + Unpin>(
     mut client: SmtpClient<T>,
     d: &DueDelivery,
 ) -> Vec<(String, Attempt)> {
     let params = Parameters::default();
-    if let Err(e) = client.mail_from(&d.mail_from, &params).await {
+    let mut mail_params = Parameters::new();
+    if d.require_tls {
+        // RFC 8689 section 4.2.2: the requirement travels with the message to the next hop.
+        mail_params.add("REQUIRETLS");
+    }
+    if let Err(e) = client.mail_from(&d.mail_from, &mail_params).await {
         let a = classify(&e);
         return d
             .recipients

@@ -282,6 +282,10 @@ tls_policy = {{}}
 tls_trust = ""
 # Send daily TLS-RPT reports (RFC 8460) to the domains that publish _smtp._tls records.
 tls_reports = true
+# DANE rests on the resolver's DNSSEC verdict (its AD bit), trusted only from a resolver on this
+# host's loopback (unbound, say). true trusts it from dns_servers elsewhere: only on a path
+# no one can tamper with.
+dnssec_resolver_trusted = false
 # DNS servers (IP or IP:PORT) for MX, SPF, DKIM and DMARC lookups; [] for the system's.
 dns_servers = []
 # The DKIM key signing mail that leaves (`carepost dkim show` prints its DNS record).

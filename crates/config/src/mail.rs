@@ -71,6 +71,9 @@ pub struct MailPolicy {
     pub tls_trust: Option<PathBuf>,
     /// Whether daily TLS-RPT reports (RFC 8460) go to the domains that ask for them.
     pub tls_reports: bool,
+    /// Trust the resolver's DNSSEC verdict (the AD bit, which DANE rests on) although it is
+    /// not on this host's loopback; by default only a loopback resolver's is trusted.
+    pub dnssec_resolver_trusted: bool,
     /// The port other organizations' MX hosts are reached on (25; a lab or a test changes it).
     pub remote_smtp_port: u16,
     /// The port MTA-STS policies are fetched from (443; a lab or a test changes it).
@@ -103,6 +106,7 @@ impl Default for MailPolicy {
             tls_policy: Default::default(),
             tls_trust: None,
             tls_reports: true,
+            dnssec_resolver_trusted: false,
             remote_smtp_port: 25,
             remote_https_port: 443,
             dns_servers: Vec::new(),
@@ -326,6 +330,9 @@ pub(crate) fn mail(
             .filter(|p| !p.is_empty())
             .map(|p| crate::validate::resolve(base, &p)),
         tls_reports: raw.tls_reports.unwrap_or(d.tls_reports),
+        dnssec_resolver_trusted: raw
+            .dnssec_resolver_trusted
+            .unwrap_or(d.dnssec_resolver_trusted),
         remote_smtp_port: raw.remote_smtp_port.unwrap_or(d.remote_smtp_port),
         remote_https_port: raw.remote_https_port.unwrap_or(d.remote_https_port),
         dns_servers: raw

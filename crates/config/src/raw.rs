@@ -206,6 +206,7 @@ pub struct RawMail {
     pub tls_policy: std::collections::BTreeMap<String, String>,
     pub tls_trust: Option<String>,
     pub tls_reports: Option<bool>,
+    pub dnssec_resolver_trusted: Option<bool>,
     pub remote_smtp_port: Option<u16>,
     pub remote_https_port: Option<u16>,
     pub dkim_key: Option<String>,

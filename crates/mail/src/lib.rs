@@ -31,8 +31,8 @@ pub use error::MailError;
 pub use folders::{Changes, FlagChanges, FlagOp, FlagState, SEPARATOR};
 pub use mailboxes::Folder;
 pub use message::{
-    add_missing_headers, header_problem, normalize_domain, prefix_subject, prepend_header,
-    remove_headers, rfc5322_date,
+    add_missing_headers, header_problem, is_plain_address, normalize_domain, prefix_subject,
+    prepend_header, remove_headers, rfc5322_date,
 };
 pub use notices::Notice;
 pub use queue::{Attempt, DueDelivery, Outbound, QueuedMessage, QueuedRecipient};

@@ -18,6 +18,24 @@ pub fn normalize_domain(domain: &str) -> String {
         .to_string()
 }
 
+/// A plain `local@domain` address as it may stand in an SMTP command: printable ASCII or
+/// UTF-8 without white space, control characters, `<`, `>`, `\\`, `"` or a second `@`,
+/// at most 254 bytes (RFC 5321 section 4.5.3.1.3).
+pub fn is_plain_address(a: &str) -> bool {
+    let Some((local, domain)) = a.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && a.len() <= 254
+        && !domain.contains('@')
+        && a.chars().all(|c| {
+            !c.is_control()
+                && !c.is_whitespace()
+                && !matches!(c, '<' | '>' | '\\' | '"' | ',' | ';')
+        })
+}
+
 /// Why a message's top-level header is unacceptable, if it is: RFC 5322 section 3.6 allows one
 /// From (here with exactly one address), at most one Sender, Reply-To and Subject. Duplicates
 /// are how a message shows one sender to a filter and another to the reader.
@@ -176,6 +194,25 @@ pub fn rfc5322_date(now: UnixMillis) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_plain_addresses_may_stand_in_a_command() {
+        assert!(is_plain_address("tls@reports.example"));
+        assert!(is_plain_address("jürgen@beispiel.example"));
+        for bad in [
+            "x@r.example\r\nRSET",
+            "a@b>",
+            "<a@b",
+            "a b@c",
+            "a@b@c",
+            "@b",
+            "a@",
+            "a",
+        ] {
+            assert!(!is_plain_address(bad), "{bad:?}");
+        }
+    }
+
     use super::*;
 
     use carepost_types::SeededRng;

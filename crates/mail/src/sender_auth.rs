@@ -145,7 +145,8 @@ pub enum SecureKind {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecureRecord {
-    Mx(String),
+    /// Preference and exchange.
+    Mx(u16, String),
     Tlsa {
         usage: u8,
         selector: u8,
@@ -165,6 +166,8 @@ pub struct SenderAuth {
     authenticator: MessageAuthenticator,
     /// The resolvers asked directly for DNSSEC-validated answers (`secure_lookup`).
     name_servers: Vec<std::net::SocketAddr>,
+    /// Whether their AD bit is believed: when they are all on loopback, or the site says so.
+    trusts_ad: bool,
     caches: Caches,
     hostname: String,
     own_domains: Vec<String>,
@@ -218,7 +221,7 @@ impl SenderAuth {
         // also when the server gives no SOA to say for how long.
         opts.cache_size = 8192;
         opts.negative_min_ttl = Some(Duration::from_secs(300));
-        let name_servers = config
+        let name_servers: Vec<std::net::SocketAddr> = config
             .name_servers
             .iter()
             .flat_map(|ns| ns.connections.iter().map(move |c| (ns.ip, c.port).into()))
@@ -227,9 +230,14 @@ impl SenderAuth {
             .collect();
         let authenticator = MessageAuthenticator::new(config, opts)
             .map_err(|e| format!("cannot start the DNS resolver: {e}"))?;
+        let trusts_ad = !name_servers.is_empty()
+            && name_servers
+                .iter()
+                .all(|a: &std::net::SocketAddr| a.ip().is_loopback());
         Ok(SenderAuth {
             authenticator,
             name_servers,
+            trusts_ad,
             caches: Caches::default(),
             hostname: hostname.to_string(),
             own_domains: own_domains
@@ -309,6 +317,18 @@ impl SenderAuth {
         }
     }
 
+    /// Believes the resolvers' DNSSEC verdict although they are not on loopback
+    /// (`mail.dnssec_resolver_trusted`).
+    pub fn trust_resolver_dnssec(mut self, trusted: bool) -> SenderAuth {
+        self.trusts_ad = self.trusts_ad || (trusted && !self.name_servers.is_empty());
+        self
+    }
+
+    /// Whether a DNSSEC verdict from the resolvers counts (DANE can apply).
+    pub fn dnssec_usable(&self) -> bool {
+        self.trusts_ad
+    }
+
     /// The addresses of a host, IPv4 first, from the same resolver.
     pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, String> {
         self.authenticator
@@ -349,6 +369,9 @@ impl SenderAuth {
             .txt_lookup::<mail_auth::mta_sts::TlsRpt>(name, Some(&self.caches.txt))
             .await
         {
+            // The record is the other domain's to write: each address must be a plain
+            // addr-spec (mail-auth decodes quoted-printable, so CR, LF or `>` could arrive and
+            // would otherwise reach RCPT TO), and a handful is enough.
             Ok(r) => r
                 .rua
                 .iter()
@@ -356,6 +379,8 @@ impl SenderAuth {
                     mail_auth::mta_sts::ReportUri::Mail(a) => Some(a.to_lowercase()),
                     mail_auth::mta_sts::ReportUri::Http(_) => None,
                 })
+                .filter(|a| crate::is_plain_address(a))
+                .take(5)
                 .collect(),
             Err(_) => Vec::new(),
         }
@@ -417,11 +442,17 @@ impl SenderAuth {
                     continue;
                 }
             }
-            let authentic = answer.metadata.authentic_data;
+            if answer.metadata.truncation {
+                // Too large for UDP: an answer cut short must not read as "no records".
+                last = format!("{server}: the answer was truncated");
+                continue;
+            }
+            let authentic = answer.metadata.authentic_data && self.trusts_ad;
             let mut records = Vec::new();
             for r in &answer.answers {
                 match &r.data {
                     RData::MX(mx) => records.push(SecureRecord::Mx(
+                        mx.preference,
                         mx.exchange.to_ascii().trim_end_matches('.').to_lowercase(),
                     )),
                     RData::TLSA(t) => records.push(SecureRecord::Tlsa {

@@ -102,6 +102,14 @@ impl MailStore {
         day: &str,
     ) -> Result<Vec<SentTlsReport>, MailError> {
         let start = UnixMillis::parse(day).map_err(MailError::Invalid)?;
+        {
+            // Tallies are kept a month (a report that could not leave is retried meanwhile);
+            // expired policies go.
+            let month_before = UnixMillis(start.0 - 30 * 86_400_000).day_utc();
+            let mut tx = self.store().begin_bookkeeping().await?;
+            tx.prune_tls(&month_before, self.clock().now()).await?;
+            tx.commit().await?;
+        }
         let rows = {
             let mut read = self.store().read().await?;
             read.tls_results_of_day(day).await?
@@ -146,14 +154,21 @@ impl MailStore {
                     to.iter().map(String::as_str),
                 )
                 .map_err(MailError::Blob)?;
-            self.send_generated(
-                actor,
-                &to,
-                raw.into_bytes(),
-                format!("domain:{domain}"),
-                "TLS report",
-            )
-            .await?;
+            if let Err(e) = self
+                .send_generated(
+                    actor,
+                    &to,
+                    raw.into_bytes(),
+                    format!("domain:{domain}"),
+                    "TLS report",
+                )
+                .await
+            {
+                let mut tx = self.store().begin_bookkeeping().await?;
+                tx.release_tls_report(day, domain).await?;
+                tx.commit().await?;
+                return Err(e);
+            }
             sent.push(SentTlsReport {
                 domain: domain.to_string(),
                 to,

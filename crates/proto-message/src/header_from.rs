@@ -313,9 +313,12 @@ impl Lexer<'_> {
                 let start = self.i + 1;
                 let end = start + self.s[start..].iter().position(|b| *b == b']')?;
                 let inner = std::str::from_utf8(&self.s[start..end]).ok()?;
-                let ip = match inner.strip_prefix("IPv6:") {
-                    Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
-                    None => inner.parse::<std::net::Ipv4Addr>().is_ok(),
+                // The `IPv6:` tag in any case (RFC 5321 names it case-insensitively).
+                let ip = match inner.get(..5) {
+                    Some(tag) if tag.eq_ignore_ascii_case("ipv6:") => {
+                        inner[5..].parse::<std::net::Ipv6Addr>().is_ok()
+                    }
+                    _ => inner.parse::<std::net::Ipv4Addr>().is_ok(),
                 };
                 if !ip {
                     return None;
@@ -429,6 +432,10 @@ mod tests {
         );
         assert_eq!(
             from_of("From: a@[IPv6:2001:db8::1]").as_deref(),
+            Ok("a@[ipv6:2001:db8::1]")
+        );
+        assert_eq!(
+            from_of("From: a@[ipv6:2001:db8::1]").as_deref(),
             Ok("a@[ipv6:2001:db8::1]")
         );
         assert_eq!(

@@ -86,6 +86,12 @@ impl Conn {
 
     pub(crate) async fn rcpt_to(&mut self, to: RcptTo<String>) {
         let address = to.address.trim().to_lowercase();
+        // The domain as the queue keys it (no trailing dot, NFKC): `bob@partner.example.`
+        // must meet the same TLS policy as `bob@partner.example`.
+        let address = match address.rsplit_once('@') {
+            Some((local, domain)) => format!("{local}@{}", normalize_domain(domain)),
+            None => address,
+        };
         let count = self
             .envelope
             .as_ref()

@@ -129,7 +129,9 @@ impl SmtpService {
         let domains = config.domains().map(|d| d.as_str().to_string()).collect();
         let sender_auth =
             match SenderAuth::new(&config.mail.hostname, domains, &config.mail.dns_servers) {
-                Ok(a) => Some(Arc::new(a)),
+                Ok(a) => Some(Arc::new(
+                    a.trust_resolver_dnssec(config.mail.dnssec_resolver_trusted),
+                )),
                 Err(e) => {
                     tracing::warn!(error = %e, "sender authentication (SPF, DKIM, DMARC) is off");
                     None

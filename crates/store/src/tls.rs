@@ -82,6 +82,10 @@ pub trait TlsRepo {
         domain: &str,
         now: UnixMillis,
     ) -> Result<bool, StoreError>;
+    /// Gives a claim back (its report could not be queued), so a later run sends it.
+    async fn release_tls_report(&mut self, day: &str, domain: &str) -> Result<(), StoreError>;
+    /// Drops tallies and sent-marks of days before `day`, and policies expired by `now`.
+    async fn prune_tls(&mut self, day: &str, now: UnixMillis) -> Result<(), StoreError>;
 }
 
 impl TlsRepo for Tx {
@@ -163,5 +167,29 @@ impl TlsRepo for Tx {
         .execute(self.write()?)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_tls_report(&mut self, day: &str, domain: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM tls_reports_sent WHERE day = $1 AND policy_domain = $2")
+            .bind(day)
+            .bind(domain)
+            .execute(self.write()?)
+            .await?;
+        Ok(())
+    }
+
+    async fn prune_tls(&mut self, day: &str, now: UnixMillis) -> Result<(), StoreError> {
+        // Days are `YYYY-MM-DD`: their text order is their time order.
+        for sql in [
+            "DELETE FROM tls_results WHERE day < $1",
+            "DELETE FROM tls_reports_sent WHERE day < $1",
+        ] {
+            sqlx::query(sql).bind(day).execute(self.write()?).await?;
+        }
+        sqlx::query("DELETE FROM mta_sts_policies WHERE expires_at < $1")
+            .bind(now.0)
+            .execute(self.write()?)
+            .await?;
+        Ok(())
     }
 }

@@ -295,7 +295,10 @@ async fn dane_decides_when_dnssec_vouches_and_the_day_is_reported_to_the_domain(
                 "baddane.example": {"MX": [[10, "mx.baddane.example"]], "secure": true},
                 "mx.baddane.example": {"A": ["127.0.0.3"], "secure": true},
                 (format!("_{port}._tcp.mx.baddane.example")): {"TLSA": tlsa(&good), "secure": true},
-                "_smtp._tls.baddane.example": {"TXT": ["v=TLSRPTv1; rua=mailto:tls@reports.example"]},
+                // A second address that decodes to SMTP commands is dropped, not sent to.
+                "_smtp._tls.baddane.example": {"TXT": [
+                    "v=TLSRPTv1; rua=mailto:tls@reports.example,mailto:x@reports.example=0D=0ARSET"
+                ]},
                 // The same records without DNSSEC: they prove nothing and are not used.
                 "unsigned.example": {"MX": [[10, "mx.unsigned.example"]]},
                 "mx.unsigned.example": {"A": ["127.0.0.3"]},
@@ -477,6 +480,11 @@ async fn a_configured_policy_requiretls_and_tls_required_no() {
             "mx.dane.example": {"A": ["127.0.0.4"], "secure": true},
             (format!("_{port}._tcp.mx.dane.example")):
                 {"TLSA": [[3, 0, 0, hex::encode(&dane.der)]], "secure": true},
+            // DANE records that the host's certificate does not match.
+            "strict.example": {"MX": [[10, "mx.strict.example"]], "secure": true},
+            "mx.strict.example": {"A": ["127.0.0.6"], "secure": true},
+            (format!("_{port}._tcp.mx.strict.example")):
+                {"TLSA": [[3, 0, 0, hex::encode(&dane.der)]], "secure": true},
             "old.example": {"MX": [[10, "mx.old.example"]], "secure": true},
             "mx.old.example": {"A": ["127.0.0.5"], "secure": true},
             (format!("_{port}._tcp.mx.old.example")):
@@ -489,6 +497,7 @@ async fn a_configured_policy_requiretls_and_tls_required_no() {
     let plain_mx = sink("127.0.0.3", port, None).await;
     let dane_mx = sink("127.0.0.4", port, Some((&dane, true))).await;
     let old_mx = sink("127.0.0.5", port, Some((&dane, false))).await;
+    let strict_mx = sink("127.0.0.6", port, Some((&plain_cert, false))).await;
     let (s, ann) = server(TestDb::sqlite(), &world, |c| {
         c.mail
             .tls_policy
@@ -509,10 +518,17 @@ async fn a_configured_policy_requiretls_and_tls_required_no() {
     assert!(error.contains("does not offer STARTTLS"), "{error}");
     assert!(lab_mx.messages().is_empty() && plain_mx.messages().is_empty());
 
-    // The sender's "TLS-Required: No" (RFC 8689 section 5) lets it through anyway.
+    // The sender's "TLS-Required: No" (RFC 8689 section 5) waives the domain's own policy
+    // (here DANE records the host does not match), but not the site's configured one.
+    send(&s, &ann, "a@strict.example", "", "").await;
+    let error = tried(&s, "a@strict.example").await.last_error.unwrap();
+    assert!(error.contains("does not pass the policy"), "{error}");
+    send(&s, &ann, "b@strict.example", "", "TLS-Required: No\r\n").await;
+    let got = received(&strict_mx, 1).await;
+    assert_eq!(got[0].to, ["b@strict.example"]);
     send(&s, &ann, "b@lab.example", "", "TLS-Required: No\r\n").await;
-    let got = received(&lab_mx, 1).await;
-    assert_eq!(got[0].to, ["b@lab.example"]);
+    let error = tried(&s, "b@lab.example").await.last_error.unwrap();
+    assert!(error.contains("does not pass the policy"), "{error}");
 
     // REQUIRETLS to a DANE host that supports it: delivered, the requirement passed on.
     send(&s, &ann, "c@dane.example", "REQUIRETLS", "").await;

@@ -87,25 +87,33 @@ impl SmtpService {
             Err(outcome) => return every_recipient(d, outcome),
         };
         let mut last = format!("no host accepts mail for {}", d.domain);
+        let mut refused_requiretls = None;
+        let mut reached_other = false;
         for hop in &plan {
             let ips = match hop.ips(self).await {
                 Ok(ips) => ips,
                 Err(e) => {
                     last = e;
+                    reached_other = true;
                     continue;
                 }
             };
             for ip in ips {
                 match self.send_to(hop, ip, d).await {
                     Ok(results) => return results,
-                    Err(HopError::Permanent(text)) => {
-                        return every_recipient(d, Attempt::Permanent(text));
+                    Err(HopError::NoRequireTls(text)) => refused_requiretls = Some(text),
+                    Err(HopError::Temporary(e)) => {
+                        reached_other = true;
+                        last = format!("{}:{}: {e}", hop.host, hop.port);
                     }
-                    Err(HopError::Temporary(e)) => last = format!("{}:{}: {e}", hop.host, hop.port),
                 }
             }
         }
-        every_recipient(d, Attempt::Temporary(last))
+        match refused_requiretls {
+            // Every host that answered lacks REQUIRETLS: no later try can do better.
+            Some(text) if !reached_other => every_recipient(d, Attempt::Permanent(text)),
+            _ => every_recipient(d, Attempt::Temporary(last)),
+        }
     }
 }
 
@@ -157,6 +165,10 @@ pub(crate) async fn transact<T: AsyncRead + AsyncWrite + Unpin>(
         // RFC 8689 section 4.2.2: the requirement travels with the message to the next hop.
         mail_params.add("REQUIRETLS");
     }
+    if !d.mail_from.is_empty() && !carepost_mail::is_plain_address(&d.mail_from) {
+        let a = Attempt::Permanent("553 5.1.7 not a valid sender address for SMTP".into());
+        return every_recipient(d, a);
+    }
     if let Err(e) = client.mail_from(&d.mail_from, &mail_params).await {
         let a = classify(&e);
         return d
@@ -168,6 +180,15 @@ pub(crate) async fn transact<T: AsyncRead + AsyncWrite + Unpin>(
     let mut results = Vec::with_capacity(d.recipients.len());
     let mut accepted = Vec::new();
     for r in &d.recipients {
+        // Addresses reach the command line as they are: one that could break it is refused
+        // here whatever let it into the queue.
+        if !carepost_mail::is_plain_address(r) {
+            results.push((
+                r.clone(),
+                Attempt::Permanent("553 5.1.3 not a valid address for SMTP".into()),
+            ));
+            continue;
+        }
         match client.rcpt_to(r, &params).await {
             Ok(()) => accepted.push(r.clone()),
             Err(e) => results.push((r.clone(), classify(&e))),

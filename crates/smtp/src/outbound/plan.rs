@@ -41,10 +41,12 @@ impl Need {
         }
     }
 
-    /// The host is authenticated, as REQUIRETLS needs.
-    fn authenticated(&self) -> bool {
+    /// The host is authenticated, as REQUIRETLS needs: by DANE, an enforced MTA-STS policy,
+    /// or a verified certificate for a name that validated MX records gave.
+    fn authenticated(&self, secure_mx: bool) -> bool {
         match self {
-            Need::Verified | Need::Dane(_) => true,
+            Need::Dane(_) => true,
+            Need::Verified => secure_mx,
             Need::Sts(p) => p.mode == StsMode::Enforce,
             _ => false,
         }
@@ -69,8 +71,9 @@ pub(crate) struct Hop {
 pub(crate) enum HopError {
     /// Try the next host, or later.
     Temporary(String),
-    /// Return the message now (REQUIRETLS that cannot be met).
-    Permanent(String),
+    /// The host does not offer REQUIRETLS, which the message needs: try the others, and
+    /// return the message if none does.
+    NoRequireTls(String),
 }
 
 impl Hop {
@@ -92,18 +95,22 @@ impl SmtpService {
     /// recipient when no host can be tried.
     pub(crate) async fn plan(&self, d: &DueDelivery) -> Result<Vec<Hop>, Attempt> {
         let configured = self.config.mail.tls_policy.get(&d.domain).copied();
-        let relaxed = !d.require_tls && tls_required_no(&d.body);
+        // RFC 8689 section 5 lets a sender waive the domain's own policies (MTA-STS, DANE),
+        // not the site's configured ones.
+        let relaxed = !d.require_tls && configured.is_none() && tls_required_no(&d.body);
         if let Some((host, port)) = &self.config.mail.relay_host {
             let need = match configured {
+                // The relay is named in the configuration, not found in DNS: a certificate
+                // valid for that name authenticates it, for REQUIRETLS too.
+                _ if d.require_tls => Need::Verified,
                 Some(TlsMode::Encrypted) => Need::Encrypted,
                 Some(TlsMode::Verified) | Some(TlsMode::Dane) => Need::Verified,
-                _ if d.require_tls => Need::Verified,
                 _ => Need::Opportunistic,
             };
             return Ok(vec![Hop {
                 host: host.clone(),
                 port: *port,
-                need: if relaxed { Need::Opportunistic } else { need },
+                need,
                 policy_domain: d.domain.clone(),
                 report: TlsPolicyUsed::NoPolicy,
                 relay: true,
@@ -112,7 +119,7 @@ impl SmtpService {
         let Some(auth) = &self.sender_auth else {
             return Err(Attempt::Temporary("no DNS resolver is configured".into()));
         };
-        let hosts = match auth.mx_hosts(&d.domain).await {
+        let mut hosts = match auth.mx_hosts(&d.domain).await {
             Ok(MxAnswer::Hosts(h)) => h,
             // No later try can reach these: returned to the sender now, not after the queue's
             // lifetime of retries.
@@ -132,16 +139,42 @@ impl SmtpService {
         };
         let port = self.config.mail.remote_smtp_port;
         // DANE needs validated MX records: an attacker who can forge them could otherwise
-        // name a host of theirs with TLSA records of their own (RFC 7672 section 2.2.1).
-        let secure_mx = match configured {
-            Some(TlsMode::Opportunistic) | Some(TlsMode::Encrypted) | Some(TlsMode::Verified) => {
-                false
+        // name a host of theirs with TLSA records of their own (RFC 7672 section 2.2.1). A
+        // lookup that fails (rather than answering "not signed") defers the delivery, as
+        // Postfix does: a failure an attacker can cause must not switch DANE off.
+        let dane_possible = auth.dnssec_usable()
+            && !matches!(
+                configured,
+                Some(TlsMode::Opportunistic) | Some(TlsMode::Encrypted) | Some(TlsMode::Verified)
+            );
+        let mut secure_mx = false;
+        if dane_possible {
+            match auth.secure_lookup(&d.domain, SecureKind::Mx).await {
+                Ok(Some(a)) if a.authentic => {
+                    secure_mx = true;
+                    // The hosts are those of the validated answer.
+                    let mut mx: Vec<(u16, String)> = a
+                        .records
+                        .into_iter()
+                        .filter_map(|r| match r {
+                            SecureRecord::Mx(pref, host) if !host.is_empty() => Some((pref, host)),
+                            _ => None,
+                        })
+                        .collect();
+                    mx.sort();
+                    if !mx.is_empty() {
+                        hosts = mx.into_iter().map(|(_, h)| h).collect();
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(Attempt::Temporary(format!(
+                        "the DNSSEC lookup of the MX records of {} failed: {e}",
+                        d.domain
+                    )));
+                }
             }
-            _ => matches!(
-                auth.secure_lookup(&d.domain, SecureKind::Mx).await,
-                Ok(Some(ref a)) if a.authentic
-            ),
-        };
+        }
         let sts = match configured {
             None => Some(self.sts_policy(&d.domain).await),
             Some(_) => None,
@@ -150,10 +183,40 @@ impl SmtpService {
             self.report(&d.domain, TlsPolicyUsed::NoPolicy, Some(failure), "", "")
                 .await;
         }
+        let enforced_sts = sts
+            .as_ref()
+            .and_then(|s| s.policy.clone())
+            .filter(|p| p.mode == StsMode::Enforce);
         let mut plan = Vec::new();
+        let mut skipped = Vec::new();
         for host in hosts {
+            // Section 4.1 of RFC 8461: a host an enforced policy does not list is never used,
+            // even one with DANE records (those rest on a resolver the policy exists to distrust).
+            if let Some(p) = &enforced_sts
+                && !p.allows(&host)
+            {
+                let why = format!("{host} is not an MX the MTA-STS policy lists");
+                if let Some(lookup) = &sts {
+                    self.report(
+                        &d.domain,
+                        lookup.used(),
+                        Some(("validation-failure", why.clone())),
+                        &host,
+                        "",
+                    )
+                    .await;
+                }
+                skipped.push(why);
+                continue;
+            }
             let tlsa = if secure_mx {
-                self.tlsa(&host).await
+                match self.tlsa(&host).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        skipped.push(format!("the TLSA lookup for {host} failed: {e}"));
+                        continue;
+                    }
+                }
             } else {
                 None
             };
@@ -173,31 +236,17 @@ impl SmtpService {
                     (Need::Opportunistic, TlsPolicyUsed::NoPolicy)
                 }
                 (None, None, Some(lookup)) => match &lookup.policy {
-                    Some(p) if p.mode == StsMode::Enforce && !p.allows(&host) => {
-                        // Section 4.1: a host the policy does not list is never used.
-                        self.report(
-                            &d.domain,
-                            lookup.used(),
-                            Some((
-                                "validation-failure",
-                                format!("{host} is not an MX the MTA-STS policy lists"),
-                            )),
-                            &host,
-                            "",
-                        )
-                        .await;
-                        continue;
-                    }
                     Some(p) => (Need::Sts(p.clone()), lookup.used()),
                     None => (Need::Opportunistic, TlsPolicyUsed::NoPolicy),
                 },
                 (None, None, None) => (Need::Opportunistic, TlsPolicyUsed::NoPolicy),
             };
-            let need = if d.require_tls && !need.authenticated() {
+            let need = if d.require_tls && !need.authenticated(secure_mx) {
                 // RFC 8689 section 4.2.1: PKIX is enough only on validated MX records.
                 if secure_mx && need != Need::DaneMissing {
                     Need::Verified
                 } else {
+                    skipped.push(format!("{host} cannot be authenticated"));
                     continue;
                 }
             } else {
@@ -216,28 +265,35 @@ impl SmtpService {
             return Err(if d.require_tls {
                 Attempt::Permanent(format!(
                     "550 5.7.30 REQUIRETLS: no MX host of {} can be authenticated (neither \
-                     DNSSEC with DANE or validated MX records, nor an MTA-STS policy)",
+                     DANE, nor an MTA-STS policy, nor a verified certificate on DNSSEC-validated \
+                     MX records)",
                     d.domain
                 ))
-            } else {
+            } else if enforced_sts.is_some() && skipped.iter().all(|s| s.contains("MTA-STS")) {
                 Attempt::Temporary(format!(
                     "the MTA-STS policy of {} lists none of its MX hosts",
                     d.domain
                 ))
+            } else {
+                Attempt::Temporary(skipped.join("; "))
             });
         }
         Ok(plan)
     }
 
-    /// The host's TLSA records, when DNSSEC vouches for them.
-    async fn tlsa(&self, host: &str) -> Option<Vec<Tlsa>> {
-        let auth = self.sender_auth.as_ref()?;
+    /// The host's TLSA records when DNSSEC vouches for them; `Ok(None)` when it has none or
+    /// they are not signed; `Err` when the lookup failed (the host is then not used).
+    async fn tlsa(&self, host: &str) -> Result<Option<Vec<Tlsa>>, String> {
+        let Some(auth) = self.sender_auth.as_ref() else {
+            return Ok(None);
+        };
         let port = self.config.mail.remote_smtp_port;
         // The TLSA name uses the standard port 25 (RFC 7672 section 2.2.3) unless a lab moved it.
         let name = format!("_{port}._tcp.{host}");
-        match auth.secure_lookup(&name, SecureKind::Tlsa).await {
-            Ok(Some(a)) if a.authentic => Some(
-                a.records
+        match auth.secure_lookup(&name, SecureKind::Tlsa).await? {
+            Some(a) if a.authentic => {
+                let records: Vec<Tlsa> = a
+                    .records
                     .into_iter()
                     .filter_map(|r| match r {
                         SecureRecord::Tlsa {
@@ -251,12 +307,12 @@ impl SmtpService {
                             matching,
                             data,
                         }),
-                        SecureRecord::Mx(_) => None,
+                        SecureRecord::Mx(..) => None,
                     })
-                    .collect(),
-            )
-            .filter(|v: &Vec<Tlsa>| !v.is_empty()),
-            _ => None,
+                    .collect();
+                Ok(Some(records).filter(|v| !v.is_empty()))
+            }
+            _ => Ok(None),
         }
     }
 
@@ -293,6 +349,8 @@ fn tls_required_no(body: &[u8]) -> bool {
     body.split(|b| *b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
         .take_while(|l| !l.is_empty())
+        // A folded continuation line is part of another field.
+        .filter(|l| !l.starts_with(b" ") && !l.starts_with(b"\t"))
         .any(|l| {
             let l = String::from_utf8_lossy(l);
             l.split_once(':').is_some_and(|(name, value)| {
@@ -314,5 +372,8 @@ mod tests {
         assert!(tls_required_no(b"tls-required:no\n\nbody"));
         assert!(!tls_required_no(b"From: a@b\r\n\r\nTLS-Required: No\r\n"));
         assert!(!tls_required_no(b"TLS-Required: Yes\r\n\r\n"));
+        assert!(!tls_required_no(
+            b"Subject: x\r\n\tTLS-Required: No\r\n\r\n"
+        ));
     }
 }

@@ -46,15 +46,29 @@ impl SmtpService {
                 &shown_ip,
             )
             .await;
+            // An MTA-STS policy in `testing` mode only reports.
+            if !hop.need.enforced() {
+                return Ok(transact(client, d).await);
+            }
             return Err(HopError::Temporary(format!(
                 "TLS is required for {} and {detail}",
                 hop.policy_domain
             )));
         }
-        let mut tls = client
-            .start_tls(self.trust.connector(), &hop.host)
-            .await
-            .map_err(temporary)?;
+        let mut tls = match client.start_tls(self.trust.connector(), &hop.host).await {
+            Ok(t) => t,
+            Err(e) => {
+                self.report(
+                    &hop.policy_domain,
+                    hop.report.clone(),
+                    Some(("validation-failure", format!("TLS handshake: {e}"))),
+                    &hop.host,
+                    &shown_ip,
+                )
+                .await;
+                return Err(temporary(e));
+            }
+        };
         let chain: Vec<CertificateDer<'static>> = tls
             .tls_connection()
             .peer_certificates()
@@ -81,9 +95,9 @@ impl SmtpService {
         let ehlo = tls.ehlo(helo).await.map_err(temporary)?;
         if d.require_tls && !ehlo.has_capability(EXT_REQUIRE_TLS) {
             let _ = tls.quit().await;
-            // RFC 8689 section 4.2.1: a next hop that cannot carry the requirement on ends
-            // the delivery; another try would meet the same host.
-            return Err(HopError::Permanent(format!(
+            // RFC 8689 section 4.2.1: a next hop that cannot carry the requirement on is not
+            // used; when no host of the domain can, the message comes back.
+            return Err(HopError::NoRequireTls(format!(
                 "550 5.7.30 REQUIRETLS: {} does not support REQUIRETLS",
                 hop.host
             )));

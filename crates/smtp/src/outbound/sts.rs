@@ -17,6 +17,8 @@ use std::time::Duration;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest policy file read (RFC 8461 section 3.3 suggests 64 KiB).
 const MAX_POLICY: usize = 64 * 1024;
+/// How old a cached policy may grow before it is fetched again (its TXT id unchanged).
+const REFRESH_MS: i64 = 86_400_000;
 
 /// The outcome of looking for a domain's policy.
 #[derive(Debug, Clone, Default)]
@@ -65,8 +67,12 @@ impl SmtpService {
                 };
             }
         };
+        // The same policy as cached: used as it is, and fetched again once a day so that a
+        // long max_age keeps being renewed (section 5.1) rather than running out on the one
+        // day an attacker blocks the fetch.
         if let Some(c) = &cached
             && c.policy_id == id
+            && now.0.saturating_sub(c.fetched_at.0) < REFRESH_MS
         {
             return StsLookup {
                 policy: in_force(c),
@@ -152,7 +158,8 @@ impl SmtpService {
                 .headers()
                 .get(hyper::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("text/plain"));
+                .and_then(|v| v.split(';').next())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("text/plain"));
             if !plain {
                 return Err((
                     "sts-policy-invalid",

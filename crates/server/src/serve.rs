@@ -127,6 +127,11 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         sign_in_limiter: std::sync::Arc::new(carepost_web::api::sign_in_limiter()),
         token_refusals: std::sync::Arc::new(carepost_web::api::sign_in_limiter()),
         read_ahead: carepost_web::read_ahead_budget(),
+        calendars: carepost_calendar::Calendars::new(context.store.clone(), context.clock.clone()),
+        dav_auth: std::sync::Arc::new(carepost_web::DavAuthCache::new(
+            // A key new each start: the cache's hashes mean nothing anywhere else.
+            &context.rng.bytes(32),
+        )),
     };
     let metrics_app = carepost_web::metrics_router(state.clone());
     let app = router(state);

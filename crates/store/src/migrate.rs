@@ -134,6 +134,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0021_delivery_tls.sql"),
         include_str!("../../../migrations/postgres/0021_delivery_tls.sql"),
     ),
+    (
+        22,
+        "calendar",
+        include_str!("../../../migrations/sqlite/0022_calendar.sql"),
+        include_str!("../../../migrations/postgres/0022_calendar.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -5,10 +5,13 @@
 //! This crate builds an axum `Router`; sockets and TLS belong to the server crate.
 
 pub mod api;
+mod dav;
 mod oidc;
 mod portal;
 mod probes;
 mod security;
+
+pub use dav::DavAuthCache;
 
 use axum::Router;
 use axum::routing::get;
@@ -36,6 +39,10 @@ pub struct WebState {
     pub token_refusals: Arc<api::SignInLimiter>,
     /// Bytes of request bodies being read ahead at once (see `security::read_small_bodies`).
     pub read_ahead: Arc<tokio::sync::Semaphore>,
+    /// Calendars and task lists (CalDAV).
+    pub calendars: carepost_calendar::Calendars,
+    /// DAV credentials verified in the last minute (see `dav::auth`).
+    pub dav_auth: Arc<DavAuthCache>,
 }
 
 /// The read-ahead budget of one server: 32 MiB of request bodies at once.
@@ -102,6 +109,7 @@ pub fn router(state: WebState) -> Router {
         .nest("/api/v1", api::routes(state.clone()))
         .merge(portal::routes(state.clone()))
         .merge(oidc::routes())
+        .merge(dav::routes())
         .fallback(probes::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod authz;
 mod browser;
+mod caldav;
 mod change_requests;
 mod cli;
 mod cli_mail;

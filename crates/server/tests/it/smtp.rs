@@ -60,7 +60,12 @@ pub(crate) async fn bodies(s: &TestServer, address: &str, mailbox: &str) -> Vec<
 /// Runs a python3 script with arguments; its stdout, or a panic with its stderr. (Async: the
 /// server under test runs on this test's runtime.)
 pub(crate) async fn python(script: &str, args: &[&str]) -> String {
-    let out = Command::new("python3")
+    python_with("python3", script, args).await
+}
+
+/// As `python`, with another interpreter (a virtual environment's).
+pub(crate) async fn python_with(interpreter: &str, script: &str, args: &[&str]) -> String {
+    let out = Command::new(interpreter)
         .arg("-c")
         .arg(script)
         .args(args)

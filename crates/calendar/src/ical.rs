@@ -1,0 +1,186 @@
+//! What the calendar needs to know of an iCalendar object a client stores, read with calcard
+//! (Stalwart's parser, which also expands recurrences): that it is one VCALENDAR holding
+//! components of one kind sharing one UID (RFC 4791 section 4.1), and the span of time its
+//! instances cover, for time-range queries. The text itself is kept as sent.
+
+use crate::DavError;
+use calcard::common::timezone::Tz;
+use calcard::icalendar::{ICalendar, ICalendarComponentType};
+
+/// Instances computed at most, per object: a rule that would make more is treated as
+/// unbounded (its span has no end) and a query expands it only up to this many.
+pub(crate) const MAX_INSTANCES: usize = 3000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Inspected {
+    pub uid: String,
+    /// `VEVENT`, `VTODO` or `VJOURNAL`.
+    pub component: String,
+    /// Seconds: the first instance's start, `None` for an object without time (a task).
+    pub starts_at: Option<i64>,
+    /// Seconds: the last instance's end, `None` when unbounded.
+    pub ends_at: Option<i64>,
+}
+
+fn invalid(why: impl Into<String>) -> DavError {
+    DavError::InvalidData(why.into())
+}
+
+fn parse(text: &str) -> Result<ICalendar, DavError> {
+    let ical =
+        ICalendar::parse(text).map_err(|_| invalid("the body is not an iCalendar object"))?;
+    if ical.components.first().map(|c| &c.component_type)
+        != Some(&ICalendarComponentType::VCalendar)
+    {
+        return Err(invalid("the object is not a VCALENDAR"));
+    }
+    Ok(ical)
+}
+
+/// Checks `text` and reads its UID, kind and span.
+pub(crate) fn inspect(text: &str) -> Result<Inspected, DavError> {
+    let ical = parse(text)?;
+    let mut kind: Option<&ICalendarComponentType> = None;
+    let mut uid: Option<&str> = None;
+    for c in &ical.components {
+        let t = &c.component_type;
+        if !matches!(
+            t,
+            ICalendarComponentType::VEvent
+                | ICalendarComponentType::VTodo
+                | ICalendarComponentType::VJournal
+        ) {
+            continue;
+        }
+        match kind {
+            Some(k) if k != t => return Err(invalid("the object mixes component kinds")),
+            _ => kind = Some(t),
+        }
+        let Some(u) = c.uid() else {
+            return Err(invalid("a component has no UID"));
+        };
+        match uid {
+            Some(seen) if seen != u => return Err(invalid("the object holds several UIDs")),
+            _ => uid = Some(u),
+        }
+    }
+    let (Some(kind), Some(uid)) = (kind, uid) else {
+        return Err(invalid("the object holds no event, task or journal"));
+    };
+    let (starts_at, ends_at) = span(&ical);
+    Ok(Inspected {
+        uid: uid.to_string(),
+        component: kind.as_str().to_string(),
+        starts_at,
+        ends_at,
+    })
+}
+
+/// The instances' (start, end) in seconds, up to `MAX_INSTANCES`, and whether there were
+/// more. Floating times are read as UTC until calendars carry their own time zone.
+pub(crate) fn instances(text: &str) -> (Vec<(i64, i64)>, bool) {
+    let Ok(ical) = parse(text) else {
+        return (Vec::new(), false);
+    };
+    let expanded = ical.expand_dates(Tz::Floating, MAX_INSTANCES);
+    let more = expanded.events.len() >= MAX_INSTANCES;
+    (
+        expanded.events.iter().map(|e| e.timestamps()).collect(),
+        more,
+    )
+}
+
+fn span(ical: &ICalendar) -> (Option<i64>, Option<i64>) {
+    let expanded = ical.expand_dates(Tz::Floating, MAX_INSTANCES);
+    if expanded.events.is_empty() {
+        return (None, None);
+    }
+    let times: Vec<(i64, i64)> = expanded.events.iter().map(|e| e.timestamps()).collect();
+    let start = times.iter().map(|t| t.0).min();
+    let end = if expanded.events.len() >= MAX_INSTANCES {
+        None
+    } else {
+        times.iter().map(|t| t.1.max(t.0)).max()
+    };
+    (start, end)
+}
+
+/// Whether any instance of `text` meets [start, end) (RFC 4791 section 9.9: it starts before
+/// the range ends and ends after it starts; an instant event meets a range that holds it).
+/// An object without time matches, as a task without dates does in RFC 4791.
+pub(crate) fn meets(text: &str, start: Option<i64>, end: Option<i64>) -> bool {
+    let (times, more) = instances(text);
+    if times.is_empty() {
+        return true;
+    }
+    let hit = times.iter().any(|&(s, e)| {
+        let before_end = end.is_none_or(|end| s < end);
+        let after_start = start.is_none_or(|start| e > start || (e == s && s >= start));
+        before_end && after_start
+    });
+    // Past the instances computed, an unbounded rule goes on: it meets any later range.
+    hit || (more
+        && times
+            .last()
+            .is_some_and(|&(s, _)| end.is_none_or(|end| s < end)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WEEKLY: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n\
+        BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\n\
+        RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n\
+        END:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:19700329T020000\r\n\
+        RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\n\
+        END:DAYLIGHT\r\nEND:VTIMEZONE\r\n\
+        BEGIN:VEVENT\r\nUID:ward-round\r\nDTSTAMP:20261201T000000Z\r\n\
+        DTSTART;TZID=Europe/Berlin:20261020T090000\r\nDURATION:PT1H\r\n\
+        RRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Ward round\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+    #[test]
+    fn a_weekly_event_keeps_its_wall_clock_time_across_the_dst_change() {
+        let i = inspect(WEEKLY).unwrap();
+        assert_eq!(
+            (i.uid.as_str(), i.component.as_str()),
+            ("ward-round", "VEVENT")
+        );
+        // 20 Oct 2026 09:00 CEST is 07:00 UTC; 3 Nov (after the change) 09:00 CET is 08:00.
+        assert_eq!(i.starts_at, Some(1_792_479_600));
+        let (times, more) = instances(WEEKLY);
+        assert!(!more);
+        assert_eq!(times.len(), 4);
+        assert_eq!(times[2].0, 1_792_479_600 + 14 * 86_400 + 3600);
+        assert_eq!(i.ends_at, Some(times[3].1));
+        // A range holding only the third instance meets it; one between instances does not.
+        assert!(meets(WEEKLY, Some(times[2].0 - 60), Some(times[2].0 + 60)));
+        assert!(!meets(WEEKLY, Some(times[0].1 + 60), Some(times[1].0 - 60)));
+    }
+
+    #[test]
+    fn objects_that_are_not_one_thing_are_refused() {
+        let two = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:20261201T090000Z\r\n\
+            END:VEVENT\r\nBEGIN:VEVENT\r\nUID:b\r\nDTSTART:20261201T090000Z\r\nEND:VEVENT\r\n\
+            END:VCALENDAR\r\n";
+        assert!(matches!(inspect(two), Err(DavError::InvalidData(_))));
+        assert!(inspect("hello").is_err());
+        assert!(inspect("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n").is_err());
+        let no_uid =
+            "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nSUMMARY:x\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+        assert!(inspect(no_uid).is_err());
+        let task = "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nUID:t\r\nSUMMARY:x\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+        let t = inspect(task).unwrap();
+        assert_eq!((t.component.as_str(), t.starts_at), ("VTODO", None));
+    }
+
+    #[test]
+    fn an_endless_rule_is_bounded_in_work_but_not_in_time() {
+        let daily = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:d\r\nDTSTART:20260101T080000Z\r\n\
+            DURATION:PT30M\r\nRRULE:FREQ=MINUTELY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let i = inspect(daily).unwrap();
+        assert_eq!(i.ends_at, None);
+        // Far past the instances computed, the rule still meets a range.
+        assert!(meets(daily, Some(1_900_000_000), Some(1_900_000_600)));
+    }
+}

@@ -1,0 +1,480 @@
+//! Calendars and task lists of each account (CalDAV's domain, RFC 4791): collections made on
+//! first use or by clients, objects stored byte for byte with an ETag, conditional writes so
+//! two devices never silently overwrite each other, the change log behind sync tokens (RFC
+//! 6578), and time-range queries answered through calcard's recurrence expansion. Knows no
+//! HTTP and no XML: the web crate maps requests here, and answers, through proto-dav.
+//!
+//! Access: every call names the signed-in account and reaches only that account's own
+//! collections; shares and delegation come later and will widen exactly this check.
+
+mod ical;
+
+use carepost_store::{CollectionRow, DavObjectRow, DavRepo, Store, StoreError};
+use carepost_types::{AccountId, Clock};
+use sha2::Digest;
+use std::sync::Arc;
+
+/// The largest object accepted (RFC 4791 `max-resource-size`).
+pub const MAX_OBJECT_SIZE: usize = 1 << 20;
+/// Collections one account may have.
+const MAX_COLLECTIONS: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DavError {
+    #[error("not found")]
+    NotFound,
+    /// The object's ETag is not the one the client named (If-Match / If-None-Match).
+    #[error("the resource changed since it was read")]
+    PreconditionFailed,
+    #[error("a collection of that name exists")]
+    Exists,
+    /// The UID is already stored under another name (`no-uid-conflict`).
+    #[error("an object with that UID exists as {0}")]
+    UidConflict(String),
+    #[error("the object is larger than {MAX_OBJECT_SIZE} bytes")]
+    TooLarge,
+    /// Not valid calendar data (`valid-calendar-data`, `valid-calendar-object-resource`).
+    #[error("{0}")]
+    InvalidData(String),
+    /// A component the collection does not hold (`supported-calendar-component`).
+    #[error("this collection does not hold {0}")]
+    UnsupportedComponent(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("too many collections")]
+    TooMany,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a collection holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Calendar,
+}
+
+/// A calendar or task list of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collection {
+    pub id: i64,
+    pub account: AccountId,
+    pub kind: Kind,
+    pub slug: String,
+    pub display_name: String,
+    pub description: String,
+    pub color: String,
+    /// `VEVENT`, `VTODO`...
+    pub components: Vec<String>,
+    /// The number of its last change: the sync token and the ctag.
+    pub sync_seq: i64,
+}
+
+impl Collection {
+    fn from_row(r: CollectionRow) -> Collection {
+        Collection {
+            id: r.id,
+            account: r.account_id,
+            kind: Kind::Calendar,
+            slug: r.slug,
+            display_name: r.display_name,
+            description: r.description,
+            color: r.color,
+            components: r
+                .components
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect(),
+            sync_seq: r.sync_seq,
+        }
+    }
+
+    /// The sync token of the collection as it is now (RFC 6578 section 3.2: an URI).
+    pub fn sync_token(&self) -> String {
+        sync_token(self.id, self.sync_seq)
+    }
+}
+
+/// The token for change number `seq` of collection `id`.
+pub fn sync_token(id: i64, seq: i64) -> String {
+    format!("urn:carepost:sync:{id}:{seq}")
+}
+
+/// The change number in a token this collection issued; `None` for another's or a forged one.
+pub fn seq_of_token(c: &Collection, token: &str) -> Option<i64> {
+    let rest = token.strip_prefix("urn:carepost:sync:")?;
+    let (id, seq) = rest.split_once(':')?;
+    let seq: i64 = seq.parse().ok()?;
+    (id.parse::<i64>().ok()? == c.id && (0..=c.sync_seq).contains(&seq)).then_some(seq)
+}
+
+/// One stored calendar object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DavObject {
+    pub name: String,
+    pub uid: String,
+    pub etag: String,
+    pub component: String,
+    pub data: String,
+}
+
+impl DavObject {
+    fn from_row(r: DavObjectRow) -> DavObject {
+        DavObject {
+            name: r.name,
+            uid: r.uid,
+            etag: r.etag,
+            component: r.component,
+            data: r.data,
+        }
+    }
+}
+
+/// A change since a sync token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Present(DavObject),
+    Deleted(String),
+}
+
+/// The conditions of a write (RFC 7232): `If-Match` with an ETag, `If-None-Match: *`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conditions {
+    pub if_match: Option<String>,
+    pub if_none_match_any: bool,
+}
+
+impl Conditions {
+    fn check(&self, current: Option<&DavObjectRow>) -> Result<(), DavError> {
+        if self.if_none_match_any && current.is_some() {
+            return Err(DavError::PreconditionFailed);
+        }
+        if let Some(want) = &self.if_match {
+            let ok = current.is_some_and(|c| want == "*" || *want == quoted(&c.etag));
+            if !ok {
+                return Err(DavError::PreconditionFailed);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An ETag as sent in headers: quoted.
+pub fn quoted(etag: &str) -> String {
+    format!("\"{etag}\"")
+}
+
+/// Properties a client may set on a collection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectionProps {
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub color: Option<String>,
+}
+
+/// The calendar service.
+#[derive(Debug, Clone)]
+pub struct Calendars {
+    store: Store,
+    clock: Arc<dyn Clock>,
+}
+
+/// A slug a client may give a collection: letters, digits, `-`, `_`, `.`, not `.`/`..`.
+fn valid_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug.len() <= 64
+        && slug != "."
+        && slug != ".."
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// An object name: as a slug, up to 200 characters, with `@` and `+` allowed (clients use
+/// UIDs as names).
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && name != "."
+        && name != ".."
+        && name.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@' | b'+' | b'~')
+        })
+}
+
+impl Calendars {
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Calendars {
+        Calendars { store, clock }
+    }
+
+    /// The account's collections, after making its calendar and task list if it has none.
+    pub async fn home(&self, account: AccountId) -> Result<Vec<Collection>, DavError> {
+        let mut read = self.store.read().await?;
+        let rows = read.dav_collections(account).await?;
+        drop(read);
+        if !rows.is_empty() {
+            return Ok(rows.into_iter().map(Collection::from_row).collect());
+        }
+        let mut tx = self.store.begin_bookkeeping().await?;
+        // Another request may have made them meanwhile: read again inside the write.
+        if tx.dav_collections(account).await?.is_empty() {
+            for (slug, name, comps) in [
+                ("calendar", "Calendar", "VEVENT"),
+                ("tasks", "Tasks", "VTODO"),
+            ] {
+                tx.insert_dav_collection(&self.row(account, slug, name, comps))
+                    .await?;
+            }
+        }
+        let rows = tx.dav_collections(account).await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(Collection::from_row).collect())
+    }
+
+    fn row(&self, account: AccountId, slug: &str, name: &str, comps: &str) -> CollectionRow {
+        CollectionRow {
+            id: 0,
+            account_id: account,
+            kind: "calendar".to_string(),
+            slug: slug.to_string(),
+            display_name: name.to_string(),
+            description: String::new(),
+            color: String::new(),
+            components: comps.to_string(),
+            sync_seq: 0,
+            created_at: self.clock.now(),
+        }
+    }
+
+    pub async fn collection(&self, account: AccountId, slug: &str) -> Result<Collection, DavError> {
+        self.home(account).await?;
+        let mut read = self.store.read().await?;
+        read.dav_collection(account, slug)
+            .await?
+            .map(Collection::from_row)
+            .ok_or(DavError::NotFound)
+    }
+
+    /// Makes a calendar (MKCALENDAR, extended MKCOL) holding `components` (events when none
+    /// are named).
+    pub async fn create(
+        &self,
+        account: AccountId,
+        slug: &str,
+        components: &[String],
+        props: &CollectionProps,
+    ) -> Result<Collection, DavError> {
+        if !valid_slug(slug) {
+            return Err(DavError::Invalid(format!(
+                "'{slug}' is not a collection name"
+            )));
+        }
+        let mut comps: Vec<String> = components.iter().map(|c| c.to_ascii_uppercase()).collect();
+        comps.retain(|c| matches!(c.as_str(), "VEVENT" | "VTODO" | "VJOURNAL"));
+        if comps.is_empty() {
+            comps.push("VEVENT".to_string());
+        }
+        let existing = self.home(account).await?;
+        if existing.len() >= MAX_COLLECTIONS {
+            return Err(DavError::TooMany);
+        }
+        let mut row = self.row(
+            account,
+            slug,
+            &props
+                .display_name
+                .as_deref()
+                .unwrap_or(slug)
+                .chars()
+                .take(200)
+                .collect::<String>(),
+            &comps.join(","),
+        );
+        row.description = props
+            .description
+            .clone()
+            .unwrap_or_default()
+            .chars()
+            .take(2000)
+            .collect();
+        row.color = props
+            .color
+            .clone()
+            .unwrap_or_default()
+            .chars()
+            .take(32)
+            .collect();
+        let mut tx = self.store.begin_bookkeeping().await?;
+        match tx.insert_dav_collection(&row).await {
+            Ok(id) => row.id = id,
+            Err(StoreError::Conflict(_)) => return Err(DavError::Exists),
+            Err(e) => return Err(e.into()),
+        }
+        tx.commit().await?;
+        Ok(Collection::from_row(row))
+    }
+
+    /// Sets the properties given (PROPPATCH).
+    pub async fn update(&self, c: &Collection, props: &CollectionProps) -> Result<(), DavError> {
+        let mut row = self.row(c.account, &c.slug, &c.display_name, "");
+        row.id = c.id;
+        row.description = c.description.clone();
+        row.color = c.color.clone();
+        if let Some(n) = &props.display_name {
+            row.display_name = n.chars().take(200).collect();
+        }
+        if let Some(d) = &props.description {
+            row.description = d.chars().take(2000).collect();
+        }
+        if let Some(col) = &props.color {
+            row.color = col.chars().take(32).collect();
+        }
+        let mut tx = self.store.begin_bookkeeping().await?;
+        tx.update_dav_collection(&row).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete(&self, c: &Collection) -> Result<(), DavError> {
+        let mut tx = self.store.begin_bookkeeping().await?;
+        tx.delete_dav_collection(c.id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn objects(&self, c: &Collection) -> Result<Vec<DavObject>, DavError> {
+        let mut read = self.store.read().await?;
+        Ok(read
+            .dav_objects(c.id)
+            .await?
+            .into_iter()
+            .map(DavObject::from_row)
+            .collect())
+    }
+
+    pub async fn object(&self, c: &Collection, name: &str) -> Result<DavObject, DavError> {
+        let mut read = self.store.read().await?;
+        read.dav_object(c.id, name)
+            .await?
+            .map(DavObject::from_row)
+            .ok_or(DavError::NotFound)
+    }
+
+    /// Stores `data` as `name` (PUT). Returns the new ETag and whether the object is new.
+    pub async fn put(
+        &self,
+        c: &Collection,
+        name: &str,
+        data: &str,
+        conditions: &Conditions,
+    ) -> Result<(String, bool), DavError> {
+        if !valid_name(name) {
+            return Err(DavError::Invalid(format!("'{name}' is not an object name")));
+        }
+        if data.len() > MAX_OBJECT_SIZE {
+            return Err(DavError::TooLarge);
+        }
+        // XML 1.0 cannot carry other control characters: the object could never be answered
+        // in a REPORT.
+        if data
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
+        {
+            return Err(DavError::InvalidData(
+                "the object holds control characters".into(),
+            ));
+        }
+        let inspected = ical::inspect(data)?;
+        if !c.components.contains(&inspected.component) {
+            return Err(DavError::UnsupportedComponent(inspected.component));
+        }
+        let etag = hex::encode(&sha2::Sha256::digest(data.as_bytes())[..16]);
+        let mut tx = self.store.begin_bookkeeping().await?;
+        let current = tx.dav_object(c.id, name).await?;
+        conditions.check(current.as_ref())?;
+        if let Some(other) = tx.dav_object_by_uid(c.id, &inspected.uid).await?
+            && other.name != name
+        {
+            return Err(DavError::UidConflict(other.name));
+        }
+        let seq = tx.next_dav_seq(c.id).await?;
+        tx.put_dav_object(&DavObjectRow {
+            collection_id: c.id,
+            name: name.to_string(),
+            uid: inspected.uid,
+            etag: etag.clone(),
+            component: inspected.component,
+            data: data.to_string(),
+            starts_at: inspected.starts_at,
+            ends_at: inspected.ends_at,
+            modseq: seq,
+        })
+        .await?;
+        tx.commit().await?;
+        Ok((etag, current.is_none()))
+    }
+
+    /// Deletes `name` (DELETE), if its ETag is still the one named.
+    pub async fn remove(
+        &self,
+        c: &Collection,
+        name: &str,
+        conditions: &Conditions,
+    ) -> Result<(), DavError> {
+        let mut tx = self.store.begin_bookkeeping().await?;
+        let current = tx.dav_object(c.id, name).await?;
+        if current.is_none() {
+            return Err(DavError::NotFound);
+        }
+        conditions.check(current.as_ref())?;
+        let seq = tx.next_dav_seq(c.id).await?;
+        tx.delete_dav_object(c.id, name, seq).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// What changed after change number `seq` (0: everything there is), and the collection
+    /// as it is now (for the new token).
+    pub async fn changes(&self, c: &Collection, seq: i64) -> Result<(Vec<Change>, i64), DavError> {
+        let mut read = self.store.read().await?;
+        let now = read
+            .dav_collection(c.account, &c.slug)
+            .await?
+            .ok_or(DavError::NotFound)?
+            .sync_seq;
+        let mut out = Vec::new();
+        if seq == 0 {
+            for o in read.dav_objects(c.id).await? {
+                out.push(Change::Present(DavObject::from_row(o)));
+            }
+            return Ok((out, now));
+        }
+        for ch in read.dav_changes_since(c.id, seq).await? {
+            if ch.deleted {
+                out.push(Change::Deleted(ch.name));
+            } else if let Some(o) = read.dav_object(c.id, &ch.name).await? {
+                out.push(Change::Present(DavObject::from_row(o)));
+            }
+        }
+        Ok((out, now))
+    }
+
+    /// The objects with an instance in [start, end) (seconds; either open), of component
+    /// `component` when one is named (calendar-query).
+    pub async fn in_range(
+        &self,
+        c: &Collection,
+        component: Option<&str>,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<Vec<DavObject>, DavError> {
+        let mut read = self.store.read().await?;
+        let rows = read.dav_objects_in_span(c.id, start, end).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| component.is_none_or(|k| r.component.eq_ignore_ascii_case(k)))
+            .filter(|r| ical::meets(&r.data, start, end))
+            .map(DavObject::from_row)
+            .collect())
+    }
+}

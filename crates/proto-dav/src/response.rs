@@ -1,0 +1,309 @@
+//! Answers as XML: a `multistatus` of responses, each an href with its found properties
+//! (200) and the ones it does not have (404), or a bare status (a member removed since a sync
+//! token); and the `error` body that carries a precondition (RFC 4918 section 16). Values are
+//! escaped here, so nothing a client stored can break out of its element.
+
+use crate::names::Name;
+use quick_xml::escape::escape;
+
+/// A property value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Text(String),
+    /// One `href`.
+    Href(String),
+    /// Several `href`s.
+    Hrefs(Vec<String>),
+    /// Empty elements inside (`resourcetype`, `supported-report-set` parts ...).
+    Elements(Vec<Name>),
+    /// `<c:comp name="VEVENT"/>` for each (`supported-calendar-component-set`).
+    Components(Vec<String>),
+    /// `supported-report-set`: each report name in `<d:supported-report><d:report>`.
+    Reports(Vec<Name>),
+    /// `current-user-privilege-set`: each privilege in `<d:privilege>`.
+    Privileges(Vec<Name>),
+    /// Nothing inside.
+    Empty,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prop {
+    pub name: Name,
+    pub value: Value,
+}
+
+impl Prop {
+    pub fn new(name: Name, value: Value) -> Prop {
+        Prop { name, value }
+    }
+}
+
+/// One `response` element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    Props {
+        href: String,
+        found: Vec<Prop>,
+        missing: Vec<Name>,
+        /// Properties that failed (PROPPATCH): status line and names.
+        failed: Vec<(u16, Vec<Name>)>,
+    },
+    Status {
+        href: String,
+        status: u16,
+    },
+}
+
+/// A `207 Multi-Status` body being built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Multistatus {
+    entries: Vec<Entry>,
+    sync_token: Option<String>,
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        424 => "Failed Dependency",
+        507 => "Insufficient Storage",
+        _ => "",
+    }
+}
+
+fn open(out: &mut String, n: &Name, empty: bool) {
+    let end = if empty { "/>" } else { ">" };
+    match n.prefix() {
+        Some(p) => out.push_str(&format!("<{p}:{}{end}", n.local)),
+        // No namespace: the answer declares no default one, so the bare name says that.
+        None if n.ns.is_empty() => out.push_str(&format!("<{}{end}", n.local)),
+        None => out.push_str(&format!(
+            "<x:{} xmlns:x=\"{}\"{end}",
+            n.local,
+            escape(n.ns.as_str())
+        )),
+    }
+}
+
+fn close(out: &mut String, n: &Name) {
+    match n.prefix() {
+        Some(p) => out.push_str(&format!("</{p}:{}>", n.local)),
+        None if n.ns.is_empty() => out.push_str(&format!("</{}>", n.local)),
+        None => out.push_str(&format!("</x:{}>", n.local)),
+    }
+}
+
+fn write_value(out: &mut String, v: &Value) {
+    match v {
+        Value::Text(t) => out.push_str(&escape(t.as_str())),
+        Value::Href(h) => out.push_str(&format!("<d:href>{}</d:href>", escape(h.as_str()))),
+        Value::Hrefs(hs) => {
+            for h in hs {
+                out.push_str(&format!("<d:href>{}</d:href>", escape(h.as_str())));
+            }
+        }
+        Value::Elements(names) => {
+            for n in names {
+                open(out, n, true);
+            }
+        }
+        Value::Components(cs) => {
+            for c in cs {
+                out.push_str(&format!("<c:comp name=\"{}\"/>", escape(c.as_str())));
+            }
+        }
+        Value::Reports(rs) => {
+            for r in rs {
+                out.push_str("<d:supported-report><d:report>");
+                open(out, r, true);
+                out.push_str("</d:report></d:supported-report>");
+            }
+        }
+        Value::Privileges(ps) => {
+            for p in ps {
+                out.push_str("<d:privilege>");
+                open(out, p, true);
+                out.push_str("</d:privilege>");
+            }
+        }
+        Value::Empty => {}
+    }
+}
+
+fn write_prop(out: &mut String, p: &Prop) {
+    if p.value == Value::Empty {
+        open(out, &p.name, true);
+        return;
+    }
+    open(out, &p.name, false);
+    write_value(out, &p.value);
+    close(out, &p.name);
+}
+
+fn propstat(out: &mut String, status: u16, body: impl FnOnce(&mut String)) {
+    out.push_str("<d:propstat><d:prop>");
+    body(out);
+    out.push_str(&format!(
+        "</d:prop><d:status>HTTP/1.1 {status} {}</d:status></d:propstat>",
+        reason(status)
+    ));
+}
+
+impl Multistatus {
+    pub fn new() -> Multistatus {
+        Multistatus::default()
+    }
+
+    /// A resource with the properties found and those asked for that it does not have.
+    pub fn props(&mut self, href: &str, found: Vec<Prop>, missing: Vec<Name>) {
+        self.entries.push(Entry::Props {
+            href: href.to_string(),
+            found,
+            missing,
+            failed: Vec::new(),
+        });
+    }
+
+    /// A PROPPATCH answer: what was set (200, no values) and what failed with which status.
+    pub fn patched(&mut self, href: &str, done: Vec<Name>, failed: Vec<(u16, Vec<Name>)>) {
+        self.entries.push(Entry::Props {
+            href: href.to_string(),
+            found: done
+                .into_iter()
+                .map(|n| Prop::new(n, Value::Empty))
+                .collect(),
+            missing: Vec::new(),
+            failed,
+        });
+    }
+
+    /// A resource by status alone (404 for one removed since the sync token).
+    pub fn status(&mut self, href: &str, status: u16) {
+        self.entries.push(Entry::Status {
+            href: href.to_string(),
+            status,
+        });
+    }
+
+    pub fn sync_token(&mut self, token: &str) {
+        self.sync_token = Some(token.to_string());
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn to_xml(&self) -> String {
+        let mut out = String::from(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:multistatus xmlns:d=\"DAV:\" \
+             xmlns:c=\"urn:ietf:params:xml:ns:caldav\" xmlns:card=\"urn:ietf:params:xml:ns:carddav\" \
+             xmlns:cs=\"http://calendarserver.org/ns/\" xmlns:ical=\"http://apple.com/ns/ical/\">",
+        );
+        for e in &self.entries {
+            out.push_str("<d:response>");
+            match e {
+                Entry::Props {
+                    href,
+                    found,
+                    missing,
+                    failed,
+                } => {
+                    out.push_str(&format!("<d:href>{}</d:href>", escape(href.as_str())));
+                    if !found.is_empty() || (missing.is_empty() && failed.is_empty()) {
+                        propstat(&mut out, 200, |o| {
+                            found.iter().for_each(|p| write_prop(o, p))
+                        });
+                    }
+                    if !missing.is_empty() {
+                        propstat(&mut out, 404, |o| {
+                            missing.iter().for_each(|n| open(o, n, true))
+                        });
+                    }
+                    for (status, names) in failed {
+                        propstat(&mut out, *status, |o| {
+                            names.iter().for_each(|n| open(o, n, true))
+                        });
+                    }
+                }
+                Entry::Status { href, status } => {
+                    out.push_str(&format!(
+                        "<d:href>{}</d:href><d:status>HTTP/1.1 {status} {}</d:status>",
+                        escape(href.as_str()),
+                        reason(*status)
+                    ));
+                }
+            }
+            out.push_str("</d:response>");
+        }
+        if let Some(t) = &self.sync_token {
+            out.push_str(&format!(
+                "<d:sync-token>{}</d:sync-token>",
+                escape(t.as_str())
+            ));
+        }
+        out.push_str("</d:multistatus>");
+        out
+    }
+}
+
+/// The body of an error with a precondition or postcondition element (RFC 4918 section
+/// 16), e.g. `no-uid-conflict`, `valid-calendar-data`, `max-resource-size`.
+pub fn error_body(condition: &Name) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:error xmlns:d=\"DAV:\" \
+         xmlns:c=\"urn:ietf:params:xml:ns:caldav\" xmlns:card=\"urn:ietf:params:xml:ns:carddav\" \
+         xmlns:cs=\"http://calendarserver.org/ns/\" xmlns:ical=\"http://apple.com/ns/ical/\">",
+    );
+    open(&mut out, condition, true);
+    out.push_str("</d:error>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names::ns;
+    use crate::tree::Element;
+
+    #[test]
+    fn a_multistatus_parses_back_with_escaped_values() {
+        let mut m = Multistatus::new();
+        m.props(
+            "/dav/calendars/a@x.org/default/",
+            vec![
+                Prop::new(
+                    Name::dav("displayname"),
+                    Value::Text("<b>Ward & co</b>".into()),
+                ),
+                Prop::new(
+                    Name::dav("resourcetype"),
+                    Value::Elements(vec![Name::dav("collection"), Name::caldav("calendar")]),
+                ),
+                Prop::new(Name::new("urn:other", "x"), Value::Text("1".into())),
+            ],
+            vec![Name::dav("getcontentlength")],
+        );
+        m.status("/dav/calendars/a@x.org/default/gone.ics", 404);
+        m.sync_token("t:7");
+        let xml = m.to_xml();
+        let tree = Element::parse(&xml).unwrap();
+        assert!(tree.name.is(ns::DAV, "multistatus"));
+        let first = &tree.children[0];
+        let ok = first.child(ns::DAV, "propstat").unwrap();
+        let prop = ok.child(ns::DAV, "prop").unwrap();
+        assert_eq!(
+            prop.child(ns::DAV, "displayname").unwrap().text,
+            "<b>Ward & co</b>"
+        );
+        assert!(prop.child("urn:other", "x").is_some());
+        assert_eq!(tree.child(ns::DAV, "sync-token").unwrap().text, "t:7");
+        assert!(xml.contains("HTTP/1.1 404 Not Found"));
+        assert!(Element::parse(&error_body(&Name::caldav("valid-calendar-data"))).is_ok());
+    }
+}

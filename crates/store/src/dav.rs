@@ -1,0 +1,371 @@
+//! Rows of calendars and address books: collections, the objects in them (iCalendar or vCard
+//! text, with the time span that narrows time-range queries) and the change log of each
+//! collection for sync-collection. Every write of an object bumps its collection's change
+//! number in the same transaction, so a sync token never skips or repeats a change.
+
+use crate::rows::all;
+use crate::{StoreError, Tx};
+use carepost_types::{AccountId, UnixMillis};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionRow {
+    pub id: i64,
+    pub account_id: AccountId,
+    /// `calendar` or `addressbook`.
+    pub kind: String,
+    pub slug: String,
+    pub display_name: String,
+    pub description: String,
+    pub color: String,
+    /// Comma-separated: `VEVENT`, `VTODO`.
+    pub components: String,
+    pub sync_seq: i64,
+    pub created_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DavObjectRow {
+    pub collection_id: i64,
+    pub name: String,
+    pub uid: String,
+    pub etag: String,
+    pub component: String,
+    pub data: String,
+    pub starts_at: Option<i64>,
+    pub ends_at: Option<i64>,
+    pub modseq: i64,
+}
+
+/// A name changed since a sync token: still there, or deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DavChangeRow {
+    pub name: String,
+    pub seq: i64,
+    pub deleted: bool,
+}
+
+const COLLECTION_COLUMNS: &str = "SELECT id, account_id, kind, slug, display_name, description, \
+    color, components, sync_seq, created_at FROM dav_collections";
+const OBJECT_COLUMNS: &str = "SELECT collection_id, name, uid, etag, component, data, starts_at, \
+    ends_at, modseq FROM dav_objects";
+
+impl CollectionRow {
+    fn from_row(r: &AnyRow) -> sqlx::Result<CollectionRow> {
+        Ok(CollectionRow {
+            id: r.try_get("id")?,
+            account_id: AccountId(r.try_get("account_id")?),
+            kind: r.try_get("kind")?,
+            slug: r.try_get("slug")?,
+            display_name: r.try_get("display_name")?,
+            description: r.try_get("description")?,
+            color: r.try_get("color")?,
+            components: r.try_get("components")?,
+            sync_seq: r.try_get("sync_seq")?,
+            created_at: UnixMillis(r.try_get("created_at")?),
+        })
+    }
+}
+
+impl DavObjectRow {
+    fn from_row(r: &AnyRow) -> sqlx::Result<DavObjectRow> {
+        Ok(DavObjectRow {
+            collection_id: r.try_get("collection_id")?,
+            name: r.try_get("name")?,
+            uid: r.try_get("uid")?,
+            etag: r.try_get("etag")?,
+            component: r.try_get("component")?,
+            data: r.try_get("data")?,
+            starts_at: r.try_get("starts_at")?,
+            ends_at: r.try_get("ends_at")?,
+            modseq: r.try_get("modseq")?,
+        })
+    }
+}
+
+#[allow(async_fn_in_trait)] // Used through the concrete `Tx`, whose futures are `Send`.
+pub trait DavRepo {
+    async fn dav_collections(
+        &mut self,
+        account: AccountId,
+    ) -> Result<Vec<CollectionRow>, StoreError>;
+    async fn dav_collection(
+        &mut self,
+        account: AccountId,
+        slug: &str,
+    ) -> Result<Option<CollectionRow>, StoreError>;
+    /// Inserts a collection; `StoreError::Conflict` when the slug is taken.
+    async fn insert_dav_collection(&mut self, row: &CollectionRow) -> Result<i64, StoreError>;
+    async fn update_dav_collection(&mut self, row: &CollectionRow) -> Result<(), StoreError>;
+    /// Deletes a collection with its objects and change log.
+    async fn delete_dav_collection(&mut self, id: i64) -> Result<(), StoreError>;
+    async fn dav_objects(&mut self, collection: i64) -> Result<Vec<DavObjectRow>, StoreError>;
+    async fn dav_object(
+        &mut self,
+        collection: i64,
+        name: &str,
+    ) -> Result<Option<DavObjectRow>, StoreError>;
+    async fn dav_object_by_uid(
+        &mut self,
+        collection: i64,
+        uid: &str,
+    ) -> Result<Option<DavObjectRow>, StoreError>;
+    /// Objects whose span may meet [start, end) (seconds; either open), and those without
+    /// any time.
+    async fn dav_objects_in_span(
+        &mut self,
+        collection: i64,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<Vec<DavObjectRow>, StoreError>;
+    /// Takes the collection's next change number (for the write that follows).
+    async fn next_dav_seq(&mut self, collection: i64) -> Result<i64, StoreError>;
+    /// Inserts or replaces an object (its `modseq` is the change number taken for it) and
+    /// logs the change.
+    async fn put_dav_object(&mut self, row: &DavObjectRow) -> Result<(), StoreError>;
+    /// Deletes an object and logs the deletion under change number `seq`.
+    async fn delete_dav_object(
+        &mut self,
+        collection: i64,
+        name: &str,
+        seq: i64,
+    ) -> Result<(), StoreError>;
+    /// The names changed after `seq`, oldest change first.
+    async fn dav_changes_since(
+        &mut self,
+        collection: i64,
+        seq: i64,
+    ) -> Result<Vec<DavChangeRow>, StoreError>;
+}
+
+impl DavRepo for Tx {
+    async fn dav_collections(
+        &mut self,
+        account: AccountId,
+    ) -> Result<Vec<CollectionRow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{COLLECTION_COLUMNS} WHERE account_id = $1 ORDER BY id"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(account.0)
+            .fetch_all(self.conn())
+            .await?;
+        all(&rows, CollectionRow::from_row)
+    }
+
+    async fn dav_collection(
+        &mut self,
+        account: AccountId,
+        slug: &str,
+    ) -> Result<Option<CollectionRow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{COLLECTION_COLUMNS} WHERE account_id = $1 AND slug = $2"
+        ));
+        let row = sqlx::query(sql)
+            .bind(account.0)
+            .bind(slug)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(row.as_ref().map(CollectionRow::from_row).transpose()?)
+    }
+
+    async fn insert_dav_collection(&mut self, row: &CollectionRow) -> Result<i64, StoreError> {
+        let r = sqlx::query(
+            "INSERT INTO dav_collections (account_id, kind, slug, display_name, description, \
+             color, components, sync_seq, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             RETURNING id",
+        )
+        .bind(row.account_id.0)
+        .bind(&row.kind)
+        .bind(&row.slug)
+        .bind(&row.display_name)
+        .bind(&row.description)
+        .bind(&row.color)
+        .bind(&row.components)
+        .bind(row.sync_seq)
+        .bind(row.created_at.0)
+        .fetch_one(self.write()?)
+        .await?;
+        Ok(r.try_get("id")?)
+    }
+
+    async fn update_dav_collection(&mut self, row: &CollectionRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE dav_collections SET display_name = $2, description = $3, color = $4, \
+             sync_seq = sync_seq + 1 WHERE id = $1",
+        )
+        .bind(row.id)
+        .bind(&row.display_name)
+        .bind(&row.description)
+        .bind(&row.color)
+        .execute(self.write()?)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_dav_collection(&mut self, id: i64) -> Result<(), StoreError> {
+        for sql in [
+            "DELETE FROM dav_changes WHERE collection_id = $1",
+            "DELETE FROM dav_objects WHERE collection_id = $1",
+            "DELETE FROM dav_collections WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(self.write()?).await?;
+        }
+        Ok(())
+    }
+
+    async fn dav_objects(&mut self, collection: i64) -> Result<Vec<DavObjectRow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{OBJECT_COLUMNS} WHERE collection_id = $1 ORDER BY name"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(collection)
+            .fetch_all(self.conn())
+            .await?;
+        all(&rows, DavObjectRow::from_row)
+    }
+
+    async fn dav_object(
+        &mut self,
+        collection: i64,
+        name: &str,
+    ) -> Result<Option<DavObjectRow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{OBJECT_COLUMNS} WHERE collection_id = $1 AND name = $2"
+        ));
+        let row = sqlx::query(sql)
+            .bind(collection)
+            .bind(name)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(row.as_ref().map(DavObjectRow::from_row).transpose()?)
+    }
+
+    async fn dav_object_by_uid(
+        &mut self,
+        collection: i64,
+        uid: &str,
+    ) -> Result<Option<DavObjectRow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{OBJECT_COLUMNS} WHERE collection_id = $1 AND uid = $2"
+        ));
+        let row = sqlx::query(sql)
+            .bind(collection)
+            .bind(uid)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(row.as_ref().map(DavObjectRow::from_row).transpose()?)
+    }
+
+    async fn dav_objects_in_span(
+        &mut self,
+        collection: i64,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<Vec<DavObjectRow>, StoreError> {
+        // An object meets [start, end) when it starts before the end and ends after the start
+        // (RFC 4791 section 9.9); objects without a span are left for the caller to judge.
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{OBJECT_COLUMNS} WHERE collection_id = $1 AND (starts_at IS NULL OR \
+             (($3 IS NULL OR starts_at < $3) AND ($2 IS NULL OR ends_at IS NULL OR ends_at > $2))) \
+             ORDER BY name"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(collection)
+            .bind(start)
+            .bind(end)
+            .fetch_all(self.conn())
+            .await?;
+        all(&rows, DavObjectRow::from_row)
+    }
+
+    async fn next_dav_seq(&mut self, collection: i64) -> Result<i64, StoreError> {
+        let r = sqlx::query(
+            "UPDATE dav_collections SET sync_seq = sync_seq + 1 WHERE id = $1 RETURNING sync_seq",
+        )
+        .bind(collection)
+        .fetch_one(self.write()?)
+        .await?;
+        Ok(r.try_get("sync_seq")?)
+    }
+
+    async fn put_dav_object(&mut self, row: &DavObjectRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO dav_objects (collection_id, name, uid, etag, component, data, starts_at, \
+             ends_at, modseq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (collection_id, name) DO UPDATE SET uid = excluded.uid, \
+             etag = excluded.etag, component = excluded.component, data = excluded.data, \
+             starts_at = excluded.starts_at, ends_at = excluded.ends_at, modseq = excluded.modseq",
+        )
+        .bind(row.collection_id)
+        .bind(&row.name)
+        .bind(&row.uid)
+        .bind(&row.etag)
+        .bind(&row.component)
+        .bind(&row.data)
+        .bind(row.starts_at)
+        .bind(row.ends_at)
+        .bind(row.modseq)
+        .execute(self.write()?)
+        .await?;
+        log_change(self, row.collection_id, &row.name, row.modseq, false).await
+    }
+
+    async fn delete_dav_object(
+        &mut self,
+        collection: i64,
+        name: &str,
+        seq: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM dav_objects WHERE collection_id = $1 AND name = $2")
+            .bind(collection)
+            .bind(name)
+            .execute(self.write()?)
+            .await?;
+        log_change(self, collection, name, seq, true).await
+    }
+
+    async fn dav_changes_since(
+        &mut self,
+        collection: i64,
+        seq: i64,
+    ) -> Result<Vec<DavChangeRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, seq, deleted FROM dav_changes WHERE collection_id = $1 AND seq > $2 \
+             ORDER BY seq",
+        )
+        .bind(collection)
+        .bind(seq)
+        .fetch_all(self.conn())
+        .await?;
+        all(&rows, |r| {
+            Ok(DavChangeRow {
+                name: r.try_get("name")?,
+                seq: r.try_get("seq")?,
+                deleted: r.try_get::<i64, _>("deleted")? != 0,
+            })
+        })
+    }
+}
+
+async fn log_change(
+    tx: &mut Tx,
+    collection: i64,
+    name: &str,
+    seq: i64,
+    deleted: bool,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO dav_changes (collection_id, name, seq, deleted) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (collection_id, name) DO UPDATE SET seq = excluded.seq, \
+         deleted = excluded.deleted",
+    )
+    .bind(collection)
+    .bind(name)
+    .bind(seq)
+    .bind(i64::from(deleted))
+    .execute(tx.write()?)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! The properties of each kind of DAV resource, as PROPFIND and REPORT answers give them:
+//! the root and the principal (what discovery reads: `current-user-principal`,
+//! `calendar-home-set`, `calendar-user-address-set`), the calendar home, a calendar
+//! (`resourcetype`, `supported-calendar-component-set`, `getctag`, `sync-token`, colour) and an
+//! object (`getetag`, `calendar-data`). What a PROPPATCH may set is decided here too.
+
+use super::auth::DavUser;
+use super::path;
+use carepost_calendar::{Collection, CollectionProps, DavObject, MAX_OBJECT_SIZE, quoted};
+use carepost_proto_dav::{Element, Multistatus, Name, Prop, PropRequest, Value, ns};
+
+fn privileges() -> Value {
+    Value::Privileges(
+        [
+            "read",
+            "write",
+            "write-properties",
+            "write-content",
+            "bind",
+            "unbind",
+            "read-current-user-privilege-set",
+        ]
+        .into_iter()
+        .map(Name::dav)
+        .collect(),
+    )
+}
+
+/// Answers `request` from `available` (every property the resource has, in the order
+/// allprop lists them; `extra` are those given only when asked for by name).
+fn answer(
+    m: &mut Multistatus,
+    href: &str,
+    request: &PropRequest,
+    available: Vec<Prop>,
+    extra: Vec<Prop>,
+) {
+    match request {
+        PropRequest::All => m.props(href, available, Vec::new()),
+        PropRequest::Names => m.props(
+            href,
+            available
+                .into_iter()
+                .chain(extra)
+                .map(|p| Prop::new(p.name, Value::Empty))
+                .collect(),
+            Vec::new(),
+        ),
+        PropRequest::Props(names) => {
+            let mut all: Vec<Prop> = available.into_iter().chain(extra).collect();
+            let mut found = Vec::new();
+            let mut missing = Vec::new();
+            for n in names {
+                match all.iter().position(|p| &p.name == n) {
+                    Some(i) => found.push(all.swap_remove(i)),
+                    None => missing.push(n.clone()),
+                }
+            }
+            m.props(href, found, missing)
+        }
+    }
+}
+
+fn common(user: &DavUser) -> Vec<Prop> {
+    vec![
+        Prop::new(
+            Name::dav("current-user-principal"),
+            Value::Href(path::principal(&user.address)),
+        ),
+        Prop::new(Name::dav("current-user-privilege-set"), privileges()),
+    ]
+}
+
+pub fn root(m: &mut Multistatus, user: &DavUser, request: &PropRequest) {
+    let mut props = vec![Prop::new(
+        Name::dav("resourcetype"),
+        Value::Elements(vec![Name::dav("collection")]),
+    )];
+    props.extend(common(user));
+    answer(m, path::ROOT, request, props, Vec::new());
+}
+
+pub fn principal(m: &mut Multistatus, user: &DavUser, request: &PropRequest) {
+    let mut props = vec![
+        Prop::new(
+            Name::dav("resourcetype"),
+            Value::Elements(vec![Name::dav("principal")]),
+        ),
+        Prop::new(Name::dav("displayname"), Value::Text(user.address.clone())),
+        Prop::new(
+            Name::dav("principal-URL"),
+            Value::Href(path::principal(&user.address)),
+        ),
+        Prop::new(
+            Name::caldav("calendar-home-set"),
+            Value::Href(path::home(&user.address)),
+        ),
+        Prop::new(
+            Name::caldav("calendar-user-address-set"),
+            Value::Hrefs(vec![
+                format!("mailto:{}", user.address),
+                path::principal(&user.address),
+            ]),
+        ),
+        Prop::new(
+            Name::caldav("calendar-user-type"),
+            Value::Text("INDIVIDUAL".into()),
+        ),
+    ];
+    props.extend(common(user));
+    answer(
+        m,
+        &path::principal(&user.address),
+        request,
+        props,
+        Vec::new(),
+    );
+}
+
+pub fn home(m: &mut Multistatus, user: &DavUser, request: &PropRequest) {
+    let mut props = vec![
+        Prop::new(
+            Name::dav("resourcetype"),
+            Value::Elements(vec![Name::dav("collection")]),
+        ),
+        Prop::new(
+            Name::dav("owner"),
+            Value::Href(path::principal(&user.address)),
+        ),
+    ];
+    props.extend(common(user));
+    answer(m, &path::home(&user.address), request, props, Vec::new());
+}
+
+pub fn collection(m: &mut Multistatus, user: &DavUser, c: &Collection, request: &PropRequest) {
+    let mut props = vec![
+        Prop::new(
+            Name::dav("resourcetype"),
+            Value::Elements(vec![Name::dav("collection"), Name::caldav("calendar")]),
+        ),
+        Prop::new(
+            Name::dav("displayname"),
+            Value::Text(c.display_name.clone()),
+        ),
+        Prop::new(
+            Name::caldav("supported-calendar-component-set"),
+            Value::Components(c.components.clone()),
+        ),
+        Prop::new(
+            Name::new(ns::CALSERVER, "getctag"),
+            Value::Text(c.sync_token()),
+        ),
+        Prop::new(Name::dav("sync-token"), Value::Text(c.sync_token())),
+        Prop::new(
+            Name::dav("owner"),
+            Value::Href(path::principal(&user.address)),
+        ),
+    ];
+    if !c.description.is_empty() {
+        props.push(Prop::new(
+            Name::caldav("calendar-description"),
+            Value::Text(c.description.clone()),
+        ));
+    }
+    if !c.color.is_empty() {
+        props.push(Prop::new(
+            Name::new(ns::APPLE, "calendar-color"),
+            Value::Text(c.color.clone()),
+        ));
+    }
+    props.extend(common(user));
+    let extra = vec![
+        Prop::new(
+            Name::dav("supported-report-set"),
+            Value::Reports(vec![
+                Name::dav("sync-collection"),
+                Name::caldav("calendar-multiget"),
+                Name::caldav("calendar-query"),
+            ]),
+        ),
+        Prop::new(
+            Name::caldav("max-resource-size"),
+            Value::Text(MAX_OBJECT_SIZE.to_string()),
+        ),
+        Prop::new(
+            Name::caldav("supported-calendar-data"),
+            Value::Text(String::new()),
+        ),
+    ];
+    answer(
+        m,
+        &path::collection(&user.address, &c.slug),
+        request,
+        props,
+        extra,
+    );
+}
+
+pub fn object(
+    m: &mut Multistatus,
+    user: &DavUser,
+    c: &Collection,
+    o: &DavObject,
+    request: &PropRequest,
+) {
+    let props = vec![
+        Prop::new(Name::dav("resourcetype"), Value::Empty),
+        Prop::new(Name::dav("getetag"), Value::Text(quoted(&o.etag))),
+        Prop::new(
+            Name::dav("getcontenttype"),
+            Value::Text(format!(
+                "text/calendar; charset=utf-8; component={}",
+                o.component.to_ascii_lowercase()
+            )),
+        ),
+        Prop::new(
+            Name::dav("getcontentlength"),
+            Value::Text(o.data.len().to_string()),
+        ),
+    ];
+    // calendar-data is not part of allprop (RFC 4791 section 9.6): only when named.
+    let extra = vec![Prop::new(
+        Name::caldav("calendar-data"),
+        Value::Text(o.data.clone()),
+    )];
+    answer(
+        m,
+        &path::object(&user.address, &c.slug, &o.name),
+        request,
+        props,
+        extra,
+    );
+}
+
+/// What a PROPPATCH (or a new collection's `set`) may change: the name, the description and
+/// the colour. Returns them, the names set, and the names refused (anything else).
+pub fn settable(
+    set: &[(Name, Element)],
+    remove: &[Name],
+) -> (CollectionProps, Vec<Name>, Vec<Name>) {
+    let mut props = CollectionProps::default();
+    let (mut done, mut refused) = (Vec::new(), Vec::new());
+    let values = set
+        .iter()
+        .map(|(n, e)| (n, Some(e.text.trim().to_string())))
+        .chain(remove.iter().map(|n| (n, None)));
+    for (name, value) in values {
+        let v = value.unwrap_or_default();
+        if name.is(ns::DAV, "displayname") {
+            props.display_name = Some(v);
+        } else if name.is(ns::CALDAV, "calendar-description") {
+            props.description = Some(v);
+        } else if name.is(ns::APPLE, "calendar-color") {
+            props.color = Some(v);
+        } else if name.is(ns::CALDAV, "supported-calendar-component-set")
+            || name.is(ns::CALDAV, "calendar-timezone")
+            || name.is(ns::APPLE, "calendar-order")
+        {
+            // Accepted and not kept: set once at creation (components) or not used yet.
+        } else {
+            refused.push(name.clone());
+            continue;
+        }
+        done.push(name.clone());
+    }
+    (props, done, refused)
+}
+
+/// The components a new calendar is to hold (`supported-calendar-component-set`).
+pub fn components_of(set: &[(Name, Element)]) -> Vec<String> {
+    set.iter()
+        .find(|(n, _)| n.is(ns::CALDAV, "supported-calendar-component-set"))
+        .map(|(_, e)| {
+            e.children_named(ns::CALDAV, "comp")
+                .filter_map(|c| c.attr("name").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -98,32 +98,39 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("zone.json");
         std::fs::write(&file, zone.to_string()).unwrap();
-        let mut child = Command::new("python3")
-            .arg(format!(
-                "{}/tests/it/dns_server.py",
-                env!("CARGO_MANIFEST_DIR")
-            ))
-            .arg(&file)
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut port = String::new();
-        {
-            use tokio::io::AsyncBufReadExt;
-            let out = child.stdout.take().unwrap();
-            tokio::io::BufReader::new(out)
-                .read_line(&mut port)
-                .await
-                .unwrap();
-        }
+        let (child, dns) = dns_server(Some(&file)).await;
         World {
             _dns: child,
-            dns: format!("127.0.0.1:{}", port.trim()).parse().unwrap(),
+            dns,
             smtp_port,
             _zone: dir,
         }
     }
+}
+
+/// Starts `dns_server.py` (with the names of `zone`, a JSON file, besides its built-in
+/// ones): the process, and the address it answers on.
+pub(crate) async fn dns_server(zone: Option<&std::path::Path>) -> (Child, SocketAddr) {
+    let mut child = Command::new("python3")
+        .arg(format!(
+            "{}/tests/it/dns_server.py",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args(zone)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    {
+        use tokio::io::AsyncBufReadExt;
+        let out = child.stdout.take().unwrap();
+        tokio::io::BufReader::new(out)
+            .read_line(&mut port)
+            .await
+            .unwrap();
+    }
+    (child, format!("127.0.0.1:{}", port.trim()).parse().unwrap())
 }
 
 /// A free port on 127.0.0.2, kept for the test's receiving MTAs on 127.0.0.2, .3, ...

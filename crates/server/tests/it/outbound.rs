@@ -302,25 +302,7 @@ async fn the_queue_gives_up_after_its_lifetime_and_says_so() {
 #[tokio::test]
 async fn a_domain_that_does_not_exist_or_takes_no_mail_is_returned_at_once() {
     // A local DNS server stands in for the world's (`mail.dns_servers`).
-    let mut dns = Command::new("python3")
-        .arg(format!(
-            "{}/tests/it/dns_server.py",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut port = String::new();
-    {
-        use tokio::io::AsyncBufReadExt;
-        let out = dns.stdout.take().unwrap();
-        tokio::io::BufReader::new(out)
-            .read_line(&mut port)
-            .await
-            .unwrap();
-    }
-    let server: std::net::SocketAddr = format!("127.0.0.1:{}", port.trim()).parse().unwrap();
+    let (_dns, server) = crate::delivery_tls::dns_server(None).await;
     let s = TestServer::start_with(TestDb::sqlite(), |c| c.mail.dns_servers = vec![server]).await;
     let dir = &s.running.context.directory;
     let admin = Actor::local_cli("tester");

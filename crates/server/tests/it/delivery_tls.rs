@@ -7,8 +7,8 @@
 //! the domain that asks.
 
 use crate::auth::GOOD;
+use crate::outbound::{mail, settle};
 use carepost_identity::Actor;
-use carepost_mail::{MailStore, QueuedMessage};
 use carepost_testkit::{SinkTls, SmtpSink, TestDb, TestServer};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -217,36 +217,7 @@ async fn server(
 /// lines ending in CRLF.
 async fn send(s: &TestServer, from: &str, to: &str, options: &str, extra: &str) {
     let port = s.running.submissions.unwrap().port().to_string();
-    let out = Command::new("python3")
-        .args(["-c", SEND, &port, from, GOOD, options, extra, to])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn mail(s: &TestServer) -> &MailStore {
-    &s.running.context.mail
-}
-
-/// Waits (bounded) until `until` holds of the queue.
-async fn settle(s: &TestServer, until: impl Fn(&[QueuedMessage]) -> bool) {
-    let wait = async {
-        loop {
-            let q = mail(s).queue().await.unwrap();
-            if until(&q) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), wait)
-        .await
-        .expect("the queue settles");
+    crate::smtp::python(SEND, &[&port, from, GOOD, options, extra, to]).await;
 }
 
 /// The queue entry of `recipient`, once it has been tried at least once.

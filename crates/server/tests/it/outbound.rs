@@ -58,12 +58,15 @@ async fn send(s: &TestServer, from: &str, to: &[&str]) {
     );
 }
 
-fn mail(s: &TestServer) -> &MailStore {
+pub(crate) fn mail(s: &TestServer) -> &MailStore {
     &s.running.context.mail
 }
 
 /// Waits (bounded) until the queue worker has settled every recipient or `until` holds.
-async fn settle(s: &TestServer, until: impl Fn(&[carepost_mail::QueuedMessage]) -> bool) {
+pub(crate) async fn settle(
+    s: &TestServer,
+    until: impl Fn(&[carepost_mail::QueuedMessage]) -> bool,
+) {
     let wait = async {
         loop {
             let q = mail(s).queue().await.unwrap();
@@ -73,7 +76,7 @@ async fn settle(s: &TestServer, until: impl Fn(&[carepost_mail::QueuedMessage]) 
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(20), wait)
+    tokio::time::timeout(Duration::from_secs(30), wait)
         .await
         .expect("the queue settles");
 }

@@ -79,6 +79,7 @@ pub mod action {
     pub const MAIL_BOUNCE: &str = "mail.bounce";
     pub const QUEUE_RETRY: &str = "queue.retry";
     pub const QUEUE_REMOVE: &str = "queue.remove";
+    pub const CALENDAR_IMIP_REPLY: &str = "calendar.imip_reply";
     pub const OIDC_KEYS_ROTATE: &str = "oidc.keys.rotate";
     pub const OIDC_CLIENT_ADD: &str = "oidc.client.add";
     pub const OIDC_CLIENT_REMOVE: &str = "oidc.client.remove";
@@ -165,6 +166,7 @@ pub mod action {
             MAIL_BOUNCE => "Mail bounced",
             QUEUE_RETRY => "Queued mail retried",
             QUEUE_REMOVE => "Queued mail removed",
+            CALENDAR_IMIP_REPLY => "Answer to an invitation received by mail",
             OIDC_KEYS_ROTATE => "Signing keys rotated",
             OIDC_CLIENT_ADD => "Application registered",
             OIDC_CLIENT_REMOVE => "Application removed",

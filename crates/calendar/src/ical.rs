@@ -20,6 +20,8 @@ pub(crate) struct Inspected {
     pub starts_at: Option<i64>,
     /// Seconds: the last instance's end, `None` when unbounded.
     pub ends_at: Option<i64>,
+    /// ATTENDEE properties, every instance counted.
+    pub attendees: usize,
 }
 
 fn invalid(why: impl Into<String>) -> DavError {
@@ -27,8 +29,14 @@ fn invalid(why: impl Into<String>) -> DavError {
 }
 
 fn parse(text: &str) -> Result<ICalendar, DavError> {
-    let ical =
-        ICalendar::parse(text).map_err(|_| invalid("the body is not an iCalendar object"))?;
+    let mut parser = calcard::Parser::new(text);
+    let calcard::Entry::ICalendar(ical) = parser.entry() else {
+        return Err(invalid("the body is not an iCalendar object"));
+    };
+    // calcard reads the first object of a stream: a second one after it is refused here.
+    if !matches!(parser.entry(), calcard::Entry::Eof) {
+        return Err(invalid("the body holds more than one iCalendar object"));
+    }
     if ical.components.first().map(|c| &c.component_type)
         != Some(&ICalendarComponentType::VCalendar)
     {
@@ -73,6 +81,7 @@ pub(crate) fn inspect(text: &str) -> Result<Inspected, DavError> {
         component: kind.as_str().to_string(),
         starts_at,
         ends_at,
+        attendees: crate::itip::attendee_count(&ical),
     })
 }
 
@@ -164,6 +173,10 @@ mod tests {
             END:VEVENT\r\nBEGIN:VEVENT\r\nUID:b\r\nDTSTART:20261201T090000Z\r\nEND:VEVENT\r\n\
             END:VCALENDAR\r\n";
         assert!(matches!(inspect(two), Err(DavError::InvalidData(_))));
+        let one = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:20261201T090000Z\r\n\
+            END:VEVENT\r\nEND:VCALENDAR\r\n";
+        assert!(inspect(one).is_ok());
+        assert!(inspect(&format!("{one}{one}")).is_err());
         assert!(inspect("hello").is_err());
         assert!(inspect("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n").is_err());
         let no_uid =

@@ -4,15 +4,46 @@
 //! 6578), and time-range queries answered through calcard's recurrence expansion. Knows no
 //! HTTP and no XML: the web crate maps requests here, and answers, through proto-dav.
 //!
+//! Each account also has a scheduling inbox (RFC 6638): writes of meetings are scheduled
+//! inside the organization by `schedule`, and free/busy is read by `freebusy`.
+//!
 //! Access: every call names the signed-in account and reaches only that account's own
 //! collections; shares and delegation come later and will widen exactly this check.
 
+mod contacts;
+mod directory;
+mod freebusy;
 mod ical;
+mod itip;
+mod schedule;
 
-use carepost_store::{CollectionRow, DavObjectRow, DavRepo, Store, StoreError};
+pub use contacts::{CardFilter, card_matches};
+pub use directory::{
+    Card, DIRECTORY_MAX, DIRECTORY_PAGE, DIRECTORY_SLUG, DirectoryChange, directory_position,
+};
+pub use freebusy::{
+    Busy, BusyKind, FreeBusyParties, FreeBusyRequest, busy_in, read_request, vfreebusy,
+};
+pub use schedule::{MAX_ATTENDEES, ReplyOutcome};
+
+use carepost_audit::{Actor, NewEvent, Outcome, action};
+use carepost_mail::{Invitation, MailStore};
+use carepost_store::{
+    AuditRepo, CollectionRow, DavObjectRow, DavRepo, DirectoryRepo, Store, StoreError,
+};
 use carepost_types::{AccountId, Clock};
 use sha2::Digest;
 use std::sync::Arc;
+
+/// The `kind` of a calendar or task list in the store.
+pub(crate) const CALENDAR: &str = "calendar";
+/// The `kind` of a scheduling inbox.
+pub(crate) const INBOX: &str = "inbox";
+/// The `kind` of a personal address book.
+pub(crate) const ADDRESSBOOK: &str = "addressbook";
+/// The path segments of the scheduling inbox and outbox (no client may take them).
+pub const INBOX_SLUG: &str = "inbox";
+pub const OUTBOX_SLUG: &str = "outbox";
 
 /// The largest object accepted (RFC 4791 `max-resource-size`).
 pub const MAX_OBJECT_SIZE: usize = 1 << 20;
@@ -43,6 +74,11 @@ pub enum DavError {
     Invalid(String),
     #[error("too many collections")]
     TooMany,
+    /// More attendees than `MAX_ATTENDEES` (`max-attendees-per-instance`).
+    #[error("the object has more than {MAX_ATTENDEES} attendees")]
+    TooManyAttendees,
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -51,6 +87,20 @@ pub enum DavError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Calendar,
+    /// The scheduling inbox: iTIP messages the scheduler delivered, readable and deletable.
+    Inbox,
+    /// A personal address book (vCards).
+    AddressBook,
+}
+
+impl Kind {
+    fn of(kind: &str) -> Kind {
+        match kind {
+            INBOX => Kind::Inbox,
+            ADDRESSBOOK => Kind::AddressBook,
+            _ => Kind::Calendar,
+        }
+    }
 }
 
 /// A calendar or task list of an account.
@@ -74,7 +124,7 @@ impl Collection {
         Collection {
             id: r.id,
             account: r.account_id,
-            kind: Kind::Calendar,
+            kind: Kind::of(&r.kind),
             slug: r.slug,
             display_name: r.display_name,
             description: r.description,
@@ -159,6 +209,11 @@ impl Conditions {
     }
 }
 
+/// The ETag of an object's text.
+pub(crate) fn etag_of(data: &str) -> String {
+    hex::encode(&sha2::Sha256::digest(data.as_bytes())[..16])
+}
+
 /// An ETag as sent in headers: quoted.
 pub fn quoted(etag: &str) -> String {
     format!("\"{etag}\"")
@@ -177,6 +232,8 @@ pub struct CollectionProps {
 pub struct Calendars {
     store: Store,
     clock: Arc<dyn Clock>,
+    /// Where invitations to people outside leave (iMIP); none in tools that only read.
+    mail: Option<MailStore>,
 }
 
 /// A slug a client may give a collection: letters, digits, `-`, `_`, `.`, not `.`/`..`.
@@ -185,6 +242,9 @@ fn valid_slug(slug: &str) -> bool {
         && slug.len() <= 64
         && slug != "."
         && slug != ".."
+        && slug != INBOX_SLUG
+        && slug != OUTBOX_SLUG
+        && slug != DIRECTORY_SLUG
         && slug
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
@@ -204,38 +264,87 @@ fn valid_name(name: &str) -> bool {
 
 impl Calendars {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Calendars {
-        Calendars { store, clock }
+        Calendars {
+            store,
+            clock,
+            mail: None,
+        }
     }
 
-    /// The account's collections, after making its calendar and task list if it has none.
+    /// The same, mailing invitations and answers to people outside through `mail`'s queue.
+    pub fn with_mail(mut self, mail: MailStore) -> Calendars {
+        self.mail = Some(mail);
+        self
+    }
+
+    fn local_domains(&self) -> Vec<String> {
+        self.mail
+            .as_ref()
+            .map(|m| {
+                m.config()
+                    .domains()
+                    .map(|d| d.as_str().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Queues the iTIP messages for people outside, once the write that made them is
+    /// committed. A failure is logged and counted: the calendar change stands.
+    async fn send_outgoing(&self, outgoing: Vec<schedule::Outgoing>) {
+        let Some(mail) = &self.mail else {
+            return;
+        };
+        for o in outgoing {
+            let sent = mail
+                .send_imip(&Invitation {
+                    account: o.account,
+                    from: &o.from,
+                    to: &o.to,
+                    method: o.method,
+                    summary: &o.summary,
+                    ical: &o.ical,
+                })
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, to = %o.to, "an invitation could not be queued");
+            }
+        }
+    }
+
+    /// The account's collections, after making its calendar and task list if it has none,
+    /// and its scheduling inbox.
     pub async fn home(&self, account: AccountId) -> Result<Vec<Collection>, DavError> {
         let mut read = self.store.read().await?;
         let rows = read.dav_collections(account).await?;
         drop(read);
-        if !rows.is_empty() {
+        if rows.iter().any(|r| r.kind == INBOX) && rows.iter().any(|r| r.kind == ADDRESSBOOK) {
             return Ok(rows.into_iter().map(Collection::from_row).collect());
         }
         let mut tx = self.store.begin_bookkeeping().await?;
-        // Another request may have made them meanwhile: read again inside the write.
-        if tx.dav_collections(account).await?.is_empty() {
-            for (slug, name, comps) in [
-                ("calendar", "Calendar", "VEVENT"),
-                ("tasks", "Tasks", "VTODO"),
-            ] {
-                tx.insert_dav_collection(&self.row(account, slug, name, comps))
-                    .await?;
-            }
-        }
-        let rows = tx.dav_collections(account).await?;
+        // Another request may have made them meanwhile: `defaults` reads again inside the
+        // write.
+        let rows = schedule::defaults(&mut tx, account, self.clock.now().0).await?;
         tx.commit().await?;
         Ok(rows.into_iter().map(Collection::from_row).collect())
+    }
+
+    /// The calendar invitations of `component`s land in, if the account has one.
+    pub async fn default_calendar(
+        &self,
+        account: AccountId,
+        component: &str,
+    ) -> Result<Option<String>, DavError> {
+        let mut read = self.store.read().await?;
+        let rows = read.dav_collections(account).await?;
+        Ok(schedule::default_calendar(&rows, component).map(|c| c.slug.clone()))
     }
 
     fn row(&self, account: AccountId, slug: &str, name: &str, comps: &str) -> CollectionRow {
         CollectionRow {
             id: 0,
             account_id: account,
-            kind: "calendar".to_string(),
+            kind: CALENDAR.to_string(),
             slug: slug.to_string(),
             display_name: name.to_string(),
             description: String::new(),
@@ -255,11 +364,30 @@ impl Calendars {
             .ok_or(DavError::NotFound)
     }
 
+    /// A calendar, task list or the inbox (what the calendar home holds).
+    pub async fn calendar(&self, account: AccountId, slug: &str) -> Result<Collection, DavError> {
+        let c = self.collection(account, slug).await?;
+        if c.kind == Kind::AddressBook {
+            return Err(DavError::NotFound);
+        }
+        Ok(c)
+    }
+
+    /// A personal address book.
+    pub async fn book(&self, account: AccountId, slug: &str) -> Result<Collection, DavError> {
+        let c = self.collection(account, slug).await?;
+        if c.kind != Kind::AddressBook {
+            return Err(DavError::NotFound);
+        }
+        Ok(c)
+    }
+
     /// Makes a calendar (MKCALENDAR, extended MKCOL) holding `components` (events when none
     /// are named).
     pub async fn create(
         &self,
         account: AccountId,
+        kind: Kind,
         slug: &str,
         components: &[String],
         props: &CollectionProps,
@@ -273,6 +401,9 @@ impl Calendars {
         comps.retain(|c| matches!(c.as_str(), "VEVENT" | "VTODO" | "VJOURNAL"));
         if comps.is_empty() {
             comps.push("VEVENT".to_string());
+        }
+        if kind == Kind::AddressBook {
+            comps = vec!["VCARD".to_string()];
         }
         let existing = self.home(account).await?;
         if existing.len() >= MAX_COLLECTIONS {
@@ -290,6 +421,9 @@ impl Calendars {
                 .collect::<String>(),
             &comps.join(","),
         );
+        if kind == Kind::AddressBook {
+            row.kind = ADDRESSBOOK.to_string();
+        }
         row.description = props
             .description
             .clone()
@@ -336,6 +470,11 @@ impl Calendars {
     }
 
     pub async fn delete(&self, c: &Collection) -> Result<(), DavError> {
+        if c.kind == Kind::Inbox {
+            return Err(DavError::Forbidden(
+                "the scheduling inbox cannot be deleted".into(),
+            ));
+        }
         let mut tx = self.store.begin_bookkeeping().await?;
         tx.delete_dav_collection(c.id).await?;
         tx.commit().await?;
@@ -368,6 +507,11 @@ impl Calendars {
         data: &str,
         conditions: &Conditions,
     ) -> Result<(String, bool), DavError> {
+        if c.kind == Kind::Inbox {
+            return Err(DavError::Forbidden(
+                "the scheduling inbox is written by the server only".into(),
+            ));
+        }
         if !valid_name(name) {
             return Err(DavError::Invalid(format!("'{name}' is not an object name")));
         }
@@ -384,11 +528,24 @@ impl Calendars {
                 "the object holds control characters".into(),
             ));
         }
-        let inspected = ical::inspect(data)?;
-        if !c.components.contains(&inspected.component) {
+        let inspected = if c.kind == Kind::AddressBook {
+            ical::Inspected {
+                uid: contacts::inspect(data)?,
+                component: "VCARD".to_string(),
+                starts_at: None,
+                ends_at: None,
+                attendees: 0,
+            }
+        } else {
+            ical::inspect(data)?
+        };
+        if c.kind == Kind::Calendar && !c.components.contains(&inspected.component) {
             return Err(DavError::UnsupportedComponent(inspected.component));
         }
-        let etag = hex::encode(&sha2::Sha256::digest(data.as_bytes())[..16]);
+        if inspected.attendees > MAX_ATTENDEES {
+            return Err(DavError::TooManyAttendees);
+        }
+        let etag = etag_of(data);
         let mut tx = self.store.begin_bookkeeping().await?;
         let current = tx.dav_object(c.id, name).await?;
         conditions.check(current.as_ref())?;
@@ -410,7 +567,20 @@ impl Calendars {
             modseq: seq,
         })
         .await?;
+        let mut outgoing = Vec::new();
+        if c.kind == Kind::Calendar {
+            outgoing = schedule::after_write(
+                &mut tx,
+                c.account,
+                current.as_ref().map(|r| r.data.as_str()),
+                Some(data),
+                self.clock.now().0,
+                &self.local_domains(),
+            )
+            .await?;
+        }
         tx.commit().await?;
+        self.send_outgoing(outgoing).await;
         Ok((etag, current.is_none()))
     }
 
@@ -429,7 +599,20 @@ impl Calendars {
         conditions.check(current.as_ref())?;
         let seq = tx.next_dav_seq(c.id).await?;
         tx.delete_dav_object(c.id, name, seq).await?;
+        let mut outgoing = Vec::new();
+        if c.kind == Kind::Calendar {
+            outgoing = schedule::after_write(
+                &mut tx,
+                c.account,
+                current.as_ref().map(|r| r.data.as_str()),
+                None,
+                self.clock.now().0,
+                &self.local_domains(),
+            )
+            .await?;
+        }
         tx.commit().await?;
+        self.send_outgoing(outgoing).await;
         Ok(())
     }
 
@@ -476,5 +659,90 @@ impl Calendars {
             .filter(|r| ical::meets(&r.data, start, end))
             .map(DavObject::from_row)
             .collect())
+    }
+
+    /// `address`'s taken periods in [start, end) (seconds); `None` when the address is not
+    /// an active member of staff.
+    pub async fn busy_of(
+        &self,
+        address: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<Option<Vec<Busy>>, DavError> {
+        let address = address.trim().to_lowercase();
+        let mut read = self.store.read().await?;
+        let Some(account) = read
+            .find_account_by_address(&address)
+            .await?
+            .filter(|a| a.status == "active")
+        else {
+            return Ok(None);
+        };
+        let rows = read
+            .dav_account_objects_in_span(account.id, start, end)
+            .await?;
+        drop(read);
+        let owner = account.primary_address.to_lowercase();
+        Ok(Some(busy_in(
+            rows.iter().map(|r| r.data.as_str()),
+            &owner,
+            start,
+            end,
+        )))
+    }
+
+    /// The taken periods of the objects of one calendar in [start, end) (free-busy-query).
+    pub async fn busy_in_collection(
+        &self,
+        c: &Collection,
+        owner: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Busy>, DavError> {
+        let mut read = self.store.read().await?;
+        let rows = read
+            .dav_objects_in_span(c.id, Some(start), Some(end))
+            .await?;
+        Ok(busy_in(
+            rows.iter().map(|r| r.data.as_str()),
+            owner,
+            start,
+            end,
+        ))
+    }
+
+    /// An answer to an invitation that `sender` mailed to the organizer `account` (iMIP, RFC
+    /// 6047), read
+    /// only when the caller checked that the mail passed DMARC for `sender`'s domain. Every
+    /// one is recorded on the audit trail; a refused one changes nothing.
+    pub async fn mailed_reply(
+        &self,
+        account: AccountId,
+        sender: &str,
+        text: &str,
+    ) -> Result<ReplyOutcome, DavError> {
+        let sender = sender.trim().to_lowercase();
+        let now = self.clock.now();
+        let mut tx = self.store.begin_bookkeeping().await?;
+        let Some(row) = tx.find_account(account).await? else {
+            return Err(DavError::NotFound);
+        };
+        let organizer = row.primary_address.to_lowercase();
+        let outcome =
+            schedule::mailed_reply(&mut tx, account, &organizer, &sender, text, now.0).await?;
+        let event = NewEvent::success(
+            now,
+            &Actor::System,
+            action::CALENDAR_IMIP_REPLY,
+            format!("account:{organizer}"),
+        )
+        .with_outcome(match outcome {
+            ReplyOutcome::Refused => Outcome::Denied,
+            _ => Outcome::Success,
+        })
+        .with_details(serde_json::json!({ "from": sender, "outcome": format!("{outcome:?}") }));
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(outcome)
     }
 }

@@ -11,6 +11,7 @@ mod deliver;
 mod dkim;
 mod error;
 mod folders;
+mod imip;
 mod mailboxes;
 mod message;
 mod notices;
@@ -29,6 +30,7 @@ pub use deliver::{Placed, Target};
 pub use dkim::{DkimKey, generate_key_file};
 pub use error::MailError;
 pub use folders::{Changes, FlagChanges, FlagOp, FlagState, SEPARATOR};
+pub use imip::{Invitation, calendar_replies};
 pub use mailboxes::Folder;
 pub use message::{
     add_missing_headers, header_problem, is_plain_address, normalize_domain, prefix_subject,

@@ -110,6 +110,9 @@ pub struct Verdict {
     /// The value of the `Authentication-Results` header to add.
     pub results: String,
     pub disposition: Disposition,
+    /// DMARC passed: the From: domain is proven (what an answer to an invitation by mail
+    /// needs before it may change a meeting).
+    pub from_proven: bool,
 }
 
 /// The facts of one SMTP transaction that verification needs.
@@ -482,6 +485,7 @@ impl SenderAuth {
             return Verdict {
                 results: format!("{}; none", self.hostname),
                 disposition: Disposition::Reject("The message cannot be parsed".into()),
+                from_proven: false,
             };
         };
         let dkim = self.authenticator.verify_dkim(self.params(&msg)).await;
@@ -522,6 +526,7 @@ impl SenderAuth {
                 disposition: Disposition::Reject(
                     "The From: header reads differently to different readers".into(),
                 ),
+                from_proven: false,
             };
         }
         let sender_domain = origin
@@ -555,6 +560,7 @@ impl SenderAuth {
         };
         Verdict {
             results,
+            from_proven: dmarc_pass && disposition == Disposition::Accept,
             disposition,
         }
     }

@@ -15,5 +15,5 @@ pub use request::{
     CompFilter, Depth, MkCollection, PropPatch, PropRequest, Report, TextMatch, TimeRange,
     parse_mkcol, parse_propfind, parse_proppatch, parse_report,
 };
-pub use response::{Multistatus, Prop, Value, error_body};
+pub use response::{Multistatus, Prop, ScheduleAnswer, Value, error_body, schedule_response};
 pub use tree::{Element, XmlError};

@@ -265,6 +265,42 @@ pub fn error_body(condition: &Name) -> String {
     out
 }
 
+/// One recipient's answer to a request posted to a scheduling outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleAnswer {
+    /// `mailto:` address.
+    pub recipient: String,
+    /// An iTIP request status (RFC 5546 section 3.6): `2.0;Success`, `3.7;Invalid calendar
+    /// user`.
+    pub request_status: String,
+    pub calendar_data: Option<String>,
+}
+
+/// The `schedule-response` body of an outbox POST (RFC 6638 section 10.1).
+pub fn schedule_response(answers: &[ScheduleAnswer]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<c:schedule-response xmlns:d=\"DAV:\" \
+         xmlns:c=\"urn:ietf:params:xml:ns:caldav\">",
+    );
+    for a in answers {
+        out.push_str(&format!(
+            "<c:response><c:recipient><d:href>{}</d:href></c:recipient>\
+             <c:request-status>{}</c:request-status>",
+            escape(a.recipient.as_str()),
+            escape(a.request_status.as_str())
+        ));
+        if let Some(data) = &a.calendar_data {
+            out.push_str(&format!(
+                "<c:calendar-data>{}</c:calendar-data>",
+                escape(data.as_str())
+            ));
+        }
+        out.push_str("</c:response>");
+    }
+    out.push_str("</c:schedule-response>");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,5 +341,20 @@ mod tests {
         assert_eq!(tree.child(ns::DAV, "sync-token").unwrap().text, "t:7");
         assert!(xml.contains("HTTP/1.1 404 Not Found"));
         assert!(Element::parse(&error_body(&Name::caldav("valid-calendar-data"))).is_ok());
+    }
+
+    #[test]
+    fn a_schedule_response_parses_back() {
+        let xml = schedule_response(&[ScheduleAnswer {
+            recipient: "mailto:bob@x.org".into(),
+            request_status: "2.0;Success".into(),
+            calendar_data: Some("BEGIN:VCALENDAR\n<&>".into()),
+        }]);
+        let tree = Element::parse(&xml).unwrap();
+        let r = tree.child(ns::CALDAV, "response").unwrap();
+        assert_eq!(
+            r.child(ns::CALDAV, "calendar-data").unwrap().text,
+            "BEGIN:VCALENDAR\n<&>"
+        );
     }
 }

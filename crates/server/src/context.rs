@@ -16,6 +16,8 @@ pub struct Context {
     pub directory: Directory,
     pub mail: MailStore,
     pub oidc: Provider,
+    /// Calendars and address books, mailing invitations to people outside through `mail`.
+    pub calendars: carepost_calendar::Calendars,
     pub clock: Arc<dyn Clock>,
     pub rng: Arc<dyn Rng>,
 }
@@ -68,12 +70,15 @@ impl Context {
             clock.clone(),
             rng.clone(),
         );
+        let calendars =
+            carepost_calendar::Calendars::new(store.clone(), clock.clone()).with_mail(mail.clone());
         Ok(Context {
             config,
             store,
             directory,
             mail,
             oidc,
+            calendars,
             clock,
             rng,
         })

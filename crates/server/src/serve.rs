@@ -76,15 +76,18 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
     let smtp_service = if smtp_listeners.is_empty() {
         None
     } else {
-        Some(SmtpService::new(
-            config.clone(),
-            context.directory.clone(),
-            context.oidc.clone(),
-            context.mail.clone(),
-            context.clock.clone(),
-            context.rng.clone(),
-            TlsAcceptor::from(tls::server_config(&config)?),
-        ))
+        Some(
+            SmtpService::new(
+                config.clone(),
+                context.directory.clone(),
+                context.oidc.clone(),
+                context.mail.clone(),
+                context.clock.clone(),
+                context.rng.clone(),
+                TlsAcceptor::from(tls::server_config(&config)?),
+            )
+            .with_calendars(context.calendars.clone()),
+        )
     };
     let mut imap_listeners = Vec::new();
     for (addr, kind) in [
@@ -127,7 +130,7 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         sign_in_limiter: std::sync::Arc::new(carepost_web::api::sign_in_limiter()),
         token_refusals: std::sync::Arc::new(carepost_web::api::sign_in_limiter()),
         read_ahead: carepost_web::read_ahead_budget(),
-        calendars: carepost_calendar::Calendars::new(context.store.clone(), context.clock.clone()),
+        calendars: context.calendars.clone(),
         dav_auth: std::sync::Arc::new(carepost_web::DavAuthCache::new(
             // A key new each start: the cache's hashes mean nothing anywhere else.
             &context.rng.bytes(32),

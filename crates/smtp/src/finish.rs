@@ -14,6 +14,7 @@ use carepost_mail::{
     rfc5322_date, summarize,
 };
 use carepost_proto_smtp::{Mode, Reply, replies};
+use carepost_types::AccountId;
 use serde_json::json;
 
 /// What a message from outside whose display name shows an address gets before its subject.
@@ -163,6 +164,7 @@ impl Conn {
                     ),
                     false => Disposition::Accept,
                 },
+                from_proven: false,
             };
         };
         let helo = self.session.helo.clone().unwrap_or_default();
@@ -212,16 +214,46 @@ impl Conn {
         for t in &mut targets {
             t.folder = folder;
         }
+        let recipients: Vec<AccountId> = targets.iter().map(|t| t.account).collect();
         let what = (targets, None);
-        self.deliver(
-            envelope,
-            raw,
-            summary,
-            what,
-            Actor::System,
-            action::MAIL_RECEIVE,
-        )
-        .await
+        let reply = self
+            .deliver(
+                envelope,
+                raw,
+                summary,
+                what,
+                Actor::System,
+                action::MAIL_RECEIVE,
+            )
+            .await;
+        if reply.code == 250 && verdict.from_proven {
+            self.apply_calendar_replies(&body, &senders.from.address, &recipients)
+                .await;
+        }
+        reply
+    }
+
+    /// An answer to an invitation, mailed from outside by the attendee and delivered: each
+    /// recipient who organizes that meeting gets the answer in their copy. Only mail whose
+    /// From: passed DMARC comes here, and the calendar takes only the From: address's own
+    /// answer; a refusal is on the audit trail. The message is in the mailbox either way.
+    async fn apply_calendar_replies(&self, body: &[u8], from: &str, recipients: &[AccountId]) {
+        let Some(calendars) = &self.svc.calendars else {
+            return;
+        };
+        for text in carepost_mail::calendar_replies(body) {
+            for account in recipients {
+                match calendars.mailed_reply(*account, from, &text).await {
+                    Ok(outcome) => {
+                        metrics::counter!("carepost_imip_received_total", "outcome" => format!("{outcome:?}"))
+                            .increment(1);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "an answer to an invitation was not applied")
+                    }
+                }
+            }
+        }
     }
 
     async fn submit(

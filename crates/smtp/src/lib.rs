@@ -82,6 +82,8 @@ pub struct SmtpService {
     sender_auth: Option<Arc<SenderAuth>>,
     /// The certificate authorities outbound TLS is verified against.
     trust: Arc<outbound::trust::Trust>,
+    /// Where answers to invitations that come by mail (iMIP REPLY) are applied.
+    calendars: Option<carepost_calendar::Calendars>,
 }
 
 impl std::fmt::Debug for SmtpService {
@@ -157,7 +159,14 @@ impl SmtpService {
             timeouts: Timeouts::default(),
             sender_auth,
             trust,
+            calendars: None,
         }
+    }
+
+    /// Applies answers to invitations that arrive at the MX to `calendars`.
+    pub fn with_calendars(mut self, calendars: carepost_calendar::Calendars) -> SmtpService {
+        self.calendars = Some(calendars);
+        self
     }
 
     /// The MX's verifier, to preload DNS records into (tests, sites without public DNS).

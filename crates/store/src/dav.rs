@@ -95,6 +95,7 @@ pub trait DavRepo {
         account: AccountId,
         slug: &str,
     ) -> Result<Option<CollectionRow>, StoreError>;
+    async fn dav_collection_by_id(&mut self, id: i64) -> Result<Option<CollectionRow>, StoreError>;
     /// Inserts a collection; `StoreError::Conflict` when the slug is taken.
     async fn insert_dav_collection(&mut self, row: &CollectionRow) -> Result<i64, StoreError>;
     async fn update_dav_collection(&mut self, row: &CollectionRow) -> Result<(), StoreError>;
@@ -111,6 +112,19 @@ pub trait DavRepo {
         collection: i64,
         uid: &str,
     ) -> Result<Option<DavObjectRow>, StoreError>;
+    /// The object with `uid` in any calendar of `account` (the first made, if several).
+    async fn dav_calendar_object_by_uid(
+        &mut self,
+        account: AccountId,
+        uid: &str,
+    ) -> Result<Option<DavObjectRow>, StoreError>;
+    /// As `dav_objects_in_span`, over every calendar of `account` (free/busy).
+    async fn dav_account_objects_in_span(
+        &mut self,
+        account: AccountId,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<DavObjectRow>, StoreError>;
     /// Objects whose span may meet [start, end) (seconds; either open), and those without
     /// any time.
     async fn dav_objects_in_span(
@@ -165,6 +179,15 @@ impl DavRepo for Tx {
         let row = sqlx::query(sql)
             .bind(account.0)
             .bind(slug)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(row.as_ref().map(CollectionRow::from_row).transpose()?)
+    }
+
+    async fn dav_collection_by_id(&mut self, id: i64) -> Result<Option<CollectionRow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!("{COLLECTION_COLUMNS} WHERE id = $1"));
+        let row = sqlx::query(sql)
+            .bind(id)
             .fetch_optional(self.conn())
             .await?;
         Ok(row.as_ref().map(CollectionRow::from_row).transpose()?)
@@ -256,6 +279,44 @@ impl DavRepo for Tx {
             .fetch_optional(self.conn())
             .await?;
         Ok(row.as_ref().map(DavObjectRow::from_row).transpose()?)
+    }
+
+    async fn dav_calendar_object_by_uid(
+        &mut self,
+        account: AccountId,
+        uid: &str,
+    ) -> Result<Option<DavObjectRow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{OBJECT_COLUMNS} WHERE uid = $2 AND collection_id IN (SELECT id FROM \
+             dav_collections WHERE account_id = $1 AND kind = 'calendar') \
+             ORDER BY collection_id LIMIT 1"
+        ));
+        let row = sqlx::query(sql)
+            .bind(account.0)
+            .bind(uid)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(row.as_ref().map(DavObjectRow::from_row).transpose()?)
+    }
+
+    async fn dav_account_objects_in_span(
+        &mut self,
+        account: AccountId,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<DavObjectRow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{OBJECT_COLUMNS} WHERE collection_id IN (SELECT id FROM dav_collections WHERE \
+             account_id = $1 AND kind = 'calendar') AND starts_at IS NOT NULL AND \
+             starts_at < $3 AND (ends_at IS NULL OR ends_at > $2)"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(account.0)
+            .bind(start)
+            .bind(end)
+            .fetch_all(self.conn())
+            .await?;
+        all(&rows, DavObjectRow::from_row)
     }
 
     async fn dav_objects_in_span(

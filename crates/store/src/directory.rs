@@ -103,6 +103,15 @@ pub trait DirectoryRepo {
         employee_id: &str,
     ) -> Result<Option<AccountRow>, StoreError>;
     async fn list_accounts(&mut self, f: &AccountFilter) -> Result<Vec<AccountRow>, StoreError>;
+    /// The number of the last change to any account (the directory book's sync token).
+    async fn last_account_change(&mut self) -> Result<i64, StoreError>;
+    /// Accounts whatever their status, with their change numbers, in the order of their
+    /// last change, after change number `after` (the directory address book's sync).
+    async fn accounts_changed_after(
+        &mut self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, AccountRow)>, StoreError>;
     /// The personal address HR recorded for the account (where an invitation is mailed).
     async fn personal_email(&mut self, id: AccountId) -> Result<Option<String>, StoreError>;
     async fn set_personal_email(
@@ -390,6 +399,35 @@ impl DirectoryRepo for Tx {
             .fetch_optional(self.conn())
             .await?;
         Ok(row.as_ref().map(AccountRow::from_row).transpose()?)
+    }
+
+    async fn last_account_change(&mut self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT seq FROM directory_seq WHERE id = 1")
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get("seq")?,
+            None => 0,
+        })
+    }
+
+    async fn accounts_changed_after(
+        &mut self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, AccountRow)>, StoreError> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS}, a.change_seq {ACCOUNT_JOINS} WHERE a.change_seq > $1 \
+             ORDER BY a.change_seq LIMIT $2"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.conn())
+            .await?;
+        all(&rows, |r| {
+            Ok((r.try_get("change_seq")?, AccountRow::from_row(r)?))
+        })
     }
 
     async fn list_accounts(&mut self, f: &AccountFilter) -> Result<Vec<AccountRow>, StoreError> {

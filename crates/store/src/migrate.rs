@@ -140,6 +140,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0022_calendar.sql"),
         include_str!("../../../migrations/postgres/0022_calendar.sql"),
     ),
+    (
+        23,
+        "directory_book",
+        include_str!("../../../migrations/sqlite/0023_directory_book.sql"),
+        include_str!("../../../migrations/postgres/0023_directory_book.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

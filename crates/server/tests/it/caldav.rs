@@ -211,3 +211,170 @@ async fn a_revoked_app_password_stops_syncing_at_once_though_it_was_remembered()
         "401"
     );
 }
+
+/// Ann invites Bob with python's caldav client; Bob answers on his own copy; Ann asks for
+/// Bob's free/busy; Ann takes Bob off the meeting. Printed lines are checked below.
+const SCHEDULING: &str = r#"
+import caldav, datetime, sys
+url, ann, bob, password = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+utc = datetime.timezone.utc
+def client(user):
+    return caldav.DAVClient(url=url + "/.well-known/caldav", username=user, password=password,
+                            ssl_verify_cert=False)
+a, b = client(ann).principal(), client(bob).principal()
+print("outbox", a.schedule_outbox().url.path)
+acal = a.calendar(cal_id="calendar")
+bcal = b.calendar(cal_id="calendar")
+# A private appointment of Bob's: busy for others, never its title.
+bcal.save_event(dtstart=datetime.datetime(2026, 12, 10, 14, 0, tzinfo=utc),
+                dtend=datetime.datetime(2026, 12, 10, 15, 0, tzinfo=utc),
+                summary="Secret appointment", uid="bob-private", **{"class": "PRIVATE"})
+meeting = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:case-review\r\n"
+           "DTSTAMP:20261201T000000Z\r\nDTSTART:20261210T090000Z\r\nDTEND:20261210T100000Z\r\n"
+           "SUMMARY:Case review\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+acal.save_with_invites(meeting, attendees=[a, bob, "outside@example.com"])
+copy = bcal.event_by_uid("case-review")
+mine = [x for x in copy.icalendar_component.get("attendee") if bob in str(x).lower()][0]
+print("bob-copy", str(copy.icalendar_component["summary"]), mine.params.get("PARTSTAT"))
+items = b.schedule_inbox().get_items()
+print("bob-inbox", len(items), sorted(str(i.icalendar_instance.get("method")) for i in items))
+copy.change_attendee_status(attendee=bob, partstat="ACCEPTED")
+copy.save()
+org = acal.event_by_uid("case-review")
+answer = [x for x in org.icalendar_component.get("attendee") if bob in str(x).lower()][0]
+print("ann-sees", answer.params.get("PARTSTAT"))
+print("ann-inbox", sorted(str(i.icalendar_instance.get("method")) for i in a.schedule_inbox().get_items()))
+fb = a.freebusy_request(datetime.datetime(2026, 12, 10, tzinfo=utc),
+                        datetime.datetime(2026, 12, 11, tzinfo=utc),
+                        ["mailto:" + bob, "mailto:nobody@kaiser.org"])
+busy = fb["mailto:" + bob]
+periods = []
+for p in busy.icalendar_component.get("freebusy"):
+    for v in (p if isinstance(p, list) else [p]):
+        periods.append(v.to_ical().decode())
+print("busy", sorted(periods))
+print("secret-leaked", "Secret" in busy.data)
+print("unknown", sorted(fb["errors"].keys()))
+# Ann takes Bob off: his copy is cancelled and his inbox told.
+org = acal.event_by_uid("case-review")
+comp = org.icalendar_component
+keep = [x for x in comp.get("attendee") if bob not in str(x).lower()]
+del comp["attendee"]
+for x in keep:
+    comp.add("attendee", x)
+org.save()
+copy = bcal.event_by_uid("case-review")
+print("bob-after", str(copy.icalendar_component.get("status")))
+print("bob-inbox-after", sorted(str(i.icalendar_instance.get("method")) for i in b.schedule_inbox().get_items()))
+"#;
+
+#[tokio::test]
+async fn meetings_reach_colleagues_answers_come_back_and_free_busy_hides_titles() {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        let (s, ann, bob) = server_with_staff(db).await;
+        let url = format!("https://127.0.0.1:{}", s.running.https.unwrap().port());
+        let out = caldav_python(SCHEDULING, &[&url, &ann, &bob, GOOD]).await;
+        for want in [
+            format!("outbox /dav/calendars/{ann}/outbox/"),
+            "bob-copy Case review NEEDS-ACTION".to_string(),
+            "bob-inbox 1 ['REQUEST']".to_string(),
+            "ann-sees ACCEPTED".to_string(),
+            "ann-inbox ['REPLY']".to_string(),
+            "busy ['20261210T090000Z/20261210T100000Z', '20261210T140000Z/20261210T150000Z']"
+                .to_string(),
+            "secret-leaked False".to_string(),
+            "unknown ['mailto:nobody@kaiser.org']".to_string(),
+            "bob-after CANCELLED".to_string(),
+            "bob-inbox-after ['CANCEL', 'REQUEST']".to_string(),
+        ] {
+            assert!(out.lines().any(|l| l == want), "{want:?} not in:\n{out}");
+        }
+    }
+}
+
+/// Scheduling's edges through raw requests: an invitation reusing the UID of someone's own
+/// event, a forged answer, too many attendees, the outbox and inbox refusing what they must.
+const SCHEDULING_EDGES: &str = r#"
+import base64, http.client, ssl, sys
+port, ann, bob, password = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+def req(user, method, path, body=None, headers=None):
+    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx)
+    h = dict(headers or {})
+    h["Authorization"] = "Basic " + base64.b64encode((user + ":" + password).encode()).decode()
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    return r.status, r.read().decode("utf-8", "replace")
+def event(uid, extra=""):
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:" + uid +
+            "\r\nDTSTAMP:20261201T000000Z\r\nDTSTART:20261210T090000Z\r\nDTEND:20261210T100000Z\r\n"
+            "SUMMARY:" + uid + "\r\n" + extra + "END:VEVENT\r\nEND:VCALENDAR\r\n")
+cal = lambda user: "/dav/calendars/" + user + "/calendar/"
+ical = {"Content-Type": "text/calendar"}
+# Ann's own appointment, then Bob "invites" her with its UID: hers stays as it was.
+mine = event("ann-own")
+print("own", req(ann, "PUT", cal(ann) + "ann-own.ics", mine, ical)[0])
+hijack = event("ann-own", "ORGANIZER:mailto:" + bob + "\r\nATTENDEE:mailto:" + ann + "\r\n")
+print("hijack", req(bob, "PUT", cal(bob) + "x.ics", hijack, ical)[0])
+s, body = req(ann, "GET", cal(ann) + "ann-own.ics")
+print("own-kept", s, body == mine)
+# Ann's meeting without Bob; Bob claims to be an attendee who accepted: nothing changes.
+meeting = event("no-bob", "ORGANIZER:mailto:" + ann + "\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:" + ann + "\r\n")
+print("meeting", req(ann, "PUT", cal(ann) + "no-bob.ics", meeting, ical)[0])
+forged = event("no-bob", "ORGANIZER:mailto:" + ann + "\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:" + bob + "\r\n")
+print("forged", req(bob, "PUT", cal(bob) + "no-bob.ics", forged, ical)[0])
+s, body = req(ann, "GET", cal(ann) + "no-bob.ics")
+print("meeting-kept", s, body == meeting)
+crowd = "".join("ATTENDEE:mailto:p%d@kaiser.org\r\n" % i for i in range(600))
+s, body = req(ann, "PUT", cal(ann) + "crowd.ics", event("crowd", "ORGANIZER:mailto:" + ann + "\r\n" + crowd), ical)
+print("crowd", s, "max-attendees-per-instance" in body)
+fb = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VFREEBUSY\r\nUID:q\r\n"
+      "DTSTAMP:20261201T000000Z\r\nDTSTART:20261210T000000Z\r\nDTEND:20261211T000000Z\r\n"
+      "ORGANIZER:mailto:%s\r\nATTENDEE:mailto:%s\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n")
+outbox = "/dav/calendars/" + ann + "/outbox/"
+s, body = req(ann, "POST", outbox, fb % (bob, ann), ical)
+print("not-organizer", s, "organizer-allowed" in body)
+s, body = req(ann, "POST", outbox, "hello", ical)
+print("garbage", s, "valid-scheduling-message" in body)
+s, body = req(ann, "POST", "/dav/calendars/" + bob + "/outbox/", fb % (ann, bob), ical)
+print("other-outbox", s)
+s, body = req(ann, "POST", outbox, fb % (ann, ann), ical)
+print("own-freebusy", s, "FBTYPE=BUSY:20261210T090000Z/20261210T100000Z" in body.replace("\n ", ""))
+print("inbox-put", req(ann, "PUT", "/dav/calendars/" + ann + "/inbox/x.ics", mine, ical)[0])
+print("inbox-delete", req(ann, "DELETE", "/dav/calendars/" + ann + "/inbox/")[0])
+print("mk-inbox", req(ann, "MKCALENDAR", "/dav/calendars/" + ann + "/outbox/")[0])
+q = ("<c:free-busy-query xmlns:c='urn:ietf:params:xml:ns:caldav'><c:time-range "
+     "start='20261210T000000Z' end='20261211T000000Z'/></c:free-busy-query>")
+s, body = req(ann, "REPORT", cal(ann), q, {"Depth": "1"})
+print("fb-query", s, "BEGIN:VFREEBUSY" in body, "SUMMARY" in body)
+"#;
+
+#[tokio::test]
+async fn scheduling_refuses_hijacks_forgeries_and_crowds() {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        let (s, ann, bob) = server_with_staff(db).await;
+        let port = s.running.https.unwrap().port().to_string();
+        let out = python(SCHEDULING_EDGES, &[&port, &ann, &bob, GOOD]).await;
+        for want in [
+            "own 201",
+            "hijack 201",
+            "own-kept 200 True",
+            "meeting 201",
+            "forged 201",
+            "meeting-kept 200 True",
+            "crowd 403 True",
+            "not-organizer 403 True",
+            "garbage 403 True",
+            "other-outbox 403",
+            "own-freebusy 200 True",
+            "inbox-put 403",
+            "inbox-delete 403",
+            "mk-inbox 405",
+            "fb-query 200 True False",
+        ] {
+            assert!(out.lines().any(|l| l == want), "{want:?} not in:\n{out}");
+        }
+    }
+}

@@ -1,11 +1,14 @@
 //! CalDAV over HTTPS (RFC 4791 on WebDAV, RFC 4918): discovery (RFC 6764 well-known URLs,
 //! `current-user-principal`, `calendar-home-set`), each account's calendars and task lists,
 //! objects with ETags and conditional writes, `sync-collection` (RFC 6578), `calendar-multiget`
-//! and `calendar-query` with time ranges. Requests are parsed with proto-dav, answered by the
+//! and `calendar-query` with time ranges; address books (`contacts`, RFC 6352); scheduling (RFC 6638): a scheduling inbox per
+//! account, an outbox taking free/busy requests, `free-busy-query`, and meetings scheduled by
+//! the calendar crate as they are written. Requests are parsed with proto-dav, answered by the
 //! calendar crate, and every one is authenticated (`auth`); a path names its owner, and an
 //! account reaches only its own (403 for another's, whatever exists there).
 
 mod auth;
+mod contacts;
 mod path;
 mod props;
 
@@ -19,18 +22,24 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use carepost_calendar::{
-    Change, Collection, Conditions, DavError, MAX_OBJECT_SIZE, quoted, seq_of_token,
+    Change, Collection, Conditions, DavError, FreeBusyParties, Kind, MAX_OBJECT_SIZE, OUTBOX_SLUG,
+    quoted, seq_of_token,
 };
 use carepost_proto_dav::{
-    Depth, Multistatus, Name, PropRequest, Report, error_body, ns, parse_mkcol, parse_propfind,
-    parse_proppatch, parse_report,
+    Depth, Multistatus, Name, PropRequest, Report, ScheduleAnswer, error_body, ns, parse_mkcol,
+    parse_propfind, parse_proppatch, parse_report, schedule_response,
 };
 use path::DavPath;
 
 /// The DAV compliance classes and CalDAV features advertised (RFC 4918 section 10.1).
-const DAV_HEADER: &str = "1, 3, calendar-access, extended-mkcol";
+const DAV_HEADER: &str =
+    "1, 3, addressbook, calendar-access, calendar-auto-schedule, extended-mkcol";
 const ALLOW: &str =
-    "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT, MKCALENDAR, MKCOL";
+    "OPTIONS, GET, HEAD, PUT, DELETE, POST, PROPFIND, PROPPATCH, REPORT, MKCALENDAR, MKCOL";
+/// Recipients one free/busy request may name.
+const MAX_FREEBUSY_RECIPIENTS: usize = 100;
+/// The longest range a free/busy answer covers, in seconds (a year and a day).
+const MAX_FREEBUSY_RANGE: i64 = 366 * 86_400;
 /// Objects one REPORT answers with at most (a multiget asks for this many at most).
 const MAX_REPORT: usize = 5000;
 
@@ -111,6 +120,11 @@ fn dav_error(e: DavError) -> Response {
         ),
         DavError::Invalid(why) => plain(StatusCode::BAD_REQUEST, &why),
         DavError::TooMany => plain(StatusCode::INSUFFICIENT_STORAGE, "too many collections"),
+        DavError::TooManyAttendees => condition(
+            StatusCode::FORBIDDEN,
+            Name::caldav("max-attendees-per-instance"),
+        ),
+        DavError::Forbidden(why) => plain(StatusCode::FORBIDDEN, &why),
         DavError::Store(e) => {
             tracing::warn!(error = %e, "the calendar store failed");
             plain(
@@ -210,6 +224,30 @@ async fn serve(
         Err(_) => return plain(StatusCode::BAD_REQUEST, "Depth must be 0, 1 or infinity"),
     };
     let calendars = &state.calendars;
+    // The outbox holds nothing: it answers PROPFIND and takes free/busy requests.
+    match &path {
+        DavPath::Collection(_, slug) if slug == OUTBOX_SLUG => {
+            return match method.as_str() {
+                "PROPFIND" => match parse_propfind(body) {
+                    Ok(request) => {
+                        let mut m = Multistatus::new();
+                        props::outbox(&mut m, user, &request);
+                        multistatus(&m)
+                    }
+                    Err(e) => plain(StatusCode::BAD_REQUEST, &e.to_string()),
+                },
+                "POST" => outbox_post(state, user, headers, body).await,
+                _ => plain(StatusCode::METHOD_NOT_ALLOWED, "the outbox takes POST only"),
+            };
+        }
+        DavPath::Object(_, slug, _) if slug == OUTBOX_SLUG => {
+            return plain(StatusCode::NOT_FOUND, "the outbox holds nothing");
+        }
+        DavPath::BookHome(_) | DavPath::Book(..) | DavPath::Card(..) => {
+            return contacts::serve(state, user, method, &path, depth, headers, body).await;
+        }
+        _ => {}
+    }
     match (method.as_str(), &path) {
         ("PROPFIND", _) => {
             // RFC 4918 section 9.1: a server may refuse Depth: infinity.
@@ -223,7 +261,7 @@ async fn serve(
             propfind(state, user, &path, depth, &request).await
         }
         ("REPORT", DavPath::Collection(_, slug)) => {
-            let c = match calendars.collection(user.account, slug).await {
+            let c = match calendars.calendar(user.account, slug).await {
                 Ok(c) => c,
                 Err(e) => return dav_error(e),
             };
@@ -234,7 +272,7 @@ async fn serve(
         }
         ("REPORT", _) => condition(StatusCode::FORBIDDEN, Name::dav("supported-report")),
         ("PROPPATCH", DavPath::Collection(_, slug)) => {
-            let c = match calendars.collection(user.account, slug).await {
+            let c = match calendars.calendar(user.account, slug).await {
                 Ok(c) => c,
                 Err(e) => return dav_error(e),
             };
@@ -274,7 +312,7 @@ async fn serve(
             let components = props::components_of(&mk.set);
             let (props, _, _) = props::settable(&mk.set, &[]);
             match calendars
-                .create(user.account, slug, &components, &props)
+                .create(user.account, Kind::Calendar, slug, &components, &props)
                 .await
             {
                 Ok(_) => StatusCode::CREATED.into_response(),
@@ -282,7 +320,7 @@ async fn serve(
             }
         }
         ("DELETE", DavPath::Collection(_, slug)) => {
-            match calendars.collection(user.account, slug).await {
+            match calendars.calendar(user.account, slug).await {
                 Ok(c) => match calendars.delete(&c).await {
                     Ok(()) => StatusCode::NO_CONTENT.into_response(),
                     Err(e) => dav_error(e),
@@ -291,7 +329,7 @@ async fn serve(
             }
         }
         ("GET" | "HEAD", DavPath::Object(_, slug, name)) => {
-            let found = match calendars.collection(user.account, slug).await {
+            let found = match calendars.calendar(user.account, slug).await {
                 Ok(c) => calendars.object(&c, name).await,
                 Err(e) => Err(e),
             };
@@ -319,7 +357,7 @@ async fn serve(
             }
         }
         ("PUT", DavPath::Object(_, slug, name)) => {
-            let c = match calendars.collection(user.account, slug).await {
+            let c = match calendars.calendar(user.account, slug).await {
                 Ok(c) => c,
                 Err(DavError::NotFound) => return plain(StatusCode::CONFLICT, "no such calendar"),
                 Err(e) => return dav_error(e),
@@ -351,7 +389,7 @@ async fn serve(
             }
         }
         ("DELETE", DavPath::Object(_, slug, name)) => {
-            let done = match calendars.collection(user.account, slug).await {
+            let done = match calendars.calendar(user.account, slug).await {
                 Ok(c) => calendars.remove(&c, name, &conditions(headers)).await,
                 Err(e) => Err(e),
             };
@@ -391,13 +429,15 @@ async fn propfind(
                 match calendars.home(user.account).await {
                     Ok(cs) => cs
                         .iter()
+                        .filter(|c| c.kind != Kind::AddressBook)
                         .for_each(|c| props::collection(&mut m, user, c, request)),
                     Err(e) => return dav_error(e),
                 }
+                props::outbox(&mut m, user, request);
             }
         }
         DavPath::Collection(_, slug) => {
-            let c = match calendars.collection(user.account, slug).await {
+            let c = match calendars.calendar(user.account, slug).await {
                 Ok(c) => c,
                 Err(e) => return dav_error(e),
             };
@@ -412,7 +452,7 @@ async fn propfind(
             }
         }
         DavPath::Object(_, slug, name) => {
-            let found = match calendars.collection(user.account, slug).await {
+            let found = match calendars.calendar(user.account, slug).await {
                 Ok(c) => calendars.object(&c, name).await.map(|o| (c, o)),
                 Err(e) => Err(e),
             };
@@ -420,6 +460,10 @@ async fn propfind(
                 Ok((c, o)) => props::object(&mut m, user, &c, &o, request),
                 Err(e) => return dav_error(e),
             }
+        }
+        // Served by `contacts`.
+        DavPath::BookHome(_) | DavPath::Book(..) | DavPath::Card(..) => {
+            return plain(StatusCode::NOT_FOUND, "not found");
         }
     }
     multistatus(&m)
@@ -509,7 +553,116 @@ async fn report(state: &WebState, user: &DavUser, c: &Collection, r: Report) -> 
                 Err(e) => return dav_error(e),
             }
         }
+        Report::FreeBusy(range) => {
+            let (Some(start), Some(end)) = (range.start, range.end) else {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    "free-busy-query needs a start and an end",
+                );
+            };
+            if end <= start || end - start > MAX_FREEBUSY_RANGE {
+                return plain(StatusCode::BAD_REQUEST, "the range must be a year or less");
+            }
+            return match calendars
+                .busy_in_collection(c, &user.address, start, end)
+                .await
+            {
+                Ok(busy) => {
+                    let now = state.clock.now().0 / 1000;
+                    let text = carepost_calendar::vfreebusy(
+                        &busy,
+                        start,
+                        end,
+                        now,
+                        &FreeBusyParties::default(),
+                    );
+                    (
+                        StatusCode::OK,
+                        [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
+                        text,
+                    )
+                        .into_response()
+                }
+                Err(e) => dav_error(e),
+            };
+        }
         _ => return condition(StatusCode::FORBIDDEN, Name::dav("supported-report")),
     }
     multistatus(&m)
+}
+
+/// A free/busy request posted to the outbox (RFC 6638 section 5): the busy periods of each
+/// recipient, as a VFREEBUSY REPLY each, in a `schedule-response`. Only the signed-in
+/// person may be its organizer. Meetings need no POST: the server schedules them as they
+/// are written (`calendar-auto-schedule`).
+async fn outbox_post(
+    state: &WebState,
+    user: &DavUser,
+    headers: &HeaderMap,
+    body: &str,
+) -> Response {
+    let kind = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !kind
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with("text/calendar")
+    {
+        return condition(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Name::caldav("supported-calendar-data"),
+        );
+    }
+    let Some(request) = carepost_calendar::read_request(body) else {
+        return condition(
+            StatusCode::FORBIDDEN,
+            Name::caldav("valid-scheduling-message"),
+        );
+    };
+    if request.organizer.as_deref() != Some(user.address.as_str()) {
+        return condition(StatusCode::FORBIDDEN, Name::caldav("organizer-allowed"));
+    }
+    if request.attendees.is_empty() || request.attendees.len() > MAX_FREEBUSY_RECIPIENTS {
+        return condition(StatusCode::FORBIDDEN, Name::caldav("recipient-specified"));
+    }
+    if request.end <= request.start || request.end - request.start > MAX_FREEBUSY_RANGE {
+        return plain(StatusCode::BAD_REQUEST, "the range must be a year or less");
+    }
+    let now = state.clock.now().0 / 1000;
+    let mut answers = Vec::with_capacity(request.attendees.len());
+    for attendee in &request.attendees {
+        let recipient = format!("mailto:{attendee}");
+        let answer = match state
+            .calendars
+            .busy_of(attendee, request.start, request.end)
+            .await
+        {
+            Ok(Some(busy)) => ScheduleAnswer {
+                recipient,
+                request_status: "2.0;Success".into(),
+                calendar_data: Some(carepost_calendar::vfreebusy(
+                    &busy,
+                    request.start,
+                    request.end,
+                    now,
+                    &FreeBusyParties {
+                        uid: request.uid.as_deref(),
+                        organizer: Some(&user.address),
+                        attendee: Some(attendee),
+                    },
+                )),
+            },
+            Ok(None) => ScheduleAnswer {
+                recipient,
+                request_status: "3.7;Invalid calendar user".into(),
+                calendar_data: None,
+            },
+            Err(e) => return dav_error(e),
+        };
+        answers.push(answer);
+    }
+    metrics::counter!("carepost_dav_freebusy_requests_total").increment(1);
+    xml(StatusCode::OK, schedule_response(&answers))
 }

@@ -1,5 +1,7 @@
 //! DAV paths: `/dav/`, `/dav/principals/ADDRESS/`, `/dav/calendars/ADDRESS/`,
-//! `/dav/calendars/ADDRESS/COLLECTION/` and `/dav/calendars/ADDRESS/COLLECTION/OBJECT`, each
+//! `/dav/calendars/ADDRESS/COLLECTION/` and `/dav/calendars/ADDRESS/COLLECTION/OBJECT`, and
+//! the same three under `/dav/addressbooks/` for address books (the directory book is
+//! `/dav/addressbooks/ADDRESS/directory/` in everyone's home), each
 //! segment percent-decoded once. A segment that decodes to something with a slash, a NUL, a
 //! backslash, or is `.` or `..`, makes the path invalid (400): nothing a client builds can
 //! reach past its place.
@@ -15,6 +17,9 @@ pub enum DavPath {
     Home(String),
     Collection(String, String),
     Object(String, String, String),
+    BookHome(String),
+    Book(String, String),
+    Card(String, String, String),
 }
 
 /// Characters kept as they are in hrefs we write; the rest is percent-encoded.
@@ -61,6 +66,15 @@ impl DavPath {
                 (Some(c), Some(a), Some(col), Some(obj), None) if c == "calendars" => {
                     DavPath::Object(a.to_lowercase(), col, obj)
                 }
+                (Some(b), Some(a), None, ..) if b == "addressbooks" => {
+                    DavPath::BookHome(a.to_lowercase())
+                }
+                (Some(b), Some(a), Some(col), None, _) if b == "addressbooks" => {
+                    DavPath::Book(a.to_lowercase(), col)
+                }
+                (Some(b), Some(a), Some(col), Some(obj), None) if b == "addressbooks" => {
+                    DavPath::Card(a.to_lowercase(), col, obj)
+                }
                 _ => return Err(()),
             },
         )
@@ -70,8 +84,9 @@ impl DavPath {
     pub fn owner(&self) -> Option<&str> {
         match self {
             DavPath::Root => None,
-            DavPath::Principal(a) | DavPath::Home(a) => Some(a),
+            DavPath::Principal(a) | DavPath::Home(a) | DavPath::BookHome(a) => Some(a),
             DavPath::Collection(a, _) | DavPath::Object(a, _, _) => Some(a),
+            DavPath::Book(a, _) | DavPath::Card(a, _, _) => Some(a),
         }
     }
 }
@@ -92,6 +107,18 @@ pub fn object(address: &str, slug: &str, name: &str) -> String {
     format!("{}{}", collection(address, slug), seg(name))
 }
 
+pub fn book_home(address: &str) -> String {
+    format!("{ROOT}addressbooks/{}/", seg(address))
+}
+
+pub fn book(address: &str, slug: &str) -> String {
+    format!("{}{}/", book_home(address), seg(slug))
+}
+
+pub fn card(address: &str, slug: &str, name: &str) -> String {
+    format!("{}{}", book(address, slug), seg(name))
+}
+
 /// The object name an href in a multiget names, when it is in `collection_href`.
 pub fn name_in(collection_href: &str, href: &str) -> Option<String> {
     // Clients send absolute URLs or absolute paths.
@@ -101,6 +128,7 @@ pub fn name_in(collection_href: &str, href: &str) -> Option<String> {
     };
     match DavPath::parse(path).ok()? {
         DavPath::Object(a, c, o) if collection(&a, &c) == collection_href => Some(o),
+        DavPath::Card(a, c, o) if book(&a, &c) == collection_href => Some(o),
         _ => None,
     }
 }

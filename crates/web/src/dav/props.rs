@@ -6,7 +6,10 @@
 
 use super::auth::DavUser;
 use super::path;
-use carepost_calendar::{Collection, CollectionProps, DavObject, MAX_OBJECT_SIZE, quoted};
+use carepost_calendar::{
+    Collection, CollectionProps, DIRECTORY_SLUG, DavObject, Kind, MAX_ATTENDEES, MAX_OBJECT_SIZE,
+    OUTBOX_SLUG, quoted,
+};
 use carepost_proto_dav::{Element, Multistatus, Name, Prop, PropRequest, Value, ns};
 
 fn privileges() -> Value {
@@ -24,6 +27,16 @@ fn privileges() -> Value {
         .map(Name::dav)
         .collect(),
     )
+}
+
+/// What one may do with an outbox (RFC 6638 section 6.1): send, and ask for free/busy.
+fn outbox_privileges() -> Value {
+    Value::Privileges(vec![
+        Name::dav("read"),
+        Name::dav("read-current-user-privilege-set"),
+        Name::caldav("schedule-send"),
+        Name::caldav("schedule-query-freebusy"),
+    ])
 }
 
 /// Answers `request` from `available` (every property the resource has, in the order
@@ -106,6 +119,21 @@ pub fn principal(m: &mut Multistatus, user: &DavUser, request: &PropRequest) {
             Name::caldav("calendar-user-type"),
             Value::Text("INDIVIDUAL".into()),
         ),
+        Prop::new(
+            Name::caldav("schedule-inbox-URL"),
+            Value::Href(path::collection(
+                &user.address,
+                carepost_calendar::INBOX_SLUG,
+            )),
+        ),
+        Prop::new(
+            Name::caldav("schedule-outbox-URL"),
+            Value::Href(path::collection(&user.address, OUTBOX_SLUG)),
+        ),
+        Prop::new(
+            Name::carddav("addressbook-home-set"),
+            Value::Href(path::book_home(&user.address)),
+        ),
     ];
     props.extend(common(user));
     answer(
@@ -132,11 +160,46 @@ pub fn home(m: &mut Multistatus, user: &DavUser, request: &PropRequest) {
     answer(m, &path::home(&user.address), request, props, Vec::new());
 }
 
+/// The scheduling outbox: where free/busy requests are posted (it holds nothing).
+pub fn outbox(m: &mut Multistatus, user: &DavUser, request: &PropRequest) {
+    let props = vec![
+        Prop::new(
+            Name::dav("resourcetype"),
+            Value::Elements(vec![
+                Name::dav("collection"),
+                Name::caldav("schedule-outbox"),
+            ]),
+        ),
+        Prop::new(Name::dav("displayname"), Value::Text("Outbox".into())),
+        Prop::new(
+            Name::dav("owner"),
+            Value::Href(path::principal(&user.address)),
+        ),
+        Prop::new(
+            Name::dav("current-user-principal"),
+            Value::Href(path::principal(&user.address)),
+        ),
+        Prop::new(Name::dav("current-user-privilege-set"), outbox_privileges()),
+    ];
+    answer(
+        m,
+        &path::collection(&user.address, OUTBOX_SLUG),
+        request,
+        props,
+        Vec::new(),
+    );
+}
+
 pub fn collection(m: &mut Multistatus, user: &DavUser, c: &Collection, request: &PropRequest) {
+    let kind = match c.kind {
+        Kind::Calendar => Name::caldav("calendar"),
+        Kind::Inbox => Name::caldav("schedule-inbox"),
+        Kind::AddressBook => Name::carddav("addressbook"),
+    };
     let mut props = vec![
         Prop::new(
             Name::dav("resourcetype"),
-            Value::Elements(vec![Name::dav("collection"), Name::caldav("calendar")]),
+            Value::Elements(vec![Name::dav("collection"), kind]),
         ),
         Prop::new(
             Name::dav("displayname"),
@@ -181,6 +244,14 @@ pub fn collection(m: &mut Multistatus, user: &DavUser, c: &Collection, request: 
         Prop::new(
             Name::caldav("max-resource-size"),
             Value::Text(MAX_OBJECT_SIZE.to_string()),
+        ),
+        Prop::new(
+            Name::caldav("max-attendees-per-instance"),
+            Value::Text(MAX_ATTENDEES.to_string()),
+        ),
+        Prop::new(
+            Name::caldav("schedule-calendar-transp"),
+            Value::Elements(vec![Name::caldav("opaque")]),
         ),
         Prop::new(
             Name::caldav("supported-calendar-data"),
@@ -248,7 +319,9 @@ pub fn settable(
         let v = value.unwrap_or_default();
         if name.is(ns::DAV, "displayname") {
             props.display_name = Some(v);
-        } else if name.is(ns::CALDAV, "calendar-description") {
+        } else if name.is(ns::CALDAV, "calendar-description")
+            || name.is(ns::CARDDAV, "addressbook-description")
+        {
             props.description = Some(v);
         } else if name.is(ns::APPLE, "calendar-color") {
             props.color = Some(v);
@@ -276,4 +349,149 @@ pub fn components_of(set: &[(Name, Element)]) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The address-book home: the personal books and the directory.
+pub fn book_home(m: &mut Multistatus, user: &DavUser, request: &PropRequest) {
+    let mut props = vec![
+        Prop::new(
+            Name::dav("resourcetype"),
+            Value::Elements(vec![Name::dav("collection")]),
+        ),
+        Prop::new(
+            Name::dav("owner"),
+            Value::Href(path::principal(&user.address)),
+        ),
+    ];
+    props.extend(common(user));
+    answer(
+        m,
+        &path::book_home(&user.address),
+        request,
+        props,
+        Vec::new(),
+    );
+}
+
+fn book_props(
+    user: &DavUser,
+    name: &str,
+    description: &str,
+    token: &str,
+    read_only: bool,
+) -> (Vec<Prop>, Vec<Prop>) {
+    let mut props = vec![
+        Prop::new(
+            Name::dav("resourcetype"),
+            Value::Elements(vec![Name::dav("collection"), Name::carddav("addressbook")]),
+        ),
+        Prop::new(Name::dav("displayname"), Value::Text(name.to_string())),
+        Prop::new(
+            Name::new(ns::CALSERVER, "getctag"),
+            Value::Text(token.to_string()),
+        ),
+        Prop::new(Name::dav("sync-token"), Value::Text(token.to_string())),
+        Prop::new(
+            Name::dav("current-user-principal"),
+            Value::Href(path::principal(&user.address)),
+        ),
+    ];
+    if !description.is_empty() {
+        props.push(Prop::new(
+            Name::carddav("addressbook-description"),
+            Value::Text(description.to_string()),
+        ));
+    }
+    props.push(Prop::new(
+        Name::dav("current-user-privilege-set"),
+        if read_only {
+            Value::Privileges(vec![
+                Name::dav("read"),
+                Name::dav("read-current-user-privilege-set"),
+            ])
+        } else {
+            privileges()
+        },
+    ));
+    let extra = vec![
+        Prop::new(
+            Name::dav("supported-report-set"),
+            Value::Reports(vec![
+                Name::dav("sync-collection"),
+                Name::carddav("addressbook-multiget"),
+                Name::carddav("addressbook-query"),
+            ]),
+        ),
+        Prop::new(
+            Name::carddav("max-resource-size"),
+            Value::Text(MAX_OBJECT_SIZE.to_string()),
+        ),
+        Prop::new(
+            Name::carddav("supported-address-data"),
+            Value::Text(String::new()),
+        ),
+    ];
+    (props, extra)
+}
+
+/// A personal address book.
+pub fn book(m: &mut Multistatus, user: &DavUser, c: &Collection, request: &PropRequest) {
+    let (mut props, extra) = book_props(
+        user,
+        &c.display_name,
+        &c.description,
+        &c.sync_token(),
+        false,
+    );
+    props.push(Prop::new(
+        Name::dav("owner"),
+        Value::Href(path::principal(&user.address)),
+    ));
+    answer(
+        m,
+        &path::book(&user.address, &c.slug),
+        request,
+        props,
+        extra,
+    );
+}
+
+/// The organization's directory, read-only, with its position token.
+pub fn directory_book(m: &mut Multistatus, user: &DavUser, token: &str, request: &PropRequest) {
+    let (props, extra) = book_props(
+        user,
+        "Directory",
+        "Everyone in the organization",
+        token,
+        true,
+    );
+    answer(
+        m,
+        &path::book(&user.address, DIRECTORY_SLUG),
+        request,
+        props,
+        extra,
+    );
+}
+
+/// A vCard, personal or of the directory.
+pub fn card(m: &mut Multistatus, href: &str, etag: &str, data: &str, request: &PropRequest) {
+    let props = vec![
+        Prop::new(Name::dav("resourcetype"), Value::Empty),
+        Prop::new(Name::dav("getetag"), Value::Text(quoted(etag))),
+        Prop::new(
+            Name::dav("getcontenttype"),
+            Value::Text("text/vcard; charset=utf-8".into()),
+        ),
+        Prop::new(
+            Name::dav("getcontentlength"),
+            Value::Text(data.len().to_string()),
+        ),
+    ];
+    // address-data is not part of allprop (RFC 6352 section 10.4): only when named.
+    let extra = vec![Prop::new(
+        Name::carddav("address-data"),
+        Value::Text(data.to_string()),
+    )];
+    answer(m, href, request, props, extra);
 }

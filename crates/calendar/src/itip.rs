@@ -1,0 +1,301 @@
+//! Reading and writing the scheduling parts of an iCalendar object (iTIP, RFC 5546): who
+//! organizes it and who attends, each attendee's answer, and the messages the scheduler
+//! makes from an event (REQUEST, CANCEL, REPLY) and the changes it makes to stored copies (an
+//! attendee's answer in the organizer's copy, a cancelled copy). All of it through calcard's
+//! model and writer, never by editing text.
+
+use calcard::icalendar::{
+    ICalendar, ICalendarComponent, ICalendarEntry, ICalendarMethod, ICalendarParameter,
+    ICalendarParameterName, ICalendarParameterValue, ICalendarParticipationStatus,
+    ICalendarProperty, ICalendarScheduleAgentValue, ICalendarStatus, ICalendarValue,
+};
+
+/// An attendee as one object names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Attendee {
+    /// Lower-cased, without `mailto:`.
+    pub address: String,
+    /// `SCHEDULE-AGENT=CLIENT` or `NONE`: the client schedules this one itself (RFC 6638
+    /// section 7.1), so the server must not.
+    pub by_client: bool,
+}
+
+/// The scheduling parts of an object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Roles {
+    /// Lower-cased, without `mailto:`; `None` when the object is not a scheduling object.
+    pub organizer: Option<String>,
+    /// Every attendee of any instance, once each, the organizer left out.
+    pub attendees: Vec<Attendee>,
+    /// The master (or only) instance says `STATUS:CANCELLED`.
+    pub cancelled: bool,
+}
+
+fn address_of(e: &ICalendarEntry) -> Option<String> {
+    e.calendar_address()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_lowercase)
+}
+
+/// The components that are scheduled: events, tasks and journals (not time zones, alarms).
+fn scheduled(ical: &ICalendar) -> impl Iterator<Item = &ICalendarComponent> {
+    ical.components
+        .iter()
+        .filter(|c| c.component_type.is_event_or_todo() || c.component_type.is_journal())
+}
+
+fn scheduled_ids(ical: &ICalendar) -> Vec<usize> {
+    ical.components
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.component_type.is_event_or_todo() || c.component_type.is_journal())
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Who organizes and attends `ical`.
+pub(crate) fn roles(ical: &ICalendar) -> Roles {
+    let mut r = Roles::default();
+    for c in scheduled(ical) {
+        if r.organizer.is_none() {
+            r.organizer = c
+                .property(&ICalendarProperty::Organizer)
+                .and_then(address_of);
+        }
+        if !c.is_recurrence_override() && c.status() == Some(&ICalendarStatus::Cancelled) {
+            r.cancelled = true;
+        }
+        for e in c.properties(&ICalendarProperty::Attendee) {
+            let Some(address) = address_of(e) else {
+                continue;
+            };
+            if r.attendees.iter().any(|a| a.address == address) {
+                continue;
+            }
+            let by_client = matches!(
+                e.parameter(&ICalendarParameterName::ScheduleAgent),
+                Some(ICalendarParameterValue::ScheduleAgent(
+                    ICalendarScheduleAgentValue::Client | ICalendarScheduleAgentValue::None
+                ))
+            );
+            r.attendees.push(Attendee { address, by_client });
+        }
+    }
+    if let Some(o) = &r.organizer {
+        r.attendees.retain(|a| &a.address != o);
+    }
+    r
+}
+
+/// The number of ATTENDEE properties in the object (each instance counted).
+pub(crate) fn attendee_count(ical: &ICalendar) -> usize {
+    scheduled(ical)
+        .map(|c| c.properties(&ICalendarProperty::Attendee).count())
+        .sum()
+}
+
+/// The instance a component is: `None` for the master, the RECURRENCE-ID's values otherwise.
+fn instance_key(c: &ICalendarComponent) -> Option<&Vec<ICalendarValue>> {
+    c.property(&ICalendarProperty::RecurrenceId)
+        .map(|e| &e.values)
+}
+
+/// `address`'s answer in each instance that names it, by instance.
+pub(crate) fn answers(
+    ical: &ICalendar,
+    address: &str,
+) -> Vec<(Option<Vec<ICalendarValue>>, ICalendarParticipationStatus)> {
+    let mut out = Vec::new();
+    for c in scheduled(ical) {
+        for e in c.properties(&ICalendarProperty::Attendee) {
+            if address_of(e).as_deref() == Some(address) {
+                out.push((instance_key(c).cloned(), partstat(e)));
+            }
+        }
+    }
+    out
+}
+
+fn partstat(e: &ICalendarEntry) -> ICalendarParticipationStatus {
+    match e.parameter(&ICalendarParameterName::Partstat) {
+        Some(ICalendarParameterValue::Partstat(p)) => p.clone(),
+        _ => ICalendarParticipationStatus::NeedsAction,
+    }
+}
+
+/// Sets `address`'s answer in `ical` from `from` (instance by instance, for the instances
+/// both name), and says `SENT-BY` when someone else answered for them. Returns whether
+/// anything changed; an address `ical` does not list is never added.
+pub(crate) fn apply_answers(
+    ical: &mut ICalendar,
+    address: &str,
+    from: &[(Option<Vec<ICalendarValue>>, ICalendarParticipationStatus)],
+    sent_by: Option<&str>,
+) -> bool {
+    let mut changed = false;
+    for id in scheduled_ids(ical) {
+        let key = instance_key(&ical.components[id]).cloned();
+        // An instance the answer does not name takes the master's answer.
+        let Some(answer) = from
+            .iter()
+            .find(|(k, _)| *k == key)
+            .or_else(|| from.iter().find(|(k, _)| k.is_none()))
+            .map(|(_, p)| p.clone())
+        else {
+            continue;
+        };
+        for e in ical.components[id].entries.iter_mut() {
+            if e.name != ICalendarProperty::Attendee || address_of(e).as_deref() != Some(address) {
+                continue;
+            }
+            if partstat(e) == answer {
+                continue;
+            }
+            e.params.retain(|p| {
+                !matches!(
+                    p.name,
+                    ICalendarParameterName::Partstat
+                        | ICalendarParameterName::SentBy
+                        | ICalendarParameterName::ScheduleStatus
+                )
+            });
+            e.params.push(ICalendarParameter::partstat(answer.clone()));
+            if let Some(by) = sent_by {
+                e.params
+                    .push(ICalendarParameter::sent_by(format!("mailto:{by}")));
+            }
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Marks every instance cancelled (the copy an attendee keeps of a cancelled meeting).
+pub(crate) fn cancel_all(ical: &mut ICalendar) {
+    for id in scheduled_ids(ical) {
+        let c = &mut ical.components[id];
+        c.entries.retain(|e| e.name != ICalendarProperty::Status);
+        c.entries.push(
+            ICalendarEntry::new(ICalendarProperty::Status)
+                .with_value(ICalendarValue::Status(ICalendarStatus::Cancelled)),
+        );
+    }
+}
+
+/// The object as an iTIP message of `method` (the METHOD property on the VCALENDAR).
+pub(crate) fn message(ical: &ICalendar, method: ICalendarMethod) -> String {
+    let mut m = ical.clone();
+    if let Some(root) = m.components.first_mut() {
+        root.entries.retain(|e| e.name != ICalendarProperty::Method);
+        root.entries.push(
+            ICalendarEntry::new(ICalendarProperty::Method)
+                .with_value(ICalendarValue::Method(method.clone())),
+        );
+    }
+    if method == ICalendarMethod::Cancel {
+        cancel_all(&mut m);
+    }
+    m.to_string()
+}
+
+/// Whether the object's VCALENDAR says METHOD `method`.
+pub(crate) fn has_method(ical: &ICalendar, method: &ICalendarMethod) -> bool {
+    ical.components
+        .first()
+        .and_then(|c| c.property(&ICalendarProperty::Method))
+        .and_then(|e| e.values.first())
+        .is_some_and(|v| v == &ICalendarValue::Method(method.clone()))
+}
+
+/// A REPLY from `address`: the object with only that attendee left in each instance.
+pub(crate) fn reply(ical: &ICalendar, address: &str) -> String {
+    let mut m = ical.clone();
+    for id in scheduled_ids(&m) {
+        m.components[id].entries.retain(|e| {
+            e.name != ICalendarProperty::Attendee || address_of(e).as_deref() == Some(address)
+        });
+    }
+    message(&m, ICalendarMethod::Reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MEETING: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n\
+        BEGIN:VEVENT\r\nUID:m1\r\nDTSTAMP:20261201T000000Z\r\nDTSTART:20261210T090000Z\r\n\
+        DTEND:20261210T100000Z\r\nSUMMARY:Case review\r\n\
+        ORGANIZER;CN=Ann:mailto:Ann.Lee@kaiser.org\r\n\
+        ATTENDEE;PARTSTAT=ACCEPTED:mailto:ann.lee@kaiser.org\r\n\
+        ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob.ray@kaiser.org\r\n\
+        ATTENDEE;SCHEDULE-AGENT=CLIENT:mailto:ext@example.com\r\n\
+        END:VEVENT\r\nEND:VCALENDAR\r\n";
+
+    fn parse(text: &str) -> ICalendar {
+        ICalendar::parse(text).unwrap()
+    }
+
+    #[test]
+    fn roles_name_the_organizer_and_the_others() {
+        let r = roles(&parse(MEETING));
+        assert_eq!(r.organizer.as_deref(), Some("ann.lee@kaiser.org"));
+        assert_eq!(
+            r.attendees,
+            vec![
+                Attendee {
+                    address: "bob.ray@kaiser.org".into(),
+                    by_client: false
+                },
+                Attendee {
+                    address: "ext@example.com".into(),
+                    by_client: true
+                }
+            ]
+        );
+        assert!(!r.cancelled);
+        assert_eq!(attendee_count(&parse(MEETING)), 3);
+    }
+
+    #[test]
+    fn an_answer_moves_into_the_organizers_copy_and_nowhere_else() {
+        let mut answered = parse(MEETING);
+        let bob = [(None, ICalendarParticipationStatus::Accepted)];
+        assert!(apply_answers(
+            &mut answered,
+            "bob.ray@kaiser.org",
+            &bob,
+            None
+        ));
+        assert_eq!(
+            answers(&answered, "bob.ray@kaiser.org"),
+            vec![(None, ICalendarParticipationStatus::Accepted)]
+        );
+        // Nothing to change the second time, and an unlisted address is not added.
+        assert!(!apply_answers(
+            &mut answered,
+            "bob.ray@kaiser.org",
+            &bob,
+            None
+        ));
+        assert!(!apply_answers(&mut answered, "eve@kaiser.org", &bob, None));
+        assert!(answers(&answered, "eve@kaiser.org").is_empty());
+        let text = answered.to_string();
+        assert!(text.contains("SUMMARY:Case review"), "{text}");
+    }
+
+    #[test]
+    fn messages_carry_their_method() {
+        let ical = parse(MEETING);
+        let request = message(&ical, ICalendarMethod::Request);
+        assert!(request.contains("METHOD:REQUEST"), "{request}");
+        let cancel = message(&ical, ICalendarMethod::Cancel);
+        assert!(cancel.contains("METHOD:CANCEL") && cancel.contains("STATUS:CANCELLED"));
+        assert!(roles(&parse(&cancel)).cancelled);
+        let r = reply(&ical, "bob.ray@kaiser.org");
+        assert!(
+            r.contains("METHOD:REPLY") && !r.contains("ext@example.com"),
+            "{r}"
+        );
+    }
+}

@@ -1,0 +1,531 @@
+//! Scheduling inside the organization, done by the server (RFC 6638 `calendar-auto-schedule`
+//! with iTIP, RFC 5546, as its messages). When an organizer stores a meeting, each attendee
+//! who is a member of staff gets the meeting in their calendar and an iTIP REQUEST in their
+//! scheduling inbox; attendees taken off the meeting, and all of them when it is deleted or
+//! cancelled, get a CANCEL. When an attendee answers on any device (a changed PARTSTAT in
+//! their copy, or deleting it, which declines), the organizer's copy takes the answer and
+//! their inbox a REPLY.
+//!
+//! Everything happens in the transaction of the write that caused it, so a meeting is never
+//! stored without its invitations or the other way round. Copies written here are not
+//! scheduled again: the scheduler writes rows, not through `Calendars::put`, so nothing loops.
+//! Safety: an invitation never replaces an object in the attendee's calendar that another
+//! organizer owns (a known UID cannot be used to overwrite someone's event), and an answer
+//! only changes the organizer's copy for an attendee that copy already lists.
+//! Attendees outside the organization, and organizers outside it answered from here, are
+//! sent the same iTIP messages by mail (iMIP, RFC 6047): they are collected as `Outgoing`
+//! and queued by the caller once the transaction is committed.
+
+use crate::itip::{self, Roles};
+use crate::{DavError, ical};
+use calcard::icalendar::{ICalendar, ICalendarMethod, ICalendarParticipationStatus};
+use carepost_store::{CollectionRow, DavObjectRow, DavRepo, DirectoryRepo, Tx};
+use carepost_types::AccountId;
+use sha2::Digest;
+
+/// ATTENDEE properties one object may carry (RFC 6638 `max-attendees-per-instance`).
+pub const MAX_ATTENDEES: usize = 500;
+
+/// Messages kept in a scheduling inbox: past it, the oldest go (the calendars already hold
+/// what they said).
+const INBOX_KEEP: usize = 500;
+
+fn parse(text: &str) -> Option<ICalendar> {
+    ICalendar::parse(text).ok()
+}
+
+/// An iTIP message for someone outside the organization, to be mailed after the commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Outgoing {
+    /// The account it is sent for, and its address.
+    pub account: AccountId,
+    pub from: String,
+    pub to: String,
+    pub method: &'static str,
+    pub summary: String,
+    pub ical: String,
+}
+
+fn summary_of(ical: &ICalendar) -> String {
+    ical.components
+        .iter()
+        .find_map(|c| c.property(&calcard::icalendar::ICalendarProperty::Summary))
+        .and_then(|e| e.values.first())
+        .and_then(|v| v.as_text())
+        .unwrap_or("(no title)")
+        .chars()
+        .take(200)
+        .collect()
+}
+
+/// The active account with `address`, if any.
+async fn staff(tx: &mut Tx, address: &str) -> Result<Option<AccountId>, DavError> {
+    Ok(tx
+        .find_account_by_address(address)
+        .await?
+        .filter(|a| a.status == "active")
+        .map(|a| a.id))
+}
+
+/// Schedules what a write by `owner` changed: `old` is the object before (none when new),
+/// `new` after (none when deleted).
+pub(crate) async fn after_write(
+    tx: &mut Tx,
+    owner: AccountId,
+    old: Option<&str>,
+    new: Option<&str>,
+    now_ms: i64,
+    local_domains: &[String],
+) -> Result<Vec<Outgoing>, DavError> {
+    let (old, new) = (old.and_then(parse), new.and_then(parse));
+    let organizer = new
+        .as_ref()
+        .or(old.as_ref())
+        .map(itip::roles)
+        .and_then(|r| r.organizer);
+    let Some(organizer) = organizer else {
+        return Ok(Vec::new());
+    };
+    let Some(me) = tx.find_account(owner).await? else {
+        return Ok(Vec::new());
+    };
+    let me = me.primary_address.to_lowercase();
+    let mut s = Scheduler {
+        tx,
+        now_ms,
+        local_domains,
+        outgoing: Vec::new(),
+    };
+    if organizer == me {
+        s.as_organizer(owner, &me, old.as_ref(), new.as_ref())
+            .await?;
+    } else {
+        s.as_attendee(owner, &me, &organizer, old.as_ref(), new.as_ref())
+            .await?;
+    }
+    Ok(s.outgoing)
+}
+
+struct Scheduler<'t> {
+    tx: &'t mut Tx,
+    now_ms: i64,
+    /// The organization's domains: an address there that is not active staff is nobody to
+    /// mail.
+    local_domains: &'t [String],
+    outgoing: Vec<Outgoing>,
+}
+
+impl Scheduler<'_> {
+    fn outside(&self, address: &str) -> bool {
+        address.rsplit_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !self
+                    .local_domains
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(domain))
+        })
+    }
+
+    fn mail(
+        &mut self,
+        account: AccountId,
+        from: &str,
+        to: &str,
+        method: &'static str,
+        ical: &ICalendar,
+        text: String,
+    ) {
+        if self.outside(to) {
+            self.outgoing.push(Outgoing {
+                account,
+                from: from.to_string(),
+                to: to.to_string(),
+                method,
+                summary: summary_of(ical),
+                ical: text,
+            });
+        }
+    }
+}
+
+impl Scheduler<'_> {
+    async fn as_organizer(
+        &mut self,
+        owner: AccountId,
+        me: &str,
+        old: Option<&ICalendar>,
+        new: Option<&ICalendar>,
+    ) -> Result<(), DavError> {
+        let now: Roles = new.map(itip::roles).unwrap_or_default();
+        if let Some(new) = new {
+            let method = if now.cancelled {
+                ICalendarMethod::Cancel
+            } else {
+                ICalendarMethod::Request
+            };
+            for a in now.attendees.iter().filter(|a| !a.by_client) {
+                self.invite(owner, me, &a.address, new, method.clone())
+                    .await?;
+            }
+        }
+        if let Some(old) = old {
+            for a in itip::roles(old).attendees {
+                let still = now.attendees.iter().any(|n| n.address == a.address);
+                if !still && !a.by_client {
+                    self.invite(owner, me, &a.address, old, ICalendarMethod::Cancel)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers a REQUEST or CANCEL of `ical` to `attendee`: their calendar's copy, and the
+    /// message in their inbox.
+    async fn invite(
+        &mut self,
+        organizer_account: AccountId,
+        organizer: &str,
+        attendee: &str,
+        ical: &ICalendar,
+        method: ICalendarMethod,
+    ) -> Result<(), DavError> {
+        let Some(account) = staff(self.tx, attendee).await? else {
+            let name = if method == ICalendarMethod::Cancel {
+                "CANCEL"
+            } else {
+                "REQUEST"
+            };
+            let text = itip::message(ical, method);
+            self.mail(organizer_account, organizer, attendee, name, ical, text);
+            return Ok(());
+        };
+        if account == organizer_account {
+            return Ok(());
+        }
+        let Some(uid) = ical.uids().next().map(str::to_string) else {
+            return Ok(());
+        };
+        let homes = defaults(self.tx, account, self.now_ms).await?;
+        let existing = self.tx.dav_calendar_object_by_uid(account, &uid).await?;
+        if let Some(e) = &existing {
+            let theirs = parse(&e.data).map(|i| itip::roles(&i)).unwrap_or_default();
+            if theirs.organizer.as_deref() != Some(organizer) {
+                tracing::warn!(
+                    organizer,
+                    attendee,
+                    "an invitation would replace an object another organizer owns: refused"
+                );
+                return Ok(());
+            }
+        }
+        let cancel = method == ICalendarMethod::Cancel;
+        let mut copy = ical.clone();
+        if cancel {
+            itip::cancel_all(&mut copy);
+        }
+        let component = ical::inspect(&copy.to_string()).map(|i| i.component);
+        match (&existing, component) {
+            (Some(e), _) => {
+                write(self.tx, e.collection_id, &e.name, &copy.to_string()).await?;
+            }
+            // A cancellation of a meeting they never had leaves the calendar alone.
+            (None, Ok(_)) if cancel => {}
+            (None, Ok(component)) => {
+                if let Some(c) = default_calendar(&homes, &component) {
+                    let mut name = object_name(&uid);
+                    if self.tx.dav_object(c.id, &name).await?.is_some() {
+                        // Another object took the name: the digest is free.
+                        name = digest_name(&uid);
+                    }
+                    write(self.tx, c.id, &name, &copy.to_string()).await?;
+                }
+            }
+            (None, Err(_)) => return Ok(()),
+        }
+        self.deliver_to_inbox(&homes, &uid, &itip::message(ical, method))
+            .await
+    }
+
+    async fn as_attendee(
+        &mut self,
+        owner: AccountId,
+        me: &str,
+        organizer: &str,
+        old: Option<&ICalendar>,
+        new: Option<&ICalendar>,
+    ) -> Result<(), DavError> {
+        let Some(ical) = new.or(old) else {
+            return Ok(());
+        };
+        let org_account = staff(self.tx, organizer).await?;
+        let Some(uid) = ical.uids().next().map(str::to_string) else {
+            return Ok(());
+        };
+        let answers = match new {
+            Some(n) => itip::answers(n, me),
+            None => {
+                // Deleting a meeting one was invited to declines it (RFC 6638 section
+                // 3.2.2.3), unless it was cancelled already.
+                if old.is_some_and(|o| itip::roles(o).cancelled) {
+                    return Ok(());
+                }
+                let mut all = old.map(|o| itip::answers(o, me)).unwrap_or_default();
+                all.iter_mut()
+                    .for_each(|a| a.1 = ICalendarParticipationStatus::Declined);
+                all
+            }
+        };
+        if answers.is_empty() {
+            return Ok(());
+        }
+        if let (Some(o), Some(_)) = (old, new)
+            && itip::answers(o, me) == answers
+        {
+            return Ok(());
+        }
+        let Some(org_account) = org_account else {
+            // An organizer outside: the answer goes by mail.
+            let mut answered = ical.clone();
+            itip::apply_answers(&mut answered, me, &answers, None);
+            let text = itip::reply(&answered, me);
+            self.mail(owner, me, organizer, "REPLY", ical, text);
+            return Ok(());
+        };
+        let Some(org_copy) = self
+            .tx
+            .dav_calendar_object_by_uid(org_account, &uid)
+            .await?
+        else {
+            return Ok(());
+        };
+        let Some(mut org_ical) = parse(&org_copy.data) else {
+            return Ok(());
+        };
+        if itip::roles(&org_ical).organizer.as_deref() != Some(organizer) {
+            return Ok(());
+        }
+        if !itip::apply_answers(&mut org_ical, me, &answers, None) {
+            return Ok(());
+        }
+        write(
+            self.tx,
+            org_copy.collection_id,
+            &org_copy.name,
+            &org_ical.to_string(),
+        )
+        .await?;
+        let mut answered = ical.clone();
+        itip::apply_answers(&mut answered, me, &answers, None);
+        let homes = defaults(self.tx, org_account, self.now_ms).await?;
+        self.deliver_to_inbox(&homes, &uid, &itip::reply(&answered, me))
+            .await
+    }
+
+    /// Puts an iTIP message in `account`'s scheduling inbox. Several messages there may share
+    /// a UID, so an inbox row keeps its own name in the UID column.
+    async fn deliver_to_inbox(
+        &mut self,
+        homes: &[CollectionRow],
+        uid: &str,
+        message: &str,
+    ) -> Result<(), DavError> {
+        let Some(inbox) = homes.iter().find(|c| c.kind == crate::INBOX) else {
+            return Ok(());
+        };
+        let seq = self.tx.next_dav_seq(inbox.id).await?;
+        let digest = sha2::Sha256::digest(format!("{uid}\n{seq}\n{message}").as_bytes());
+        let name = format!("{}.ics", hex::encode(&digest[..12]));
+        let component = ical::inspect(message)
+            .map(|i| i.component)
+            .unwrap_or_else(|_| "VEVENT".to_string());
+        self.tx
+            .put_dav_object(&DavObjectRow {
+                collection_id: inbox.id,
+                name: name.clone(),
+                uid: name,
+                etag: crate::etag_of(message),
+                component,
+                data: message.to_string(),
+                starts_at: None,
+                ends_at: None,
+                modseq: seq,
+            })
+            .await?;
+        let kept = self.tx.dav_objects(inbox.id).await?;
+        if kept.len() > INBOX_KEEP {
+            let mut by_age: Vec<&DavObjectRow> = kept.iter().collect();
+            by_age.sort_by_key(|o| o.modseq);
+            for old in &by_age[..kept.len() - INBOX_KEEP] {
+                let seq = self.tx.next_dav_seq(inbox.id).await?;
+                self.tx.delete_dav_object(inbox.id, &old.name, seq).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The account's collections, after making those every account has: its scheduling inbox
+/// and an address book, and on first use a calendar and a task list.
+pub(crate) async fn defaults(
+    tx: &mut Tx,
+    account: AccountId,
+    now_ms: i64,
+) -> Result<Vec<CollectionRow>, DavError> {
+    let rows = tx.dav_collections(account).await?;
+    let has = |kind: &str| rows.iter().any(|r| r.kind == kind);
+    let mut wanted = Vec::new();
+    if !has(crate::INBOX) {
+        wanted.push((crate::INBOX_SLUG, "Inbox", "VEVENT,VTODO", crate::INBOX));
+    }
+    // Every account has an address book of its own (one removed is made again).
+    if !has(crate::ADDRESSBOOK) {
+        wanted.push(("contacts", "Contacts", "VCARD", crate::ADDRESSBOOK));
+    }
+    // A calendar and a task list on first use; an account that removed them later keeps
+    // its choice.
+    if rows.is_empty() {
+        wanted.push(("calendar", "Calendar", "VEVENT", crate::CALENDAR));
+        wanted.push(("tasks", "Tasks", "VTODO", crate::CALENDAR));
+    }
+    if wanted.is_empty() {
+        return Ok(rows);
+    }
+    for (slug, name, comps, kind) in wanted {
+        tx.insert_dav_collection(&CollectionRow {
+            id: 0,
+            account_id: account,
+            kind: kind.to_string(),
+            slug: slug.to_string(),
+            display_name: name.to_string(),
+            description: String::new(),
+            color: String::new(),
+            components: comps.to_string(),
+            sync_seq: 0,
+            created_at: carepost_types::UnixMillis(now_ms),
+        })
+        .await?;
+    }
+    Ok(tx.dav_collections(account).await?)
+}
+
+/// Where invitations to `component`s land: the calendar named `calendar` if it holds them,
+/// else the first that does (RFC 6638 `schedule-default-calendar-URL`).
+pub(crate) fn default_calendar<'a>(
+    homes: &'a [CollectionRow],
+    component: &str,
+) -> Option<&'a CollectionRow> {
+    let holds = |c: &&CollectionRow| {
+        c.kind == crate::CALENDAR && c.components.split(',').any(|k| k == component)
+    };
+    homes
+        .iter()
+        .filter(holds)
+        .find(|c| c.slug == "calendar")
+        .or_else(|| homes.iter().find(holds))
+}
+
+/// The name an invitation is stored under: its UID when that makes a plain name, else a
+/// digest of it.
+fn object_name(uid: &str) -> String {
+    let plain = uid.len() <= 100
+        && uid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'));
+    if plain {
+        format!("{uid}.ics")
+    } else {
+        digest_name(uid)
+    }
+}
+
+fn digest_name(uid: &str) -> String {
+    format!(
+        "{}.ics",
+        hex::encode(&sha2::Sha256::digest(uid.as_bytes())[..16])
+    )
+}
+
+/// Stores `text` as `name` in collection `collection` (a copy the scheduler keeps up to date).
+async fn write(tx: &mut Tx, collection: i64, name: &str, text: &str) -> Result<(), DavError> {
+    let inspected = ical::inspect(text)?;
+    let seq = tx.next_dav_seq(collection).await?;
+    tx.put_dav_object(&DavObjectRow {
+        collection_id: collection,
+        name: name.to_string(),
+        uid: inspected.uid,
+        etag: crate::etag_of(text),
+        component: inspected.component,
+        data: text.to_string(),
+        starts_at: inspected.starts_at,
+        ends_at: inspected.ends_at,
+        modseq: seq,
+    })
+    .await?;
+    Ok(())
+}
+
+/// What became of an answer that came by mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyOutcome {
+    /// The organizer's copy took the answer.
+    Applied,
+    /// Nothing to change (the same answer again, or no such meeting).
+    Unchanged,
+    /// Refused: the answer speaks for someone other than its authenticated sender, or for a
+    /// meeting the recipient does not organize.
+    Refused,
+}
+
+/// Applies an iTIP REPLY that `sender` (the From: address, DMARC-aligned) mailed to the
+/// organizer `account` (whose primary address is `organizer`): only `sender`'s own answer,
+/// only in a meeting `organizer` organizes and that lists `sender`.
+pub(crate) async fn mailed_reply(
+    tx: &mut Tx,
+    account: AccountId,
+    organizer: &str,
+    sender: &str,
+    text: &str,
+    now_ms: i64,
+) -> Result<ReplyOutcome, DavError> {
+    let Some(reply) = parse(text) else {
+        return Ok(ReplyOutcome::Refused);
+    };
+    if !itip::has_method(&reply, &ICalendarMethod::Reply) {
+        return Ok(ReplyOutcome::Unchanged);
+    }
+    let r = itip::roles(&reply);
+    let speaks_for_sender =
+        !r.attendees.is_empty() && r.attendees.iter().all(|a| a.address == sender);
+    if r.organizer.as_deref() != Some(organizer) || !speaks_for_sender {
+        return Ok(ReplyOutcome::Refused);
+    }
+    let Some(uid) = reply.uids().next().map(str::to_string) else {
+        return Ok(ReplyOutcome::Refused);
+    };
+    let Some(copy) = tx.dav_calendar_object_by_uid(account, &uid).await? else {
+        return Ok(ReplyOutcome::Unchanged);
+    };
+    let Some(mut ical) = parse(&copy.data) else {
+        return Ok(ReplyOutcome::Unchanged);
+    };
+    if itip::roles(&ical).organizer.as_deref() != Some(organizer) {
+        return Ok(ReplyOutcome::Refused);
+    }
+    let answers = itip::answers(&reply, sender);
+    if !itip::apply_answers(&mut ical, sender, &answers, None) {
+        return Ok(ReplyOutcome::Unchanged);
+    }
+    write(tx, copy.collection_id, &copy.name, &ical.to_string()).await?;
+    let homes = defaults(tx, account, now_ms).await?;
+    let mut s = Scheduler {
+        tx,
+        now_ms,
+        local_domains: &[],
+        outgoing: Vec::new(),
+    };
+    s.deliver_to_inbox(&homes, &uid, &itip::message(&reply, ICalendarMethod::Reply))
+        .await?;
+    Ok(ReplyOutcome::Applied)
+}

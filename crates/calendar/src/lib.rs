@@ -723,7 +723,8 @@ impl Calendars {
     ) -> Result<ReplyOutcome, DavError> {
         let sender = sender.trim().to_lowercase();
         let now = self.clock.now();
-        let mut tx = self.store.begin_bookkeeping().await?;
+        // Audited: the answer, applied or refused, goes on the trail with the change.
+        let mut tx = self.store.begin().await?;
         let Some(row) = tx.find_account(account).await? else {
             return Err(DavError::NotFound);
         };

@@ -124,7 +124,8 @@ pub fn calendar_replies(raw: &[u8]) -> Vec<String> {
                     .and_then(|ct| ct.attribute("method"))
                     .is_some_and(|m| m.eq_ignore_ascii_case("REPLY"))
         })
-        .filter_map(|p| p.text_contents().map(str::to_string))
+        // mail-parser may keep a calendar part as bytes rather than text: read it either way.
+        .filter_map(|p| std::str::from_utf8(p.contents()).ok().map(str::to_string))
         .take(MAX_CALENDAR_PARTS)
         .collect()
 }
@@ -145,5 +146,9 @@ mod tests {
         let parts = calendar_replies(raw);
         assert_eq!(parts.len(), 1);
         assert!(parts[0].contains("METHOD:REPLY"));
+        let single = b"From: a@example.com\r\nTo: b@kaiser.org\r\nMIME-Version: 1.0\r\n\
+            Content-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\n\
+            BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nEND:VCALENDAR\r\n";
+        assert_eq!(calendar_replies(single).len(), 1);
     }
 }

@@ -23,6 +23,7 @@ mod imap;
 mod imap_clients;
 mod imap_rust;
 mod imaptest;
+mod imip;
 mod import;
 mod invitations;
 mod lists;

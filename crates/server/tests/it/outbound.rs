@@ -22,7 +22,7 @@ print(s.sendmail(user, to, msg.encode()))
 s.quit()
 "#;
 
-async fn start(db: TestDb, sink: &SmtpSink) -> (TestServer, String, tempfile::TempDir) {
+pub(crate) async fn start(db: TestDb, sink: &SmtpSink) -> (TestServer, String, tempfile::TempDir) {
     let keys = tempfile::tempdir().unwrap();
     let key = keys.path().join("dkim.pem");
     carepost_mail::generate_key_file(&key).unwrap();

@@ -571,14 +571,14 @@ except smtplib.SMTPAuthenticationError as e:
 }
 
 /// A partner organization that signs its mail: its DKIM key and DNS records.
-struct Partner {
+pub(crate) struct Partner {
     signer:
         mail_auth::dkim::DkimSigner<mail_auth::common::crypto::Ed25519Key, mail_auth::dkim::Done>,
-    public: String,
+    pub(crate) public: String,
 }
 
 impl Partner {
-    fn new(domain: &str) -> Partner {
+    pub(crate) fn new(domain: &str) -> Partner {
         use base64::Engine;
         use mail_auth::common::crypto::Ed25519Key;
         let pkcs8 = Ed25519Key::generate_pkcs8().unwrap();
@@ -591,7 +591,7 @@ impl Partner {
         Partner { signer, public }
     }
 
-    fn sign(&self, msg: &str) -> String {
+    pub(crate) fn sign(&self, msg: &str) -> String {
         use mail_auth::common::headers::HeaderWriter;
         format!(
             "{}{msg}",
@@ -600,7 +600,7 @@ impl Partner {
     }
 }
 
-const PARTNER_SEND: &str = r#"
+pub(crate) const PARTNER_SEND: &str = r#"
 import smtplib, sys
 port, rcpt = int(sys.argv[1]), sys.argv[2]
 for env_from, path in zip(sys.argv[3::2], sys.argv[4::2]):

@@ -20,5 +20,15 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 
-CREATE TRIGGER accounts_change_seq BEFORE INSERT OR UPDATE ON accounts
+-- Only what a card shows takes a number (a sign-in updating its time does not); an UPDATE
+-- that names these columns without changing them takes none either.
+CREATE TRIGGER accounts_change_seq_insert BEFORE INSERT ON accounts
 FOR EACH ROW EXECUTE FUNCTION accounts_take_change_seq();
+CREATE TRIGGER accounts_change_seq_update BEFORE UPDATE OF first_name, middle_name, last_name, preferred_name, category, department_id, status, primary_address ON accounts
+FOR EACH ROW
+WHEN ((OLD.first_name, OLD.middle_name, OLD.last_name, OLD.preferred_name, OLD.category,
+       OLD.department_id, OLD.status, OLD.primary_address)
+      IS DISTINCT FROM
+      (NEW.first_name, NEW.middle_name, NEW.last_name, NEW.preferred_name, NEW.category,
+       NEW.department_id, NEW.status, NEW.primary_address))
+EXECUTE FUNCTION accounts_take_change_seq();

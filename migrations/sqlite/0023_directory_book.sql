@@ -12,9 +12,21 @@ UPDATE accounts SET change_seq = id;
 INSERT INTO directory_seq (id, seq) SELECT 1, COALESCE(MAX(id), 0) FROM accounts;
 CREATE INDEX accounts_change_seq ON accounts(change_seq);
 
--- The inner UPDATE changes change_seq, so the WHEN clause stops it from firing again.
-CREATE TRIGGER accounts_change_seq_update AFTER UPDATE ON accounts
-WHEN NEW.change_seq = OLD.change_seq BEGIN
+-- Only a change to what a card shows takes a number (a sign-in updating its time does
+-- not). The inner
+-- UPDATE changes change_seq, which is not among these columns, so it does not fire again.
+CREATE TRIGGER accounts_change_seq_update
+AFTER UPDATE OF first_name, middle_name, last_name, preferred_name, category, department_id,
+    status, primary_address ON accounts
+WHEN OLD.first_name IS NOT NEW.first_name
+    OR OLD.middle_name IS NOT NEW.middle_name
+    OR OLD.last_name IS NOT NEW.last_name
+    OR OLD.preferred_name IS NOT NEW.preferred_name
+    OR OLD.category IS NOT NEW.category
+    OR OLD.department_id IS NOT NEW.department_id
+    OR OLD.status IS NOT NEW.status
+    OR OLD.primary_address IS NOT NEW.primary_address
+BEGIN
     UPDATE directory_seq SET seq = seq + 1 WHERE id = 1;
     UPDATE accounts SET change_seq = (SELECT seq FROM directory_seq WHERE id = 1)
         WHERE id = NEW.id;

@@ -80,6 +80,8 @@ pub mod action {
     pub const QUEUE_RETRY: &str = "queue.retry";
     pub const QUEUE_REMOVE: &str = "queue.remove";
     pub const CALENDAR_IMIP_REPLY: &str = "calendar.imip_reply";
+    pub const CALENDAR_EXPORT: &str = "calendar.export";
+    pub const CALENDAR_IMPORT: &str = "calendar.import";
     pub const OIDC_KEYS_ROTATE: &str = "oidc.keys.rotate";
     pub const OIDC_CLIENT_ADD: &str = "oidc.client.add";
     pub const OIDC_CLIENT_REMOVE: &str = "oidc.client.remove";
@@ -167,6 +169,8 @@ pub mod action {
             QUEUE_RETRY => "Queued mail retried",
             QUEUE_REMOVE => "Queued mail removed",
             CALENDAR_IMIP_REPLY => "Answer to an invitation received by mail",
+            CALENDAR_EXPORT => "Calendar exported",
+            CALENDAR_IMPORT => "Calendar imported",
             OIDC_KEYS_ROTATE => "Signing keys rotated",
             OIDC_CLIENT_ADD => "Application registered",
             OIDC_CLIENT_REMOVE => "Application removed",

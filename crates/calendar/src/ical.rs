@@ -5,7 +5,9 @@
 
 use crate::DavError;
 use calcard::common::timezone::Tz;
-use calcard::icalendar::{ICalendar, ICalendarComponentType};
+use calcard::icalendar::{
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarProperty,
+};
 
 /// Instances computed at most, per object: a rule that would make more is treated as
 /// unbounded (its span has no end) and a query expands it only up to this many.
@@ -134,6 +136,124 @@ pub(crate) fn meets(text: &str, start: Option<i64>, end: Option<i64>) -> bool {
             .is_some_and(|&(s, _)| end.is_none_or(|end| s < end)))
 }
 
+/// Objects one imported file may hold.
+pub(crate) const MAX_IMPORT_OBJECTS: usize = 20_000;
+
+/// Copies component `id` of `src`, with what it holds (alarms), into `dst`; its new id.
+fn copy_tree(src: &ICalendar, id: u32, dst: &mut ICalendar) -> u32 {
+    let Some(c) = src.components.get(id as usize) else {
+        return 0;
+    };
+    let new_id = dst.components.len() as u32;
+    dst.components.push(ICalendarComponent {
+        component_type: c.component_type.clone(),
+        entries: c.entries.clone(),
+        component_ids: Vec::new(),
+    });
+    let children: Vec<u32> = c
+        .component_ids
+        .iter()
+        .map(|child| copy_tree(src, *child, dst))
+        .collect();
+    dst.components[new_id as usize].component_ids = children;
+    new_id
+}
+
+fn tzid(c: &ICalendarComponent) -> Option<String> {
+    c.property(&ICalendarProperty::Tzid)
+        .and_then(|e| e.values.first())
+        .and_then(|v| v.as_text())
+        .map(str::to_string)
+}
+
+/// A VCALENDAR holding what `objects` hold: each time zone once, then every event, task and
+/// journal (an export of a calendar as one `.ics` file).
+pub(crate) fn merge<'a>(objects: impl IntoIterator<Item = &'a str>) -> String {
+    let mut root = ICalendarComponent::new(ICalendarComponentType::VCalendar);
+    root.add_property(ICalendarProperty::Version, "2.0".to_string());
+    root.add_property(
+        ICalendarProperty::Prodid,
+        "-//carepost//calendar//EN".to_string(),
+    );
+    let mut out = ICalendar {
+        components: vec![root],
+    };
+    let mut zones = std::collections::HashSet::new();
+    for text in objects {
+        let Ok(ical) = parse(text) else {
+            continue;
+        };
+        for child in ical.components[0].component_ids.clone() {
+            let c = &ical.components[child as usize];
+            if c.component_type == ICalendarComponentType::VTimezone {
+                // Each zone once; one without a TZID is of no use to anything.
+                if !tzid(c).is_some_and(|z| zones.insert(z)) {
+                    continue;
+                }
+            }
+            let id = copy_tree(&ical, child, &mut out);
+            out.components[0].component_ids.push(id);
+        }
+    }
+    out.to_string()
+}
+
+/// The objects of a `.ics` file, one per UID, each with the file's time zones: what an import
+/// stores. Components without a UID are refused.
+pub(crate) fn split(text: &str) -> Result<Vec<(String, String)>, DavError> {
+    let ical = parse(text)?;
+    let children = ical.components[0].component_ids.clone();
+    let zones: Vec<u32> = children
+        .iter()
+        .copied()
+        .filter(|id| {
+            ical.components[*id as usize].component_type == ICalendarComponentType::VTimezone
+        })
+        .collect();
+    let mut groups: Vec<(String, Vec<u32>)> = Vec::new();
+    for id in children {
+        let c = &ical.components[id as usize];
+        if !matches!(
+            c.component_type,
+            ICalendarComponentType::VEvent
+                | ICalendarComponentType::VTodo
+                | ICalendarComponentType::VJournal
+        ) {
+            continue;
+        }
+        let Some(uid) = c.uid() else {
+            return Err(invalid("a component in the file has no UID"));
+        };
+        match groups.iter_mut().find(|(u, _)| u == uid) {
+            Some((_, ids)) => ids.push(id),
+            None => groups.push((uid.to_string(), vec![id])),
+        }
+        if groups.len() > MAX_IMPORT_OBJECTS {
+            return Err(invalid("the file holds too many objects"));
+        }
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for (uid, ids) in groups {
+        let mut root = ICalendarComponent::new(ICalendarComponentType::VCalendar);
+        // The file's own VERSION, PRODID and CALSCALE; a METHOD does not belong in a store.
+        root.entries = ical.components[0]
+            .entries
+            .iter()
+            .filter(|e| e.name != ICalendarProperty::Method)
+            .cloned()
+            .collect();
+        let mut one = ICalendar {
+            components: vec![root],
+        };
+        for id in zones.iter().chain(&ids) {
+            let new = copy_tree(&ical, *id, &mut one);
+            one.components[0].component_ids.push(new);
+        }
+        out.push((uid, one.to_string()));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +305,35 @@ mod tests {
         let task = "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nUID:t\r\nSUMMARY:x\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
         let t = inspect(task).unwrap();
         assert_eq!((t.component.as_str(), t.starts_at), ("VTODO", None));
+    }
+
+    #[test]
+    fn a_file_splits_by_uid_and_merges_back() {
+        let two = WEEKLY.replace(
+            "END:VCALENDAR",
+            "BEGIN:VEVENT\r\nUID:other\r\nDTSTART;TZID=Europe/Berlin:20261021T090000\r\n\
+             SUMMARY:Other\r\nEND:VEVENT\r\nEND:VCALENDAR",
+        );
+        let parts = split(&two).unwrap();
+        assert_eq!(
+            parts.iter().map(|(u, _)| u.as_str()).collect::<Vec<_>>(),
+            vec!["ward-round", "other"]
+        );
+        for (uid, text) in &parts {
+            let i = inspect(text).unwrap();
+            assert_eq!(&i.uid, uid);
+            assert!(text.contains("TZID:Europe/Berlin"), "{text}");
+        }
+        let merged = merge(parts.iter().map(|(_, t)| t.as_str()));
+        assert_eq!(merged.matches("BEGIN:VTIMEZONE").count(), 1, "{merged}");
+        assert_eq!(merged.matches("BEGIN:VEVENT").count(), 2, "{merged}");
+        assert_eq!(split(&merged).unwrap().len(), 2);
+        assert!(
+            split(
+                "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -199,6 +199,46 @@ pub(crate) fn message(ical: &ICalendar, method: ICalendarMethod) -> String {
     m.to_string()
 }
 
+/// What attendees are told about: every property of each scheduled instance but the
+/// attendees themselves (added and removed ones are handled apart), the stamps, SEQUENCE
+/// and private `X-` properties. Two versions with the same fingerprint differ in nothing an
+/// attendee needs to hear (an alarm, an answer that came back).
+pub(crate) fn fingerprint(ical: &ICalendar) -> Vec<String> {
+    let mut out: Vec<String> = scheduled(ical)
+        .map(|c| {
+            let mut props: Vec<String> = c
+                .entries
+                .iter()
+                .filter(|e| {
+                    !matches!(
+                        e.name,
+                        ICalendarProperty::Attendee
+                            | ICalendarProperty::Dtstamp
+                            | ICalendarProperty::LastModified
+                            | ICalendarProperty::Sequence
+                            | ICalendarProperty::Other(_)
+                    )
+                })
+                .map(|e| format!("{e:?}"))
+                .collect();
+            props.sort();
+            props.join("\n")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The master instance's SEQUENCE (0 when absent).
+pub(crate) fn sequence(ical: &ICalendar) -> i64 {
+    scheduled(ical)
+        .find(|c| !c.is_recurrence_override())
+        .and_then(|c| c.property(&ICalendarProperty::Sequence))
+        .and_then(|e| e.values.first())
+        .and_then(|v| v.as_integer())
+        .unwrap_or(0)
+}
+
 /// Whether the object's VCALENDAR says METHOD `method`.
 pub(crate) fn has_method(ical: &ICalendar, method: &ICalendarMethod) -> bool {
     ical.components
@@ -282,6 +322,20 @@ mod tests {
         assert!(answers(&answered, "eve@kaiser.org").is_empty());
         let text = answered.to_string();
         assert!(text.contains("SUMMARY:Case review"), "{text}");
+    }
+
+    #[test]
+    fn an_alarm_or_an_answer_is_no_change_for_attendees_but_a_new_time_is() {
+        let ical = parse(MEETING);
+        let answered = MEETING.replace("NEEDS-ACTION;RSVP=TRUE", "ACCEPTED");
+        assert_eq!(fingerprint(&ical), fingerprint(&parse(&answered)));
+        let stamped = MEETING.replace("DTSTAMP:20261201T000000Z", "DTSTAMP:20261202T000000Z");
+        assert_eq!(fingerprint(&ical), fingerprint(&parse(&stamped)));
+        let moved = MEETING.replace("DTSTART:20261210T090000Z", "DTSTART:20261210T080000Z");
+        assert_ne!(fingerprint(&ical), fingerprint(&parse(&moved)));
+        assert_eq!(sequence(&ical), 0);
+        let later = MEETING.replace("SUMMARY:", "SEQUENCE:3\r\nSUMMARY:");
+        assert_eq!(sequence(&parse(&later)), 3);
     }
 
     #[test]

@@ -499,13 +499,25 @@ impl Calendars {
             .ok_or(DavError::NotFound)
     }
 
-    /// Stores `data` as `name` (PUT). Returns the new ETag and whether the object is new.
+    /// Stores `data` as `name` (PUT), scheduling what it changes. Returns the new ETag and
+    /// whether the object is new.
     pub async fn put(
         &self,
         c: &Collection,
         name: &str,
         data: &str,
         conditions: &Conditions,
+    ) -> Result<(String, bool), DavError> {
+        self.put_with(c, name, data, conditions, true).await
+    }
+
+    async fn put_with(
+        &self,
+        c: &Collection,
+        name: &str,
+        data: &str,
+        conditions: &Conditions,
+        scheduled: bool,
     ) -> Result<(String, bool), DavError> {
         if c.kind == Kind::Inbox {
             return Err(DavError::Forbidden(
@@ -568,7 +580,7 @@ impl Calendars {
         })
         .await?;
         let mut outgoing = Vec::new();
-        if c.kind == Kind::Calendar {
+        if c.kind == Kind::Calendar && scheduled {
             outgoing = schedule::after_write(
                 &mut tx,
                 c.account,
@@ -723,12 +735,21 @@ impl Calendars {
     ) -> Result<ReplyOutcome, DavError> {
         let sender = sender.trim().to_lowercase();
         let now = self.clock.now();
+        let organizer = {
+            let mut read = self.store.read().await?;
+            match read.find_account(account).await? {
+                Some(row) => row.primary_address.to_lowercase(),
+                None => return Err(DavError::NotFound),
+            }
+        };
+        // A reply to someone else's meeting (a copy to a colleague, mail sent to many) is
+        // passed over before any write: only one that names this recipient as organizer
+        // takes the audited transaction.
+        if !schedule::names_organizer(text, &organizer) {
+            return Ok(ReplyOutcome::Unchanged);
+        }
         // Audited: the answer, applied or refused, goes on the trail with the change.
         let mut tx = self.store.begin().await?;
-        let Some(row) = tx.find_account(account).await? else {
-            return Err(DavError::NotFound);
-        };
-        let organizer = row.primary_address.to_lowercase();
         let outcome =
             schedule::mailed_reply(&mut tx, account, &organizer, &sender, text, now.0).await?;
         let event = NewEvent::success(
@@ -745,5 +766,54 @@ impl Calendars {
         tx.append_audit(&event).await?;
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// Every object of `c` as one iCalendar file, each time zone once (`calendar export`).
+    pub async fn export(&self, c: &Collection) -> Result<String, DavError> {
+        let objects = self.objects(c).await?;
+        Ok(ical::merge(objects.iter().map(|o| o.data.as_str())))
+    }
+
+    /// Stores each object of the iCalendar file `ics` (one per UID) in `c` as `UID.ics`,
+    /// replacing an object of the same name, without sending invitations: an import moves a
+    /// calendar, it does not schedule it again. Returns how many were added and replaced;
+    /// stops at the first object the calendar refuses, naming its UID.
+    pub async fn import(&self, c: &Collection, ics: &str) -> Result<(usize, usize), DavError> {
+        let (mut added, mut replaced) = (0, 0);
+        for (uid, text) in ical::split(ics)? {
+            let name = schedule::object_name(&uid);
+            match self
+                .put_with(c, &name, &text, &Conditions::default(), false)
+                .await
+            {
+                Ok((_, true)) => added += 1,
+                Ok((_, false)) => replaced += 1,
+                Err(DavError::UidConflict(other)) => {
+                    return Err(DavError::Invalid(format!(
+                        "{uid} is already stored as {other}"
+                    )));
+                }
+                Err(e) => return Err(DavError::Invalid(format!("{uid}: {e}"))),
+            }
+        }
+        Ok((added, replaced))
+    }
+
+    /// Puts an administrator's reading or writing of someone's calendar on the audit trail.
+    pub async fn record(
+        &self,
+        actor: &Actor,
+        what: &'static str,
+        owner: &str,
+        details: serde_json::Value,
+    ) -> Result<(), DavError> {
+        let mut tx = self.store.begin().await?;
+        tx.append_audit(
+            &NewEvent::success(self.clock.now(), actor, what, format!("account:{owner}"))
+                .with_details(details),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

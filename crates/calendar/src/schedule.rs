@@ -26,6 +26,10 @@ use sha2::Digest;
 /// ATTENDEE properties one object may carry (RFC 6638 `max-attendees-per-instance`).
 pub const MAX_ATTENDEES: usize = 500;
 
+/// Attendees outside the organization one write mails at most (each copy carries the whole
+/// event; the rest are left to the organizer's client).
+const MAX_OUTSIDE: usize = 50;
+
 /// Messages kept in a scheduling inbox: past it, the oldest go (the calendars already hold
 /// what they said).
 const INBOX_KEEP: usize = 500;
@@ -158,13 +162,43 @@ impl Scheduler<'_> {
         new: Option<&ICalendar>,
     ) -> Result<(), DavError> {
         let now: Roles = new.map(itip::roles).unwrap_or_default();
+        // Only a version this organizer organized says whom to cancel: a write that takes
+        // over someone else's UID must not cancel their meeting with outsiders.
+        let old = old.filter(|o| itip::roles(o).organizer.as_deref() == Some(me));
+        let before: Vec<String> = old
+            .map(|o| {
+                itip::roles(o)
+                    .attendees
+                    .into_iter()
+                    .map(|a| a.address)
+                    .collect()
+            })
+            .unwrap_or_default();
         if let Some(new) = new {
+            // RFC 6638 section 3.2.1: only a change that matters to attendees is sent to
+            // those who had the meeting already (not a new alarm, not their answers coming
+            // back into the organizer's copy).
+            let same = old.is_some_and(|o| itip::fingerprint(o) == itip::fingerprint(new));
             let method = if now.cancelled {
                 ICalendarMethod::Cancel
             } else {
                 ICalendarMethod::Request
             };
+            let mut outside = 0;
             for a in now.attendees.iter().filter(|a| !a.by_client) {
+                if same && before.contains(&a.address) {
+                    continue;
+                }
+                if self.outside(&a.address) {
+                    outside += 1;
+                    if outside > MAX_OUTSIDE {
+                        tracing::warn!(
+                            organizer = me,
+                            "too many attendees outside: not all mailed"
+                        );
+                        continue;
+                    }
+                }
                 self.invite(owner, me, &a.address, new, method.clone())
                     .await?;
             }
@@ -353,14 +387,10 @@ impl Scheduler<'_> {
                 modseq: seq,
             })
             .await?;
-        let kept = self.tx.dav_objects(inbox.id).await?;
-        if kept.len() > INBOX_KEEP {
-            let mut by_age: Vec<&DavObjectRow> = kept.iter().collect();
-            by_age.sort_by_key(|o| o.modseq);
-            for old in &by_age[..kept.len() - INBOX_KEEP] {
-                let seq = self.tx.next_dav_seq(inbox.id).await?;
-                self.tx.delete_dav_object(inbox.id, &old.name, seq).await?;
-            }
+        // Past the limit the oldest go, chosen in SQL: the messages are not read.
+        for name in self.tx.dav_names_past(inbox.id, INBOX_KEEP).await? {
+            let seq = self.tx.next_dav_seq(inbox.id).await?;
+            self.tx.delete_dav_object(inbox.id, &name, seq).await?;
         }
         Ok(())
     }
@@ -428,7 +458,7 @@ pub(crate) fn default_calendar<'a>(
 
 /// The name an invitation is stored under: its UID when that makes a plain name, else a
 /// digest of it.
-fn object_name(uid: &str) -> String {
+pub(crate) fn object_name(uid: &str) -> String {
     let plain = uid.len() <= 100
         && uid
             .bytes()
@@ -464,6 +494,14 @@ async fn write(tx: &mut Tx, collection: i64, name: &str, text: &str) -> Result<(
     })
     .await?;
     Ok(())
+}
+
+/// Whether `text` is an iTIP REPLY to a meeting `organizer` organizes.
+pub(crate) fn names_organizer(text: &str, organizer: &str) -> bool {
+    parse(text).is_some_and(|r| {
+        itip::has_method(&r, &ICalendarMethod::Reply)
+            && itip::roles(&r).organizer.as_deref() == Some(organizer)
+    })
 }
 
 /// What became of an answer that came by mail.
@@ -512,6 +550,11 @@ pub(crate) async fn mailed_reply(
     };
     if itip::roles(&ical).organizer.as_deref() != Some(organizer) {
         return Ok(ReplyOutcome::Refused);
+    }
+    // An answer to an older version of the meeting (or an old answer mailed again) does not
+    // undo a newer one.
+    if itip::sequence(&reply) < itip::sequence(&ical) {
+        return Ok(ReplyOutcome::Unchanged);
     }
     let answers = itip::answers(&reply, sender);
     if !itip::apply_answers(&mut ical, sender, &answers, None) {

@@ -133,6 +133,12 @@ pub trait DavRepo {
         start: Option<i64>,
         end: Option<i64>,
     ) -> Result<Vec<DavObjectRow>, StoreError>;
+    /// The names of the collection's objects past the newest `keep`, oldest first.
+    async fn dav_names_past(
+        &mut self,
+        collection: i64,
+        keep: usize,
+    ) -> Result<Vec<String>, StoreError>;
     /// Takes the collection's next change number (for the write that follows).
     async fn next_dav_seq(&mut self, collection: i64) -> Result<i64, StoreError>;
     /// Inserts or replaces an object (its `modseq` is the change number taken for it) and
@@ -339,6 +345,23 @@ impl DavRepo for Tx {
             .fetch_all(self.conn())
             .await?;
         all(&rows, DavObjectRow::from_row)
+    }
+
+    async fn dav_names_past(
+        &mut self,
+        collection: i64,
+        keep: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name FROM dav_objects WHERE collection_id = $1 AND modseq < (SELECT \
+             COALESCE(MIN(modseq), 0) FROM (SELECT modseq FROM dav_objects WHERE \
+             collection_id = $1 ORDER BY modseq DESC LIMIT $2) AS newest) ORDER BY modseq",
+        )
+        .bind(collection)
+        .bind(keep as i64)
+        .fetch_all(self.conn())
+        .await?;
+        all(&rows, |r| r.try_get("name"))
     }
 
     async fn next_dav_seq(&mut self, collection: i64) -> Result<i64, StoreError> {

@@ -16,6 +16,7 @@ macro_rules! say {
 
 mod account;
 mod audit;
+mod calendar;
 mod department;
 mod import;
 mod invite;
@@ -123,6 +124,9 @@ enum Command {
     /// The master keys that open the store: list, rotate, retire.
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// A person's calendars: list, export as .ics, import an .ics file.
+    #[command(subcommand)]
+    Calendar(calendar::CalendarCommand),
 }
 
 /// Options every command shares.
@@ -284,6 +288,7 @@ async fn run(command: Command, g: Global) -> anyhow::Result<ExitCode> {
         Command::Address(c) => account::run_address(c, &g).await,
         Command::Import(a) => import::run(a, &g).await,
         Command::Key(c) => key::run(c, &g).await,
+        Command::Calendar(c) => calendar::run(c, &g).await,
         Command::Lockout(c) => lockout::run(c, &g).await,
         Command::Invite(c) => invite::run(c, &g).await,
         Command::Audit(c) => audit::run(c, &g).await,

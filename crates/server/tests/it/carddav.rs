@@ -62,6 +62,11 @@ sync = ("<d:sync-collection xmlns:d='DAV:' xmlns:card='urn:ietf:params:xml:ns:ca
         "<d:sync-level>1</d:sync-level><d:prop><d:getetag/><card:address-data/></d:prop></d:sync-collection>")
 s, _, body = req("REPORT", directory, sync % token, {"Depth": "1"})
 print("dir-after", s, body.count("BEGIN:VCARD"), body.count("404 Not Found"))
+s, _, body = req("REPORT", directory, sync % "urn:carepost:directory:999999", {"Depth": "1"})
+print("dir-future", s, "valid-sync-token" in body)
+many = "".join("<card:prop-filter name='X-%d'><card:text-match>a</card:text-match></card:prop-filter>" % i for i in range(20))
+s, _, body = req("REPORT", directory, "<card:addressbook-query xmlns:d='DAV:' xmlns:card='urn:ietf:params:xml:ns:carddav'><d:prop><d:getetag/></d:prop><card:filter>" + many + "</card:filter></card:addressbook-query>", {"Depth": "1"})
+print("many-filters", s)
 s, _, _ = req("PUT", directory + "x.vcf", card, vcard)
 print("dir-put", s)
 s, _, _ = req("DELETE", directory)
@@ -108,6 +113,8 @@ async fn address_books_keep_cards_and_the_directory_follows_the_staff() {
             "dir-sync 207 True True",
             "dir-unchanged 207 0",
             "dir-after 207 0 1",
+            "dir-future 403 True",
+            "many-filters 403",
             "dir-put 403",
             "dir-delete 403",
             "other 403",

@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod browser;
 mod caldav;
+mod calendar_cli;
 mod carddav;
 mod change_requests;
 mod cli;

@@ -22,6 +22,8 @@ use carepost_proto_dav::{
 
 /// Cards one REPORT answers with at most.
 const MAX_REPORT: usize = 5000;
+/// Property filters one `addressbook-query` may hold (each may cost a directory search).
+const MAX_FILTERS: usize = 16;
 
 fn read_only() -> Response {
     condition(StatusCode::FORBIDDEN, Name::dav("need-privileges"))
@@ -274,16 +276,29 @@ async fn propfind(
     }
 }
 
-fn filters_of(filters: Vec<(String, carepost_proto_dav::TextMatch)>) -> Vec<CardFilter> {
-    filters
-        .into_iter()
-        .map(|(property, t)| CardFilter {
-            property,
-            text: t.text,
-            match_type: t.match_type,
-            negate: t.negate,
-        })
-        .collect()
+/// The query's filters; `None` when there are too many.
+fn filters_of(filters: Vec<(String, carepost_proto_dav::TextMatch)>) -> Option<Vec<CardFilter>> {
+    if filters.len() > MAX_FILTERS {
+        return None;
+    }
+    Some(
+        filters
+            .into_iter()
+            .map(|(property, t)| CardFilter {
+                property,
+                text: t.text,
+                match_type: t.match_type,
+                negate: t.negate,
+            })
+            .collect(),
+    )
+}
+
+fn too_many_filters() -> Response {
+    condition(
+        StatusCode::FORBIDDEN,
+        Name::dav("number-of-matches-within-limits"),
+    )
 }
 
 async fn book_report(state: &WebState, user: &DavUser, c: &Collection, r: Report) -> Response {
@@ -345,7 +360,9 @@ async fn book_report(state: &WebState, user: &DavUser, c: &Collection, r: Report
             all_of,
             limit,
         } => {
-            let filters = filters_of(filters);
+            let Some(filters) = filters_of(filters) else {
+                return too_many_filters();
+            };
             let limit = limit.unwrap_or(MAX_REPORT).min(MAX_REPORT);
             let objects = match calendars.objects(c).await {
                 Ok(os) => os,
@@ -378,9 +395,15 @@ async fn directory_report(state: &WebState, user: &DavUser, r: Report) -> Respon
             let after = if token.is_empty() {
                 0
             } else {
+                let now = match calendars.directory_token().await {
+                    Ok(t) => directory_position(&t).unwrap_or(0),
+                    Err(e) => return dav_error(e),
+                };
+                // A token from the future (a store restored from a backup) would skip what
+                // changed since: the client starts over instead.
                 match directory_position(&token) {
-                    Some(p) => p,
-                    None => return condition(StatusCode::FORBIDDEN, Name::dav("valid-sync-token")),
+                    Some(p) if p <= now => p,
+                    _ => return condition(StatusCode::FORBIDDEN, Name::dav("valid-sync-token")),
                 }
             };
             let (changes, next, more) = match calendars.directory_changes(after).await {
@@ -425,7 +448,9 @@ async fn directory_report(state: &WebState, user: &DavUser, r: Report) -> Respon
             all_of,
             limit,
         } => {
-            let filters = filters_of(filters);
+            let Some(filters) = filters_of(filters) else {
+                return too_many_filters();
+            };
             let limit = limit.unwrap_or(MAX_REPORT).min(MAX_REPORT);
             // One more than asked for tells whether the answer was cut.
             let found = match calendars

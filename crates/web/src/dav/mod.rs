@@ -615,12 +615,15 @@ async fn outbox_post(
             Name::caldav("supported-calendar-data"),
         );
     }
-    let Some(request) = carepost_calendar::read_request(body) else {
+    let Some(mut request) = carepost_calendar::read_request(body) else {
         return condition(
             StatusCode::FORBIDDEN,
             Name::caldav("valid-scheduling-message"),
         );
     };
+    // Each person once, however often the request names them.
+    let mut seen = std::collections::HashSet::new();
+    request.attendees.retain(|a| seen.insert(a.clone()));
     if request.organizer.as_deref() != Some(user.address.as_str()) {
         return condition(StatusCode::FORBIDDEN, Name::caldav("organizer-allowed"));
     }

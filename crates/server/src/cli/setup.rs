@@ -155,6 +155,16 @@ fn print_banner(r: &serve::Running, cli_flag: &str) -> anyhow::Result<()> {
     if let Some(a) = r.https {
         say!("  https   https://{a}/  (/healthz, /readyz, /api/v1)");
         say!("  portal  {}  (staff sign in here)", c.web.public_url);
+        let url = &c.web.public_url;
+        say!("  dav     {url}dav/  (CalDAV and CardDAV: calendars, contacts, the directory)");
+        // RFC 6764: what clients given only an address look up.
+        let host = url.host_str().unwrap_or("localhost");
+        let port = url.port_or_known_default().unwrap_or(443);
+        let d = &c.organization.domain;
+        say!(
+            "          publish: _caldavs._tcp.{d} and _carddavs._tcp.{d} SRV 0 1 {port} {host}. \
+             with TXT \"path=/dav/\""
+        );
     }
     if let Some(a) = r.http {
         say!("  http    http://{a}/  (development only)");

@@ -476,8 +476,28 @@ impl Calendars {
             ));
         }
         let mut tx = self.store.begin_bookkeeping().await?;
+        // Deleting a calendar deletes its meetings: attendees are told as if each meeting
+        // had been deleted on its own (organized ones cancelled, others declined).
+        let mut outgoing = Vec::new();
+        if c.kind == Kind::Calendar {
+            let domains = self.local_domains();
+            for o in tx.dav_objects(c.id).await? {
+                outgoing.extend(
+                    schedule::after_write(
+                        &mut tx,
+                        c.account,
+                        Some(&o.data),
+                        None,
+                        self.clock.now().0,
+                        &domains,
+                    )
+                    .await?,
+                );
+            }
+        }
         tx.delete_dav_collection(c.id).await?;
         tx.commit().await?;
+        self.send_outgoing(outgoing).await;
         Ok(())
     }
 

@@ -348,6 +348,15 @@ q = ("<c:free-busy-query xmlns:c='urn:ietf:params:xml:ns:caldav'><c:time-range "
      "start='20261210T000000Z' end='20261211T000000Z'/></c:free-busy-query>")
 s, body = req(ann, "REPORT", cal(ann), q, {"Depth": "1"})
 print("fb-query", s, "BEGIN:VFREEBUSY" in body, "SUMMARY" in body)
+# Deleting a whole calendar cancels the meetings it organizes.
+print("mk-rota", req(ann, "MKCALENDAR", "/dav/calendars/" + ann + "/rota/")[0])
+huddle = event("huddle", "ORGANIZER:mailto:" + ann + "\r\nATTENDEE:mailto:" + bob + "\r\n")
+print("huddle", req(ann, "PUT", "/dav/calendars/" + ann + "/rota/huddle.ics", huddle, ical)[0])
+s, body = req(bob, "GET", cal(bob) + "huddle.ics")
+print("bob-huddle", s, "STATUS:CANCELLED" in body)
+print("rm-rota", req(ann, "DELETE", "/dav/calendars/" + ann + "/rota/")[0])
+s, body = req(bob, "GET", cal(bob) + "huddle.ics")
+print("bob-huddle-after", s, "STATUS:CANCELLED" in body)
 "#;
 
 #[tokio::test]
@@ -373,6 +382,11 @@ async fn scheduling_refuses_hijacks_forgeries_and_crowds() {
             "inbox-delete 403",
             "mk-inbox 405",
             "fb-query 200 True False",
+            "mk-rota 201",
+            "huddle 201",
+            "bob-huddle 200 False",
+            "rm-rota 204",
+            "bob-huddle-after 200 True",
         ] {
             assert!(out.lines().any(|l| l == want), "{want:?} not in:\n{out}");
         }

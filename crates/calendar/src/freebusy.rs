@@ -7,6 +7,7 @@
 //! (RFC 6638) and `free-busy-query` (RFC 4791 section 7.10) see.
 
 use crate::ical::MAX_INSTANCES;
+use crate::{Collection, DavError};
 use calcard::common::PartialDateTime;
 use calcard::common::timezone::Tz;
 use calcard::icalendar::{
@@ -15,6 +16,7 @@ use calcard::icalendar::{
     ICalendarParticipationStatus, ICalendarPeriod, ICalendarProperty, ICalendarStatus,
     ICalendarTransparency, ICalendarValue, Uri,
 };
+use carepost_store::{DavRepo, DirectoryRepo};
 
 /// How a period is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -220,6 +222,58 @@ pub fn read_request(text: &str) -> Option<FreeBusyRequest> {
         start,
         end,
     })
+}
+
+impl crate::Calendars {
+    /// `address`'s taken periods in [start, end) (seconds); `None` when the address is not
+    /// an active member of staff.
+    pub async fn busy_of(
+        &self,
+        address: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<Option<Vec<Busy>>, DavError> {
+        let address = address.trim().to_lowercase();
+        let mut read = self.store.read().await?;
+        let Some(account) = read
+            .find_account_by_address(&address)
+            .await?
+            .filter(|a| a.status == "active")
+        else {
+            return Ok(None);
+        };
+        let rows = read
+            .dav_account_objects_in_span(account.id, start, end)
+            .await?;
+        drop(read);
+        let owner = account.primary_address.to_lowercase();
+        Ok(Some(busy_in(
+            rows.iter().map(|r| r.data.as_str()),
+            &owner,
+            start,
+            end,
+        )))
+    }
+
+    /// The taken periods of the objects of one calendar in [start, end) (free-busy-query).
+    pub async fn busy_in_collection(
+        &self,
+        c: &Collection,
+        owner: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Busy>, DavError> {
+        let mut read = self.store.read().await?;
+        let rows = read
+            .dav_objects_in_span(c.id, Some(start), Some(end))
+            .await?;
+        Ok(busy_in(
+            rows.iter().map(|r| r.data.as_str()),
+            owner,
+            start,
+            end,
+        ))
+    }
 }
 
 #[cfg(test)]

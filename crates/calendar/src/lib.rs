@@ -16,6 +16,7 @@ mod freebusy;
 mod ical;
 mod itip;
 mod schedule;
+mod transfer;
 
 pub use contacts::{CardFilter, card_matches};
 pub use directory::{
@@ -26,11 +27,8 @@ pub use freebusy::{
 };
 pub use schedule::{MAX_ATTENDEES, ReplyOutcome};
 
-use carepost_audit::{Actor, NewEvent, Outcome, action};
 use carepost_mail::{Invitation, MailStore};
-use carepost_store::{
-    AuditRepo, CollectionRow, DavObjectRow, DavRepo, DirectoryRepo, Store, StoreError,
-};
+use carepost_store::{CollectionRow, DavObjectRow, DavRepo, Store, StoreError};
 use carepost_types::{AccountId, Clock};
 use sha2::Digest;
 use std::sync::Arc;
@@ -691,149 +689,5 @@ impl Calendars {
             .filter(|r| ical::meets(&r.data, start, end))
             .map(DavObject::from_row)
             .collect())
-    }
-
-    /// `address`'s taken periods in [start, end) (seconds); `None` when the address is not
-    /// an active member of staff.
-    pub async fn busy_of(
-        &self,
-        address: &str,
-        start: i64,
-        end: i64,
-    ) -> Result<Option<Vec<Busy>>, DavError> {
-        let address = address.trim().to_lowercase();
-        let mut read = self.store.read().await?;
-        let Some(account) = read
-            .find_account_by_address(&address)
-            .await?
-            .filter(|a| a.status == "active")
-        else {
-            return Ok(None);
-        };
-        let rows = read
-            .dav_account_objects_in_span(account.id, start, end)
-            .await?;
-        drop(read);
-        let owner = account.primary_address.to_lowercase();
-        Ok(Some(busy_in(
-            rows.iter().map(|r| r.data.as_str()),
-            &owner,
-            start,
-            end,
-        )))
-    }
-
-    /// The taken periods of the objects of one calendar in [start, end) (free-busy-query).
-    pub async fn busy_in_collection(
-        &self,
-        c: &Collection,
-        owner: &str,
-        start: i64,
-        end: i64,
-    ) -> Result<Vec<Busy>, DavError> {
-        let mut read = self.store.read().await?;
-        let rows = read
-            .dav_objects_in_span(c.id, Some(start), Some(end))
-            .await?;
-        Ok(busy_in(
-            rows.iter().map(|r| r.data.as_str()),
-            owner,
-            start,
-            end,
-        ))
-    }
-
-    /// An answer to an invitation that `sender` mailed to the organizer `account` (iMIP, RFC
-    /// 6047), read
-    /// only when the caller checked that the mail passed DMARC for `sender`'s domain. Every
-    /// one is recorded on the audit trail; a refused one changes nothing.
-    pub async fn mailed_reply(
-        &self,
-        account: AccountId,
-        sender: &str,
-        text: &str,
-    ) -> Result<ReplyOutcome, DavError> {
-        let sender = sender.trim().to_lowercase();
-        let now = self.clock.now();
-        let organizer = {
-            let mut read = self.store.read().await?;
-            match read.find_account(account).await? {
-                Some(row) => row.primary_address.to_lowercase(),
-                None => return Err(DavError::NotFound),
-            }
-        };
-        // A reply to someone else's meeting (a copy to a colleague, mail sent to many) is
-        // passed over before any write: only one that names this recipient as organizer
-        // takes the audited transaction.
-        if !schedule::names_organizer(text, &organizer) {
-            return Ok(ReplyOutcome::Unchanged);
-        }
-        // Audited: the answer, applied or refused, goes on the trail with the change.
-        let mut tx = self.store.begin().await?;
-        let outcome =
-            schedule::mailed_reply(&mut tx, account, &organizer, &sender, text, now.0).await?;
-        let event = NewEvent::success(
-            now,
-            &Actor::System,
-            action::CALENDAR_IMIP_REPLY,
-            format!("account:{organizer}"),
-        )
-        .with_outcome(match outcome {
-            ReplyOutcome::Refused => Outcome::Denied,
-            _ => Outcome::Success,
-        })
-        .with_details(serde_json::json!({ "from": sender, "outcome": format!("{outcome:?}") }));
-        tx.append_audit(&event).await?;
-        tx.commit().await?;
-        Ok(outcome)
-    }
-
-    /// Every object of `c` as one iCalendar file, each time zone once (`calendar export`).
-    pub async fn export(&self, c: &Collection) -> Result<String, DavError> {
-        let objects = self.objects(c).await?;
-        Ok(ical::merge(objects.iter().map(|o| o.data.as_str())))
-    }
-
-    /// Stores each object of the iCalendar file `ics` (one per UID) in `c` as `UID.ics`,
-    /// replacing an object of the same name, without sending invitations: an import moves a
-    /// calendar, it does not schedule it again. Returns how many were added and replaced;
-    /// stops at the first object the calendar refuses, naming its UID.
-    pub async fn import(&self, c: &Collection, ics: &str) -> Result<(usize, usize), DavError> {
-        let (mut added, mut replaced) = (0, 0);
-        for (uid, text) in ical::split(ics)? {
-            let name = schedule::object_name(&uid);
-            match self
-                .put_with(c, &name, &text, &Conditions::default(), false)
-                .await
-            {
-                Ok((_, true)) => added += 1,
-                Ok((_, false)) => replaced += 1,
-                Err(DavError::UidConflict(other)) => {
-                    return Err(DavError::Invalid(format!(
-                        "{uid} is already stored as {other}"
-                    )));
-                }
-                Err(e) => return Err(DavError::Invalid(format!("{uid}: {e}"))),
-            }
-        }
-        Ok((added, replaced))
-    }
-
-    /// Puts an administrator's reading or writing of someone's calendar on the audit trail.
-    pub async fn record(
-        &self,
-        actor: &Actor,
-        what: &'static str,
-        owner: &str,
-        details: serde_json::Value,
-    ) -> Result<(), DavError> {
-        let mut tx = self.store.begin().await?;
-        tx.append_audit(
-            &NewEvent::success(self.clock.now(), actor, what, format!("account:{owner}"))
-                .with_details(details),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 }

@@ -19,7 +19,8 @@
 use crate::itip::{self, Roles};
 use crate::{DavError, ical};
 use calcard::icalendar::{ICalendar, ICalendarMethod, ICalendarParticipationStatus};
-use carepost_store::{CollectionRow, DavObjectRow, DavRepo, DirectoryRepo, Tx};
+use carepost_audit::{Actor, NewEvent, Outcome, action};
+use carepost_store::{AuditRepo, CollectionRow, DavObjectRow, DavRepo, DirectoryRepo, Tx};
 use carepost_types::AccountId;
 use sha2::Digest;
 
@@ -571,4 +572,50 @@ pub(crate) async fn mailed_reply(
     s.deliver_to_inbox(&homes, &uid, &itip::message(&reply, ICalendarMethod::Reply))
         .await?;
     Ok(ReplyOutcome::Applied)
+}
+
+impl crate::Calendars {
+    /// An answer to an invitation that `sender` mailed to the organizer `account` (iMIP, RFC
+    /// 6047), read
+    /// only when the caller checked that the mail passed DMARC for `sender`'s domain. Every
+    /// one is recorded on the audit trail; a refused one changes nothing.
+    pub async fn mailed_reply(
+        &self,
+        account: AccountId,
+        sender: &str,
+        text: &str,
+    ) -> Result<ReplyOutcome, DavError> {
+        let sender = sender.trim().to_lowercase();
+        let now = self.clock.now();
+        let organizer = {
+            let mut read = self.store.read().await?;
+            match read.find_account(account).await? {
+                Some(row) => row.primary_address.to_lowercase(),
+                None => return Err(DavError::NotFound),
+            }
+        };
+        // A reply to someone else's meeting (a copy to a colleague, mail sent to many) is
+        // passed over before any write: only one that names this recipient as organizer
+        // takes the audited transaction.
+        if !names_organizer(text, &organizer) {
+            return Ok(ReplyOutcome::Unchanged);
+        }
+        // Audited: the answer, applied or refused, goes on the trail with the change.
+        let mut tx = self.store.begin().await?;
+        let outcome = mailed_reply(&mut tx, account, &organizer, &sender, text, now.0).await?;
+        let event = NewEvent::success(
+            now,
+            &Actor::System,
+            action::CALENDAR_IMIP_REPLY,
+            format!("account:{organizer}"),
+        )
+        .with_outcome(match outcome {
+            ReplyOutcome::Refused => Outcome::Denied,
+            _ => Outcome::Success,
+        })
+        .with_details(serde_json::json!({ "from": sender, "outcome": format!("{outcome:?}") }));
+        tx.append_audit(&event).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
 }

@@ -16,8 +16,7 @@ use carepost_calendar::{
     card_matches, directory_position, quoted, seq_of_token,
 };
 use carepost_proto_dav::{
-    Depth, Multistatus, Name, PropRequest, Report, ns, parse_mkcol, parse_propfind,
-    parse_proppatch, parse_report,
+    Depth, Multistatus, Name, PropRequest, Report, ns, parse_mkcol, parse_propfind, parse_report,
 };
 
 /// Cards one REPORT answers with at most.
@@ -73,24 +72,7 @@ pub(super) async fn serve(
                 Ok(c) => c,
                 Err(e) => return dav_error(e),
             };
-            let patch = match parse_proppatch(body) {
-                Ok(p) => p,
-                Err(e) => return plain(StatusCode::BAD_REQUEST, &e.to_string()),
-            };
-            let (props, done, refused) = super::props::settable(&patch.set, &patch.remove);
-            if refused.is_empty()
-                && let Err(e) = calendars.update(&c, &props).await
-            {
-                return dav_error(e);
-            }
-            let mut m = Multistatus::new();
-            let href = path::book(&user.address, &c.slug);
-            if refused.is_empty() {
-                m.patched(&href, done, Vec::new());
-            } else {
-                m.patched(&href, Vec::new(), vec![(403, refused), (424, done)]);
-            }
-            multistatus(&m)
+            super::proppatch(state, &c, &path::book(&user.address, &c.slug), body).await
         }
         ("MKCOL", DavPath::Book(_, slug)) => {
             let mk = match parse_mkcol(body) {

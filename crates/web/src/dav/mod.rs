@@ -276,25 +276,7 @@ async fn serve(
                 Ok(c) => c,
                 Err(e) => return dav_error(e),
             };
-            let patch = match parse_proppatch(body) {
-                Ok(p) => p,
-                Err(e) => return plain(StatusCode::BAD_REQUEST, &e.to_string()),
-            };
-            let (props, done, refused) = props::settable(&patch.set, &patch.remove);
-            if refused.is_empty()
-                && let Err(e) = calendars.update(&c, &props).await
-            {
-                return dav_error(e);
-            }
-            let mut m = Multistatus::new();
-            let href = path::collection(&user.address, &c.slug);
-            if refused.is_empty() {
-                m.patched(&href, done, Vec::new());
-            } else {
-                // RFC 4918 section 9.2: all or nothing.
-                m.patched(&href, Vec::new(), vec![(403, refused), (424, done)]);
-            }
-            multistatus(&m)
+            proppatch(state, &c, &path::collection(&user.address, &c.slug), body).await
         }
         ("MKCALENDAR" | "MKCOL", DavPath::Collection(_, slug)) => {
             let mk = match parse_mkcol(body) {
@@ -401,6 +383,28 @@ async fn serve(
         ("GET" | "HEAD", _) => plain(StatusCode::OK, "carepost calendars: use a CalDAV client"),
         _ => plain(StatusCode::METHOD_NOT_ALLOWED, "not allowed here"),
     }
+}
+
+/// PROPPATCH of a calendar or address book at `href`: the name, description and colour, all
+/// or nothing (RFC 4918 section 9.2).
+async fn proppatch(state: &WebState, c: &Collection, href: &str, body: &str) -> Response {
+    let patch = match parse_proppatch(body) {
+        Ok(p) => p,
+        Err(e) => return plain(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let (props, done, refused) = props::settable(&patch.set, &patch.remove);
+    if refused.is_empty()
+        && let Err(e) = state.calendars.update(c, &props).await
+    {
+        return dav_error(e);
+    }
+    let mut m = Multistatus::new();
+    if refused.is_empty() {
+        m.patched(href, done, Vec::new());
+    } else {
+        m.patched(href, Vec::new(), vec![(403, refused), (424, done)]);
+    }
+    multistatus(&m)
 }
 
 fn conditions(headers: &HeaderMap) -> Conditions {

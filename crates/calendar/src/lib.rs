@@ -225,6 +225,29 @@ pub struct CollectionProps {
     pub color: Option<String>,
 }
 
+/// The row of a new collection of `kind` (no description or colour yet, no change yet).
+pub(crate) fn new_collection(
+    account: AccountId,
+    kind: &str,
+    slug: &str,
+    name: &str,
+    components: &str,
+    now: carepost_types::UnixMillis,
+) -> CollectionRow {
+    CollectionRow {
+        id: 0,
+        account_id: account,
+        kind: kind.to_string(),
+        slug: slug.to_string(),
+        display_name: name.to_string(),
+        description: String::new(),
+        color: String::new(),
+        components: components.to_string(),
+        sync_seq: 0,
+        created_at: now,
+    }
+}
+
 /// The calendar service.
 #[derive(Debug, Clone)]
 pub struct Calendars {
@@ -327,30 +350,8 @@ impl Calendars {
         Ok(rows.into_iter().map(Collection::from_row).collect())
     }
 
-    /// The calendar invitations of `component`s land in, if the account has one.
-    pub async fn default_calendar(
-        &self,
-        account: AccountId,
-        component: &str,
-    ) -> Result<Option<String>, DavError> {
-        let mut read = self.store.read().await?;
-        let rows = read.dav_collections(account).await?;
-        Ok(schedule::default_calendar(&rows, component).map(|c| c.slug.clone()))
-    }
-
     fn row(&self, account: AccountId, slug: &str, name: &str, comps: &str) -> CollectionRow {
-        CollectionRow {
-            id: 0,
-            account_id: account,
-            kind: CALENDAR.to_string(),
-            slug: slug.to_string(),
-            display_name: name.to_string(),
-            description: String::new(),
-            color: String::new(),
-            components: comps.to_string(),
-            sync_seq: 0,
-            created_at: self.clock.now(),
-        }
+        new_collection(account, CALENDAR, slug, name, comps, self.clock.now())
     }
 
     pub async fn collection(&self, account: AccountId, slug: &str) -> Result<Collection, DavError> {

@@ -424,19 +424,15 @@ pub(crate) async fn defaults(
         return Ok(rows);
     }
     for (slug, name, comps, kind) in wanted {
-        tx.insert_dav_collection(&CollectionRow {
-            id: 0,
-            account_id: account,
-            kind: kind.to_string(),
-            slug: slug.to_string(),
-            display_name: name.to_string(),
-            description: String::new(),
-            color: String::new(),
-            components: comps.to_string(),
-            sync_seq: 0,
-            created_at: carepost_types::UnixMillis(now_ms),
-        })
-        .await?;
+        let row = crate::new_collection(
+            account,
+            kind,
+            slug,
+            name,
+            comps,
+            carepost_types::UnixMillis(now_ms),
+        );
+        tx.insert_dav_collection(&row).await?;
     }
     Ok(tx.dav_collections(account).await?)
 }

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use carepost_calendar::{
     CardFilter, Change, Collection, DIRECTORY_MAX, DIRECTORY_SLUG, DavError, DirectoryChange, Kind,
-    card_matches, directory_position, quoted, seq_of_token,
+    card_matches, directory_position, quoted,
 };
 use carepost_proto_dav::{
     Depth, Multistatus, Name, PropRequest, Report, ns, parse_mkcol, parse_propfind, parse_report,
@@ -146,13 +146,7 @@ pub(super) async fn serve(
                 }
                 Err(e) => return dav_error(e),
             };
-            let kind = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("text/vcard")
-                .trim()
-                .to_ascii_lowercase();
-            if !(kind.starts_with("text/vcard") || kind.starts_with("text/x-vcard")) {
+            if !super::body_is(headers, true, &["text/vcard", "text/x-vcard"]) {
                 return condition(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     Name::carddav("supported-address-data"),
@@ -276,26 +270,14 @@ fn filters_of(filters: Vec<(String, carepost_proto_dav::TextMatch)>) -> Option<V
     )
 }
 
-fn too_many_filters() -> Response {
-    condition(
-        StatusCode::FORBIDDEN,
-        Name::dav("number-of-matches-within-limits"),
-    )
-}
-
 async fn book_report(state: &WebState, user: &DavUser, c: &Collection, r: Report) -> Response {
     let calendars = &state.calendars;
     let href = |n: &str| path::card(&user.address, &c.slug, n);
     let mut m = Multistatus::new();
     match r {
         Report::SyncCollection { token, props, .. } => {
-            let seq = if token.is_empty() {
-                0
-            } else {
-                match seq_of_token(c, &token) {
-                    Some(s) => s,
-                    None => return condition(StatusCode::FORBIDDEN, Name::dav("valid-sync-token")),
-                }
+            let Some(seq) = super::seq_from(c, &token) else {
+                return condition(StatusCode::FORBIDDEN, Name::dav("valid-sync-token"));
             };
             let (changes, now) = match calendars.changes(c, seq).await {
                 Ok(x) => x,
@@ -319,10 +301,7 @@ async fn book_report(state: &WebState, user: &DavUser, c: &Collection, r: Report
         }
         Report::Multiget { props, hrefs } => {
             if hrefs.len() > MAX_REPORT {
-                return condition(
-                    StatusCode::FORBIDDEN,
-                    Name::dav("number-of-matches-within-limits"),
-                );
+                return super::over_limit();
             }
             let base = path::book(&user.address, &c.slug);
             for h in hrefs {
@@ -343,7 +322,7 @@ async fn book_report(state: &WebState, user: &DavUser, c: &Collection, r: Report
             limit,
         } => {
             let Some(filters) = filters_of(filters) else {
-                return too_many_filters();
+                return super::over_limit();
             };
             let limit = limit.unwrap_or(MAX_REPORT).min(MAX_REPORT);
             let objects = match calendars.objects(c).await {
@@ -408,10 +387,7 @@ async fn directory_report(state: &WebState, user: &DavUser, r: Report) -> Respon
         }
         Report::Multiget { props, hrefs } => {
             if hrefs.len() > MAX_REPORT {
-                return condition(
-                    StatusCode::FORBIDDEN,
-                    Name::dav("number-of-matches-within-limits"),
-                );
+                return super::over_limit();
             }
             for h in hrefs {
                 let found = match path::name_in(&book, &h) {
@@ -431,7 +407,7 @@ async fn directory_report(state: &WebState, user: &DavUser, r: Report) -> Respon
             limit,
         } => {
             let Some(filters) = filters_of(filters) else {
-                return too_many_filters();
+                return super::over_limit();
             };
             let limit = limit.unwrap_or(MAX_REPORT).min(MAX_REPORT);
             // One more than asked for tells whether the answer was cut.

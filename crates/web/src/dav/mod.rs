@@ -344,15 +344,7 @@ async fn serve(
                 Err(DavError::NotFound) => return plain(StatusCode::CONFLICT, "no such calendar"),
                 Err(e) => return dav_error(e),
             };
-            let kind = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("text/calendar");
-            if !kind
-                .trim()
-                .to_ascii_lowercase()
-                .starts_with("text/calendar")
-            {
+            if !body_is(headers, true, &["text/calendar"]) {
                 return condition(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     Name::caldav("supported-calendar-data"),
@@ -405,6 +397,39 @@ async fn proppatch(state: &WebState, c: &Collection, href: &str, body: &str) -> 
         m.patched(href, Vec::new(), vec![(403, refused), (424, done)]);
     }
     multistatus(&m)
+}
+
+/// Whether the request's Content-Type is one of `kinds` (parameters aside); a request
+/// without one passes when `missing_ok`.
+fn body_is(headers: &HeaderMap, missing_ok: bool, kinds: &[&str]) -> bool {
+    match headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => missing_ok,
+        Some(k) => {
+            let k = k.trim().to_ascii_lowercase();
+            kinds.iter().any(|want| k.starts_with(want))
+        }
+    }
+}
+
+/// The refusal of a report that would answer with too much (RFC 5842/6578 precondition).
+fn over_limit() -> Response {
+    condition(
+        StatusCode::FORBIDDEN,
+        Name::dav("number-of-matches-within-limits"),
+    )
+}
+
+/// The change number a sync-collection's token names (0 for none: everything); `None` for a
+/// token this collection did not issue.
+fn seq_from(c: &Collection, token: &str) -> Option<i64> {
+    if token.is_empty() {
+        Some(0)
+    } else {
+        seq_of_token(c, token)
+    }
 }
 
 fn conditions(headers: &HeaderMap) -> Conditions {
@@ -482,13 +507,8 @@ async fn report(state: &WebState, user: &DavUser, c: &Collection, r: Report) -> 
             props,
             limit,
         } => {
-            let seq = if token.is_empty() {
-                0
-            } else {
-                match seq_of_token(c, &token) {
-                    Some(s) => s,
-                    None => return condition(StatusCode::FORBIDDEN, Name::dav("valid-sync-token")),
-                }
+            let Some(seq) = seq_from(c, &token) else {
+                return condition(StatusCode::FORBIDDEN, Name::dav("valid-sync-token"));
             };
             let (changes, now) = match calendars.changes(c, seq).await {
                 Ok(x) => x,
@@ -514,10 +534,7 @@ async fn report(state: &WebState, user: &DavUser, c: &Collection, r: Report) -> 
         }
         Report::Multiget { props, hrefs } => {
             if hrefs.len() > MAX_REPORT {
-                return condition(
-                    StatusCode::FORBIDDEN,
-                    Name::dav("number-of-matches-within-limits"),
-                );
+                return over_limit();
             }
             let base = path::collection(&user.address, &c.slug);
             for href in hrefs {
@@ -546,10 +563,7 @@ async fn report(state: &WebState, user: &DavUser, c: &Collection, r: Report) -> 
                 .await;
             match found {
                 Ok(os) if os.len() > MAX_REPORT => {
-                    return condition(
-                        StatusCode::FORBIDDEN,
-                        Name::dav("number-of-matches-within-limits"),
-                    );
+                    return over_limit();
                 }
                 Ok(os) => os
                     .iter()
@@ -605,15 +619,7 @@ async fn outbox_post(
     headers: &HeaderMap,
     body: &str,
 ) -> Response {
-    let kind = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !kind
-        .trim()
-        .to_ascii_lowercase()
-        .starts_with("text/calendar")
-    {
+    if !body_is(headers, false, &["text/calendar"]) {
         return condition(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Name::caldav("supported-calendar-data"),

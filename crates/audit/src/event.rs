@@ -82,6 +82,11 @@ pub mod action {
     pub const CALENDAR_IMIP_REPLY: &str = "calendar.imip_reply";
     pub const CALENDAR_EXPORT: &str = "calendar.export";
     pub const CALENDAR_IMPORT: &str = "calendar.import";
+    pub const RESOURCE_CREATE: &str = "resource.create";
+    pub const RESOURCE_UPDATE: &str = "resource.update";
+    pub const RESOURCE_REMOVE: &str = "resource.remove";
+    /// A delegate approved or declined a booking by hand.
+    pub const RESOURCE_ANSWER: &str = "resource.answer";
     pub const OIDC_KEYS_ROTATE: &str = "oidc.keys.rotate";
     pub const OIDC_CLIENT_ADD: &str = "oidc.client.add";
     pub const OIDC_CLIENT_REMOVE: &str = "oidc.client.remove";
@@ -171,6 +176,10 @@ pub mod action {
             CALENDAR_IMIP_REPLY => "Answer to an invitation received by mail",
             CALENDAR_EXPORT => "Calendar exported",
             CALENDAR_IMPORT => "Calendar imported",
+            RESOURCE_CREATE => "Room or equipment created",
+            RESOURCE_UPDATE => "Room or equipment changed",
+            RESOURCE_REMOVE => "Room or equipment removed",
+            RESOURCE_ANSWER => "Booking approved or declined by a delegate",
             OIDC_KEYS_ROTATE => "Signing keys rotated",
             OIDC_CLIENT_ADD => "Application registered",
             OIDC_CLIENT_REMOVE => "Application removed",

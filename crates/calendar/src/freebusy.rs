@@ -16,7 +16,7 @@ use calcard::icalendar::{
     ICalendarParticipationStatus, ICalendarPeriod, ICalendarProperty, ICalendarStatus,
     ICalendarTransparency, ICalendarValue, Uri,
 };
-use carepost_store::{DavRepo, DirectoryRepo};
+use carepost_store::{DavRepo, DirectoryRepo, ResourceRepo};
 
 /// How a period is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -225,8 +225,9 @@ pub fn read_request(text: &str) -> Option<FreeBusyRequest> {
 }
 
 impl crate::Calendars {
-    /// `address`'s taken periods in [start, end) (seconds); `None` when the address is not
-    /// an active member of staff.
+    /// `address`'s taken periods in [start, end) (seconds); `None` when the address is
+    /// neither an active member of staff nor a room or piece of equipment (whose bookings
+    /// are its periods: accepted ones busy, those waiting for a delegate tentative).
     pub async fn busy_of(
         &self,
         address: &str,
@@ -240,7 +241,22 @@ impl crate::Calendars {
             .await?
             .filter(|a| a.status == "active")
         else {
-            return Ok(None);
+            let Some(r) = read.find_resource(&address).await? else {
+                return Ok(None);
+            };
+            let slots = read.resource_slots(r.id, start, end, None).await?;
+            let periods = slots
+                .into_iter()
+                .map(|s| Busy {
+                    start: s.starts_at.max(start),
+                    end: s.ends_at.min(end),
+                    kind: match s.status.as_str() {
+                        "accepted" => BusyKind::Busy,
+                        _ => BusyKind::Tentative,
+                    },
+                })
+                .collect();
+            return Ok(Some(merge(periods)));
         };
         let rows = read
             .dav_account_objects_in_span(account.id, start, end)

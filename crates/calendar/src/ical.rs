@@ -101,6 +101,23 @@ pub(crate) fn instances(text: &str) -> (Vec<(i64, i64)>, bool) {
     )
 }
 
+/// As `instances`, over the instances whose component `keep` keeps (an overridden instance
+/// is its override's), from a parsed object.
+pub(crate) fn instances_where(
+    ical: &ICalendar,
+    keep: impl Fn(&ICalendarComponent) -> bool,
+) -> (Vec<(i64, i64)>, bool) {
+    let expanded = ical.expand_dates(Tz::Floating, MAX_INSTANCES);
+    let more = expanded.events.len() >= MAX_INSTANCES;
+    let times = expanded
+        .events
+        .iter()
+        .filter(|e| ical.components.get(e.comp_id as usize).is_some_and(&keep))
+        .map(|e| e.timestamps())
+        .collect();
+    (times, more)
+}
+
 fn span(ical: &ICalendar) -> (Option<i64>, Option<i64>) {
     let expanded = ical.expand_dates(Tz::Floating, MAX_INSTANCES);
     if expanded.events.is_empty() {

@@ -88,6 +88,17 @@ pub(crate) fn roles(ical: &ICalendar) -> Roles {
     r
 }
 
+/// Whether the component lists `address` as an attendee.
+pub(crate) fn lists(c: &ICalendarComponent, address: &str) -> bool {
+    c.properties(&ICalendarProperty::Attendee)
+        .any(|e| address_of(e).as_deref() == Some(address))
+}
+
+/// Whether the component (one instance, or the master) is cancelled.
+pub(crate) fn is_cancelled(c: &ICalendarComponent) -> bool {
+    c.status() == Some(&ICalendarStatus::Cancelled)
+}
+
 /// The number of ATTENDEE properties in the object (each instance counted).
 pub(crate) fn attendee_count(ical: &ICalendar) -> usize {
     scheduled(ical)
@@ -246,6 +257,29 @@ pub(crate) fn has_method(ical: &ICalendar, method: &ICalendarMethod) -> bool {
         .and_then(|c| c.property(&ICalendarProperty::Method))
         .and_then(|e| e.values.first())
         .is_some_and(|v| v == &ICalendarValue::Method(method.clone()))
+}
+
+/// The title of the meeting, for a mail's subject or a booking list.
+pub(crate) fn summary(ical: &ICalendar) -> String {
+    scheduled(ical)
+        .find_map(|c| c.property(&ICalendarProperty::Summary))
+        .and_then(|e| e.values.first())
+        .and_then(|v| v.as_text())
+        .unwrap_or("(no title)")
+        .chars()
+        .take(200)
+        .collect()
+}
+
+/// Adds `text` as a COMMENT to every scheduled instance (why a room declined, RFC 5546
+/// section 3.2.3).
+pub(crate) fn comment(ical: &mut ICalendar, text: &str) {
+    for id in scheduled_ids(ical) {
+        ical.components[id].entries.push(
+            ICalendarEntry::new(ICalendarProperty::Comment)
+                .with_value(ICalendarValue::Text(text.to_string())),
+        );
+    }
 }
 
 /// A REPLY from `address`: the object with only that attendee left in each instance.

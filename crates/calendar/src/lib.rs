@@ -10,11 +10,13 @@
 //! Access: every call names the signed-in account and reaches only that account's own
 //! collections; shares and delegation come later and will widen exactly this check.
 
+mod booking;
 mod contacts;
 mod directory;
 mod freebusy;
 mod ical;
 mod itip;
+pub(crate) mod resources;
 mod schedule;
 mod transfer;
 
@@ -24,6 +26,9 @@ pub use directory::{
 };
 pub use freebusy::{
     Busy, BusyKind, FreeBusyParties, FreeBusyRequest, busy_in, read_request, vfreebusy,
+};
+pub use resources::{
+    Booking, DEFAULT_WINDOW_DAYS, Resource, ResourceSpec, Resources, minutes_in_words,
 };
 pub use schedule::{MAX_ATTENDEES, ReplyOutcome};
 
@@ -476,25 +481,28 @@ impl Calendars {
         }
         let mut tx = self.store.begin_bookkeeping().await?;
         // Deleting a calendar deletes its meetings: attendees are told as if each meeting
-        // had been deleted on its own (organized ones cancelled, others declined).
-        let mut outgoing = Vec::new();
-        if c.kind == Kind::Calendar {
-            let domains = self.local_domains();
-            for o in tx.dav_objects(c.id).await? {
-                outgoing.extend(
-                    schedule::after_write(
-                        &mut tx,
-                        c.account,
-                        Some(&o.data),
-                        None,
-                        self.clock.now().0,
-                        &domains,
-                    )
-                    .await?,
-                );
-            }
-        }
+        // had been deleted on its own (organized ones cancelled, others declined). The
+        // calendar goes first, so that what is scheduled sees the meetings gone (a room
+        // stays booked only for a copy of the meeting in another calendar).
+        let objects = match c.kind {
+            Kind::Calendar => tx.dav_objects(c.id).await?,
+            _ => Vec::new(),
+        };
         tx.delete_dav_collection(c.id).await?;
+        let mut outgoing = Vec::new();
+        let domains = self.local_domains();
+        for o in objects {
+            let scheduled = schedule::after_write(
+                &mut tx,
+                c.account,
+                Some(&o.data),
+                None,
+                self.clock.now().0,
+                &domains,
+            )
+            .await?;
+            outgoing.extend(scheduled.outgoing);
+        }
         tx.commit().await?;
         self.send_outgoing(outgoing).await;
         Ok(())
@@ -518,15 +526,16 @@ impl Calendars {
             .ok_or(DavError::NotFound)
     }
 
-    /// Stores `data` as `name` (PUT), scheduling what it changes. Returns the new ETag and
-    /// whether the object is new.
+    /// Stores `data` as `name` (PUT), scheduling what it changes. Returns the new ETag
+    /// (none when the server stored the object changed: rooms answered in it, RFC 6638
+    /// section 3.2.2) and whether the object is new.
     pub async fn put(
         &self,
         c: &Collection,
         name: &str,
         data: &str,
         conditions: &Conditions,
-    ) -> Result<(String, bool), DavError> {
+    ) -> Result<(Option<String>, bool), DavError> {
         self.put_with(c, name, data, conditions, true).await
     }
 
@@ -537,7 +546,7 @@ impl Calendars {
         data: &str,
         conditions: &Conditions,
         scheduled: bool,
-    ) -> Result<(String, bool), DavError> {
+    ) -> Result<(Option<String>, bool), DavError> {
         if c.kind == Kind::Inbox {
             return Err(DavError::Forbidden(
                 "the scheduling inbox is written by the server only".into(),
@@ -586,7 +595,7 @@ impl Calendars {
             return Err(DavError::UidConflict(other.name));
         }
         let seq = tx.next_dav_seq(c.id).await?;
-        tx.put_dav_object(&DavObjectRow {
+        let mut row = DavObjectRow {
             collection_id: c.id,
             name: name.to_string(),
             uid: inspected.uid,
@@ -596,11 +605,11 @@ impl Calendars {
             starts_at: inspected.starts_at,
             ends_at: inspected.ends_at,
             modseq: seq,
-        })
-        .await?;
-        let mut outgoing = Vec::new();
+        };
+        tx.put_dav_object(&row).await?;
+        let mut scheduled_now = schedule::Scheduled::default();
         if c.kind == Kind::Calendar && scheduled {
-            outgoing = schedule::after_write(
+            scheduled_now = schedule::after_write(
                 &mut tx,
                 c.account,
                 current.as_ref().map(|r| r.data.as_str()),
@@ -610,9 +619,18 @@ impl Calendars {
             )
             .await?;
         }
+        let mut answered_etag = Some(etag);
+        if let Some(text) = scheduled_now.rewritten {
+            // The same change number: the client's write and the rooms' answers are one
+            // change to whoever syncs.
+            row.etag = etag_of(&text);
+            row.data = text;
+            tx.put_dav_object(&row).await?;
+            answered_etag = None;
+        }
         tx.commit().await?;
-        self.send_outgoing(outgoing).await;
-        Ok((etag, current.is_none()))
+        self.send_outgoing(scheduled_now.outgoing).await;
+        Ok((answered_etag, current.is_none()))
     }
 
     /// Deletes `name` (DELETE), if its ETag is still the one named.
@@ -640,7 +658,8 @@ impl Calendars {
                 self.clock.now().0,
                 &self.local_domains(),
             )
-            .await?;
+            .await?
+            .outgoing;
         }
         tx.commit().await?;
         self.send_outgoing(outgoing).await;

@@ -17,10 +17,12 @@
 //! and queued by the caller once the transaction is committed.
 
 use crate::itip::{self, Roles};
-use crate::{DavError, ical};
+use crate::{DavError, booking, ical};
 use calcard::icalendar::{ICalendar, ICalendarMethod, ICalendarParticipationStatus};
 use carepost_audit::{Actor, NewEvent, Outcome, action};
-use carepost_store::{AuditRepo, CollectionRow, DavObjectRow, DavRepo, DirectoryRepo, Tx};
+use carepost_store::{
+    AccountRow, AuditRepo, CollectionRow, DavObjectRow, DavRepo, DirectoryRepo, ResourceRepo, Tx,
+};
 use carepost_types::AccountId;
 use sha2::Digest;
 
@@ -51,18 +53,6 @@ pub(crate) struct Outgoing {
     pub ical: String,
 }
 
-fn summary_of(ical: &ICalendar) -> String {
-    ical.components
-        .iter()
-        .find_map(|c| c.property(&calcard::icalendar::ICalendarProperty::Summary))
-        .and_then(|e| e.values.first())
-        .and_then(|v| v.as_text())
-        .unwrap_or("(no title)")
-        .chars()
-        .take(200)
-        .collect()
-}
-
 /// The active account with `address`, if any.
 async fn staff(tx: &mut Tx, address: &str) -> Result<Option<AccountId>, DavError> {
     Ok(tx
@@ -70,6 +60,17 @@ async fn staff(tx: &mut Tx, address: &str) -> Result<Option<AccountId>, DavError
         .await?
         .filter(|a| a.status == "active")
         .map(|a| a.id))
+}
+
+/// What scheduling a write made.
+#[derive(Debug, Default)]
+pub(crate) struct Scheduled {
+    /// iTIP messages to mail once the write is committed.
+    pub outgoing: Vec<Outgoing>,
+    /// The organizer's object as it must be stored instead of what the client sent: rooms
+    /// and equipment answered in it (RFC 6638 section 3.2.2: the client is then given no
+    /// ETag, and reads the object again).
+    pub rewritten: Option<String>,
 }
 
 /// Schedules what a write by `owner` changed: `old` is the object before (none when new),
@@ -81,34 +82,54 @@ pub(crate) async fn after_write(
     new: Option<&str>,
     now_ms: i64,
     local_domains: &[String],
-) -> Result<Vec<Outgoing>, DavError> {
+) -> Result<Scheduled, DavError> {
     let (old, new) = (old.and_then(parse), new.and_then(parse));
-    let organizer = new
-        .as_ref()
-        .or(old.as_ref())
-        .map(itip::roles)
-        .and_then(|r| r.organizer);
-    let Some(organizer) = organizer else {
-        return Ok(Vec::new());
+    let organizer_of =
+        |i: &Option<ICalendar>| i.as_ref().map(itip::roles).and_then(|r| r.organizer);
+    let (old_organizer, new_organizer) = (organizer_of(&old), organizer_of(&new));
+    let Some(organizer) = new_organizer.clone().or(old_organizer.clone()) else {
+        return Ok(Scheduled::default());
     };
-    let Some(me) = tx.find_account(owner).await? else {
-        return Ok(Vec::new());
+    let Some(me_row) = tx.find_account(owner).await? else {
+        return Ok(Scheduled::default());
     };
-    let me = me.primary_address.to_lowercase();
+    let me = me_row.primary_address.to_lowercase();
     let mut s = Scheduler {
         tx,
         now_ms,
         local_domains,
         outgoing: Vec::new(),
     };
-    if organizer == me {
-        s.as_organizer(owner, &me, old.as_ref(), new.as_ref())
-            .await?;
+    let mut rewritten = None;
+    let mine_before = old_organizer.as_deref() == Some(me.as_str());
+    if new.is_none() || new_organizer.as_deref() == Some(me.as_str()) {
+        if organizer == me {
+            // Rooms answer first, so that attendees are sent the meeting with their answers.
+            let mut new = new;
+            if s.book_resources(&me_row, old.as_ref(), new.as_mut())
+                .await?
+            {
+                rewritten = new.as_ref().map(ICalendar::to_string);
+            }
+            s.as_organizer(owner, &me, old.as_ref(), new.as_ref())
+                .await?;
+        } else {
+            s.as_attendee(owner, &me, &organizer, old.as_ref(), None)
+                .await?;
+        }
+    } else if mine_before {
+        // The organizer's client took ORGANIZER off (Apple does, with the last invitee) or
+        // named someone else: for those invited, and the rooms, the meeting is over.
+        s.book_resources(&me_row, old.as_ref(), None).await?;
+        s.as_organizer(owner, &me, old.as_ref(), None).await?;
     } else {
         s.as_attendee(owner, &me, &organizer, old.as_ref(), new.as_ref())
             .await?;
     }
-    Ok(s.outgoing)
+    Ok(Scheduled {
+        outgoing: s.outgoing,
+        rewritten,
+    })
 }
 
 struct Scheduler<'t> {
@@ -147,7 +168,7 @@ impl Scheduler<'_> {
                 from: from.to_string(),
                 to: to.to_string(),
                 method,
-                summary: summary_of(ical),
+                summary: itip::summary(ical),
                 ical: text,
             });
         }
@@ -155,6 +176,121 @@ impl Scheduler<'_> {
 }
 
 impl Scheduler<'_> {
+    /// Has each room and piece of equipment the organizer invited answer the meeting `new`
+    /// (and frees what `old` held of those taken off, or of all when it is cancelled or
+    /// deleted); their answers go into `new`, and a REPLY into the organizer's inbox when
+    /// an answer changed. Returns whether `new` changed. A resource is always answered by
+    /// the server, whatever SCHEDULE-AGENT says: a client cannot accept for a room.
+    async fn book_resources(
+        &mut self,
+        organizer: &AccountRow,
+        old: Option<&ICalendar>,
+        new: Option<&mut ICalendar>,
+    ) -> Result<bool, DavError> {
+        let me = organizer.primary_address.to_lowercase();
+        let old = old.filter(|o| itip::roles(o).organizer.as_deref() == Some(me.as_str()));
+        let new_uid = new
+            .as_deref()
+            .and_then(|n| n.uids().next())
+            .map(str::to_string);
+        let now = new
+            .as_deref()
+            .filter(|n| itip::roles(n).organizer.as_deref() == Some(me.as_str()))
+            .map(itip::roles)
+            .unwrap_or_default();
+        let mut wanted = Vec::new();
+        for a in now.attendees.iter().filter(|_| !now.cancelled) {
+            if let Some(r) = self.tx.find_resource(&a.address).await? {
+                wanted.push(r);
+            }
+        }
+        let mut freed = Vec::new();
+        if let Some(o) = old {
+            let uid = o.uids().next().unwrap_or_default().to_string();
+            let same_uid = new_uid.as_deref() == Some(uid.as_str());
+            for a in itip::roles(o).attendees {
+                if same_uid && wanted.iter().any(|r| r.address == a.address) {
+                    continue;
+                }
+                if let Some(r) = self.tx.find_resource(&a.address).await? {
+                    freed.push((r, uid.clone()));
+                }
+            }
+        }
+        // Every lock first, in the order of the resources' ids: two meetings asking for
+        // the same rooms never hold one each while waiting for the other.
+        let mut ids: Vec<i64> = wanted
+            .iter()
+            .map(|r| r.id)
+            .chain(freed.iter().map(|f| f.0.id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            self.tx.lock_resource(id).await?;
+        }
+        for (r, uid) in &freed {
+            // A meeting moved to another calendar is PUT there before it is deleted here:
+            // while the organizer still has it with the resource, the booking stays.
+            let kept = self
+                .tx
+                .dav_calendar_object_by_uid(organizer.id, uid)
+                .await?
+                .and_then(|o| parse(&o.data))
+                .is_some_and(|i| {
+                    itip::roles(&i).organizer.as_deref() == Some(me.as_str())
+                        && itip::roles(&i)
+                            .attendees
+                            .iter()
+                            .any(|a| a.address == r.address)
+                });
+            if !kept {
+                booking::release(self.tx, r, organizer, uid).await?;
+            }
+        }
+        let (Some(new), Some(uid)) = (new, new_uid) else {
+            return Ok(false);
+        };
+        let summary = itip::summary(new);
+        let mut changed = false;
+        for (i, r) in wanted.iter().enumerate() {
+            let answer = if i < booking::MAX_PER_MEETING {
+                let (times, more) = booking::instances_listing(new, &r.address);
+                let req = booking::Request {
+                    uid: &uid,
+                    summary: summary.clone(),
+                    times,
+                    more,
+                };
+                booking::answer(self.tx, r, organizer, &req, self.now_ms).await?
+            } else {
+                booking::Answer::Declined(format!(
+                    "a meeting may book at most {} rooms and pieces of equipment",
+                    booking::MAX_PER_MEETING
+                ))
+            };
+            if !answer.apply(new, &r.address) {
+                continue;
+            }
+            changed = true;
+            // A client that sends the room's old PARTSTAT back gets the answer put in again;
+            // the organizer heard it already when the stored copy said so.
+            let heard =
+                old.is_some_and(|o| itip::answers(o, &r.address) == itip::answers(new, &r.address));
+            if heard {
+                continue;
+            }
+            let mut reply = new.clone();
+            if let booking::Answer::Declined(why) = &answer {
+                itip::comment(&mut reply, why);
+            }
+            let homes = defaults(self.tx, organizer.id, self.now_ms).await?;
+            self.deliver_to_inbox(&homes, &uid, &itip::reply(&reply, &r.address))
+                .await?;
+        }
+        Ok(changed)
+    }
+
     async fn as_organizer(
         &mut self,
         owner: AccountId,
@@ -226,6 +362,10 @@ impl Scheduler<'_> {
         ical: &ICalendar,
         method: ICalendarMethod,
     ) -> Result<(), DavError> {
+        // Rooms and equipment keep bookings, not copies (`book_resources`).
+        if self.tx.find_resource(attendee).await?.is_some() {
+            return Ok(());
+        }
         let Some(account) = staff(self.tx, attendee).await? else {
             let name = if method == ICalendarMethod::Cancel {
                 "CANCEL"
@@ -491,6 +631,46 @@ async fn write(tx: &mut Tx, collection: i64, name: &str, text: &str) -> Result<(
     })
     .await?;
     Ok(())
+}
+
+/// Puts a delegate's answer for the resource `resource` into the organizer's copy of the
+/// meeting `uid`, and a REPLY (with the reason of a decline) into their inbox. Nothing when
+/// the organizer no longer has the meeting. Called before the resource's lock is taken, so
+/// the organizer's calendar is locked first here as in the organizer's own write.
+pub(crate) async fn resource_answered(
+    tx: &mut Tx,
+    organizer: AccountId,
+    resource: &str,
+    uid: &str,
+    answer: &booking::Answer,
+    now_ms: i64,
+) -> Result<(), DavError> {
+    let Some(copy) = tx.dav_calendar_object_by_uid(organizer, uid).await? else {
+        return Ok(());
+    };
+    let Some(mut ical) = parse(&copy.data) else {
+        return Ok(());
+    };
+    let address = tx
+        .find_account(organizer)
+        .await?
+        .map(|a| a.primary_address.to_lowercase());
+    if itip::roles(&ical).organizer != address || !answer.apply(&mut ical, resource) {
+        return Ok(());
+    }
+    write(tx, copy.collection_id, &copy.name, &ical.to_string()).await?;
+    if let booking::Answer::Declined(why) = answer {
+        itip::comment(&mut ical, why);
+    }
+    let homes = defaults(tx, organizer, now_ms).await?;
+    let mut s = Scheduler {
+        tx,
+        now_ms,
+        local_domains: &[],
+        outgoing: Vec::new(),
+    };
+    s.deliver_to_inbox(&homes, uid, &itip::reply(&ical, resource))
+        .await
 }
 
 /// Whether `text` is an iTIP REPLY to a meeting `organizer` organizes.

@@ -32,6 +32,9 @@ pub enum Permission {
     RequestChanges,
     /// Issue first-sign-in invitations (IT; a supervisor, for their own staff).
     InviteStaff,
+    /// Create, change and remove bookable rooms and equipment (IT; a supervisor, for their
+    /// department subtree).
+    ManageResources,
 }
 
 impl Permission {
@@ -51,6 +54,7 @@ impl Permission {
             Permission::ManagePolicies => "manage-policies",
             Permission::RequestChanges => "request-changes",
             Permission::InviteStaff => "invite-staff",
+            Permission::ManageResources => "manage-resources",
         }
     }
 
@@ -63,6 +67,7 @@ impl Permission {
                 | Permission::ApproveReset
                 | Permission::RequestChanges
                 | Permission::InviteStaff
+                | Permission::ManageResources
         )
     }
 
@@ -189,6 +194,24 @@ impl Directory {
             .await;
         }
         Ok(())
+    }
+
+    /// Allows or refuses `actor` the permission for something that belongs to `department`
+    /// (`None`: the whole organization): a global role, or a supervisor of that department's
+    /// subtree when `p` is open to supervisors. Refusals are audited.
+    pub async fn require_within(
+        &self,
+        actor: &Actor,
+        p: Permission,
+        department: Option<carepost_types::DepartmentId>,
+        target: &str,
+    ) -> Result<(), IdentityError> {
+        if let Some(d) = department
+            && self.supervises(actor, p, d).await?
+        {
+            return Ok(());
+        }
+        self.require(actor, p, target).await
     }
 
     /// Whether `actor` may do `p` as supervisor of `department`.

@@ -120,6 +120,11 @@ impl Directory {
                 (held.roles, "supervisor role", "supervisor roles"),
                 (held.lists, "mail list", "mail lists"),
                 (held.applications, "application", "applications"),
+                (
+                    held.resources,
+                    "room or piece of equipment",
+                    "rooms and equipment",
+                ),
             ] {
                 match n {
                     0 => {}

@@ -18,6 +18,8 @@ pub struct Context {
     pub oidc: Provider,
     /// Calendars and address books, mailing invitations to people outside through `mail`.
     pub calendars: carepost_calendar::Calendars,
+    /// Rooms and equipment, managed by IT and supervisors.
+    pub resources: carepost_calendar::Resources,
     pub clock: Arc<dyn Clock>,
     pub rng: Arc<dyn Rng>,
 }
@@ -72,6 +74,7 @@ impl Context {
         );
         let calendars =
             carepost_calendar::Calendars::new(store.clone(), clock.clone()).with_mail(mail.clone());
+        let resources = carepost_calendar::Resources::new(directory.clone(), clock.clone());
         Ok(Context {
             config,
             store,
@@ -79,6 +82,7 @@ impl Context {
             mail,
             oidc,
             calendars,
+            resources,
             clock,
             rng,
         })

@@ -31,6 +31,8 @@ pub struct DepartmentHolders {
     pub lists: i64,
     /// Single sign-on applications open only to it.
     pub applications: i64,
+    /// Rooms and equipment that belong to it.
+    pub resources: i64,
 }
 
 impl DepartmentHolders {
@@ -261,6 +263,7 @@ impl DirectoryRepo for Tx {
                (SELECT COUNT(*) FROM departments WHERE parent_id = $1) AS children, \
                (SELECT COUNT(*) FROM account_roles WHERE scope_department_id = $1) AS roles, \
                (SELECT COUNT(*) FROM mail_lists WHERE department_id = $1) AS lists, \
+               (SELECT COUNT(*) FROM calendar_resources WHERE department_id = $1) AS resources, \
                (SELECT COUNT(*) FROM oidc_clients WHERE \
                   ',' || allowed_departments || ',' LIKE '%,' || CAST($1 AS TEXT) || ',%') \
                  AS applications",
@@ -274,6 +277,7 @@ impl DirectoryRepo for Tx {
             roles: row.try_get("roles")?,
             lists: row.try_get("lists")?,
             applications: row.try_get("applications")?,
+            resources: row.try_get("resources")?,
         })
     }
 

@@ -69,18 +69,7 @@ impl ListRepo for Tx {
         address: &str,
         now: UnixMillis,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO addresses (address, account_id, kind, active, reusable_after, created_at) \
-             VALUES ($1, NULL, 'list', 1, NULL, $2) \
-             ON CONFLICT (address) DO UPDATE SET account_id = NULL, kind = 'list', active = 1, \
-               reusable_after = NULL, created_at = excluded.created_at \
-             WHERE addresses.reusable_after IS NOT NULL AND addresses.reusable_after <= $2",
-        )
-        .bind(address)
-        .bind(now.0)
-        .execute(self.write()?)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        claim_unowned(self, address, "list", now).await
     }
 
     async fn insert_list(&mut self, row: &ListRow) -> Result<(), StoreError> {
@@ -149,4 +138,27 @@ impl ListRepo for Tx {
             })
         })
     }
+}
+
+/// Claims `address` for something that is not an account (`kind`: a list, a resource) if
+/// nobody holds it: never assigned, or its quarantine ended before `now`.
+pub(crate) async fn claim_unowned(
+    tx: &mut Tx,
+    address: &str,
+    kind: &str,
+    now: UnixMillis,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO addresses (address, account_id, kind, active, reusable_after, created_at) \
+         VALUES ($1, NULL, $3, 1, NULL, $2) \
+         ON CONFLICT (address) DO UPDATE SET account_id = NULL, kind = $3, active = 1, \
+           reusable_after = NULL, created_at = excluded.created_at \
+         WHERE addresses.reusable_after IS NOT NULL AND addresses.reusable_after <= $2",
+    )
+    .bind(address)
+    .bind(now.0)
+    .bind(kind)
+    .execute(tx.write()?)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -146,6 +146,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0023_directory_book.sql"),
         include_str!("../../../migrations/postgres/0023_directory_book.sql"),
     ),
+    (
+        24,
+        "resources",
+        include_str!("../../../migrations/sqlite/0024_resources.sql"),
+        include_str!("../../../migrations/postgres/0024_resources.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

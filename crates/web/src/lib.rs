@@ -41,6 +41,8 @@ pub struct WebState {
     pub read_ahead: Arc<tokio::sync::Semaphore>,
     /// Calendars and task lists (CalDAV).
     pub calendars: carepost_calendar::Calendars,
+    /// Rooms and equipment (their management and their bookings).
+    pub resources: carepost_calendar::Resources,
     /// DAV credentials verified in the last minute (see `dav::auth`).
     pub dav_auth: Arc<DavAuthCache>,
 }

@@ -27,6 +27,7 @@ mod mail;
 mod oidc;
 mod output;
 mod policy;
+mod resource;
 mod setup;
 mod token;
 
@@ -127,6 +128,10 @@ enum Command {
     /// A person's calendars: list, export as .ics, import an .ics file.
     #[command(subcommand)]
     Calendar(calendar::CalendarCommand),
+    /// Rooms and equipment booked by inviting them: create, list, show, update, remove, and
+    /// the bookings that wait for a delegate.
+    #[command(subcommand)]
+    Resource(resource::ResourceCommand),
 }
 
 /// Options every command shares.
@@ -289,6 +294,7 @@ async fn run(command: Command, g: Global) -> anyhow::Result<ExitCode> {
         Command::Import(a) => import::run(a, &g).await,
         Command::Key(c) => key::run(c, &g).await,
         Command::Calendar(c) => calendar::run(c, &g).await,
+        Command::Resource(c) => resource::run(c, &g).await,
         Command::Lockout(c) => lockout::run(c, &g).await,
         Command::Invite(c) => invite::run(c, &g).await,
         Command::Audit(c) => audit::run(c, &g).await,

@@ -36,6 +36,7 @@ mod outbound;
 mod policies;
 mod portal;
 mod portal_browser;
+mod resources;
 mod server;
 mod smtp;
 mod spoofing;

@@ -14,6 +14,7 @@ pub(crate) mod me;
 mod openapi;
 mod passkeys;
 mod policies;
+mod resources;
 pub(crate) mod session;
 mod sources;
 pub(crate) mod step_up;
@@ -179,6 +180,23 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/tokens/{id}", delete(admin::revoke_token))
         .route("/apps", get(apps::list).post(apps::create))
         .route("/apps/{client_id}", delete(apps::remove))
+        .route("/resources", get(resources::list).post(resources::create))
+        .route(
+            "/resources/{address}",
+            get(resources::show)
+                .patch(resources::update)
+                .delete(resources::remove),
+        )
+        .route("/resources/{address}/bookings", get(resources::bookings))
+        .route(
+            "/resources/{address}/bookings/{id}/approve",
+            post(resources::approve),
+        )
+        .route(
+            "/resources/{address}/bookings/{id}/decline",
+            post(resources::decline),
+        )
+        .route("/me/bookings", get(resources::waiting))
         .route(
             "/import",
             post(admin::import).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT)),

@@ -3,7 +3,7 @@
 
 use super::{
     accounts, admin, apps, auth, change_requests, error, invitations, me, passkeys, policies,
-    sources, step_up,
+    resources, sources, step_up,
 };
 use axum::Json;
 use utoipa::OpenApi;
@@ -35,7 +35,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         change_requests::create, change_requests::list, change_requests::approve,
         change_requests::decline, accounts::rename, accounts::revoke_app_passwords,
         accounts::roles, accounts::grant_role, accounts::revoke_role, admin::reset_requests,
-        admin::verify_audit,
+        admin::verify_audit, resources::list, resources::create, resources::show,
+        resources::update, resources::remove, resources::bookings, resources::approve,
+        resources::decline, resources::waiting,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&Security),

@@ -153,14 +153,7 @@ pub(super) async fn serve(
                 );
             }
             match calendars.put(&c, name, body, &conditions(headers)).await {
-                Ok((etag, created)) => {
-                    let status = if created {
-                        StatusCode::CREATED
-                    } else {
-                        StatusCode::NO_CONTENT
-                    };
-                    (status, [(header::ETAG, quoted(&etag))]).into_response()
-                }
+                Ok((etag, created)) => super::stored(etag, created),
                 Err(DavError::InvalidData(_)) => {
                     condition(StatusCode::FORBIDDEN, Name::carddav("valid-address-data"))
                 }

@@ -93,6 +93,20 @@ fn plain(status: StatusCode, text: &str) -> Response {
         .into_response()
 }
 
+/// The answer to a stored PUT: 201 or 204, with the ETag unless the server changed the object
+/// as it stored it (a room's answer; the client must read it again, RFC 6638 section 3.2.2).
+pub(super) fn stored(etag: Option<String>, created: bool) -> Response {
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    };
+    match etag {
+        Some(etag) => (status, [(header::ETAG, quoted(&etag))]).into_response(),
+        None => status.into_response(),
+    }
+}
+
 fn dav_error(e: DavError) -> Response {
     match e {
         DavError::NotFound => plain(StatusCode::NOT_FOUND, "not found"),
@@ -351,14 +365,7 @@ async fn serve(
                 );
             }
             match calendars.put(&c, name, body, &conditions(headers)).await {
-                Ok((etag, created)) => {
-                    let status = if created {
-                        StatusCode::CREATED
-                    } else {
-                        StatusCode::NO_CONTENT
-                    };
-                    (status, [(header::ETAG, quoted(&etag))]).into_response()
-                }
+                Ok((etag, created)) => stored(etag, created),
                 Err(e) => dav_error(e),
             }
         }

@@ -45,6 +45,9 @@ pub(crate) fn nav(actor: &Actor, here: &str) -> Vec<NavLink> {
         out.push(("/admin/change-requests", "Change requests"));
         out.push(("/admin/invitations", "Invitations"));
     }
+    if may(Permission::ManageResources) || supervises {
+        out.push(("/admin/resources", "Rooms and equipment"));
+    }
     out.push(("/admin/policies", "Policies"));
     if may(Permission::ManageApps) {
         out.push(("/admin/apps", "Single sign-on"));

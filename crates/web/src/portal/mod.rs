@@ -20,6 +20,7 @@ mod departments;
 mod invitations;
 pub(crate) mod pages;
 mod policies;
+mod resources;
 mod roster;
 pub(crate) mod sign_in;
 mod sources;
@@ -141,6 +142,13 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/admin/policies/{section}", post(policies::change))
         .route("/admin/apps", get(apps::apps).post(apps::register))
         .route("/admin/apps/{client_id}/remove", post(apps::remove))
+        .route(
+            "/admin/resources",
+            get(resources::list).post(resources::create),
+        )
+        .route("/admin/resources/{address}", get(resources::bookings))
+        .route("/admin/resources/{address}/answer", post(resources::answer))
+        .route("/admin/resources/{address}/remove", post(resources::remove))
         .route("/admin/audit/verify", post(audit::verify_audit))
         .route("/admin/accounts", get(roster::table))
         .route("/admin/accounts/bulk", post(roster::bulk))

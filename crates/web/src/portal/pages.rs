@@ -519,6 +519,31 @@ pub(crate) struct AppsPage {
 }
 
 #[derive(Template)]
+#[template(path = "admin_resources.html")]
+pub(crate) struct ResourcesPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub nav: Vec<NavLink>,
+    pub resources: Vec<super::resources::ResourceView>,
+    pub notices: Vec<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_resource.html")]
+pub(crate) struct ResourceBookingsPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub nav: Vec<NavLink>,
+    pub resource: super::resources::ResourceView,
+    pub bookings: Vec<carepost_calendar::Booking>,
+    pub notices: Vec<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
 #[template(path = "confirm.html")]
 pub(crate) struct ConfirmPage {
     pub org: String,

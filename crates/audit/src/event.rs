@@ -82,6 +82,12 @@ pub mod action {
     pub const CALENDAR_IMIP_REPLY: &str = "calendar.imip_reply";
     pub const CALENDAR_EXPORT: &str = "calendar.export";
     pub const CALENDAR_IMPORT: &str = "calendar.import";
+    pub const CALENDAR_SHARE: &str = "calendar.share";
+    pub const CALENDAR_UNSHARE: &str = "calendar.unshare";
+    pub const CALENDAR_DELEGATE: &str = "calendar.delegate";
+    pub const CALENDAR_UNDELEGATE: &str = "calendar.undelegate";
+    pub const CALENDAR_PUBLISH: &str = "calendar.publish";
+    pub const CALENDAR_UNPUBLISH: &str = "calendar.unpublish";
     pub const RESOURCE_CREATE: &str = "resource.create";
     pub const RESOURCE_UPDATE: &str = "resource.update";
     pub const RESOURCE_REMOVE: &str = "resource.remove";
@@ -176,6 +182,12 @@ pub mod action {
             CALENDAR_IMIP_REPLY => "Answer to an invitation received by mail",
             CALENDAR_EXPORT => "Calendar exported",
             CALENDAR_IMPORT => "Calendar imported",
+            CALENDAR_SHARE => "Calendar shared",
+            CALENDAR_UNSHARE => "Calendar no longer shared",
+            CALENDAR_DELEGATE => "Calendar delegate added",
+            CALENDAR_UNDELEGATE => "Calendar delegate removed",
+            CALENDAR_PUBLISH => "Calendar published at a secret address",
+            CALENDAR_UNPUBLISH => "Calendar feed stopped",
             RESOURCE_CREATE => "Room or equipment created",
             RESOURCE_UPDATE => "Room or equipment changed",
             RESOURCE_REMOVE => "Room or equipment removed",

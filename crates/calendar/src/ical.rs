@@ -153,6 +153,126 @@ pub(crate) fn meets(text: &str, start: Option<i64>, end: Option<i64>) -> bool {
             .is_some_and(|&(s, _)| end.is_none_or(|end| s < end)))
 }
 
+/// Whether `text` is a meeting (it names an organizer): what scheduling acts on.
+pub(crate) fn is_meeting(text: &str) -> bool {
+    parse(text).is_ok_and(|i| {
+        i.components
+            .iter()
+            .any(|c| is_scheduled(c) && c.property(&ICalendarProperty::Organizer).is_some())
+    })
+}
+
+/// Whether a scheduled component says CLASS:PRIVATE or CONFIDENTIAL.
+fn says_private(c: &ICalendarComponent) -> bool {
+    use calcard::icalendar::{ICalendarClassification, ICalendarValue};
+    c.property(&ICalendarProperty::Class)
+        .and_then(|e| e.values.first())
+        .is_some_and(|v| {
+            matches!(
+                v,
+                ICalendarValue::Classification(
+                    ICalendarClassification::Private | ICalendarClassification::Confidential
+                )
+            )
+        })
+}
+
+fn is_scheduled(c: &ICalendarComponent) -> bool {
+    c.component_type.is_event_or_todo() || c.component_type.is_journal()
+}
+
+/// What is kept of a busy-only instance: when it is, and nothing of what it is.
+fn time_only(p: &ICalendarProperty) -> bool {
+    matches!(
+        p,
+        ICalendarProperty::Uid
+            | ICalendarProperty::Dtstamp
+            | ICalendarProperty::Dtstart
+            | ICalendarProperty::Dtend
+            | ICalendarProperty::Due
+            | ICalendarProperty::Duration
+            | ICalendarProperty::Rrule
+            | ICalendarProperty::Rdate
+            | ICalendarProperty::Exdate
+            | ICalendarProperty::RecurrenceId
+            | ICalendarProperty::Transp
+            | ICalendarProperty::Status
+            | ICalendarProperty::Sequence
+            | ICalendarProperty::Class
+    )
+}
+
+/// What a published feed shows of an event that is not private.
+fn public(p: &ICalendarProperty) -> bool {
+    time_only(p)
+        || matches!(
+            p,
+            ICalendarProperty::Summary
+                | ICalendarProperty::Location
+                | ICalendarProperty::Description
+                | ICalendarProperty::Categories
+                | ICalendarProperty::Created
+                | ICalendarProperty::LastModified
+        )
+}
+
+/// Trims an object in place: a private or confidential one (any of its instances says so:
+/// the series is one meeting) to its times, titled "Busy"; with `for_public`, every other
+/// one to what a feed may show. Alarms and components other than time zones and the
+/// scheduled ones leave the tree. Returns whether the object was private.
+fn trim(ical: &mut ICalendar, for_public: bool) -> bool {
+    let private = ical
+        .components
+        .iter()
+        .any(|c| is_scheduled(c) && says_private(c));
+    if !private && !for_public {
+        return false;
+    }
+    let keep: Vec<u32> = ical.components[0]
+        .component_ids
+        .iter()
+        .copied()
+        .filter(|id| {
+            ical.components.get(*id as usize).is_some_and(|c| {
+                is_scheduled(c) || c.component_type == ICalendarComponentType::VTimezone
+            })
+        })
+        .collect();
+    ical.components[0].component_ids = keep;
+    for c in ical.components.iter_mut().filter(|c| is_scheduled(c)) {
+        c.entries.retain(|e| {
+            if private {
+                time_only(&e.name)
+            } else {
+                public(&e.name)
+            }
+        });
+        if private {
+            c.add_property(ICalendarProperty::Summary, "Busy".to_string());
+        }
+        // Alarms are the owner's own: out of the tree, they are not written.
+        c.component_ids.clear();
+    }
+    private
+}
+
+/// An object as a published feed shows it: titles, places and descriptions of ordinary
+/// events, never attendees, organizers, attachments, links or alarms (a feed is read by
+/// people outside the calendar's shares), and a private or confidential event as "Busy"
+/// with its times only. `None` for text that does not parse.
+pub(crate) fn without_private(text: &str) -> Option<ICalendar> {
+    let mut ical = parse(text).ok()?;
+    trim(&mut ical, true);
+    Some(ical)
+}
+
+/// A private or confidential object as a colleague it is shared with sees it: "Busy" and
+/// its times. `None` when the object is not private (it is shown as stored).
+pub(crate) fn private_as_busy(text: &str) -> Option<String> {
+    let mut ical = parse(text).ok()?;
+    trim(&mut ical, false).then(|| ical.to_string())
+}
+
 /// Objects one imported file may hold.
 pub(crate) const MAX_IMPORT_OBJECTS: usize = 20_000;
 
@@ -186,6 +306,11 @@ fn tzid(c: &ICalendarComponent) -> Option<String> {
 /// A VCALENDAR holding what `objects` hold: each time zone once, then every event, task and
 /// journal (an export of a calendar as one `.ics` file).
 pub(crate) fn merge<'a>(objects: impl IntoIterator<Item = &'a str>) -> String {
+    merge_parsed(objects.into_iter().filter_map(|t| parse(t).ok()))
+}
+
+/// `merge` of objects read already; each component is copied with what its tree holds.
+pub(crate) fn merge_parsed(objects: impl IntoIterator<Item = ICalendar>) -> String {
     let mut root = ICalendarComponent::new(ICalendarComponentType::VCalendar);
     root.add_property(ICalendarProperty::Version, "2.0".to_string());
     root.add_property(
@@ -196,10 +321,7 @@ pub(crate) fn merge<'a>(objects: impl IntoIterator<Item = &'a str>) -> String {
         components: vec![root],
     };
     let mut zones = std::collections::HashSet::new();
-    for text in objects {
-        let Ok(ical) = parse(text) else {
-            continue;
-        };
+    for ical in objects {
         for child in ical.components[0].component_ids.clone() {
             let c = &ical.components[child as usize];
             if c.component_type == ICalendarComponentType::VTimezone {

@@ -18,6 +18,7 @@ mod ical;
 mod itip;
 pub(crate) mod resources;
 mod schedule;
+mod shares;
 mod transfer;
 
 pub use contacts::{CardFilter, card_matches};
@@ -31,6 +32,7 @@ pub use resources::{
     Booking, DEFAULT_WINDOW_DAYS, Resource, ResourceSpec, Resources, minutes_in_words,
 };
 pub use schedule::{MAX_ATTENDEES, ReplyOutcome};
+pub use shares::{Access, Grantee, SHARED_PREFIX, ShareInfo, Shared, SharedCalendar};
 
 use carepost_mail::{Invitation, MailStore};
 use carepost_store::{CollectionRow, DavObjectRow, DavRepo, Store, StoreError};
@@ -120,10 +122,13 @@ pub struct Collection {
     pub components: Vec<String>,
     /// The number of its last change: the sync token and the ctag.
     pub sync_seq: i64,
+    /// How the signed-in account reaches it when it is someone else's (`shares`); `None`
+    /// for its own.
+    pub shared: Option<Shared>,
 }
 
 impl Collection {
-    fn from_row(r: CollectionRow) -> Collection {
+    pub(crate) fn from_row(r: CollectionRow) -> Collection {
         Collection {
             id: r.id,
             account: r.account_id,
@@ -139,6 +144,81 @@ impl Collection {
                 .map(str::to_string)
                 .collect(),
             sync_seq: r.sync_seq,
+            shared: None,
+        }
+    }
+
+    /// Refuses a write to a calendar shared read-only.
+    fn writable(&self) -> Result<(), DavError> {
+        match &self.shared {
+            Some(s) if s.access == Access::Read => Err(DavError::Forbidden(
+                "this calendar is shared with you read-only".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// A colleague it is shared with (not a delegate): they see private events as busy, and
+    /// may not change meetings or private events.
+    fn grantee_only(&self) -> bool {
+        self.shared.as_ref().is_some_and(|s| !s.delegate)
+    }
+
+    /// An object as the signed-in account sees it (`grantee_only`: private ones as busy,
+    /// with the ETag of what is shown).
+    fn shown(&self, r: DavObjectRow) -> DavObject {
+        let mut o = DavObject::from_row(r);
+        if self.grantee_only()
+            && let Some(busy) = ical::private_as_busy(&o.data)
+        {
+            o.etag = etag_of(&busy);
+            o.data = busy;
+        }
+        o
+    }
+
+    /// Refuses a grantee's write that would act for the owner (a meeting: invitations,
+    /// answers and room bookings are the owner's and their delegates') or touch a private
+    /// event, and a UID the owner keeps in another calendar.
+    async fn grantee_may_write(
+        &self,
+        tx: &mut carepost_store::Tx,
+        old: Option<&str>,
+        new: Option<&str>,
+        uid: Option<&str>,
+    ) -> Result<(), DavError> {
+        if !self.grantee_only() {
+            return Ok(());
+        }
+        let refused = |why: &str| Err(DavError::Forbidden(why.to_string()));
+        for text in [old, new].into_iter().flatten() {
+            if ical::is_meeting(text) {
+                return refused(
+                    "meetings in a shared calendar are changed by its owner or their delegates",
+                );
+            }
+            if ical::private_as_busy(text).is_some() {
+                return refused("private events in a shared calendar are the owner's");
+            }
+        }
+        if let Some(uid) = uid
+            && tx
+                .dav_calendar_object_by_uid(self.account, uid)
+                .await?
+                .is_some_and(|o| o.collection_id != self.id)
+        {
+            return refused("the owner keeps an event with that UID in another calendar");
+        }
+        Ok(())
+    }
+
+    /// Refuses what only the owner may do (rename, delete, share).
+    fn owned(&self) -> Result<(), DavError> {
+        match &self.shared {
+            Some(_) => Err(DavError::Forbidden(
+                "only its owner may change or delete this calendar".into(),
+            )),
+            None => Ok(()),
         }
     }
 
@@ -271,6 +351,7 @@ fn valid_slug(slug: &str) -> bool {
         && slug != INBOX_SLUG
         && slug != OUTBOX_SLUG
         && slug != DIRECTORY_SLUG
+        && !slug.starts_with(SHARED_PREFIX)
         && slug
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
@@ -368,8 +449,15 @@ impl Calendars {
             .ok_or(DavError::NotFound)
     }
 
-    /// A calendar, task list or the inbox (what the calendar home holds).
+    /// A calendar, task list or the inbox (what the calendar home holds), or another's
+    /// calendar shared with the account (`shared-ID`).
     pub async fn calendar(&self, account: AccountId, slug: &str) -> Result<Collection, DavError> {
+        if let Some(id) = slug
+            .strip_prefix(SHARED_PREFIX)
+            .and_then(|id| id.parse::<i64>().ok())
+        {
+            return self.shared_calendar(account, id).await;
+        }
         let c = self.collection(account, slug).await?;
         if c.kind == Kind::AddressBook {
             return Err(DavError::NotFound);
@@ -454,6 +542,7 @@ impl Calendars {
 
     /// Sets the properties given (PROPPATCH).
     pub async fn update(&self, c: &Collection, props: &CollectionProps) -> Result<(), DavError> {
+        c.owned()?;
         let mut row = self.row(c.account, &c.slug, &c.display_name, "");
         row.id = c.id;
         row.description = c.description.clone();
@@ -474,6 +563,7 @@ impl Calendars {
     }
 
     pub async fn delete(&self, c: &Collection) -> Result<(), DavError> {
+        c.owned()?;
         if c.kind == Kind::Inbox {
             return Err(DavError::Forbidden(
                 "the scheduling inbox cannot be deleted".into(),
@@ -499,6 +589,7 @@ impl Calendars {
                 None,
                 self.clock.now().0,
                 &domains,
+                None,
             )
             .await?;
             outgoing.extend(scheduled.outgoing);
@@ -514,7 +605,7 @@ impl Calendars {
             .dav_objects(c.id)
             .await?
             .into_iter()
-            .map(DavObject::from_row)
+            .map(|r| c.shown(r))
             .collect())
     }
 
@@ -522,7 +613,7 @@ impl Calendars {
         let mut read = self.store.read().await?;
         read.dav_object(c.id, name)
             .await?
-            .map(DavObject::from_row)
+            .map(|r| c.shown(r))
             .ok_or(DavError::NotFound)
     }
 
@@ -547,6 +638,7 @@ impl Calendars {
         conditions: &Conditions,
         scheduled: bool,
     ) -> Result<(Option<String>, bool), DavError> {
+        c.writable()?;
         if c.kind == Kind::Inbox {
             return Err(DavError::Forbidden(
                 "the scheduling inbox is written by the server only".into(),
@@ -589,6 +681,13 @@ impl Calendars {
         let mut tx = self.store.begin_bookkeeping().await?;
         let current = tx.dav_object(c.id, name).await?;
         conditions.check(current.as_ref())?;
+        c.grantee_may_write(
+            &mut tx,
+            current.as_ref().map(|r| r.data.as_str()),
+            Some(data),
+            Some(&inspected.uid),
+        )
+        .await?;
         if let Some(other) = tx.dav_object_by_uid(c.id, &inspected.uid).await?
             && other.name != name
         {
@@ -616,6 +715,10 @@ impl Calendars {
                 Some(data),
                 self.clock.now().0,
                 &self.local_domains(),
+                c.shared
+                    .as_ref()
+                    .filter(|s| s.delegate)
+                    .map(|s| s.by_address.as_str()),
             )
             .await?;
         }
@@ -640,12 +743,20 @@ impl Calendars {
         name: &str,
         conditions: &Conditions,
     ) -> Result<(), DavError> {
+        c.writable()?;
         let mut tx = self.store.begin_bookkeeping().await?;
         let current = tx.dav_object(c.id, name).await?;
         if current.is_none() {
             return Err(DavError::NotFound);
         }
         conditions.check(current.as_ref())?;
+        c.grantee_may_write(
+            &mut tx,
+            current.as_ref().map(|r| r.data.as_str()),
+            None,
+            None,
+        )
+        .await?;
         let seq = tx.next_dav_seq(c.id).await?;
         tx.delete_dav_object(c.id, name, seq).await?;
         let mut outgoing = Vec::new();
@@ -657,6 +768,10 @@ impl Calendars {
                 None,
                 self.clock.now().0,
                 &self.local_domains(),
+                c.shared
+                    .as_ref()
+                    .filter(|s| s.delegate)
+                    .map(|s| s.by_address.as_str()),
             )
             .await?
             .outgoing;
@@ -671,14 +786,14 @@ impl Calendars {
     pub async fn changes(&self, c: &Collection, seq: i64) -> Result<(Vec<Change>, i64), DavError> {
         let mut read = self.store.read().await?;
         let now = read
-            .dav_collection(c.account, &c.slug)
+            .dav_collection_by_id(c.id)
             .await?
             .ok_or(DavError::NotFound)?
             .sync_seq;
         let mut out = Vec::new();
         if seq == 0 {
             for o in read.dav_objects(c.id).await? {
-                out.push(Change::Present(DavObject::from_row(o)));
+                out.push(Change::Present(c.shown(o)));
             }
             return Ok((out, now));
         }
@@ -686,7 +801,7 @@ impl Calendars {
             if ch.deleted {
                 out.push(Change::Deleted(ch.name));
             } else if let Some(o) = read.dav_object(c.id, &ch.name).await? {
-                out.push(Change::Present(DavObject::from_row(o)));
+                out.push(Change::Present(c.shown(o)));
             }
         }
         Ok((out, now))
@@ -707,7 +822,7 @@ impl Calendars {
             .into_iter()
             .filter(|r| component.is_none_or(|k| r.component.eq_ignore_ascii_case(k)))
             .filter(|r| ical::meets(&r.data, start, end))
-            .map(DavObject::from_row)
+            .map(|r| c.shown(r))
             .collect())
     }
 }

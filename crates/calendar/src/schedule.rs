@@ -82,6 +82,7 @@ pub(crate) async fn after_write(
     new: Option<&str>,
     now_ms: i64,
     local_domains: &[String],
+    sent_by: Option<&str>,
 ) -> Result<Scheduled, DavError> {
     let (old, new) = (old.and_then(parse), new.and_then(parse));
     let organizer_of =
@@ -99,6 +100,7 @@ pub(crate) async fn after_write(
         now_ms,
         local_domains,
         outgoing: Vec::new(),
+        sent_by: sent_by.filter(|b| *b != me),
     };
     let mut rewritten = None;
     let mine_before = old_organizer.as_deref() == Some(me.as_str());
@@ -139,6 +141,8 @@ struct Scheduler<'t> {
     /// mail.
     local_domains: &'t [String],
     outgoing: Vec<Outgoing>,
+    /// Who wrote for the calendar's owner (a delegate): their answers say SENT-BY.
+    sent_by: Option<&'t str>,
 }
 
 impl Scheduler<'_> {
@@ -463,7 +467,7 @@ impl Scheduler<'_> {
         let Some(org_account) = org_account else {
             // An organizer outside: the answer goes by mail.
             let mut answered = ical.clone();
-            itip::apply_answers(&mut answered, me, &answers, None);
+            itip::apply_answers(&mut answered, me, &answers, self.sent_by);
             let text = itip::reply(&answered, me);
             self.mail(owner, me, organizer, "REPLY", ical, text);
             return Ok(());
@@ -481,7 +485,7 @@ impl Scheduler<'_> {
         if itip::roles(&org_ical).organizer.as_deref() != Some(organizer) {
             return Ok(());
         }
-        if !itip::apply_answers(&mut org_ical, me, &answers, None) {
+        if !itip::apply_answers(&mut org_ical, me, &answers, self.sent_by) {
             return Ok(());
         }
         write(
@@ -492,7 +496,7 @@ impl Scheduler<'_> {
         )
         .await?;
         let mut answered = ical.clone();
-        itip::apply_answers(&mut answered, me, &answers, None);
+        itip::apply_answers(&mut answered, me, &answers, self.sent_by);
         let homes = defaults(self.tx, org_account, self.now_ms).await?;
         self.deliver_to_inbox(&homes, &uid, &itip::reply(&answered, me))
             .await
@@ -668,6 +672,7 @@ pub(crate) async fn resource_answered(
         now_ms,
         local_domains: &[],
         outgoing: Vec::new(),
+        sent_by: None,
     };
     s.deliver_to_inbox(&homes, uid, &itip::reply(&ical, resource))
         .await
@@ -744,6 +749,7 @@ pub(crate) async fn mailed_reply(
         now_ms,
         local_domains: &[],
         outgoing: Vec::new(),
+        sent_by: None,
     };
     s.deliver_to_inbox(&homes, &uid, &itip::message(&reply, ICalendarMethod::Reply))
         .await?;

@@ -91,6 +91,15 @@ pub struct Config {
     pub mail: MailPolicy,
     pub imap: ImapLimits,
     pub web: WebConfig,
+    pub calendar: CalendarPolicy,
+}
+
+/// What staff may do with their calendars beyond sharing them with colleagues.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CalendarPolicy {
+    /// Whether a calendar may be published as a read-only iCalendar feed at a secret URL
+    /// (reachable by anyone who has the URL). Off by default.
+    pub public_feeds: bool,
 }
 
 #[derive(Debug, Clone)]

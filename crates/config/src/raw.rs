@@ -39,6 +39,14 @@ pub struct RawConfig {
     pub imap: RawImap,
     #[serde(default)]
     pub web: RawWeb,
+    #[serde(default)]
+    pub calendar: RawCalendar,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCalendar {
+    pub public_feeds: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -124,6 +124,9 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
             mail,
             imap,
             web,
+            calendar: crate::CalendarPolicy {
+                public_feeds: raw.calendar.public_feeds.unwrap_or(false),
+            },
         }),
         _ => Err(errs.0),
     }

@@ -125,6 +125,11 @@ impl Directory {
                     "room or piece of equipment",
                     "rooms and equipment",
                 ),
+                (
+                    held.calendar_shares,
+                    "calendar shared with it",
+                    "calendars shared with it",
+                ),
             ] {
                 match n {
                     0 => {}

@@ -136,6 +136,43 @@ pub fn parse_mkcol(body: &str) -> Result<MkCollection, XmlError> {
     Ok(m)
 }
 
+/// One change of a CalendarServer `share` request (what Apple's clients POST to a calendar
+/// to share it): the sharee's href (`mailto:` address), and the access to give, or none to
+/// take it away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareChange {
+    pub href: String,
+    /// `Some(true)`: read-write; `Some(false)`: read; `None`: removed.
+    pub write: Option<bool>,
+}
+
+/// Reads a CalendarServer `share` body: `set` elements (with `read` or `read-write`) and
+/// `remove` elements, each naming a sharee by `href`.
+pub fn parse_share(body: &str) -> Result<Vec<ShareChange>, XmlError> {
+    let tree = parse_body(body)?;
+    let Some(r) = tree.as_ref() else {
+        return Err(XmlError::Unexpected("share"));
+    };
+    if !r.name.is(ns::CALSERVER, "share") {
+        return Err(XmlError::Unexpected("share"));
+    }
+    let mut out = Vec::new();
+    for c in &r.children {
+        let set = c.name.is(ns::CALSERVER, "set");
+        if !set && !c.name.is(ns::CALSERVER, "remove") {
+            continue;
+        }
+        let Some(href) = c.child(ns::DAV, "href") else {
+            return Err(XmlError::Unexpected("href"));
+        };
+        out.push(ShareChange {
+            href: href.text.trim().to_string(),
+            write: set.then(|| c.child(ns::CALSERVER, "read-write").is_some()),
+        });
+    }
+    Ok(out)
+}
+
 /// `time-range` (RFC 4791 section 9.9), as seconds since the epoch; either end may be open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeRange {

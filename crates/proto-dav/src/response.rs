@@ -22,6 +22,9 @@ pub enum Value {
     Reports(Vec<Name>),
     /// `current-user-privilege-set`: each privilege in `<d:privilege>`.
     Privileges(Vec<Name>),
+    /// CalendarServer sharing's `invite` (calendarserver-sharing): each sharee by `mailto:`
+    /// href, accepted, with read or read-write access.
+    Invite(Vec<(String, bool)>),
     /// Nothing inside.
     Empty,
 }
@@ -126,6 +129,15 @@ fn write_value(out: &mut String, v: &Value) {
                 out.push_str("<d:privilege>");
                 open(out, p, true);
                 out.push_str("</d:privilege>");
+            }
+        }
+        Value::Invite(sharees) => {
+            for (href, write) in sharees {
+                let access = if *write { "read-write" } else { "read" };
+                out.push_str(&format!(
+                    "<cs:user><d:href>{}</d:href><cs:invite-accepted/><cs:access><cs:{access}/></cs:access></cs:user>",
+                    escape(href.as_str())
+                ));
             }
         }
         Value::Empty => {}

@@ -99,7 +99,7 @@ pub trait DavRepo {
     /// Inserts a collection; `StoreError::Conflict` when the slug is taken.
     async fn insert_dav_collection(&mut self, row: &CollectionRow) -> Result<i64, StoreError>;
     async fn update_dav_collection(&mut self, row: &CollectionRow) -> Result<(), StoreError>;
-    /// Deletes a collection with its objects and change log.
+    /// Deletes a collection with its objects, change log, shares and feed.
     async fn delete_dav_collection(&mut self, id: i64) -> Result<(), StoreError>;
     async fn dav_objects(&mut self, collection: i64) -> Result<Vec<DavObjectRow>, StoreError>;
     async fn dav_object(
@@ -235,6 +235,8 @@ impl DavRepo for Tx {
 
     async fn delete_dav_collection(&mut self, id: i64) -> Result<(), StoreError> {
         for sql in [
+            "DELETE FROM dav_shares WHERE collection_id = $1",
+            "DELETE FROM dav_feeds WHERE collection_id = $1",
             "DELETE FROM dav_changes WHERE collection_id = $1",
             "DELETE FROM dav_objects WHERE collection_id = $1",
             "DELETE FROM dav_collections WHERE id = $1",

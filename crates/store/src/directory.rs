@@ -33,6 +33,8 @@ pub struct DepartmentHolders {
     pub applications: i64,
     /// Rooms and equipment that belong to it.
     pub resources: i64,
+    /// Calendars shared with it.
+    pub calendar_shares: i64,
 }
 
 impl DepartmentHolders {
@@ -264,6 +266,7 @@ impl DirectoryRepo for Tx {
                (SELECT COUNT(*) FROM account_roles WHERE scope_department_id = $1) AS roles, \
                (SELECT COUNT(*) FROM mail_lists WHERE department_id = $1) AS lists, \
                (SELECT COUNT(*) FROM calendar_resources WHERE department_id = $1) AS resources, \
+               (SELECT COUNT(*) FROM dav_shares WHERE grantee_department_id = $1) AS calendar_shares, \
                (SELECT COUNT(*) FROM oidc_clients WHERE \
                   ',' || allowed_departments || ',' LIKE '%,' || CAST($1 AS TEXT) || ',%') \
                  AS applications",
@@ -278,6 +281,7 @@ impl DirectoryRepo for Tx {
             lists: row.try_get("lists")?,
             applications: row.try_get("applications")?,
             resources: row.try_get("resources")?,
+            calendar_shares: row.try_get("calendar_shares")?,
         })
     }
 

@@ -152,6 +152,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0024_resources.sql"),
         include_str!("../../../migrations/postgres/0024_resources.sql"),
     ),
+    (
+        25,
+        "calendar_shares",
+        include_str!("../../../migrations/sqlite/0025_calendar_shares.sql"),
+        include_str!("../../../migrations/postgres/0025_calendar_shares.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

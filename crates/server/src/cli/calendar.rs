@@ -152,7 +152,12 @@ async fn calendar_of(
     address: &str,
     calendar: &str,
 ) -> anyhow::Result<carepost_calendar::Collection> {
-    calendars.calendar(account, calendar).await.map_err(|_| {
+    // The account's own calendars only: one shared with it is someone else's to move.
+    let found = match calendar.starts_with(carepost_calendar::SHARED_PREFIX) {
+        true => Err(carepost_calendar::DavError::NotFound),
+        false => calendars.calendar(account, calendar).await,
+    };
+    found.map_err(|_| {
         anyhow::anyhow!("{address} has no calendar '{calendar}' (see `calendar list`)")
     })
 }

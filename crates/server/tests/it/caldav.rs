@@ -9,7 +9,7 @@ use crate::smtp::{python, python_with, server_with_staff};
 
 /// Runs `script` with the python of the `caldav` client's own environment (made by
 /// scripts/install-test-deps, apart from the system's packages).
-async fn caldav_python(script: &str, args: &[&str]) -> String {
+pub(crate) async fn caldav_python(script: &str, args: &[&str]) -> String {
     let cache = std::env::var("XDG_CACHE_HOME")
         .unwrap_or_else(|_| format!("{}/.cache", std::env::var("HOME").unwrap_or_default()));
     python_with(

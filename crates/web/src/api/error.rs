@@ -75,6 +75,25 @@ impl From<IdentityError> for ApiError {
     }
 }
 
+impl From<carepost_calendar::DavError> for ApiError {
+    fn from(e: carepost_calendar::DavError) -> Self {
+        use carepost_calendar::DavError;
+        match e {
+            DavError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", "not found"),
+            DavError::Forbidden(m) => ApiError::forbidden("forbidden", m),
+            DavError::Store(e) => {
+                tracing::error!(error = %e, "calendar request failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "something went wrong on the server; it has been logged",
+                )
+            }
+            other => ApiError::bad_request("invalid", other.to_string()),
+        }
+    }
+}
+
 impl From<carepost_oidc::OidcError> for ApiError {
     fn from(e: carepost_oidc::OidcError) -> Self {
         use carepost_oidc::OidcError;

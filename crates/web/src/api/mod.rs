@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod apps;
 pub(crate) mod auth;
+mod calendar;
 mod change_requests;
 mod error;
 mod invitations;
@@ -197,6 +198,8 @@ pub fn routes(state: WebState) -> Router<WebState> {
             post(resources::decline),
         )
         .route("/me/bookings", get(resources::waiting))
+        .route("/me/shared-calendars", get(calendar::shared))
+        .route("/freebusy", get(calendar::free_busy))
         .route(
             "/import",
             post(admin::import).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT)),

@@ -2,8 +2,8 @@
 //! and served at `/api/v1/openapi.json`.
 
 use super::{
-    accounts, admin, apps, auth, change_requests, error, invitations, me, passkeys, policies,
-    resources, sources, step_up,
+    accounts, admin, apps, auth, calendar, change_requests, error, invitations, me, passkeys,
+    policies, resources, sources, step_up,
 };
 use axum::Json;
 use utoipa::OpenApi;
@@ -37,7 +37,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         accounts::roles, accounts::grant_role, accounts::revoke_role, admin::reset_requests,
         admin::verify_audit, resources::list, resources::create, resources::show,
         resources::update, resources::remove, resources::bookings, resources::approve,
-        resources::decline, resources::waiting,
+        resources::decline, resources::waiting, calendar::free_busy, calendar::shared,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&Security),

@@ -9,8 +9,10 @@
 
 mod auth;
 mod contacts;
+mod feed;
 mod path;
 mod props;
+mod sharing;
 
 pub use auth::DavAuthCache;
 
@@ -50,6 +52,7 @@ pub fn routes() -> Router<WebState> {
         .route("/dav", any(handle))
         .route("/dav/", any(handle))
         .route("/dav/{*rest}", any(handle))
+        .route("/calendar-feeds/{file}", axum::routing::get(feed::feed))
         // An object up to the limit, with room for the XML of a REPORT or PROPPATCH.
         .layer(axum::extract::DefaultBodyLimit::max(
             MAX_OBJECT_SIZE + 64 * 1024,
@@ -285,6 +288,17 @@ async fn serve(
             }
         }
         ("REPORT", _) => condition(StatusCode::FORBIDDEN, Name::dav("supported-report")),
+        // An XML body only: a form on another site cannot send one (and so cannot borrow
+        // credentials a browser remembered to share a calendar).
+        ("POST", DavPath::Collection(_, slug)) => {
+            if !body_is(headers, false, &["application/xml", "text/xml"]) {
+                return plain(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "a share request is application/xml",
+                );
+            }
+            sharing::share_post(state, user, slug, body).await
+        }
         ("PROPPATCH", DavPath::Collection(_, slug)) => {
             let c = match calendars.calendar(user.account, slug).await {
                 Ok(c) => c,
@@ -462,12 +476,21 @@ async fn propfind(
         DavPath::Home(_) => {
             props::home(&mut m, user, request);
             if depth != Depth::Zero {
-                match calendars.home(user.account).await {
-                    Ok(cs) => cs
-                        .iter()
-                        .filter(|c| c.kind != Kind::AddressBook)
-                        .for_each(|c| props::collection(&mut m, user, c, request)),
+                // Its own calendars, then those shared with it (as `shared-ID`).
+                let listed = match calendars.home(user.account).await {
+                    Ok(own) => match calendars.shared_with(user.account).await {
+                        Ok(shared) => own.into_iter().chain(shared).collect::<Vec<_>>(),
+                        Err(e) => return dav_error(e),
+                    },
                     Err(e) => return dav_error(e),
+                };
+                let invites = match sharing::invites_of(state, user).await {
+                    Ok(i) => i,
+                    Err(e) => return dav_error(e),
+                };
+                for c in listed.iter().filter(|c| c.kind != Kind::AddressBook) {
+                    let mine = sharing::invites_for(&invites, &c.slug, c.shared.is_none());
+                    props::collection(&mut m, user, c, &mine, request);
                 }
                 props::outbox(&mut m, user, request);
             }
@@ -477,7 +500,12 @@ async fn propfind(
                 Ok(c) => c,
                 Err(e) => return dav_error(e),
             };
-            props::collection(&mut m, user, &c, request);
+            let invites = match sharing::invites_of(state, user).await {
+                Ok(i) => i,
+                Err(e) => return dav_error(e),
+            };
+            let mine = sharing::invites_for(&invites, &c.slug, c.shared.is_none());
+            props::collection(&mut m, user, &c, &mine, request);
             if depth != Depth::Zero {
                 match calendars.objects(&c).await {
                     Ok(os) => os
@@ -588,10 +616,9 @@ async fn report(state: &WebState, user: &DavUser, c: &Collection, r: Report) -> 
             if end <= start || end - start > MAX_FREEBUSY_RANGE {
                 return plain(StatusCode::BAD_REQUEST, "the range must be a year or less");
             }
-            return match calendars
-                .busy_in_collection(c, &user.address, start, end)
-                .await
-            {
+            // The owner's answers decide what is busy, also in a calendar shared with the user.
+            let owner = c.shared.as_ref().map_or(&user.address, |s| &s.owner);
+            return match calendars.busy_in_collection(c, owner, start, end).await {
                 Ok(busy) => {
                     let now = state.clock.now().0 / 1000;
                     let text = carepost_calendar::vfreebusy(

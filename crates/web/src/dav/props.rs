@@ -7,8 +7,8 @@
 use super::auth::DavUser;
 use super::path;
 use carepost_calendar::{
-    Collection, CollectionProps, DIRECTORY_SLUG, DavObject, Kind, MAX_ATTENDEES, MAX_OBJECT_SIZE,
-    OUTBOX_SLUG, quoted,
+    Access, Collection, CollectionProps, DIRECTORY_SLUG, DavObject, Kind, MAX_ATTENDEES,
+    MAX_OBJECT_SIZE, OUTBOX_SLUG, quoted,
 };
 use carepost_proto_dav::{Element, Multistatus, Name, Prop, PropRequest, Value, ns};
 
@@ -190,7 +190,15 @@ pub fn outbox(m: &mut Multistatus, user: &DavUser, request: &PropRequest) {
     );
 }
 
-pub fn collection(m: &mut Multistatus, user: &DavUser, c: &Collection, request: &PropRequest) {
+/// A calendar, task list or inbox. `invites` are the sharees of an own calendar, for Apple's
+/// sharing (calendarserver-sharing's `invite`): each `mailto:` href and whether it may write.
+pub fn collection(
+    m: &mut Multistatus,
+    user: &DavUser,
+    c: &Collection,
+    invites: &[(String, bool)],
+    request: &PropRequest,
+) {
     let kind = match c.kind {
         Kind::Calendar => Name::caldav("calendar"),
         Kind::Inbox => Name::caldav("schedule-inbox"),
@@ -216,7 +224,9 @@ pub fn collection(m: &mut Multistatus, user: &DavUser, c: &Collection, request: 
         Prop::new(Name::dav("sync-token"), Value::Text(c.sync_token())),
         Prop::new(
             Name::dav("owner"),
-            Value::Href(path::principal(&user.address)),
+            Value::Href(path::principal(
+                c.shared.as_ref().map_or(&user.address, |s| &s.owner),
+            )),
         ),
     ];
     if !c.description.is_empty() {
@@ -231,8 +241,24 @@ pub fn collection(m: &mut Multistatus, user: &DavUser, c: &Collection, request: 
             Value::Text(c.color.clone()),
         ));
     }
-    props.extend(common(user));
-    let extra = vec![
+    match &c.shared {
+        // Read-only for a grantee who may only read: clients then offer no editing.
+        Some(s) if s.access == Access::Read => {
+            props.push(Prop::new(
+                Name::dav("current-user-principal"),
+                Value::Href(path::principal(&user.address)),
+            ));
+            props.push(Prop::new(
+                Name::dav("current-user-privilege-set"),
+                Value::Privileges(vec![
+                    Name::dav("read"),
+                    Name::dav("read-current-user-privilege-set"),
+                ]),
+            ));
+        }
+        _ => props.extend(common(user)),
+    }
+    let mut extra = vec![
         Prop::new(
             Name::dav("supported-report-set"),
             Value::Reports(vec![
@@ -258,6 +284,16 @@ pub fn collection(m: &mut Multistatus, user: &DavUser, c: &Collection, request: 
             Value::Text(String::new()),
         ),
     ];
+    if c.kind == Kind::Calendar && c.shared.is_none() {
+        extra.push(Prop::new(
+            Name::new(ns::CALSERVER, "allowed-sharing-modes"),
+            Value::Elements(vec![Name::new(ns::CALSERVER, "can-be-shared")]),
+        ));
+        extra.push(Prop::new(
+            Name::new(ns::CALSERVER, "invite"),
+            Value::Invite(invites.to_vec()),
+        ));
+    }
     answer(
         m,
         &path::collection(&user.address, &c.slug),

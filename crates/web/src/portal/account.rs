@@ -14,7 +14,7 @@ use carepost_identity::{IdentityError, Protocol, Session};
 use serde::Deserialize;
 
 /// The session, or where the browser must go instead.
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &WebState,
     headers: &HeaderMap,
     allow: &[Gate],
@@ -354,7 +354,7 @@ pub async fn confirm_totp(
     Ok(crate::api::me::with_cookies(res, cookies))
 }
 
-fn shown_once(
+pub(super) fn shown_once(
     state: &WebState,
     s: &Session,
     csrf: &Csrf,
@@ -478,7 +478,7 @@ pub async fn create_app_password(
 
 /// The session of a form that acts on one of the account's own items (an app password, a
 /// session, an application), after its CSRF token is checked. `Err`: where the browser goes.
-async fn own_item(
+pub(super) async fn own_item(
     state: &WebState,
     headers: &HeaderMap,
     csrf: &Csrf,

@@ -13,6 +13,7 @@ mod account;
 mod admin;
 mod apps;
 mod audit;
+mod calendars;
 mod change_requests;
 pub(crate) mod confirm;
 mod console;
@@ -118,6 +119,11 @@ pub fn routes(state: WebState) -> Router<WebState> {
         )
         .route("/account/sessions/{id}/end", post(account::end_session))
         .route("/account/apps/{id}/sign-out", post(account::sign_out_app))
+        .route("/account/calendars", get(calendars::show))
+        .route("/account/calendars/share", post(calendars::share))
+        .route("/account/calendars/unshare", post(calendars::unshare))
+        .route("/account/calendars/delegate", post(calendars::delegate))
+        .route("/account/calendars/feed", post(calendars::feed))
         .route("/admin/reset-requests", get(admin::reset_requests))
         .route("/admin/reset-requests/{id}", get(admin::reset_request_page))
         .route(

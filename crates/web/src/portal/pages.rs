@@ -519,6 +519,22 @@ pub(crate) struct AppsPage {
 }
 
 #[derive(Template)]
+#[template(path = "calendars.html")]
+pub(crate) struct CalendarsPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    pub own: Vec<super::calendars::CalendarRow>,
+    pub shared: Vec<carepost_calendar::SharedCalendar>,
+    /// The account's assistants, and whose assistant it is.
+    pub delegates: Vec<String>,
+    pub delegating: Vec<String>,
+    pub feeds_allowed: bool,
+    pub notices: Vec<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
 #[template(path = "admin_resources.html")]
 pub(crate) struct ResourcesPage {
     pub org: String,

@@ -129,7 +129,7 @@ async fn nurse_with_totp(db: carepost_testkit::TestDb) -> (TestServer, String, S
     (s, a, e.secret)
 }
 
-async fn register(s: &TestServer, new: NewClient) -> (String, Option<String>) {
+pub(crate) async fn register(s: &TestServer, new: NewClient) -> (String, Option<String>) {
     let (info, secret) = s
         .running
         .context
@@ -140,7 +140,7 @@ async fn register(s: &TestServer, new: NewClient) -> (String, Option<String>) {
     (info.client_id, secret)
 }
 
-fn ehr() -> NewClient {
+pub(crate) fn ehr() -> NewClient {
     NewClient {
         name: "EHR".into(),
         redirect_uris: vec![CALLBACK.into()],
@@ -216,7 +216,7 @@ async fn userinfo(s: &TestServer, token: &str) -> HttpResponse {
 }
 
 /// A form POST to a token-family endpoint with HTTP Basic client authentication.
-async fn post_form(
+pub(crate) async fn post_form(
     s: &TestServer,
     path: &str,
     client: (&str, Option<&str>),

@@ -1,0 +1,193 @@
+//! Calendar answers for people and applications: free/busy of several colleagues and rooms
+//! at once (what the portal's meeting form shows side by side, and what the scheduling
+//! system asks), and the calendars shared with the caller. Free/busy is open to any
+//! signed-in member of staff, to an API token, and to an application's access token with
+//! the `freebusy` scope (client credentials: a system acting for itself); it gives periods
+//! and their kind only, never what fills them.
+
+use super::ApiError;
+use super::session::{ApiQuery, User, bearer};
+use crate::WebState;
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use carepost_calendar::{BusyKind, SharedCalendar};
+use carepost_types::UnixMillis;
+use serde::{Deserialize, Serialize};
+
+/// The scope an application's token needs for free/busy.
+pub const FREEBUSY_SCOPE: &str = "freebusy";
+/// Addresses one question may name, and the longest range (a year and a day, as over DAV).
+const MAX_ATTENDEES: usize = 100;
+const MAX_RANGE_SECONDS: i64 = 366 * 86_400;
+
+/// Who asks for free/busy: a signed-in person, an API token, or an application with the
+/// scope. Anything else is 401.
+pub struct FreeBusyCaller;
+
+impl FromRequestParts<WebState> for FreeBusyCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, ApiError> {
+        let refused = || {
+            ApiError::unauthorized(
+                "invalid_token",
+                "the token is unknown, revoked, expired or lacks the freebusy scope",
+            )
+        };
+        if let Some(token) = bearer(&parts.headers) {
+            if token.starts_with("cpt_") {
+                let source = parts.extensions.get::<crate::Peer>().map(|p| p.0.ip());
+                return match state.directory.actor_for_token(token, source).await? {
+                    Some(_) => Ok(FreeBusyCaller),
+                    None => Err(refused()),
+                };
+            }
+            return match state
+                .oidc
+                .verify_access_token(token, FREEBUSY_SCOPE)
+                .await?
+            {
+                Some(_) => Ok(FreeBusyCaller),
+                None => Err(refused()),
+            };
+        }
+        User::from_request_parts(parts, state).await?;
+        Ok(FreeBusyCaller)
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct FreeBusyQuery {
+    /// Addresses of people, rooms or equipment, comma-separated (at most 100).
+    attendees: String,
+    /// RFC 3339.
+    start: String,
+    /// RFC 3339; at most 366 days after `start`.
+    end: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Period {
+    /// RFC 3339.
+    start: String,
+    end: String,
+    /// `busy` or `tentative`.
+    kind: &'static str,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AttendeeFreeBusy {
+    address: String,
+    /// Whether the address is an active member of staff or a resource; unknown ones have no
+    /// periods.
+    known: bool,
+    busy: Vec<Period>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FreeBusy {
+    start: String,
+    end: String,
+    attendees: Vec<AttendeeFreeBusy>,
+}
+
+fn seconds(text: &str, what: &str) -> Result<i64, ApiError> {
+    text.trim()
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.as_second())
+        .map_err(|_| ApiError::bad_request("invalid", format!("{what} must be an RFC 3339 time")))
+}
+
+fn rfc3339(seconds: i64) -> String {
+    UnixMillis(seconds.saturating_mul(1000)).to_rfc3339()
+}
+
+#[utoipa::path(
+    get,
+    path = "/freebusy",
+    tag = "calendar",
+    summary = "When people, rooms and equipment are taken (periods only)",
+    params(FreeBusyQuery),
+    responses(
+        (status = 200, description = "done", body = FreeBusy),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    ),
+    security(("session" = []), ("token" = []))
+)]
+pub async fn free_busy(
+    State(state): State<WebState>,
+    _caller: FreeBusyCaller,
+    ApiQuery(q): ApiQuery<FreeBusyQuery>,
+) -> Result<Json<FreeBusy>, ApiError> {
+    let start = seconds(&q.start, "start")?;
+    let end = seconds(&q.end, "end")?;
+    if end <= start || end - start > MAX_RANGE_SECONDS {
+        return Err(ApiError::bad_request(
+            "invalid",
+            "end must come after start, at most 366 days later",
+        ));
+    }
+    let mut addresses: Vec<String> = q
+        .attendees
+        .split(',')
+        .map(|a| a.trim().to_lowercase())
+        .filter(|a| !a.is_empty())
+        .collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    if addresses.is_empty() || addresses.len() > MAX_ATTENDEES {
+        return Err(ApiError::bad_request(
+            "invalid",
+            format!("name 1 to {MAX_ATTENDEES} attendees"),
+        ));
+    }
+    let mut attendees = Vec::new();
+    for address in addresses {
+        let busy = state.calendars.busy_of(&address, start, end).await?;
+        attendees.push(AttendeeFreeBusy {
+            known: busy.is_some(),
+            busy: busy
+                .unwrap_or_default()
+                .into_iter()
+                .map(|b| Period {
+                    start: rfc3339(b.start),
+                    end: rfc3339(b.end),
+                    kind: match b.kind {
+                        BusyKind::Busy => "busy",
+                        BusyKind::Tentative => "tentative",
+                    },
+                })
+                .collect(),
+            address,
+        });
+    }
+    Ok(Json(FreeBusy {
+        start: rfc3339(start),
+        end: rfc3339(end),
+        attendees,
+    }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SharedList {
+    calendars: Vec<SharedCalendar>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/me/shared-calendars",
+    tag = "calendar",
+    summary = "Calendars of others the caller reaches (shares and delegations)",
+    responses(
+        (status = 200, description = "done", body = SharedList),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
+pub async fn shared(
+    State(state): State<WebState>,
+    user: User,
+) -> Result<Json<SharedList>, ApiError> {
+    let calendars = state.calendars.shared_list(user.session.account).await?;
+    Ok(Json(SharedList { calendars }))
+}

@@ -167,6 +167,7 @@ pub(crate) async fn answer(
         Answer::Accepted if !delegates.is_empty() && !is_delegate => Answer::Pending,
         a => a,
     };
+    metrics::counter!("carepost_resource_bookings_total", "answer" => answer.status()).increment(1);
     let slots: &[(i64, i64)] = match answer {
         Answer::Declined(_) => &[],
         _ => &req.times,

@@ -10,6 +10,7 @@
 //! Access: every call names the signed-in account and reaches only that account's own
 //! collections; shares and delegation come later and will widen exactly this check.
 
+mod agenda;
 mod booking;
 mod contacts;
 mod directory;
@@ -21,6 +22,7 @@ mod schedule;
 mod shares;
 mod transfer;
 
+pub use agenda::{MAX_AGENDA_DAYS, NewEvent, Occurrence};
 pub use contacts::{CardFilter, card_matches};
 pub use directory::{
     Card, DIRECTORY_MAX, DIRECTORY_PAGE, DIRECTORY_SLUG, DirectoryChange, directory_position,
@@ -413,6 +415,12 @@ impl Calendars {
                     ical: &o.ical,
                 })
                 .await;
+            let outcome = match &sent {
+                Ok(_) => "queued",
+                Err(_) => "failed",
+            };
+            metrics::counter!("carepost_imip_sent_total", "method" => o.method, "outcome" => outcome)
+                .increment(1);
             if let Err(e) = sent {
                 tracing::warn!(error = %e, to = %o.to, "an invitation could not be queued");
             }

@@ -532,6 +532,12 @@ impl Scheduler<'_> {
                 modseq: seq,
             })
             .await?;
+        let method = ["REQUEST", "CANCEL", "REPLY"]
+            .into_iter()
+            .find(|m| message.contains(&format!("METHOD:{m}")))
+            .unwrap_or("OTHER");
+        metrics::counter!("carepost_calendar_scheduling_messages_total", "method" => method)
+            .increment(1);
         // Past the limit the oldest go, chosen in SQL: the messages are not read.
         for name in self.tx.dav_names_past(inbox.id, INBOX_KEEP).await? {
             let seq = self.tx.next_dav_seq(inbox.id).await?;

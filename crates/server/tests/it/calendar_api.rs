@@ -86,6 +86,14 @@ async fn an_application_asks_free_busy_of_people_and_rooms_with_its_own_token() 
         assert_eq!(busy(&bob), 0, "{j}");
         assert_eq!(of("nobody@kaiser.org")["known"], false);
         assert!(!r.body.contains("Tumour"), "{}", r.body);
+        // The booking and the room's answer are counted for Prometheus.
+        let (_, metrics) = crate::server::http_get(s.running.metrics.unwrap(), "/metrics").await;
+        for name in [
+            "carepost_resource_bookings_total",
+            "carepost_calendar_scheduling_messages_total",
+        ] {
+            assert!(metrics.contains(name), "{name} not in:\n{metrics}");
+        }
 
         // A forged token, no credentials, and bad ranges are refused in JSON.
         let r = with_token(&s, "not-a-token", "GET", &path, None).await;

@@ -3,11 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod apple_profile;
 mod auth;
 mod authz;
 mod browser;
 mod caldav;
 mod calendar_api;
+mod calendar_browser;
 mod calendar_cli;
 mod carddav;
 mod change_requests;

@@ -34,7 +34,7 @@ async fn the_document_is_served_and_lists_every_operation() {
         assert!(paths.contains_key(p), "{p} missing");
     }
     let operations: usize = paths.values().map(|m| m.as_object().unwrap().len()).sum();
-    assert_eq!(operations, 84);
+    assert_eq!(operations, 87);
     assert!(doc["components"]["securitySchemes"]["token"].is_object());
     // Every JSON answer is described by a named schema (only the policy document, whose
     // sections are the config file's, is a plain object).

@@ -18,7 +18,7 @@ fn node_modules() -> PathBuf {
 }
 
 /// Chromium's path, or `None` (after saying SKIPPED) when it or playwright-core is missing.
-fn browser() -> Option<String> {
+pub(crate) fn browser() -> Option<String> {
     let chromium = std::env::var("CAREPOST_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
     if !node_modules().join("playwright-core").exists() || !std::path::Path::new(&chromium).exists()
     {
@@ -29,7 +29,7 @@ fn browser() -> Option<String> {
 }
 
 /// Runs one of the browser scripts; returns what it printed as JSON.
-async fn run_script(name: &str, args: &[&str], chromium: &str) -> serde_json::Value {
+pub(crate) async fn run_script(name: &str, args: &[&str], chromium: &str) -> serde_json::Value {
     let script = format!("{}/tests/it/{name}", env!("CARGO_MANIFEST_DIR"));
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(script)

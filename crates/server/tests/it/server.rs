@@ -3,7 +3,7 @@
 use carepost_testkit::{TestDb, TestServer, https_get};
 
 /// A plain HTTP/1.1 GET (the metrics listener speaks no TLS): the status and the whole text.
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+pub(crate) async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");

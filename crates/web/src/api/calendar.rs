@@ -1,17 +1,19 @@
 //! Calendar answers for people and applications: free/busy of several colleagues and rooms
 //! at once (what the portal's meeting form shows side by side, and what the scheduling
-//! system asks), and the calendars shared with the caller. Free/busy is open to any
+//! system asks), the calendars shared with the caller, and the caller's own agenda with
+//! what the portal's calendar page does: make an event or meeting, answer an invitation. Free/busy is open to any
 //! signed-in member of staff, to an API token, and to an application's access token with
 //! the `freebusy` scope (client credentials: a system acting for itself); it gives periods
 //! and their kind only, never what fills them.
 
 use super::ApiError;
-use super::session::{ApiQuery, User, bearer};
+use super::session::{ApiJson, ApiPath, ApiQuery, User, bearer};
 use crate::WebState;
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use carepost_calendar::{BusyKind, SharedCalendar};
+use carepost_calendar::{BusyKind, NewEvent, Occurrence, SharedCalendar};
 use carepost_types::UnixMillis;
 use serde::{Deserialize, Serialize};
 
@@ -190,4 +192,118 @@ pub async fn shared(
 ) -> Result<Json<SharedList>, ApiError> {
     let calendars = state.calendars.shared_list(user.session.account).await?;
     Ok(Json(SharedList { calendars }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RangeQuery {
+    /// RFC 3339.
+    start: String,
+    /// RFC 3339; at most 62 days after `start`.
+    end: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Agenda {
+    events: Vec<Occurrence>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/me/calendar",
+    tag = "calendar",
+    summary = "Every instance of the caller's events, and of calendars shared with them, in a range",
+    params(RangeQuery),
+    responses(
+        (status = 200, description = "done", body = Agenda),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
+pub async fn agenda(
+    State(state): State<WebState>,
+    user: User,
+    ApiQuery(q): ApiQuery<RangeQuery>,
+) -> Result<Json<Agenda>, ApiError> {
+    let start = seconds(&q.start, "start")?;
+    let end = seconds(&q.end, "end")?;
+    let events = state
+        .calendars
+        .agenda(user.session.account, &user.session.address, start, end)
+        .await?;
+    Ok(Json(Agenda { events }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Created {
+    calendar: String,
+    object: String,
+    uid: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/me/calendar/events",
+    tag = "calendar",
+    summary = "Create an event, or a meeting that invites colleagues and rooms",
+    request_body = NewEvent,
+    responses(
+        (status = 201, description = "done", body = Created),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
+pub async fn create_event(
+    State(state): State<WebState>,
+    user: User,
+    ApiJson(e): ApiJson<NewEvent>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    // A UID from the server's random source, in the form calendar apps make them.
+    let uid = format!("{}@carepost", state.directory.new_token());
+    let object = state
+        .calendars
+        .create_event(user.session.account, &user.session.address, &uid, &e)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Created {
+            calendar: e.calendar.unwrap_or_else(|| "calendar".into()),
+            object,
+            uid,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct AnswerBody {
+    /// `accepted`, `declined` or `tentative`.
+    answer: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/me/calendar/events/{calendar}/{object}/answer",
+    tag = "calendar",
+    summary = "Answer an invitation (the organizer is told)",
+    params(("calendar" = String, Path), ("object" = String, Path)),
+    request_body = AnswerBody,
+    responses(
+        (status = 204, description = "done"),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
+pub async fn answer(
+    State(state): State<WebState>,
+    user: User,
+    ApiPath((calendar, object)): ApiPath<(String, String)>,
+    ApiJson(a): ApiJson<AnswerBody>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .calendars
+        .answer_invitation(
+            user.session.account,
+            &user.session.address,
+            &calendar,
+            &object,
+            &a.answer,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

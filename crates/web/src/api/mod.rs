@@ -200,6 +200,12 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/me/bookings", get(resources::waiting))
         .route("/me/shared-calendars", get(calendar::shared))
         .route("/freebusy", get(calendar::free_busy))
+        .route("/me/calendar", get(calendar::agenda))
+        .route("/me/calendar/events", post(calendar::create_event))
+        .route(
+            "/me/calendar/events/{calendar}/{object}/answer",
+            post(calendar::answer),
+        )
         .route(
             "/import",
             post(admin::import).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT)),

@@ -38,6 +38,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         admin::verify_audit, resources::list, resources::create, resources::show,
         resources::update, resources::remove, resources::bookings, resources::approve,
         resources::decline, resources::waiting, calendar::free_busy, calendar::shared,
+        calendar::agenda, calendar::create_event, calendar::answer,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&Security),

@@ -153,6 +153,16 @@ pub async fn overview(
         notices,
         error,
         enrollment_only: matches!(g, Gate::EnrollOnly),
+        dav_url: format!(
+            "{}/dav/",
+            state
+                .directory
+                .config()
+                .web
+                .public_url
+                .as_str()
+                .trim_end_matches('/')
+        ),
         // A role waiting for a second factor still shows the way to the console, whose
         // answer says what opens it.
         administers: {
@@ -427,6 +437,8 @@ pub struct NewAppPassword {
     label: String,
     imap: Option<String>,
     smtp: Option<String>,
+    /// Calendars and contacts (CalDAV and CardDAV).
+    caldav: Option<String>,
     password: String,
 }
 
@@ -462,6 +474,9 @@ pub async fn create_app_password(
     if f.smtp.is_some() {
         scopes.push(Protocol::Smtp);
     }
+    if f.caldav.is_some() {
+        scopes.push(Protocol::CalDav);
+    }
     let (_, secret) = state
         .directory
         .create_app_password(s.account, &f.label, &scopes, None)
@@ -471,7 +486,7 @@ pub async fn create_app_password(
         &s,
         &csrf,
         "Your new app password",
-        "Type it into your mail app as the password, with your email address as the user name.",
+        "Type it into your mail or calendar app as the password, with your email address as the user name.",
         vec![secret],
     )
 }

@@ -106,6 +106,28 @@ async fn page(
     )
 }
 
+/// `/calendar`: the day, week and agenda views, invitations to answer and the meeting form,
+/// drawn by `assets/calendar.js` from the JSON API.
+pub async fn calendar_page(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    csrf: Csrf,
+) -> PageResult {
+    let (s, _) = match signed_in(&state, &headers, &[Gate::Open]).await? {
+        Ok(x) => x,
+        Err(to) => return Ok(to),
+    };
+    render(
+        &super::pages::CalendarPage {
+            org: org(&state),
+            signed_in_as: Some(s.address.clone()),
+            csrf: csrf.token.clone(),
+            domain: state.directory.config().organization.domain.to_string(),
+        },
+        &csrf,
+    )
+}
+
 pub async fn show(
     State(state): State<WebState>,
     headers: HeaderMap,

@@ -11,6 +11,7 @@
 
 mod account;
 mod admin;
+mod apple_profile;
 mod apps;
 mod audit;
 mod calendars;
@@ -119,6 +120,8 @@ pub fn routes(state: WebState) -> Router<WebState> {
         )
         .route("/account/sessions/{id}/end", post(account::end_session))
         .route("/account/apps/{id}/sign-out", post(account::sign_out_app))
+        .route("/account/apple-profile", post(apple_profile::download))
+        .route("/calendar", get(calendars::calendar_page))
         .route("/account/calendars", get(calendars::show))
         .route("/account/calendars/share", post(calendars::share))
         .route("/account/calendars/unshare", post(calendars::unshare))
@@ -170,6 +173,7 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/admin/accounts/{address}/{action}", post(admin::act))
         .route("/assets/portal.css", get(css))
         .route("/assets/portal.js", get(js))
+        .route("/assets/calendar.js", get(calendar_js))
         // Forms are small; a megabyte "password" is refused before any hashing. (A layer
         // covers the routes added before it: this one, all of them.)
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
@@ -190,6 +194,13 @@ async fn js() -> Response {
     asset(
         "text/javascript; charset=utf-8",
         include_str!("../../assets/portal.js"),
+    )
+}
+
+async fn calendar_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/calendar.js"),
     )
 }
 

@@ -121,6 +121,8 @@ pub(crate) struct AccountPage {
     pub error: Option<String>,
     /// A required second factor is overdue: nothing but enrollment is shown.
     pub enrollment_only: bool,
+    /// The DAV root, for calendar apps that ask for a server.
+    pub dav_url: String,
     /// The account holds an administrative role: link to the administration pages.
     pub administers: bool,
     pub activity: Vec<ActivityView>,
@@ -516,6 +518,16 @@ pub(crate) struct AppsPage {
     pub shown_once: Option<(String, Option<String>)>,
     pub notices: Vec<String>,
     pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "calendar.html")]
+pub(crate) struct CalendarPage {
+    pub org: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+    /// The organization's domain, for the placeholder of the invitation field.
+    pub domain: String,
 }
 
 #[derive(Template)]

@@ -1,0 +1,118 @@
+//! The portal's calendar page in a real browser (issue 19, point 8): headless Chromium
+//! (`calendar_browser.cjs`) accepts an invitation, checks a colleague's and a room's
+//! availability side by side, makes the meeting, and switches views; the server then holds
+//! what the page did: the organizer's copy with the answer, the colleague's invitation, the
+//! room's acceptance. Without Chromium the test says SKIPPED.
+
+use crate::auth::GOOD;
+use crate::portal_browser::{browser, run_script};
+use crate::smtp::server_with_staff;
+use crate::support::admin;
+use carepost_calendar::ResourceSpec;
+use carepost_testkit::TestDb;
+
+fn utc(t: std::time::SystemTime) -> String {
+    let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    jiff::Timestamp::from_second(secs)
+        .unwrap()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string()
+}
+
+#[tokio::test]
+async fn chromium_answers_an_invitation_and_makes_a_meeting_with_a_room() {
+    let Some(chromium) = browser() else { return };
+    let (s, ann, bob) = server_with_staff(TestDb::sqlite()).await;
+    let ctx = &s.running.context;
+    let room = ctx
+        .resources
+        .create(
+            &admin(),
+            &ResourceSpec {
+                name: Some("Cardiology Conference Room 3".into()),
+                capacity: Some(12),
+                ..ResourceSpec::default()
+            },
+        )
+        .await
+        .unwrap();
+    // Bob invites Ann to a meeting in an hour (the page shows the real week).
+    let bob_id = ctx.directory.find_account(&admin(), &bob).await.unwrap().id;
+    let c = ctx.calendars.calendar(bob_id, "calendar").await.unwrap();
+    // The browser draws the week it lives in, by the machine's clock, not the server's
+    // test clock: the meeting must be in that week.
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::SystemTime::now();
+    let start = utc(now + std::time::Duration::from_secs(3600));
+    let end = utc(now + std::time::Duration::from_secs(7200));
+    let meeting = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:ward\r\n\
+         DTSTAMP:20260901T000000Z\r\nDTSTART:{start}\r\nDTEND:{end}\r\nSUMMARY:Ward meeting\r\n\
+         ORGANIZER:mailto:{bob}\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:{bob}\r\n\
+         ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{ann}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    ctx.calendars
+        .put(&c, "ward.ics", &meeting, &Default::default())
+        .await
+        .unwrap();
+    let base = format!("https://localhost:{}", s.running.https.unwrap().port());
+    let seen = run_script(
+        "calendar_browser.cjs",
+        &[&base, &ann, GOOD, &bob, &room.address],
+        &chromium,
+    )
+    .await;
+    assert_eq!(seen["invitation"], true, "{seen}");
+    assert_eq!(seen["waiting_after"], 0, "{seen}");
+    assert!(
+        seen["week_shows"].to_string().contains("accepted"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["grid_rows"],
+        serde_json::json!([bob, room.address]),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["proposed_cells"], 4,
+        "two people by two half-hours: {seen}"
+    );
+    assert!(seen["agenda"].to_string().contains("Case review"), "{seen}");
+    assert_eq!(seen["errors"], serde_json::json!([]), "{seen}");
+    // What the page did is in the calendars: Bob's copy has Ann's answer...
+    let bobs = ctx.calendars.object(&c, "ward.ics").await.unwrap();
+    let line = bobs
+        .data
+        .replace("\r\n ", "")
+        .lines()
+        .find(|l| l.to_lowercase().ends_with(&format!("mailto:{ann}")))
+        .unwrap()
+        .to_string();
+    assert!(line.contains("PARTSTAT=ACCEPTED"), "{line}");
+    // ...and the new meeting is Bob's invitation and the room's booking.
+    let ann_id = ctx.directory.find_account(&admin(), &ann).await.unwrap().id;
+    let mine = ctx
+        .calendars
+        .objects(&ctx.calendars.calendar(ann_id, "calendar").await.unwrap())
+        .await
+        .unwrap();
+    let review = mine
+        .iter()
+        .find(|o| o.data.contains("SUMMARY:Case review"))
+        .unwrap();
+    assert!(
+        review
+            .data
+            .replace("\r\n ", "")
+            .contains(&format!("PARTSTAT=ACCEPTED:mailto:{}", room.address)),
+        "{}",
+        review.data
+    );
+    let invited = ctx.calendars.objects(&c).await.unwrap();
+    assert!(
+        invited
+            .iter()
+            .any(|o| o.data.contains("SUMMARY:Case review")),
+        "{invited:?}"
+    );
+}

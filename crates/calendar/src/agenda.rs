@@ -127,7 +127,8 @@ impl Calendars {
             .collect();
         calendars.extend(self.shared_with(account).await?);
         let mut out = Vec::new();
-        for c in &calendars {
+        // One budget for the whole answer: past it, nothing more is expanded.
+        'all: for c in &calendars {
             for o in self
                 .in_range(c, Some("VEVENT"), Some(start), Some(end))
                 .await?
@@ -170,7 +171,7 @@ impl Calendars {
                         cancelled: itip::is_cancelled(comp),
                     });
                     if out.len() >= MAX_OCCURRENCES {
-                        break;
+                        break 'all;
                     }
                 }
             }
@@ -194,7 +195,8 @@ impl Calendars {
         if title.is_empty() || title.chars().count() > 300 {
             return Err(DavError::Invalid("a title of 1 to 300 characters".into()));
         }
-        if e.end <= e.start || e.end - e.start > 31 * 86_400 {
+        let length = e.end.checked_sub(e.start).unwrap_or(-1);
+        if length <= 0 || length > 31 * 86_400 {
             return Err(DavError::Invalid(
                 "the end must come after the start, within 31 days".into(),
             ));
@@ -221,6 +223,11 @@ impl Calendars {
             format!("DTEND:{}", utc(e.end)?),
             format!("SUMMARY:{}", escape(title)),
         ];
+        if e.location.chars().count() > 300 || e.description.chars().count() > 5000 {
+            return Err(DavError::Invalid(
+                "a place of at most 300 characters and a description of at most 5000".into(),
+            ));
+        }
         if !e.location.trim().is_empty() {
             lines.push(format!("LOCATION:{}", escape(e.location.trim())));
         }
@@ -239,7 +246,8 @@ impl Calendars {
             lines.push(format!("ORGANIZER:mailto:{me}"));
             lines.push(format!("ATTENDEE;PARTSTAT=ACCEPTED:mailto:{me}"));
             for a in &invited {
-                if a.contains([':', ';', ',', '"', ' ']) || !a.contains('@') {
+                let odd = |c: char| c.is_control() || c.is_whitespace() || ":;,\"<>".contains(c);
+                if a.len() > 254 || a.chars().any(odd) || !a.contains('@') {
                     return Err(DavError::Invalid(format!("'{a}' is not an address")));
                 }
                 let cutype = match self.is_resource(a).await? {
@@ -307,6 +315,9 @@ impl Calendars {
         let me = address.to_lowercase();
         let mine = itip::answers(&ical, &me);
         let roles = itip::roles(&ical);
+        if roles.cancelled {
+            return Err(DavError::Invalid("that meeting is cancelled".into()));
+        }
         if mine.is_empty() || roles.organizer.as_deref() == Some(me.as_str()) {
             return Err(DavError::Invalid(
                 "that event is not an invitation to you".into(),

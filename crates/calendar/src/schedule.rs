@@ -532,9 +532,14 @@ impl Scheduler<'_> {
                 modseq: seq,
             })
             .await?;
+        // The METHOD line itself (text values escape no colon: a DESCRIPTION may say it).
         let method = ["REQUEST", "CANCEL", "REPLY"]
             .into_iter()
-            .find(|m| message.contains(&format!("METHOD:{m}")))
+            .find(|m| {
+                message
+                    .lines()
+                    .any(|l| l.trim_end() == format!("METHOD:{m}"))
+            })
             .unwrap_or("OTHER");
         metrics::counter!("carepost_calendar_scheduling_messages_total", "method" => method)
             .increment(1);

@@ -99,7 +99,10 @@ async function answer_(e, answer) {
   }
 }
 
+let generation = 0;
+
 async function load() {
+  const mine = ++generation;
   const [from, to] = range();
   const title = document.getElementById("calendar-range");
   title.textContent = cal.view === "day"
@@ -112,6 +115,8 @@ async function load() {
   } catch (err) {
     say(err.message, true);
   }
+  // A later click asked for another range meanwhile: its answer draws, not this one.
+  if (mine !== generation) return;
   const box = document.getElementById("calendar-view");
   box.replaceChildren();
   const days = Math.round((to - from) / 86400000);
@@ -254,6 +259,8 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   document.getElementById("check-availability").addEventListener("click", availability);
   document.getElementById("meeting-form").addEventListener("submit", createMeeting);
+  // Disabled until this script runs: without it, the form would send nothing useful.
+  document.getElementById("create-meeting").disabled = false;
   rooms();
   load();
 });

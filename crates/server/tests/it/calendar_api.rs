@@ -147,3 +147,156 @@ async fn a_token_without_the_freebusy_scope_is_refused() {
     let r = with_token(&s, token, "GET", &path, None).await;
     assert_eq!(r.status, 401, "{}", r.body);
 }
+
+/// Signs `login` in over the API; the cookie header to send.
+async fn session(s: &carepost_testkit::TestServer, login: &str) -> String {
+    let r = carepost_testkit::https_request(
+        s.running.https.unwrap(),
+        &s.cert,
+        "POST",
+        "/api/v1/auth/sign-in",
+        &[
+            ("X-Carepost-Request", "1"),
+            ("Content-Type", "application/json"),
+        ],
+        Some(&format!(
+            r#"{{"login":"{login}","password":"{}"}}"#,
+            crate::auth::GOOD
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.cookies()
+        .iter()
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[tokio::test]
+async fn the_calendar_api_makes_meetings_answers_them_and_shows_private_events_as_busy() {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        let (s, ann, bob) = server_with_staff(db).await;
+        let (ann_c, bob_c) = (session(&s, &ann).await, session(&s, &bob).await);
+        let call = |cookie: &str, method: &str, path: &str, body: Option<&str>| {
+            let (cookie, method, path, body) = (
+                cookie.to_string(),
+                method.to_string(),
+                path.to_string(),
+                body.map(str::to_string),
+            );
+            let s = &s;
+            async move {
+                crate::support::with_cookies(s, &cookie, &method, &path, body.as_deref()).await
+            }
+        };
+        // 2026-12-10 09:00 and 10:00 UTC.
+        let (start, end) = (1_796_893_200, 1_796_896_800);
+        let meeting = format!(
+            r#"{{"title":"Case review","start":{start},"end":{end},"attendees":["{bob}"]}}"#
+        );
+        let r = call(&ann_c, "POST", "/api/v1/me/calendar/events", Some(&meeting)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        // Without the request header a browser form cannot send, nothing is made.
+        let forged = carepost_testkit::https_request(
+            s.running.https.unwrap(),
+            &s.cert,
+            "POST",
+            "/api/v1/me/calendar/events",
+            &[("Cookie", &ann_c), ("Content-Type", "application/json")],
+            Some(&meeting),
+        )
+        .await;
+        assert_eq!(forged.status, 403, "{}", forged.body);
+        for bad in [
+            format!(
+                r#"{{"title":"x","start":{start},"end":{end},"attendees":["bob\r\nATTENDEE:mailto:eve@example.com"]}}"#
+            ),
+            format!(r#"{{"title":"x","start":{end},"end":{start}}}"#),
+            r#"{"title":"x","start":-9223372036854775808,"end":9223372036854775807}"#.to_string(),
+            format!(r#"{{"title":"","start":{start},"end":{end}}}"#),
+        ] {
+            let r = call(&ann_c, "POST", "/api/v1/me/calendar/events", Some(&bad)).await;
+            assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        }
+        let range = "/api/v1/me/calendar?start=2026-12-10T00:00:00Z&end=2026-12-11T00:00:00Z";
+        let r = call(&bob_c, "GET", range, None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let j = r.json();
+        let invite = &j["events"][0];
+        assert_eq!(invite["summary"], "Case review", "{j}");
+        assert_eq!(invite["my_answer"], "needs-action", "{j}");
+        let answer = format!(
+            "/api/v1/me/calendar/events/{}/{}/answer",
+            invite["calendar"].as_str().unwrap(),
+            invite["object"].as_str().unwrap()
+        );
+        let r = call(&bob_c, "POST", &answer, Some(r#"{"answer":"perhaps"}"#)).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        let r = call(&bob_c, "POST", &answer, Some(r#"{"answer":"accepted"}"#)).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        let r = call(&ann_c, "GET", range, None).await;
+        let mine = &r.json()["events"][0];
+        assert_eq!(
+            mine["my_answer"],
+            serde_json::Value::Null,
+            "the organizer's own"
+        );
+        let ctx = &s.running.context;
+        let ann_id = ctx.directory.find_account(&admin(), &ann).await.unwrap().id;
+        let c = ctx.calendars.calendar(ann_id, "calendar").await.unwrap();
+        let stored = ctx
+            .calendars
+            .object(&c, mine["object"].as_str().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            stored
+                .data
+                .replace("\r\n ", "")
+                .contains(&format!("PARTSTAT=ACCEPTED:mailto:{bob}")),
+            "{}",
+            stored.data
+        );
+        // Bob cannot answer with Ann's calendar, nor answer for her.
+        let theirs = format!(
+            "/api/v1/me/calendar/events/shared-{}/{}/answer",
+            c.id,
+            mine["object"].as_str().unwrap()
+        );
+        let r = call(&bob_c, "POST", &theirs, Some(r#"{"answer":"declined"}"#)).await;
+        assert_eq!(r.status, 403, "{}", r.body);
+
+        // A private event shared with Bob shows to him as busy.
+        let who = carepost_audit::Actor::Account {
+            id: ann_id,
+            address: ann.clone(),
+        };
+        ctx.calendars
+            .put(
+                &c,
+                "private.ics",
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n\
+                 UID:private\r\nDTSTAMP:20260901T000000Z\r\nDTSTART:20261210T140000Z\r\n\
+                 DTEND:20261210T150000Z\r\nCLASS:PRIVATE\r\nSUMMARY:Oncology consult\r\n\
+                 END:VEVENT\r\nEND:VCALENDAR\r\n",
+                &Default::default(),
+            )
+            .await
+            .unwrap();
+        ctx.calendars
+            .share(
+                &who,
+                ann_id,
+                "calendar",
+                &carepost_calendar::Grantee::Account(bob.clone()),
+                carepost_calendar::Access::Read,
+            )
+            .await
+            .unwrap();
+        let r = call(&bob_c, "GET", range, None).await;
+        assert!(r.body.contains(r#""summary":"Busy""#), "{}", r.body);
+        assert!(!r.body.contains("Oncology"), "{}", r.body);
+    }
+}

@@ -510,13 +510,14 @@ pub(crate) fn free_port_base() -> u16 {
     loop {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let p = l.local_addr().unwrap().port();
-        if !(1000..=64000).contains(&p) {
+        // The metrics listener sits at base + 9464: the base must leave room for it.
+        if !(1000..=55000).contains(&p) {
             continue;
         }
         let base = p - 443;
         drop(l);
         // Every port `serve --dev` takes must be free.
-        let free = [80, 443, 25, 587, 465, 143, 993]
+        let free = [80, 443, 25, 587, 465, 143, 993, 9464]
             .iter()
             .all(|p| std::net::TcpListener::bind(("127.0.0.1", base + p)).is_ok());
         if free {

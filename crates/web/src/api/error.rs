@@ -80,6 +80,14 @@ impl From<carepost_calendar::DavError> for ApiError {
         use carepost_calendar::DavError;
         match e {
             DavError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", "not found"),
+            DavError::PreconditionFailed => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "changed",
+                "it changed meanwhile: read it again",
+            ),
+            DavError::TooLarge => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+            }
             DavError::Forbidden(m) => ApiError::forbidden("forbidden", m),
             DavError::Store(e) => {
                 tracing::error!(error = %e, "calendar request failed");

@@ -246,7 +246,9 @@ pub async fn download(
         .join(".");
     let profile = Profile {
         organization: &org.name,
-        identifier: format!("{identifier}.carepost.{}", session.account.0),
+        // One per app password: a new profile is a new one on the device, and removing it
+        // there leaves the others.
+        identifier: format!("{identifier}.carepost.{}.{id}", session.account.0),
         address: &session.address,
         secret: &secret,
         mail_host: &config.mail.hostname,

@@ -17,6 +17,7 @@ mod directory;
 mod freebusy;
 mod ical;
 mod itip;
+mod mailed;
 pub(crate) mod resources;
 mod schedule;
 mod shares;
@@ -30,10 +31,11 @@ pub use directory::{
 pub use freebusy::{
     Busy, BusyKind, FreeBusyParties, FreeBusyRequest, busy_in, read_request, vfreebusy,
 };
+pub use mailed::ReplyOutcome;
 pub use resources::{
     Booking, DEFAULT_WINDOW_DAYS, Resource, ResourceSpec, Resources, minutes_in_words,
 };
-pub use schedule::{MAX_ATTENDEES, ReplyOutcome};
+pub use schedule::MAX_ATTENDEES;
 pub use shares::{Access, Grantee, SHARED_PREFIX, ShareInfo, Shared, SharedCalendar};
 
 use carepost_mail::{Invitation, MailStore};
@@ -150,80 +152,6 @@ impl Collection {
         }
     }
 
-    /// Refuses a write to a calendar shared read-only.
-    fn writable(&self) -> Result<(), DavError> {
-        match &self.shared {
-            Some(s) if s.access == Access::Read => Err(DavError::Forbidden(
-                "this calendar is shared with you read-only".into(),
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    /// A colleague it is shared with (not a delegate): they see private events as busy, and
-    /// may not change meetings or private events.
-    fn grantee_only(&self) -> bool {
-        self.shared.as_ref().is_some_and(|s| !s.delegate)
-    }
-
-    /// An object as the signed-in account sees it (`grantee_only`: private ones as busy,
-    /// with the ETag of what is shown).
-    fn shown(&self, r: DavObjectRow) -> DavObject {
-        let mut o = DavObject::from_row(r);
-        if self.grantee_only()
-            && let Some(busy) = ical::private_as_busy(&o.data)
-        {
-            o.etag = etag_of(&busy);
-            o.data = busy;
-        }
-        o
-    }
-
-    /// Refuses a grantee's write that would act for the owner (a meeting: invitations,
-    /// answers and room bookings are the owner's and their delegates') or touch a private
-    /// event, and a UID the owner keeps in another calendar.
-    async fn grantee_may_write(
-        &self,
-        tx: &mut carepost_store::Tx,
-        old: Option<&str>,
-        new: Option<&str>,
-        uid: Option<&str>,
-    ) -> Result<(), DavError> {
-        if !self.grantee_only() {
-            return Ok(());
-        }
-        let refused = |why: &str| Err(DavError::Forbidden(why.to_string()));
-        for text in [old, new].into_iter().flatten() {
-            if ical::is_meeting(text) {
-                return refused(
-                    "meetings in a shared calendar are changed by its owner or their delegates",
-                );
-            }
-            if ical::private_as_busy(text).is_some() {
-                return refused("private events in a shared calendar are the owner's");
-            }
-        }
-        if let Some(uid) = uid
-            && tx
-                .dav_calendar_object_by_uid(self.account, uid)
-                .await?
-                .is_some_and(|o| o.collection_id != self.id)
-        {
-            return refused("the owner keeps an event with that UID in another calendar");
-        }
-        Ok(())
-    }
-
-    /// Refuses what only the owner may do (rename, delete, share).
-    fn owned(&self) -> Result<(), DavError> {
-        match &self.shared {
-            Some(_) => Err(DavError::Forbidden(
-                "only its owner may change or delete this calendar".into(),
-            )),
-            None => Ok(()),
-        }
-    }
-
     /// The sync token of the collection as it is now (RFC 6578 section 3.2: an URI).
     pub fn sync_token(&self) -> String {
         sync_token(self.id, self.sync_seq)
@@ -254,7 +182,7 @@ pub struct DavObject {
 }
 
 impl DavObject {
-    fn from_row(r: DavObjectRow) -> DavObject {
+    pub(crate) fn from_row(r: DavObjectRow) -> DavObject {
         DavObject {
             name: r.name,
             uid: r.uid,
@@ -789,30 +717,53 @@ impl Calendars {
         Ok(())
     }
 
-    /// What changed after change number `seq` (0: everything there is), and the collection
-    /// as it is now (for the new token).
-    pub async fn changes(&self, c: &Collection, seq: i64) -> Result<(Vec<Change>, i64), DavError> {
+    /// What changed after change number `seq` (0: everything there is), oldest change
+    /// first and at most `page` of them; the change number the answer brings the client to
+    /// (the collection's last, or the last one given when there were more), and whether there
+    /// were more (RFC 6578 section 3.6: the client asks again from that token).
+    pub async fn changes(
+        &self,
+        c: &Collection,
+        seq: i64,
+        page: usize,
+    ) -> Result<(Vec<Change>, i64, bool), DavError> {
         let mut read = self.store.read().await?;
         let now = read
             .dav_collection_by_id(c.id)
             .await?
             .ok_or(DavError::NotFound)?
             .sync_seq;
+        let page = page.max(1);
         let mut out = Vec::new();
         if seq == 0 {
-            for o in read.dav_objects(c.id).await? {
-                out.push(Change::Present(c.shown(o)));
-            }
-            return Ok((out, now));
+            let mut objects = read.dav_objects(c.id).await?;
+            // Each object's change number is the one its last write logged: in that order a
+            // page ends at a number the next question starts after.
+            objects.sort_by_key(|o| o.modseq);
+            let more = objects.len() > page;
+            objects.truncate(page);
+            let upto = match more {
+                true => objects.last().map_or(now, |o| o.modseq),
+                false => now,
+            };
+            out.extend(objects.into_iter().map(|o| Change::Present(c.shown(o))));
+            return Ok((out, upto, more));
         }
-        for ch in read.dav_changes_since(c.id, seq).await? {
+        let mut since = read.dav_changes_since(c.id, seq).await?;
+        let more = since.len() > page;
+        since.truncate(page);
+        let upto = match more {
+            true => since.last().map_or(now, |ch| ch.seq),
+            false => now,
+        };
+        for ch in since {
             if ch.deleted {
                 out.push(Change::Deleted(ch.name));
             } else if let Some(o) = read.dav_object(c.id, &ch.name).await? {
                 out.push(Change::Present(c.shown(o)));
             }
         }
-        Ok((out, now))
+        Ok((out, upto, more))
     }
 
     /// The objects with an instance in [start, end) (seconds; either open), of component

@@ -19,9 +19,8 @@
 use crate::itip::{self, Roles};
 use crate::{DavError, booking, ical};
 use calcard::icalendar::{ICalendar, ICalendarMethod, ICalendarParticipationStatus};
-use carepost_audit::{Actor, NewEvent, Outcome, action};
 use carepost_store::{
-    AccountRow, AuditRepo, CollectionRow, DavObjectRow, DavRepo, DirectoryRepo, ResourceRepo, Tx,
+    AccountRow, CollectionRow, DavObjectRow, DavRepo, DirectoryRepo, ResourceRepo, Tx,
 };
 use carepost_types::AccountId;
 use sha2::Digest;
@@ -37,7 +36,7 @@ const MAX_OUTSIDE: usize = 50;
 /// what they said).
 const INBOX_KEEP: usize = 500;
 
-fn parse(text: &str) -> Option<ICalendar> {
+pub(crate) fn parse(text: &str) -> Option<ICalendar> {
     ICalendar::parse(text).ok()
 }
 
@@ -630,7 +629,12 @@ fn digest_name(uid: &str) -> String {
 }
 
 /// Stores `text` as `name` in collection `collection` (a copy the scheduler keeps up to date).
-async fn write(tx: &mut Tx, collection: i64, name: &str, text: &str) -> Result<(), DavError> {
+pub(crate) async fn write(
+    tx: &mut Tx,
+    collection: i64,
+    name: &str,
+    text: &str,
+) -> Result<(), DavError> {
     let inspected = ical::inspect(text)?;
     let seq = tx.next_dav_seq(collection).await?;
     tx.put_dav_object(&DavObjectRow {
@@ -678,83 +682,18 @@ pub(crate) async fn resource_answered(
         itip::comment(&mut ical, why);
     }
     let homes = defaults(tx, organizer, now_ms).await?;
-    let mut s = Scheduler {
-        tx,
-        now_ms,
-        local_domains: &[],
-        outgoing: Vec::new(),
-        sent_by: None,
-    };
-    s.deliver_to_inbox(&homes, uid, &itip::reply(&ical, resource))
-        .await
+    deliver(tx, &homes, uid, &itip::reply(&ical, resource), now_ms).await
 }
 
-/// Whether `text` is an iTIP REPLY to a meeting `organizer` organizes.
-pub(crate) fn names_organizer(text: &str, organizer: &str) -> bool {
-    parse(text).is_some_and(|r| {
-        itip::has_method(&r, &ICalendarMethod::Reply)
-            && itip::roles(&r).organizer.as_deref() == Some(organizer)
-    })
-}
-
-/// What became of an answer that came by mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReplyOutcome {
-    /// The organizer's copy took the answer.
-    Applied,
-    /// Nothing to change (the same answer again, or no such meeting).
-    Unchanged,
-    /// Refused: the answer speaks for someone other than its authenticated sender, or for a
-    /// meeting the recipient does not organize.
-    Refused,
-}
-
-/// Applies an iTIP REPLY that `sender` (the From: address, DMARC-aligned) mailed to the
-/// organizer `account` (whose primary address is `organizer`): only `sender`'s own answer,
-/// only in a meeting `organizer` organizes and that lists `sender`.
-pub(crate) async fn mailed_reply(
+/// Puts an iTIP message in an inbox outside a scheduling pass (a delegate's answer for a
+/// room, an answer that came by mail).
+pub(crate) async fn deliver(
     tx: &mut Tx,
-    account: AccountId,
-    organizer: &str,
-    sender: &str,
-    text: &str,
+    homes: &[CollectionRow],
+    uid: &str,
+    message: &str,
     now_ms: i64,
-) -> Result<ReplyOutcome, DavError> {
-    let Some(reply) = parse(text) else {
-        return Ok(ReplyOutcome::Refused);
-    };
-    if !itip::has_method(&reply, &ICalendarMethod::Reply) {
-        return Ok(ReplyOutcome::Unchanged);
-    }
-    let r = itip::roles(&reply);
-    let speaks_for_sender =
-        !r.attendees.is_empty() && r.attendees.iter().all(|a| a.address == sender);
-    if r.organizer.as_deref() != Some(organizer) || !speaks_for_sender {
-        return Ok(ReplyOutcome::Refused);
-    }
-    let Some(uid) = reply.uids().next().map(str::to_string) else {
-        return Ok(ReplyOutcome::Refused);
-    };
-    let Some(copy) = tx.dav_calendar_object_by_uid(account, &uid).await? else {
-        return Ok(ReplyOutcome::Unchanged);
-    };
-    let Some(mut ical) = parse(&copy.data) else {
-        return Ok(ReplyOutcome::Unchanged);
-    };
-    if itip::roles(&ical).organizer.as_deref() != Some(organizer) {
-        return Ok(ReplyOutcome::Refused);
-    }
-    // An answer to an older version of the meeting (or an old answer mailed again) does not
-    // undo a newer one.
-    if itip::sequence(&reply) < itip::sequence(&ical) {
-        return Ok(ReplyOutcome::Unchanged);
-    }
-    let answers = itip::answers(&reply, sender);
-    if !itip::apply_answers(&mut ical, sender, &answers, None) {
-        return Ok(ReplyOutcome::Unchanged);
-    }
-    write(tx, copy.collection_id, &copy.name, &ical.to_string()).await?;
-    let homes = defaults(tx, account, now_ms).await?;
+) -> Result<(), DavError> {
     let mut s = Scheduler {
         tx,
         now_ms,
@@ -762,53 +701,5 @@ pub(crate) async fn mailed_reply(
         outgoing: Vec::new(),
         sent_by: None,
     };
-    s.deliver_to_inbox(&homes, &uid, &itip::message(&reply, ICalendarMethod::Reply))
-        .await?;
-    Ok(ReplyOutcome::Applied)
-}
-
-impl crate::Calendars {
-    /// An answer to an invitation that `sender` mailed to the organizer `account` (iMIP, RFC
-    /// 6047), read
-    /// only when the caller checked that the mail passed DMARC for `sender`'s domain. Every
-    /// one is recorded on the audit trail; a refused one changes nothing.
-    pub async fn mailed_reply(
-        &self,
-        account: AccountId,
-        sender: &str,
-        text: &str,
-    ) -> Result<ReplyOutcome, DavError> {
-        let sender = sender.trim().to_lowercase();
-        let now = self.clock.now();
-        let organizer = {
-            let mut read = self.store.read().await?;
-            match read.find_account(account).await? {
-                Some(row) => row.primary_address.to_lowercase(),
-                None => return Err(DavError::NotFound),
-            }
-        };
-        // A reply to someone else's meeting (a copy to a colleague, mail sent to many) is
-        // passed over before any write: only one that names this recipient as organizer
-        // takes the audited transaction.
-        if !names_organizer(text, &organizer) {
-            return Ok(ReplyOutcome::Unchanged);
-        }
-        // Audited: the answer, applied or refused, goes on the trail with the change.
-        let mut tx = self.store.begin().await?;
-        let outcome = mailed_reply(&mut tx, account, &organizer, &sender, text, now.0).await?;
-        let event = NewEvent::success(
-            now,
-            &Actor::System,
-            action::CALENDAR_IMIP_REPLY,
-            format!("account:{organizer}"),
-        )
-        .with_outcome(match outcome {
-            ReplyOutcome::Refused => Outcome::Denied,
-            _ => Outcome::Success,
-        })
-        .with_details(serde_json::json!({ "from": sender, "outcome": format!("{outcome:?}") }));
-        tx.append_audit(&event).await?;
-        tx.commit().await?;
-        Ok(outcome)
-    }
+    s.deliver_to_inbox(homes, uid, message).await
 }

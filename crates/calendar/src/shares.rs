@@ -559,6 +559,83 @@ impl Calendars {
     }
 }
 
+/// What the signed-in account may do with a collection it reaches.
+impl Collection {
+    /// Refuses a write to a calendar shared read-only.
+    pub(crate) fn writable(&self) -> Result<(), DavError> {
+        match &self.shared {
+            Some(s) if s.access == Access::Read => Err(DavError::Forbidden(
+                "this calendar is shared with you read-only".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// A colleague it is shared with (not a delegate): they see private events as busy, and
+    /// may not change meetings or private events.
+    pub(crate) fn grantee_only(&self) -> bool {
+        self.shared.as_ref().is_some_and(|s| !s.delegate)
+    }
+
+    /// An object as the signed-in account sees it (`grantee_only`: private ones as busy,
+    /// with the ETag of what is shown).
+    pub(crate) fn shown(&self, r: carepost_store::DavObjectRow) -> crate::DavObject {
+        let mut o = crate::DavObject::from_row(r);
+        if self.grantee_only()
+            && let Some(busy) = crate::ical::private_as_busy(&o.data)
+        {
+            o.etag = crate::etag_of(&busy);
+            o.data = busy;
+        }
+        o
+    }
+
+    /// Refuses a grantee's write that would act for the owner (a meeting: invitations,
+    /// answers and room bookings are the owner's and their delegates') or touch a private
+    /// event, and a UID the owner keeps in another calendar.
+    pub(crate) async fn grantee_may_write(
+        &self,
+        tx: &mut carepost_store::Tx,
+        old: Option<&str>,
+        new: Option<&str>,
+        uid: Option<&str>,
+    ) -> Result<(), DavError> {
+        if !self.grantee_only() {
+            return Ok(());
+        }
+        let refused = |why: &str| Err(DavError::Forbidden(why.to_string()));
+        for text in [old, new].into_iter().flatten() {
+            if crate::ical::is_meeting(text) {
+                return refused(
+                    "meetings in a shared calendar are changed by its owner or their delegates",
+                );
+            }
+            if crate::ical::private_as_busy(text).is_some() {
+                return refused("private events in a shared calendar are the owner's");
+            }
+        }
+        if let Some(uid) = uid
+            && tx
+                .dav_calendar_object_by_uid(self.account, uid)
+                .await?
+                .is_some_and(|o| o.collection_id != self.id)
+        {
+            return refused("the owner keeps an event with that UID in another calendar");
+        }
+        Ok(())
+    }
+
+    /// Refuses what only the owner may do (rename, delete, share).
+    pub(crate) fn owned(&self) -> Result<(), DavError> {
+        match &self.shared {
+            Some(_) => Err(DavError::Forbidden(
+                "only its owner may change or delete this calendar".into(),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
 fn shared_view(
     row: CollectionRow,
     owner: &AccountRow,

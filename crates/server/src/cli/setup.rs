@@ -135,8 +135,11 @@ pub(crate) async fn serve(a: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> 
     }
     let context = Context::open(Arc::new(config)).await?;
     let running = serve::start(context).await?;
+    // The handlers are in place before the banner says how to stop: a SIGTERM sent as soon
+    // as the banner is read must stop the server cleanly, not kill it.
+    let stop = stop_signals()?;
     print_banner(&running, &cli_flag(g, &running.context.config))?;
-    wait_for_signal().await?;
+    stop.await?;
     tracing::info!("stopping");
     running.shutdown().await;
     Ok(ExitCode::SUCCESS)
@@ -226,19 +229,25 @@ fn cli_flag(g: &Global, c: &Config) -> String {
     }
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// Listens for SIGTERM and Ctrl-C (SIGINT) from now on; the future ends at the first.
+fn stop_signals() -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("cannot listen for SIGTERM")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("cannot listen for Ctrl-C")?,
-            _ = term.recv() => {}
-        }
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            Ok(())
+        })
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot listen for Ctrl-C")?;
-    Ok(())
+    Ok(async {
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot listen for Ctrl-C")
+    })
 }

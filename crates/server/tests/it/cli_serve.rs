@@ -155,8 +155,9 @@ fn logs_are_json_lines_with_log_format_json() {
         }
     }
     signal(&child, "TERM");
-    assert!(child.wait().unwrap().success());
+    let status = child.wait().unwrap();
     let stderr = logs.join().unwrap();
+    assert!(status.success(), "{status:?}\n{stderr}");
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(!lines.is_empty(), "no logs at debug level");
     for l in lines {

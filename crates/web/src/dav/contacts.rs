@@ -268,19 +268,21 @@ async fn book_report(state: &WebState, user: &DavUser, c: &Collection, r: Report
     let href = |n: &str| path::card(&user.address, &c.slug, n);
     let mut m = Multistatus::new();
     match r {
-        Report::SyncCollection { token, props, .. } => {
+        Report::SyncCollection {
+            token,
+            props,
+            limit,
+        } => {
             let Some(seq) = super::seq_from(c, &token) else {
                 return condition(StatusCode::FORBIDDEN, Name::dav("valid-sync-token"));
             };
-            let (changes, now) = match calendars.changes(c, seq).await {
+            let page = limit.unwrap_or(super::SYNC_PAGE).clamp(1, super::SYNC_PAGE);
+            let (changes, now, more) = match calendars.changes(c, seq, page).await {
                 Ok(x) => x,
                 Err(e) => return dav_error(e),
             };
-            if changes.len() > MAX_REPORT {
-                return condition(
-                    StatusCode::INSUFFICIENT_STORAGE,
-                    Name::dav("number-of-matches-within-limits"),
-                );
+            if more {
+                m.status(&path::book(&user.address, &c.slug), 507);
             }
             for ch in changes {
                 match ch {

@@ -44,6 +44,9 @@ const MAX_FREEBUSY_RECIPIENTS: usize = 100;
 const MAX_FREEBUSY_RANGE: i64 = 366 * 86_400;
 /// Objects one REPORT answers with at most (a multiget asks for this many at most).
 const MAX_REPORT: usize = 5000;
+/// Changes one sync-collection answer gives at most; past them it is truncated (507 for the
+/// collection) with a token that leads on.
+pub(super) const SYNC_PAGE: usize = 1000;
 
 pub fn routes() -> Router<WebState> {
     Router::new()
@@ -545,17 +548,15 @@ async fn report(state: &WebState, user: &DavUser, c: &Collection, r: Report) -> 
             let Some(seq) = seq_from(c, &token) else {
                 return condition(StatusCode::FORBIDDEN, Name::dav("valid-sync-token"));
             };
-            let (changes, now) = match calendars.changes(c, seq).await {
+            // RFC 6578 section 3.6: a page at a time (the client's limit, or ours), the rest
+            // from the token the page ends at.
+            let page = limit.unwrap_or(SYNC_PAGE).clamp(1, SYNC_PAGE);
+            let (changes, now, more) = match calendars.changes(c, seq, page).await {
                 Ok(x) => x,
                 Err(e) => return dav_error(e),
             };
-            if limit.is_some_and(|l| changes.len() > l) || changes.len() > MAX_REPORT {
-                // RFC 6578 section 3.6: past the limit, the client is told to start over with
-                // a smaller set; carepost does not page sync results yet.
-                return condition(
-                    StatusCode::INSUFFICIENT_STORAGE,
-                    Name::dav("number-of-matches-within-limits"),
-                );
+            if more {
+                m.status(&path::collection(&user.address, &c.slug), 507);
             }
             for ch in changes {
                 match ch {

@@ -553,6 +553,22 @@ impl Calendars {
             .ok_or(DavError::NotFound)
     }
 
+    /// The objects of `c` with these names (a multiget), read together; names without an
+    /// object are left out.
+    pub async fn objects_named(
+        &self,
+        c: &Collection,
+        names: &[String],
+    ) -> Result<Vec<DavObject>, DavError> {
+        let mut read = self.store.read().await?;
+        Ok(read
+            .dav_objects_named(c.id, names)
+            .await?
+            .into_iter()
+            .map(|r| c.shown(r))
+            .collect())
+    }
+
     /// Stores `data` as `name` (PUT), scheduling what it changes. Returns the new ETag
     /// (none when the server stored the object changed: rooms answered in it, RFC 6638
     /// section 3.2.2) and whether the object is new.

@@ -107,6 +107,13 @@ pub trait DavRepo {
         collection: i64,
         name: &str,
     ) -> Result<Option<DavObjectRow>, StoreError>;
+    /// The objects of `collection` with these names, in one query per 500 names (a
+    /// multiget); names without an object are left out.
+    async fn dav_objects_named(
+        &mut self,
+        collection: i64,
+        names: &[String],
+    ) -> Result<Vec<DavObjectRow>, StoreError>;
     async fn dav_object_by_uid(
         &mut self,
         collection: i64,
@@ -271,6 +278,30 @@ impl DavRepo for Tx {
             .fetch_optional(self.conn())
             .await?;
         Ok(row.as_ref().map(DavObjectRow::from_row).transpose()?)
+    }
+
+    async fn dav_objects_named(
+        &mut self,
+        collection: i64,
+        names: &[String],
+    ) -> Result<Vec<DavObjectRow>, StoreError> {
+        let mut out = Vec::with_capacity(names.len());
+        for chunk in names.chunks(crate::MAX_IDS_PER_QUERY) {
+            let list = (0..chunk.len())
+                .map(|i| format!("${}", i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = sqlx::AssertSqlSafe(format!(
+                "{OBJECT_COLUMNS} WHERE collection_id = $1 AND name IN ({list})"
+            ));
+            let mut q = sqlx::query(sql).bind(collection);
+            for n in chunk {
+                q = q.bind(n);
+            }
+            let rows = q.fetch_all(self.conn()).await?;
+            out.extend(all(&rows, DavObjectRow::from_row)?);
+        }
+        Ok(out)
     }
 
     async fn dav_object_by_uid(

@@ -299,14 +299,14 @@ async fn book_report(state: &WebState, user: &DavUser, c: &Collection, r: Report
                 return super::over_limit();
             }
             let base = path::book(&user.address, &c.slug);
-            for h in hrefs {
-                let found = match path::name_in(&base, &h) {
-                    Some(name) => calendars.object(c, &name).await.ok(),
-                    None => None,
-                };
-                match found {
-                    Some(o) => super::props::card(&mut m, &h, &o.etag, &o.data, &props),
-                    None => m.status(&h, 404),
+            let found = match super::multiget(calendars, c, &base, &hrefs).await {
+                Ok(f) => f,
+                Err(e) => return dav_error(e),
+            };
+            for (h, o) in hrefs.iter().zip(found) {
+                match o {
+                    Some(o) => super::props::card(&mut m, h, &o.etag, &o.data, &props),
+                    None => m.status(h, 404),
                 }
             }
         }

@@ -438,6 +438,28 @@ fn body_is(headers: &HeaderMap, missing_ok: bool, kinds: &[&str]) -> bool {
     }
 }
 
+/// The objects a multiget names, read in one go, in the order of `hrefs` (`None`: not there,
+/// or not in this collection).
+pub(super) async fn multiget(
+    calendars: &carepost_calendar::Calendars,
+    c: &Collection,
+    base: &str,
+    hrefs: &[String],
+) -> Result<Vec<Option<carepost_calendar::DavObject>>, DavError> {
+    let names: Vec<Option<String>> = hrefs.iter().map(|h| path::name_in(base, h)).collect();
+    let wanted: Vec<String> = names.iter().flatten().cloned().collect();
+    let by_name: std::collections::HashMap<String, carepost_calendar::DavObject> = calendars
+        .objects_named(c, &wanted)
+        .await?
+        .into_iter()
+        .map(|o| (o.name.clone(), o))
+        .collect();
+    Ok(names
+        .into_iter()
+        .map(|n| n.and_then(|n| by_name.get(&n).cloned()))
+        .collect())
+}
+
 /// The refusal of a report that would answer with too much (RFC 5842/6578 precondition).
 fn over_limit() -> Response {
     condition(
@@ -573,14 +595,14 @@ async fn report(state: &WebState, user: &DavUser, c: &Collection, r: Report) -> 
                 return over_limit();
             }
             let base = path::collection(&user.address, &c.slug);
-            for href in hrefs {
-                let found = match path::name_in(&base, &href) {
-                    Some(name) => calendars.object(c, &name).await.ok(),
-                    None => None,
-                };
-                match found {
+            let found = match multiget(calendars, c, &base, &hrefs).await {
+                Ok(f) => f,
+                Err(e) => return dav_error(e),
+            };
+            for (href, o) in hrefs.iter().zip(found) {
+                match o {
                     Some(o) => props::object(&mut m, user, c, &o, &props),
-                    None => m.status(&href, 404),
+                    None => m.status(href, 404),
                 }
             }
         }

@@ -21,6 +21,7 @@ mod mailed;
 pub(crate) mod resources;
 mod schedule;
 mod shares;
+mod sync;
 mod transfer;
 
 pub use agenda::{MAX_AGENDA_DAYS, NewEvent, Occurrence};
@@ -37,6 +38,7 @@ pub use resources::{
 };
 pub use schedule::MAX_ATTENDEES;
 pub use shares::{Access, Grantee, SHARED_PREFIX, ShareInfo, Shared, SharedCalendar};
+pub use sync::{seq_of_token, sync_token};
 
 use carepost_mail::{Invitation, MailStore};
 use carepost_store::{CollectionRow, DavObjectRow, DavRepo, Store, StoreError};
@@ -156,19 +158,6 @@ impl Collection {
     pub fn sync_token(&self) -> String {
         sync_token(self.id, self.sync_seq)
     }
-}
-
-/// The token for change number `seq` of collection `id`.
-pub fn sync_token(id: i64, seq: i64) -> String {
-    format!("urn:carepost:sync:{id}:{seq}")
-}
-
-/// The change number in a token this collection issued; `None` for another's or a forged one.
-pub fn seq_of_token(c: &Collection, token: &str) -> Option<i64> {
-    let rest = token.strip_prefix("urn:carepost:sync:")?;
-    let (id, seq) = rest.split_once(':')?;
-    let seq: i64 = seq.parse().ok()?;
-    (id.parse::<i64>().ok()? == c.id && (0..=c.sync_seq).contains(&seq)).then_some(seq)
 }
 
 /// One stored calendar object.
@@ -731,55 +720,6 @@ impl Calendars {
         tx.commit().await?;
         self.send_outgoing(outgoing).await;
         Ok(())
-    }
-
-    /// What changed after change number `seq` (0: everything there is), oldest change
-    /// first and at most `page` of them; the change number the answer brings the client to
-    /// (the collection's last, or the last one given when there were more), and whether there
-    /// were more (RFC 6578 section 3.6: the client asks again from that token).
-    pub async fn changes(
-        &self,
-        c: &Collection,
-        seq: i64,
-        page: usize,
-    ) -> Result<(Vec<Change>, i64, bool), DavError> {
-        let mut read = self.store.read().await?;
-        let now = read
-            .dav_collection_by_id(c.id)
-            .await?
-            .ok_or(DavError::NotFound)?
-            .sync_seq;
-        let page = page.max(1);
-        let mut out = Vec::new();
-        if seq == 0 {
-            let mut objects = read.dav_objects(c.id).await?;
-            // Each object's change number is the one its last write logged: in that order a
-            // page ends at a number the next question starts after.
-            objects.sort_by_key(|o| o.modseq);
-            let more = objects.len() > page;
-            objects.truncate(page);
-            let upto = match more {
-                true => objects.last().map_or(now, |o| o.modseq),
-                false => now,
-            };
-            out.extend(objects.into_iter().map(|o| Change::Present(c.shown(o))));
-            return Ok((out, upto, more));
-        }
-        let mut since = read.dav_changes_since(c.id, seq).await?;
-        let more = since.len() > page;
-        since.truncate(page);
-        let upto = match more {
-            true => since.last().map_or(now, |ch| ch.seq),
-            false => now,
-        };
-        for ch in since {
-            if ch.deleted {
-                out.push(Change::Deleted(ch.name));
-            } else if let Some(o) = read.dav_object(c.id, &ch.name).await? {
-                out.push(Change::Present(c.shown(o)));
-            }
-        }
-        Ok((out, upto, more))
     }
 
     /// The objects with an instance in [start, end) (seconds; either open), of component

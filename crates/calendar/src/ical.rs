@@ -30,7 +30,7 @@ fn invalid(why: impl Into<String>) -> DavError {
     DavError::InvalidData(why.into())
 }
 
-fn parse(text: &str) -> Result<ICalendar, DavError> {
+pub(crate) fn parse(text: &str) -> Result<ICalendar, DavError> {
     let mut parser = calcard::Parser::new(text);
     let calcard::Entry::ICalendar(ical) = parser.entry() else {
         return Err(invalid("the body is not an iCalendar object"));
@@ -138,9 +138,12 @@ fn span(ical: &ICalendar) -> (Option<i64>, Option<i64>) {
 /// An object without time matches, as a task without dates does in RFC 4791.
 pub(crate) fn meets(text: &str, start: Option<i64>, end: Option<i64>) -> bool {
     let (times, more) = instances(text);
-    if times.is_empty() {
-        return true;
-    }
+    times.is_empty() || hits(&times, more, start, end)
+}
+
+/// Whether one of `times` meets [start, end), as `meets` says; `more` when a rule goes on
+/// past the instances computed.
+pub(crate) fn hits(times: &[(i64, i64)], more: bool, start: Option<i64>, end: Option<i64>) -> bool {
     let hit = times.iter().any(|&(s, e)| {
         let before_end = end.is_none_or(|end| s < end);
         let after_start = start.is_none_or(|start| e > start || (e == s && s >= start));

@@ -18,6 +18,7 @@ mod freebusy;
 mod ical;
 mod itip;
 mod mailed;
+mod query;
 pub(crate) mod resources;
 mod schedule;
 mod shares;
@@ -33,6 +34,10 @@ pub use freebusy::{
     Busy, BusyKind, FreeBusyParties, FreeBusyRequest, busy_in, read_request, vfreebusy,
 };
 pub use mailed::ReplyOutcome;
+pub use query::{
+    Collation, CompQuery, ParamQuery, PropQuery, Range, TextQuery, Unanswerable, expanded,
+    object_matches,
+};
 pub use resources::{
     Booking, DEFAULT_WINDOW_DAYS, Resource, ResourceSpec, Resources, minutes_in_words,
 };
@@ -723,7 +728,7 @@ impl Calendars {
     }
 
     /// The objects with an instance in [start, end) (seconds; either open), of component
-    /// `component` when one is named (calendar-query).
+    /// `component` when one is named (the agenda).
     pub async fn in_range(
         &self,
         c: &Collection,

@@ -187,6 +187,8 @@ pub struct TextMatch {
     pub negate: bool,
     /// `contains` (the default), `equals`, `starts-with`, `ends-with`.
     pub match_type: String,
+    /// The collation asked for (RFC 4790 names); `i;ascii-casemap` when none is.
+    pub collation: String,
 }
 
 /// A `comp-filter` (RFC 4791 section 9.7.1), nested as in the request.
@@ -196,8 +198,34 @@ pub struct CompFilter {
     pub is_not_defined: bool,
     pub time_range: Option<TimeRange>,
     pub comps: Vec<CompFilter>,
-    /// `prop-filter`s: the property name and its text match, if any.
-    pub props: Vec<(String, Option<TextMatch>)>,
+    pub props: Vec<PropFilter>,
+}
+
+/// A `prop-filter` of a calendar query (RFC 4791 section 9.7.2).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PropFilter {
+    pub name: String,
+    pub is_not_defined: bool,
+    pub time_range: Option<TimeRange>,
+    pub text_match: Option<TextMatch>,
+    pub params: Vec<ParamFilter>,
+}
+
+/// A `param-filter` (RFC 4791 section 9.7.3).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ParamFilter {
+    pub name: String,
+    pub is_not_defined: bool,
+    pub text_match: Option<TextMatch>,
+}
+
+/// What `calendar-data` asks of the objects returned (RFC 4791 section 9.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataShape {
+    /// `expand`: each instance in the range as its own component, in UTC.
+    Expand(TimeRange),
+    /// `limit-recurrence-set`: the master and the overrides that meet the range.
+    LimitRecurrenceSet(TimeRange),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,8 +245,8 @@ pub enum Report {
     CalendarQuery {
         props: PropRequest,
         filter: CompFilter,
-        /// `calendar-data` asked for with `expand` (start, end).
-        expand: Option<TimeRange>,
+        /// `calendar-data` asked for with `expand` or `limit-recurrence-set`.
+        shape: Option<DataShape>,
     },
     /// RFC 6352 section 8.6: `prop-filter`s on vCard properties, any or all of them.
     AddressbookQuery {
@@ -271,7 +299,29 @@ fn text_match(e: &Element) -> TextMatch {
         text: e.text.clone(),
         negate: e.attr("negate-condition") == Some("yes"),
         match_type: e.attr("match-type").unwrap_or("contains").to_string(),
+        collation: e.attr("collation").unwrap_or("i;ascii-casemap").to_string(),
     }
+}
+
+fn prop_filter(c: &Element) -> Result<PropFilter, XmlError> {
+    let mut f = PropFilter {
+        name: c.attr("name").unwrap_or("").to_ascii_uppercase(),
+        is_not_defined: c.child(ns::CALDAV, "is-not-defined").is_some(),
+        time_range: c
+            .child(ns::CALDAV, "time-range")
+            .map(time_range)
+            .transpose()?,
+        text_match: c.child(ns::CALDAV, "text-match").map(text_match),
+        params: Vec::new(),
+    };
+    for p in c.children_named(ns::CALDAV, "param-filter") {
+        f.params.push(ParamFilter {
+            name: p.attr("name").unwrap_or("").to_ascii_uppercase(),
+            is_not_defined: p.child(ns::CALDAV, "is-not-defined").is_some(),
+            text_match: p.child(ns::CALDAV, "text-match").map(text_match),
+        });
+    }
+    Ok(f)
 }
 
 fn comp_filter(e: &Element, depth: usize) -> Result<CompFilter, XmlError> {
@@ -290,9 +340,7 @@ fn comp_filter(e: &Element, depth: usize) -> Result<CompFilter, XmlError> {
         } else if c.name.is(ns::CALDAV, "comp-filter") {
             f.comps.push(comp_filter(c, depth + 1)?);
         } else if c.name.is(ns::CALDAV, "prop-filter") {
-            let name = c.attr("name").unwrap_or("").to_ascii_uppercase();
-            f.props
-                .push((name, c.child(ns::CALDAV, "text-match").map(text_match)));
+            f.props.push(prop_filter(c)?);
         }
     }
     Ok(f)
@@ -306,6 +354,34 @@ fn limit_of(r: &Element) -> Option<usize> {
                 .or_else(|| l.child(ns::CARDDAV, "nresults"))
         })
         .and_then(|n| n.text.trim().parse().ok())
+}
+
+/// The `expand` or `limit-recurrence-set` inside the request's `calendar-data`, if any.
+fn data_shape(r: &Element) -> Result<Option<DataShape>, XmlError> {
+    let Some(data) = r
+        .child(ns::DAV, "prop")
+        .and_then(|p| p.child(ns::CALDAV, "calendar-data"))
+    else {
+        return Ok(None);
+    };
+    let bounded = |e: &Element| -> Result<TimeRange, XmlError> {
+        match time_range(e)? {
+            r @ TimeRange {
+                start: Some(_),
+                end: Some(_),
+            } => Ok(r),
+            _ => Err(XmlError::Unexpected(
+                "calendar-data range with a start and an end",
+            )),
+        }
+    };
+    if let Some(e) = data.child(ns::CALDAV, "expand") {
+        return Ok(Some(DataShape::Expand(bounded(e)?)));
+    }
+    if let Some(e) = data.child(ns::CALDAV, "limit-recurrence-set") {
+        return Ok(Some(DataShape::LimitRecurrenceSet(bounded(e)?)));
+    }
+    Ok(None)
 }
 
 pub fn parse_report(body: &str) -> Result<Report, XmlError> {
@@ -341,16 +417,10 @@ pub fn parse_report(body: &str) -> Result<Report, XmlError> {
             .map(|c| comp_filter(c, 0))
             .transpose()?
             .unwrap_or_default();
-        let expand = r
-            .child(ns::DAV, "prop")
-            .and_then(|p| p.child(ns::CALDAV, "calendar-data"))
-            .and_then(|d| d.child(ns::CALDAV, "expand"))
-            .map(time_range)
-            .transpose()?;
         return Ok(Report::CalendarQuery {
             props,
             filter,
-            expand,
+            shape: data_shape(r)?,
         });
     }
     if r.name.is(ns::CARDDAV, "addressbook-query") {

@@ -1,7 +1,7 @@
 //! CalDAV over HTTPS (RFC 4791 on WebDAV, RFC 4918): discovery (RFC 6764 well-known URLs,
 //! `current-user-principal`, `calendar-home-set`), each account's calendars and task lists,
 //! objects with ETags and conditional writes, `sync-collection` (RFC 6578), `calendar-multiget`
-//! and `calendar-query` with time ranges; address books (`contacts`, RFC 6352); scheduling (RFC 6638): a scheduling inbox per
+//! and `calendar-query` (`query`); address books (`contacts`, RFC 6352); scheduling (RFC 6638): a scheduling inbox per
 //! account, an outbox taking free/busy requests, `free-busy-query`, and meetings scheduled by
 //! the calendar crate as they are written. Requests are parsed with proto-dav, answered by the
 //! calendar crate, and every one is authenticated (`auth`); a path names its owner, and an
@@ -12,6 +12,7 @@ mod contacts;
 mod feed;
 mod path;
 mod props;
+mod query;
 mod sharing;
 
 pub use auth::DavAuthCache;
@@ -606,29 +607,11 @@ async fn report(state: &WebState, user: &DavUser, c: &Collection, r: Report) -> 
                 }
             }
         }
-        Report::CalendarQuery { props, filter, .. } => {
-            // VCALENDAR > VEVENT|VTODO [> time-range]: what clients send.
-            let inner = filter.comps.first();
-            let component = inner.map(|f| f.name.as_str());
-            let range = inner.and_then(|f| f.time_range);
-            let found = calendars
-                .in_range(
-                    c,
-                    component,
-                    range.and_then(|r| r.start),
-                    range.and_then(|r| r.end),
-                )
-                .await;
-            match found {
-                Ok(os) if os.len() > MAX_REPORT => {
-                    return over_limit();
-                }
-                Ok(os) => os
-                    .iter()
-                    .for_each(|o| props::object(&mut m, user, c, o, &props)),
-                Err(e) => return dav_error(e),
-            }
-        }
+        Report::CalendarQuery {
+            props,
+            filter,
+            shape,
+        } => return query::calendar_query(state, user, c, props, filter, shape).await,
         Report::FreeBusy(range) => {
             let (Some(start), Some(end)) = (range.start, range.end) else {
                 return plain(

@@ -1,0 +1,639 @@
+//! Calendar queries (RFC 4791 section 9.7): whether an object meets a client's filter of
+//! nested components, properties, parameters, text and time ranges, and the object as the
+//! client asked to see it (`expand`: each instance in a range as its own component, in UTC).
+//! Filters are evaluated on the object as the caller may see it, after a grantee's private
+//! events were cut to "Busy", so a text match never reveals what the caller cannot read.
+//! The types are the calendar's own; the web layer reads them from the DAV request.
+
+use crate::ical::{self, MAX_INSTANCES};
+use crate::{Calendars, Collection, DavError, DavObject};
+use calcard::common::PartialDateTime;
+use calcard::common::timezone::Tz;
+use calcard::icalendar::{
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarParameter,
+    ICalendarParameterName, ICalendarProperty, ICalendarValue, ICalendarValueType,
+};
+use carepost_store::DavRepo;
+
+/// A time range, seconds since the epoch; either end may be open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Range {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+}
+
+/// How two strings compare (RFC 4790 collations, as RFC 4791 section 7.5 names them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collation {
+    Octet,
+    AsciiCasemap,
+    UnicodeCasemap,
+}
+
+impl Collation {
+    /// The collation of that name, `None` when it is not one a server must know.
+    pub fn named(name: &str) -> Option<Collation> {
+        match name {
+            "i;octet" => Some(Collation::Octet),
+            "i;ascii-casemap" => Some(Collation::AsciiCasemap),
+            "i;unicode-casemap" => Some(Collation::UnicodeCasemap),
+            _ => None,
+        }
+    }
+
+    fn fold(self, s: &str) -> String {
+        match self {
+            Collation::Octet => s.to_string(),
+            Collation::AsciiCasemap => s.to_ascii_lowercase(),
+            Collation::UnicodeCasemap => s.to_lowercase(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextQuery {
+    pub text: String,
+    pub negate: bool,
+    pub collation: Collation,
+}
+
+impl TextQuery {
+    /// RFC 4791 section 9.7.5: a substring match, negated on request.
+    fn matches(&self, value: &str) -> bool {
+        let hit = self
+            .collation
+            .fold(value)
+            .contains(&self.collation.fold(&self.text));
+        hit != self.negate
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ParamQuery {
+    pub name: String,
+    pub is_not_defined: bool,
+    pub text: Option<TextQuery>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PropQuery {
+    pub name: String,
+    pub is_not_defined: bool,
+    pub range: Option<Range>,
+    pub text: Option<TextQuery>,
+    pub params: Vec<ParamQuery>,
+}
+
+/// A `comp-filter`; the outermost is `VCALENDAR` (an empty name matches every object).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CompQuery {
+    pub name: String,
+    pub is_not_defined: bool,
+    pub range: Option<Range>,
+    pub comps: Vec<CompQuery>,
+    pub props: Vec<PropQuery>,
+}
+
+/// Why a filter cannot be answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unanswerable {
+    /// `valid-filter`: the outermost component is not VCALENDAR.
+    Invalid,
+    /// `supported-filter`: a time range on a component whose times the server does not
+    /// compute (alarms, free/busy, time zones).
+    Unsupported,
+}
+
+impl CompQuery {
+    /// Checks the filter before any object is read.
+    pub fn check(&self) -> Result<(), Unanswerable> {
+        if !self.name.is_empty() && !self.name.eq_ignore_ascii_case("VCALENDAR") {
+            return Err(Unanswerable::Invalid);
+        }
+        fn walk(q: &CompQuery) -> Result<(), Unanswerable> {
+            if q.range.is_some() && !matches!(q.name.as_str(), "VEVENT" | "VTODO" | "VJOURNAL") {
+                return Err(Unanswerable::Unsupported);
+            }
+            q.comps.iter().try_for_each(walk)
+        }
+        if self.range.is_some() {
+            return Err(Unanswerable::Unsupported);
+        }
+        self.comps.iter().try_for_each(walk)
+    }
+
+    /// The range and component kind every match must have, for the store to narrow the
+    /// objects read: the first inner component's (the inner filters must all match).
+    fn narrowing(&self) -> (Option<&str>, Range) {
+        let Some(inner) = self.comps.iter().find(|c| !c.is_not_defined) else {
+            return (None, Range::default());
+        };
+        (Some(inner.name.as_str()), inner.range.unwrap_or_default())
+    }
+}
+
+/// Each instance as (component, start, end), and whether a rule goes on past them.
+type Instances = (Vec<(u32, i64, i64)>, bool);
+
+/// One parsed object and, computed once when a time range asks, its instances.
+struct Object<'a> {
+    ical: &'a ICalendar,
+    instances: std::cell::OnceCell<Instances>,
+}
+
+impl Object<'_> {
+    fn component(&self, id: u32) -> Option<&ICalendarComponent> {
+        self.ical.components.get(id as usize)
+    }
+
+    fn instances(&self) -> &Instances {
+        self.instances.get_or_init(|| {
+            let expanded = self.ical.expand_dates(Tz::Floating, MAX_INSTANCES);
+            let more = expanded.events.len() >= MAX_INSTANCES;
+            let times = expanded
+                .events
+                .iter()
+                .map(|e| {
+                    let (s, end) = e.timestamps();
+                    (e.comp_id, s, end)
+                })
+                .collect();
+            (times, more)
+        })
+    }
+
+    /// Whether component `id` has an instance in `r` (RFC 4791 section 9.9). A task without
+    /// any time meets every range, as the RFC's table says.
+    fn meets(&self, id: u32, r: Range) -> bool {
+        let (all, more) = self.instances();
+        let times: Vec<(i64, i64)> = all
+            .iter()
+            .filter(|t| t.0 == id)
+            .map(|t| (t.1, t.2))
+            .collect();
+        if times.is_empty() {
+            return self
+                .component(id)
+                .is_some_and(|c| c.component_type == ICalendarComponentType::VTodo);
+        }
+        ical::hits(&times, *more, r.start, r.end)
+    }
+
+    fn comp_matches(&self, within: &[u32], q: &CompQuery) -> bool {
+        let mut named = within.iter().copied().filter(|&id| {
+            self.component(id)
+                .is_some_and(|c| c.component_type.as_str().eq_ignore_ascii_case(&q.name))
+        });
+        if q.is_not_defined {
+            return named.next().is_none();
+        }
+        named.any(|id| {
+            let Some(c) = self.component(id) else {
+                return false;
+            };
+            q.range.is_none_or(|r| self.meets(id, r))
+                && q.props.iter().all(|p| self.prop_matches(c, p))
+                && q.comps
+                    .iter()
+                    .all(|inner| self.comp_matches(&c.component_ids, inner))
+        })
+    }
+
+    fn prop_matches(&self, c: &ICalendarComponent, q: &PropQuery) -> bool {
+        let mut named = c
+            .entries
+            .iter()
+            .filter(|e| e.name.as_str().eq_ignore_ascii_case(&q.name));
+        if q.is_not_defined {
+            return named.next().is_none();
+        }
+        named.any(|e| {
+            q.range.is_none_or(|r| self.time_in(e, r))
+                && q.text.as_ref().is_none_or(|t| t.matches(&value_text(e)))
+                && q.params.iter().all(|p| param_matches(e, p))
+        })
+    }
+
+    /// A date-time property in `r`: start <= value < end (RFC 4791 section 9.9).
+    fn time_in(&self, e: &ICalendarEntry, r: Range) -> bool {
+        let tzid = e
+            .parameter(&ICalendarParameterName::Tzid)
+            .and_then(|p| p.as_text());
+        let resolver = self.ical.build_tz_resolver().with_default(Tz::Floating);
+        let at = e
+            .values
+            .first()
+            .and_then(|v| v.as_partial_date_time())
+            .and_then(|d| d.to_date_time_with_tz(resolver.resolve_or_default(tzid)))
+            .map(|d| d.timestamp());
+        at.is_some_and(|t| r.start.is_none_or(|s| t >= s) && r.end.is_none_or(|end| t < end))
+    }
+}
+
+fn value_text(e: &ICalendarEntry) -> String {
+    let parts: Vec<String> = e
+        .values
+        .iter()
+        .filter_map(|v| v.clone().into_text().map(|t| t.into_owned()))
+        .collect();
+    parts.join(",")
+}
+
+fn param_matches(e: &ICalendarEntry, q: &ParamQuery) -> bool {
+    let mut named = e
+        .params
+        .iter()
+        .filter(|p| p.name.as_str().eq_ignore_ascii_case(&q.name));
+    if q.is_not_defined {
+        return named.next().is_none();
+    }
+    named.any(|p| {
+        q.text.as_ref().is_none_or(|t| {
+            p.value
+                .clone()
+                .into_text()
+                .is_some_and(|v| t.matches(v.as_ref()))
+        })
+    })
+}
+
+/// Whether the object `text` meets the filter `q`.
+pub fn object_matches(text: &str, q: &CompQuery) -> bool {
+    if q.name.is_empty() {
+        return true;
+    }
+    let Ok(ical) = ical::parse(text) else {
+        return false;
+    };
+    let o = Object {
+        ical: &ical,
+        instances: std::cell::OnceCell::new(),
+    };
+    q.comps.iter().all(|inner| {
+        o.component(0)
+            .is_some_and(|root| o.comp_matches(&root.component_ids, inner))
+    }) && o
+        .component(0)
+        .is_some_and(|root| q.props.iter().all(|p| o.prop_matches(root, p)))
+}
+
+/// Properties an expanded instance does not carry over from its component: the recurrence
+/// itself and the times, which are written again in UTC.
+fn recurrence_or_time(p: &ICalendarProperty) -> bool {
+    matches!(
+        p,
+        ICalendarProperty::Dtstart
+            | ICalendarProperty::Dtend
+            | ICalendarProperty::Due
+            | ICalendarProperty::Rrule
+            | ICalendarProperty::Rdate
+            | ICalendarProperty::Exdate
+            | ICalendarProperty::Exrule
+            | ICalendarProperty::RecurrenceId
+    )
+}
+
+fn utc(name: ICalendarProperty, at: i64, date_only: bool) -> ICalendarEntry {
+    if date_only {
+        ICalendarEntry::new(name)
+            .with_param(ICalendarParameter::new(
+                ICalendarParameterName::Value,
+                ICalendarValueType::Date,
+            ))
+            .with_value(ICalendarValue::PartialDateTime(Box::new(
+                PartialDateTime::from_date_timestamp(at),
+            )))
+    } else {
+        ICalendarEntry::new(name).with_value(ICalendarValue::PartialDateTime(Box::new(
+            PartialDateTime::from_utc_timestamp(at),
+        )))
+    }
+}
+
+/// The object with each instance meeting `r` as a component of its own, times in UTC, a
+/// RECURRENCE-ID on each instance of a recurring one, no rule and no time zones (RFC 4791
+/// section 9.6.5). Floating times are read as UTC, as elsewhere. `None` when it is not a
+/// valid object.
+pub fn expanded(text: &str, r: Range) -> Option<String> {
+    let ical = ical::parse(text).ok()?;
+    let o = Object {
+        ical: &ical,
+        instances: std::cell::OnceCell::new(),
+    };
+    let root = o.component(0)?;
+    let recurring = ical.components.iter().any(|c| c.is_recurrent_or_override());
+    let mut out = ICalendar {
+        components: vec![ICalendarComponent {
+            component_type: ICalendarComponentType::VCalendar,
+            entries: root.entries.clone(),
+            component_ids: Vec::new(),
+        }],
+    };
+    let resolver = ical.build_tz_resolver().with_default(Tz::Floating);
+    let (times, _) = o.instances();
+    for &(id, start, end) in times {
+        if !ical::hits(&[(start, end)], false, r.start, r.end) {
+            continue;
+        }
+        let Some(c) = o.component(id) else { continue };
+        let date_only = c
+            .property(&ICalendarProperty::Dtstart)
+            .and_then(|e| e.values.first())
+            .and_then(|v| v.as_partial_date_time())
+            .is_some_and(|d| !d.has_time());
+        let mut entries: Vec<ICalendarEntry> = c
+            .entries
+            .iter()
+            .filter(|e| !recurrence_or_time(&e.name) && e.name != ICalendarProperty::Duration)
+            .cloned()
+            .collect();
+        entries.push(utc(ICalendarProperty::Dtstart, start, date_only));
+        if end != start || c.property(&ICalendarProperty::Dtend).is_some() {
+            let name = if c.component_type == ICalendarComponentType::VTodo {
+                ICalendarProperty::Due
+            } else {
+                ICalendarProperty::Dtend
+            };
+            entries.push(utc(name, end, date_only));
+        }
+        if recurring {
+            // An override keeps the instance it replaces; others are named by their start.
+            let rid = c
+                .property(&ICalendarProperty::RecurrenceId)
+                .and_then(|e| {
+                    let tzid = e
+                        .parameter(&ICalendarParameterName::Tzid)
+                        .and_then(|p| p.as_text());
+                    e.values
+                        .first()?
+                        .as_partial_date_time()?
+                        .to_date_time_with_tz(resolver.resolve_or_default(tzid))
+                })
+                .map_or(start, |d| d.timestamp());
+            entries.push(utc(ICalendarProperty::RecurrenceId, rid, date_only));
+        }
+        // The instance's alarms come along; everything below them is copied as it is.
+        let mut alarms = Vec::new();
+        for &child in &c.component_ids {
+            if let Some(a) = o.component(child) {
+                alarms.push(u32::try_from(out.components.len()).ok()?);
+                out.components.push(ICalendarComponent {
+                    component_ids: Vec::new(),
+                    ..a.clone()
+                });
+            }
+        }
+        let at = u32::try_from(out.components.len()).ok()?;
+        out.components[0].component_ids.push(at);
+        out.components.push(ICalendarComponent {
+            component_type: c.component_type.clone(),
+            entries,
+            component_ids: alarms,
+        });
+    }
+    Some(out.to_string())
+}
+
+impl Calendars {
+    /// The objects of `c` that meet the filter `q`, as the caller may see them.
+    pub async fn query(&self, c: &Collection, q: &CompQuery) -> Result<Vec<DavObject>, DavError> {
+        let (component, range) = q.narrowing();
+        let mut read = self.store.read().await?;
+        let rows = read
+            .dav_objects_in_span(c.id, range.start, range.end)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| component.is_none_or(|k| r.component.eq_ignore_ascii_case(k)))
+            .map(|r| c.shown(r))
+            .filter(|o| object_matches(&o.data, q))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WEEKLY: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n\
+        BEGIN:VEVENT\r\nUID:w1\r\nDTSTAMP:20261201T000000Z\r\n\
+        DTSTART:20261207T090000Z\r\nDTEND:20261207T100000Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\n\
+        SUMMARY:Ward round\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:ann@example.org\r\n\
+        BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT10M\r\nEND:VALARM\r\nEND:VEVENT\r\n\
+        BEGIN:VEVENT\r\nUID:w1\r\nDTSTAMP:20261201T000000Z\r\n\
+        RECURRENCE-ID:20261214T090000Z\r\nDTSTART:20261214T110000Z\r\n\
+        DTEND:20261214T120000Z\r\nSUMMARY:Ward round (moved)\r\nEND:VEVENT\r\n\
+        END:VCALENDAR\r\n";
+
+    const TODO: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n\
+        BEGIN:VTODO\r\nUID:t1\r\nDTSTAMP:20261201T000000Z\r\nSUMMARY:Order gloves\r\n\
+        END:VTODO\r\nEND:VCALENDAR\r\n";
+
+    fn text(s: &str) -> Option<TextQuery> {
+        Some(TextQuery {
+            text: s.to_string(),
+            negate: false,
+            collation: Collation::AsciiCasemap,
+        })
+    }
+
+    fn calendar(inner: CompQuery) -> CompQuery {
+        CompQuery {
+            name: "VCALENDAR".into(),
+            comps: vec![inner],
+            ..CompQuery::default()
+        }
+    }
+
+    fn prop(name: &str, q: PropQuery) -> PropQuery {
+        PropQuery {
+            name: name.into(),
+            ..q
+        }
+    }
+
+    const DEC_14: i64 = 1_797_206_400; // 2026-12-14T00:00:00Z
+
+    #[test]
+    fn text_and_property_filters() {
+        let by_summary = |s: &str, negate| {
+            calendar(CompQuery {
+                name: "VEVENT".into(),
+                props: vec![prop(
+                    "SUMMARY",
+                    PropQuery {
+                        text: Some(TextQuery {
+                            negate,
+                            ..text(s).unwrap()
+                        }),
+                        ..PropQuery::default()
+                    },
+                )],
+                ..CompQuery::default()
+            })
+        };
+        assert!(object_matches(WEEKLY, &by_summary("WARD", false)));
+        assert!(!object_matches(WEEKLY, &by_summary("theatre", false)));
+        assert!(object_matches(WEEKLY, &by_summary("theatre", true)));
+        assert!(!object_matches(TODO, &by_summary("order", false)));
+        // Octet compares case.
+        let mut q = by_summary("WARD", false);
+        q.comps[0].props[0].text.as_mut().unwrap().collation = Collation::Octet;
+        assert!(!object_matches(WEEKLY, &q));
+        // A task that is not completed: COMPLETED is not defined.
+        let open = calendar(CompQuery {
+            name: "VTODO".into(),
+            props: vec![prop(
+                "COMPLETED",
+                PropQuery {
+                    is_not_defined: true,
+                    ..PropQuery::default()
+                },
+            )],
+            ..CompQuery::default()
+        });
+        assert!(object_matches(TODO, &open));
+        assert!(!object_matches(
+            &TODO.replace("SUMMARY", "COMPLETED:20261202T000000Z\r\nSUMMARY"),
+            &open
+        ));
+        // A parameter: attendees who accepted.
+        let accepted = calendar(CompQuery {
+            name: "VEVENT".into(),
+            props: vec![prop(
+                "ATTENDEE",
+                PropQuery {
+                    params: vec![ParamQuery {
+                        name: "PARTSTAT".into(),
+                        text: text("accepted"),
+                        ..ParamQuery::default()
+                    }],
+                    ..PropQuery::default()
+                },
+            )],
+            ..CompQuery::default()
+        });
+        assert!(object_matches(WEEKLY, &accepted));
+        assert!(!object_matches(
+            &WEEKLY.replace("ACCEPTED", "DECLINED"),
+            &accepted
+        ));
+        // An alarm inside the event, and a component that is not there.
+        let with_alarm = calendar(CompQuery {
+            name: "VEVENT".into(),
+            comps: vec![CompQuery {
+                name: "VALARM".into(),
+                ..CompQuery::default()
+            }],
+            ..CompQuery::default()
+        });
+        assert!(object_matches(WEEKLY, &with_alarm));
+        assert!(!object_matches(TODO, &with_alarm));
+        let no_event = calendar(CompQuery {
+            name: "VEVENT".into(),
+            is_not_defined: true,
+            ..CompQuery::default()
+        });
+        assert!(object_matches(TODO, &no_event));
+        assert!(!object_matches(WEEKLY, &no_event));
+    }
+
+    #[test]
+    fn time_ranges_and_checks() {
+        let in_range = |start, end| {
+            calendar(CompQuery {
+                name: "VEVENT".into(),
+                range: Some(Range {
+                    start: Some(start),
+                    end: Some(end),
+                }),
+                ..CompQuery::default()
+            })
+        };
+        // The override (11:00 on the 14th) meets 10:30-11:30; the master's 9:00 does not.
+        let h = 3600;
+        assert!(object_matches(
+            WEEKLY,
+            &in_range(DEC_14 + 10 * h + 1800, DEC_14 + 11 * h + 1800)
+        ));
+        assert!(!object_matches(
+            WEEKLY,
+            &in_range(DEC_14 + 9 * h, DEC_14 + 10 * h)
+        ));
+        // After the fourth instance, nothing.
+        assert!(!object_matches(
+            WEEKLY,
+            &in_range(DEC_14 + 30 * 86_400, DEC_14 + 40 * 86_400)
+        ));
+        // A DTSTAMP in a range (a property time range).
+        let stamped = calendar(CompQuery {
+            name: "VEVENT".into(),
+            props: vec![prop(
+                "DTSTAMP",
+                PropQuery {
+                    range: Some(Range {
+                        start: Some(DEC_14 - 14 * 86_400),
+                        end: Some(DEC_14 - 12 * 86_400),
+                    }),
+                    ..PropQuery::default()
+                },
+            )],
+            ..CompQuery::default()
+        });
+        assert!(object_matches(WEEKLY, &stamped));
+        // Alarms' times are not computed: such a filter is refused, as is a non-calendar root.
+        let mut alarm = with_range_on("VALARM");
+        assert_eq!(alarm.check(), Err(Unanswerable::Unsupported));
+        alarm.name = "VEVENT".into();
+        assert_eq!(alarm.check(), Err(Unanswerable::Invalid));
+        assert_eq!(in_range(0, 1).check(), Ok(()));
+    }
+
+    fn with_range_on(name: &str) -> CompQuery {
+        calendar(CompQuery {
+            name: "VEVENT".into(),
+            comps: vec![CompQuery {
+                name: name.into(),
+                range: Some(Range {
+                    start: Some(0),
+                    end: Some(1),
+                }),
+                ..CompQuery::default()
+            }],
+            ..CompQuery::default()
+        })
+    }
+
+    #[test]
+    fn expansion_writes_each_instance_in_utc() {
+        let week = Range {
+            start: Some(DEC_14 - 7 * 86_400),
+            end: Some(DEC_14 + 7 * 86_400),
+        };
+        let out = expanded(WEEKLY, week).unwrap();
+        assert_eq!(out.matches("BEGIN:VEVENT").count(), 2, "{out}");
+        assert!(!out.contains("RRULE"), "{out}");
+        assert!(out.contains("RECURRENCE-ID:20261207T090000Z"), "{out}");
+        assert!(out.contains("RECURRENCE-ID:20261214T090000Z"), "{out}");
+        assert!(out.contains("DTSTART:20261214T110000Z"), "{out}");
+        assert!(out.contains("SUMMARY:Ward round (moved)"), "{out}");
+        assert_eq!(out.matches("BEGIN:VALARM").count(), 1, "{out}");
+        // What comes out is an object calcard reads again, with one UID.
+        assert!(crate::ical::inspect(&out).is_ok(), "{out}");
+        // A time zone's local times come out in UTC.
+        let zoned = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n\
+            BEGIN:VEVENT\r\nUID:z\r\nDTSTAMP:20261201T000000Z\r\n\
+            DTSTART;TZID=Europe/Berlin:20261214T090000\r\n\
+            DTEND;TZID=Europe/Berlin:20261214T093000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let out = expanded(zoned, week).unwrap();
+        assert!(out.contains("DTSTART:20261214T080000Z"), "{out}");
+        assert!(out.contains("DTEND:20261214T083000Z"), "{out}");
+        assert!(!out.contains("RECURRENCE-ID"), "{out}");
+        // All-day events stay dates.
+        let all_day = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n\
+            BEGIN:VEVENT\r\nUID:d\r\nDTSTAMP:20261201T000000Z\r\n\
+            DTSTART;VALUE=DATE:20261214\r\nDTEND;VALUE=DATE:20261215\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let out = expanded(all_day, week).unwrap();
+        assert!(out.contains("DTSTART;VALUE=DATE:20261214"), "{out}");
+    }
+}

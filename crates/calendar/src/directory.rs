@@ -1,18 +1,25 @@
 //! The organization's directory as a read-only address book that every account sees
 //! (CardDAV, RFC 6352): one vCard per active member of staff (name, preferred name, primary
-//! address, department, category), made from the directory when asked, never stored. A
-//! disabled or deprovisioned person drops out and a renamed one changes, because the sync
-//! token is the directory's change number (every write of an account takes the next one, in
-//! commit order): the changes since a token are the accounts changed after it, present when
-//! active and gone otherwise, a page at a time. A renamed department shows in the cards
-//! (ORG) only when each account changes next. Searches (`addressbook-query`) go through the directory's own search index
-//! and are then checked exactly against the cards.
+//! address, department, category), per room or piece of equipment and per distribution list,
+//! made from the directory when asked, never stored. A disabled or deprovisioned person, or a
+//! removed room or list, drops out and a renamed one changes, because the sync token is the
+//! directory's change number (every write of an account, resource or list takes the next one
+//! in commit order, a removal leaves a numbered tombstone, and a renamed department renumbers
+//! the cards that show its name; migrations 0023 and 0026): the changes since a token are the
+//! entries changed after it, present or gone, a page at a time. Searches
+//! (`addressbook-query`) go through the directory's own search index for people and over
+//! every resource and list (hundreds, not hundreds of thousands), then are checked exactly
+//! against the cards.
 
 use crate::contacts::{CardFilter, card_matches};
 use crate::{Calendars, DavError};
 use calcard::vcard::{VCard, VCardEntry, VCardParameter, VCardProperty, VCardValue, VCardVersion};
-use carepost_store::{AccountFilter, AccountRow, DirectoryRepo};
-use carepost_types::AccountId;
+use carepost_store::{
+    AccountFilter, AccountRow, BookRepo, DirectoryRepo, ListRepo, ListRow, ResourceRepo,
+    ResourceRow, Tx,
+};
+use carepost_types::{AccountId, DepartmentId};
+use std::collections::HashMap;
 
 /// The path segment of the directory book in every account's address-book home.
 pub const DIRECTORY_SLUG: &str = "directory";
@@ -48,6 +55,123 @@ fn name_of(id: AccountId) -> String {
     format!("{}.vcf", id.0)
 }
 
+const RESOURCE_PREFIX: &str = "resource-";
+const LIST_PREFIX: &str = "list-";
+
+fn resource_name(id: i64) -> String {
+    format!("{RESOURCE_PREFIX}{id}.vcf")
+}
+
+fn list_name(address: &str) -> String {
+    format!("{LIST_PREFIX}{address}.vcf")
+}
+
+/// The name of a removed entry's card, from its tombstone.
+fn gone_name(kind: &str, reference: &str) -> String {
+    match kind {
+        "resource" => format!("{RESOURCE_PREFIX}{reference}.vcf"),
+        _ => list_name(reference),
+    }
+}
+
+fn written(entries: Vec<VCardEntry>, name: String) -> Card {
+    let mut data = String::new();
+    // Writing into a String cannot fail.
+    let _ = VCard { entries }.write_to(&mut data, VCardVersion::V3_0);
+    Card {
+        name,
+        etag: crate::etag_of(&data),
+        data,
+    }
+}
+
+/// The entries of a card named by one text (a room, a list): FN, N and the address.
+fn named(uid: String, name: &str, address: &str) -> Vec<VCardEntry> {
+    vec![
+        VCardEntry::new(VCardProperty::Uid).with_value(text(&uid)),
+        VCardEntry::new(VCardProperty::Fn).with_value(text(name)),
+        VCardEntry::new(VCardProperty::N).with_values(vec![
+            text(name),
+            text(""),
+            text(""),
+            text(""),
+            text(""),
+        ]),
+        VCardEntry::new(VCardProperty::Email)
+            .with_param(VCardParameter::typ("WORK".to_string()))
+            .with_value(text(address)),
+    ]
+}
+
+/// A room's or a piece of equipment's card: its name and address, its department, and
+/// what it is (vCard 4's KIND, which vCard 3 clients pass over, and a category they show).
+pub fn resource_card(r: &ResourceRow, department: Option<&str>) -> Card {
+    let mut entries = named(
+        format!("urn:carepost:resource:{}", r.id),
+        &r.name,
+        &r.address,
+    );
+    if let Some(d) = department {
+        entries.push(VCardEntry::new(VCardProperty::Org).with_value(text(d)));
+    }
+    let (kind, category) = if r.kind == "room" {
+        ("location", "Room")
+    } else {
+        ("device", "Equipment")
+    };
+    entries.push(VCardEntry::new(VCardProperty::Kind).with_value(text(kind)));
+    entries.push(VCardEntry::new(VCardProperty::Categories).with_value(text(category)));
+    if let Some(c) = r.capacity {
+        entries
+            .push(VCardEntry::new(VCardProperty::Note).with_value(text(&format!("Capacity {c}"))));
+    }
+    written(entries, resource_name(r.id))
+}
+
+/// A distribution list's card: its name and address. Its members are not listed (who is in
+/// a department is the directory's to show, card by card).
+pub fn list_card(l: &ListRow) -> Card {
+    let mut entries = named(
+        format!("urn:carepost:list:{}", l.address),
+        &l.name,
+        &l.address,
+    );
+    entries.push(VCardEntry::new(VCardProperty::Categories).with_value(text("Mailing list")));
+    written(entries, list_name(&l.address))
+}
+
+/// Department names by id, for the resources' cards.
+async fn department_names(read: &mut Tx) -> Result<HashMap<DepartmentId, String>, DavError> {
+    Ok(read
+        .list_departments()
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d.name))
+        .collect())
+}
+
+fn resource_card_in(r: &ResourceRow, names: &HashMap<DepartmentId, String>) -> Card {
+    resource_card(
+        r,
+        r.department_id
+            .and_then(|d| names.get(&d))
+            .map(String::as_str),
+    )
+}
+
+/// Every resource's and list's card (a listing or a search reads them all).
+async fn entry_cards(read: &mut Tx) -> Result<Vec<Card>, DavError> {
+    let names = department_names(read).await?;
+    let mut out: Vec<Card> = read
+        .list_resources()
+        .await?
+        .iter()
+        .map(|r| resource_card_in(r, &names))
+        .collect();
+    out.extend(read.list_lists().await?.iter().map(list_card));
+    Ok(out)
+}
+
 /// The vCard (3.0, what every client reads) of an account.
 pub fn card(a: &AccountRow) -> Card {
     let shown = a.preferred_name.as_deref().unwrap_or(&a.first_name);
@@ -75,14 +199,7 @@ pub fn card(a: &AccountRow) -> Card {
     if !a.category.is_empty() {
         entries.push(VCardEntry::new(VCardProperty::Categories).with_value(text(&a.category)));
     }
-    let mut data = String::new();
-    // Writing into a String cannot fail.
-    let _ = VCard { entries }.write_to(&mut data, VCardVersion::V3_0);
-    Card {
-        name: name_of(a.id),
-        etag: crate::etag_of(&data),
-        data,
-    }
+    written(entries, name_of(a.id))
 }
 
 /// The token of directory change number `seq`.
@@ -102,39 +219,68 @@ impl Calendars {
         Ok(token(read.last_account_change().await?))
     }
 
-    /// What changed after change number `after` (0 for everything), a page at a time.
+    /// What changed after change number `after` (0 for everything), a page at a time: the
+    /// accounts', resources', lists' and tombstones' changes merged by number.
     pub async fn directory_changes(&self, after: i64) -> Result<DirectoryPage, DavError> {
         let mut read = self.store.read().await?;
-        let mut rows = read
-            .accounts_changed_after(after, DIRECTORY_PAGE as i64 + 1)
-            .await?;
-        let more = rows.len() > DIRECTORY_PAGE;
-        rows.truncate(DIRECTORY_PAGE);
-        let last = match rows.last() {
+        let page = DIRECTORY_PAGE as i64 + 1;
+        let mut merged: Vec<(i64, DirectoryChange)> = Vec::new();
+        for (seq, r) in read.accounts_changed_after(after, page).await? {
+            let change = if r.status == "active" {
+                DirectoryChange::Present(card(&r))
+            } else {
+                DirectoryChange::Gone(name_of(r.id))
+            };
+            merged.push((seq, change));
+        }
+        let resources = read.resources_changed_after(after, page).await?;
+        if !resources.is_empty() {
+            let names = department_names(&mut read).await?;
+            for (seq, r) in resources {
+                merged.push((seq, DirectoryChange::Present(resource_card_in(&r, &names))));
+            }
+        }
+        for (seq, l) in read.lists_changed_after(after, page).await? {
+            merged.push((seq, DirectoryChange::Present(list_card(&l))));
+        }
+        for (seq, kind, reference) in read.book_gone_after(after, page).await? {
+            merged.push((seq, DirectoryChange::Gone(gone_name(&kind, &reference))));
+        }
+        // Each source gave its first page; merged, the first page of all is exact.
+        merged.sort_by_key(|(seq, _)| *seq);
+        let more = merged.len() > DIRECTORY_PAGE;
+        merged.truncate(DIRECTORY_PAGE);
+        let last = match merged.last() {
             Some((seq, _)) => token(*seq),
             // Nothing after it: the token as it is now.
             None => token(read.last_account_change().await?.max(after)),
         };
-        let changes = rows
-            .iter()
-            .map(|(_, r)| {
-                if r.status == "active" {
-                    DirectoryChange::Present(card(r))
-                } else {
-                    DirectoryChange::Gone(name_of(r.id))
-                }
-            })
-            .collect();
-        Ok((changes, last, more))
+        Ok((merged.into_iter().map(|(_, c)| c).collect(), last, more))
     }
 
     /// One card of the directory by its name.
     pub async fn directory_card(&self, name: &str) -> Result<Card, DavError> {
-        let id: i64 = name
-            .strip_suffix(".vcf")
-            .and_then(|n| n.parse().ok())
-            .ok_or(DavError::NotFound)?;
+        let stem = name.strip_suffix(".vcf").ok_or(DavError::NotFound)?;
         let mut read = self.store.read().await?;
+        if let Some(id) = stem.strip_prefix(RESOURCE_PREFIX) {
+            let id: i64 = id.parse().map_err(|_| DavError::NotFound)?;
+            let names = department_names(&mut read).await?;
+            return read
+                .list_resources()
+                .await?
+                .iter()
+                .find(|r| r.id == id)
+                .map(|r| resource_card_in(r, &names))
+                .ok_or(DavError::NotFound);
+        }
+        if let Some(address) = stem.strip_prefix(LIST_PREFIX) {
+            return read
+                .find_list(address)
+                .await?
+                .map(|l| list_card(&l))
+                .ok_or(DavError::NotFound);
+        }
+        let id: i64 = stem.parse().map_err(|_| DavError::NotFound)?;
         read.find_account(AccountId(id))
             .await?
             .filter(|a| a.status == "active")
@@ -142,22 +288,28 @@ impl Calendars {
             .ok_or(DavError::NotFound)
     }
 
-    /// Active staff in address order, at most `limit` (a listing of the book).
+    /// Resources and lists, then active staff in address order, at most `limit` in all (a
+    /// listing of the book).
     pub async fn directory_cards(&self, limit: usize) -> Result<Vec<Card>, DavError> {
+        let limit = limit.min(DIRECTORY_MAX);
         let mut read = self.store.read().await?;
+        let mut out = entry_cards(&mut read).await?;
+        out.truncate(limit);
         let rows = read
             .list_accounts(&AccountFilter {
                 status: Some("active".into()),
-                limit: Some(limit.min(DIRECTORY_MAX) as i64),
+                limit: Some((limit - out.len()) as i64),
                 ..AccountFilter::default()
             })
             .await?;
-        Ok(rows.iter().map(card).collect())
+        out.extend(rows.iter().map(card));
+        Ok(out)
     }
 
-    /// The cards that meet `filters` (all of them, or any), at most `limit`. Each filter's
-    /// text narrows the search through the directory index first; a search made only of
-    /// negated filters reads the first cards in address order.
+    /// The cards that meet `filters` (all of them, or any), at most `limit`: resources and
+    /// lists first, then people. Each filter's text narrows the search of people through the
+    /// directory index first; a search made only of negated filters reads the first people
+    /// in address order.
     pub async fn directory_search(
         &self,
         filters: &[CardFilter],
@@ -178,8 +330,13 @@ impl Calendars {
         if texts.is_empty() {
             texts.push(String::new());
         }
+        let mut out: Vec<Card> = entry_cards(&mut read)
+            .await?
+            .into_iter()
+            .filter(|c| card_matches(&c.data, filters, all_of))
+            .take(limit)
+            .collect();
         let mut seen = std::collections::HashSet::new();
-        let mut out = Vec::new();
         for t in texts {
             let rows = read
                 .list_accounts(&AccountFilter {
@@ -254,6 +411,47 @@ mod tests {
             }],
             true
         ));
+        let room = ResourceRow {
+            id: 3,
+            address: "cardiology-room-3@kaiser.org".into(),
+            name: "Cardiology Conference Room 3".into(),
+            kind: "room".into(),
+            department_id: Some(DepartmentId(1)),
+            capacity: Some(12),
+            bookable_by: "everyone".into(),
+            max_minutes: None,
+            window_days: 180,
+            created_at: UnixMillis(0),
+            updated_at: UnixMillis(0),
+        };
+        let c = resource_card(&room, Some("Cardiology"));
+        assert_eq!(c.name, "resource-3.vcf");
+        for want in [
+            "FN:Cardiology Conference Room 3",
+            "EMAIL;TYPE=WORK:cardiology-room-3@kaiser.org",
+            "ORG:Cardiology",
+            "KIND:location",
+            "CATEGORIES:Room",
+            "NOTE:Capacity 12",
+        ] {
+            assert!(c.data.contains(want), "{want} not in {}", c.data);
+        }
+        assert_eq!(
+            crate::contacts::inspect(&c.data).unwrap(),
+            "urn:carepost:resource:3"
+        );
+        let list = ListRow {
+            address: "cardiology@kaiser.org".into(),
+            name: "Cardiology, all staff".into(),
+            department_id: None,
+            senders: "communications".into(),
+            created_at: UnixMillis(0),
+        };
+        let c = list_card(&list);
+        assert_eq!(c.name, "list-cardiology@kaiser.org.vcf");
+        assert!(c.data.contains("FN:Cardiology\\, all staff"), "{}", c.data);
+        assert_eq!(gone_name("list", "cardiology@kaiser.org"), c.name);
+        assert_eq!(gone_name("resource", "3"), "resource-3.vcf");
         assert_eq!(directory_position(&token(57)), Some(57));
         assert_eq!(directory_position("urn:carepost:sync:1:2"), None);
     }

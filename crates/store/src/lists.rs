@@ -20,7 +20,7 @@ pub struct ListRow {
 }
 
 impl ListRow {
-    fn from_row(r: &AnyRow) -> sqlx::Result<ListRow> {
+    pub(crate) fn from_row(r: &AnyRow) -> sqlx::Result<ListRow> {
         Ok(ListRow {
             address: r.try_get("address")?,
             name: r.try_get("name")?,
@@ -40,7 +40,7 @@ pub struct MemberRow {
     pub used_bytes: i64,
 }
 
-const LIST_COLUMNS: &str =
+pub(crate) const LIST_COLUMNS: &str =
     "SELECT address, name, department_id, senders, created_at FROM mail_lists";
 
 #[allow(async_fn_in_trait)] // Used through the concrete `Tx`, whose futures are `Send`.

@@ -158,6 +158,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0025_calendar_shares.sql"),
         include_str!("../../../migrations/postgres/0025_calendar_shares.sql"),
     ),
+    (
+        26,
+        "directory_book_entries",
+        include_str!("../../../migrations/sqlite/0026_directory_book_entries.sql"),
+        include_str!("../../../migrations/postgres/0026_directory_book_entries.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -28,7 +28,7 @@ pub struct ResourceRow {
 }
 
 impl ResourceRow {
-    fn from_row(r: &AnyRow) -> sqlx::Result<ResourceRow> {
+    pub(crate) fn from_row(r: &AnyRow) -> sqlx::Result<ResourceRow> {
         Ok(ResourceRow {
             id: r.try_get("id")?,
             address: r.try_get("address")?,
@@ -95,7 +95,7 @@ pub struct SlotRow {
     pub status: String,
 }
 
-const RESOURCE_COLUMNS: &str = "SELECT id, address, name, kind, department_id, capacity, \
+pub(crate) const RESOURCE_COLUMNS: &str = "SELECT id, address, name, kind, department_id, capacity, \
     bookable_by, max_minutes, window_days, created_at, updated_at FROM calendar_resources";
 const BOOKING_COLUMNS: &str = "SELECT id, resource_id, organizer_id, uid, status, reason, \
     decided_by, summary, starts_at, ends_at, fingerprint, updated_at FROM resource_bookings";

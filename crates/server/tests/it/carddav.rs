@@ -126,6 +126,177 @@ async fn address_books_keep_cards_and_the_directory_follows_the_staff() {
     }
 }
 
+const BOOK: &str = r#"
+import base64, http.client, ssl, sys, re
+port, ann, password, token = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+def req(method, path, body=None, headers=None):
+    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx)
+    h = dict(headers or {})
+    h["Authorization"] = "Basic " + base64.b64encode((ann + ":" + password).encode()).decode()
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    return r.status, r.read().decode("utf-8", "replace")
+directory = "/dav/addressbooks/" + ann + "/directory/"
+sync = ("<d:sync-collection xmlns:d='DAV:' xmlns:card='urn:ietf:params:xml:ns:carddav'><d:sync-token>%s</d:sync-token>"
+        "<d:sync-level>1</d:sync-level><d:prop><d:getetag/><card:address-data/></d:prop></d:sync-collection>")
+s, body = req("REPORT", directory, sync % token, {"Depth": "1"})
+responses = body.split("<d:response>")[1:]
+def href(r):
+    return r.split("<d:href>")[1].split("</d:href>")[0].rsplit("/", 1)[1]
+present = sorted(href(r) for r in responses if "BEGIN:VCARD" in r)
+gone = sorted(href(r) for r in responses if "404 Not Found" in r)
+orgs = sorted(set(re.findall(r"ORG:([^&<\r\n]+)", body)))
+print("sync", s, present, gone, orgs)
+print("next", re.search(r"<d:sync-token>([^<]+)</d:sync-token>", body).group(1))
+q = ("<card:addressbook-query xmlns:d='DAV:' xmlns:card='urn:ietf:params:xml:ns:carddav'>"
+     "<d:prop><d:getetag/></d:prop><card:filter><card:prop-filter name='FN'>"
+     "<card:text-match match-type='contains'>%s</card:text-match></card:prop-filter></card:filter></card:addressbook-query>")
+for t in ["conference", "nurses"]:
+    s, body = req("REPORT", directory, q % t, {"Depth": "1"})
+    print("search", t, s, sorted(href(r) for r in body.split("<d:response>")[1:]))
+s, body = req("GET", directory + "resource-%s.vcf" % sys.argv[5])
+print("get-room", s, "CATEGORIES:Room" in body)
+s, body = req("PROPFIND", directory, "", {"Depth": "1"})
+print("listed", s, sum(1 for r in body.split("<d:response>")[1:] if "/resource-" in r or "/list-" in r))
+"#;
+
+#[tokio::test]
+async fn the_directory_book_holds_rooms_and_lists_and_follows_removals_and_renames() {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        let (s, ann, _bob) = server_with_staff(db).await;
+        let ctx = &s.running.context;
+        let port = s.running.https.unwrap().port().to_string();
+        let admin = crate::support::admin();
+        let run = |token: String, room: i64| {
+            let port = port.clone();
+            let ann = ann.clone();
+            async move {
+                let out = python(BOOK, &[&port, &ann, GOOD, &token, &room.to_string()]).await;
+                let next = out
+                    .lines()
+                    .find_map(|l| l.strip_prefix("next "))
+                    .unwrap_or_else(|| panic!("no token in {out}"))
+                    .to_string();
+                (out, next)
+            }
+        };
+        let token = ctx.calendars.directory_token().await.unwrap();
+        let room = ctx
+            .resources
+            .create(
+                &admin,
+                &carepost_calendar::ResourceSpec {
+                    name: Some("Cardiology Conference Room 3".into()),
+                    department: Some("Cardiology".into()),
+                    capacity: Some(12),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        ctx.directory
+            .create_list(
+                &admin,
+                "cardiology.nurses@kaiser.org",
+                "Cardiology nurses",
+                Some("Cardiology"),
+                &[carepost_identity::Role::Communications],
+            )
+            .await
+            .unwrap();
+        let id = ctx
+            .calendars
+            .directory_cards(100)
+            .await
+            .unwrap()
+            .iter()
+            .find_map(|c| {
+                c.name
+                    .strip_prefix("resource-")?
+                    .strip_suffix(".vcf")?
+                    .parse::<i64>()
+                    .ok()
+            })
+            .unwrap();
+        let (out, token) = run(token, id).await;
+        let room_card = format!("resource-{id}.vcf");
+        for want in [
+            format!(
+                "sync 207 ['list-cardiology.nurses@kaiser.org.vcf', '{room_card}'] [] ['Cardiology']"
+            ),
+            format!("search conference 207 ['{room_card}']"),
+            "search nurses 207 ['list-cardiology.nurses@kaiser.org.vcf']".to_string(),
+            "get-room 200 True".to_string(),
+            "listed 207 2".to_string(),
+        ] {
+            assert!(
+                out.lines().any(|l| l == want),
+                "{want:?} not in:
+{out}"
+            );
+        }
+        // The department is renamed: Ann, Bob and the room show the new name at the next
+        // sync; the room and the list are removed: the sync after says they are gone.
+        ctx.directory
+            .rename_department(&admin, "Cardiology", "Cardiovascular Medicine")
+            .await
+            .unwrap();
+        let (out, token) = run(token, id).await;
+        let renamed = out
+            .lines()
+            .find(|l| l.starts_with("sync "))
+            .unwrap()
+            .to_string();
+        assert!(renamed.ends_with("[] ['Cardiovascular Medicine']"), "{out}");
+        assert!(renamed.contains(&room_card), "{out}");
+        assert_eq!(
+            renamed.matches(".vcf").count(),
+            3,
+            "the two staff and the room: {out}"
+        );
+        ctx.resources.remove(&admin, &room.address).await.unwrap();
+        ctx.directory
+            .remove_list(&admin, "cardiology.nurses@kaiser.org")
+            .await
+            .unwrap();
+        let (out, token) = run(token, id).await;
+        let want =
+            format!("sync 207 [] ['list-cardiology.nurses@kaiser.org.vcf', '{room_card}'] []");
+        assert!(
+            out.lines().any(|l| l == want),
+            "{want:?} not in:
+{out}"
+        );
+        // After the address's quarantine, a list made again at it is back (no longer gone),
+        // and nothing else changed (read from the calendar service: a year on, Ann's
+        // password has expired).
+        s.clock.advance(366 * crate::support::DAY);
+        ctx.directory
+            .create_list(
+                &admin,
+                "cardiology.nurses@kaiser.org",
+                "Cardiology nurses",
+                None,
+                &[carepost_identity::Role::Communications],
+            )
+            .await
+            .unwrap();
+        let after = carepost_calendar::directory_position(&token).unwrap();
+        let (changes, _, more) = ctx.calendars.directory_changes(after).await.unwrap();
+        let names: Vec<_> = changes
+            .iter()
+            .map(|c| match c {
+                carepost_calendar::DirectoryChange::Present(c) => format!("+{}", c.name),
+                carepost_calendar::DirectoryChange::Gone(n) => format!("-{n}"),
+            })
+            .collect();
+        assert_eq!(names, ["+list-cardiology.nurses@kaiser.org.vcf"]);
+        assert!(!more);
+    }
+}
+
 /// vdirsyncer syncs Ann's calendars and address books (the directory among them) to local
 /// folders, both ways.
 const VDIRSYNCER: &str = r#"

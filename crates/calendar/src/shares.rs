@@ -76,6 +76,16 @@ pub enum Grantee {
     Department(String),
 }
 
+impl Grantee {
+    /// `department:NAME` or an address, as the API and the CLI take them.
+    pub fn parse(text: &str) -> Grantee {
+        match text.trim().strip_prefix("department:") {
+            Some(name) => Grantee::Department(name.trim().to_string()),
+            None => Grantee::Account(text.trim().to_string()),
+        }
+    }
+}
+
 /// A share as its owner sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -416,6 +426,15 @@ impl Calendars {
         tx.append_audit(&event).await?;
         tx.commit().await?;
         Ok(row.primary_address)
+    }
+
+    /// The account holding `address` (a delegation is ended by naming the other side).
+    pub async fn account_by_address(&self, address: &str) -> Result<AccountId, DavError> {
+        let mut read = self.store.read().await?;
+        read.find_account_by_address(&address.trim().to_lowercase())
+            .await?
+            .map(|a| a.id)
+            .ok_or(DavError::NotFound)
     }
 
     /// Ends a delegation: the owner may, and so may the delegate (stepping down).

@@ -1,6 +1,9 @@
 //! `carepost calendar list|export|import`: a person's calendars and task lists, for moving a
-//! calendar in or out as an `.ics` file. Reading or writing someone's calendar is recorded on
-//! the audit trail in the name of the operating-system user who ran the command.
+//! calendar in or out as an `.ics` file; `calendar sharing|share|unshare|delegate|undelegate`:
+//! whom they are shared with and who the person's assistants are, set up or ended by IT (a
+//! surgeon's new assistant, a leaver's rota). Reading or writing someone's calendar, and every
+//! share, is recorded on the audit trail in the name of the operating-system user who ran the
+//! command.
 
 use super::{Global, cli_actor, output};
 use carepost_audit::action;
@@ -33,6 +36,35 @@ pub enum CalendarCommand {
         calendar: String,
         file: PathBuf,
     },
+    /// Whom the account's calendars are shared with, its assistants, and whose assistant it is.
+    Sharing { address: String },
+    /// Share one of the account's calendars with a colleague or a department (again: with
+    /// the new access).
+    Share {
+        address: String,
+        calendar: String,
+        /// A colleague's address, or `department:NAME` (with the departments below it).
+        #[arg(long = "with")]
+        with: String,
+        /// `read` or `write`.
+        #[arg(long, default_value = "read")]
+        access: String,
+    },
+    /// End a share of the account's calendars, by the id `sharing` shows.
+    Unshare { address: String, id: i64 },
+    /// Make a colleague the account's assistant: they manage its calendars and answer
+    /// invitations for it (the answers say SENT-BY).
+    Delegate {
+        address: String,
+        #[arg(long)]
+        to: String,
+    },
+    /// End a delegation of the account's calendars.
+    Undelegate {
+        address: String,
+        #[arg(long)]
+        delegate: String,
+    },
 }
 
 pub(crate) async fn run(c: CalendarCommand, g: &Global) -> anyhow::Result<ExitCode> {
@@ -42,7 +74,12 @@ pub(crate) async fn run(c: CalendarCommand, g: &Global) -> anyhow::Result<ExitCo
     let address = match &c {
         CalendarCommand::List { address }
         | CalendarCommand::Export { address, .. }
-        | CalendarCommand::Import { address, .. } => address.clone(),
+        | CalendarCommand::Import { address, .. }
+        | CalendarCommand::Sharing { address }
+        | CalendarCommand::Share { address, .. }
+        | CalendarCommand::Unshare { address, .. }
+        | CalendarCommand::Delegate { address, .. }
+        | CalendarCommand::Undelegate { address, .. } => address.clone(),
     };
     let account = ctx.directory.find_account(&actor, &address).await?;
     match c {
@@ -141,8 +178,94 @@ pub(crate) async fn run(c: CalendarCommand, g: &Global) -> anyhow::Result<ExitCo
                 say!("{added} added, {replaced} replaced in {address}/{calendar}");
             }
         }
+        CalendarCommand::Sharing { .. } => {
+            let shares = calendars.shares(account.id).await?;
+            let (delegates, delegating) = calendars.delegations(account.id).await?;
+            let addresses = |l: Vec<(carepost_types::AccountId, String)>| -> Vec<String> {
+                l.into_iter().map(|d| d.1).collect()
+            };
+            let (delegates, delegating) = (addresses(delegates), addresses(delegating));
+            if g.json {
+                output::json(&serde_json::json!({
+                    "shares": shares,
+                    "delegates": delegates,
+                    "delegating": delegating,
+                }))?;
+            } else {
+                say!("{:<6}  {:<20}  {:<6}  WITH", "ID", "CALENDAR", "ACCESS");
+                for s in &shares {
+                    say!(
+                        "{:<6}  {:<20}  {:<6}  {}",
+                        s.id,
+                        s.calendar,
+                        s.access.as_str(),
+                        s.grantee
+                    );
+                }
+                say!("assistants: {}", or_none(&delegates));
+                say!("assistant of: {}", or_none(&delegating));
+            }
+        }
+        CalendarCommand::Share {
+            calendar,
+            with,
+            access,
+            ..
+        } => {
+            let access = carepost_calendar::Access::parse(&access)?;
+            let grantee = carepost_calendar::Grantee::parse(&with);
+            let s = calendars
+                .share(&actor.who, account.id, &calendar, &grantee, access)
+                .await?;
+            if g.json {
+                output::json(&s)?;
+            } else {
+                say!(
+                    "{address}/{} shared with {} ({}), share {}",
+                    s.calendar,
+                    s.grantee,
+                    s.access.as_str(),
+                    s.id
+                );
+            }
+        }
+        CalendarCommand::Unshare { id, .. } => {
+            // Only a share of this account's calendars: the id alone names any.
+            if !calendars
+                .shares(account.id)
+                .await?
+                .iter()
+                .any(|s| s.id == id)
+            {
+                anyhow::bail!("{address} has no share {id} (see `calendar sharing`)");
+            }
+            calendars.unshare(&actor.who, account.id, id).await?;
+            say!("share {id} of {address} ended");
+        }
+        CalendarCommand::Delegate { to, .. } => {
+            let named = calendars.add_delegate(&actor.who, account.id, &to).await?;
+            say!("{named} manages the calendars of {address} and answers for them");
+        }
+        CalendarCommand::Undelegate { delegate, .. } => {
+            let id = calendars
+                .account_by_address(&delegate)
+                .await
+                .map_err(|_| anyhow::anyhow!("no account has the address {delegate}"))?;
+            calendars
+                .remove_delegate(&actor.who, account.id, id)
+                .await
+                .map_err(|_| anyhow::anyhow!("{delegate} is not an assistant of {address}"))?;
+            say!("{delegate} is no longer an assistant of {address}");
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn or_none(list: &[String]) -> String {
+    match list.is_empty() {
+        true => "none".to_string(),
+        false => list.join(", "),
+    }
 }
 
 /// The account's calendar named `calendar`, or a message saying how to find the names.

@@ -300,3 +300,109 @@ async fn the_calendar_api_makes_meetings_answers_them_and_shows_private_events_a
         assert!(!r.body.contains("Oncology"), "{}", r.body);
     }
 }
+
+#[tokio::test]
+async fn the_api_shares_calendars_names_assistants_and_ends_both() {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        let (s, ann, bob) = server_with_staff(db).await;
+        let (ann_c, bob_c) = (session(&s, &ann).await, session(&s, &bob).await);
+        let call = |cookie: &str, method: &str, path: &str, body: Option<&str>| {
+            let (cookie, method, path, body) = (
+                cookie.to_string(),
+                method.to_string(),
+                path.to_string(),
+                body.map(str::to_string),
+            );
+            let s = &s;
+            async move {
+                crate::support::with_cookies(s, &cookie, &method, &path, body.as_deref()).await
+            }
+        };
+        let shares = "/api/v1/me/calendar-sharing/shares";
+        let body = format!(r#"{{"calendar":"calendar","with":"{bob}","access":"write"}}"#);
+        let r = call(&ann_c, "POST", shares, Some(&body)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.json()["id"].as_i64().unwrap();
+        assert_eq!(r.json()["access"], "write");
+        let r = call(&bob_c, "GET", "/api/v1/me/shared-calendars", None).await;
+        assert_eq!(
+            r.json()["calendars"][0]["owner"],
+            ann.as_str(),
+            "{}",
+            r.body
+        );
+        for (bad, status) in [
+            (
+                r#"{"calendar":"calendar","with":"nobody@kaiser.org","access":"read"}"#.to_string(),
+                400,
+            ),
+            (
+                r#"{"calendar":"calendar","with":"department:Nowhere","access":"read"}"#
+                    .to_string(),
+                400,
+            ),
+            (
+                format!(r#"{{"calendar":"calendar","with":"{bob}","access":"owner"}}"#),
+                400,
+            ),
+            (
+                format!(r#"{{"calendar":"elsewhere","with":"{bob}","access":"read"}}"#),
+                404,
+            ),
+            (
+                format!(r#"{{"calendar":"calendar","with":"{ann}","access":"read"}}"#),
+                400,
+            ),
+        ] {
+            let r = call(&ann_c, "POST", shares, Some(&bad)).await;
+            assert_eq!(r.status, status, "{bad}: {}", r.body);
+            assert!(r.json()["message"].is_string(), "{}", r.body);
+        }
+        let r = call(
+            &ann_c,
+            "POST",
+            "/api/v1/me/calendar-sharing/delegates",
+            Some(&format!(r#"{{"address":"{bob}"}}"#)),
+        )
+        .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        let r = call(&ann_c, "GET", "/api/v1/me/calendar-sharing", None).await;
+        let j = r.json();
+        assert_eq!(j["shares"][0]["grantee"], bob.as_str(), "{j}");
+        assert_eq!(j["delegates"], serde_json::json!([bob]), "{j}");
+        let r = call(&bob_c, "GET", "/api/v1/me/calendar-sharing", None).await;
+        assert_eq!(
+            r.json()["delegating"],
+            serde_json::json!([ann]),
+            "{}",
+            r.body
+        );
+        // Bob leaves the share and steps down; Ann's own calendar stays hers.
+        let r = call(&bob_c, "DELETE", &format!("{shares}/{id}"), None).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        let r = call(&bob_c, "DELETE", &format!("{shares}/{id}"), None).await;
+        assert_eq!(r.status, 404, "{}", r.body);
+        let r = call(
+            &bob_c,
+            "DELETE",
+            &format!("/api/v1/me/calendar-sharing/delegating/{ann}"),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        let r = call(
+            &ann_c,
+            "DELETE",
+            &format!("/api/v1/me/calendar-sharing/delegates/{bob}"),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 404, "{}", r.body);
+        let r = call(&ann_c, "GET", "/api/v1/me/calendar-sharing", None).await;
+        assert_eq!(
+            r.json(),
+            serde_json::json!({"shares": [], "delegates": [], "delegating": []})
+        );
+    }
+}

@@ -118,3 +118,126 @@ fn a_calendar_moves_in_and_out_as_an_ics_file() {
         "{trail}"
     );
 }
+
+#[test]
+fn it_shares_a_calendar_and_names_an_assistant_from_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = dev_data(tmp.path());
+    ok(&["--data", &data, "department", "create", "Surgery"]);
+    create_nurse(&data, "Surgery");
+    let ann = "ann.lee@kaiser.org";
+    ok(&[
+        "--data",
+        &data,
+        "account",
+        "create",
+        "--first",
+        "Bob",
+        "--last",
+        "Stone",
+        "--employee-id",
+        "E2",
+        "--category",
+        "clinician",
+        "--department",
+        "Surgery",
+    ]);
+    let bob = "bob.stone@kaiser.org";
+    let shared = ok(&[
+        "--data", &data, "calendar", "share", ann, "calendar", "--with", bob, "--access", "write",
+    ]);
+    assert!(
+        shared.starts_with(&format!("{ann}/calendar shared with {bob} (write), share ")),
+        "{shared}"
+    );
+    ok(&[
+        "--data",
+        &data,
+        "calendar",
+        "share",
+        ann,
+        "calendar",
+        "--with",
+        "department:Surgery",
+    ]);
+    ok(&["--data", &data, "calendar", "delegate", ann, "--to", bob]);
+    let sharing = json(&["--data", &data, "--json", "calendar", "sharing", ann]);
+    let shares = sharing["shares"].as_array().unwrap();
+    let grantees: Vec<(&str, &str)> = shares
+        .iter()
+        .map(|s| {
+            (
+                s["grantee"].as_str().unwrap(),
+                s["access"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        grantees,
+        [(bob, "write"), ("department:Surgery", "read")],
+        "{sharing}"
+    );
+    assert_eq!(sharing["delegates"], serde_json::json!([bob]));
+    let bobs = json(&["--data", &data, "--json", "calendar", "sharing", bob]);
+    assert_eq!(bobs["delegating"], serde_json::json!([ann]), "{bobs}");
+    // Another account's share id is not this one's to end; a wrong access or grantee is named.
+    let id = shares[0]["id"].as_i64().unwrap().to_string();
+    assert!(fails(&["--data", &data, "calendar", "unshare", bob, &id]).contains("has no share"));
+    assert!(
+        fails(&[
+            "--data", &data, "calendar", "share", ann, "calendar", "--with", bob, "--access",
+            "all",
+        ])
+        .contains("not an access")
+    );
+    assert!(
+        fails(&[
+            "--data",
+            &data,
+            "calendar",
+            "share",
+            ann,
+            "calendar",
+            "--with",
+            "department:Nowhere",
+        ])
+        .contains("no department named 'Nowhere'")
+    );
+    assert!(
+        fails(&[
+            "--data",
+            &data,
+            "calendar",
+            "undelegate",
+            bob,
+            "--delegate",
+            ann
+        ])
+        .contains("is not an assistant of")
+    );
+    ok(&["--data", &data, "calendar", "unshare", ann, &id]);
+    ok(&[
+        "--data",
+        &data,
+        "calendar",
+        "undelegate",
+        ann,
+        "--delegate",
+        bob,
+    ]);
+    let after = json(&["--data", &data, "--json", "calendar", "sharing", ann]);
+    assert_eq!(after["shares"].as_array().unwrap().len(), 1, "{after}");
+    assert_eq!(after["delegates"], serde_json::json!([]));
+    let trail = ok(&["--data", &data, "audit", "export", "--actor", &me()]);
+    for action in [
+        "calendar.share",
+        "calendar.unshare",
+        "calendar.delegate",
+        "calendar.undelegate",
+    ] {
+        assert!(
+            trail.contains(&format!("\"action\":\"{action}\"")),
+            "{action} in {trail}"
+        );
+    }
+}

@@ -30,11 +30,12 @@ async fn the_document_is_served_and_lists_every_operation() {
         "/apps/{client_id}",
         "/policies/{section}",
         "/resources/{address}/bookings/{id}/approve",
+        "/me/calendar-sharing/delegating/{address}",
     ] {
         assert!(paths.contains_key(p), "{p} missing");
     }
     let operations: usize = paths.values().map(|m| m.as_object().unwrap().len()).sum();
-    assert_eq!(operations, 87);
+    assert_eq!(operations, 93);
     assert!(doc["components"]["securitySchemes"]["token"].is_object());
     // Every JSON answer is described by a named schema (only the policy document, whose
     // sections are the config file's, is a plain object).

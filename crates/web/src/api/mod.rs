@@ -17,6 +17,7 @@ mod passkeys;
 mod policies;
 mod resources;
 pub(crate) mod session;
+mod shares;
 mod sources;
 pub(crate) mod step_up;
 
@@ -199,6 +200,18 @@ pub fn routes(state: WebState) -> Router<WebState> {
         )
         .route("/me/bookings", get(resources::waiting))
         .route("/me/shared-calendars", get(calendar::shared))
+        .route("/me/calendar-sharing", get(shares::list))
+        .route("/me/calendar-sharing/shares", post(shares::share))
+        .route("/me/calendar-sharing/shares/{id}", delete(shares::unshare))
+        .route("/me/calendar-sharing/delegates", post(shares::add_delegate))
+        .route(
+            "/me/calendar-sharing/delegates/{address}",
+            delete(shares::remove_delegate),
+        )
+        .route(
+            "/me/calendar-sharing/delegating/{address}",
+            delete(shares::leave),
+        )
         .route("/freebusy", get(calendar::free_busy))
         .route("/me/calendar", get(calendar::agenda))
         .route("/me/calendar/events", post(calendar::create_event))

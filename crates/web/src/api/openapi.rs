@@ -3,7 +3,7 @@
 
 use super::{
     accounts, admin, apps, auth, calendar, change_requests, error, invitations, me, passkeys,
-    policies, resources, sources, step_up,
+    policies, resources, shares, sources, step_up,
 };
 use axum::Json;
 use utoipa::OpenApi;
@@ -38,7 +38,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         admin::verify_audit, resources::list, resources::create, resources::show,
         resources::update, resources::remove, resources::bookings, resources::approve,
         resources::decline, resources::waiting, calendar::free_busy, calendar::shared,
-        calendar::agenda, calendar::create_event, calendar::answer,
+        calendar::agenda, calendar::create_event, calendar::answer, shares::list, shares::share,
+        shares::unshare, shares::add_delegate, shares::remove_delegate, shares::leave,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&Security),

@@ -232,23 +232,13 @@ pub async fn delegate(
         Err(to) => return Ok(to),
     };
     let calendars = &state.calendars;
-    let account_of = |address: &str| {
-        let address = address.trim().to_lowercase();
-        let state = state.clone();
-        async move {
-            let mut read = state.store.read().await?;
-            carepost_store::DirectoryRepo::find_account_by_address(&mut read, &address)
-                .await
-                .map(|a| a.map(|a| a.id))
-        }
-    };
     let done = match f.action.as_str() {
         "add" => calendars
             .add_delegate(&who(&s), s.account, &f.address)
             .await
             .map(|_| "delegate"),
-        "remove" | "leave" => match account_of(&f.address).await.map_err(IdentityError::from)? {
-            Some(id) => {
+        "remove" | "leave" => match calendars.account_by_address(&f.address).await {
+            Ok(id) => {
                 let (owner, delegate) = match f.action.as_str() {
                     "remove" => (s.account, id),
                     _ => (id, s.account),
@@ -258,7 +248,7 @@ pub async fn delegate(
                     .await
                     .map(|_| "undelegated")
             }
-            None => Err(DavError::NotFound),
+            Err(e) => Err(e),
         },
         _ => Err(DavError::Invalid("choose add, remove or leave".into())),
     };

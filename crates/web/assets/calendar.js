@@ -58,6 +58,22 @@ const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2
 const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short" });
 const longDay = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
 
+// When an event is, in the reader's time: an all-day event is a span of dates (sent as UTC
+// midnights), so it is placed on those dates wherever the reader is, not on the UTC day's
+// local hours.
+function spanOf(e) {
+  if (!e.all_day) return [e.start * 1000, e.end * 1000];
+  const local = (t) => {
+    const d = new Date(t * 1000);
+    return new Date(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()).getTime();
+  };
+  return [local(e.start), local(e.end)];
+}
+
+// Invitations are looked for this far ahead, whatever range is on screen (the API answers
+// at most 62 days at once).
+const INVITATION_DAYS = 60;
+
 function say(text, isError) {
   const s = document.getElementById("calendar-status");
   s.textContent = text;
@@ -109,9 +125,15 @@ async function load() {
     ? longDay.format(from)
     : `${dayFmt.format(from)} – ${dayFmt.format(addDays(to, -1))}`;
   let events = [];
+  let coming = [];
   try {
     const q = `start=${from.toISOString()}&end=${to.toISOString()}`;
-    events = (await request("GET", `/api/v1/me/calendar?${q}`)).events;
+    const today = startOfDay(new Date());
+    const ahead = `start=${today.toISOString()}&end=${addDays(today, INVITATION_DAYS).toISOString()}`;
+    [events, coming] = await Promise.all([
+      request("GET", `/api/v1/me/calendar?${q}`).then((r) => r.events),
+      request("GET", `/api/v1/me/calendar?${ahead}`).then((r) => r.events),
+    ]);
   } catch (err) {
     say(err.message, true);
   }
@@ -120,14 +142,25 @@ async function load() {
   const box = document.getElementById("calendar-view");
   box.replaceChildren();
   const days = Math.round((to - from) / 86400000);
-  const waiting = events.filter((e) => e.my_answer === "needs-action" && !e.cancelled && !e.owner);
+  // Waiting invitations: those of the coming weeks and those on screen, each meeting once.
+  const seen = new Set();
+  const waiting = coming.concat(events).filter((e) => {
+    if (e.my_answer !== "needs-action" || e.cancelled || e.owner) return false;
+    const key = `${e.calendar}/${e.object}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
   const inv = document.getElementById("invitations");
   inv.replaceChildren(...waiting.map(eventItem));
   document.getElementById("invitations-none").hidden = waiting.length > 0;
   for (let i = 0; i < days; i++) {
     const d0 = addDays(from, i);
     const d1 = addDays(from, i + 1);
-    const todays = events.filter((e) => e.start * 1000 < d1 && e.end * 1000 > d0);
+    const todays = events.filter((e) => {
+      const [s, t] = spanOf(e);
+      return s < d1 && (t > d0 || (t === s && s >= d0));
+    });
     if (cal.view === "agenda" && todays.length === 0) continue;
     const section = el("section", { class: "day", "aria-label": longDay.format(d0) });
     const isToday = d0.getTime() === startOfDay(new Date()).getTime();

@@ -55,15 +55,49 @@ async fn chromium_answers_an_invitation_and_makes_a_meeting_with_a_room() {
         .put(&c, "ward.ics", &meeting, &Default::default())
         .await
         .unwrap();
+    // Another invitation three weeks ahead, outside the week on screen.
+    let later = |d: u64| utc(now + std::time::Duration::from_secs(d));
+    let planning = meeting
+        .replace("UID:ward", "UID:planning")
+        .replace("Ward meeting", "Audit planning")
+        .replace(&start, &later(21 * 86_400))
+        .replace(&end, &later(21 * 86_400 + 3600));
+    ctx.calendars
+        .put(&c, "planning.ics", &planning, &Default::default())
+        .await
+        .unwrap();
+    // An all-day event in Ann's own calendar, two days on.
+    let day = later(2 * 86_400)[..8].to_string();
+    let next = later(3 * 86_400)[..8].to_string();
+    let ann_id = ctx.directory.find_account(&admin(), &ann).await.unwrap().id;
+    let own = ctx.calendars.calendar(ann_id, "calendar").await.unwrap();
+    let all_day = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:staff-day\r\n\
+         DTSTAMP:20260901T000000Z\r\nDTSTART;VALUE=DATE:{day}\r\nDTEND;VALUE=DATE:{next}\r\n\
+         SUMMARY:Staff day\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    ctx.calendars
+        .put(&own, "staff-day.ics", &all_day, &Default::default())
+        .await
+        .unwrap();
     let base = format!("https://localhost:{}", s.running.https.unwrap().port());
     let seen = run_script(
         "calendar_browser.cjs",
-        &[&base, &ann, GOOD, &bob, &room.address],
+        &[&base, &ann, GOOD, &bob, &room.address, &day],
         &chromium,
     )
     .await;
     assert_eq!(seen["invitation"], true, "{seen}");
-    assert_eq!(seen["waiting_after"], 0, "{seen}");
+    assert_eq!(
+        seen["waiting_after"],
+        serde_json::json!(["Audit planning"]),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["all_day_on"],
+        serde_json::json!([seen["all_day_want"]]),
+        "{seen}"
+    );
     assert!(
         seen["week_shows"].to_string().contains("accepted"),
         "{seen}"
@@ -90,7 +124,6 @@ async fn chromium_answers_an_invitation_and_makes_a_meeting_with_a_room() {
         .to_string();
     assert!(line.contains("PARTSTAT=ACCEPTED"), "{line}");
     // ...and the new meeting is Bob's invitation and the room's booking.
-    let ann_id = ctx.directory.find_account(&admin(), &ann).await.unwrap().id;
     let mine = ctx
         .calendars
         .objects(&ctx.calendars.calendar(ann_id, "calendar").await.unwrap())

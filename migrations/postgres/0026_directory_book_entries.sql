@@ -78,11 +78,16 @@ CREATE TRIGGER mail_lists_back AFTER INSERT ON mail_lists
 FOR EACH ROW EXECUTE FUNCTION mail_lists_back();
 
 -- A renamed department: every account and resource in it takes a number of its own (a sync
--- pages by number, so two cards never share one). directory_seq is locked first, so no
--- account or resource joins the department between the count and the renumbering.
+-- pages by number, so two cards never share one). The department's rows are locked first,
+-- in id order, and directory_seq after them: a write of one of those accounts takes its row
+-- and then directory_seq too, so the two wait for each other instead of deadlocking. Once
+-- directory_seq is held no account or resource joins the department before the renumbering
+-- (one that joins takes directory_seq first and has committed by then).
 CREATE FUNCTION departments_renumber_cards() RETURNS trigger AS $$
 DECLARE base BIGINT; na BIGINT; nr BIGINT;
 BEGIN
+    PERFORM 1 FROM accounts WHERE department_id = NEW.id ORDER BY id FOR UPDATE;
+    PERFORM 1 FROM calendar_resources WHERE department_id = NEW.id ORDER BY id FOR UPDATE;
     PERFORM 1 FROM directory_seq WHERE id = 1 FOR UPDATE;
     SELECT COUNT(*) INTO na FROM accounts WHERE department_id = NEW.id;
     SELECT COUNT(*) INTO nr FROM calendar_resources WHERE department_id = NEW.id;

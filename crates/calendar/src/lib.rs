@@ -35,8 +35,8 @@ pub use freebusy::{
 };
 pub use mailed::ReplyOutcome;
 pub use query::{
-    Collation, CompQuery, ParamQuery, PropQuery, Range, TextQuery, Unanswerable, expanded,
-    object_matches,
+    Collation, CompQuery, ParamQuery, PropQuery, Range, TextQuery, TooLarge, Unanswerable,
+    expanded, object_matches,
 };
 pub use resources::{
     Booking, DEFAULT_WINDOW_DAYS, Resource, ResourceSpec, Resources, minutes_in_words,

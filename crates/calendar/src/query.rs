@@ -9,11 +9,14 @@ use crate::ical::{self, MAX_INSTANCES};
 use crate::{Calendars, Collection, DavError, DavObject};
 use calcard::common::PartialDateTime;
 use calcard::common::timezone::Tz;
+use calcard::icalendar::timezone::TzResolver;
 use calcard::icalendar::{
     ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarParameter,
     ICalendarParameterName, ICalendarProperty, ICalendarValue, ICalendarValueType,
 };
 use carepost_store::DavRepo;
+use std::cell::OnceCell;
+use std::collections::HashMap;
 
 /// A time range, seconds since the epoch; either end may be open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,20 +53,26 @@ impl Collation {
     }
 }
 
+/// A `text-match`; its text is folded by its collation once, when it is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextQuery {
-    pub text: String,
-    pub negate: bool,
-    pub collation: Collation,
+    folded: String,
+    negate: bool,
+    collation: Collation,
 }
 
 impl TextQuery {
+    pub fn new(text: &str, negate: bool, collation: Collation) -> TextQuery {
+        TextQuery {
+            folded: collation.fold(text),
+            negate,
+            collation,
+        }
+    }
+
     /// RFC 4791 section 9.7.5: a substring match, negated on request.
     fn matches(&self, value: &str) -> bool {
-        let hit = self
-            .collation
-            .fold(value)
-            .contains(&self.collation.fold(&self.text));
+        let hit = self.collation.fold(value).contains(&self.folded);
         hit != self.negate
     }
 }
@@ -132,51 +141,86 @@ impl CompQuery {
     }
 }
 
-/// Each instance as (component, start, end), and whether a rule goes on past them.
-type Instances = (Vec<(u32, i64, i64)>, bool);
-
-/// One parsed object and, computed once when a time range asks, its instances.
-struct Object<'a> {
-    ical: &'a ICalendar,
-    instances: std::cell::OnceCell<Instances>,
+/// Each instance as (component, start, end) in the order calcard gives them, the same by
+/// component, and whether a rule goes on past them.
+struct Instances {
+    all: Vec<(u32, i64, i64)>,
+    by_component: HashMap<u32, Vec<(i64, i64)>>,
+    more: bool,
 }
 
-impl Object<'_> {
-    fn component(&self, id: u32) -> Option<&ICalendarComponent> {
+/// One parsed object and, computed once when first asked, its instances and the resolver of
+/// its time zones.
+struct Object<'a> {
+    ical: &'a ICalendar,
+    instances: OnceCell<Instances>,
+    resolver: OnceCell<TzResolver<&'a str>>,
+}
+
+impl<'a> Object<'a> {
+    fn new(ical: &'a ICalendar) -> Object<'a> {
+        Object {
+            ical,
+            instances: OnceCell::new(),
+            resolver: OnceCell::new(),
+        }
+    }
+
+    fn component(&self, id: u32) -> Option<&'a ICalendarComponent> {
         self.ical.components.get(id as usize)
+    }
+
+    fn resolver(&self) -> &TzResolver<&'a str> {
+        self.resolver
+            .get_or_init(|| self.ical.build_tz_resolver().with_default(Tz::Floating))
+    }
+
+    /// The UTC second a date-time property names, read in its own time zone.
+    fn seconds(&self, e: &ICalendarEntry) -> Option<i64> {
+        let tzid = e
+            .parameter(&ICalendarParameterName::Tzid)
+            .and_then(|p| p.as_text());
+        e.values
+            .first()?
+            .as_partial_date_time()?
+            .to_date_time_with_tz(self.resolver().resolve_or_default(tzid))
+            .map(|d| d.timestamp())
     }
 
     fn instances(&self) -> &Instances {
         self.instances.get_or_init(|| {
             let expanded = self.ical.expand_dates(Tz::Floating, MAX_INSTANCES);
             let more = expanded.events.len() >= MAX_INSTANCES;
-            let times = expanded
-                .events
-                .iter()
-                .map(|e| {
-                    let (s, end) = e.timestamps();
-                    (e.comp_id, s, end)
-                })
-                .collect();
-            (times, more)
+            let mut all = Vec::with_capacity(expanded.events.len());
+            let mut by_component: HashMap<u32, Vec<(i64, i64)>> = HashMap::new();
+            for e in &expanded.events {
+                let (s, end) = e.timestamps();
+                all.push((e.comp_id, s, end));
+                by_component.entry(e.comp_id).or_default().push((s, end));
+            }
+            Instances {
+                all,
+                by_component,
+                more,
+            }
         })
     }
 
     /// Whether component `id` has an instance in `r` (RFC 4791 section 9.9). A task without
     /// any time meets every range, as the RFC's table says.
     fn meets(&self, id: u32, r: Range) -> bool {
-        let (all, more) = self.instances();
-        let times: Vec<(i64, i64)> = all
-            .iter()
-            .filter(|t| t.0 == id)
-            .map(|t| (t.1, t.2))
-            .collect();
+        let instances = self.instances();
+        let times = instances
+            .by_component
+            .get(&id)
+            .map_or(&[][..], Vec::as_slice);
+        let more = instances.more;
         if times.is_empty() {
             return self
                 .component(id)
                 .is_some_and(|c| c.component_type == ICalendarComponentType::VTodo);
         }
-        ical::hits(&times, *more, r.start, r.end)
+        ical::hits(times, more, r.start, r.end)
     }
 
     fn comp_matches(&self, within: &[u32], q: &CompQuery) -> bool {
@@ -216,17 +260,8 @@ impl Object<'_> {
 
     /// A date-time property in `r`: start <= value < end (RFC 4791 section 9.9).
     fn time_in(&self, e: &ICalendarEntry, r: Range) -> bool {
-        let tzid = e
-            .parameter(&ICalendarParameterName::Tzid)
-            .and_then(|p| p.as_text());
-        let resolver = self.ical.build_tz_resolver().with_default(Tz::Floating);
-        let at = e
-            .values
-            .first()
-            .and_then(|v| v.as_partial_date_time())
-            .and_then(|d| d.to_date_time_with_tz(resolver.resolve_or_default(tzid)))
-            .map(|d| d.timestamp());
-        at.is_some_and(|t| r.start.is_none_or(|s| t >= s) && r.end.is_none_or(|end| t < end))
+        self.seconds(e)
+            .is_some_and(|t| r.start.is_none_or(|s| t >= s) && r.end.is_none_or(|end| t < end))
     }
 }
 
@@ -265,10 +300,7 @@ pub fn object_matches(text: &str, q: &CompQuery) -> bool {
     let Ok(ical) = ical::parse(text) else {
         return false;
     };
-    let o = Object {
-        ical: &ical,
-        instances: std::cell::OnceCell::new(),
-    };
+    let o = Object::new(&ical);
     q.comps.iter().all(|inner| {
         o.component(0)
             .is_some_and(|root| o.comp_matches(&root.component_ids, inner))
@@ -310,17 +342,24 @@ fn utc(name: ICalendarProperty, at: i64, date_only: bool) -> ICalendarEntry {
     }
 }
 
+/// An expansion went past the bytes it was allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge;
+
 /// The object with each instance meeting `r` as a component of its own, times in UTC, a
 /// RECURRENCE-ID on each instance of a recurring one, no rule and no time zones (RFC 4791
-/// section 9.6.5). Floating times are read as UTC, as elsewhere. `None` when it is not a
-/// valid object.
-pub fn expanded(text: &str, r: Range) -> Option<String> {
-    let ical = ical::parse(text).ok()?;
-    let o = Object {
-        ical: &ical,
-        instances: std::cell::OnceCell::new(),
+/// section 9.6.5). Floating times are read as UTC, as elsewhere. `Ok(None)` when it is not
+/// a valid object; `TooLarge` as soon as the instances written come to more than `budget`
+/// bytes (each is a copy of its component: a large object repeated daily would otherwise
+/// make gigabytes), which is taken off the budget as it goes.
+pub fn expanded(text: &str, r: Range, budget: &mut usize) -> Result<Option<String>, TooLarge> {
+    let Ok(ical) = ical::parse(text) else {
+        return Ok(None);
     };
-    let root = o.component(0)?;
+    let o = Object::new(&ical);
+    let Some(root) = o.component(0) else {
+        return Ok(None);
+    };
     let recurring = ical.components.iter().any(|c| c.is_recurrent_or_override());
     let mut out = ICalendar {
         components: vec![ICalendarComponent {
@@ -329,13 +368,18 @@ pub fn expanded(text: &str, r: Range) -> Option<String> {
             component_ids: Vec::new(),
         }],
     };
-    let resolver = ical.build_tz_resolver().with_default(Tz::Floating);
-    let (times, _) = o.instances();
-    for &(id, start, end) in times {
+    for &(id, start, end) in &o.instances().all {
         if !ical::hits(&[(start, end)], false, r.start, r.end) {
             continue;
         }
         let Some(c) = o.component(id) else { continue };
+        let cost = c.size()
+            + c.component_ids
+                .iter()
+                .filter_map(|&a| o.component(a))
+                .map(ICalendarComponent::size)
+                .sum::<usize>();
+        *budget = budget.checked_sub(cost).ok_or(TooLarge)?;
         let date_only = c
             .property(&ICalendarProperty::Dtstart)
             .and_then(|e| e.values.first())
@@ -360,43 +404,42 @@ pub fn expanded(text: &str, r: Range) -> Option<String> {
             // An override keeps the instance it replaces; others are named by their start.
             let rid = c
                 .property(&ICalendarProperty::RecurrenceId)
-                .and_then(|e| {
-                    let tzid = e
-                        .parameter(&ICalendarParameterName::Tzid)
-                        .and_then(|p| p.as_text());
-                    e.values
-                        .first()?
-                        .as_partial_date_time()?
-                        .to_date_time_with_tz(resolver.resolve_or_default(tzid))
-                })
-                .map_or(start, |d| d.timestamp());
+                .and_then(|e| o.seconds(e))
+                .unwrap_or(start);
             entries.push(utc(ICalendarProperty::RecurrenceId, rid, date_only));
         }
         // The instance's alarms come along; everything below them is copied as it is.
         let mut alarms = Vec::new();
+        let at = |out: &ICalendar| u32::try_from(out.components.len()).map_err(|_| TooLarge);
         for &child in &c.component_ids {
             if let Some(a) = o.component(child) {
-                alarms.push(u32::try_from(out.components.len()).ok()?);
+                alarms.push(at(&out)?);
                 out.components.push(ICalendarComponent {
                     component_ids: Vec::new(),
                     ..a.clone()
                 });
             }
         }
-        let at = u32::try_from(out.components.len()).ok()?;
-        out.components[0].component_ids.push(at);
+        let here = at(&out)?;
+        out.components[0].component_ids.push(here);
         out.components.push(ICalendarComponent {
             component_type: c.component_type.clone(),
             entries,
             component_ids: alarms,
         });
     }
-    Some(out.to_string())
+    Ok(Some(out.to_string()))
 }
 
 impl Calendars {
-    /// The objects of `c` that meet the filter `q`, as the caller may see them.
-    pub async fn query(&self, c: &Collection, q: &CompQuery) -> Result<Vec<DavObject>, DavError> {
+    /// The objects of `c` that meet the filter `q`, as the caller may see them; at most
+    /// `limit` (the caller refuses an answer that would be longer).
+    pub async fn query(
+        &self,
+        c: &Collection,
+        q: &CompQuery,
+        limit: usize,
+    ) -> Result<Vec<DavObject>, DavError> {
         let (component, range) = q.narrowing();
         let mut read = self.store.read().await?;
         let rows = read
@@ -407,6 +450,7 @@ impl Calendars {
             .filter(|r| component.is_none_or(|k| r.component.eq_ignore_ascii_case(k)))
             .map(|r| c.shown(r))
             .filter(|o| object_matches(&o.data, q))
+            .take(limit)
             .collect())
     }
 }
@@ -430,11 +474,7 @@ mod tests {
         END:VTODO\r\nEND:VCALENDAR\r\n";
 
     fn text(s: &str) -> Option<TextQuery> {
-        Some(TextQuery {
-            text: s.to_string(),
-            negate: false,
-            collation: Collation::AsciiCasemap,
-        })
+        Some(TextQuery::new(s, false, Collation::AsciiCasemap))
     }
 
     fn calendar(inner: CompQuery) -> CompQuery {
@@ -462,10 +502,7 @@ mod tests {
                 props: vec![prop(
                     "SUMMARY",
                     PropQuery {
-                        text: Some(TextQuery {
-                            negate,
-                            ..text(s).unwrap()
-                        }),
+                        text: Some(TextQuery::new(s, negate, Collation::AsciiCasemap)),
                         ..PropQuery::default()
                     },
                 )],
@@ -478,7 +515,7 @@ mod tests {
         assert!(!object_matches(TODO, &by_summary("order", false)));
         // Octet compares case.
         let mut q = by_summary("WARD", false);
-        q.comps[0].props[0].text.as_mut().unwrap().collation = Collation::Octet;
+        q.comps[0].props[0].text = Some(TextQuery::new("WARD", false, Collation::Octet));
         assert!(!object_matches(WEEKLY, &q));
         // A task that is not completed: COMPLETED is not defined.
         let open = calendar(CompQuery {
@@ -610,7 +647,9 @@ mod tests {
             start: Some(DEC_14 - 7 * 86_400),
             end: Some(DEC_14 + 7 * 86_400),
         };
-        let out = expanded(WEEKLY, week).unwrap();
+        let out = expanded(WEEKLY, week, &mut { usize::MAX })
+            .unwrap()
+            .unwrap();
         assert_eq!(out.matches("BEGIN:VEVENT").count(), 2, "{out}");
         assert!(!out.contains("RRULE"), "{out}");
         assert!(out.contains("RECURRENCE-ID:20261207T090000Z"), "{out}");
@@ -625,7 +664,7 @@ mod tests {
             BEGIN:VEVENT\r\nUID:z\r\nDTSTAMP:20261201T000000Z\r\n\
             DTSTART;TZID=Europe/Berlin:20261214T090000\r\n\
             DTEND;TZID=Europe/Berlin:20261214T093000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
-        let out = expanded(zoned, week).unwrap();
+        let out = expanded(zoned, week, &mut { usize::MAX }).unwrap().unwrap();
         assert!(out.contains("DTSTART:20261214T080000Z"), "{out}");
         assert!(out.contains("DTEND:20261214T083000Z"), "{out}");
         assert!(!out.contains("RECURRENCE-ID"), "{out}");
@@ -633,7 +672,12 @@ mod tests {
         let all_day = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n\
             BEGIN:VEVENT\r\nUID:d\r\nDTSTAMP:20261201T000000Z\r\n\
             DTSTART;VALUE=DATE:20261214\r\nDTEND;VALUE=DATE:20261215\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
-        let out = expanded(all_day, week).unwrap();
+        let out = expanded(all_day, week, &mut { usize::MAX })
+            .unwrap()
+            .unwrap();
         assert!(out.contains("DTSTART;VALUE=DATE:20261214"), "{out}");
+        // Past its budget an expansion stops, whatever the object is.
+        let mut small = 100;
+        assert_eq!(expanded(WEEKLY, week, &mut small), Err(TooLarge));
     }
 }

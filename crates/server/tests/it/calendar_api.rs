@@ -6,6 +6,7 @@
 
 use crate::oidc::{ehr, post_form, register};
 use crate::smtp::server_with_staff;
+use crate::support::with_cookies;
 use crate::support::{admin, with_token};
 use carepost_calendar::ResourceSpec;
 use carepost_oidc::NewClient;
@@ -179,24 +180,19 @@ async fn the_calendar_api_makes_meetings_answers_them_and_shows_private_events_a
         eprintln!("-- on {}", db.backend);
         let (s, ann, bob) = server_with_staff(db).await;
         let (ann_c, bob_c) = (session(&s, &ann).await, session(&s, &bob).await);
-        let call = |cookie: &str, method: &str, path: &str, body: Option<&str>| {
-            let (cookie, method, path, body) = (
-                cookie.to_string(),
-                method.to_string(),
-                path.to_string(),
-                body.map(str::to_string),
-            );
-            let s = &s;
-            async move {
-                crate::support::with_cookies(s, &cookie, &method, &path, body.as_deref()).await
-            }
-        };
         // 2026-12-10 09:00 and 10:00 UTC.
         let (start, end) = (1_796_893_200, 1_796_896_800);
         let meeting = format!(
             r#"{{"title":"Case review","start":{start},"end":{end},"attendees":["{bob}"]}}"#
         );
-        let r = call(&ann_c, "POST", "/api/v1/me/calendar/events", Some(&meeting)).await;
+        let r = with_cookies(
+            &s,
+            &ann_c,
+            "POST",
+            "/api/v1/me/calendar/events",
+            Some(&meeting),
+        )
+        .await;
         assert_eq!(r.status, 201, "{}", r.body);
         // Without the request header a browser form cannot send, nothing is made.
         let forged = carepost_testkit::https_request(
@@ -217,11 +213,12 @@ async fn the_calendar_api_makes_meetings_answers_them_and_shows_private_events_a
             r#"{"title":"x","start":-9223372036854775808,"end":9223372036854775807}"#.to_string(),
             format!(r#"{{"title":"","start":{start},"end":{end}}}"#),
         ] {
-            let r = call(&ann_c, "POST", "/api/v1/me/calendar/events", Some(&bad)).await;
+            let r =
+                with_cookies(&s, &ann_c, "POST", "/api/v1/me/calendar/events", Some(&bad)).await;
             assert_eq!(r.status, 400, "{bad}: {}", r.body);
         }
         let range = "/api/v1/me/calendar?start=2026-12-10T00:00:00Z&end=2026-12-11T00:00:00Z";
-        let r = call(&bob_c, "GET", range, None).await;
+        let r = with_cookies(&s, &bob_c, "GET", range, None).await;
         assert_eq!(r.status, 200, "{}", r.body);
         let j = r.json();
         let invite = &j["events"][0];
@@ -232,11 +229,18 @@ async fn the_calendar_api_makes_meetings_answers_them_and_shows_private_events_a
             invite["calendar"].as_str().unwrap(),
             invite["object"].as_str().unwrap()
         );
-        let r = call(&bob_c, "POST", &answer, Some(r#"{"answer":"perhaps"}"#)).await;
+        let r = with_cookies(&s, &bob_c, "POST", &answer, Some(r#"{"answer":"perhaps"}"#)).await;
         assert_eq!(r.status, 400, "{}", r.body);
-        let r = call(&bob_c, "POST", &answer, Some(r#"{"answer":"accepted"}"#)).await;
+        let r = with_cookies(
+            &s,
+            &bob_c,
+            "POST",
+            &answer,
+            Some(r#"{"answer":"accepted"}"#),
+        )
+        .await;
         assert_eq!(r.status, 204, "{}", r.body);
-        let r = call(&ann_c, "GET", range, None).await;
+        let r = with_cookies(&s, &ann_c, "GET", range, None).await;
         let mine = &r.json()["events"][0];
         assert_eq!(
             mine["my_answer"],
@@ -265,7 +269,14 @@ async fn the_calendar_api_makes_meetings_answers_them_and_shows_private_events_a
             c.id,
             mine["object"].as_str().unwrap()
         );
-        let r = call(&bob_c, "POST", &theirs, Some(r#"{"answer":"declined"}"#)).await;
+        let r = with_cookies(
+            &s,
+            &bob_c,
+            "POST",
+            &theirs,
+            Some(r#"{"answer":"declined"}"#),
+        )
+        .await;
         assert_eq!(r.status, 403, "{}", r.body);
 
         // A private event shared with Bob shows to him as busy.
@@ -295,7 +306,7 @@ async fn the_calendar_api_makes_meetings_answers_them_and_shows_private_events_a
             )
             .await
             .unwrap();
-        let r = call(&bob_c, "GET", range, None).await;
+        let r = with_cookies(&s, &bob_c, "GET", range, None).await;
         assert!(r.body.contains(r#""summary":"Busy""#), "{}", r.body);
         assert!(!r.body.contains("Oncology"), "{}", r.body);
     }
@@ -307,25 +318,13 @@ async fn the_api_shares_calendars_names_assistants_and_ends_both() {
         eprintln!("-- on {}", db.backend);
         let (s, ann, bob) = server_with_staff(db).await;
         let (ann_c, bob_c) = (session(&s, &ann).await, session(&s, &bob).await);
-        let call = |cookie: &str, method: &str, path: &str, body: Option<&str>| {
-            let (cookie, method, path, body) = (
-                cookie.to_string(),
-                method.to_string(),
-                path.to_string(),
-                body.map(str::to_string),
-            );
-            let s = &s;
-            async move {
-                crate::support::with_cookies(s, &cookie, &method, &path, body.as_deref()).await
-            }
-        };
         let shares = "/api/v1/me/calendar-sharing/shares";
         let body = format!(r#"{{"calendar":"calendar","with":"{bob}","access":"write"}}"#);
-        let r = call(&ann_c, "POST", shares, Some(&body)).await;
+        let r = with_cookies(&s, &ann_c, "POST", shares, Some(&body)).await;
         assert_eq!(r.status, 201, "{}", r.body);
         let id = r.json()["id"].as_i64().unwrap();
         assert_eq!(r.json()["access"], "write");
-        let r = call(&bob_c, "GET", "/api/v1/me/shared-calendars", None).await;
+        let r = with_cookies(&s, &bob_c, "GET", "/api/v1/me/shared-calendars", None).await;
         assert_eq!(
             r.json()["calendars"][0]["owner"],
             ann.as_str(),
@@ -355,11 +354,12 @@ async fn the_api_shares_calendars_names_assistants_and_ends_both() {
                 400,
             ),
         ] {
-            let r = call(&ann_c, "POST", shares, Some(&bad)).await;
+            let r = with_cookies(&s, &ann_c, "POST", shares, Some(&bad)).await;
             assert_eq!(r.status, status, "{bad}: {}", r.body);
             assert!(r.json()["message"].is_string(), "{}", r.body);
         }
-        let r = call(
+        let r = with_cookies(
+            &s,
             &ann_c,
             "POST",
             "/api/v1/me/calendar-sharing/delegates",
@@ -367,11 +367,11 @@ async fn the_api_shares_calendars_names_assistants_and_ends_both() {
         )
         .await;
         assert_eq!(r.status, 204, "{}", r.body);
-        let r = call(&ann_c, "GET", "/api/v1/me/calendar-sharing", None).await;
+        let r = with_cookies(&s, &ann_c, "GET", "/api/v1/me/calendar-sharing", None).await;
         let j = r.json();
         assert_eq!(j["shares"][0]["grantee"], bob.as_str(), "{j}");
         assert_eq!(j["delegates"], serde_json::json!([bob]), "{j}");
-        let r = call(&bob_c, "GET", "/api/v1/me/calendar-sharing", None).await;
+        let r = with_cookies(&s, &bob_c, "GET", "/api/v1/me/calendar-sharing", None).await;
         assert_eq!(
             r.json()["delegating"],
             serde_json::json!([ann]),
@@ -379,11 +379,12 @@ async fn the_api_shares_calendars_names_assistants_and_ends_both() {
             r.body
         );
         // Bob leaves the share and steps down; Ann's own calendar stays hers.
-        let r = call(&bob_c, "DELETE", &format!("{shares}/{id}"), None).await;
+        let r = with_cookies(&s, &bob_c, "DELETE", &format!("{shares}/{id}"), None).await;
         assert_eq!(r.status, 204, "{}", r.body);
-        let r = call(&bob_c, "DELETE", &format!("{shares}/{id}"), None).await;
+        let r = with_cookies(&s, &bob_c, "DELETE", &format!("{shares}/{id}"), None).await;
         assert_eq!(r.status, 404, "{}", r.body);
-        let r = call(
+        let r = with_cookies(
+            &s,
             &bob_c,
             "DELETE",
             &format!("/api/v1/me/calendar-sharing/delegating/{ann}"),
@@ -391,7 +392,8 @@ async fn the_api_shares_calendars_names_assistants_and_ends_both() {
         )
         .await;
         assert_eq!(r.status, 204, "{}", r.body);
-        let r = call(
+        let r = with_cookies(
+            &s,
             &ann_c,
             "DELETE",
             &format!("/api/v1/me/calendar-sharing/delegates/{bob}"),
@@ -399,7 +401,7 @@ async fn the_api_shares_calendars_names_assistants_and_ends_both() {
         )
         .await;
         assert_eq!(r.status, 404, "{}", r.body);
-        let r = call(&ann_c, "GET", "/api/v1/me/calendar-sharing", None).await;
+        let r = with_cookies(&s, &ann_c, "GET", "/api/v1/me/calendar-sharing", None).await;
         assert_eq!(
             r.json(),
             serde_json::json!({"shares": [], "delegates": [], "delegating": []})

@@ -91,6 +91,20 @@ s, body = query(cal_path, "<c:comp-filter name='VEVENT'/>")
 print("bad-root", s, "valid-filter" in body)
 s, body = query(cal_path, ev(""), "<c:calendar-data><c:expand start='20261207T000000Z'/></c:calendar-data>")
 print("open-expand", s)
+s, body = query(cal_path, ev(""), "<c:calendar-data><c:expand start='20261207T000000Z' end='20301207T000000Z'/></c:calendar-data>")
+print("long-expand", s)
+params = "".join("<c:param-filter name='X-%d'/>" % i for i in range(250))
+s, body = query(cal_path, ev("<c:prop-filter name='ATTENDEE'>" + params + "</c:prop-filter>"))
+print("many-params", s, "supported-filter" in body)
+s, body = query(cal_path, text("x" * 2000))
+print("long-text", s, "supported-filter" in body)
+# A big object repeated daily: its expansion would pass the answer's budget.
+big = (head + "BEGIN:VEVENT\r\nUID:big\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20270101T090000Z\r\n"
+       "DTEND:20270101T100000Z\r\nRRULE:FREQ=DAILY;COUNT=200\r\nDESCRIPTION:" + "y" * 900000 +
+       "\r\nSUMMARY:Big\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+print("big-put", req("PUT", cal_path + "big.ics", big, ical)[0])
+s, body = query(cal_path, ev(""), "<c:calendar-data><c:expand start='20270101T000000Z' end='20271231T000000Z'/></c:calendar-data>")
+print("big-expand", s, "number-of-matches-within-limits" in body)
 "#;
 
 #[tokio::test]
@@ -124,6 +138,11 @@ async fn calendar_queries_filter_expand_and_refuse_as_rfc_4791_says() {
             "alarm-range 403 True",
             "bad-root 403 True",
             "open-expand 400",
+            "long-expand 400",
+            "many-params 403 True",
+            "long-text 403 True",
+            "big-put 201",
+            "big-expand 403 True",
         ] {
             assert!(out.lines().any(|l| l == want), "{want:?} not in:\n{out}");
         }

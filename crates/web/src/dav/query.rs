@@ -4,7 +4,7 @@
 //! `expand` each instance in the range on its own.
 
 use super::auth::DavUser;
-use super::{MAX_REPORT, condition, dav_error, multistatus, over_limit, props};
+use super::{MAX_REPORT, condition, dav_error, multistatus, over_limit, plain, props};
 use axum::http::StatusCode;
 use axum::response::Response;
 use carepost_calendar::{
@@ -14,8 +14,14 @@ use carepost_proto_dav::{
     CompFilter, DataShape, Multistatus, Name, PropFilter, PropRequest, TextMatch, TimeRange,
 };
 
-/// Filters nested or listed past this are refused: a query is a few dozen elements.
+/// Filters nested or listed past this are refused (a query is a few dozen elements), as is
+/// a text to match longer than a line of text.
 const MAX_FILTER_NODES: usize = 200;
+const MAX_MATCH_TEXT: usize = 1024;
+/// The calendar data one answer carries at most, expanded or not (past it: 403
+/// `number-of-matches-within-limits`), and the longest range an `expand` covers.
+const MAX_ANSWER_BYTES: usize = 64 << 20;
+const MAX_EXPAND_RANGE: i64 = 366 * 86_400;
 
 fn range(r: TimeRange) -> Range {
     Range {
@@ -39,15 +45,18 @@ fn query_of(f: CompFilter) -> Result<CompQuery, Name> {
 }
 
 fn text(t: TextMatch) -> Result<TextQuery, Name> {
-    Ok(TextQuery {
-        collation: Collation::named(&t.collation).ok_or(Name::caldav("supported-collation"))?,
-        text: t.text,
-        negate: t.negate,
-    })
+    if t.text.len() > MAX_MATCH_TEXT {
+        return Err(Name::caldav("supported-filter"));
+    }
+    let collation = Collation::named(&t.collation).ok_or(Name::caldav("supported-collation"))?;
+    Ok(TextQuery::new(&t.text, t.negate, collation))
 }
 
 fn comp(f: CompFilter, nodes: &mut usize) -> Result<CompQuery, Name> {
-    *nodes += 1 + f.props.len();
+    *nodes += 1 + f.props.iter().map(|p| 1 + p.params.len()).sum::<usize>();
+    if *nodes > MAX_FILTER_NODES {
+        return Err(Name::caldav("supported-filter"));
+    }
     let props = f.props.into_iter().map(prop).collect::<Result<_, _>>()?;
     let comps = f
         .comps
@@ -96,19 +105,35 @@ pub(super) async fn calendar_query(
         Ok(q) => q,
         Err(name) => return condition(StatusCode::FORBIDDEN, name),
     };
-    let found = match state.calendars.query(c, &q).await {
+    if let Some(DataShape::Expand(r)) = shape
+        && r.end.unwrap_or(0).saturating_sub(r.start.unwrap_or(0)) > MAX_EXPAND_RANGE
+    {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "an expand range must be a year or less",
+        );
+    }
+    let found = match state.calendars.query(c, &q, MAX_REPORT + 1).await {
         Ok(os) if os.len() > MAX_REPORT => return over_limit(),
         Ok(os) => os,
         Err(e) => return dav_error(e),
     };
+    let mut budget = MAX_ANSWER_BYTES;
     let mut m = Multistatus::new();
     for mut o in found {
         // `limit-recurrence-set` is answered with the whole object: the master and every
         // override, more than it asks, which RFC 4791 section 9.6.6 lets a client take.
-        if let Some(DataShape::Expand(r)) = shape
-            && let Some(text) = carepost_calendar::expanded(&o.data, range(r))
-        {
-            o.data = text;
+        if let Some(DataShape::Expand(r)) = shape {
+            match carepost_calendar::expanded(&o.data, range(r), &mut budget) {
+                Ok(Some(text)) => o.data = text,
+                Ok(None) => {}
+                Err(carepost_calendar::TooLarge) => return over_limit(),
+            }
+        } else {
+            match budget.checked_sub(o.data.len()) {
+                Some(left) => budget = left,
+                None => return over_limit(),
+            }
         }
         props::object(&mut m, user, c, &o, &props);
     }

@@ -129,6 +129,7 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         clock: context.clock.clone(),
         sign_in_limiter: std::sync::Arc::new(carepost_web::api::sign_in_limiter()),
         token_refusals: std::sync::Arc::new(carepost_web::api::sign_in_limiter()),
+        calendar_limiter: std::sync::Arc::new(carepost_web::api::calendar_limiter()),
         read_ahead: carepost_web::read_ahead_budget(),
         calendars: context.calendars.clone(),
         resources: context.resources.clone(),

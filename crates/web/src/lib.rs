@@ -43,6 +43,9 @@ pub struct WebState {
     pub calendars: carepost_calendar::Calendars,
     /// Rooms and equipment (their management and their bookings).
     pub resources: carepost_calendar::Resources,
+    /// Free/busy questions and meetings made over the API, per caller (see
+    /// `api::calendar_limiter`).
+    pub calendar_limiter: Arc<api::SignInLimiter>,
     /// DAV credentials verified in the last minute (see `dav::auth`).
     pub dav_auth: Arc<DavAuthCache>,
 }

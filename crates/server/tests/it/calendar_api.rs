@@ -408,3 +408,38 @@ async fn the_api_shares_calendars_names_assistants_and_ends_both() {
         );
     }
 }
+
+#[tokio::test]
+async fn free_busy_is_limited_per_caller() {
+    // Not a storage test: the limit is kept in memory.
+    let (s, ann, bob) = server_with_staff(carepost_testkit::TestDb::sqlite()).await;
+    let (ann_c, bob_c) = (session(&s, &ann).await, session(&s, &bob).await);
+    let ask = format!(
+        "/api/v1/freebusy?attendees={bob}&start=2026-12-10T00:00:00Z&end=2026-12-11T00:00:00Z"
+    );
+    // Past the burst of 200 (and what refills meanwhile), Ann is told to wait...
+    let mut refused = None;
+    for _ in 0..400 {
+        let r = with_cookies(&s, &ann_c, "GET", &ask, None).await;
+        if r.status != 200 {
+            refused = Some(r);
+            break;
+        }
+    }
+    let r = refused.expect("400 questions in a row were all answered");
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(r.json()["error"], "too_many_requests", "{}", r.body);
+    // ...and so is a meeting she makes, while Bob, another caller, is answered.
+    let meeting = r#"{"title":"x","start":1796893200,"end":1796896800}"#;
+    let r = with_cookies(
+        &s,
+        &ann_c,
+        "POST",
+        "/api/v1/me/calendar/events",
+        Some(meeting),
+    )
+    .await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    let r = with_cookies(&s, &bob_c, "GET", &ask, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}

@@ -24,8 +24,33 @@ const MAX_ATTENDEES: usize = 100;
 const MAX_RANGE_SECONDS: i64 = 366 * 86_400;
 
 /// Who asks for free/busy: a signed-in person, an API token, or an application with the
-/// scope. Anything else is 401.
-pub struct FreeBusyCaller;
+/// scope, named for the per-caller limit. Anything else is 401.
+pub struct FreeBusyCaller(String);
+
+/// Calendar questions and meetings one caller (a person, an API token, an application) may
+/// make: a sustained 10 a second with bursts of 200 (a scheduling system filling a day's
+/// grid), so that nobody maps the organization's diaries or floods colleagues' calendars
+/// as fast as the server answers.
+pub fn calendar_limiter() -> super::SignInLimiter {
+    let quota = governor::Quota::per_second(std::num::NonZeroU32::MIN.saturating_add(9))
+        .allow_burst(std::num::NonZeroU32::MIN.saturating_add(199));
+    governor::RateLimiter::hashmap(quota)
+}
+
+/// 429 once `caller` went past its share (see `calendar_limiter`).
+fn limit(state: &WebState, caller: &str) -> Result<(), ApiError> {
+    let limiter = &state.calendar_limiter;
+    if limiter.len() > 100_000 {
+        limiter.retain_recent();
+    }
+    limiter.check_key(&caller.to_string()).map_err(|_| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "too many calendar requests; wait a moment",
+        )
+    })
+}
 
 impl FromRequestParts<WebState> for FreeBusyCaller {
     type Rejection = ApiError;
@@ -41,7 +66,7 @@ impl FromRequestParts<WebState> for FreeBusyCaller {
             if token.starts_with("cpt_") {
                 let source = parts.extensions.get::<crate::Peer>().map(|p| p.0.ip());
                 return match state.directory.actor_for_token(token, source).await? {
-                    Some(_) => Ok(FreeBusyCaller),
+                    Some(actor) => Ok(FreeBusyCaller(format!("token:{:?}", actor.who))),
                     None => Err(refused()),
                 };
             }
@@ -50,12 +75,15 @@ impl FromRequestParts<WebState> for FreeBusyCaller {
                 .verify_access_token(token, FREEBUSY_SCOPE)
                 .await?
             {
-                Some(_) => Ok(FreeBusyCaller),
+                Some(t) => Ok(FreeBusyCaller(format!("client:{}", t.client_id))),
                 None => Err(refused()),
             };
         }
-        User::from_request_parts(parts, state).await?;
-        Ok(FreeBusyCaller)
+        let user = User::from_request_parts(parts, state).await?;
+        Ok(FreeBusyCaller(format!(
+            "account:{}",
+            user.session.account.0
+        )))
     }
 }
 
@@ -119,9 +147,10 @@ fn rfc3339(seconds: i64) -> String {
 )]
 pub async fn free_busy(
     State(state): State<WebState>,
-    _caller: FreeBusyCaller,
+    caller: FreeBusyCaller,
     ApiQuery(q): ApiQuery<FreeBusyQuery>,
 ) -> Result<Json<FreeBusy>, ApiError> {
+    limit(&state, &caller.0)?;
     let start = seconds(&q.start, "start")?;
     let end = seconds(&q.end, "end")?;
     if end <= start || end - start > MAX_RANGE_SECONDS {
@@ -255,6 +284,7 @@ pub async fn create_event(
     user: User,
     ApiJson(e): ApiJson<NewEvent>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
+    limit(&state, &format!("account:{}", user.session.account.0))?;
     // A UID from the server's random source, in the form calendar apps make them.
     let uid = format!("{}@carepost", state.directory.new_token());
     let object = state

@@ -21,6 +21,7 @@ mod shares;
 mod sources;
 pub(crate) mod step_up;
 
+pub use calendar::calendar_limiter;
 pub use error::ApiError;
 pub use session::{MFA_COOKIE, SESSION_COOKIE};
 

@@ -276,3 +276,35 @@ async fn the_step_up_window_and_token_lifetimes_follow_the_config() {
     );
     assert_eq!(policy.json()["sessions"]["step_up"], "1h");
 }
+
+#[tokio::test]
+async fn naming_a_calendar_assistant_asks_for_a_recent_second_factor() {
+    let (s, nurse) = server_with_nurse(carepost_testkit::TestDb::sqlite()).await;
+    let (a, secret) = it_admin(&s).await;
+    let mut b = Browser::new(TestServer::start_shared(&s));
+    sign_in_with_code(&mut b, &a, &secret).await;
+    let add = format!(r#"{{"address":"{nurse}"}}"#);
+    let path = "/api/v1/me/calendar-sharing/delegates";
+    assert_eq!(api(&b, "POST", path, Some(&add)).await.status, 204);
+    for _ in 0..2 {
+        s.clock.advance(Duration::from_secs(10 * 60));
+        assert_eq!(api(&b, "GET", "/api/v1/me", None).await.status, 200);
+    }
+    let r = api(&b, "POST", path, Some(&add)).await;
+    assert_eq!(r.json()["error"], "step_up_required", "{}", r.body);
+    // The portal's form sends the person to confirm it is them first.
+    b.get("/account/calendars").await;
+    let r = b
+        .post(
+            "/account/calendars/delegate",
+            &[("address", nurse.as_str()), ("action", "add")],
+        )
+        .await;
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.starts_with("/account/confirm")),
+        "{:?} {}",
+        r.header("location"),
+        r.body
+    );
+}

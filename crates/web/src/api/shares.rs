@@ -124,7 +124,7 @@ pub struct NewDelegate {
     post,
     path = "/me/calendar-sharing/delegates",
     tag = "calendar",
-    summary = "Make a colleague an assistant who manages one's calendars and answers invitations",
+    summary = "Make a colleague an assistant who manages one's calendars and answers invitations (after a recent step-up when one has a second factor)",
     request_body = NewDelegate,
     responses(
         (status = 204, description = "done"),
@@ -136,6 +136,8 @@ pub async fn add_delegate(
     user: User,
     ApiJson(b): ApiJson<NewDelegate>,
 ) -> Result<StatusCode, ApiError> {
+    // An assistant may change every calendar of the caller's and answer for them.
+    super::step_up::require_step_up(&state, &user.session).await?;
     let s = &user.session;
     state
         .calendars

@@ -232,6 +232,11 @@ pub async fn delegate(
         Err(to) => return Ok(to),
     };
     let calendars = &state.calendars;
+    // An assistant may change every calendar of the person's and answer for them: a recent
+    // proof of the second factor first, as for a feed.
+    if f.action == "add" && state.directory.step_up_needed(&s).await? {
+        return Ok(super::confirm::confirm_first("/account/calendars"));
+    }
     let done = match f.action.as_str() {
         "add" => calendars
             .add_delegate(&who(&s), s.account, &f.address)

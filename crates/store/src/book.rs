@@ -38,19 +38,7 @@ impl BookRepo for Tx {
         after: i64,
         limit: i64,
     ) -> Result<Vec<(i64, ResourceRow)>, StoreError> {
-        let sql = AssertSqlSafe(format!(
-            "{}, change_seq FROM calendar_resources WHERE change_seq > $1 \
-             ORDER BY change_seq LIMIT $2",
-            columns(RESOURCE_COLUMNS)
-        ));
-        let rows = sqlx::query(sql)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(self.conn())
-            .await?;
-        all(&rows, |r| {
-            Ok((r.try_get("change_seq")?, ResourceRow::from_row(r)?))
-        })
+        changed_after(self, RESOURCE_COLUMNS, after, limit, ResourceRow::from_row).await
     }
 
     async fn lists_changed_after(
@@ -58,18 +46,7 @@ impl BookRepo for Tx {
         after: i64,
         limit: i64,
     ) -> Result<Vec<(i64, ListRow)>, StoreError> {
-        let sql = AssertSqlSafe(format!(
-            "{}, change_seq FROM mail_lists WHERE change_seq > $1 ORDER BY change_seq LIMIT $2",
-            columns(LIST_COLUMNS)
-        ));
-        let rows = sqlx::query(sql)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(self.conn())
-            .await?;
-        all(&rows, |r| {
-            Ok((r.try_get("change_seq")?, ListRow::from_row(r)?))
-        })
+        changed_after(self, LIST_COLUMNS, after, limit, ListRow::from_row).await
     }
 
     async fn book_gone_after(
@@ -95,7 +72,24 @@ impl BookRepo for Tx {
     }
 }
 
-/// The column list of a `SELECT ... FROM table` constant, to select more beside it.
-fn columns(select: &str) -> &str {
-    select.split(" FROM ").next().unwrap_or(select)
+/// The rows of `select` (a `SELECT ... FROM table` constant) changed after `after`, in the
+/// order of their last change, each with its change number.
+async fn changed_after<T>(
+    tx: &mut Tx,
+    select: &str,
+    after: i64,
+    limit: i64,
+    from_row: fn(&sqlx::any::AnyRow) -> sqlx::Result<T>,
+) -> Result<Vec<(i64, T)>, StoreError> {
+    let sql = AssertSqlSafe(format!(
+        "{}, change_seq FROM {} WHERE change_seq > $1 ORDER BY change_seq LIMIT $2",
+        select.split(" FROM ").next().unwrap_or(select),
+        select.rsplit(" FROM ").next().unwrap_or(select),
+    ));
+    let rows = sqlx::query(sql)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(tx.conn())
+        .await?;
+    all(&rows, |r| Ok((r.try_get("change_seq")?, from_row(r)?)))
 }

@@ -92,6 +92,7 @@ pub struct Config {
     pub imap: ImapLimits,
     pub web: WebConfig,
     pub calendar: CalendarPolicy,
+    pub files: FilesPolicy,
 }
 
 /// What staff may do with their calendars beyond sharing them with colleagues.
@@ -100,6 +101,27 @@ pub struct CalendarPolicy {
     /// Whether a calendar may be published as a read-only iCalendar feed at a secret URL
     /// (reachable by anyone who has the URL). Off by default.
     pub public_feeds: bool,
+}
+
+/// Each account's WebDAV file space (`/dav/files/ADDRESS/`). Off by default: what staff keep
+/// there is outside mail's retention and search, so an organization turns it on knowingly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilesPolicy {
+    pub enabled: bool,
+    /// Bytes of content one account may keep.
+    pub quota: u64,
+    /// The largest file, in bytes.
+    pub max_file_size: u64,
+}
+
+impl Default for FilesPolicy {
+    fn default() -> FilesPolicy {
+        FilesPolicy {
+            enabled: false,
+            quota: 1 << 30,
+            max_file_size: 25 << 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

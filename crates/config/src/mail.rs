@@ -223,7 +223,7 @@ fn inactive(
     }
 }
 
-fn size(errs: &mut Errors, key: &str, v: Option<String>, d: u64) -> u64 {
+pub(crate) fn size(errs: &mut Errors, key: &str, v: Option<String>, d: u64) -> u64 {
     match v {
         Some(t) => errs.check(key, parse_size(&t)).unwrap_or(d),
         None => d,

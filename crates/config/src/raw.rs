@@ -41,12 +41,22 @@ pub struct RawConfig {
     pub web: RawWeb,
     #[serde(default)]
     pub calendar: RawCalendar,
+    #[serde(default)]
+    pub files: RawFiles,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCalendar {
     pub public_feeds: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFiles {
+    pub enabled: Option<bool>,
+    pub quota: Option<String>,
+    pub max_file_size: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

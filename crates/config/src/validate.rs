@@ -86,6 +86,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
     let org_domain = organization.as_ref().map(|o| o.domain.as_str().to_string());
     let mail = crate::mail::mail(&mut errs, raw.mail, org_domain.as_deref(), base);
     let imap = crate::mail::imap(&mut errs, raw.imap);
+    let files = files(&mut errs, raw.files);
     let web = crate::web::web(&mut errs, raw.web, &mail.hostname, listeners.https, dev);
     let master_key = errs
         .required("secrets.master_key", raw.secrets.master_key)
@@ -127,8 +128,29 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<String>> {
             calendar: crate::CalendarPolicy {
                 public_feeds: raw.calendar.public_feeds.unwrap_or(false),
             },
+            files,
         }),
         _ => Err(errs.0),
+    }
+}
+
+fn files(errs: &mut Errors, raw: crate::raw::RawFiles) -> crate::FilesPolicy {
+    let d = crate::FilesPolicy::default();
+    let quota = crate::mail::size(errs, "files.quota", raw.quota, d.quota);
+    let max_file_size = crate::mail::size(
+        errs,
+        "files.max_file_size",
+        raw.max_file_size,
+        d.max_file_size,
+    );
+    // The whole file is read into memory, and the database keeps it in one row.
+    if max_file_size > 512 << 20 {
+        errs.push("files.max_file_size: at most 512MiB");
+    }
+    crate::FilesPolicy {
+        enabled: raw.enabled.unwrap_or(d.enabled),
+        quota,
+        max_file_size: max_file_size.max(1),
     }
 }
 

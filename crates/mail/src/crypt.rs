@@ -1,7 +1,9 @@
 //! Message bodies at rest: named by a keyed hash of their plain text (so equal bodies are
 //! stored once, yet nobody without the key can test whether a known message is in the store)
 //! and sealed with AES-256-GCM under a key derived from the organization's master key, the
-//! body's id bound in as associated data so a file cannot be swapped for another.
+//! body's id bound in as associated data so a file cannot be swapped for another. Other
+//! content kept at rest (the WebDAV file space) is sealed the same way under keys of its own
+//! (`derive_for`).
 
 use crate::MailError;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
@@ -13,7 +15,7 @@ type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// The two keys for bodies, derived from the master key.
 #[derive(Clone)]
-pub(crate) struct BodyKeys {
+pub struct BodyKeys {
     id_key: [u8; 32],
     seal_key: [u8; 32],
 }
@@ -36,13 +38,23 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 
 impl BodyKeys {
     pub(crate) fn derive(master: &[u8; 32]) -> BodyKeys {
+        BodyKeys::derive_for(master, "mail body")
+    }
+
+    /// The keys for one kind of content (`mail body`, `webdav file`): a different purpose
+    /// gives unrelated keys.
+    pub fn derive_for(master: &[u8; 32], purpose: &str) -> BodyKeys {
         BodyKeys {
-            id_key: hmac(master, &[b"carepost key v1: ", b"mail body id"]),
-            seal_key: hmac(master, &[b"carepost key v1: ", b"mail body seal"]),
+            id_key: hmac(master, &[b"carepost key v1: ", purpose.as_bytes(), b" id"]),
+            seal_key: hmac(
+                master,
+                &[b"carepost key v1: ", purpose.as_bytes(), b" seal"],
+            ),
         }
     }
 
-    pub(crate) fn id_of(&self, plain: &[u8]) -> BlobId {
+    /// The content's id: a keyed hash of the plain bytes.
+    pub fn id_of(&self, plain: &[u8]) -> BlobId {
         let hex = hex::encode(hmac(&self.id_key, &[plain]));
         BlobId::parse(&hex).unwrap_or_else(|| unreachable!("64 lower-case hex digits"))
     }
@@ -54,12 +66,7 @@ impl BodyKeys {
     }
 
     /// nonce || ciphertext || tag.
-    pub(crate) fn seal(
-        &self,
-        rng: &dyn Rng,
-        id: &BlobId,
-        plain: &[u8],
-    ) -> Result<Vec<u8>, MailError> {
+    pub fn seal(&self, rng: &dyn Rng, id: &BlobId, plain: &[u8]) -> Result<Vec<u8>, MailError> {
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill(&mut nonce);
         let mut out = Vec::with_capacity(NONCE_LEN + plain.len() + AES_256_GCM.tag_len());
@@ -77,7 +84,7 @@ impl BodyKeys {
         Ok(out)
     }
 
-    pub(crate) fn open(&self, id: &BlobId, mut sealed: Vec<u8>) -> Result<Vec<u8>, MailError> {
+    pub fn open(&self, id: &BlobId, mut sealed: Vec<u8>) -> Result<Vec<u8>, MailError> {
         if sealed.len() < NONCE_LEN + AES_256_GCM.tag_len() {
             return Err(MailError::Corrupt(id.to_string()));
         }
@@ -127,6 +134,21 @@ mod tests {
             keys.open(&other, sealed).is_err(),
             "a body cannot be moved to another id"
         );
+    }
+
+    #[test]
+    fn purposes_have_keys_of_their_own() {
+        let mail = BodyKeys::derive(&[1; 32]);
+        let files = BodyKeys::derive_for(&[1; 32], "webdav file");
+        assert_eq!(
+            mail.id_of(b"x"),
+            BodyKeys::derive_for(&[1; 32], "mail body").id_of(b"x")
+        );
+        assert_ne!(mail.id_of(b"x"), files.id_of(b"x"));
+        let id = files.id_of(b"x");
+        let sealed = files.seal(&SeededRng::new(2), &id, b"x").unwrap();
+        assert!(mail.open(&id, sealed.clone()).is_err());
+        assert_eq!(files.open(&id, sealed).unwrap(), b"x");
     }
 
     #[test]

@@ -52,7 +52,7 @@ use carepost_store::{
     AuditRepo, BlobId, BlobStore, FsBlobStore, MailRepo, MailboxRow, MessageRow, Store,
 };
 use carepost_types::{AccountId, Clock, Rng};
-use crypt::BodyKeys;
+pub use crypt::BodyKeys;
 use deliver::{Job, Prepared};
 use std::collections::HashMap;
 use std::sync::Arc;

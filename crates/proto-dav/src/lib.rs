@@ -12,9 +12,9 @@ mod tree;
 
 pub use names::{Name, ns};
 pub use request::{
-    CompFilter, DataShape, Depth, MkCollection, ParamFilter, PropFilter, PropPatch, PropRequest,
-    Report, ShareChange, TextMatch, TimeRange, parse_mkcol, parse_propfind, parse_proppatch,
-    parse_report, parse_share,
+    CompFilter, DataShape, Depth, MkCollection, ParamFilter, PatchOp, PropFilter, PropPatch,
+    PropRequest, Report, ShareChange, TextMatch, TimeRange, parse_mkcol, parse_propfind,
+    parse_proppatch, parse_report, parse_share,
 };
 pub use response::{Multistatus, Prop, ScheduleAnswer, Value, error_body, schedule_response};
-pub use tree::{Element, XmlError};
+pub use tree::{Element, Node, XML_NS, XmlError};

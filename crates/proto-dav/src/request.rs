@@ -83,6 +83,16 @@ pub struct PropPatch {
     /// In document order, as RFC 4918 section 9.2 says they apply.
     pub set: Vec<(Name, Element)>,
     pub remove: Vec<Name>,
+    /// Sets and removals together in document order: a store of dead properties applies
+    /// them one after the other (a set then a remove of one name leaves it removed).
+    pub ops: Vec<PatchOp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatchOp {
+    /// The property element as sent: its value is `inner_xml()`, its language `lang`.
+    Set(Element),
+    Remove(Name),
 }
 
 fn props_of(container: &Element, out: &mut Vec<(Name, Element)>) {
@@ -99,10 +109,18 @@ pub fn parse_proppatch(body: &str) -> Result<PropPatch, XmlError> {
     let mut patch = PropPatch::default();
     for op in &r.children {
         if op.name.is(ns::DAV, "set") {
-            props_of(op, &mut patch.set);
+            let mut set = Vec::new();
+            props_of(op, &mut set);
+            patch
+                .ops
+                .extend(set.iter().map(|(_, e)| PatchOp::Set(e.clone())));
+            patch.set.extend(set);
         } else if op.name.is(ns::DAV, "remove") {
             let mut names = Vec::new();
             props_of(op, &mut names);
+            patch
+                .ops
+                .extend(names.iter().map(|(n, _)| PatchOp::Remove(n.clone())));
             patch.remove.extend(names.into_iter().map(|(n, _)| n));
         }
     }

@@ -25,6 +25,12 @@ pub enum Value {
     /// CalendarServer sharing's `invite` (calendarserver-sharing): each sharee by `mailto:`
     /// href, accepted, with read or read-write access.
     Invite(Vec<(String, bool)>),
+    /// A dead property as a client set it: XML written by `Element::inner_xml` (so
+    /// well-formed and self-contained), with the `xml:lang` it was set under.
+    Xml {
+        inner: String,
+        lang: Option<String>,
+    },
     /// Nothing inside.
     Empty,
 }
@@ -70,6 +76,8 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         409 => "Conflict",
+        412 => "Precondition Failed",
+        423 => "Locked",
         424 => "Failed Dependency",
         507 => "Insufficient Storage",
         _ => "",
@@ -77,7 +85,13 @@ fn reason(status: u16) -> &'static str {
 }
 
 fn open(out: &mut String, n: &Name, empty: bool) {
+    open_with(out, n, empty, "");
+}
+
+/// `attrs` is written into the start tag as it is (already escaped).
+fn open_with(out: &mut String, n: &Name, empty: bool, attrs: &str) {
     let end = if empty { "/>" } else { ">" };
+    let end = format!("{attrs}{end}");
     match n.prefix() {
         Some(p) => out.push_str(&format!("<{p}:{}{end}", n.local)),
         // No namespace: the answer declares no default one, so the bare name says that.
@@ -140,6 +154,7 @@ fn write_value(out: &mut String, v: &Value) {
                 ));
             }
         }
+        Value::Xml { inner, .. } => out.push_str(inner),
         Value::Empty => {}
     }
 }
@@ -149,7 +164,17 @@ fn write_prop(out: &mut String, p: &Prop) {
         open(out, &p.name, true);
         return;
     }
-    open(out, &p.name, false);
+    match &p.value {
+        Value::Xml {
+            lang: Some(lang), ..
+        } => open_with(
+            out,
+            &p.name,
+            false,
+            &format!(" xml:lang=\"{}\"", escape(lang.as_str())),
+        ),
+        _ => open(out, &p.name, false),
+    }
     write_value(out, &p.value);
     close(out, &p.name);
 }
@@ -334,6 +359,13 @@ mod tests {
                     Value::Elements(vec![Name::dav("collection"), Name::caldav("calendar")]),
                 ),
                 Prop::new(Name::new("urn:other", "x"), Value::Text("1".into())),
+                Prop::new(
+                    Name::new("", "dead"),
+                    Value::Xml {
+                        inner: "a<v:b xmlns:v=\"urn:b\">c</v:b>".into(),
+                        lang: Some("en".into()),
+                    },
+                ),
             ],
             vec![Name::dav("getcontentlength")],
         );
@@ -350,6 +382,9 @@ mod tests {
             "<b>Ward & co</b>"
         );
         assert!(prop.child("urn:other", "x").is_some());
+        let dead = prop.child("", "dead").unwrap();
+        assert_eq!(dead.lang.as_deref(), Some("en"));
+        assert_eq!(dead.children[0].name, Name::new("urn:b", "b"));
         assert_eq!(tree.child(ns::DAV, "sync-token").unwrap().text, "t:7");
         assert!(xml.contains("HTTP/1.1 404 Not Found"));
         assert!(Element::parse(&error_body(&Name::caldav("valid-calendar-data"))).is_ok());

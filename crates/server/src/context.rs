@@ -18,6 +18,7 @@ pub struct Context {
     pub oidc: Provider,
     /// Calendars and address books, mailing invitations to people outside through `mail`.
     pub calendars: carepost_calendar::Calendars,
+    pub files: carepost_files::Files,
     /// Rooms and equipment, managed by IT and supervisors.
     pub resources: carepost_calendar::Resources,
     pub clock: Arc<dyn Clock>,
@@ -75,6 +76,13 @@ impl Context {
         let calendars =
             carepost_calendar::Calendars::new(store.clone(), clock.clone()).with_mail(mail.clone());
         let resources = carepost_calendar::Resources::new(directory.clone(), clock.clone());
+        let files = carepost_files::Files::new(
+            store.clone(),
+            clock.clone(),
+            rng.clone(),
+            &config.master_key,
+            config.files,
+        );
         Ok(Context {
             config,
             store,
@@ -82,6 +90,7 @@ impl Context {
             mail,
             oidc,
             calendars,
+            files,
             resources,
             clock,
             rng,

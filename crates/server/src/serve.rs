@@ -133,6 +133,7 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
         read_ahead: carepost_web::read_ahead_budget(),
         calendars: context.calendars.clone(),
         resources: context.resources.clone(),
+        files: context.files.clone(),
         dav_auth: std::sync::Arc::new(carepost_web::DavAuthCache::new(
             // A key new each start: the cache's hashes mean nothing anywhere else.
             &context.rng.bytes(32),

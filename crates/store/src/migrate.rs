@@ -164,6 +164,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0026_directory_book_entries.sql"),
         include_str!("../../../migrations/postgres/0026_directory_book_entries.sql"),
     ),
+    (
+        27,
+        "files",
+        include_str!("../../../migrations/sqlite/0027_files.sql"),
+        include_str!("../../../migrations/postgres/0027_files.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -46,6 +46,8 @@ pub struct WebState {
     /// Free/busy questions and meetings made over the API, per caller (see
     /// `api::calendar_limiter`).
     pub calendar_limiter: Arc<api::SignInLimiter>,
+    /// Each account's WebDAV file space (`dav::files`).
+    pub files: carepost_files::Files,
     /// DAV credentials verified in the last minute (see `dav::auth`).
     pub dav_auth: Arc<DavAuthCache>,
 }

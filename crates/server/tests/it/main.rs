@@ -23,6 +23,7 @@ mod day_one;
 mod delivery_tls;
 mod departments;
 mod directory;
+mod files;
 mod helpdesk;
 mod imap;
 mod imap_clients;

@@ -10,6 +10,7 @@
 mod auth;
 mod contacts;
 mod feed;
+mod files;
 mod path;
 mod props;
 mod query;
@@ -61,6 +62,13 @@ pub fn routes() -> Router<WebState> {
         .layer(axum::extract::DefaultBodyLimit::max(
             MAX_OBJECT_SIZE + 64 * 1024,
         ))
+        // The file space reads its bodies itself, up to the policy's largest file.
+        .merge(
+            Router::new()
+                .route("/dav/files", any(files::handle))
+                .route("/dav/files/{*rest}", any(files::handle))
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
 }
 
 /// RFC 6764 section 5: the well-known URL sends the client to the DAV root, where
@@ -82,16 +90,16 @@ fn xml(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-fn multistatus(m: &Multistatus) -> Response {
+pub(super) fn multistatus(m: &Multistatus) -> Response {
     xml(StatusCode::MULTI_STATUS, m.to_xml())
 }
 
 /// A refusal with a precondition element (RFC 4918 section 16).
-fn condition(status: StatusCode, name: Name) -> Response {
+pub(super) fn condition(status: StatusCode, name: Name) -> Response {
     xml(status, error_body(&name))
 }
 
-fn plain(status: StatusCode, text: &str) -> Response {
+pub(super) fn plain(status: StatusCode, text: &str) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -156,7 +164,7 @@ fn dav_error(e: DavError) -> Response {
     }
 }
 
-fn unauthorized() -> Response {
+pub(super) fn unauthorized() -> Response {
     (
         StatusCode::UNAUTHORIZED,
         [

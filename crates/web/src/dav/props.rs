@@ -41,7 +41,7 @@ fn outbox_privileges() -> Value {
 
 /// Answers `request` from `available` (every property the resource has, in the order
 /// allprop lists them; `extra` are those given only when asked for by name).
-fn answer(
+pub(super) fn answer(
     m: &mut Multistatus,
     href: &str,
     request: &PropRequest,

@@ -434,3 +434,41 @@ async fn free_busy_is_limited_per_caller() {
     let r = with_cookies(&s, &bob_c, "GET", &ask, None).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+/// Free/busy asked through the CalDAV outbox draws on the same allowance as the API's, so
+/// a person cannot map colleagues' diaries faster by switching protocol.
+#[tokio::test]
+async fn free_busy_through_the_outbox_is_limited_per_caller_too() {
+    // Not a storage test: the limit is kept in memory.
+    let (s, ann, bob) = server_with_staff(carepost_testkit::TestDb::sqlite()).await;
+    let port = s.running.https.unwrap().port().to_string();
+    let out = crate::smtp::python(
+        r#"
+import base64, http.client, ssl, sys
+port, ann, bob, password = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+conns = {}
+def post(user, asked):
+    c = conns.setdefault(user, http.client.HTTPSConnection("127.0.0.1", port, context=ctx))
+    fb = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VFREEBUSY\r\nUID:q\r\n"
+          "DTSTAMP:20261201T000000Z\r\nDTSTART:20261210T000000Z\r\nDTEND:20261211T000000Z\r\n"
+          "ORGANIZER:mailto:%s\r\nATTENDEE:mailto:%s\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n") % (user, asked)
+    auth = "Basic " + base64.b64encode((user + ":" + password).encode()).decode()
+    c.request("POST", "/dav/calendars/" + user + "/outbox/", body=fb,
+              headers={"Authorization": auth, "Content-Type": "text/calendar"})
+    r = c.getresponse()
+    r.read()
+    return r.status
+for i in range(3000):
+    s = post(ann, bob)
+    if s != 200:
+        print("refused", s, i > 150)
+        break
+print("other", post(bob, ann))
+"#,
+        &[&port, &ann, &bob, crate::auth::GOOD],
+    )
+    .await;
+    assert!(out.contains("refused 429 True"), "{out}");
+    assert!(out.contains("other 200"), "{out}");
+}

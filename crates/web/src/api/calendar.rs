@@ -37,19 +37,26 @@ pub fn calendar_limiter() -> super::SignInLimiter {
     governor::RateLimiter::hashmap(quota)
 }
 
-/// 429 once `caller` went past its share (see `calendar_limiter`).
-fn limit(state: &WebState, caller: &str) -> Result<(), ApiError> {
+/// Whether `caller` went past its share (see `calendar_limiter`). A person is named
+/// `account:ID` here and by the DAV outbox alike, so the two share one allowance.
+pub(crate) fn over_limit(state: &WebState, caller: &str) -> bool {
     let limiter = &state.calendar_limiter;
     if limiter.len() > 100_000 {
         limiter.retain_recent();
     }
-    limiter.check_key(&caller.to_string()).map_err(|_| {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
-            "too many calendar requests; wait a moment",
-        )
-    })
+    limiter.check_key(&caller.to_string()).is_err()
+}
+
+/// 429 once `caller` went past its share (see `calendar_limiter`).
+fn limit(state: &WebState, caller: &str) -> Result<(), ApiError> {
+    if !over_limit(state, caller) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_requests",
+        "too many calendar requests; wait a moment",
+    ))
 }
 
 impl FromRequestParts<WebState> for FreeBusyCaller {

@@ -22,6 +22,7 @@ mod sources;
 pub(crate) mod step_up;
 
 pub use calendar::calendar_limiter;
+pub(crate) use calendar::over_limit;
 pub use error::ApiError;
 pub use session::{MFA_COOKIE, SESSION_COOKIE};
 

@@ -691,6 +691,13 @@ async fn outbox_post(
     if request.end <= request.start || request.end - request.start > MAX_FREEBUSY_RANGE {
         return plain(StatusCode::BAD_REQUEST, "the range must be a year or less");
     }
+    // The same allowance as free/busy asked through the API.
+    if crate::api::over_limit(state, &format!("account:{}", user.account.0)) {
+        return plain(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many calendar requests; wait a moment",
+        );
+    }
     let now = state.clock.now().0 / 1000;
     let mut answers = Vec::with_capacity(request.attendees.len());
     for attendee in &request.attendees {

@@ -37,11 +37,12 @@ impl Calendars {
             .sync_seq;
         let page = page.max(1);
         let mut out = Vec::new();
+        // One more than a page tells whether there is more.
+        let ask = i64::try_from(page).unwrap_or(i64::MAX).saturating_add(1);
         if seq == 0 {
-            let mut objects = read.dav_objects(c.id).await?;
             // Each object's change number is the one its last write logged: in that order a
             // page ends at a number the next question starts after.
-            objects.sort_by_key(|o| o.modseq);
+            let mut objects = read.dav_objects_after(c.id, 0, ask).await?;
             let more = objects.len() > page;
             objects.truncate(page);
             let upto = match more {
@@ -51,17 +52,30 @@ impl Calendars {
             out.extend(objects.into_iter().map(|o| Change::Present(c.shown(o))));
             return Ok((out, upto, more));
         }
-        let mut since = read.dav_changes_since(c.id, seq).await?;
+        let mut since = read.dav_changes_since(c.id, seq, ask).await?;
         let more = since.len() > page;
         since.truncate(page);
         let upto = match more {
             true => since.last().map_or(now, |ch| ch.seq),
             false => now,
         };
+        // The objects still there, read together (a multiget's query), answered in the
+        // order of their changes.
+        let present: Vec<String> = since
+            .iter()
+            .filter(|ch| !ch.deleted)
+            .map(|ch| ch.name.clone())
+            .collect();
+        let mut found: std::collections::HashMap<String, _> = read
+            .dav_objects_named(c.id, &present)
+            .await?
+            .into_iter()
+            .map(|o| (o.name.clone(), o))
+            .collect();
         for ch in since {
             if ch.deleted {
                 out.push(Change::Deleted(ch.name));
-            } else if let Some(o) = read.dav_object(c.id, &ch.name).await? {
+            } else if let Some(o) = found.remove(&ch.name) {
                 out.push(Change::Present(c.shown(o)));
             }
         }

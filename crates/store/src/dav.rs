@@ -159,11 +159,21 @@ pub trait DavRepo {
         seq: i64,
     ) -> Result<(), StoreError>;
     /// The names changed after `seq`, oldest change first.
+    /// The changes after `seq`, in order, at most `limit`.
     async fn dav_changes_since(
         &mut self,
         collection: i64,
         seq: i64,
+        limit: i64,
     ) -> Result<Vec<DavChangeRow>, StoreError>;
+    /// The objects last written after change number `modseq`, in the order of their last
+    /// write, at most `limit` (a page of an initial sync; migration 0028 indexes the order).
+    async fn dav_objects_after(
+        &mut self,
+        collection: i64,
+        modseq: i64,
+        limit: i64,
+    ) -> Result<Vec<DavObjectRow>, StoreError>;
 }
 
 impl DavRepo for Tx {
@@ -447,13 +457,15 @@ impl DavRepo for Tx {
         &mut self,
         collection: i64,
         seq: i64,
+        limit: i64,
     ) -> Result<Vec<DavChangeRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT name, seq, deleted FROM dav_changes WHERE collection_id = $1 AND seq > $2 \
-             ORDER BY seq",
+             ORDER BY seq LIMIT $3",
         )
         .bind(collection)
         .bind(seq)
+        .bind(limit)
         .fetch_all(self.conn())
         .await?;
         all(&rows, |r| {
@@ -463,6 +475,24 @@ impl DavRepo for Tx {
                 deleted: r.try_get::<i64, _>("deleted")? != 0,
             })
         })
+    }
+
+    async fn dav_objects_after(
+        &mut self,
+        collection: i64,
+        modseq: i64,
+        limit: i64,
+    ) -> Result<Vec<DavObjectRow>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{OBJECT_COLUMNS} WHERE collection_id = $1 AND modseq > $2 ORDER BY modseq LIMIT $3"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(collection)
+            .bind(modseq)
+            .bind(limit)
+            .fetch_all(self.conn())
+            .await?;
+        all(&rows, DavObjectRow::from_row)
     }
 }
 

@@ -170,6 +170,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0027_files.sql"),
         include_str!("../../../migrations/postgres/0027_files.sql"),
     ),
+    (
+        28,
+        "sync_order",
+        include_str!("../../../migrations/sqlite/0028_sync_order.sql"),
+        include_str!("../../../migrations/postgres/0028_sync_order.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -325,11 +325,16 @@ pub fn object(
             Value::Text(o.data.len().to_string()),
         ),
     ];
-    // calendar-data is not part of allprop (RFC 4791 section 9.6): only when named.
-    let extra = vec![Prop::new(
-        Name::caldav("calendar-data"),
-        Value::Text(o.data.clone()),
-    )];
+    // calendar-data is not part of allprop (RFC 4791 section 9.6): only when named, and
+    // only then copied (a sync asking for ETags alone copies no text).
+    let named = matches!(request, PropRequest::Props(names)
+        if names.iter().any(|n| n.is(ns::CALDAV, "calendar-data")));
+    let data = if named {
+        Value::Text(o.data.clone())
+    } else {
+        Value::Empty
+    };
+    let extra = vec![Prop::new(Name::caldav("calendar-data"), data)];
     answer(
         m,
         &path::object(&user.address, &c.slug, &o.name),

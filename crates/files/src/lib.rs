@@ -482,6 +482,12 @@ impl Files {
                 "a folder cannot go inside itself".into(),
             ));
         }
+        // Replacing a folder the source is in would remove the source first.
+        if to.contains(from) {
+            return Err(FilesError::Forbidden(
+                "the destination holds the source".into(),
+            ));
+        }
         self.parent_folder(tx, account, to).await?;
         let existing = tx.file(account, &to.key()).await?;
         if existing.is_some() && !overwrite {

@@ -15,6 +15,8 @@ const MAX_DEPTH: usize = 64;
 const MAX_ELEMENTS: usize = 20_000;
 /// The longest namespace name accepted (the ones DAV uses are under 40 bytes).
 const MAX_NAMESPACE: usize = 256;
+/// The longest `xml:lang` accepted (language tags are rarely over 20 bytes).
+const MAX_LANG: usize = 64;
 
 /// An XML NCName, simply: letters, digits, `-`, `_`, `.`, not starting with a digit, `-` or
 /// `.`, at most 128 bytes.
@@ -228,6 +230,16 @@ impl Element {
                             }
                         };
                         if ans == XML_NS && key == "lang" {
+                            // Copied into every element below it: a language tag only (BCP
+                            // 47's letters, digits and hyphens), short, or one long value
+                            // over thousands of elements would take gigabytes.
+                            if value.len() > MAX_LANG
+                                || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                            {
+                                return Err(XmlError::Malformed(
+                                    "xml:lang is not a language tag".into(),
+                                ));
+                            }
                             lang = Some(value.clone());
                         }
                         attrs.push((
@@ -326,6 +338,10 @@ mod tests {
         let deep = "<a>".repeat(100) + &"</a>".repeat(100);
         assert_eq!(Element::parse(&deep), Err(XmlError::TooLarge));
         assert!(Element::parse("<a xmlns:p=''/>").is_err());
+        let long = format!("<a xml:lang='{}'><b/></a>", "x".repeat(65));
+        assert!(Element::parse(&long).is_err());
+        assert!(Element::parse("<a xml:lang='en&lt;'/>").is_err());
+        assert!(Element::parse("<a xml:lang='en-GB'/>").is_ok());
     }
 
     #[test]

@@ -99,6 +99,7 @@ print("moved", req("GET", home + "b/1.bin")[0], req("GET", home + "a/1.bin")[0])
 print("away", req("MOVE", home + "b", None, {"Destination": "/dav/files/" + other + "/b"})[0])
 print("elsewhere", req("COPY", home + "note.txt", None, {"Destination": "https://example.org" + home + "n2"})[0])
 print("into-itself", req("MOVE", home + "b", None, {"Destination": home + "b/c"})[0])
+print("onto-parent", req("MKCOL", home + "b/c")[0], req("MOVE", home + "b/c", None, {"Destination": home + "b"})[0], req("GET", home + "b/1.bin")[0])
 print("no-overwrite", req("COPY", home + "note.txt", None, {"Destination": home + "b/1.bin", "Overwrite": "F"})[0])
 print("slash", req("GET", home + "b%2F1.bin")[0])
 print("dotdot", req("GET", home + "b/%2e%2e/note.txt")[0])
@@ -143,6 +144,7 @@ async fn the_file_space_keeps_to_its_owner_its_quota_and_its_limits() {
             "away 403",
             "elsewhere 502",
             "into-itself 403",
+            "onto-parent 201 403 200",
             "no-overwrite 412",
             "slash 400",
             "dotdot 400",

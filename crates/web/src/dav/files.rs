@@ -23,6 +23,8 @@ const DAV_HEADER: &str = "1, 3";
 const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH";
 /// The largest XML body taken (PROPFIND, PROPPATCH).
 const MAX_XML: usize = 1 << 20;
+/// Sets and removals one PROPPATCH may hold (a resource keeps at most 200 properties).
+const MAX_PATCH_STEPS: usize = 200;
 
 /// Characters kept as they are in hrefs; the rest is percent-encoded.
 const KEEP: &AsciiSet = &NON_ALPHANUMERIC
@@ -109,26 +111,41 @@ pub async fn handle(State(state): State<WebState>, req: Request) -> Response {
     } else {
         match authenticate(&state, &parts.headers, source).await {
             Ok(user) => {
-                let limit = usize::try_from(state.files.max_file_size())
-                    .unwrap_or(usize::MAX)
-                    .max(MAX_XML);
-                match axum::body::to_bytes(body, limit).await {
-                    Ok(body) => {
-                        serve(
-                            &state,
-                            user.account,
-                            &user.address,
-                            &parts.method,
-                            parts.uri.path(),
-                            &parts.headers,
-                            &body,
-                        )
-                        .await
+                // Who may ask, and whether the space is on, before any body is read; only a
+                // PUT may bring a file's worth.
+                let limit = if parts.method == Method::PUT {
+                    usize::try_from(state.files.max_file_size()).unwrap_or(usize::MAX)
+                } else {
+                    MAX_XML
+                };
+                let admitted = match parse(parts.uri.path()) {
+                    Err(why) => Err(plain(StatusCode::BAD_REQUEST, &why)),
+                    Ok((owner, _)) if owner != user.address => {
+                        Err(plain(StatusCode::FORBIDDEN, "that belongs to someone else"))
                     }
-                    Err(_) => plain(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "the file is larger than this server keeps",
-                    ),
+                    Ok(_) if !state.files.enabled() => Err(files_error(FilesError::Disabled)),
+                    Ok(_) => Ok(()),
+                };
+                match admitted {
+                    Err(refused) => refused,
+                    Ok(()) => match axum::body::to_bytes(body, limit).await {
+                        Ok(body) => {
+                            serve(
+                                &state,
+                                user.account,
+                                &user.address,
+                                &parts.method,
+                                parts.uri.path(),
+                                &parts.headers,
+                                &body,
+                            )
+                            .await
+                        }
+                        Err(_) => plain(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "the body is larger than this server takes",
+                        ),
+                    },
                 }
             }
             Err(AuthRefusal::Unauthorized) => unauthorized(),
@@ -531,6 +548,13 @@ async fn proppatch(
         Ok(p) => p,
         Err(e) => return plain(StatusCode::BAD_REQUEST, &e.to_string()),
     };
+    // More steps than a resource may have properties cannot all be kept.
+    if patch.ops.len() > MAX_PATCH_STEPS {
+        return plain(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "too many properties in one PROPPATCH",
+        );
+    }
     let mut names: Vec<Name> = Vec::new();
     let mut refused: Vec<Name> = Vec::new();
     let mut steps = Vec::new();

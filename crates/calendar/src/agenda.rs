@@ -6,7 +6,6 @@
 //! (private events) comes out as "Busy", as over DAV.
 
 use crate::{Calendars, Collection, Conditions, DavError, Kind, itip};
-use calcard::common::timezone::Tz;
 use calcard::icalendar::{ICalendar, ICalendarParticipationStatus, ICalendarProperty};
 use carepost_types::AccountId;
 use serde::{Deserialize, Serialize};
@@ -36,6 +35,11 @@ pub struct Occurrence {
     /// they are invited by someone else.
     pub my_answer: Option<String>,
     pub attendees: usize,
+    /// Whom the person invited, in a meeting of their own (empty otherwise: another's
+    /// meeting or a shared calendar says only how many).
+    pub invited: Vec<String>,
+    /// Part of a recurring event (its times are changed in a calendar app).
+    pub recurring: bool,
     /// Whose calendar it is, when not the person's own.
     pub owner: Option<String>,
     pub cancelled: bool,
@@ -84,7 +88,7 @@ fn partstat_word(p: &ICalendarParticipationStatus) -> String {
 
 /// RFC 5545 section 3.3.11: a TEXT value with its backslashes, semicolons, commas and line
 /// breaks escaped (the object is read back through calcard before it is stored).
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.chars()
         .filter(|c| !c.is_control() || *c == '\n')
         .flat_map(|c| match c {
@@ -97,10 +101,39 @@ fn escape(text: &str) -> String {
         .collect()
 }
 
-fn utc(seconds: i64) -> Result<String, DavError> {
+pub(crate) fn utc(seconds: i64) -> Result<String, DavError> {
     jiff::Timestamp::from_second(seconds)
         .map(|t| t.strftime("%Y%m%dT%H%M%SZ").to_string())
         .map_err(|_| DavError::Invalid("the time is out of range".into()))
+}
+
+/// A title as the portal takes it: trimmed, 1 to 300 characters.
+pub(crate) fn checked_title(title: &str) -> Result<&str, DavError> {
+    let title = title.trim();
+    if title.is_empty() || title.chars().count() > 300 {
+        return Err(DavError::Invalid("a title of 1 to 300 characters".into()));
+    }
+    Ok(title)
+}
+
+/// An event's start and end (seconds) as the portal takes them.
+pub(crate) fn check_times(start: i64, end: i64) -> Result<(), DavError> {
+    let length = end.checked_sub(start).unwrap_or(-1);
+    if length <= 0 || length > 31 * 86_400 {
+        return Err(DavError::Invalid(
+            "the end must come after the start, within 31 days".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_texts(location: &str, description: &str) -> Result<(), DavError> {
+    if location.chars().count() > 300 || description.chars().count() > 5000 {
+        return Err(DavError::Invalid(
+            "a place of at most 300 characters and a description of at most 5000".into(),
+        ));
+    }
+    Ok(())
 }
 
 impl Calendars {
@@ -138,8 +171,30 @@ impl Calendars {
                 };
                 let roles = itip::roles(&ical);
                 let owner = c.shared.as_ref().map(|s| s.owner.clone());
-                let who = owner.clone().unwrap_or_else(|| me.clone());
-                let expanded = ical.expand_dates(Tz::Floating, crate::ical::MAX_INSTANCES);
+                let mut who = owner.clone().unwrap_or_else(|| me.clone());
+                if owner.is_none()
+                    && roles.organizer.as_ref().is_some_and(|o| *o != who)
+                    && itip::answers(&ical, &who).is_empty()
+                {
+                    // Invited under an alias: the answer is the alias's.
+                    let mut tx = self.store.read().await?;
+                    who = crate::schedule::listed_as(
+                        &mut tx,
+                        account,
+                        &who,
+                        Some(&ical),
+                        &self.local_domains(),
+                    )
+                    .await?;
+                }
+                let (expanded, _) = crate::ical::expand_to(&ical, Some(end));
+                let recurring = ical.components.iter().any(|c| c.is_recurrent_or_override());
+                let invited: Vec<String> =
+                    if owner.is_none() && roles.organizer.as_deref() == Some(me.as_str()) {
+                        roles.attendees.iter().map(|a| a.address.clone()).collect()
+                    } else {
+                        Vec::new()
+                    };
                 for e in &expanded.events {
                     let (s, en) = e.timestamps();
                     if !(s < end && en > start) {
@@ -167,6 +222,8 @@ impl Calendars {
                         organizer: roles.organizer.clone(),
                         my_answer,
                         attendees: roles.attendees.len(),
+                        invited: invited.clone(),
+                        recurring,
                         owner: owner.clone(),
                         cancelled: itip::is_cancelled(comp),
                     });
@@ -191,19 +248,9 @@ impl Calendars {
         uid: &str,
         e: &NewEvent,
     ) -> Result<String, DavError> {
-        let title = e.title.trim();
-        if title.is_empty() || title.chars().count() > 300 {
-            return Err(DavError::Invalid("a title of 1 to 300 characters".into()));
-        }
-        let length = e.end.checked_sub(e.start).unwrap_or(-1);
-        if length <= 0 || length > 31 * 86_400 {
-            return Err(DavError::Invalid(
-                "the end must come after the start, within 31 days".into(),
-            ));
-        }
-        if e.attendees.len() > crate::MAX_ATTENDEES {
-            return Err(DavError::TooManyAttendees);
-        }
+        let title = checked_title(&e.title)?;
+        check_times(e.start, e.end)?;
+        check_texts(&e.location, &e.description)?;
         let slug = e.calendar.as_deref().unwrap_or("calendar");
         if slug.starts_with(crate::SHARED_PREFIX) {
             return Err(DavError::Forbidden(
@@ -223,42 +270,17 @@ impl Calendars {
             format!("DTEND:{}", utc(e.end)?),
             format!("SUMMARY:{}", escape(title)),
         ];
-        if e.location.chars().count() > 300 || e.description.chars().count() > 5000 {
-            return Err(DavError::Invalid(
-                "a place of at most 300 characters and a description of at most 5000".into(),
-            ));
-        }
         if !e.location.trim().is_empty() {
             lines.push(format!("LOCATION:{}", escape(e.location.trim())));
         }
         if !e.description.trim().is_empty() {
             lines.push(format!("DESCRIPTION:{}", escape(e.description.trim())));
         }
-        let mut invited: Vec<String> = e
-            .attendees
-            .iter()
-            .map(|a| a.trim().to_lowercase())
-            .filter(|a| !a.is_empty() && *a != me)
-            .collect();
-        invited.sort_unstable();
-        invited.dedup();
+        let invited = self.attendee_lines(&me, &e.attendees).await?;
         if !invited.is_empty() {
             lines.push(format!("ORGANIZER:mailto:{me}"));
             lines.push(format!("ATTENDEE;PARTSTAT=ACCEPTED:mailto:{me}"));
-            for a in &invited {
-                let odd = |c: char| c.is_control() || c.is_whitespace() || ":;,\"<>".contains(c);
-                if a.len() > 254 || a.chars().any(odd) || !a.contains('@') {
-                    return Err(DavError::Invalid(format!("'{a}' is not an address")));
-                }
-                let cutype = match self.is_resource(a).await? {
-                    Some(true) => "ROOM",
-                    Some(false) => "RESOURCE",
-                    None => "INDIVIDUAL",
-                };
-                lines.push(format!(
-                    "ATTENDEE;CUTYPE={cutype};PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{a}"
-                ));
-            }
+            lines.extend(invited.into_iter().map(|(_, line)| line));
         }
         lines.extend(["END:VEVENT".to_string(), "END:VCALENDAR".to_string()]);
         // Read back through calcard: what is stored is what its writer makes of it (folded
@@ -273,6 +295,42 @@ impl Calendars {
         };
         self.put(&c, &name, &ical.to_string(), &conditions).await?;
         Ok(name)
+    }
+
+    /// The ATTENDEE lines inviting `addresses` (checked, lower-cased, once each, the
+    /// organizer `me` left out), each with its address, sorted: rooms and equipment named as
+    /// such, everyone asked to answer.
+    pub(crate) async fn attendee_lines(
+        &self,
+        me: &str,
+        addresses: &[String],
+    ) -> Result<Vec<(String, String)>, DavError> {
+        if addresses.len() > crate::MAX_ATTENDEES {
+            return Err(DavError::TooManyAttendees);
+        }
+        let mut invited: Vec<String> = addresses
+            .iter()
+            .map(|a| a.trim().to_lowercase())
+            .filter(|a| !a.is_empty() && *a != me)
+            .collect();
+        invited.sort_unstable();
+        invited.dedup();
+        let mut out = Vec::with_capacity(invited.len());
+        for a in invited {
+            let odd = |c: char| c.is_control() || c.is_whitespace() || ":;,\"<>".contains(c);
+            if a.len() > 254 || a.chars().any(odd) || !a.contains('@') {
+                return Err(DavError::Invalid(format!("'{a}' is not an address")));
+            }
+            let cutype = match self.is_resource(&a).await? {
+                Some(true) => "ROOM",
+                Some(false) => "RESOURCE",
+                None => "INDIVIDUAL",
+            };
+            let line =
+                format!("ATTENDEE;CUTYPE={cutype};PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{a}");
+            out.push((a, line));
+        }
+        Ok(out)
     }
 
     /// Whether `address` is a room (`Some(true)`), a piece of equipment (`Some(false)`).
@@ -312,7 +370,17 @@ impl Calendars {
         let o = self.object(&c, object).await?;
         let mut ical = ICalendar::parse(&o.data)
             .map_err(|_| DavError::InvalidData("the event cannot be read".into()))?;
-        let me = address.to_lowercase();
+        let me = {
+            let mut tx = self.store.read().await?;
+            crate::schedule::listed_as(
+                &mut tx,
+                account,
+                &address.to_lowercase(),
+                Some(&ical),
+                &self.local_domains(),
+            )
+            .await?
+        };
         let mine = itip::answers(&ical, &me);
         let roles = itip::roles(&ical);
         if roles.cancelled {

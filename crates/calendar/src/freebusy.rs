@@ -6,10 +6,8 @@
 //! attendee, whatever the event's CLASS; it is what colleagues, the scheduling outbox
 //! (RFC 6638) and `free-busy-query` (RFC 4791 section 7.10) see.
 
-use crate::ical::MAX_INSTANCES;
 use crate::{Collection, DavError};
 use calcard::common::PartialDateTime;
-use calcard::common::timezone::Tz;
 use calcard::icalendar::{
     ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarFreeBusyType,
     ICalendarMethod, ICalendarParameter, ICalendarParameterName, ICalendarParameterValue,
@@ -74,7 +72,7 @@ pub fn busy_in<'a>(
         let Ok(ical) = ICalendar::parse(text) else {
             continue;
         };
-        for e in ical.expand_dates(Tz::Floating, MAX_INSTANCES).events {
+        for e in crate::ical::expand_to(&ical, Some(end)).0.events {
             let Some(c) = ical.components.get(e.comp_id as usize) else {
                 continue;
             };

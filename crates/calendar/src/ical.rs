@@ -4,14 +4,24 @@
 //! instances cover, for time-range queries. The text itself is kept as sent.
 
 use crate::DavError;
+use calcard::common::PartialDateTime;
 use calcard::common::timezone::Tz;
+use calcard::icalendar::dates::CalendarExpand;
 use calcard::icalendar::{
-    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarProperty,
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarProperty, ICalendarValue,
 };
 
-/// Instances computed at most, per object: a rule that would make more is treated as
-/// unbounded (its span has no end) and a query expands it only up to this many.
+/// Instances computed at most, per object, when no range bounds them: a rule that would
+/// make more is treated as unbounded (its span has no end).
 pub(crate) const MAX_INSTANCES: usize = 3000;
+
+/// Instances computed at most, per object, up to the end of a range (`expand_to`): a daily
+/// rota begun 130 years before the range still reaches it, an every-minute rule a month.
+const MAX_SCAN: usize = 50_000;
+
+/// How far past a range's end each rule is cut: instances are compared in UTC while a rule
+/// counts in its own zone's local time, at most 14 hours away.
+const CUT_MARGIN: i64 = 2 * 86_400;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Inspected {
@@ -87,14 +97,54 @@ pub(crate) fn inspect(text: &str) -> Result<Inspected, DavError> {
     })
 }
 
-/// The instances' (start, end) in seconds, up to `MAX_INSTANCES`, and whether there were
-/// more. Floating times are read as UTC until calendars carry their own time zone.
-pub(crate) fn instances(text: &str) -> (Vec<(i64, i64)>, bool) {
+/// The instances of `ical` a range ending at `end` needs (all of them when it has no end),
+/// and whether a rule goes on past those computed. Floating times are read as UTC until
+/// calendars carry their own time zone.
+///
+/// calcard counts a rule from its first instance and stops only at a limit, so a range
+/// years after a daily rule began would lie past any limit. Instead each rule of a copy is
+/// cut just past `end` (an UNTIL, or the rule's own when that is earlier): the rule is
+/// computed up to the range and no further, and `MAX_SCAN` bounds only how many instances
+/// lie before it. Overridden instances past the cut are still given, as calcard gives an
+/// override whose instance the rule does not make.
+pub(crate) fn expand_to(ical: &ICalendar, end: Option<i64>) -> (CalendarExpand, bool) {
+    let Some(end) = end else {
+        let expanded = ical.expand_dates(Tz::Floating, MAX_INSTANCES);
+        let more = expanded.events.len() >= MAX_INSTANCES;
+        return (expanded, more);
+    };
+    let cut = end.saturating_add(CUT_MARGIN);
+    let mut copy = ical.clone();
+    for c in &mut copy.components {
+        for e in &mut c.entries {
+            if e.name != ICalendarProperty::Rrule {
+                continue;
+            }
+            let Some(ICalendarValue::RecurrenceRule(rule)) = e.values.first_mut() else {
+                continue;
+            };
+            let earlier = rule
+                .until
+                .as_ref()
+                .and_then(|u| u.to_date_time_with_tz(Tz::UTC))
+                .is_some_and(|u| u.timestamp() <= cut);
+            if !earlier {
+                rule.until = Some(PartialDateTime::from_utc_timestamp(cut));
+            }
+        }
+    }
+    let expanded = copy.expand_dates(Tz::Floating, MAX_SCAN);
+    let more = expanded.events.len() >= MAX_SCAN;
+    (expanded, more)
+}
+
+/// The instances' (start, end) in seconds up to `end` (see `expand_to`), and whether a
+/// rule goes on past them.
+pub(crate) fn instances(text: &str, end: Option<i64>) -> (Vec<(i64, i64)>, bool) {
     let Ok(ical) = parse(text) else {
         return (Vec::new(), false);
     };
-    let expanded = ical.expand_dates(Tz::Floating, MAX_INSTANCES);
-    let more = expanded.events.len() >= MAX_INSTANCES;
+    let (expanded, more) = expand_to(&ical, end);
     (
         expanded.events.iter().map(|e| e.timestamps()).collect(),
         more,
@@ -137,7 +187,7 @@ fn span(ical: &ICalendar) -> (Option<i64>, Option<i64>) {
 /// the range ends and ends after it starts; an instant event meets a range that holds it).
 /// An object without time matches, as a task without dates does in RFC 4791.
 pub(crate) fn meets(text: &str, start: Option<i64>, end: Option<i64>) -> bool {
-    let (times, more) = instances(text);
+    let (times, more) = instances(text, end);
     times.is_empty() || hits(&times, more, start, end)
 }
 
@@ -167,7 +217,7 @@ pub(crate) fn is_meeting(text: &str) -> bool {
 
 /// Whether a scheduled component says CLASS:PRIVATE or CONFIDENTIAL.
 fn says_private(c: &ICalendarComponent) -> bool {
-    use calcard::icalendar::{ICalendarClassification, ICalendarValue};
+    use calcard::icalendar::ICalendarClassification;
     c.property(&ICalendarProperty::Class)
         .and_then(|e| e.values.first())
         .is_some_and(|v| {
@@ -419,7 +469,7 @@ mod tests {
         );
         // 20 Oct 2026 09:00 CEST is 07:00 UTC; 3 Nov (after the change) 09:00 CET is 08:00.
         assert_eq!(i.starts_at, Some(1_792_479_600));
-        let (times, more) = instances(WEEKLY);
+        let (times, more) = instances(WEEKLY, None);
         assert!(!more);
         assert_eq!(times.len(), 4);
         assert_eq!(times[2].0, 1_792_479_600 + 14 * 86_400 + 3600);
@@ -476,6 +526,49 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_rota_begun_years_ago_is_found_in_this_month() {
+        // A daily 08:00 Berlin rota since January 2017, without end, one day excepted: its
+        // instances in December 2026 lie past the first 3,000 and are computed all the same.
+        let rota = WEEKLY
+            .replace(
+                "DTSTART;TZID=Europe/Berlin:20261020T090000",
+                "DTSTART;TZID=Europe/Berlin:20170105T080000",
+            )
+            .replace(
+                "RRULE:FREQ=WEEKLY;COUNT=4",
+                "RRULE:FREQ=DAILY\r\nEXDATE;TZID=Europe/Berlin:20261225T080000",
+            );
+        let dec1 = 1_796_083_200; // 2026-12-01T00:00:00Z
+        let jan1 = dec1 + 31 * 86_400;
+        let (times, _) = instances(&rota, Some(jan1));
+        let december: Vec<i64> = times
+            .iter()
+            .map(|t| t.0)
+            .filter(|&s| (dec1..jan1).contains(&s))
+            .collect();
+        assert_eq!(december.len(), 30, "31 days less Christmas");
+        // 08:00 CET is 07:00 UTC.
+        assert_eq!(december[0], dec1 + 7 * 3600);
+        assert!(!december.contains(&(dec1 + 24 * 86_400 + 7 * 3600)));
+        // In July, 08:00 CEST is 06:00 UTC.
+        let jul1 = 1_782_864_000; // 2026-07-01T00:00:00Z
+        let (july, _) = instances(&rota, Some(jul1 + 86_400));
+        assert!(july.iter().any(|t| t.0 == jul1 + 6 * 3600));
+        assert!(meets(&rota, Some(dec1), Some(dec1 + 86_400)));
+        assert!(!meets(
+            &rota,
+            Some(dec1 + 24 * 86_400 + 6 * 3600),
+            Some(dec1 + 25 * 86_400)
+        ));
+        // A rule that ends before the range is not stretched by the cut.
+        let ended = rota.replace(
+            "RRULE:FREQ=DAILY",
+            "RRULE:FREQ=DAILY;UNTIL=20200101T000000Z",
+        );
+        assert!(!meets(&ended, Some(dec1), Some(jan1)));
     }
 
     #[test]

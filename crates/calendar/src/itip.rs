@@ -73,12 +73,7 @@ pub(crate) fn roles(ical: &ICalendar) -> Roles {
             if r.attendees.iter().any(|a| a.address == address) {
                 continue;
             }
-            let by_client = matches!(
-                e.parameter(&ICalendarParameterName::ScheduleAgent),
-                Some(ICalendarParameterValue::ScheduleAgent(
-                    ICalendarScheduleAgentValue::Client | ICalendarScheduleAgentValue::None
-                ))
-            );
+            let by_client = scheduled_by_client(e);
             r.attendees.push(Attendee { address, by_client });
         }
     }
@@ -86,6 +81,16 @@ pub(crate) fn roles(ical: &ICalendar) -> Roles {
         r.attendees.retain(|a| &a.address != o);
     }
     r
+}
+
+/// `SCHEDULE-AGENT=CLIENT` or `NONE` on an attendee.
+fn scheduled_by_client(e: &ICalendarEntry) -> bool {
+    matches!(
+        e.parameter(&ICalendarParameterName::ScheduleAgent),
+        Some(ICalendarParameterValue::ScheduleAgent(
+            ICalendarScheduleAgentValue::Client | ICalendarScheduleAgentValue::None
+        ))
+    )
 }
 
 /// Whether the component lists `address` as an attendee.
@@ -293,6 +298,79 @@ pub(crate) fn reply(ical: &ICalendar, address: &str) -> String {
     message(&m, ICalendarMethod::Reply)
 }
 
+/// The properties whose change reschedules an instance (RFC 6638 section 3.2.8).
+fn timing(c: &ICalendarComponent) -> Vec<String> {
+    let mut out: Vec<String> = c
+        .entries
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.name,
+                ICalendarProperty::Dtstart
+                    | ICalendarProperty::Dtend
+                    | ICalendarProperty::Duration
+                    | ICalendarProperty::Due
+                    | ICalendarProperty::Rrule
+                    | ICalendarProperty::Rdate
+                    | ICalendarProperty::Exdate
+            )
+        })
+        .map(|e| format!("{e:?}"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// RFC 6638 section 3.2.8: when the organizer moves an instance (a new start, end, rule,
+/// added dates or instances taken back), every attendee's earlier answer to it no longer
+/// holds: each becomes NEEDS-ACTION with RSVP, the organizer's own aside. An instance the
+/// old version did not have is compared with the old master. Returns whether anything
+/// changed. Calendar apps mostly do this themselves; the server makes sure, so that a
+/// colleague's "accepted" never stands for a time they were not asked about.
+pub(crate) fn reset_rescheduled(old: &ICalendar, new: &mut ICalendar, organizer: &str) -> bool {
+    let master_of = |i: &ICalendar| {
+        scheduled(i)
+            .find(|c| !c.is_recurrence_override())
+            .map(timing)
+    };
+    let old_master = master_of(old);
+    let mut changed = false;
+    for id in scheduled_ids(new) {
+        let key = instance_key(&new.components[id]).cloned();
+        let before = scheduled(old)
+            .find(|c| instance_key(c).cloned() == key)
+            .map(timing)
+            .or_else(|| old_master.clone());
+        if before.as_ref() == Some(&timing(&new.components[id])) {
+            continue;
+        }
+        for e in new.components[id].entries.iter_mut() {
+            if e.name != ICalendarProperty::Attendee
+                || address_of(e).as_deref() == Some(organizer)
+                || scheduled_by_client(e)
+                || partstat(e) == ICalendarParticipationStatus::NeedsAction
+            {
+                continue;
+            }
+            e.params.retain(|p| {
+                !matches!(
+                    p.name,
+                    ICalendarParameterName::Partstat
+                        | ICalendarParameterName::Rsvp
+                        | ICalendarParameterName::SentBy
+                        | ICalendarParameterName::ScheduleStatus
+                )
+            });
+            e.params.push(ICalendarParameter::partstat(
+                ICalendarParticipationStatus::NeedsAction,
+            ));
+            e.params.push(ICalendarParameter::rsvp(true));
+            changed = true;
+        }
+    }
+    changed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,6 +386,42 @@ mod tests {
 
     fn parse(text: &str) -> ICalendar {
         ICalendar::parse(text).unwrap()
+    }
+
+    #[test]
+    fn moving_a_meeting_asks_everyone_again() {
+        let answered = MEETING.replace(
+            "PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob",
+            "PARTSTAT=ACCEPTED:mailto:bob",
+        );
+        let old = parse(&answered);
+        // A new title is no reason to ask again.
+        let mut retitled = parse(&answered.replace("Case review", "Case review (2)"));
+        assert!(!reset_rescheduled(
+            &old,
+            &mut retitled,
+            "ann.lee@kaiser.org"
+        ));
+        let mut moved = parse(&answered.replace("20261210T090000Z", "20261210T140000Z"));
+        assert!(reset_rescheduled(&old, &mut moved, "ann.lee@kaiser.org"));
+        assert_eq!(
+            answers(&moved, "bob.ray@kaiser.org"),
+            vec![(None, ICalendarParticipationStatus::NeedsAction)]
+        );
+        // The organizer's own answer stays, and so does one the client schedules itself.
+        assert_eq!(
+            answers(&moved, "ann.lee@kaiser.org"),
+            vec![(None, ICalendarParticipationStatus::Accepted)]
+        );
+        assert!(
+            moved.to_string().contains("RSVP=TRUE:mailto:bob.ray"),
+            "{moved}"
+        );
+        assert!(
+            moved
+                .to_string()
+                .contains("SCHEDULE-AGENT=CLIENT:mailto:ext@")
+        );
     }
 
     #[test]

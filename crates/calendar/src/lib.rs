@@ -14,6 +14,7 @@ mod agenda;
 mod booking;
 mod contacts;
 mod directory;
+mod edit;
 mod freebusy;
 mod ical;
 mod itip;
@@ -30,6 +31,7 @@ pub use contacts::{CardFilter, card_matches};
 pub use directory::{
     Card, DIRECTORY_MAX, DIRECTORY_PAGE, DIRECTORY_SLUG, DirectoryChange, directory_position,
 };
+pub use edit::EventChange;
 pub use freebusy::{
     Busy, BusyKind, FreeBusyParties, FreeBusyRequest, busy_in, read_request, vfreebusy,
 };

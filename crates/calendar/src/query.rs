@@ -5,7 +5,7 @@
 //! events were cut to "Busy", so a text match never reveals what the caller cannot read.
 //! The types are the calendar's own; the web layer reads them from the DAV request.
 
-use crate::ical::{self, MAX_INSTANCES};
+use crate::ical;
 use crate::{Calendars, Collection, DavError, DavObject};
 use calcard::common::PartialDateTime;
 use calcard::common::timezone::Tz;
@@ -131,6 +131,23 @@ impl CompQuery {
         self.comps.iter().try_for_each(walk)
     }
 
+    /// The latest end of the filter's time ranges: how far instances must be computed to
+    /// answer it (`None`, all of them, when a range has no end).
+    fn latest_end(&self) -> Option<i64> {
+        fn walk(q: &CompQuery, ends: &mut Vec<Option<i64>>) {
+            if let Some(r) = q.range {
+                ends.push(r.end);
+            }
+            q.comps.iter().for_each(|c| walk(c, ends));
+        }
+        let mut ends = Vec::new();
+        walk(self, &mut ends);
+        ends.into_iter()
+            .try_fold(None, |latest: Option<i64>, end| {
+                end.map(|e| Some(latest.map_or(e, |l| l.max(e))))
+            })?
+    }
+
     /// The range and component kind every match must have, for the store to narrow the
     /// objects read: the first inner component's (the inner filters must all match).
     fn narrowing(&self) -> (Option<&str>, Range) {
@@ -153,14 +170,17 @@ struct Instances {
 /// its time zones.
 struct Object<'a> {
     ical: &'a ICalendar,
+    /// The end of the latest range asked about: instances are computed up to it.
+    until: Option<i64>,
     instances: OnceCell<Instances>,
     resolver: OnceCell<TzResolver<&'a str>>,
 }
 
 impl<'a> Object<'a> {
-    fn new(ical: &'a ICalendar) -> Object<'a> {
+    fn new(ical: &'a ICalendar, until: Option<i64>) -> Object<'a> {
         Object {
             ical,
+            until,
             instances: OnceCell::new(),
             resolver: OnceCell::new(),
         }
@@ -189,8 +209,7 @@ impl<'a> Object<'a> {
 
     fn instances(&self) -> &Instances {
         self.instances.get_or_init(|| {
-            let expanded = self.ical.expand_dates(Tz::Floating, MAX_INSTANCES);
-            let more = expanded.events.len() >= MAX_INSTANCES;
+            let (expanded, more) = ical::expand_to(self.ical, self.until);
             let mut all = Vec::with_capacity(expanded.events.len());
             let mut by_component: HashMap<u32, Vec<(i64, i64)>> = HashMap::new();
             for e in &expanded.events {
@@ -300,7 +319,7 @@ pub fn object_matches(text: &str, q: &CompQuery) -> bool {
     let Ok(ical) = ical::parse(text) else {
         return false;
     };
-    let o = Object::new(&ical);
+    let o = Object::new(&ical, q.latest_end());
     q.comps.iter().all(|inner| {
         o.component(0)
             .is_some_and(|root| o.comp_matches(&root.component_ids, inner))
@@ -356,7 +375,7 @@ pub fn expanded(text: &str, r: Range, budget: &mut usize) -> Result<Option<Strin
     let Ok(ical) = ical::parse(text) else {
         return Ok(None);
     };
-    let o = Object::new(&ical);
+    let o = Object::new(&ical, r.end);
     let Some(root) = o.component(0) else {
         return Ok(None);
     };

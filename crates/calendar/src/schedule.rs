@@ -52,6 +52,40 @@ pub(crate) struct Outgoing {
     pub ical: String,
 }
 
+/// The address under which `owner` (primary address `primary`) is an attendee of `ical`:
+/// the primary one, or an alias the organizer invited it under; its answers are given as
+/// that address, the one the organizer's copy lists. Only the organization's own addresses
+/// are looked up.
+pub(crate) async fn listed_as(
+    tx: &mut Tx,
+    owner: AccountId,
+    primary: &str,
+    ical: Option<&ICalendar>,
+    local_domains: &[String],
+) -> Result<String, DavError> {
+    let Some(ical) = ical else {
+        return Ok(primary.to_string());
+    };
+    if !itip::answers(ical, primary).is_empty() {
+        return Ok(primary.to_string());
+    }
+    for a in itip::roles(ical).attendees {
+        let local = a
+            .address
+            .rsplit_once('@')
+            .is_some_and(|(_, d)| local_domains.iter().any(|l| l.eq_ignore_ascii_case(d)));
+        if local
+            && tx
+                .find_account_by_address(&a.address)
+                .await?
+                .is_some_and(|acc| acc.id == owner)
+        {
+            return Ok(a.address);
+        }
+    }
+    Ok(primary.to_string())
+}
+
 /// The active account with `address`, if any.
 async fn staff(tx: &mut Tx, address: &str) -> Result<Option<AccountId>, DavError> {
     Ok(tx
@@ -105,17 +139,24 @@ pub(crate) async fn after_write(
     let mine_before = old_organizer.as_deref() == Some(me.as_str());
     if new.is_none() || new_organizer.as_deref() == Some(me.as_str()) {
         if organizer == me {
-            // Rooms answer first, so that attendees are sent the meeting with their answers.
             let mut new = new;
-            if s.book_resources(&me_row, old.as_ref(), new.as_mut())
-                .await?
-            {
+            // A moved meeting asks its attendees (rooms too) again, before rooms answer.
+            let reset = match (old.as_ref().filter(|_| mine_before), new.as_mut()) {
+                (Some(o), Some(n)) => itip::reset_rescheduled(o, n, &me),
+                _ => false,
+            };
+            // Rooms answer first, so that attendees are sent the meeting with their answers.
+            let booked = s
+                .book_resources(&me_row, old.as_ref(), new.as_mut())
+                .await?;
+            if reset || booked {
                 rewritten = new.as_ref().map(ICalendar::to_string);
             }
             s.as_organizer(owner, &me, old.as_ref(), new.as_ref())
                 .await?;
         } else {
-            s.as_attendee(owner, &me, &organizer, old.as_ref(), None)
+            let listed = listed_as(s.tx, owner, &me, old.as_ref(), local_domains).await?;
+            s.as_attendee(owner, &listed, &organizer, old.as_ref(), None)
                 .await?;
         }
     } else if mine_before {
@@ -124,7 +165,15 @@ pub(crate) async fn after_write(
         s.book_resources(&me_row, old.as_ref(), None).await?;
         s.as_organizer(owner, &me, old.as_ref(), None).await?;
     } else {
-        s.as_attendee(owner, &me, &organizer, old.as_ref(), new.as_ref())
+        let listed = listed_as(
+            s.tx,
+            owner,
+            &me,
+            new.as_ref().or(old.as_ref()),
+            local_domains,
+        )
+        .await?;
+        s.as_attendee(owner, &listed, &organizer, old.as_ref(), new.as_ref())
             .await?;
     }
     Ok(Scheduled {

@@ -1,13 +1,16 @@
 // carepost portal: the calendar page. The server answers in UTC (the JSON API's
 // /me/calendar, /freebusy, /resources); this draws the day, week and agenda views in the
-// reader's own time zone, answers invitations, and makes meetings with the free/busy of
-// everyone invited, rooms included, side by side. Everything it shows is text in DOM nodes
+// reader's own time zone (a time grid for a day or a week, a list for the agenda), answers
+// invitations, makes meetings with the free/busy of everyone invited, rooms included, side
+// by side, and changes or cancels one's own events. Everything it shows is text in DOM nodes
 // (never HTML from the server), and every button is a real button, so the keyboard works.
 "use strict";
 
 const cal = {
   view: "week",
   day: startOfDay(new Date()),
+  // The event the meeting form is changing (null: it makes a new one).
+  editing: null,
 };
 
 function startOfDay(d) {
@@ -81,19 +84,46 @@ function say(text, isError) {
   s.hidden = !text;
 }
 
-function eventItem(e) {
+// Whether the reader may change the event here: it is in their own calendar and theirs
+// (not an invitation from someone else).
+function isMine(e) {
+  return !e.owner && !e.my_answer && !e.cancelled;
+}
+
+// One event as a list item; `compact` in the time grid, where the box is small and its
+// place already says when it is (the time is still written, for a screen reader).
+function eventItem(e, compact) {
   const start = new Date(e.start * 1000);
   const end = new Date(e.end * 1000);
   const when = e.all_day ? "all day" : `${timeFmt.format(start)}–${timeFmt.format(end)}`;
   const li = el("li", { class: "event" + (e.cancelled ? " cancelled" : ""), "data-uid": e.uid });
-  li.append(el("span", { class: "when" }, when), " ", el("strong", {}, e.summary || "(no title)"));
-  if (e.location) li.append(" · ", e.location);
+  // In the grid, one's own event is a button as large as its box (a click anywhere on it
+  // changes it); in the agenda, a Change button follows it.
+  const own = isMine(e);
+  const body = compact && own ? el("button", { type: "button", class: "event-open", "data-edit": e.object }) : li;
+  // In the grid the title comes first: a short box shows it before the time.
+  const title = el("strong", {}, e.summary || "(no title)");
+  const time = el("span", { class: "when" }, when);
+  if (compact && e.all_day) body.append(title);
+  else if (compact) body.append(title, " ", time);
+  else body.append(time, " ", title);
+  if (e.location) body.append(" · ", e.location);
   const from = e.owner ? ` (${e.owner})` : "";
-  li.append(el("span", { class: "hint" }, ` ${e.calendar_name}${from}`));
+  if (!compact) li.append(el("span", { class: "hint" }, ` ${e.calendar_name}${from}`));
+  li.title = `${when} ${e.summary}${e.location ? ` · ${e.location}` : ""} — ${e.calendar_name}${from}`;
   if (e.cancelled) li.append(el("span", { class: "badge" }, "cancelled"));
+  if (own && body !== li) {
+    body.addEventListener("click", () => edit(e));
+    li.append(body);
+  } else if (own) {
+    const b = el("button", { type: "button", class: "secondary small", "data-edit": e.object }, "Change");
+    b.setAttribute("aria-label", `Change “${e.summary}”`);
+    b.addEventListener("click", () => edit(e));
+    li.append(" ", b);
+  }
   if (e.my_answer) {
     li.append(" ", el("span", { class: "badge answer" }, e.my_answer.replace("-", " ")));
-    if (!e.cancelled && !e.owner) {
+    if (!e.cancelled && !e.owner && !compact) {
       for (const [answer, label] of [["accepted", "Accept"], ["tentative", "Maybe"], ["declined", "Decline"]]) {
         if (e.my_answer === answer) continue;
         const b = el("button", { type: "button", class: "secondary", "data-answer": answer }, label);
@@ -154,25 +184,117 @@ async function load() {
   const inv = document.getElementById("invitations");
   inv.replaceChildren(...waiting.map(eventItem));
   document.getElementById("invitations-none").hidden = waiting.length > 0;
+  const perDay = [];
   for (let i = 0; i < days; i++) {
     const d0 = addDays(from, i);
     const d1 = addDays(from, i + 1);
-    const todays = events.filter((e) => {
+    perDay.push([d0, d1, events.filter((e) => {
       const [s, t] = spanOf(e);
       return s < d1 && (t > d0 || (t === s && s >= d0));
-    });
-    if (cal.view === "agenda" && todays.length === 0) continue;
-    const section = el("section", { class: "day", "aria-label": longDay.format(d0) });
-    const isToday = d0.getTime() === startOfDay(new Date()).getTime();
-    section.append(el("h3", { class: isToday ? "today" : "" }, dayFmt.format(d0)));
-    const list = el("ul", { class: "events" });
-    list.append(...todays.map(eventItem));
-    if (todays.length === 0) list.append(el("li", { class: "hint" }, "nothing"));
-    section.append(list);
+    })]);
+  }
+  if (cal.view === "agenda") {
+    for (const [d0, , todays] of perDay) {
+      if (todays.length === 0) continue;
+      const section = dayHead(d0);
+      section.append(el("ul", { class: "events" }, ...todays.map((e) => eventItem(e))));
+      box.append(section);
+    }
+    if (box.children.length === 0) box.append(el("p", { class: "hint" }, "Nothing in these two weeks."));
+  } else {
+    timeGrid(box, perDay);
+  }
+  box.className = `view-${cal.view}`;
+}
+
+function dayHead(d0, format) {
+  const section = el("section", { class: "day", "aria-label": longDay.format(d0) });
+  const isToday = d0.getTime() === startOfDay(new Date()).getTime();
+  section.append(el("h3", { class: isToday ? "today" : "" }, (format || dayFmt).format(d0)));
+  return section;
+}
+
+// A week's column heading: narrow, so the weekday and the date only.
+const columnFmt = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric" });
+
+// Height of an hour in the time grid, in rem (the stylesheet draws its lines at this step),
+// and of an all-day event's line above it (every column has as many lines, so the hours
+// line up across the week).
+const HOUR_REM = 2;
+const ALL_DAY_REM = 1.5;
+
+// The day and week views: a column per day with its all-day events on top and the others
+// placed by their hours over the whole day (night shifts too), side by side where they
+// overlap; a column of hours on the left.
+function timeGrid(box, perDay) {
+  const longest = Math.max(0, ...perDay.map(([, , t]) => t.filter((e) => e.all_day).length));
+  const axis = el("div", { class: "day axis", "aria-hidden": "true" }, el("h3", {}, " "));
+  const spacer = el("ul", { class: "events all-day" });
+  spacer.style.height = `${longest * ALL_DAY_REM}rem`;
+  const labels = el("ul", { class: "hours" });
+  labels.style.height = `${24 * HOUR_REM}rem`;
+  for (let h = 0; h < 24; h++) {
+    const at = new Date(2000, 0, 1, h);
+    const label = el("li", {}, timeFmt.format(at));
+    label.style.top = `${h * HOUR_REM}rem`;
+    labels.append(label);
+  }
+  axis.append(spacer, labels);
+  box.append(axis);
+  for (const [d0, d1, todays] of perDay) {
+    const section = dayHead(d0, perDay.length > 1 ? columnFmt : longDay);
+    const allDay = el("ul", { class: "events all-day" }, ...todays.filter((e) => e.all_day).map((e) => eventItem(e, true)));
+    allDay.style.height = `${longest * ALL_DAY_REM}rem`;
+    const timed = todays.filter((e) => !e.all_day).map((e) => {
+      const [s, t] = spanOf(e);
+      // A moment (no length) is drawn a quarter of an hour long.
+      const a = Math.max(s, d0.getTime());
+      const b = Math.min(Math.max(t, s + 900000), d1.getTime());
+      return { e, a: (a - d0) / 60000, b: (b - d0) / 60000 };
+    }).sort((x, y) => x.a - y.a || y.b - x.b);
+    inLanes(timed);
+    const hours = el("ul", { class: "events hours" });
+    hours.style.height = `${((d1 - d0) / 3600000) * HOUR_REM}rem`;
+    for (const it of timed) {
+      const li = eventItem(it.e, true);
+      li.classList.add("timed");
+      li.style.top = `${(it.a / 60) * HOUR_REM}rem`;
+      li.style.height = `${Math.max(((it.b - it.a) / 60) * HOUR_REM, 1.2)}rem`;
+      li.style.left = `${(it.lane / it.of) * 100}%`;
+      li.style.width = `${100 / it.of}%`;
+      hours.append(li);
+    }
+    if (todays.length === 0) section.setAttribute("aria-description", "nothing");
+    section.append(allDay, hours);
     box.append(section);
   }
-  if (box.children.length === 0) box.append(el("p", { class: "hint" }, "Nothing in these two weeks."));
-  box.className = `view-${cal.view}`;
+}
+
+// Overlapping events share the width of their day: each takes the first lane free at its
+// start, and every event of a run of overlaps is as wide as that run has lanes.
+function inLanes(items) {
+  let run = [];
+  let runEnd = -Infinity;
+  let laneEnds = [];
+  const close = () => {
+    for (const it of run) it.of = laneEnds.length;
+    run = [];
+    laneEnds = [];
+  };
+  for (const it of items) {
+    if (it.a >= runEnd) close();
+    let lane = laneEnds.findIndex((end) => end <= it.a);
+    if (lane < 0) {
+      lane = laneEnds.length;
+      laneEnds.push(it.b);
+    } else {
+      laneEnds[lane] = it.b;
+    }
+    it.lane = lane;
+    run.push(it);
+    runEnd = Math.max(runEnd, it.b);
+  }
+  close();
 }
 
 // The meeting form's free/busy: one row per person or room over the chosen day, in
@@ -226,32 +348,106 @@ function attendeesOf(f) {
   return room ? [...people, room] : people;
 }
 
+// The form's times; an end at or before the start is on the next day (a night shift).
 function proposed(f) {
   const { date, from, to } = f.elements;
   if (!date.value || !from.value || !to.value) return [null, null];
-  return [new Date(`${date.value}T${from.value}`), new Date(`${date.value}T${to.value}`)];
+  const start = new Date(`${date.value}T${from.value}`);
+  let end = new Date(`${date.value}T${to.value}`);
+  if (end <= start) end = addDays(end, 1);
+  return [start, end];
+}
+
+function pad(n) {
+  return String(n).padStart(2, "0");
+}
+
+// Changing an event: the meeting form takes its values, and saving sends only what the
+// form holds; a recurring event's times, and those of one longer than a day, stay as they
+// are (a calendar app changes them).
+function edit(e) {
+  const f = document.getElementById("meeting-form");
+  cal.editing = e;
+  const start = new Date(e.start * 1000);
+  const end = new Date(e.end * 1000);
+  const fixed = e.recurring || e.all_day || e.end - e.start >= 86400;
+  f.elements.title.value = e.summary;
+  f.elements.date.value = `${start.getFullYear()}-${pad(start.getMonth() + 1)}-${pad(start.getDate())}`;
+  f.elements.from.value = `${pad(start.getHours())}:${pad(start.getMinutes())}`;
+  f.elements.to.value = `${pad(end.getHours())}:${pad(end.getMinutes())}`;
+  for (const name of ["date", "from", "to"]) f.elements[name].disabled = fixed;
+  f.elements.location.value = e.location;
+  const rooms = new Set([...f.elements.room.options].map((o) => o.value).filter(Boolean));
+  const room = e.invited.find((a) => rooms.has(a)) || "";
+  f.elements.room.value = room;
+  f.elements.attendees.value = e.invited.filter((a) => a !== room).join(", ");
+  document.getElementById("meeting-h").textContent = `Change “${e.summary}”`;
+  document.getElementById("times-fixed").hidden = !fixed;
+  document.getElementById("create-meeting").textContent = "Save changes";
+  document.getElementById("cancel-event").hidden = false;
+  document.getElementById("stop-editing").hidden = false;
+  f.scrollIntoView();
+  f.elements.title.focus();
+}
+
+function stopEditing() {
+  const f = document.getElementById("meeting-form");
+  cal.editing = null;
+  f.reset();
+  for (const name of ["date", "from", "to"]) f.elements[name].disabled = false;
+  document.getElementById("meeting-h").textContent = "New meeting";
+  document.getElementById("times-fixed").hidden = true;
+  document.getElementById("create-meeting").textContent = "Create";
+  document.getElementById("cancel-event").hidden = true;
+  document.getElementById("stop-editing").hidden = true;
+  document.getElementById("availability").replaceChildren();
+}
+
+function eventPath(e) {
+  return `/api/v1/me/calendar/events/${encodeURIComponent(e.calendar)}/${encodeURIComponent(e.object)}`;
 }
 
 async function createMeeting(ev) {
   ev.preventDefault();
   const f = ev.target;
+  const editing = cal.editing;
   const [start, end] = proposed(f);
   if (!start) {
     say("Choose the day and the times.", true);
     return;
   }
+  const body = {
+    title: f.elements.title.value,
+    location: f.elements.location.value,
+    attendees: attendeesOf(f),
+  };
+  if (!editing || !f.elements.date.disabled) {
+    body.start = Math.floor(start / 1000);
+    body.end = Math.floor(end / 1000);
+  }
   try {
-    await request("POST", "/api/v1/me/calendar/events", {
-      title: f.elements.title.value,
-      start: Math.floor(start / 1000),
-      end: Math.floor(end / 1000),
-      location: f.elements.location.value,
-      attendees: attendeesOf(f),
-    });
-    say(`“${f.elements.title.value}” is in your calendar; the people and rooms invited are told.`);
+    if (editing) {
+      await request("PATCH", eventPath(editing), body);
+      say(`“${body.title}” is changed; the people and rooms invited are told.`);
+    } else {
+      await request("POST", "/api/v1/me/calendar/events", body);
+      say(`“${body.title}” is in your calendar; the people and rooms invited are told.`);
+    }
     cal.day = startOfDay(start);
-    f.reset();
-    document.getElementById("availability").replaceChildren();
+    stopEditing();
+    await load();
+  } catch (err) {
+    say(err.message, true);
+  }
+}
+
+async function cancelEvent() {
+  const e = cal.editing;
+  if (!e || !window.confirm(`Cancel “${e.summary}”? Everyone invited is told, and rooms are freed.`)) return;
+  try {
+    await request("DELETE", eventPath(e));
+    say(`“${e.summary}” is cancelled.`);
+    stopEditing();
     await load();
   } catch (err) {
     say(err.message, true);
@@ -292,6 +488,8 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   document.getElementById("check-availability").addEventListener("click", availability);
   document.getElementById("meeting-form").addEventListener("submit", createMeeting);
+  document.getElementById("cancel-event").addEventListener("click", cancelEvent);
+  document.getElementById("stop-editing").addEventListener("click", stopEditing);
   // Disabled until this script runs: without it, the form would send nothing useful.
   document.getElementById("create-meeting").disabled = false;
   rooms();

@@ -150,7 +150,7 @@ async fn a_token_without_the_freebusy_scope_is_refused() {
 }
 
 /// Signs `login` in over the API; the cookie header to send.
-async fn session(s: &carepost_testkit::TestServer, login: &str) -> String {
+pub(crate) async fn session(s: &carepost_testkit::TestServer, login: &str) -> String {
     let r = carepost_testkit::https_request(
         s.running.https.unwrap(),
         &s.cert,

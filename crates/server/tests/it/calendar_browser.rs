@@ -148,4 +148,45 @@ async fn chromium_answers_an_invitation_and_makes_a_meeting_with_a_room() {
             .any(|o| o.data.contains("SUMMARY:Case review")),
         "{invited:?}"
     );
+    // The page changed it: the form held its attendees and room, the grid moved it down,
+    // and the new title and time reached Bob's copy, the room booked again at that time.
+    assert_eq!(seen["edit_heading"], "Change “Case review”", "{seen}");
+    assert_eq!(seen["edit_attendees"], bob.as_str(), "{seen}");
+    assert_eq!(seen["edit_room"], room.address.as_str(), "{seen}");
+    let rem = |v: &serde_json::Value| {
+        v.as_str()
+            .and_then(|t| t.strip_suffix("rem"))
+            .and_then(|t| t.parse::<f64>().ok())
+            .unwrap_or(-1.0)
+    };
+    // Ten o'clock is 20rem down (2rem an hour), two in the afternoon 28rem.
+    assert_eq!(rem(&seen["grid_top"]), 20.0, "{seen}");
+    assert_eq!(rem(&seen["moved_top"]), 28.0, "{seen}");
+    let moved = seen["moved_utc"].as_str().unwrap();
+    assert!(
+        review.data.contains(&format!("DTSTART:{moved}")),
+        "{}",
+        review.data
+    );
+    assert!(
+        review.data.contains("SUMMARY:Case review (moved)"),
+        "{}",
+        review.data
+    );
+    let bobs_copy = invited
+        .iter()
+        .find(|o| o.data.contains("SUMMARY:Case review"))
+        .unwrap();
+    assert!(
+        bobs_copy.data.contains(&format!("DTSTART:{moved}")),
+        "{}",
+        bobs_copy.data
+    );
+    assert!(bobs_copy.data.contains("SEQUENCE:1"), "{}", bobs_copy.data);
+    // The cancelled event is gone from the page and from the calendar.
+    assert_eq!(seen["coffee_left"], 0, "{seen}");
+    assert!(
+        !mine.iter().any(|o| o.data.contains("SUMMARY:Coffee")),
+        "{mine:?}"
+    );
 }

@@ -11,6 +11,7 @@ mod caldav;
 mod calendar_api;
 mod calendar_browser;
 mod calendar_cli;
+mod calendar_edit;
 mod calendar_query;
 mod carddav;
 mod change_requests;

@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use carepost_calendar::{BusyKind, NewEvent, Occurrence, SharedCalendar};
+use carepost_calendar::{BusyKind, EventChange, NewEvent, Occurrence, SharedCalendar};
 use carepost_types::UnixMillis;
 use serde::{Deserialize, Serialize};
 
@@ -306,6 +306,66 @@ pub async fn create_event(
             uid,
         }),
     ))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/me/calendar/events/{calendar}/{object}",
+    tag = "calendar",
+    summary = "Change an event or a meeting one organizes (attendees are told; a moved meeting asks them again)",
+    params(("calendar" = String, Path), ("object" = String, Path)),
+    request_body = EventChange,
+    responses(
+        (status = 204, description = "done"),
+        (status = "4XX", description = "refused: {error, message}; 412 when it changed meanwhile", body = super::error::ErrorBody),
+    )
+)]
+pub async fn change_event(
+    State(state): State<WebState>,
+    user: User,
+    ApiPath((calendar, object)): ApiPath<(String, String)>,
+    ApiJson(change): ApiJson<EventChange>,
+) -> Result<StatusCode, ApiError> {
+    limit(&state, &format!("account:{}", user.session.account.0))?;
+    state
+        .calendars
+        .change_event(
+            user.session.account,
+            &user.session.address,
+            &calendar,
+            &object,
+            &change,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    delete,
+    path = "/me/calendar/events/{calendar}/{object}",
+    tag = "calendar",
+    summary = "Cancel an event or a meeting one organizes (attendees are sent a cancellation, rooms freed)",
+    params(("calendar" = String, Path), ("object" = String, Path)),
+    responses(
+        (status = 204, description = "done"),
+        (status = "4XX", description = "refused: {error, message}", body = super::error::ErrorBody),
+    )
+)]
+pub async fn cancel_event(
+    State(state): State<WebState>,
+    user: User,
+    ApiPath((calendar, object)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .calendars
+        .cancel_event(
+            user.session.account,
+            &user.session.address,
+            &calendar,
+            &object,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

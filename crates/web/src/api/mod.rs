@@ -32,7 +32,7 @@ use axum::extract::Request;
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 
 /// Requests per source network to the sign-in endpoints: a sustained 5 per second with bursts
 /// of 50 (a shift change behind one NAT), far below what would queue every sign-in of the
@@ -217,6 +217,10 @@ pub fn routes(state: WebState) -> Router<WebState> {
         .route("/freebusy", get(calendar::free_busy))
         .route("/me/calendar", get(calendar::agenda))
         .route("/me/calendar/events", post(calendar::create_event))
+        .route(
+            "/me/calendar/events/{calendar}/{object}",
+            patch(calendar::change_event).delete(calendar::cancel_event),
+        )
         .route(
             "/me/calendar/events/{calendar}/{object}/answer",
             post(calendar::answer),

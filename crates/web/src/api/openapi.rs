@@ -38,7 +38,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         admin::verify_audit, resources::list, resources::create, resources::show,
         resources::update, resources::remove, resources::bookings, resources::approve,
         resources::decline, resources::waiting, calendar::free_busy, calendar::shared,
-        calendar::agenda, calendar::create_event, calendar::answer, shares::list, shares::share,
+        calendar::agenda, calendar::create_event, calendar::change_event, calendar::cancel_event, calendar::answer, shares::list, shares::share,
         shares::unshare, shares::add_delegate, shares::remove_delegate, shares::leave,
     ),
     components(schemas(error::ErrorBody)),

@@ -5,8 +5,8 @@
 //! every DAV request is, and an account reaches only the space under its own address; the
 //! files crate keeps the content.
 
-use super::auth::{AuthRefusal, authenticate};
-use super::{condition, multistatus, plain, props::answer, unauthorized};
+use super::auth::authenticate;
+use super::{condition, multistatus, path::seg, plain, props::answer, refusal};
 use crate::WebState;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -16,7 +16,7 @@ use carepost_proto_dav::{
     Depth, Multistatus, Name, PatchOp, Prop, Value, ns, parse_propfind, parse_proppatch,
 };
 use carepost_types::AccountId;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::percent_decode_str;
 
 pub const PREFIX: &str = "/dav/files/";
 const DAV_HEADER: &str = "1, 3";
@@ -25,15 +25,6 @@ const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIN
 const MAX_XML: usize = 1 << 20;
 /// Sets and removals one PROPPATCH may hold (a resource keeps at most 200 properties).
 const MAX_PATCH_STEPS: usize = 200;
-
-/// Characters kept as they are in hrefs; the rest is percent-encoded.
-const KEEP: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'@')
-    .remove(b'+');
 
 /// A request path read: the space's address and the place in it. `Err` with the reason
 /// for a path that is not one (400).
@@ -59,10 +50,10 @@ fn parse(raw: &str) -> Result<(String, FilePath), String> {
 
 /// The href of a place; folders end with a slash.
 fn href(address: &str, path: &FilePath, collection: bool) -> String {
-    let mut out = format!("{PREFIX}{}/", utf8_percent_encode(address, KEEP));
+    let mut out = format!("{PREFIX}{}/", seg(address));
     let n = path.segments().len();
     for (i, s) in path.segments().iter().enumerate() {
-        out.push_str(&utf8_percent_encode(s, KEEP).to_string());
+        out.push_str(&seg(s));
         if i + 1 < n || collection {
             out.push('/');
         }
@@ -148,14 +139,7 @@ pub async fn handle(State(state): State<WebState>, req: Request) -> Response {
                     },
                 }
             }
-            Err(AuthRefusal::Unauthorized) => unauthorized(),
-            Err(AuthRefusal::Throttled) => plain(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many sign-ins from your network; wait a moment",
-            ),
-            Err(AuthRefusal::Unavailable) => {
-                plain(StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable")
-            }
+            Err(refused) => refusal(refused),
         }
     };
     let h = res.headers_mut();

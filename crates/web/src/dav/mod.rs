@@ -213,14 +213,7 @@ async fn handle(State(state): State<WebState>, req: Request) -> Response {
                     Err(_) => plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the body is not UTF-8"),
                 }
             }
-            Err(AuthRefusal::Unauthorized) => unauthorized(),
-            Err(AuthRefusal::Throttled) => plain(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many sign-ins from your network; wait a moment",
-            ),
-            Err(AuthRefusal::Unavailable) => {
-                plain(StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable")
-            }
+            Err(refused) => refusal(refused),
         }
     };
     let h = res.headers_mut();
@@ -229,6 +222,20 @@ async fn handle(State(state): State<WebState>, req: Request) -> Response {
     metrics::counter!("carepost_dav_requests_total", "status" => res.status().as_u16().to_string())
         .increment(1);
     res
+}
+
+/// The answer to a sign-in that did not pass, the same for every DAV route.
+fn refusal(refused: AuthRefusal) -> Response {
+    match refused {
+        AuthRefusal::Unauthorized => unauthorized(),
+        AuthRefusal::Throttled => plain(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many sign-ins from your network; wait a moment",
+        ),
+        AuthRefusal::Unavailable => {
+            plain(StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable")
+        }
+    }
 }
 
 /// One authenticated request.

@@ -31,7 +31,8 @@ const KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'@')
     .remove(b'+');
 
-fn seg(s: &str) -> String {
+/// One path segment as we write it in an href.
+pub(super) fn seg(s: &str) -> String {
     utf8_percent_encode(s, KEEP).to_string()
 }
 

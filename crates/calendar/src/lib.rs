@@ -48,7 +48,7 @@ pub use shares::{Access, Grantee, SHARED_PREFIX, ShareInfo, Shared, SharedCalend
 pub use sync::{seq_of_token, sync_token};
 
 use carepost_mail::{Invitation, MailStore};
-use carepost_store::{CollectionRow, DavObjectRow, DavRepo, Store, StoreError};
+use carepost_store::{CollectionRow, DavObjectRow, DavRepo, ImipRepo, ImipRow, Store, StoreError};
 use carepost_types::{AccountId, Clock};
 use sha2::Digest;
 use std::sync::Arc;
@@ -322,19 +322,49 @@ impl Calendars {
             .unwrap_or_default()
     }
 
-    /// Queues the iTIP messages for people outside, once the write that made them is
-    /// committed. A failure is logged and counted: the calendar change stands.
-    async fn send_outgoing(&self, outgoing: Vec<schedule::Outgoing>) {
+    /// Keeps the iTIP messages for people outside in the write's own transaction (the
+    /// outbox), so that a committed change never loses the mail it owes; without a mail
+    /// queue to send through there is nothing to keep.
+    async fn keep_outgoing(
+        &self,
+        tx: &mut carepost_store::Tx,
+        outgoing: Vec<schedule::Outgoing>,
+    ) -> Result<Vec<ImipRow>, DavError> {
+        if self.mail.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut kept = Vec::with_capacity(outgoing.len());
+        for o in outgoing {
+            let mut row = ImipRow {
+                id: 0,
+                account_id: o.account,
+                from: o.from,
+                to: o.to,
+                method: o.method.to_string(),
+                summary: o.summary,
+                ical: o.ical,
+                created_at: self.clock.now(),
+            };
+            row.id = tx.queue_imip(&row).await?;
+            kept.push(row);
+        }
+        Ok(kept)
+    }
+
+    /// Puts kept iTIP messages in the mail queue, once the write that made them is
+    /// committed, and takes each out of the outbox when it is queued. A failure is logged
+    /// and counted, and the message stays for `send_kept_imip`: the calendar change stands.
+    async fn send_outgoing(&self, kept: Vec<ImipRow>) {
         let Some(mail) = &self.mail else {
             return;
         };
-        for o in outgoing {
+        for o in kept {
             let sent = mail
                 .send_imip(&Invitation {
-                    account: o.account,
+                    account: o.account_id,
                     from: &o.from,
                     to: &o.to,
-                    method: o.method,
+                    method: &o.method,
                     summary: &o.summary,
                     ical: &o.ical,
                 })
@@ -343,12 +373,46 @@ impl Calendars {
                 Ok(_) => "queued",
                 Err(_) => "failed",
             };
-            metrics::counter!("carepost_imip_sent_total", "method" => o.method, "outcome" => outcome)
+            metrics::counter!("carepost_imip_sent_total", "method" => o.method.clone(), "outcome" => outcome)
                 .increment(1);
             if let Err(e) = sent {
                 tracing::warn!(error = %e, to = %o.to, "an invitation could not be queued");
+                continue;
+            }
+            let done = async {
+                let mut tx = self.store.begin_bookkeeping().await?;
+                tx.delete_imip(o.id).await?;
+                tx.commit().await
+            };
+            if let Err(e) = done.await {
+                // It was queued: at worst it is mailed twice, which calendar apps take as one.
+                tracing::warn!(error = %e, "an invitation sent could not be taken out of the outbox");
             }
         }
+    }
+
+    /// Mails what the outbox still holds from before `older_than` (a crash between a write's
+    /// commit and its mail, or a queue that failed then); the server calls it when it starts
+    /// and every minute. Newer messages are being sent by the write that made them. Returns
+    /// how many were queued.
+    pub async fn send_kept_imip(
+        &self,
+        older_than: carepost_types::UnixMillis,
+    ) -> Result<usize, DavError> {
+        if self.mail.is_none() {
+            return Ok(0);
+        }
+        let mut read = self.store.read().await?;
+        let due: Vec<ImipRow> = read
+            .pending_imip(500)
+            .await?
+            .into_iter()
+            .filter(|r| r.created_at < older_than)
+            .collect();
+        drop(read);
+        let n = due.len();
+        self.send_outgoing(due).await;
+        Ok(n)
     }
 
     /// The account's collections, after making its calendar and task list if it has none,
@@ -526,8 +590,9 @@ impl Calendars {
             .await?;
             outgoing.extend(scheduled.outgoing);
         }
+        let kept = self.keep_outgoing(&mut tx, outgoing).await?;
         tx.commit().await?;
-        self.send_outgoing(outgoing).await;
+        self.send_outgoing(kept).await;
         Ok(())
     }
 
@@ -679,8 +744,9 @@ impl Calendars {
             tx.put_dav_object(&row).await?;
             answered_etag = None;
         }
+        let kept = self.keep_outgoing(&mut tx, scheduled_now.outgoing).await?;
         tx.commit().await?;
-        self.send_outgoing(scheduled_now.outgoing).await;
+        self.send_outgoing(kept).await;
         Ok((answered_etag, current.is_none()))
     }
 
@@ -724,8 +790,9 @@ impl Calendars {
             .await?
             .outgoing;
         }
+        let kept = self.keep_outgoing(&mut tx, outgoing).await?;
         tx.commit().await?;
-        self.send_outgoing(outgoing).await;
+        self.send_outgoing(kept).await;
         Ok(())
     }
 

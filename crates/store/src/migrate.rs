@@ -176,6 +176,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0028_sync_order.sql"),
         include_str!("../../../migrations/postgres/0028_sync_order.sql"),
     ),
+    (
+        29,
+        "imip_outbox",
+        include_str!("../../../migrations/sqlite/0029_imip_outbox.sql"),
+        include_str!("../../../migrations/postgres/0029_imip_outbox.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -7,8 +7,9 @@
 use crate::auth::GOOD;
 use crate::outbound::{settle, start};
 use crate::smtp::{PARTNER_SEND, Partner, python};
-use carepost_store::AuditFilter;
+use carepost_store::{AuditFilter, ImipRepo, ImipRow};
 use carepost_testkit::SmtpSink;
+use carepost_types::Clock;
 
 const PUT: &str = r#"
 import base64, http.client, ssl, sys
@@ -63,6 +64,10 @@ async fn invitations_leave_by_mail_and_only_the_attendees_own_answer_comes_back(
         // The invitation leaves from Ann, signed, with the iTIP REQUEST.
         settle(&s, |q| q.is_empty()).await;
         let sent = sink.messages();
+        // Queued, so taken out of the outbox the write kept it in.
+        let mut read = s.running.context.store.read().await.unwrap();
+        assert!(read.pending_imip(10).await.unwrap().is_empty());
+        drop(read);
         let invite = sent
             .iter()
             .find(|m| m.to == vec!["gp@partner.example".to_string()])
@@ -153,5 +158,79 @@ async fn invitations_leave_by_mail_and_only_the_attendees_own_answer_comes_back(
             .collect();
         replies.sort();
         assert_eq!(replies, vec!["denied", "success"], "{events:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_invitation_kept_across_a_crash_is_mailed_afterwards() {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        let sink = SmtpSink::start().await;
+        let (s, ann, _keys) = start(db, &sink).await;
+        let ctx = &s.running.context;
+        let id = ctx
+            .directory
+            .find_account(&crate::support::admin(), &ann)
+            .await
+            .unwrap()
+            .id;
+        // What a write committed before the server stopped, short of mailing it.
+        let now = s.clock.now();
+        let mut tx = ctx.store.begin_bookkeeping().await.unwrap();
+        tx.queue_imip(&ImipRow {
+            id: 0,
+            account_id: id,
+            from: ann.clone(),
+            to: "gp@partner.example".into(),
+            method: "CANCEL".into(),
+            summary: "Referral review".into(),
+            ical: meeting(&ann).replace("\\n", "\r\n"),
+            created_at: carepost_types::UnixMillis(now.0 - 120_000),
+        })
+        .await
+        .unwrap();
+        // A newer one is its writer's to mail: left alone.
+        tx.queue_imip(&ImipRow {
+            id: 0,
+            account_id: id,
+            from: ann.clone(),
+            to: "gp2@partner.example".into(),
+            method: "CANCEL".into(),
+            summary: "Referral review".into(),
+            ical: meeting(&ann).replace("\\n", "\r\n"),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let due = carepost_types::UnixMillis(now.0 - 60_000);
+        assert_eq!(ctx.calendars.send_kept_imip(due).await.unwrap(), 1);
+        settle(&s, |q| q.is_empty()).await;
+        let sent = sink.messages();
+        let cancel = sent
+            .iter()
+            .find(|m| m.to == vec!["gp@partner.example".to_string()])
+            .unwrap_or_else(|| panic!("nothing mailed: {sent:?}"));
+        let text = String::from_utf8_lossy(&cancel.data);
+        assert!(
+            text.contains("Subject: Cancelled: Referral review"),
+            "{text}"
+        );
+        assert!(
+            !sent
+                .iter()
+                .any(|m| m.to == vec!["gp2@partner.example".to_string()])
+        );
+        // Mailed once: out of the outbox, and a second look sends nothing.
+        assert_eq!(ctx.calendars.send_kept_imip(due).await.unwrap(), 0);
+        let mut read = ctx.store.read().await.unwrap();
+        let left: Vec<String> = read
+            .pending_imip(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.to)
+            .collect();
+        assert_eq!(left, vec!["gp2@partner.example".to_string()]);
     }
 }

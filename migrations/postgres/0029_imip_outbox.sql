@@ -10,5 +10,11 @@ CREATE TABLE imip_outbox (
     method TEXT NOT NULL,
     summary TEXT NOT NULL,
     ical TEXT NOT NULL,
-    created_at BIGINT NOT NULL
+    created_at BIGINT NOT NULL,
+    -- Tries so far, and when the next may be made: a write mails its own at once and a
+    -- minute later the rest is anyone's to try; a try claims the row by raising `attempts`
+    -- from the number it read, so two senders never mail the same row at once.
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_try_at BIGINT NOT NULL
 );
+CREATE INDEX imip_outbox_due ON imip_outbox(next_try_at);

@@ -178,14 +178,7 @@ impl Calendars {
                 {
                     // Invited under an alias: the answer is the alias's.
                     let mut tx = self.store.read().await?;
-                    who = crate::schedule::listed_as(
-                        &mut tx,
-                        account,
-                        &who,
-                        Some(&ical),
-                        &self.local_domains(),
-                    )
-                    .await?;
+                    who = crate::schedule::listed_as(&mut tx, account, &who, Some(&ical)).await?;
                 }
                 let (expanded, _) = crate::ical::expand_to(&ical, Some(end));
                 let recurring = ical.components.iter().any(|c| c.is_recurrent_or_override());
@@ -372,14 +365,8 @@ impl Calendars {
             .map_err(|_| DavError::InvalidData("the event cannot be read".into()))?;
         let me = {
             let mut tx = self.store.read().await?;
-            crate::schedule::listed_as(
-                &mut tx,
-                account,
-                &address.to_lowercase(),
-                Some(&ical),
-                &self.local_domains(),
-            )
-            .await?
+            crate::schedule::listed_as(&mut tx, account, &address.to_lowercase(), Some(&ical))
+                .await?
         };
         let mine = itip::answers(&ical, &me);
         let roles = itip::roles(&ical);

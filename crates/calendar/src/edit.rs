@@ -10,7 +10,9 @@
 
 use crate::agenda::{check_texts, check_times, checked_title, escape, utc};
 use crate::{Calendars, Conditions, DavError, itip};
-use calcard::icalendar::{ICalendar, ICalendarComponentType, ICalendarEntry, ICalendarProperty};
+use calcard::icalendar::{
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarProperty,
+};
 use carepost_types::AccountId;
 use serde::Deserialize;
 
@@ -50,6 +52,15 @@ fn entries(lines: &[String]) -> Result<Vec<ICalendarEntry>, DavError> {
         .find(|c| c.component_type == ICalendarComponentType::VEvent)
         .map(|c| c.entries)
         .ok_or_else(|| DavError::Invalid("the change could not be written".into()))
+}
+
+/// What a component says for `name`, to compare with another's.
+fn said(c: &ICalendarComponent, name: &ICalendarProperty) -> Vec<String> {
+    c.entries
+        .iter()
+        .filter(|e| e.name == *name)
+        .map(|e| format!("{:?}", e.values))
+        .collect()
 }
 
 /// Puts `with` in place of every `name` entry of the entries (none: the property goes).
@@ -155,10 +166,43 @@ impl Calendars {
             }
             _ => return Err(DavError::Invalid("a start and an end together".into())),
         }
-        let attendees = match &change.attendees {
-            Some(list) => Some(self.attendee_lines(&me, list).await?),
-            None => None,
+        // Who is added and who taken off, against the whole meeting (an attendee of one
+        // instance only stays where they are unless the list leaves them out). Only the
+        // addresses added are checked: one a calendar app wrote stays as it wrote it.
+        let current: Vec<String> = itip::roles(&ical)
+            .attendees
+            .into_iter()
+            .map(|a| a.address)
+            .collect();
+        let (added, removed) = match &change.attendees {
+            Some(list) => {
+                let wanted: Vec<String> = list.iter().map(|a| a.trim().to_lowercase()).collect();
+                let new: Vec<String> = wanted
+                    .iter()
+                    .filter(|a| !current.contains(a))
+                    .cloned()
+                    .collect();
+                let gone: Vec<String> = current
+                    .iter()
+                    .filter(|a| !wanted.contains(a))
+                    .cloned()
+                    .collect();
+                (self.attendee_lines(&me, &new).await?, gone)
+            }
+            None => (Vec::new(), Vec::new()),
         };
+        // What the series said before: an instance with a text of its own keeps it.
+        let master_said = |name: &ICalendarProperty| -> Vec<String> {
+            ical.components
+                .iter()
+                .find(|c| {
+                    c.component_type == ICalendarComponentType::VEvent
+                        && !c.is_recurrence_override()
+                })
+                .map(|c| said(c, name))
+                .unwrap_or_default()
+        };
+        let before: Vec<Vec<String>> = common.iter().map(|(name, _)| master_said(name)).collect();
         let now = utc(self.clock.now().0 / 1000)?;
         let sequence = itip::sequence(&ical) + 1;
         let stamps = entries(&[format!("DTSTAMP:{now}"), format!("SEQUENCE:{sequence}")])?;
@@ -167,13 +211,20 @@ impl Calendars {
             format!("ORGANIZER:mailto:{me}"),
             format!("ATTENDEE;PARTSTAT=ACCEPTED:mailto:{me}"),
         ])?;
+        let added_lines = if added.is_empty() {
+            Vec::new()
+        } else {
+            entries(&added.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>())?
+        };
         for comp in ical
             .components
             .iter_mut()
             .filter(|c| c.component_type == ICalendarComponentType::VEvent)
         {
-            for (name, with) in &common {
-                replace(&mut comp.entries, name.clone(), with.clone());
+            for ((name, with), was) in common.iter().zip(&before) {
+                if !comp.is_recurrence_override() || said(comp, name) == *was {
+                    replace(&mut comp.entries, name.clone(), with.clone());
+                }
             }
             if let Some(t) = &times {
                 comp.entries.retain(|e| {
@@ -186,32 +237,16 @@ impl Calendars {
                 });
                 comp.entries.extend(t.iter().cloned());
             }
-            if let Some(wanted) = &attendees {
-                let kept: Vec<String> = comp
-                    .entries
-                    .iter()
-                    .filter(|e| e.name == ICalendarProperty::Attendee)
-                    .filter_map(|e| e.calendar_address().map(str::to_lowercase))
-                    .collect();
-                comp.entries.retain(|e| {
-                    e.name != ICalendarProperty::Attendee
-                        || e.calendar_address().is_some_and(|a| {
-                            let a = a.to_lowercase();
-                            a == me || wanted.iter().any(|(w, _)| *w == a)
-                        })
-                });
-                if !was_meeting && !wanted.is_empty() {
-                    comp.entries.extend(head.iter().cloned());
-                }
-                let new: Vec<String> = wanted
-                    .iter()
-                    .filter(|(a, _)| !kept.contains(a))
-                    .map(|(_, line)| line.clone())
-                    .collect();
-                if !new.is_empty() {
-                    comp.entries.extend(entries(&new)?);
-                }
+            comp.entries.retain(|e| {
+                e.name != ICalendarProperty::Attendee
+                    || !e
+                        .calendar_address()
+                        .is_some_and(|a| removed.contains(&a.to_lowercase()))
+            });
+            if !was_meeting && !added.is_empty() {
+                comp.entries.extend(head.iter().cloned());
             }
+            comp.entries.extend(added_lines.iter().cloned());
             for e in &stamps {
                 replace(&mut comp.entries, e.name.clone(), vec![e.clone()]);
             }

@@ -16,8 +16,8 @@ use calcard::icalendar::{
 pub(crate) const MAX_INSTANCES: usize = 3000;
 
 /// Instances computed at most, per object, up to the end of a range (`expand_to`): a daily
-/// rota begun 130 years before the range still reaches it, an every-minute rule a month.
-const MAX_SCAN: usize = 50_000;
+/// rota begun 50 years before the range still reaches it, an hourly rule two years.
+const MAX_SCAN: usize = 20_000;
 
 /// How far past a range's end each rule is cut: instances are compared in UTC while a rule
 /// counts in its own zone's local time, at most 14 hours away.
@@ -115,7 +115,23 @@ pub(crate) fn expand_to(ical: &ICalendar, end: Option<i64>) -> (CalendarExpand, 
     };
     let cut = end.saturating_add(CUT_MARGIN);
     let mut copy = ical.clone();
-    for c in &mut copy.components {
+    // Only the scheduled components' rules: a time zone's rules stay whole.
+    for c in copy
+        .components
+        .iter_mut()
+        .filter(|c| c.component_type.is_event_or_todo() || c.component_type.is_journal())
+    {
+        // A rule that starts after the cut makes nothing in the range; cut before its start
+        // calcard would refuse it, and its extra dates (RDATE) with it.
+        let starts_after = c
+            .property(&ICalendarProperty::Dtstart)
+            .and_then(|e| e.values.first())
+            .and_then(|v| v.as_partial_date_time())
+            .and_then(|d| d.to_date_time_with_tz(Tz::UTC))
+            .is_some_and(|d| d.timestamp() > cut);
+        if starts_after {
+            continue;
+        }
         for e in &mut c.entries {
             if e.name != ICalendarProperty::Rrule {
                 continue;

@@ -323,25 +323,30 @@ fn timing(c: &ICalendarComponent) -> Vec<String> {
 
 /// RFC 6638 section 3.2.8: when the organizer moves an instance (a new start, end, rule,
 /// added dates or instances taken back), every attendee's earlier answer to it no longer
-/// holds: each becomes NEEDS-ACTION with RSVP, the organizer's own aside. An instance the
-/// old version did not have is compared with the old master. Returns whether anything
+/// holds: each becomes NEEDS-ACTION with RSVP, the organizer's own aside. Returns whether anything
 /// changed. Calendar apps mostly do this themselves; the server makes sure, so that a
 /// colleague's "accepted" never stands for a time they were not asked about.
 pub(crate) fn reset_rescheduled(old: &ICalendar, new: &mut ICalendar, organizer: &str) -> bool {
-    let master_of = |i: &ICalendar| {
-        scheduled(i)
-            .find(|c| !c.is_recurrence_override())
-            .map(timing)
-    };
-    let old_master = master_of(old);
+    let old_master = scheduled(old)
+        .find(|c| !c.is_recurrence_override())
+        .map(timing);
     let mut changed = false;
     for id in scheduled_ids(new) {
-        let key = instance_key(&new.components[id]).cloned();
-        let before = scheduled(old)
-            .find(|c| instance_key(c).cloned() == key)
-            .map(timing)
-            .or_else(|| old_master.clone());
-        if before.as_ref() == Some(&timing(&new.components[id])) {
+        let c = &new.components[id];
+        let key = instance_key(c).cloned();
+        let moved = match (
+            scheduled(old).find(|o| instance_key(o).cloned() == key),
+            &key,
+        ) {
+            (Some(before), _) => timing(before) != timing(c),
+            // An instance given its own component now: moved only when it no longer starts
+            // where the rule put it (a new title for one day asks nobody again).
+            (None, Some(rid)) => {
+                c.property(&ICalendarProperty::Dtstart).map(|e| &e.values) != Some(rid)
+            }
+            (None, None) => old_master.as_ref() != Some(&timing(c)),
+        };
+        if !moved {
             continue;
         }
         for e in new.components[id].entries.iter_mut() {

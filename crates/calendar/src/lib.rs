@@ -49,9 +49,14 @@ pub use sync::{seq_of_token, sync_token};
 
 use carepost_mail::{Invitation, MailStore};
 use carepost_store::{CollectionRow, DavObjectRow, DavRepo, ImipRepo, ImipRow, Store, StoreError};
-use carepost_types::{AccountId, Clock};
+use carepost_types::{AccountId, Clock, UnixMillis};
 use sha2::Digest;
 use std::sync::Arc;
+
+/// How long an iMIP message kept in the outbox is its writer's to mail, and how many tries
+/// it gets in all before it is given up.
+const IMIP_GRACE_MS: i64 = 60_000;
+const IMIP_TRIES: i64 = 10;
 
 /// The `kind` of a calendar or task list in the store.
 pub(crate) const CALENDAR: &str = "calendar";
@@ -334,6 +339,7 @@ impl Calendars {
             return Ok(Vec::new());
         }
         let mut kept = Vec::with_capacity(outgoing.len());
+        let now = self.clock.now();
         for o in outgoing {
             let mut row = ImipRow {
                 id: 0,
@@ -343,7 +349,10 @@ impl Calendars {
                 method: o.method.to_string(),
                 summary: o.summary,
                 ical: o.ical,
-                created_at: self.clock.now(),
+                created_at: now,
+                attempts: 0,
+                // Its writer's for a minute; past that anyone's (see `send_kept_imip`).
+                next_try_at: UnixMillis(now.0 + IMIP_GRACE_MS),
             };
             row.id = tx.queue_imip(&row).await?;
             kept.push(row);
@@ -391,27 +400,40 @@ impl Calendars {
         }
     }
 
-    /// Mails what the outbox still holds from before `older_than` (a crash between a write's
-    /// commit and its mail, or a queue that failed then); the server calls it when it starts
-    /// and every minute. Newer messages are being sent by the write that made them. Returns
-    /// how many were queued.
-    pub async fn send_kept_imip(
-        &self,
-        older_than: carepost_types::UnixMillis,
-    ) -> Result<usize, DavError> {
+    /// Mails what the outbox still holds past its writer's minute (the server stopped
+    /// between a write's commit and its mail, or the queue refused it then); the server
+    /// calls it every minute. Each message is claimed before it is tried, so two senders
+    /// never mail it at once; a failed one waits longer each time (1, 2, 4... minutes, at
+    /// most an hour) and is given up, logged, after `IMIP_TRIES`. Returns how many were
+    /// tried.
+    pub async fn send_kept_imip(&self) -> Result<usize, DavError> {
         if self.mail.is_none() {
             return Ok(0);
         }
+        let now = self.clock.now();
         let mut read = self.store.read().await?;
-        let due: Vec<ImipRow> = read
-            .pending_imip(500)
-            .await?
-            .into_iter()
-            .filter(|r| r.created_at < older_than)
-            .collect();
+        let due = read.due_imip(now, 100).await?;
         drop(read);
-        let n = due.len();
-        self.send_outgoing(due).await;
+        let mut tried = Vec::new();
+        for row in due {
+            let mut tx = self.store.begin_bookkeeping().await?;
+            if row.attempts >= IMIP_TRIES {
+                tracing::warn!(to = %row.to, method = %row.method, "an invitation could not be mailed and is given up");
+                metrics::counter!("carepost_imip_sent_total", "method" => row.method.clone(), "outcome" => "given_up")
+                    .increment(1);
+                tx.delete_imip(row.id).await?;
+                tx.commit().await?;
+                continue;
+            }
+            let wait = (60_000_i64 << row.attempts.clamp(0, 6)).min(3_600_000);
+            let claimed = tx.claim_imip(&row, UnixMillis(now.0 + wait)).await?;
+            tx.commit().await?;
+            if claimed {
+                tried.push(row);
+            }
+        }
+        let n = tried.len();
+        self.send_outgoing(tried).await;
         Ok(n)
     }
 

@@ -53,15 +53,14 @@ pub(crate) struct Outgoing {
 }
 
 /// The address under which `owner` (primary address `primary`) is an attendee of `ical`:
-/// the primary one, or an alias the organizer invited it under; its answers are given as
-/// that address, the one the organizer's copy lists. Only the organization's own addresses
-/// are looked up.
+/// the primary one, or an active alias the organizer invited it under; its answers are
+/// given as that address, the one the organizer's copy lists. One read of the account's own
+/// addresses, whatever the object lists.
 pub(crate) async fn listed_as(
     tx: &mut Tx,
     owner: AccountId,
     primary: &str,
     ical: Option<&ICalendar>,
-    local_domains: &[String],
 ) -> Result<String, DavError> {
     let Some(ical) = ical else {
         return Ok(primary.to_string());
@@ -69,21 +68,19 @@ pub(crate) async fn listed_as(
     if !itip::answers(ical, primary).is_empty() {
         return Ok(primary.to_string());
     }
-    for a in itip::roles(ical).attendees {
-        let local = a
-            .address
-            .rsplit_once('@')
-            .is_some_and(|(_, d)| local_domains.iter().any(|l| l.eq_ignore_ascii_case(d)));
-        if local
-            && tx
-                .find_account_by_address(&a.address)
-                .await?
-                .is_some_and(|acc| acc.id == owner)
-        {
-            return Ok(a.address);
-        }
-    }
-    Ok(primary.to_string())
+    let mine: Vec<String> = tx
+        .list_account_addresses(owner)
+        .await?
+        .into_iter()
+        .filter(|a| a.active)
+        .map(|a| a.address.to_lowercase())
+        .collect();
+    Ok(itip::roles(ical)
+        .attendees
+        .into_iter()
+        .map(|a| a.address)
+        .find(|a| mine.contains(a))
+        .unwrap_or_else(|| primary.to_string()))
 }
 
 /// The active account with `address`, if any.
@@ -155,7 +152,7 @@ pub(crate) async fn after_write(
             s.as_organizer(owner, &me, old.as_ref(), new.as_ref())
                 .await?;
         } else {
-            let listed = listed_as(s.tx, owner, &me, old.as_ref(), local_domains).await?;
+            let listed = listed_as(s.tx, owner, &me, old.as_ref()).await?;
             s.as_attendee(owner, &listed, &organizer, old.as_ref(), None)
                 .await?;
         }
@@ -165,14 +162,7 @@ pub(crate) async fn after_write(
         s.book_resources(&me_row, old.as_ref(), None).await?;
         s.as_organizer(owner, &me, old.as_ref(), None).await?;
     } else {
-        let listed = listed_as(
-            s.tx,
-            owner,
-            &me,
-            new.as_ref().or(old.as_ref()),
-            local_domains,
-        )
-        .await?;
+        let listed = listed_as(s.tx, owner, &me, new.as_ref().or(old.as_ref())).await?;
         s.as_attendee(owner, &listed, &organizer, old.as_ref(), new.as_ref())
             .await?;
     }
@@ -393,8 +383,16 @@ impl Scheduler<'_> {
             }
         }
         if let Some(old) = old {
+            // Outside, as many cancellations as invitations went (the first MAX_OUTSIDE).
+            let mut outside = 0;
             for a in itip::roles(old).attendees {
                 let still = now.attendees.iter().any(|n| n.address == a.address);
+                if !still && !a.by_client && self.outside(&a.address) {
+                    outside += 1;
+                    if outside > MAX_OUTSIDE {
+                        continue;
+                    }
+                }
                 if !still && !a.by_client {
                     self.invite(owner, me, &a.address, old, ICalendarMethod::Cancel)
                         .await?;

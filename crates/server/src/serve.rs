@@ -188,7 +188,6 @@ pub async fn start(context: Context) -> anyhow::Result<Running> {
     tasks.spawn(reload_policies(context.directory.clone(), stopped.clone()));
     tasks.spawn(mail_kept_invitations(
         context.calendars.clone(),
-        context.clock.clone(),
         stopped.clone(),
     ));
     tasks.spawn(collect_bodies(
@@ -238,19 +237,15 @@ async fn reload_policies(directory: carepost_identity::Directory, mut stop: watc
 }
 
 /// How often the iMIP outbox is looked at for invitations a write could not mail (the
-/// server stopped between its commit and its mail, or the queue failed), and how old they
-/// must be: a newer one is being mailed by the write that made it.
+/// server stopped between its commit and its mail, or the queue failed); at start too.
 const KEPT_INVITATIONS_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn mail_kept_invitations(
     calendars: carepost_calendar::Calendars,
-    clock: std::sync::Arc<dyn carepost_types::Clock>,
     mut stop: watch::Receiver<bool>,
 ) {
-    // At start, everything kept from before is due: whatever wrote it has stopped.
-    let mut before = clock.now();
     loop {
-        match calendars.send_kept_imip(before).await {
+        match calendars.send_kept_imip().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(invitations = n, "mailed invitations kept in the outbox"),
             Err(e) => {
@@ -261,8 +256,6 @@ async fn mail_kept_invitations(
             _ = tokio::time::sleep(KEPT_INVITATIONS_EVERY) => {}
             _ = stop.changed() => return,
         }
-        let age = KEPT_INVITATIONS_EVERY.as_millis() as i64;
-        before = carepost_types::UnixMillis(clock.now().0 - age);
     }
 }
 

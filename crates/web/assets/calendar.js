@@ -381,6 +381,8 @@ function edit(e) {
   const room = e.invited.find((a) => rooms.has(a)) || "";
   f.elements.room.value = room;
   f.elements.attendees.value = e.invited.filter((a) => a !== room).join(", ");
+  // Saving sends the attendees only when they were changed here.
+  cal.invitedBefore = attendeesOf(f).join(",");
   document.getElementById("meeting-h").textContent = `Change “${e.summary}”`;
   document.getElementById("times-fixed").hidden = !fixed;
   document.getElementById("create-meeting").textContent = "Save changes";
@@ -421,6 +423,7 @@ async function createMeeting(ev) {
     location: f.elements.location.value,
     attendees: attendeesOf(f),
   };
+  if (editing && body.attendees.join(",") === cal.invitedBefore) delete body.attendees;
   if (!editing || !f.elements.date.disabled) {
     body.start = Math.floor(start / 1000);
     body.end = Math.floor(end / 1000);
@@ -443,7 +446,9 @@ async function createMeeting(ev) {
 
 async function cancelEvent() {
   const e = cal.editing;
-  if (!e || !window.confirm(`Cancel “${e.summary}”? Everyone invited is told, and rooms are freed.`)) return;
+  if (!e) return;
+  const what = e.recurring ? `every occurrence of “${e.summary}”` : `“${e.summary}”`;
+  if (!window.confirm(`Cancel ${what}? Everyone invited is told, and rooms are freed.`)) return;
   try {
     await request("DELETE", eventPath(e));
     say(`“${e.summary}” is cancelled.`);

@@ -202,7 +202,10 @@ async fn the_organizer_renames_moves_and_cancels_and_attendees_follow() {
                 "rota.ics",
                 "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:rota\r\n\
                  DTSTAMP:20260901T000000Z\r\nDTSTART:20261201T080000Z\r\nDURATION:PT1H\r\n\
-                 RRULE:FREQ=DAILY\r\nSUMMARY:Huddle\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+                 RRULE:FREQ=DAILY\r\nSUMMARY:Huddle\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:rota\r\n\
+                 DTSTAMP:20260901T000000Z\r\nRECURRENCE-ID:20261203T080000Z\r\n\
+                 DTSTART:20261203T080000Z\r\nDURATION:PT1H\r\nSUMMARY:Huddle with pharmacy\r\n\
+                 END:VEVENT\r\nEND:VCALENDAR\r\n",
                 &Default::default(),
             )
             .await
@@ -225,6 +228,9 @@ async fn the_organizer_renames_moves_and_cancels_and_attendees_follow() {
             "{text}"
         );
         assert!(text.contains("RRULE:FREQ=DAILY"), "{text}");
+        // The day with a title of its own keeps it.
+        assert!(text.contains("SUMMARY:Huddle with pharmacy"), "{text}");
+        assert_eq!(text.matches("SUMMARY:Safety huddle").count(), 1, "{text}");
         let j = with_cookies(&s, &ann_c, "GET", range, None).await.json();
         assert_eq!(j["events"][0]["recurring"], true, "{j}");
     }

@@ -66,7 +66,12 @@ async fn invitations_leave_by_mail_and_only_the_attendees_own_answer_comes_back(
         let sent = sink.messages();
         // Queued, so taken out of the outbox the write kept it in.
         let mut read = s.running.context.store.read().await.unwrap();
-        assert!(read.pending_imip(10).await.unwrap().is_empty());
+        assert!(
+            read.due_imip(carepost_types::UnixMillis(i64::MAX), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         drop(read);
         let invite = sent
             .iter()
@@ -174,37 +179,30 @@ async fn an_invitation_kept_across_a_crash_is_mailed_afterwards() {
             .await
             .unwrap()
             .id;
-        // What a write committed before the server stopped, short of mailing it.
+        // What a write committed before the server stopped, short of mailing it; and one
+        // that is still its writer's to mail.
         let now = s.clock.now();
+        let kept = |to: &str, next_try_at: i64| ImipRow {
+            id: 0,
+            account_id: id,
+            from: ann.clone(),
+            to: to.into(),
+            method: "CANCEL".into(),
+            summary: "Referral review".into(),
+            ical: meeting(&ann).replace("\\n", "\r\n"),
+            created_at: carepost_types::UnixMillis(next_try_at - 60_000),
+            attempts: 0,
+            next_try_at: carepost_types::UnixMillis(next_try_at),
+        };
         let mut tx = ctx.store.begin_bookkeeping().await.unwrap();
-        tx.queue_imip(&ImipRow {
-            id: 0,
-            account_id: id,
-            from: ann.clone(),
-            to: "gp@partner.example".into(),
-            method: "CANCEL".into(),
-            summary: "Referral review".into(),
-            ical: meeting(&ann).replace("\\n", "\r\n"),
-            created_at: carepost_types::UnixMillis(now.0 - 120_000),
-        })
-        .await
-        .unwrap();
-        // A newer one is its writer's to mail: left alone.
-        tx.queue_imip(&ImipRow {
-            id: 0,
-            account_id: id,
-            from: ann.clone(),
-            to: "gp2@partner.example".into(),
-            method: "CANCEL".into(),
-            summary: "Referral review".into(),
-            ical: meeting(&ann).replace("\\n", "\r\n"),
-            created_at: now,
-        })
-        .await
-        .unwrap();
+        tx.queue_imip(&kept("gp@partner.example", now.0 - 1_000))
+            .await
+            .unwrap();
+        tx.queue_imip(&kept("gp2@partner.example", now.0 + 50_000))
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
-        let due = carepost_types::UnixMillis(now.0 - 60_000);
-        assert_eq!(ctx.calendars.send_kept_imip(due).await.unwrap(), 1);
+        assert_eq!(ctx.calendars.send_kept_imip().await.unwrap(), 1);
         settle(&s, |q| q.is_empty()).await;
         let sent = sink.messages();
         let cancel = sent
@@ -221,16 +219,30 @@ async fn an_invitation_kept_across_a_crash_is_mailed_afterwards() {
                 .iter()
                 .any(|m| m.to == vec!["gp2@partner.example".to_string()])
         );
-        // Mailed once: out of the outbox, and a second look sends nothing.
-        assert_eq!(ctx.calendars.send_kept_imip(due).await.unwrap(), 0);
+        // Mailed once: out of the outbox, and a second look sends nothing yet.
+        assert_eq!(ctx.calendars.send_kept_imip().await.unwrap(), 0);
+        // A minute on, the other is due and mailed; the outbox is empty.
+        s.clock.advance(std::time::Duration::from_secs(60));
+        assert_eq!(ctx.calendars.send_kept_imip().await.unwrap(), 1);
+        settle(&s, |q| q.is_empty()).await;
         let mut read = ctx.store.read().await.unwrap();
-        let left: Vec<String> = read
-            .pending_imip(10)
+        let far = carepost_types::UnixMillis(i64::MAX);
+        assert!(read.due_imip(far, 10).await.unwrap().is_empty());
+        drop(read);
+        // Two senders reading the same row: only one claims it.
+        let mut tx = ctx.store.begin_bookkeeping().await.unwrap();
+        let rid = tx
+            .queue_imip(&kept("gp3@partner.example", 0))
             .await
-            .unwrap()
-            .into_iter()
-            .map(|r| r.to)
-            .collect();
-        assert_eq!(left, vec!["gp2@partner.example".to_string()]);
+            .unwrap();
+        tx.commit().await.unwrap();
+        let mut read = ctx.store.read().await.unwrap();
+        let row = read.due_imip(far, 10).await.unwrap().remove(0);
+        drop(read);
+        assert_eq!(row.id, rid);
+        let mut tx = ctx.store.begin_bookkeeping().await.unwrap();
+        assert!(tx.claim_imip(&row, far).await.unwrap());
+        assert!(!tx.claim_imip(&row, far).await.unwrap());
+        tx.commit().await.unwrap();
     }
 }

@@ -31,11 +31,12 @@ async fn the_document_is_served_and_lists_every_operation() {
         "/policies/{section}",
         "/resources/{address}/bookings/{id}/approve",
         "/me/calendar-sharing/delegating/{address}",
+        "/me/calendar/events/{calendar}/{object}",
     ] {
         assert!(paths.contains_key(p), "{p} missing");
     }
     let operations: usize = paths.values().map(|m| m.as_object().unwrap().len()).sum();
-    assert_eq!(operations, 93);
+    assert_eq!(operations, 95);
     assert!(doc["components"]["securitySchemes"]["token"].is_object());
     // Every JSON answer is described by a named schema (only the policy document, whose
     // sections are the config file's, is a plain object).

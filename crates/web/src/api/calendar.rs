@@ -356,6 +356,7 @@ pub async fn cancel_event(
     user: User,
     ApiPath((calendar, object)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    limit(&state, &format!("account:{}", user.session.account.0))?;
     state
         .calendars
         .cancel_event(
@@ -392,6 +393,7 @@ pub async fn answer(
     ApiPath((calendar, object)): ApiPath<(String, String)>,
     ApiJson(a): ApiJson<AnswerBody>,
 ) -> Result<StatusCode, ApiError> {
+    limit(&state, &format!("account:{}", user.session.account.0))?;
     state
         .calendars
         .answer_invitation(

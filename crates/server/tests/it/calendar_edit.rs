@@ -28,6 +28,31 @@ async fn copy_of(s: &carepost_testkit::TestServer, address: &str, needle: &str) 
     found[0].clone()
 }
 
+/// 2026-12-10 09:00 and 10:00 UTC.
+const START: i64 = 1_796_893_200;
+const END: i64 = 1_796_896_800;
+
+/// The signed-in organizer makes a meeting then with `attendee` over the API; its name.
+async fn make_meeting(
+    s: &carepost_testkit::TestServer,
+    cookies: &str,
+    title: &str,
+    attendee: &str,
+) -> String {
+    let body =
+        format!(r#"{{"title":"{title}","start":{START},"end":{END},"attendees":["{attendee}"]}}"#);
+    let r = with_cookies(
+        s,
+        cookies,
+        "POST",
+        "/api/v1/me/calendar/events",
+        Some(&body),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()["object"].as_str().unwrap().to_string()
+}
+
 fn partstat_of(text: &str, address: &str) -> String {
     let line = text
         .lines()
@@ -47,20 +72,8 @@ async fn the_organizer_renames_moves_and_cancels_and_attendees_follow() {
         eprintln!("-- on {}", db.backend);
         let (s, ann, bob) = server_with_staff(db).await;
         let (ann_c, bob_c) = (session(&s, &ann).await, session(&s, &bob).await);
-        // 2026-12-10 09:00 and 10:00 UTC.
-        let (start, end) = (1_796_893_200, 1_796_896_800);
-        let r = with_cookies(
-            &s,
-            &ann_c,
-            "POST",
-            "/api/v1/me/calendar/events",
-            Some(&format!(
-                r#"{{"title":"Case review","start":{start},"end":{end},"attendees":["{bob}"]}}"#
-            )),
-        )
-        .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        let object = r.json()["object"].as_str().unwrap().to_string();
+        let (start, end) = (START, END);
+        let object = make_meeting(&s, &ann_c, "Case review", &bob).await;
         let path = format!("/api/v1/me/calendar/events/calendar/{object}");
         // Bob accepts in his own copy.
         let range = "/api/v1/me/calendar?start=2026-12-10T00:00:00Z&end=2026-12-11T00:00:00Z";
@@ -247,18 +260,7 @@ async fn a_colleague_invited_under_an_alias_answers_as_that_alias() {
             .await
             .unwrap();
         let (ann_c, bob_c) = (session(&s, &ann).await, session(&s, &bob).await);
-        let (start, end) = (1_796_893_200, 1_796_896_800);
-        let r = with_cookies(
-            &s,
-            &ann_c,
-            "POST",
-            "/api/v1/me/calendar/events",
-            Some(&format!(
-                r#"{{"title":"Handover","start":{start},"end":{end},"attendees":["cardio.oncall@kaiser.org"]}}"#
-            )),
-        )
-        .await;
-        assert_eq!(r.status, 201, "{}", r.body);
+        make_meeting(&s, &ann_c, "Handover", "cardio.oncall@kaiser.org").await;
         // Bob's page shows it waiting for his answer, and his answer reaches Ann's copy.
         let range = "/api/v1/me/calendar?start=2026-12-10T00:00:00Z&end=2026-12-11T00:00:00Z";
         let j = with_cookies(&s, &bob_c, "GET", range, None).await.json();

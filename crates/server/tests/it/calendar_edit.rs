@@ -53,6 +53,18 @@ async fn make_meeting(
     r.json()["object"].as_str().unwrap().to_string()
 }
 
+/// The day the meetings are on, as the agenda is asked for it.
+const RANGE: &str = "/api/v1/me/calendar?start=2026-12-10T00:00:00Z&end=2026-12-11T00:00:00Z";
+
+/// The API path of the first event an agenda answer lists.
+fn event_path(agenda: &serde_json::Value) -> String {
+    format!(
+        "/api/v1/me/calendar/events/{}/{}",
+        agenda["events"][0]["calendar"].as_str().unwrap(),
+        agenda["events"][0]["object"].as_str().unwrap()
+    )
+}
+
 fn partstat_of(text: &str, address: &str) -> String {
     let line = text
         .lines()
@@ -76,13 +88,9 @@ async fn the_organizer_renames_moves_and_cancels_and_attendees_follow() {
         let object = make_meeting(&s, &ann_c, "Case review", &bob).await;
         let path = format!("/api/v1/me/calendar/events/calendar/{object}");
         // Bob accepts in his own copy.
-        let range = "/api/v1/me/calendar?start=2026-12-10T00:00:00Z&end=2026-12-11T00:00:00Z";
+        let range = RANGE;
         let j = with_cookies(&s, &bob_c, "GET", range, None).await.json();
-        let his = format!(
-            "/api/v1/me/calendar/events/{}/{}",
-            j["events"][0]["calendar"].as_str().unwrap(),
-            j["events"][0]["object"].as_str().unwrap()
-        );
+        let his = event_path(&j);
         let r = with_cookies(
             &s,
             &bob_c,
@@ -262,14 +270,10 @@ async fn a_colleague_invited_under_an_alias_answers_as_that_alias() {
         let (ann_c, bob_c) = (session(&s, &ann).await, session(&s, &bob).await);
         make_meeting(&s, &ann_c, "Handover", "cardio.oncall@kaiser.org").await;
         // Bob's page shows it waiting for his answer, and his answer reaches Ann's copy.
-        let range = "/api/v1/me/calendar?start=2026-12-10T00:00:00Z&end=2026-12-11T00:00:00Z";
+        let range = RANGE;
         let j = with_cookies(&s, &bob_c, "GET", range, None).await.json();
         assert_eq!(j["events"][0]["my_answer"], "needs-action", "{j}");
-        let answer = format!(
-            "/api/v1/me/calendar/events/{}/{}/answer",
-            j["events"][0]["calendar"].as_str().unwrap(),
-            j["events"][0]["object"].as_str().unwrap()
-        );
+        let answer = format!("{}/answer", event_path(&j));
         let r = with_cookies(
             &s,
             &bob_c,

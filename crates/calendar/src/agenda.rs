@@ -43,6 +43,10 @@ pub struct Occurrence {
     /// Whose calendar it is, when not the person's own.
     pub owner: Option<String>,
     pub cancelled: bool,
+    /// Whether the person may change and cancel it here (`PATCH`/`DELETE` of the event): it
+    /// is in their own calendar and not someone else's meeting. The same rule the change
+    /// itself is held to, so a page never offers what would be refused.
+    pub editable: bool,
 }
 
 /// A new event or meeting from the portal.
@@ -180,8 +184,9 @@ impl Calendars {
                     let mut tx = self.store.read().await?;
                     who = crate::schedule::listed_as(&mut tx, account, &who, Some(&ical)).await?;
                 }
-                let (expanded, _) = crate::ical::expand_to(&ical, Some(end));
+                let (expanded, _) = crate::ical::expand_to(&ical, Some(end), c.zone);
                 let recurring = ical.components.iter().any(|c| c.is_recurrent_or_override());
+                let editable = owner.is_none() && roles.organizer.as_ref().is_none_or(|o| *o == me);
                 let invited: Vec<String> =
                     if owner.is_none() && roles.organizer.as_deref() == Some(me.as_str()) {
                         roles.attendees.iter().map(|a| a.address.clone()).collect()
@@ -219,6 +224,7 @@ impl Calendars {
                         recurring,
                         owner: owner.clone(),
                         cancelled: itip::is_cancelled(comp),
+                        editable,
                     });
                     if out.len() >= MAX_OCCURRENCES {
                         break 'all;

@@ -151,7 +151,8 @@ impl Calendars {
             // The times it has already: nothing to move (a time zone the calendar app
             // wrote is kept, and nobody is asked again).
             (Some(start), Some(end))
-                if !recurring && crate::ical::instances(&o.data, None).0 == [(start, end)] => {}
+                if !recurring
+                    && crate::ical::instances(&o.data, None, c.zone).0 == [(start, end)] => {}
             (Some(start), Some(end)) if !recurring => {
                 check_times(start, end)?;
                 times = Some(entries(&[

@@ -8,6 +8,7 @@
 
 use crate::{Collection, DavError};
 use calcard::common::PartialDateTime;
+use calcard::common::timezone::Tz;
 use calcard::icalendar::{
     ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarFreeBusyType,
     ICalendarMethod, ICalendarParameter, ICalendarParameterName, ICalendarParameterValue,
@@ -15,6 +16,7 @@ use calcard::icalendar::{
     ICalendarTransparency, ICalendarValue, Uri,
 };
 use carepost_store::{DavRepo, DirectoryRepo, ResourceRepo};
+use std::collections::HashMap;
 
 /// How a period is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -60,19 +62,20 @@ fn counts_as(c: &ICalendarComponent, owner: &str) -> Option<BusyKind> {
 }
 
 /// The taken periods of `owner` in [start, end) from the iCalendar texts of their events,
-/// clipped to the range, sorted, and merged where they overlap with the same kind.
+/// each with its calendar's zone, clipped to the range, sorted, and merged where they
+/// overlap with the same kind.
 pub fn busy_in<'a>(
-    texts: impl IntoIterator<Item = &'a str>,
+    texts: impl IntoIterator<Item = (&'a str, Tz)>,
     owner: &str,
     start: i64,
     end: i64,
 ) -> Vec<Busy> {
     let mut out = Vec::new();
-    for text in texts {
+    for (text, zone) in texts {
         let Ok(ical) = ICalendar::parse(text) else {
             continue;
         };
-        for e in crate::ical::expand_to(&ical, Some(end)).0.events {
+        for e in crate::ical::expand_to(&ical, Some(end), zone).0.events {
             let Some(c) = ical.components.get(e.comp_id as usize) else {
                 continue;
             };
@@ -256,13 +259,23 @@ impl crate::Calendars {
                 .collect();
             return Ok(Some(merge(periods)));
         };
+        let margin = crate::ical::FLOATING_MARGIN;
         let rows = read
-            .dav_account_objects_in_span(account.id, start, end)
+            .dav_account_objects_in_span(account.id, start - margin, end + margin)
             .await?;
+        // Each event's floating times are read in its own calendar's zone.
+        let zones: HashMap<i64, Tz> = read
+            .dav_collections(account.id)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, Collection::from_row(c).zone))
+            .collect();
         drop(read);
         let owner = account.primary_address.to_lowercase();
+        let zone_of = |id: i64| zones.get(&id).copied().unwrap_or(Tz::Floating);
         Ok(Some(busy_in(
-            rows.iter().map(|r| r.data.as_str()),
+            rows.iter()
+                .map(|r| (r.data.as_str(), zone_of(r.collection_id))),
             &owner,
             start,
             end,
@@ -278,11 +291,12 @@ impl crate::Calendars {
         end: i64,
     ) -> Result<Vec<Busy>, DavError> {
         let mut read = self.store.read().await?;
+        let margin = crate::ical::FLOATING_MARGIN;
         let rows = read
-            .dav_objects_in_span(c.id, Some(start), Some(end))
+            .dav_objects_in_span(c.id, Some(start - margin), Some(end + margin))
             .await?;
         Ok(busy_in(
-            rows.iter().map(|r| r.data.as_str()),
+            rows.iter().map(|r| (r.data.as_str(), c.zone)),
             owner,
             start,
             end,
@@ -329,7 +343,7 @@ mod tests {
             event("f", "20261211T090000Z", "20261211T100000Z", ""),
         ];
         let busy = busy_in(
-            texts.iter().map(String::as_str),
+            texts.iter().map(|t| (t.as_str(), Tz::Floating)),
             "bob@kaiser.org",
             day,
             day + 86_400,

@@ -23,6 +23,23 @@ const MAX_SCAN: usize = 20_000;
 /// counts in its own zone's local time, at most 14 hours away.
 const CUT_MARGIN: i64 = 2 * 86_400;
 
+/// How far a stored span may lie from an instance's time: spans are computed with floating
+/// times (and all-day dates) read as UTC, while a calendar with a time zone reads them in it,
+/// at most 14 hours away. Narrowing by span widens the range by this much.
+pub(crate) const FLOATING_MARGIN: i64 = 14 * 3600;
+
+/// The zone a calendar-timezone text names (RFC 4791 section 5.2.2: a VCALENDAR with one
+/// VTIMEZONE): its TZID as calcard reads it (an IANA name, or the Windows and Lotus names
+/// some clients write). `None` when the text is not that or names a zone calcard does not
+/// know. Rules of the VTIMEZONE itself are not used, as CalConnect advises (calcard's
+/// reading of them is the same guess by name).
+pub(crate) fn zone_of(text: &str) -> Option<Tz> {
+    let ical = ICalendar::parse(text).ok()?;
+    let mut zones = ical.timezones();
+    let (_, zone) = zones.next()?.timezone()?;
+    zones.next().is_none().then_some(zone)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Inspected {
     pub uid: String,
@@ -98,8 +115,8 @@ pub(crate) fn inspect(text: &str) -> Result<Inspected, DavError> {
 }
 
 /// The instances of `ical` a range ending at `end` needs (all of them when it has no end),
-/// and whether a rule goes on past those computed. Floating times are read as UTC until
-/// calendars carry their own time zone.
+/// and whether a rule goes on past those computed. Floating times and all-day dates are read
+/// in `zone`, the calendar's (`Tz::Floating`: as UTC).
 ///
 /// calcard counts a rule from its first instance and stops only at a limit, so a range
 /// years after a daily rule began would lie past any limit. Instead each rule of a copy is
@@ -107,9 +124,9 @@ pub(crate) fn inspect(text: &str) -> Result<Inspected, DavError> {
 /// computed up to the range and no further, and `MAX_SCAN` bounds only how many instances
 /// lie before it. Overridden instances past the cut are still given, as calcard gives an
 /// override whose instance the rule does not make.
-pub(crate) fn expand_to(ical: &ICalendar, end: Option<i64>) -> (CalendarExpand, bool) {
+pub(crate) fn expand_to(ical: &ICalendar, end: Option<i64>, zone: Tz) -> (CalendarExpand, bool) {
     let Some(end) = end else {
-        let expanded = ical.expand_dates(Tz::Floating, MAX_INSTANCES);
+        let expanded = ical.expand_dates(zone, MAX_INSTANCES);
         let more = expanded.events.len() >= MAX_INSTANCES;
         return (expanded, more);
     };
@@ -149,18 +166,18 @@ pub(crate) fn expand_to(ical: &ICalendar, end: Option<i64>) -> (CalendarExpand, 
             }
         }
     }
-    let expanded = copy.expand_dates(Tz::Floating, MAX_SCAN);
+    let expanded = copy.expand_dates(zone, MAX_SCAN);
     let more = expanded.events.len() >= MAX_SCAN;
     (expanded, more)
 }
 
 /// The instances' (start, end) in seconds up to `end` (see `expand_to`), and whether a
 /// rule goes on past them.
-pub(crate) fn instances(text: &str, end: Option<i64>) -> (Vec<(i64, i64)>, bool) {
+pub(crate) fn instances(text: &str, end: Option<i64>, zone: Tz) -> (Vec<(i64, i64)>, bool) {
     let Ok(ical) = parse(text) else {
         return (Vec::new(), false);
     };
-    let (expanded, more) = expand_to(&ical, end);
+    let (expanded, more) = expand_to(&ical, end, zone);
     (
         expanded.events.iter().map(|e| e.timestamps()).collect(),
         more,
@@ -202,8 +219,8 @@ fn span(ical: &ICalendar) -> (Option<i64>, Option<i64>) {
 /// Whether any instance of `text` meets [start, end) (RFC 4791 section 9.9: it starts before
 /// the range ends and ends after it starts; an instant event meets a range that holds it).
 /// An object without time matches, as a task without dates does in RFC 4791.
-pub(crate) fn meets(text: &str, start: Option<i64>, end: Option<i64>) -> bool {
-    let (times, more) = instances(text, end);
+pub(crate) fn meets(text: &str, start: Option<i64>, end: Option<i64>, zone: Tz) -> bool {
+    let (times, more) = instances(text, end, zone);
     times.is_empty() || hits(&times, more, start, end)
 }
 
@@ -485,14 +502,24 @@ mod tests {
         );
         // 20 Oct 2026 09:00 CEST is 07:00 UTC; 3 Nov (after the change) 09:00 CET is 08:00.
         assert_eq!(i.starts_at, Some(1_792_479_600));
-        let (times, more) = instances(WEEKLY, None);
+        let (times, more) = instances(WEEKLY, None, Tz::Floating);
         assert!(!more);
         assert_eq!(times.len(), 4);
         assert_eq!(times[2].0, 1_792_479_600 + 14 * 86_400 + 3600);
         assert_eq!(i.ends_at, Some(times[3].1));
         // A range holding only the third instance meets it; one between instances does not.
-        assert!(meets(WEEKLY, Some(times[2].0 - 60), Some(times[2].0 + 60)));
-        assert!(!meets(WEEKLY, Some(times[0].1 + 60), Some(times[1].0 - 60)));
+        assert!(meets(
+            WEEKLY,
+            Some(times[2].0 - 60),
+            Some(times[2].0 + 60),
+            Tz::Floating
+        ));
+        assert!(!meets(
+            WEEKLY,
+            Some(times[0].1 + 60),
+            Some(times[1].0 - 60),
+            Tz::Floating
+        ));
     }
 
     #[test]
@@ -559,7 +586,7 @@ mod tests {
             );
         let dec1 = 1_796_083_200; // 2026-12-01T00:00:00Z
         let jan1 = dec1 + 31 * 86_400;
-        let (times, _) = instances(&rota, Some(jan1));
+        let (times, _) = instances(&rota, Some(jan1), Tz::Floating);
         let december: Vec<i64> = times
             .iter()
             .map(|t| t.0)
@@ -571,20 +598,45 @@ mod tests {
         assert!(!december.contains(&(dec1 + 24 * 86_400 + 7 * 3600)));
         // In July, 08:00 CEST is 06:00 UTC.
         let jul1 = 1_782_864_000; // 2026-07-01T00:00:00Z
-        let (july, _) = instances(&rota, Some(jul1 + 86_400));
+        let (july, _) = instances(&rota, Some(jul1 + 86_400), Tz::Floating);
         assert!(july.iter().any(|t| t.0 == jul1 + 6 * 3600));
-        assert!(meets(&rota, Some(dec1), Some(dec1 + 86_400)));
+        assert!(meets(&rota, Some(dec1), Some(dec1 + 86_400), Tz::Floating));
         assert!(!meets(
             &rota,
             Some(dec1 + 24 * 86_400 + 6 * 3600),
-            Some(dec1 + 25 * 86_400)
+            Some(dec1 + 25 * 86_400),
+            Tz::Floating,
         ));
         // A rule that ends before the range is not stretched by the cut.
         let ended = rota.replace(
             "RRULE:FREQ=DAILY",
             "RRULE:FREQ=DAILY;UNTIL=20200101T000000Z",
         );
-        assert!(!meets(&ended, Some(dec1), Some(jan1)));
+        assert!(!meets(&ended, Some(dec1), Some(jan1), Tz::Floating));
+    }
+
+    #[test]
+    fn a_calendar_timezone_names_one_known_zone() {
+        let zone = |tzid: &str| {
+            format!(
+                "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:{tzid}\r\nEND:VTIMEZONE\r\n\
+                 END:VCALENDAR\r\n"
+            )
+        };
+        let york = zone_of(&zone("America/New_York")).expect("a known zone");
+        assert_eq!(york.name().as_deref(), Some("America/New_York"));
+        assert!(zone_of(&zone("Mars/Olympus_Mons")).is_none());
+        assert!(zone_of("not a calendar").is_none());
+        let two = zone("Europe/Berlin").replace(
+            "END:VCALENDAR",
+            "BEGIN:VTIMEZONE\r\nTZID:Europe/Paris\r\nEND:VTIMEZONE\r\nEND:VCALENDAR",
+        );
+        assert!(zone_of(&two).is_none(), "one zone, not two");
+        // A floating time is read in the zone: half past midnight in New York is 05:30 UTC.
+        let early = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:e\r\nDTSTART:20261207T003000\r\n\
+            DTEND:20261207T013000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let (times, _) = instances(early, None, york);
+        assert_eq!(times, vec![(1_796_621_400, 1_796_625_000)]);
     }
 
     #[test]
@@ -594,6 +646,11 @@ mod tests {
         let i = inspect(daily).unwrap();
         assert_eq!(i.ends_at, None);
         // Far past the instances computed, the rule still meets a range.
-        assert!(meets(daily, Some(1_900_000_000), Some(1_900_000_600)));
+        assert!(meets(
+            daily,
+            Some(1_900_000_000),
+            Some(1_900_000_600),
+            Tz::Floating
+        ));
     }
 }

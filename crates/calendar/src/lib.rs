@@ -48,6 +48,7 @@ pub use schedule::MAX_ATTENDEES;
 pub use shares::{Access, Grantee, SHARED_PREFIX, ShareInfo, Shared, SharedCalendar};
 pub use sync::{seq_of_token, sync_token};
 
+use calcard::common::timezone::Tz;
 use carepost_mail::MailStore;
 use carepost_store::{CollectionRow, DavObjectRow, DavRepo, Store, StoreError};
 use carepost_types::{AccountId, Clock};
@@ -68,6 +69,26 @@ pub const OUTBOX_SLUG: &str = "outbox";
 pub const MAX_OBJECT_SIZE: usize = 1 << 20;
 /// Collections one account may have.
 const MAX_COLLECTIONS: usize = 100;
+/// The longest calendar-timezone kept (one VTIMEZONE with its history is a few kilobytes).
+const MAX_TIMEZONE: usize = 64 << 10;
+
+/// Refuses a calendar-timezone that is not a VCALENDAR with one VTIMEZONE of a zone calcard
+/// knows (RFC 4791 section 5.2.2 asks for valid calendar data), or is longer than a time zone.
+pub fn known_timezone(text: &str) -> Result<(), DavError> {
+    if text.len() <= MAX_TIMEZONE && ical::zone_of(text).is_some() {
+        Ok(())
+    } else {
+        Err(DavError::InvalidData(
+            "calendar-timezone must be a VCALENDAR with one VTIMEZONE of a known zone".into(),
+        ))
+    }
+}
+
+/// A bound of a range moved `side` (-1 earlier, 1 later) by `ical::FLOATING_MARGIN`, to
+/// narrow by stored spans, which read floating times as UTC.
+pub(crate) fn widened(at: Option<i64>, side: i64) -> Option<i64> {
+    at.map(|t| t.saturating_add(side * ical::FLOATING_MARGIN))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DavError {
@@ -139,6 +160,11 @@ pub struct Collection {
     /// How the signed-in account reaches it when it is someone else's (`shares`); `None`
     /// for its own.
     pub shared: Option<Shared>,
+    /// CalDAV calendar-timezone as the client set it (empty: none), and the zone it names,
+    /// in which floating times and all-day dates of its events are read (`Tz::Floating`
+    /// without one: as UTC).
+    pub timezone: String,
+    pub zone: Tz,
 }
 
 impl Collection {
@@ -159,12 +185,23 @@ impl Collection {
                 .collect(),
             sync_seq: r.sync_seq,
             shared: None,
+            zone: ical::zone_of(&r.timezone).unwrap_or(Tz::Floating),
+            timezone: r.timezone,
         }
     }
 
     /// The sync token of the collection as it is now (RFC 6578 section 3.2: an URI).
     pub fn sync_token(&self) -> String {
         sync_token(self.id, self.sync_seq)
+    }
+
+    /// The collection with floating times read in the zone of `timezone` (a calendar-query's
+    /// own `timezone` element, RFC 4791 section 9.8), for one question.
+    pub fn read_in(&self, timezone: &str) -> Result<Collection, DavError> {
+        known_timezone(timezone)?;
+        let mut c = self.clone();
+        c.zone = ical::zone_of(timezone).unwrap_or(Tz::Floating);
+        Ok(c)
     }
 }
 
@@ -235,6 +272,9 @@ pub struct CollectionProps {
     pub display_name: Option<String>,
     pub description: Option<String>,
     pub color: Option<String>,
+    /// calendar-timezone: a VCALENDAR with one VTIMEZONE (checked by `update`), or empty to
+    /// remove it.
+    pub timezone: Option<String>,
 }
 
 /// The row of a new collection of `kind` (no description or colour yet, no change yet).
@@ -257,6 +297,7 @@ pub(crate) fn new_collection(
         components: components.to_string(),
         sync_seq: 0,
         created_at: now,
+        timezone: String::new(),
     }
 }
 
@@ -434,6 +475,10 @@ impl Calendars {
             .chars()
             .take(32)
             .collect();
+        if let Some(tz) = props.timezone.as_deref().filter(|tz| !tz.is_empty()) {
+            known_timezone(tz)?;
+            row.timezone = tz.to_string();
+        }
         let mut tx = self.store.begin_bookkeeping().await?;
         match tx.insert_dav_collection(&row).await {
             Ok(id) => row.id = id,
@@ -451,6 +496,7 @@ impl Calendars {
         row.id = c.id;
         row.description = c.description.clone();
         row.color = c.color.clone();
+        row.timezone = c.timezone.clone();
         if let Some(n) = &props.display_name {
             row.display_name = n.chars().take(200).collect();
         }
@@ -459,6 +505,12 @@ impl Calendars {
         }
         if let Some(col) = &props.color {
             row.color = col.chars().take(32).collect();
+        }
+        if let Some(tz) = &props.timezone {
+            if !tz.is_empty() {
+                known_timezone(tz)?;
+            }
+            row.timezone = tz.clone();
         }
         let mut tx = self.store.begin_bookkeeping().await?;
         tx.update_dav_collection(&row).await?;
@@ -714,11 +766,13 @@ impl Calendars {
         end: Option<i64>,
     ) -> Result<Vec<DavObject>, DavError> {
         let mut read = self.store.read().await?;
-        let rows = read.dav_objects_in_span(c.id, start, end).await?;
+        let rows = read
+            .dav_objects_in_span(c.id, widened(start, -1), widened(end, 1))
+            .await?;
         Ok(rows
             .into_iter()
             .filter(|r| component.is_none_or(|k| r.component.eq_ignore_ascii_case(k)))
-            .filter(|r| ical::meets(&r.data, start, end))
+            .filter(|r| ical::meets(&r.data, start, end, c.zone))
             .map(|r| c.shown(r))
             .collect())
     }

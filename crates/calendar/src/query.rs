@@ -172,15 +172,18 @@ struct Object<'a> {
     ical: &'a ICalendar,
     /// The end of the latest range asked about: instances are computed up to it.
     until: Option<i64>,
+    /// The calendar's zone, for floating times and all-day dates.
+    zone: Tz,
     instances: OnceCell<Instances>,
     resolver: OnceCell<TzResolver<&'a str>>,
 }
 
 impl<'a> Object<'a> {
-    fn new(ical: &'a ICalendar, until: Option<i64>) -> Object<'a> {
+    fn new(ical: &'a ICalendar, until: Option<i64>, zone: Tz) -> Object<'a> {
         Object {
             ical,
             until,
+            zone,
             instances: OnceCell::new(),
             resolver: OnceCell::new(),
         }
@@ -192,7 +195,7 @@ impl<'a> Object<'a> {
 
     fn resolver(&self) -> &TzResolver<&'a str> {
         self.resolver
-            .get_or_init(|| self.ical.build_tz_resolver().with_default(Tz::Floating))
+            .get_or_init(|| self.ical.build_tz_resolver().with_default(self.zone))
     }
 
     /// The UTC second a date-time property names, read in its own time zone.
@@ -209,7 +212,7 @@ impl<'a> Object<'a> {
 
     fn instances(&self) -> &Instances {
         self.instances.get_or_init(|| {
-            let (expanded, more) = ical::expand_to(self.ical, self.until);
+            let (expanded, more) = ical::expand_to(self.ical, self.until, self.zone);
             let mut all = Vec::with_capacity(expanded.events.len());
             let mut by_component: HashMap<u32, Vec<(i64, i64)>> = HashMap::new();
             for e in &expanded.events {
@@ -311,15 +314,15 @@ fn param_matches(e: &ICalendarEntry, q: &ParamQuery) -> bool {
     })
 }
 
-/// Whether the object `text` meets the filter `q`.
-pub fn object_matches(text: &str, q: &CompQuery) -> bool {
+/// Whether the object `text` meets the filter `q`, its floating times read in `zone`.
+pub fn object_matches(text: &str, q: &CompQuery, zone: Tz) -> bool {
     if q.name.is_empty() {
         return true;
     }
     let Ok(ical) = ical::parse(text) else {
         return false;
     };
-    let o = Object::new(&ical, q.latest_end());
+    let o = Object::new(&ical, q.latest_end(), zone);
     q.comps.iter().all(|inner| {
         o.component(0)
             .is_some_and(|root| o.comp_matches(&root.component_ids, inner))
@@ -367,15 +370,20 @@ pub struct TooLarge;
 
 /// The object with each instance meeting `r` as a component of its own, times in UTC, a
 /// RECURRENCE-ID on each instance of a recurring one, no rule and no time zones (RFC 4791
-/// section 9.6.5). Floating times are read as UTC, as elsewhere. `Ok(None)` when it is not
+/// section 9.6.5). Floating times are read in `zone`, as in the query. `Ok(None)` when it is not
 /// a valid object; `TooLarge` as soon as the instances written come to more than `budget`
 /// bytes (each is a copy of its component: a large object repeated daily would otherwise
 /// make gigabytes), which is taken off the budget as it goes.
-pub fn expanded(text: &str, r: Range, budget: &mut usize) -> Result<Option<String>, TooLarge> {
+pub fn expanded(
+    text: &str,
+    r: Range,
+    zone: Tz,
+    budget: &mut usize,
+) -> Result<Option<String>, TooLarge> {
     let Ok(ical) = ical::parse(text) else {
         return Ok(None);
     };
-    let o = Object::new(&ical, r.end);
+    let o = Object::new(&ical, r.end, zone);
     let Some(root) = o.component(0) else {
         return Ok(None);
     };
@@ -460,17 +468,37 @@ impl Calendars {
         limit: usize,
     ) -> Result<Vec<DavObject>, DavError> {
         let (component, range) = q.narrowing();
-        let mut read = self.store.read().await?;
-        let rows = read
-            .dav_objects_in_span(c.id, range.start, range.end)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter(|r| component.is_none_or(|k| r.component.eq_ignore_ascii_case(k)))
-            .map(|r| c.shown(r))
-            .filter(|o| object_matches(&o.data, q))
-            .take(limit)
-            .collect())
+        let component = component.map(str::to_string);
+        let rows = {
+            let mut read = self.store.read().await?;
+            let (start, end) = (
+                crate::widened(range.start, -1),
+                crate::widened(range.end, 1),
+            );
+            read.dav_objects_in_span(c.id, start, end).await?
+        };
+        // Every object the span did not rule out is parsed and its rules computed: seconds of
+        // work for a large calendar of long rotas, so on a blocking thread, where it does
+        // not hold up the requests of others.
+        let (c, q) = (c.clone(), q.clone());
+        let matched = tokio::task::spawn_blocking(move || {
+            rows.into_iter()
+                .filter(|r| {
+                    component
+                        .as_deref()
+                        .is_none_or(|k| r.component.eq_ignore_ascii_case(k))
+                })
+                .map(|r| c.shown(r))
+                .filter(|o| object_matches(&o.data, &q, c.zone))
+                .take(limit)
+                .collect()
+        })
+        .await;
+        match matched {
+            Ok(found) => Ok(found),
+            // A panic in the matching is the caller's, as it was before the hand-off.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
     }
 }
 
@@ -528,14 +556,30 @@ mod tests {
                 ..CompQuery::default()
             })
         };
-        assert!(object_matches(WEEKLY, &by_summary("WARD", false)));
-        assert!(!object_matches(WEEKLY, &by_summary("theatre", false)));
-        assert!(object_matches(WEEKLY, &by_summary("theatre", true)));
-        assert!(!object_matches(TODO, &by_summary("order", false)));
+        assert!(object_matches(
+            WEEKLY,
+            &by_summary("WARD", false),
+            Tz::Floating
+        ));
+        assert!(!object_matches(
+            WEEKLY,
+            &by_summary("theatre", false),
+            Tz::Floating
+        ));
+        assert!(object_matches(
+            WEEKLY,
+            &by_summary("theatre", true),
+            Tz::Floating
+        ));
+        assert!(!object_matches(
+            TODO,
+            &by_summary("order", false),
+            Tz::Floating
+        ));
         // Octet compares case.
         let mut q = by_summary("WARD", false);
         q.comps[0].props[0].text = Some(TextQuery::new("WARD", false, Collation::Octet));
-        assert!(!object_matches(WEEKLY, &q));
+        assert!(!object_matches(WEEKLY, &q, Tz::Floating));
         // A task that is not completed: COMPLETED is not defined.
         let open = calendar(CompQuery {
             name: "VTODO".into(),
@@ -548,10 +592,11 @@ mod tests {
             )],
             ..CompQuery::default()
         });
-        assert!(object_matches(TODO, &open));
+        assert!(object_matches(TODO, &open, Tz::Floating));
         assert!(!object_matches(
             &TODO.replace("SUMMARY", "COMPLETED:20261202T000000Z\r\nSUMMARY"),
-            &open
+            &open,
+            Tz::Floating
         ));
         // A parameter: attendees who accepted.
         let accepted = calendar(CompQuery {
@@ -569,10 +614,11 @@ mod tests {
             )],
             ..CompQuery::default()
         });
-        assert!(object_matches(WEEKLY, &accepted));
+        assert!(object_matches(WEEKLY, &accepted, Tz::Floating));
         assert!(!object_matches(
             &WEEKLY.replace("ACCEPTED", "DECLINED"),
-            &accepted
+            &accepted,
+            Tz::Floating
         ));
         // An alarm inside the event, and a component that is not there.
         let with_alarm = calendar(CompQuery {
@@ -583,15 +629,15 @@ mod tests {
             }],
             ..CompQuery::default()
         });
-        assert!(object_matches(WEEKLY, &with_alarm));
-        assert!(!object_matches(TODO, &with_alarm));
+        assert!(object_matches(WEEKLY, &with_alarm, Tz::Floating));
+        assert!(!object_matches(TODO, &with_alarm, Tz::Floating));
         let no_event = calendar(CompQuery {
             name: "VEVENT".into(),
             is_not_defined: true,
             ..CompQuery::default()
         });
-        assert!(object_matches(TODO, &no_event));
-        assert!(!object_matches(WEEKLY, &no_event));
+        assert!(object_matches(TODO, &no_event, Tz::Floating));
+        assert!(!object_matches(WEEKLY, &no_event, Tz::Floating));
     }
 
     #[test]
@@ -610,16 +656,19 @@ mod tests {
         let h = 3600;
         assert!(object_matches(
             WEEKLY,
-            &in_range(DEC_14 + 10 * h + 1800, DEC_14 + 11 * h + 1800)
+            &in_range(DEC_14 + 10 * h + 1800, DEC_14 + 11 * h + 1800),
+            Tz::Floating
         ));
         assert!(!object_matches(
             WEEKLY,
-            &in_range(DEC_14 + 9 * h, DEC_14 + 10 * h)
+            &in_range(DEC_14 + 9 * h, DEC_14 + 10 * h),
+            Tz::Floating
         ));
         // After the fourth instance, nothing.
         assert!(!object_matches(
             WEEKLY,
-            &in_range(DEC_14 + 30 * 86_400, DEC_14 + 40 * 86_400)
+            &in_range(DEC_14 + 30 * 86_400, DEC_14 + 40 * 86_400),
+            Tz::Floating
         ));
         // A DTSTAMP in a range (a property time range).
         let stamped = calendar(CompQuery {
@@ -636,7 +685,7 @@ mod tests {
             )],
             ..CompQuery::default()
         });
-        assert!(object_matches(WEEKLY, &stamped));
+        assert!(object_matches(WEEKLY, &stamped, Tz::Floating));
         // Alarms' times are not computed: such a filter is refused, as is a non-calendar root.
         let mut alarm = with_range_on("VALARM");
         assert_eq!(alarm.check(), Err(Unanswerable::Unsupported));
@@ -666,7 +715,7 @@ mod tests {
             start: Some(DEC_14 - 7 * 86_400),
             end: Some(DEC_14 + 7 * 86_400),
         };
-        let out = expanded(WEEKLY, week, &mut { usize::MAX })
+        let out = expanded(WEEKLY, week, Tz::Floating, &mut { usize::MAX })
             .unwrap()
             .unwrap();
         assert_eq!(out.matches("BEGIN:VEVENT").count(), 2, "{out}");
@@ -683,7 +732,9 @@ mod tests {
             BEGIN:VEVENT\r\nUID:z\r\nDTSTAMP:20261201T000000Z\r\n\
             DTSTART;TZID=Europe/Berlin:20261214T090000\r\n\
             DTEND;TZID=Europe/Berlin:20261214T093000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
-        let out = expanded(zoned, week, &mut { usize::MAX }).unwrap().unwrap();
+        let out = expanded(zoned, week, Tz::Floating, &mut { usize::MAX })
+            .unwrap()
+            .unwrap();
         assert!(out.contains("DTSTART:20261214T080000Z"), "{out}");
         assert!(out.contains("DTEND:20261214T083000Z"), "{out}");
         assert!(!out.contains("RECURRENCE-ID"), "{out}");
@@ -691,12 +742,15 @@ mod tests {
         let all_day = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n\
             BEGIN:VEVENT\r\nUID:d\r\nDTSTAMP:20261201T000000Z\r\n\
             DTSTART;VALUE=DATE:20261214\r\nDTEND;VALUE=DATE:20261215\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
-        let out = expanded(all_day, week, &mut { usize::MAX })
+        let out = expanded(all_day, week, Tz::Floating, &mut { usize::MAX })
             .unwrap()
             .unwrap();
         assert!(out.contains("DTSTART;VALUE=DATE:20261214"), "{out}");
         // Past its budget an expansion stops, whatever the object is.
         let mut small = 100;
-        assert_eq!(expanded(WEEKLY, week, &mut small), Err(TooLarge));
+        assert_eq!(
+            expanded(WEEKLY, week, Tz::Floating, &mut small),
+            Err(TooLarge)
+        );
     }
 }

@@ -265,6 +265,9 @@ pub enum Report {
         filter: CompFilter,
         /// `calendar-data` asked for with `expand` or `limit-recurrence-set`.
         shape: Option<DataShape>,
+        /// The `timezone` element (section 9.8): a VCALENDAR whose VTIMEZONE floating times
+        /// are read in for this query, instead of the calendar's.
+        timezone: Option<String>,
     },
     /// RFC 6352 section 8.6: `prop-filter`s on vCard properties, any or all of them.
     AddressbookQuery {
@@ -439,6 +442,10 @@ pub fn parse_report(body: &str) -> Result<Report, XmlError> {
             props,
             filter,
             shape: data_shape(r)?,
+            timezone: r
+                .child(ns::CALDAV, "timezone")
+                .map(|t| t.text.trim().to_string())
+                .filter(|t| !t.is_empty()),
         });
     }
     if r.name.is(ns::CARDDAV, "addressbook-query") {

@@ -5,6 +5,7 @@
 
 use crate::names::Name;
 use quick_xml::escape::escape;
+use std::fmt::Write;
 
 /// A property value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,34 +92,36 @@ fn open(out: &mut String, n: &Name, empty: bool) {
 /// `attrs` is written into the start tag as it is (already escaped).
 fn open_with(out: &mut String, n: &Name, empty: bool, attrs: &str) {
     let end = if empty { "/>" } else { ">" };
-    let end = format!("{attrs}{end}");
     match n.prefix() {
-        Some(p) => out.push_str(&format!("<{p}:{}{end}", n.local)),
+        Some(p) => _ = write!(out, "<{p}:{}{attrs}{end}", n.local),
         // No namespace: the answer declares no default one, so the bare name says that.
-        None if n.ns.is_empty() => out.push_str(&format!("<{}{end}", n.local)),
-        None => out.push_str(&format!(
-            "<x:{} xmlns:x=\"{}\"{end}",
-            n.local,
-            escape(n.ns.as_str())
-        )),
+        None if n.ns.is_empty() => _ = write!(out, "<{}{attrs}{end}", n.local),
+        None => {
+            _ = write!(
+                out,
+                "<x:{} xmlns:x=\"{}\"{attrs}{end}",
+                n.local,
+                escape(n.ns.as_str())
+            )
+        }
     }
 }
 
 fn close(out: &mut String, n: &Name) {
     match n.prefix() {
-        Some(p) => out.push_str(&format!("</{p}:{}>", n.local)),
-        None if n.ns.is_empty() => out.push_str(&format!("</{}>", n.local)),
-        None => out.push_str(&format!("</x:{}>", n.local)),
+        Some(p) => _ = write!(out, "</{p}:{}>", n.local),
+        None if n.ns.is_empty() => _ = write!(out, "</{}>", n.local),
+        None => _ = write!(out, "</x:{}>", n.local),
     }
 }
 
 fn write_value(out: &mut String, v: &Value) {
     match v {
         Value::Text(t) => out.push_str(&escape(t.as_str())),
-        Value::Href(h) => out.push_str(&format!("<d:href>{}</d:href>", escape(h.as_str()))),
+        Value::Href(h) => _ = write!(out, "<d:href>{}</d:href>", escape(h.as_str())),
         Value::Hrefs(hs) => {
             for h in hs {
-                out.push_str(&format!("<d:href>{}</d:href>", escape(h.as_str())));
+                _ = write!(out, "<d:href>{}</d:href>", escape(h.as_str()));
             }
         }
         Value::Elements(names) => {
@@ -128,7 +131,7 @@ fn write_value(out: &mut String, v: &Value) {
         }
         Value::Components(cs) => {
             for c in cs {
-                out.push_str(&format!("<c:comp name=\"{}\"/>", escape(c.as_str())));
+                _ = write!(out, "<c:comp name=\"{}\"/>", escape(c.as_str()));
             }
         }
         Value::Reports(rs) => {
@@ -148,10 +151,11 @@ fn write_value(out: &mut String, v: &Value) {
         Value::Invite(sharees) => {
             for (href, write) in sharees {
                 let access = if *write { "read-write" } else { "read" };
-                out.push_str(&format!(
+                _ = write!(
+                    out,
                     "<cs:user><d:href>{}</d:href><cs:invite-accepted/><cs:access><cs:{access}/></cs:access></cs:user>",
                     escape(href.as_str())
-                ));
+                );
             }
         }
         Value::Xml { inner, .. } => out.push_str(inner),
@@ -182,10 +186,11 @@ fn write_prop(out: &mut String, p: &Prop) {
 fn propstat(out: &mut String, status: u16, body: impl FnOnce(&mut String)) {
     out.push_str("<d:propstat><d:prop>");
     body(out);
-    out.push_str(&format!(
+    _ = write!(
+        out,
         "</d:prop><d:status>HTTP/1.1 {status} {}</d:status></d:propstat>",
         reason(status)
-    ));
+    );
 }
 
 impl Multistatus {
@@ -251,7 +256,7 @@ impl Multistatus {
                     missing,
                     failed,
                 } => {
-                    out.push_str(&format!("<d:href>{}</d:href>", escape(href.as_str())));
+                    _ = write!(out, "<d:href>{}</d:href>", escape(href.as_str()));
                     if !found.is_empty() || (missing.is_empty() && failed.is_empty()) {
                         propstat(&mut out, 200, |o| {
                             found.iter().for_each(|p| write_prop(o, p))
@@ -269,20 +274,18 @@ impl Multistatus {
                     }
                 }
                 Entry::Status { href, status } => {
-                    out.push_str(&format!(
+                    _ = write!(
+                        out,
                         "<d:href>{}</d:href><d:status>HTTP/1.1 {status} {}</d:status>",
                         escape(href.as_str()),
                         reason(*status)
-                    ));
+                    );
                 }
             }
             out.push_str("</d:response>");
         }
         if let Some(t) = &self.sync_token {
-            out.push_str(&format!(
-                "<d:sync-token>{}</d:sync-token>",
-                escape(t.as_str())
-            ));
+            _ = write!(out, "<d:sync-token>{}</d:sync-token>", escape(t.as_str()));
         }
         out.push_str("</d:multistatus>");
         out
@@ -320,17 +323,19 @@ pub fn schedule_response(answers: &[ScheduleAnswer]) -> String {
          xmlns:c=\"urn:ietf:params:xml:ns:caldav\">",
     );
     for a in answers {
-        out.push_str(&format!(
+        _ = write!(
+            out,
             "<c:response><c:recipient><d:href>{}</d:href></c:recipient>\
              <c:request-status>{}</c:request-status>",
             escape(a.recipient.as_str()),
             escape(a.request_status.as_str())
-        ));
+        );
         if let Some(data) = &a.calendar_data {
-            out.push_str(&format!(
+            _ = write!(
+                out,
                 "<c:calendar-data>{}</c:calendar-data>",
                 escape(data.as_str())
-            ));
+            );
         }
         out.push_str("</c:response>");
     }

@@ -182,6 +182,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0029_imip_outbox.sql"),
         include_str!("../../../migrations/postgres/0029_imip_outbox.sql"),
     ),
+    (
+        30,
+        "calendar_timezone",
+        include_str!("../../../migrations/sqlite/0030_calendar_timezone.sql"),
+        include_str!("../../../migrations/postgres/0030_calendar_timezone.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

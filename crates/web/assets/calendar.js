@@ -84,10 +84,10 @@ function say(text, isError) {
   s.hidden = !text;
 }
 
-// Whether the reader may change the event here: it is in their own calendar and theirs
-// (not an invitation from someone else).
+// Whether the reader may change the event here: the server says so (their own calendar and
+// not someone else's meeting, as the change itself is checked), and it is not cancelled.
 function isMine(e) {
-  return !e.owner && !e.my_answer && !e.cancelled;
+  return e.editable && !e.cancelled;
 }
 
 // One event as a list item; `compact` in the time grid, where the box is small and its

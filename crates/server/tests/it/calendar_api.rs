@@ -224,6 +224,7 @@ async fn the_calendar_api_makes_meetings_answers_them_and_shows_private_events_a
         let invite = &j["events"][0];
         assert_eq!(invite["summary"], "Case review", "{j}");
         assert_eq!(invite["my_answer"], "needs-action", "{j}");
+        assert_eq!(invite["editable"], false, "another's meeting: {j}");
         let answer = format!(
             "/api/v1/me/calendar/events/{}/{}/answer",
             invite["calendar"].as_str().unwrap(),
@@ -247,6 +248,7 @@ async fn the_calendar_api_makes_meetings_answers_them_and_shows_private_events_a
             serde_json::Value::Null,
             "the organizer's own"
         );
+        assert_eq!(mine["editable"], true, "the organizer's own");
         let ctx = &s.running.context;
         let ann_id = ctx.directory.find_account(&admin(), &ann).await.unwrap().id;
         let c = ctx.calendars.calendar(ann_id, "calendar").await.unwrap();

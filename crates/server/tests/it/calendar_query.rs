@@ -148,3 +148,109 @@ async fn calendar_queries_filter_expand_and_refuse_as_rfc_4791_says() {
         }
     }
 }
+
+/// Floating times and all-day dates (RFC 4791 sections 5.2.2 and 9.8): read as UTC in a
+/// calendar without a time zone, in the calendar-timezone once one is set (by PROPPATCH or at
+/// MKCALENDAR), and in a query's own `timezone` element when it has one.
+const ZONES: &str = r#"
+import base64, http.client, ssl, sys
+port, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+def req(method, path, body=None, headers=None):
+    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx)
+    h = dict(headers or {})
+    h["Authorization"] = "Basic " + base64.b64encode((user + ":" + password).encode()).decode()
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    return r.status, r.read().decode("utf-8", "replace")
+home = "/dav/calendars/" + user + "/"
+cal = home + "calendar/"
+head = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n"
+def zone(tzid):
+    return (head + "BEGIN:VTIMEZONE\r\nTZID:" + tzid + "\r\nBEGIN:STANDARD\r\nDTSTART:19701101T020000\r\n"
+            "TZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n")
+# Half past midnight on Monday 7 December, wherever the calendar is; and all of Monday 14.
+early = (head + "BEGIN:VEVENT\r\nUID:early\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261207T003000\r\n"
+         "DTEND:20261207T013000\r\nSUMMARY:Early handover\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+allday = (head + "BEGIN:VEVENT\r\nUID:allday\r\nDTSTAMP:20261101T000000Z\r\nDTSTART;VALUE=DATE:20261214\r\n"
+          "DTEND;VALUE=DATE:20261215\r\nSUMMARY:Training day\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+ical = {"Content-Type": "text/calendar"}
+xml = {"Depth": "1", "Content-Type": "application/xml"}
+print("puts", [req("PUT", cal + n, b, ical)[0] for n, b in [("early.ics", early), ("allday.ics", allday)]])
+# The week of 7 December in New York, as a client there asks for it (in UTC).
+def week(path, tz=""):
+    body = ("<c:calendar-query xmlns:d='DAV:' xmlns:c='urn:ietf:params:xml:ns:caldav'><d:prop><d:getetag/>"
+            "<c:calendar-data><c:expand start='20261207T050000Z' end='20261214T050000Z'/></c:calendar-data>"
+            "</d:prop><c:filter><c:comp-filter name='VCALENDAR'><c:comp-filter name='VEVENT'>"
+            "<c:time-range start='20261207T050000Z' end='20261214T050000Z'/></c:comp-filter></c:comp-filter>"
+            "</c:filter>" + tz + "</c:calendar-query>")
+    s, out = req("REPORT", path, body, xml)
+    found = sorted(h.split("</d:href>")[0].rsplit("/", 1)[1] for h in out.split("<d:href>")[1:])
+    return s, found, "DTSTART:20261207T053000Z" in out
+def busy(path):
+    body = ("<c:free-busy-query xmlns:c='urn:ietf:params:xml:ns:caldav'>"
+            "<c:time-range start='20261207T000000Z' end='20261208T000000Z'/></c:free-busy-query>")
+    s, out = req("REPORT", path, body, xml)
+    return s, "20261207T053000Z/20261207T063000Z" in out.replace("FREEBUSY:", "")
+print("utc", week(cal))
+def patch(text):
+    body = ("<d:propertyupdate xmlns:d='DAV:' xmlns:c='urn:ietf:params:xml:ns:caldav'><d:set><d:prop>"
+            "<c:calendar-timezone><![CDATA[" + text + "]]></c:calendar-timezone></d:prop></d:set></d:propertyupdate>")
+    s, out = req("PROPPATCH", cal, body, {"Content-Type": "application/xml"})
+    return s, "HTTP/1.1 200" in out, "HTTP/1.1 403" in out
+print("set", patch(zone("America/New_York")))
+s, out = req("PROPFIND", cal, "<d:propfind xmlns:d='DAV:' xmlns:c='urn:ietf:params:xml:ns:caldav'><d:prop>"
+             "<c:calendar-timezone/></d:prop></d:propfind>", {"Depth": "0", "Content-Type": "application/xml"})
+print("read", s, "TZID:America/New_York" in out)
+print("new-york", week(cal))
+print("busy", busy(cal))
+berlin = "<c:timezone><![CDATA[" + zone("Europe/Berlin") + "]]></c:timezone>"
+print("asked-in-berlin", week(cal, berlin))
+print("unknown-zone", patch(zone("Mars/Olympus_Mons")))
+print("not-a-zone", patch("hello"))
+s, out = req("REPORT", cal, "<c:calendar-query xmlns:d='DAV:' xmlns:c='urn:ietf:params:xml:ns:caldav'>"
+             "<d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name='VCALENDAR'/></c:filter>"
+             "<c:timezone>nonsense</c:timezone></c:calendar-query>", xml)
+print("bad-query-zone", s, "valid-calendar-data" in out)
+print("still", week(cal))
+# Removed, the calendar reads floating times as UTC again.
+print("unset", req("PROPPATCH", cal, "<d:propertyupdate xmlns:d='DAV:' xmlns:c='urn:ietf:params:xml:ns:caldav'>"
+                   "<d:remove><d:prop><c:calendar-timezone/></d:prop></d:remove></d:propertyupdate>",
+                   {"Content-Type": "application/xml"})[0], week(cal))
+# A calendar made with its zone.
+mk = ("<c:mkcalendar xmlns:d='DAV:' xmlns:c='urn:ietf:params:xml:ns:caldav'><d:set><d:prop>"
+      "<d:displayname>Night shifts</d:displayname><c:calendar-timezone><![CDATA[" + zone("America/New_York") +
+      "]]></c:calendar-timezone></d:prop></d:set></c:mkcalendar>")
+print("mkcalendar", req("MKCALENDAR", home + "nights/", mk, {"Content-Type": "application/xml"})[0],
+      req("PUT", home + "nights/early.ics", early, ical)[0], week(home + "nights/"))
+"#;
+
+#[tokio::test]
+async fn floating_times_are_read_in_the_calendars_time_zone() {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        let (s, ann, _) = server_with_staff(db).await;
+        let port = s.running.https.unwrap().port().to_string();
+        let out = caldav_python(ZONES, &[&port, &ann, GOOD]).await;
+        for want in [
+            "puts [201, 201]",
+            // As UTC, half past midnight is before the New York week; the 14th is in it.
+            "utc (207, ['allday.ics'], False)",
+            "set (207, True, False)",
+            "read 207 True",
+            // In New York, it is at 05:30 UTC, and the 14th begins as the week ends.
+            "new-york (207, ['early.ics'], True)",
+            "busy (200, True)",
+            // A query in Berlin time: the night before, outside the week; the 14th inside.
+            "asked-in-berlin (207, ['allday.ics'], False)",
+            "unknown-zone (207, False, True)",
+            "not-a-zone (207, False, True)",
+            "bad-query-zone 403 True",
+            "still (207, ['early.ics'], True)",
+            "unset 207 (207, ['allday.ics'], False)",
+            "mkcalendar 201 201 (207, ['early.ics'], True)",
+        ] {
+            assert!(out.lines().any(|l| l == want), "{want:?} not in:\n{out}");
+        }
+    }
+}

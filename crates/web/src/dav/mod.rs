@@ -464,15 +464,29 @@ pub(super) async fn multiget(
 ) -> Result<Vec<Option<carepost_calendar::DavObject>>, DavError> {
     let names: Vec<Option<String>> = hrefs.iter().map(|h| path::name_in(base, h)).collect();
     let wanted: Vec<String> = names.iter().flatten().cloned().collect();
-    let by_name: std::collections::HashMap<String, carepost_calendar::DavObject> = calendars
+    let mut by_name: std::collections::HashMap<String, carepost_calendar::DavObject> = calendars
         .objects_named(c, &wanted)
         .await?
         .into_iter()
         .map(|o| (o.name.clone(), o))
         .collect();
+    // Each object is moved into the answer at the last href that names it and copied for
+    // any before (a client rarely names one twice).
+    let mut left: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for n in &wanted {
+        *left.entry(n.as_str()).or_default() += 1;
+    }
     Ok(names
-        .into_iter()
-        .map(|n| n.and_then(|n| by_name.get(&n).cloned()))
+        .iter()
+        .map(|n| {
+            let n = n.as_deref()?;
+            let count = left.get_mut(n)?;
+            *count -= 1;
+            match count {
+                0 => by_name.remove(n),
+                _ => by_name.get(n).cloned(),
+            }
+        })
         .collect())
 }
 
@@ -550,7 +564,7 @@ async fn propfind(
             if depth != Depth::Zero {
                 match calendars.objects(&c).await {
                     Ok(os) => os
-                        .iter()
+                        .into_iter()
                         .for_each(|o| props::object(&mut m, user, &c, o, request)),
                     Err(e) => return dav_error(e),
                 }
@@ -562,7 +576,7 @@ async fn propfind(
                 Err(e) => Err(e),
             };
             match found {
-                Ok((c, o)) => props::object(&mut m, user, &c, &o, request),
+                Ok((c, o)) => props::object(&mut m, user, &c, o, request),
                 Err(e) => return dav_error(e),
             }
         }
@@ -598,7 +612,7 @@ async fn report(state: &WebState, user: &DavUser, c: &Collection, r: Report) -> 
             }
             for ch in changes {
                 match ch {
-                    Change::Present(o) => props::object(&mut m, user, c, &o, &props),
+                    Change::Present(o) => props::object(&mut m, user, c, o, &props),
                     Change::Deleted(name) => {
                         m.status(&path::object(&user.address, &c.slug, &name), 404)
                     }
@@ -617,7 +631,7 @@ async fn report(state: &WebState, user: &DavUser, c: &Collection, r: Report) -> 
             };
             for (href, o) in hrefs.iter().zip(found) {
                 match o {
-                    Some(o) => props::object(&mut m, user, c, &o, &props),
+                    Some(o) => props::object(&mut m, user, c, o, &props),
                     None => m.status(href, 404),
                 }
             }
@@ -626,7 +640,17 @@ async fn report(state: &WebState, user: &DavUser, c: &Collection, r: Report) -> 
             props,
             filter,
             shape,
-        } => return query::calendar_query(state, user, c, props, filter, shape).await,
+            timezone,
+        } => {
+            // A query's own time zone stands in for the calendar's (RFC 4791 section 9.8).
+            let c = match timezone.map(|tz| c.read_in(&tz)).transpose() {
+                Ok(zoned) => zoned.unwrap_or_else(|| c.clone()),
+                Err(_) => {
+                    return condition(StatusCode::FORBIDDEN, Name::caldav("valid-calendar-data"));
+                }
+            };
+            return query::calendar_query(state, user, &c, props, filter, shape).await;
+        }
         Report::FreeBusy(range) => {
             let (Some(start), Some(end)) = (range.start, range.end) else {
                 return plain(

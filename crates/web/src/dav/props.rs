@@ -284,6 +284,13 @@ pub fn collection(
             Value::Text(String::new()),
         ),
     ];
+    // Not part of allprop (RFC 4791 section 5.2.2): only when named.
+    if !c.timezone.is_empty() {
+        extra.push(Prop::new(
+            Name::caldav("calendar-timezone"),
+            Value::Text(c.timezone.clone()),
+        ));
+    }
     if c.kind == Kind::Calendar && c.shared.is_none() {
         extra.push(Prop::new(
             Name::new(ns::CALSERVER, "allowed-sharing-modes"),
@@ -307,7 +314,7 @@ pub fn object(
     m: &mut Multistatus,
     user: &DavUser,
     c: &Collection,
-    o: &DavObject,
+    o: DavObject,
     request: &PropRequest,
 ) {
     let props = vec![
@@ -326,22 +333,17 @@ pub fn object(
         ),
     ];
     // calendar-data is not part of allprop (RFC 4791 section 9.6): only when named, and
-    // only then copied (a sync asking for ETags alone copies no text).
+    // only then kept (a sync asking for ETags alone writes no text).
     let named = matches!(request, PropRequest::Props(names)
         if names.iter().any(|n| n.is(ns::CALDAV, "calendar-data")));
+    let href = path::object(&user.address, &c.slug, &o.name);
     let data = if named {
-        Value::Text(o.data.clone())
+        Value::Text(o.data)
     } else {
         Value::Empty
     };
     let extra = vec![Prop::new(Name::caldav("calendar-data"), data)];
-    answer(
-        m,
-        &path::object(&user.address, &c.slug, &o.name),
-        request,
-        props,
-        extra,
-    );
+    answer(m, &href, request, props, extra);
 }
 
 /// What a PROPPATCH (or a new collection's `set`) may change: the name, the description and
@@ -366,8 +368,14 @@ pub fn settable(
             props.description = Some(v);
         } else if name.is(ns::APPLE, "calendar-color") {
             props.color = Some(v);
+        } else if name.is(ns::CALDAV, "calendar-timezone") {
+            // Kept only when it names a zone floating times can be read in.
+            if !v.is_empty() && carepost_calendar::known_timezone(&v).is_err() {
+                refused.push(name.clone());
+                continue;
+            }
+            props.timezone = Some(v);
         } else if name.is(ns::CALDAV, "supported-calendar-component-set")
-            || name.is(ns::CALDAV, "calendar-timezone")
             || name.is(ns::APPLE, "calendar-order")
         {
             // Accepted and not kept: set once at creation (components) or not used yet.

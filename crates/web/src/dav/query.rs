@@ -124,7 +124,7 @@ pub(super) async fn calendar_query(
         // `limit-recurrence-set` is answered with the whole object: the master and every
         // override, more than it asks, which RFC 4791 section 9.6.6 lets a client take.
         if let Some(DataShape::Expand(r)) = shape {
-            match carepost_calendar::expanded(&o.data, range(r), &mut budget) {
+            match carepost_calendar::expanded(&o.data, range(r), c.zone, &mut budget) {
                 Ok(Some(text)) => o.data = text,
                 Ok(None) => {}
                 Err(carepost_calendar::TooLarge) => return over_limit(),
@@ -135,7 +135,7 @@ pub(super) async fn calendar_query(
                 None => return over_limit(),
             }
         }
-        props::object(&mut m, user, c, &o, &props);
+        props::object(&mut m, user, c, o, &props);
     }
     multistatus(&m)
 }

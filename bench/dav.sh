@@ -9,8 +9,9 @@
 #   3. addressbook-query "smi" over a directory of PEOPLE (carepost's read-only directory book
 #      of the staff; for Radicale an address book holding as many vCards);
 #   4. free/busy of 20 people over a month: carepost's scheduling outbox answers all 20 in one
-#      POST; Radicale has no outbox, so it answers a free-busy-query on each person's
-#      calendar (what a client must do there).
+#      POST; Radicale has no outbox and Debian's (3.1) no free-busy-query, so the client reads
+#      each person's events of the month with a calendar-query (what a client must do there)
+#      and counts one busy period per event.
 # Both answer the same questions: the counts printed beside each time must agree.
 #
 #   bench/dav.sh                       # EVENTS=10000 PEOPLE=20000
@@ -135,7 +136,7 @@ for k in objects changed in_month multiget; do
   [ "$(field "$CP_RUN" $k)" = "$(field "$RD_RUN" $k)" ] || echo "DIFFERENT ANSWERS: $k $(field "$CP_RUN" $k) vs $(field "$RD_RUN" $k)"
 done
 [ "$(field "$CP_SEARCH" found)" = "$(field "$RD_SEARCH" found)" ] || echo "DIFFERENT ANSWERS: search $(field "$CP_SEARCH" found) vs $(field "$RD_SEARCH" found)"
-[ "$(field "$RD_FB" lines)" != 0 ] || echo "DIFFERENT ANSWERS: Radicale's free-busy-query gave no periods (not comparable)"
+[ "$(field "$CP_FB" periods)" = "$(field "$RD_FB" periods)" ] || echo "DIFFERENT ANSWERS: free/busy periods $(field "$CP_FB" periods) vs $(field "$RD_FB" periods)"
 ratio() { echo "ratio $1 $(echo "scale=2; $2 / $3" | bc)"; }
 ratio dav_initial_sync "$(field "$RD_RUN" initial_sync_s)" "$(field "$CP_RUN" initial_sync_s)"
 ratio dav_incremental_sync "$(field "$RD_RUN" incremental_sync_s)" "$(field "$CP_RUN" incremental_sync_s)"

@@ -293,8 +293,14 @@ pub(crate) async fn release(
 
 /// The instances of `ical` that list `address` and are not cancelled, and whether the rule
 /// makes more than are computed.
-pub(crate) fn instances_listing(ical: &ICalendar, address: &str) -> (Vec<(i64, i64)>, bool) {
-    ical::instances_where(ical, |c| !itip::is_cancelled(c) && itip::lists(c, address))
+pub(crate) fn instances_listing(
+    ical: &ICalendar,
+    address: &str,
+    zone: calcard::common::timezone::Tz,
+) -> (Vec<(i64, i64)>, bool) {
+    ical::instances_where(ical, zone, |c| {
+        !itip::is_cancelled(c) && itip::lists(c, address)
+    })
 }
 
 #[cfg(test)]

@@ -30,13 +30,14 @@ pub(crate) const FLOATING_MARGIN: i64 = 14 * 3600;
 
 /// The zone a calendar-timezone text names (RFC 4791 section 5.2.2: a VCALENDAR with one
 /// VTIMEZONE): its TZID as calcard reads it (an IANA name, or the Windows and Lotus names
-/// some clients write). `None` when the text is not that or names a zone calcard does not
-/// know. Rules of the VTIMEZONE itself are not used, as CalConnect advises (calcard's
+/// some clients write), `Tz::Floating` for one calcard does not know (an Outlook zone of its
+/// own: floating times are then read as UTC, as without a zone). `None` when the text is not
+/// that. Rules of the VTIMEZONE itself are not used, as CalConnect advises (calcard's
 /// reading of them is the same guess by name).
 pub(crate) fn zone_of(text: &str) -> Option<Tz> {
     let ical = ICalendar::parse(text).ok()?;
     let mut zones = ical.timezones();
-    let (_, zone) = zones.next()?.timezone()?;
+    let zone = zones.next()?.timezone().map_or(Tz::Floating, |(_, z)| z);
     zones.next().is_none().then_some(zone)
 }
 
@@ -185,12 +186,13 @@ pub(crate) fn instances(text: &str, end: Option<i64>, zone: Tz) -> (Vec<(i64, i6
 }
 
 /// As `instances`, over the instances whose component `keep` keeps (an overridden instance
-/// is its override's), from a parsed object.
+/// is its override's), from a parsed object, floating times read in `zone`.
 pub(crate) fn instances_where(
     ical: &ICalendar,
+    zone: Tz,
     keep: impl Fn(&ICalendarComponent) -> bool,
 ) -> (Vec<(i64, i64)>, bool) {
-    let expanded = ical.expand_dates(Tz::Floating, MAX_INSTANCES);
+    let expanded = ical.expand_dates(zone, MAX_INSTANCES);
     let more = expanded.events.len() >= MAX_INSTANCES;
     let times = expanded
         .events
@@ -625,7 +627,7 @@ mod tests {
         };
         let york = zone_of(&zone("America/New_York")).expect("a known zone");
         assert_eq!(york.name().as_deref(), Some("America/New_York"));
-        assert!(zone_of(&zone("Mars/Olympus_Mons")).is_none());
+        assert_eq!(zone_of(&zone("Mars/Olympus_Mons")), Some(Tz::Floating));
         assert!(zone_of("not a calendar").is_none());
         let two = zone("Europe/Berlin").replace(
             "END:VCALENDAR",

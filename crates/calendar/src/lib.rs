@@ -69,17 +69,20 @@ pub const OUTBOX_SLUG: &str = "outbox";
 pub const MAX_OBJECT_SIZE: usize = 1 << 20;
 /// Collections one account may have.
 const MAX_COLLECTIONS: usize = 100;
+/// calendar-query matchings at once, each on a blocking thread (the machine's cores, about).
+const MATCHING_AT_ONCE: usize = 2;
+
 /// The longest calendar-timezone kept (one VTIMEZONE with its history is a few kilobytes).
 const MAX_TIMEZONE: usize = 64 << 10;
 
-/// Refuses a calendar-timezone that is not a VCALENDAR with one VTIMEZONE of a zone calcard
-/// knows (RFC 4791 section 5.2.2 asks for valid calendar data), or is longer than a time zone.
+/// Refuses a calendar-timezone that is not a VCALENDAR with one VTIMEZONE (RFC 4791 section
+/// 5.2.2 asks for valid calendar data), or is longer than a time zone is.
 pub fn known_timezone(text: &str) -> Result<(), DavError> {
     if text.len() <= MAX_TIMEZONE && ical::zone_of(text).is_some() {
         Ok(())
     } else {
         Err(DavError::InvalidData(
-            "calendar-timezone must be a VCALENDAR with one VTIMEZONE of a known zone".into(),
+            "calendar-timezone must be a VCALENDAR with one VTIMEZONE".into(),
         ))
     }
 }
@@ -195,6 +198,13 @@ impl Collection {
         sync_token(self.id, self.sync_seq)
     }
 
+    /// Whether a read for this collection must take the objects' text: when the answer
+    /// carries it (`wanted`), and always for a colleague's view of a shared calendar, where
+    /// the text decides what is shown (private events as busy, with their own ETag).
+    pub(crate) fn reads_text(&self, wanted: bool) -> bool {
+        wanted || self.grantee_only()
+    }
+
     /// The collection with floating times read in the zone of `timezone` (a calendar-query's
     /// own `timezone` element, RFC 4791 section 9.8), for one question.
     pub fn read_in(&self, timezone: &str) -> Result<Collection, DavError> {
@@ -212,7 +222,10 @@ pub struct DavObject {
     pub uid: String,
     pub etag: String,
     pub component: String,
+    /// The text; empty when it was not read (`changes` and `objects_named` without data).
     pub data: String,
+    /// Bytes of the text, read or not.
+    pub size: usize,
 }
 
 impl DavObject {
@@ -223,6 +236,7 @@ impl DavObject {
             etag: r.etag,
             component: r.component,
             data: r.data,
+            size: usize::try_from(r.size).unwrap_or(0),
         }
     }
 }
@@ -308,6 +322,9 @@ pub struct Calendars {
     clock: Arc<dyn Clock>,
     /// Where invitations to people outside leave (iMIP); none in tools that only read.
     mail: Option<MailStore>,
+    /// calendar-query matchings running at once (`query`): each may take a core for seconds,
+    /// so a few clients asking and hanging up cannot fill the blocking threads.
+    matching: Arc<tokio::sync::Semaphore>,
 }
 
 /// A slug a client may give a collection: letters, digits, `-`, `_`, `.`, not `.`/`..`.
@@ -343,6 +360,7 @@ impl Calendars {
             store,
             clock,
             mail: None,
+            matching: Arc::new(tokio::sync::Semaphore::new(MATCHING_AT_ONCE)),
         }
     }
 
@@ -540,7 +558,7 @@ impl Calendars {
         for o in objects {
             let scheduled = schedule::after_write(
                 &mut tx,
-                c.account,
+                c,
                 Some(&o.data),
                 None,
                 self.clock.now().0,
@@ -575,15 +593,16 @@ impl Calendars {
     }
 
     /// The objects of `c` with these names (a multiget), read together; names without an
-    /// object are left out.
+    /// object are left out. Their text only `with_data` (see `reads_text`).
     pub async fn objects_named(
         &self,
         c: &Collection,
         names: &[String],
+        with_data: bool,
     ) -> Result<Vec<DavObject>, DavError> {
         let mut read = self.store.read().await?;
         Ok(read
-            .dav_objects_named(c.id, names)
+            .dav_objects_named(c.id, names, c.reads_text(with_data))
             .await?
             .into_iter()
             .map(|r| c.shown(r))
@@ -677,13 +696,14 @@ impl Calendars {
             starts_at: inspected.starts_at,
             ends_at: inspected.ends_at,
             modseq: seq,
+            size: data.len() as i64,
         };
         tx.put_dav_object(&row).await?;
         let mut scheduled_now = schedule::Scheduled::default();
         if c.kind == Kind::Calendar && scheduled {
             scheduled_now = schedule::after_write(
                 &mut tx,
-                c.account,
+                c,
                 current.as_ref().map(|r| r.data.as_str()),
                 Some(data),
                 self.clock.now().0,
@@ -737,7 +757,7 @@ impl Calendars {
         if c.kind == Kind::Calendar {
             outgoing = schedule::after_write(
                 &mut tx,
-                c.account,
+                c,
                 current.as_ref().map(|r| r.data.as_str()),
                 None,
                 self.clock.now().0,

@@ -481,7 +481,15 @@ impl Calendars {
         // work for a large calendar of long rotas, so on a blocking thread, where it does
         // not hold up the requests of others.
         let (c, q) = (c.clone(), q.clone());
+        // The permit is held until the matching ends, even when the client has gone.
+        let permit = self
+            .matching
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| DavError::Invalid("the server is stopping".into()))?;
         let matched = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             rows.into_iter()
                 .filter(|r| {
                     component
@@ -494,10 +502,12 @@ impl Calendars {
                 .collect()
         })
         .await;
-        match matched {
+        match matched.map_err(tokio::task::JoinError::try_into_panic) {
             Ok(found) => Ok(found),
             // A panic in the matching is the caller's, as it was before the hand-off.
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
+            Err(Ok(panic)) => std::panic::resume_unwind(panic),
+            // Cancelled: the runtime is shutting down.
+            Err(Err(_)) => Err(DavError::Invalid("the server is stopping".into())),
         }
     }
 }

@@ -103,17 +103,19 @@ pub(crate) struct Scheduled {
     pub rewritten: Option<String>,
 }
 
-/// Schedules what a write by `owner` changed: `old` is the object before (none when new),
-/// `new` after (none when deleted).
+/// Schedules what a write in `home` (a calendar of its owner's) changed: `old` is the object
+/// before (none when new), `new` after (none when deleted). Floating times of a meeting are
+/// read in the calendar's zone when rooms are booked for it.
 pub(crate) async fn after_write(
     tx: &mut Tx,
-    owner: AccountId,
+    home: &crate::Collection,
     old: Option<&str>,
     new: Option<&str>,
     now_ms: i64,
     local_domains: &[String],
     sent_by: Option<&str>,
 ) -> Result<Scheduled, DavError> {
+    let owner = home.account;
     let (old, new) = (old.and_then(parse), new.and_then(parse));
     let organizer_of =
         |i: &Option<ICalendar>| i.as_ref().map(itip::roles).and_then(|r| r.organizer);
@@ -127,6 +129,7 @@ pub(crate) async fn after_write(
     let me = me_row.primary_address.to_lowercase();
     let mut s = Scheduler {
         tx,
+        zone: home.zone,
         now_ms,
         local_domains,
         outgoing: Vec::new(),
@@ -174,6 +177,8 @@ pub(crate) async fn after_write(
 
 struct Scheduler<'t> {
     tx: &'t mut Tx,
+    /// The zone of the calendar written in (see `after_write`).
+    zone: calcard::common::timezone::Tz,
     now_ms: i64,
     /// The organization's domains: an address there that is not active staff is nobody to
     /// mail.
@@ -297,7 +302,7 @@ impl Scheduler<'_> {
         let mut changed = false;
         for (i, r) in wanted.iter().enumerate() {
             let answer = if i < booking::MAX_PER_MEETING {
-                let (times, more) = booking::instances_listing(new, &r.address);
+                let (times, more) = booking::instances_listing(new, &r.address, self.zone);
                 let req = booking::Request {
                     uid: &uid,
                     summary: summary.clone(),
@@ -576,6 +581,7 @@ impl Scheduler<'_> {
                 starts_at: None,
                 ends_at: None,
                 modseq: seq,
+                size: message.len() as i64,
             })
             .await?;
         // The METHOD line itself (text values escape no colon: a DESCRIPTION may say it).
@@ -694,6 +700,7 @@ pub(crate) async fn write(
         starts_at: inspected.starts_at,
         ends_at: inspected.ends_at,
         modseq: seq,
+        size: text.len() as i64,
     })
     .await?;
     Ok(())
@@ -743,6 +750,8 @@ pub(crate) async fn deliver(
 ) -> Result<(), DavError> {
     let mut s = Scheduler {
         tx,
+        // Books nothing: delivering to an inbox reads no times.
+        zone: calcard::common::timezone::Tz::Floating,
         now_ms,
         local_domains: &[],
         outgoing: Vec::new(),

@@ -604,6 +604,7 @@ impl Collection {
             && let Some(busy) = crate::ical::private_as_busy(&o.data)
         {
             o.etag = crate::etag_of(&busy);
+            o.size = busy.len();
             o.data = busy;
         }
         o

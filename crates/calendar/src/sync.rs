@@ -22,13 +22,16 @@ impl Calendars {
     /// What changed after change number `seq` (0: everything there is), oldest change
     /// first and at most `page` of them; the change number the answer brings the client to
     /// (the collection's last, or the last one given when there were more), and whether there
-    /// were more (RFC 6578 section 3.6: the client asks again from that token).
+    /// were more (RFC 6578 section 3.6: the client asks again from that token). The objects'
+    /// text only `with_data`: most clients sync ETags and fetch what changed by multiget.
     pub async fn changes(
         &self,
         c: &Collection,
         seq: i64,
         page: usize,
+        with_data: bool,
     ) -> Result<(Vec<Change>, i64, bool), DavError> {
+        let with_data = c.reads_text(with_data);
         let mut read = self.store.read().await?;
         let now = read
             .dav_collection_by_id(c.id)
@@ -42,7 +45,7 @@ impl Calendars {
         if seq == 0 {
             // Each object's change number is the one its last write logged: in that order a
             // page ends at a number the next question starts after.
-            let mut objects = read.dav_objects_after(c.id, 0, ask).await?;
+            let mut objects = read.dav_objects_after(c.id, 0, ask, with_data).await?;
             let more = objects.len() > page;
             objects.truncate(page);
             let upto = match more {
@@ -67,7 +70,7 @@ impl Calendars {
             .map(|ch| ch.name.clone())
             .collect();
         let mut found: std::collections::HashMap<String, _> = read
-            .dav_objects_named(c.id, &present)
+            .dav_objects_named(c.id, &present, with_data)
             .await?
             .into_iter()
             .map(|o| (o.name.clone(), o))

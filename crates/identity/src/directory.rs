@@ -18,7 +18,9 @@ pub struct Directory {
     pub(crate) store: Store,
     /// The config in force: the file's, with the policies changed at run time over it.
     pub(crate) live: Arc<crate::policies::LiveConfig>,
-    pub(crate) policy: AddressPolicy,
+    /// Shared, not copied: the directory is cloned into every request's state, and the
+    /// policy's reserved words made that clone the largest cost of a small request.
+    pub(crate) policy: Arc<AddressPolicy>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) rng: Arc<dyn Rng>,
     pub(crate) hasher: Hasher,
@@ -81,7 +83,7 @@ impl Directory {
         rng: Arc<dyn Rng>,
     ) -> Result<Self, IdentityError> {
         Ok(Directory {
-            policy: AddressPolicy::from_config(&config),
+            policy: Arc::new(AddressPolicy::from_config(&config)),
             hasher: Hasher::new(&config.password, &*rng)?,
             webauthn: Arc::new(crate::passkeys::relying_party(&config)?),
             store,

@@ -115,9 +115,16 @@ fn close(out: &mut String, n: &Name) {
     }
 }
 
+/// Text content, escaped: `<`, `>` and `&`, and each CR as `&#13;` so that an iCalendar
+/// text's CRLF line ends reach the client as they were stored (an XML parser reads a bare CR
+/// as a line feed). Quotes need no escape in content.
+fn text(out: &mut String, t: &str) {
+    out.push_str(&quick_xml::escape::partial_escape(t));
+}
+
 fn write_value(out: &mut String, v: &Value) {
     match v {
-        Value::Text(t) => out.push_str(&escape(t.as_str())),
+        Value::Text(t) => text(out, t),
         Value::Href(h) => _ = write!(out, "<d:href>{}</d:href>", escape(h.as_str())),
         Value::Hrefs(hs) => {
             for h in hs {

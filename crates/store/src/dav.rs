@@ -40,6 +40,9 @@ pub struct DavObjectRow {
     pub starts_at: Option<i64>,
     pub ends_at: Option<i64>,
     pub modseq: i64,
+    /// Bytes of `data` as stored, read with it (or in its place, when a read leaves the text
+    /// out); not written.
+    pub size: i64,
 }
 
 /// A name changed since a sync token: still there, or deleted.
@@ -53,10 +56,22 @@ pub struct DavChangeRow {
 const COLLECTION_COLUMNS: &str = "SELECT id, account_id, kind, slug, display_name, description, \
     color, components, sync_seq, created_at, timezone FROM dav_collections";
 const OBJECT_COLUMNS: &str = "SELECT collection_id, name, uid, etag, component, data, starts_at, \
-    ends_at, modseq FROM dav_objects";
-/// The same columns, in `DavObjectRow`'s field order, for `packed_objects`.
-const OBJECT_FIELDS: &str =
-    "collection_id, name, uid, etag, component, data, starts_at, ends_at, modseq";
+    ends_at, modseq, CAST(octet_length(data) AS BIGINT) AS size FROM dav_objects";
+/// The same columns, in `DavObjectRow`'s field order, for `packed_objects`; without the text
+/// (an empty one in its place) when `with_data` is false: a sync asking for ETags alone of a
+/// calendar of 10,000 events would otherwise read and pack every event to drop it.
+fn object_fields(with_data: bool) -> &'static str {
+    match with_data {
+        true => {
+            "collection_id, name, uid, etag, component, data, starts_at, ends_at, modseq, \
+                 CAST(octet_length(data) AS BIGINT) AS size"
+        }
+        false => {
+            "collection_id, name, uid, etag, component, '' AS data, starts_at, ends_at, \
+                  modseq, CAST(octet_length(data) AS BIGINT) AS size"
+        }
+    }
+}
 
 /// The SQL that reads the objects `filter` selects (`WHERE ...`, with its ORDER BY and any
 /// LIMIT) as one row: a JSON array holding an array of `OBJECT_FIELDS` per object, in
@@ -66,18 +81,37 @@ const OBJECT_FIELDS: &str =
 /// CalDAV benchmark), while SQLite builds the array in a fraction of it. PostgreSQL reads
 /// rows without a thread between, and gets the same query so both engines answer alike.
 fn packed_objects(backend: Backend, filter: &str, order: &str) -> sqlx::AssertSqlSafe<String> {
-    let inner = format!("SELECT {OBJECT_FIELDS} FROM dav_objects {filter}");
+    packed(backend, true, filter, order)
+}
+
+/// `packed_objects`, with the text left out unless `with_data`.
+fn packed(
+    backend: Backend,
+    with_data: bool,
+    filter: &str,
+    order: &str,
+) -> sqlx::AssertSqlSafe<String> {
+    let inner = format!(
+        "SELECT {} FROM dav_objects {filter}",
+        object_fields(with_data)
+    );
+    // The outer query names the inner one's columns: the same list for either.
+    let fields = "collection_id, name, uid, etag, component, data, starts_at, ends_at, modseq, \
+                  size";
     sqlx::AssertSqlSafe(match backend {
         Backend::Sqlite => format!(
-            "SELECT json_group_array(json_array({OBJECT_FIELDS}) ORDER BY {order}) \
-             FROM ({inner}) AS o"
+            "SELECT json_group_array(json_array({fields}) ORDER BY {order}) FROM ({inner}) AS o"
         ),
         Backend::Postgres => format!(
-            "SELECT COALESCE(json_agg(json_build_array({OBJECT_FIELDS}) ORDER BY {order}), \
+            "SELECT COALESCE(json_agg(json_build_array({fields}) ORDER BY {order}), \
              '[]'::json)::text FROM ({inner}) AS o"
         ),
     })
 }
+
+/// Objects in one packed row at most, when a read may hold a whole calendar: it goes a page
+/// at a time by name, so no row nears the largest value either engine holds (about 1 GB).
+const PACK_PAGE: i64 = 1000;
 
 /// The objects of a `packed_objects` row.
 fn unpacked(row: &AnyRow) -> Result<Vec<DavObjectRow>, StoreError> {
@@ -115,6 +149,7 @@ impl DavObjectRow {
             starts_at: r.try_get("starts_at")?,
             ends_at: r.try_get("ends_at")?,
             modseq: r.try_get("modseq")?,
+            size: r.try_get("size")?,
         })
     }
 }
@@ -143,11 +178,13 @@ pub trait DavRepo {
         name: &str,
     ) -> Result<Option<DavObjectRow>, StoreError>;
     /// The objects of `collection` with these names, in one query per 500 names (a
-    /// multiget); names without an object are left out.
+    /// multiget; the names as one JSON array); names without an object are left out. The
+    /// text only `with_data`, as for `dav_objects_after`.
     async fn dav_objects_named(
         &mut self,
         collection: i64,
         names: &[String],
+        with_data: bool,
     ) -> Result<Vec<DavObjectRow>, StoreError>;
     async fn dav_object_by_uid(
         &mut self,
@@ -202,12 +239,14 @@ pub trait DavRepo {
         limit: i64,
     ) -> Result<Vec<DavChangeRow>, StoreError>;
     /// The objects last written after change number `modseq`, in the order of their last
-    /// write, at most `limit` (a page of an initial sync; migration 0028 indexes the order).
+    /// write, at most `limit` (a page of an initial sync; migration 0028 indexes the order);
+    /// their text only `with_data` (`size` says how long it is either way).
     async fn dav_objects_after(
         &mut self,
         collection: i64,
         modseq: i64,
         limit: i64,
+        with_data: bool,
     ) -> Result<Vec<DavObjectRow>, StoreError>;
 }
 
@@ -301,12 +340,27 @@ impl DavRepo for Tx {
     }
 
     async fn dav_objects(&mut self, collection: i64) -> Result<Vec<DavObjectRow>, StoreError> {
-        let sql = packed_objects(self.backend(), "WHERE collection_id = $1", "name");
-        let row = sqlx::query(sql)
-            .bind(collection)
-            .fetch_one(self.conn())
-            .await?;
-        unpacked(&row)
+        let mut out = Vec::new();
+        loop {
+            let after = out.last().map_or("", |o: &DavObjectRow| o.name.as_str());
+            let sql = packed_objects(
+                self.backend(),
+                "WHERE collection_id = $1 AND name > $2 ORDER BY name LIMIT $3",
+                "name",
+            );
+            let row = sqlx::query(sql)
+                .bind(collection)
+                .bind(after.to_string())
+                .bind(PACK_PAGE)
+                .fetch_one(self.conn())
+                .await?;
+            let page = unpacked(&row)?;
+            let full = page.len() as i64 == PACK_PAGE;
+            out.extend(page);
+            if !full {
+                return Ok(out);
+            }
+        }
     }
 
     async fn dav_object(
@@ -329,20 +383,25 @@ impl DavRepo for Tx {
         &mut self,
         collection: i64,
         names: &[String],
+        with_data: bool,
     ) -> Result<Vec<DavObjectRow>, StoreError> {
+        // The names go as one JSON array rather than a parameter each: one statement for
+        // any number of them, which both engines read as a table.
+        let names_of = match self.backend() {
+            Backend::Sqlite => "SELECT value FROM json_each($2)",
+            Backend::Postgres => "SELECT json_array_elements_text($2::json)",
+        };
+        let filter = format!("WHERE collection_id = $1 AND name IN ({names_of})");
         let mut out = Vec::with_capacity(names.len());
         for chunk in names.chunks(crate::MAX_IDS_PER_QUERY) {
-            let list = (0..chunk.len())
-                .map(|i| format!("${}", i + 2))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let filter = format!("WHERE collection_id = $1 AND name IN ({list})");
-            let mut q =
-                sqlx::query(packed_objects(self.backend(), &filter, "name")).bind(collection);
-            for n in chunk {
-                q = q.bind(n);
-            }
-            out.extend(unpacked(&q.fetch_one(self.conn()).await?)?);
+            let list = serde_json::to_string(chunk)
+                .map_err(|e| StoreError::Sql(sqlx::Error::Encode(Box::new(e))))?;
+            let row = sqlx::query(packed(self.backend(), with_data, &filter, "name"))
+                .bind(collection)
+                .bind(list)
+                .fetch_one(self.conn())
+                .await?;
+            out.extend(unpacked(&row)?);
         }
         Ok(out)
     }
@@ -411,19 +470,31 @@ impl DavRepo for Tx {
     ) -> Result<Vec<DavObjectRow>, StoreError> {
         // An object meets [start, end) when it starts before the end and ends after the start
         // (RFC 4791 section 9.9); objects without a span are left for the caller to judge.
-        let sql = packed_objects(
-            self.backend(),
-            "WHERE collection_id = $1 AND (starts_at IS NULL OR \
-             (($3 IS NULL OR starts_at < $3) AND ($2 IS NULL OR ends_at IS NULL OR ends_at > $2)))",
-            "name",
-        );
-        let row = sqlx::query(sql)
-            .bind(collection)
-            .bind(start)
-            .bind(end)
-            .fetch_one(self.conn())
-            .await?;
-        unpacked(&row)
+        let mut out = Vec::new();
+        loop {
+            let after = out.last().map_or("", |o: &DavObjectRow| o.name.as_str());
+            let sql = packed_objects(
+                self.backend(),
+                "WHERE collection_id = $1 AND (starts_at IS NULL OR \
+                 (($3 IS NULL OR starts_at < $3) AND ($2 IS NULL OR ends_at IS NULL OR \
+                 ends_at > $2))) AND name > $4 ORDER BY name LIMIT $5",
+                "name",
+            );
+            let row = sqlx::query(sql)
+                .bind(collection)
+                .bind(start)
+                .bind(end)
+                .bind(after.to_string())
+                .bind(PACK_PAGE)
+                .fetch_one(self.conn())
+                .await?;
+            let page = unpacked(&row)?;
+            let full = page.len() as i64 == PACK_PAGE;
+            out.extend(page);
+            if !full {
+                return Ok(out);
+            }
+        }
     }
 
     async fn dav_names_past(
@@ -518,9 +589,11 @@ impl DavRepo for Tx {
         collection: i64,
         modseq: i64,
         limit: i64,
+        with_data: bool,
     ) -> Result<Vec<DavObjectRow>, StoreError> {
-        let sql = packed_objects(
+        let sql = packed(
             self.backend(),
+            with_data,
             "WHERE collection_id = $1 AND modseq > $2 ORDER BY modseq LIMIT $3",
             "modseq",
         );

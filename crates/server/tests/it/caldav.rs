@@ -429,6 +429,24 @@ while True:
 print("pages", pages, "objects", len(set(seen)), len(seen))
 s, names, more, token = sync(token)
 print("nothing-new", len(names), more)
+# Asked for lengths and no text, a sync reads no text and still gives each object's length;
+# a multiget of ETags alone the same, and with calendar-data the text itself.
+size = len(("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:p0\r\n"
+            "DTSTAMP:20261201T000000Z\r\nDTSTART:20261210T090000Z\r\nSUMMARY:P\r\nEND:VEVENT\r\n"
+            "END:VCALENDAR\r\n").encode())
+xml = {"Depth": "1", "Content-Type": "application/xml"}
+s, b = req("REPORT", cal, "<d:sync-collection xmlns:d='DAV:'><d:sync-token/><d:sync-level>1</d:sync-level>"
+           "<d:prop><d:getetag/><d:getcontentlength/></d:prop></d:sync-collection>", xml)
+print("lengths", s, b.count("<d:getcontentlength>%d</d:getcontentlength>" % size), "VCALENDAR" in b)
+mg = ("<c:calendar-multiget xmlns:d='DAV:' xmlns:c='urn:ietf:params:xml:ns:caldav'><d:prop><d:getetag/>"
+      "<d:getcontentlength/>%s</d:prop><d:href>" + cal + "p0.ics</d:href></c:calendar-multiget>")
+s, b = req("REPORT", cal, mg % "", xml)
+print("multiget-etags", s, "<d:getcontentlength>%d<" % size in b, "VCALENDAR" in b)
+s, b = req("REPORT", cal, mg % "<c:calendar-data/>", xml)
+# The text as stored, CRLF line ends included, once an XML parser has read the answer.
+import xml.etree.ElementTree as ET
+text = ET.fromstring(b).find(".//{urn:ietf:params:xml:ns:caldav}calendar-data").text
+print("multiget-data", s, "<d:getcontentlength>%d<" % size in b, len(text.encode()) == size and "UID:p0\r\n" in text)
 "#;
 
 #[tokio::test]
@@ -438,7 +456,13 @@ async fn a_large_sync_answer_comes_a_page_at_a_time() {
         let (s, ann, _) = server_with_staff(db).await;
         let port = s.running.https.unwrap().port().to_string();
         let out = python(PAGED, &[&port, &ann, GOOD]).await;
-        for want in ["pages 3 objects 5 5", "nothing-new 0 False"] {
+        for want in [
+            "pages 3 objects 5 5",
+            "nothing-new 0 False",
+            "lengths 207 5 False",
+            "multiget-etags 207 True False",
+            "multiget-data 207 True True",
+        ] {
             assert!(out.lines().any(|l| l == want), "{want:?} not in:\n{out}");
         }
     }

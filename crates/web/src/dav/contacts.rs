@@ -277,7 +277,7 @@ async fn book_report(state: &WebState, user: &DavUser, c: &Collection, r: Report
                 return condition(StatusCode::FORBIDDEN, Name::dav("valid-sync-token"));
             };
             let page = limit.unwrap_or(super::SYNC_PAGE).clamp(1, super::SYNC_PAGE);
-            let (changes, now, more) = match calendars.changes(c, seq, page).await {
+            let (changes, now, more) = match calendars.changes(c, seq, page, true).await {
                 Ok(x) => x,
                 Err(e) => return dav_error(e),
             };
@@ -299,7 +299,7 @@ async fn book_report(state: &WebState, user: &DavUser, c: &Collection, r: Report
                 return super::over_limit();
             }
             let base = path::book(&user.address, &c.slug);
-            let found = match super::multiget(calendars, c, &base, &hrefs).await {
+            let found = match super::multiget(calendars, c, &base, &hrefs, true).await {
                 Ok(f) => f,
                 Err(e) => return dav_error(e),
             };

@@ -461,11 +461,12 @@ pub(super) async fn multiget(
     c: &Collection,
     base: &str,
     hrefs: &[String],
+    with_data: bool,
 ) -> Result<Vec<Option<carepost_calendar::DavObject>>, DavError> {
     let names: Vec<Option<String>> = hrefs.iter().map(|h| path::name_in(base, h)).collect();
     let wanted: Vec<String> = names.iter().flatten().cloned().collect();
     let mut by_name: std::collections::HashMap<String, carepost_calendar::DavObject> = calendars
-        .objects_named(c, &wanted)
+        .objects_named(c, &wanted, with_data)
         .await?
         .into_iter()
         .map(|o| (o.name.clone(), o))
@@ -562,10 +563,11 @@ async fn propfind(
             let mine = sharing::invites_for(&invites, &c.slug, c.shared.is_none());
             props::collection(&mut m, user, &c, &mine, request);
             if depth != Depth::Zero {
+                let base = path::collection(&user.address, &c.slug);
                 match calendars.objects(&c).await {
                     Ok(os) => os
                         .into_iter()
-                        .for_each(|o| props::object(&mut m, user, &c, o, request)),
+                        .for_each(|o| props::object(&mut m, &base, o, request)),
                     Err(e) => return dav_error(e),
                 }
             }
@@ -576,7 +578,12 @@ async fn propfind(
                 Err(e) => Err(e),
             };
             match found {
-                Ok((c, o)) => props::object(&mut m, user, &c, o, request),
+                Ok((c, o)) => props::object(
+                    &mut m,
+                    &path::collection(&user.address, &c.slug),
+                    o,
+                    request,
+                ),
                 Err(e) => return dav_error(e),
             }
         }
@@ -603,19 +610,19 @@ async fn report(state: &WebState, user: &DavUser, c: &Collection, r: Report) -> 
             // RFC 6578 section 3.6: a page at a time (the client's limit, or ours), the rest
             // from the token the page ends at.
             let page = limit.unwrap_or(SYNC_PAGE).clamp(1, SYNC_PAGE);
-            let (changes, now, more) = match calendars.changes(c, seq, page).await {
+            let with_data = props::asks_for(&props, ns::CALDAV, "calendar-data");
+            let (changes, now, more) = match calendars.changes(c, seq, page, with_data).await {
                 Ok(x) => x,
                 Err(e) => return dav_error(e),
             };
+            let base = path::collection(&user.address, &c.slug);
             if more {
-                m.status(&path::collection(&user.address, &c.slug), 507);
+                m.status(&base, 507);
             }
             for ch in changes {
                 match ch {
-                    Change::Present(o) => props::object(&mut m, user, c, o, &props),
-                    Change::Deleted(name) => {
-                        m.status(&path::object(&user.address, &c.slug, &name), 404)
-                    }
+                    Change::Present(o) => props::object(&mut m, &base, o, &props),
+                    Change::Deleted(name) => m.status(&format!("{base}{}", path::seg(&name)), 404),
                 }
             }
             m.sync_token(&carepost_calendar::sync_token(c.id, now));
@@ -625,13 +632,14 @@ async fn report(state: &WebState, user: &DavUser, c: &Collection, r: Report) -> 
                 return over_limit();
             }
             let base = path::collection(&user.address, &c.slug);
-            let found = match multiget(calendars, c, &base, &hrefs).await {
+            let with_data = props::asks_for(&props, ns::CALDAV, "calendar-data");
+            let found = match multiget(calendars, c, &base, &hrefs, with_data).await {
                 Ok(f) => f,
                 Err(e) => return dav_error(e),
             };
             for (href, o) in hrefs.iter().zip(found) {
                 match o {
-                    Some(o) => props::object(&mut m, user, c, o, &props),
+                    Some(o) => props::object(&mut m, &base, o, &props),
                     None => m.status(href, 404),
                 }
             }

@@ -43,15 +43,7 @@ impl DavPath {
         let rest = rest.strip_prefix('/').unwrap_or(rest);
         let mut parts = Vec::new();
         for raw in rest.split('/').filter(|s| !s.is_empty()) {
-            let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| ())?;
-            if decoded == "."
-                || decoded == ".."
-                || decoded.contains(['/', '\\', '\0'])
-                || decoded.len() > 255
-            {
-                return Err(());
-            }
-            parts.push(decoded.into_owned());
+            parts.push(segment(raw)?);
         }
         let mut it = parts.into_iter();
         Ok(
@@ -104,7 +96,8 @@ pub fn collection(address: &str, slug: &str) -> String {
     format!("{}{}/", home(address), seg(slug))
 }
 
-pub fn object(address: &str, slug: &str, name: &str) -> String {
+#[cfg(test)]
+fn object(address: &str, slug: &str, name: &str) -> String {
     format!("{}{}", collection(address, slug), seg(name))
 }
 
@@ -120,6 +113,20 @@ pub fn card(address: &str, slug: &str, name: &str) -> String {
     format!("{}{}", book(address, slug), seg(name))
 }
 
+/// One segment of a path, percent-decoded once; refused when it decodes to something that
+/// could reach past its place.
+fn segment(raw: &str) -> Result<String, ()> {
+    let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| ())?;
+    if decoded == "."
+        || decoded == ".."
+        || decoded.contains(['/', '\\', '\0'])
+        || decoded.len() > 255
+    {
+        return Err(());
+    }
+    Ok(decoded.into_owned())
+}
+
 /// The object name an href in a multiget names, when it is in `collection_href`.
 pub fn name_in(collection_href: &str, href: &str) -> Option<String> {
     // Clients send absolute URLs or absolute paths.
@@ -127,6 +134,15 @@ pub fn name_in(collection_href: &str, href: &str) -> Option<String> {
         Some(i) => &href[href[i + 3..].find('/').map_or(href.len(), |j| i + 3 + j)..],
         None => href,
     };
+    // Most hrefs are the ones we wrote: the collection's own href and one segment. The same
+    // answer as reading the whole path below, without building the collection's href again
+    // for each of a multiget's hundreds.
+    if let Some(rest) = path.strip_prefix(collection_href)
+        && !rest.is_empty()
+        && !rest.contains('/')
+    {
+        return segment(rest).ok();
+    }
     match DavPath::parse(path).ok()? {
         DavPath::Object(a, c, o) if collection(&a, &c) == collection_href => Some(o),
         DavPath::Card(a, c, o) if book(&a, &c) == collection_href => Some(o),
@@ -165,6 +181,19 @@ mod tests {
         assert_eq!(href, "/dav/calendars/ann.lee@kaiser.org/calendar/a%20b.ics");
         let col = collection("ann.lee@kaiser.org", "calendar");
         assert_eq!(name_in(&col, &href).as_deref(), Some("a b.ics"));
+        // Another spelling of the same collection reads the same; what decodes past its
+        // place, or lies in another collection, names nothing.
+        let other_spelling =
+            "https://mail.kaiser.org/dav/calendars/Ann.Lee%40kaiser.org/calendar/a%20b.ics";
+        assert_eq!(name_in(&col, other_spelling).as_deref(), Some("a b.ics"));
+        for bad in ["..", "%2e%2e", "a%2fb", "a%5cb", "%00"] {
+            assert_eq!(name_in(&col, &format!("{col}{bad}")), None, "{bad}");
+        }
+        assert_eq!(name_in(&col, &format!("{col}x/y.ics")), None);
+        assert_eq!(
+            name_in(&col, "/dav/calendars/bob@kaiser.org/calendar/a.ics"),
+            None
+        );
         assert_eq!(
             name_in(&col, &format!("https://mail.kaiser.org{href}")).as_deref(),
             Some("a b.ics")

@@ -310,13 +310,15 @@ pub fn collection(
     );
 }
 
-pub fn object(
-    m: &mut Multistatus,
-    user: &DavUser,
-    c: &Collection,
-    o: DavObject,
-    request: &PropRequest,
-) {
+/// Whether the request names the property `ns:local` (calendar-data and address-data are
+/// given only then, being left out of allprop).
+pub fn asks_for(request: &PropRequest, ns: &str, local: &str) -> bool {
+    matches!(request, PropRequest::Props(names) if names.iter().any(|n| n.is(ns, local)))
+}
+
+/// One object of collection `c`, whose href is `base` (`path::collection`, made once for all
+/// the objects of an answer).
+pub fn object(m: &mut Multistatus, base: &str, o: DavObject, request: &PropRequest) {
     let props = vec![
         Prop::new(Name::dav("resourcetype"), Value::Empty),
         Prop::new(Name::dav("getetag"), Value::Text(quoted(&o.etag))),
@@ -329,14 +331,13 @@ pub fn object(
         ),
         Prop::new(
             Name::dav("getcontentlength"),
-            Value::Text(o.data.len().to_string()),
+            Value::Text(o.size.to_string()),
         ),
     ];
     // calendar-data is not part of allprop (RFC 4791 section 9.6): only when named, and
-    // only then kept (a sync asking for ETags alone writes no text).
-    let named = matches!(request, PropRequest::Props(names)
-        if names.iter().any(|n| n.is(ns::CALDAV, "calendar-data")));
-    let href = path::object(&user.address, &c.slug, &o.name);
+    // only then read (a sync asking for ETags alone reads no text).
+    let named = asks_for(request, ns::CALDAV, "calendar-data");
+    let href = format!("{base}{}", path::seg(&o.name));
     let data = if named {
         Value::Text(o.data)
     } else {
@@ -369,7 +370,8 @@ pub fn settable(
         } else if name.is(ns::APPLE, "calendar-color") {
             props.color = Some(v);
         } else if name.is(ns::CALDAV, "calendar-timezone") {
-            // Kept only when it names a zone floating times can be read in.
+            // Kept when it is one VTIMEZONE (a zone carepost does not know reads floating
+            // times as UTC).
             if !v.is_empty() && carepost_calendar::known_timezone(&v).is_err() {
                 refused.push(name.clone());
                 continue;

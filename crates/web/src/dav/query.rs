@@ -118,6 +118,7 @@ pub(super) async fn calendar_query(
         Ok(os) => os,
         Err(e) => return dav_error(e),
     };
+    let base = super::path::collection(&user.address, &c.slug);
     let mut budget = MAX_ANSWER_BYTES;
     let mut m = Multistatus::new();
     for mut o in found {
@@ -135,7 +136,7 @@ pub(super) async fn calendar_query(
                 None => return over_limit(),
             }
         }
-        props::object(&mut m, user, c, o, &props);
+        props::object(&mut m, &base, o, &props);
     }
     multistatus(&m)
 }

@@ -15,7 +15,7 @@
 # Both answer the same questions: the counts printed beside each time must agree.
 #
 #   bench/dav.sh                       # EVENTS=10000 PEOPLE=20000
-#   EVENTS=2000 PEOPLE=200000 bench/dav.sh
+#   EVENTS=5000 PEOPLE=1000 bench/dav.sh   # what the README reports
 #   PEERS=0 bench/dav.sh               # carepost only
 #
 # Ends with one `ratio NAME VALUE` line per figure: Radicale's time over carepost's (above 1

@@ -113,6 +113,15 @@ fn packed(
 /// at a time by name, so no row nears the largest value either engine holds (about 1 GB).
 const PACK_PAGE: i64 = 1000;
 
+/// Adds the objects of one page (`PACK_PAGE` at most) to `out`; whether it was full, so that
+/// another page may follow.
+fn more_after(out: &mut Vec<DavObjectRow>, row: &AnyRow) -> Result<bool, StoreError> {
+    let page = unpacked(row)?;
+    let full = page.len() as i64 == PACK_PAGE;
+    out.extend(page);
+    Ok(full)
+}
+
 /// The objects of a `packed_objects` row.
 fn unpacked(row: &AnyRow) -> Result<Vec<DavObjectRow>, StoreError> {
     let text: String = row.try_get(0)?;
@@ -354,10 +363,7 @@ impl DavRepo for Tx {
                 .bind(PACK_PAGE)
                 .fetch_one(self.conn())
                 .await?;
-            let page = unpacked(&row)?;
-            let full = page.len() as i64 == PACK_PAGE;
-            out.extend(page);
-            if !full {
+            if !more_after(&mut out, &row)? {
                 return Ok(out);
             }
         }
@@ -488,10 +494,7 @@ impl DavRepo for Tx {
                 .bind(PACK_PAGE)
                 .fetch_one(self.conn())
                 .await?;
-            let page = unpacked(&row)?;
-            let full = page.len() as i64 == PACK_PAGE;
-            out.extend(page);
-            if !full {
+            if !more_after(&mut out, &row)? {
                 return Ok(out);
             }
         }

@@ -15,8 +15,9 @@ use calcard::icalendar::{
     ICalendarParticipationStatus, ICalendarPeriod, ICalendarProperty, ICalendarStatus,
     ICalendarTransparency, ICalendarValue, Uri,
 };
-use carepost_store::{DavRepo, DirectoryRepo, ResourceRepo};
+use carepost_store::{AccountRow, DavRepo, DirectoryRepo, ResourceRepo, Tx};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// How a period is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -70,32 +71,79 @@ pub fn busy_in<'a>(
     start: i64,
     end: i64,
 ) -> Vec<Busy> {
+    let taken = texts
+        .into_iter()
+        .filter_map(|(text, zone)| object_busy(text, owner, end, zone))
+        .flat_map(|(periods, _)| periods);
+    clipped(taken, start, end)
+}
+
+/// The taken instances of one object up to `end`, unclipped, and whether they are all of
+/// them whatever the range (the object has no rule, so nothing is cut at `end`); `None`
+/// when the text does not parse.
+fn object_busy(text: &str, owner: &str, end: i64, zone: Tz) -> Option<(Vec<Busy>, bool)> {
+    let ical = ICalendar::parse(text).ok()?;
+    // A time zone's rules do not depend on the range; an event's are cut at its end.
+    let whole = !ical.components.iter().any(|c| {
+        crate::ical::is_scheduled(c) && c.entries.iter().any(|e| e.name == ICalendarProperty::Rrule)
+    });
     let mut out = Vec::new();
-    for (text, zone) in texts {
-        let Ok(ical) = ICalendar::parse(text) else {
+    for e in crate::ical::expand_to(&ical, Some(end), zone).0.events {
+        let Some(c) = ical.components.get(e.comp_id as usize) else {
             continue;
         };
-        for e in crate::ical::expand_to(&ical, Some(end), zone).0.events {
-            let Some(c) = ical.components.get(e.comp_id as usize) else {
-                continue;
-            };
-            if c.component_type != ICalendarComponentType::VEvent {
-                continue;
-            }
-            let (s, f) = e.timestamps();
-            if f <= start || s >= end {
-                continue;
-            }
-            if let Some(kind) = counts_as(c, owner) {
-                out.push(Busy {
-                    start: s.max(start),
-                    end: f.min(end),
-                    kind,
-                });
-            }
+        if c.component_type != ICalendarComponentType::VEvent {
+            continue;
+        }
+        let (start, end) = e.timestamps();
+        if let Some(kind) = counts_as(c, owner) {
+            out.push(Busy { start, end, kind });
         }
     }
-    merge(out)
+    Some((out, whole))
+}
+
+/// The periods that meet [start, end), cut to it, merged.
+fn clipped(taken: impl IntoIterator<Item = Busy>, start: i64, end: i64) -> Vec<Busy> {
+    let periods = taken
+        .into_iter()
+        .filter(|b| b.end > start && b.start < end)
+        .map(|b| Busy {
+            start: b.start.max(start),
+            end: b.end.min(end),
+            kind: b.kind,
+        })
+        .collect();
+    merge(periods)
+}
+
+/// The busy times of calendar objects without rules, by ETag (a digest of the text), the
+/// calendar's zone and the owner whose answers count, as free/busy last worked them out: a
+/// colleague's free/busy is asked for again and again while a meeting is planned, and
+/// reading and parsing each event was most of the answer's work (profiled with 20 people).
+/// A changed event has another ETag, so nothing is ever stale; an object with a rule is
+/// worked out each time, since what is computed of it depends on the range.
+#[derive(Clone)]
+pub(crate) struct BusyCache(moka::sync::Cache<(String, Tz, String), Arc<Vec<Busy>>>);
+
+/// Objects whose busy times are kept at most (300 to 400 bytes each, with the cache's own).
+const BUSY_CACHE_OBJECTS: u64 = 100_000;
+
+/// An object with more instances than this (many RDATEs) is not kept.
+const BUSY_CACHE_INSTANCES: usize = 16;
+
+impl BusyCache {
+    pub(crate) fn new() -> BusyCache {
+        BusyCache(moka::sync::Cache::new(BUSY_CACHE_OBJECTS))
+    }
+}
+
+impl std::fmt::Debug for BusyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BusyCache")
+            .field("objects", &self.0.entry_count())
+            .finish()
+    }
 }
 
 fn merge(mut periods: Vec<Busy>) -> Vec<Busy> {
@@ -225,6 +273,15 @@ pub fn read_request(text: &str) -> Option<FreeBusyRequest> {
     })
 }
 
+/// One address's free/busy while it is being worked out.
+enum Pending {
+    /// Neither an active member of staff nor a resource.
+    Unknown,
+    Known(Vec<Busy>),
+    /// A person's events, expanded on a blocking thread.
+    Expanding(tokio::task::JoinHandle<Result<Vec<Busy>, DavError>>),
+}
+
 impl crate::Calendars {
     /// `address`'s taken periods in [start, end) (seconds); `None` when the address is
     /// neither an active member of staff nor a room or piece of equipment (whose bookings
@@ -235,33 +292,63 @@ impl crate::Calendars {
         start: i64,
         end: i64,
     ) -> Result<Option<Vec<Busy>>, DavError> {
-        let address = address.trim().to_lowercase();
+        let mut all = self
+            .busy_of_many(&[address.to_string()], start, end)
+            .await?;
+        Ok(all.pop().flatten())
+    }
+
+    /// `busy_of` for each of `addresses`, in their order, read in one view of the store.
+    /// Each person's events are expanded on a blocking thread while the next person's are
+    /// read, so the work of 20 attendees spreads over the cores (`off_task` bounds how much
+    /// runs at once).
+    pub async fn busy_of_many(
+        &self,
+        addresses: &[String],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Option<Vec<Busy>>>, DavError> {
         let mut read = self.store.read().await?;
-        let Some(account) = read
-            .find_account_by_address(&address)
-            .await?
-            .filter(|a| a.status == "active")
-        else {
-            let Some(r) = read.find_resource(&address).await? else {
-                return Ok(None);
-            };
-            let slots = read.resource_slots(r.id, start, end, None).await?;
-            let periods = slots
-                .into_iter()
-                .map(|s| Busy {
-                    start: s.starts_at.max(start),
-                    end: s.ends_at.min(end),
-                    kind: match s.status.as_str() {
-                        "accepted" => BusyKind::Busy,
-                        _ => BusyKind::Tentative,
-                    },
-                })
-                .collect();
-            return Ok(Some(merge(periods)));
-        };
+        let mut pending = Vec::with_capacity(addresses.len());
+        for address in addresses {
+            let address = address.trim().to_lowercase();
+            let account = read
+                .find_account_by_address(&address)
+                .await?
+                .filter(|a| a.status == "active");
+            pending.push(match account {
+                Some(a) => self.person_busy(&mut read, &a, start, end).await?,
+                None => match read.find_resource(&address).await? {
+                    Some(r) => Pending::Known(resource_busy(&mut read, r.id, start, end).await?),
+                    None => Pending::Unknown,
+                },
+            });
+        }
+        drop(read);
+        let mut out = Vec::with_capacity(pending.len());
+        for p in pending {
+            out.push(match p {
+                Pending::Unknown => None,
+                Pending::Known(busy) => Some(busy),
+                Pending::Expanding(handle) => Some(crate::query::joined(handle).await?),
+            });
+        }
+        Ok(out)
+    }
+
+    /// A person's taken periods: those of the events the cache knows at once, the others'
+    /// read and expanded on a blocking thread (and kept, when they have no rule).
+    async fn person_busy(
+        &self,
+        read: &mut Tx,
+        account: &AccountRow,
+        start: i64,
+        end: i64,
+    ) -> Result<Pending, DavError> {
         let margin = crate::ical::FLOATING_MARGIN;
+        // The objects' ETags first: the texts are read only of those not in the cache.
         let rows = read
-            .dav_account_objects_in_span(account.id, start - margin, end + margin)
+            .dav_account_objects_in_span(account.id, start - margin, end + margin, false)
             .await?;
         // Each event's floating times are read in its own calendar's zone.
         let zones: HashMap<i64, Tz> = read
@@ -270,18 +357,72 @@ impl crate::Calendars {
             .into_iter()
             .map(|c| (c.id, Collection::from_row(c).zone))
             .collect();
-        drop(read);
-        let owner = account.primary_address.to_lowercase();
         let zone_of = |id: i64| zones.get(&id).copied().unwrap_or(Tz::Floating);
-        Ok(Some(busy_in(
-            rows.iter()
-                .map(|r| (r.data.as_str(), zone_of(r.collection_id))),
-            &owner,
-            start,
-            end,
-        )))
+        let owner = account.primary_address.to_lowercase();
+        let mut known = Vec::new();
+        let mut unknown: HashMap<i64, Vec<String>> = HashMap::new();
+        for r in rows {
+            let key = (r.etag, zone_of(r.collection_id), owner.clone());
+            match self.busy.0.get(&key) {
+                Some(periods) => known.push(periods),
+                None => unknown.entry(r.collection_id).or_default().push(r.name),
+            }
+        }
+        let mut texts = Vec::new();
+        for (collection, names) in unknown {
+            for r in read.dav_objects_named(collection, &names, true).await? {
+                texts.push((r.data, r.etag, zone_of(collection)));
+            }
+        }
+        // With every object known there is only the merging left, done here.
+        let parse = !texts.is_empty();
+        let cache = self.busy.clone();
+        let work = move || {
+            let mut taken: Vec<Busy> = known.iter().flat_map(|p| p.iter().copied()).collect();
+            for (text, etag, zone) in texts {
+                let Some((periods, whole)) = object_busy(&text, &owner, end, zone) else {
+                    continue;
+                };
+                taken.extend(periods.iter().copied());
+                if whole && periods.len() <= BUSY_CACHE_INSTANCES {
+                    cache
+                        .0
+                        .insert((etag, zone, owner.clone()), Arc::new(periods));
+                }
+            }
+            clipped(taken, start, end)
+        };
+        Ok(match parse {
+            true => Pending::Expanding(self.off_task(work)),
+            false => Pending::Known(work()),
+        })
     }
+}
 
+/// A room's or a piece of equipment's periods: its bookings, accepted ones busy, those
+/// waiting for a delegate tentative.
+async fn resource_busy(
+    read: &mut Tx,
+    resource: i64,
+    start: i64,
+    end: i64,
+) -> Result<Vec<Busy>, DavError> {
+    let slots = read.resource_slots(resource, start, end, None).await?;
+    let periods = slots
+        .into_iter()
+        .map(|s| Busy {
+            start: s.starts_at.max(start),
+            end: s.ends_at.min(end),
+            kind: match s.status.as_str() {
+                "accepted" => BusyKind::Busy,
+                _ => BusyKind::Tentative,
+            },
+        })
+        .collect();
+    Ok(merge(periods))
+}
+
+impl crate::Calendars {
     /// The taken periods of the objects of one calendar in [start, end) (free-busy-query).
     pub async fn busy_in_collection(
         &self,
@@ -295,12 +436,17 @@ impl crate::Calendars {
         let rows = read
             .dav_objects_in_span(c.id, Some(start - margin), Some(end + margin))
             .await?;
-        Ok(busy_in(
-            rows.iter().map(|r| (r.data.as_str(), c.zone)),
-            owner,
-            start,
-            end,
-        ))
+        drop(read);
+        let (zone, owner) = (c.zone, owner.to_string());
+        let work = move || {
+            busy_in(
+                rows.iter().map(|r| (r.data.as_str(), zone)),
+                &owner,
+                start,
+                end,
+            )
+        };
+        crate::query::joined(self.off_task(work)).await
     }
 }
 

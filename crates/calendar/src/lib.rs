@@ -325,6 +325,9 @@ pub struct Calendars {
     /// calendar-query matchings running at once (`query`): each may take a core for seconds,
     /// so a few clients asking and hanging up cannot fill the blocking threads.
     matching: Arc<tokio::sync::Semaphore>,
+    /// The busy times of objects without rules, as free/busy last worked them out
+    /// (`freebusy::BusyCache`).
+    busy: freebusy::BusyCache,
 }
 
 /// A slug a client may give a collection: letters, digits, `-`, `_`, `.`, not `.`/`..`.
@@ -361,6 +364,7 @@ impl Calendars {
             clock,
             mail: None,
             matching: Arc::new(tokio::sync::Semaphore::new(MATCHING_AT_ONCE)),
+            busy: freebusy::BusyCache::new(),
         }
     }
 

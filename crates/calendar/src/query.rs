@@ -481,15 +481,7 @@ impl Calendars {
         // work for a large calendar of long rotas, so on a blocking thread, where it does
         // not hold up the requests of others.
         let (c, q) = (c.clone(), q.clone());
-        // The permit is held until the matching ends, even when the client has gone.
-        let permit = self
-            .matching
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| DavError::Invalid("the server is stopping".into()))?;
-        let matched = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+        let matching = self.off_task(move || {
             rows.into_iter()
                 .filter(|r| {
                     component
@@ -500,15 +492,50 @@ impl Calendars {
                 .filter(|o| object_matches(&o.data, &q, c.zone))
                 .take(limit)
                 .collect()
+        });
+        joined(matching).await
+    }
+
+    /// Starts `work` on a blocking thread once one of the `matching` permits is free (the
+    /// permit is held until the work ends, even when the client has gone): expansion and
+    /// matching may take a core for a long while, and must neither hold up other requests'
+    /// tasks nor, many at once, fill the blocking threads. It returns at once, without
+    /// waiting for the permit, so a caller holding a read transaction (free/busy, reading
+    /// the next person meanwhile) never keeps its store connection while it queues.
+    pub(crate) fn off_task<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> tokio::task::JoinHandle<Result<T, DavError>> {
+        let permits = self.matching.clone();
+        tokio::spawn(async move {
+            let permit = permits
+                .acquire_owned()
+                .await
+                .map_err(|_| DavError::Invalid("the server is stopping".into()))?;
+            let done = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                work()
+            })
+            .await;
+            finished(done)
         })
-        .await;
-        match matched.map_err(tokio::task::JoinError::try_into_panic) {
-            Ok(found) => Ok(found),
-            // A panic in the matching is the caller's, as it was before the hand-off.
-            Err(Ok(panic)) => std::panic::resume_unwind(panic),
-            // Cancelled: the runtime is shutting down.
-            Err(Err(_)) => Err(DavError::Invalid("the server is stopping".into())),
-        }
+    }
+}
+
+/// The answer of work started by `off_task`.
+pub(crate) async fn joined<T>(
+    handle: tokio::task::JoinHandle<Result<T, DavError>>,
+) -> Result<T, DavError> {
+    finished(handle.await)?
+}
+
+/// What a finished task gave. A panic in it is the caller's, as it was before the hand-off;
+/// a task cancelled means the runtime is shutting down.
+fn finished<T>(done: Result<T, tokio::task::JoinError>) -> Result<T, DavError> {
+    match done.map_err(tokio::task::JoinError::try_into_panic) {
+        Ok(out) => Ok(out),
+        Err(Ok(panic)) => std::panic::resume_unwind(panic),
+        Err(Err(_)) => Err(DavError::Invalid("the server is stopping".into())),
     }
 }
 

@@ -101,7 +101,7 @@ fn open_with(out: &mut String, n: &Name, empty: bool, attrs: &str) {
                 out,
                 "<x:{} xmlns:x=\"{}\"{attrs}{end}",
                 n.local,
-                escape(n.ns.as_str())
+                escape(n.ns.as_ref())
             )
         }
     }
@@ -117,9 +117,27 @@ fn close(out: &mut String, n: &Name) {
 
 /// Text content, escaped: `<`, `>` and `&`, and each CR as `&#13;` so that an iCalendar
 /// text's CRLF line ends reach the client as they were stored (an XML parser reads a bare CR
-/// as a line feed). Quotes need no escape in content.
+/// as a line feed). Quotes need no escape in content. The same replacements as quick-xml's
+/// `partial_escape`, written here so the text goes straight into `out` a run at a time:
+/// that function builds an escaped copy of each text first, and an answer to a multiget of
+/// 500 events is mostly such text (the copy and its scan were a tenth of the work, profiled).
 fn text(out: &mut String, t: &str) {
-    out.push_str(&quick_xml::escape::partial_escape(t));
+    out.reserve(t.len());
+    let mut run = 0;
+    for (i, b) in t.bytes().enumerate() {
+        let escaped = match b {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'\r' => "&#13;",
+            _ => continue,
+        };
+        // `i` is a character boundary: the four bytes are ASCII.
+        out.push_str(&t[run..i]);
+        out.push_str(escaped);
+        run = i + 1;
+    }
+    out.push_str(&t[run..]);
 }
 
 fn write_value(out: &mut String, v: &Value) {
@@ -338,11 +356,9 @@ pub fn schedule_response(answers: &[ScheduleAnswer]) -> String {
             escape(a.request_status.as_str())
         );
         if let Some(data) = &a.calendar_data {
-            _ = write!(
-                out,
-                "<c:calendar-data>{}</c:calendar-data>",
-                escape(data.as_str())
-            );
+            out.push_str("<c:calendar-data>");
+            text(&mut out, data);
+            out.push_str("</c:calendar-data>");
         }
         out.push_str("</c:response>");
     }
@@ -355,6 +371,25 @@ mod tests {
     use super::*;
     use crate::names::ns;
     use crate::tree::Element;
+
+    #[test]
+    fn text_is_escaped_as_quick_xml_escapes_it() {
+        for t in [
+            "",
+            "plain",
+            "BEGIN:VEVENT\r\nSUMMARY:a <b> & c ]]> d\r\nEND:VEVENT\r\n",
+            "<&>\r",
+            "Zoë’s clinic — 3 < 4 & ünïcødé\r\n",
+        ] {
+            let mut out = String::from("x");
+            text(&mut out, t);
+            assert_eq!(
+                out,
+                format!("x{}", quick_xml::escape::partial_escape(t)),
+                "{t:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_multistatus_parses_back_with_escaped_values() {

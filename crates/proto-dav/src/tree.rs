@@ -124,7 +124,7 @@ impl Element {
     fn write(&self, out: &mut String) {
         let esc = |s: &str| quick_xml::escape::escape(s).into_owned();
         let tag = if self.name.ns.is_empty() {
-            self.name.local.clone()
+            self.name.local.to_string()
         } else {
             format!("v:{}", self.name.local)
         };
@@ -134,7 +134,7 @@ impl Element {
             out.push_str(&format!(" xmlns:v=\"{}\"", esc(&self.name.ns)));
         }
         for (i, (k, v)) in self.attrs.iter().enumerate() {
-            match k.ns.as_str() {
+            match k.ns.as_ref() {
                 "" => out.push_str(&format!(" {}=\"{}\"", k.local, esc(v))),
                 XML_NS => out.push_str(&format!(" xml:{}=\"{}\"", k.local, esc(v))),
                 ns => out.push_str(&format!(
@@ -242,16 +242,10 @@ impl Element {
                             }
                             lang = Some(value.clone());
                         }
-                        attrs.push((
-                            Name {
-                                ns: ans,
-                                local: key,
-                            },
-                            value,
-                        ));
+                        attrs.push((Name::read(ans, key), value));
                     }
                     let el = Element {
-                        name: Name { ns, local },
+                        name: Name::read(ns, local),
                         attrs,
                         children: Vec::new(),
                         text: String::new(),

@@ -58,9 +58,25 @@ impl Backend {
     }
 
     /// Database-wide settings, once per open. WAL lets readers go on while one writer works.
-    pub(crate) async fn prepare_database(self, pool: &AnyPool) -> sqlx::Result<()> {
-        if self == Backend::Sqlite {
-            pool.execute("PRAGMA journal_mode = WAL").await?;
+    ///
+    /// Text must be stored as UTF-8: lengths read in SQL are the bytes the client is sent
+    /// (the packed reads of calendar objects rely on it, see `dav::packed_objects`), and
+    /// names and messages hold any script. A PostgreSQL database in another encoding (an
+    /// old LATIN1 one) is refused, as is an SQLite file made in UTF-16.
+    pub(crate) async fn prepare_database(self, pool: &AnyPool) -> Result<(), StoreError> {
+        let encoding = match self {
+            Backend::Sqlite => {
+                pool.execute("PRAGMA journal_mode = WAL").await?;
+                "PRAGMA encoding"
+            }
+            Backend::Postgres => "SELECT current_setting('server_encoding')",
+        };
+        let found: String = sqlx::query_scalar(encoding).fetch_one(pool).await?;
+        if !matches!(found.to_ascii_uppercase().as_str(), "UTF8" | "UTF-8") {
+            return Err(StoreError::Url(format!(
+                "the database stores text as {found}; carepost needs UTF-8 (for PostgreSQL, \
+                 a database made with ENCODING 'UTF8')"
+            )));
         }
         Ok(())
     }

@@ -28,8 +28,8 @@ pub struct CollectionRow {
     pub timezone: String,
 }
 
-/// Read from a row, or from the JSON array `packed_objects` makes of one (fields in order).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+/// Read from a row, or from the record `packed_objects` makes of one.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DavObjectRow {
     pub collection_id: i64,
     pub name: String,
@@ -74,13 +74,22 @@ fn object_fields(with_data: bool) -> &'static str {
 }
 
 /// The SQL that reads the objects `filter` selects (`WHERE ...`, with its ORDER BY and any
-/// LIMIT) as one row: a JSON array holding an array of `OBJECT_FIELDS` per object, in
-/// `order`. Why not a row each: sqlx's SQLite driver hands every row from its worker thread
-/// to the async side through a channel and then copies it into an `AnyRow`; for a multiget or
-/// a sync page of hundreds of calendar objects that was most of the time (profiled for the
-/// CalDAV benchmark), while SQLite builds the array in a fraction of it. PostgreSQL reads
-/// rows without a thread between, and gets the same query so both engines answer alike.
-fn packed_objects(backend: Backend, filter: &str, order: &str) -> sqlx::AssertSqlSafe<String> {
+/// LIMIT) as one text value, in `order` (or as the engine finds them). Why not a row each:
+/// sqlx's SQLite driver hands every row from its worker thread to the async side through a
+/// channel and then copies it into an `AnyRow`; for a multiget or a sync page of hundreds of
+/// calendar objects that was most of the time (profiled for the CalDAV benchmark), while
+/// SQLite builds one value in a fraction of it. PostgreSQL reads rows without a thread
+/// between, and gets the same query so both engines answer alike.
+///
+/// The value is one record per object: a JSON array of the small fields (`Head`), then the
+/// text itself, as many bytes as the array's last number says. The text stays out of the
+/// JSON because escaping every line end of every event into JSON and back was a tenth of a
+/// multiget's work; one aggregate makes both parts, so they cannot come apart.
+fn packed_objects(
+    backend: Backend,
+    filter: &str,
+    order: Option<&str>,
+) -> sqlx::AssertSqlSafe<String> {
     packed(backend, true, filter, order)
 }
 
@@ -89,25 +98,43 @@ fn packed(
     backend: Backend,
     with_data: bool,
     filter: &str,
-    order: &str,
+    order: Option<&str>,
 ) -> sqlx::AssertSqlSafe<String> {
     let inner = format!(
         "SELECT {} FROM dav_objects {filter}",
         object_fields(with_data)
     );
-    // The outer query names the inner one's columns: the same list for either.
-    let fields = "collection_id, name, uid, etag, component, data, starts_at, ends_at, modseq, \
-                  size";
+    // The outer query names the inner one's columns, in `Head`'s order.
+    let head = "collection_id, name, uid, etag, component, starts_at, ends_at, modseq, size, \
+                CAST(octet_length(data) AS BIGINT)";
+    let order = order.map(|o| format!(" ORDER BY {o}")).unwrap_or_default();
     sqlx::AssertSqlSafe(match backend {
         Backend::Sqlite => format!(
-            "SELECT json_group_array(json_array({fields}) ORDER BY {order}) FROM ({inner}) AS o"
+            "SELECT COALESCE(group_concat(json_array({head}) || data, ''{order}), '') \
+             FROM ({inner}) AS o"
         ),
         Backend::Postgres => format!(
-            "SELECT COALESCE(json_agg(json_build_array({fields}) ORDER BY {order}), \
-             '[]'::json)::text FROM ({inner}) AS o"
+            "SELECT COALESCE(string_agg(json_build_array({head})::text || data, ''{order}), '') \
+             FROM ({inner}) AS o"
         ),
     })
 }
+
+/// The small fields of a packed object, in their order in the SQL, with the bytes of text
+/// that follow (0 when the read left the text out).
+#[derive(serde::Deserialize)]
+struct Head(
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    i64,
+    usize,
+);
 
 /// Objects in one packed row at most, when a read may hold a whole calendar: it goes a page
 /// at a time by name, so no row nears the largest value either engine holds (about 1 GB).
@@ -125,7 +152,38 @@ fn more_after(out: &mut Vec<DavObjectRow>, row: &AnyRow) -> Result<bool, StoreEr
 /// The objects of a `packed_objects` row.
 fn unpacked(row: &AnyRow) -> Result<Vec<DavObjectRow>, StoreError> {
     let text: String = row.try_get(0)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Sql(sqlx::Error::Decode(Box::new(e))))
+    let bad = |why: String| StoreError::Sql(sqlx::Error::Decode(why.into()));
+    let mut out = Vec::new();
+    let mut rest = text.as_str();
+    while !rest.is_empty() {
+        let mut heads = serde_json::Deserializer::from_str(rest).into_iter::<Head>();
+        let head = match heads.next() {
+            Some(Ok(h)) => h,
+            Some(Err(e)) => return Err(bad(format!("a packed object: {e}"))),
+            None => return Err(bad("a packed object ends early".into())),
+        };
+        let at = heads.byte_offset();
+        let Some((data, after)) = at
+            .checked_add(head.9)
+            .and_then(|to| Some((rest.get(at..to)?, rest.get(to..)?)))
+        else {
+            return Err(bad("a packed object's text is cut short".into()));
+        };
+        out.push(DavObjectRow {
+            collection_id: head.0,
+            name: head.1,
+            uid: head.2,
+            etag: head.3,
+            component: head.4,
+            data: data.to_string(),
+            starts_at: head.5,
+            ends_at: head.6,
+            modseq: head.7,
+            size: head.8,
+        });
+        rest = after;
+    }
+    Ok(out)
 }
 
 impl CollectionRow {
@@ -187,8 +245,8 @@ pub trait DavRepo {
         name: &str,
     ) -> Result<Option<DavObjectRow>, StoreError>;
     /// The objects of `collection` with these names, in one query per 500 names (a
-    /// multiget; the names as one JSON array); names without an object are left out. The
-    /// text only `with_data`, as for `dav_objects_after`.
+    /// multiget; the names as one JSON array), in no particular order; names without an
+    /// object are left out. The text only `with_data`, as for `dav_objects_after`.
     async fn dav_objects_named(
         &mut self,
         collection: i64,
@@ -206,12 +264,14 @@ pub trait DavRepo {
         account: AccountId,
         uid: &str,
     ) -> Result<Option<DavObjectRow>, StoreError>;
-    /// As `dav_objects_in_span`, over every calendar of `account` (free/busy).
+    /// As `dav_objects_in_span`, over every calendar of `account` (free/busy), in no
+    /// particular order; the text only `with_data`.
     async fn dav_account_objects_in_span(
         &mut self,
         account: AccountId,
         start: i64,
         end: i64,
+        with_data: bool,
     ) -> Result<Vec<DavObjectRow>, StoreError>;
     /// Objects whose span may meet [start, end) (seconds; either open), and those without
     /// any time.
@@ -355,7 +415,7 @@ impl DavRepo for Tx {
             let sql = packed_objects(
                 self.backend(),
                 "WHERE collection_id = $1 AND name > $2 ORDER BY name LIMIT $3",
-                "name",
+                Some("name"),
             );
             let row = sqlx::query(sql)
                 .bind(collection)
@@ -402,7 +462,7 @@ impl DavRepo for Tx {
         for chunk in names.chunks(crate::MAX_IDS_PER_QUERY) {
             let list = serde_json::to_string(chunk)
                 .map_err(|e| StoreError::Sql(sqlx::Error::Encode(Box::new(e))))?;
-            let row = sqlx::query(packed(self.backend(), with_data, &filter, "name"))
+            let row = sqlx::query(packed(self.backend(), with_data, &filter, None))
                 .bind(collection)
                 .bind(list)
                 .fetch_one(self.conn())
@@ -451,13 +511,15 @@ impl DavRepo for Tx {
         account: AccountId,
         start: i64,
         end: i64,
+        with_data: bool,
     ) -> Result<Vec<DavObjectRow>, StoreError> {
-        let sql = packed_objects(
+        let sql = packed(
             self.backend(),
+            with_data,
             "WHERE collection_id IN (SELECT id FROM dav_collections WHERE \
              account_id = $1 AND kind = 'calendar') AND starts_at IS NOT NULL AND \
              starts_at < $3 AND (ends_at IS NULL OR ends_at > $2)",
-            "collection_id, name",
+            None,
         );
         let row = sqlx::query(sql)
             .bind(account.0)
@@ -484,7 +546,7 @@ impl DavRepo for Tx {
                 "WHERE collection_id = $1 AND (starts_at IS NULL OR \
                  (($3 IS NULL OR starts_at < $3) AND ($2 IS NULL OR ends_at IS NULL OR \
                  ends_at > $2))) AND name > $4 ORDER BY name LIMIT $5",
-                "name",
+                Some("name"),
             );
             let row = sqlx::query(sql)
                 .bind(collection)
@@ -598,7 +660,7 @@ impl DavRepo for Tx {
             self.backend(),
             with_data,
             "WHERE collection_id = $1 AND modseq > $2 ORDER BY modseq LIMIT $3",
-            "modseq",
+            Some("modseq"),
         );
         let row = sqlx::query(sql)
             .bind(collection)

@@ -2,7 +2,8 @@
 // /me/calendar, /freebusy, /resources); this draws the day, week and agenda views in the
 // reader's own time zone (a time grid for a day or a week, a list for the agenda), answers
 // invitations, makes meetings with the free/busy of everyone invited, rooms included, side
-// by side, and changes or cancels one's own events. Everything it shows is text in DOM nodes
+// by side, changes or cancels one's own events, and approves or declines the bookings that
+// wait for the reader as a room's delegate. Everything it shows is text in DOM nodes
 // (never HTML from the server), and every button is a real button, so the keyboard works.
 "use strict";
 
@@ -459,6 +460,61 @@ async function cancelEvent() {
   }
 }
 
+// Bookings of rooms and equipment that wait for the reader as their delegate; the section
+// stays hidden for everyone else.
+async function bookings() {
+  let waiting = [];
+  try {
+    waiting = (await request("GET", "/api/v1/me/bookings")).bookings;
+  } catch (err) {
+    say(err.message, true);
+  }
+  document.getElementById("bookings-section").hidden = waiting.length === 0;
+  document.getElementById("bookings").replaceChildren(...waiting.map(bookingItem));
+}
+
+function bookingItem(b) {
+  const li = el("li", { class: "event", "data-booking": String(b.id) });
+  const title = b.summary || "(no title)";
+  // The end is the last instance's: a recurring or multi-day booking shows both dates.
+  const from = b.starts_at ? new Date(b.starts_at) : null;
+  const to = b.ends_at ? new Date(b.ends_at) : from;
+  let when = "";
+  if (from && startOfDay(from).getTime() === startOfDay(to).getTime()) {
+    when = `${dayFmt.format(from)} ${timeFmt.format(from)}–${timeFmt.format(to)}`;
+  } else if (from) {
+    when = `${dayFmt.format(from)} ${timeFmt.format(from)} – ${dayFmt.format(to)} ${timeFmt.format(to)}`;
+  }
+  li.append(el("span", { class: "when" }, when), " ", el("strong", {}, title),
+    el("span", { class: "hint" }, ` ${b.resource}, asked by ${b.organizer}`));
+  const reason = el("input", { type: "text", maxlength: "300", placeholder: "reason, when declining" });
+  reason.setAttribute("aria-label", `Reason for declining “${title}”`);
+  const approve = el("button", { type: "button", class: "secondary", "data-approve": String(b.id) }, "Approve");
+  approve.setAttribute("aria-label", `Approve “${title}” in ${b.resource}`);
+  const decline = el("button", { type: "button", class: "danger", "data-decline": String(b.id) }, "Decline");
+  decline.setAttribute("aria-label", `Decline “${title}” in ${b.resource}`);
+  const base = `/api/v1/resources/${encodeURIComponent(b.resource)}/bookings/${b.id}`;
+  // One answer at a time: both buttons wait while it is sent.
+  const buttons = [approve, decline];
+  approve.addEventListener("click", () =>
+    decide(buttons, `${base}/approve`, undefined, `You approved “${title}”.`));
+  decline.addEventListener("click", () =>
+    decide(buttons, `${base}/decline`, { reason: reason.value.trim() || null }, `You declined “${title}”.`));
+  li.append(" ", approve, " ", reason, " ", decline);
+  return li;
+}
+
+async function decide(buttons, path, body, done) {
+  for (const b of buttons) b.disabled = true;
+  try {
+    await request("POST", path, body);
+    say(done);
+  } catch (err) {
+    say(err.message, true);
+  }
+  await bookings();
+}
+
 async function rooms() {
   try {
     const all = (await request("GET", "/api/v1/resources")).resources;
@@ -498,5 +554,6 @@ document.addEventListener("DOMContentLoaded", () => {
   // Disabled until this script runs: without it, the form would send nothing useful.
   document.getElementById("create-meeting").disabled = false;
   rooms();
+  bookings();
   load();
 });

@@ -474,3 +474,142 @@ print("other", post(bob, ann))
     assert!(out.contains("refused 429 True"), "{out}");
     assert!(out.contains("other 200"), "{out}");
 }
+
+/// Free/busy keeps the busy times of events without rules between asks (by ETag): what it
+/// answers must still follow every change, answer and deletion, and events with rules or a
+/// time zone of their own must come out as before.
+#[tokio::test]
+async fn free_busy_follows_every_change_between_asks() {
+    for db in carepost_testkit::backends().await {
+        eprintln!("-- on {}", db.backend);
+        let (s, ann, bob) = server_with_staff(db).await;
+        let ctx = &s.running.context;
+        let ann_id = ctx.directory.find_account(&admin(), &ann).await.unwrap().id;
+        let c = ctx.calendars.calendar(ann_id, "calendar").await.unwrap();
+        let event = |uid: &str, times: &str, extra: &str| {
+            format!(
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n{zone}BEGIN:VEVENT\r\n\
+                 UID:{uid}\r\nDTSTAMP:20260901T000000Z\r\n{times}SUMMARY:Clinic\r\n{extra}\
+                 END:VEVENT\r\nEND:VCALENDAR\r\n",
+                zone = if times.contains("TZID") { BERLIN } else { "" }
+            )
+        };
+        let put = |name: &'static str, text: String| {
+            let c = c.clone();
+            async move {
+                ctx.calendars
+                    .put(&c, name, &text, &Default::default())
+                    .await
+                    .unwrap();
+            }
+        };
+        // A week from Monday 7 December 2026; seconds of each period from its start.
+        let (start, end) = (1_796_601_600_i64, 1_796_601_600_i64 + 7 * 86_400);
+        let busy = || async {
+            let mut all = ctx
+                .calendars
+                .busy_of_many(&[ann.clone(), bob.clone()], start, end)
+                .await
+                .unwrap();
+            assert_eq!(all.pop().unwrap().unwrap(), vec![], "Bob has nothing");
+            all.pop()
+                .unwrap()
+                .unwrap()
+                .into_iter()
+                .map(|b| {
+                    let kind = format!("{:?}", b.kind);
+                    ((b.start - start) / 3600, (b.end - start) / 3600, kind)
+                })
+                .collect::<Vec<_>>()
+        };
+        let h = |a: i64, b: i64, k: &str| (a, b, k.to_string());
+        // Monday 09-10 UTC; Tuesday 09-10 Berlin (08-09 UTC); a daily rule at 12, three times.
+        put(
+            "a.ics",
+            event(
+                "a",
+                "DTSTART:20261207T090000Z\r\nDTEND:20261207T100000Z\r\n",
+                "",
+            ),
+        )
+        .await;
+        put(
+            "b.ics",
+            event(
+                "b",
+                "DTSTART;TZID=Europe/Berlin:20261208T090000\r\nDTEND;TZID=Europe/Berlin:20261208T100000\r\n",
+                "",
+            ),
+        )
+        .await;
+        put(
+            "r.ics",
+            event(
+                "r",
+                "DTSTART:20261209T120000Z\r\nDTEND:20261209T130000Z\r\n",
+                "RRULE:FREQ=DAILY;COUNT=3\r\n",
+            ),
+        )
+        .await;
+        let first = vec![
+            h(9, 10, "Busy"),
+            h(32, 33, "Busy"),
+            h(60, 61, "Busy"),
+            h(84, 85, "Busy"),
+            h(108, 109, "Busy"),
+        ];
+        assert_eq!(busy().await, first);
+        assert_eq!(busy().await, first, "asked again");
+        // Moved to the afternoon, made tentative, then gone.
+        put(
+            "a.ics",
+            event(
+                "a",
+                "DTSTART:20261207T150000Z\r\nDTEND:20261207T160000Z\r\n",
+                "",
+            ),
+        )
+        .await;
+        assert_eq!(busy().await[0], h(15, 16, "Busy"));
+        put(
+            "a.ics",
+            event(
+                "a",
+                "DTSTART:20261207T150000Z\r\nDTEND:20261207T160000Z\r\n",
+                "STATUS:TENTATIVE\r\n",
+            ),
+        )
+        .await;
+        assert_eq!(busy().await[0], h(15, 16, "Tentative"));
+        ctx.calendars
+            .remove(&c, "a.ics", &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(busy().await, first[1..].to_vec());
+        // The cache holds no answer across people: Bob's copy of the same text is his.
+        let bob_id = ctx.directory.find_account(&admin(), &bob).await.unwrap().id;
+        let bc = ctx.calendars.calendar(bob_id, "calendar").await.unwrap();
+        let same = event(
+            "b",
+            "DTSTART;TZID=Europe/Berlin:20261208T090000\r\nDTEND;TZID=Europe/Berlin:20261208T100000\r\n",
+            "",
+        );
+        ctx.calendars
+            .put(&bc, "b.ics", &same, &Default::default())
+            .await
+            .unwrap();
+        let of_bob = ctx
+            .calendars
+            .busy_of(&bob, start, end)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(of_bob.len(), 1, "{of_bob:?}");
+    }
+}
+
+const BERLIN: &str = "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\n\
+    DTSTART:19701025T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nTZOFFSETFROM:+0200\r\n\
+    TZOFFSETTO:+0100\r\nEND:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:19700329T020000\r\n\
+    RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\n\
+    END:DAYLIGHT\r\nEND:VTIMEZONE\r\n";

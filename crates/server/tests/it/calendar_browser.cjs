@@ -3,7 +3,8 @@
 // everyone's availability side by side, and the views switch, all from the keyboard's
 // buttons; an invitation weeks ahead waits too, and an all-day event sits on its date in a
 // time zone west of UTC; the week's time grid places a meeting by its hours, the meeting is
-// moved and renamed from the page, and another event cancelled. Usage: node calendar_browser.cjs BASE_URL LOGIN PASSWORD COLLEAGUE
+// moved and renamed from the page, and another event cancelled; a booking that waits for
+// the reader as an echo cart's delegate is approved. Usage: node calendar_browser.cjs BASE_URL LOGIN PASSWORD COLLEAGUE
 // ROOM ALL_DAY_DATE [SHOTS]
 // Prints one JSON line with what it saw; exits non-zero on any failure.
 "use strict";
@@ -44,6 +45,13 @@ async function main() {
   await page.goto(`${base}/calendar`);
   await page.waitForSelector("#invitations li.event", { timeout: 15000 });
   seen.invitation = (await page.textContent("#invitations li.event")).includes("Ward meeting");
+  // A booking of an echo cart waits for the reader, its delegate: approved from the page.
+  await page.waitForSelector("#bookings li.event", { timeout: 15000 });
+  seen.booking = await page.textContent("#bookings li.event");
+  await page.click("#bookings li.event button[data-approve]");
+  await status("You approved");
+  await page.waitForFunction(() => document.getElementById("bookings-section").hidden);
+  seen.bookings_hidden_after = true;
   await shot("calendar-invitation");
   await page.click('#invitations li.event button[data-answer="accepted"]');
   await status("You accepted");

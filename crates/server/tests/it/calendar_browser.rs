@@ -1,8 +1,9 @@
 //! The portal's calendar page in a real browser (issue 19, point 8): headless Chromium
 //! (`calendar_browser.cjs`) accepts an invitation, checks a colleague's and a room's
-//! availability side by side, makes the meeting, and switches views; the server then holds
+//! availability side by side, makes the meeting, switches views, and approves a booking
+//! that waits for the signed-in person as an echo cart's delegate; the server then holds
 //! what the page did: the organizer's copy with the answer, the colleague's invitation, the
-//! room's acceptance. Without Chromium the test says SKIPPED.
+//! room's acceptance, the cart's approved booking. Without Chromium the test says SKIPPED.
 
 use crate::auth::GOOD;
 use crate::portal_browser::{browser, run_script};
@@ -80,6 +81,36 @@ async fn chromium_answers_an_invitation_and_makes_a_meeting_with_a_room() {
         .put(&own, "staff-day.ics", &all_day, &Default::default())
         .await
         .unwrap();
+    // An echo cart whose bookings wait for Ann, its delegate: Bob's clinic in two days.
+    let cart = ctx
+        .resources
+        .create(
+            &admin(),
+            &ResourceSpec {
+                name: Some("Echo Cart 1".into()),
+                kind: Some("equipment".into()),
+                delegates: Some(vec![ann.clone()]),
+                ..ResourceSpec::default()
+            },
+        )
+        .await
+        .unwrap();
+    let clinic = meeting
+        .replace("UID:ward", "UID:echo")
+        .replace("Ward meeting", "Echo clinic")
+        .replace(&start, &later(2 * 86_400))
+        .replace(&end, &later(2 * 86_400 + 3600))
+        .replace(
+            &format!("ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{ann}"),
+            &format!(
+                "ATTENDEE;CUTYPE=RESOURCE;PARTSTAT=NEEDS-ACTION:mailto:{}",
+                cart.address
+            ),
+        );
+    ctx.calendars
+        .put(&c, "echo.ics", &clinic, &Default::default())
+        .await
+        .unwrap();
     let base = format!("https://localhost:{}", s.running.https.unwrap().port());
     let seen = run_script(
         "calendar_browser.cjs",
@@ -88,6 +119,19 @@ async fn chromium_answers_an_invitation_and_makes_a_meeting_with_a_room() {
     )
     .await;
     assert_eq!(seen["invitation"], true, "{seen}");
+    // The cart's booking waited for Ann on the page, and her approval reached the store.
+    assert!(
+        seen["booking"].to_string().contains("Echo clinic"),
+        "{seen}"
+    );
+    assert_eq!(seen["bookings_hidden_after"], true, "{seen}");
+    let booked = ctx
+        .resources
+        .bookings(&admin(), &cart.address, None)
+        .await
+        .unwrap();
+    assert_eq!(booked.len(), 1, "{booked:?}");
+    assert_eq!(booked[0].status, "accepted", "{booked:?}");
     assert_eq!(
         seen["waiting_after"],
         serde_json::json!(["Audit planning"]),

@@ -202,7 +202,10 @@ async fn an_invitation_kept_across_a_crash_is_mailed_afterwards() {
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        assert_eq!(ctx.calendars.send_kept_imip().await.unwrap(), 1);
+        // The server's own pass at start may come after the commit on a busy machine and
+        // mail it first; either way it is mailed once, and the other waits for its writer.
+        let here = ctx.calendars.send_kept_imip().await.unwrap();
+        assert!(here <= 1, "{here}");
         settle(&s, |q| q.is_empty()).await;
         let sent = sink.messages();
         let cancel = sent

@@ -180,9 +180,9 @@ pub async fn free_busy(
             format!("name 1 to {MAX_ATTENDEES} attendees"),
         ));
     }
+    let found = state.calendars.busy_of_many(&addresses, start, end).await?;
     let mut attendees = Vec::new();
-    for address in addresses {
-        let busy = state.calendars.busy_of(&address, start, end).await?;
+    for (address, busy) in addresses.into_iter().zip(found) {
         attendees.push(AttendeeFreeBusy {
             known: busy.is_some(),
             busy: busy

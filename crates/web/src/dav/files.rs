@@ -466,7 +466,7 @@ fn live(entry: &Entry, quota: Option<(u64, u64)>) -> (Vec<Prop>, Vec<Prop>) {
 fn protected(n: &Name) -> bool {
     n.ns == ns::DAV
         && matches!(
-            n.local.as_str(),
+            n.local.as_ref(),
             "resourcetype"
                 | "creationdate"
                 | "getlastmodified"
@@ -555,14 +555,14 @@ async fn proppatch(
         }
         steps.push(match op {
             PatchOp::Set(e) => Patch::Set(DeadProp {
-                ns: name.ns,
-                name: name.local,
+                ns: name.ns.into_owned(),
+                name: name.local.into_owned(),
                 lang: e.lang.clone(),
                 value: e.inner_xml(),
             }),
             PatchOp::Remove(n) => Patch::Remove {
-                ns: n.ns.clone(),
-                name: n.local.clone(),
+                ns: n.ns.to_string(),
+                name: n.local.to_string(),
             },
         });
     }

@@ -738,38 +738,44 @@ async fn outbox_post(
         );
     }
     let now = state.clock.now().0 / 1000;
-    let mut answers = Vec::with_capacity(request.attendees.len());
-    for attendee in &request.attendees {
-        let recipient = format!("mailto:{attendee}");
-        let answer = match state
-            .calendars
-            .busy_of(attendee, request.start, request.end)
-            .await
-        {
-            Ok(Some(busy)) => ScheduleAnswer {
-                recipient,
-                request_status: "2.0;Success".into(),
-                calendar_data: Some(carepost_calendar::vfreebusy(
-                    &busy,
-                    request.start,
-                    request.end,
-                    now,
-                    &FreeBusyParties {
-                        uid: request.uid.as_deref(),
-                        organizer: Some(&user.address),
-                        attendee: Some(attendee),
-                    },
-                )),
-            },
-            Ok(None) => ScheduleAnswer {
-                recipient,
-                request_status: "3.7;Invalid calendar user".into(),
-                calendar_data: None,
-            },
-            Err(e) => return dav_error(e),
-        };
-        answers.push(answer);
-    }
+    let found = match state
+        .calendars
+        .busy_of_many(&request.attendees, request.start, request.end)
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => return dav_error(e),
+    };
+    let answers: Vec<ScheduleAnswer> = request
+        .attendees
+        .iter()
+        .zip(found)
+        .map(|(attendee, busy)| {
+            let recipient = format!("mailto:{attendee}");
+            match busy {
+                Some(busy) => ScheduleAnswer {
+                    recipient,
+                    request_status: "2.0;Success".into(),
+                    calendar_data: Some(carepost_calendar::vfreebusy(
+                        &busy,
+                        request.start,
+                        request.end,
+                        now,
+                        &FreeBusyParties {
+                            uid: request.uid.as_deref(),
+                            organizer: Some(&user.address),
+                            attendee: Some(attendee),
+                        },
+                    )),
+                },
+                None => ScheduleAnswer {
+                    recipient,
+                    request_status: "3.7;Invalid calendar user".into(),
+                    calendar_data: None,
+                },
+            }
+        })
+        .collect();
     metrics::counter!("carepost_dav_freebusy_requests_total").increment(1);
     xml(StatusCode::OK, schedule_response(&answers))
 }

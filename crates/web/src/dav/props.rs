@@ -319,21 +319,37 @@ pub fn asks_for(request: &PropRequest, ns: &str, local: &str) -> bool {
 /// One object of collection `c`, whose href is `base` (`path::collection`, made once for all
 /// the objects of an answer).
 pub fn object(m: &mut Multistatus, base: &str, o: DavObject, request: &PropRequest) {
-    let props = vec![
-        Prop::new(Name::dav("resourcetype"), Value::Empty),
-        Prop::new(Name::dav("getetag"), Value::Text(quoted(&o.etag))),
-        Prop::new(
+    // Only what is asked for is made (a multiget of 500 asks for two properties of each);
+    // allprop and propname get all of them.
+    let wants = |local: &str| match request {
+        PropRequest::Props(names) => names.iter().any(|n| n.is(ns::DAV, local)),
+        _ => true,
+    };
+    let mut props = Vec::with_capacity(4);
+    if wants("resourcetype") {
+        props.push(Prop::new(Name::dav("resourcetype"), Value::Empty));
+    }
+    if wants("getetag") {
+        props.push(Prop::new(
+            Name::dav("getetag"),
+            Value::Text(quoted(&o.etag)),
+        ));
+    }
+    if wants("getcontenttype") {
+        props.push(Prop::new(
             Name::dav("getcontenttype"),
             Value::Text(format!(
                 "text/calendar; charset=utf-8; component={}",
                 o.component.to_ascii_lowercase()
             )),
-        ),
-        Prop::new(
+        ));
+    }
+    if wants("getcontentlength") {
+        props.push(Prop::new(
             Name::dav("getcontentlength"),
             Value::Text(o.size.to_string()),
-        ),
-    ];
+        ));
+    }
     // calendar-data is not part of allprop (RFC 4791 section 9.6): only when named, and
     // only then read (a sync asking for ETags alone reads no text).
     let named = asks_for(request, ns::CALDAV, "calendar-data");
